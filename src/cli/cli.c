@@ -1,0 +1,223 @@
+/*
+ * Command dispatch and what every command shares: global options (--config,
+ * --db, anywhere on the line), configuration loading in precedence order
+ * (default < file < BULLETIN_* env < flag), opening the store, exit codes.
+ */
+#include "cli/cli.h"
+
+#include "util/log.h"
+#include "util/str.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const struct bl_command commands[] = {
+	{"init", "create or migrate the database and its secret key", bl_cmd_init},
+	{"list", "create, show and remove lists", bl_cmd_list},
+	{"subscriber", "add, show, find and erase subscribers", bl_cmd_subscriber},
+	{"import", "import subscribers from CSV (or a bulletin JSON export)", bl_cmd_import},
+	{"export", "write subscribers as CSV or JSON to stdout", bl_cmd_export},
+	{"config", "show the configuration in effect", bl_cmd_config},
+};
+
+static const char usage_text[] =
+	"usage: bulletin [--config FILE] [--db URI] COMMAND [ARGS]\n"
+	"\n"
+	"bulletin delivers a publisher's posts by email to the subscribers of its lists.\n"
+	"\n"
+	"commands:\n"
+	"%s"
+	"\n"
+	"global options (accepted anywhere on the line):\n"
+	"  --config FILE   configuration file (default ./bulletin.conf when present,\n"
+	"                  or $BULLETIN_CONFIG)\n"
+	"  --db URI        database: sqlite:PATH (default sqlite:bulletin.db) or\n"
+	"                  postgresql://USER@HOST/DB; overrides BULLETIN_DB and the file\n"
+	"  -h, --help      this help; `bulletin COMMAND --help` for a command\n"
+	"  --version       print the version\n"
+	"\n"
+	"exit codes: 0 ok, 1 usage error, 2 bad input (invalid address, row, file,\n"
+	"unknown list...), 3 storage error (database unreachable, locked, schema).\n";
+
+static void print_usage(FILE *f)
+{
+	char list[2048] = "";
+	size_t off = 0;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "  %-11s %s\n",
+					commands[i].name, commands[i].summary);
+	fprintf(f, usage_text, list);
+}
+
+void bl_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("bulletin: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int bl_cli_usage(const char *usage, int ok)
+{
+	fputs(usage, ok ? stdout : stderr);
+	return ok ? BL_EXIT_OK : BL_EXIT_USAGE;
+}
+
+int bl_cli_exit_code(int rc)
+{
+	switch (-rc) {
+	case BL_OK:
+		return BL_EXIT_OK;
+	case BL_EUSAGE:
+		return BL_EXIT_USAGE;
+	case BL_ESTORE:
+	case BL_ESCHEMA:
+	case BL_EBUSY:
+		return BL_EXIT_STORE;
+	default:
+		return BL_EXIT_INPUT;
+	}
+}
+
+int bl_cli_store(struct bl_cli *cli, int need_schema, struct bl_store **out)
+{
+	if (!cli->store) {
+		struct bl_diag d;
+		struct bl_store_opts opts = {
+			.busy_timeout_ms = (int)(bl_config_int(cli->config, "db_busy_timeout") * 1000),
+		};
+		int rc = bl_store_open(bl_config_str(cli->config, "db"), &opts, &cli->store, &d);
+		if (rc) {
+			bl_cli_error("%s", d.msg);
+			return rc == -BL_EINVAL ? BL_EXIT_USAGE : BL_EXIT_STORE;
+		}
+	}
+	if (need_schema) {
+		int rc = bl_store_check_schema(cli->store);
+		if (rc) {
+			bl_cli_error("%s", bl_store_error(cli->store));
+			return BL_EXIT_STORE;
+		}
+	}
+	*out = cli->store;
+	return BL_EXIT_OK;
+}
+
+/*
+ * Take --config/--db (with a space or '=') out of argv, anywhere before a
+ * "--". Returns the new argc, or -1 after printing an error.
+ */
+static int take_global(int argc, char **argv, const char **config, const char **db)
+{
+	int out = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			while (i < argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		const char **slot = NULL;
+		const char *name = NULL;
+		if (strncmp(a, "--config", 8) == 0 && (a[8] == '\0' || a[8] == '=')) {
+			slot = config;
+			name = "--config";
+		} else if (strncmp(a, "--db", 4) == 0 && (a[4] == '\0' || a[4] == '=')) {
+			slot = db;
+			name = "--db";
+		}
+		if (!slot) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		const char *eq = strchr(a, '=');
+		if (eq) {
+			*slot = eq + 1;
+		} else if (i + 1 < argc) {
+			*slot = argv[++i];
+		} else {
+			bl_cli_error("%s needs a value", name);
+			return -1;
+		}
+	}
+	argv[out] = NULL;
+	return out;
+}
+
+int bl_cli_main(int argc, char **argv)
+{
+	const char *config_path = NULL, *db = NULL;
+	argc = take_global(argc, argv, &config_path, &db);
+	if (argc < 0)
+		return BL_EXIT_USAGE;
+	if (argc < 2) {
+		print_usage(stderr);
+		return BL_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+		print_usage(stdout);
+		return BL_EXIT_OK;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("bulletin %s\n", BL_VERSION);
+		return BL_EXIT_OK;
+	}
+	const struct bl_command *c = NULL;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, cmd) == 0)
+			c = &commands[i];
+	if (!c) {
+		bl_cli_error("unknown command \"%s\"; see `bulletin --help`", cmd);
+		return BL_EXIT_USAGE;
+	}
+
+	struct bl_cli cli = {.config = bl_config_create()};
+	struct bl_diag d;
+	int code = BL_EXIT_OK;
+	if (!config_path) {
+		const char *env = getenv("BULLETIN_CONFIG");
+		if (env && *env)
+			config_path = env;
+		else if (access("bulletin.conf", F_OK) == 0)
+			config_path = "bulletin.conf";
+	}
+	if (config_path && bl_config_load_file(cli.config, config_path, &d)) {
+		bl_cli_error("%s", d.msg);
+		code = BL_EXIT_USAGE;
+		goto out;
+	}
+	cli.config_path = config_path;
+	if (bl_config_load_env(cli.config, environ, &d)) {
+		bl_cli_error("%s", d.msg);
+		code = BL_EXIT_USAGE;
+		goto out;
+	}
+	if (db && bl_config_set(cli.config, "db", db, BL_ORIGIN_FLAG, "--db", &d)) {
+		bl_cli_error("%s", d.msg);
+		code = BL_EXIT_USAGE;
+		goto out;
+	}
+	static const struct {
+		const char *name;
+		enum bl_log_level level;
+	} levels[] = {{"debug", BL_LOG_DEBUG},
+		      {"info", BL_LOG_INFO},
+		      {"warn", BL_LOG_WARN},
+		      {"error", BL_LOG_ERROR}};
+	for (size_t i = 0; i < 4; i++)
+		if (strcmp(bl_config_str(cli.config, "log_level"), levels[i].name) == 0)
+			bl_log_set_level(levels[i].level);
+
+	code = c->run(&cli, argc - 1, argv + 1);
+out:
+	bl_store_close(cli.store);
+	bl_config_destroy(cli.config);
+	return code;
+}

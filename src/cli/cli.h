@@ -1,0 +1,59 @@
+/*
+ * The command line: a table of commands (cli.c), one file per command
+ * group (cmd_*.c). Each command gets the parsed configuration and opens the
+ * store on demand. Exit codes are the same everywhere and documented in
+ * `bulletin --help`: 0 ok, 1 usage, 2 bad input, 3 storage error.
+ */
+#ifndef BL_CLI_CLI_H
+#define BL_CLI_CLI_H
+
+#include <stdio.h>
+
+#include "config/config.h"
+#include "store/store.h"
+
+enum bl_exit { BL_EXIT_OK = 0, BL_EXIT_USAGE = 1, BL_EXIT_INPUT = 2, BL_EXIT_STORE = 3 };
+
+struct bl_cli {
+	struct bl_config *config;
+	struct bl_store *store; /* NULL until bl_cli_store() */
+	const char *config_path; /* file loaded, or NULL */
+};
+
+struct bl_command {
+	const char *name;
+	const char *summary;
+	int (*run)(struct bl_cli *cli, int argc, char **argv); /* returns an exit code */
+};
+
+/* bl_cli_main - run the command line; returns the process exit code. */
+int bl_cli_main(int argc, char **argv);
+
+/*
+ * bl_cli_store - open the configured database (once) into *@out. With
+ * @need_schema, refuse a database that is not at BL_SCHEMA_VERSION.
+ * Returns BL_EXIT_OK, or an exit code after printing the error.
+ */
+int bl_cli_store(struct bl_cli *cli, int need_schema, struct bl_store **out);
+
+/* bl_cli_exit_code - the exit code for a -BL_E* result (0 gives 0). */
+int bl_cli_exit_code(int rc);
+
+/* bl_cli_error - print "bulletin: MESSAGE" to stderr. */
+void bl_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * bl_cli_usage - print @usage to stdout (when @ok) or stderr; returns
+ * BL_EXIT_OK or BL_EXIT_USAGE accordingly.
+ */
+int bl_cli_usage(const char *usage, int ok);
+
+/* Command entry points (cmd_*.c). */
+int bl_cmd_init(struct bl_cli *cli, int argc, char **argv);
+int bl_cmd_config(struct bl_cli *cli, int argc, char **argv);
+int bl_cmd_list(struct bl_cli *cli, int argc, char **argv);
+int bl_cmd_subscriber(struct bl_cli *cli, int argc, char **argv);
+int bl_cmd_import(struct bl_cli *cli, int argc, char **argv);
+int bl_cmd_export(struct bl_cli *cli, int argc, char **argv);
+
+#endif

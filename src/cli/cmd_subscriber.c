@@ -1,0 +1,7 @@
+/* TEMPORARY STUB */
+#include "cli/cli.h"
+int bl_cmd_subscriber(struct bl_cli *cli, int argc, char **argv)
+{
+	(void)cli, (void)argc, (void)argv;
+	return 1;
+}

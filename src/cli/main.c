@@ -1,0 +1,7 @@
+/* bulletin's entry point: everything happens in src/cli. */
+#include "cli/cli.h"
+
+int main(int argc, char **argv)
+{
+	return bl_cli_main(argc, argv);
+}

@@ -1,0 +1,386 @@
+/*
+ * The configuration table and its loaders; see config.h. To add a key, add
+ * one row to keys[] (kept in alphabetical order for `config dump`).
+ */
+#include "config/config.h"
+
+#include "util/log.h"
+#include "util/str.h"
+#include "util/utf8.h"
+#include "util/xalloc.h"
+
+#include <ini.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DAY (24LL * 3600)
+
+static const struct bl_config_key keys[] = {
+	{"db", BL_CONF_STR, "sqlite:bulletin.db", 0, 0, NULL,
+	 "database: sqlite:PATH or a postgresql:// URI"},
+	{"db_busy_timeout", BL_CONF_DURATION, "10s", 0, 3600, NULL,
+	 "how long to wait for a locked SQLite database, seconds"},
+	{"import_batch", BL_CONF_INT, "5000", 1, 1000000, NULL,
+	 "rows committed per import transaction"},
+	{"import_role_addresses", BL_CONF_BOOL, "false", 0, 0, NULL,
+	 "accept role addresses (postmaster@, abuse@, noreply@, webmaster@ ...) on import"},
+	{"log_level", BL_CONF_ENUM, "info", 0, 0, "debug|info|warn|error",
+	 "least severe log message shown"},
+	{"smtputf8", BL_CONF_BOOL, "false", 0, 0, NULL,
+	 "accept UTF-8 local parts in addresses (RFC 6531); the relay must support SMTPUTF8"},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+struct value {
+	char *text;
+	long long num;
+	enum bl_config_origin origin;
+	char *where;
+};
+
+struct bl_config {
+	struct value v[NKEYS];
+};
+
+static const struct bl_config_key *find_key(const char *name, size_t *idx)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].name, name) == 0) {
+			if (idx)
+				*idx = i;
+			return &keys[i];
+		}
+	}
+	return NULL;
+}
+
+static int parse_bool(const char *s, long long *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+	for (size_t i = 0; i < 4; i++) {
+		if (bl_strcaseeq(s, yes[i])) {
+			*out = 1;
+			return 0;
+		}
+		if (bl_strcaseeq(s, no[i])) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -BL_EINVAL;
+}
+
+static int parse_duration(const char *s, long long *out)
+{
+	char *end;
+	errno = 0;
+	if (!*s || *s == '-' || *s == '+')
+		return -BL_EINVAL;
+	long long v = strtoll(s, &end, 10);
+	if (end == s || errno)
+		return -BL_EINVAL;
+	long long mult = 1;
+	if (*end) {
+		switch (*end) {
+		case 's':
+			mult = 1;
+			break;
+		case 'm':
+			mult = 60;
+			break;
+		case 'h':
+			mult = 3600;
+			break;
+		case 'd':
+			mult = DAY;
+			break;
+		case 'w':
+			mult = 7 * DAY;
+			break;
+		default:
+			return -BL_EINVAL;
+		}
+		if (end[1])
+			return -BL_EINVAL;
+	}
+	if (v > (1LL << 40))
+		return -BL_ELIMIT;
+	*out = v * mult;
+	return 0;
+}
+
+static int enum_has(const char *choices, const char *s)
+{
+	size_t n = strlen(s);
+	const char *p = choices;
+	while (*p) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == n && strncmp(p, s, n) == 0)
+			return 1;
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	return 0;
+}
+
+/* Check @value against @k; on success store its number in *@num. */
+static int validate(const struct bl_config_key *k, const char *value, const char *where,
+		    long long *num, struct bl_diag *d)
+{
+	if (!bl_utf8_valid(value, strlen(value), NULL))
+		return bl_diag_set(d, BL_EINVAL, "%s: value of %s is not UTF-8", where, k->name);
+	int rc;
+	*num = 0;
+	switch (k->type) {
+	case BL_CONF_STR:
+		return 0;
+	case BL_CONF_BOOL:
+		if (parse_bool(value, num))
+			return bl_diag_set(d, BL_EINVAL,
+					   "%s: %s must be true or false (got \"%s\")", where,
+					   k->name, value);
+		return 0;
+	case BL_CONF_INT:
+		rc = bl_parse_int64(value, k->min, k->max, num);
+		if (rc)
+			return bl_diag_set(d, BL_EINVAL,
+					   "%s: %s must be a whole number from %lld to %lld (got "
+					   "\"%s\")",
+					   where, k->name, k->min, k->max, value);
+		return 0;
+	case BL_CONF_DURATION:
+		rc = parse_duration(value, num);
+		if (rc || *num < k->min || *num > k->max)
+			return bl_diag_set(d, BL_EINVAL,
+					   "%s: %s must be a duration such as 30s, 5m, 2h or 7d, "
+					   "from %llds to %llds (got \"%s\")",
+					   where, k->name, k->min, k->max, value);
+		return 0;
+	case BL_CONF_ENUM:
+		if (!enum_has(k->choices, value))
+			return bl_diag_set(d, BL_EINVAL, "%s: %s must be one of %s (got \"%s\")",
+					   where, k->name, k->choices, value);
+		return 0;
+	}
+	return -BL_EINVAL;
+}
+
+struct bl_config *bl_config_create(void)
+{
+	struct bl_config *c = bl_xcalloc(1, sizeof(*c));
+	for (size_t i = 0; i < NKEYS; i++) {
+		long long num;
+		if (validate(&keys[i], keys[i].def, "default", &num, NULL))
+			bl_panic("default of config key %s is invalid", keys[i].name);
+		c->v[i].text = bl_xstrdup(keys[i].def);
+		c->v[i].num = num;
+		c->v[i].origin = BL_ORIGIN_DEFAULT;
+		c->v[i].where = bl_xstrdup("");
+	}
+	return c;
+}
+
+void bl_config_destroy(struct bl_config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < NKEYS; i++) {
+		free(c->v[i].text);
+		free(c->v[i].where);
+	}
+	free(c);
+}
+
+int bl_config_set(struct bl_config *c, const char *name, const char *value,
+		  enum bl_config_origin origin, const char *where, struct bl_diag *d)
+{
+	size_t i;
+	const struct bl_config_key *k = find_key(name, &i);
+	if (!k)
+		return bl_diag_set(d, BL_ENOENT, "%s: unknown configuration key \"%s\"", where,
+				   name);
+	long long num;
+	int rc = validate(k, value, where, &num, d);
+	if (rc)
+		return rc;
+	free(c->v[i].text);
+	free(c->v[i].where);
+	c->v[i].text = bl_xstrdup(value);
+	c->v[i].num = num;
+	c->v[i].origin = origin;
+	c->v[i].where = bl_xstrdup(where);
+	return 0;
+}
+
+/* inih callback state: values are collected first and applied only if the whole file is good. */
+struct file_state {
+	const char *path;
+	struct bl_config *scratch;
+	struct bl_diag *d;
+	int rc;
+	FILE *f;
+	int lineno; /* line last handed to inih */
+};
+
+/* fgets-style reader for inih that counts lines, so errors can name them. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct file_state *st = stream;
+	char *r = fgets(str, num, st->f);
+	if (r)
+		st->lineno++;
+	return r;
+}
+
+static int on_ini(void *user, const char *section, const char *name, const char *value)
+{
+	struct file_state *st = user;
+	int lineno = st->lineno;
+	if (st->rc)
+		return 0;
+	char key[256], where[1200];
+	if (section && *section)
+		snprintf(key, sizeof(key), "%s.%s", section, name);
+	else
+		snprintf(key, sizeof(key), "%s", name);
+	snprintf(where, sizeof(where), "%s:%d", st->path, lineno);
+	int rc = bl_config_set(st->scratch, key, value, BL_ORIGIN_FILE, where, st->d);
+	if (rc) {
+		if (rc == -BL_ENOENT)
+			bl_diag_set(st->d, BL_EINVAL,
+				    "%s: unknown configuration key \"%s\" (see `bulletin config "
+				    "dump` for the keys)",
+				    where, key);
+		st->rc = -BL_EINVAL;
+		return 0;
+	}
+	return 1;
+}
+
+int bl_config_load_file(struct bl_config *c, const char *path, struct bl_diag *d)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return bl_diag_set(d, BL_EIO, "cannot read config file %s: %s", path,
+				   strerror(errno));
+	struct file_state st = {.path = path, .scratch = bl_config_create(), .d = d, .f = f};
+	/* Debian's inih takes these at run time: long lines, no inline ';'
+	 * comments (a postal address may hold one), no continuation lines. */
+	ini_use_stack = false;
+	ini_max_line = 16384;
+	ini_allow_inline_comments = false;
+	ini_allow_multiline = false;
+	int line = ini_parse_stream(read_line, &st, on_ini, &st);
+	fclose(f);
+	if (st.rc == 0 && line != 0) {
+		st.rc = bl_diag_set(d, BL_EINVAL, "%s:%d: syntax error (expected key = value)",
+				    path, line);
+	}
+	if (st.rc == 0) {
+		for (size_t i = 0; i < NKEYS; i++) {
+			struct value *v = &st.scratch->v[i];
+			if (v->origin != BL_ORIGIN_FILE)
+				continue;
+			bl_config_set(c, keys[i].name, v->text, v->origin, v->where, NULL);
+		}
+	}
+	bl_config_destroy(st.scratch);
+	return st.rc;
+}
+
+void bl_config_env_name(const char *name, char *out, size_t n)
+{
+	snprintf(out, n, "BULLETIN_%s", name);
+	for (char *p = out; *p; p++) {
+		if (*p == '.')
+			*p = '_';
+		else if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 32);
+	}
+}
+
+int bl_config_load_env(struct bl_config *c, char **envp, struct bl_diag *d)
+{
+	for (char **e = envp; e && *e; e++) {
+		if (strncmp(*e, "BULLETIN_", 9) != 0)
+			continue;
+		const char *eq = strchr(*e, '=');
+		if (!eq)
+			continue;
+		size_t nlen = (size_t)(eq - *e);
+		int matched = 0;
+		for (size_t i = 0; i < NKEYS; i++) {
+			char env[300];
+			bl_config_env_name(keys[i].name, env, sizeof(env));
+			if (strlen(env) == nlen && strncmp(env, *e, nlen) == 0) {
+				int rc = bl_config_set(c, keys[i].name, eq + 1, BL_ORIGIN_ENV, env, d);
+				if (rc)
+					return rc;
+				matched = 1;
+				break;
+			}
+		}
+		static const char *const own[] = {"BULLETIN_CONFIG", "BULLETIN_FAKE_NOW"};
+		for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+			if (strlen(own[i]) == nlen && strncmp(own[i], *e, nlen) == 0)
+				matched = 1;
+		if (!matched)
+			bl_warn("environment variable %.*s matches no configuration key; ignored",
+				(int)nlen, *e);
+	}
+	return 0;
+}
+
+static const struct value *get(const struct bl_config *c, const char *name,
+			       enum bl_config_type want)
+{
+	size_t i;
+	const struct bl_config_key *k = find_key(name, &i);
+	if (!k)
+		bl_panic("unknown configuration key %s", name);
+	if (want != k->type && !(want == BL_CONF_INT && k->type == BL_CONF_DURATION) &&
+	    !(want == BL_CONF_STR))
+		bl_panic("configuration key %s read with the wrong type", name);
+	return &c->v[i];
+}
+
+const char *bl_config_str(const struct bl_config *c, const char *name)
+{
+	return get(c, name, BL_CONF_STR)->text;
+}
+
+long long bl_config_int(const struct bl_config *c, const char *name)
+{
+	return get(c, name, BL_CONF_INT)->num;
+}
+
+int bl_config_bool(const struct bl_config *c, const char *name)
+{
+	return (int)get(c, name, BL_CONF_BOOL)->num;
+}
+
+size_t bl_config_count(void)
+{
+	return NKEYS;
+}
+
+void bl_config_entry_at(const struct bl_config *c, size_t i, struct bl_config_entry *out)
+{
+	out->key = &keys[i];
+	out->value = c->v[i].text;
+	out->origin = c->v[i].origin;
+	out->where = c->v[i].where;
+}
+
+const char *bl_config_origin_name(enum bl_config_origin o)
+{
+	static const char *const names[] = {"default", "file", "env", "flag"};
+	return names[o];
+}

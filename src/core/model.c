@@ -1,0 +1,76 @@
+/* Names of the domain enums; see model.h. */
+#include "core/model.h"
+
+#include "util/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const optin_names[] = {"double", "single"};
+static const char *const visibility_names[] = {"public", "private"};
+static const char *const subscriber_status_names[] = {"active", "blocklisted"};
+static const char *const sub_status_names[] = {"unconfirmed", "confirmed", "unsubscribed"};
+static const char *const mode_names[] = {"instant", "daily", "weekly"};
+static const char *const consent_names[] = {"signup", "confirm",    "unsubscribe", "import",
+					    "erase",  "preference", "blocklist"};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *name_of(const char *const *names, size_t n, unsigned v)
+{
+	return v < n ? names[v] : "?";
+}
+
+static int parse(const char *const *names, size_t n, const char *s, int *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(names[i], s) == 0) {
+			*out = (int)i;
+			return 0;
+		}
+	}
+	return -BL_EINVAL;
+}
+
+#define DEFINE(type, fn, names)                                                                    \
+	const char *bl_##fn##_name(enum type v)                                                    \
+	{                                                                                          \
+		return name_of(names, N(names), (unsigned)v);                                      \
+	}                                                                                          \
+	int bl_##fn##_parse(const char *s, enum type *out)                                         \
+	{                                                                                          \
+		int v;                                                                             \
+		int rc = parse(names, N(names), s, &v);                                            \
+		if (rc == 0)                                                                       \
+			*out = (enum type)v;                                                       \
+		return rc;                                                                         \
+	}
+
+DEFINE(bl_optin, optin, optin_names)
+DEFINE(bl_visibility, visibility, visibility_names)
+DEFINE(bl_subscriber_status, subscriber_status, subscriber_status_names)
+DEFINE(bl_sub_status, sub_status, sub_status_names)
+DEFINE(bl_mode, mode, mode_names)
+DEFINE(bl_consent_kind, consent_kind, consent_names)
+
+void bl_list_clear(struct bl_list *l)
+{
+	if (!l)
+		return;
+	free(l->slug);
+	free(l->name);
+	free(l->description);
+	memset(l, 0, sizeof(*l));
+}
+
+void bl_subscriber_clear(struct bl_subscriber *s)
+{
+	if (!s)
+		return;
+	free(s->email);
+	free(s->email_key);
+	free(s->name);
+	free(s->attributes);
+	free(s->status_reason);
+	memset(s, 0, sizeof(*s));
+}

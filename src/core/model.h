@@ -1,0 +1,108 @@
+/*
+ * bulletin's domain vocabulary (DESIGN.md): lists, subscribers,
+ * subscriptions and consent events, as plain structs and enums with their
+ * text names. The text names are what the database, the CSV/JSON exports
+ * and the command line use; they never change once released.
+ */
+#ifndef BL_CORE_MODEL_H
+#define BL_CORE_MODEL_H
+
+#include <stdint.h>
+
+enum bl_optin { BL_OPTIN_DOUBLE, BL_OPTIN_SINGLE };
+enum bl_visibility { BL_VISIBILITY_PUBLIC, BL_VISIBILITY_PRIVATE };
+/* Subscriber status: blocklisted addresses are never mailed (bounced, complained, blocked). */
+enum bl_subscriber_status { BL_SUBSCRIBER_ACTIVE, BL_SUBSCRIBER_BLOCKLISTED };
+enum bl_sub_status { BL_SUB_UNCONFIRMED, BL_SUB_CONFIRMED, BL_SUB_UNSUBSCRIBED };
+enum bl_mode { BL_MODE_INSTANT, BL_MODE_DAILY, BL_MODE_WEEKLY };
+enum bl_consent_kind {
+	BL_CONSENT_SIGNUP,      /* asked to subscribe (form, API, export's opt-in record) */
+	BL_CONSENT_CONFIRM,     /* confirmed (double opt-in), or confirmation recorded on import */
+	BL_CONSENT_UNSUBSCRIBE, /* left a list */
+	BL_CONSENT_IMPORT,      /* subscription created by an import; source names the file */
+	BL_CONSENT_ERASE,       /* personal data erased on request */
+	BL_CONSENT_PREFERENCE,  /* delivery mode or name changed by the subscriber */
+	BL_CONSENT_BLOCKLIST    /* address blocklisted (bounce, complaint, operator) */
+};
+
+/* Text names: "double"/"single", "public"/"private", "active"/"blocklisted",
+ * "unconfirmed"/"confirmed"/"unsubscribed", "instant"/"daily"/"weekly",
+ * "signup"/"confirm"/"unsubscribe"/"import"/"erase"/"preference"/"blocklist". */
+const char *bl_optin_name(enum bl_optin v);
+const char *bl_visibility_name(enum bl_visibility v);
+const char *bl_subscriber_status_name(enum bl_subscriber_status v);
+const char *bl_sub_status_name(enum bl_sub_status v);
+const char *bl_mode_name(enum bl_mode v);
+const char *bl_consent_kind_name(enum bl_consent_kind v);
+
+/*
+ * bl_*_parse - text name to value, case-sensitive. Return 0 and set *@out,
+ * or -BL_EINVAL for an unknown name (*@out untouched).
+ */
+int bl_optin_parse(const char *s, enum bl_optin *out);
+int bl_visibility_parse(const char *s, enum bl_visibility *out);
+int bl_subscriber_status_parse(const char *s, enum bl_subscriber_status *out);
+int bl_sub_status_parse(const char *s, enum bl_sub_status *out);
+int bl_mode_parse(const char *s, enum bl_mode *out);
+int bl_consent_kind_parse(const char *s, enum bl_consent_kind *out);
+
+/* Limits on stored text, in bytes of UTF-8. */
+#define BL_LIST_NAME_MAX        200
+#define BL_LIST_DESCRIPTION_MAX 2000
+#define BL_NAME_MAX             200    /* subscriber name */
+#define BL_ATTRIBUTES_MAX       16384  /* subscriber attributes, compact JSON */
+#define BL_SOURCE_MAX           300    /* consent event source */
+#define BL_USER_AGENT_MAX       500
+
+/* A list. Strings are owned by whoever filled the struct (see the filler's contract). */
+struct bl_list {
+	int64_t id;
+	char *slug;
+	char *name;
+	char *description;
+	enum bl_optin optin;
+	enum bl_visibility visibility;
+	int64_t created_at; /* seconds since the epoch */
+};
+
+/* Subscription counts of one list, by status. */
+struct bl_list_counts {
+	int64_t unconfirmed, confirmed, unsubscribed;
+};
+
+struct bl_subscriber {
+	int64_t id;
+	char *email;      /* local@domain with the domain as IDNA A-label: what SMTP gets */
+	char *email_key;  /* the uniqueness key: email lowercased */
+	char *name;
+	char *attributes; /* a JSON object, compact, keys sorted */
+	enum bl_subscriber_status status;
+	char *status_reason; /* why blocklisted ("bounced", "complained", ...), else "" */
+	int64_t created_at, updated_at;
+};
+
+struct bl_subscription {
+	int64_t subscriber_id, list_id;
+	const char *list_slug; /* filled by listings that join lists */
+	enum bl_sub_status status;
+	enum bl_mode mode;
+	int64_t created_at, updated_at;
+};
+
+struct bl_consent {
+	int64_t id;
+	int64_t subscriber_id; /* 0 once erased */
+	int64_t list_id;       /* 0 when not about one list, or the list is gone */
+	const char *list_slug; /* filled by listings that join lists; NULL otherwise */
+	enum bl_consent_kind kind;
+	int64_t at;             /* seconds since the epoch */
+	const char *ip;         /* "" when unknown */
+	const char *user_agent; /* "" when unknown */
+	const char *source;     /* "cli", "import:FILE", "web:/subscribe", ... */
+};
+
+/* bl_list_clear / bl_subscriber_clear - free the strings of a struct filled by the store; NULL-safe. */
+void bl_list_clear(struct bl_list *l);
+void bl_subscriber_clear(struct bl_subscriber *s);
+
+#endif

@@ -1,0 +1,2 @@
+/* TEMPORARY STUB */
+typedef int bl_stub_import;

@@ -1,0 +1,99 @@
+/* Time helpers; see time.h. */
+#include "util/time.h"
+
+#include "util/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t bl_now(void)
+{
+	const char *fake = getenv("BULLETIN_FAKE_NOW");
+	if (fake && *fake)
+		return strtoll(fake, NULL, 10);
+	return (int64_t)time(NULL);
+}
+
+double bl_monotonic(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char *bl_time_format(int64_t t, char out[BL_TIME_STRMAX])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, BL_TIME_STRMAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return out;
+}
+
+/* Days from 1970-01-01 to the civil date (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int digits(const char *s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int bl_time_parse(const char *s, int64_t *out)
+{
+	int y, mo, d, h = 0, mi = 0, sec = 0;
+	size_t len = strlen(s);
+	if (len < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    digits(s + 8, 2, &d))
+		return -BL_EINVAL;
+	const char *p = s + 10;
+	long offset = 0;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		p++;
+		if (strlen(p) < 8 || digits(p, 2, &h) || p[2] != ':' || digits(p + 3, 2, &mi) ||
+		    p[5] != ':' || digits(p + 6, 2, &sec))
+			return -BL_EINVAL;
+		p += 8;
+		if (*p == '.') {
+			p++;
+			if (*p < '0' || *p > '9')
+				return -BL_EINVAL;
+			while (*p >= '0' && *p <= '9')
+				p++;
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			int oh, om;
+			if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om))
+				return -BL_EINVAL;
+			offset = (oh * 3600L + om * 60L) * (*p == '+' ? 1 : -1);
+			p += 6;
+		} else if (strcmp(p, " UTC") == 0 || strcmp(p, " GMT") == 0) {
+			p += 4;
+		}
+	}
+	if (*p != '\0')
+		return -BL_EINVAL;
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60)
+		return -BL_EINVAL;
+	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+	return 0;
+}

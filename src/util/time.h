@@ -1,0 +1,31 @@
+/*
+ * Time as int64 seconds since the Unix epoch, UTC, everywhere in bulletin;
+ * text forms are RFC 3339 (UTC, "2026-11-29T10:09:36Z").
+ */
+#ifndef BL_UTIL_TIME_H
+#define BL_UTIL_TIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Room for an RFC 3339 UTC timestamp plus NUL. */
+#define BL_TIME_STRMAX 32
+
+/* bl_now - current time, seconds since the epoch. BULLETIN_FAKE_NOW (seconds) overrides it for tests. */
+int64_t bl_now(void);
+
+/* bl_time_format - write @t as "YYYY-MM-DDTHH:MM:SSZ" into @out; returns @out. */
+char *bl_time_format(int64_t t, char out[BL_TIME_STRMAX]);
+
+/*
+ * bl_time_parse - parse a timestamp as exports write them: RFC 3339
+ * ("2022-10-18T06:34:08.000Z", "...+02:00"), "YYYY-MM-DD HH:MM:SS" with an
+ * optional " UTC" (taken as UTC), or a bare "YYYY-MM-DD". Fractions of a
+ * second are dropped. Returns 0 and sets *@out, or -BL_EINVAL.
+ */
+int bl_time_parse(const char *s, int64_t *out);
+
+/* bl_monotonic - seconds from a monotonic clock, for rates and ETAs. */
+double bl_monotonic(void);
+
+#endif
