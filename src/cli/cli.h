@@ -16,7 +16,7 @@ enum bl_exit { BL_EXIT_OK = 0, BL_EXIT_USAGE = 1, BL_EXIT_INPUT = 2, BL_EXIT_STO
 
 struct bl_cli {
 	struct bl_config *config;
-	struct bl_store *store; /* NULL until bl_cli_store() */
+	struct bl_store *store;  /* NULL until bl_cli_store() */
 	const char *config_path; /* file loaded, or NULL */
 };
 
@@ -47,6 +47,18 @@ void bl_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * BL_EXIT_OK or BL_EXIT_USAGE accordingly.
  */
 int bl_cli_usage(const char *usage, int ok);
+
+/* bl_cli_print_json - print @doc (consumed: decref'd) on stdout, indented, with a newline. */
+struct json_t;
+void bl_cli_print_json(struct json_t *doc);
+
+/* bl_cli_time - RFC 3339 text of @t in a static buffer (valid until the next call). */
+const char *bl_cli_time(long long t);
+
+/*
+ * bl_cli_getopt_reset - prepare getopt_long for a new argument vector.
+ */
+void bl_cli_getopt_reset(void);
 
 /* Command entry points (cmd_*.c). */
 int bl_cmd_init(struct bl_cli *cli, int argc, char **argv);

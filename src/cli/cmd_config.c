@@ -1,7 +1,80 @@
-/* TEMPORARY STUB */
+/* bulletin config dump: every configuration value in effect and where it came from. */
 #include "cli/cli.h"
+
+#include "util/buf.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: bulletin config dump [--json]\n"
+    "\n"
+    "Print every configuration key with the value in effect and where it came\n"
+    "from: default, file (FILE:LINE), env (BULLETIN_KEY) or flag. Precedence:\n"
+    "flag > environment > file > default. Passwords in database URIs are masked.\n";
+
+/* A copy of @v with the password of a URI's userinfo replaced by "***". */
+static char *mask(const char *key, const char *v)
+{
+	const char *scheme = strstr(v, "://");
+	const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+	const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+	if (strcmp(key, "db") != 0 || !at || !colon || colon > at)
+		return strdup(v);
+	struct bl_buf b;
+	bl_buf_init(&b, 0);
+	bl_buf_add(&b, v, (size_t)(colon - v) + 1);
+	bl_buf_adds(&b, "***");
+	bl_buf_adds(&b, at);
+	return bl_buf_take(&b);
+}
+
 int bl_cmd_config(struct bl_cli *cli, int argc, char **argv)
 {
-	(void)cli, (void)argc, (void)argv;
-	return 1;
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}, {0}};
+	int c, json = 0;
+	bl_cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'j')
+			json = 1;
+		else
+			return bl_cli_usage(usage, c == 'h');
+	}
+	if (optind != argc - 1 || strcmp(argv[optind], "dump") != 0)
+		return bl_cli_usage(usage, 0);
+	json_t *arr = json ? json_array() : NULL;
+	if (!json && cli->config_path)
+		printf("# configuration file: %s\n", cli->config_path);
+	for (size_t i = 0; i < bl_config_count(); i++) {
+		struct bl_config_entry e;
+		bl_config_entry_at(cli->config, i, &e);
+		char *v = mask(e.key->name, e.value);
+		const char *origin = bl_config_origin_name(e.origin);
+		if (json) {
+			json_t *o = json_object();
+			json_object_set_new(o, "key", json_string(e.key->name));
+			json_object_set_new(o, "value", json_string(v));
+			json_object_set_new(o, "origin", json_string(origin));
+			json_object_set_new(o, "where", json_string(e.where));
+			json_object_set_new(o, "default", json_string(e.key->def));
+			json_object_set_new(o, "help", json_string(e.key->help));
+			json_array_append_new(arr, o);
+		} else {
+			char env[128];
+			bl_config_env_name(e.key->name, env, sizeof(env));
+			if (e.origin == BL_ORIGIN_DEFAULT)
+				printf("%s = %s\n    # default (override with %s); %s\n",
+				       e.key->name, v, env, e.key->help);
+			else
+				printf("%s = %s\n    # from %s %s; default %s; %s\n", e.key->name,
+				       v, origin, e.where, e.key->def, e.key->help);
+		}
+		free(v);
+	}
+	if (json)
+		bl_cli_print_json(arr);
+	return BL_EXIT_OK;
 }

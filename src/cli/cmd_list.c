@@ -1,7 +1,337 @@
-/* TEMPORARY STUB */
+/* bulletin list create|ls|show|rm: the audiences readers subscribe to. */
 #include "cli/cli.h"
+
+#include "util/str.h"
+#include "util/utf8.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: bulletin list create SLUG --name NAME [--optin double|single] [--private]\n"
+    "                            [--description TEXT] [--json]\n"
+    "       bulletin list ls [--json]\n"
+    "       bulletin list show SLUG [--json]\n"
+    "       bulletin list rm SLUG\n"
+    "\n"
+    "A list is an audience readers subscribe to (a topic or a region).\n"
+    "  SLUG            1-64 characters: a-z, 0-9, '-' and '_', starting with a\n"
+    "                  letter or digit; used in URLs and commands\n"
+    "  --name NAME     the name readers see (required for create)\n"
+    "  --optin MODE    double (default): new subscribers confirm by email;\n"
+    "                  single: subscribed at once\n"
+    "  --private       not shown on the public pages\n"
+    "  --description   one paragraph shown on the signup page\n"
+    "  --json          print JSON: {\"slug\",\"name\",\"optin\",\"visibility\",\n"
+    "                  \"description\",\"created_at\",\"counts\":{\"unconfirmed\",\n"
+    "                  \"confirmed\",\"unsubscribed\"}}\n"
+    "`list rm` deletes the list and its subscriptions; consent history is kept.\n";
+
+static json_t *list_json(const struct bl_list *l, const struct bl_list_counts *n)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "slug", json_string(l->slug));
+	json_object_set_new(o, "name", json_string(l->name));
+	json_object_set_new(o, "optin", json_string(bl_optin_name(l->optin)));
+	json_object_set_new(o, "visibility", json_string(bl_visibility_name(l->visibility)));
+	json_object_set_new(o, "description", json_string(l->description));
+	json_object_set_new(o, "created_at", json_string(bl_cli_time(l->created_at)));
+	json_t *c = json_object();
+	json_object_set_new(c, "unconfirmed", json_integer(n->unconfirmed));
+	json_object_set_new(c, "confirmed", json_integer(n->confirmed));
+	json_object_set_new(c, "unsubscribed", json_integer(n->unsubscribed));
+	json_object_set_new(o, "counts", c);
+	return o;
+}
+
+static void list_text(const struct bl_list *l, const struct bl_list_counts *n)
+{
+	printf("slug:         %s\n", l->slug);
+	printf("name:         %s\n", l->name);
+	printf("optin:        %s\n", bl_optin_name(l->optin));
+	printf("visibility:   %s\n", bl_visibility_name(l->visibility));
+	if (*l->description)
+		printf("description:  %s\n", l->description);
+	printf("created:      %s\n", bl_cli_time(l->created_at));
+	printf("confirmed:    %lld\n", (long long)n->confirmed);
+	printf("unconfirmed:  %lld\n", (long long)n->unconfirmed);
+	printf("unsubscribed: %lld\n", (long long)n->unsubscribed);
+}
+
+/* Check a user-supplied text: UTF-8, no control characters, at most @max bytes. */
+static int check_text(const char *what, const char *v, size_t max, int required)
+{
+	size_t len = strlen(v);
+	if (required && len == 0) {
+		bl_cli_error("%s must not be empty", what);
+		return BL_EXIT_INPUT;
+	}
+	if (len > max) {
+		bl_cli_error("%s is %zu bytes; the limit is %zu", what, len, max);
+		return BL_EXIT_INPUT;
+	}
+	if (!bl_utf8_valid(v, len, NULL)) {
+		bl_cli_error("%s is not valid UTF-8", what);
+		return BL_EXIT_INPUT;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+			bl_cli_error("%s contains a control character at byte %zu", what, i + 1);
+			return BL_EXIT_INPUT;
+		}
+	}
+	return BL_EXIT_OK;
+}
+
+static int check_slug(const char *slug)
+{
+	if (bl_slug_valid(slug))
+		return BL_EXIT_OK;
+	bl_cli_error("invalid list slug \"%s\": use 1-64 characters a-z, 0-9, '-' and '_', "
+	             "starting with a letter or digit",
+	             slug);
+	return BL_EXIT_INPUT;
+}
+
+static int get_list(struct bl_store *s, const char *slug, struct bl_list *l)
+{
+	int rc = s->ops->list_get(s, slug, l);
+	if (rc < 0) {
+		bl_cli_error("%s", bl_store_error(s));
+		return BL_EXIT_STORE;
+	}
+	if (rc == 0) {
+		bl_cli_error("no list \"%s\" (see `bulletin list ls`)", slug);
+		return BL_EXIT_INPUT;
+	}
+	return BL_EXIT_OK;
+}
+
+static int cmd_create(struct bl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+	                                     {"name", required_argument, NULL, 'n'},
+	                                     {"optin", required_argument, NULL, 'o'},
+	                                     {"private", no_argument, NULL, 'p'},
+	                                     {"description", required_argument, NULL, 'd'},
+	                                     {"json", no_argument, NULL, 'j'},
+	                                     {0}};
+	struct bl_list l = {.description = ""};
+	int c, json = 0;
+	bl_cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			l.name = optarg;
+			break;
+		case 'o':
+			if (bl_optin_parse(optarg, &l.optin)) {
+				bl_cli_error("--optin must be double or single (got \"%s\")",
+				             optarg);
+				return BL_EXIT_USAGE;
+			}
+			break;
+		case 'p':
+			l.visibility = BL_VISIBILITY_PRIVATE;
+			break;
+		case 'd':
+			l.description = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			return bl_cli_usage(usage, c == 'h');
+		}
+	}
+	if (optind != argc - 1) {
+		bl_cli_error("list create needs exactly one SLUG");
+		return BL_EXIT_USAGE;
+	}
+	if (!l.name) {
+		bl_cli_error("list create needs --name NAME");
+		return BL_EXIT_USAGE;
+	}
+	l.slug = argv[optind];
+	int code;
+	if ((code = check_slug(l.slug)) ||
+	    (code = check_text("--name", l.name, BL_LIST_NAME_MAX, 1)) ||
+	    (code = check_text("--description", l.description, BL_LIST_DESCRIPTION_MAX, 0)))
+		return code;
+	struct bl_store *s;
+	if ((code = bl_cli_store(cli, 1, &s)))
+		return code;
+	int rc = s->ops->list_create(s, &l);
+	if (rc) {
+		bl_cli_error("%s", bl_store_error(s));
+		return bl_cli_exit_code(rc);
+	}
+	struct bl_list_counts n = {0};
+	if (json)
+		bl_cli_print_json(list_json(&l, &n));
+	else
+		printf("created list %s (%s opt-in, %s)\n", l.slug, bl_optin_name(l.optin),
+		       bl_visibility_name(l.visibility));
+	return BL_EXIT_OK;
+}
+
+/* Lists copied out of the walk (callbacks must not call the store). */
+struct collected {
+	struct bl_list *v;
+	size_t n;
+};
+
+static int collect(void *arg, const struct bl_list *l)
+{
+	struct collected *c = arg;
+	c->v = realloc(c->v, (c->n + 1) * sizeof(*c->v));
+	if (!c->v)
+		abort();
+	struct bl_list *d = &c->v[c->n++];
+	*d = *l;
+	d->slug = strdup(l->slug);
+	d->name = strdup(l->name);
+	d->description = strdup(l->description);
+	return 0;
+}
+
+static int cmd_ls(struct bl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}, {0}};
+	int c, json = 0;
+	bl_cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'j')
+			json = 1;
+		else
+			return bl_cli_usage(usage, c == 'h');
+	}
+	if (optind != argc)
+		return bl_cli_usage(usage, 0);
+	struct bl_store *s;
+	int code = bl_cli_store(cli, 1, &s);
+	if (code)
+		return code;
+	struct collected lists = {0};
+	int rc = s->ops->list_each(s, collect, &lists);
+	json_t *arr = json ? json_array() : NULL;
+	for (size_t i = 0; i < lists.n && rc == 0; i++) {
+		const struct bl_list *l = &lists.v[i];
+		struct bl_list_counts n;
+		if ((rc = s->ops->list_counts(s, l->id, &n)))
+			break;
+		if (json) {
+			json_array_append_new(arr, list_json(l, &n));
+			continue;
+		}
+		if (i == 0)
+			printf("%-20s %-30s %-6s %-7s %10s %11s %12s\n", "SLUG", "NAME", "OPTIN",
+			       "VISIB", "CONFIRMED", "UNCONFIRMED", "UNSUBSCRIBED");
+		printf("%-20s %-30s %-6s %-7s %10lld %11lld %12lld\n", l->slug, l->name,
+		       bl_optin_name(l->optin), bl_visibility_name(l->visibility),
+		       (long long)n.confirmed, (long long)n.unconfirmed, (long long)n.unsubscribed);
+	}
+	for (size_t i = 0; i < lists.n; i++)
+		bl_list_clear(&lists.v[i]);
+	free(lists.v);
+	if (rc) {
+		json_decref(arr);
+		bl_cli_error("%s", bl_store_error(s));
+		return BL_EXIT_STORE;
+	}
+	if (json)
+		bl_cli_print_json(arr);
+	else if (lists.n == 0)
+		printf("no lists yet; create one with `bulletin list create SLUG --name NAME`\n");
+	return BL_EXIT_OK;
+}
+
+static int cmd_show(struct bl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}, {0}};
+	int c, json = 0;
+	bl_cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'j')
+			json = 1;
+		else
+			return bl_cli_usage(usage, c == 'h');
+	}
+	if (optind != argc - 1) {
+		bl_cli_error("list show needs exactly one SLUG");
+		return BL_EXIT_USAGE;
+	}
+	struct bl_store *s;
+	int code = bl_cli_store(cli, 1, &s);
+	if (code)
+		return code;
+	struct bl_list l;
+	if ((code = get_list(s, argv[optind], &l)))
+		return code;
+	struct bl_list_counts n;
+	int rc = s->ops->list_counts(s, l.id, &n);
+	if (rc) {
+		bl_cli_error("%s", bl_store_error(s));
+		bl_list_clear(&l);
+		return BL_EXIT_STORE;
+	}
+	if (json)
+		bl_cli_print_json(list_json(&l, &n));
+	else
+		list_text(&l, &n);
+	bl_list_clear(&l);
+	return BL_EXIT_OK;
+}
+
+static int cmd_rm(struct bl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	int c;
+	bl_cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		return bl_cli_usage(usage, c == 'h');
+	if (optind != argc - 1) {
+		bl_cli_error("list rm needs exactly one SLUG");
+		return BL_EXIT_USAGE;
+	}
+	struct bl_store *s;
+	int code = bl_cli_store(cli, 1, &s);
+	if (code)
+		return code;
+	struct bl_list l;
+	if ((code = get_list(s, argv[optind], &l)))
+		return code;
+	struct bl_list_counts n = {0};
+	s->ops->list_counts(s, l.id, &n);
+	int rc = s->ops->list_delete(s, l.slug);
+	if (rc) {
+		bl_cli_error("%s", bl_store_error(s));
+		bl_list_clear(&l);
+		return bl_cli_exit_code(rc);
+	}
+	printf("removed list %s and its %lld subscriptions\n", l.slug,
+	       (long long)(n.confirmed + n.unconfirmed + n.unsubscribed));
+	bl_list_clear(&l);
+	return BL_EXIT_OK;
+}
+
 int bl_cmd_list(struct bl_cli *cli, int argc, char **argv)
 {
-	(void)cli, (void)argc, (void)argv;
-	return 1;
+	static const struct {
+		const char *name;
+		int (*run)(struct bl_cli *, int, char **);
+	} subs[] = {{"create", cmd_create}, {"ls", cmd_ls}, {"show", cmd_show}, {"rm", cmd_rm}};
+	if (argc < 2)
+		return bl_cli_usage(usage, 0);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		return bl_cli_usage(usage, 1);
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcmp(subs[i].name, argv[1]) == 0)
+			return subs[i].run(cli, argc - 1, argv + 1);
+	bl_cli_error("unknown list command \"%s\"; see `bulletin list --help`", argv[1]);
+	return BL_EXIT_USAGE;
 }

@@ -1,2 +1,1081 @@
-/* TEMPORARY STUB */
-typedef int bl_stub_import;
+/*
+ * The import engine; see import.h for the rules it keeps.
+ *
+ * Rows are collected into a batch of distinct addresses. A flush looks the
+ * batch up in the store (one call per list the batch touches), decides what
+ * each row changes (decide(), pure), and applies the changes. A row whose
+ * address is already in the batch forces a flush first, so every decision
+ * sees the effect of the rows before it. Flushes share one transaction
+ * that is committed once `batch` rows are in it (all of them in a dry run,
+ * which rolls back at the end instead).
+ */
+#include "import/import.h"
+
+#include "core/address.h"
+#include "core/crypto.h"
+#include "import/csv.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/time.h"
+#include "util/xalloc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* One row waiting in the batch. */
+struct item {
+	struct bl_import_row row;
+	struct bl_address addr;
+	char hash[BL_HASH_HEX];
+	int64_t list_id;
+	enum bl_optin optin;
+	char *attrs_json;                /* canonical attributes to write */
+	struct bl_consent *extra_events; /* JSON restore: the exported history */
+	size_t n_extra;
+};
+
+struct list_entry {
+	char *slug;
+	int64_t id;
+	enum bl_optin optin;
+};
+
+struct importer {
+	struct bl_store *s;
+	const struct bl_import_opts *o;
+	struct bl_import_stats *st;
+	struct bl_diag *d;
+	char *source;
+	int64_t now;
+	/* the target list from --list */
+	int64_t list_id;
+	enum bl_optin optin;
+	/* lists named by rows (bulletin format), looked up once each */
+	struct list_entry *lists;
+	size_t n_lists;
+	/* the batch */
+	struct item *items;
+	size_t n, cap;
+	size_t *slots; /* open-addressing set of item indices + 1, by address key */
+	size_t nslots;
+	struct bl_import_state *states;
+	struct bl_import_change *changes;
+	size_t *change_of; /* per item: index of its change, or -1 */
+	/* transaction state */
+	int in_tx;
+	size_t rows_in_tx;
+	/* CSV state */
+	struct bl_mapping *map;
+	int rc; /* first fatal error */
+	long long total_bytes;
+	FILE *f;
+	double last_progress;
+};
+
+static const char *const role_locals[] = {
+    "abuse",   "donotreply", "do-not-reply", "hostmaster", "mailer-daemon", "noc",       "nobody",
+    "noreply", "no-reply",   "postmaster",   "root",       "security",      "webmaster",
+};
+
+int bl_is_role_address(const char *key)
+{
+	const char *at = strrchr(key, '@');
+	if (!at)
+		return 0;
+	size_t n = (size_t)(at - key);
+	for (size_t i = 0; i < sizeof(role_locals) / sizeof(role_locals[0]); i++)
+		if (strlen(role_locals[i]) == n && memcmp(role_locals[i], key, n) == 0)
+			return 1;
+	return 0;
+}
+
+static void row_error(struct importer *im, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void row_error(struct importer *im, size_t line, const char *fmt, ...)
+{
+	im->st->invalid++;
+	im->st->skipped++;
+	if (!im->o->on_error)
+		return;
+	char msg[BL_DIAG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	im->o->on_error(im->o->arg, line, msg);
+}
+
+static uint64_t hash_key(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* Index of the batch item with address @key, or -1. */
+static long find_in_batch(struct importer *im, const char *key, size_t *slot_out)
+{
+	size_t mask = im->nslots - 1;
+	size_t i = (size_t)hash_key(key) & mask;
+	while (im->slots[i]) {
+		size_t idx = im->slots[i] - 1;
+		if (strcmp(im->items[idx].addr.key, key) == 0)
+			return (long)idx;
+		i = (i + 1) & mask;
+	}
+	*slot_out = i;
+	return -1;
+}
+
+static void item_clear(struct item *it)
+{
+	bl_import_row_clear(&it->row);
+	free(it->attrs_json);
+	for (size_t i = 0; i < it->n_extra; i++) {
+		free((char *)it->extra_events[i].ip);
+		free((char *)it->extra_events[i].user_agent);
+		free((char *)it->extra_events[i].source);
+	}
+	free(it->extra_events);
+	memset(it, 0, sizeof(*it));
+}
+
+static int begin_tx(struct importer *im)
+{
+	if (im->in_tx)
+		return 0;
+	int rc = im->s->ops->begin(im->s);
+	if (rc)
+		return bl_diag_set(im->d, -rc, "%s", bl_store_error(im->s));
+	im->in_tx = 1;
+	im->rows_in_tx = 0;
+	return 0;
+}
+
+static int commit_tx(struct importer *im)
+{
+	if (!im->in_tx)
+		return 0;
+	im->in_tx = 0;
+	int rc = im->o->dry_run ? im->s->ops->rollback(im->s) : im->s->ops->commit(im->s);
+	if (rc)
+		return bl_diag_set(im->d, -rc, "%s", bl_store_error(im->s));
+	return 0;
+}
+
+/* Canonical text of a JSON object: compact, keys sorted. Caller frees. */
+static char *canonical(json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!s)
+		bl_panic("cannot serialise attributes");
+	char *out = bl_xstrdup(s);
+	free(s);
+	return out;
+}
+
+enum outcome { O_IMPORTED, O_UPDATED, O_DUPLICATE, O_SUPPRESSED };
+
+static void add_change_event(struct bl_import_change *c, enum bl_consent_kind kind, int64_t at,
+                             const char *ip, int64_t list_id, const char *source)
+{
+	if (c->n_events >= BL_CHANGE_MAX_EVENTS)
+		return;
+	struct bl_consent *e = &c->events[c->n_events++];
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->at = at;
+	e->ip = ip ? ip : "";
+	e->user_agent = "";
+	e->list_id = list_id;
+	e->source = source;
+}
+
+/* The evidence event of @kind in @row, or NULL. */
+static const char *row_event(const struct bl_import_row *row, enum bl_consent_kind kind,
+                             int64_t *at)
+{
+	for (size_t i = 0; i < row->n_events; i++) {
+		if (row->events[i].kind == kind) {
+			*at = row->events[i].at;
+			return row->events[i].ip;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Decide what @it changes given the stored state @st; fill @c.
+ * Pure apart from allocating it->attrs_json.
+ */
+static enum outcome decide(struct importer *im, struct item *it, const struct bl_import_state *st,
+                           struct bl_import_change *c)
+{
+	const struct bl_import_row *row = &it->row;
+	memset(c, 0, sizeof(*c));
+	if (!st->found && st->suppressed)
+		return O_SUPPRESSED;
+	enum outcome out = O_DUPLICATE;
+	int64_t now = im->now;
+	c->updated_at = now;
+	int row_block = row->exact ? row->blocklisted : row->status == BL_ROW_BOUNCED;
+	const char *reason =
+	    row->status_reason && *row->status_reason ? row->status_reason : "bounced";
+
+	if (!st->found) {
+		c->insert_subscriber = 1;
+		c->email = it->addr.email;
+		c->email_key = it->addr.key;
+		c->name = row->name;
+		it->attrs_json = canonical(row->attributes);
+		c->attributes = it->attrs_json;
+		c->status = row_block ? BL_SUBSCRIBER_BLOCKLISTED : BL_SUBSCRIBER_ACTIVE;
+		c->status_reason = row_block ? reason : "";
+		c->created_at = row->created_at ? row->created_at : now;
+		out = O_IMPORTED;
+	} else {
+		const struct bl_subscriber *cur = &st->sub;
+		c->subscriber_id = cur->id;
+		c->email = cur->email;
+		c->email_key = cur->email_key;
+		c->name = row->exact || *row->name ? row->name : cur->name;
+		json_t *have = json_loads(cur->attributes, 0, NULL);
+		if (!json_is_object(have)) {
+			json_decref(have);
+			have = json_object();
+		}
+		json_t *want;
+		if (row->exact) {
+			want = json_incref(row->attributes);
+		} else {
+			want = json_deep_copy(have);
+			json_object_update(want, row->attributes);
+		}
+		int attrs_changed = !json_equal(have, want);
+		it->attrs_json = canonical(want);
+		json_decref(have);
+		json_decref(want);
+		c->attributes = it->attrs_json;
+		int blocked = cur->status == BL_SUBSCRIBER_BLOCKLISTED;
+		int want_block = row->exact ? row_block : (blocked || row_block);
+		c->status = want_block ? BL_SUBSCRIBER_BLOCKLISTED : BL_SUBSCRIBER_ACTIVE;
+		c->status_reason = !want_block  ? ""
+		                   : row->exact ? reason
+		                   : blocked    ? cur->status_reason
+		                                : reason;
+		if (strcmp(c->name, cur->name) != 0 || attrs_changed || want_block != blocked ||
+		    strcmp(c->status_reason, cur->status_reason) != 0) {
+			c->update_subscriber = 1;
+			out = O_UPDATED;
+		}
+		if (want_block && !blocked) {
+			int64_t at = now;
+			const char *ip = row_event(row, BL_CONSENT_BLOCKLIST, &at);
+			add_change_event(c, BL_CONSENT_BLOCKLIST, at, ip, 0, im->source);
+		}
+	}
+
+	if (!it->list_id)
+		return out;
+	c->list_id = it->list_id;
+
+	/* The subscription status the row asks for. */
+	enum bl_sub_status want;
+	int exact_sub = row->exact && row->status != BL_ROW_DEFAULT;
+	if (exact_sub) {
+		want = row->sub_status;
+	} else {
+		switch (row->status) {
+		case BL_ROW_CONFIRMED:
+			want = BL_SUB_CONFIRMED;
+			break;
+		case BL_ROW_UNCONFIRMED:
+			want = BL_SUB_UNCONFIRMED;
+			break;
+		case BL_ROW_UNSUBSCRIBED:
+		case BL_ROW_BOUNCED:
+			want = BL_SUB_UNSUBSCRIBED;
+			break;
+		default:
+			want = im->o->confirmed || it->optin == BL_OPTIN_SINGLE
+			           ? BL_SUB_CONFIRMED
+			           : BL_SUB_UNCONFIRMED;
+		}
+	}
+	enum bl_mode mode = row->exact ? row->mode : BL_MODE_INSTANT;
+
+	if (!st->has_subscription) {
+		c->insert_subscription = 1;
+		c->sub_status = want;
+		c->mode = mode;
+		c->sub_created_at = row->subscribed_at              ? row->subscribed_at
+		                    : !st->found && row->created_at ? row->created_at
+		                                                    : now;
+		if (!im->st->json) {
+			for (size_t i = 0; i < row->n_events; i++)
+				add_change_event(
+				    c, row->events[i].kind, row->events[i].at, row->events[i].ip,
+				    row->events[i].kind == BL_CONSENT_BLOCKLIST ? 0 : it->list_id,
+				    im->source);
+			add_change_event(c, BL_CONSENT_IMPORT, now, "", it->list_id, im->source);
+		}
+		return O_IMPORTED;
+	}
+	enum bl_sub_status cur = st->sub_status, next = cur;
+	if (exact_sub) {
+		next = want;
+	} else if (want == BL_SUB_UNSUBSCRIBED && cur != BL_SUB_UNSUBSCRIBED) {
+		next = BL_SUB_UNSUBSCRIBED;
+		int64_t at = now;
+		const char *ip = row_event(row, BL_CONSENT_UNSUBSCRIBE, &at);
+		add_change_event(c, BL_CONSENT_UNSUBSCRIBE, at, ip, it->list_id, im->source);
+	} else if (want == BL_SUB_CONFIRMED && cur == BL_SUB_UNCONFIRMED) {
+		next = BL_SUB_CONFIRMED;
+		int64_t at = now;
+		const char *ip = row_event(row, BL_CONSENT_CONFIRM, &at);
+		add_change_event(c, BL_CONSENT_CONFIRM, at, ip, it->list_id, im->source);
+	}
+	enum bl_mode next_mode = row->exact ? mode : st->mode;
+	if (next != cur || next_mode != st->mode) {
+		c->update_subscription = 1;
+		c->sub_status = next;
+		c->mode = next_mode;
+		out = O_UPDATED;
+	}
+	return out;
+}
+
+static int store_fail(struct importer *im, int rc)
+{
+	if (!im->rc)
+		im->rc = bl_diag_set(im->d, -rc, "%s", bl_store_error(im->s));
+	return im->rc;
+}
+
+/* Look up, decide and apply the batch. */
+static int flush(struct importer *im)
+{
+	if (im->n == 0)
+		return 0;
+	int rc = begin_tx(im);
+	if (rc)
+		return im->rc = rc;
+	/* One lookup per distinct list in the batch (usually exactly one). */
+	const char **keys = bl_xcalloc(im->n, sizeof(*keys));
+	const char **hashes = bl_xcalloc(im->n, sizeof(*hashes));
+	size_t *idx = bl_xcalloc(im->n, sizeof(*idx));
+	struct bl_import_state *tmp = bl_xcalloc(im->n, sizeof(*tmp));
+	char *done = bl_xcalloc(im->n, 1);
+	for (size_t i = 0; i < im->n && rc == 0; i++) {
+		if (done[i])
+			continue;
+		int64_t list = im->items[i].list_id;
+		size_t k = 0;
+		for (size_t j = i; j < im->n; j++) {
+			if (done[j] || im->items[j].list_id != list)
+				continue;
+			keys[k] = im->items[j].addr.key;
+			hashes[k] = im->items[j].hash;
+			idx[k++] = j;
+			done[j] = 1;
+		}
+		rc = im->s->ops->import_lookup(im->s, list, k, keys, hashes, tmp);
+		for (size_t j = 0; j < k; j++) {
+			if (rc == 0)
+				im->states[idx[j]] = tmp[j];
+			else
+				bl_import_state_clear(&tmp[j]);
+		}
+	}
+	free(keys);
+	free(hashes);
+	free(idx);
+	free(tmp);
+	free(done);
+	if (rc) {
+		store_fail(im, rc);
+		goto out;
+	}
+	size_t nchanges = 0;
+	for (size_t i = 0; i < im->n; i++) {
+		struct bl_import_change *c = &im->changes[nchanges];
+		enum outcome o = decide(im, &im->items[i], &im->states[i], c);
+		switch (o) {
+		case O_IMPORTED:
+			im->st->imported++;
+			break;
+		case O_UPDATED:
+			im->st->updated++;
+			break;
+		case O_DUPLICATE:
+			im->st->duplicate++;
+			im->st->skipped++;
+			break;
+		case O_SUPPRESSED:
+			im->st->suppressed++;
+			im->st->skipped++;
+			break;
+		}
+		im->change_of[i] = (size_t)-1;
+		if (c->insert_subscriber || c->update_subscriber || c->insert_subscription ||
+		    c->update_subscription || c->n_events)
+			im->change_of[i] = nchanges++;
+	}
+	if (nchanges && (rc = im->s->ops->import_apply(im->s, nchanges, im->changes))) {
+		store_fail(im, rc);
+		goto out;
+	}
+	/*
+	 * JSON restore: the exported consent history of what this row created:
+	 * list events with a new subscription, list-less ones with a new subscriber.
+	 */
+	for (size_t i = 0; i < im->n && rc == 0; i++) {
+		struct item *it = &im->items[i];
+		if (!it->n_extra || im->change_of[i] == (size_t)-1)
+			continue;
+		struct bl_import_change *c = &im->changes[im->change_of[i]];
+		for (size_t e = 0; e < it->n_extra && rc == 0; e++) {
+			struct bl_consent *ev = &it->extra_events[e];
+			if (ev->list_id ? !c->insert_subscription : !c->insert_subscriber)
+				continue;
+			ev->subscriber_id = c->subscriber_id;
+			if ((rc = im->s->ops->consent_add(im->s, ev)))
+				store_fail(im, rc);
+		}
+	}
+	im->rows_in_tx += im->n;
+out:
+	for (size_t i = 0; i < im->n; i++) {
+		bl_import_state_clear(&im->states[i]);
+		item_clear(&im->items[i]);
+	}
+	im->n = 0;
+	memset(im->slots, 0, im->nslots * sizeof(*im->slots));
+	if (rc)
+		return im->rc;
+	if (!im->o->dry_run && im->rows_in_tx >= im->cap)
+		return im->rc = commit_tx(im);
+	return 0;
+}
+
+static void progress(struct importer *im, int final)
+{
+	if (!im->o->on_progress)
+		return;
+	double t = bl_monotonic();
+	if (!final && t - im->last_progress < 0.1)
+		return;
+	im->last_progress = t;
+	long long done = im->f ? ftell(im->f) : 0;
+	im->o->on_progress(im->o->arg, im->st, done < 0 ? 0 : done, im->total_bytes);
+}
+
+/* Resolve a list slug named by a row; cached. Returns 1 found, 0 unknown, <0 error. */
+static int resolve_list(struct importer *im, const char *slug, int64_t *id, enum bl_optin *optin)
+{
+	for (size_t i = 0; i < im->n_lists; i++) {
+		if (strcmp(im->lists[i].slug, slug) == 0) {
+			*id = im->lists[i].id;
+			*optin = im->lists[i].optin;
+			return im->lists[i].id ? 1 : 0;
+		}
+	}
+	struct bl_list l;
+	int rc = im->s->ops->list_get(im->s, slug, &l);
+	if (rc < 0)
+		return store_fail(im, rc);
+	im->lists = bl_xrealloc(im->lists, (im->n_lists + 1) * sizeof(*im->lists));
+	struct list_entry *e = &im->lists[im->n_lists++];
+	e->slug = bl_xstrdup(slug);
+	e->id = rc ? l.id : 0;
+	e->optin = rc ? l.optin : BL_OPTIN_DOUBLE;
+	if (rc)
+		bl_list_clear(&l);
+	*id = e->id;
+	*optin = e->optin;
+	return rc;
+}
+
+/*
+ * Validate a mapped row and add it to the batch (flushing first when its
+ * address is already there). Takes ownership of @row's contents.
+ */
+static int add_row(struct importer *im, struct bl_import_row *row, struct bl_consent *extra,
+                   size_t n_extra)
+{
+	struct item it = {.row = *row, .extra_events = extra, .n_extra = n_extra};
+	memset(row, 0, sizeof(*row));
+	im->st->rows++;
+	struct bl_diag d;
+	enum bl_address_problem problem;
+	const char *email = it.row.email;
+	if (bl_address_parse(email, strlen(email), im->o->address_flags, &it.addr, &problem, &d)) {
+		if (problem == BL_ADDR_EMPTY)
+			row_error(im, it.row.line, "no email address");
+		else
+			row_error(im, it.row.line, "invalid address \"%s\": %s", email, d.msg);
+		item_clear(&it);
+		return 0;
+	}
+	if (!im->o->allow_role && bl_is_role_address(it.addr.key)) {
+		row_error(im, it.row.line,
+		          "role address \"%s\" skipped (a shared mailbox, not a person who "
+		          "subscribed; set import_role_addresses = true to accept)",
+		          it.addr.email);
+		item_clear(&it);
+		return 0;
+	}
+	char *attrs = json_dumps(it.row.attributes, JSON_COMPACT);
+	size_t alen = attrs ? strlen(attrs) : 0;
+	free(attrs);
+	if (alen > BL_ATTRIBUTES_MAX) {
+		row_error(im, it.row.line, "attributes are %zu bytes; the limit is %d", alen,
+		          BL_ATTRIBUTES_MAX);
+		item_clear(&it);
+		return 0;
+	}
+	if (im->list_id) {
+		it.list_id = im->list_id;
+		it.optin = im->optin;
+	} else if (it.row.list) {
+		int rc = resolve_list(im, it.row.list, &it.list_id, &it.optin);
+		if (rc < 0) {
+			item_clear(&it);
+			return rc;
+		}
+		if (rc == 0) {
+			row_error(im, it.row.line,
+			          "list \"%s\" does not exist; create it first with `bulletin list "
+			          "create %s --name NAME`",
+			          it.row.list, it.row.list);
+			item_clear(&it);
+			return 0;
+		}
+	}
+	bl_suppression_hash(it.addr.key, it.hash);
+
+	size_t slot;
+	if (find_in_batch(im, it.addr.key, &slot) >= 0) {
+		int rc = flush(im);
+		if (rc) {
+			item_clear(&it);
+			return rc;
+		}
+		find_in_batch(im, it.addr.key, &slot);
+	}
+	im->items[im->n] = it;
+	im->slots[slot] = im->n + 1;
+	im->n++;
+	if (im->n == im->cap) {
+		int rc = flush(im);
+		progress(im, 0);
+		return rc;
+	}
+	return 0;
+}
+
+/* CSV record callback. */
+static int on_record(void *arg, const struct bl_csv_record *rec)
+{
+	struct importer *im = arg;
+	if (!im->map) {
+		int rc = bl_mapping_create(rec, im->o->format, &im->map, im->d);
+		if (rc)
+			return im->rc = rc;
+		im->st->format = bl_mapping_format(im->map);
+		if (!im->list_id && !bl_mapping_has_list_column(im->map))
+			return im->rc = bl_diag_set(im->d, BL_EINVAL,
+			                            "--list SLUG is required: the file does not "
+			                            "name the lists of its rows");
+		if (bl_mapping_has_header(im->map))
+			return 0;
+	}
+	if (rec->bad_utf8) {
+		im->st->rows++;
+		row_error(im, rec->line,
+		          "field %zu is not valid UTF-8 (the file mixes encodings; save it as "
+		          "UTF-8)",
+		          rec->bad_field + 1);
+		return 0;
+	}
+	struct bl_import_row row = {0};
+	struct bl_diag d;
+	int rc = bl_mapping_row(im->map, rec, &row, &d);
+	if (rc == 1) {
+		bl_import_row_clear(&row);
+		return 0;
+	}
+	if (rc < 0) {
+		im->st->rows++;
+		row_error(im, rec->line, "%s", d.msg);
+		bl_import_row_clear(&row);
+		return 0;
+	}
+	rc = add_row(im, &row, NULL, 0);
+	return rc ? rc : 0;
+}
+
+/* ---- bulletin JSON export ---- */
+
+static int json_text(json_t *obj, const char *key, const char **out)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v)) {
+		*out = "";
+		return 0;
+	}
+	if (!json_is_string(v))
+		return -1;
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int json_time(json_t *obj, const char *key, int64_t *out)
+{
+	const char *t;
+	*out = 0;
+	if (json_text(obj, key, &t))
+		return -1;
+	if (!*t)
+		return 0;
+	return bl_time_parse(t, out) ? -1 : 0;
+}
+
+/* Create the lists of the export that do not exist yet. */
+static int restore_lists(struct importer *im, json_t *lists, size_t line)
+{
+	if (!json_is_array(lists))
+		return bl_diag_set(im->d, BL_EINVAL, "%s:%zu: \"lists\" is not an array",
+		                   im->o->path, line);
+	size_t i;
+	json_t *l;
+	json_array_foreach(lists, i, l)
+	{
+		const char *slug, *name, *desc, *optin, *vis;
+		struct bl_list nl = {0};
+		if (json_text(l, "slug", &slug) || json_text(l, "name", &name) ||
+		    json_text(l, "description", &desc) || json_text(l, "optin", &optin) ||
+		    json_text(l, "visibility", &vis) || !bl_slug_valid(slug) ||
+		    bl_optin_parse(optin, &nl.optin) || bl_visibility_parse(vis, &nl.visibility))
+			return bl_diag_set(im->d, BL_EINVAL, "%s:%zu: list %zu is malformed",
+			                   im->o->path, line, i + 1);
+		struct bl_list have;
+		int rc = im->s->ops->list_get(im->s, slug, &have);
+		if (rc < 0)
+			return bl_diag_set(im->d, -rc, "%s", bl_store_error(im->s));
+		if (rc) {
+			bl_list_clear(&have);
+			continue;
+		}
+		nl.slug = (char *)slug;
+		nl.name = (char *)(*name ? name : slug);
+		nl.description = (char *)desc;
+		/* In a dry run this is rolled back with everything else. */
+		if ((rc = im->s->ops->list_create(im->s, &nl)))
+			return bl_diag_set(im->d, -rc, "%s", bl_store_error(im->s));
+	}
+	return 0;
+}
+
+/* Turn one exported subscriber into rows (one per subscription). */
+static int json_subscriber(struct importer *im, json_t *o, size_t line)
+{
+	const char *email, *name, *status, *reason;
+	int64_t created;
+	json_t *attrs = json_object_get(o, "attributes");
+	json_t *subs = json_object_get(o, "subscriptions");
+	json_t *events = json_object_get(o, "consent");
+	im->st->rows++;
+	if (!json_is_object(o) || json_text(o, "email", &email) || json_text(o, "name", &name) ||
+	    json_text(o, "status", &status) || json_text(o, "status_reason", &reason) ||
+	    json_time(o, "created_at", &created) || (attrs && !json_is_object(attrs)) ||
+	    (subs && !json_is_array(subs)) || (events && !json_is_array(events))) {
+		row_error(im, line, "malformed subscriber record");
+		return 0;
+	}
+	enum bl_subscriber_status sst = BL_SUBSCRIBER_ACTIVE;
+	if (*status && bl_subscriber_status_parse(status, &sst)) {
+		row_error(im, line, "unknown subscriber status \"%s\"", status);
+		return 0;
+	}
+	size_t nsubs = subs ? json_array_size(subs) : 0;
+	for (size_t k = 0; k < (nsubs ? nsubs : 1); k++) {
+		struct bl_import_row row = {0};
+		row.line = line;
+		row.email = bl_xstrdup(email);
+		row.name = bl_xstrdup(name);
+		row.attributes = attrs ? json_deep_copy(attrs) : json_object();
+		row.exact = 1;
+		row.blocklisted = sst == BL_SUBSCRIBER_BLOCKLISTED;
+		row.status_reason = bl_xstrdup(reason);
+		row.created_at = created;
+		const char *slug = NULL;
+		int64_t list_id = 0;
+		if (nsubs) {
+			json_t *x = json_array_get(subs, k);
+			const char *xs, *xm;
+			enum bl_sub_status s;
+			if (json_text(x, "list", &slug) || json_text(x, "status", &xs) ||
+			    json_text(x, "mode", &xm) || bl_sub_status_parse(xs, &s) ||
+			    bl_mode_parse(xm, &row.mode) ||
+			    json_time(x, "created_at", &row.subscribed_at)) {
+				row_error(im, line, "malformed subscription %zu", k + 1);
+				bl_import_row_clear(&row);
+				continue;
+			}
+			row.list = bl_xstrdup(slug);
+			row.sub_status = s;
+			enum bl_optin optin;
+			int r = resolve_list(im, slug, &list_id, &optin);
+			if (r < 0) {
+				bl_import_row_clear(&row);
+				return r;
+			}
+			row.status = s == BL_SUB_CONFIRMED     ? BL_ROW_CONFIRMED
+			             : s == BL_SUB_UNCONFIRMED ? BL_ROW_UNCONFIRMED
+			                                       : BL_ROW_UNSUBSCRIBED;
+		}
+		/* The history: events of this list, and list-less ones with the first row. */
+		struct bl_consent *extra = NULL;
+		size_t n_extra = 0;
+		size_t ne = events ? json_array_size(events) : 0;
+		int malformed = 0;
+		for (size_t e = 0; e < ne; e++) {
+			json_t *ev = json_array_get(events, e);
+			const char *kind, *elist, *ip, *ua, *src;
+			enum bl_consent_kind ck;
+			int64_t at;
+			if (json_text(ev, "kind", &kind) || json_text(ev, "list", &elist) ||
+			    json_text(ev, "ip", &ip) || json_text(ev, "user_agent", &ua) ||
+			    json_text(ev, "source", &src) || json_time(ev, "at", &at) ||
+			    bl_consent_kind_parse(kind, &ck)) {
+				malformed = 1;
+				break;
+			}
+			int mine = slug ? strcmp(elist, slug) == 0 : 0;
+			int orphan = !*elist || !nsubs;
+			if (!(mine || (orphan && k == 0)))
+				continue;
+			extra = bl_xrealloc(extra, (n_extra + 1) * sizeof(*extra));
+			struct bl_consent *c = &extra[n_extra++];
+			memset(c, 0, sizeof(*c));
+			c->kind = ck;
+			c->at = at;
+			c->ip = bl_xstrdup(ip);
+			c->user_agent = bl_xstrdup(ua);
+			c->source = bl_xstrdup(src);
+			c->list_slug = NULL;
+			c->list_id = mine ? list_id : 0;
+		}
+		if (malformed) {
+			for (size_t e = 0; e < n_extra; e++) {
+				free((char *)extra[e].ip);
+				free((char *)extra[e].user_agent);
+				free((char *)extra[e].source);
+			}
+			free(extra);
+			row_error(im, line, "malformed consent event");
+			bl_import_row_clear(&row);
+			continue;
+		}
+		if (k > 0)
+			im->st->rows++;
+		int rc = add_row(im, &row, extra, n_extra);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Read one line of any length into @b (without the newline). Returns 1, or 0 at EOF. */
+static int read_line(FILE *f, struct bl_buf *b)
+{
+	bl_buf_reset(b);
+	int c, any = 0;
+	while ((c = getc(f)) != EOF) {
+		any = 1;
+		if (c == '\n')
+			break;
+		bl_buf_addc(b, (char)c);
+	}
+	if (b->len && b->data[b->len - 1] == '\r')
+		b->data[--b->len] = '\0';
+	return any;
+}
+
+static int import_json(struct importer *im, FILE *f)
+{
+	/*
+	 * bulletin writes its export one subscriber per line:
+	 *   {"format":"bulletin",...,"lists":[...],"subscribers":[
+	 *   {subscriber},
+	 *   ...
+	 *   {subscriber}
+	 *   ]}
+	 * which this reads line by line in constant memory. Anything laid out
+	 * differently is read whole with jansson instead.
+	 */
+	static const char tail[] = "\"subscribers\":[";
+	struct bl_buf line;
+	bl_buf_init(&line, (size_t)64 << 20);
+	im->st->json = 1;
+	im->st->format = BL_FORMAT_BULLETIN;
+	int rc = 0;
+	size_t lineno = 1;
+	if (!read_line(f, &line) || bl_buf_err(&line)) {
+		rc = bl_diag_set(im->d, BL_EINVAL, "%s: empty or unreadable JSON", im->o->path);
+		goto out;
+	}
+	const char *first = bl_buf_str(&line);
+	size_t flen = strlen(first);
+	if (flen >= 3 && (unsigned char)first[0] == 0xEF)
+		first += 3, flen -= 3;
+	int streaming = flen > sizeof(tail) && strcmp(first + flen - (sizeof(tail) - 1), tail) == 0;
+	json_t *header = NULL, *all = NULL;
+	json_error_t err;
+	if (streaming) {
+		struct bl_buf h;
+		bl_buf_init(&h, 0);
+		bl_buf_add(&h, first, flen);
+		bl_buf_adds(&h, "]}");
+		header = json_loads(bl_buf_str(&h), 0, &err);
+		bl_buf_finish(&h);
+	} else {
+		if (fseek(f, 0, SEEK_SET) != 0) {
+			rc = bl_diag_set(im->d, BL_EINVAL,
+			                 "%s: this JSON is not laid out as bulletin writes it and "
+			                 "cannot be re-read from a pipe; give it as a file",
+			                 im->o->path);
+			goto out;
+		}
+		all = json_loadf(f, 0, &err);
+		header = all ? json_incref(all) : NULL;
+	}
+	const char *fmt;
+	if (!header || json_text(header, "format", &fmt) || strcmp(fmt, "bulletin") != 0) {
+		rc = bl_diag_set(im->d, BL_EINVAL, "%s:%d: not a bulletin JSON export (%s)",
+		                 im->o->path, header ? 1 : err.line,
+		                 header ? "no \"format\": \"bulletin\"" : err.text);
+		json_decref(header);
+		json_decref(all);
+		goto out;
+	}
+	if (im->list_id) {
+		rc = bl_diag_set(im->d, BL_EUSAGE,
+		                 "--list does not apply to a bulletin JSON export: it names its "
+		                 "own lists");
+		json_decref(header);
+		json_decref(all);
+		goto out;
+	}
+	rc = begin_tx(im);
+	if (!rc)
+		rc = restore_lists(im, json_object_get(header, "lists"), 1);
+	json_decref(header);
+	if (rc) {
+		json_decref(all);
+		goto out;
+	}
+	if (!streaming) {
+		json_t *subs = json_object_get(all, "subscribers");
+		size_t i;
+		json_t *o;
+		json_array_foreach(subs, i, o)
+		{
+			if ((rc = json_subscriber(im, o, i + 1)))
+				break;
+		}
+		json_decref(all);
+		goto out;
+	}
+	while (read_line(f, &line)) {
+		lineno++;
+		if (bl_buf_err(&line)) {
+			rc = bl_diag_set(im->d, BL_ELIMIT, "%s:%zu: line too long", im->o->path,
+			                 lineno);
+			goto out;
+		}
+		char *t = (char *)bl_buf_str(&line);
+		size_t len = strlen(t);
+		while (len && (t[len - 1] == ' ' || t[len - 1] == '\t'))
+			t[--len] = '\0';
+		if (strcmp(t, "]}") == 0)
+			break;
+		if (len && t[len - 1] == ',')
+			t[--len] = '\0';
+		if (!len)
+			continue;
+		json_t *o = json_loads(t, 0, &err);
+		if (!o) {
+			im->st->rows++;
+			row_error(im, lineno, "not JSON: %s", err.text);
+			continue;
+		}
+		rc = json_subscriber(im, o, lineno);
+		json_decref(o);
+		if (rc)
+			break;
+		progress(im, 0);
+	}
+out:
+	bl_buf_finish(&line);
+	return rc;
+}
+
+/* Set up @im; 0 or an error (unknown --list). Always pair with importer_finish. */
+static int importer_init(struct importer *im, struct bl_store *s, FILE *f,
+                         const struct bl_import_opts *o, struct bl_import_stats *st,
+                         struct bl_diag *d)
+{
+	memset(st, 0, sizeof(*st));
+	memset(im, 0, sizeof(*im));
+	im->s = s;
+	im->o = o;
+	im->st = st;
+	im->d = d;
+	im->f = f;
+	im->now = bl_now();
+	const char *base = strrchr(o->path, '/');
+	base = base ? base + 1 : o->path;
+	if (o->source) {
+		im->source = bl_xstrdup(o->source);
+	} else {
+		im->source = bl_xmalloc(strlen(base) + 8);
+		snprintf(im->source, strlen(base) + 8, "import:%s", base);
+		if (strlen(im->source) > BL_SOURCE_MAX)
+			im->source[BL_SOURCE_MAX] = '\0';
+	}
+	im->cap = o->batch ? o->batch : 5000;
+	im->items = bl_xcalloc(im->cap, sizeof(*im->items));
+	im->states = bl_xcalloc(im->cap, sizeof(*im->states));
+	im->changes = bl_xcalloc(im->cap, sizeof(*im->changes));
+	im->change_of = bl_xcalloc(im->cap, sizeof(*im->change_of));
+	im->nslots = 16;
+	while (im->nslots < 2 * im->cap)
+		im->nslots *= 2;
+	im->slots = bl_xcalloc(im->nslots, sizeof(*im->slots));
+	if (!o->list_slug)
+		return 0;
+	struct bl_list l;
+	int rc = s->ops->list_get(s, o->list_slug, &l);
+	if (rc < 0)
+		return bl_diag_set(d, -rc, "%s", bl_store_error(s));
+	if (rc == 0)
+		return bl_diag_set(d, BL_EINVAL,
+		                   "no list \"%s\"; create it with `bulletin list create %s --name "
+		                   "NAME`",
+		                   o->list_slug, o->list_slug);
+	im->list_id = l.id;
+	im->optin = l.optin;
+	bl_list_clear(&l);
+	return 0;
+}
+
+/* Roll back what is uncommitted and free everything. */
+static void importer_finish(struct importer *im)
+{
+	struct bl_store *s = im->s;
+	if (im->in_tx) {
+		char msg[BL_DIAG_MAX];
+		memcpy(msg, s->error, sizeof(msg));
+		s->ops->rollback(s);
+		memcpy(s->error, msg, sizeof(msg));
+	}
+	for (size_t i = 0; i < im->n; i++) {
+		item_clear(&im->items[i]);
+		bl_import_state_clear(&im->states[i]);
+	}
+	for (size_t i = 0; i < im->n_lists; i++)
+		free(im->lists[i].slug);
+	free(im->lists);
+	free(im->items);
+	free(im->states);
+	free(im->changes);
+	free(im->change_of);
+	free(im->slots);
+	free(im->source);
+	bl_mapping_destroy(im->map);
+}
+
+int bl_import_one(struct bl_store *s, struct bl_import_row *row, const struct bl_import_opts *o,
+                  struct bl_import_stats *st, struct bl_diag *d)
+{
+	struct importer im;
+	int rc = importer_init(&im, s, NULL, o, st, d);
+	if (rc == 0)
+		rc = add_row(&im, row, NULL, 0);
+	if (rc == 0)
+		rc = flush(&im);
+	if (rc == 0)
+		rc = commit_tx(&im);
+	importer_finish(&im);
+	bl_import_row_clear(row);
+	return rc;
+}
+
+int bl_import_file(struct bl_store *s, FILE *f, const struct bl_import_opts *o,
+                   struct bl_import_stats *st, struct bl_diag *d)
+{
+	struct importer im;
+	int rc = importer_init(&im, s, f, o, st, d);
+	if (rc)
+		goto out;
+	struct stat sb;
+	if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)) {
+		im.total_bytes = (long long)sb.st_size;
+		if ((rc = bl_csv_check_encoding(f, d)))
+			goto out;
+	}
+	/*
+	 * A bulletin JSON export starts with '{'. Peek at the first byte; a
+	 * seekable file may have a byte-order mark and blank space first.
+	 */
+	int is_json = 0;
+	if (im.total_bytes > 0) {
+		unsigned char head[64];
+		size_t n = fread(head, 1, sizeof(head), f), i = 0;
+		if (n >= 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF)
+			i = 3;
+		while (i < n &&
+		       (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n'))
+			i++;
+		is_json = i < n && head[i] == '{';
+		if (fseek(f, 0, SEEK_SET) != 0) {
+			rc = bl_diag_set(d, BL_EIO, "cannot rewind %s: %s", o->path,
+			                 strerror(errno));
+			goto out;
+		}
+	} else {
+		int c = getc(f);
+		is_json = c == '{';
+		if (c != EOF)
+			ungetc(c, f);
+	}
+
+	if (is_json && (o->format == BL_FORMAT_AUTO || o->format == BL_FORMAT_BULLETIN)) {
+		rc = import_json(&im, f);
+	} else {
+		struct bl_csv_opts copts = {.delimiter = o->delimiter};
+		rc = bl_csv_read(f, &copts, on_record, &im, &st->delimiter, d);
+		if (rc == 0 && im.rc)
+			rc = im.rc;
+		if (rc == 0 && !im.map)
+			rc = bl_diag_set(d, BL_EINVAL, "%s is empty: no header and no rows",
+			                 o->path);
+	}
+	if (rc == 0)
+		rc = flush(&im);
+	if (rc == 0)
+		rc = commit_tx(&im);
+	progress(&im, 1);
+out:
+	importer_finish(&im);
+	return rc;
+}

@@ -1,3 +1,1088 @@
-/* TEMPORARY STUB */
+/*
+ * SQLite backend of the store (the embedded default): one connection per
+ * handle, WAL journal, synchronous=FULL, foreign keys on, a busy timeout.
+ * Statements are prepared once and cached for the life of the handle.
+ * Multi-statement operations run in their own BEGIN IMMEDIATE transaction,
+ * or in a SAVEPOINT when the caller already opened one with begin().
+ * Walk callbacks must not call back into the same store handle.
+ * Only this file includes sqlite3.h.
+ */
 #include "store/store.h"
-const struct bl_store_ops bl_sqlite_ops = {.name = "sqlite"};
+
+#include "util/buf.h"
+#include "util/embedded.h"
+#include "util/str.h"
+#include "util/time.h"
+#include "util/xalloc.h"
+
+#include <sqlite3.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+extern const struct bl_embedded bl_sqlite_migrations[];
+
+enum stmt {
+	ST_SETTING_GET,
+	ST_SETTING_SET,
+	ST_LIST_CREATE,
+	ST_LIST_GET,
+	ST_LIST_EACH,
+	ST_LIST_DELETE,
+	ST_LIST_COUNTS,
+	ST_SUB_GET,
+	ST_SUB_EACH_ALL,
+	ST_SUB_EACH_LIST,
+	ST_SUB_EACH_LIST_STATUS,
+	ST_SUBSCRIPTION_EACH,
+	ST_CONSENT_EACH,
+	ST_CONSENT_ADD,
+	ST_ERASE_EVENTS,
+	ST_ERASE_SUBSCRIBER,
+	ST_SUPPRESS_ADD,
+	ST_SUPPRESS_GET,
+	ST_SUPPRESS_ANY,
+	ST_LOOKUP,
+	ST_SUB_INSERT,
+	ST_SUB_UPDATE,
+	ST_SUBSCRIPTION_INSERT,
+	ST_SUBSCRIPTION_UPDATE,
+	ST_EXPORT_ALL,
+	ST_EXPORT_LIST,
+	ST_EXPORT_SUBS,
+	ST_EXPORT_SUBS_LIST,
+	ST_COUNT
+};
+
+#define SUB_COLS                                                                                   \
+	"s.id, s.email, s.email_key, s.name, s.attributes, s.status, s.status_reason, "            \
+	"s.created_at, s.updated_at"
+
+static const char *const sql_text[ST_COUNT] = {
+    [ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
+    [ST_SETTING_SET] = "INSERT INTO settings (key, value) VALUES (?1, ?2) "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [ST_LIST_CREATE] = "INSERT INTO lists (slug, name, description, optin, visibility, "
+                       "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    [ST_LIST_GET] = "SELECT id, slug, name, description, optin, visibility, created_at "
+                    "FROM lists WHERE slug = ?1",
+    [ST_LIST_EACH] = "SELECT id, slug, name, description, optin, visibility, created_at "
+                     "FROM lists ORDER BY slug",
+    [ST_LIST_DELETE] = "DELETE FROM lists WHERE slug = ?1",
+    [ST_LIST_COUNTS] = "SELECT status, count(*) FROM subscriptions WHERE list_id = ?1 "
+                       "GROUP BY status",
+    [ST_SUB_GET] = "SELECT " SUB_COLS " FROM subscribers s WHERE s.email_key = ?1",
+    [ST_SUB_EACH_ALL] = "SELECT " SUB_COLS " FROM subscribers s "
+                        "WHERE (?1 IS NULL OR s.status = ?1) AND s.id > ?2 "
+                        "ORDER BY s.id LIMIT ?3",
+    [ST_SUB_EACH_LIST] = "SELECT " SUB_COLS " FROM subscriptions x "
+                         "JOIN subscribers s ON s.id = x.subscriber_id "
+                         "WHERE x.list_id = ?1 AND (?2 IS NULL OR s.status = ?2) "
+                         "AND x.subscriber_id > ?3 ORDER BY x.subscriber_id LIMIT ?4",
+    [ST_SUB_EACH_LIST_STATUS] = "SELECT " SUB_COLS " FROM subscriptions x "
+                                "JOIN subscribers s ON s.id = x.subscriber_id "
+                                "WHERE x.list_id = ?1 AND x.status = ?5 "
+                                "AND (?2 IS NULL OR s.status = ?2) "
+                                "AND x.subscriber_id > ?3 ORDER BY x.subscriber_id LIMIT ?4",
+    [ST_SUBSCRIPTION_EACH] = "SELECT x.subscriber_id, x.list_id, l.slug, x.status, x.mode, "
+                             "x.created_at, x.updated_at FROM subscriptions x "
+                             "JOIN lists l ON l.id = x.list_id WHERE x.subscriber_id = ?1 "
+                             "ORDER BY l.slug",
+    [ST_CONSENT_EACH] = "SELECT e.id, e.subscriber_id, e.list_id, l.slug, e.kind, e.at, e.ip, "
+                        "e.user_agent, e.source FROM consent_events e "
+                        "LEFT JOIN lists l ON l.id = e.list_id WHERE e.subscriber_id = ?1 "
+                        "ORDER BY e.at, e.id",
+    [ST_CONSENT_ADD] = "INSERT INTO consent_events (subscriber_id, list_id, kind, at, ip, "
+                       "user_agent, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_ERASE_EVENTS] = "UPDATE consent_events SET subscriber_id = NULL, ip = '', "
+                        "user_agent = '' WHERE subscriber_id = ?1",
+    [ST_ERASE_SUBSCRIBER] = "DELETE FROM subscribers WHERE id = ?1",
+    [ST_SUPPRESS_ADD] = "INSERT INTO suppressions (hash, reason, created_at) "
+                        "VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING",
+    [ST_SUPPRESS_GET] = "SELECT created_at FROM suppressions WHERE hash = ?1",
+    [ST_SUPPRESS_ANY] = "SELECT EXISTS (SELECT 1 FROM suppressions)",
+    [ST_LOOKUP] = "SELECT " SUB_COLS ", x.status, x.mode FROM subscribers s "
+                  "LEFT JOIN subscriptions x ON x.subscriber_id = s.id AND x.list_id = ?2 "
+                  "WHERE s.email_key = ?1",
+    [ST_SUB_INSERT] = "INSERT INTO subscribers (email, email_key, name, attributes, status, "
+                      "status_reason, created_at, updated_at) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_SUB_UPDATE] = "UPDATE subscribers SET name = ?2, attributes = ?3, status = ?4, "
+                      "status_reason = ?5, updated_at = ?6 WHERE id = ?1",
+    [ST_SUBSCRIPTION_INSERT] = "INSERT INTO subscriptions (subscriber_id, list_id, status, mode, "
+                               "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_SUBSCRIPTION_UPDATE] = "UPDATE subscriptions SET status = ?3, mode = ?4, "
+                               "updated_at = ?5 WHERE subscriber_id = ?1 AND list_id = ?2",
+    [ST_EXPORT_ALL] = "SELECT " SUB_COLS " FROM subscribers s ORDER BY s.id",
+    [ST_EXPORT_LIST] = "SELECT " SUB_COLS " FROM subscriptions x "
+                       "JOIN subscribers s ON s.id = x.subscriber_id WHERE x.list_id = ?1 "
+                       "ORDER BY x.subscriber_id",
+    [ST_EXPORT_SUBS] = "SELECT x.subscriber_id, x.list_id, l.slug, x.status, x.mode, "
+                       "x.created_at, x.updated_at FROM subscriptions x "
+                       "JOIN lists l ON l.id = x.list_id WHERE x.subscriber_id = ?1 "
+                       "ORDER BY l.slug",
+    [ST_EXPORT_SUBS_LIST] = "SELECT x.subscriber_id, x.list_id, l.slug, x.status, x.mode, "
+                            "x.created_at, x.updated_at FROM subscriptions x "
+                            "JOIN lists l ON l.id = x.list_id "
+                            "WHERE x.subscriber_id = ?1 AND x.list_id = ?2",
+};
+
+struct sqlite_store {
+	struct bl_store base; /* first: the handle callers see */
+	sqlite3 *db;
+	char *path;
+	int busy_ms;
+	int in_tx; /* begin() called and not yet ended */
+	sqlite3_stmt *st[ST_COUNT];
+};
+
+static struct sqlite_store *S(struct bl_store *s)
+{
+	return (struct sqlite_store *)s;
+}
+
+/* Record the connection's error; map SQLite codes onto BL_E* codes. */
+static int fail(struct sqlite_store *s, int rc, const char *what)
+{
+	int primary = rc & 0xff;
+	if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+		return bl_store_set_error(&s->base, BL_EBUSY,
+		                          "%s: database %s is locked by another process (waited "
+		                          "%d ms; see db_busy_timeout)",
+		                          what, s->path, s->busy_ms);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return bl_store_set_error(&s->base, BL_EEXIST, "%s: %s", what,
+		                          sqlite3_errmsg(s->db));
+	return bl_store_set_error(&s->base, BL_ESTORE, "%s: %s (database %s)", what,
+	                          sqlite3_errmsg(s->db), s->path);
+}
+
+/* The cached statement @id, reset and with bindings cleared; NULL on error. */
+static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt id)
+{
+	sqlite3_stmt *st = s->st[id];
+	if (!st) {
+		int rc = sqlite3_prepare_v3(s->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT, &st,
+		                            NULL);
+		if (rc != SQLITE_OK) {
+			fail(s, rc, "preparing a statement");
+			return NULL;
+		}
+		s->st[id] = st;
+	} else {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+	return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return bl_xstrdup(t ? (const char *)t : "");
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? (const char *)t : "";
+}
+
+/* Step a statement that returns no rows. */
+static int exec_stmt(struct sqlite_store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	int out = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : fail(s, rc, what);
+	sqlite3_reset(st);
+	return out;
+}
+
+static int exec_sql(struct sqlite_store *s, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : fail(s, rc, what);
+}
+
+/*
+ * Atomic group of statements: BEGIN IMMEDIATE when no transaction is open,
+ * else a SAVEPOINT inside the caller's. tx_end commits or rolls back.
+ */
+static int tx_begin(struct sqlite_store *s)
+{
+	return exec_sql(s, s->in_tx ? "SAVEPOINT op" : "BEGIN IMMEDIATE", "starting a transaction");
+}
+
+static int tx_end(struct sqlite_store *s, int rc)
+{
+	if (rc == 0) {
+		int c = exec_sql(s, s->in_tx ? "RELEASE op" : "COMMIT", "committing");
+		if (c == 0)
+			return 0;
+		rc = c;
+	}
+	/* Keep the first error's message across the rollback. */
+	char msg[BL_DIAG_MAX];
+	memcpy(msg, s->base.error, sizeof(msg));
+	if (s->in_tx)
+		sqlite3_exec(s->db, "ROLLBACK TO op; RELEASE op", NULL, NULL, NULL);
+	else
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	memcpy(s->base.error, msg, sizeof(msg));
+	return rc;
+}
+
+static void sq_close(struct bl_store *base)
+{
+	struct sqlite_store *s = S(base);
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+static int sq_open(const char *uri, const struct bl_store_opts *opts, struct bl_store **out,
+                   struct bl_diag *d)
+{
+	const char *path = uri + strlen("sqlite:");
+	if (!*path)
+		return bl_diag_set(d, BL_EINVAL, "database URI \"%s\" names no file (sqlite:PATH)",
+		                   uri);
+	/* Refuse a missing directory with a message, rather than SQLite's "unable to open". */
+	const char *slash = strrchr(path, '/');
+	if (slash && slash != path) {
+		char *dir = bl_xstrndup(path, (size_t)(slash - path));
+		struct stat sb;
+		int ok = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode);
+		int rc = ok ? 0
+		            : bl_diag_set(d, BL_ESTORE,
+		                          "cannot open database %s: directory %s does not exist",
+		                          path, dir);
+		free(dir);
+		if (rc)
+			return rc;
+	}
+	struct sqlite_store *s = bl_xcalloc(1, sizeof(*s));
+	s->base.ops = &bl_sqlite_ops;
+	s->path = bl_xstrdup(path);
+	s->busy_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 10000;
+	int rc = sqlite3_open_v2(
+	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		bl_diag_set(d, BL_ESTORE, "cannot open database %s: %s", path,
+		            s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		sq_close(&s->base);
+		return -BL_ESTORE;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, s->busy_ms);
+	/* 8 MiB page cache: big enough for fast imports, small enough for a 32 MiB RSS budget. */
+	static const char pragmas[] = "PRAGMA journal_mode = WAL;"
+	                              "PRAGMA synchronous = FULL;"
+	                              "PRAGMA foreign_keys = ON;"
+	                              "PRAGMA cache_size = -8192;"
+	                              "PRAGMA temp_store = MEMORY;";
+	char *err = NULL;
+	rc = sqlite3_exec(s->db, pragmas, NULL, NULL, &err);
+	if (rc != SQLITE_OK) {
+		bl_diag_set(d, BL_ESTORE, "cannot open database %s: %s", path,
+		            err ? err : sqlite3_errstr(rc));
+		sqlite3_free(err);
+		sq_close(&s->base);
+		return (rc & 0xff) == SQLITE_BUSY ? -BL_EBUSY : -BL_ESTORE;
+	}
+	*out = &s->base;
+	return 0;
+}
+
+static int sq_schema_version(struct bl_store *base, int *version)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db,
+	                            "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+	                            "AND name = 'schema_migrations'",
+	                            -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "reading the schema version");
+	rc = sqlite3_step(st);
+	int exists = rc == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return fail(s, rc, "reading the schema version");
+	if (!exists) {
+		*version = 0;
+		return 0;
+	}
+	rc = sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM schema_migrations",
+	                        -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "reading the schema version");
+	rc = sqlite3_step(st);
+	int v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return fail(s, rc, "reading the schema version");
+	*version = v;
+	return 0;
+}
+
+static int sq_migrate(struct bl_store *base, int *from, int *to)
+{
+	struct sqlite_store *s = S(base);
+	int rc = exec_sql(s,
+	                  "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY "
+	                  "KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+	                  "creating the migrations table");
+	if (rc)
+		return rc;
+	int v;
+	if ((rc = sq_schema_version(base, &v)))
+		return rc;
+	*from = v;
+	*to = v;
+	if (v > BL_SCHEMA_VERSION)
+		return bl_store_set_error(base, BL_ESCHEMA,
+		                          "database %s has schema version %d, newer than this "
+		                          "bulletin (%d); upgrade bulletin",
+		                          s->path, v, BL_SCHEMA_VERSION);
+	for (const struct bl_embedded *m = bl_sqlite_migrations; m->name; m++) {
+		int n = atoi(m->name);
+		if (n <= v)
+			continue;
+		if ((rc = exec_sql(s, "BEGIN IMMEDIATE", "starting a migration")))
+			return rc;
+		/* Another process may have migrated while we waited for the lock. */
+		int now_v;
+		if ((rc = sq_schema_version(base, &now_v)) || now_v >= n) {
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			if (rc)
+				return rc;
+			continue;
+		}
+		char *err = NULL;
+		rc = sqlite3_exec(s->db, m->data, NULL, NULL, &err);
+		if (rc != SQLITE_OK) {
+			bl_store_set_error(base, BL_ESTORE, "migration %s failed: %s", m->name,
+			                   err ? err : sqlite3_errstr(rc));
+			sqlite3_free(err);
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return -BL_ESTORE;
+		}
+		sqlite3_stmt *st;
+		rc = sqlite3_prepare_v2(s->db,
+		                        "INSERT INTO schema_migrations (version, name, applied_at) "
+		                        "VALUES (?1, ?2, ?3)",
+		                        -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_int(st, 1, n);
+			bind_text(st, 2, m->name);
+			sqlite3_bind_int64(st, 3, bl_now());
+			rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(s->db);
+			sqlite3_finalize(st);
+		}
+		if (rc != SQLITE_OK) {
+			int r = fail(s, rc, "recording a migration");
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return r;
+		}
+		if ((rc = exec_sql(s, "COMMIT", "committing a migration")))
+			return rc;
+		*to = n;
+	}
+	return 0;
+}
+
+static int sq_begin(struct bl_store *base)
+{
+	struct sqlite_store *s = S(base);
+	if (s->in_tx)
+		return bl_store_set_error(base, BL_ESTORE, "a transaction is already open");
+	int rc = exec_sql(s, "BEGIN IMMEDIATE", "starting a transaction");
+	if (rc == 0)
+		s->in_tx = 1;
+	return rc;
+}
+
+static int sq_commit(struct bl_store *base)
+{
+	struct sqlite_store *s = S(base);
+	int rc = exec_sql(s, "COMMIT", "committing");
+	if (rc == 0)
+		s->in_tx = 0;
+	return rc;
+}
+
+static int sq_rollback(struct bl_store *base)
+{
+	struct sqlite_store *s = S(base);
+	s->in_tx = 0;
+	int rc = sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	/* No transaction open (SQLite already rolled back) is fine. */
+	return rc == SQLITE_OK || sqlite3_get_autocommit(s->db) ? 0 : fail(s, rc, "rolling back");
+}
+
+static int sq_setting_get(struct bl_store *base, const char *key, char **value)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_SETTING_GET);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, key);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*value = col_dup(st, 0);
+		sqlite3_reset(st);
+		return 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading a setting");
+}
+
+static int sq_setting_set(struct bl_store *base, const char *key, const char *value)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_SETTING_SET);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, key);
+	bind_text(st, 2, value);
+	return exec_stmt(s, st, "writing a setting");
+}
+
+static int sq_list_create(struct bl_store *base, struct bl_list *l)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_LIST_CREATE);
+	if (!st)
+		return -BL_ESTORE;
+	int64_t now = bl_now();
+	bind_text(st, 1, l->slug);
+	bind_text(st, 2, l->name);
+	bind_text(st, 3, l->description ? l->description : "");
+	bind_text(st, 4, bl_optin_name(l->optin));
+	bind_text(st, 5, bl_visibility_name(l->visibility));
+	sqlite3_bind_int64(st, 6, now);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		int r = fail(s, rc, "creating a list");
+		if (r == -BL_EEXIST)
+			bl_store_set_error(base, BL_EEXIST,
+			                   "a list with slug \"%s\" already exists", l->slug);
+		return r;
+	}
+	l->id = sqlite3_last_insert_rowid(s->db);
+	l->created_at = now;
+	return 0;
+}
+
+static void read_list(sqlite3_stmt *st, struct bl_list *l)
+{
+	l->id = sqlite3_column_int64(st, 0);
+	l->slug = col_dup(st, 1);
+	l->name = col_dup(st, 2);
+	l->description = col_dup(st, 3);
+	bl_optin_parse(col_text(st, 4), &l->optin);
+	bl_visibility_parse(col_text(st, 5), &l->visibility);
+	l->created_at = sqlite3_column_int64(st, 6);
+}
+
+static int sq_list_get(struct bl_store *base, const char *slug, struct bl_list *out)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_LIST_GET);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, slug);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		read_list(st, out);
+		sqlite3_reset(st);
+		return 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading a list");
+}
+
+static int sq_list_each(struct bl_store *base, bl_list_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_LIST_EACH);
+	if (!st)
+		return -BL_ESTORE;
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_list l = {0};
+		read_list(st, &l);
+		out = fn(arg, &l);
+		bl_list_clear(&l);
+		if (out)
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing lists");
+	sqlite3_reset(st);
+	return out;
+}
+
+static int sq_list_delete(struct bl_store *base, const char *slug)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_LIST_DELETE);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, slug);
+	int rc = exec_stmt(s, st, "deleting a list");
+	if (rc)
+		return rc;
+	if (sqlite3_changes(s->db) == 0)
+		return bl_store_set_error(base, BL_ENOENT, "no list with slug \"%s\"", slug);
+	return 0;
+}
+
+static int sq_list_counts(struct bl_store *base, int64_t list_id, struct bl_list_counts *out)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_LIST_COUNTS);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, list_id);
+	memset(out, 0, sizeof(*out));
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		enum bl_sub_status status;
+		if (bl_sub_status_parse(col_text(st, 0), &status))
+			continue;
+		int64_t n = sqlite3_column_int64(st, 1);
+		if (status == BL_SUB_UNCONFIRMED)
+			out->unconfirmed = n;
+		else if (status == BL_SUB_CONFIRMED)
+			out->confirmed = n;
+		else
+			out->unsubscribed = n;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "counting subscriptions");
+}
+
+/* Read the SUB_COLS columns starting at column 0. */
+static void read_subscriber(sqlite3_stmt *st, struct bl_subscriber *out)
+{
+	out->id = sqlite3_column_int64(st, 0);
+	out->email = col_dup(st, 1);
+	out->email_key = col_dup(st, 2);
+	out->name = col_dup(st, 3);
+	out->attributes = col_dup(st, 4);
+	bl_subscriber_status_parse(col_text(st, 5), &out->status);
+	out->status_reason = col_dup(st, 6);
+	out->created_at = sqlite3_column_int64(st, 7);
+	out->updated_at = sqlite3_column_int64(st, 8);
+}
+
+static int sq_subscriber_get(struct bl_store *base, const char *email_key,
+                             struct bl_subscriber *out)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_SUB_GET);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, email_key);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		read_subscriber(st, out);
+		sqlite3_reset(st);
+		return 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading a subscriber");
+}
+
+static int sq_subscriber_each(struct bl_store *base, const struct bl_subscriber_filter *f,
+                              bl_subscriber_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st;
+	const char *status = f->status >= 0 ? bl_subscriber_status_name(f->status) : NULL;
+	sqlite3_int64 limit = f->limit > 0 ? f->limit : -1;
+	if (f->list_id == 0) {
+		if (!(st = stmt(s, ST_SUB_EACH_ALL)))
+			return -BL_ESTORE;
+		bind_text(st, 1, status);
+		sqlite3_bind_int64(st, 2, f->after_id);
+		sqlite3_bind_int64(st, 3, limit);
+	} else {
+		if (!(st =
+		          stmt(s, f->sub_status >= 0 ? ST_SUB_EACH_LIST_STATUS : ST_SUB_EACH_LIST)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, f->list_id);
+		bind_text(st, 2, status);
+		sqlite3_bind_int64(st, 3, f->after_id);
+		sqlite3_bind_int64(st, 4, limit);
+		if (f->sub_status >= 0)
+			bind_text(st, 5, bl_sub_status_name(f->sub_status));
+	}
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_subscriber sub = {0};
+		read_subscriber(st, &sub);
+		out = fn(arg, &sub);
+		bl_subscriber_clear(&sub);
+		if (out)
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing subscribers");
+	sqlite3_reset(st);
+	return out;
+}
+
+static void read_subscription(sqlite3_stmt *st, struct bl_subscription *x)
+{
+	x->subscriber_id = sqlite3_column_int64(st, 0);
+	x->list_id = sqlite3_column_int64(st, 1);
+	x->list_slug = col_text(st, 2);
+	bl_sub_status_parse(col_text(st, 3), &x->status);
+	bl_mode_parse(col_text(st, 4), &x->mode);
+	x->created_at = sqlite3_column_int64(st, 5);
+	x->updated_at = sqlite3_column_int64(st, 6);
+}
+
+static int sq_subscription_each(struct bl_store *base, int64_t subscriber_id, bl_subscription_fn fn,
+                                void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIPTION_EACH);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, subscriber_id);
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_subscription x;
+		read_subscription(st, &x);
+		if ((out = fn(arg, &x)))
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing subscriptions");
+	sqlite3_reset(st);
+	return out;
+}
+
+static void read_consent(sqlite3_stmt *st, struct bl_consent *c)
+{
+	c->id = sqlite3_column_int64(st, 0);
+	c->subscriber_id = sqlite3_column_int64(st, 1);
+	c->list_id = sqlite3_column_int64(st, 2);
+	c->list_slug = sqlite3_column_type(st, 3) == SQLITE_NULL ? NULL : col_text(st, 3);
+	bl_consent_kind_parse(col_text(st, 4), &c->kind);
+	c->at = sqlite3_column_int64(st, 5);
+	c->ip = col_text(st, 6);
+	c->user_agent = col_text(st, 7);
+	c->source = col_text(st, 8);
+}
+
+static int sq_consent_each(struct bl_store *base, int64_t subscriber_id, bl_consent_fn fn,
+                           void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_CONSENT_EACH);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, subscriber_id);
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_consent c;
+		read_consent(st, &c);
+		if ((out = fn(arg, &c)))
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing consent events");
+	sqlite3_reset(st);
+	return out;
+}
+
+static int add_consent(struct sqlite_store *s, const struct bl_consent *c)
+{
+	sqlite3_stmt *st = stmt(s, ST_CONSENT_ADD);
+	if (!st)
+		return -BL_ESTORE;
+	if (c->subscriber_id)
+		sqlite3_bind_int64(st, 1, c->subscriber_id);
+	if (c->list_id)
+		sqlite3_bind_int64(st, 2, c->list_id);
+	bind_text(st, 3, bl_consent_kind_name(c->kind));
+	sqlite3_bind_int64(st, 4, c->at);
+	bind_text(st, 5, c->ip ? c->ip : "");
+	bind_text(st, 6, c->user_agent ? c->user_agent : "");
+	bind_text(st, 7, c->source ? c->source : "");
+	return exec_stmt(s, st, "recording a consent event");
+}
+
+static int sq_consent_add(struct bl_store *base, const struct bl_consent *c)
+{
+	return add_consent(S(base), c);
+}
+
+static int sq_subscriber_erase(struct bl_store *base, int64_t subscriber_id,
+                               const char *suppression_hash, const char *reason, int64_t now)
+{
+	struct sqlite_store *s = S(base);
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = stmt(s, ST_ERASE_EVENTS);
+	if (!st) {
+		rc = -BL_ESTORE;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, subscriber_id);
+	if ((rc = exec_stmt(s, st, "anonymising consent events")))
+		goto out;
+	if (!(st = stmt(s, ST_ERASE_SUBSCRIBER))) {
+		rc = -BL_ESTORE;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, subscriber_id);
+	if ((rc = exec_stmt(s, st, "deleting a subscriber")))
+		goto out;
+	if (sqlite3_changes(s->db) == 0) {
+		rc = bl_store_set_error(base, BL_ENOENT, "no subscriber with id %lld",
+		                        (long long)subscriber_id);
+		goto out;
+	}
+	struct bl_consent ev = {.kind = BL_CONSENT_ERASE, .at = now, .source = reason};
+	if ((rc = add_consent(s, &ev)))
+		goto out;
+	if (!(st = stmt(s, ST_SUPPRESS_ADD))) {
+		rc = -BL_ESTORE;
+		goto out;
+	}
+	bind_text(st, 1, suppression_hash);
+	bind_text(st, 2, reason);
+	sqlite3_bind_int64(st, 3, now);
+	rc = exec_stmt(s, st, "adding a suppression");
+out:
+	return tx_end(s, rc);
+}
+
+static int sq_suppression_get(struct bl_store *base, const char *hash, int64_t *since)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_SUPPRESS_GET);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, hash);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (since)
+			*since = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		return 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading the suppression list");
+}
+
+static int sq_import_lookup(struct bl_store *base, int64_t list_id, size_t n,
+                            const char *const *keys, const char *const *hashes,
+                            struct bl_import_state *out)
+{
+	struct sqlite_store *s = S(base);
+	/* Most databases have no suppressions: then skip n lookups. */
+	sqlite3_stmt *st = stmt(s, ST_SUPPRESS_ANY);
+	if (!st)
+		return -BL_ESTORE;
+	int rc = sqlite3_step(st);
+	int any_suppressed = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return fail(s, rc, "reading the suppression list");
+
+	if (!(st = stmt(s, ST_LOOKUP)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 2, list_id);
+	for (size_t i = 0; i < n; i++) {
+		struct bl_import_state *o = &out[i];
+		memset(o, 0, sizeof(*o));
+		sqlite3_reset(st);
+		bind_text(st, 1, keys[i]);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			o->found = 1;
+			read_subscriber(st, &o->sub);
+			if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
+				o->has_subscription = 1;
+				bl_sub_status_parse(col_text(st, 9), &o->sub_status);
+				bl_mode_parse(col_text(st, 10), &o->mode);
+			}
+		} else if (rc != SQLITE_DONE) {
+			sqlite3_reset(st);
+			return fail(s, rc, "looking up subscribers");
+		}
+	}
+	sqlite3_reset(st);
+	if (!any_suppressed)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		rc = sq_suppression_get(base, hashes[i], NULL);
+		if (rc < 0)
+			return rc;
+		out[i].suppressed = rc;
+	}
+	return 0;
+}
+
+static int apply_one(struct sqlite_store *s, struct bl_import_change *c)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (c->insert_subscriber) {
+		if (!(st = stmt(s, ST_SUB_INSERT)))
+			return -BL_ESTORE;
+		bind_text(st, 1, c->email);
+		bind_text(st, 2, c->email_key);
+		bind_text(st, 3, c->name ? c->name : "");
+		bind_text(st, 4, c->attributes ? c->attributes : "{}");
+		bind_text(st, 5, bl_subscriber_status_name(c->status));
+		bind_text(st, 6, c->status_reason ? c->status_reason : "");
+		sqlite3_bind_int64(st, 7, c->created_at);
+		sqlite3_bind_int64(st, 8, c->updated_at);
+		if ((rc = exec_stmt(s, st, "adding a subscriber")))
+			return rc;
+		c->subscriber_id = sqlite3_last_insert_rowid(s->db);
+	} else if (c->update_subscriber) {
+		if (!(st = stmt(s, ST_SUB_UPDATE)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, c->subscriber_id);
+		bind_text(st, 2, c->name ? c->name : "");
+		bind_text(st, 3, c->attributes ? c->attributes : "{}");
+		bind_text(st, 4, bl_subscriber_status_name(c->status));
+		bind_text(st, 5, c->status_reason ? c->status_reason : "");
+		sqlite3_bind_int64(st, 6, c->updated_at);
+		if ((rc = exec_stmt(s, st, "updating a subscriber")))
+			return rc;
+	}
+	if (c->insert_subscription || c->update_subscription) {
+		if (c->insert_subscription) {
+			if (!(st = stmt(s, ST_SUBSCRIPTION_INSERT)))
+				return -BL_ESTORE;
+			sqlite3_bind_int64(st, 5, c->sub_created_at);
+			sqlite3_bind_int64(st, 6, c->updated_at);
+		} else {
+			if (!(st = stmt(s, ST_SUBSCRIPTION_UPDATE)))
+				return -BL_ESTORE;
+			sqlite3_bind_int64(st, 5, c->updated_at);
+		}
+		sqlite3_bind_int64(st, 1, c->subscriber_id);
+		sqlite3_bind_int64(st, 2, c->list_id);
+		bind_text(st, 3, bl_sub_status_name(c->sub_status));
+		bind_text(st, 4, bl_mode_name(c->mode));
+		if ((rc = exec_stmt(s, st, "writing a subscription")))
+			return rc;
+	}
+	for (size_t i = 0; i < c->n_events; i++) {
+		c->events[i].subscriber_id = c->subscriber_id;
+		if ((rc = add_consent(s, &c->events[i])))
+			return rc;
+	}
+	return 0;
+}
+
+static int sq_import_apply(struct bl_store *base, size_t n, struct bl_import_change *changes)
+{
+	struct sqlite_store *s = S(base);
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = apply_one(s, &changes[i]);
+	return tx_end(s, rc);
+}
+
+/* Growable arrays for one export item. */
+struct export_buf {
+	struct bl_subscription *subs;
+	size_t n_subs, cap_subs;
+	char **slugs; /* owned copies of list_slug, parallel to subs */
+	struct bl_consent *events;
+	size_t n_events, cap_events;
+	struct bl_buf text; /* owned copies of event strings, NUL-separated */
+	size_t *offs;       /* per event: offsets of slug, ip, ua, source into text */
+	size_t cap_offs;
+};
+
+static void export_buf_reset(struct export_buf *b)
+{
+	for (size_t i = 0; i < b->n_subs; i++)
+		free(b->slugs[i]);
+	b->n_subs = 0;
+	b->n_events = 0;
+	bl_buf_reset(&b->text);
+}
+
+static size_t keep(struct export_buf *b, const char *v)
+{
+	size_t off = b->text.len;
+	bl_buf_add(&b->text, v, strlen(v) + 1);
+	return off;
+}
+
+static int export_collect(struct sqlite_store *s, struct export_buf *b, int64_t sub_id,
+                          int64_t list_id, int with_events)
+{
+	sqlite3_stmt *st = stmt(s, list_id ? ST_EXPORT_SUBS_LIST : ST_EXPORT_SUBS);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, sub_id);
+	if (list_id)
+		sqlite3_bind_int64(st, 2, list_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (b->n_subs == b->cap_subs) {
+			b->cap_subs = b->cap_subs ? 2 * b->cap_subs : 8;
+			b->subs = bl_xrealloc(b->subs, b->cap_subs * sizeof(*b->subs));
+			b->slugs = bl_xrealloc(b->slugs, b->cap_subs * sizeof(*b->slugs));
+		}
+		struct bl_subscription *x = &b->subs[b->n_subs];
+		read_subscription(st, x);
+		b->slugs[b->n_subs] = bl_xstrdup(x->list_slug);
+		x->list_slug = b->slugs[b->n_subs];
+		b->n_subs++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "exporting subscriptions");
+	if (!with_events)
+		return 0;
+	if (!(st = stmt(s, ST_CONSENT_EACH)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, sub_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (b->n_events == b->cap_events) {
+			b->cap_events = b->cap_events ? 2 * b->cap_events : 8;
+			b->events = bl_xrealloc(b->events, b->cap_events * sizeof(*b->events));
+			b->offs = bl_xrealloc(b->offs, b->cap_events * 5 * sizeof(*b->offs));
+		}
+		struct bl_consent *c = &b->events[b->n_events];
+		read_consent(st, c);
+		size_t *o = &b->offs[b->n_events * 5];
+		o[0] = c->list_slug ? keep(b, c->list_slug) : (size_t)-1;
+		o[1] = keep(b, c->ip);
+		o[2] = keep(b, c->user_agent);
+		o[3] = keep(b, c->source);
+		b->n_events++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "exporting consent events");
+	if (bl_buf_err(&b->text))
+		return bl_store_set_error(&s->base, BL_ELIMIT,
+		                          "consent history too large to export");
+	/* Point the strings into the text buffer now that it stopped moving. */
+	for (size_t i = 0; i < b->n_events; i++) {
+		size_t *o = &b->offs[i * 5];
+		struct bl_consent *c = &b->events[i];
+		c->list_slug = o[0] == (size_t)-1 ? NULL : b->text.data + o[0];
+		c->ip = b->text.data + o[1];
+		c->user_agent = b->text.data + o[2];
+		c->source = b->text.data + o[3];
+	}
+	return 0;
+}
+
+static int sq_export_each(struct bl_store *base, int64_t list_id, int with_events, bl_export_fn fn,
+                          void *arg)
+{
+	struct sqlite_store *s = S(base);
+	/* A read transaction gives the walk one consistent snapshot. */
+	int own_tx = !s->in_tx;
+	if (own_tx) {
+		int rc = exec_sql(s, "BEGIN", "starting an export");
+		if (rc)
+			return rc;
+	}
+	sqlite3_stmt *st = stmt(s, list_id ? ST_EXPORT_LIST : ST_EXPORT_ALL);
+	int out = 0, rc = SQLITE_DONE;
+	struct export_buf b = {0};
+	bl_buf_init(&b.text, 0);
+	if (!st) {
+		out = -BL_ESTORE;
+		goto done;
+	}
+	if (list_id)
+		sqlite3_bind_int64(st, 1, list_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_subscriber sub = {0};
+		read_subscriber(st, &sub);
+		export_buf_reset(&b);
+		out = export_collect(s, &b, sub.id, list_id, with_events);
+		if (out == 0) {
+			struct bl_export_item item = {
+			    .sub = &sub,
+			    .subs = b.subs,
+			    .n_subs = b.n_subs,
+			    .events = with_events ? b.events : NULL,
+			    .n_events = b.n_events,
+			};
+			out = fn(arg, &item);
+		}
+		bl_subscriber_clear(&sub);
+		if (out)
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "exporting subscribers");
+	sqlite3_reset(st);
+done:
+	export_buf_reset(&b);
+	free(b.subs);
+	free(b.slugs);
+	free(b.events);
+	free(b.offs);
+	bl_buf_finish(&b.text);
+	if (own_tx)
+		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	return out;
+}
+
+const struct bl_store_ops bl_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .schema_version = sq_schema_version,
+    .migrate = sq_migrate,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .setting_get = sq_setting_get,
+    .setting_set = sq_setting_set,
+    .list_create = sq_list_create,
+    .list_get = sq_list_get,
+    .list_each = sq_list_each,
+    .list_delete = sq_list_delete,
+    .list_counts = sq_list_counts,
+    .subscriber_get = sq_subscriber_get,
+    .subscriber_each = sq_subscriber_each,
+    .subscription_each = sq_subscription_each,
+    .consent_each = sq_consent_each,
+    .consent_add = sq_consent_add,
+    .subscriber_erase = sq_subscriber_erase,
+    .suppression_get = sq_suppression_get,
+    .import_lookup = sq_import_lookup,
+    .import_apply = sq_import_apply,
+    .export_each = sq_export_each,
+};

@@ -1,16 +1,167 @@
-/* TEMPORARY STUB */
+/* Unit tests for src/util: the buffer, UTF-8, time, strings. Table-driven, got/want on failure. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-static void stub(void **state)
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/str.h"
+#include "util/time.h"
+#include "util/utf8.h"
+
+static void test_buf_sticky_limit(void **state)
 {
 	(void)state;
-	skip();
+	struct bl_buf b;
+	bl_buf_init(&b, 8);
+	assert_int_equal(bl_buf_adds(&b, "abcd"), 0);
+	assert_int_equal(bl_buf_addf(&b, "%d", 123), 0);
+	assert_string_equal(bl_buf_str(&b), "abcd123");
+	/* 2 more bytes exceed the limit of 8: refused, contents unchanged, error sticks. */
+	assert_int_equal(bl_buf_adds(&b, "xy"), -BL_ELIMIT);
+	assert_string_equal(bl_buf_str(&b), "abcd123");
+	assert_int_equal(bl_buf_addc(&b, 'z'), -BL_ELIMIT);
+	assert_int_equal(bl_buf_err(&b), -BL_ELIMIT);
+	char *taken = bl_buf_take(&b);
+	assert_string_equal(taken, "abcd123");
+	free(taken);
+	assert_int_equal(bl_buf_err(&b), 0);
+	assert_string_equal(bl_buf_str(&b), "");
+	assert_int_equal(bl_buf_adds(&b, "12345678"), 0);
+	assert_int_equal(b.len, 8);
+	bl_buf_finish(&b);
+	bl_buf_finish(NULL);
 }
+
+static void test_buf_grows(void **state)
+{
+	(void)state;
+	struct bl_buf b;
+	bl_buf_init(&b, 0);
+	for (int i = 0; i < 10000; i++)
+		bl_buf_addc(&b, (char)('a' + i % 26));
+	assert_int_equal(b.len, 10000);
+	assert_int_equal(strlen(bl_buf_str(&b)), 10000);
+	assert_int_equal(bl_buf_str(&b)[27], 'b');
+	bl_buf_finish(&b);
+}
+
+static void test_utf8(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		size_t len;
+		int valid;
+		size_t bad_at;
+	} cases[] = {
+	    {"plain ascii", 11, 1, 0},
+	    {"caf\xc3\xa9", 5, 1, 0},
+	    {"\xe2\x82\xac", 3, 1, 0},     /* euro sign */
+	    {"\xf0\x9f\x98\x80", 4, 1, 0}, /* emoji */
+	    {"caf\xe9", 4, 0, 3},          /* Latin-1 e-acute */
+	    {"\xc0\xaf", 2, 0, 0},         /* overlong '/' */
+	    {"ab\xed\xa0\x80", 5, 0, 2},   /* UTF-16 surrogate */
+	    {"\xf4\x90\x80\x80", 4, 0, 0}, /* above U+10FFFF */
+	    {"\xe2\x82", 2, 0, 0},         /* truncated */
+	    {"a\x00"
+	     "b",
+	     3, 1, 0}, /* NUL is valid UTF-8 */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t bad = 999;
+		int got = bl_utf8_valid(cases[i].in, cases[i].len, &bad);
+		if (got != cases[i].valid || (!got && bad != cases[i].bad_at))
+			fail_msg("case %zu: got valid=%d bad_at=%zu, want valid=%d bad_at=%zu", i,
+			         got, bad, cases[i].valid, cases[i].bad_at);
+	}
+	char out[4];
+	assert_int_equal(bl_utf8_encode(0x20AC, out), 3);
+	assert_memory_equal(out, "\xe2\x82\xac", 3);
+	assert_int_equal(bl_utf8_encode(0xD800, out), 0);
+	assert_int_equal(bl_utf8_encode(0x110000, out), 0);
+}
+
+static void test_time(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		int ok;
+		int64_t want;
+	} cases[] = {
+	    {"1970-01-01T00:00:00Z", 1, 0},
+	    {"2022-10-18T06:34:08.000Z", 1, 1666074848},
+	    {"2018-02-05 19:28:22", 1, 1517858902},
+	    {"2023-03-24 10:23:10 UTC", 1, 1679653390},
+	    {"2023-03-24T12:23:10+02:00", 1, 1679653390},
+	    {"2024-02-29", 1, 1709164800},
+	    {"2023-02-29", 0, 0},
+	    {"2023-13-01", 0, 0},
+	    {"yesterday", 0, 0},
+	    {"2023-03-24T10:23", 0, 0},
+	    {"2023-03-24 10:23:10 PST", 0, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t got = -1;
+		int rc = bl_time_parse(cases[i].in, &got);
+		if ((rc == 0) != cases[i].ok || (cases[i].ok && got != cases[i].want))
+			fail_msg("%s: got rc=%d t=%lld, want ok=%d t=%lld", cases[i].in, rc,
+			         (long long)got, cases[i].ok, (long long)cases[i].want);
+	}
+	char buf[BL_TIME_STRMAX];
+	assert_string_equal(bl_time_format(1666074848, buf), "2022-10-18T06:34:08Z");
+	int64_t back;
+	assert_int_equal(bl_time_parse(buf, &back), 0);
+	assert_int_equal(back, 1666074848);
+}
+
+static void test_strings(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *slug;
+		int ok;
+	} slugs[] = {{"news", 1}, {"local-paris", 1}, {"a_1", 1}, {"9lives", 1},      {"", 0},
+	             {"News", 0}, {"-x", 0},          {"a b", 0}, {"caf\xc3\xa9", 0}, {"a/b", 0}};
+	for (size_t i = 0; i < sizeof(slugs) / sizeof(slugs[0]); i++)
+		if (bl_slug_valid(slugs[i].slug) != slugs[i].ok)
+			fail_msg("slug \"%s\": got %d, want %d", slugs[i].slug, !slugs[i].ok,
+			         slugs[i].ok);
+	char long_slug[70];
+	memset(long_slug, 'a', 65);
+	long_slug[65] = '\0';
+	assert_int_equal(bl_slug_valid(long_slug), 0);
+	long_slug[64] = '\0';
+	assert_int_equal(bl_slug_valid(long_slug), 1);
+
+	char *t = bl_trim_dup("  \t hello world \r\n");
+	assert_string_equal(t, "hello world");
+	free(t);
+	assert_int_equal(bl_strcaseeq("ABC", "abc"), 1);
+	assert_int_equal(bl_strcaseeq("ABC", "abd"), 0);
+	long long v;
+	assert_int_equal(bl_parse_int64("42", 0, 100, &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(bl_parse_int64("101", 0, 100, &v), -BL_ELIMIT);
+	assert_int_equal(bl_parse_int64("4x", 0, 100, &v), -BL_EINVAL);
+	assert_string_equal(bl_strerror(-BL_ENOENT), "not found");
+	assert_string_equal(bl_strerror(999), "unknown error");
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(stub)};
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_buf_sticky_limit),
+	    cmocka_unit_test(test_buf_grows),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_time),
+	    cmocka_unit_test(test_strings),
+	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,90 @@
+/*
+ * Import: subscribers from a CSV file (any of the formats in formats.h) or
+ * from bulletin's JSON export, into the store. Streaming: memory depends on
+ * the batch size, never on the file. Rows are committed in whole batches,
+ * so a killed import leaves a consistent database and running it again
+ * completes it with no duplicate. The rules, for every row:
+ *  - an invalid row (address, field count, UTF-8, status word...) is
+ *    reported with its line and skipped; nothing else stops the import;
+ *  - an address already present (any letter case, in the database or
+ *    earlier in the file) is never duplicated: its row may add a name or
+ *    attributes, confirm an unconfirmed subscription, or unsubscribe, and is
+ *    counted `updated`; a row that changes nothing counts as `duplicate`;
+ *  - an import never re-subscribes an unsubscribed subscription, never
+ *    downgrades a confirmed one, and never lifts a blocklisting;
+ *  - unsubscribed, cleaned and bounced rows never come out confirmed;
+ *  - an address erased at its owner's request (on the suppression list) is
+ *    skipped and counted `suppressed`;
+ *  - each new subscription gets an `import` consent event naming the file,
+ *    plus the opt-in/confirmation/unsubscribe events the file records.
+ */
+#ifndef BL_IMPORT_IMPORT_H
+#define BL_IMPORT_IMPORT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "import/formats.h"
+#include "store/store.h"
+
+struct bl_import_stats {
+	size_t rows;     /* data rows read (header and ignored blank lines excluded) */
+	size_t imported; /* rows that created a subscriber or a subscription */
+	size_t updated;  /* rows that changed an existing subscriber or subscription */
+	size_t skipped;  /* invalid + duplicate + suppressed */
+	size_t invalid;
+	size_t duplicate;
+	size_t suppressed;
+	enum bl_format format; /* the format used (detected or forced); BULLETIN for JSON */
+	char delimiter;        /* the CSV delimiter used; 0 for JSON */
+	int json;              /* 1 when the input was a bulletin JSON export */
+};
+
+struct bl_import_opts {
+	const char *path;       /* for messages and the consent source "import:BASENAME" */
+	const char *list_slug;  /* target list of every row; NULL if the file names lists */
+	int confirmed;          /* the publisher holds consent: new subscriptions confirmed */
+	char delimiter;         /* 0 = detect */
+	int dry_run;            /* do everything, then roll back */
+	enum bl_format format;  /* BL_FORMAT_AUTO = detect */
+	unsigned address_flags; /* BL_ADDRESS_* (smtputf8) */
+	int allow_role;         /* accept role addresses (postmaster@...) */
+	size_t batch;           /* rows per transaction; 0 = 5000 */
+	const char *source;     /* consent source; NULL = "import:BASENAME" */
+	/* Called for each invalid row: @line 0 when not about one line. */
+	void (*on_error)(void *arg, size_t line, const char *msg);
+	/* Called after each batch with bytes read so far and the file size (0 if unknown). */
+	void (*on_progress)(void *arg, const struct bl_import_stats *st, long long done,
+	                    long long total);
+	void *arg;
+};
+
+/*
+ * bl_import_file - import everything in @f (opened for reading, binary).
+ * @s: an open store at the current schema; the import manages transactions.
+ * @st: filled with the counts, also when an error stops the import (rows
+ *      already committed stay committed; the batch in flight is rolled back).
+ * Returns 0 when the file was read to its end (invalid rows do not count as
+ * failure); -BL_EENCODING for a file that is not UTF-8 (nothing imported);
+ * -BL_EINVAL when the header names no email column, --list is missing or
+ * names no list, or a JSON export is malformed; -BL_EIO on a read error;
+ * a store error (-BL_ESTORE, -BL_EBUSY) from the database. @d says what.
+ */
+int bl_import_file(struct bl_store *s, FILE *f, const struct bl_import_opts *opts,
+                   struct bl_import_stats *st, struct bl_diag *d);
+
+/*
+ * bl_import_one - the same rules for one row (bulletin subscriber add):
+ * @row is mapped by the caller and consumed (cleared) here; @o->path names
+ * the source for messages ("cli"), @o->list_slug the list (or NULL for the
+ * subscriber alone). An invalid row is reported through @o->on_error and
+ * counted in @st->invalid; the result is 0 unless the store fails or the
+ * list does not exist. One transaction.
+ */
+int bl_import_one(struct bl_store *s, struct bl_import_row *row, const struct bl_import_opts *o,
+                  struct bl_import_stats *st, struct bl_diag *d);
+
+/* bl_is_role_address - 1 if the local part of @key (lowercased address) is a role account. */
+int bl_is_role_address(const char *key);
+
+#endif
