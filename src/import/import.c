@@ -25,6 +25,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* What flush() did with a row (JSON restore needs it to restore the history). */
+struct row_result {
+	int done;
+	int64_t subscriber_id;
+	int new_subscriber, new_subscription;
+};
+
 /* One row waiting in the batch. */
 struct item {
 	struct bl_import_row row;
@@ -32,9 +39,9 @@ struct item {
 	char hash[BL_HASH_HEX];
 	int64_t list_id;
 	enum bl_optin optin;
-	char *attrs_json;                /* canonical attributes to write */
-	struct bl_consent *extra_events; /* JSON restore: the exported history */
-	size_t n_extra;
+	char *attrs_json;               /* canonical attributes to write */
+	char mark[BL_ADDRESS_MAX + 24]; /* "key\x1flist_id": the row's identity in the file */
+	struct row_result *result;      /* JSON restore: filled by flush() */
 };
 
 struct list_entry {
@@ -138,12 +145,6 @@ static void item_clear(struct item *it)
 {
 	bl_import_row_clear(&it->row);
 	free(it->attrs_json);
-	for (size_t i = 0; i < it->n_extra; i++) {
-		free((char *)it->extra_events[i].ip);
-		free((char *)it->extra_events[i].user_agent);
-		free((char *)it->extra_events[i].source);
-	}
-	free(it->extra_events);
 	memset(it, 0, sizeof(*it));
 }
 
@@ -367,12 +368,20 @@ static int flush(struct importer *im)
 	int rc = begin_tx(im);
 	if (rc)
 		return im->rc = rc;
+	/* Rows whose address and list an earlier batch of this file took are duplicates. */
+	const char **marks = bl_xcalloc(im->n, sizeof(*marks));
+	char *seen = bl_xcalloc(im->n, 1);
+	for (size_t i = 0; i < im->n; i++)
+		marks[i] = im->items[i].mark;
+	rc = im->s->ops->import_mark(im->s, im->n, marks, seen);
+	free(marks);
 	/* One lookup per distinct list in the batch (usually exactly one). */
 	const char **keys = bl_xcalloc(im->n, sizeof(*keys));
 	const char **hashes = bl_xcalloc(im->n, sizeof(*hashes));
 	size_t *idx = bl_xcalloc(im->n, sizeof(*idx));
 	struct bl_import_state *tmp = bl_xcalloc(im->n, sizeof(*tmp));
 	char *done = bl_xcalloc(im->n, 1);
+	memcpy(done, seen, im->n);
 	for (size_t i = 0; i < im->n && rc == 0; i++) {
 		if (done[i])
 			continue;
@@ -400,13 +409,14 @@ static int flush(struct importer *im)
 	free(tmp);
 	free(done);
 	if (rc) {
+		free(seen);
 		store_fail(im, rc);
 		goto out;
 	}
 	size_t nchanges = 0;
 	for (size_t i = 0; i < im->n; i++) {
 		struct bl_import_change *c = &im->changes[nchanges];
-		enum outcome o = decide(im, &im->items[i], &im->states[i], c);
+		enum outcome o = seen[i] ? O_DUPLICATE : decide(im, &im->items[i], &im->states[i], c);
 		switch (o) {
 		case O_IMPORTED:
 			im->st->imported++;
@@ -424,31 +434,28 @@ static int flush(struct importer *im)
 			break;
 		}
 		im->change_of[i] = (size_t)-1;
-		if (c->insert_subscriber || c->update_subscriber || c->insert_subscription ||
-		    c->update_subscription || c->n_events)
+		if (!seen[i] && (c->insert_subscriber || c->update_subscriber ||
+				 c->insert_subscription || c->update_subscription || c->n_events))
 			im->change_of[i] = nchanges++;
 	}
+	free(seen);
 	if (nchanges && (rc = im->s->ops->import_apply(im->s, nchanges, im->changes))) {
 		store_fail(im, rc);
 		goto out;
 	}
-	/*
-	 * JSON restore: the exported consent history of what this row created:
-	 * list events with a new subscription, list-less ones with a new subscriber.
-	 */
-	for (size_t i = 0; i < im->n && rc == 0; i++) {
+	/* Tell JSON restore what each of its rows created. */
+	for (size_t i = 0; i < im->n; i++) {
 		struct item *it = &im->items[i];
-		if (!it->n_extra || im->change_of[i] == (size_t)-1)
+		if (!it->result)
 			continue;
-		struct bl_import_change *c = &im->changes[im->change_of[i]];
-		for (size_t e = 0; e < it->n_extra && rc == 0; e++) {
-			struct bl_consent *ev = &it->extra_events[e];
-			if (ev->list_id ? !c->insert_subscription : !c->insert_subscriber)
-				continue;
-			ev->subscriber_id = c->subscriber_id;
-			if ((rc = im->s->ops->consent_add(im->s, ev)))
-				store_fail(im, rc);
-		}
+		it->result->done = 1;
+		it->result->subscriber_id = im->states[i].found ? im->states[i].sub.id : 0;
+		if (im->change_of[i] == (size_t)-1)
+			continue;
+		const struct bl_import_change *c = &im->changes[im->change_of[i]];
+		it->result->subscriber_id = c->subscriber_id;
+		it->result->new_subscriber = c->insert_subscriber;
+		it->result->new_subscription = c->insert_subscription;
 	}
 	im->rows_in_tx += im->n;
 out:
@@ -507,10 +514,9 @@ static int resolve_list(struct importer *im, const char *slug, int64_t *id, enum
  * Validate a mapped row and add it to the batch (flushing first when its
  * address is already there). Takes ownership of @row's contents.
  */
-static int add_row(struct importer *im, struct bl_import_row *row, struct bl_consent *extra,
-                   size_t n_extra)
+static int add_row(struct importer *im, struct bl_import_row *row, struct row_result *result)
 {
-	struct item it = {.row = *row, .extra_events = extra, .n_extra = n_extra};
+	struct item it = {.row = *row, .result = result};
 	memset(row, 0, sizeof(*row));
 	im->st->rows++;
 	struct bl_diag d;
@@ -560,9 +566,21 @@ static int add_row(struct importer *im, struct bl_import_row *row, struct bl_con
 		}
 	}
 	bl_suppression_hash(it.addr.key, it.hash);
+	snprintf(it.mark, sizeof(it.mark), "%s\x1f%lld", it.addr.key, (long long)it.list_id);
 
 	size_t slot;
-	if (find_in_batch(im, it.addr.key, &slot) >= 0) {
+	long prev = find_in_batch(im, it.addr.key, &slot);
+	if (prev >= 0 && im->items[prev].list_id == it.list_id) {
+		/* The same address and list earlier in this batch: the first row wins. */
+		im->st->duplicate++;
+		im->st->skipped++;
+		if (result)
+			result->done = 1;
+		item_clear(&it);
+		return 0;
+	}
+	if (prev >= 0) {
+		/* The same address for another list: apply the earlier row first. */
 		int rc = flush(im);
 		if (rc) {
 			item_clear(&it);
@@ -618,8 +636,7 @@ static int on_record(void *arg, const struct bl_csv_record *rec)
 		bl_import_row_clear(&row);
 		return 0;
 	}
-	rc = add_row(im, &row, NULL, 0);
-	return rc ? rc : 0;
+	return add_row(im, &row, NULL);
 }
 
 /* ---- bulletin JSON export ---- */
@@ -684,7 +701,13 @@ static int restore_lists(struct importer *im, json_t *lists, size_t line)
 	return 0;
 }
 
-/* Turn one exported subscriber into rows (one per subscription). */
+/*
+ * Restore one exported subscriber: one row per subscription, applied at
+ * once, then its consent history in its original order — the events of
+ * each subscription this restore created, and the list-less ones when it
+ * created the subscriber. A restore of something already present adds
+ * nothing.
+ */
 static int json_subscriber(struct importer *im, json_t *o, size_t line)
 {
 	const char *email, *name, *status, *reason;
@@ -692,21 +715,40 @@ static int json_subscriber(struct importer *im, json_t *o, size_t line)
 	json_t *attrs = json_object_get(o, "attributes");
 	json_t *subs = json_object_get(o, "subscriptions");
 	json_t *events = json_object_get(o, "consent");
-	im->st->rows++;
 	if (!json_is_object(o) || json_text(o, "email", &email) || json_text(o, "name", &name) ||
 	    json_text(o, "status", &status) || json_text(o, "status_reason", &reason) ||
 	    json_time(o, "created_at", &created) || (attrs && !json_is_object(attrs)) ||
 	    (subs && !json_is_array(subs)) || (events && !json_is_array(events))) {
+		im->st->rows++;
 		row_error(im, line, "malformed subscriber record");
 		return 0;
 	}
 	enum bl_subscriber_status sst = BL_SUBSCRIBER_ACTIVE;
 	if (*status && bl_subscriber_status_parse(status, &sst)) {
+		im->st->rows++;
 		row_error(im, line, "unknown subscriber status \"%s\"", status);
 		return 0;
 	}
+	size_t ne = events ? json_array_size(events) : 0;
+	for (size_t e = 0; e < ne; e++) {
+		json_t *ev = json_array_get(events, e);
+		const char *kind, *elist, *ip, *ua, *src;
+		enum bl_consent_kind ck;
+		int64_t at;
+		if (json_text(ev, "kind", &kind) || json_text(ev, "list", &elist) ||
+		    json_text(ev, "ip", &ip) || json_text(ev, "user_agent", &ua) ||
+		    json_text(ev, "source", &src) || json_time(ev, "at", &at) ||
+		    bl_consent_kind_parse(kind, &ck)) {
+			im->st->rows++;
+			row_error(im, line, "malformed consent event %zu", e + 1);
+			return 0;
+		}
+	}
 	size_t nsubs = subs ? json_array_size(subs) : 0;
-	for (size_t k = 0; k < (nsubs ? nsubs : 1); k++) {
+	size_t nrows = nsubs ? nsubs : 1;
+	struct row_result *results = bl_xcalloc(nrows, sizeof(*results));
+	int rc = 0;
+	for (size_t k = 0; k < nrows && rc == 0; k++) {
 		struct bl_import_row row = {0};
 		row.line = line;
 		row.email = bl_xstrdup(email);
@@ -716,82 +758,71 @@ static int json_subscriber(struct importer *im, json_t *o, size_t line)
 		row.blocklisted = sst == BL_SUBSCRIBER_BLOCKLISTED;
 		row.status_reason = bl_xstrdup(reason);
 		row.created_at = created;
-		const char *slug = NULL;
-		int64_t list_id = 0;
 		if (nsubs) {
 			json_t *x = json_array_get(subs, k);
-			const char *xs, *xm;
-			enum bl_sub_status s;
+			const char *slug, *xs, *xm;
+			enum bl_sub_status st;
 			if (json_text(x, "list", &slug) || json_text(x, "status", &xs) ||
-			    json_text(x, "mode", &xm) || bl_sub_status_parse(xs, &s) ||
+			    json_text(x, "mode", &xm) || bl_sub_status_parse(xs, &st) ||
 			    bl_mode_parse(xm, &row.mode) ||
 			    json_time(x, "created_at", &row.subscribed_at)) {
+				im->st->rows++;
 				row_error(im, line, "malformed subscription %zu", k + 1);
 				bl_import_row_clear(&row);
 				continue;
 			}
 			row.list = bl_xstrdup(slug);
-			row.sub_status = s;
-			enum bl_optin optin;
-			int r = resolve_list(im, slug, &list_id, &optin);
-			if (r < 0) {
-				bl_import_row_clear(&row);
-				return r;
-			}
-			row.status = s == BL_SUB_CONFIRMED     ? BL_ROW_CONFIRMED
-			             : s == BL_SUB_UNCONFIRMED ? BL_ROW_UNCONFIRMED
-			                                       : BL_ROW_UNSUBSCRIBED;
+			row.sub_status = st;
+			row.status = st == BL_SUB_CONFIRMED     ? BL_ROW_CONFIRMED
+				     : st == BL_SUB_UNCONFIRMED ? BL_ROW_UNCONFIRMED
+								: BL_ROW_UNSUBSCRIBED;
 		}
-		/* The history: events of this list, and list-less ones with the first row. */
-		struct bl_consent *extra = NULL;
-		size_t n_extra = 0;
-		size_t ne = events ? json_array_size(events) : 0;
-		int malformed = 0;
-		for (size_t e = 0; e < ne; e++) {
-			json_t *ev = json_array_get(events, e);
-			const char *kind, *elist, *ip, *ua, *src;
-			enum bl_consent_kind ck;
-			int64_t at;
-			if (json_text(ev, "kind", &kind) || json_text(ev, "list", &elist) ||
-			    json_text(ev, "ip", &ip) || json_text(ev, "user_agent", &ua) ||
-			    json_text(ev, "source", &src) || json_time(ev, "at", &at) ||
-			    bl_consent_kind_parse(kind, &ck)) {
-				malformed = 1;
-				break;
-			}
-			int mine = slug ? strcmp(elist, slug) == 0 : 0;
-			int orphan = !*elist || !nsubs;
-			if (!(mine || (orphan && k == 0)))
-				continue;
-			extra = bl_xrealloc(extra, (n_extra + 1) * sizeof(*extra));
-			struct bl_consent *c = &extra[n_extra++];
-			memset(c, 0, sizeof(*c));
-			c->kind = ck;
-			c->at = at;
-			c->ip = bl_xstrdup(ip);
-			c->user_agent = bl_xstrdup(ua);
-			c->source = bl_xstrdup(src);
-			c->list_slug = NULL;
-			c->list_id = mine ? list_id : 0;
-		}
-		if (malformed) {
-			for (size_t e = 0; e < n_extra; e++) {
-				free((char *)extra[e].ip);
-				free((char *)extra[e].user_agent);
-				free((char *)extra[e].source);
-			}
-			free(extra);
-			row_error(im, line, "malformed consent event");
-			bl_import_row_clear(&row);
-			continue;
-		}
-		if (k > 0)
-			im->st->rows++;
-		int rc = add_row(im, &row, extra, n_extra);
-		if (rc)
-			return rc;
+		rc = add_row(im, &row, &results[k]);
 	}
-	return 0;
+	if (rc == 0)
+		rc = flush(im);
+	int64_t sub_id = 0;
+	int new_subscriber = 0;
+	for (size_t k = 0; k < nrows; k++) {
+		if (results[k].subscriber_id)
+			sub_id = results[k].subscriber_id;
+		new_subscriber |= results[k].new_subscriber;
+	}
+	for (size_t e = 0; e < ne && rc == 0 && sub_id; e++) {
+		json_t *ev = json_array_get(events, e);
+		const char *kind = "", *elist = "", *ip = "", *ua = "", *src = "";
+		struct bl_consent c = {.subscriber_id = sub_id};
+		json_text(ev, "kind", &kind);
+		json_text(ev, "list", &elist);
+		json_text(ev, "ip", &ip);
+		json_text(ev, "user_agent", &ua);
+		json_text(ev, "source", &src);
+		json_time(ev, "at", &c.at);
+		bl_consent_kind_parse(kind, &c.kind);
+		c.ip = ip;
+		c.user_agent = ua;
+		c.source = src;
+		/* Written when its subscription (or, list-less, the subscriber) is new. */
+		int wanted = new_subscriber;
+		for (size_t k = 0; *elist && k < nsubs; k++) {
+			const char *slug;
+			if (json_text(json_array_get(subs, k), "list", &slug) == 0 &&
+			    strcmp(slug, elist) == 0)
+				wanted = results[k].new_subscription;
+		}
+		if (!wanted)
+			continue;
+		if (*elist) {
+			enum bl_optin optin;
+			if ((rc = resolve_list(im, elist, &c.list_id, &optin)) < 0)
+				break;
+			rc = 0;
+		}
+		if ((rc = im->s->ops->consent_add(im->s, &c)))
+			store_fail(im, rc);
+	}
+	free(results);
+	return rc;
 }
 
 /* Read one line of any length into @b (without the newline). Returns 1, or 0 at EOF. */
@@ -961,10 +992,13 @@ static int importer_init(struct importer *im, struct bl_store *s, FILE *f,
 	while (im->nslots < 2 * im->cap)
 		im->nslots *= 2;
 	im->slots = bl_xcalloc(im->nslots, sizeof(*im->slots));
+	int rc = s->ops->import_mark_reset(s);
+	if (rc)
+		return bl_diag_set(d, -rc, "%s", bl_store_error(s));
 	if (!o->list_slug)
 		return 0;
 	struct bl_list l;
-	int rc = s->ops->list_get(s, o->list_slug, &l);
+	rc = s->ops->list_get(s, o->list_slug, &l);
 	if (rc < 0)
 		return bl_diag_set(d, -rc, "%s", bl_store_error(s));
 	if (rc == 0)
@@ -1010,7 +1044,7 @@ int bl_import_one(struct bl_store *s, struct bl_import_row *row, const struct bl
 	struct importer im;
 	int rc = importer_init(&im, s, NULL, o, st, d);
 	if (rc == 0)
-		rc = add_row(&im, row, NULL, 0);
+		rc = add_row(&im, row, NULL);
 	if (rc == 0)
 		rc = flush(&im);
 	if (rc == 0)

@@ -53,6 +53,7 @@ enum stmt {
 	ST_EXPORT_LIST,
 	ST_EXPORT_SUBS,
 	ST_EXPORT_SUBS_LIST,
+	ST_MARK,
 	ST_COUNT
 };
 
@@ -127,6 +128,7 @@ static const char *const sql_text[ST_COUNT] = {
                             "x.created_at, x.updated_at FROM subscriptions x "
                             "JOIN lists l ON l.id = x.list_id "
                             "WHERE x.subscriber_id = ?1 AND x.list_id = ?2",
+    [ST_MARK] = "INSERT INTO temp.import_marks (mark) VALUES (?1) ON CONFLICT DO NOTHING",
 };
 
 struct sqlite_store {
@@ -291,7 +293,7 @@ static int sq_open(const char *uri, const struct bl_store_opts *opts, struct bl_
 	                              "PRAGMA synchronous = FULL;"
 	                              "PRAGMA foreign_keys = ON;"
 	                              "PRAGMA cache_size = -8192;"
-	                              "PRAGMA temp_store = MEMORY;";
+	                              "PRAGMA temp_store = FILE;";
 	char *err = NULL;
 	rc = sqlite3_exec(s->db, pragmas, NULL, NULL, &err);
 	if (rc != SQLITE_OK) {
@@ -846,6 +848,41 @@ static int sq_import_lookup(struct bl_store *base, int64_t list_id, size_t n,
 	return 0;
 }
 
+static int sq_import_mark_reset(struct bl_store *base)
+{
+	struct sqlite_store *s = S(base);
+	/* The statement caches a table that is about to go. */
+	sqlite3_finalize(s->st[ST_MARK]);
+	s->st[ST_MARK] = NULL;
+	return exec_sql(s, "DROP TABLE IF EXISTS temp.import_marks", "resetting import marks");
+}
+
+static int sq_import_mark(struct bl_store *base, size_t n, const char *const *marks, char *seen)
+{
+	struct sqlite_store *s = S(base);
+	int rc = exec_sql(s,
+			  "CREATE TEMP TABLE IF NOT EXISTS import_marks (mark TEXT PRIMARY KEY) "
+			  "WITHOUT ROWID",
+			  "creating import marks");
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = stmt(s, ST_MARK);
+	if (!st)
+		return -BL_ESTORE;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		bind_text(st, 1, marks[i]);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_DONE) {
+			sqlite3_reset(st);
+			return fail(s, rc, "marking import rows");
+		}
+		seen[i] = sqlite3_changes(s->db) == 0;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
 static int apply_one(struct sqlite_store *s, struct bl_import_change *c)
 {
 	sqlite3_stmt *st;
@@ -1083,6 +1120,8 @@ const struct bl_store_ops bl_sqlite_ops = {
     .subscriber_erase = sq_subscriber_erase,
     .suppression_get = sq_suppression_get,
     .import_lookup = sq_import_lookup,
+    .import_mark = sq_import_mark,
+    .import_mark_reset = sq_import_mark_reset,
     .import_apply = sq_import_apply,
     .export_each = sq_export_each,
 };

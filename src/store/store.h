@@ -161,6 +161,17 @@ struct bl_store_ops {
 	 */
 	int (*import_lookup)(struct bl_store *s, int64_t list_id, size_t n, const char *const *keys,
 	                     const char *const *hashes, struct bl_import_state *out);
+	/*
+	 * import_mark - the set of rows one import has taken, so that a later
+	 * row for the same address and list is counted as a duplicate. Adds
+	 * the @n distinct strings @marks to the current session's set and sets
+	 * @seen[i] to 1 for each one that was in it already, else 0. The set
+	 * lives in the database's temporary storage (a temp table: never in
+	 * this process's memory) and follows the caller's transaction.
+	 */
+	int (*import_mark)(struct bl_store *s, size_t n, const char *const *marks, char *seen);
+	/* import_mark_reset - start a new, empty session set. */
+	int (*import_mark_reset)(struct bl_store *s);
 	/* import_apply - write @n changes in order, inside the caller's transaction. */
 	int (*import_apply)(struct bl_store *s, size_t n, struct bl_import_change *changes);
 
