@@ -1,3 +1,1550 @@
-/* TEMPORARY STUB */
+/*
+ * The PostgreSQL backend of the store (store.h): the scale-out database that
+ * several `bulletin send` processes share. The only file that includes libpq.
+ *
+ * Every query is parameterised (PQexecParams, text parameters); SQL text is
+ * built only from the constant fragments below. Times cross the wire as int64
+ * seconds and are converted in SQL (to_timestamp / extract(epoch)); attributes
+ * are jsonb and handed out as jsonb's text form. An operation of several
+ * statements runs in its own transaction, or in a savepoint inside the
+ * caller's, so it is atomic either way. The import's batch operations are
+ * set-based (text arrays + unnest): a batch of thousands of rows costs a
+ * handful of round trips. Walks stream in pages of PAGE_ROWS rows.
+ */
 #include "store/store.h"
-const struct bl_store_ops bl_postgres_ops = {.name = "postgres"};
+
+#include "util/buf.h"
+#include "util/embedded.h"
+#include "util/time.h"
+#include "util/xalloc.h"
+
+#include <libpq-fe.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The migrations, embedded by tools/embed.c from sql/postgres/NNN_name.sql. */
+extern const struct bl_embedded bl_postgres_migrations[];
+
+/* Rows per page of a streaming walk (subscriber_each, export_each); a literal, see XSTR. */
+#define PAGE_ROWS 1000
+#define STR(x)    #x
+#define XSTR(x)   STR(x)
+
+/* Session advisory lock key held by migrate: the bytes of "bulletin". */
+#define MIGRATE_LOCK_KEY "7094696000806480238"
+
+/* Room for a decimal int64 and its NUL. */
+#define NUM_MAX 24
+
+struct pg_store {
+	struct bl_store base; /* first member: struct bl_store * casts to this */
+	PGconn *conn;
+};
+
+static struct pg_store *pg(struct bl_store *s)
+{
+	return (struct pg_store *)s;
+}
+
+/* SQL fragments shared by the queries. */
+// clang-format off
+#define EPOCH(x) "extract(epoch from " x ")::bigint"
+#define SUBSCRIBER_COLS \
+	"s.id, s.email, s.email_key, s.name, s.attributes::text, s.status, s.status_reason, " \
+	EPOCH("s.created_at") ", " EPOCH("s.updated_at")
+#define SUBSCRIBER_NCOLS 9
+#define LIST_COLS \
+	"l.id, l.slug, l.name, l.description, l.optin, l.visibility, " EPOCH("l.created_at")
+#define SUBSCRIPTION_COLS \
+	"u.subscriber_id, u.list_id, l.slug, u.status, u.mode, " \
+	EPOCH("u.created_at") ", " EPOCH("u.updated_at")
+#define SUBSCRIPTION_FROM "subscriptions u JOIN lists l ON l.id = u.list_id"
+#define CONSENT_COLS \
+	"e.id, e.subscriber_id, e.list_id, l.slug, e.kind, " EPOCH("e.at") ", " \
+	"e.ip, e.user_agent, e.source"
+#define CONSENT_FROM "consent_events e LEFT JOIN lists l ON l.id = e.list_id"
+// clang-format on
+
+/* ---- errors and queries ---------------------------------------------------------------- */
+
+/* libpq prints NOTICEs on stderr by default ("relation already exists, skipping"); drop them. */
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* Length of @s without trailing newlines and spaces (libpq messages end in "\n"). */
+static int trimmed_len(const char *s)
+{
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		n--;
+	return (int)n;
+}
+
+/*
+ * Set the store error to "@what: <PostgreSQL's message>" from @res, or from
+ * the connection when @res says nothing (connection lost). Returns -BL_ESTORE.
+ */
+static int fail(struct pg_store *p, const PGresult *res, const char *what)
+{
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	if (!msg)
+		msg = PQerrorMessage(p->conn);
+	if (detail)
+		return bl_store_set_error(&p->base, BL_ESTORE, "%s: %.*s (%.*s)", what,
+		                          trimmed_len(msg), msg, trimmed_len(detail), detail);
+	return bl_store_set_error(&p->base, BL_ESTORE, "%s: %.*s", what, trimmed_len(msg), msg);
+}
+
+/*
+ * run - execute @sql with @n text parameters (a NULL entry is SQL NULL).
+ * Returns the result (the caller PQclear()s it) when the statement succeeded,
+ * else NULL with the store error set from @what and PostgreSQL's message.
+ */
+static PGresult *run(struct pg_store *p, const char *what, const char *sql, int n,
+                     const char *const *params)
+{
+	PGresult *res = PQexecParams(p->conn, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
+	fail(p, res, what);
+	PQclear(res);
+	return NULL;
+}
+
+/* exec - run() for statements whose result is not needed: 0 or -BL_ESTORE. */
+static int exec(struct pg_store *p, const char *what, const char *sql, int n,
+                const char *const *params)
+{
+	PGresult *res = run(p, what, sql, n, params);
+	if (!res)
+		return -BL_ESTORE;
+	PQclear(res);
+	return 0;
+}
+
+/* exec_count - exec() that also returns the number of rows the statement touched. */
+static int exec_count(struct pg_store *p, const char *what, const char *sql, int n,
+                      const char *const *params, long long *count)
+{
+	PGresult *res = run(p, what, sql, n, params);
+	if (!res)
+		return -BL_ESTORE;
+	*count = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+/* Run cleanup SQL (ROLLBACK, CLOSE) after a failure, keeping the first error message. */
+static void quiet(struct pg_store *p, const char *sql)
+{
+	PQclear(PQexec(p->conn, sql));
+}
+
+/* num - @v in decimal in @buf; returns @buf. */
+static const char *num(char buf[NUM_MAX], int64_t v)
+{
+	snprintf(buf, NUM_MAX, "%" PRId64, v);
+	return buf;
+}
+
+/* id_param - num() for an id where 0 means none: NULL (SQL NULL) for 0. */
+static const char *id_param(char buf[NUM_MAX], int64_t id)
+{
+	return id ? num(buf, id) : NULL;
+}
+
+/* nz - @s, or "" for NULL. */
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+/* ---- reading rows ------------------------------------------------------------------------ */
+
+static int64_t get_i64(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* A text column: borrowed from @r (valid until PQclear) or, with @copy, malloc'd. */
+static char *get_str(const PGresult *r, int row, int col, int copy)
+{
+	char *v = PQgetvalue(r, row, col); /* "" for NULL */
+	return copy ? bl_xstrdup(v) : v;
+}
+
+/* A nullable text column, borrowed: NULL for SQL NULL. */
+static const char *get_opt(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+/* The CHECK constraints keep these columns to known names; anything else is a corrupt database. */
+static int bad_value(struct pg_store *p, const char *column, const char *v)
+{
+	return bl_store_set_error(&p->base, BL_ESTORE, "unexpected %s \"%s\" in the database",
+	                          column, v);
+}
+
+/* Fill @out from SUBSCRIBER_COLS starting at column @c; strings borrowed or (@copy) malloc'd. */
+static int read_subscriber(struct pg_store *p, const PGresult *r, int row, int c, int copy,
+                           struct bl_subscriber *out)
+{
+	struct bl_subscriber s = {0};
+	const char *v = PQgetvalue(r, row, c + 5);
+	if (bl_subscriber_status_parse(v, &s.status))
+		return bad_value(p, "subscriber status", v);
+	s.id = get_i64(r, row, c);
+	s.email = get_str(r, row, c + 1, copy);
+	s.email_key = get_str(r, row, c + 2, copy);
+	s.name = get_str(r, row, c + 3, copy);
+	s.attributes = get_str(r, row, c + 4, copy);
+	s.status_reason = get_str(r, row, c + 6, copy);
+	s.created_at = get_i64(r, row, c + 7);
+	s.updated_at = get_i64(r, row, c + 8);
+	*out = s;
+	return 0;
+}
+
+/* Fill @out from LIST_COLS; strings borrowed or (@copy) malloc'd. */
+static int read_list(struct pg_store *p, const PGresult *r, int row, int copy, struct bl_list *out)
+{
+	struct bl_list l = {0};
+	const char *optin = PQgetvalue(r, row, 4), *visibility = PQgetvalue(r, row, 5);
+	if (bl_optin_parse(optin, &l.optin))
+		return bad_value(p, "list opt-in", optin);
+	if (bl_visibility_parse(visibility, &l.visibility))
+		return bad_value(p, "list visibility", visibility);
+	l.id = get_i64(r, row, 0);
+	l.slug = get_str(r, row, 1, copy);
+	l.name = get_str(r, row, 2, copy);
+	l.description = get_str(r, row, 3, copy);
+	l.created_at = get_i64(r, row, 6);
+	*out = l;
+	return 0;
+}
+
+/* Fill @out from SUBSCRIPTION_COLS; strings borrowed from @r. */
+static int read_subscription(struct pg_store *p, const PGresult *r, int row,
+                             struct bl_subscription *out)
+{
+	struct bl_subscription u = {0};
+	const char *status = PQgetvalue(r, row, 3), *mode = PQgetvalue(r, row, 4);
+	if (bl_sub_status_parse(status, &u.status))
+		return bad_value(p, "subscription status", status);
+	if (bl_mode_parse(mode, &u.mode))
+		return bad_value(p, "delivery mode", mode);
+	u.subscriber_id = get_i64(r, row, 0);
+	u.list_id = get_i64(r, row, 1);
+	u.list_slug = get_str(r, row, 2, 0);
+	u.created_at = get_i64(r, row, 5);
+	u.updated_at = get_i64(r, row, 6);
+	*out = u;
+	return 0;
+}
+
+/* Fill @out from CONSENT_COLS; strings borrowed from @r. */
+static int read_consent(struct pg_store *p, const PGresult *r, int row, struct bl_consent *out)
+{
+	struct bl_consent e = {0};
+	const char *kind = PQgetvalue(r, row, 4);
+	if (bl_consent_kind_parse(kind, &e.kind))
+		return bad_value(p, "consent event kind", kind);
+	e.id = get_i64(r, row, 0);
+	e.subscriber_id = get_i64(r, row, 1);
+	e.list_id = get_i64(r, row, 2);
+	e.list_slug = get_opt(r, row, 3);
+	e.at = get_i64(r, row, 5);
+	e.ip = get_str(r, row, 6, 0);
+	e.user_agent = get_str(r, row, 7, 0);
+	e.source = get_str(r, row, 8, 0);
+	*out = e;
+	return 0;
+}
+
+/* ---- PostgreSQL array literals (parameters of the batch statements) ----------------------- */
+
+/* Array literals may hold a whole batch of attributes (16 KiB each at most). */
+#define ARRAY_MAX ((size_t)1 << 30)
+
+static void array_start(struct bl_buf *b)
+{
+	bl_buf_reset(b);
+	bl_buf_addc(b, '{');
+}
+
+static void array_sep(struct bl_buf *b)
+{
+	if (b->len > 1)
+		bl_buf_addc(b, ',');
+}
+
+/* Append @v as a quoted element (" and \ escaped), or NULL. */
+static void array_str(struct bl_buf *b, const char *v)
+{
+	array_sep(b);
+	if (!v) {
+		bl_buf_adds(b, "NULL");
+		return;
+	}
+	bl_buf_addc(b, '"');
+	while (*v) {
+		size_t span = strcspn(v, "\"\\");
+		bl_buf_add(b, v, span);
+		v += span;
+		if (*v) {
+			bl_buf_addc(b, '\\');
+			bl_buf_addc(b, *v++);
+		}
+	}
+	bl_buf_addc(b, '"');
+}
+
+static void array_i64(struct bl_buf *b, int64_t v)
+{
+	array_sep(b);
+	bl_buf_addf(b, "%" PRId64, v);
+}
+
+/* An id element where 0 means none (NULL). */
+static void array_id(struct bl_buf *b, int64_t id)
+{
+	if (id)
+		array_i64(b, id);
+	else
+		array_str(b, NULL);
+}
+
+/* A set of array literals, one per column of a batch statement. */
+#define MAX_COLS 9
+struct columns {
+	struct bl_buf col[MAX_COLS];
+	const char *param[MAX_COLS];
+	int n;
+};
+
+static void columns_init(struct columns *c)
+{
+	for (int i = 0; i < MAX_COLS; i++)
+		bl_buf_init(&c->col[i], ARRAY_MAX);
+}
+
+static void columns_finish(struct columns *c)
+{
+	for (int i = 0; i < MAX_COLS; i++)
+		bl_buf_finish(&c->col[i]);
+}
+
+/* Start @n empty arrays. */
+static void columns_start(struct columns *c, int n)
+{
+	c->n = n;
+	for (int i = 0; i < n; i++)
+		array_start(&c->col[i]);
+}
+
+/* Close the arrays and point param[] at them; -BL_ELIMIT if one outgrew ARRAY_MAX. */
+static int columns_end(struct pg_store *p, struct columns *c)
+{
+	for (int i = 0; i < c->n; i++) {
+		bl_buf_addc(&c->col[i], '}');
+		if (bl_buf_err(&c->col[i]))
+			return bl_store_set_error(&p->base, BL_ELIMIT,
+			                          "import batch too large for one statement");
+		c->param[i] = bl_buf_str(&c->col[i]);
+	}
+	return 0;
+}
+
+/* ---- transactions ----------------------------------------------------------------------- */
+
+/* How an operation of several statements made itself atomic. */
+enum scope { SCOPE_TX, SCOPE_SAVEPOINT };
+
+/* Start an atomic scope: a transaction, or a savepoint inside the caller's transaction. */
+static int scope_begin(struct pg_store *p, const char *what, enum scope *sc)
+{
+	switch (PQtransactionStatus(p->conn)) {
+	case PQTRANS_IDLE:
+		*sc = SCOPE_TX;
+		return exec(p, what, "BEGIN", 0, NULL);
+	case PQTRANS_INTRANS:
+		*sc = SCOPE_SAVEPOINT;
+		return exec(p, what, "SAVEPOINT bl_op", 0, NULL);
+	case PQTRANS_INERROR:
+		return bl_store_set_error(
+		    &p->base, BL_ESTORE, "%s: the current transaction failed earlier; roll it back",
+		    what);
+	default:
+		return bl_store_set_error(
+		    &p->base, BL_ESTORE, "%s: the connection to PostgreSQL is not usable: %.*s",
+		    what, trimmed_len(PQerrorMessage(p->conn)), PQerrorMessage(p->conn));
+	}
+}
+
+/* End the scope: keep its work when @rc is 0, else undo it. Returns @rc or the commit's error. */
+static int scope_end(struct pg_store *p, const char *what, enum scope sc, int rc)
+{
+	if (rc == 0)
+		return exec(p, what, sc == SCOPE_TX ? "COMMIT" : "RELEASE SAVEPOINT bl_op", 0,
+		            NULL);
+	quiet(p,
+	      sc == SCOPE_TX ? "ROLLBACK" : "ROLLBACK TO SAVEPOINT bl_op; RELEASE SAVEPOINT bl_op");
+	return rc;
+}
+
+static int pg_begin(struct bl_store *s)
+{
+	struct pg_store *p = pg(s);
+	if (PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+		return bl_store_set_error(s, BL_ESTORE, "begin: a transaction is already open");
+	return exec(p, "begin", "BEGIN", 0, NULL);
+}
+
+static int pg_commit(struct bl_store *s)
+{
+	struct pg_store *p = pg(s);
+	switch (PQtransactionStatus(p->conn)) {
+	case PQTRANS_INTRANS:
+		break;
+	case PQTRANS_INERROR:
+		quiet(p, "ROLLBACK");
+		return bl_store_set_error(
+		    s, BL_ESTORE, "commit: a statement failed; the transaction was rolled back");
+	case PQTRANS_IDLE:
+		return bl_store_set_error(s, BL_ESTORE, "commit: no transaction is open");
+	default:
+		return fail(p, NULL, "commit");
+	}
+	PGresult *res = run(p, "commit", "COMMIT", 0, NULL);
+	if (!res)
+		return -BL_ESTORE;
+	/* COMMIT of a failed transaction "succeeds" as a ROLLBACK. */
+	int rolled_back = strcmp(PQcmdStatus(res), "ROLLBACK") == 0;
+	PQclear(res);
+	if (rolled_back)
+		return bl_store_set_error(s, BL_ESTORE, "commit: the transaction was rolled back");
+	return 0;
+}
+
+static int pg_rollback(struct bl_store *s)
+{
+	struct pg_store *p = pg(s);
+	if (PQtransactionStatus(p->conn) == PQTRANS_IDLE)
+		return 0;
+	return exec(p, "rollback", "ROLLBACK", 0, NULL);
+}
+
+/* ---- open, close, schema ------------------------------------------------------------------ */
+
+static int pg_open(const char *uri, const struct bl_store_opts *opts, struct bl_store **out,
+                   struct bl_diag *d)
+{
+	(void)opts; /* busy_timeout_ms is SQLite's; PostgreSQL waits for row locks */
+	PGconn *conn = PQconnectdb(uri);
+	if (!conn)
+		return bl_diag_set(d, BL_ESTORE, "cannot connect to PostgreSQL: out of memory");
+	if (PQstatus(conn) != CONNECTION_OK) {
+		const char *msg = PQerrorMessage(conn);
+		int rc = bl_diag_set(d, BL_ESTORE, "cannot connect to PostgreSQL: %.*s",
+		                     trimmed_len(msg), msg);
+		PQfinish(conn);
+		return rc;
+	}
+	PQsetNoticeProcessor(conn, ignore_notice, NULL);
+	if (PQsetClientEncoding(conn, "UTF8") != 0) {
+		const char *msg = PQerrorMessage(conn);
+		int rc = bl_diag_set(d, BL_ESTORE, "PostgreSQL: cannot use UTF-8: %.*s",
+		                     trimmed_len(msg), msg);
+		PQfinish(conn);
+		return rc;
+	}
+	struct pg_store *p = bl_xcalloc(1, sizeof(*p));
+	p->base.ops = &bl_postgres_ops;
+	p->conn = conn;
+	*out = &p->base;
+	return 0;
+}
+
+static void pg_close(struct bl_store *s)
+{
+	if (!s)
+		return;
+	PQfinish(pg(s)->conn);
+	free(s);
+}
+
+static int pg_schema_version(struct bl_store *s, int *version)
+{
+	struct pg_store *p = pg(s);
+	PGresult *res = run(p, "schema version",
+	                    "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL);
+	if (!res)
+		return -BL_ESTORE;
+	int exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!exists) {
+		*version = 0;
+		return 0;
+	}
+	res = run(p, "schema version", "SELECT coalesce(max(version), 0) FROM schema_migrations", 0,
+	          NULL);
+	if (!res)
+		return -BL_ESTORE;
+	*version = (int)get_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+/* The version of migration file @name ("NNN_name.sql"), or -1 when it is not named so. */
+static int migration_version(const char *name)
+{
+	int v = 0;
+	const char *c = name;
+	for (; *c >= '0' && *c <= '9' && v < 100000; c++)
+		v = v * 10 + (*c - '0');
+	return c > name && *c == '_' ? v : -1;
+}
+
+/* Apply one migration and record it, in one transaction. */
+static int apply_migration(struct pg_store *p, const struct bl_embedded *m, int version)
+{
+	char what[128];
+	snprintf(what, sizeof(what), "migration %s", m->name);
+	int rc = exec(p, what, "BEGIN", 0, NULL);
+	if (rc)
+		return rc;
+	PGresult *res = PQexec(p->conn, m->data); /* embedded SQL, several statements */
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = fail(p, res, what);
+	PQclear(res);
+	if (rc == 0) {
+		char vb[NUM_MAX];
+		const char *params[] = {num(vb, version), m->name};
+		rc = exec(p, what,
+		          "INSERT INTO schema_migrations (version, name, applied_at) "
+		          "VALUES ($1::integer, $2, now())",
+		          2, params);
+	}
+	if (rc == 0)
+		return exec(p, what, "COMMIT", 0, NULL);
+	quiet(p, "ROLLBACK");
+	return rc;
+}
+
+/* Bring the schema up to BL_SCHEMA_VERSION while holding the advisory lock. */
+static int migrate_locked(struct pg_store *p, int *from, int *to)
+{
+	int rc = exec(p, "migrate",
+	              "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	              "version integer PRIMARY KEY, name text NOT NULL, "
+	              "applied_at timestamptz NOT NULL)",
+	              0, NULL);
+	int current = 0;
+	if (rc == 0)
+		rc = pg_schema_version(&p->base, &current);
+	if (rc)
+		return rc;
+	if (current > BL_SCHEMA_VERSION)
+		return bl_store_set_error(&p->base, BL_ESCHEMA,
+		                          "the database schema is version %d, newer than this "
+		                          "bulletin (%d); upgrade bulletin",
+		                          current, BL_SCHEMA_VERSION);
+	int version = current, last = 0;
+	for (const struct bl_embedded *m = bl_postgres_migrations; m->name; m++) {
+		int v = migration_version(m->name);
+		if (v <= last)
+			return bl_store_set_error(
+			    &p->base, BL_ESTORE,
+			    "embedded migration %s is misnamed or out of order", m->name);
+		last = v;
+		if (v <= current || v > BL_SCHEMA_VERSION)
+			continue;
+		rc = apply_migration(p, m, v);
+		if (rc)
+			return rc;
+		version = v;
+	}
+	*from = current;
+	*to = version;
+	return 0;
+}
+
+static int pg_migrate(struct bl_store *s, int *from, int *to)
+{
+	struct pg_store *p = pg(s);
+	if (PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+		return bl_store_set_error(s, BL_ESTORE, "migrate: cannot run inside a transaction");
+	/* Two `bulletin init` at once: the second waits here, then finds nothing to do. */
+	const char *key[] = {MIGRATE_LOCK_KEY};
+	int rc = exec(p, "migrate: taking the migration lock",
+	              "SELECT pg_advisory_lock($1::bigint)", 1, key);
+	if (rc)
+		return rc;
+	int f = 0, t = 0;
+	rc = migrate_locked(p, &f, &t);
+	int unlock = exec(p, "migrate: releasing the migration lock",
+	                  "SELECT pg_advisory_unlock($1::bigint)", 1, key);
+	if (rc == 0)
+		rc = unlock;
+	if (rc == 0) {
+		*from = f;
+		*to = t;
+	}
+	return rc;
+}
+
+/* ---- settings ----------------------------------------------------------------------------- */
+
+static int pg_setting_get(struct bl_store *s, const char *key, char **value)
+{
+	const char *params[] = {key};
+	PGresult *res =
+	    run(pg(s), "setting_get", "SELECT value FROM settings WHERE key = $1", 1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int found = PQntuples(res) > 0;
+	if (found)
+		*value = get_str(res, 0, 0, 1);
+	PQclear(res);
+	return found;
+}
+
+static int pg_setting_set(struct bl_store *s, const char *key, const char *value)
+{
+	const char *params[] = {key, nz(value)};
+	return exec(pg(s), "setting_set",
+	            "INSERT INTO settings (key, value) VALUES ($1, $2) "
+	            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	            2, params);
+}
+
+/* ---- lists ---------------------------------------------------------------------------------- */
+
+static int pg_list_create(struct bl_store *s, struct bl_list *l)
+{
+	int64_t now = bl_now();
+	char nb[NUM_MAX];
+	const char *params[] = {l->slug,
+	                        nz(l->name),
+	                        nz(l->description),
+	                        bl_optin_name(l->optin),
+	                        bl_visibility_name(l->visibility),
+	                        num(nb, now)};
+	/* ON CONFLICT: a taken slug is an answer, not an error that aborts the caller's
+	 * transaction. */
+	PGresult *res = run(pg(s), "list_create",
+	                    "INSERT INTO lists (slug, name, description, optin, visibility, "
+	                    "created_at, updated_at) "
+	                    "VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint), "
+	                    "to_timestamp($6::bigint)) "
+	                    "ON CONFLICT (slug) DO NOTHING RETURNING id",
+	                    6, params);
+	if (!res)
+		return -BL_ESTORE;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return bl_store_set_error(s, BL_EEXIST,
+		                          "a list with the slug \"%s\" already exists", l->slug);
+	}
+	l->id = get_i64(res, 0, 0);
+	l->created_at = now;
+	PQclear(res);
+	return 0;
+}
+
+static int pg_list_get(struct bl_store *s, const char *slug, struct bl_list *out)
+{
+	struct pg_store *p = pg(s);
+	const char *params[] = {slug};
+	PGresult *res =
+	    run(p, "list_get", "SELECT " LIST_COLS " FROM lists l WHERE l.slug = $1", 1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	if (PQntuples(res) > 0) {
+		struct bl_list l;
+		rc = read_list(p, res, 0, 1, &l);
+		if (rc == 0) {
+			*out = l;
+			rc = 1;
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_list_each(struct bl_store *s, bl_list_fn fn, void *arg)
+{
+	struct pg_store *p = pg(s);
+	PGresult *res =
+	    run(p, "list_each", "SELECT " LIST_COLS " FROM lists l ORDER BY l.slug", 0, NULL);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct bl_list l;
+		rc = read_list(p, res, i, 0, &l);
+		if (rc == 0)
+			rc = fn(arg, &l);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_list_delete(struct bl_store *s, const char *slug)
+{
+	/* Cascades to subscriptions; consent events keep their rows with list_id NULL (schema). */
+	const char *params[] = {slug};
+	long long n = 0;
+	int rc =
+	    exec_count(pg(s), "list_delete", "DELETE FROM lists WHERE slug = $1", 1, params, &n);
+	if (rc)
+		return rc;
+	if (n == 0)
+		return bl_store_set_error(s, BL_ENOENT, "there is no list \"%s\"", slug);
+	return 0;
+}
+
+static int pg_list_counts(struct bl_store *s, int64_t list_id, struct bl_list_counts *out)
+{
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, list_id)};
+	PGresult *res = run(pg(s), "list_counts",
+	                    "SELECT count(*) FILTER (WHERE status = 'unconfirmed'), "
+	                    "count(*) FILTER (WHERE status = 'confirmed'), "
+	                    "count(*) FILTER (WHERE status = 'unsubscribed') "
+	                    "FROM subscriptions WHERE list_id = $1::bigint",
+	                    1, params);
+	if (!res)
+		return -BL_ESTORE;
+	out->unconfirmed = get_i64(res, 0, 0);
+	out->confirmed = get_i64(res, 0, 1);
+	out->unsubscribed = get_i64(res, 0, 2);
+	PQclear(res);
+	return 0;
+}
+
+/* ---- subscribers ---------------------------------------------------------------------------- */
+
+static int pg_subscriber_get(struct bl_store *s, const char *email_key, struct bl_subscriber *out)
+{
+	struct pg_store *p = pg(s);
+	const char *params[] = {email_key};
+	PGresult *res =
+	    run(p, "subscriber_get",
+	        "SELECT " SUBSCRIBER_COLS " FROM subscribers s WHERE s.email_key = $1", 1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	if (PQntuples(res) > 0) {
+		struct bl_subscriber sub;
+		rc = read_subscriber(p, res, 0, 0, 1, &sub);
+		if (rc == 0) {
+			*out = sub;
+			rc = 1;
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * subscriber_each walks in keyset pages (id > last id seen), so it needs no
+ * transaction and the callback may use the store freely; it is not a
+ * snapshot: rows the callback adds with higher ids are visited too.
+ */
+static int pg_subscriber_each(struct bl_store *s, const struct bl_subscriber_filter *f,
+                              bl_subscriber_fn fn, void *arg)
+{
+	struct pg_store *p = pg(s);
+	struct bl_subscriber_filter all = {.sub_status = -1, .status = -1};
+	if (!f)
+		f = &all;
+	if (f->limit < 0 || f->status < -1 || f->status > BL_SUBSCRIBER_BLOCKLISTED ||
+	    f->sub_status < -1 || f->sub_status > BL_SUB_UNSUBSCRIBED)
+		return bl_store_set_error(s, BL_EINVAL, "subscriber_each: invalid filter");
+
+	/* The SQL is assembled from constant fragments; values travel as parameters. */
+	char after[NUM_MAX], page[NUM_MAX], list[NUM_MAX];
+	const char *params[5];
+	int n = 0;
+	struct bl_buf sql;
+	bl_buf_init(&sql, 0);
+	bl_buf_adds(&sql, "SELECT " SUBSCRIBER_COLS " FROM subscribers s WHERE s.id > $1::bigint");
+	params[n++] = after;
+	if (f->status >= 0) {
+		params[n++] = bl_subscriber_status_name((enum bl_subscriber_status)f->status);
+		bl_buf_addf(&sql, " AND s.status = $%d", n);
+	}
+	if (f->list_id) {
+		params[n++] = num(list, f->list_id);
+		bl_buf_addf(
+		    &sql,
+		    " AND EXISTS (SELECT 1 FROM subscriptions u WHERE u.subscriber_id = s.id"
+		    " AND u.list_id = $%d::bigint",
+		    n);
+		if (f->sub_status >= 0) {
+			params[n++] = bl_sub_status_name((enum bl_sub_status)f->sub_status);
+			bl_buf_addf(&sql, " AND u.status = $%d", n);
+		}
+		bl_buf_addc(&sql, ')');
+	}
+	params[n++] = page;
+	bl_buf_addf(&sql, " ORDER BY s.id LIMIT $%d::bigint", n);
+
+	int64_t last = f->after_id, left = f->limit;
+	int rc = 0;
+	for (;;) {
+		int64_t want = left > 0 && left < PAGE_ROWS ? left : PAGE_ROWS;
+		num(after, last);
+		num(page, want);
+		PGresult *res = run(p, "subscriber_each", bl_buf_str(&sql), n, params);
+		if (!res) {
+			rc = -BL_ESTORE;
+			break;
+		}
+		int rows = PQntuples(res);
+		for (int i = 0; rc == 0 && i < rows; i++) {
+			struct bl_subscriber sub;
+			rc = read_subscriber(p, res, i, 0, 0, &sub);
+			if (rc == 0) {
+				last = sub.id;
+				rc = fn(arg, &sub);
+			}
+		}
+		PQclear(res);
+		if (rc || rows < want)
+			break;
+		if (f->limit > 0 && (left -= rows) == 0)
+			break;
+	}
+	bl_buf_finish(&sql);
+	return rc;
+}
+
+static int pg_subscription_each(struct bl_store *s, int64_t subscriber_id, bl_subscription_fn fn,
+                                void *arg)
+{
+	struct pg_store *p = pg(s);
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, subscriber_id)};
+	PGresult *res = run(p, "subscription_each",
+	                    "SELECT " SUBSCRIPTION_COLS " FROM " SUBSCRIPTION_FROM
+	                    " WHERE u.subscriber_id = $1::bigint ORDER BY l.slug",
+	                    1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct bl_subscription u;
+		rc = read_subscription(p, res, i, &u);
+		if (rc == 0)
+			rc = fn(arg, &u);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_consent_each(struct bl_store *s, int64_t subscriber_id, bl_consent_fn fn, void *arg)
+{
+	struct pg_store *p = pg(s);
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, subscriber_id)};
+	PGresult *res = run(p, "consent_each",
+	                    "SELECT " CONSENT_COLS " FROM " CONSENT_FROM
+	                    " WHERE e.subscriber_id = $1::bigint ORDER BY e.at, e.id",
+	                    1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct bl_consent e;
+		rc = read_consent(p, res, i, &e);
+		if (rc == 0)
+			rc = fn(arg, &e);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_consent_add(struct bl_store *s, const struct bl_consent *c)
+{
+	char sb[NUM_MAX], lb[NUM_MAX], ab[NUM_MAX];
+	const char *params[] = {id_param(sb, c->subscriber_id),
+	                        id_param(lb, c->list_id),
+	                        bl_consent_kind_name(c->kind),
+	                        num(ab, c->at),
+	                        nz(c->ip),
+	                        nz(c->user_agent),
+	                        nz(c->source)};
+	return exec(pg(s), "consent_add",
+	            "INSERT INTO consent_events (subscriber_id, list_id, kind, at, ip, user_agent, "
+	            "source) VALUES ($1::bigint, $2::bigint, $3, to_timestamp($4::bigint), $5, $6, "
+	            "$7)",
+	            7, params);
+}
+
+static int erase(struct pg_store *p, int64_t subscriber_id, const char *hash, const char *reason,
+                 int64_t now)
+{
+	char ib[NUM_MAX], nb[NUM_MAX];
+	const char *id[] = {num(ib, subscriber_id)};
+	const char *at[] = {num(nb, now)};
+	/* Lock the row first: no consent event can be added for it until we are done. */
+	PGresult *res = run(p, "subscriber_erase",
+	                    "SELECT id FROM subscribers WHERE id = $1::bigint FOR UPDATE", 1, id);
+	if (!res)
+		return -BL_ESTORE;
+	int found = PQntuples(res) > 0;
+	PQclear(res);
+	if (!found)
+		return bl_store_set_error(&p->base, BL_ENOENT, "there is no subscriber %" PRId64,
+		                          subscriber_id);
+	/* The append-only trigger allows exactly this change: detach and blank. */
+	int rc = exec(p, "subscriber_erase",
+	              "UPDATE consent_events SET subscriber_id = NULL, ip = '', user_agent = '' "
+	              "WHERE subscriber_id = $1::bigint",
+	              1, id);
+	if (rc == 0)
+		rc = exec(p, "subscriber_erase", "DELETE FROM subscribers WHERE id = $1::bigint", 1,
+		          id);
+	if (rc == 0)
+		rc = exec(p, "subscriber_erase",
+		          "INSERT INTO consent_events (kind, at) "
+		          "VALUES ('erase', to_timestamp($1::bigint))",
+		          1, at);
+	if (rc == 0) {
+		/* An address erased twice keeps its first suppression time. */
+		const char *params[] = {hash, nz(reason), nb};
+		rc = exec(p, "subscriber_erase",
+		          "INSERT INTO suppressions (hash, reason, created_at) "
+		          "VALUES ($1, $2, to_timestamp($3::bigint)) "
+		          "ON CONFLICT (hash) DO NOTHING",
+		          3, params);
+	}
+	return rc;
+}
+
+static int pg_subscriber_erase(struct bl_store *s, int64_t subscriber_id,
+                               const char *suppression_hash, const char *reason, int64_t now)
+{
+	struct pg_store *p = pg(s);
+	enum scope sc;
+	int rc = scope_begin(p, "subscriber_erase", &sc);
+	if (rc)
+		return rc;
+	return scope_end(p, "subscriber_erase", sc,
+	                 erase(p, subscriber_id, suppression_hash, reason, now));
+}
+
+static int pg_suppression_get(struct bl_store *s, const char *hash, int64_t *since)
+{
+	const char *params[] = {hash};
+	PGresult *res =
+	    run(pg(s), "suppression_get",
+	        "SELECT " EPOCH("created_at") " FROM suppressions WHERE hash = $1", 1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int found = PQntuples(res) > 0;
+	if (found && since)
+		*since = get_i64(res, 0, 0);
+	PQclear(res);
+	return found;
+}
+
+/* ---- import ---------------------------------------------------------------------------------- */
+
+static int pg_import_lookup(struct bl_store *s, int64_t list_id, size_t n, const char *const *keys,
+                            const char *const *hashes, struct bl_import_state *out)
+{
+	struct pg_store *p = pg(s);
+	if (n == 0)
+		return 0;
+	struct columns c;
+	columns_init(&c);
+	columns_start(&c, 2);
+	for (size_t i = 0; i < n; i++) {
+		array_str(&c.col[0], keys[i]);
+		array_str(&c.col[1], hashes ? hashes[i] : NULL);
+	}
+	int rc = columns_end(p, &c);
+	PGresult *res = NULL;
+	if (rc == 0) {
+		char lb[NUM_MAX];
+		const char *params[] = {c.param[0], c.param[1], id_param(lb, list_id)};
+		/* One round trip for the whole batch; rows come back in the order of @keys. */
+		res = run(p, "import_lookup",
+		          "SELECT " SUBSCRIBER_COLS ", u.status, u.mode, sp.hash IS NOT NULL "
+		          "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(key, hash, i) "
+		          "LEFT JOIN subscribers s ON s.email_key = k.key "
+		          "LEFT JOIN subscriptions u ON u.subscriber_id = s.id "
+		          "AND u.list_id = $3::bigint "
+		          "LEFT JOIN suppressions sp ON sp.hash = k.hash "
+		          "ORDER BY k.i",
+		          3, params);
+		if (!res)
+			rc = -BL_ESTORE;
+	}
+	columns_finish(&c);
+	if (rc)
+		return rc;
+	if ((size_t)PQntuples(res) != n) {
+		PQclear(res);
+		return bl_store_set_error(s, BL_ESTORE, "import_lookup: %d rows for %zu addresses",
+		                          PQntuples(res), n);
+	}
+	const int c_status = SUBSCRIBER_NCOLS, c_mode = c_status + 1, c_supp = c_status + 2;
+	size_t i = 0;
+	for (; i < n; i++) {
+		struct bl_import_state st = {0};
+		if (!PQgetisnull(res, (int)i, 0)) {
+			st.found = 1;
+			rc = read_subscriber(p, res, (int)i, 0, 1, &st.sub);
+		}
+		if (rc == 0 && !PQgetisnull(res, (int)i, c_status)) {
+			st.has_subscription = 1;
+			if (bl_sub_status_parse(PQgetvalue(res, (int)i, c_status),
+			                        &st.sub_status) ||
+			    bl_mode_parse(PQgetvalue(res, (int)i, c_mode), &st.mode))
+				rc =
+				    bad_value(p, "subscription", PQgetvalue(res, (int)i, c_status));
+		}
+		st.suppressed = strcmp(PQgetvalue(res, (int)i, c_supp), "t") == 0;
+		if (rc) {
+			bl_import_state_clear(&st);
+			break;
+		}
+		out[i] = st;
+	}
+	PQclear(res);
+	if (rc) {
+		while (i-- > 0)
+			bl_import_state_clear(&out[i]);
+	}
+	return rc;
+}
+
+/*
+ * A set of subscriber ids with O(1) insert-and-test, emptied in O(1) by
+ * bumping the generation: import_apply cuts a batch into segments in which
+ * no subscriber appears twice.
+ */
+struct idset {
+	struct {
+		int64_t id;
+		unsigned gen;
+	} * slot;
+	size_t mask;
+	unsigned gen;
+};
+
+static void idset_init(struct idset *set, size_t n)
+{
+	size_t cap = 16;
+	while (cap < 2 * n)
+		cap *= 2;
+	set->slot = bl_xcalloc(cap, sizeof(*set->slot));
+	set->mask = cap - 1;
+	set->gen = 1;
+}
+
+/* Add @id; returns 1 if it was already there. */
+static int idset_add(struct idset *set, int64_t id)
+{
+	size_t i = (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15u) >> 20) & set->mask;
+	for (;; i = (i + 1) & set->mask) {
+		if (set->slot[i].gen != set->gen) {
+			set->slot[i].id = id;
+			set->slot[i].gen = set->gen;
+			return 0;
+		}
+		if (set->slot[i].id == id)
+			return 1;
+	}
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/*
+ * Take @n values from the sequence of @table.id, ascending, into @ids. Taking
+ * ids before inserting lets one set-based INSERT write rows whose ids C
+ * already knows, in change order.
+ */
+static int take_ids(struct pg_store *p, const char *table, size_t n, int64_t *ids)
+{
+	if (n == 0)
+		return 0;
+	char nb[NUM_MAX];
+	const char *params[] = {table, num(nb, (int64_t)n)};
+	PGresult *res = run(p, "import_apply: allocating ids",
+	                    "SELECT nextval(pg_get_serial_sequence($1, 'id')) "
+	                    "FROM generate_series(1, $2::bigint)",
+	                    2, params);
+	if (!res)
+		return -BL_ESTORE;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = get_i64(res, (int)i, 0);
+	PQclear(res);
+	qsort(ids, n, sizeof(*ids), cmp_i64);
+	return 0;
+}
+
+/* Run one batch statement over the arrays of @c; @want rows must be touched (-1: any). */
+static int batch(struct pg_store *p, struct columns *c, const char *sql, long long want)
+{
+	int rc = columns_end(p, c);
+	long long got = 0;
+	if (rc == 0)
+		rc = exec_count(p, "import_apply", sql, c->n, c->param, &got);
+	if (rc == 0 && want >= 0 && got != want)
+		rc = bl_store_set_error(&p->base, BL_ESTORE,
+		                        "import_apply: %lld of %lld rows to update no longer exist",
+		                        want - got, want);
+	return rc;
+}
+
+/*
+ * Write changes @ch[0..@n), in which no subscriber appears twice, with one
+ * set-based statement per kind of row. Statements for different subscribers
+ * commute, and consent events carry ids taken in change order, so the
+ * result is the same as writing the changes one by one in order.
+ */
+static int apply_segment(struct pg_store *p, struct columns *c, struct bl_import_change *ch,
+                         size_t n)
+{
+	long long count;
+	int rc = 0;
+
+	/* 1. new subscribers (ids already assigned) */
+	columns_start(c, 9);
+	count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!ch[i].insert_subscriber)
+			continue;
+		count++;
+		array_i64(&c->col[0], ch[i].subscriber_id);
+		array_str(&c->col[1], ch[i].email);
+		array_str(&c->col[2], ch[i].email_key);
+		array_str(&c->col[3], nz(ch[i].name));
+		array_str(&c->col[4], ch[i].attributes ? ch[i].attributes : "{}");
+		array_str(&c->col[5], bl_subscriber_status_name(ch[i].status));
+		array_str(&c->col[6], nz(ch[i].status_reason));
+		array_i64(&c->col[7], ch[i].created_at);
+		array_i64(&c->col[8], ch[i].updated_at);
+	}
+	if (count)
+		rc = batch(p, c,
+		           "INSERT INTO subscribers (id, email, email_key, name, attributes, "
+		           "status, status_reason, created_at, updated_at) "
+		           "SELECT v.id, v.email, v.email_key, v.name, v.attributes::jsonb, "
+		           "v.status, v.status_reason, to_timestamp(v.created_at), "
+		           "to_timestamp(v.updated_at) "
+		           "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
+		           "$5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[]) "
+		           "AS v(id, email, email_key, name, attributes, status, status_reason, "
+		           "created_at, updated_at)",
+		           -1);
+	if (rc)
+		return rc;
+
+	/* 2. changed subscribers; a NULL name or attributes keeps the stored value */
+	columns_start(c, 6);
+	count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!ch[i].update_subscriber)
+			continue;
+		count++;
+		array_i64(&c->col[0], ch[i].subscriber_id);
+		array_str(&c->col[1], ch[i].name);
+		array_str(&c->col[2], ch[i].attributes);
+		array_str(&c->col[3], bl_subscriber_status_name(ch[i].status));
+		array_str(&c->col[4], nz(ch[i].status_reason));
+		array_i64(&c->col[5], ch[i].updated_at);
+	}
+	if (count)
+		rc = batch(p, c,
+		           "UPDATE subscribers s SET name = coalesce(v.name, s.name), "
+		           "attributes = coalesce(v.attributes::jsonb, s.attributes), "
+		           "status = v.status, status_reason = v.status_reason, "
+		           "updated_at = to_timestamp(v.updated_at) "
+		           "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
+		           "$5::text[], $6::bigint[]) "
+		           "AS v(id, name, attributes, status, status_reason, updated_at) "
+		           "WHERE s.id = v.id",
+		           count);
+	if (rc)
+		return rc;
+
+	/* 3. new subscriptions */
+	columns_start(c, 6);
+	count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!ch[i].insert_subscription)
+			continue;
+		count++;
+		array_i64(&c->col[0], ch[i].subscriber_id);
+		array_i64(&c->col[1], ch[i].list_id);
+		array_str(&c->col[2], bl_sub_status_name(ch[i].sub_status));
+		array_str(&c->col[3], bl_mode_name(ch[i].mode));
+		array_i64(&c->col[4], ch[i].created_at);
+		array_i64(&c->col[5], ch[i].updated_at);
+	}
+	if (count)
+		rc = batch(p, c,
+		           "INSERT INTO subscriptions (subscriber_id, list_id, status, mode, "
+		           "created_at, updated_at) "
+		           "SELECT v.sid, v.lid, v.status, v.mode, to_timestamp(v.created_at), "
+		           "to_timestamp(v.updated_at) "
+		           "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], "
+		           "$5::bigint[], $6::bigint[]) "
+		           "AS v(sid, lid, status, mode, created_at, updated_at)",
+		           -1);
+	if (rc)
+		return rc;
+
+	/* 4. changed subscriptions */
+	columns_start(c, 5);
+	count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!ch[i].update_subscription)
+			continue;
+		count++;
+		array_i64(&c->col[0], ch[i].subscriber_id);
+		array_i64(&c->col[1], ch[i].list_id);
+		array_str(&c->col[2], bl_sub_status_name(ch[i].sub_status));
+		array_str(&c->col[3], bl_mode_name(ch[i].mode));
+		array_i64(&c->col[4], ch[i].updated_at);
+	}
+	if (count)
+		rc = batch(p, c,
+		           "UPDATE subscriptions u SET status = v.status, mode = v.mode, "
+		           "updated_at = to_timestamp(v.updated_at) "
+		           "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], "
+		           "$5::bigint[]) AS v(sid, lid, status, mode, updated_at) "
+		           "WHERE u.subscriber_id = v.sid AND u.list_id = v.lid",
+		           count);
+	if (rc)
+		return rc;
+
+	/* 5. consent events, with ids taken in change order */
+	size_t n_events = 0;
+	for (size_t i = 0; i < n; i++)
+		n_events += ch[i].n_events;
+	if (n_events == 0)
+		return 0;
+	int64_t *ids = bl_xcalloc(n_events, sizeof(*ids));
+	rc = take_ids(p, "consent_events", n_events, ids);
+	if (rc == 0) {
+		columns_start(c, 8);
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			for (size_t j = 0; j < ch[i].n_events; j++) {
+				struct bl_consent *e = &ch[i].events[j];
+				e->id = ids[k++];
+				e->subscriber_id = ch[i].subscriber_id;
+				array_i64(&c->col[0], e->id);
+				array_id(&c->col[1], e->subscriber_id);
+				array_id(&c->col[2], e->list_id);
+				array_str(&c->col[3], bl_consent_kind_name(e->kind));
+				array_i64(&c->col[4], e->at);
+				array_str(&c->col[5], nz(e->ip));
+				array_str(&c->col[6], nz(e->user_agent));
+				array_str(&c->col[7], nz(e->source));
+			}
+		}
+		rc = batch(p, c,
+		           "INSERT INTO consent_events (id, subscriber_id, list_id, kind, at, ip, "
+		           "user_agent, source) "
+		           "SELECT v.id, v.sid, v.lid, v.kind, to_timestamp(v.at), v.ip, v.ua, "
+		           "v.source "
+		           "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], "
+		           "$5::bigint[], $6::text[], $7::text[], $8::text[]) "
+		           "AS v(id, sid, lid, kind, at, ip, ua, source)",
+		           -1);
+	}
+	free(ids);
+	return rc;
+}
+
+static int apply(struct pg_store *p, size_t n, struct bl_import_change *changes)
+{
+	size_t n_new = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (changes[i].n_events > BL_CHANGE_MAX_EVENTS)
+			return bl_store_set_error(&p->base, BL_EINVAL,
+			                          "import_apply: change %zu has %zu events", i,
+			                          changes[i].n_events);
+		if (changes[i].insert_subscriber)
+			n_new++;
+		else if (changes[i].subscriber_id <= 0)
+			return bl_store_set_error(&p->base, BL_EINVAL,
+			                          "import_apply: change %zu has no subscriber id",
+			                          i);
+	}
+	int64_t *ids = bl_xcalloc(n_new ? n_new : 1, sizeof(*ids));
+	int rc = take_ids(p, "subscribers", n_new, ids);
+	if (rc == 0) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (changes[i].insert_subscriber)
+				changes[i].subscriber_id = ids[k++];
+		}
+	}
+	free(ids);
+
+	struct columns c;
+	columns_init(&c);
+	struct idset seen;
+	idset_init(&seen, n);
+	size_t start = 0;
+	while (rc == 0 && start < n) {
+		size_t end = start;
+		while (end < n && !idset_add(&seen, changes[end].subscriber_id))
+			end++;
+		rc = apply_segment(p, &c, changes + start, end - start);
+		start = end;
+		seen.gen++;
+	}
+	free(seen.slot);
+	columns_finish(&c);
+	return rc;
+}
+
+static int pg_import_apply(struct bl_store *s, size_t n, struct bl_import_change *changes)
+{
+	struct pg_store *p = pg(s);
+	if (n == 0)
+		return 0;
+	enum scope sc;
+	int rc = scope_begin(p, "import_apply", &sc);
+	if (rc)
+		return rc;
+	rc = scope_end(p, "import_apply", sc, apply(p, n, changes));
+	if (rc) {
+		/* Nothing was written: take back the ids handed out. */
+		for (size_t i = 0; i < n; i++) {
+			if (changes[i].insert_subscriber)
+				changes[i].subscriber_id = 0;
+		}
+	}
+	return rc;
+}
+
+/* ---- export ---------------------------------------------------------------------------------- */
+
+/* Growable arrays for one subscriber's rows during export. */
+struct export_rows {
+	struct bl_subscription *subs;
+	size_t subs_cap;
+	struct bl_consent *events;
+	size_t events_cap;
+};
+
+static void *grow(void *a, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return a;
+	size_t cap2 = *cap ? *cap * 2 : 16;
+	while (cap2 < need)
+		cap2 *= 2;
+	*cap = cap2;
+	return bl_xrealloc(a, cap2 * size);
+}
+
+/*
+ * Call @fn for each subscriber of one fetched page @page, with its rows from
+ * @subs and @events (both ordered by subscriber id, then as listed).
+ */
+static int export_page(struct pg_store *p, const PGresult *page, const PGresult *subs,
+                       const PGresult *events, struct export_rows *rows, bl_export_fn fn, void *arg)
+{
+	int si = 0, ei = 0, ns = PQntuples(subs), ne = events ? PQntuples(events) : 0;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(page); i++) {
+		struct bl_subscriber sub;
+		rc = read_subscriber(p, page, i, 0, 0, &sub);
+		struct bl_export_item item = {.sub = &sub};
+		size_t k = 0;
+		for (; rc == 0 && si < ns && get_i64(subs, si, 0) <= sub.id; si++) {
+			if (get_i64(subs, si, 0) < sub.id)
+				continue;
+			rows->subs = grow(rows->subs, &rows->subs_cap, k + 1, sizeof(*rows->subs));
+			rc = read_subscription(p, subs, si, &rows->subs[k++]);
+		}
+		item.subs = rows->subs;
+		item.n_subs = k;
+		k = 0;
+		for (; rc == 0 && ei < ne && get_i64(events, ei, 1) <= sub.id; ei++) {
+			if (get_i64(events, ei, 1) < sub.id)
+				continue;
+			rows->events =
+			    grow(rows->events, &rows->events_cap, k + 1, sizeof(*rows->events));
+			rc = read_consent(p, events, ei, &rows->events[k++]);
+		}
+		if (events) {
+			/* non-NULL even when empty: NULL means "without events" */
+			rows->events =
+			    grow(rows->events, &rows->events_cap, 1, sizeof(*rows->events));
+			item.events = rows->events;
+			item.n_events = k;
+		}
+		if (rc == 0)
+			rc = fn(arg, &item);
+	}
+	return rc;
+}
+
+/* The cursor walk of export_each, inside a transaction. */
+static int export_walk(struct pg_store *p, int64_t list_id, int with_events, bl_export_fn fn,
+                       void *arg)
+{
+	char lb[NUM_MAX];
+	const char *lparam[] = {num(lb, list_id)};
+	int rc;
+	if (list_id)
+		rc = exec(p, "export_each",
+		          "DECLARE bl_export NO SCROLL CURSOR FOR SELECT " SUBSCRIBER_COLS
+		          " FROM subscribers s WHERE EXISTS (SELECT 1 FROM subscriptions u "
+		          "WHERE u.subscriber_id = s.id AND u.list_id = $1::bigint) ORDER BY s.id",
+		          1, lparam);
+	else
+		rc = exec(p, "export_each",
+		          "DECLARE bl_export NO SCROLL CURSOR FOR SELECT " SUBSCRIBER_COLS
+		          " FROM subscribers s ORDER BY s.id",
+		          0, NULL);
+	if (rc)
+		return rc;
+
+	struct export_rows rows = {0};
+	struct bl_buf ids;
+	bl_buf_init(&ids, ARRAY_MAX);
+	for (;;) {
+		PGresult *page =
+		    run(p, "export_each", "FETCH " XSTR(PAGE_ROWS) " FROM bl_export", 0, NULL);
+		if (!page) {
+			rc = -BL_ESTORE;
+			break;
+		}
+		if (PQntuples(page) == 0) {
+			PQclear(page);
+			break;
+		}
+		array_start(&ids);
+		for (int i = 0; i < PQntuples(page); i++)
+			array_i64(&ids, get_i64(page, i, 0));
+		bl_buf_addc(&ids, '}');
+		const char *params[] = {bl_buf_str(&ids), lb};
+		PGresult *subs =
+		    run(p, "export_each",
+		        list_id ? "SELECT " SUBSCRIPTION_COLS " FROM " SUBSCRIPTION_FROM
+		                  " WHERE u.subscriber_id = ANY($1::bigint[])"
+		                  " AND u.list_id = $2::bigint"
+		                  " ORDER BY u.subscriber_id, l.slug"
+		                : "SELECT " SUBSCRIPTION_COLS " FROM " SUBSCRIPTION_FROM
+		                  " WHERE u.subscriber_id = ANY($1::bigint[])"
+		                  " ORDER BY u.subscriber_id, l.slug",
+		        list_id ? 2 : 1, params);
+		PGresult *events = NULL;
+		if (subs && with_events)
+			events = run(p, "export_each",
+			             "SELECT " CONSENT_COLS " FROM " CONSENT_FROM
+			             " WHERE e.subscriber_id = ANY($1::bigint[])"
+			             " ORDER BY e.subscriber_id, e.at, e.id",
+			             1, params);
+		if (bl_buf_err(&ids))
+			rc = bl_store_set_error(&p->base, BL_ELIMIT, "export_each: page too large");
+		else if (!subs || (with_events && !events))
+			rc = -BL_ESTORE;
+		else
+			rc = export_page(p, page, subs, events, &rows, fn, arg);
+		PQclear(events);
+		PQclear(subs);
+		PQclear(page);
+		if (rc)
+			break;
+	}
+	bl_buf_finish(&ids);
+	free(rows.subs);
+	free(rows.events);
+	if (PQtransactionStatus(p->conn) == PQTRANS_INTRANS)
+		quiet(p, "CLOSE bl_export");
+	return rc;
+}
+
+/*
+ * export_each reads through a cursor, PAGE_ROWS subscribers per FETCH, and
+ * fetches their subscriptions and events with one query each per page. On
+ * its own it runs in a REPEATABLE READ, READ ONLY transaction: one consistent
+ * snapshot however long the export takes (the callback cannot write then).
+ */
+static int pg_export_each(struct bl_store *s, int64_t list_id, int with_events, bl_export_fn fn,
+                          void *arg)
+{
+	struct pg_store *p = pg(s);
+	int own = 0;
+	switch (PQtransactionStatus(p->conn)) {
+	case PQTRANS_IDLE:
+		own = 1;
+		break;
+	case PQTRANS_INTRANS:
+		break;
+	default:
+		return bl_store_set_error(s, BL_ESTORE,
+		                          "export_each: the current transaction failed earlier; "
+		                          "roll it back");
+	}
+	if (own) {
+		int rc = exec(p, "export_each", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+		              0, NULL);
+		if (rc)
+			return rc;
+	}
+	int rc = export_walk(p, list_id, with_events, fn, arg);
+	if (own)
+		quiet(p, "ROLLBACK"); /* read only: nothing to keep */
+	return rc;
+}
+
+/* ---- the ops table ----------------------------------------------------------------------------
+ */
+
+const struct bl_store_ops bl_postgres_ops = {
+    .name = "postgres",
+    .open = pg_open,
+    .close = pg_close,
+    .schema_version = pg_schema_version,
+    .migrate = pg_migrate,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .setting_get = pg_setting_get,
+    .setting_set = pg_setting_set,
+    .list_create = pg_list_create,
+    .list_get = pg_list_get,
+    .list_each = pg_list_each,
+    .list_delete = pg_list_delete,
+    .list_counts = pg_list_counts,
+    .subscriber_get = pg_subscriber_get,
+    .subscriber_each = pg_subscriber_each,
+    .subscription_each = pg_subscription_each,
+    .consent_each = pg_consent_each,
+    .consent_add = pg_consent_add,
+    .subscriber_erase = pg_subscriber_erase,
+    .suppression_get = pg_suppression_get,
+    .import_lookup = pg_import_lookup,
+    .import_apply = pg_import_apply,
+    .export_each = pg_export_each,
+};

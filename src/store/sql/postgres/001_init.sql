@@ -1,6 +1,8 @@
 -- bulletin schema 1 (PostgreSQL): the same tables and rules as
 -- sql/sqlite/001_init.sql. Times are timestamptz; the store converts to and
--- from seconds since the epoch. Attributes are jsonb.
+-- from seconds since the epoch. Attributes are jsonb. Slugs use the "C"
+-- collation so that listings "by slug" sort bytewise, as SQLite does,
+-- whatever the database's default collation is.
 
 CREATE TABLE settings (
 	key   text PRIMARY KEY,
@@ -9,7 +11,7 @@ CREATE TABLE settings (
 
 CREATE TABLE lists (
 	id          bigserial PRIMARY KEY,
-	slug        text NOT NULL UNIQUE,
+	slug        text COLLATE "C" NOT NULL UNIQUE,
 	name        text NOT NULL,
 	description text NOT NULL DEFAULT '',
 	optin       text NOT NULL DEFAULT 'double' CHECK (optin IN ('double', 'single')),
