@@ -1199,7 +1199,7 @@ static int apply_segment(struct pg_store *p, struct columns *c, struct bl_import
 		array_i64(&c->col[1], ch[i].list_id);
 		array_str(&c->col[2], bl_sub_status_name(ch[i].sub_status));
 		array_str(&c->col[3], bl_mode_name(ch[i].mode));
-		array_i64(&c->col[4], ch[i].created_at);
+		array_i64(&c->col[4], ch[i].sub_created_at);
 		array_i64(&c->col[5], ch[i].updated_at);
 	}
 	if (count)
@@ -1321,6 +1321,55 @@ static int apply(struct pg_store *p, size_t n, struct bl_import_change *changes)
 	free(seen.slot);
 	columns_finish(&c);
 	return rc;
+}
+
+static int pg_import_mark_reset(struct bl_store *s)
+{
+	return exec(pg(s), "import_mark_reset", "DROP TABLE IF EXISTS pg_temp.bl_import_marks", 0,
+	            NULL);
+}
+
+static int pg_import_mark(struct bl_store *s, size_t n, const char *const *marks, char *seen)
+{
+	struct pg_store *p = pg(s);
+	if (n == 0)
+		return 0;
+	int rc = exec(p, "import_mark",
+	              "CREATE TEMP TABLE IF NOT EXISTS bl_import_marks (mark text PRIMARY KEY)", 0,
+	              NULL);
+	if (rc)
+		return rc;
+	struct columns c;
+	columns_init(&c);
+	columns_start(&c, 1);
+	for (size_t i = 0; i < n; i++)
+		array_str(&c.col[0], marks[i]);
+	rc = columns_end(p, &c);
+	PGresult *res = NULL;
+	if (rc == 0) {
+		/* One round trip: insert the new marks, report per input whether it was new. */
+		res = run(p, "import_mark",
+		          "WITH ins AS (INSERT INTO bl_import_marks (mark) "
+		          "SELECT m FROM unnest($1::text[]) AS t(m) ON CONFLICT DO NOTHING "
+		          "RETURNING mark) "
+		          "SELECT t.m IN (SELECT mark FROM ins) "
+		          "FROM unnest($1::text[]) WITH ORDINALITY AS t(m, i) ORDER BY t.i",
+		          1, c.param);
+		if (!res)
+			rc = -BL_ESTORE;
+	}
+	columns_finish(&c);
+	if (rc)
+		return rc;
+	if ((size_t)PQntuples(res) != n) {
+		PQclear(res);
+		return bl_store_set_error(s, BL_ESTORE, "import_mark: %d rows for %zu marks",
+		                          PQntuples(res), n);
+	}
+	for (size_t i = 0; i < n; i++)
+		seen[i] = strcmp(PQgetvalue(res, (int)i, 0), "t") != 0;
+	PQclear(res);
+	return 0;
 }
 
 static int pg_import_apply(struct bl_store *s, size_t n, struct bl_import_change *changes)
@@ -1545,6 +1594,8 @@ const struct bl_store_ops bl_postgres_ops = {
     .subscriber_erase = pg_subscriber_erase,
     .suppression_get = pg_suppression_get,
     .import_lookup = pg_import_lookup,
+    .import_mark = pg_import_mark,
+    .import_mark_reset = pg_import_mark_reset,
     .import_apply = pg_import_apply,
     .export_each = pg_export_each,
 };

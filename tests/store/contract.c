@@ -324,6 +324,7 @@ static int64_t add_subscriber(struct fixture *fx, const char *email,
 	    .status = status,
 	    .status_reason = status == BL_SUBSCRIBER_BLOCKLISTED ? "bounced" : "",
 	    .created_at = at,
+	    .sub_created_at = at,
 	    .updated_at = at,
 	    .list_id = list_id,
 	    .sub_status = sub_status,
@@ -347,6 +348,7 @@ static void add_subscription(struct fixture *fx, int64_t id, int64_t list_id, en
 	struct bl_import_change c = {.subscriber_id = id,
 	                             .insert_subscription = 1,
 	                             .created_at = at,
+	                             .sub_created_at = at,
 	                             .updated_at = at,
 	                             .list_id = list_id,
 	                             .sub_status = st,
@@ -750,6 +752,7 @@ static void test_import_new(void **state)
 		                                  .status = rows[i].status,
 		                                  .status_reason = rows[i].reason,
 		                                  .created_at = t,
+		                                  .sub_created_at = t,
 		                                  .updated_at = t + 1,
 		                                  .list_id = list,
 		                                  .sub_status = rows[i].sub_status,
@@ -884,6 +887,7 @@ static void test_import_update(void **state)
 	                              .status = BL_SUBSCRIBER_ACTIVE,
 	                              .status_reason = "",
 	                              .created_at = NOW - 50,
+	                              .sub_created_at = NOW - 60,
 	                              .updated_at = NOW - 50,
 	                              .list_id = alerts,
 	                              .sub_status = BL_SUB_CONFIRMED,
@@ -898,6 +902,7 @@ static void test_import_update(void **state)
 	CHECK_INT("subscriptions", subs.n, 2);
 	CHECK_STR("first by slug", subs.text[0], "alerts");
 	CHECK_INT("alerts status", subs.sub[0].status, BL_SUB_CONFIRMED);
+	CHECK_INT("alerts created_at is sub_created_at", subs.sub[0].created_at, NOW - 60);
 	CHECK_STR("second by slug", subs.text[1], "news");
 	CHECK_INT("news status", subs.sub[1].status, BL_SUB_UNSUBSCRIBED);
 	CHECK_INT("news created_at unchanged", subs.sub[1].created_at, NOW - 500);
@@ -1533,6 +1538,7 @@ static void test_big_import(void **state)
 			                                  .name = "Reader",
 			                                  .attributes = "{\"n\":1}",
 			                                  .created_at = NOW,
+			                                  .sub_created_at = NOW,
 			                                  .updated_at = NOW,
 			                                  .list_id = list,
 			                                  .sub_status = BL_SUB_CONFIRMED,
@@ -1623,6 +1629,45 @@ static void test_big_import(void **state)
 /* ---- main
  * ------------------------------------------------------------------------------------------ */
 
+/* import_mark: a per-import set in temporary storage that follows transactions. */
+static void test_import_marks(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct {
+		const char *marks[4];
+		size_t n;
+		const char *want; /* seen flags as '0'/'1' */
+	} steps[] = {
+	    {{"a@x.org\x1f" "1", "b@x.org\x1f" "1"}, 2, "00"},
+	    {{"b@x.org\x1f" "1", "c@x.org\x1f" "1", "b@x.org\x1f" "2"}, 3, "100"},
+	    {{"a@x.org\x1f" "1", "c@x.org\x1f" "1", "d \"quoted\\ mark\x1f" "1"}, 3, "110"},
+	    {{"d \"quoted\\ mark\x1f" "1"}, 1, "1"},
+	};
+	OK(fx, OPS(fx)->import_mark_reset(fx->s));
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		char seen[4] = {0}, got[5] = {0};
+		OK(fx, OPS(fx)->import_mark(fx->s, steps[i].n, steps[i].marks, seen));
+		for (size_t k = 0; k < steps[i].n; k++)
+			got[k] = seen[k] ? '1' : '0';
+		CHECK_STR("seen flags", got, steps[i].want);
+	}
+	/* Marks made in a rolled-back transaction are gone with it. */
+	OK(fx, OPS(fx)->begin(fx->s));
+	const char *e[] = {"e@x.org\x1f" "1"};
+	char seen[1];
+	OK(fx, OPS(fx)->import_mark(fx->s, 1, e, seen));
+	CHECK_INT("e new", seen[0], 0);
+	OK(fx, OPS(fx)->rollback(fx->s));
+	OK(fx, OPS(fx)->import_mark(fx->s, 1, e, seen));
+	CHECK_INT("e new again after rollback", seen[0], 0);
+	/* A reset starts an empty set. */
+	OK(fx, OPS(fx)->import_mark_reset(fx->s));
+	const char *a[] = {"a@x.org\x1f" "1"};
+	OK(fx, OPS(fx)->import_mark(fx->s, 1, a, seen));
+	CHECK_INT("a new after reset", seen[0], 0);
+	OK(fx, OPS(fx)->import_mark_reset(fx->s));
+}
+
 #define TEST(f)       cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TEST_EMPTY(f) cmocka_unit_test_setup_teardown(f, setup_empty, teardown)
 
@@ -1655,6 +1700,7 @@ int main(void)
 	}
 
 	const struct CMUnitTest tests[] = {
+	    TEST(test_import_marks),
 	    TEST_EMPTY(test_migrate),
 	    TEST_EMPTY(test_migrate_concurrent),
 	    TEST(test_migrate_newer_refused),
