@@ -16,32 +16,32 @@
 extern char **environ;
 
 static const struct bl_command commands[] = {
-	{"init", "create or migrate the database and its secret key", bl_cmd_init},
-	{"list", "create, show and remove lists", bl_cmd_list},
-	{"subscriber", "add, show, find and erase subscribers", bl_cmd_subscriber},
-	{"import", "import subscribers from CSV (or a bulletin JSON export)", bl_cmd_import},
-	{"export", "write subscribers as CSV or JSON to stdout", bl_cmd_export},
-	{"config", "show the configuration in effect", bl_cmd_config},
+    {"init", "create or migrate the database and its secret key", bl_cmd_init},
+    {"list", "create, show and remove lists", bl_cmd_list},
+    {"subscriber", "add, show, find and erase subscribers", bl_cmd_subscriber},
+    {"import", "import subscribers from CSV (or a bulletin JSON export)", bl_cmd_import},
+    {"export", "write subscribers as CSV or JSON to stdout", bl_cmd_export},
+    {"config", "show the configuration in effect", bl_cmd_config},
 };
 
 static const char usage_text[] =
-	"usage: bulletin [--config FILE] [--db URI] COMMAND [ARGS]\n"
-	"\n"
-	"bulletin delivers a publisher's posts by email to the subscribers of its lists.\n"
-	"\n"
-	"commands:\n"
-	"%s"
-	"\n"
-	"global options (accepted anywhere on the line):\n"
-	"  --config FILE   configuration file (default ./bulletin.conf when present,\n"
-	"                  or $BULLETIN_CONFIG)\n"
-	"  --db URI        database: sqlite:PATH (default sqlite:bulletin.db) or\n"
-	"                  postgresql://USER@HOST/DB; overrides BULLETIN_DB and the file\n"
-	"  -h, --help      this help; `bulletin COMMAND --help` for a command\n"
-	"  --version       print the version\n"
-	"\n"
-	"exit codes: 0 ok, 1 usage error, 2 bad input (invalid address, row, file,\n"
-	"unknown list...), 3 storage error (database unreachable, locked, schema).\n";
+    "usage: bulletin [--config FILE] [--db URI] COMMAND [ARGS]\n"
+    "\n"
+    "bulletin delivers a publisher's posts by email to the subscribers of its lists.\n"
+    "\n"
+    "commands:\n"
+    "%s"
+    "\n"
+    "global options (accepted anywhere on the line):\n"
+    "  --config FILE   configuration file (default ./bulletin.conf when present,\n"
+    "                  or $BULLETIN_CONFIG)\n"
+    "  --db URI        database: sqlite:PATH (default sqlite:bulletin.db) or\n"
+    "                  postgresql://USER@HOST/DB; overrides BULLETIN_DB and the file\n"
+    "  -h, --help      this help; `bulletin COMMAND --help` for a command\n"
+    "  --version       print the version\n"
+    "\n"
+    "exit codes: 0 ok, 1 usage error, 2 bad input (invalid address, row, file,\n"
+    "unknown list...), 3 storage error (database unreachable, locked, schema).\n";
 
 static void print_usage(FILE *f)
 {
@@ -49,7 +49,7 @@ static void print_usage(FILE *f)
 	size_t off = 0;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		off += (size_t)snprintf(list + off, sizeof(list) - off, "  %-11s %s\n",
-					commands[i].name, commands[i].summary);
+		                        commands[i].name, commands[i].summary);
 	fprintf(f, usage_text, list);
 }
 
@@ -90,7 +90,7 @@ int bl_cli_store(struct bl_cli *cli, int need_schema, struct bl_store **out)
 	if (!cli->store) {
 		struct bl_diag d;
 		struct bl_store_opts opts = {
-			.busy_timeout_ms = (int)(bl_config_int(cli->config, "db_busy_timeout") * 1000),
+		    .busy_timeout_ms = (int)(bl_config_int(cli->config, "db_busy_timeout") * 1000),
 		};
 		int rc = bl_store_open(bl_config_str(cli->config, "db"), &opts, &cli->store, &d);
 		if (rc) {
@@ -208,9 +208,9 @@ int bl_cli_main(int argc, char **argv)
 		const char *name;
 		enum bl_log_level level;
 	} levels[] = {{"debug", BL_LOG_DEBUG},
-		      {"info", BL_LOG_INFO},
-		      {"warn", BL_LOG_WARN},
-		      {"error", BL_LOG_ERROR}};
+	              {"info", BL_LOG_INFO},
+	              {"warn", BL_LOG_WARN},
+	              {"error", BL_LOG_ERROR}};
 	for (size_t i = 0; i < 4; i++)
 		if (strcmp(bl_config_str(cli.config, "log_level"), levels[i].name) == 0)
 			bl_log_set_level(levels[i].level);

@@ -16,7 +16,7 @@ enum bl_exit { BL_EXIT_OK = 0, BL_EXIT_USAGE = 1, BL_EXIT_INPUT = 2, BL_EXIT_STO
 
 struct bl_cli {
 	struct bl_config *config;
-	struct bl_store *store; /* NULL until bl_cli_store() */
+	struct bl_store *store;  /* NULL until bl_cli_store() */
 	const char *config_path; /* file loaded, or NULL */
 };
 

@@ -19,18 +19,18 @@
 #define DAY (24LL * 3600)
 
 static const struct bl_config_key keys[] = {
-	{"db", BL_CONF_STR, "sqlite:bulletin.db", 0, 0, NULL,
-	 "database: sqlite:PATH or a postgresql:// URI"},
-	{"db_busy_timeout", BL_CONF_DURATION, "10s", 0, 3600, NULL,
-	 "how long to wait for a locked SQLite database, seconds"},
-	{"import_batch", BL_CONF_INT, "5000", 1, 1000000, NULL,
-	 "rows committed per import transaction"},
-	{"import_role_addresses", BL_CONF_BOOL, "false", 0, 0, NULL,
-	 "accept role addresses (postmaster@, abuse@, noreply@, webmaster@ ...) on import"},
-	{"log_level", BL_CONF_ENUM, "info", 0, 0, "debug|info|warn|error",
-	 "least severe log message shown"},
-	{"smtputf8", BL_CONF_BOOL, "false", 0, 0, NULL,
-	 "accept UTF-8 local parts in addresses (RFC 6531); the relay must support SMTPUTF8"},
+    {"db", BL_CONF_STR, "sqlite:bulletin.db", 0, 0, NULL,
+     "database: sqlite:PATH or a postgresql:// URI"},
+    {"db_busy_timeout", BL_CONF_DURATION, "10s", 0, 3600, NULL,
+     "how long to wait for a locked SQLite database, seconds"},
+    {"import_batch", BL_CONF_INT, "5000", 1, 1000000, NULL,
+     "rows committed per import transaction"},
+    {"import_role_addresses", BL_CONF_BOOL, "false", 0, 0, NULL,
+     "accept role addresses (postmaster@, abuse@, noreply@, webmaster@ ...) on import"},
+    {"log_level", BL_CONF_ENUM, "info", 0, 0, "debug|info|warn|error",
+     "least severe log message shown"},
+    {"smtputf8", BL_CONF_BOOL, "false", 0, 0, NULL,
+     "accept UTF-8 local parts in addresses (RFC 6531); the relay must support SMTPUTF8"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -132,7 +132,7 @@ static int enum_has(const char *choices, const char *s)
 
 /* Check @value against @k; on success store its number in *@num. */
 static int validate(const struct bl_config_key *k, const char *value, const char *where,
-		    long long *num, struct bl_diag *d)
+                    long long *num, struct bl_diag *d)
 {
 	if (!bl_utf8_valid(value, strlen(value), NULL))
 		return bl_diag_set(d, BL_EINVAL, "%s: value of %s is not UTF-8", where, k->name);
@@ -144,29 +144,29 @@ static int validate(const struct bl_config_key *k, const char *value, const char
 	case BL_CONF_BOOL:
 		if (parse_bool(value, num))
 			return bl_diag_set(d, BL_EINVAL,
-					   "%s: %s must be true or false (got \"%s\")", where,
-					   k->name, value);
+			                   "%s: %s must be true or false (got \"%s\")", where,
+			                   k->name, value);
 		return 0;
 	case BL_CONF_INT:
 		rc = bl_parse_int64(value, k->min, k->max, num);
 		if (rc)
 			return bl_diag_set(d, BL_EINVAL,
-					   "%s: %s must be a whole number from %lld to %lld (got "
-					   "\"%s\")",
-					   where, k->name, k->min, k->max, value);
+			                   "%s: %s must be a whole number from %lld to %lld (got "
+			                   "\"%s\")",
+			                   where, k->name, k->min, k->max, value);
 		return 0;
 	case BL_CONF_DURATION:
 		rc = parse_duration(value, num);
 		if (rc || *num < k->min || *num > k->max)
 			return bl_diag_set(d, BL_EINVAL,
-					   "%s: %s must be a duration such as 30s, 5m, 2h or 7d, "
-					   "from %llds to %llds (got \"%s\")",
-					   where, k->name, k->min, k->max, value);
+			                   "%s: %s must be a duration such as 30s, 5m, 2h or 7d, "
+			                   "from %llds to %llds (got \"%s\")",
+			                   where, k->name, k->min, k->max, value);
 		return 0;
 	case BL_CONF_ENUM:
 		if (!enum_has(k->choices, value))
 			return bl_diag_set(d, BL_EINVAL, "%s: %s must be one of %s (got \"%s\")",
-					   where, k->name, k->choices, value);
+			                   where, k->name, k->choices, value);
 		return 0;
 	}
 	return -BL_EINVAL;
@@ -199,13 +199,13 @@ void bl_config_destroy(struct bl_config *c)
 }
 
 int bl_config_set(struct bl_config *c, const char *name, const char *value,
-		  enum bl_config_origin origin, const char *where, struct bl_diag *d)
+                  enum bl_config_origin origin, const char *where, struct bl_diag *d)
 {
 	size_t i;
 	const struct bl_config_key *k = find_key(name, &i);
 	if (!k)
 		return bl_diag_set(d, BL_ENOENT, "%s: unknown configuration key \"%s\"", where,
-				   name);
+		                   name);
 	long long num;
 	int rc = validate(k, value, where, &num, d);
 	if (rc)
@@ -255,9 +255,9 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 	if (rc) {
 		if (rc == -BL_ENOENT)
 			bl_diag_set(st->d, BL_EINVAL,
-				    "%s: unknown configuration key \"%s\" (see `bulletin config "
-				    "dump` for the keys)",
-				    where, key);
+			            "%s: unknown configuration key \"%s\" (see `bulletin config "
+			            "dump` for the keys)",
+			            where, key);
 		st->rc = -BL_EINVAL;
 		return 0;
 	}
@@ -269,7 +269,7 @@ int bl_config_load_file(struct bl_config *c, const char *path, struct bl_diag *d
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return bl_diag_set(d, BL_EIO, "cannot read config file %s: %s", path,
-				   strerror(errno));
+		                   strerror(errno));
 	struct file_state st = {.path = path, .scratch = bl_config_create(), .d = d, .f = f};
 	/* Debian's inih takes these at run time: long lines, no inline ';'
 	 * comments (a postal address may hold one), no continuation lines. */
@@ -281,7 +281,7 @@ int bl_config_load_file(struct bl_config *c, const char *path, struct bl_diag *d
 	fclose(f);
 	if (st.rc == 0 && line != 0) {
 		st.rc = bl_diag_set(d, BL_EINVAL, "%s:%d: syntax error (expected key = value)",
-				    path, line);
+		                    path, line);
 	}
 	if (st.rc == 0) {
 		for (size_t i = 0; i < NKEYS; i++) {
@@ -320,7 +320,8 @@ int bl_config_load_env(struct bl_config *c, char **envp, struct bl_diag *d)
 			char env[300];
 			bl_config_env_name(keys[i].name, env, sizeof(env));
 			if (strlen(env) == nlen && strncmp(env, *e, nlen) == 0) {
-				int rc = bl_config_set(c, keys[i].name, eq + 1, BL_ORIGIN_ENV, env, d);
+				int rc =
+				    bl_config_set(c, keys[i].name, eq + 1, BL_ORIGIN_ENV, env, d);
 				if (rc)
 					return rc;
 				matched = 1;
@@ -333,13 +334,13 @@ int bl_config_load_env(struct bl_config *c, char **envp, struct bl_diag *d)
 				matched = 1;
 		if (!matched)
 			bl_warn("environment variable %.*s matches no configuration key; ignored",
-				(int)nlen, *e);
+			        (int)nlen, *e);
 	}
 	return 0;
 }
 
 static const struct value *get(const struct bl_config *c, const char *name,
-			       enum bl_config_type want)
+                               enum bl_config_type want)
 {
 	size_t i;
 	const struct bl_config_key *k = find_key(name, &i);

@@ -16,7 +16,8 @@ enum bl_config_type {
 	BL_CONF_STR,
 	BL_CONF_INT,      /* decimal integer within [min, max] */
 	BL_CONF_BOOL,     /* true/false, yes/no, on/off, 1/0 */
-	BL_CONF_DURATION, /* seconds; suffix s, m, h, d or w allowed ("7d"); within [min, max] seconds */
+	BL_CONF_DURATION, /* seconds; suffix s, m, h, d or w allowed ("7d"); within [min, max]
+	                     seconds */
 	BL_CONF_ENUM,     /* one of the '|'-separated words in `choices` */
 };
 
@@ -62,7 +63,7 @@ int bl_config_load_env(struct bl_config *c, char **envp, struct bl_diag *d);
  * (@d says which and what is allowed); the old value is then kept.
  */
 int bl_config_set(struct bl_config *c, const char *name, const char *value,
-		  enum bl_config_origin origin, const char *where, struct bl_diag *d);
+                  enum bl_config_origin origin, const char *where, struct bl_diag *d);
 
 /*
  * Typed getters. @name must be a key of the table (bl_panic otherwise: a
@@ -75,9 +76,9 @@ int bl_config_bool(const struct bl_config *c, const char *name);
 /* One key's state, for `config dump`. */
 struct bl_config_entry {
 	const struct bl_config_key *key;
-	const char *value;           /* as set, text */
+	const char *value; /* as set, text */
 	enum bl_config_origin origin;
-	const char *where;           /* "" for defaults */
+	const char *where; /* "" for defaults */
 };
 
 /* bl_config_count / bl_config_entry_at - iterate over every key in table order. */

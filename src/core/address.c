@@ -4,7 +4,7 @@
 #include <string.h>
 
 int bl_address_parse(const char *in, size_t len, unsigned flags, struct bl_address *out,
-		     enum bl_address_problem *problem, struct bl_diag *d)
+                     enum bl_address_problem *problem, struct bl_diag *d)
 {
 	(void)flags;
 	if (len == 0 || len > BL_ADDRESS_MAX || !memchr(in, '@', len)) {

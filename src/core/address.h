@@ -27,16 +27,17 @@ enum {
 /* Why an address was refused: one value per distinct diagnosis. */
 enum bl_address_problem {
 	BL_ADDR_OK = 0,
-	BL_ADDR_EMPTY,           /* nothing left after trimming spaces */
-	BL_ADDR_NO_AT,           /* no '@' outside a quoted string */
-	BL_ADDR_LOCAL_EMPTY,     /* nothing before '@' */
-	BL_ADDR_LOCAL_TOO_LONG,  /* local part over 64 octets */
-	BL_ADDR_LOCAL_SYNTAX,    /* bad character or dot placement in a dot-atom local part */
-	BL_ADDR_QUOTED_SYNTAX,   /* malformed quoted-string local part */
-	BL_ADDR_LOCAL_UTF8,      /* UTF-8 local part while smtputf8 is off */
-	BL_ADDR_DOMAIN_EMPTY,    /* nothing after '@' */
-	BL_ADDR_DOMAIN_LITERAL,  /* [192.0.2.1] address literal: not accepted */
-	BL_ADDR_DOMAIN_SYNTAX,   /* bad label syntax: empty label, leading/trailing '-', bad character */
+	BL_ADDR_EMPTY,          /* nothing left after trimming spaces */
+	BL_ADDR_NO_AT,          /* no '@' outside a quoted string */
+	BL_ADDR_LOCAL_EMPTY,    /* nothing before '@' */
+	BL_ADDR_LOCAL_TOO_LONG, /* local part over 64 octets */
+	BL_ADDR_LOCAL_SYNTAX,   /* bad character or dot placement in a dot-atom local part */
+	BL_ADDR_QUOTED_SYNTAX,  /* malformed quoted-string local part */
+	BL_ADDR_LOCAL_UTF8,     /* UTF-8 local part while smtputf8 is off */
+	BL_ADDR_DOMAIN_EMPTY,   /* nothing after '@' */
+	BL_ADDR_DOMAIN_LITERAL, /* [192.0.2.1] address literal: not accepted */
+	BL_ADDR_DOMAIN_SYNTAX, /* bad label syntax: empty label, leading/trailing '-', bad character
+	                        */
 	BL_ADDR_DOMAIN_TOO_LONG, /* domain over 255 octets, or a label over 63 */
 	BL_ADDR_DOMAIN_IDNA,     /* libidn2 refused the internationalised domain */
 	BL_ADDR_TOO_LONG,        /* whole address over 254 octets */
@@ -48,10 +49,10 @@ enum bl_address_problem {
 
 /* A valid, normalised address. All strings NUL-terminated, owned by the struct. */
 struct bl_address {
-	char email[BL_ADDRESS_MAX + 1];   /* local@domain, domain as lowercase A-label: for SMTP */
-	char key[BL_ADDRESS_MAX + 1];     /* email with ASCII letters lowercased: the uniqueness key */
+	char email[BL_ADDRESS_MAX + 1]; /* local@domain, domain as lowercase A-label: for SMTP */
+	char key[BL_ADDRESS_MAX + 1]; /* email with ASCII letters lowercased: the uniqueness key */
 	char display[4 * BL_ADDRESS_MAX + 1]; /* local@domain, domain as U-label: for people */
-	size_t local_len;                 /* octets of the local part in email */
+	size_t local_len;                     /* octets of the local part in email */
 };
 
 /*
@@ -67,7 +68,7 @@ struct bl_address {
  * Returns 0, or -BL_EINVAL when the address is refused.
  */
 int bl_address_parse(const char *in, size_t len, unsigned flags, struct bl_address *out,
-		     enum bl_address_problem *problem, struct bl_diag *d);
+                     enum bl_address_problem *problem, struct bl_diag *d);
 
 /* bl_address_problem_name - stable short name of @p ("local-too-long", ...). */
 const char *bl_address_problem_name(enum bl_address_problem p);

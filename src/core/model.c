@@ -12,7 +12,7 @@ static const char *const subscriber_status_names[] = {"active", "blocklisted"};
 static const char *const sub_status_names[] = {"unconfirmed", "confirmed", "unsubscribed"};
 static const char *const mode_names[] = {"instant", "daily", "weekly"};
 static const char *const consent_names[] = {"signup", "confirm",    "unsubscribe", "import",
-					    "erase",  "preference", "blocklist"};
+                                            "erase",  "preference", "blocklist"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

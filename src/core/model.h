@@ -49,9 +49,9 @@ int bl_consent_kind_parse(const char *s, enum bl_consent_kind *out);
 /* Limits on stored text, in bytes of UTF-8. */
 #define BL_LIST_NAME_MAX        200
 #define BL_LIST_DESCRIPTION_MAX 2000
-#define BL_NAME_MAX             200    /* subscriber name */
-#define BL_ATTRIBUTES_MAX       16384  /* subscriber attributes, compact JSON */
-#define BL_SOURCE_MAX           300    /* consent event source */
+#define BL_NAME_MAX             200   /* subscriber name */
+#define BL_ATTRIBUTES_MAX       16384 /* subscriber attributes, compact JSON */
+#define BL_SOURCE_MAX           300   /* consent event source */
 #define BL_USER_AGENT_MAX       500
 
 /* A list. Strings are owned by whoever filled the struct (see the filler's contract). */
@@ -72,8 +72,8 @@ struct bl_list_counts {
 
 struct bl_subscriber {
 	int64_t id;
-	char *email;      /* local@domain with the domain as IDNA A-label: what SMTP gets */
-	char *email_key;  /* the uniqueness key: email lowercased */
+	char *email;     /* local@domain with the domain as IDNA A-label: what SMTP gets */
+	char *email_key; /* the uniqueness key: email lowercased */
 	char *name;
 	char *attributes; /* a JSON object, compact, keys sorted */
 	enum bl_subscriber_status status;
@@ -101,7 +101,8 @@ struct bl_consent {
 	const char *source;     /* "cli", "import:FILE", "web:/subscribe", ... */
 };
 
-/* bl_list_clear / bl_subscriber_clear - free the strings of a struct filled by the store; NULL-safe. */
+/* bl_list_clear / bl_subscriber_clear - free the strings of a struct filled by the store;
+ * NULL-safe. */
 void bl_list_clear(struct bl_list *l);
 void bl_subscriber_clear(struct bl_subscriber *s);
 

@@ -25,12 +25,12 @@ struct bl_csv_opts {
 
 /* One record, valid only during the callback. */
 struct bl_csv_record {
-	size_t line;                /* physical line (1-based) where the record starts */
-	size_t nfields;             /* number of fields, >= 1 */
-	const char *const *fields;  /* field texts, each NUL-terminated, quotes removed */
-	const size_t *lens;         /* their lengths in bytes (a field may contain NUL? no: see bad) */
-	int bad_utf8;               /* 1 if some field is not valid UTF-8 (fields then unreliable) */
-	size_t bad_field;           /* index of the first bad field when bad_utf8 */
+	size_t line;               /* physical line (1-based) where the record starts */
+	size_t nfields;            /* number of fields, >= 1 */
+	const char *const *fields; /* field texts, each NUL-terminated, quotes removed */
+	const size_t *lens; /* their lengths in bytes (a field may contain NUL? no: see bad) */
+	int bad_utf8;       /* 1 if some field is not valid UTF-8 (fields then unreliable) */
+	size_t bad_field;   /* index of the first bad field when bad_utf8 */
 };
 
 /*
@@ -51,7 +51,7 @@ typedef int (*bl_csv_record_fn)(void *arg, const struct bl_csv_record *rec);
  * error; @d then says what and on which line.
  */
 int bl_csv_read(FILE *f, const struct bl_csv_opts *opts, bl_csv_record_fn fn, void *arg,
-		char *delimiter_out, struct bl_diag *d);
+                char *delimiter_out, struct bl_diag *d);
 
 /*
  * bl_csv_check_encoding - scan @f from its current position to the end for

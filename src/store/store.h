@@ -42,21 +42,21 @@ struct bl_store_opts {
 
 /* Filter for subscriber walks. */
 struct bl_subscriber_filter {
-	int64_t list_id;      /* only subscribers with a subscription to this list; 0 = all */
-	int sub_status;       /* with list_id: only this enum bl_sub_status; -1 = any */
-	int status;           /* only this enum bl_subscriber_status; -1 = any */
-	int64_t after_id;     /* keyset pagination: only ids > after_id */
-	int64_t limit;        /* at most this many; 0 = no limit */
+	int64_t list_id;  /* only subscribers with a subscription to this list; 0 = all */
+	int sub_status;   /* with list_id: only this enum bl_sub_status; -1 = any */
+	int status;       /* only this enum bl_subscriber_status; -1 = any */
+	int64_t after_id; /* keyset pagination: only ids > after_id */
+	int64_t limit;    /* at most this many; 0 = no limit */
 };
 
 /* What the import needs to know about one address before deciding. */
 struct bl_import_state {
-	int found;                   /* a subscriber with this email_key exists */
-	struct bl_subscriber sub;    /* when found */
-	int has_subscription;        /* the subscriber has a subscription to the list */
+	int found;                /* a subscriber with this email_key exists */
+	struct bl_subscriber sub; /* when found */
+	int has_subscription;     /* the subscriber has a subscription to the list */
 	enum bl_sub_status sub_status;
 	enum bl_mode mode;
-	int suppressed;              /* the address hash is on the suppression list (erased) */
+	int suppressed; /* the address hash is on the suppression list (erased) */
 };
 
 /* bl_import_state_clear - free the strings held by @st; NULL-safe. */
@@ -69,19 +69,19 @@ void bl_import_state_clear(struct bl_import_state *st);
  * import_apply. Flags say which rows to write; absent flags leave rows alone.
  */
 struct bl_import_change {
-	int64_t subscriber_id;   /* existing id; for insert_subscriber, set by apply */
+	int64_t subscriber_id; /* existing id; for insert_subscriber, set by apply */
 	unsigned insert_subscriber : 1, update_subscriber : 1;
 	unsigned insert_subscription : 1, update_subscription : 1;
-	const char *email, *email_key;  /* insert_subscriber */
-	const char *name, *attributes;  /* insert/update_subscriber; attributes compact JSON */
+	const char *email, *email_key; /* insert_subscriber */
+	const char *name, *attributes; /* insert/update_subscriber; attributes compact JSON */
 	enum bl_subscriber_status status;
 	const char *status_reason;
-	int64_t created_at;             /* insert_subscriber, insert_subscription */
-	int64_t updated_at;             /* every write */
-	int64_t list_id;                /* insert/update_subscription */
+	int64_t created_at; /* insert_subscriber, insert_subscription */
+	int64_t updated_at; /* every write */
+	int64_t list_id;    /* insert/update_subscription */
 	enum bl_sub_status sub_status;
 	enum bl_mode mode;
-	size_t n_events;                /* consent events to append; subscriber_id filled by apply */
+	size_t n_events; /* consent events to append; subscriber_id filled by apply */
 	struct bl_consent events[BL_CHANGE_MAX_EVENTS];
 };
 
@@ -90,7 +90,8 @@ struct bl_export_item {
 	const struct bl_subscriber *sub;
 	const struct bl_subscription *subs; /* ordered by list slug; list_slug filled */
 	size_t n_subs;
-	const struct bl_consent *events;    /* ordered by time then id; list_slug filled; NULL without events */
+	const struct bl_consent
+	    *events; /* ordered by time then id; list_slug filled; NULL without events */
 	size_t n_events;
 };
 
@@ -105,7 +106,7 @@ struct bl_store_ops {
 
 	/* Open the database named by @uri (after the backend's scheme check). */
 	int (*open)(const char *uri, const struct bl_store_opts *opts, struct bl_store **out,
-		    struct bl_diag *d);
+	            struct bl_diag *d);
 	void (*close)(struct bl_store *s);
 
 	/* Schema version in the database: 0 when uninitialised. */
@@ -127,18 +128,19 @@ struct bl_store_ops {
 	int (*list_create)(struct bl_store *s, struct bl_list *l);
 	int (*list_get)(struct bl_store *s, const char *slug, struct bl_list *out);
 	int (*list_each)(struct bl_store *s, bl_list_fn fn, void *arg); /* by slug */
-	/* delete the list and its subscriptions; consent events keep their history with list_id NULL. */
+	/* delete the list and its subscriptions; consent events keep their history with list_id
+	 * NULL. */
 	int (*list_delete)(struct bl_store *s, const char *slug);
 	int (*list_counts)(struct bl_store *s, int64_t list_id, struct bl_list_counts *out);
 
 	/* subscribers. get by email_key (the lowercased address). */
 	int (*subscriber_get)(struct bl_store *s, const char *email_key, struct bl_subscriber *out);
 	int (*subscriber_each)(struct bl_store *s, const struct bl_subscriber_filter *f,
-			       bl_subscriber_fn fn, void *arg); /* by id */
+	                       bl_subscriber_fn fn, void *arg); /* by id */
 	int (*subscription_each)(struct bl_store *s, int64_t subscriber_id, bl_subscription_fn fn,
-				 void *arg); /* by list slug, list_slug filled */
+	                         void *arg); /* by list slug, list_slug filled */
 	int (*consent_each)(struct bl_store *s, int64_t subscriber_id, bl_consent_fn fn,
-			    void *arg); /* by time, id; list_slug filled when the list exists */
+	                    void *arg); /* by time, id; list_slug filled when the list exists */
 	int (*consent_add)(struct bl_store *s, const struct bl_consent *c);
 	/*
 	 * erase: delete the subscriber and its subscriptions; strip IP and user
@@ -147,7 +149,7 @@ struct bl_store_ops {
 	 * with @reason. One transaction. -BL_ENOENT if there is no such subscriber.
 	 */
 	int (*subscriber_erase)(struct bl_store *s, int64_t subscriber_id,
-				const char *suppression_hash, const char *reason, int64_t now);
+	                        const char *suppression_hash, const char *reason, int64_t now);
 	/* suppression list lookup by hash (hex SHA-256, see bl_address_hash). */
 	int (*suppression_get)(struct bl_store *s, const char *hash, int64_t *since);
 
@@ -156,9 +158,8 @@ struct bl_store_ops {
 	 * @hashes: their suppression hashes) with respect to list @list_id
 	 * (0: none). @out has @n slots, filled in order.
 	 */
-	int (*import_lookup)(struct bl_store *s, int64_t list_id, size_t n,
-			     const char *const *keys, const char *const *hashes,
-			     struct bl_import_state *out);
+	int (*import_lookup)(struct bl_store *s, int64_t list_id, size_t n, const char *const *keys,
+	                     const char *const *hashes, struct bl_import_state *out);
 	/* import_apply - write @n changes in order, inside the caller's transaction. */
 	int (*import_apply)(struct bl_store *s, size_t n, struct bl_import_change *changes);
 
@@ -168,7 +169,7 @@ struct bl_store_ops {
 	 * that list's with @list_id) and, when @with_events, its consent events.
 	 */
 	int (*export_each)(struct bl_store *s, int64_t list_id, int with_events, bl_export_fn fn,
-			   void *arg);
+	                   void *arg);
 };
 
 /*
@@ -178,7 +179,7 @@ struct bl_store_ops {
  * unknown scheme, -BL_ESTORE if the database cannot be opened; @d says why.
  */
 int bl_store_open(const char *uri, const struct bl_store_opts *opts, struct bl_store **out,
-		  struct bl_diag *d);
+                  struct bl_diag *d);
 
 /* bl_store_close - close and free; NULL-safe. */
 void bl_store_close(struct bl_store *s);
@@ -188,7 +189,7 @@ const char *bl_store_error(const struct bl_store *s);
 
 /* bl_store_set_error - for backends: format the last-error message; returns -@code. */
 int bl_store_set_error(struct bl_store *s, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * bl_store_check_schema - 0 when the schema is current; else -BL_ESCHEMA

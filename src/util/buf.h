@@ -12,11 +12,11 @@
 #include <stddef.h>
 
 struct bl_buf {
-	char *data;  /* NUL-terminated contents; NULL until the first append */
-	size_t len;  /* bytes used, excluding the NUL */
-	size_t cap;  /* bytes allocated */
-	size_t max;  /* limit on len, bytes */
-	int err;     /* 0, or -BL_ELIMIT once an append did not fit */
+	char *data; /* NUL-terminated contents; NULL until the first append */
+	size_t len; /* bytes used, excluding the NUL */
+	size_t cap; /* bytes allocated */
+	size_t max; /* limit on len, bytes */
+	int err;    /* 0, or -BL_ELIMIT once an append did not fit */
 };
 
 /* Default limit for bl_buf_init(b, 0): 64 MiB. */

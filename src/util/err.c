@@ -5,17 +5,17 @@
 #include <stdio.h>
 
 static const char *const messages[] = {
-	[BL_OK] = "success",
-	[BL_EINVAL] = "invalid input",
-	[BL_EUSAGE] = "usage error",
-	[BL_ENOENT] = "not found",
-	[BL_EEXIST] = "already exists",
-	[BL_ELIMIT] = "limit exceeded",
-	[BL_EIO] = "input/output error",
-	[BL_ESTORE] = "database error",
-	[BL_ESCHEMA] = "database schema is newer than this program",
-	[BL_EBUSY] = "database is busy",
-	[BL_EENCODING] = "text is not valid UTF-8",
+    [BL_OK] = "success",
+    [BL_EINVAL] = "invalid input",
+    [BL_EUSAGE] = "usage error",
+    [BL_ENOENT] = "not found",
+    [BL_EEXIST] = "already exists",
+    [BL_ELIMIT] = "limit exceeded",
+    [BL_EIO] = "input/output error",
+    [BL_ESTORE] = "database error",
+    [BL_ESCHEMA] = "database schema is newer than this program",
+    [BL_EBUSY] = "database is busy",
+    [BL_EENCODING] = "text is not valid UTF-8",
 };
 
 const char *bl_strerror(int code)

@@ -46,7 +46,7 @@ struct bl_diag {
  * @code is a positive BL_E* value.
  */
 int bl_diag_set(struct bl_diag *d, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* bl_diag_clear - make @d hold the empty message. NULL-safe. */
 void bl_diag_clear(struct bl_diag *d);

@@ -27,7 +27,8 @@ static void vlog(const char *name, const char *file, int line, const char *fmt, 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	const char *base = strrchr(file, '/');
 	if (show_location)
-		fprintf(stderr, "bulletin: %s: %s:%d: %s\n", name, base ? base + 1 : file, line, msg);
+		fprintf(stderr, "bulletin: %s: %s:%d: %s\n", name, base ? base + 1 : file, line,
+		        msg);
 	else
 		fprintf(stderr, "bulletin: %s: %s\n", name, msg);
 }

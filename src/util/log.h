@@ -17,14 +17,14 @@ void bl_log_set_source_locations(int on);
 
 /* bl_log - write one line "bulletin: LEVEL: file:line: message" to stderr. */
 void bl_log(enum bl_log_level level, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* bl_fatal_at - log at fatal level and exit(3). */
 _Noreturn void bl_fatal_at(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* bl_panic_at - log "panic" (a bug in bulletin) and abort(). */
 _Noreturn void bl_panic_at(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define bl_debug(...) bl_log(BL_LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
 #define bl_info(...)  bl_log(BL_LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)

@@ -77,7 +77,7 @@ int bl_slug_valid(const char *s)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			 (i > 0 && (c == '-' || c == '_'));
+		         (i > 0 && (c == '-' || c == '_'));
 		if (!ok)
 			return 0;
 	}

@@ -11,7 +11,8 @@
 /* Room for an RFC 3339 UTC timestamp plus NUL. */
 #define BL_TIME_STRMAX 32
 
-/* bl_now - current time, seconds since the epoch. BULLETIN_FAKE_NOW (seconds) overrides it for tests. */
+/* bl_now - current time, seconds since the epoch. BULLETIN_FAKE_NOW (seconds) overrides it for
+ * tests. */
 int64_t bl_now(void);
 
 /* bl_time_format - write @t as "YYYY-MM-DDTHH:MM:SSZ" into @out; returns @out. */
