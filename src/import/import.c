@@ -416,7 +416,8 @@ static int flush(struct importer *im)
 	size_t nchanges = 0;
 	for (size_t i = 0; i < im->n; i++) {
 		struct bl_import_change *c = &im->changes[nchanges];
-		enum outcome o = seen[i] ? O_DUPLICATE : decide(im, &im->items[i], &im->states[i], c);
+		enum outcome o =
+		    seen[i] ? O_DUPLICATE : decide(im, &im->items[i], &im->states[i], c);
 		switch (o) {
 		case O_IMPORTED:
 			im->st->imported++;
@@ -435,7 +436,7 @@ static int flush(struct importer *im)
 		}
 		im->change_of[i] = (size_t)-1;
 		if (!seen[i] && (c->insert_subscriber || c->update_subscriber ||
-				 c->insert_subscription || c->update_subscription || c->n_events))
+		                 c->insert_subscription || c->update_subscription || c->n_events))
 			im->change_of[i] = nchanges++;
 	}
 	free(seen);
@@ -774,8 +775,8 @@ static int json_subscriber(struct importer *im, json_t *o, size_t line)
 			row.list = bl_xstrdup(slug);
 			row.sub_status = st;
 			row.status = st == BL_SUB_CONFIRMED     ? BL_ROW_CONFIRMED
-				     : st == BL_SUB_UNCONFIRMED ? BL_ROW_UNCONFIRMED
-								: BL_ROW_UNSUBSCRIBED;
+			             : st == BL_SUB_UNCONFIRMED ? BL_ROW_UNCONFIRMED
+			                                        : BL_ROW_UNSUBSCRIBED;
 		}
 		rc = add_row(im, &row, &results[k]);
 	}

@@ -861,9 +861,9 @@ static int sq_import_mark(struct bl_store *base, size_t n, const char *const *ma
 {
 	struct sqlite_store *s = S(base);
 	int rc = exec_sql(s,
-			  "CREATE TEMP TABLE IF NOT EXISTS import_marks (mark TEXT PRIMARY KEY) "
-			  "WITHOUT ROWID",
-			  "creating import marks");
+	                  "CREATE TEMP TABLE IF NOT EXISTS import_marks (mark TEXT PRIMARY KEY) "
+	                  "WITHOUT ROWID",
+	                  "creating import marks");
 	if (rc)
 		return rc;
 	sqlite3_stmt *st = stmt(s, ST_MARK);

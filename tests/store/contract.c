@@ -1638,10 +1638,32 @@ static void test_import_marks(void **state)
 		size_t n;
 		const char *want; /* seen flags as '0'/'1' */
 	} steps[] = {
-	    {{"a@x.org\x1f" "1", "b@x.org\x1f" "1"}, 2, "00"},
-	    {{"b@x.org\x1f" "1", "c@x.org\x1f" "1", "b@x.org\x1f" "2"}, 3, "100"},
-	    {{"a@x.org\x1f" "1", "c@x.org\x1f" "1", "d \"quoted\\ mark\x1f" "1"}, 3, "110"},
-	    {{"d \"quoted\\ mark\x1f" "1"}, 1, "1"},
+	    {{"a@x.org\x1f"
+	      "1",
+	      "b@x.org\x1f"
+	      "1"},
+	     2,
+	     "00"},
+	    {{"b@x.org\x1f"
+	      "1",
+	      "c@x.org\x1f"
+	      "1",
+	      "b@x.org\x1f"
+	      "2"},
+	     3,
+	     "100"},
+	    {{"a@x.org\x1f"
+	      "1",
+	      "c@x.org\x1f"
+	      "1",
+	      "d \"quoted\\ mark\x1f"
+	      "1"},
+	     3,
+	     "110"},
+	    {{"d \"quoted\\ mark\x1f"
+	      "1"},
+	     1,
+	     "1"},
 	};
 	OK(fx, OPS(fx)->import_mark_reset(fx->s));
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
@@ -1653,7 +1675,8 @@ static void test_import_marks(void **state)
 	}
 	/* Marks made in a rolled-back transaction are gone with it. */
 	OK(fx, OPS(fx)->begin(fx->s));
-	const char *e[] = {"e@x.org\x1f" "1"};
+	const char *e[] = {"e@x.org\x1f"
+	                   "1"};
 	char seen[1];
 	OK(fx, OPS(fx)->import_mark(fx->s, 1, e, seen));
 	CHECK_INT("e new", seen[0], 0);
@@ -1662,7 +1685,8 @@ static void test_import_marks(void **state)
 	CHECK_INT("e new again after rollback", seen[0], 0);
 	/* A reset starts an empty set. */
 	OK(fx, OPS(fx)->import_mark_reset(fx->s));
-	const char *a[] = {"a@x.org\x1f" "1"};
+	const char *a[] = {"a@x.org\x1f"
+	                   "1"};
 	OK(fx, OPS(fx)->import_mark(fx->s, 1, a, seen));
 	CHECK_INT("a new after reset", seen[0], 0);
 	OK(fx, OPS(fx)->import_mark_reset(fx->s));

@@ -48,9 +48,9 @@ static int setup(void **state)
 	} lists[] = {{"news", BL_OPTIN_DOUBLE}, {"local", BL_OPTIN_SINGLE}};
 	for (size_t i = 0; i < 2; i++) {
 		struct bl_list l = {.slug = (char *)lists[i].slug,
-				    .name = (char *)lists[i].slug,
-				    .description = "",
-				    .optin = lists[i].optin};
+		                    .name = (char *)lists[i].slug,
+		                    .description = "",
+		                    .optin = lists[i].optin};
 		assert_int_equal(fx->s->ops->list_create(fx->s, &l), 0);
 	}
 	*state = fx;
@@ -87,21 +87,21 @@ struct run {
 
 /* Import @path; return the result code, fill @st. */
 static int import_path(struct fx *fx, const char *path, const struct run *r,
-		       struct bl_import_stats *st, struct bl_diag *d)
+                       struct bl_import_stats *st, struct bl_diag *d)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		fail_msg("cannot open %s", path);
 	struct bl_import_opts o = {
-		.path = path,
-		.list_slug = r->list,
-		.confirmed = r->confirmed,
-		.dry_run = r->dry_run,
-		.allow_role = r->allow_role,
-		.batch = r->batch,
-		.format = r->format,
-		.on_error = on_error,
-		.arg = fx,
+	    .path = path,
+	    .list_slug = r->list,
+	    .confirmed = r->confirmed,
+	    .dry_run = r->dry_run,
+	    .allow_role = r->allow_role,
+	    .batch = r->batch,
+	    .format = r->format,
+	    .on_error = on_error,
+	    .arg = fx,
 	};
 	bl_buf_reset(&fx->errors);
 	int rc = bl_import_file(fx->s, f, &o, st, d);
@@ -111,7 +111,7 @@ static int import_path(struct fx *fx, const char *path, const struct run *r,
 
 /* Import the text @csv written to a file named @name in the fixture dir. */
 static int import_text(struct fx *fx, const char *name, const char *csv, size_t len,
-		       const struct run *r, struct bl_import_stats *st, struct bl_diag *d)
+                       const struct run *r, struct bl_import_stats *st, struct bl_diag *d)
 {
 	char path[256];
 	snprintf(path, sizeof(path), "%s/%s", fx->dir, name);
@@ -125,16 +125,16 @@ static int import_text(struct fx *fx, const char *name, const char *csv, size_t 
 #define IMPORT(fx, csv, r, st, d) import_text(fx, "in.csv", csv, strlen(csv), r, st, d)
 
 static void expect_counts(const struct bl_import_stats *st, size_t imported, size_t updated,
-			  size_t invalid, size_t duplicate, size_t suppressed, const char *what)
+                          size_t invalid, size_t duplicate, size_t suppressed, const char *what)
 {
 	if (st->imported != imported || st->updated != updated || st->invalid != invalid ||
 	    st->duplicate != duplicate || st->suppressed != suppressed ||
 	    st->skipped != invalid + duplicate + suppressed)
-		fail_msg("%s: got imported %zu updated %zu invalid %zu duplicate %zu suppressed %zu "
-			 "skipped %zu; want %zu %zu %zu %zu %zu",
-			 what, st->imported, st->updated, st->invalid, st->duplicate,
-			 st->suppressed, st->skipped, imported, updated, invalid, duplicate,
-			 suppressed);
+		fail_msg(
+		    "%s: got imported %zu updated %zu invalid %zu duplicate %zu suppressed %zu "
+		    "skipped %zu; want %zu %zu %zu %zu %zu",
+		    what, st->imported, st->updated, st->invalid, st->duplicate, st->suppressed,
+		    st->skipped, imported, updated, invalid, duplicate, suppressed);
 }
 
 /* Subscription status of @email on @slug: -1 none, else enum bl_sub_status. */
@@ -172,8 +172,8 @@ static void expect_status(struct fx *fx, const char *key, const char *slug, int 
 	int got = sub_status(fx, key, slug);
 	if (got != want)
 		fail_msg("%s on %s: got status %d, want %d (-2 = no subscriber, -1 = no "
-			 "subscription, 0 unconfirmed, 1 confirmed, 2 unsubscribed)",
-			 key, slug, got, want);
+		         "subscription, 0 unconfirmed, 1 confirmed, 2 unsubscribed)",
+		         key, slug, got, want);
 }
 
 /* The stored subscriber @key (must exist); caller clears. */
@@ -247,19 +247,19 @@ static void test_detect(void **state)
 		const char *header[8];
 		enum bl_format want;
 	} cases[] = {
-		{{"email", "name", "attributes"}, BL_FORMAT_LISTMONK},
-		{{"Email Address", "First Name", "Last Name", "MEMBER_RATING", "OPTIN_TIME"},
-		 BL_FORMAT_MAILCHIMP},
-		{{"email", "name", "subscribed_to_emails"}, BL_FORMAT_GHOST},
-		{{"email", "status", "tier", "unsubscribed_at"}, BL_FORMAT_BEEHIIV},
-		{{"Email", "First name", "Last name", "List status", "Global status"},
-		 BL_FORMAT_MAILPOET},
-		{{"Email", "First name", "Last name", "Status"}, BL_FORMAT_KEILA},
-		{{"E-Mail", "Vorname"}, BL_FORMAT_GENERIC},
-		{{"email", "name", "attributes", "subscriber_status", "status_reason", "created_at",
-		  "list", "mode"},
-		 BL_FORMAT_BULLETIN},
-		{{"jane@example.org"}, BL_FORMAT_PLAIN},
+	    {{"email", "name", "attributes"}, BL_FORMAT_LISTMONK},
+	    {{"Email Address", "First Name", "Last Name", "MEMBER_RATING", "OPTIN_TIME"},
+	     BL_FORMAT_MAILCHIMP},
+	    {{"email", "name", "subscribed_to_emails"}, BL_FORMAT_GHOST},
+	    {{"email", "status", "tier", "unsubscribed_at"}, BL_FORMAT_BEEHIIV},
+	    {{"Email", "First name", "Last name", "List status", "Global status"},
+	     BL_FORMAT_MAILPOET},
+	    {{"Email", "First name", "Last name", "Status"}, BL_FORMAT_KEILA},
+	    {{"E-Mail", "Vorname"}, BL_FORMAT_GENERIC},
+	    {{"email", "name", "attributes", "subscriber_status", "status_reason", "created_at",
+	      "list", "mode"},
+	     BL_FORMAT_BULLETIN},
+	    {{"jane@example.org"}, BL_FORMAT_PLAIN},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t n = 0;
@@ -268,15 +268,15 @@ static void test_detect(void **state)
 			lens[n] = strlen(cases[i].header[n]);
 			n++;
 		}
-		struct bl_csv_record rec = {.line = 1, .nfields = n, .fields = cases[i].header,
-					    .lens = lens};
+		struct bl_csv_record rec = {
+		    .line = 1, .nfields = n, .fields = cases[i].header, .lens = lens};
 		struct bl_mapping *m;
 		struct bl_diag d;
 		assert_int_equal(bl_mapping_create(&rec, BL_FORMAT_AUTO, &m, &d), 0);
 		if (bl_mapping_format(m) != cases[i].want)
 			fail_msg("header %zu (%s...): got %s, want %s", i, cases[i].header[0],
-				 bl_format_name(bl_mapping_format(m)),
-				 bl_format_name(cases[i].want));
+			         bl_format_name(bl_mapping_format(m)),
+			         bl_format_name(cases[i].want));
 		bl_mapping_destroy(m);
 	}
 	const char *bad[] = {"name", "city"};
@@ -297,11 +297,11 @@ static void test_basic_and_reimport(void **state)
 	struct bl_diag d;
 	struct run r = {.list = "news"};
 	const char *csv = "Email,Name,City\n"
-			  "alice@example.org,Alice,Paris\n"
-			  "bob@example.org,Bob,\n"
-			  "ALICE@Example.ORG,,Lyon\n"
-			  "not-an-address,X,Y\n"
-			  "carol@example.org,Carol\n";
+	                  "alice@example.org,Alice,Paris\n"
+	                  "bob@example.org,Bob,\n"
+	                  "ALICE@Example.ORG,,Lyon\n"
+	                  "not-an-address,X,Y\n"
+	                  "carol@example.org,Carol\n";
 	assert_int_equal(IMPORT(fx, csv, &r, &st, &d), 0);
 	/* The ALICE row repeats an address of the file in another case: the first row wins. */
 	expect_counts(&st, 2, 0, 2, 1, 0, "first import");
@@ -337,13 +337,13 @@ static void test_status_rules(void **state)
 	struct bl_diag d;
 	struct run r = {.list = "news"};
 	assert_int_equal(IMPORT(fx,
-				"email,status\n"
-				"unconf@example.org,\n"
-				"conf@example.org,confirmed\n"
-				"gone@example.org,unsubscribed\n"
-				"bounce@example.org,bounced\n",
-				&r, &st, &d),
-			 0);
+	                        "email,status\n"
+	                        "unconf@example.org,\n"
+	                        "conf@example.org,confirmed\n"
+	                        "gone@example.org,unsubscribed\n"
+	                        "bounce@example.org,bounced\n",
+	                        &r, &st, &d),
+	                 0);
 	expect_counts(&st, 4, 0, 0, 0, 0, "setup");
 	expect_status(fx, "unconf@example.org", "news", BL_SUB_UNCONFIRMED);
 	expect_status(fx, "conf@example.org", "news", BL_SUB_CONFIRMED);
@@ -358,10 +358,10 @@ static void test_status_rules(void **state)
 	/* --confirmed: confirms the unconfirmed, never re-subscribes, never lifts a block. */
 	r.confirmed = 1;
 	assert_int_equal(IMPORT(fx,
-				"email\nunconf@example.org\nconf@example.org\ngone@example.org\n"
-				"bounce@example.org\n",
-				&r, &st, &d),
-			 0);
+	                        "email\nunconf@example.org\nconf@example.org\ngone@example.org\n"
+	                        "bounce@example.org\n",
+	                        &r, &st, &d),
+	                 0);
 	expect_counts(&st, 0, 1, 0, 3, 0, "second");
 	expect_status(fx, "unconf@example.org", "news", BL_SUB_CONFIRMED);
 	expect_status(fx, "gone@example.org", "news", BL_SUB_UNSUBSCRIBED);
@@ -370,11 +370,13 @@ static void test_status_rules(void **state)
 	bl_subscriber_clear(&s);
 	assert_int_equal(events_of(fx, "unconf@example.org", BL_CONSENT_CONFIRM, NULL), 1);
 
-	/* A pending row never downgrades a confirmed subscription; an unsubscribed row unsubscribes. */
+	/* A pending row never downgrades a confirmed subscription; an unsubscribed row
+	 * unsubscribes. */
 	r.confirmed = 0;
-	assert_int_equal(IMPORT(fx, "email,status\nconf@example.org,pending\nunconf@example.org,unsubscribed\n",
-				&r, &st, &d),
-			 0);
+	assert_int_equal(
+	    IMPORT(fx, "email,status\nconf@example.org,pending\nunconf@example.org,unsubscribed\n",
+	           &r, &st, &d),
+	    0);
 	expect_counts(&st, 0, 1, 0, 1, 0, "third");
 	expect_status(fx, "conf@example.org", "news", BL_SUB_CONFIRMED);
 	expect_status(fx, "unconf@example.org", "news", BL_SUB_UNSUBSCRIBED);
@@ -382,9 +384,8 @@ static void test_status_rules(void **state)
 
 	/* Single opt-in list: confirmed at once. Unknown status words are row errors. */
 	r.list = "local";
-	assert_int_equal(IMPORT(fx, "email,status\nnew@example.org,\nodd@example.org,maybe\n", &r,
-				&st, &d),
-			 0);
+	assert_int_equal(
+	    IMPORT(fx, "email,status\nnew@example.org,\nodd@example.org,maybe\n", &r, &st, &d), 0);
 	expect_counts(&st, 1, 0, 1, 0, 0, "single opt-in");
 	expect_status(fx, "new@example.org", "local", BL_SUB_CONFIRMED);
 	assert_non_null(strstr(bl_buf_str(&fx->errors), "3: unknown status \"maybe\""));
@@ -396,18 +397,20 @@ static void test_suppression_and_roles(void **state)
 	struct bl_import_stats st;
 	struct bl_diag d;
 	struct run r = {.list = "news", .confirmed = 1};
-	assert_int_equal(IMPORT(fx, "email\nerased@example.org\nkeep@example.org\n", &r, &st, &d), 0);
+	assert_int_equal(IMPORT(fx, "email\nerased@example.org\nkeep@example.org\n", &r, &st, &d),
+	                 0);
 	struct bl_subscriber s;
 	get_sub(fx, "erased@example.org", &s);
 	char hash[BL_HASH_HEX];
 	bl_suppression_hash(s.email_key, hash);
 	assert_int_equal(fx->s->ops->subscriber_erase(fx->s, s.id, hash, "test", 1000), 0);
 	bl_subscriber_clear(&s);
-	assert_int_equal(IMPORT(fx,
-				"email\nErased@Example.org\nkeep@example.org\npostmaster@example.org\n"
-				"NoReply@example.org\n",
-				&r, &st, &d),
-			 0);
+	assert_int_equal(
+	    IMPORT(fx,
+	           "email\nErased@Example.org\nkeep@example.org\npostmaster@example.org\n"
+	           "NoReply@example.org\n",
+	           &r, &st, &d),
+	    0);
 	expect_counts(&st, 0, 0, 2, 1, 1, "suppressed and roles");
 	assert_int_equal(sub_status(fx, "erased@example.org", "news"), -2);
 	assert_non_null(strstr(bl_buf_str(&fx->errors), "role address \"postmaster@example.org\""));
@@ -424,13 +427,13 @@ static void test_batches_and_dupes(void **state)
 	/* Batch of 2: duplicates within a batch, across batches, and in the same flush. */
 	struct run r = {.list = "news", .batch = 2, .confirmed = 1};
 	const char *csv = "email,name\n"
-			  "a@example.org,A\n"
-			  "A@EXAMPLE.ORG,\n"
-			  "b@example.org,B\n"
-			  "c@example.org,C\n"
-			  "b@example.org,B\n"
-			  "a@example.org,A2\n"
-			  "d@example.org,D\n";
+	                  "a@example.org,A\n"
+	                  "A@EXAMPLE.ORG,\n"
+	                  "b@example.org,B\n"
+	                  "c@example.org,C\n"
+	                  "b@example.org,B\n"
+	                  "a@example.org,A2\n"
+	                  "d@example.org,D\n";
 	assert_int_equal(IMPORT(fx, csv, &r, &st, &d), 0);
 	expect_counts(&st, 4, 0, 0, 3, 0, "batches");
 	struct bl_subscriber s;
@@ -451,9 +454,10 @@ static void test_dry_run(void **state)
 	struct bl_import_stats st;
 	struct bl_diag d;
 	struct run r = {.list = "news", .dry_run = 1, .batch = 2};
-	assert_int_equal(IMPORT(fx, "email\nx@example.org\ny@example.org\nX@example.org\nz@example.org\n",
-				&r, &st, &d),
-			 0);
+	assert_int_equal(
+	    IMPORT(fx, "email\nx@example.org\ny@example.org\nX@example.org\nz@example.org\n", &r,
+	           &st, &d),
+	    0);
 	expect_counts(&st, 3, 0, 0, 1, 0, "dry run");
 	assert_int_equal(sub_status(fx, "x@example.org", "news"), -2);
 }
@@ -470,7 +474,8 @@ static void test_errors(void **state)
 	assert_int_equal(rc, -BL_EENCODING);
 	assert_int_equal(sub_status(fx, "he@example.org", "news"), -2);
 	/* UTF-16 with a BOM. */
-	const char utf16[] = "\xff\xfe" "e\0m\0a\0i\0l\0\n\0";
+	const char utf16[] = "\xff\xfe"
+	                     "e\0m\0a\0i\0l\0\n\0";
 	rc = import_text(fx, "utf16.csv", utf16, sizeof(utf16) - 1, &r, &st, &d);
 	assert_int_equal(rc, -BL_EENCODING);
 	assert_non_null(strstr(d.msg, "UTF-16"));
@@ -488,7 +493,7 @@ static void test_errors(void **state)
 	/* A UTF-8 file with one broken row: that row only. */
 	r.list = "news";
 	const char mixed[] = "email,name\nok@example.org,Zo\xc3\xab\nbad@example.org,Zo\xeb\n"
-			     "ok2@example.org,\xc3\x89lise\n";
+	                     "ok2@example.org,\xc3\x89lise\n";
 	assert_int_equal(import_text(fx, "mixed.csv", mixed, sizeof(mixed) - 1, &r, &st, &d), 0);
 	expect_counts(&st, 2, 0, 1, 0, 0, "mixed encodings");
 	assert_non_null(strstr(bl_buf_str(&fx->errors), "3: field 2 is not valid UTF-8"));
@@ -505,7 +510,11 @@ static void test_mailchimp(void **state)
 	struct bl_diag d;
 	char p[512];
 	struct run r = {.list = "news"};
-	assert_int_equal(import_path(fx, corpus("real-exports/tryghost-migrate/mailchimp/subscribed.csv", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(
+	    import_path(
+	        fx, corpus("real-exports/tryghost-migrate/mailchimp/subscribed.csv", p, sizeof(p)),
+	        &r, &st, &d),
+	    0);
 	expect_counts(&st, 5, 0, 0, 0, 0, "mailchimp subscribed");
 	assert_int_equal(st.format, BL_FORMAT_MAILCHIMP);
 	/* CONFIRM_TIME is proof of double opt-in: confirmed without --confirmed. */
@@ -524,7 +533,11 @@ static void test_mailchimp(void **state)
 	assert_int_equal(events_of(fx, "s5@example.com", BL_CONSENT_SIGNUP, NULL), 1);
 	assert_int_equal(events_of(fx, "s5@example.com", BL_CONSENT_CONFIRM, NULL), 1);
 
-	assert_int_equal(import_path(fx, corpus("real-exports/tryghost-migrate/mailchimp/cleaned.csv", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(
+	    import_path(fx,
+	                corpus("real-exports/tryghost-migrate/mailchimp/cleaned.csv", p, sizeof(p)),
+	                &r, &st, &d),
+	    0);
 	expect_counts(&st, 5, 0, 0, 0, 0, "mailchimp cleaned");
 	for (int i = 1; i <= 5; i++) {
 		char key[64];
@@ -535,7 +548,12 @@ static void test_mailchimp(void **state)
 		assert_string_equal(s.status_reason, "cleaned");
 		bl_subscriber_clear(&s);
 	}
-	assert_int_equal(import_path(fx, corpus("real-exports/tryghost-migrate/mailchimp/unsubscribed.csv", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(
+	    import_path(
+	        fx,
+	        corpus("real-exports/tryghost-migrate/mailchimp/unsubscribed.csv", p, sizeof(p)),
+	        &r, &st, &d),
+	    0);
 	expect_counts(&st, 5, 0, 0, 0, 0, "mailchimp unsubscribed");
 	get_sub(fx, "u3@example.com", &s);
 	assert_string_equal(s.name, "Lorem Ipsum");
@@ -544,7 +562,8 @@ static void test_mailchimp(void **state)
 	struct count_events ev;
 	assert_int_equal(events_of(fx, "u3@example.com", BL_CONSENT_UNSUBSCRIBE, &ev), 1);
 	assert_int_equal(ev.last_at, 1670274107); /* 2022-12-05 21:01:47 */
-	/* All three: 15 subscribers, 5 confirmed; nothing unsubscribed or cleaned came out confirmed. */
+	/* All three: 15 subscribers, 5 confirmed; nothing unsubscribed or cleaned came out
+	 * confirmed. */
 	struct bl_list l;
 	struct bl_list_counts n;
 	assert_int_equal(fx->s->ops->list_get(fx->s, "news", &l), 1);
@@ -561,7 +580,11 @@ static void test_beehiiv(void **state)
 	struct bl_diag d;
 	char p[512];
 	struct run r = {.list = "news", .confirmed = 1};
-	assert_int_equal(import_path(fx, corpus("real-exports/tryghost-migrate/beehiiv/members.csv", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(
+	    import_path(fx,
+	                corpus("real-exports/tryghost-migrate/beehiiv/members.csv", p, sizeof(p)),
+	                &r, &st, &d),
+	    0);
 	expect_counts(&st, 9, 0, 0, 0, 0, "beehiiv");
 	assert_int_equal(st.format, BL_FORMAT_BEEHIIV);
 	static const struct {
@@ -569,15 +592,15 @@ static void test_beehiiv(void **state)
 		int status;
 		const char *name;
 	} want[] = {
-		{"lorem@example.com", BL_SUB_CONFIRMED, "Lorem Name"},
-		{"ipsum@example.com", BL_SUB_CONFIRMED, "Ipsum Name"},
-		{"dolor@example.com", BL_SUB_UNSUBSCRIBED, "Dolor Name"},   /* inactive */
-		{"simet@example.com", BL_SUB_UNSUBSCRIBED, ""},             /* inactive */
-		{"amett@example.com", BL_SUB_UNCONFIRMED, ""},              /* pending */
-		{"elit@example.com", BL_SUB_CONFIRMED, ""},
-		{"nullfirst@example.com", BL_SUB_CONFIRMED, "Last Only"},
-		{"unsublit@example.com", BL_SUB_UNSUBSCRIBED, ""},          /* unsubscribed_at */
-		{"fromsubstack@example.com", BL_SUB_CONFIRMED, ""},
+	    {"lorem@example.com", BL_SUB_CONFIRMED, "Lorem Name"},
+	    {"ipsum@example.com", BL_SUB_CONFIRMED, "Ipsum Name"},
+	    {"dolor@example.com", BL_SUB_UNSUBSCRIBED, "Dolor Name"}, /* inactive */
+	    {"simet@example.com", BL_SUB_UNSUBSCRIBED, ""},           /* inactive */
+	    {"amett@example.com", BL_SUB_UNCONFIRMED, ""},            /* pending */
+	    {"elit@example.com", BL_SUB_CONFIRMED, ""},
+	    {"nullfirst@example.com", BL_SUB_CONFIRMED, "Last Only"},
+	    {"unsublit@example.com", BL_SUB_UNSUBSCRIBED, ""}, /* unsubscribed_at */
+	    {"fromsubstack@example.com", BL_SUB_CONFIRMED, ""},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		expect_status(fx, want[i].key, "news", want[i].status);
@@ -585,7 +608,7 @@ static void test_beehiiv(void **state)
 		get_sub(fx, want[i].key, &s);
 		if (strcmp(s.name, want[i].name) != 0)
 			fail_msg("%s: got name \"%s\", want \"%s\"", want[i].key, s.name,
-				 want[i].name);
+			         want[i].name);
 		bl_subscriber_clear(&s);
 	}
 	struct bl_subscriber s;
@@ -604,7 +627,10 @@ static void test_ghost(void **state)
 	struct bl_diag d;
 	char p[512];
 	struct run r = {.list = "news", .confirmed = 1};
-	assert_int_equal(import_path(fx, corpus("real-exports/ghost/member-csv-export.csv", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(
+	    import_path(fx, corpus("real-exports/ghost/member-csv-export.csv", p, sizeof(p)), &r,
+	                &st, &d),
+	    0);
 	expect_counts(&st, 2, 0, 0, 0, 0, "ghost export");
 	assert_int_equal(st.format, BL_FORMAT_GHOST);
 	expect_status(fx, "member_complimentary_test@example.com", "news", BL_SUB_CONFIRMED);
@@ -616,13 +642,18 @@ static void test_ghost(void **state)
 	bl_buf_init(&pre, 0);
 	bl_buf_adds(&pre, "email,status\n");
 	for (int i = 0; i < 5; i++)
-		bl_buf_addf(&pre, "member_subscribed_%s@example.com,confirmed\n"
-				  "member_not_subscribed_%s@example.com,unsubscribed\n",
-			    groups[i], groups[i]);
+		bl_buf_addf(&pre,
+		            "member_subscribed_%s@example.com,confirmed\n"
+		            "member_not_subscribed_%s@example.com,unsubscribed\n",
+		            groups[i], groups[i]);
 	assert_int_equal(IMPORT(fx, bl_buf_str(&pre), &r, &st, &d), 0);
 	bl_buf_finish(&pre);
 	expect_counts(&st, 10, 0, 0, 0, 0, "ghost setup");
-	assert_int_equal(import_path(fx, corpus("real-exports/ghost/subscribed-to-emails-cases.csv", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(
+	    import_path(fx,
+	                corpus("real-exports/ghost/subscribed-to-emails-cases.csv", p, sizeof(p)),
+	                &r, &st, &d),
+	    0);
 	/*
 	 * Upstream: imported = 5 (the new members). The 10 existing members get
 	 * the file's name and attributes (updated); one of them unsubscribes.
@@ -647,20 +678,29 @@ static void test_listmonk_keila_mailpoet_medium(void **state)
 	struct bl_diag d;
 	char p[512];
 	struct run r = {.list = "news", .confirmed = 1};
-	assert_int_equal(import_path(fx, corpus("real-exports/listmonk/subs.csv", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(
+	    import_path(fx, corpus("real-exports/listmonk/subs.csv", p, sizeof(p)), &r, &st, &d),
+	    0);
 	expect_counts(&st, 100, 0, 0, 0, 0, "listmonk subs");
 	assert_int_equal(st.format, BL_FORMAT_LISTMONK);
 	struct bl_subscriber s;
 	get_sub(fx, "user0@mail.com", &s);
 	assert_string_equal(s.name, "First0 Last0");
-	assert_string_equal(s.attributes, "{\"age\":29,\"city\":\"Bangalore\",\"clientId\":\"DAXX79\"}");
+	assert_string_equal(s.attributes,
+	                    "{\"age\":29,\"city\":\"Bangalore\",\"clientId\":\"DAXX79\"}");
 	bl_subscriber_clear(&s);
-	assert_int_equal(import_path(fx, corpus("real-exports/listmonk/subs-domain-blocklist.csv", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(
+	    import_path(fx, corpus("real-exports/listmonk/subs-domain-blocklist.csv", p, sizeof(p)),
+	                &r, &st, &d),
+	    0);
 	/* bulletin has no domain blocklist: all four import (upstream rejects the ban.* two). */
 	expect_counts(&st, 4, 0, 0, 0, 0, "listmonk blocklist file");
 	expect_status(fx, "ban1-import@ban.net", "news", BL_SUB_CONFIRMED);
 
-	assert_int_equal(import_path(fx, corpus("real-exports/keila/import_excel.csv", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(import_path(fx,
+	                             corpus("real-exports/keila/import_excel.csv", p, sizeof(p)),
+	                             &r, &st, &d),
+	                 0);
 	expect_counts(&st, 201, 0, 0, 0, 0, "keila excel");
 	assert_int_equal(st.delimiter, ';');
 	get_sub(fx, "foo-1@example.com", &s);
@@ -669,7 +709,11 @@ static void test_listmonk_keila_mailpoet_medium(void **state)
 	get_sub(fx, "foo-2@example.com", &s);
 	assert_string_equal(s.name, "Eli\xc5\xa1ka \xc3\x9eorl\xc3\xa1ksson");
 	bl_subscriber_clear(&s);
-	assert_int_equal(import_path(fx, corpus("real-exports/keila/import_rfc_4180_with_status.csv", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(
+	    import_path(fx,
+	                corpus("real-exports/keila/import_rfc_4180_with_status.csv", p, sizeof(p)),
+	                &r, &st, &d),
+	    0);
 	expect_counts(&st, 4, 0, 0, 0, 0, "keila status");
 	expect_status(fx, "active@example.com", "news", BL_SUB_CONFIRMED);
 	expect_status(fx, "unsubscribed@example.com", "news", BL_SUB_UNSUBSCRIBED);
@@ -680,19 +724,33 @@ static void test_listmonk_keila_mailpoet_medium(void **state)
 	/* Empty status: no status, so --confirmed applies (Keila itself skips the row). */
 	expect_status(fx, "empty@example.com", "news", BL_SUB_CONFIRMED);
 
-	assert_int_equal(import_path(fx, corpus("real-exports/mailpoet/MailPoetImportList.csv", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(
+	    import_path(fx, corpus("real-exports/mailpoet/MailPoetImportList.csv", p, sizeof(p)),
+	                &r, &st, &d),
+	    0);
 	/* Upstream: 9 added, 2 skipped (an invalid address and a role address). */
 	expect_counts(&st, 9, 0, 2, 0, 0, "mailpoet");
 	assert_int_equal(st.format, BL_FORMAT_MAILPOET);
-	assert_int_equal(import_path(fx, corpus("real-exports/mailpoet/MailPoetImportList.csv", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(
+	    import_path(fx, corpus("real-exports/mailpoet/MailPoetImportList.csv", p, sizeof(p)),
+	                &r, &st, &d),
+	    0);
 	expect_counts(&st, 0, 0, 2, 9, 0, "mailpoet again");
 	get_sub(fx, "hhh@example.com", &s);
-	assert_string_equal(s.name, "Null d\xe2\x80\x99" "Arcy");
+	assert_string_equal(s.name, "Null d\xe2\x80\x99"
+	                            "Arcy");
 	bl_subscriber_clear(&s);
-	assert_int_equal(import_path(fx, corpus("real-exports/mailpoet/MailPoetImportBigList.csv", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(
+	    import_path(fx, corpus("real-exports/mailpoet/MailPoetImportBigList.csv", p, sizeof(p)),
+	                &r, &st, &d),
+	    0);
 	expect_counts(&st, 304, 0, 0, 0, 0, "mailpoet big");
 
-	assert_int_equal(import_path(fx, corpus("real-exports/tryghost-migrate/medium/members.txt", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(
+	    import_path(fx,
+	                corpus("real-exports/tryghost-migrate/medium/members.txt", p, sizeof(p)),
+	                &r, &st, &d),
+	    0);
 	expect_counts(&st, 5, 0, 0, 0, 0, "medium");
 	assert_int_equal(st.format, BL_FORMAT_PLAIN);
 	expect_status(fx, "amett@example.com", "news", BL_SUB_CONFIRMED);
@@ -706,21 +764,32 @@ static void round_trip(struct fx *fx, enum bl_export_format fmt)
 	struct bl_diag d;
 	struct run r = {.list = "news"};
 	char p[512];
-	assert_int_equal(import_path(fx, corpus("real-exports/tryghost-migrate/mailchimp/unsubscribed.csv", p, sizeof(p)), &r, &st, &d), 0);
+	assert_int_equal(
+	    import_path(
+	        fx,
+	        corpus("real-exports/tryghost-migrate/mailchimp/unsubscribed.csv", p, sizeof(p)),
+	        &r, &st, &d),
+	    0);
 	assert_int_equal(IMPORT(fx,
-				"email,name,attributes\n"
-				"b\xc3\xbc@b\xc3\xbc" "cher.example,\"Quote \"\"Q\"\", comma\",\"{\"\"n\"\":1,\"\"s\"\":\"\"\xc3\xa9\"\"}\"\n"
-				"plain@example.org,Plain,\n",
-				&r, &st, &d),
-			 0);
+	                        "email,name,attributes\n"
+	                        "b\xc3\xbc@b\xc3\xbc"
+	                        "cher.example,\"Quote \"\"Q\"\", "
+	                        "comma\",\"{\"\"n\"\":1,\"\"s\"\":\"\"\xc3\xa9\"\"}\"\n"
+	                        "plain@example.org,Plain,\n",
+	                        &r, &st, &d),
+	                 0);
 	r.list = "local";
-	assert_int_equal(IMPORT(fx, "email\nplain@example.org\nsolo@example.org\n", &r, &st, &d), 0);
-	struct bl_list l = {.slug = "empty", .name = "Empty list", .description = "d",
-			    .visibility = BL_VISIBILITY_PRIVATE};
+	assert_int_equal(IMPORT(fx, "email\nplain@example.org\nsolo@example.org\n", &r, &st, &d),
+	                 0);
+	struct bl_list l = {.slug = "empty",
+	                    .name = "Empty list",
+	                    .description = "d",
+	                    .visibility = BL_VISIBILITY_PRIVATE};
 	assert_int_equal(fx->s->ops->list_create(fx->s, &l), 0);
 	char *a = export_text(fx, NULL, fmt);
 	char path[256];
-	snprintf(path, sizeof(path), "%s/export.%s", fx->dir, fmt == BL_EXPORT_CSV ? "csv" : "json");
+	snprintf(path, sizeof(path), "%s/export.%s", fx->dir,
+	         fmt == BL_EXPORT_CSV ? "csv" : "json");
 	FILE *f = fopen(path, "wb");
 	fputs(a, f);
 	fclose(f);
@@ -736,8 +805,8 @@ static void round_trip(struct fx *fx, enum bl_export_format fmt)
 		/* CSV carries no lists: create them as they were. */
 		static const char *slugs[] = {"empty", "local", "news"};
 		for (int i = 0; i < 3; i++) {
-			struct bl_list nl = {.slug = (char *)slugs[i], .name = (char *)slugs[i],
-					     .description = ""};
+			struct bl_list nl = {
+			    .slug = (char *)slugs[i], .name = (char *)slugs[i], .description = ""};
 			assert_int_equal(fx->s->ops->list_create(fx->s, &nl), 0);
 		}
 	}
@@ -755,8 +824,8 @@ static void round_trip(struct fx *fx, enum bl_export_format fmt)
 		while (ta[i] && ta[i] == tb[i])
 			i++;
 		size_t back = i > 120 ? i - 120 : 0;
-		fail_msg("round trip differs at byte %zu:\n got: %.240s\nwant: %.240s", i, tb + back,
-			 ta + back);
+		fail_msg("round trip differs at byte %zu:\n got: %.240s\nwant: %.240s", i,
+		         tb + back, ta + back);
 	}
 	if (fmt == BL_EXPORT_JSON) {
 		/* The lists came back too, with their settings. */
@@ -790,19 +859,19 @@ static void test_round_trip_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_detect),
-		cmocka_unit_test_setup_teardown(test_basic_and_reimport, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_status_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_suppression_and_roles, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batches_and_dupes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mailchimp, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_beehiiv, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ghost, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_listmonk_keila_mailpoet_medium, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_round_trip_csv, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_round_trip_json, setup, teardown),
+	    cmocka_unit_test(test_detect),
+	    cmocka_unit_test_setup_teardown(test_basic_and_reimport, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_suppression_and_roles, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batches_and_dupes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mailchimp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_beehiiv, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ghost, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listmonk_keila_mailpoet_medium, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_round_trip_csv, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_round_trip_json, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
