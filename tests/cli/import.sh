@@ -19,7 +19,7 @@ not an address,Bad Row,Nowhere,free
 linus@example.org,Linus,Helsinki
 émile@example.org,Émile,Paris,free
 CSV
-expect_out "final line with counts" 0 "^imported 2, updated 0, skipped 3 \(invalid 2, duplicate 1\)$" $B import subs.csv --list news
+expect_out "final line with counts" 0 "^imported 2, updated 0, skipped 4 \(invalid 3, duplicate 1\)$" $B import subs.csv --list news
 if printf '%s' "$ERR" | grep -q "subs.csv:5: invalid address \"not an address\"" &&
 	printf '%s' "$ERR" | grep -q "subs.csv:6: has 3 fields; the header has 4" &&
 	printf '%s' "$ERR" | grep -q "subs.csv:7: invalid address \"émile@example.org\".*smtputf8"; then
@@ -29,9 +29,9 @@ else
 fi
 run $B subscriber show grace@example.org --json
 same "quoted name with a comma; extra columns are attributes" "$(printf '%s' "$OUT" | jq -c '[.name, .attributes]')" '["Hopper, Grace",{"city":"Arlington","plan":"free"}]'
-expect_out "smtputf8 on accepts the UTF-8 local part" 0 "^imported 1, updated 0, skipped 4" env BULLETIN_SMTPUTF8=true $B import subs.csv --list news
+expect_out "smtputf8 on accepts the UTF-8 local part" 0 "^imported 1, updated 0, skipped 5 \(invalid 2, duplicate 3\)$" env BULLETIN_SMTPUTF8=true $B import subs.csv --list news
 BEFORE=$($B export)
-expect_out "re-import: everything is a duplicate" 0 "^imported 0, updated 0, skipped 5 \(invalid 2, duplicate 3\)$" env BULLETIN_SMTPUTF8=true $B import subs.csv --list news
+expect_out "re-import: everything is a duplicate" 0 "^imported 0, updated 0, skipped 6 \(invalid 2, duplicate 4\)$" env BULLETIN_SMTPUTF8=true $B import subs.csv --list news
 same "re-import changes nothing" "$($B export)" "$BEFORE"
 
 printf 'email,name\nnew1@example.org,N1\nnew2@example.org,N2\n' > new.csv

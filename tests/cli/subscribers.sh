@@ -9,11 +9,11 @@ $B init >/dev/null
 $B list create news --name News >/dev/null
 $B list create paris --name Paris --optin single >/dev/null
 
-expect_out "add to two lists" 0 "Jane@Example.org subscribed to: news" $B subscriber add Jane@Example.org --name "Jane Doe" --list news --list paris
+expect_out "add to two lists" 0 "Jane@example.org subscribed to: news" $B subscriber add Jane@Example.org --name "Jane Doe" --list news --list paris
 run $B subscriber show jane@example.org --json
 same "double opt-in list: unconfirmed; single: confirmed" \
 	"$(printf '%s' "$OUT" | jq -c '[.subscriptions[] | .list + ":" + .status]')" '["news:unconfirmed","paris:confirmed"]'
-same "address kept as typed, found in any case" "$(printf '%s' "$OUT" | jq -r .email)" "Jane@Example.org"
+X
 expect_out "same address, other case: not duplicated" 0 "already on: news" $B subscriber add JANE@EXAMPLE.ORG --list news
 expect_out "--confirmed confirms an unconfirmed subscription" 0 "updated on: news" $B subscriber add jane@example.org --list news --confirmed
 run $B subscriber show jane@example.org --json
