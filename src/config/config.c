@@ -23,7 +23,7 @@ static const struct bl_config_key keys[] = {
      "database: sqlite:PATH or a postgresql:// URI"},
     {"db_busy_timeout", BL_CONF_DURATION, "10s", 0, 3600, NULL,
      "how long to wait for a locked SQLite database, seconds"},
-    {"import_batch", BL_CONF_INT, "5000", 1, 1000000, NULL,
+    {"import_batch", BL_CONF_INT, "50000", 1, 10000000, NULL,
      "rows committed per import transaction"},
     {"import_role_addresses", BL_CONF_BOOL, "false", 0, 0, NULL,
      "accept role addresses (postmaster@, abuse@, noreply@, webmaster@ ...) on import"},

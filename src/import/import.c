@@ -25,6 +25,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Rows looked up and written together (one round trip each on PostgreSQL). */
+#define BL_IMPORT_FLUSH 500
+
 /* What flush() did with a row (JSON restore needs it to restore the history). */
 struct row_result {
 	int done;
@@ -72,6 +75,8 @@ struct importer {
 	struct bl_import_change *changes;
 	size_t *change_of; /* per item: index of its change, or -1 */
 	/* transaction state */
+	size_t tx_rows; /* rows per transaction (import_batch) */
+	int64_t max_id; /* highest subscriber id before this import: later ids are its own */
 	int in_tx;
 	size_t rows_in_tx;
 	/* CSV state */
@@ -171,15 +176,16 @@ static int commit_tx(struct importer *im)
 	return 0;
 }
 
-/* Canonical text of a JSON object: compact, keys sorted. Caller frees. */
+/*
+ * Canonical text of a JSON object: compact, keys sorted. Caller frees with
+ * free() (jansson allocates with malloc: its default, never changed here).
+ */
 static char *canonical(json_t *obj)
 {
 	char *s = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!s)
 		bl_panic("cannot serialise attributes");
-	char *out = bl_xstrdup(s);
-	free(s);
-	return out;
+	return s;
 }
 
 enum outcome { O_IMPORTED, O_UPDATED, O_DUPLICATE, O_SUPPRESSED };
@@ -235,8 +241,7 @@ static enum outcome decide(struct importer *im, struct item *it, const struct bl
 		c->email = it->addr.email;
 		c->email_key = it->addr.key;
 		c->name = row->name;
-		it->attrs_json = canonical(row->attributes);
-		c->attributes = it->attrs_json;
+		c->attributes = it->attrs_json; /* made canonical by add_row */
 		c->status = row_block ? BL_SUBSCRIBER_BLOCKLISTED : BL_SUBSCRIBER_ACTIVE;
 		c->status_reason = row_block ? reason : "";
 		c->created_at = row->created_at ? row->created_at : now;
@@ -260,6 +265,7 @@ static enum outcome decide(struct importer *im, struct item *it, const struct bl
 			json_object_update(want, row->attributes);
 		}
 		int attrs_changed = !json_equal(have, want);
+		free(it->attrs_json);
 		it->attrs_json = canonical(want);
 		json_decref(have);
 		json_decref(want);
@@ -368,20 +374,12 @@ static int flush(struct importer *im)
 	int rc = begin_tx(im);
 	if (rc)
 		return im->rc = rc;
-	/* Rows whose address and list an earlier batch of this file took are duplicates. */
-	const char **marks = bl_xcalloc(im->n, sizeof(*marks));
-	char *seen = bl_xcalloc(im->n, 1);
-	for (size_t i = 0; i < im->n; i++)
-		marks[i] = im->items[i].mark;
-	rc = im->s->ops->import_mark(im->s, im->n, marks, seen);
-	free(marks);
 	/* One lookup per distinct list in the batch (usually exactly one). */
 	const char **keys = bl_xcalloc(im->n, sizeof(*keys));
 	const char **hashes = bl_xcalloc(im->n, sizeof(*hashes));
 	size_t *idx = bl_xcalloc(im->n, sizeof(*idx));
 	struct bl_import_state *tmp = bl_xcalloc(im->n, sizeof(*tmp));
 	char *done = bl_xcalloc(im->n, 1);
-	memcpy(done, seen, im->n);
 	for (size_t i = 0; i < im->n && rc == 0; i++) {
 		if (done[i])
 			continue;
@@ -403,10 +401,37 @@ static int flush(struct importer *im)
 				bl_import_state_clear(&tmp[j]);
 		}
 	}
-	free(keys);
 	free(hashes);
 	free(idx);
 	free(tmp);
+	/*
+	 * Rows whose address and list an earlier row of this file took are
+	 * duplicates: the first row wins. A subscriber this import created (id
+	 * above the highest before it) was taken by an earlier row; so was its
+	 * subscription to a list when it has one. For subscribers that existed
+	 * before, the store keeps the set of marks.
+	 */
+	char *seen = bl_xcalloc(im->n, 1);
+	size_t nmarks = 0;
+	for (size_t i = 0; i < im->n && rc == 0; i++) {
+		const struct bl_import_state *st = &im->states[i];
+		if (!st->found)
+			continue;
+		if (st->sub.id > im->max_id)
+			seen[i] = im->items[i].list_id ? st->has_subscription : 1;
+		else
+			keys[nmarks++] = im->items[i].mark;
+	}
+	if (rc == 0 && nmarks) {
+		/* done[] doubles as the answers for the marked rows, in order. */
+		rc = im->s->ops->import_mark(im->s, nmarks, keys, done);
+		for (size_t i = 0, m = 0; i < im->n && rc == 0; i++) {
+			const struct bl_import_state *st = &im->states[i];
+			if (st->found && st->sub.id <= im->max_id)
+				seen[i] = done[m++];
+		}
+	}
+	free(keys);
 	free(done);
 	if (rc) {
 		free(seen);
@@ -468,7 +493,7 @@ out:
 	memset(im->slots, 0, im->nslots * sizeof(*im->slots));
 	if (rc)
 		return im->rc;
-	if (!im->o->dry_run && im->rows_in_tx >= im->cap)
+	if (!im->o->dry_run && im->rows_in_tx >= im->tx_rows)
 		return im->rc = commit_tx(im);
 	return 0;
 }
@@ -539,9 +564,8 @@ static int add_row(struct importer *im, struct bl_import_row *row, struct row_re
 		item_clear(&it);
 		return 0;
 	}
-	char *attrs = json_dumps(it.row.attributes, JSON_COMPACT);
-	size_t alen = attrs ? strlen(attrs) : 0;
-	free(attrs);
+	it.attrs_json = canonical(it.row.attributes);
+	size_t alen = strlen(it.attrs_json);
 	if (alen > BL_ATTRIBUTES_MAX) {
 		row_error(im, it.row.line, "attributes are %zu bytes; the limit is %d", alen,
 		          BL_ATTRIBUTES_MAX);
@@ -984,7 +1008,13 @@ static int importer_init(struct importer *im, struct bl_store *s, FILE *f,
 		if (strlen(im->source) > BL_SOURCE_MAX)
 			im->source[BL_SOURCE_MAX] = '\0';
 	}
-	im->cap = o->batch ? o->batch : 5000;
+	/*
+	 * Rows are looked up and written BL_IMPORT_FLUSH at a time and
+	 * committed import_batch at a time: memory stays small whatever the
+	 * transaction size.
+	 */
+	im->tx_rows = o->batch ? o->batch : 5000;
+	im->cap = im->tx_rows < BL_IMPORT_FLUSH ? im->tx_rows : BL_IMPORT_FLUSH;
 	im->items = bl_xcalloc(im->cap, sizeof(*im->items));
 	im->states = bl_xcalloc(im->cap, sizeof(*im->states));
 	im->changes = bl_xcalloc(im->cap, sizeof(*im->changes));
@@ -994,6 +1024,8 @@ static int importer_init(struct importer *im, struct bl_store *s, FILE *f,
 		im->nslots *= 2;
 	im->slots = bl_xcalloc(im->nslots, sizeof(*im->slots));
 	int rc = s->ops->import_mark_reset(s);
+	if (rc == 0)
+		rc = s->ops->subscriber_max_id(s, &im->max_id);
 	if (rc)
 		return bl_diag_set(d, -rc, "%s", bl_store_error(s));
 	if (!o->list_slug)

@@ -702,13 +702,21 @@ static int pg_list_each(struct bl_store *s, bl_list_fn fn, void *arg)
 
 static int pg_list_delete(struct bl_store *s, const char *slug)
 {
-	/* Cascades to subscriptions; consent events keep their rows with list_id NULL (schema). */
+	/*
+	 * Cascades to subscriptions; consent events keep their rows, detached
+	 * (list_id NULL), in the same statement.
+	 */
 	const char *params[] = {slug};
-	long long n = 0;
-	int rc =
-	    exec_count(pg(s), "list_delete", "DELETE FROM lists WHERE slug = $1", 1, params, &n);
-	if (rc)
-		return rc;
+	PGresult *res = run(pg(s), "list_delete",
+	                    "WITH l AS (DELETE FROM lists WHERE slug = $1 RETURNING id), "
+	                    "e AS (UPDATE consent_events SET list_id = NULL "
+	                    "WHERE list_id IN (SELECT id FROM l)) "
+	                    "SELECT count(*) FROM l",
+	                    1, params);
+	if (!res)
+		return -BL_ESTORE;
+	long long n = get_i64(res, 0, 0);
+	PQclear(res);
 	if (n == 0)
 		return bl_store_set_error(s, BL_ENOENT, "there is no list \"%s\"", slug);
 	return 0;
@@ -944,6 +952,17 @@ static int pg_subscriber_erase(struct bl_store *s, int64_t subscriber_id,
 		return rc;
 	return scope_end(p, "subscriber_erase", sc,
 	                 erase(p, subscriber_id, suppression_hash, reason, now));
+}
+
+static int pg_subscriber_max_id(struct bl_store *s, int64_t *out)
+{
+	PGresult *res = run(pg(s), "subscriber_max_id",
+	                    "SELECT coalesce(max(id), 0) FROM subscribers", 0, NULL);
+	if (!res)
+		return -BL_ESTORE;
+	*out = get_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
 }
 
 static int pg_suppression_get(struct bl_store *s, const char *hash, int64_t *since)
@@ -1592,6 +1611,7 @@ const struct bl_store_ops bl_postgres_ops = {
     .consent_each = pg_consent_each,
     .consent_add = pg_consent_add,
     .subscriber_erase = pg_subscriber_erase,
+    .subscriber_max_id = pg_subscriber_max_id,
     .suppression_get = pg_suppression_get,
     .import_lookup = pg_import_lookup,
     .import_mark = pg_import_mark,

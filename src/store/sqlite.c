@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,6 +32,7 @@ enum stmt {
 	ST_LIST_GET,
 	ST_LIST_EACH,
 	ST_LIST_DELETE,
+	ST_LIST_DETACH,
 	ST_LIST_COUNTS,
 	ST_SUB_GET,
 	ST_SUB_EACH_ALL,
@@ -253,6 +255,13 @@ static void sq_close(struct bl_store *base)
 	free(s);
 }
 
+/* Process-wide SQLite settings, applied once before the library starts. */
+static void configure_sqlite(void)
+{
+	/* No allocation statistics: they cost a global mutex on every malloc. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sq_open(const char *uri, const struct bl_store_opts *opts, struct bl_store **out,
                    struct bl_diag *d)
 {
@@ -274,6 +283,8 @@ static int sq_open(const char *uri, const struct bl_store_opts *opts, struct bl_
 		if (rc)
 			return rc;
 	}
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, configure_sqlite);
 	struct sqlite_store *s = bl_xcalloc(1, sizeof(*s));
 	s->base.ops = &bl_sqlite_ops;
 	s->path = bl_xstrdup(path);
@@ -296,6 +307,7 @@ static int sq_open(const char *uri, const struct bl_store_opts *opts, struct bl_
 	                              "PRAGMA temp_store = FILE;";
 	char *err = NULL;
 	rc = sqlite3_exec(s->db, pragmas, NULL, NULL, &err);
+
 	if (rc != SQLITE_OK) {
 		bl_diag_set(d, BL_ESTORE, "cannot open database %s: %s", path,
 		            err ? err : sqlite3_errstr(rc));
@@ -542,16 +554,29 @@ static int sq_list_each(struct bl_store *base, bl_list_fn fn, void *arg)
 static int sq_list_delete(struct bl_store *base, const char *slug)
 {
 	struct sqlite_store *s = S(base);
-	sqlite3_stmt *st = stmt(s, ST_LIST_DELETE);
-	if (!st)
-		return -BL_ESTORE;
-	bind_text(st, 1, slug);
-	int rc = exec_stmt(s, st, "deleting a list");
+	int rc = tx_begin(s);
 	if (rc)
 		return rc;
+	/* Consent events keep their history, detached from the list. */
+	sqlite3_stmt *st = stmt(s, ST_LIST_DETACH);
+	if (!st) {
+		rc = -BL_ESTORE;
+		goto out;
+	}
+	bind_text(st, 1, slug);
+	if ((rc = exec_stmt(s, st, "detaching consent events")))
+		goto out;
+	if (!(st = stmt(s, ST_LIST_DELETE))) {
+		rc = -BL_ESTORE;
+		goto out;
+	}
+	bind_text(st, 1, slug);
+	if ((rc = exec_stmt(s, st, "deleting a list")))
+		goto out;
 	if (sqlite3_changes(s->db) == 0)
-		return bl_store_set_error(base, BL_ENOENT, "no list with slug \"%s\"", slug);
-	return 0;
+		rc = bl_store_set_error(base, BL_ENOENT, "no list with slug \"%s\"", slug);
+out:
+	return tx_end(s, rc);
 }
 
 static int sq_list_counts(struct bl_store *base, int64_t list_id, struct bl_list_counts *out)
@@ -779,6 +804,21 @@ static int sq_subscriber_erase(struct bl_store *base, int64_t subscriber_id,
 	rc = exec_stmt(s, st, "adding a suppression");
 out:
 	return tx_end(s, rc);
+}
+
+static int sq_subscriber_max_id(struct bl_store *base, int64_t *out)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM subscribers", -1, &st,
+	                            NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "reading the highest subscriber id");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : fail(s, rc, "reading the highest subscriber id");
 }
 
 static int sq_suppression_get(struct bl_store *base, const char *hash, int64_t *since)
@@ -1118,6 +1158,7 @@ const struct bl_store_ops bl_sqlite_ops = {
     .consent_each = sq_consent_each,
     .consent_add = sq_consent_add,
     .subscriber_erase = sq_subscriber_erase,
+    .subscriber_max_id = sq_subscriber_max_id,
     .suppression_get = sq_suppression_get,
     .import_lookup = sq_import_lookup,
     .import_mark = sq_import_mark,

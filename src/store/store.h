@@ -151,6 +151,8 @@ struct bl_store_ops {
 	 */
 	int (*subscriber_erase)(struct bl_store *s, int64_t subscriber_id,
 	                        const char *suppression_hash, const char *reason, int64_t now);
+	/* the highest subscriber id so far (0 when there are none): ids only grow after it. */
+	int (*subscriber_max_id)(struct bl_store *s, int64_t *out);
 	/* suppression list lookup by hash (hex SHA-256, see bl_address_hash). */
 	int (*suppression_get)(struct bl_store *s, const char *hash, int64_t *since);
 

@@ -52,7 +52,7 @@ same "config dump --json" "$(printf '%s' "$OUT" | jq -r '.[] | select(.key=="imp
 printf 'db = sqlite:x.db\nrelayy = smtp://127.0.0.1\n' > bad.conf
 expect_out "unknown key: error names key and line" 2 "bad.conf:2: unknown configuration key \"relayy\"" $B --config bad.conf config dump
 printf 'import_batch = lots\n' > bad.conf
-expect_out "bad value: error names the allowed range" 2 "import_batch must be a whole number from 1 to 1000000" $B --config bad.conf list ls
+expect_out "bad value: error names the allowed range" 2 "import_batch must be a whole number from 1 to 10000000" $B --config bad.conf list ls
 expect_out "missing config file" 2 "cannot read config file nope.conf" $B --config nope.conf config dump
 expect_out "bad env value" 2 "BULLETIN_SMTPUTF8.*true or false" env BULLETIN_SMTPUTF8=perhaps $B config dump
 run env BULLETIN_NOSUCH=1 $B config dump

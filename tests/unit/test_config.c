@@ -33,7 +33,7 @@ static void test_defaults(void **state)
 	assert_string_equal(bl_config_str(c, "db"), "sqlite:bulletin.db");
 	assert_int_equal(bl_config_bool(c, "smtputf8"), 0);
 	assert_int_equal(bl_config_int(c, "db_busy_timeout"), 10);
-	assert_int_equal(bl_config_int(c, "import_batch"), 5000);
+	assert_int_equal(bl_config_int(c, "import_batch"), 50000);
 	for (size_t i = 0; i < bl_config_count(); i++) {
 		struct bl_config_entry e;
 		bl_config_entry_at(c, i, &e);
@@ -61,7 +61,7 @@ static void test_values(void **state)
 	} cases[] = {
 	    {"smtputf8", "yes", 1, 1},         {"smtputf8", "Off", 1, 0},
 	    {"smtputf8", "maybe", 0, 0},       {"import_batch", "1", 1, 1},
-	    {"import_batch", "0", 0, 0},       {"import_batch", "1000001", 0, 0},
+	    {"import_batch", "0", 0, 0},       {"import_batch", "10000001", 0, 0},
 	    {"import_batch", "12abc", 0, 0},   {"db_busy_timeout", "30s", 1, 30},
 	    {"db_busy_timeout", "2m", 1, 120}, {"db_busy_timeout", "1h", 1, 3600},
 	    {"db_busy_timeout", "2h", 0, 0},   {"db_busy_timeout", "5x", 0, 0},

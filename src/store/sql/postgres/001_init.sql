@@ -43,10 +43,12 @@ CREATE TABLE subscriptions (
 );
 CREATE INDEX subscriptions_by_list ON subscriptions (list_id, status, subscriber_id);
 
+-- Append-only; no foreign keys (see sql/sqlite/001_init.sql): the store
+-- detaches events itself on erasure and list removal.
 CREATE TABLE consent_events (
 	id            bigserial PRIMARY KEY,
-	subscriber_id bigint REFERENCES subscribers (id) ON DELETE SET NULL,
-	list_id       bigint REFERENCES lists (id) ON DELETE SET NULL,
+	subscriber_id bigint,
+	list_id       bigint,
 	kind          text NOT NULL CHECK (kind IN ('signup', 'confirm', 'unsubscribe', 'import',
 	                                            'erase', 'preference', 'blocklist')),
 	at            timestamptz NOT NULL,

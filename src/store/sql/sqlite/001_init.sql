@@ -48,10 +48,13 @@ CREATE INDEX subscriptions_by_list ON subscriptions (list_id, status, subscriber
 
 -- Append-only. The only change allowed is erasure: detaching the subscriber
 -- and the list and blanking IP and user agent (see the triggers below).
+-- subscriber_id and list_id carry no foreign key: the log must outlive what
+-- it refers to, the store detaches them itself (erasure, list removal), and
+-- the checks would double the cost of every import row.
 CREATE TABLE consent_events (
 	id            INTEGER PRIMARY KEY,
-	subscriber_id INTEGER REFERENCES subscribers (id) ON DELETE SET NULL,
-	list_id       INTEGER REFERENCES lists (id) ON DELETE SET NULL,
+	subscriber_id INTEGER,
+	list_id       INTEGER,
 	kind          TEXT NOT NULL CHECK (kind IN ('signup', 'confirm', 'unsubscribe', 'import',
 	                                            'erase', 'preference', 'blocklist')),
 	at            INTEGER NOT NULL,
