@@ -176,6 +176,11 @@ static int scan_characters(struct parse *p)
 	const unsigned char *u = (const unsigned char *)p->s;
 	size_t i = 0;
 	while (i < p->n) {
+		/* Printable ASCII is the common case and never invisible. */
+		if (u[i] >= 0x20 && u[i] < 0x7F) {
+			i++;
+			continue;
+		}
 		uint32_t cp;
 		size_t k = bl_utf8_decode(u + i, p->n - i, &cp);
 		if (k == 0)

@@ -374,6 +374,19 @@ static int flush(struct importer *im)
 	int rc = begin_tx(im);
 	if (rc)
 		return im->rc = rc;
+	/*
+	 * Suppression hashes only when the list has entries (usually none).
+	 * The check runs inside the import's transaction, so an erasure that
+	 * committed before it is seen.
+	 */
+	int any = im->s->ops->suppression_any(im->s);
+	if (any < 0) {
+		rc = any;
+		store_fail(im, rc);
+		goto out;
+	}
+	for (size_t i = 0; any && i < im->n; i++)
+		bl_suppression_hash(im->items[i].addr.key, im->items[i].hash);
 	/* One lookup per distinct list in the batch (usually exactly one). */
 	const char **keys = bl_xcalloc(im->n, sizeof(*keys));
 	const char **hashes = bl_xcalloc(im->n, sizeof(*hashes));
@@ -393,7 +406,7 @@ static int flush(struct importer *im)
 			idx[k++] = j;
 			done[j] = 1;
 		}
-		rc = im->s->ops->import_lookup(im->s, list, k, keys, hashes, tmp);
+		rc = im->s->ops->import_lookup(im->s, list, k, keys, any ? hashes : NULL, tmp);
 		for (size_t j = 0; j < k; j++) {
 			if (rc == 0)
 				im->states[idx[j]] = tmp[j];
@@ -417,10 +430,14 @@ static int flush(struct importer *im)
 		const struct bl_import_state *st = &im->states[i];
 		if (!st->found)
 			continue;
-		if (st->sub.id > im->max_id)
-			seen[i] = im->items[i].list_id ? st->has_subscription : 1;
-		else
-			keys[nmarks++] = im->items[i].mark;
+		struct item *it = &im->items[i];
+		if (st->sub.id > im->max_id) {
+			seen[i] = it->list_id ? st->has_subscription : 1;
+		} else {
+			snprintf(it->mark, sizeof(it->mark), "%s\x1f%lld", it->addr.key,
+			         (long long)it->list_id);
+			keys[nmarks++] = it->mark;
+		}
 	}
 	if (rc == 0 && nmarks) {
 		/* done[] doubles as the answers for the marked rows, in order. */
@@ -590,8 +607,6 @@ static int add_row(struct importer *im, struct bl_import_row *row, struct row_re
 			return 0;
 		}
 	}
-	bl_suppression_hash(it.addr.key, it.hash);
-	snprintf(it.mark, sizeof(it.mark), "%s\x1f%lld", it.addr.key, (long long)it.list_id);
 
 	size_t slot;
 	long prev = find_in_batch(im, it.addr.key, &slot);

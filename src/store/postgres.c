@@ -954,6 +954,17 @@ static int pg_subscriber_erase(struct bl_store *s, int64_t subscriber_id,
 	                 erase(p, subscriber_id, suppression_hash, reason, now));
 }
 
+static int pg_suppression_any(struct bl_store *s)
+{
+	PGresult *res =
+	    run(pg(s), "suppression_any", "SELECT EXISTS (SELECT 1 FROM suppressions)", 0, NULL);
+	if (!res)
+		return -BL_ESTORE;
+	int any = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return any;
+}
+
 static int pg_subscriber_max_id(struct bl_store *s, int64_t *out)
 {
 	PGresult *res = run(pg(s), "subscriber_max_id",
@@ -1612,6 +1623,7 @@ const struct bl_store_ops bl_postgres_ops = {
     .consent_add = pg_consent_add,
     .subscriber_erase = pg_subscriber_erase,
     .subscriber_max_id = pg_subscriber_max_id,
+    .suppression_any = pg_suppression_any,
     .suppression_get = pg_suppression_get,
     .import_lookup = pg_import_lookup,
     .import_mark = pg_import_mark,

@@ -153,13 +153,16 @@ struct bl_store_ops {
 	                        const char *suppression_hash, const char *reason, int64_t now);
 	/* the highest subscriber id so far (0 when there are none): ids only grow after it. */
 	int (*subscriber_max_id)(struct bl_store *s, int64_t *out);
+	/* whether the suppression list has any entry: 0 or 1, or a negative error. */
+	int (*suppression_any)(struct bl_store *s);
 	/* suppression list lookup by hash (hex SHA-256, see bl_address_hash). */
 	int (*suppression_get)(struct bl_store *s, const char *hash, int64_t *since);
 
 	/*
 	 * import_lookup - the state of @n addresses (@keys: email_key each,
-	 * @hashes: their suppression hashes) with respect to list @list_id
-	 * (0: none). @out has @n slots, filled in order.
+	 * @hashes: their suppression hashes, or NULL when the caller found the
+	 * suppression list empty) with respect to list @list_id (0: none).
+	 * @out has @n slots, filled in order.
 	 */
 	int (*import_lookup)(struct bl_store *s, int64_t list_id, size_t n, const char *const *keys,
 	                     const char *const *hashes, struct bl_import_state *out);
