@@ -57,4 +57,6 @@ bulletin list create news --name "Newsroom alerts" \
 bulletin import examples/subscribers.csv --list news
 bulletin list show news
 bulletin list ls
+bulletin subscriber show dana.diaz@example.com
+bulletin export --list news --format csv
 printf '\ndemo: done; the database is demo-data/bulletin.db\n'
