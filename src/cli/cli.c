@@ -92,6 +92,35 @@ void bl_cli_getopt_reset(void)
 	opterr = 1;
 }
 
+int bl_cli_simple_opts(int argc, char **argv, const char *usage, int *json)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}, {0}};
+	int c;
+	bl_cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'j' && json)
+			*json = 1;
+		else
+			return bl_cli_usage(usage, c == 'h');
+	}
+	return -1;
+}
+
+int bl_cli_dispatch(struct bl_cli *cli, int argc, char **argv, const struct bl_subcommand *subs,
+                    size_t n, const char *usage, const char *group)
+{
+	if (argc < 2)
+		return bl_cli_usage(usage, 0);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		return bl_cli_usage(usage, 1);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(subs[i].name, argv[1]) == 0)
+			return subs[i].run(cli, argc - 1, argv + 1);
+	bl_cli_error("unknown %s command \"%s\"; see `bulletin %s --help`", group, argv[1], group);
+	return BL_EXIT_USAGE;
+}
+
 int bl_cli_exit_code(int rc)
 {
 	switch (-rc) {

@@ -60,6 +60,25 @@ const char *bl_cli_time(long long t);
  */
 void bl_cli_getopt_reset(void);
 
+/*
+ * bl_cli_simple_opts - parse a command that takes only --help and, when
+ * @json is not NULL, --json (setting *@json). Returns -1 to go on (optind
+ * then indexes the first operand), else the exit code to return at once.
+ */
+int bl_cli_simple_opts(int argc, char **argv, const char *usage, int *json);
+
+struct bl_subcommand {
+	const char *name;
+	int (*run)(struct bl_cli *cli, int argc, char **argv);
+};
+
+/*
+ * bl_cli_dispatch - run the subcommand of group @group ("list") named by
+ * argv[1] from the @n entries of @subs, or print @usage. Returns its exit code.
+ */
+int bl_cli_dispatch(struct bl_cli *cli, int argc, char **argv, const struct bl_subcommand *subs,
+                    size_t n, const char *usage, const char *group);
+
 /* Command entry points (cmd_*.c). */
 int bl_cmd_init(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_config(struct bl_cli *cli, int argc, char **argv);

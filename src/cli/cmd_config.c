@@ -33,16 +33,9 @@ static char *mask(const char *key, const char *v)
 
 int bl_cmd_config(struct bl_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}, {0}};
-	int c, json = 0;
-	bl_cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'j')
-			json = 1;
-		else
-			return bl_cli_usage(usage, c == 'h');
-	}
+	int json = 0, code = bl_cli_simple_opts(argc, argv, usage, &json);
+	if (code >= 0)
+		return code;
 	if (optind != argc - 1 || strcmp(argv[optind], "dump") != 0)
 		return bl_cli_usage(usage, 0);
 	json_t *arr = json ? json_array() : NULL;

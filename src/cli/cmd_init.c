@@ -22,15 +22,13 @@ static const char usage[] =
 
 int bl_cmd_init(struct bl_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-	int c;
-	bl_cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		return bl_cli_usage(usage, c == 'h');
+	int code = bl_cli_simple_opts(argc, argv, usage, NULL);
+	if (code >= 0)
+		return code;
 	if (optind != argc)
 		return bl_cli_usage(usage, 0);
 	struct bl_store *s;
-	int code = bl_cli_store(cli, 0, &s);
+	code = bl_cli_store(cli, 0, &s);
 	if (code)
 		return code;
 	int from, to;

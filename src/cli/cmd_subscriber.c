@@ -262,22 +262,15 @@ static int find_subscriber(struct bl_cli *cli, struct bl_store *s, const char *e
 
 static int cmd_show(struct bl_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}, {0}};
-	int c, json = 0;
-	bl_cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'j')
-			json = 1;
-		else
-			return bl_cli_usage(usage, c == 'h');
-	}
+	int json = 0, code = bl_cli_simple_opts(argc, argv, usage, &json);
+	if (code >= 0)
+		return code;
 	if (optind != argc - 1) {
 		bl_cli_error("subscriber show needs exactly one EMAIL");
 		return BL_EXIT_USAGE;
 	}
 	struct bl_store *s;
-	int code = bl_cli_store(cli, 1, &s);
+	code = bl_cli_store(cli, 1, &s);
 	if (code)
 		return code;
 	struct bl_subscriber sub;
@@ -479,17 +472,15 @@ static int count_subs(void *arg, const struct bl_subscription *x)
 
 static int cmd_rm(struct bl_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-	int c;
-	bl_cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		return bl_cli_usage(usage, c == 'h');
+	int code = bl_cli_simple_opts(argc, argv, usage, NULL);
+	if (code >= 0)
+		return code;
 	if (optind != argc - 1) {
 		bl_cli_error("subscriber rm needs exactly one EMAIL");
 		return BL_EXIT_USAGE;
 	}
 	struct bl_store *s;
-	int code = bl_cli_store(cli, 1, &s);
+	code = bl_cli_store(cli, 1, &s);
 	if (code)
 		return code;
 	struct bl_subscriber sub;
@@ -516,18 +507,8 @@ static int cmd_rm(struct bl_cli *cli, int argc, char **argv)
 
 int bl_cmd_subscriber(struct bl_cli *cli, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*run)(struct bl_cli *, int, char **);
-	} subs[] = {{"add", cmd_add}, {"show", cmd_show}, {"ls", cmd_ls}, {"rm", cmd_rm}};
-	if (argc < 2)
-		return bl_cli_usage(usage, 0);
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-		return bl_cli_usage(usage, 1);
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(subs[i].name, argv[1]) == 0)
-			return subs[i].run(cli, argc - 1, argv + 1);
-	bl_cli_error("unknown subscriber command \"%s\"; see `bulletin subscriber --help`",
-	             argv[1]);
-	return BL_EXIT_USAGE;
+	static const struct bl_subcommand subs[] = {
+	    {"add", cmd_add}, {"show", cmd_show}, {"ls", cmd_ls}, {"rm", cmd_rm}};
+	return bl_cli_dispatch(cli, argc, argv, subs, sizeof(subs) / sizeof(subs[0]), usage,
+	                       "subscriber");
 }

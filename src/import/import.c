@@ -655,6 +655,14 @@ static int on_record(void *arg, const struct bl_csv_record *rec)
 		if (bl_mapping_has_header(im->map))
 			return 0;
 	}
+	/* Spreadsheets save blank rows as ";;;": nothing to import, nothing to report. */
+	int blank = 1;
+	for (size_t i = 0; i < rec->nfields && blank; i++) {
+		size_t off;
+		blank = bl_trim_span(rec->fields[i], rec->lens[i], &off) == 0;
+	}
+	if (blank)
+		return 0;
 	if (rec->bad_utf8) {
 		im->st->rows++;
 		row_error(im, rec->line,

@@ -46,7 +46,8 @@ int bl_buf_addc(struct bl_buf *b, char c);
 /* bl_buf_addf - append printf-formatted text; as bl_buf_add. */
 int bl_buf_addf(struct bl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* bl_buf_vaddf - va_list form of bl_buf_addf. */
-int bl_buf_vaddf(struct bl_buf *b, const char *fmt, va_list ap);
+int bl_buf_vaddf(struct bl_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* bl_buf_str - the contents, never NULL ("" when empty); valid until the next change. */
 const char *bl_buf_str(const struct bl_buf *b);

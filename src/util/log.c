@@ -22,6 +22,9 @@ void bl_log_set_source_locations(int on)
 }
 
 static void vlog(const char *name, const char *file, int line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static void vlog(const char *name, const char *file, int line, const char *fmt, va_list ap)
 {
 	char msg[2048];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
