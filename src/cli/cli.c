@@ -143,6 +143,7 @@ int bl_cli_store(struct bl_cli *cli, int need_schema, struct bl_store **out)
 		struct bl_diag d;
 		struct bl_store_opts opts = {
 		    .busy_timeout_ms = (int)(bl_config_int(cli->config, "db_busy_timeout") * 1000),
+		    .must_exist = need_schema, /* only init, which needs no schema, creates */
 		};
 		int rc = bl_store_open(bl_config_str(cli->config, "db"), &opts, &cli->store, &d);
 		if (rc) {
@@ -230,6 +231,8 @@ int bl_cli_main(int argc, char **argv)
 		return BL_EXIT_USAGE;
 	}
 
+	/* People read these messages: file:line only with log_level = debug. */
+	bl_log_set_source_locations(0);
 	struct bl_cli cli = {.config = bl_config_create()};
 	struct bl_diag d;
 	int code = BL_EXIT_OK;
@@ -266,6 +269,7 @@ int bl_cli_main(int argc, char **argv)
 	for (size_t i = 0; i < 4; i++)
 		if (strcmp(bl_config_str(cli.config, "log_level"), levels[i].name) == 0)
 			bl_log_set_level(levels[i].level);
+	bl_log_set_source_locations(strcmp(bl_config_str(cli.config, "log_level"), "debug") == 0);
 
 	code = c->run(&cli, argc - 1, argv + 1);
 out:

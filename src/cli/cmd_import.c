@@ -231,7 +231,7 @@ int bl_cmd_import(struct bl_cli *cli, int argc, char **argv)
 		json_object_set_new(o2, "format", json_string(bl_format_name(st.format)));
 		json_object_set_new(o2, "dry_run", json_boolean(o.dry_run));
 		bl_cli_print_json(o2);
-		return BL_EXIT_OK;
+		return st.invalid ? BL_EXIT_INPUT : BL_EXIT_OK;
 	}
 	if (!quiet) {
 		double el = bl_monotonic() - ui.start;
@@ -246,5 +246,6 @@ int bl_cmd_import(struct bl_cli *cli, int argc, char **argv)
 	if (st.suppressed)
 		printf(", suppressed %zu", st.suppressed);
 	printf(")\n");
-	return BL_EXIT_OK;
+	/* The valid rows are in; the exit status still tells a script some were not. */
+	return st.invalid ? BL_EXIT_INPUT : BL_EXIT_OK;
 }

@@ -141,6 +141,7 @@ static int cmd_add(struct bl_cli *cli, int argc, char **argv)
 		struct bl_import_opts o = {
 		    .path = "cli",
 		    .source = "cli",
+		    .manual = 1,
 		    .list_slug = nlists ? lists[i] : NULL,
 		    .confirmed = confirmed,
 		    .address_flags = flags,
@@ -352,7 +353,10 @@ static int on_subscriber(void *arg, const struct bl_subscriber *sub)
 		free(t);
 		json_decref(o);
 	} else {
-		printf("%lld\t%s\t%s\t%s\n", (long long)sub->id, sub->email,
+		struct bl_address a;
+		int ok = bl_address_parse(sub->email, strlen(sub->email), BL_ADDRESS_SMTPUTF8, &a,
+		                          NULL, NULL) == 0;
+		printf("%lld\t%s\t%s\t%s\n", (long long)sub->id, ok ? a.display : sub->email,
 		       bl_subscriber_status_name(sub->status), sub->name);
 	}
 	st->count++;

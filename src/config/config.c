@@ -22,7 +22,7 @@ static const struct bl_config_key keys[] = {
     {"db", BL_CONF_STR, "sqlite:bulletin.db", 0, 0, NULL,
      "database: sqlite:PATH or a postgresql:// URI"},
     {"db_busy_timeout", BL_CONF_DURATION, "10s", 0, 3600, NULL,
-     "how long to wait for a locked SQLite database, seconds"},
+     "how long to wait for a locked SQLite database"},
     {"import_batch", BL_CONF_INT, "50000", 1, 10000000, NULL,
      "rows committed per import transaction"},
     {"import_role_addresses", BL_CONF_BOOL, "false", 0, 0, NULL,
@@ -159,7 +159,7 @@ static int validate(const struct bl_config_key *k, const char *value, const char
 		rc = parse_duration(value, num);
 		if (rc || *num < k->min || *num > k->max)
 			return bl_diag_set(d, BL_EINVAL,
-			                   "%s: %s must be a duration such as 30s, 5m, 2h or 7d, "
+			                   "%s: %s must be a duration such as 30s or 5m, "
 			                   "from %llds to %llds (got \"%s\")",
 			                   where, k->name, k->min, k->max, value);
 		return 0;

@@ -85,16 +85,28 @@ static json_t *time_json(int64_t t)
 	return json_string(bl_time_format(t, buf));
 }
 
+static json_t *event_json(const struct bl_consent *c)
+{
+	json_t *e = json_object();
+	json_object_set_new(e, "kind", json_string(bl_consent_kind_name(c->kind)));
+	json_object_set_new(e, "list", json_string(c->list_slug ? c->list_slug : ""));
+	json_object_set_new(e, "at", time_json(c->at));
+	json_object_set_new(e, "ip", json_string(c->ip));
+	json_object_set_new(e, "user_agent", json_string(c->user_agent));
+	json_object_set_new(e, "source", json_string(c->source));
+	return e;
+}
+
 static int json_item(struct exporter *x, const struct bl_export_item *it)
 {
 	const struct bl_subscriber *s = it->sub;
 	json_t *o = json_object();
 	json_object_set_new(o, "email", json_string(s->email));
 	json_object_set_new(o, "name", json_string(s->name));
-	json_t *attrs = json_loads(s->attributes, 0, NULL);
-	json_object_set_new(o, "attributes", json_is_object(attrs) ? attrs : json_object());
-	if (!json_is_object(attrs))
-		json_decref(attrs);
+	/* Keys sorted whatever the backend stored (jsonb keeps its own order). */
+	char *canon = attributes_text(s->attributes);
+	json_object_set_new(o, "attributes", json_loads(canon, 0, NULL));
+	free(canon);
 	json_object_set_new(o, "status", json_string(bl_subscriber_status_name(s->status)));
 	json_object_set_new(o, "status_reason", json_string(s->status_reason));
 	json_object_set_new(o, "created_at", time_json(s->created_at));
@@ -116,14 +128,7 @@ static int json_item(struct exporter *x, const struct bl_export_item *it)
 		/* A one-list export keeps that list's history and the list-less events. */
 		if (x->list_slug && *list && strcmp(list, x->list_slug) != 0)
 			continue;
-		json_t *e = json_object();
-		json_object_set_new(e, "kind", json_string(bl_consent_kind_name(c->kind)));
-		json_object_set_new(e, "list", json_string(list));
-		json_object_set_new(e, "at", time_json(c->at));
-		json_object_set_new(e, "ip", json_string(c->ip));
-		json_object_set_new(e, "user_agent", json_string(c->user_agent));
-		json_object_set_new(e, "source", json_string(c->source));
-		json_array_append_new(events, e);
+		json_array_append_new(events, event_json(c));
 	}
 	json_object_set_new(o, "consent", events);
 	char *text = json_dumps(o, JSON_COMPACT);
@@ -163,7 +168,74 @@ static int on_list(void *arg, const struct bl_list *l)
 	json_object_set_new(o, "optin", json_string(bl_optin_name(l->optin)));
 	json_object_set_new(o, "visibility", json_string(bl_visibility_name(l->visibility)));
 	json_object_set_new(o, "description", json_string(l->description));
+	json_object_set_new(o, "created_at", time_json(l->created_at));
 	json_array_append_new(acc->arr, o);
+	return 0;
+}
+
+static int on_detached(void *arg, const struct bl_consent *c)
+{
+	json_array_append_new(arg, event_json(c));
+	return 0;
+}
+
+static int on_suppression(void *arg, const char *hash, const char *reason, int64_t created_at)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "hash", json_string(hash));
+	json_object_set_new(o, "reason", json_string(reason));
+	json_object_set_new(o, "created_at", time_json(created_at));
+	json_array_append_new(arg, o);
+	return 0;
+}
+
+/*
+ * The first line of a JSON export: everything but the subscribers. A full
+ * export (no list) also carries the secret key, the suppression list and
+ * the consent events of erased subscribers, so that a restore is complete.
+ */
+static int json_header(struct bl_store *s, const char *list_slug, FILE *out, struct bl_diag *d)
+{
+	json_t *h = json_object();
+	char now[BL_TIME_STRMAX];
+	json_object_set_new(h, "format", json_string("bulletin"));
+	json_object_set_new(h, "version", json_integer(1));
+	json_object_set_new(h, "exported_at", json_string(bl_time_format(bl_now(), now)));
+	struct lists_acc acc = {.arr = json_array(), .only = list_slug};
+	json_object_set_new(h, "lists", acc.arr);
+	int rc = s->ops->list_each(s, on_list, &acc);
+	if (rc == 0 && !list_slug) {
+		char *key = NULL;
+		int found = s->ops->setting_get(s, "secret_key", &key);
+		if (found < 0)
+			rc = found;
+		json_t *settings = json_object();
+		if (found > 0)
+			json_object_set_new(settings, "secret_key", json_string(key));
+		free(key);
+		json_object_set_new(h, "settings", settings);
+		json_t *sup = json_array(), *erased = json_array();
+		json_object_set_new(h, "suppressions", sup);
+		json_object_set_new(h, "erased_consent", erased);
+		if (rc == 0)
+			rc = s->ops->suppression_each(s, on_suppression, sup);
+		if (rc == 0)
+			rc = s->ops->consent_each(s, 0, on_detached, erased);
+	}
+	if (rc) {
+		json_decref(h);
+		return bl_diag_set(d, -rc, "%s", bl_store_error(s));
+	}
+	/* Open the subscribers array on the same line: the import streams from here. */
+	json_object_set_new(h, "subscribers", json_array());
+	char *text = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(h);
+	size_t len = text ? strlen(text) : 0;
+	int w = len > 2 && fprintf(out, "%.*s\n", (int)(len - 2), text) >= 0;
+	free(text);
+	if (!w)
+		return bl_diag_set(d, BL_EIO, "writing the export failed: %s",
+		                   strerror(errno ? errno : EIO));
 	return 0;
 }
 
@@ -190,23 +262,8 @@ int bl_export(struct bl_store *s, const char *list_slug, enum bl_export_format f
 			return bl_diag_set(d, BL_EIO, "writing the export failed: %s",
 			                   strerror(errno ? errno : EIO));
 	} else {
-		struct lists_acc acc = {.arr = json_array(), .only = list_slug};
-		rc = s->ops->list_each(s, on_list, &acc);
-		if (rc) {
-			json_decref(acc.arr);
-			return bl_diag_set(d, -rc, "%s", bl_store_error(s));
-		}
-		char now[BL_TIME_STRMAX];
-		char *lists = json_dumps(acc.arr, JSON_COMPACT);
-		json_decref(acc.arr);
-		int w = fprintf(out,
-		                "{\"format\":\"bulletin\",\"version\":1,\"exported_at\":\"%s\","
-		                "\"lists\":%s,\"subscribers\":[\n",
-		                bl_time_format(bl_now(), now), lists ? lists : "[]");
-		free(lists);
-		if (w < 0)
-			return bl_diag_set(d, BL_EIO, "writing the export failed: %s",
-			                   strerror(errno ? errno : EIO));
+		if ((rc = json_header(s, list_slug, out, d)))
+			return rc;
 	}
 	rc = s->ops->export_each(s, list_id, format == BL_EXPORT_JSON, on_item, &x);
 	if (rc == 0 && format == BL_EXPORT_JSON && fprintf(out, "%s]}\n", x.count ? "\n" : "") < 0)

@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "util/str.h"
 #include "util/time.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 #include <errno.h>
@@ -331,7 +332,8 @@ static enum outcome decide(struct importer *im, struct item *it, const struct bl
 				    c, row->events[i].kind, row->events[i].at, row->events[i].ip,
 				    row->events[i].kind == BL_CONSENT_BLOCKLIST ? 0 : it->list_id,
 				    im->source);
-			add_change_event(c, BL_CONSENT_IMPORT, now, "", it->list_id, im->source);
+			add_change_event(c, im->o->manual ? BL_CONSENT_SIGNUP : BL_CONSENT_IMPORT,
+			                 now, "", it->list_id, im->source);
 		}
 		return O_IMPORTED;
 	}
@@ -573,7 +575,8 @@ static int add_row(struct importer *im, struct bl_import_row *row, struct row_re
 		item_clear(&it);
 		return 0;
 	}
-	if (!im->o->allow_role && bl_is_role_address(it.addr.key)) {
+	/* Restoring bulletin's own export keeps what the database held. */
+	if (!im->o->allow_role && !it.row.exact && bl_is_role_address(it.addr.key)) {
 		row_error(im, it.row.line,
 		          "role address \"%s\" skipped (a shared mailbox, not a person who "
 		          "subscribed; set import_role_addresses = true to accept)",
@@ -742,9 +745,127 @@ static int restore_lists(struct importer *im, json_t *lists, size_t line)
 		nl.slug = (char *)slug;
 		nl.name = (char *)(*name ? name : slug);
 		nl.description = (char *)desc;
+		if (json_time(l, "created_at", &nl.created_at))
+			return bl_diag_set(im->d, BL_EINVAL,
+			                   "%s:%zu: list %zu has a bad created_at", im->o->path,
+			                   line, i + 1);
 		/* In a dry run this is rolled back with everything else. */
 		if ((rc = im->s->ops->list_create(im->s, &nl)))
 			return bl_diag_set(im->d, -rc, "%s", bl_store_error(im->s));
+	}
+	return 0;
+}
+
+/* A consent event of an export as "kind|list|at|ip|ua|source", for comparing. */
+static void event_key(struct bl_buf *b, const char *kind, const char *list, int64_t at,
+                      const char *ip, const char *ua, const char *src)
+{
+	bl_buf_reset(b);
+	bl_buf_addf(b, "%s|%s|%lld|%s|%s|%s", kind, list, (long long)at, ip, ua, src);
+}
+
+struct key_set {
+	char **keys;
+	size_t n;
+};
+
+static int collect_detached(void *arg, const struct bl_consent *c)
+{
+	struct key_set *ks = arg;
+	struct bl_buf b;
+	bl_buf_init(&b, 0);
+	event_key(&b, bl_consent_kind_name(c->kind), c->list_slug ? c->list_slug : "", c->at, c->ip,
+	          c->user_agent, c->source);
+	ks->keys = bl_xrealloc(ks->keys, (ks->n + 1) * sizeof(*ks->keys));
+	ks->keys[ks->n++] = bl_buf_take(&b);
+	return 0;
+}
+
+/*
+ * The rest of a full export's header: the suppression list (so that an
+ * erased address stays out), the consent events of erased subscribers
+ * (those not already present), and the secret key when the database had no
+ * subscribers before this restore (links signed before keep working).
+ */
+static int restore_rest(struct importer *im, json_t *header)
+{
+	struct bl_store *s = im->s;
+	int rc = 0;
+	size_t i;
+	json_t *v;
+	json_t *sup = json_object_get(header, "suppressions");
+	json_array_foreach(sup, i, v)
+	{
+		const char *hash, *reason;
+		int64_t at;
+		if (json_text(v, "hash", &hash) || json_text(v, "reason", &reason) ||
+		    json_time(v, "created_at", &at) || strlen(hash) != BL_HASH_HEX - 1)
+			return bl_diag_set(im->d, BL_EINVAL, "%s:1: suppression %zu is malformed",
+			                   im->o->path, i + 1);
+		if ((rc = s->ops->suppression_add(s, hash, reason, at)))
+			return bl_diag_set(im->d, -rc, "%s", bl_store_error(s));
+	}
+	json_t *erased = json_object_get(header, "erased_consent");
+	if (json_array_size(erased)) {
+		struct key_set have = {0};
+		rc = s->ops->consent_each(s, 0, collect_detached, &have);
+		if (rc)
+			bl_diag_set(im->d, -rc, "%s", bl_store_error(s));
+		struct bl_buf b;
+		bl_buf_init(&b, 0);
+		json_array_foreach(erased, i, v)
+		{
+			if (rc)
+				break;
+			const char *kind, *list, *ip, *ua, *src;
+			struct bl_consent c = {0};
+			if (json_text(v, "kind", &kind) || json_text(v, "list", &list) ||
+			    json_text(v, "ip", &ip) || json_text(v, "user_agent", &ua) ||
+			    json_text(v, "source", &src) || json_time(v, "at", &c.at) ||
+			    bl_consent_kind_parse(kind, &c.kind)) {
+				rc = bl_diag_set(im->d, BL_EINVAL,
+				                 "%s:1: erased consent event %zu is malformed",
+				                 im->o->path, i + 1);
+				break;
+			}
+			/* Already there (a second restore): take it off the set, add nothing. */
+			event_key(&b, kind, list, c.at, ip, ua, src);
+			int present = 0;
+			for (size_t k = 0; k < have.n && !present; k++) {
+				if (have.keys[k] && strcmp(have.keys[k], bl_buf_str(&b)) == 0) {
+					free(have.keys[k]);
+					have.keys[k] = NULL;
+					present = 1;
+				}
+			}
+			if (present)
+				continue;
+			enum bl_optin optin;
+			if (*list && (rc = resolve_list(im, list, &c.list_id, &optin)) < 0)
+				break;
+			rc = 0;
+			c.ip = ip;
+			c.user_agent = ua;
+			c.source = src;
+			if ((rc = s->ops->consent_add(s, &c)))
+				bl_diag_set(im->d, -rc, "%s", bl_store_error(s));
+		}
+		bl_buf_finish(&b);
+		for (size_t k = 0; k < have.n; k++)
+			free(have.keys[k]);
+		free(have.keys);
+		if (rc)
+			return rc < 0 ? rc : -rc;
+	}
+	const char *key = NULL;
+	json_t *settings = json_object_get(header, "settings");
+	if (json_is_object(settings) && json_text(settings, "secret_key", &key) == 0 && *key &&
+	    im->max_id == 0) {
+		if (strlen(key) != BL_HASH_HEX - 1)
+			return bl_diag_set(im->d, BL_EINVAL, "%s:1: the secret key is malformed",
+			                   im->o->path);
+		if ((rc = s->ops->setting_set(s, "secret_key", key)))
+			return bl_diag_set(im->d, -rc, "%s", bl_store_error(s));
 	}
 	return 0;
 }
@@ -957,6 +1078,8 @@ static int import_json(struct importer *im, FILE *f)
 	rc = begin_tx(im);
 	if (!rc)
 		rc = restore_lists(im, json_object_get(header, "lists"), 1);
+	if (!rc)
+		rc = restore_rest(im, header);
 	json_decref(header);
 	if (rc) {
 		json_decref(all);
@@ -1110,6 +1233,89 @@ int bl_import_one(struct bl_store *s, struct bl_import_row *row, const struct bl
 	return rc;
 }
 
+/*
+ * Whether a seekable file is a plain address list: its first line that is
+ * neither blank nor a "#" comment holds an '@' and is either a bare address
+ * or "Name <address>" — not a CSV header or a CSV row. Restores the position.
+ */
+static int looks_plain(FILE *f)
+{
+	char line[4096];
+	int plain = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *t = line;
+		if ((unsigned char)t[0] == 0xEF && (unsigned char)t[1] == 0xBB &&
+		    (unsigned char)t[2] == 0xBF)
+			t += 3;
+		size_t off, len = bl_trim_span(t, strcspn(t, "\r\n"), &off);
+		t += off;
+		if (len == 0 || t[0] == '#')
+			continue;
+		if (!memchr(t, '@', len))
+			break;
+		int angle = t[len - 1] == '>' && memchr(t, '<', len);
+		int separated = memchr(t, ',', len) || memchr(t, ';', len) || memchr(t, '\t', len);
+		plain = angle || !separated;
+		break;
+	}
+	fseek(f, 0, SEEK_SET);
+	return plain;
+}
+
+/*
+ * A plain list of addresses, read line by line rather than as CSV: one
+ * address or "Name <address>" per line; blank lines and "#" comments skipped.
+ */
+static int import_plain(struct importer *im, FILE *f)
+{
+	struct bl_csv_record none = {0};
+	int rc = bl_mapping_create(&none, BL_FORMAT_PLAIN, &im->map, im->d);
+	if (rc)
+		return rc;
+	im->st->format = BL_FORMAT_PLAIN;
+	if (!im->list_id)
+		return bl_diag_set(im->d, BL_EINVAL,
+		                   "--list SLUG is required: the file does not name the lists "
+		                   "of its rows");
+	struct bl_buf line;
+	bl_buf_init(&line, BL_CSV_FIELD_MAX);
+	size_t lineno = 0;
+	while (rc == 0 && read_line(f, &line)) {
+		lineno++;
+		const char *t = bl_buf_str(&line);
+		size_t len = line.len;
+		if (lineno == 1 && len >= 3 && memcmp(t, "\xEF\xBB\xBF", 3) == 0)
+			t += 3, len -= 3;
+		if (bl_buf_err(&line)) {
+			im->st->rows++;
+			row_error(im, lineno, "line longer than %d bytes", BL_CSV_FIELD_MAX);
+			continue; /* read_line() consumed the whole line */
+		}
+		size_t bad;
+		if (!bl_utf8_valid(t, len, &bad) || memchr(t, '\0', len)) {
+			im->st->rows++;
+			row_error(im, lineno, "not valid UTF-8 text (save the file as UTF-8)");
+			continue;
+		}
+		const char *fields[1] = {t};
+		size_t lens[1] = {len};
+		struct bl_csv_record rec = {
+		    .line = lineno, .nfields = 1, .fields = fields, .lens = lens};
+		struct bl_import_row row = {0};
+		struct bl_diag d;
+		int m = bl_mapping_row(im->map, &rec, &row, &d);
+		if (m == 1) {
+			bl_import_row_clear(&row);
+			continue;
+		}
+		rc = add_row(im, &row, NULL);
+	}
+	if (ferror(f))
+		rc = bl_diag_set(im->d, BL_EIO, "reading %s failed", im->o->path);
+	bl_buf_finish(&line);
+	return rc ? rc : im->rc;
+}
+
 int bl_import_file(struct bl_store *s, FILE *f, const struct bl_import_opts *o,
                    struct bl_import_stats *st, struct bl_diag *d)
 {
@@ -1151,11 +1357,20 @@ int bl_import_file(struct bl_store *s, FILE *f, const struct bl_import_opts *o,
 
 	if (is_json && (o->format == BL_FORMAT_AUTO || o->format == BL_FORMAT_BULLETIN)) {
 		rc = import_json(&im, f);
+	} else if (o->format == BL_FORMAT_PLAIN ||
+	           (o->format == BL_FORMAT_AUTO && im.total_bytes > 0 && looks_plain(f))) {
+		rc = import_plain(&im, f);
 	} else {
 		struct bl_csv_opts copts = {.delimiter = o->delimiter};
 		rc = bl_csv_read(f, &copts, on_record, &im, &st->delimiter, d);
 		if (rc == 0 && im.rc)
 			rc = im.rc;
+		/* The reader says "line N: ..."; say which file too. */
+		if (rc && !im.rc && d && strncmp(d->msg, "line ", 5) == 0) {
+			char msg[BL_DIAG_MAX];
+			snprintf(msg, sizeof(msg), "%s:%s", o->path, d->msg + 5);
+			memcpy(d->msg, msg, sizeof(msg));
+		}
 		if (rc == 0 && !im.map)
 			rc = bl_diag_set(d, BL_EINVAL, "%s is empty: no header and no rows",
 			                 o->path);

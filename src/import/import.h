@@ -51,6 +51,7 @@ struct bl_import_opts {
 	int allow_role;         /* accept role addresses (postmaster@...) */
 	size_t batch;           /* rows per transaction; 0 = 5000 */
 	const char *source;     /* consent source; NULL = "import:BASENAME" */
+	int manual;             /* one address added by hand: record "signup", not "import" */
 	/* Called for each invalid row: @line 0 when not about one line. */
 	void (*on_error)(void *arg, size_t line, const char *msg);
 	/* Called after each batch with bytes read so far and the file size (0 if unknown). */

@@ -631,7 +631,7 @@ static int pg_setting_set(struct bl_store *s, const char *key, const char *value
 
 static int pg_list_create(struct bl_store *s, struct bl_list *l)
 {
-	int64_t now = bl_now();
+	int64_t now = l->created_at ? l->created_at : bl_now();
 	char nb[NUM_MAX];
 	const char *params[] = {l->slug,
 	                        nz(l->name),
@@ -652,8 +652,8 @@ static int pg_list_create(struct bl_store *s, struct bl_list *l)
 		return -BL_ESTORE;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
-		return bl_store_set_error(s, BL_EEXIST,
-		                          "a list with the slug \"%s\" already exists", l->slug);
+		return bl_store_set_error(s, BL_EEXIST, "a list with slug \"%s\" already exists",
+		                          l->slug);
 	}
 	l->id = get_i64(res, 0, 0);
 	l->created_at = now;
@@ -867,10 +867,15 @@ static int pg_consent_each(struct bl_store *s, int64_t subscriber_id, bl_consent
 	struct pg_store *p = pg(s);
 	char ib[NUM_MAX];
 	const char *params[] = {num(ib, subscriber_id)};
-	PGresult *res = run(p, "consent_each",
-	                    "SELECT " CONSENT_COLS " FROM " CONSENT_FROM
-	                    " WHERE e.subscriber_id = $1::bigint ORDER BY e.at, e.id",
-	                    1, params);
+	PGresult *res = subscriber_id
+	                    ? run(p, "consent_each",
+	                          "SELECT " CONSENT_COLS " FROM " CONSENT_FROM
+	                          " WHERE e.subscriber_id = $1::bigint ORDER BY e.at, e.id",
+	                          1, params)
+	                    : run(p, "consent_each",
+	                          "SELECT " CONSENT_COLS " FROM " CONSENT_FROM
+	                          " WHERE e.subscriber_id IS NULL ORDER BY e.at, e.id",
+	                          0, NULL);
 	if (!res)
 		return -BL_ESTORE;
 	int rc = 0;
@@ -952,6 +957,32 @@ static int pg_subscriber_erase(struct bl_store *s, int64_t subscriber_id,
 		return rc;
 	return scope_end(p, "subscriber_erase", sc,
 	                 erase(p, subscriber_id, suppression_hash, reason, now));
+}
+
+static int pg_suppression_each(struct bl_store *s, bl_suppression_fn fn, void *arg)
+{
+	PGresult *res = run(pg(s), "suppression_each",
+	                    "SELECT hash, reason, " EPOCH(
+	                        "created_at") " FROM suppressions ORDER BY hash COLLATE \"C\"",
+	                    0, NULL);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+		rc = fn(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), get_i64(res, i, 2));
+	PQclear(res);
+	return rc;
+}
+
+static int pg_suppression_add(struct bl_store *s, const char *hash, const char *reason,
+                              int64_t created_at)
+{
+	char tb[NUM_MAX];
+	const char *params[] = {hash, reason, num(tb, created_at)};
+	return exec(pg(s), "suppression_add",
+	            "INSERT INTO suppressions (hash, reason, created_at) "
+	            "VALUES ($1, $2, to_timestamp($3::bigint)) ON CONFLICT (hash) DO NOTHING",
+	            3, params);
 }
 
 static int pg_suppression_any(struct bl_store *s)
@@ -1625,6 +1656,8 @@ const struct bl_store_ops bl_postgres_ops = {
     .subscriber_max_id = pg_subscriber_max_id,
     .suppression_any = pg_suppression_any,
     .suppression_get = pg_suppression_get,
+    .suppression_each = pg_suppression_each,
+    .suppression_add = pg_suppression_add,
     .import_lookup = pg_import_lookup,
     .import_mark = pg_import_mark,
     .import_mark_reset = pg_import_mark_reset,

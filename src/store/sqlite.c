@@ -57,6 +57,8 @@ enum stmt {
 	ST_EXPORT_SUBS_LIST,
 	ST_MARK,
 	ST_MAX_ID,
+	ST_CONSENT_DETACHED,
+	ST_SUPPRESS_EACH,
 	/* multi-row forms, built by multi_sql(): CHUNK rows (or keys) per statement */
 	ST_LOOKUP_MULTI,
 	ST_SUB_INSERT_MULTI,
@@ -140,6 +142,11 @@ static const char *const sql_text[ST_COUNT] = {
                             "WHERE x.subscriber_id = ?1 AND x.list_id = ?2",
     [ST_MARK] = "INSERT INTO temp.import_marks (mark) VALUES (?1) ON CONFLICT DO NOTHING",
     [ST_MAX_ID] = "SELECT coalesce(max(id), 0) FROM subscribers",
+    [ST_CONSENT_DETACHED] = "SELECT e.id, e.subscriber_id, e.list_id, l.slug, e.kind, e.at, e.ip, "
+                            "e.user_agent, e.source FROM consent_events e "
+                            "LEFT JOIN lists l ON l.id = e.list_id WHERE e.subscriber_id IS NULL "
+                            "ORDER BY e.at, e.id",
+    [ST_SUPPRESS_EACH] = "SELECT hash, reason, created_at FROM suppressions ORDER BY hash",
 };
 
 /*
@@ -350,6 +357,13 @@ static int sq_open(const char *uri, const struct bl_store_opts *opts, struct bl_
 	}
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, configure_sqlite);
+	/* Only `bulletin init` creates a database; other commands say it is missing. */
+	struct stat fsb;
+	int create = !(opts && opts->must_exist);
+	if (!create && stat(path, &fsb) != 0)
+		return bl_diag_set(d, BL_ESTORE,
+		                   "database %s does not exist; create it with `bulletin init`",
+		                   path);
 	struct sqlite_store *s = bl_xcalloc(1, sizeof(*s));
 	s->base.ops = &bl_sqlite_ops;
 	s->path = bl_xstrdup(path);
@@ -548,7 +562,7 @@ static int sq_list_create(struct bl_store *base, struct bl_list *l)
 	sqlite3_stmt *st = stmt(s, ST_LIST_CREATE);
 	if (!st)
 		return -BL_ESTORE;
-	int64_t now = bl_now();
+	int64_t now = l->created_at ? l->created_at : bl_now();
 	bind_text(st, 1, l->slug);
 	bind_text(st, 2, l->name);
 	bind_text(st, 3, l->description ? l->description : "");
@@ -793,10 +807,11 @@ static int sq_consent_each(struct bl_store *base, int64_t subscriber_id, bl_cons
                            void *arg)
 {
 	struct sqlite_store *s = S(base);
-	sqlite3_stmt *st = stmt(s, ST_CONSENT_EACH);
+	sqlite3_stmt *st = stmt(s, subscriber_id ? ST_CONSENT_EACH : ST_CONSENT_DETACHED);
 	if (!st)
 		return -BL_ESTORE;
-	sqlite3_bind_int64(st, 1, subscriber_id);
+	if (subscriber_id)
+		sqlite3_bind_int64(st, 1, subscriber_id);
 	int rc, out = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct bl_consent c;
@@ -884,6 +899,35 @@ static int sq_suppression_any(struct bl_store *base)
 	int any = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? any : fail(s, rc, "reading the suppression list");
+}
+
+static int sq_suppression_each(struct bl_store *base, bl_suppression_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_SUPPRESS_EACH);
+	if (!st)
+		return -BL_ESTORE;
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((out = fn(arg, col_text(st, 0), col_text(st, 1), sqlite3_column_int64(st, 2))))
+			break;
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing suppressions");
+	sqlite3_reset(st);
+	return out;
+}
+
+static int sq_suppression_add(struct bl_store *base, const char *hash, const char *reason,
+                              int64_t created_at)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_SUPPRESS_ADD);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, hash);
+	bind_text(st, 2, reason);
+	sqlite3_bind_int64(st, 3, created_at);
+	return exec_stmt(s, st, "adding a suppression");
 }
 
 static int sq_subscriber_max_id(struct bl_store *base, int64_t *out)
@@ -1407,6 +1451,8 @@ const struct bl_store_ops bl_sqlite_ops = {
     .subscriber_max_id = sq_subscriber_max_id,
     .suppression_any = sq_suppression_any,
     .suppression_get = sq_suppression_get,
+    .suppression_each = sq_suppression_each,
+    .suppression_add = sq_suppression_add,
     .import_lookup = sq_import_lookup,
     .import_mark = sq_import_mark,
     .import_mark_reset = sq_import_mark_reset,

@@ -38,6 +38,7 @@ struct bl_store {
 
 struct bl_store_opts {
 	int busy_timeout_ms; /* SQLite: wait this long for a lock (ms); 0 = 10000 */
+	int must_exist;      /* SQLite: refuse a missing file instead of creating it */
 };
 
 /* Filter for subscriber walks. */
@@ -101,6 +102,8 @@ typedef int (*bl_subscriber_fn)(void *arg, const struct bl_subscriber *s);
 typedef int (*bl_subscription_fn)(void *arg, const struct bl_subscription *s);
 typedef int (*bl_consent_fn)(void *arg, const struct bl_consent *c);
 typedef int (*bl_export_fn)(void *arg, const struct bl_export_item *item);
+typedef int (*bl_suppression_fn)(void *arg, const char *hash, const char *reason,
+                                 int64_t created_at);
 
 struct bl_store_ops {
 	const char *name; /* "sqlite", "postgres" */
@@ -125,7 +128,8 @@ struct bl_store_ops {
 	int (*setting_get)(struct bl_store *s, const char *key, char **value);
 	int (*setting_set)(struct bl_store *s, const char *key, const char *value);
 
-	/* lists. create sets @l->id and @l->created_at (now); -BL_EEXIST for a taken slug. */
+	/* lists. create sets @l->id, and @l->created_at to now unless it is set
+	 * already (a restore); -BL_EEXIST for a taken slug. */
 	int (*list_create)(struct bl_store *s, struct bl_list *l);
 	int (*list_get)(struct bl_store *s, const char *slug, struct bl_list *out);
 	int (*list_each)(struct bl_store *s, bl_list_fn fn, void *arg); /* by slug */
@@ -140,8 +144,9 @@ struct bl_store_ops {
 	                       bl_subscriber_fn fn, void *arg); /* by id */
 	int (*subscription_each)(struct bl_store *s, int64_t subscriber_id, bl_subscription_fn fn,
 	                         void *arg); /* by list slug, list_slug filled */
-	int (*consent_each)(struct bl_store *s, int64_t subscriber_id, bl_consent_fn fn,
-	                    void *arg); /* by time, id; list_slug filled when the list exists */
+	/* by time, id; list_slug filled when the list exists. @subscriber_id 0
+	 * walks the detached events (those of erased subscribers). */
+	int (*consent_each)(struct bl_store *s, int64_t subscriber_id, bl_consent_fn fn, void *arg);
 	int (*consent_add)(struct bl_store *s, const struct bl_consent *c);
 	/*
 	 * erase: delete the subscriber and its subscriptions; strip IP and user
@@ -155,8 +160,13 @@ struct bl_store_ops {
 	int (*subscriber_max_id)(struct bl_store *s, int64_t *out);
 	/* whether the suppression list has any entry: 0 or 1, or a negative error. */
 	int (*suppression_any)(struct bl_store *s);
-	/* suppression list lookup by hash (hex SHA-256, see bl_address_hash). */
+	/* suppression list lookup by hash (hex SHA-256, see bl_suppression_hash). */
 	int (*suppression_get)(struct bl_store *s, const char *hash, int64_t *since);
+	/* every suppression, by hash. */
+	int (*suppression_each)(struct bl_store *s, bl_suppression_fn fn, void *arg);
+	/* add a suppression (a restore); an existing hash keeps its first date. */
+	int (*suppression_add)(struct bl_store *s, const char *hash, const char *reason,
+	                       int64_t created_at);
 
 	/*
 	 * import_lookup - the state of @n addresses (@keys: email_key each,

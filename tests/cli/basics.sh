@@ -17,12 +17,16 @@ expect_out "list create --help" 0 "usage: bulletin list create" $B list create -
 expect_out "unknown list subcommand" 1 "unknown list command" $B list fly
 
 DB=$(new_db)
-expect_out "commands refuse an uninitialised database" 3 "not initialised; run .bulletin init." $B --db "$DB" list ls
+expect_out "commands refuse a missing or uninitialised database" 3 "(not initialised; run|does not exist; create it with) .bulletin init." $B --db "$DB" list ls
 expect_out "init creates the schema" 0 "initialised database .* \(schema 1\)" $B --db "$DB" init
 expect_out "init again changes nothing" 0 "up to date \(schema 1\)" $B --db "$DB" init
 expect_out "--db=URI form and the option after the command" 0 "no lists yet" $B list ls --db="$DB"
 expect_out "unknown database scheme" 1 "unknown database \"mysql://x\"" $B --db mysql://x list ls
 expect_out "missing directory" 3 "directory /nonexistent/dir does not exist" $B --db sqlite:/nonexistent/dir/x.db init
+if [ "$BL_CLI_BACKEND" = sqlite ]; then
+	expect_out "a missing database is not created by other commands" 3 "does not exist; create it with .bulletin init." $B --db "sqlite:$WORK/absent.db" list ls
+	if [ "$RC" = 3 ] && [ ! -e "$WORK/absent.db" ]; then ok "no empty file left behind"; else not_ok "no empty file left behind" "exit $RC"; fi
+fi
 
 if [ "$BL_CLI_BACKEND" = sqlite ]; then
 	NEWER=$(new_db)
@@ -59,7 +63,12 @@ run env BULLETIN_NOSUCH=1 $B config dump
 if printf '%s' "$ERR" | grep -q "BULLETIN_NOSUCH matches no configuration key"; then ok "unknown BULLETIN_ variable warned about"; else not_ok "unknown BULLETIN_ variable warned about" "stderr: $ERR"; fi
 printf 'db = postgresql://user:secret@127.0.0.1/db\n' > pw.conf
 run $B --config pw.conf config dump
-if printf '%s' "$OUT" | grep -q "secret"; then not_ok "password masked in dump" "$OUT"; else ok "password masked in dump"; fi
+if [ "$RC" = 0 ] && printf '%s' "$OUT" | grep -q "^db = postgresql://user:\*\*\*@127.0.0.1/db$" &&
+	! printf '%s' "$OUT" | grep -q "secret"; then
+	ok "password masked in dump"
+else
+	not_ok "password masked in dump" "exit $RC" "$OUT"
+fi
 rm -f bulletin.conf
 
 done_testing

@@ -19,7 +19,7 @@ not an address,Bad Row,Nowhere,free
 linus@example.org,Linus,Helsinki
 émile@example.org,Émile,Paris,free
 CSV
-expect_out "final line with counts" 0 "^imported 2, updated 0, skipped 4 \(invalid 3, duplicate 1\)$" $B import subs.csv --list news
+expect_out "final line with counts; exit 2 for invalid rows" 2 "^imported 2, updated 0, skipped 4 \(invalid 3, duplicate 1\)$" $B import subs.csv --list news
 if printf '%s' "$ERR" | grep -q "subs.csv:5: invalid address \"not an address\"" &&
 	printf '%s' "$ERR" | grep -q "subs.csv:6: has 3 fields; the header has 4" &&
 	printf '%s' "$ERR" | grep -q "subs.csv:7: invalid address \"émile@example.org\".*smtputf8"; then
@@ -29,9 +29,9 @@ else
 fi
 run $B subscriber show grace@example.org --json
 same "quoted name with a comma; extra columns are attributes" "$(printf '%s' "$OUT" | jq -c '[.name, .attributes]')" '["Hopper, Grace",{"city":"Arlington","plan":"free"}]'
-expect_out "smtputf8 on accepts the UTF-8 local part" 0 "^imported 1, updated 0, skipped 5 \(invalid 2, duplicate 3\)$" env BULLETIN_SMTPUTF8=true $B import subs.csv --list news
+expect_out "smtputf8 on accepts the UTF-8 local part" 2 "^imported 1, updated 0, skipped 5 \(invalid 2, duplicate 3\)$" env BULLETIN_SMTPUTF8=true $B import subs.csv --list news
 BEFORE=$($B export)
-expect_out "re-import: everything is a duplicate" 0 "^imported 0, updated 0, skipped 6 \(invalid 2, duplicate 4\)$" env BULLETIN_SMTPUTF8=true $B import subs.csv --list news
+expect_out "re-import: everything is a duplicate" 2 "^imported 0, updated 0, skipped 6 \(invalid 2, duplicate 4\)$" env BULLETIN_SMTPUTF8=true $B import subs.csv --list news
 same "re-import changes nothing" "$($B export)" "$BEFORE"
 
 printf 'email,name\nnew1@example.org,N1\nnew2@example.org,N2\n' > new.csv
@@ -45,9 +45,13 @@ printf 'Email;Name\r\nsemi@example.org;Semi Colon\r\n' > semi.csv
 expect_out "semicolons detected" 0 "^imported 1," $B import semi.csv --list news
 printf 'email|name\npipe@example.org|Pipe\n' > pipe.csv
 expect_out "forced delimiter" 0 "^imported 1," $B import pipe.csv --list news --delimiter '|'
-printf 'Jane Doe <jane.plain@example.org>\nplain2@example.org\n\n' > plain.txt
-expect_out "plain address list" 0 "^imported 2," $B import plain.txt --list news
-expect_out "forced plain format" 0 "^imported 0, updated 0, skipped 2 \(invalid 0, duplicate 2\)" $B import plain.txt --list news --from-format plain
+printf '# from Medium\nJane Doe <jane.plain@example.org>\nplain2@example.org\n\nDoe, John <john.plain@example.org>\n"Roe, Rita" <rita.plain@example.org>\n' > plain.txt
+expect_out "plain address list, comments and Name <address> lines" 0 "^imported 4," $B import plain.txt --list news
+run $B subscriber show rita.plain@example.org --json
+same "name with a comma in a plain list" "$(printf '%s' "$OUT" | jq -r .name)" "Roe, Rita"
+expect_out "forced plain format" 0 "^imported 0, updated 0, skipped 4 \(invalid 0, duplicate 4\)" $B import plain.txt --list news --from-format plain
+printf 'email,name\nq@example.org,"unterminated\n' > quote.csv
+expect_out "CSV syntax error names file and line" 2 "quote.csv:2: " $B import quote.csv --list news
 
 printf 'email,name\nzoe@example.org,Zo\xeb\n' > latin1.csv
 expect_out "Latin-1 refused with the conversion command" 2 "iconv" $B import latin1.csv --list news
@@ -62,6 +66,6 @@ expect_out "bad --from-format" 1 "unknown --from-format" $B import new.csv --lis
 expect_out "bad --delimiter" 1 "--delimiter must be one character" $B import new.csv --list news --delimiter ';;'
 expect_out "import needs a file" 1 "exactly one FILE" $B import --list news
 run $B list show news --json
-same "counts after all of it" "$(printf '%s' "$OUT" | jq -c .counts)" '{"unconfirmed":10,"confirmed":0,"unsubscribed":0}'
+same "counts after all of it" "$(printf '%s' "$OUT" | jq -c .counts)" '{"unconfirmed":12,"confirmed":0,"unsubscribed":0}'
 
 done_testing

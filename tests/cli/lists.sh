@@ -32,7 +32,7 @@ expect_out "rm reports the subscriptions it removed" 0 "removed list paris and i
 expect_out "rm unknown list" 2 "no list \"paris\"" $B list rm paris
 expect_out "rm keeps consent history" 0 "removed list news and its 3 subscriptions" $B list rm news
 run $B subscriber show a@example.org --json
-same "consent events survive list removal" "$(printf '%s' "$OUT" | jq -c '[.consent[] | .kind]')" '["import"]'
+same "consent events survive list removal" "$(printf '%s' "$OUT" | jq -c '[.consent[] | .kind]')" '["signup"]'
 same "subscriptions are gone" "$(printf '%s' "$OUT" | jq -c '.subscriptions')" '[]'
 
 done_testing

@@ -10,10 +10,11 @@ export BULLETIN_DB=$DB
 $B init >/dev/null
 for l in mailchimp beehiiv medium ghost listmonk keila mailpoet; do $B list create $l --name $l >/dev/null; done
 
-check() { # LIST FILE WANT-LINE [ARGS]
-	local list=$1 file=$2 want=$3
+check() { # LIST FILE WANT-LINE [ARGS]: exit 2 when the line counts invalid rows
+	local list=$1 file=$2 want=$3 code=0
 	shift 3
-	expect_out "$(basename "$(dirname "$file")")/$(basename "$file")" 0 "^$want$" $B import "$R/$file" --list "$list" --confirmed "$@"
+	case $want in *"invalid 0"*) ;; *) code=2 ;; esac
+	expect_out "$(basename "$(dirname "$file")")/$(basename "$file")" $code "^$want$" $B import "$R/$file" --list "$list" --confirmed "$@"
 }
 check mailchimp tryghost-migrate/mailchimp/subscribed.csv "imported 5, updated 0, skipped 0 \(invalid 0, duplicate 0\)"
 check mailchimp tryghost-migrate/mailchimp/unsubscribed.csv "imported 5, updated 0, skipped 0 \(invalid 0, duplicate 0\)"
@@ -35,7 +36,7 @@ check keila keila/import_rfc_4180_with_status.csv "imported 4, updated 0, skippe
 check mailpoet mailpoet/MailPoetImportList.csv "imported 9, updated 0, skipped 2 \(invalid 2, duplicate 0\)"
 check mailpoet mailpoet/MailPoetImportList.csv "imported 0, updated 0, skipped 11 \(invalid 2, duplicate 9\)"
 check mailpoet mailpoet/MailPoetImportBigList.csv "imported 304, updated 0, skipped 0 \(invalid 0, duplicate 0\)"
-expect_out "mailpoet: the role address is named" 0 "role address \"webmaster@example.com\"" $B import "$R/mailpoet/MailPoetImportList.csv" --list mailpoet
+expect_out "mailpoet: the role address is named" 2 "role address \"webmaster@example.com\"" $B import "$R/mailpoet/MailPoetImportList.csv" --list mailpoet
 expect_out "forced format on a detectable file" 0 "^imported 0, updated 0, skipped 9 " $B import "$R/tryghost-migrate/beehiiv/members.csv" --list beehiiv --from-format generic
 
 done_testing

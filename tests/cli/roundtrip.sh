@@ -13,26 +13,34 @@ $B --db "$A" import "$CORPORA/real-exports/tryghost-migrate/mailchimp/cleaned.cs
 $B --db "$A" import "$CORPORA/real-exports/listmonk/subs.csv" --list paris >/dev/null 2>&1
 $B --db "$A" subscriber add s1@example.com --list paris >/dev/null
 $B --db "$A" subscriber add "user@bücher.example" --name 'Ünïcode "quoted", name' >/dev/null
+$B --db "$A" subscriber add gone@example.org --name "Gone Soon" --list news >/dev/null
+$B --db "$A" subscriber add postmaster@example.org --list paris >/dev/null
+$B --db "$A" subscriber rm gone@example.org >/dev/null
 cd "$WORK"
 
 expect "export csv" 0 $B --db "$A" export --output all.csv
 expect "export json" 0 $B --db "$A" export --format json --output all.json
-same "json export is one JSON document" "$(jq -r '.format + " " + (.subscribers | length | tostring)' all.json)" "bulletin 111"
+same "json export is one JSON document" "$(jq -r '.format + " " + (.subscribers | length | tostring)' all.json)" "bulletin 112"
+same "full export keeps suppressions and erased consent" "$(jq -c '[(.suppressions | length), (.erased_consent | map(.kind))]' all.json)" '[1,["signup","erase"]]'
 
 C=$(new_db)
 $B --db "$C" init >/dev/null
-expect_out "restore from JSON: one command, lists included" 0 "^imported 112, updated 0, skipped 0" $B --db "$C" import all.json
+expect_out "restore from JSON: one command, lists included" 0 "^imported 113, updated 0, skipped 0" $B --db "$C" import all.json
+expect_out "an erased address stays out after a restore" 2 "erased at its owner's request" $B --db "$C" subscriber add gone@example.org --list news
+same "the secret key comes along" "$($B --db "$C" export --format json | head -1 | jq -r .settings.secret_key)" "$(head -1 all.json | jq -r .settings.secret_key)"
 run $B --db "$C" export --format json
 same "JSON round trip is exact" "$(printf '%s\n' "$OUT" | tail -n +2)" "$(tail -n +2 all.json)"
 run $B --db "$C" export
 same "CSV of the restored database matches" "$OUT" "$(cat all.csv)"
-expect_out "restoring again changes nothing" 0 "^imported 0, updated 0, skipped 112" $B --db "$C" import all.json
+expect_out "restoring again changes nothing" 0 "^imported 0, updated 0, skipped 113" $B --db "$C" import all.json
+run $B --db "$C" export --format json
+same "... not even the erased history" "$(printf '%s\n' "$OUT" | tail -n +2)" "$(tail -n +2 all.json)"
 
 D=$(new_db)
 $B --db "$D" init >/dev/null
 $B --db "$D" list create news --name "News" >/dev/null
 $B --db "$D" list create paris --name "Paris" --optin single >/dev/null
-expect_out "restore from CSV" 0 "^imported 112, updated 0, skipped 0" $B --db "$D" import all.csv
+expect_out "restore from CSV" 0 "^imported 113, updated 0, skipped 0" $B --db "$D" import all.csv
 run $B --db "$D" export
 same "CSV round trip is exact" "$OUT" "$(cat all.csv)"
 
