@@ -9,6 +9,7 @@
 #include "util/xalloc.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,14 @@ int bl_cmd_export(struct bl_cli *cli, int argc, char **argv)
 		return code;
 	FILE *out = stdout;
 	char *tmp = NULL;
+	/* Never write an export over the database itself. */
+	const char *db = bl_config_str(cli->config, "db");
+	struct stat so, sd;
+	if (output && strncmp(db, "sqlite:", 7) == 0 && stat(output, &so) == 0 &&
+	    stat(db + 7, &sd) == 0 && so.st_dev == sd.st_dev && so.st_ino == sd.st_ino) {
+		bl_cli_error("%s is the database itself; choose another --output file", output);
+		return BL_EXIT_USAGE;
+	}
 	if (output) {
 		size_t n = strlen(output) + 16;
 		tmp = bl_xmalloc(n);

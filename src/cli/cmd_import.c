@@ -211,7 +211,7 @@ int bl_cmd_import(struct bl_cli *cli, int argc, char **argv)
 		        ui.errors - MAX_SHOWN_ERRORS);
 	if (rc) {
 		bl_cli_error("%s", d.msg);
-		if (st.imported + st.updated && !o.dry_run)
+		if (st.committed)
 			bl_cli_error("rows committed before the error stay imported; run the same "
 			             "import again to finish it");
 		code = bl_cli_exit_code(rc);

@@ -90,15 +90,36 @@ static int cmd_add(struct bl_cli *cli, int argc, char **argv)
 		return BL_EXIT_USAGE;
 	}
 	const char *email = argv[optind];
-	if (strlen(name) > BL_NAME_MAX || !bl_utf8_valid(name, strlen(name), NULL)) {
+	int control = 0;
+	for (const char *p = name; *p; p++)
+		control |= (unsigned char)*p < 0x20 || *p == 0x7f;
+	if (strlen(name) > BL_NAME_MAX || !bl_utf8_valid(name, strlen(name), NULL) || control) {
 		free(lists);
-		bl_cli_error("--name must be UTF-8 of at most %d bytes", BL_NAME_MAX);
+		bl_cli_error("--name must be UTF-8 text of at most %d bytes without control "
+		             "characters",
+		             BL_NAME_MAX);
 		return BL_EXIT_INPUT;
 	}
 	struct bl_store *s;
 	if ((code = bl_cli_store(cli, 1, &s))) {
 		free(lists);
 		return code;
+	}
+	/* Every list must exist before anything is written. */
+	for (size_t i = 0; i < nlists; i++) {
+		struct bl_list l;
+		int rc = s->ops->list_get(s, lists[i], &l);
+		if (rc <= 0) {
+			if (rc < 0)
+				bl_cli_error("%s", bl_store_error(s));
+			else
+				bl_cli_error(
+				    "no list \"%s\" (see `bulletin list ls`); nothing was added",
+				    lists[i]);
+			free(lists);
+			return rc < 0 ? BL_EXIT_STORE : BL_EXIT_INPUT;
+		}
+		bl_list_clear(&l);
 	}
 	/* An erased address needs new consent: refuse with the reason. */
 	struct bl_address a;
@@ -227,10 +248,8 @@ static json_t *subscriber_json(const struct bl_subscriber *sub)
 	else
 		json_object_set_new(o, "display", json_string(sub->email));
 	json_object_set_new(o, "name", json_string(sub->name));
-	json_t *attrs = json_loads(sub->attributes, 0, NULL);
-	json_object_set_new(o, "attributes", json_is_object(attrs) ? attrs : json_object());
-	if (!json_is_object(attrs))
-		json_decref(attrs);
+	json_t *attrs = bl_import_attributes_load(sub->attributes);
+	json_object_set_new(o, "attributes", attrs ? attrs : json_object());
 	json_object_set_new(o, "status", json_string(bl_subscriber_status_name(sub->status)));
 	json_object_set_new(o, "status_reason", json_string(sub->status_reason));
 	json_object_set_new(o, "created_at", json_string(bl_cli_time(sub->created_at)));

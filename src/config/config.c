@@ -12,6 +12,7 @@
 #include <ini.h>
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,8 +235,17 @@ static char *read_line(char *str, int num, void *stream)
 {
 	struct file_state *st = stream;
 	char *r = fgets(str, num, st->f);
-	if (r)
-		st->lineno++;
+	if (!r)
+		return NULL;
+	st->lineno++;
+	/* inih would cut a long line in two and read the rest as another line. */
+	size_t n = strlen(r);
+	if (n == (size_t)num - 1 && r[n - 1] != '\n' && !feof(st->f)) {
+		if (!st->rc)
+			st->rc = bl_diag_set(st->d, BL_EINVAL, "%s:%d: line longer than %d bytes",
+			                     st->path, st->lineno, num - 2);
+		return NULL;
+	}
 	return r;
 }
 
@@ -270,6 +280,12 @@ int bl_config_load_file(struct bl_config *c, const char *path, struct bl_diag *d
 	if (!f)
 		return bl_diag_set(d, BL_EIO, "cannot read config file %s: %s", path,
 		                   strerror(errno));
+	struct stat sb;
+	if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		fclose(f);
+		return bl_diag_set(d, BL_EIO, "cannot read config file %s: not a regular file",
+		                   path);
+	}
 	struct file_state st = {.path = path, .scratch = bl_config_create(), .d = d, .f = f};
 	/* Debian's inih takes these at run time: long lines, no inline ';'
 	 * comments (a postal address may hold one), no continuation lines. */

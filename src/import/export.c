@@ -2,6 +2,7 @@
 #include "import/export.h"
 
 #include "import/csv_write.h"
+#include "import/import.h"
 #include "util/time.h"
 #include "util/xalloc.h"
 
@@ -35,11 +36,9 @@ static int csv_fields(FILE *f, const char *const *v, size_t n)
 /* Stored attributes re-serialised canonically (compact, sorted keys); caller frees. */
 static char *attributes_text(const char *stored)
 {
-	json_t *a = json_loads(stored, 0, NULL);
-	if (!json_is_object(a)) {
-		json_decref(a);
+	json_t *a = bl_import_attributes_load(stored);
+	if (!a)
 		return bl_xstrdup("{}");
-	}
 	char *s = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(a);
 	char *out = bl_xstrdup(s ? s : "{}");

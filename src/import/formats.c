@@ -270,6 +270,11 @@ int bl_mapping_create(const struct bl_csv_record *first, enum bl_format forced,
 		goto ok;
 	}
 	bl_mapping_destroy(m);
+	for (size_t i = 0; i < first->nfields; i++)
+		if (strchr(first->fields[i], '|'))
+			return bl_diag_set(d, BL_EINVAL,
+			                   "no email column in the header; the header holds '|': "
+			                   "is the delimiter '|'? try --delimiter '|'");
 	return bl_diag_set(d, BL_EINVAL,
 	                   "no email column in the header (recognised names: email, e-mail, "
 	                   "email address, mail, ...); for a file with one address per line "
@@ -308,8 +313,7 @@ void bl_import_row_clear(struct bl_import_row *row)
 	memset(row, 0, sizeof(*row));
 }
 
-/* Copy of @s trimmed of ASCII whitespace, with control characters as spaces. */
-static char *clean_text(const char *s, size_t max)
+char *bl_clean_text(const char *s, size_t max)
 {
 	char *t = bl_trim_dup(s);
 	for (char *p = t; *p; p++)
@@ -475,7 +479,7 @@ static int map_plain(const struct bl_csv_record *rec, struct bl_import_row *row)
 			name[nl - 1] = '\0';
 			memmove(name, name + 1, nl - 1);
 		}
-		row->name = clean_text(name, BL_NAME_MAX);
+		row->name = bl_clean_text(name, BL_NAME_MAX);
 		free(name);
 	} else {
 		row->email = bl_xstrdup(text);
@@ -511,7 +515,7 @@ int bl_mapping_row(const struct bl_mapping *m, const struct bl_csv_record *rec,
 			break;
 		case R_NAME:
 			free(row->name);
-			row->name = clean_text(v, BL_NAME_MAX);
+			row->name = bl_clean_text(v, BL_NAME_MAX);
 			break;
 		case R_FIRST:
 			first = v;
@@ -654,7 +658,7 @@ int bl_mapping_row(const struct bl_mapping *m, const struct bl_csv_record *rec,
 		}
 		case R_STATUS_REASON:
 			free(row->status_reason);
-			row->status_reason = clean_text(v, 200);
+			row->status_reason = bl_clean_text(v, 200);
 			break;
 		case R_ATTR: {
 			size_t off;
@@ -666,7 +670,7 @@ int bl_mapping_row(const struct bl_mapping *m, const struct bl_csv_record *rec,
 		}
 	}
 	if (!row->name) {
-		char *f = clean_text(first, BL_NAME_MAX), *l = clean_text(last, BL_NAME_MAX);
+		char *f = bl_clean_text(first, BL_NAME_MAX), *l = bl_clean_text(last, BL_NAME_MAX);
 		struct bl_buf b;
 		bl_buf_init(&b, 0);
 		bl_buf_adds(&b, f);
@@ -676,7 +680,7 @@ int bl_mapping_row(const struct bl_mapping *m, const struct bl_csv_record *rec,
 		free(f);
 		free(l);
 		char *joined = bl_buf_take(&b);
-		row->name = clean_text(joined, BL_NAME_MAX);
+		row->name = bl_clean_text(joined, BL_NAME_MAX);
 		free(joined);
 	}
 	if (!row->email)

@@ -81,6 +81,13 @@ void bl_import_row_clear(struct bl_import_row *row);
 struct bl_mapping;
 
 /*
+ * bl_clean_text - a copy of @s trimmed of ASCII whitespace, with control
+ * characters replaced by spaces and cut to at most @max bytes at a
+ * character boundary. Caller frees. For names, which end up in mail headers.
+ */
+char *bl_clean_text(const char *s, size_t max);
+
+/*
  * bl_mapping_create - build the mapping for a file from its first record
  * @first. With @forced == BL_FORMAT_AUTO the format is detected from the
  * header names (falling back to PLAIN when @first is a single field that

@@ -45,6 +45,7 @@ struct item {
 	enum bl_optin optin;
 	char *attrs_json;               /* canonical attributes to write */
 	char mark[BL_ADDRESS_MAX + 24]; /* "key\x1flist_id": the row's identity in the file */
+	size_t too_big;                 /* decide(): merged attributes over the limit, bytes */
 	struct row_result *result;      /* JSON restore: filled by flush() */
 };
 
@@ -76,8 +77,11 @@ struct importer {
 	struct bl_import_change *changes;
 	size_t *change_of; /* per item: index of its change, or -1 */
 	/* transaction state */
-	size_t tx_rows; /* rows per transaction (import_batch) */
-	int64_t max_id; /* highest subscriber id before this import: later ids are its own */
+	size_t tx_rows;  /* rows per transaction (import_batch) */
+	int fresh;       /* the database had no subscriber when the import began */
+	int hold;        /* JSON restore: commit only between subscribers */
+	int64_t *ranges; /* subscriber ids this import inserted: [lo, hi] pairs, ascending */
+	size_t nranges;
 	int in_tx;
 	size_t rows_in_tx;
 	/* CSV state */
@@ -174,6 +178,8 @@ static int commit_tx(struct importer *im)
 	int rc = im->o->dry_run ? im->s->ops->rollback(im->s) : im->s->ops->commit(im->s);
 	if (rc)
 		return bl_diag_set(im->d, -rc, "%s", bl_store_error(im->s));
+	if (!im->o->dry_run)
+		im->st->committed += im->rows_in_tx;
 	return 0;
 }
 
@@ -189,7 +195,20 @@ static char *canonical(json_t *obj)
 	return s;
 }
 
-enum outcome { O_IMPORTED, O_UPDATED, O_DUPLICATE, O_SUPPRESSED };
+enum outcome { O_IMPORTED, O_UPDATED, O_DUPLICATE, O_SUPPRESSED, O_INVALID };
+
+json_t *bl_import_attributes_load(const char *text)
+{
+	json_error_t err;
+	json_t *a = json_loads(text, 0, &err);
+	if (!a) /* PostgreSQL's jsonb writes 1e20 as a 21-digit integer: read it as a real */
+		a = json_loads(text, JSON_DECODE_INT_AS_REAL, &err);
+	if (a && !json_is_object(a)) {
+		json_decref(a);
+		a = NULL;
+	}
+	return a;
+}
 
 static void add_change_event(struct bl_import_change *c, enum bl_consent_kind kind, int64_t at,
                              const char *ip, int64_t list_id, const char *source)
@@ -252,32 +271,36 @@ static enum outcome decide(struct importer *im, struct item *it, const struct bl
 		c->subscriber_id = cur->id;
 		c->email = cur->email;
 		c->email_key = cur->email_key;
-		c->name = row->exact || *row->name ? row->name : cur->name;
-		json_t *have = json_loads(cur->attributes, 0, NULL);
-		if (!json_is_object(have)) {
-			json_decref(have);
-			have = json_object();
-		}
-		json_t *want;
-		if (row->exact) {
-			want = json_incref(row->attributes);
+		/*
+		 * An existing subscriber follows the ordinary rules even when the
+		 * row comes from a bulletin export: a restore never re-subscribes,
+		 * downgrades or lifts a blocklisting; it only fills in what is new.
+		 */
+		c->name = *row->name ? row->name : cur->name;
+		json_t *have = bl_import_attributes_load(cur->attributes);
+		json_t *want = NULL;
+		int attrs_changed = 0;
+		if (!have) {
+			/* Stored attributes we cannot read are left exactly as they are. */
+			c->attributes = cur->attributes;
 		} else {
 			want = json_deep_copy(have);
 			json_object_update(want, row->attributes);
+			attrs_changed = !json_equal(have, want);
+			free(it->attrs_json);
+			it->attrs_json = canonical(want);
+			c->attributes = it->attrs_json;
 		}
-		int attrs_changed = !json_equal(have, want);
-		free(it->attrs_json);
-		it->attrs_json = canonical(want);
 		json_decref(have);
 		json_decref(want);
-		c->attributes = it->attrs_json;
+		if (strlen(c->attributes) > BL_ATTRIBUTES_MAX) {
+			it->too_big = strlen(c->attributes);
+			return O_INVALID;
+		}
 		int blocked = cur->status == BL_SUBSCRIBER_BLOCKLISTED;
-		int want_block = row->exact ? row_block : (blocked || row_block);
+		int want_block = blocked || row_block;
 		c->status = want_block ? BL_SUBSCRIBER_BLOCKLISTED : BL_SUBSCRIBER_ACTIVE;
-		c->status_reason = !want_block  ? ""
-		                   : row->exact ? reason
-		                   : blocked    ? cur->status_reason
-		                                : reason;
+		c->status_reason = !want_block ? "" : blocked ? cur->status_reason : reason;
 		if (strcmp(c->name, cur->name) != 0 || attrs_changed || want_block != blocked ||
 		    strcmp(c->status_reason, cur->status_reason) != 0) {
 			c->update_subscriber = 1;
@@ -296,7 +319,8 @@ static enum outcome decide(struct importer *im, struct item *it, const struct bl
 
 	/* The subscription status the row asks for. */
 	enum bl_sub_status want;
-	int exact_sub = row->exact && row->status != BL_ROW_DEFAULT;
+	/* Verbatim only for a subscription this row creates (see above). */
+	int exact_sub = row->exact && row->status != BL_ROW_DEFAULT && !st->has_subscription;
 	if (exact_sub) {
 		want = row->sub_status;
 	} else {
@@ -351,7 +375,7 @@ static enum outcome decide(struct importer *im, struct item *it, const struct bl
 		const char *ip = row_event(row, BL_CONSENT_CONFIRM, &at);
 		add_change_event(c, BL_CONSENT_CONFIRM, at, ip, it->list_id, im->source);
 	}
-	enum bl_mode next_mode = row->exact ? mode : st->mode;
+	enum bl_mode next_mode = st->mode; /* an import never changes a delivery mode */
 	if (next != cur || next_mode != st->mode) {
 		c->update_subscription = 1;
 		c->sub_status = next;
@@ -366,6 +390,39 @@ static int store_fail(struct importer *im, int rc)
 	if (!im->rc)
 		im->rc = bl_diag_set(im->d, -rc, "%s", bl_store_error(im->s));
 	return im->rc;
+}
+
+/* Add @id to the ids this import inserted (they come in ascending order). */
+static void note_inserted(struct importer *im, int64_t id)
+{
+	if (im->nranges && im->ranges[2 * im->nranges - 1] + 1 == id) {
+		im->ranges[2 * im->nranges - 1] = id;
+		return;
+	}
+	im->ranges = bl_xrealloc(im->ranges, (im->nranges + 1) * 2 * sizeof(*im->ranges));
+	im->ranges[2 * im->nranges] = id;
+	im->ranges[2 * im->nranges + 1] = id;
+	im->nranges++;
+}
+
+/*
+ * Whether subscriber @id was inserted by this import. Another process may
+ * insert between our transactions, so this is the ids we wrote, not a
+ * watermark: a few ranges, one per transaction at most on SQLite.
+ */
+static int inserted_here(const struct importer *im, int64_t id)
+{
+	size_t lo = 0, hi = im->nranges;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (id < im->ranges[2 * mid])
+			hi = mid;
+		else if (id > im->ranges[2 * mid + 1])
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
 }
 
 /* Look up, decide and apply the batch. */
@@ -433,7 +490,7 @@ static int flush(struct importer *im)
 		if (!st->found)
 			continue;
 		struct item *it = &im->items[i];
-		if (st->sub.id > im->max_id) {
+		if (inserted_here(im, st->sub.id)) {
 			seen[i] = it->list_id ? st->has_subscription : 1;
 		} else {
 			snprintf(it->mark, sizeof(it->mark), "%s\x1f%lld", it->addr.key,
@@ -446,7 +503,7 @@ static int flush(struct importer *im)
 		rc = im->s->ops->import_mark(im->s, nmarks, keys, done);
 		for (size_t i = 0, m = 0; i < im->n && rc == 0; i++) {
 			const struct bl_import_state *st = &im->states[i];
-			if (st->found && st->sub.id <= im->max_id)
+			if (st->found && !inserted_here(im, st->sub.id))
 				seen[i] = done[m++];
 		}
 	}
@@ -477,6 +534,13 @@ static int flush(struct importer *im)
 			im->st->suppressed++;
 			im->st->skipped++;
 			break;
+		case O_INVALID:
+			row_error(im, im->items[i].row.line,
+			          "with the attributes already stored, %s would have %zu bytes of "
+			          "attributes; the limit is %d",
+			          im->items[i].addr.email, im->items[i].too_big, BL_ATTRIBUTES_MAX);
+			memset(c, 0, sizeof(*c));
+			break;
 		}
 		im->change_of[i] = (size_t)-1;
 		if (!seen[i] && (c->insert_subscriber || c->update_subscriber ||
@@ -488,6 +552,10 @@ static int flush(struct importer *im)
 		store_fail(im, rc);
 		goto out;
 	}
+	/* Remember which subscribers this import created. */
+	for (size_t k = 0; k < nchanges; k++)
+		if (im->changes[k].insert_subscriber)
+			note_inserted(im, im->changes[k].subscriber_id);
 	/* Tell JSON restore what each of its rows created. */
 	for (size_t i = 0; i < im->n; i++) {
 		struct item *it = &im->items[i];
@@ -512,7 +580,7 @@ out:
 	memset(im->slots, 0, im->nslots * sizeof(*im->slots));
 	if (rc)
 		return im->rc;
-	if (!im->o->dry_run && im->rows_in_tx >= im->tx_rows)
+	if (!im->o->dry_run && !im->hold && im->rows_in_tx >= im->tx_rows)
 		return im->rc = commit_tx(im);
 	return 0;
 }
@@ -567,7 +635,8 @@ static int add_row(struct importer *im, struct bl_import_row *row, struct row_re
 	struct bl_diag d;
 	enum bl_address_problem problem;
 	const char *email = it.row.email;
-	if (bl_address_parse(email, strlen(email), im->o->address_flags, &it.addr, &problem, &d)) {
+	unsigned flags = im->o->address_flags | (it.row.exact ? BL_ADDRESS_SMTPUTF8 : 0);
+	if (bl_address_parse(email, strlen(email), flags, &it.addr, &problem, &d)) {
 		if (problem == BL_ADDR_EMPTY)
 			row_error(im, it.row.line, "no email address");
 		else
@@ -716,6 +785,18 @@ static int json_time(json_t *obj, const char *key, int64_t *out)
 	return bl_time_parse(t, out) ? -1 : 0;
 }
 
+/* Whether @v is at most @max bytes of text with no control characters. */
+static int plain_text(const char *v, size_t max)
+{
+	size_t n = strlen(v);
+	if (n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
 /* Create the lists of the export that do not exist yet. */
 static int restore_lists(struct importer *im, json_t *lists, size_t line)
 {
@@ -749,6 +830,12 @@ static int restore_lists(struct importer *im, json_t *lists, size_t line)
 			return bl_diag_set(im->d, BL_EINVAL,
 			                   "%s:%zu: list %zu has a bad created_at", im->o->path,
 			                   line, i + 1);
+		if (!plain_text(name, BL_LIST_NAME_MAX) ||
+		    !plain_text(desc, BL_LIST_DESCRIPTION_MAX))
+			return bl_diag_set(im->d, BL_EINVAL,
+			                   "%s:%zu: list \"%s\" has a name or description that is "
+			                   "too long or holds control characters",
+			                   im->o->path, line, slug);
 		/* In a dry run this is rolled back with everything else. */
 		if ((rc = im->s->ops->list_create(im->s, &nl)))
 			return bl_diag_set(im->d, -rc, "%s", bl_store_error(im->s));
@@ -860,7 +947,7 @@ static int restore_rest(struct importer *im, json_t *header)
 	const char *key = NULL;
 	json_t *settings = json_object_get(header, "settings");
 	if (json_is_object(settings) && json_text(settings, "secret_key", &key) == 0 && *key &&
-	    im->max_id == 0) {
+	    im->fresh) {
 		if (strlen(key) != BL_HASH_HEX - 1)
 			return bl_diag_set(im->d, BL_EINVAL, "%s:1: the secret key is malformed",
 			                   im->o->path);
@@ -917,11 +1004,13 @@ static int json_subscriber(struct importer *im, json_t *o, size_t line)
 	size_t nrows = nsubs ? nsubs : 1;
 	struct row_result *results = bl_xcalloc(nrows, sizeof(*results));
 	int rc = 0;
+	/* Rows and history of one subscriber commit together. */
+	im->hold = 1;
 	for (size_t k = 0; k < nrows && rc == 0; k++) {
 		struct bl_import_row row = {0};
 		row.line = line;
 		row.email = bl_xstrdup(email);
-		row.name = bl_xstrdup(name);
+		row.name = bl_clean_text(name, BL_NAME_MAX);
 		row.attributes = attrs ? json_deep_copy(attrs) : json_object();
 		row.exact = 1;
 		row.blocklisted = sst == BL_SUBSCRIBER_BLOCKLISTED;
@@ -991,6 +1080,9 @@ static int json_subscriber(struct importer *im, json_t *o, size_t line)
 			store_fail(im, rc);
 	}
 	free(results);
+	im->hold = 0;
+	if (rc == 0 && !im->o->dry_run && im->rows_in_tx >= im->tx_rows)
+		rc = im->rc = commit_tx(im);
 	return rc;
 }
 
@@ -1048,7 +1140,7 @@ static int import_json(struct importer *im, FILE *f)
 		header = json_loads(bl_buf_str(&h), 0, &err);
 		bl_buf_finish(&h);
 	} else {
-		if (fseek(f, 0, SEEK_SET) != 0) {
+		if (fseek(f, first - bl_buf_str(&line), SEEK_SET) != 0) {
 			rc = bl_diag_set(im->d, BL_EINVAL,
 			                 "%s: this JSON is not laid out as bulletin writes it and "
 			                 "cannot be re-read from a pipe; give it as a file",
@@ -1059,6 +1151,24 @@ static int import_json(struct importer *im, FILE *f)
 		header = all ? json_incref(all) : NULL;
 	}
 	const char *fmt;
+	json_t *version = header ? json_object_get(header, "version") : NULL;
+	if (header && !json_text(header, "format", &fmt) && strcmp(fmt, "bulletin") == 0 &&
+	    (!json_is_integer(version) || json_integer_value(version) != 1)) {
+		rc = bl_diag_set(
+		    im->d, BL_EINVAL,
+		    "%s: a bulletin export of version %s; this bulletin reads version 1",
+		    im->o->path, json_is_integer(version) ? "other than 1" : "unknown");
+		json_decref(header);
+		json_decref(all);
+		goto out;
+	}
+	if (!streaming && all && !json_is_array(json_object_get(all, "subscribers"))) {
+		rc = bl_diag_set(im->d, BL_EINVAL, "%s: the export has no \"subscribers\" array",
+		                 im->o->path);
+		json_decref(header);
+		json_decref(all);
+		goto out;
+	}
 	if (!header || json_text(header, "format", &fmt) || strcmp(fmt, "bulletin") != 0) {
 		rc = bl_diag_set(im->d, BL_EINVAL, "%s:%d: not a bulletin JSON export (%s)",
 		                 im->o->path, header ? 1 : err.line,
@@ -1097,6 +1207,7 @@ static int import_json(struct importer *im, FILE *f)
 		json_decref(all);
 		goto out;
 	}
+	int closed = 0;
 	while (read_line(f, &line)) {
 		lineno++;
 		if (bl_buf_err(&line)) {
@@ -1108,8 +1219,10 @@ static int import_json(struct importer *im, FILE *f)
 		size_t len = strlen(t);
 		while (len && (t[len - 1] == ' ' || t[len - 1] == '\t'))
 			t[--len] = '\0';
-		if (strcmp(t, "]}") == 0)
+		if (strcmp(t, "]}") == 0) {
+			closed = 1;
 			break;
+		}
 		if (len && t[len - 1] == ',')
 			t[--len] = '\0';
 		if (!len)
@@ -1126,6 +1239,11 @@ static int import_json(struct importer *im, FILE *f)
 			break;
 		progress(im, 0);
 	}
+	if (rc == 0 && !closed)
+		rc = bl_diag_set(im->d, BL_EINVAL,
+		                 "%s: the export ends early (no closing \"]}\"): it was cut short; "
+		                 "the subscribers before line %zu are restored",
+		                 im->o->path, lineno);
 out:
 	bl_buf_finish(&line);
 	return rc;
@@ -1170,8 +1288,10 @@ static int importer_init(struct importer *im, struct bl_store *s, FILE *f,
 		im->nslots *= 2;
 	im->slots = bl_xcalloc(im->nslots, sizeof(*im->slots));
 	int rc = s->ops->import_mark_reset(s);
+	int64_t max_id = 0;
 	if (rc == 0)
-		rc = s->ops->subscriber_max_id(s, &im->max_id);
+		rc = s->ops->subscriber_max_id(s, &max_id);
+	im->fresh = max_id == 0;
 	if (rc)
 		return bl_diag_set(d, -rc, "%s", bl_store_error(s));
 	if (!o->list_slug)
@@ -1212,6 +1332,7 @@ static void importer_finish(struct importer *im)
 	free(im->states);
 	free(im->changes);
 	free(im->change_of);
+	free(im->ranges);
 	free(im->slots);
 	free(im->source);
 	bl_mapping_destroy(im->map);

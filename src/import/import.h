@@ -38,6 +38,7 @@ struct bl_import_stats {
 	enum bl_format format; /* the format used (detected or forced); BULLETIN for JSON */
 	char delimiter;        /* the CSV delimiter used; 0 for JSON */
 	int json;              /* 1 when the input was a bulletin JSON export */
+	size_t committed;      /* rows in transactions already committed */
 };
 
 struct bl_import_opts {
@@ -84,6 +85,14 @@ int bl_import_file(struct bl_store *s, FILE *f, const struct bl_import_opts *opt
  */
 int bl_import_one(struct bl_store *s, struct bl_import_row *row, const struct bl_import_opts *o,
                   struct bl_import_stats *st, struct bl_diag *d);
+
+/*
+ * bl_import_attributes_load - parse stored attributes (a JSON object) as
+ * written by either backend; integers too large for jansson (PostgreSQL's
+ * jsonb spells 1e20 out) are read as reals. Returns a new reference, or
+ * NULL when the text is not a JSON object.
+ */
+json_t *bl_import_attributes_load(const char *text);
 
 /* bl_is_role_address - 1 if the local part of @key (lowercased address) is a role account. */
 int bl_is_role_address(const char *key);

@@ -63,7 +63,7 @@ struct bl_import_state {
 /* bl_import_state_clear - free the strings held by @st; NULL-safe. */
 void bl_import_state_clear(struct bl_import_state *st);
 
-#define BL_CHANGE_MAX_EVENTS 4
+#define BL_CHANGE_MAX_EVENTS 6
 
 /*
  * One subscriber's change, decided by the import (src/import) and written by

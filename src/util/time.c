@@ -83,6 +83,8 @@ int bl_time_parse(const char *s, int64_t *out)
 			int oh, om;
 			if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om))
 				return -BL_EINVAL;
+			if (oh > 14 || om > 59)
+				return -BL_EINVAL;
 			offset = (oh * 3600L + om * 60L) * (*p == '+' ? 1 : -1);
 			p += 6;
 		} else if (strcmp(p, " UTC") == 0 || strcmp(p, " GMT") == 0) {
@@ -93,6 +95,8 @@ int bl_time_parse(const char *s, int64_t *out)
 		return -BL_EINVAL;
 	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (y < 1900)
+		return -BL_EINVAL; /* the exports we read start long after; keeps output 4-digit */
 	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
 	    h > 23 || mi > 59 || sec > 60)
 		return -BL_EINVAL;

@@ -22,7 +22,8 @@ char *bl_time_format(int64_t t, char out[BL_TIME_STRMAX]);
  * bl_time_parse - parse a timestamp as exports write them: RFC 3339
  * ("2022-10-18T06:34:08.000Z", "...+02:00"), "YYYY-MM-DD HH:MM:SS" with an
  * optional " UTC" (taken as UTC), or a bare "YYYY-MM-DD". Fractions of a
- * second are dropped. Returns 0 and sets *@out, or -BL_EINVAL.
+ * second are dropped. Years before 1900 and UTC offsets beyond ±14:00 are
+ * refused. Returns 0 and sets *@out, or -BL_EINVAL.
  */
 int bl_time_parse(const char *s, int64_t *out);
 

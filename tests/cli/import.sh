@@ -65,7 +65,17 @@ expect_out "no email column" 2 "no email column" $B import noemail.csv --list ne
 expect_out "bad --from-format" 1 "unknown --from-format" $B import new.csv --list news --from-format excel
 expect_out "bad --delimiter" 1 "--delimiter must be one character" $B import new.csv --list news --delimiter ';;'
 expect_out "import needs a file" 1 "exactly one FILE" $B import --list news
+printf 'email,attributes\nbig@example.org,"{""plan"":""gold"",""score"":1e20}"\n' > big.csv
+$B import big.csv --list news >/dev/null
+printf 'email,city\nbig@example.org,Oslo\n' > big2.csv
+$B import big2.csv --list news >/dev/null
+run $B subscriber show big@example.org --json
+same "large numbers in attributes survive a merge" "$(printf '%s' "$OUT" | jq -c '.attributes | [.plan, .city, (.score > 1e19)]')" '["gold","Oslo",true]'
+expect_out "subscriber add checks every list first" 2 "nothing was added" $B subscriber add half@example.org --list news --list nolist
+expect_out "... and wrote nothing" 2 "no subscriber" $B subscriber show half@example.org
+printf 'email|name\nx@example.org|X\n' > pipes.csv
+expect_out "a '|' header gets a hint" 2 "try --delimiter" $B import pipes.csv --list news --delimiter ,
 run $B list show news --json
-same "counts after all of it" "$(printf '%s' "$OUT" | jq -c .counts)" '{"unconfirmed":12,"confirmed":0,"unsubscribed":0}'
+same "counts after all of it" "$(printf '%s' "$OUT" | jq -c .counts)" '{"unconfirmed":13,"confirmed":0,"unsubscribed":0}'
 
 done_testing

@@ -44,6 +44,34 @@ expect_out "restore from CSV" 0 "^imported 113, updated 0, skipped 0" $B --db "$
 run $B --db "$D" export
 same "CSV round trip is exact" "$OUT" "$(cat all.csv)"
 
+# A backup restored over a database that has moved on follows the ordinary rules.
+E=$(new_db)
+$B --db "$E" init >/dev/null
+$B --db "$E" list create news --name News >/dev/null
+$B --db "$E" subscriber add bob@example.org --list news --confirmed >/dev/null
+$B --db "$E" export --format json --output bob.json
+printf 'email,status\nbob@example.org,unsubscribed\n' > unsub.csv
+$B --db "$E" import unsub.csv --list news >/dev/null
+$B --db "$E" import bob.json >/dev/null
+run $B --db "$E" subscriber show bob@example.org --json
+same "restoring an old backup never re-subscribes" "$(printf '%s' "$OUT" | jq -r '.subscriptions[0].status')" "unsubscribed"
+printf 'email,list,status,mode,subscriber_status\nbob@example.org,news,confirmed,weekly,active\n' > forged.csv
+$B --db "$E" import forged.csv >/dev/null
+run $B --db "$E" subscriber show bob@example.org --json
+same "... nor does a CSV in bulletin's layout" "$(printf '%s' "$OUT" | jq -c '[.subscriptions[0].status, .subscriptions[0].mode]')" '["unsubscribed","instant"]'
+head -n 2 all.json > cut.json
+expect_out "a truncated export is reported" 2 "ends early" $B --db "$E" import cut.json
+sed 's/"version":1/"version":7/' all.json > v7.json
+expect_out "an export of another version is refused" 2 "version" $B --db "$E" import v7.json
+jq . all.json > pretty.json
+F=$(new_db)
+$B --db "$F" init >/dev/null
+expect_out "a pretty-printed export restores too" 0 "^imported 113, updated 0, skipped 0" $B --db "$F" import pretty.json
+if [ "$BL_CLI_BACKEND" = sqlite ]; then
+	expect_out "export never overwrites the database" 1 "is the database itself" $B --db "$A" export --output "${A#sqlite:}"
+	same "database still readable" "$($B --db "$A" list ls --json | jq length)" "2"
+fi
+
 expect "one-list export" 0 $B --db "$A" export --list paris --format json --output paris.json
 same "one-list export has only that list" "$(jq -c '[.lists[].slug, ([.subscribers[].subscriptions[].list] | unique)]' paris.json)" '["paris",["paris"]]'
 expect_out "export of an unknown list fails" 2 "no list \"nope\"" $B --db "$A" export --list nope --output bad.csv
