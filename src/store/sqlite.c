@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 extern const struct bl_embedded bl_sqlite_migrations[];
 
@@ -382,14 +383,27 @@ static int sq_open(const char *uri, const struct bl_store_opts *opts, struct bl_
 	 * 16 MiB page cache: an import of a million rows keeps the hot part of
 	 * the address index in memory, and the process stays under 32 MiB.
 	 */
-	static const char pragmas[] = "PRAGMA journal_mode = WAL;"
-	                              "PRAGMA synchronous = FULL;"
+	static const char pragmas[] = "PRAGMA synchronous = FULL;"
 	                              "PRAGMA foreign_keys = ON;"
 	                              "PRAGMA cache_size = -16384;"
 	                              "PRAGMA temp_store = FILE;";
+	/*
+	 * Switching a new file to WAL takes an exclusive lock and SQLite reports
+	 * SQLITE_BUSY at once, without the busy handler, when another process
+	 * holds it (several `bulletin init` on one new file): retry for as long
+	 * as the busy timeout allows.
+	 */
 	char *err = NULL;
-	rc = sqlite3_exec(s->db, pragmas, NULL, NULL, &err);
-
+	double until = bl_monotonic() + s->busy_ms / 1000.0;
+	while ((rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, &err)) ==
+	           SQLITE_BUSY &&
+	       bl_monotonic() < until) {
+		sqlite3_free(err);
+		err = NULL;
+		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, pragmas, NULL, NULL, &err);
 	if (rc != SQLITE_OK) {
 		bl_diag_set(d, BL_ESTORE, "cannot open database %s: %s", path,
 		            err ? err : sqlite3_errstr(rc));
@@ -464,6 +478,13 @@ static int sq_migrate(struct bl_store *base, int *from, int *to)
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 			if (rc)
 				return rc;
+			if (now_v > BL_SCHEMA_VERSION)
+				return bl_store_set_error(
+				    base, BL_ESCHEMA,
+				    "database %s has schema version %d, newer "
+				    "than this bulletin (%d); upgrade bulletin",
+				    s->path, now_v, BL_SCHEMA_VERSION);
+			*to = now_v;
 			continue;
 		}
 		char *err = NULL;

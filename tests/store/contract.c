@@ -474,8 +474,10 @@ static void test_migrate_concurrent(void **state)
 			struct bl_store *s = NULL;
 			struct bl_diag d = {{0}};
 			struct bl_store_opts opts = {0};
-			if (bl_store_open(fx->uri, &opts, &s, &d) != 0)
+			if (bl_store_open(fx->uri, &opts, &s, &d) != 0) {
+				fprintf(stderr, "child %d: open: %s\n", i, d.msg);
 				_exit(2);
+			}
 			(void)!read(gate[0], &c, 1); /* returns when the parent closes the gate */
 			int from = -1, to = -1;
 			int rc = s->ops->migrate(s, &from, &to);
