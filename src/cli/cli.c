@@ -107,6 +107,14 @@ int bl_cli_simple_opts(int argc, char **argv, const char *usage, int *json)
 	return -1;
 }
 
+const char *bl_cli_operand(int argc, char **argv, const char *command, const char *what)
+{
+	if (optind == argc - 1)
+		return argv[optind];
+	bl_cli_error("%s needs exactly one %s", command, what);
+	return NULL;
+}
+
 int bl_cli_dispatch(struct bl_cli *cli, int argc, char **argv, const struct bl_subcommand *subs,
                     size_t n, const char *usage, const char *group)
 {

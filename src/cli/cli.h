@@ -67,6 +67,12 @@ void bl_cli_getopt_reset(void);
  */
 int bl_cli_simple_opts(int argc, char **argv, const char *usage, int *json);
 
+/*
+ * bl_cli_operand - the single operand left after option parsing
+ * (argv[optind]), or NULL after printing "COMMAND needs exactly one WHAT".
+ */
+const char *bl_cli_operand(int argc, char **argv, const char *command, const char *what);
+
 struct bl_subcommand {
 	const char *name;
 	int (*run)(struct bl_cli *cli, int argc, char **argv);

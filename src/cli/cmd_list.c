@@ -3,6 +3,7 @@
 
 #include "util/str.h"
 #include "util/utf8.h"
+#include "util/xalloc.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -146,15 +147,14 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 			return bl_cli_usage(usage, c == 'h');
 		}
 	}
-	if (optind != argc - 1) {
-		bl_cli_error("list create needs exactly one SLUG");
+	const char *operand = bl_cli_operand(argc, argv, "list create", "SLUG");
+	if (!operand)
 		return BL_EXIT_USAGE;
-	}
 	if (!l.name) {
 		bl_cli_error("list create needs --name NAME");
 		return BL_EXIT_USAGE;
 	}
-	l.slug = argv[optind];
+	l.slug = argv[optind]; /* the operand bl_cli_operand() checked */
 	int code;
 	if ((code = check_slug(l.slug)) ||
 	    (code = check_text("--name", l.name, BL_LIST_NAME_MAX, 1)) ||
@@ -186,14 +186,12 @@ struct collected {
 static int collect(void *arg, const struct bl_list *l)
 {
 	struct collected *c = arg;
-	c->v = realloc(c->v, (c->n + 1) * sizeof(*c->v));
-	if (!c->v)
-		abort();
+	c->v = bl_xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
 	struct bl_list *d = &c->v[c->n++];
 	*d = *l;
-	d->slug = strdup(l->slug);
-	d->name = strdup(l->name);
-	d->description = strdup(l->description);
+	d->slug = bl_xstrdup(l->slug);
+	d->name = bl_xstrdup(l->name);
+	d->description = bl_xstrdup(l->description);
 	return 0;
 }
 
@@ -247,16 +245,15 @@ static int cmd_show(struct bl_cli *cli, int argc, char **argv)
 	int json = 0, code = bl_cli_simple_opts(argc, argv, usage, &json);
 	if (code >= 0)
 		return code;
-	if (optind != argc - 1) {
-		bl_cli_error("list show needs exactly one SLUG");
+	const char *operand = bl_cli_operand(argc, argv, "list show", "SLUG");
+	if (!operand)
 		return BL_EXIT_USAGE;
-	}
 	struct bl_store *s;
 	code = bl_cli_store(cli, 1, &s);
 	if (code)
 		return code;
 	struct bl_list l;
-	if ((code = get_list(s, argv[optind], &l)))
+	if ((code = get_list(s, operand, &l)))
 		return code;
 	struct bl_list_counts n;
 	int rc = s->ops->list_counts(s, l.id, &n);
@@ -278,16 +275,15 @@ static int cmd_rm(struct bl_cli *cli, int argc, char **argv)
 	int code = bl_cli_simple_opts(argc, argv, usage, NULL);
 	if (code >= 0)
 		return code;
-	if (optind != argc - 1) {
-		bl_cli_error("list rm needs exactly one SLUG");
+	const char *operand = bl_cli_operand(argc, argv, "list rm", "SLUG");
+	if (!operand)
 		return BL_EXIT_USAGE;
-	}
 	struct bl_store *s;
 	code = bl_cli_store(cli, 1, &s);
 	if (code)
 		return code;
 	struct bl_list l;
-	if ((code = get_list(s, argv[optind], &l)))
+	if ((code = get_list(s, operand, &l)))
 		return code;
 	struct bl_list_counts n = {0};
 	s->ops->list_counts(s, l.id, &n);

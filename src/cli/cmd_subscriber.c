@@ -285,16 +285,15 @@ static int cmd_show(struct bl_cli *cli, int argc, char **argv)
 	int json = 0, code = bl_cli_simple_opts(argc, argv, usage, &json);
 	if (code >= 0)
 		return code;
-	if (optind != argc - 1) {
-		bl_cli_error("subscriber show needs exactly one EMAIL");
+	const char *operand = bl_cli_operand(argc, argv, "subscriber show", "EMAIL");
+	if (!operand)
 		return BL_EXIT_USAGE;
-	}
 	struct bl_store *s;
 	code = bl_cli_store(cli, 1, &s);
 	if (code)
 		return code;
 	struct bl_subscriber sub;
-	if ((code = find_subscriber(cli, s, argv[optind], &sub)))
+	if ((code = find_subscriber(cli, s, operand, &sub)))
 		return code;
 	struct show_acc acc = {json_array(), json_array()};
 	int rc = s->ops->subscription_each(s, sub.id, on_subscription, &acc);
@@ -498,16 +497,15 @@ static int cmd_rm(struct bl_cli *cli, int argc, char **argv)
 	int code = bl_cli_simple_opts(argc, argv, usage, NULL);
 	if (code >= 0)
 		return code;
-	if (optind != argc - 1) {
-		bl_cli_error("subscriber rm needs exactly one EMAIL");
+	const char *operand = bl_cli_operand(argc, argv, "subscriber rm", "EMAIL");
+	if (!operand)
 		return BL_EXIT_USAGE;
-	}
 	struct bl_store *s;
 	code = bl_cli_store(cli, 1, &s);
 	if (code)
 		return code;
 	struct bl_subscriber sub;
-	if ((code = find_subscriber(cli, s, argv[optind], &sub)))
+	if ((code = find_subscriber(cli, s, operand, &sub)))
 		return code;
 	size_t nsubs = 0, nevents = 0;
 	s->ops->subscription_each(s, sub.id, count_subs, &nsubs);

@@ -31,7 +31,6 @@
 
 /* What flush() did with a row (JSON restore needs it to restore the history). */
 struct row_result {
-	int done;
 	int64_t subscriber_id;
 	int new_subscriber, new_subscription;
 };
@@ -561,7 +560,6 @@ static int flush(struct importer *im)
 		struct item *it = &im->items[i];
 		if (!it->result)
 			continue;
-		it->result->done = 1;
 		it->result->subscriber_id = im->states[i].found ? im->states[i].sub.id : 0;
 		if (im->change_of[i] == (size_t)-1)
 			continue;
@@ -686,8 +684,6 @@ static int add_row(struct importer *im, struct bl_import_row *row, struct row_re
 		/* The same address and list earlier in this batch: the first row wins. */
 		im->st->duplicate++;
 		im->st->skipped++;
-		if (result)
-			result->done = 1;
 		item_clear(&it);
 		return 0;
 	}

@@ -47,7 +47,6 @@ enum stmt {
 	ST_SUPPRESS_ADD,
 	ST_SUPPRESS_GET,
 	ST_SUPPRESS_ANY,
-	ST_LOOKUP,
 	ST_SUB_INSERT,
 	ST_SUB_UPDATE,
 	ST_SUBSCRIPTION_INSERT,
@@ -117,9 +116,6 @@ static const char *const sql_text[ST_COUNT] = {
                         "VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING",
     [ST_SUPPRESS_GET] = "SELECT created_at FROM suppressions WHERE hash = ?1",
     [ST_SUPPRESS_ANY] = "SELECT EXISTS (SELECT 1 FROM suppressions)",
-    [ST_LOOKUP] = "SELECT " SUB_COLS ", x.status, x.mode FROM subscribers s "
-                  "LEFT JOIN subscriptions x ON x.subscriber_id = s.id AND x.list_id = ?2 "
-                  "WHERE s.email_key = ?1",
     [ST_SUB_INSERT] = "INSERT INTO subscribers (email, email_key, name, attributes, status, "
                       "status_reason, created_at, updated_at) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
