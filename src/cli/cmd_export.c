@@ -71,11 +71,22 @@ int bl_cmd_export(struct bl_cli *cli, int argc, char **argv)
 	char *tmp = NULL;
 	/* Never write an export over the database itself. */
 	const char *db = bl_config_str(cli->config, "db");
-	struct stat so, sd;
-	if (output && strncmp(db, "sqlite:", 7) == 0 && stat(output, &so) == 0 &&
-	    stat(db + 7, &sd) == 0 && so.st_dev == sd.st_dev && so.st_ino == sd.st_ino) {
-		bl_cli_error("%s is the database itself; choose another --output file", output);
-		return BL_EXIT_USAGE;
+	struct stat so;
+	if (output && strncmp(db, "sqlite:", 7) == 0 && stat(output, &so) == 0) {
+		static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+		for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+			char path[4096];
+			struct stat sd;
+			snprintf(path, sizeof(path), "%s%s", db + 7, suffix[i]);
+			if (stat(path, &sd) == 0 && so.st_dev == sd.st_dev &&
+			    so.st_ino == sd.st_ino) {
+				bl_cli_error(
+				    "%s is one of the database's own files; choose another "
+				    "--output file",
+				    output);
+				return BL_EXIT_USAGE;
+			}
+		}
 	}
 	if (output) {
 		size_t n = strlen(output) + 16;
@@ -108,6 +119,7 @@ int bl_cmd_export(struct bl_cli *cli, int argc, char **argv)
 		return bl_cli_exit_code(rc) == BL_EXIT_STORE ? BL_EXIT_STORE : BL_EXIT_INPUT;
 	}
 	if (output)
-		fprintf(stderr, "exported %zu subscribers to %s\n", count, output);
+		fprintf(stderr, "exported %zu subscriber%s to %s\n", count, count == 1 ? "" : "s",
+		        output);
 	return BL_EXIT_OK;
 }

@@ -189,7 +189,7 @@ int bl_cmd_import(struct bl_cli *cli, int argc, char **argv)
 		return code;
 	}
 	struct ui ui = {.path = strcmp(path, "-") == 0 ? "stdin" : path,
-	                .quiet = quiet || json,
+	                .quiet = quiet, /* --json: counts on stdout, row errors still on stderr */
 	                .tty = isatty(2),
 	                .start = bl_monotonic()};
 	o.path = ui.path;
@@ -206,6 +206,7 @@ int bl_cmd_import(struct bl_cli *cli, int argc, char **argv)
 		fclose(f);
 	if (ui.drew)
 		fputs("\r\033[K", stderr);
+	ui.drew = 0;
 	if (ui.errors > MAX_SHOWN_ERRORS)
 		fprintf(stderr, "%s: ... and %zu more invalid rows not shown\n", ui.path,
 		        ui.errors - MAX_SHOWN_ERRORS);

@@ -1098,6 +1098,24 @@ static int read_line(FILE *f, struct bl_buf *b)
 	return any;
 }
 
+/*
+ * Whether a seekable file ends with "]}" (trailing white space aside), as a
+ * whole bulletin export does. Pipes cannot be checked: 1. Restores the position.
+ */
+static int ends_closed(FILE *f)
+{
+	long pos = ftell(f);
+	if (pos < 0 || fseek(f, -64, SEEK_END) != 0)
+		if (pos < 0 || fseek(f, 0, SEEK_SET) != 0)
+			return 1;
+	char tail[65];
+	size_t n = fread(tail, 1, 64, f);
+	fseek(f, pos, SEEK_SET);
+	while (n && strchr(" \t\r\n", tail[n - 1]))
+		n--;
+	return n >= 2 && tail[n - 2] == ']' && tail[n - 1] == '}';
+}
+
 static int import_json(struct importer *im, FILE *f)
 {
 	/*
@@ -1163,6 +1181,14 @@ static int import_json(struct importer *im, FILE *f)
 		                 im->o->path);
 		json_decref(header);
 		json_decref(all);
+		goto out;
+	}
+	if (streaming && header && !ends_closed(f)) {
+		rc = bl_diag_set(im->d, BL_EINVAL,
+		                 "%s: the export ends early (no closing \"]}\"): it was cut short; "
+		                 "nothing was imported",
+		                 im->o->path);
+		json_decref(header);
 		goto out;
 	}
 	if (!header || json_text(header, "format", &fmt) || strcmp(fmt, "bulletin") != 0) {
@@ -1235,11 +1261,10 @@ static int import_json(struct importer *im, FILE *f)
 			break;
 		progress(im, 0);
 	}
-	if (rc == 0 && !closed)
+	if (rc == 0 && !closed) /* a pipe: found only now; the batch in flight rolls back */
 		rc = bl_diag_set(im->d, BL_EINVAL,
-		                 "%s: the export ends early (no closing \"]}\"): it was cut short; "
-		                 "the subscribers before line %zu are restored",
-		                 im->o->path, lineno);
+		                 "%s: the export ends early (no closing \"]}\"): it was cut short",
+		                 im->o->path);
 out:
 	bl_buf_finish(&line);
 	return rc;

@@ -60,7 +60,7 @@ $B --db "$E" import forged.csv >/dev/null
 run $B --db "$E" subscriber show bob@example.org --json
 same "... nor does a CSV in bulletin's layout" "$(printf '%s' "$OUT" | jq -c '[.subscriptions[0].status, .subscriptions[0].mode]')" '["unsubscribed","instant"]'
 head -n 2 all.json > cut.json
-expect_out "a truncated export is reported" 2 "ends early" $B --db "$E" import cut.json
+expect_out "a truncated export is refused before anything is written" 2 "ends early.*nothing was imported" $B --db "$E" import cut.json
 sed 's/"version":1/"version":7/' all.json > v7.json
 expect_out "an export of another version is refused" 2 "version" $B --db "$E" import v7.json
 jq . all.json > pretty.json
@@ -68,8 +68,9 @@ F=$(new_db)
 $B --db "$F" init >/dev/null
 expect_out "a pretty-printed export restores too" 0 "^imported 113, updated 0, skipped 0" $B --db "$F" import pretty.json
 if [ "$BL_CLI_BACKEND" = sqlite ]; then
-	expect_out "export never overwrites the database" 1 "is the database itself" $B --db "$A" export --output "${A#sqlite:}"
+	expect_out "export never overwrites the database" 1 "database.s own files" $B --db "$A" export --output "${A#sqlite:}"
 	same "database still readable" "$($B --db "$A" list ls --json | jq length)" "2"
+	expect_out "... nor its write-ahead log" 1 "database's own files" $B --db "$A" export --output "${A#sqlite:}-wal"
 fi
 
 expect "one-list export" 0 $B --db "$A" export --list paris --format json --output paris.json
