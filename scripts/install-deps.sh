@@ -14,6 +14,7 @@ BUILD_PKGS=(
 	make meson ninja-build pkg-config gcc
 	libsqlite3-dev libpq-dev libjansson-dev libidn2-dev libcsv-dev
 	libinih-dev libsodium-dev libxml2-dev
+	libcmark-dev libgmime-3.0-dev libcurl4-openssl-dev
 )
 # `make demo`: the build list plus these.
 DEMO_PKGS=()
@@ -29,6 +30,8 @@ CHECK_PKGS=(
 	iproute2                   # ss: picking a free port for PostgreSQL
 	util-linux                 # runuser: PostgreSQL as the postgres user when root
 	coreutils findutils        # timeout, find
+	postfix                    # smtp-sink/smtp-source and a real relay on loopback
+	python3-aiosmtpd           # the capturing SMTP server of the delivery tests
 )
 
 usage() {
@@ -65,6 +68,12 @@ elif command -v sudo >/dev/null; then
 else
 	echo "install-deps: not root and no sudo; install as root: ${missing[*]}" >&2
 	exit 1
+fi
+# Postfix is only a test peer: its own instances run from private config
+# directories; the system-wide one stays unconfigured and stopped.
+if printf '%s\n' "${missing[@]}" | grep -qx postfix; then
+	echo "postfix postfix/main_mailer_type select No configuration" |
+		"${sudo[@]}" debconf-set-selections
 fi
 apt_install() {
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \

@@ -14,6 +14,12 @@ static const char *const mode_names[] = {"instant", "daily", "weekly"};
 static const char *const consent_names[] = {"signup", "confirm",    "unsubscribe", "import",
                                             "erase",  "preference", "blocklist"};
 
+static const char *const post_status_names[] = {"draft", "scheduled", "sending",
+                                                "paused", "sent",     "cancelled"};
+static const char *const priority_names[] = {"normal", "breaking", "transactional"};
+static const char *const delivery_state_names[] = {"pending",  "claimed", "accepted",
+                                                   "deferred", "failed",  "suppressed"};
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *name_of(const char *const *names, size_t n, unsigned v)
@@ -52,6 +58,13 @@ DEFINE(bl_subscriber_status, subscriber_status, subscriber_status_names)
 DEFINE(bl_sub_status, sub_status, sub_status_names)
 DEFINE(bl_mode, mode, mode_names)
 DEFINE(bl_consent_kind, consent_kind, consent_names)
+DEFINE(bl_post_status, post_status, post_status_names)
+DEFINE(bl_delivery_state, delivery_state, delivery_state_names)
+
+const char *bl_priority_name(enum bl_priority v)
+{
+	return name_of(priority_names, N(priority_names), (unsigned)v);
+}
 
 void bl_list_clear(struct bl_list *l)
 {
@@ -73,4 +86,15 @@ void bl_subscriber_clear(struct bl_subscriber *s)
 	free(s->attributes);
 	free(s->status_reason);
 	memset(s, 0, sizeof(*s));
+}
+
+void bl_post_clear(struct bl_post *p)
+{
+	if (!p)
+		return;
+	free(p->subject);
+	free(p->body);
+	free(p->from_header);
+	free(p->pause_reason);
+	memset(p, 0, sizeof(*p));
 }

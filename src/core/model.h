@@ -101,9 +101,66 @@ struct bl_consent {
 	const char *source;     /* "cli", "import:FILE", "web:/subscribe", ... */
 };
 
+/* Post status (DESIGN.md): draft -> (scheduled) -> sending <-> paused -> sent | cancelled. */
+enum bl_post_status {
+	BL_POST_DRAFT,
+	BL_POST_SCHEDULED,
+	BL_POST_SENDING,
+	BL_POST_PAUSED,
+	BL_POST_SENT,
+	BL_POST_CANCELLED
+};
+/* Priority lanes, highest first: transactional mail, breaking posts, normal posts. */
+enum bl_priority { BL_PRIORITY_NORMAL = 0, BL_PRIORITY_BREAKING = 1, BL_PRIORITY_TRANSACTIONAL = 2 };
+/* Delivery states (DESIGN.md §Delivery semantics). Terminal: accepted, failed, suppressed
+ * (and later bounced, complained). */
+enum bl_delivery_state {
+	BL_DELIVERY_PENDING,
+	BL_DELIVERY_CLAIMED,
+	BL_DELIVERY_ACCEPTED,
+	BL_DELIVERY_DEFERRED,
+	BL_DELIVERY_FAILED,
+	BL_DELIVERY_SUPPRESSED
+};
+#define BL_DELIVERY_NSTATES 6
+
+/* "draft"/"scheduled"/"sending"/"paused"/"sent"/"cancelled";
+ * "normal"/"breaking"/"transactional"; "pending"/"claimed"/"accepted"/"deferred"/"failed"/"suppressed". */
+const char *bl_post_status_name(enum bl_post_status v);
+const char *bl_priority_name(enum bl_priority v);
+const char *bl_delivery_state_name(enum bl_delivery_state v);
+int bl_post_status_parse(const char *s, enum bl_post_status *out);
+int bl_delivery_state_parse(const char *s, enum bl_delivery_state *out);
+
+#define BL_SUBJECT_MAX 998    /* bytes of a post subject (UTF-8) */
+#define BL_BODY_MAX    (1 << 20) /* bytes of a post's Markdown body */
+#define BL_REPLY_MAX   500    /* bytes of a relay reply kept per delivery */
+
+struct bl_post {
+	int64_t id;
+	char *subject;     /* UTF-8, no CR/LF/NUL */
+	char *body;        /* Markdown + Mustache */
+	char *from_header; /* "Name <addr>" or "addr"; "" = the config's `from` */
+	enum bl_priority priority;
+	enum bl_post_status status;
+	char *pause_reason; /* why paused ("" when not) */
+	int auto_paused;    /* paused by the engine (relay fault): resumes by itself */
+	int64_t created_at, scheduled_at, started_at, finished_at; /* 0 = not yet */
+	int64_t total;      /* delivery rows created by `post send` */
+	int64_t in_doubt;   /* claims found expired after a crash and queued again */
+};
+
+/* Delivery counts of one post, by state, plus the in-doubt count. */
+struct bl_delivery_counts {
+	int64_t n[BL_DELIVERY_NSTATES];
+	int64_t in_doubt;
+};
+
 /* bl_list_clear / bl_subscriber_clear - free the strings of a struct filled by the store;
  * NULL-safe. */
 void bl_list_clear(struct bl_list *l);
 void bl_subscriber_clear(struct bl_subscriber *s);
+/* bl_post_clear - free the strings of a post filled by the store; NULL-safe. */
+void bl_post_clear(struct bl_post *p);
 
 #endif

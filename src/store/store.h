@@ -26,7 +26,7 @@
 #include "util/err.h"
 
 /* Schema version this binary expects: the number of the last migration. */
-#define BL_SCHEMA_VERSION 1
+#define BL_SCHEMA_VERSION 2
 
 struct bl_store_ops;
 
@@ -97,11 +97,52 @@ struct bl_export_item {
 	size_t n_events;
 };
 
+/* One delivery row claimed by an engine, with what composing its message needs. */
+struct bl_claimed {
+	int64_t delivery_id, post_id, subscriber_id;
+	int64_t list_id;      /* the first (lowest id) of the post's lists the subscriber is
+	                         confirmed on: names the list in the message and its
+	                         unsubscribe link */
+	int attempts;         /* claims of this row so far, this one included */
+	int64_t first_try_at; /* time of the row's first claim */
+	int in_doubt;         /* this row had an expired claim before (a resend) */
+	char *email, *name, *attributes; /* the subscriber's; malloc'd */
+};
+
+/* bl_claimed_clear - free the strings of @c; NULL-safe. */
+void bl_claimed_clear(struct bl_claimed *c);
+
+/* What happened to one claimed row, for delivery_exchange. */
+struct bl_delivery_result {
+	int64_t delivery_id;
+	/* ACCEPTED, DEFERRED, FAILED, SUPPRESSED: the new state; PENDING: release
+	 * the claim unused (the message was not handed over; attempts goes back
+	 * down by one). */
+	enum bl_delivery_state state;
+	int code;             /* SMTP reply code, 0 when none */
+	const char *reply;    /* relay reply or reason, cut to BL_REPLY_MAX; may be NULL */
+	const char *queue_id; /* the relay's queue id, or NULL */
+	const char *relay;    /* which relay, or NULL */
+	int64_t next_try;     /* DEFERRED: not before this time */
+};
+
+/* A subscriber row's summary as a listing of deliveries shows it. */
+struct bl_delivery_row {
+	int64_t id, post_id, subscriber_id; /* subscriber_id 0 once erased */
+	const char *email;                  /* "" once erased */
+	enum bl_delivery_state state;
+	int attempts, in_doubt, code;
+	const char *reply, *queue_id, *relay;
+	int64_t updated_at, next_try;
+};
+
 typedef int (*bl_list_fn)(void *arg, const struct bl_list *l);
 typedef int (*bl_subscriber_fn)(void *arg, const struct bl_subscriber *s);
 typedef int (*bl_subscription_fn)(void *arg, const struct bl_subscription *s);
 typedef int (*bl_consent_fn)(void *arg, const struct bl_consent *c);
 typedef int (*bl_export_fn)(void *arg, const struct bl_export_item *item);
+typedef int (*bl_post_fn)(void *arg, const struct bl_post *p);
+typedef int (*bl_delivery_fn)(void *arg, const struct bl_delivery_row *d);
 typedef int (*bl_suppression_fn)(void *arg, const char *hash, const char *reason,
                                  int64_t created_at);
 
@@ -189,6 +230,100 @@ struct bl_store_ops {
 	int (*import_mark_reset)(struct bl_store *s);
 	/* import_apply - write @n changes in order, inside the caller's transaction. */
 	int (*import_apply)(struct bl_store *s, size_t n, struct bl_import_change *changes);
+
+	/* ---- posts (schema 2) ---- */
+
+	/*
+	 * post_create - insert @p (status draft unless set; created_at now unless
+	 * set) with its @n_lists lists @list_ids (each an existing list id).
+	 * Sets @p->id. -BL_ENOENT when a list id does not exist.
+	 */
+	int (*post_create)(struct bl_store *s, struct bl_post *p, const int64_t *list_ids,
+	                   size_t n_lists);
+	/* post_get - lookup by id: -1/0/1. @out filled with malloc'd strings (bl_post_clear). */
+	int (*post_get)(struct bl_store *s, int64_t id, struct bl_post *out);
+	/* post_each - every post, newest (highest id) first. */
+	int (*post_each)(struct bl_store *s, bl_post_fn fn, void *arg);
+	/* post_lists - the lists of post @post_id, by slug. */
+	int (*post_lists)(struct bl_store *s, int64_t post_id, bl_list_fn fn, void *arg);
+	/*
+	 * post_set_status - move post @id to @to if its status is one of the
+	 * bits (1 << enum bl_post_status) in @from_mask; set pause_reason to
+	 * @reason ("" or NULL clears it) and auto_paused to @auto_paused;
+	 * finished_at = @now when @to is sent or cancelled. Cancelling also
+	 * turns every pending and deferred row of the post into suppressed with
+	 * reply "post cancelled". Returns 1 when changed, 0 when the status was
+	 * not in @from_mask (or no such post), negative on error.
+	 */
+	int (*post_set_status)(struct bl_store *s, int64_t id, unsigned from_mask,
+	                       enum bl_post_status to, const char *reason, int auto_paused,
+	                       int64_t now);
+	/*
+	 * post_queue - start sending draft or scheduled post @id, in one
+	 * transaction: one pending delivery row per distinct subscriber that is
+	 * active and confirmed in instant mode on at least one of the post's
+	 * lists (priority copied from the post), total = that number, status
+	 * sending, started_at = @now. Sets *@total. Returns 1 when queued; 0
+	 * when the post was not draft/scheduled (nothing changes; the caller
+	 * looks at the status); -BL_ENOENT for no such post.
+	 */
+	int (*post_queue)(struct bl_store *s, int64_t id, int64_t now, int64_t *total);
+	/* delivery_counts - rows of post @post_id by state, and its in-doubt count. */
+	int (*delivery_counts)(struct bl_store *s, int64_t post_id, struct bl_delivery_counts *out);
+	/*
+	 * delivery_each - rows of post @post_id by id, only those in @state
+	 * (-1: any), ids > @after_id, at most @limit (0: all).
+	 */
+	int (*delivery_each)(struct bl_store *s, int64_t post_id, int state, int64_t after_id,
+	                     int64_t limit, bl_delivery_fn fn, void *arg);
+	/* delivery_accepted_since - rows of post @post_id accepted at or after @since
+	 * (updated_at), for the send rate. */
+	int (*delivery_accepted_since)(struct bl_store *s, int64_t post_id, int64_t since,
+	                               int64_t *out);
+
+	/* ---- the delivery engine ---- */
+
+	/*
+	 * engine_lock - claim the right to run a delivery engine as @worker.
+	 * SQLite allows one engine per database: -BL_EBUSY when another process
+	 * holds it (the message names its pid); the lock lives until close (or
+	 * the process dies). PostgreSQL allows many engines: always 0.
+	 */
+	int (*engine_lock)(struct bl_store *s, const char *worker);
+	/*
+	 * delivery_reclaim - rows in state claimed whose lease ended before @now
+	 * (every claimed row when @all: SQLite's single engine after a crash)
+	 * go back to pending with in_doubt set; each such row adds one to its
+	 * post's in_doubt count. Sets *@n to the number of rows. One transaction.
+	 */
+	int (*delivery_reclaim)(struct bl_store *s, int64_t now, int all, int64_t *n);
+	/*
+	 * delivery_exchange - the engine's one transaction per turn:
+	 *  1. record @n_results results (only on rows still claimed by @worker;
+	 *     others are skipped and counted in *@stale);
+	 *  2. claim up to @max rows for @worker with lease_until = @lease_until:
+	 *     posts in status sending only, highest priority first, then post
+	 *     id, then pending rows by id and deferred rows whose next_try <=
+	 *     @now; a row's first claim sets first_try_at = @now. At claim time
+	 *     a row whose subscriber was erased, is blocklisted, or is no
+	 *     longer confirmed on any of the post's lists becomes suppressed
+	 *     (reply says why) and is not returned. On PostgreSQL rows are
+	 *     taken with FOR UPDATE SKIP LOCKED so engines never share one.
+	 *  3. every post in status sending with no pending, claimed or deferred
+	 *     row left becomes sent (finished_at = @now); *@finished counts them.
+	 * @out has @max slots; *@n_out is set to the rows claimed, their
+	 * strings malloc'd (bl_claimed_clear). All or nothing.
+	 */
+	int (*delivery_exchange)(struct bl_store *s, const char *worker, int64_t now,
+	                         int64_t lease_until, const struct bl_delivery_result *results,
+	                         size_t n_results, size_t max, struct bl_claimed *out,
+	                         size_t *n_out, size_t *stale, size_t *finished);
+	/*
+	 * queue_next_due - the earliest next_try of a deferred row of a post in
+	 * status sending, or 0 when there is none; *@waiting is set to 1 when
+	 * some post is sending or paused with rows not yet terminal.
+	 */
+	int (*queue_next_due)(struct bl_store *s, int64_t *next_try, int *waiting);
 
 	/*
 	 * export_each - every subscriber (or, with @list_id, those subscribed to
