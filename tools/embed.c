@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 		int c;
 		size_t n = 0;
 		while ((c = fgetc(in)) != EOF) {
-			fprintf(out, "%s%d,", n % 20 == 0 ? "\n" : "", c);
+			fprintf(out, "%s%d,", n % 20 == 0 ? "\n" : "", c > 127 ? c - 256 : c);
 			n++;
 		}
 		fprintf(out, "0};\n");

@@ -25,6 +25,8 @@ static const struct bl_command commands[] = {
     {"subscriber", "add, show, find and erase subscribers", bl_cmd_subscriber},
     {"import", "import subscribers from CSV (or a bulletin JSON export)", bl_cmd_import},
     {"export", "write subscribers as CSV or JSON to stdout", bl_cmd_export},
+    {"post", "write posts, send them and follow their delivery", bl_cmd_post},
+    {"send", "run the delivery engine", bl_cmd_send},
     {"config", "show the configuration in effect", bl_cmd_config},
 };
 

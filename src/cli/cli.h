@@ -92,5 +92,14 @@ int bl_cmd_list(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_subscriber(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_import(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_export(struct bl_cli *cli, int argc, char **argv);
+int bl_cmd_post(struct bl_cli *cli, int argc, char **argv);
+int bl_cmd_send(struct bl_cli *cli, int argc, char **argv);
+
+/*
+ * bl_cli_run_engine - run the delivery engine on @s with SIGINT/SIGTERM
+ * stopping it cleanly, a progress line on a terminal and a summary on
+ * stderr. @once, @wait_post as in struct bl_engine_opts. Returns an exit code.
+ */
+int bl_cli_run_engine(struct bl_cli *cli, struct bl_store *s, int once, long long wait_post);
 
 #endif

@@ -1,10 +1,12 @@
 /* libsodium-backed primitives; see crypto.h. */
 #include "core/crypto.h"
 
+#include "util/err.h"
 #include "util/log.h"
 
 #include <sodium.h>
 
+#include <stdio.h>
 #include <string.h>
 
 static void start(void)
@@ -33,4 +35,158 @@ void bl_secret_generate(char out[BL_HASH_HEX])
 	randombytes_buf(key, sizeof(key));
 	sodium_bin2hex(out, BL_HASH_HEX, key, sizeof(key));
 	sodium_memzero(key, sizeof(key));
+}
+
+int bl_secret_load(const char *hex, struct bl_secret *out)
+{
+	struct bl_secret k;
+	size_t n = 0;
+	const char *end = NULL;
+	start();
+	if (!hex || strlen(hex) != 64 ||
+	    sodium_hex2bin(k.key, sizeof(k.key), hex, 64, NULL, &n, &end) != 0 ||
+	    n != sizeof(k.key) || *end)
+		return -BL_EINVAL;
+	*out = k;
+	sodium_memzero(&k, sizeof(k));
+	return 0;
+}
+
+static void put64(unsigned char *p, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)(u & 0xff);
+		u >>= 8;
+	}
+}
+
+static int64_t get64(const unsigned char *p)
+{
+	uint64_t u = 0;
+	for (int i = 0; i < 8; i++)
+		u = (u << 8) | p[i];
+	return (int64_t)u;
+}
+
+#define CLAIMS 24
+#define MAC    16
+
+static void token_mac(const struct bl_secret *k, enum bl_token_purpose purpose,
+                      const unsigned char *claims, unsigned char mac[MAC])
+{
+	static const char domain[] = "bulletin-token-v1";
+	unsigned char full[crypto_auth_hmacsha256_BYTES];
+	unsigned char p = (unsigned char)purpose;
+	crypto_auth_hmacsha256_state st;
+	crypto_auth_hmacsha256_init(&st, k->key, sizeof(k->key));
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)domain, sizeof(domain));
+	crypto_auth_hmacsha256_update(&st, &p, 1);
+	crypto_auth_hmacsha256_update(&st, claims, CLAIMS);
+	crypto_auth_hmacsha256_final(&st, full);
+	memcpy(mac, full, MAC);
+}
+
+void bl_token_make(const struct bl_secret *k, enum bl_token_purpose purpose, int64_t subscriber_id,
+                   int64_t list_id, int64_t expires, char out[BL_TOKEN_LEN])
+{
+	unsigned char raw[CLAIMS + MAC];
+	start();
+	put64(raw, subscriber_id);
+	put64(raw + 8, list_id);
+	put64(raw + 16, expires);
+	token_mac(k, purpose, raw, raw + CLAIMS);
+	sodium_bin2base64(out, BL_TOKEN_LEN, raw, sizeof(raw),
+	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+int bl_token_verify(const struct bl_secret *k, enum bl_token_purpose purpose, const char *token,
+                    int64_t *subscriber_id, int64_t *list_id, int64_t *expires)
+{
+	unsigned char raw[CLAIMS + MAC], mac[MAC];
+	size_t n = 0;
+	const char *end = NULL;
+	start();
+	if (!token || strlen(token) != BL_TOKEN_LEN - 1)
+		return 0;
+	if (sodium_base642bin(raw, sizeof(raw), token, BL_TOKEN_LEN - 1, NULL, &n, &end,
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    n != sizeof(raw) || *end)
+		return 0;
+	token_mac(k, purpose, raw, mac);
+	if (sodium_memcmp(mac, raw + CLAIMS, MAC) != 0)
+		return 0;
+	*subscriber_id = get64(raw);
+	*list_id = get64(raw + 8);
+	*expires = get64(raw + 16);
+	return 1;
+}
+
+static void verp_mac(const struct bl_secret *k, int64_t post_id, int64_t subscriber_id,
+                     char hex[17])
+{
+	static const char domain[] = "bulletin-verp-v1";
+	unsigned char claims[16], full[crypto_auth_hmacsha256_BYTES];
+	crypto_auth_hmacsha256_state st;
+	put64(claims, post_id);
+	put64(claims + 8, subscriber_id);
+	crypto_auth_hmacsha256_init(&st, k->key, sizeof(k->key));
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)domain, sizeof(domain));
+	crypto_auth_hmacsha256_update(&st, claims, sizeof(claims));
+	crypto_auth_hmacsha256_final(&st, full);
+	sodium_bin2hex(hex, 17, full, 8);
+}
+
+void bl_verp_token(const struct bl_secret *k, int64_t post_id, int64_t subscriber_id,
+                   char out[BL_VERP_TOKEN_MAX])
+{
+	char mac[17];
+	start();
+	verp_mac(k, post_id, subscriber_id, mac);
+	snprintf(out, BL_VERP_TOKEN_MAX, "%lld-%lld-%s", (long long)post_id,
+	         (long long)subscriber_id, mac);
+}
+
+static int parse_id(const char **p, char stop, int64_t *out)
+{
+	int64_t v = 0;
+	const char *s = *p;
+	if (*s < '1' || *s > '9')
+		return 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (INT64_MAX - 9) / 10)
+			return 0;
+		v = v * 10 + (*s - '0');
+	}
+	if (*s != stop)
+		return 0;
+	*p = s + 1;
+	*out = v;
+	return 1;
+}
+
+int bl_verp_parse(const struct bl_secret *k, const char *token, int64_t *post_id,
+                  int64_t *subscriber_id)
+{
+	int64_t post, sub;
+	char want[17], got[17];
+	const char *p = token;
+	start();
+	if (!token || !parse_id(&p, '-', &post) || !parse_id(&p, '-', &sub) || strlen(p) != 16)
+		return 0;
+	for (int i = 0; i < 16; i++) {
+		char c = p[i];
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return 0;
+		got[i] = c;
+	}
+	got[16] = 0;
+	verp_mac(k, post, sub, want);
+	if (sodium_memcmp(want, got, 16) != 0)
+		return 0;
+	*post_id = post;
+	*subscriber_id = sub;
+	return 1;
 }

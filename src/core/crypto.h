@@ -1,12 +1,14 @@
 /*
  * The few cryptographic primitives the domain needs, on libsodium (the only
  * module that includes sodium.h): the suppression hash of an address and
- * the installation's secret key. Later: HMAC tokens and password hashes.
+ * the installation's secret key; HMAC tokens for links (unsubscribe,
+ * preferences, confirm) and VERP envelope senders. Later: password hashes.
  */
 #ifndef BL_CORE_CRYPTO_H
 #define BL_CORE_CRYPTO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Hex SHA-256 digest: 64 characters plus NUL. */
 #define BL_HASH_HEX 65
@@ -25,5 +27,68 @@ void bl_suppression_hash(const char *email_key, char out[BL_HASH_HEX]);
  * plus NUL in @out (libsodium's CSPRNG). Aborts if libsodium cannot start.
  */
 void bl_secret_generate(char out[BL_HASH_HEX]);
+
+/* The secret key in binary, from its hex form in the settings table. */
+struct bl_secret {
+	unsigned char key[32];
+};
+
+/*
+ * bl_secret_load - decode @hex (64 hex digits) into @out. Returns 0, or
+ * -BL_EINVAL when @hex is not exactly 64 hex digits (@out untouched).
+ */
+int bl_secret_load(const char *hex, struct bl_secret *out);
+
+/* What a link token allows; a token made for one purpose never verifies for another. */
+enum bl_token_purpose {
+	BL_TOKEN_UNSUBSCRIBE = 1, /* leave the list named in the token */
+	BL_TOKEN_PREFERENCES = 2, /* open the subscriber's preference centre */
+	BL_TOKEN_CONFIRM = 3      /* confirm a double opt-in subscription (expires) */
+};
+
+/* Text length of a token: base64url (no padding) of 24 bytes of claims and a
+ * 16-byte MAC, plus NUL. */
+#define BL_TOKEN_LEN 55
+
+/*
+ * bl_token_make - a URL-safe token binding @purpose, @subscriber_id,
+ * @list_id (0: none) and @expires (seconds since the epoch; 0: never):
+ * base64url(claims || HMAC-SHA-256(key, "bulletin-token-v1" || purpose ||
+ * claims) cut to 16 bytes), claims being the three numbers as 64-bit big
+ * endian. Writes BL_TOKEN_LEN bytes (with the NUL) into @out.
+ */
+void bl_token_make(const struct bl_secret *k, enum bl_token_purpose purpose, int64_t subscriber_id,
+                   int64_t list_id, int64_t expires, char out[BL_TOKEN_LEN]);
+
+/*
+ * bl_token_verify - check @token for @purpose in constant time (the MAC
+ * comparison does not depend on where bytes differ). Returns 1 and sets
+ * *@subscriber_id, *@list_id, *@expires when the token is authentic (the
+ * caller compares @expires with the clock: an expired token is still
+ * authentic, so a page can offer a resend); 0 when it is malformed, forged
+ * or made for another purpose (outputs untouched).
+ */
+int bl_token_verify(const struct bl_secret *k, enum bl_token_purpose purpose, const char *token,
+                    int64_t *subscriber_id, int64_t *list_id, int64_t *expires);
+
+/* Length of a VERP token with its NUL: two decimal ids, two '-', 16 hex digits. */
+#define BL_VERP_TOKEN_MAX 60
+
+/*
+ * bl_verp_token - the token of the VERP envelope sender
+ * bounces+TOKEN@bounce_domain naming delivery (@post_id, @subscriber_id):
+ * "POST-SUBSCRIBER-MAC", MAC being 16 lowercase hex digits of
+ * HMAC-SHA-256(key, "bulletin-verp-v1" || POST || SUBSCRIBER). Lowercase
+ * only, since MTAs may fold the case of local parts. Writes into @out.
+ */
+void bl_verp_token(const struct bl_secret *k, int64_t post_id, int64_t subscriber_id,
+                   char out[BL_VERP_TOKEN_MAX]);
+
+/*
+ * bl_verp_parse - check a VERP token (case-insensitively) and return 1 with
+ * *@post_id and *@subscriber_id set; 0 when it is malformed or forged.
+ */
+int bl_verp_parse(const struct bl_secret *k, const char *token, int64_t *post_id,
+                  int64_t *subscriber_id);
 
 #endif

@@ -14,8 +14,8 @@ static const char *const mode_names[] = {"instant", "daily", "weekly"};
 static const char *const consent_names[] = {"signup", "confirm",    "unsubscribe", "import",
                                             "erase",  "preference", "blocklist"};
 
-static const char *const post_status_names[] = {"draft", "scheduled", "sending",
-                                                "paused", "sent",     "cancelled"};
+static const char *const post_status_names[] = {"draft",  "scheduled", "sending",
+                                                "paused", "sent",      "cancelled"};
 static const char *const priority_names[] = {"normal", "breaking", "transactional"};
 static const char *const delivery_state_names[] = {"pending",  "claimed", "accepted",
                                                    "deferred", "failed",  "suppressed"};

@@ -111,7 +111,11 @@ enum bl_post_status {
 	BL_POST_CANCELLED
 };
 /* Priority lanes, highest first: transactional mail, breaking posts, normal posts. */
-enum bl_priority { BL_PRIORITY_NORMAL = 0, BL_PRIORITY_BREAKING = 1, BL_PRIORITY_TRANSACTIONAL = 2 };
+enum bl_priority {
+	BL_PRIORITY_NORMAL = 0,
+	BL_PRIORITY_BREAKING = 1,
+	BL_PRIORITY_TRANSACTIONAL = 2
+};
 /* Delivery states (DESIGN.md §Delivery semantics). Terminal: accepted, failed, suppressed
  * (and later bounced, complained). */
 enum bl_delivery_state {
@@ -125,16 +129,17 @@ enum bl_delivery_state {
 #define BL_DELIVERY_NSTATES 6
 
 /* "draft"/"scheduled"/"sending"/"paused"/"sent"/"cancelled";
- * "normal"/"breaking"/"transactional"; "pending"/"claimed"/"accepted"/"deferred"/"failed"/"suppressed". */
+ * "normal"/"breaking"/"transactional";
+ * "pending"/"claimed"/"accepted"/"deferred"/"failed"/"suppressed". */
 const char *bl_post_status_name(enum bl_post_status v);
 const char *bl_priority_name(enum bl_priority v);
 const char *bl_delivery_state_name(enum bl_delivery_state v);
 int bl_post_status_parse(const char *s, enum bl_post_status *out);
 int bl_delivery_state_parse(const char *s, enum bl_delivery_state *out);
 
-#define BL_SUBJECT_MAX 998    /* bytes of a post subject (UTF-8) */
+#define BL_SUBJECT_MAX 998       /* bytes of a post subject (UTF-8) */
 #define BL_BODY_MAX    (1 << 20) /* bytes of a post's Markdown body */
-#define BL_REPLY_MAX   500    /* bytes of a relay reply kept per delivery */
+#define BL_REPLY_MAX   500       /* bytes of a relay reply kept per delivery */
 
 struct bl_post {
 	int64_t id;
@@ -146,8 +151,8 @@ struct bl_post {
 	char *pause_reason; /* why paused ("" when not) */
 	int auto_paused;    /* paused by the engine (relay fault): resumes by itself */
 	int64_t created_at, scheduled_at, started_at, finished_at; /* 0 = not yet */
-	int64_t total;      /* delivery rows created by `post send` */
-	int64_t in_doubt;   /* claims found expired after a crash and queued again */
+	int64_t total;    /* delivery rows created by `post send` */
+	int64_t in_doubt; /* claims found expired after a crash and queued again */
 };
 
 /* Delivery counts of one post, by state, plus the in-doubt count. */

@@ -46,7 +46,7 @@ enum bl_smtp_stage {
 };
 
 struct bl_send_result {
-	void *tag;                    /* the caller's, from bl_transport_msg */
+	void *tag; /* the caller's, from bl_transport_msg */
 	enum bl_send_outcome outcome;
 	enum bl_smtp_stage stage; /* where it ended */
 	int code;                 /* SMTP reply code; 0 when there was none */
@@ -70,14 +70,14 @@ struct bl_transport_msg {
 enum bl_starttls { BL_STARTTLS_OPPORTUNISTIC, BL_STARTTLS_REQUIRED, BL_STARTTLS_OFF };
 
 struct bl_transport_opts {
-	int concurrency;       /* connections (messages in flight) at most, >= 1 */
-	double rate_limit;     /* messages/s over the whole transport; 0 = none */
+	int concurrency;   /* connections (messages in flight) at most, >= 1 */
+	double rate_limit; /* messages/s over the whole transport; 0 = none */
 	enum bl_starttls starttls;
-	int timeout;           /* seconds per SMTP command/reply and for connecting */
-	int backoff_min;       /* seconds before the first probe of a failed relay */
-	int backoff_max;       /* longest wait between probes, seconds */
-	const char *helo;      /* EHLO name; NULL = the host name */
-	int tls_verify;        /* verify the relay's certificate (default on) */
+	int timeout;      /* seconds per SMTP command/reply and for connecting */
+	int backoff_min;  /* seconds before the first probe of a failed relay */
+	int backoff_max;  /* longest wait between probes, seconds */
+	const char *helo; /* EHLO name; NULL = the host name */
+	int tls_verify;   /* verify the relay's certificate (default on) */
 };
 
 typedef void (*bl_send_result_fn)(void *arg, const struct bl_send_result *r);

@@ -61,7 +61,7 @@ enum bl_tmpl_escape {
 };
 
 /*
- * Partial resolver: set *@src/*@len to the source of partial @name and
+ * Partial resolver: set *@src and *@len to the source of partial @name and
  * return 1; 0 when there is no such partial (it renders as empty, as the
  * spec says); negative -BL_E* to fail the render. The source must stay
  * valid for the whole render call.

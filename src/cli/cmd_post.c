@@ -1,0 +1,848 @@
+/*
+ * bulletin post create|ls|show|preview|send|status|pause|resume|cancel:
+ * writing a post and following its delivery. `post send --wait` and
+ * `bulletin send` (cmd_send.c) run the delivery engine (src/send).
+ */
+#include "cli/cli.h"
+
+#include "core/address.h"
+#include "core/crypto.h"
+#include "render/markdown.h"
+#include "send/compose.h"
+#include "send/engine.h"
+#include "tmpl/tmpl.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/time.h"
+#include "util/utf8.h"
+#include "util/xalloc.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: bulletin post create --list SLUG [--list SLUG]... --subject TEXT\n"
+    "                            --body-file FILE.md [--breaking] [--from \"Name <addr>\"]\n"
+    "       bulletin post ls [--json]\n"
+    "       bulletin post show ID [--json]\n"
+    "       bulletin post preview ID [--to EMAIL] [--format eml|html|text]\n"
+    "       bulletin post send ID [--wait]\n"
+    "       bulletin post status ID [--json]\n"
+    "       bulletin post pause ID | resume ID | cancel ID\n"
+    "\n"
+    "A post is one message to one or more lists. Its body is Markdown and a\n"
+    "Mustache template (see README, \"Template data\"); FILE.md may be - for stdin.\n"
+    "  create    store a draft; prints the new post's id\n"
+    "  preview   one message exactly as a subscriber gets it (--to EMAIL: that\n"
+    "            subscriber; default: the first confirmed subscriber of the lists)\n"
+    "  send      queue the post: one delivery per confirmed subscriber in instant\n"
+    "            mode (a subscriber on several of its lists gets one copy);\n"
+    "            --wait delivers it now and returns when it is done. On a post\n"
+    "            already sending (e.g. after a crash) it resumes, never restarts.\n"
+    "  status    deliveries by state, send rate (msgs/s over the last minute)\n"
+    "  pause     stop claiming its deliveries; resume continues; cancel drops\n"
+    "            every delivery not yet handed to a relay\n"
+    "  --breaking  deliver ahead of normal posts\n";
+
+static int parse_id(const char *s, int64_t *id)
+{
+	long long v;
+	if (!s || bl_parse_int64(s, 1, INT64_MAX, &v)) {
+		bl_cli_error("post id must be a positive number (got \"%s\")", s ? s : "");
+		return BL_EXIT_USAGE;
+	}
+	*id = v;
+	return BL_EXIT_OK;
+}
+
+static int get_post(struct bl_store *s, int64_t id, struct bl_post *p)
+{
+	int rc = s->ops->post_get(s, id, p);
+	if (rc < 0) {
+		bl_cli_error("%s", bl_store_error(s));
+		return BL_EXIT_STORE;
+	}
+	if (rc == 0) {
+		bl_cli_error("no post %lld (see `bulletin post ls`)", (long long)id);
+		return BL_EXIT_INPUT;
+	}
+	return BL_EXIT_OK;
+}
+
+struct lists {
+	struct bl_list *v;
+	size_t n;
+};
+
+static int collect_list(void *arg, const struct bl_list *l)
+{
+	struct lists *c = arg;
+	c->v = bl_xreallocarray(c->v, c->n + 1, sizeof(*c->v));
+	struct bl_list *d = &c->v[c->n++];
+	*d = *l;
+	d->slug = bl_xstrdup(l->slug);
+	d->name = bl_xstrdup(l->name);
+	d->description = bl_xstrdup(l->description);
+	return 0;
+}
+
+static void lists_clear(struct lists *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		bl_list_clear(&c->v[i]);
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Read all of @path ("-": stdin) up to @max bytes into a malloc'd string. */
+static int read_body(const char *path, size_t max, char **out, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (!f) {
+		bl_cli_error("cannot read %s: %s", path, strerror(errno));
+		return BL_EXIT_INPUT;
+	}
+	struct bl_buf b;
+	char chunk[65536];
+	size_t n;
+	bl_buf_init(&b, max);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (bl_buf_add(&b, chunk, n))
+			break;
+	int bad = ferror(f);
+	if (f != stdin)
+		fclose(f);
+	if (bad) {
+		bl_buf_finish(&b);
+		bl_cli_error("cannot read %s", path);
+		return BL_EXIT_INPUT;
+	}
+	if (bl_buf_err(&b)) {
+		bl_buf_finish(&b);
+		bl_cli_error("%s is larger than %zu bytes", path, max);
+		return BL_EXIT_INPUT;
+	}
+	*len = b.len;
+	*out = b.data ? bl_buf_take(&b) : bl_xstrdup("");
+	return BL_EXIT_OK;
+}
+
+/* Header-bound text: UTF-8, no control characters (CR, LF, NUL refused here, not at send). */
+static int check_header_text(const char *what, const char *v, size_t max)
+{
+	size_t len = strlen(v);
+	if (len == 0) {
+		bl_cli_error("%s must not be empty", what);
+		return BL_EXIT_INPUT;
+	}
+	if (len > max) {
+		bl_cli_error("%s is %zu bytes; the limit is %zu", what, len, max);
+		return BL_EXIT_INPUT;
+	}
+	if (!bl_utf8_valid(v, len, NULL)) {
+		bl_cli_error("%s is not valid UTF-8", what);
+		return BL_EXIT_INPUT;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)v[i];
+		if (ch == '\r' || ch == '\n') {
+			bl_cli_error("%s holds a line break at byte %zu: headers are one line",
+			             what, i + 1);
+			return BL_EXIT_INPUT;
+		}
+		if (ch < 0x20 || ch == 0x7f) {
+			bl_cli_error("%s holds a control character at byte %zu", what, i + 1);
+			return BL_EXIT_INPUT;
+		}
+	}
+	return BL_EXIT_OK;
+}
+
+static int cmd_create(struct bl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},          {"list", required_argument, NULL, 'l'},
+	    {"subject", required_argument, NULL, 's'}, {"body-file", required_argument, NULL, 'b'},
+	    {"breaking", no_argument, NULL, 'B'},      {"from", required_argument, NULL, 'f'},
+	    {"json", no_argument, NULL, 'j'},          {0}};
+	const char *slugs[64], *subject = NULL, *body_file = NULL, *from = "";
+	size_t n_slugs = 0;
+	int c, json = 0, code;
+	struct bl_post p = {0};
+
+	bl_cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (n_slugs == sizeof(slugs) / sizeof(slugs[0])) {
+				bl_cli_error("at most 64 --list options");
+				return BL_EXIT_USAGE;
+			}
+			slugs[n_slugs++] = optarg;
+			break;
+		case 's':
+			subject = optarg;
+			break;
+		case 'b':
+			body_file = optarg;
+			break;
+		case 'B':
+			p.priority = BL_PRIORITY_BREAKING;
+			break;
+		case 'f':
+			from = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			return bl_cli_usage(usage, c == 'h');
+		}
+	}
+	if (optind != argc || !n_slugs || !subject || !body_file) {
+		bl_cli_error("post create needs --list SLUG, --subject TEXT and --body-file FILE");
+		return BL_EXIT_USAGE;
+	}
+	if ((code = check_header_text("--subject", subject, BL_SUBJECT_MAX)))
+		return code;
+	if (*from) {
+		char name[BL_NAME_MAX + 1], addr[256];
+		struct bl_diag d;
+		if ((code = check_header_text("--from", from, 500)))
+			return code;
+		if (bl_sender_parse(from, bl_config_bool(cli->config, "smtputf8") ? 1 : 0, name,
+		                    sizeof(name), addr, sizeof(addr), &d)) {
+			bl_cli_error("--from: %s", d.msg);
+			return BL_EXIT_INPUT;
+		}
+	}
+	char *body;
+	size_t len;
+	if ((code = read_body(body_file, BL_BODY_MAX, &body, &len)))
+		return code;
+	/* The body must convert and compile now, not fail at send time. */
+	{
+		char *html = NULL, *text = NULL;
+		struct bl_tmpl *t = NULL;
+		struct bl_diag d;
+		size_t bad;
+		if (memchr(body, 0, len)) {
+			bl_cli_error("%s holds a NUL byte; is it a text file?", body_file);
+			free(body);
+			return BL_EXIT_INPUT;
+		}
+		if (!bl_utf8_valid(body, len, &bad)) {
+			bl_cli_error("%s is not UTF-8 (bad byte at offset %zu); convert it with "
+			             "iconv -f LATIN1 -t UTF-8",
+			             body_file, bad);
+			free(body);
+			return BL_EXIT_INPUT;
+		}
+		int rc = bl_markdown_render(body, len, &html, &text, &d);
+		if (!rc)
+			rc = bl_tmpl_compile(body, len, body_file, &t, &d);
+		bl_tmpl_destroy(t);
+		free(html);
+		free(text);
+		if (rc) {
+			bl_cli_error("%s", d.msg);
+			free(body);
+			return BL_EXIT_INPUT;
+		}
+	}
+	struct bl_store *s;
+	if ((code = bl_cli_store(cli, 1, &s))) {
+		free(body);
+		return code;
+	}
+	int64_t ids[64];
+	for (size_t i = 0; i < n_slugs; i++) {
+		struct bl_list l;
+		int rc = s->ops->list_get(s, slugs[i], &l);
+		if (rc <= 0) {
+			if (rc < 0)
+				bl_cli_error("%s", bl_store_error(s));
+			else
+				bl_cli_error("no list \"%s\" (see `bulletin list ls`)", slugs[i]);
+			free(body);
+			return rc < 0 ? BL_EXIT_STORE : BL_EXIT_INPUT;
+		}
+		ids[i] = l.id;
+		bl_list_clear(&l);
+	}
+	p.subject = (char *)subject;
+	p.body = body;
+	p.from_header = (char *)from;
+	p.status = BL_POST_DRAFT;
+	int rc = s->ops->post_create(s, &p, ids, n_slugs);
+	free(body);
+	if (rc) {
+		bl_cli_error("%s", bl_store_error(s));
+		return bl_cli_exit_code(rc);
+	}
+	if (json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_integer(p.id));
+		bl_cli_print_json(o);
+	} else {
+		printf("%lld\n", (long long)p.id);
+	}
+	return BL_EXIT_OK;
+}
+
+static json_t *counts_json(json_t *o, const struct bl_delivery_counts *n)
+{
+	for (int i = 0; i < BL_DELIVERY_NSTATES; i++)
+		json_object_set_new(o, bl_delivery_state_name((enum bl_delivery_state)i),
+		                    json_integer(n->n[i]));
+	json_object_set_new(o, "in_doubt", json_integer(n->in_doubt));
+	return o;
+}
+
+static json_t *time_json(int64_t t)
+{
+	return t ? json_string(bl_cli_time(t)) : json_null();
+}
+
+static json_t *post_json(const struct bl_post *p, const struct lists *ls)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(p->id));
+	json_object_set_new(o, "subject", json_string(p->subject));
+	json_object_set_new(o, "status", json_string(bl_post_status_name(p->status)));
+	json_object_set_new(o, "priority", json_string(bl_priority_name(p->priority)));
+	json_object_set_new(o, "from", json_string(p->from_header));
+	if (ls) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < ls->n; i++)
+			json_array_append_new(a, json_string(ls->v[i].slug));
+		json_object_set_new(o, "lists", a);
+	}
+	json_object_set_new(o, "pause_reason", json_string(p->pause_reason));
+	json_object_set_new(o, "created_at", time_json(p->created_at));
+	json_object_set_new(o, "started_at", time_json(p->started_at));
+	json_object_set_new(o, "finished_at", time_json(p->finished_at));
+	json_object_set_new(o, "total", json_integer(p->total));
+	return o;
+}
+
+struct posts {
+	struct bl_post *v;
+	size_t n;
+};
+
+static int collect_post(void *arg, const struct bl_post *p)
+{
+	struct posts *c = arg;
+	c->v = bl_xreallocarray(c->v, c->n + 1, sizeof(*c->v));
+	struct bl_post *d = &c->v[c->n++];
+	*d = *p;
+	d->subject = bl_xstrdup(p->subject);
+	d->body = NULL;
+	d->from_header = bl_xstrdup(p->from_header);
+	d->pause_reason = bl_xstrdup(p->pause_reason);
+	return 0;
+}
+
+static int cmd_ls(struct bl_cli *cli, int argc, char **argv)
+{
+	int json = 0, code = bl_cli_simple_opts(argc, argv, usage, &json);
+	if (code >= 0)
+		return code;
+	if (optind != argc)
+		return bl_cli_usage(usage, 0);
+	struct bl_store *s;
+	if ((code = bl_cli_store(cli, 1, &s)))
+		return code;
+	struct posts ps = {0};
+	int rc = s->ops->post_each(s, collect_post, &ps);
+	json_t *arr = json ? json_array() : NULL;
+	for (size_t i = 0; i < ps.n && rc == 0; i++) {
+		const struct bl_post *p = &ps.v[i];
+		if (json) {
+			json_array_append_new(arr, post_json(p, NULL));
+			continue;
+		}
+		if (i == 0)
+			printf("%6s  %-9s  %-8s  %8s  %-20s  %s\n", "ID", "STATUS", "PRIORITY",
+			       "TOTAL", "CREATED", "SUBJECT");
+		printf("%6lld  %-9s  %-8s  %8lld  %-20s  %s\n", (long long)p->id,
+		       bl_post_status_name(p->status), bl_priority_name(p->priority),
+		       (long long)p->total, bl_cli_time(p->created_at), p->subject);
+	}
+	for (size_t i = 0; i < ps.n; i++)
+		bl_post_clear(&ps.v[i]);
+	free(ps.v);
+	if (rc) {
+		json_decref(arr);
+		bl_cli_error("%s", bl_store_error(s));
+		return BL_EXIT_STORE;
+	}
+	if (json)
+		bl_cli_print_json(arr);
+	else if (ps.n == 0)
+		printf("no posts yet; write one with `bulletin post create`\n");
+	return BL_EXIT_OK;
+}
+
+/* Post @id with its lists, or an exit code. */
+static int load_post(struct bl_cli *cli, const char *arg, struct bl_store **sp, struct bl_post *p,
+                     struct lists *ls)
+{
+	int64_t id;
+	int code;
+	if ((code = parse_id(arg, &id)) || (code = bl_cli_store(cli, 1, sp)) ||
+	    (code = get_post(*sp, id, p)))
+		return code;
+	if (ls && (*sp)->ops->post_lists(*sp, id, collect_list, ls)) {
+		bl_cli_error("%s", bl_store_error(*sp));
+		bl_post_clear(p);
+		return BL_EXIT_STORE;
+	}
+	return BL_EXIT_OK;
+}
+
+static int cmd_show(struct bl_cli *cli, int argc, char **argv)
+{
+	int json = 0, code = bl_cli_simple_opts(argc, argv, usage, &json);
+	if (code >= 0)
+		return code;
+	const char *operand = bl_cli_operand(argc, argv, "post show", "ID");
+	if (!operand)
+		return BL_EXIT_USAGE;
+	struct bl_store *s;
+	struct bl_post p = {0};
+	struct lists ls = {0};
+	if ((code = load_post(cli, operand, &s, &p, &ls)))
+		return code;
+	if (json) {
+		json_t *o = post_json(&p, &ls);
+		json_object_set_new(o, "body", json_string(p.body));
+		bl_cli_print_json(o);
+	} else {
+		printf("id:        %lld\n", (long long)p.id);
+		printf("subject:   %s\n", p.subject);
+		printf("status:    %s%s%s\n", bl_post_status_name(p.status),
+		       *p.pause_reason ? ": " : "", p.pause_reason);
+		printf("priority:  %s\n", bl_priority_name(p.priority));
+		printf("lists:    ");
+		for (size_t i = 0; i < ls.n; i++)
+			printf(" %s", ls.v[i].slug);
+		printf("\n");
+		if (*p.from_header)
+			printf("from:      %s\n", p.from_header);
+		printf("created:   %s\n", bl_cli_time(p.created_at));
+		if (p.started_at)
+			printf("started:   %s\n", bl_cli_time(p.started_at));
+		if (p.finished_at)
+			printf("finished:  %s\n", bl_cli_time(p.finished_at));
+		printf("total:     %lld\n", (long long)p.total);
+		printf("\n%s%s", p.body, *p.body && p.body[strlen(p.body) - 1] != '\n' ? "\n" : "");
+	}
+	bl_post_clear(&p);
+	lists_clear(&ls);
+	return BL_EXIT_OK;
+}
+
+/* First confirmed subscription among the post's lists, for preview. */
+struct pick {
+	const struct lists *ls;
+	int64_t list_id;
+};
+
+static int pick_list(void *arg, const struct bl_subscription *sub)
+{
+	struct pick *pk = arg;
+	if (sub->status != BL_SUB_CONFIRMED)
+		return 0;
+	for (size_t i = 0; i < pk->ls->n; i++)
+		if (pk->ls->v[i].id == sub->list_id &&
+		    (pk->list_id == 0 || sub->list_id < pk->list_id))
+			pk->list_id = sub->list_id;
+	return 0;
+}
+
+struct first_sub {
+	struct bl_subscriber sub;
+	int found;
+};
+
+static int take_first(void *arg, const struct bl_subscriber *s)
+{
+	struct first_sub *f = arg;
+	f->sub = *s;
+	f->sub.email = bl_xstrdup(s->email);
+	f->sub.email_key = bl_xstrdup(s->email_key);
+	f->sub.name = bl_xstrdup(s->name);
+	f->sub.attributes = bl_xstrdup(s->attributes);
+	f->sub.status_reason = bl_xstrdup(s->status_reason);
+	f->found = 1;
+	return 1;
+}
+
+static int make_composer(struct bl_cli *cli, struct bl_store *s, const struct bl_post *p,
+                         const struct lists *ls, struct bl_secret *secret, struct bl_composer **out)
+{
+	struct bl_compose_opts co;
+	struct bl_diag d;
+	int rc;
+	if ((rc = bl_load_secret(s, secret, &d))) {
+		bl_cli_error("%s", d.msg);
+		return bl_cli_exit_code(rc);
+	}
+	bl_compose_opts_from_config(cli->config, secret, &co);
+	if ((rc = bl_composer_create(&co, p, ls->v, ls->n, out, &d))) {
+		bl_cli_error("post %lld: %s", (long long)p->id, d.msg);
+		return BL_EXIT_INPUT;
+	}
+	return BL_EXIT_OK;
+}
+
+static int cmd_preview(struct bl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+	                                     {"to", required_argument, NULL, 't'},
+	                                     {"format", required_argument, NULL, 'f'},
+	                                     {0}};
+	const char *to = NULL, *format = "eml";
+	int c, code;
+	bl_cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			to = optarg;
+			break;
+		case 'f':
+			format = optarg;
+			if (strcmp(format, "eml") && strcmp(format, "html") &&
+			    strcmp(format, "text")) {
+				bl_cli_error("--format must be eml, html or text (got \"%s\")",
+				             format);
+				return BL_EXIT_USAGE;
+			}
+			break;
+		default:
+			return bl_cli_usage(usage, c == 'h');
+		}
+	}
+	const char *operand = bl_cli_operand(argc, argv, "post preview", "ID");
+	if (!operand)
+		return BL_EXIT_USAGE;
+	struct bl_store *s;
+	struct bl_post p = {0};
+	struct lists ls = {0};
+	struct first_sub fs = {0};
+	struct bl_secret secret;
+	struct bl_composer *comp = NULL;
+	if ((code = load_post(cli, operand, &s, &p, &ls)))
+		return code;
+	if (to) {
+		struct bl_address a;
+		struct bl_diag d;
+		unsigned flags = bl_config_bool(cli->config, "smtputf8") ? BL_ADDRESS_SMTPUTF8 : 0;
+		if (bl_address_parse(to, strlen(to), flags, &a, NULL, &d)) {
+			bl_cli_error("--to: %s", d.msg);
+			code = BL_EXIT_INPUT;
+			goto out;
+		}
+		int rc = s->ops->subscriber_get(s, a.key, &fs.sub);
+		if (rc <= 0) {
+			bl_cli_error(rc < 0 ? "%s" : "no subscriber %s",
+			             rc < 0 ? bl_store_error(s) : to);
+			code = rc < 0 ? BL_EXIT_STORE : BL_EXIT_INPUT;
+			goto out;
+		}
+		fs.found = 1;
+	} else {
+		for (size_t i = 0; i < ls.n && !fs.found; i++) {
+			struct bl_subscriber_filter f = {.list_id = ls.v[i].id,
+			                                 .sub_status = BL_SUB_CONFIRMED,
+			                                 .status = BL_SUBSCRIBER_ACTIVE,
+			                                 .limit = 1};
+			if (s->ops->subscriber_each(s, &f, take_first, &fs) < 0) {
+				bl_cli_error("%s", bl_store_error(s));
+				code = BL_EXIT_STORE;
+				goto out;
+			}
+		}
+	}
+	struct bl_claimed row = {.post_id = p.id, .attempts = 1};
+	if (fs.found) {
+		struct pick pk = {&ls, 0};
+		s->ops->subscription_each(s, fs.sub.id, pick_list, &pk);
+		row.subscriber_id = fs.sub.id;
+		row.email = fs.sub.email;
+		row.name = fs.sub.name;
+		row.attributes = fs.sub.attributes;
+		row.list_id = pk.list_id ? pk.list_id : (ls.n ? ls.v[0].id : 0);
+	} else {
+		/* No subscriber yet: a sample reader, so the layout can be checked. */
+		row.email = "reader@example.com";
+		row.name = "Sample Reader";
+		row.attributes = "{}";
+		row.list_id = ls.n ? ls.v[0].id : 0;
+		fprintf(stderr,
+		        "bulletin: the lists have no confirmed subscriber; previewing for a "
+		        "sample reader <reader@example.com>\n");
+	}
+	if ((code = make_composer(cli, s, &p, &ls, &secret, &comp)))
+		goto out;
+	struct bl_buf msg;
+	char mail_from[BL_MAIL_FROM_MAX];
+	struct bl_diag d;
+	bl_buf_init(&msg, BL_MESSAGE_MAX);
+	if (bl_compose(comp, &row, bl_now(), &msg, mail_from, &d)) {
+		bl_cli_error("%s", d.msg);
+		code = BL_EXIT_INPUT;
+	} else if (strcmp(format, "eml") == 0) {
+		fwrite(bl_buf_str(&msg), 1, msg.len, stdout);
+	} else {
+		fputs(strcmp(format, "html") == 0 ? bl_composer_last_html(comp)
+		                                  : bl_composer_last_text(comp),
+		      stdout);
+	}
+	bl_buf_finish(&msg);
+out:
+	bl_composer_destroy(comp);
+	if (fs.found)
+		bl_subscriber_clear(&fs.sub);
+	bl_post_clear(&p);
+	lists_clear(&ls);
+	return code;
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+int bl_cli_run_engine(struct bl_cli *cli, struct bl_store *s, int once, long long wait_post)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	stop_flag = 0;
+
+	struct bl_engine_opts o = {
+	    .store = s,
+	    .config = cli->config,
+	    .once = once,
+	    .wait_post = wait_post,
+	    .progress = isatty(2),
+	    .stop = &stop_flag,
+	};
+	struct bl_engine_stats st;
+	struct bl_diag d;
+	int rc = bl_engine_run(&o, &st, &d);
+	if (rc) {
+		bl_cli_error("%s", d.msg);
+		return bl_cli_exit_code(rc);
+	}
+	fprintf(stderr, "accepted %lld, deferred %lld, failed %lld in %.1f s (%.0f msgs/s)%s\n",
+	        (long long)st.accepted, (long long)st.deferred, (long long)st.failed, st.seconds,
+	        st.seconds > 0 ? (double)st.accepted / st.seconds : 0.0,
+	        stop_flag ? "; stopped by a signal" : "");
+	return BL_EXIT_OK;
+}
+
+static int print_status(struct bl_store *s, int64_t id, int json);
+
+static int cmd_send(struct bl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'}, {"wait", no_argument, NULL, 'w'}, {0}};
+	int c, wait = 0, code;
+	bl_cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'w')
+			wait = 1;
+		else
+			return bl_cli_usage(usage, c == 'h');
+	}
+	const char *operand = bl_cli_operand(argc, argv, "post send", "ID");
+	if (!operand)
+		return BL_EXIT_USAGE;
+	struct bl_store *s;
+	struct bl_post p = {0};
+	struct lists ls = {0};
+	struct bl_secret secret;
+	struct bl_composer *comp = NULL;
+	if ((code = load_post(cli, operand, &s, &p, &ls)))
+		return code;
+	/* Refuse now what would only fail at send time (no sender, bad public_url). */
+	if ((code = make_composer(cli, s, &p, &ls, &secret, &comp)))
+		goto out;
+	bl_composer_destroy(comp);
+	int64_t total = 0;
+	int rc = s->ops->post_queue(s, p.id, bl_now(), &total);
+	if (rc < 0) {
+		bl_cli_error("%s", bl_store_error(s));
+		code = BL_EXIT_STORE;
+		goto out;
+	}
+	if (rc == 1) {
+		printf("post %lld queued: %lld deliver%s\n", (long long)p.id, (long long)total,
+		       total == 1 ? "y" : "ies");
+	} else if (p.status == BL_POST_SENDING) {
+		printf("post %lld is already sending; it resumes where it stopped\n",
+		       (long long)p.id);
+	} else if (p.status == BL_POST_PAUSED) {
+		printf("post %lld is paused (%s); `bulletin post resume %lld` continues it\n",
+		       (long long)p.id, *p.pause_reason ? p.pause_reason : "by a person",
+		       (long long)p.id);
+		if (!p.auto_paused)
+			goto out;
+	} else {
+		bl_cli_error("post %lld is %s; it cannot be sent again", (long long)p.id,
+		             bl_post_status_name(p.status));
+		code = BL_EXIT_INPUT;
+		goto out;
+	}
+	fflush(stdout);
+	if (wait) {
+		if ((code = bl_cli_run_engine(cli, s, 0, p.id)))
+			goto out;
+		code = print_status(s, p.id, 0);
+	} else {
+		printf("run `bulletin send` (or `bulletin post send %lld --wait`) to deliver it\n",
+		       (long long)p.id);
+	}
+out:
+	bl_post_clear(&p);
+	lists_clear(&ls);
+	return code;
+}
+
+static int print_status(struct bl_store *s, int64_t id, int json)
+{
+	struct bl_post p = {0};
+	struct bl_delivery_counts n;
+	int64_t recent = 0;
+	int64_t now = bl_now();
+	int code;
+	if ((code = get_post(s, id, &p)))
+		return code;
+	if (s->ops->delivery_counts(s, id, &n) ||
+	    s->ops->delivery_accepted_since(s, id, now - 60, &recent)) {
+		bl_cli_error("%s", bl_store_error(s));
+		bl_post_clear(&p);
+		return BL_EXIT_STORE;
+	}
+	double rate = (double)recent / 60.0;
+	if (p.status == BL_POST_SENT && p.finished_at && p.started_at &&
+	    p.finished_at - p.started_at < 60 && p.finished_at > p.started_at)
+		rate = (double)recent / (double)(p.finished_at - p.started_at);
+	n.in_doubt = p.in_doubt;
+	if (json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_integer(p.id));
+		json_object_set_new(o, "status", json_string(bl_post_status_name(p.status)));
+		json_object_set_new(o, "total", json_integer(p.total));
+		counts_json(o, &n);
+		json_object_set_new(o, "rate", json_real(rate));
+		json_object_set_new(o, "started_at", time_json(p.started_at));
+		json_object_set_new(o, "finished_at", time_json(p.finished_at));
+		if (*p.pause_reason)
+			json_object_set_new(o, "pause_reason", json_string(p.pause_reason));
+		bl_cli_print_json(o);
+	} else {
+		printf("post %lld: %s%s%s\n", (long long)p.id, bl_post_status_name(p.status),
+		       *p.pause_reason ? " — " : "", p.pause_reason);
+		printf("total %lld: accepted %lld, pending %lld, claimed %lld, deferred %lld, "
+		       "failed %lld, suppressed %lld; in doubt %lld; %.1f msgs/s\n",
+		       (long long)p.total, (long long)n.n[BL_DELIVERY_ACCEPTED],
+		       (long long)n.n[BL_DELIVERY_PENDING], (long long)n.n[BL_DELIVERY_CLAIMED],
+		       (long long)n.n[BL_DELIVERY_DEFERRED], (long long)n.n[BL_DELIVERY_FAILED],
+		       (long long)n.n[BL_DELIVERY_SUPPRESSED], (long long)n.in_doubt, rate);
+	}
+	bl_post_clear(&p);
+	return BL_EXIT_OK;
+}
+
+static int cmd_status(struct bl_cli *cli, int argc, char **argv)
+{
+	int json = 0, code = bl_cli_simple_opts(argc, argv, usage, &json);
+	if (code >= 0)
+		return code;
+	const char *operand = bl_cli_operand(argc, argv, "post status", "ID");
+	int64_t id;
+	struct bl_store *s;
+	if (!operand)
+		return BL_EXIT_USAGE;
+	if ((code = parse_id(operand, &id)) || (code = bl_cli_store(cli, 1, &s)))
+		return code;
+	return print_status(s, id, json);
+}
+
+static int transition(struct bl_cli *cli, int argc, char **argv, const char *verb,
+                      unsigned from_mask, enum bl_post_status to)
+{
+	int code = bl_cli_simple_opts(argc, argv, usage, NULL);
+	if (code >= 0)
+		return code;
+	char what[32];
+	snprintf(what, sizeof(what), "post %s", verb);
+	const char *operand = bl_cli_operand(argc, argv, what, "ID");
+	if (!operand)
+		return BL_EXIT_USAGE;
+	struct bl_store *s;
+	struct bl_post p = {0};
+	if ((code = load_post(cli, operand, &s, &p, NULL)))
+		return code;
+	int rc = s->ops->post_set_status(
+	    s, p.id, from_mask, to, to == BL_POST_PAUSED ? "paused by a person" : "", 0, bl_now());
+	if (rc < 0) {
+		bl_cli_error("%s", bl_store_error(s));
+		code = BL_EXIT_STORE;
+	} else if (rc == 0) {
+		bl_cli_error("post %lld is %s; cannot %s it", (long long)p.id,
+		             bl_post_status_name(p.status), verb);
+		code = BL_EXIT_INPUT;
+	} else {
+		printf("post %lld %s\n", (long long)p.id, bl_post_status_name(to));
+	}
+	bl_post_clear(&p);
+	return code;
+}
+
+static int cmd_pause(struct bl_cli *cli, int argc, char **argv)
+{
+	return transition(cli, argc, argv, "pause", 1u << BL_POST_SENDING, BL_POST_PAUSED);
+}
+
+static int cmd_resume(struct bl_cli *cli, int argc, char **argv)
+{
+	return transition(cli, argc, argv, "resume", 1u << BL_POST_PAUSED, BL_POST_SENDING);
+}
+
+static int cmd_cancel(struct bl_cli *cli, int argc, char **argv)
+{
+	return transition(cli, argc, argv, "cancel",
+	                  1u << BL_POST_DRAFT | 1u << BL_POST_SCHEDULED | 1u << BL_POST_SENDING |
+	                      1u << BL_POST_PAUSED,
+	                  BL_POST_CANCELLED);
+}
+
+int bl_cmd_post(struct bl_cli *cli, int argc, char **argv)
+{
+	static const struct bl_subcommand subs[] = {
+	    {"create", cmd_create},   {"ls", cmd_ls},         {"show", cmd_show},
+	    {"preview", cmd_preview}, {"send", cmd_send},     {"status", cmd_status},
+	    {"pause", cmd_pause},     {"resume", cmd_resume}, {"cancel", cmd_cancel},
+	};
+	return bl_cli_dispatch(cli, argc, argv, subs, sizeof(subs) / sizeof(subs[0]), usage,
+	                       "post");
+}

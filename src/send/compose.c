@@ -1,0 +1,381 @@
+/*
+ * The composer: see compose.h. Per post: parse the sender, derive the
+ * domains, convert the Markdown once and compile four templates (body and
+ * layout, HTML and text). Per message: a small data tree, four renders,
+ * one MIME build. Nothing here touches the database.
+ */
+#include "send/compose.h"
+
+#include "core/address.h"
+#include "mime/message.h"
+#include "render/markdown.h"
+#include "tmpl/tmpl.h"
+#include "util/embedded.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/xalloc.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const struct bl_embedded bl_email_templates[];
+
+struct bl_composer {
+	int64_t post_id;
+	char *subject;
+	char from_name[BL_NAME_MAX + 1];
+	char from_addr[BL_ADDRESS_MAX + 1];
+	char *public_url; /* without a trailing '/' */
+	char *bounce_domain, *list_id_domain, *postal_address;
+	const struct bl_secret *secret;
+	const struct bl_list *lists;
+	size_t n_lists;
+	struct bl_tmpl *body_html, *body_text, *layout_html, *layout_text;
+	struct bl_buf body, html, text; /* scratch, reused per message */
+};
+
+const char *bl_composer_last_html(const struct bl_composer *c)
+{
+	return bl_buf_str(&c->html);
+}
+
+const char *bl_composer_last_text(const struct bl_composer *c)
+{
+	return bl_buf_str(&c->text);
+}
+
+int64_t bl_composer_post_id(const struct bl_composer *c)
+{
+	return c->post_id;
+}
+
+static int has_crlfnul(const char *s, size_t len)
+{
+	return memchr(s, '\r', len) || memchr(s, '\n', len) || strlen(s) != len;
+}
+
+int bl_sender_parse(const char *from, unsigned flags, char *name, size_t name_size, char *addr,
+                    size_t addr_size, struct bl_diag *d)
+{
+	struct bl_address a;
+	struct bl_diag ad;
+	const char *lt, *gt, *spec;
+	size_t spec_len, nstart = 0, nlen = 0;
+
+	if (!from || !*from)
+		return bl_diag_set(d, BL_EINVAL,
+		                   "no sender: set `from` in the configuration "
+		                   "(\"Name <address>\") or give --from");
+	if (strchr(from, '\r') || strchr(from, '\n'))
+		return bl_diag_set(d, BL_EINVAL, "the sender holds a line break");
+	lt = strrchr(from, '<');
+	if (lt) {
+		gt = strchr(lt, '>');
+		if (!gt || gt[1 + strspn(gt + 1, " \t")] != '\0')
+			return bl_diag_set(d, BL_EINVAL,
+			                   "sender \"%s\": want \"Name <address>\" or an address",
+			                   from);
+		spec = lt + 1;
+		spec_len = (size_t)(gt - spec);
+		nlen = bl_trim_span(from, (size_t)(lt - from), &nstart);
+		if (nlen >= 2 && from[nstart] == '"' && from[nstart + nlen - 1] == '"') {
+			nstart++;
+			nlen -= 2;
+		}
+	} else {
+		spec = from;
+		spec_len = strlen(from);
+	}
+	if (nlen >= name_size || nlen > BL_NAME_MAX)
+		return bl_diag_set(d, BL_EINVAL, "the sender's name is over %d bytes", BL_NAME_MAX);
+	if (memchr(from + nstart, '"', nlen) || memchr(from + nstart, '\\', nlen))
+		return bl_diag_set(d, BL_EINVAL,
+		                   "the sender's name may not hold '\"' or '\\': write it plainly");
+	if (bl_address_parse(spec, spec_len, flags, &a, NULL, &ad) != 0)
+		return bl_diag_set(d, BL_EINVAL, "sender address: %s", ad.msg);
+	if (strlen(a.email) >= addr_size)
+		return bl_diag_set(d, BL_EINVAL, "the sender address is too long");
+	memcpy(name, from + nstart, nlen);
+	name[nlen] = 0;
+	strcpy(addr, a.email);
+	return 0;
+}
+
+static const struct bl_embedded *template_named(const char *name)
+{
+	for (const struct bl_embedded *e = bl_email_templates; e->name; e++)
+		if (strcmp(e->name, name) == 0)
+			return e;
+	bl_panic("template %s is not compiled in", name);
+	return NULL;
+}
+
+/* The host of @url through libcurl's URL parser; malloc'd, or NULL. */
+static char *url_host(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *out = NULL;
+	if (!u)
+		bl_panic("out of memory");
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && *host)
+		out = bl_xstrdup(host);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return out;
+}
+
+static int is_ip_or_local(const char *host)
+{
+	if (host[0] == '[' || strcmp(host, "localhost") == 0)
+		return 1;
+	return strspn(host, "0123456789.") == strlen(host);
+}
+
+void bl_composer_destroy(struct bl_composer *c)
+{
+	if (!c)
+		return;
+	free(c->subject);
+	free(c->public_url);
+	free(c->bounce_domain);
+	free(c->list_id_domain);
+	free(c->postal_address);
+	bl_tmpl_destroy(c->body_html);
+	bl_tmpl_destroy(c->body_text);
+	bl_tmpl_destroy(c->layout_html);
+	bl_tmpl_destroy(c->layout_text);
+	bl_buf_finish(&c->body);
+	bl_buf_finish(&c->html);
+	bl_buf_finish(&c->text);
+	free(c);
+}
+
+int bl_composer_create(const struct bl_compose_opts *o, const struct bl_post *p,
+                       const struct bl_list *lists, size_t n_lists, struct bl_composer **out,
+                       struct bl_diag *d)
+{
+	struct bl_composer *c = bl_xcalloc(1, sizeof(*c));
+	const char *from = p->from_header && *p->from_header ? p->from_header : o->from;
+	char *html = NULL, *text = NULL, *host = NULL;
+	const struct bl_embedded *e;
+	size_t len;
+	int rc;
+
+	c->post_id = p->id;
+	c->secret = o->secret;
+	c->lists = lists;
+	c->n_lists = n_lists;
+	bl_buf_init(&c->body, BL_MESSAGE_MAX);
+	bl_buf_init(&c->html, BL_MESSAGE_MAX);
+	bl_buf_init(&c->text, BL_MESSAGE_MAX);
+	if (has_crlfnul(p->subject, strlen(p->subject))) {
+		rc = bl_diag_set(d, BL_EINVAL, "post %lld: the subject holds a line break",
+		                 (long long)p->id);
+		goto fail;
+	}
+	c->subject = bl_xstrdup(p->subject);
+	if ((rc = bl_sender_parse(from, o->address_flags, c->from_name, sizeof(c->from_name),
+	                          c->from_addr, sizeof(c->from_addr), d)))
+		goto fail;
+	len = strlen(o->public_url);
+	while (len && o->public_url[len - 1] == '/')
+		len--;
+	c->public_url = bl_xstrndup(o->public_url, len);
+	host = url_host(c->public_url);
+	if (!host || (strncmp(c->public_url, "https://", 8) != 0 &&
+	              strncmp(c->public_url, "http://", 7) != 0)) {
+		rc = bl_diag_set(d, BL_EINVAL, "public_url \"%s\" is not an http(s) URL",
+		                 o->public_url);
+		goto fail;
+	}
+	const char *sender_domain = strchr(c->from_addr, '@') + 1;
+	c->bounce_domain =
+	    bl_xstrdup(o->bounce_domain && *o->bounce_domain ? o->bounce_domain : sender_domain);
+	if (o->list_id_domain && *o->list_id_domain)
+		c->list_id_domain = bl_xstrdup(o->list_id_domain);
+	else
+		c->list_id_domain = bl_xstrdup(is_ip_or_local(host) ? sender_domain : host);
+	c->postal_address = bl_xstrdup(o->postal_address ? o->postal_address : "");
+	if ((rc = bl_markdown_render(p->body, strlen(p->body), &html, &text, d)))
+		goto fail;
+	if ((rc = bl_tmpl_compile(html, strlen(html), "body", &c->body_html, d)) ||
+	    (rc = bl_tmpl_compile(text, strlen(text), "body", &c->body_text, d)))
+		goto fail;
+	e = template_named("email.html.mustache");
+	if ((rc = bl_tmpl_compile(e->data, e->size, e->name, &c->layout_html, d)))
+		goto fail;
+	e = template_named("email.txt.mustache");
+	if ((rc = bl_tmpl_compile(e->data, e->size, e->name, &c->layout_text, d)))
+		goto fail;
+	free(html);
+	free(text);
+	free(host);
+	*out = c;
+	return 0;
+fail:
+	free(html);
+	free(text);
+	free(host);
+	bl_composer_destroy(c);
+	return rc;
+}
+
+/* A jansson value as template data (objects and arrays recursively). */
+static struct bl_tval *tval_of_json(const json_t *j, int depth)
+{
+	struct bl_tval *v;
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (depth > 32)
+		return bl_tval_null();
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		v = bl_tval_map();
+		json_object_foreach((json_t *)j, k, x)
+		    bl_tval_set(v, k, tval_of_json(x, depth + 1));
+		return v;
+	case JSON_ARRAY:
+		v = bl_tval_list();
+		json_array_foreach(j, i, x) bl_tval_push(v, tval_of_json(x, depth + 1));
+		return v;
+	case JSON_STRING:
+		return bl_tval_stringn(json_string_value(j), json_string_length(j));
+	case JSON_INTEGER:
+		return bl_tval_number((double)json_integer_value(j));
+	case JSON_REAL:
+		return bl_tval_number(json_real_value(j));
+	case JSON_TRUE:
+		return bl_tval_bool(1);
+	case JSON_FALSE:
+		return bl_tval_bool(0);
+	default:
+		return bl_tval_null();
+	}
+}
+
+static struct bl_tval *str_val(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static struct bl_tval *str_val(const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	return bl_tval_string(tmp);
+}
+
+static int printable_ascii_name(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\')
+			return 0;
+	return 1;
+}
+
+int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now, struct bl_buf *msg,
+               char mail_from[BL_MAIL_FROM_MAX], struct bl_diag *d)
+{
+	const struct bl_list *list = c->n_lists ? &c->lists[0] : NULL;
+	char verp[BL_VERP_TOKEN_MAX], unsub[BL_TOKEN_LEN], prefs[BL_TOKEN_LEN];
+	char list_id[600], list_unsub[1200], post_id[32], message_id[BL_VERP_TOKEN_MAX + 300];
+	struct bl_tval *data, *sub, *lst, *post;
+	json_t *attrs = NULL;
+	int rc;
+
+	for (size_t i = 0; i < c->n_lists; i++)
+		if (c->lists[i].id == row->list_id)
+			list = &c->lists[i];
+	bl_verp_token(c->secret, row->post_id, row->subscriber_id, verp);
+	bl_token_make(c->secret, BL_TOKEN_UNSUBSCRIBE, row->subscriber_id, list ? list->id : 0, 0,
+	              unsub);
+	bl_token_make(c->secret, BL_TOKEN_PREFERENCES, row->subscriber_id, 0, 0, prefs);
+
+	data = bl_tval_map();
+	sub = bl_tval_map();
+	bl_tval_set(sub, "name", bl_tval_string(row->name ? row->name : ""));
+	bl_tval_set(sub, "email", bl_tval_string(row->email));
+	if (row->attributes && *row->attributes)
+		attrs = json_loads(row->attributes, JSON_REJECT_DUPLICATES, NULL);
+	bl_tval_set(sub, "attributes",
+	            attrs && json_is_object(attrs) ? tval_of_json(attrs, 0) : bl_tval_map());
+	json_decref(attrs);
+	bl_tval_set(data, "subscriber", sub);
+	lst = bl_tval_map();
+	bl_tval_set(lst, "name", bl_tval_string(list ? list->name : ""));
+	bl_tval_set(lst, "slug", bl_tval_string(list ? list->slug : ""));
+	bl_tval_set(data, "list", lst);
+	post = bl_tval_map();
+	bl_tval_set(post, "subject", bl_tval_string(c->subject));
+	bl_tval_set(post, "id", bl_tval_number((double)c->post_id));
+	bl_tval_set(post, "url", str_val("%s/archive/%lld", c->public_url, (long long)c->post_id));
+	bl_tval_set(data, "post", post);
+	bl_tval_set(data, "unsubscribe_url", str_val("%s/unsubscribe/%s", c->public_url, unsub));
+	bl_tval_set(data, "preferences_url", str_val("%s/preferences/%s", c->public_url, prefs));
+	bl_tval_set(data, "archive_url", str_val("%s/archive", c->public_url));
+	bl_tval_set(data, "postal_address", bl_tval_string(c->postal_address));
+
+	bl_buf_reset(&c->body);
+	bl_buf_reset(&c->html);
+	bl_buf_reset(&c->text);
+	if ((rc = bl_tmpl_render(c->body_html, data, BL_TMPL_ESCAPE_HTML, NULL, NULL, &c->body, d)))
+		goto out;
+	bl_tval_set(data, "body", bl_tval_stringn(bl_buf_str(&c->body), c->body.len));
+	if ((rc = bl_tmpl_render(c->layout_html, data, BL_TMPL_ESCAPE_HTML, NULL, NULL, &c->html,
+	                         d)))
+		goto out;
+	bl_buf_reset(&c->body);
+	if ((rc = bl_tmpl_render(c->body_text, data, BL_TMPL_ESCAPE_NONE, NULL, NULL, &c->body, d)))
+		goto out;
+	bl_tval_set(data, "body", bl_tval_stringn(bl_buf_str(&c->body), c->body.len));
+	if ((rc = bl_tmpl_render(c->layout_text, data, BL_TMPL_ESCAPE_NONE, NULL, NULL, &c->text,
+	                         d)))
+		goto out;
+
+	if (list && printable_ascii_name(list->name))
+		snprintf(list_id, sizeof(list_id), "\"%s\" <%s.%s>", list->name, list->slug,
+		         c->list_id_domain);
+	else
+		snprintf(list_id, sizeof(list_id), "<%s.%s>", list ? list->slug : "post",
+		         c->list_id_domain);
+	snprintf(list_unsub, sizeof(list_unsub),
+	         "<%s/unsubscribe/%s>, <mailto:unsubscribe+%s@%s?subject=unsubscribe>",
+	         c->public_url, unsub, verp, c->bounce_domain);
+	snprintf(post_id, sizeof(post_id), "%lld", (long long)c->post_id);
+	snprintf(message_id, sizeof(message_id), "bulletin-%s@%s", verp, c->list_id_domain);
+	snprintf(mail_from, BL_MAIL_FROM_MAX, "bounces+%s@%s", verp, c->bounce_domain);
+
+	const struct bl_header headers[] = {
+	    {"List-Id", list_id},
+	    {"List-Unsubscribe", list_unsub},
+	    {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"},
+	    {"Precedence", "bulk"},
+	    {"X-Bulletin-Post", post_id},
+	};
+	const struct bl_message_spec spec = {
+	    .from_name = c->from_name,
+	    .from_addr = c->from_addr,
+	    .to_name = row->name ? row->name : "",
+	    .to_addr = row->email,
+	    .subject = c->subject,
+	    .date = now,
+	    .message_id = message_id,
+	    .html = bl_buf_str(&c->html),
+	    .html_len = c->html.len,
+	    .text = bl_buf_str(&c->text),
+	    .text_len = c->text.len,
+	    .headers = headers,
+	    .n_headers = sizeof(headers) / sizeof(headers[0]),
+	};
+	rc = bl_message_build(&spec, msg, d);
+out:
+	bl_tval_destroy(data);
+	return rc;
+}

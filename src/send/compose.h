@@ -1,0 +1,92 @@
+/*
+ * Composing a post's messages: one composer per post turns a claimed
+ * delivery row into the exact bytes a subscriber gets, and its VERP
+ * envelope sender. The Markdown body is converted once (src/render) into an
+ * HTML and a text template; each message renders those templates and the
+ * layout templates (templates/email.{html,txt}.mustache, compiled into the
+ * binary) over the subscriber's data, then builds the MIME message
+ * (src/mime). Used by the delivery engine and `post preview`. Data names
+ * handed to templates (README "Template data"): subscriber.name,
+ * subscriber.email, subscriber.attributes.KEY, list.name, list.slug,
+ * post.subject, post.id, post.url, unsubscribe_url, preferences_url,
+ * archive_url, postal_address.
+ */
+#ifndef BL_SEND_COMPOSE_H
+#define BL_SEND_COMPOSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/crypto.h"
+#include "core/model.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+/* Largest message composed, bytes. */
+#define BL_MESSAGE_MAX (8u << 20)
+/* Longest envelope sender: "bounces+" TOKEN "@" domain. */
+#define BL_MAIL_FROM_MAX 320
+
+struct bl_compose_opts {
+	const char *from;           /* "Name <addr>" or "addr": the config's `from` */
+	const char *public_url;     /* base of links, no trailing slash needed */
+	const char *bounce_domain;  /* "" = the domain of the sender */
+	const char *list_id_domain; /* "" = the host of public_url (the sender's domain when
+	                               that is an IP address or localhost) */
+	const char *postal_address; /* footer line, "" for none */
+	const struct bl_secret *secret;
+	unsigned address_flags; /* BL_ADDRESS_* for parsing the sender */
+};
+
+struct bl_composer;
+
+/*
+ * bl_sender_parse - split @from ("Name <addr>", "\"Name\" <addr>" or
+ * "addr") into a display name and a validated address (IDNA A-label domain).
+ * @name gets at most BL_NAME_MAX+1 bytes, @addr BL_ADDRESS_MAX+1. Returns 0,
+ * or -BL_EINVAL when @from is empty, holds CR, LF or NUL, or the address
+ * is refused (@d says why).
+ */
+int bl_sender_parse(const char *from, unsigned flags, char *name, size_t name_size, char *addr,
+                    size_t addr_size, struct bl_diag *d);
+
+/*
+ * bl_composer_create - prepare post @p (its body and subject; its own
+ * from_header when set, else @o->from) for the @n_lists lists in @lists
+ * (borrowed for the composer's life). Converts the Markdown, compiles the
+ * templates. Returns 0 with *@out set (free with bl_composer_destroy);
+ * -BL_EINVAL with @d saying what is wrong (no sender configured, a
+ * malformed sender or public_url, a template syntax error with its line).
+ */
+int bl_composer_create(const struct bl_compose_opts *o, const struct bl_post *p,
+                       const struct bl_list *lists, size_t n_lists, struct bl_composer **out,
+                       struct bl_diag *d);
+
+/* bl_composer_destroy - free @c; NULL-safe. */
+void bl_composer_destroy(struct bl_composer *c);
+
+/*
+ * bl_compose - the message for claimed row @row (its subscriber and list):
+ * appended to @msg (CRLF, ready for SMTP DATA), the VERP envelope sender
+ * written to @mail_from. @now is the Date header (seconds since the epoch).
+ * The Message-ID is the same for every attempt of the row:
+ * <bulletin-POST-SUBSCRIBER-MAC@list_id_domain>. Returns 0; -BL_EINVAL when
+ * the subscriber's data cannot be rendered (@d says why); -BL_ELIMIT past
+ * BL_MESSAGE_MAX.
+ */
+int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now, struct bl_buf *msg,
+               char mail_from[BL_MAIL_FROM_MAX], struct bl_diag *d);
+
+/*
+ * bl_composer_last_html / bl_composer_last_text - the HTML and text bodies
+ * of the last message bl_compose made (as they went into the MIME parts);
+ * borrowed, valid until the next bl_compose or bl_composer_destroy.
+ */
+const char *bl_composer_last_html(const struct bl_composer *c);
+const char *bl_composer_last_text(const struct bl_composer *c);
+
+/* bl_composer_post_id - the post @c composes. */
+int64_t bl_composer_post_id(const struct bl_composer *c);
+
+#endif
