@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: builds bulletin and walks through its first steps on a fresh
 # SQLite database in demo-data/ (re-created on every run): create the
-# database, create a list, import examples/subscribers.csv into it, show it.
+# database, create a list, import examples/subscribers.csv into it, show it,
+# write a post (examples/post.md) and deliver it into the maildir outbox
+# demo-data/outbox (one file per subscriber, as the relay would get it).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,6 +24,13 @@ ninja -C build bulletin
 rm -rf demo-data
 mkdir demo-data
 db=sqlite:demo-data/bulletin.db
+cat >demo-data/bulletin.conf <<'CONF'
+# The demo's configuration: a maildir outbox instead of an SMTP relay.
+from = Newsroom <alerts@news.example>
+public_url = https://news.example
+relay = maildir:demo-data/outbox
+postal_address = Newsroom, 1 Harbour Street, Example Town
+CONF
 
 # show ARGS...: prints a command line the way one would type it.
 show() {
@@ -40,9 +49,9 @@ show() {
 # Stops the demo on failure, except an import's exit status 2 (some rows
 # refused): examples/subscribers.csv has a bad row on purpose.
 bulletin() {
-	show bulletin --db "$db" "$@"
+	show bulletin --config demo-data/bulletin.conf --db "$db" "$@"
 	local rc=0
-	build/bulletin --db "$db" "$@" || rc=$?
+	build/bulletin --config demo-data/bulletin.conf --db "$db" "$@" || rc=$?
 	if [ $rc -eq 2 ] && [ "$1" = import ]; then
 		echo "demo: the import refused some rows (exit status 2), as expected for this file"
 	elif [ $rc -ne 0 ]; then
@@ -54,9 +63,20 @@ bulletin() {
 bulletin init
 bulletin list create news --name "Newsroom alerts" \
 	--description "Breaking news as it happens, plus the morning briefing."
-bulletin import examples/subscribers.csv --list news
+bulletin import examples/subscribers.csv --list news --confirmed
 bulletin list show news
 bulletin list ls
 bulletin subscriber show dana.diaz@example.com
 bulletin export --list news --format csv
+show bulletin post create --list news --subject "Storm warning for the coast" \
+	--body-file examples/post.md --breaking
+post=$(build/bulletin --config demo-data/bulletin.conf --db "$db" post create --list news \
+	--subject "Storm warning for the coast" --body-file examples/post.md --breaking)
+echo "$post"
+bulletin post preview "$post" --format text
+bulletin post send "$post" --wait
+bulletin post status "$post"
+n=$(find demo-data/outbox/new -type f | wc -l)
+printf '\ndemo: %s messages in demo-data/outbox/new; the first one:\n\n' "$n"
+sed -n '1,40p' "$(find demo-data/outbox/new -type f | sort | head -n 1)"
 printf '\ndemo: done; the database is demo-data/bulletin.db\n'
