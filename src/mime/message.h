@@ -29,8 +29,8 @@ struct bl_message_spec {
 	const char *from_addr; /* addr-spec, ASCII (IDNA A-label domain) */
 	const char *to_name;
 	const char *to_addr;
-	const char *subject; /* UTF-8 */
-	int64_t date;        /* seconds since the epoch; rendered in UTC (+0000) */
+	const char *subject;    /* UTF-8 */
+	int64_t date;           /* seconds since the epoch; rendered in UTC (+0000) */
 	const char *message_id; /* without angle brackets: "id-left@id-right" */
 	const char *html;       /* HTML part, UTF-8, LF or CRLF line ends; NULL for none */
 	size_t html_len;
