@@ -32,6 +32,7 @@ CHECK_PKGS=(
 	coreutils findutils        # timeout, find
 	postfix                    # smtp-sink/smtp-source and a real relay on loopback
 	python3-aiosmtpd           # the capturing SMTP server of the delivery tests
+	openssl                    # a throwaway certificate for the STARTTLS tests
 )
 
 usage() {

@@ -4,12 +4,19 @@
  *   smtp://[user:pass@]host[:port]   SMTP relay (STARTTLS per opts)
  *   smtps://[user:pass@]host[:port]  SMTP over TLS
  *   maildir:PATH                     files in a maildir (tmp/ then new/)
- * Several comma-separated relays make one transport: on a connection-level
- * failure the next relay is used and the failed one probed with back-off.
+ * Several comma-separated relays make one transport (a comma inside a
+ * password is written %2C; a maildir path cannot hold one): messages go to
+ * the first healthy relay; a relay with a connection-level failure backs
+ * off (backoff_min, doubling up to backoff_max) while the next one is used,
+ * and when its wait is over one message tries it again (or
+ * bl_transport_probe does), which makes it healthy or doubles the wait.
  * The transport is asynchronous and single-threaded: the engine submits
  * messages while there are free slots and polls for results. One recipient
- * per SMTP transaction; connections are reused; a failed transaction is
- * followed by RSET (or a fresh connection). The transport never retries a
+ * per SMTP transaction; connections are reused. After a failure before the
+ * end of DATA the connection is closed (QUIT) and the next message opens a
+ * fresh one, so no transaction is ever left open (no RSET is needed); a
+ * refusal at the end of DATA ends the transaction and the connection is
+ * reused (RFC 5321 4.1.1.4). The transport never retries a
  * message itself: every submitted message gets exactly one result, which
  * says what the relay answered, and the engine decides (DESIGN.md §Delivery).
  */
@@ -24,13 +31,16 @@
 enum bl_send_outcome {
 	BL_SEND_ACCEPTED,   /* 2xx after the end of DATA: the relay took it */
 	BL_SEND_DEFERRED,   /* 4xx at RCPT or DATA (not 421): try this row again later */
-	BL_SEND_FAILED,     /* 5xx at RCPT or DATA: this row failed for good */
+	BL_SEND_FAILED,     /* 5xx at RCPT or DATA: this row failed for good. Also, with
+	                       code 0, an SMTPUTF8 message for a relay that lacks it */
 	BL_SEND_SYSTEMIC,   /* 5xx at EHLO/MAIL FROM/AUTH, or STARTTLS required but not
 	                       offered: the post must pause; no recipient fails */
 	BL_SEND_CONNECTION, /* connect/TLS error, timeout, 421, hang-up before a final
-	                       reply: the message was not delivered (or is in doubt when the
-	                       connection dropped after the end of DATA — then
-	                       `in_doubt` is set); the row goes back to the queue */
+	                       reply, 4xx at greeting/EHLO/STARTTLS/AUTH/MAIL FROM (the
+	                       relay, not the recipient, is unwell): the message was not
+	                       delivered (or is in doubt when the connection dropped after
+	                       the end of DATA — then `in_doubt` is set); the row goes back
+	                       to the queue and the relay backs off */
 };
 
 enum bl_smtp_stage {
@@ -52,21 +62,29 @@ struct bl_send_result {
 	int code;                 /* SMTP reply code; 0 when there was none */
 	int in_doubt;             /* CONNECTION after the whole message was sent */
 	char reply[256];          /* the relay's reply text (first line), or the local error */
-	char queue_id[64];        /* from "250 ... queued as ID" when the relay says it; else "" */
+	char queue_id[64];        /* from "250 ... queued as ID" (Postfix) or "id=ID" (Exim)
+	                             when the relay says it; the file name for maildir; else "" */
 	const char *relay;        /* the relay's URL without credentials; valid for the
 	                             transport's lifetime */
 };
 
 struct bl_transport_msg {
-	const char *mail_from; /* envelope sender (VERP), ASCII */
-	const char *rcpt;      /* one envelope recipient */
-	char *data;            /* the message, CRLF line ends, not dot-stuffed; the transport
-	                          takes ownership (free()) */
+	const char *mail_from; /* envelope sender (VERP), ASCII; "" is the null sender <> */
+	const char *rcpt;      /* one envelope recipient, without <> */
+	char *data;            /* the message, CRLF line ends (no lone CR or LF), ending in
+	                          CRLF, not dot-stuffed; the transport takes ownership (free()) */
 	size_t len;            /* bytes of @data */
 	int smtputf8;          /* the addresses need SMTPUTF8 (RFC 6531) */
 	void *tag;             /* handed back in the result */
 };
 
+/*
+ * STARTTLS (RFC 3207) on smtp:// relays (smtps:// is TLS from the start):
+ * OPPORTUNISTIC uses it when the relay offers it, except that a relay with
+ * credentials in its URL must offer it (passwords never go out in the
+ * clear); REQUIRED fails systemically when it is not offered; OFF never
+ * uses it (and sends credentials in the clear, if any).
+ */
 enum bl_starttls { BL_STARTTLS_OPPORTUNISTIC, BL_STARTTLS_REQUIRED, BL_STARTTLS_OFF };
 
 struct bl_transport_opts {
@@ -80,44 +98,66 @@ struct bl_transport_opts {
 	int tls_verify;   /* verify the relay's certificate (default on) */
 };
 
+/*
+ * bl_transport_opts_init - fill @o with the defaults: concurrency 4, no rate
+ * limit, opportunistic STARTTLS, timeout 60 s, back-off 30..1800 s, the host
+ * name for EHLO, certificates verified. Start from this, not from zeros
+ * (zeros are refused, and tls_verify 0 would turn verification off).
+ */
+void bl_transport_opts_init(struct bl_transport_opts *o);
+
 typedef void (*bl_send_result_fn)(void *arg, const struct bl_send_result *r);
 
 struct bl_transport;
 
 /*
- * bl_transport_create - parse @urls (comma-separated, see above) and
- * prepare the transport; no connection is made yet. Returns 0 with *@out
- * set (free with bl_transport_destroy), -BL_EINVAL for a malformed or
- * unsupported URL (@d names it), -BL_EIO when a maildir cannot be created.
+ * bl_transport_create - parse @urls (comma-separated, see above; at most
+ * 32) and prepare the transport with @opts (NULL: the defaults); maildirs
+ * are created (with tmp/, new/, cur/), no connection is made yet. Returns
+ * 0 with *@out set (free with bl_transport_destroy), -BL_EINVAL for a
+ * malformed or unsupported URL or option out of range (@d says which; the
+ * limits: concurrency 1..1000, timeout 1..3600 s, 1 <= backoff_min <=
+ * backoff_max), -BL_ELIMIT for too many relays, -BL_EIO when a maildir
+ * cannot be created or libcurl cannot start.
  */
 int bl_transport_create(const char *urls, const struct bl_transport_opts *opts,
                         struct bl_transport **out, struct bl_diag *d);
 
 /*
  * bl_transport_destroy - close every connection (QUIT where possible) and
- * free; messages still in flight get no result. NULL-safe.
+ * free. Messages still in flight get no result; their connections are cut
+ * without ending the DATA, so none of them is delivered, unless its final
+ * "." had already gone out (then it may have been: in doubt). NULL-safe.
  */
 void bl_transport_destroy(struct bl_transport *t);
 
 /*
  * bl_transport_slots - how many more messages bl_transport_submit would take
  * now: free connections under `concurrency` on usable relays, also bounded
- * by the rate limit. 0 while every relay is backing off.
+ * by the rate limit (a token bucket holding up to rate_limit/10 messages,
+ * at least 1). 0 while every relay is backing off; 1 while the best relay
+ * left is a backing-off one whose wait is over (one message tries it).
  */
 size_t bl_transport_slots(struct bl_transport *t);
 
 /*
  * bl_transport_submit - start sending @m. Returns 0 (the result comes
- * through bl_transport_poll, or at once for maildir), or -BL_EBUSY when
- * there is no free slot (@m->data is then still the caller's).
+ * through bl_transport_poll; a maildir writes the file at once and reports
+ * it at the next poll) and sets @m->data to NULL; -BL_EBUSY when there is
+ * no free slot; -BL_EINVAL when an address holds a control byte, '<' or
+ * '>', the data is empty or has a lone CR or LF; -BL_EIO when libcurl
+ * refuses the transfer. On error @m->data is still the caller's.
  */
 int bl_transport_submit(struct bl_transport *t, struct bl_transport_msg *m);
 
 /*
  * bl_transport_poll - do I/O for up to @timeout_ms milliseconds (0: only
  * what is ready) and call @fn once per message finished since the last
- * call, in no particular order. Returns the number of results reported
- * (>= 0), or a negative -BL_E* for a local failure of the transport itself.
+ * call, in no particular order. Returns early once some message finished,
+ * or, while bl_transport_slots is 0, once it would not be (a rate-limit
+ * token, a back-off over). @fn may call bl_transport_submit; the result @r
+ * is valid during the call only. Returns the number of results reported
+ * (>= 0), or -BL_EIO when libcurl's multi handle failed.
  */
 int bl_transport_poll(struct bl_transport *t, int timeout_ms, bl_send_result_fn fn, void *arg);
 
@@ -131,10 +171,13 @@ size_t bl_transport_in_flight(const struct bl_transport *t);
 int64_t bl_transport_next_probe(const struct bl_transport *t);
 
 /*
- * bl_transport_probe - connect to the relays that are backing off and due,
- * and check they greet with 220 and answer EHLO (and MAIL FROM @mail_from
- * with 250, then RSET), up to @timeout_ms. Returns 1 when some relay is
- * usable afterwards, 0 when none is, negative on a local error. Blocking.
+ * bl_transport_probe - connect to the relays that are backing off and due
+ * (and not being tried by a message), and check they greet with 2xx and
+ * answer EHLO (STARTTLS and AUTH as for messages), then MAIL FROM
+ * <@mail_from> with 2xx and RSET (NOOP when @mail_from is NULL), each
+ * relay within @timeout_ms; a maildir is checked for writable tmp/ and new/.
+ * A relay that passes is healthy again; one that fails waits twice as long.
+ * Returns 1 when some relay is usable afterwards, 0 when none is. Blocking.
  */
 int bl_transport_probe(struct bl_transport *t, const char *mail_from, int timeout_ms);
 
