@@ -419,6 +419,7 @@ int bl_engine_run(const struct bl_engine_opts *o, struct bl_engine_stats *stp, s
 		        (long long)n);
 	e.st.reclaimed = n;
 
+	bl_transport_opts_init(&to);
 	to.concurrency = (int)bl_config_int(c, "concurrency");
 	to.rate_limit = (double)bl_config_int(c, "rate_limit");
 	to.starttls = strcmp(tls, "required") == 0 ? BL_STARTTLS_REQUIRED
