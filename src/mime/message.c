@@ -1,8 +1,10 @@
 /*
- * One outgoing message; see message.h. GMime builds the MIME body: the
- * multipart/alternative and its boundary, the text parts, their transfer
- * encoding (quoted-printable, or base64 when g_mime_utils_best_encoding
- * says so) and CRLF line ends. The header block above it is formatted
+ * One outgoing message; see message.h. GMime's encoders do the transfer
+ * encoding of the two text parts (quoted-printable, or base64 when
+ * g_mime_utils_best_encoding says so); the part headers, the boundary lines
+ * of the multipart/alternative and the CRLF line ends are written here,
+ * since building GMime objects per message cost as much again as the
+ * encoding (62 against 29 us for 8 KB bodies). The header block is formatted
  * here (the date by GMime), because GMime 3.2's RFC 2047 encoder puts a
  * long run of non-ASCII text into one encoded word of any length (a CJK
  * subject gave 168-character words; a longer one passes 998 octets), its
@@ -15,12 +17,15 @@
 
 #include <gmime/gmime.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/address.h"
 #include "util/utf8.h"
+#include "util/xalloc.h"
 
 #define LINE_SOFT      78  /* RFC 5322 2.1.1: SHOULD */
 #define LINE_HARD      998 /* RFC 5322 2.1.1: MUST */
@@ -404,57 +409,54 @@ static void format_mailbox(GString *g, const char *field, const char *name, cons
 
 /* ---- building ----------------------------------------------------------- */
 
+static int add_crlf(struct bl_buf *out, const char *s, size_t len);
+
 /*
- * A text/SUBTYPE; charset=utf-8 part holding @s (@len bytes). Quoted-
- * printable takes the text with LF line ends (GMime writes each LF as a
- * hard line break, CRLF on the wire, and encodes a stray CR as =0D);
- * base64 takes its canonical form, CRLF (RFC 2046 4.1.1).
+ * Append to @out one text/SUBTYPE; charset=utf-8 part holding @s (@len
+ * bytes), its MIME headers included, encoded by GMime's encoder (no GMime
+ * objects: per-message object trees cost as much as the encoding itself).
+ * Quoted-printable takes the text with LF line ends (the encoder writes each
+ * LF as a hard line break, CRLF on the wire, and a stray CR as =0D); base64
+ * takes its canonical form, CRLF (RFC 2046 4.1.1). Encoded lines are at most
+ * 76 characters (RFC 2045 6.7, 6.8).
  */
-static GMimeObject *make_part(const char *subtype, const char *s, size_t len)
+static int add_part(struct bl_buf *out, const char *subtype, const char *s, size_t len,
+                    int delimited)
 {
 	GMimeContentEncoding enc = g_mime_utils_best_encoding((const unsigned char *)s, len);
 	int b64 = enc == GMIME_CONTENT_ENCODING_BASE64;
-	GByteArray *bytes = g_byte_array_sized_new((guint)len + (b64 ? len / 16 : 0) + 16);
+	struct bl_buf canon;
 	size_t from = 0;
-	/* Each line end out as LF: the CR of a CRLF is dropped ... */
-	for (const char *p; (p = memchr(s + from, '\r', len - from)) != NULL;) {
-		size_t at = (size_t)(p - s);
-		if (at + 1 < len && s[at + 1] == '\n') {
-			g_byte_array_append(bytes, (const guint8 *)s + from, (guint)(at - from));
-			from = at + 1;
-		} else {
-			g_byte_array_append(bytes, (const guint8 *)s + from,
-			                    (guint)(at + 1 - from));
-			from = at + 1;
-		}
+	bl_buf_init(&canon, SIZE_MAX / 4);
+	/* Each line end as LF (QP) or CRLF (base64); a lone CR stays. */
+	for (const char *p; (p = memchr(s + from, '\n', len - from)) != NULL;) {
+		size_t at = (size_t)(p - s), end = at;
+		if (end > from && s[end - 1] == '\r')
+			end--;
+		bl_buf_add(&canon, s + from, end - from);
+		bl_buf_add(&canon, b64 ? "\r\n" : "\n", b64 ? 2 : 1);
+		from = at + 1;
 	}
-	g_byte_array_append(bytes, (const guint8 *)s + from, (guint)(len - from));
-	if (b64) { /* ... and then as CRLF for base64 */
-		GByteArray *lf = bytes;
-		bytes = g_byte_array_sized_new(lf->len + lf->len / 16 + 16);
-		from = 0;
-		for (const guint8 *p;
-		     (p = memchr(lf->data + from, '\n', lf->len - from)) != NULL;) {
-			size_t at = (size_t)(p - lf->data);
-			g_byte_array_append(bytes, lf->data + from, (guint)(at - from));
-			g_byte_array_append(bytes, (const guint8 *)"\r\n", 2);
-			from = at + 1;
-		}
-		g_byte_array_append(bytes, lf->data + from, (guint)(lf->len - from));
-		g_byte_array_unref(lf);
-	}
-	GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(bytes);
-	GMimeDataWrapper *content =
-	    g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
-	g_object_unref(stream);
-	GMimeTextPart *part = g_mime_text_part_new_with_subtype(subtype);
-	g_mime_part_set_content((GMimePart *)part, content);
-	g_object_unref(content);
-	g_mime_object_set_content_type_parameter((GMimeObject *)part, "charset", "utf-8");
-	g_mime_part_set_content_encoding((GMimePart *)part,
-	                                 b64 ? GMIME_CONTENT_ENCODING_BASE64
+	bl_buf_add(&canon, s + from, len - from);
+
+	GMimeEncoding st;
+	g_mime_encoding_init_encode(&st, b64 ? GMIME_CONTENT_ENCODING_BASE64
 	                                     : GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
-	return (GMimeObject *)part;
+	size_t cap = g_mime_encoding_outlen(&st, canon.len) + 16;
+	char *encoded = bl_xmalloc(cap);
+	size_t n = g_mime_encoding_flush(&st, canon.len ? canon.data : "", canon.len, encoded);
+	bl_buf_finish(&canon);
+
+	bl_buf_addf(out,
+	            "Content-Type: text/%s; charset=utf-8\r\nContent-Transfer-Encoding: %s\r\n\r\n",
+	            subtype, b64 ? "base64" : "quoted-printable");
+	int rc = add_crlf(out, encoded, n);
+	/* A boundary delimiter begins with the CRLF before it (RFC 2046 5.1.1):
+	 * one more line end, so the content's own last line end survives. */
+	if (delimited || n == 0 || encoded[n - 1] != '\n')
+		rc = bl_buf_add(out, "\r\n", 2);
+	free(encoded);
+	return rc;
 }
 
 static int check_spec(const struct bl_message_spec *m, struct bl_address *from,
@@ -537,33 +539,27 @@ int bl_message_build(const struct bl_message_spec *m, struct bl_buf *out, struct
 		hash = (hash ^ (unsigned char)*p) * 1099511628211u;
 	snprintf(boundary, sizeof(boundary), "=_bl_%016llx", (unsigned long long)hash);
 
-	GMimeObject *body = make_part("plain", m->text ? m->text : "", m->text_len);
-	if (m->html) {
-		GMimeMultipart *alt = g_mime_multipart_new_with_subtype("alternative");
-		g_mime_multipart_set_boundary(alt, boundary);
-		g_mime_multipart_add(alt, body);
-		g_object_unref(body);
-		GMimeObject *html = make_part("html", m->html, m->html_len);
-		g_mime_multipart_add(alt, html);
-		g_object_unref(html);
-		body = (GMimeObject *)alt;
-	}
-	GMimeStream *stream = g_mime_stream_mem_new();
-	g_mime_object_write_to_stream(body, crlf_format, stream);
-	GByteArray *bytes = g_mime_stream_mem_get_byte_array((GMimeStreamMem *)stream);
-
 	size_t mark = out->len;
 	add_crlf(out, head->str, head->len);
-	if (bl_buf_add(out, bytes->data, bytes->len) < 0) {
+	if (m->html) {
+		bl_buf_addf(out,
+		            "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n--%s\r\n",
+		            boundary, boundary);
+		add_part(out, "plain", m->text ? m->text : "", m->text_len, 1);
+		bl_buf_addf(out, "--%s\r\n", boundary);
+		add_part(out, "html", m->html, m->html_len, 1);
+		bl_buf_addf(out, "--%s--\r\n", boundary);
+	} else {
+		add_part(out, "plain", m->text ? m->text : "", m->text_len, 0);
+	}
+	if (bl_buf_err(out) < 0) {
 		rc = bl_diag_set(d, BL_ELIMIT,
-		                 "the message is %zu bytes; the output buffer has room for %zu",
-		                 head->len + bytes->len, out->max - mark);
+		                 "the message does not fit the output buffer (%zu bytes)",
+		                 out->max - mark);
 		out->len = mark;
 		if (out->data)
 			out->data[mark] = '\0';
 	}
-	g_object_unref(stream);
-	g_object_unref(body);
 	g_string_free(head, TRUE);
 	return rc;
 }
