@@ -2,7 +2,8 @@
  * The PostgreSQL backend of the store (store.h): the scale-out database that
  * several `bulletin send` processes share. The only file that includes libpq.
  *
- * Every query is parameterised (PQexecParams, text parameters); SQL text is
+ * Every query is parameterised (PQexecParams, text parameters; the delivery
+ * engine's per-turn statements are prepared once per connection); SQL text is
  * built only from the constant fragments below. Times cross the wire as int64
  * seconds and are converted in SQL (to_timestamp / extract(epoch)); attributes
  * are jsonb and handed out as jsonb's text form. An operation of several
@@ -39,9 +40,29 @@ extern const struct bl_embedded bl_postgres_migrations[];
 /* Room for a decimal int64 and its NUL. */
 #define NUM_MAX 24
 
+/* The statements prepared on each connection (see run_prepared). */
+enum pstmt { PS_X_RESULTS, PS_X_POSTS, PS_X_CLAIM, PS_X_FINISH, PS_COUNT };
+
+/* Where an engine's walk of a post's pending rows starts: after (next_try, id). */
+struct claim_hint {
+	int64_t post_id, next_try, id;
+};
+#define HINTS 8
+
 struct pg_store {
 	struct bl_store base; /* first member: struct bl_store * casts to this */
 	PGconn *conn;
+	unsigned char prepared[PS_COUNT]; /* prepared on this connection */
+	/*
+	 * Per post being sent, the last pending row this handle claimed (or
+	 * suppressed) in a committed turn. Pending rows before it were taken,
+	 * or held by another engine at the time; a row that becomes pending
+	 * again gets next_try = now, which puts it after. Only a claim that
+	 * another engine rolled back can stay behind, and the walk from the
+	 * start that follows a short walk finds it.
+	 */
+	struct claim_hint hint[HINTS];
+	unsigned next_hint; /* the slot the next new post takes */
 };
 
 static struct pg_store *pg(struct bl_store *s)
@@ -165,6 +186,142 @@ static const char *id_param(char buf[NUM_MAX], int64_t id)
 static const char *nz(const char *s)
 {
 	return s ? s : "";
+}
+
+/* ---- prepared statements (the delivery engine's hot path) -------------------------------- */
+
+/*
+ * The statements the engine runs on every turn are prepared once per
+ * connection (named bl_<index>), so each turn skips parsing and planning.
+ */
+
+// clang-format off
+/* SQL: the post of delivery row d is cancelled / result r defers or releases a row of it. */
+#define PG_CANCELLED "p.status = 'cancelled'"
+#define PG_ENDS "(r.state IN ('pending', 'deferred') AND " PG_CANCELLED ")"
+/* SQL: post $1 is (still) in status sending: a pause committed since the list of posts was read
+ * stops the claim. */
+#define STILL_SENDING "EXISTS (SELECT 1 FROM posts WHERE id = $1::bigint AND status = 'sending')"
+static const char *const pstmt_sql[PS_COUNT] = {
+	/*
+	 * $1..$7: the results as arrays; $8 worker; $9 now. A deferral or a
+	 * release on a cancelled post ends the row as suppressed instead. A
+	 * release (state pending) gives the claim back: attempts goes down by
+	 * one, next_try becomes now and the row keeps its earlier reply.
+	 */
+	[PS_X_RESULTS] =
+	"UPDATE deliveries d SET "
+	"state = CASE WHEN " PG_ENDS " THEN 'suppressed' ELSE r.state END, "
+	"code = CASE WHEN r.state = 'pending' THEN d.code ELSE r.code END, "
+	"reply = CASE WHEN " PG_ENDS " THEN 'post cancelled' "
+	"WHEN r.state = 'pending' THEN d.reply ELSE r.reply END, "
+	"queue_id = CASE WHEN r.state = 'pending' THEN d.queue_id ELSE r.queue_id END, "
+	"relay = CASE WHEN r.state = 'pending' THEN d.relay ELSE r.relay END, "
+	"next_try = CASE WHEN r.state = 'deferred' THEN to_timestamp(r.next_try) "
+	"WHEN r.state = 'pending' THEN to_timestamp($9::bigint) ELSE d.next_try END, "
+	"attempts = CASE WHEN r.state = 'pending' THEN greatest(d.attempts - 1, 0) "
+	"ELSE d.attempts END, "
+	"first_try_at = CASE WHEN r.state = 'pending' AND d.attempts <= 1 THEN NULL "
+	"ELSE d.first_try_at END, "
+	"worker = NULL, lease_until = NULL, updated_at = to_timestamp($9::bigint) "
+	"FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::text[], "
+	"$6::text[], $7::bigint[]) AS r(id, state, code, reply, queue_id, relay, next_try), "
+	"posts p "
+	"WHERE d.id = r.id AND p.id = d.post_id AND d.state = 'claimed' AND d.worker = $8 "
+	"RETURNING d.id",
+	[PS_X_POSTS] = "SELECT id FROM posts WHERE status = 'sending' ORDER BY priority DESC, id",
+	/*
+	 * Claim the next $3 due rows of post $1 for worker $4 until $5, at time
+	 * $2: the first $3 pending rows after position ($6, $7) in (next_try,
+	 * id) order and the first $3 deferred rows due, each a locking walk of
+	 * deliveries_queue that skips rows other engines hold, merged in
+	 * (next_try, id) order. Rows whose subscriber was erased, is
+	 * blocklisted or is confirmed on none of the post's lists become
+	 * suppressed instead; they come back with their reason so that the
+	 * caller can tell how many rows it went through. src says where a row
+	 * came from ('p' pending, 'd' deferred), next_at its position.
+	 *
+	 * The position: every update leaves a dead entry in deliveries_queue
+	 * until VACUUM, so the pending rows of a post being sent sit behind a
+	 * growing run of dead entries. An engine starts its walk after the last
+	 * pending row it took (see struct pg_store, hint); it walks from the
+	 * start only when that comes up short.
+	 */
+	[PS_X_CLAIM] =
+	"WITH pend AS (SELECT id, next_try, 'p' AS src FROM deliveries "
+	"WHERE post_id = $1::bigint AND state = 'pending' "
+	"AND (next_try, id) > (to_timestamp($6::bigint), $7::bigint) AND " STILL_SENDING " "
+	"ORDER BY next_try, id LIMIT $3::integer FOR UPDATE SKIP LOCKED), "
+	"due AS (SELECT id, next_try, 'd' AS src FROM deliveries "
+	"WHERE post_id = $1::bigint AND state = 'deferred' AND next_try <= to_timestamp($2::bigint) "
+	"AND " STILL_SENDING " "
+	"ORDER BY next_try, id LIMIT $3::integer FOR UPDATE SKIP LOCKED), "
+	"k AS (SELECT id, next_try, src FROM (SELECT * FROM pend UNION ALL SELECT * FROM due) u "
+	"ORDER BY next_try, id LIMIT $3::integer), "
+	"c AS MATERIALIZED (SELECT d.id, k.src, s.email, s.name, s.attributes, "
+	"(SELECT min(pl.list_id) FROM post_lists pl JOIN subscriptions x "
+	"ON x.list_id = pl.list_id AND x.subscriber_id = d.subscriber_id "
+	"AND x.status = 'confirmed' WHERE pl.post_id = $1::bigint) AS list_id, "
+	"CASE WHEN s.id IS NULL THEN 'subscriber erased' "
+	"WHEN s.status <> 'active' THEN 'subscriber blocklisted' || "
+	"CASE WHEN s.status_reason <> '' THEN ': ' || s.status_reason ELSE '' END END AS why "
+	"FROM k JOIN deliveries d ON d.id = k.id LEFT JOIN subscribers s ON s.id = d.subscriber_id), "
+	"cc AS (SELECT c.*, coalesce(why, CASE WHEN list_id IS NULL THEN "
+	"'subscriber no longer confirmed on the post''s lists' END) AS reason FROM c), "
+	"w AS (UPDATE deliveries d SET "
+	"state = CASE WHEN cc.reason IS NULL THEN 'claimed' ELSE 'suppressed' END, "
+	"reply = coalesce(cc.reason, d.reply), "
+	"worker = CASE WHEN cc.reason IS NULL THEN $4 END, "
+	"lease_until = CASE WHEN cc.reason IS NULL THEN to_timestamp($5::bigint) END, "
+	"attempts = d.attempts + CASE WHEN cc.reason IS NULL THEN 1 ELSE 0 END, "
+	"first_try_at = CASE WHEN cc.reason IS NULL "
+	"THEN coalesce(d.first_try_at, to_timestamp($2::bigint)) ELSE d.first_try_at END, "
+	"updated_at = to_timestamp($2::bigint) "
+	"FROM cc WHERE d.id = cc.id "
+	"RETURNING d.id, d.subscriber_id, cc.list_id, d.attempts, "
+	EPOCH("d.first_try_at") " AS first_try, d.in_doubt, cc.email, cc.name, "
+	"cc.attributes::text AS attributes, cc.reason, cc.src, "
+	EPOCH("d.next_try") " AS next_at, d.next_try) "
+	"SELECT id, subscriber_id, list_id, attempts, first_try, in_doubt, email, name, "
+	"attributes, reason, src, next_at FROM w ORDER BY next_try, id",
+	/*
+	 * Posts in status sending with no row left to send become sent, but
+	 * not those in $2 (the posts this turn claimed rows of: not finished).
+	 * A post another transaction holds (an engine finishing it, a pause)
+	 * is left for a later turn rather than waited for.
+	 */
+	[PS_X_FINISH] =
+	"UPDATE posts SET status = 'sent', finished_at = to_timestamp($1::bigint) "
+	"WHERE id IN (SELECT p.id FROM posts p WHERE p.status = 'sending' "
+	"AND p.id <> ALL ($2::bigint[]) AND NOT EXISTS "
+	"(SELECT 1 FROM deliveries d WHERE d.post_id = p.id "
+	"AND d.state IN ('pending', 'claimed', 'deferred')) FOR UPDATE SKIP LOCKED)",
+};
+// clang-format on
+
+/* run() for prepared statement @id, preparing it on first use on this connection. */
+static PGresult *run_prepared(struct pg_store *p, const char *what, enum pstmt id, int n,
+                              const char *const *params)
+{
+	char name[16];
+	snprintf(name, sizeof(name), "bl_%d", (int)id);
+	if (!p->prepared[id]) {
+		PGresult *res = PQprepare(p->conn, name, pstmt_sql[id], n, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			fail(p, res, what);
+			PQclear(res);
+			return NULL;
+		}
+		PQclear(res);
+		p->prepared[id] = 1;
+	}
+	PGresult *res = PQexecPrepared(p->conn, name, n, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
+	fail(p, res, what);
+	PQclear(res);
+	return NULL;
 }
 
 /* ---- reading rows ------------------------------------------------------------------------ */
@@ -1628,6 +1785,680 @@ static int pg_export_each(struct bl_store *s, int64_t list_id, int with_events, 
 	return rc;
 }
 
+/* ---- posts and the delivery ledger (schema 2) ---------------------------------------------- */
+
+// clang-format off
+#define POST_COLS \
+	"id, subject, body, from_header, priority, status, pause_reason, auto_paused, " \
+	EPOCH("created_at") ", " EPOCH("scheduled_at") ", " EPOCH("started_at") ", " \
+	EPOCH("finished_at") ", total, in_doubt"
+/* SQL: the bit of post status column @c, as in enum bl_post_status. */
+#define STATUS_BIT(c) \
+	"CASE " c " WHEN 'draft' THEN 0 WHEN 'scheduled' THEN 1 WHEN 'sending' THEN 2 " \
+	"WHEN 'paused' THEN 3 WHEN 'sent' THEN 4 WHEN 'cancelled' THEN 5 ELSE 30 END"
+/* One statement: the status, and on cancel the rows that will not be sent. */
+#define SET_STATUS_SQL \
+	"WITH u AS (UPDATE posts SET status = $2, pause_reason = $3, " \
+	"auto_paused = $4::boolean, finished_at = CASE WHEN $2 IN ('sent', 'cancelled') " \
+	"THEN to_timestamp($5::bigint) ELSE finished_at END " \
+	"WHERE id = $1::bigint AND ($6::bigint >> (" STATUS_BIT("status") ")) & 1 = 1 " \
+	"RETURNING id, status), " \
+	"c AS (UPDATE deliveries d SET state = 'suppressed', reply = 'post cancelled', " \
+	"updated_at = to_timestamp($5::bigint) FROM u WHERE u.status = 'cancelled' " \
+	"AND d.post_id = u.id AND d.state IN ('pending', 'deferred')) " \
+	"SELECT count(*) FROM u"
+/* The first retry due among the posts in status sending (one probe each), and whether any
+ * sending or paused post has rows left. */
+#define NEXT_DUE_SQL \
+	"SELECT " EPOCH("min((SELECT d.next_try FROM deliveries d WHERE d.post_id = p.id " \
+	"AND d.state = 'deferred' ORDER BY d.next_try LIMIT 1))") ", " \
+	"(SELECT EXISTS (SELECT 1 FROM posts q WHERE q.status IN ('sending', 'paused') " \
+	"AND EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = q.id " \
+	"AND d.state IN ('pending', 'claimed', 'deferred')))) " \
+	"FROM posts p WHERE p.status = 'sending'"
+/* A page of post $1's rows after id $2, at most $3, in state $4 (NULL: any). */
+#define DELIVERY_EACH_SQL \
+	"SELECT d.id, d.post_id, d.subscriber_id, coalesce(s.email, ''), d.state, " \
+	"d.attempts, d.in_doubt, d.code, d.reply, d.queue_id, d.relay, " \
+	EPOCH("d.updated_at") ", " EPOCH("d.next_try") " " \
+	"FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id " \
+	"WHERE d.post_id = $1::bigint AND d.id > $2::bigint " \
+	"AND ($4::text IS NULL OR d.state = $4) ORDER BY d.id LIMIT $3::bigint"
+// clang-format on
+
+/* Fill @out from POST_COLS; strings malloc'd. */
+static int read_post(struct pg_store *p, const PGresult *r, int row, struct bl_post *out)
+{
+	struct bl_post post = {0};
+	const char *status = PQgetvalue(r, row, 5);
+	if (bl_post_status_parse(status, &post.status))
+		return bad_value(p, "post status", status);
+	post.id = get_i64(r, row, 0);
+	post.priority = (enum bl_priority)get_i64(r, row, 4);
+	post.auto_paused = strcmp(PQgetvalue(r, row, 7), "t") == 0;
+	post.created_at = get_i64(r, row, 8);
+	post.scheduled_at = get_i64(r, row, 9);
+	post.started_at = get_i64(r, row, 10);
+	post.finished_at = get_i64(r, row, 11);
+	post.total = get_i64(r, row, 12);
+	post.in_doubt = get_i64(r, row, 13);
+	post.subject = get_str(r, row, 1, 1);
+	post.body = get_str(r, row, 2, 1);
+	post.from_header = get_str(r, row, 3, 1);
+	post.pause_reason = get_str(r, row, 6, 1);
+	*out = post;
+	return 0;
+}
+
+static int post_create(struct pg_store *p, const struct bl_post *post, const int64_t *list_ids,
+                       size_t n_lists, int64_t created_at, int64_t *id)
+{
+	struct bl_buf ids;
+	bl_buf_init(&ids, ARRAY_MAX);
+	array_start(&ids);
+	for (size_t i = 0; i < n_lists; i++)
+		array_i64(&ids, list_ids[i]);
+	bl_buf_addc(&ids, '}');
+	if (bl_buf_err(&ids)) {
+		bl_buf_finish(&ids);
+		return bl_store_set_error(&p->base, BL_ELIMIT, "post_create: too many lists");
+	}
+	const char *lparam[] = {bl_buf_str(&ids)};
+	/* The first list id given that does not exist, if any. */
+	PGresult *res = run(p, "post_create",
+	                    "SELECT i FROM unnest($1::bigint[]) AS t(i) "
+	                    "WHERE NOT EXISTS (SELECT 1 FROM lists l WHERE l.id = t.i) LIMIT 1",
+	                    1, lparam);
+	int rc = res ? 0 : -BL_ESTORE;
+	if (res && PQntuples(res) > 0)
+		rc = bl_store_set_error(&p->base, BL_ENOENT, "there is no list with id %s",
+		                        PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (rc == 0) {
+		char pb[NUM_MAX], cb[NUM_MAX], sb[NUM_MAX];
+		const char *params[] = {nz(post->subject),
+		                        nz(post->body),
+		                        nz(post->from_header),
+		                        num(pb, post->priority),
+		                        bl_post_status_name(post->status),
+		                        nz(post->pause_reason),
+		                        post->auto_paused ? "t" : "f",
+		                        num(cb, created_at),
+		                        id_param(sb, post->scheduled_at),
+		                        bl_buf_str(&ids)};
+		res = run(
+		    p, "post_create",
+		    "WITH p AS (INSERT INTO posts (subject, body, from_header, priority, status, "
+		    "pause_reason, auto_paused, created_at, scheduled_at) "
+		    "VALUES ($1, $2, $3, $4::integer, $5, $6, $7::boolean, "
+		    "to_timestamp($8::bigint), to_timestamp($9::bigint)) RETURNING id), "
+		    "l AS (INSERT INTO post_lists (post_id, list_id) "
+		    "SELECT DISTINCT p.id, t.i FROM p, unnest($10::bigint[]) AS t(i)) "
+		    "SELECT id FROM p",
+		    10, params);
+		if (!res)
+			rc = -BL_ESTORE;
+		else
+			*id = get_i64(res, 0, 0);
+		PQclear(res);
+	}
+	bl_buf_finish(&ids);
+	return rc;
+}
+
+static int pg_post_create(struct bl_store *s, struct bl_post *post, const int64_t *list_ids,
+                          size_t n_lists)
+{
+	struct pg_store *p = pg(s);
+	if (n_lists == 0)
+		return bl_store_set_error(s, BL_EINVAL, "a post needs at least one list");
+	if (post->status != BL_POST_DRAFT && post->status != BL_POST_SCHEDULED)
+		return bl_store_set_error(s, BL_EINVAL,
+		                          "a new post is a draft or scheduled, not %s",
+		                          bl_post_status_name(post->status));
+	if ((unsigned)post->priority > BL_PRIORITY_TRANSACTIONAL)
+		return bl_store_set_error(s, BL_EINVAL, "unknown post priority %d",
+		                          (int)post->priority);
+	int64_t created_at = post->created_at ? post->created_at : bl_now(), id = 0;
+	enum scope sc;
+	int rc = scope_begin(p, "post_create", &sc);
+	if (rc)
+		return rc;
+	rc = scope_end(p, "post_create", sc,
+	               post_create(p, post, list_ids, n_lists, created_at, &id));
+	if (rc == 0) {
+		post->id = id;
+		post->created_at = created_at;
+	}
+	return rc;
+}
+
+static int pg_post_get(struct bl_store *s, int64_t id, struct bl_post *out)
+{
+	struct pg_store *p = pg(s);
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, id)};
+	PGresult *res =
+	    run(p, "post_get", "SELECT " POST_COLS " FROM posts WHERE id = $1::bigint", 1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	if (PQntuples(res) > 0) {
+		rc = read_post(p, res, 0, out);
+		if (rc == 0)
+			rc = 1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_post_each(struct bl_store *s, bl_post_fn fn, void *arg)
+{
+	struct pg_store *p = pg(s);
+	PGresult *res =
+	    run(p, "post_each", "SELECT " POST_COLS " FROM posts ORDER BY id DESC", 0, NULL);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct bl_post post;
+		rc = read_post(p, res, i, &post);
+		if (rc == 0) {
+			rc = fn(arg, &post);
+			bl_post_clear(&post);
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_post_lists(struct bl_store *s, int64_t post_id, bl_list_fn fn, void *arg)
+{
+	struct pg_store *p = pg(s);
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, post_id)};
+	PGresult *res =
+	    run(p, "post_lists",
+	        "SELECT " LIST_COLS " FROM post_lists pl JOIN lists l ON l.id = pl.list_id "
+	        "WHERE pl.post_id = $1::bigint ORDER BY l.slug",
+	        1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct bl_list l;
+		rc = read_list(p, res, i, 0, &l);
+		if (rc == 0)
+			rc = fn(arg, &l);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_post_set_status(struct bl_store *s, int64_t id, unsigned from_mask,
+                              enum bl_post_status to, const char *reason, int auto_paused,
+                              int64_t now)
+{
+	struct pg_store *p = pg(s);
+	if ((unsigned)to > BL_POST_CANCELLED)
+		return bl_store_set_error(s, BL_EINVAL, "unknown post status %d", (int)to);
+	char ib[NUM_MAX], nb[NUM_MAX], mb[NUM_MAX];
+	const char *params[] = {num(ib, id),  bl_post_status_name(to),
+	                        nz(reason),   auto_paused ? "t" : "f",
+	                        num(nb, now), num(mb, from_mask)};
+	PGresult *res = run(p, "post_set_status", SET_STATUS_SQL, 6, params);
+	if (!res)
+		return -BL_ESTORE;
+	int changed = get_i64(res, 0, 0) > 0;
+	PQclear(res);
+	return changed;
+}
+
+static int queue(struct pg_store *p, int64_t id, int64_t now, int64_t *total)
+{
+	char ib[NUM_MAX], nb[NUM_MAX];
+	const char *params[] = {num(ib, id), num(nb, now)};
+	PGresult *res =
+	    run(p, "post_queue",
+	        "SELECT status, priority FROM posts WHERE id = $1::bigint FOR UPDATE", 1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int found = PQntuples(res) > 0;
+	enum bl_post_status status = BL_POST_DRAFT;
+	if (found && bl_post_status_parse(PQgetvalue(res, 0, 0), &status)) {
+		int rc = bad_value(p, "post status", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+	if (!found)
+		return bl_store_set_error(&p->base, BL_ENOENT, "there is no post %" PRId64, id);
+	if (status != BL_POST_DRAFT && status != BL_POST_SCHEDULED)
+		return 0;
+	/*
+	 * One row per distinct subscriber: active, and confirmed in instant mode
+	 * on at least one of the post's lists. All in the server.
+	 */
+	long long n = 0;
+	int rc = exec_count(p, "post_queue",
+	                    "INSERT INTO deliveries (post_id, subscriber_id, priority, state, "
+	                    "next_try, created_at, updated_at) "
+	                    "SELECT DISTINCT p.id, x.subscriber_id, p.priority, 'pending', "
+	                    "to_timestamp($2::bigint), to_timestamp($2::bigint), "
+	                    "to_timestamp($2::bigint) "
+	                    "FROM posts p JOIN post_lists pl ON pl.post_id = p.id "
+	                    "JOIN subscriptions x ON x.list_id = pl.list_id "
+	                    "AND x.status = 'confirmed' AND x.mode = 'instant' "
+	                    "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active' "
+	                    "WHERE p.id = $1::bigint",
+	                    2, params, &n);
+	if (rc)
+		return rc;
+	char tb[NUM_MAX];
+	const char *up[] = {ib, nb, num(tb, n)};
+	rc = exec(p, "post_queue",
+	          "UPDATE posts SET status = 'sending', started_at = to_timestamp($2::bigint), "
+	          "total = $3::bigint WHERE id = $1::bigint",
+	          3, up);
+	if (rc)
+		return rc;
+	*total = n;
+	return 1;
+}
+
+static int pg_post_queue(struct bl_store *s, int64_t id, int64_t now, int64_t *total)
+{
+	struct pg_store *p = pg(s);
+	enum scope sc;
+	int rc = scope_begin(p, "post_queue", &sc);
+	if (rc)
+		return rc;
+	int64_t n = 0;
+	int queued = queue(p, id, now, &n);
+	rc = scope_end(p, "post_queue", sc, queued < 0 ? queued : 0);
+	if (rc)
+		return rc;
+	if (queued == 1 && total)
+		*total = n;
+	return queued;
+}
+
+static int pg_delivery_counts(struct bl_store *s, int64_t post_id, struct bl_delivery_counts *out)
+{
+	struct pg_store *p = pg(s);
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, post_id)};
+	/* One statement, one snapshot: the counts and the in-doubt number agree. */
+	PGresult *res = run(p, "delivery_counts",
+	                    "SELECT state, count(*) FROM deliveries WHERE post_id = $1::bigint "
+	                    "GROUP BY state UNION ALL "
+	                    "SELECT '', in_doubt FROM posts WHERE id = $1::bigint",
+	                    1, params);
+	if (!res)
+		return -BL_ESTORE;
+	struct bl_delivery_counts c = {.in_doubt = 0};
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0);
+		enum bl_delivery_state state;
+		if (!*name)
+			c.in_doubt = get_i64(res, i, 1);
+		else if (bl_delivery_state_parse(name, &state) == 0)
+			c.n[state] = get_i64(res, i, 1);
+		/* 'bounced' and 'complained' are not in the model yet: not counted */
+	}
+	PQclear(res);
+	*out = c;
+	return 0;
+}
+
+/*
+ * delivery_each walks in keyset pages (id > last id seen), like
+ * subscriber_each: no transaction, and the callback may use the store.
+ */
+static int pg_delivery_each(struct bl_store *s, int64_t post_id, int state, int64_t after_id,
+                            int64_t limit, bl_delivery_fn fn, void *arg)
+{
+	struct pg_store *p = pg(s);
+	if (state < -1 || state >= BL_DELIVERY_NSTATES)
+		return bl_store_set_error(s, BL_EINVAL, "unknown delivery state %d", state);
+	char ib[NUM_MAX], ab[NUM_MAX], lb[NUM_MAX];
+	const char *params[] = {num(ib, post_id), ab, lb,
+	                        state >= 0 ? bl_delivery_state_name((enum bl_delivery_state)state)
+	                                   : NULL};
+	int64_t last = after_id, left = limit;
+	int rc = 0;
+	for (;;) {
+		int64_t want = left > 0 && left < PAGE_ROWS ? left : PAGE_ROWS;
+		num(ab, last);
+		num(lb, want);
+		PGresult *res = run(p, "delivery_each", DELIVERY_EACH_SQL, 4, params);
+		if (!res) {
+			rc = -BL_ESTORE;
+			break;
+		}
+		int rows = PQntuples(res);
+		for (int i = 0; rc == 0 && i < rows; i++) {
+			struct bl_delivery_row d = {
+			    .id = get_i64(res, i, 0),
+			    .post_id = get_i64(res, i, 1),
+			    .subscriber_id = get_i64(res, i, 2),
+			    .email = PQgetvalue(res, i, 3),
+			    .attempts = (int)get_i64(res, i, 5),
+			    .in_doubt = strcmp(PQgetvalue(res, i, 6), "t") == 0,
+			    .code = (int)get_i64(res, i, 7),
+			    .reply = PQgetvalue(res, i, 8),
+			    .queue_id = PQgetvalue(res, i, 9),
+			    .relay = PQgetvalue(res, i, 10),
+			    .updated_at = get_i64(res, i, 11),
+			    .next_try = get_i64(res, i, 12),
+			};
+			last = d.id;
+			/* a state this model does not know yet (bounced, complained) is skipped */
+			if (bl_delivery_state_parse(PQgetvalue(res, i, 4), &d.state) == 0)
+				rc = fn(arg, &d);
+		}
+		PQclear(res);
+		if (rc || rows < want)
+			break;
+		if (limit > 0 && (left -= rows) == 0)
+			break;
+	}
+	return rc;
+}
+
+static int pg_delivery_accepted_since(struct bl_store *s, int64_t post_id, int64_t since,
+                                      int64_t *out)
+{
+	char ib[NUM_MAX], sb[NUM_MAX];
+	const char *params[] = {num(ib, post_id), num(sb, since)};
+	PGresult *res = run(pg(s), "delivery_accepted_since",
+	                    "SELECT count(*) FROM deliveries WHERE post_id = $1::bigint "
+	                    "AND state = 'accepted' AND updated_at >= to_timestamp($2::bigint)",
+	                    2, params);
+	if (!res)
+		return -BL_ESTORE;
+	*out = get_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+/* ---- the delivery engine ------------------------------------------------------------------- */
+
+/* PostgreSQL runs any number of engines: SKIP LOCKED keeps their claims apart. */
+static int pg_engine_lock(struct bl_store *s, const char *worker)
+{
+	(void)s;
+	(void)worker;
+	return 0;
+}
+
+static int pg_delivery_reclaim(struct bl_store *s, int64_t now, int all, int64_t *n)
+{
+	struct pg_store *p = pg(s);
+	char nb[NUM_MAX];
+	const char *params[] = {num(nb, now), all ? "t" : "f"};
+	/* One statement: the rows and their posts' in-doubt counts. */
+	PGresult *res = run(p, "delivery_reclaim",
+	                    "WITH r AS (UPDATE deliveries d SET "
+	                    "state = CASE WHEN p.status = 'cancelled' THEN 'suppressed' "
+	                    "ELSE 'pending' END, "
+	                    "reply = CASE WHEN p.status = 'cancelled' THEN 'post cancelled' "
+	                    "ELSE d.reply END, "
+	                    "in_doubt = true, worker = NULL, lease_until = NULL, "
+	                    "next_try = to_timestamp($1::bigint), "
+	                    "updated_at = to_timestamp($1::bigint) FROM posts p "
+	                    "WHERE p.id = d.post_id AND d.state = 'claimed' "
+	                    "AND ($2::boolean OR d.lease_until < to_timestamp($1::bigint)) "
+	                    "RETURNING d.post_id), "
+	                    "t AS (SELECT post_id, count(*) AS n FROM r GROUP BY post_id), "
+	                    "u AS (UPDATE posts p SET in_doubt = p.in_doubt + t.n FROM t "
+	                    "WHERE p.id = t.post_id) "
+	                    "SELECT coalesce(sum(n), 0) FROM t",
+	                    2, params);
+	if (!res)
+		return -BL_ESTORE;
+	if (n)
+		*n = get_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+/* Record @n results; adds the ones not applied (row not claimed by @worker) to *@stale. */
+static int record_results(struct pg_store *p, const char *worker, const char *now,
+                          const struct bl_delivery_result *results, size_t n, size_t *stale)
+{
+	struct columns c;
+	columns_init(&c);
+	columns_start(&c, 7);
+	size_t sent = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct bl_delivery_result *r = &results[i];
+		char reply[BL_REPLY_MAX + 1];
+		/* A row given twice: the first result counts, as if applied in order. */
+		size_t j = 0;
+		while (j < i && results[j].delivery_id != r->delivery_id)
+			j++;
+		if (j < i) {
+			(*stale)++;
+			continue;
+		}
+		sent++;
+		array_i64(&c.col[0], r->delivery_id);
+		array_str(&c.col[1], bl_delivery_state_name(r->state));
+		array_i64(&c.col[2], r->code);
+		array_str(&c.col[3], bl_store_cut_reply(r->reply, reply));
+		array_str(&c.col[4], nz(r->queue_id));
+		array_str(&c.col[5], nz(r->relay));
+		array_i64(&c.col[6], r->next_try);
+	}
+	int rc = columns_end(p, &c);
+	if (rc == 0) {
+		const char *params[] = {c.param[0], c.param[1], c.param[2], c.param[3], c.param[4],
+		                        c.param[5], c.param[6], worker,     now};
+		PGresult *res = run_prepared(p, "delivery_exchange: recording results",
+		                             PS_X_RESULTS, 9, params);
+		if (!res)
+			rc = -BL_ESTORE;
+		else
+			*stale += sent - (size_t)PQntuples(res);
+		PQclear(res);
+	}
+	columns_finish(&c);
+	return rc;
+}
+
+static struct claim_hint *hint_of(struct pg_store *p, int64_t post_id)
+{
+	for (int i = 0; i < HINTS; i++)
+		if (p->hint[i].post_id == post_id)
+			return &p->hint[i];
+	return NULL;
+}
+
+/* Remember @h after a committed turn, replacing the oldest slot for a new post. */
+static void hint_set(struct pg_store *p, const struct claim_hint *h)
+{
+	struct claim_hint *slot = hint_of(p, h->post_id);
+	if (!slot)
+		slot = &p->hint[p->next_hint++ % HINTS];
+	*slot = *h;
+}
+
+/*
+ * Claim up to @want due rows of post @post_id into @out (appending at
+ * *@n_out). Sets *@h to the position of the last pending row taken
+ * (post_id 0: none).
+ */
+static int claim_post(struct pg_store *p, int64_t post_id, const char *worker, const char *now,
+                      const char *lease, size_t want, struct bl_claimed *out, size_t *n_out,
+                      struct claim_hint *h)
+{
+	const struct claim_hint *known = hint_of(p, post_id);
+	struct claim_hint from = known ? *known : (struct claim_hint){post_id, 0, 0};
+	int from_start = !known;
+	h->post_id = 0;
+	char pb[NUM_MAX];
+	num(pb, post_id);
+	while (want > 0) {
+		char wb[NUM_MAX], tb[NUM_MAX], ib[NUM_MAX];
+		const char *params[] = {pb,
+		                        now,
+		                        num(wb, (int64_t)want),
+		                        worker,
+		                        lease,
+		                        num(tb, from.next_try),
+		                        num(ib, from.id)};
+		PGresult *res = run_prepared(p, "delivery_exchange: claiming deliveries",
+		                             PS_X_CLAIM, 7, params);
+		if (!res)
+			return -BL_ESTORE;
+		int rows = PQntuples(res);
+		for (int i = 0; i < rows; i++) {
+			if (strcmp(PQgetvalue(res, i, 10), "p") == 0)
+				from = *h = (struct claim_hint){post_id, get_i64(res, i, 11),
+				                                get_i64(res, i, 0)};
+			if (!PQgetisnull(res, i, 9))
+				continue; /* suppressed at claim time */
+			out[(*n_out)++] = (struct bl_claimed){
+			    .delivery_id = get_i64(res, i, 0),
+			    .post_id = post_id,
+			    .subscriber_id = get_i64(res, i, 1),
+			    .list_id = get_i64(res, i, 2),
+			    .attempts = (int)get_i64(res, i, 3),
+			    .first_try_at = get_i64(res, i, 4),
+			    .in_doubt = strcmp(PQgetvalue(res, i, 5), "t") == 0,
+			    .email = get_str(res, i, 6, 1),
+			    .name = get_str(res, i, 7, 1),
+			    .attributes = get_str(res, i, 8, 1),
+			};
+			want--;
+		}
+		PQclear(res);
+		if ((size_t)rows < strtoull(wb, NULL, 10)) {
+			if (from_start)
+				break; /* no more due rows this engine may take */
+			/* Short after the hint: walk from the start, once. */
+			from_start = 1;
+			from.next_try = from.id = 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The turn; the posts claimed from and their new hints go to @claimed
+ * (@n_claimed of them), applied by the caller once the turn is committed.
+ */
+static int exchange(struct pg_store *p, const char *worker, int64_t now, int64_t lease_until,
+                    const struct bl_delivery_result *results, size_t n_results, size_t max,
+                    struct bl_claimed *out, size_t *n_out, size_t *stale, size_t *finished,
+                    struct claim_hint *claimed, size_t *n_claimed)
+{
+	char nb[NUM_MAX], lb[NUM_MAX];
+	num(nb, now);
+	num(lb, lease_until);
+	int rc = 0;
+	if (n_results > 0 && (rc = record_results(p, worker, nb, results, n_results, stale)))
+		return rc;
+	struct bl_buf skip;
+	bl_buf_init(&skip, 0);
+	array_start(&skip);
+	if (max > 0) {
+		PGresult *posts = run_prepared(p, "delivery_exchange: listing the posts being sent",
+		                               PS_X_POSTS, 0, NULL);
+		if (!posts)
+			rc = -BL_ESTORE;
+		for (int i = 0; rc == 0 && posts && i < PQntuples(posts) && *n_out < max; i++) {
+			int64_t post_id = get_i64(posts, i, 0);
+			size_t before = *n_out;
+			struct claim_hint h;
+			rc = claim_post(p, post_id, worker, nb, lb, max - *n_out, out, n_out, &h);
+			if (rc == 0 && h.post_id && *n_claimed < HINTS)
+				claimed[(*n_claimed)++] = h;
+			if (*n_out > before)
+				array_i64(&skip, post_id); /* it has claimed rows: not finished */
+		}
+		PQclear(posts);
+	}
+	bl_buf_addc(&skip, '}');
+	if (rc == 0) {
+		const char *params[] = {nb, bl_buf_str(&skip)};
+		PGresult *res =
+		    run_prepared(p, "delivery_exchange: finishing posts", PS_X_FINISH, 2, params);
+		if (!res)
+			rc = -BL_ESTORE;
+		else
+			*finished = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+	}
+	bl_buf_finish(&skip);
+	return rc;
+}
+
+static int pg_delivery_exchange(struct bl_store *s, const char *worker, int64_t now,
+                                int64_t lease_until, const struct bl_delivery_result *results,
+                                size_t n_results, size_t max, struct bl_claimed *out, size_t *n_out,
+                                size_t *stale, size_t *finished)
+{
+	struct pg_store *p = pg(s);
+	int rc = bl_store_check_exchange(s, worker, results, n_results, max, out, n_out);
+	if (rc)
+		return rc;
+	size_t got = 0, n_stale = 0, n_finished = 0;
+	enum scope sc;
+	if (PQtransactionStatus(p->conn) == PQTRANS_IDLE) {
+		/*
+		 * The engine's statements run on generic plans: planning the claim
+		 * costs more than running it, and PostgreSQL would keep choosing
+		 * custom plans (a generic LIMIT $n is costed as a tenth of the
+		 * table). Same round trip as the BEGIN.
+		 */
+		sc = SCOPE_TX;
+		PGresult *res =
+		    PQexec(p->conn, "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan");
+		rc =
+		    PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : fail(p, res, "delivery_exchange");
+		PQclear(res);
+		if (rc) {
+			quiet(p, "ROLLBACK");
+			return rc;
+		}
+	} else if ((rc = scope_begin(p, "delivery_exchange", &sc))) {
+		return rc;
+	}
+	struct claim_hint claimed[HINTS];
+	size_t n_claimed = 0;
+	rc = exchange(p, worker, now, lease_until, results, n_results, max, out, &got, &n_stale,
+	              &n_finished, claimed, &n_claimed);
+	rc = scope_end(p, "delivery_exchange", sc, rc);
+	for (size_t i = 0; rc == 0 && i < n_claimed; i++)
+		hint_set(p, &claimed[i]);
+	if (rc) {
+		for (size_t i = 0; i < got; i++)
+			bl_claimed_clear(&out[i]);
+		got = n_stale = n_finished = 0;
+	}
+	if (n_out)
+		*n_out = got;
+	if (stale)
+		*stale = n_stale;
+	if (finished)
+		*finished = n_finished;
+	return rc;
+}
+
+static int pg_queue_next_due(struct bl_store *s, int64_t *next_try, int *waiting)
+{
+	PGresult *res = run(pg(s), "queue_next_due", NEXT_DUE_SQL, 0, NULL);
+	if (!res)
+		return -BL_ESTORE;
+	*next_try = get_i64(res, 0, 0);
+	if (waiting)
+		*waiting = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	PQclear(res);
+	return 0;
+}
+
 /* ---- the ops table ----------------------------------------------------------------------------
  */
 
@@ -1662,5 +2493,18 @@ const struct bl_store_ops bl_postgres_ops = {
     .import_mark = pg_import_mark,
     .import_mark_reset = pg_import_mark_reset,
     .import_apply = pg_import_apply,
+    .post_create = pg_post_create,
+    .post_get = pg_post_get,
+    .post_each = pg_post_each,
+    .post_lists = pg_post_lists,
+    .post_set_status = pg_post_set_status,
+    .post_queue = pg_post_queue,
+    .delivery_counts = pg_delivery_counts,
+    .delivery_each = pg_delivery_each,
+    .delivery_accepted_since = pg_delivery_accepted_since,
+    .engine_lock = pg_engine_lock,
+    .delivery_reclaim = pg_delivery_reclaim,
+    .delivery_exchange = pg_delivery_exchange,
+    .queue_next_due = pg_queue_next_due,
     .export_each = pg_export_each,
 };

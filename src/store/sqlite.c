@@ -18,11 +18,16 @@
 #include <sqlite3.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 extern const struct bl_embedded bl_sqlite_migrations[];
 
@@ -59,8 +64,40 @@ enum stmt {
 	ST_MAX_ID,
 	ST_CONSENT_DETACHED,
 	ST_SUPPRESS_EACH,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_POST_CREATE,
+	ST_LIST_EXISTS,
+	ST_POST_LIST_ADD,
+	ST_POST_GET,
+	ST_POST_EACH,
+	ST_POST_LISTS,
+	ST_POST_SET_STATUS,
+	ST_POST_CANCEL_ROWS,
+	ST_POST_STATUS,
+	ST_POST_IN_DOUBT,
+	ST_QUEUE_INSERT,
+	ST_QUEUE_START,
+	ST_COUNTS,
+	ST_DELIVERY_EACH,
+	ST_DELIVERY_EACH_STATE,
+	ST_ACCEPTED_SINCE,
+	ST_RECLAIM_ALL,
+	ST_RECLAIM_EXPIRED,
+	ST_RECLAIM_POST,
+	ST_NEXT_DUE,
+	ST_WAITING,
+	ST_X_POSTS,
+	ST_X_PENDING,
+	ST_X_DUE,
+	ST_X_SUPPRESS,
+	ST_X_FINISH,
 	/* multi-row forms, built by multi_sql(): CHUNK rows (or keys) per statement */
 	ST_LOOKUP_MULTI,
+	ST_X_RESULTS, /* XCHUNK results */
+	ST_X_CLAIM,   /* XCHUNK ids */
 	ST_SUB_INSERT_MULTI,
 	ST_SUBSCRIPTION_INSERT_MULTI,
 	ST_CONSENT_ADD_MULTI,
@@ -70,6 +107,36 @@ enum stmt {
 #define SUB_COLS                                                                                   \
 	"s.id, s.email, s.email_key, s.name, s.attributes, s.status, s.status_reason, "            \
 	"s.created_at, s.updated_at"
+
+#define POST_COLS                                                                                  \
+	"id, subject, body, from_header, priority, status, pause_reason, auto_paused, "            \
+	"created_at, "                                                                             \
+	"scheduled_at, started_at, finished_at, total, in_doubt"
+#define DELIVERY_COLS                                                                              \
+	"d.id, d.post_id, d.subscriber_id, coalesce(s.email, ''), d.state, d.attempts, "           \
+	"d.in_doubt, d.code, d.reply, d.queue_id, d.relay, d.updated_at, d.next_try"
+/* The reply of rows a cancelled post will never send. */
+#define CANCELLED "post cancelled"
+/* SQL: the status of the row's post is cancelled. */
+#define POST_CANCELLED                                                                             \
+	"(SELECT p.status FROM posts p WHERE p.id = deliveries.post_id) = 'cancelled'"
+#define CANDIDATE_COLS                                                                             \
+	"d.id, d.next_try, d.subscriber_id, d.attempts, d.first_try_at, d.in_doubt, s.email, "     \
+	"s.name, s.attributes, s.status, s.status_reason, "                                        \
+	"(SELECT min(pl.list_id) FROM post_lists pl JOIN subscriptions x "                         \
+	"ON x.list_id = pl.list_id AND x.subscriber_id = d.subscriber_id "                         \
+	"AND x.status = 'confirmed' WHERE pl.post_id = ?1)"
+/* SQL: the bit of post status column @c, as in enum bl_post_status. */
+#define STATUS_BIT(c)                                                                              \
+	"CASE " c " WHEN 'draft' THEN 0 WHEN 'scheduled' THEN 1 WHEN 'sending' THEN 2 "            \
+	"WHEN 'paused' THEN 3 WHEN 'sent' THEN 4 WHEN 'cancelled' THEN 5 ELSE 63 END"
+/* SQL: result r defers or releases a row of a cancelled post. */
+#define ENDS "(r.column2 IN ('pending', 'deferred') AND " POST_CANCELLED ")"
+/* Expired claims go back to pending, in doubt, due now; those of a cancelled post end. */
+#define RECLAIM_SET                                                                                \
+	"state = CASE WHEN " POST_CANCELLED " THEN 'suppressed' ELSE 'pending' END, "              \
+	"reply = CASE WHEN " POST_CANCELLED " THEN '" CANCELLED "' ELSE reply END, "               \
+	"in_doubt = 1, worker = NULL, lease_until = NULL, next_try = ?2, updated_at = ?2"
 
 static const char *const sql_text[ST_COUNT] = {
     [ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
@@ -144,6 +211,91 @@ static const char *const sql_text[ST_COUNT] = {
                             "LEFT JOIN lists l ON l.id = e.list_id WHERE e.subscriber_id IS NULL "
                             "ORDER BY e.at, e.id",
     [ST_SUPPRESS_EACH] = "SELECT hash, reason, created_at FROM suppressions ORDER BY hash",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_SAVEPOINT] = "SAVEPOINT op",
+    [ST_RELEASE] = "RELEASE op",
+    [ST_POST_CREATE] = "INSERT INTO posts (subject, body, from_header, priority, status, "
+                       "pause_reason, auto_paused, created_at, scheduled_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, nullif(?9, 0))",
+    [ST_LIST_EXISTS] = "SELECT 1 FROM lists WHERE id = ?1",
+    [ST_POST_LIST_ADD] = "INSERT INTO post_lists (post_id, list_id) VALUES (?1, ?2) "
+                         "ON CONFLICT DO NOTHING",
+    [ST_POST_GET] = "SELECT " POST_COLS " FROM posts WHERE id = ?1",
+    [ST_POST_EACH] = "SELECT " POST_COLS " FROM posts ORDER BY id DESC",
+    [ST_POST_LISTS] = "SELECT l.id, l.slug, l.name, l.description, l.optin, l.visibility, "
+                      "l.created_at FROM post_lists pl JOIN lists l ON l.id = pl.list_id "
+                      "WHERE pl.post_id = ?1 ORDER BY l.slug",
+    /* ?6: the bit set of allowed current statuses, 1 << enum bl_post_status */
+    [ST_POST_SET_STATUS] = "UPDATE posts SET status = ?2, pause_reason = ?3, auto_paused = ?4, "
+                           "finished_at = CASE WHEN ?2 IN ('sent', 'cancelled') THEN ?5 "
+                           "ELSE finished_at END "
+                           "WHERE id = ?1 AND (?6 >> " STATUS_BIT("status") ") & 1",
+    [ST_POST_CANCEL_ROWS] =
+        "UPDATE deliveries SET state = 'suppressed', reply = '" CANCELLED "', updated_at = ?2 "
+        "WHERE post_id = ?1 AND state IN ('pending', 'deferred')",
+    [ST_POST_STATUS] = "SELECT status, priority FROM posts WHERE id = ?1",
+    [ST_POST_IN_DOUBT] = "SELECT in_doubt FROM posts WHERE id = ?1",
+    /*
+     * One row per distinct subscriber: active, and confirmed in instant mode
+     * on at least one of the post's lists. The DISTINCT works in a temporary
+     * B-tree (temp_store = FILE), not in this process's memory. Rows come in
+     * subscriber order list by list (the order of subscriptions_by_list); an
+     * ORDER BY would cost a second temporary B-tree (a fifth of the time).
+     */
+    [ST_QUEUE_INSERT] = "INSERT INTO deliveries (post_id, subscriber_id, priority, state, "
+                        "next_try, created_at, updated_at) "
+                        "SELECT DISTINCT ?1, x.subscriber_id, ?2, 'pending', ?3, ?3, ?3 "
+                        "FROM post_lists pl JOIN subscriptions x ON x.list_id = pl.list_id "
+                        "AND x.status = 'confirmed' AND x.mode = 'instant' "
+                        "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active' "
+                        "WHERE pl.post_id = ?1",
+    [ST_QUEUE_START] = "UPDATE posts SET status = 'sending', started_at = ?2, total = ?3 "
+                       "WHERE id = ?1",
+    [ST_COUNTS] = "SELECT state, count(*) FROM deliveries WHERE post_id = ?1 GROUP BY state",
+    [ST_DELIVERY_EACH] = "SELECT " DELIVERY_COLS " FROM deliveries d "
+                         "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+                         "WHERE d.post_id = ?1 AND d.id > ?2 ORDER BY d.id LIMIT ?3",
+    [ST_DELIVERY_EACH_STATE] = "SELECT " DELIVERY_COLS " FROM deliveries d "
+                               "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+                               "WHERE d.post_id = ?1 AND d.id > ?2 AND d.state = ?4 "
+                               "ORDER BY d.id LIMIT ?3",
+    [ST_ACCEPTED_SINCE] = "SELECT count(*) FROM deliveries WHERE post_id = ?1 "
+                          "AND state = 'accepted' AND updated_at >= ?2",
+    [ST_RECLAIM_ALL] = "UPDATE deliveries SET " RECLAIM_SET " WHERE state = 'claimed' "
+                       "RETURNING post_id",
+    [ST_RECLAIM_EXPIRED] = "UPDATE deliveries SET " RECLAIM_SET " WHERE state = 'claimed' "
+                           "AND lease_until < ?1 RETURNING post_id",
+    [ST_RECLAIM_POST] = "UPDATE posts SET in_doubt = in_doubt + ?2 WHERE id = ?1",
+    /* One seek per sending post: the first deferred row in next_try order. */
+    [ST_NEXT_DUE] = "SELECT min((SELECT d.next_try FROM deliveries d WHERE d.post_id = p.id "
+                    "AND d.state = 'deferred' ORDER BY d.next_try LIMIT 1)) "
+                    "FROM posts p WHERE p.status = 'sending'",
+    [ST_WAITING] = "SELECT EXISTS (SELECT 1 FROM posts p WHERE p.status IN ('sending', "
+                   "'paused') AND EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id "
+                   "AND d.state IN ('pending', 'claimed', 'deferred')))",
+    [ST_X_POSTS] = "SELECT id FROM posts WHERE status = 'sending' ORDER BY priority DESC, id",
+    /*
+     * The next ?3 pending rows of post ?1, and its next ?3 deferred rows due
+     * at ?2, each in (next_try, id) order along deliveries_queue. With each,
+     * what the claim needs: the subscriber, and the lowest of the post's
+     * lists it is confirmed on (NULL: none any more).
+     */
+    [ST_X_PENDING] = "SELECT " CANDIDATE_COLS " FROM deliveries d "
+                     "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+                     "WHERE d.post_id = ?1 AND d.state = 'pending' "
+                     "ORDER BY d.next_try, d.id LIMIT ?3",
+    [ST_X_DUE] = "SELECT " CANDIDATE_COLS " FROM deliveries d "
+                 "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+                 "WHERE d.post_id = ?1 AND d.state = 'deferred' AND d.next_try <= ?2 "
+                 "ORDER BY d.next_try, d.id LIMIT ?3",
+    [ST_X_SUPPRESS] = "UPDATE deliveries SET state = 'suppressed', reply = ?2, updated_at = ?3 "
+                      "WHERE id = ?1",
+    /* Three seeks of deliveries_queue per sending post. */
+    [ST_X_FINISH] = "UPDATE posts SET status = 'sent', finished_at = ?1 "
+                    "WHERE status = 'sending' AND NOT EXISTS (SELECT 1 FROM deliveries d "
+                    "WHERE d.post_id = posts.id AND d.state IN ('pending', 'claimed', "
+                    "'deferred'))",
 };
 
 /*
@@ -153,6 +305,13 @@ static const char *const sql_text[ST_COUNT] = {
  * below SQLITE_MAX_VARIABLE_NUMBER.
  */
 #define CHUNK 64
+
+/*
+ * Results and claims per statement of delivery_exchange: one statement for
+ * a turn's rows rather than one per row (each statement opens a cursor on
+ * the table and every index it changes).
+ */
+#define XCHUNK 16
 
 /* The text of a multi-row statement; caller frees. */
 static char *multi_sql(enum stmt id)
@@ -170,6 +329,49 @@ static char *multi_sql(enum stmt id)
 		for (int i = 0; i < CHUNK; i++)
 			bl_buf_addf(&b, "%s?%d", i ? "," : "", i + 2);
 		bl_buf_addc(&b, ')');
+		return bl_buf_take(&b);
+	case ST_X_CLAIM:
+		/* ?1 worker, ?2 lease_until, ?3 now; ?4... the ids (NULL: none) */
+		bl_buf_adds(&b, "UPDATE deliveries SET state = 'claimed', worker = ?1, "
+		                "lease_until = ?2, attempts = attempts + 1, "
+		                "first_try_at = coalesce(first_try_at, ?3), updated_at = ?3 "
+		                "WHERE id IN (");
+		for (int i = 0; i < XCHUNK; i++)
+			bl_buf_addf(&b, "%s?%d", i ? "," : "", i + 4);
+		bl_buf_addc(&b, ')');
+		return bl_buf_take(&b);
+	case ST_X_RESULTS:
+		/*
+		 * ?1 worker, ?2 now; then per result (id, state, code, reply,
+		 * queue_id, relay, next_try): column1..column7 of r. Only rows
+		 * still claimed by the worker change. A release (state pending)
+		 * gives the claim back: attempts goes down by one, next_try becomes
+		 * now, the earlier reply stays. A deferral or release on a cancelled post ends the
+		 * row as suppressed instead.
+		 */
+		bl_buf_adds(
+		    &b,
+		    "UPDATE deliveries SET "
+		    "state = CASE WHEN " ENDS " THEN 'suppressed' ELSE r.column2 END, "
+		    "code = CASE WHEN r.column2 = 'pending' THEN code ELSE r.column3 END, "
+		    "reply = CASE WHEN " ENDS " THEN '" CANCELLED "' "
+		    "WHEN r.column2 = 'pending' THEN reply ELSE r.column4 END, "
+		    "queue_id = CASE WHEN r.column2 = 'pending' THEN queue_id ELSE r.column5 END, "
+		    "relay = CASE WHEN r.column2 = 'pending' THEN relay ELSE r.column6 END, "
+		    "next_try = CASE WHEN r.column2 = 'deferred' THEN r.column7 "
+		    "WHEN r.column2 = 'pending' THEN ?2 ELSE next_try END, "
+		    "attempts = CASE WHEN r.column2 = 'pending' THEN max(attempts - 1, 0) "
+		    "ELSE attempts END, "
+		    "first_try_at = CASE WHEN r.column2 = 'pending' AND attempts <= 1 THEN NULL "
+		    "ELSE first_try_at END, "
+		    "worker = NULL, lease_until = NULL, updated_at = ?2 FROM (VALUES ");
+		for (int i = 0; i < XCHUNK; i++) {
+			int p = 3 + 7 * i;
+			bl_buf_addf(&b, "%s(?%d,?%d,?%d,?%d,?%d,?%d,?%d)", i ? "," : "", p, p + 1,
+			            p + 2, p + 3, p + 4, p + 5, p + 6);
+		}
+		bl_buf_adds(&b, ") AS r WHERE deliveries.id = r.column1 "
+		                "AND deliveries.state = 'claimed' AND deliveries.worker = ?1");
 		return bl_buf_take(&b);
 	case ST_SUB_INSERT_MULTI:
 		head = "INSERT INTO subscribers (id, email, email_key, name, attributes, status, "
@@ -205,7 +407,8 @@ struct sqlite_store {
 	sqlite3 *db;
 	char *path;
 	int busy_ms;
-	int in_tx; /* begin() called and not yet ended */
+	int in_tx;   /* begin() called and not yet ended */
+	int lock_fd; /* the engine lock file, held (flock) until close; -1 when not held */
 	sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -292,13 +495,15 @@ static int exec_sql(struct sqlite_store *s, const char *sql, const char *what)
  */
 static int tx_begin(struct sqlite_store *s)
 {
-	return exec_sql(s, s->in_tx ? "SAVEPOINT op" : "BEGIN IMMEDIATE", "starting a transaction");
+	sqlite3_stmt *st = stmt(s, s->in_tx ? ST_SAVEPOINT : ST_BEGIN);
+	return st ? exec_stmt(s, st, "starting a transaction") : -BL_ESTORE;
 }
 
 static int tx_end(struct sqlite_store *s, int rc)
 {
 	if (rc == 0) {
-		int c = exec_sql(s, s->in_tx ? "RELEASE op" : "COMMIT", "committing");
+		sqlite3_stmt *st = stmt(s, s->in_tx ? ST_RELEASE : ST_COMMIT);
+		int c = st ? exec_stmt(s, st, "committing") : -BL_ESTORE;
 		if (c == 0)
 			return 0;
 		rc = c;
@@ -320,6 +525,8 @@ static void sq_close(struct bl_store *base)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* releases the engine lock */
 	free(s->path);
 	free(s);
 }
@@ -363,6 +570,7 @@ static int sq_open(const char *uri, const struct bl_store_opts *opts, struct bl_
 		                   path);
 	struct sqlite_store *s = bl_xcalloc(1, sizeof(*s));
 	s->base.ops = &bl_sqlite_ops;
+	s->lock_fd = -1;
 	s->path = bl_xstrdup(path);
 	s->busy_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 10000;
 	int rc = sqlite3_open_v2(
@@ -1443,6 +1651,773 @@ done:
 	return out;
 }
 
+/* ---- posts and the delivery ledger (schema 2) ----------------------------------------------- */
+
+static int post_create(struct sqlite_store *s, const struct bl_post *p, const int64_t *list_ids,
+                       size_t n_lists, int64_t created_at, int64_t *id_out)
+{
+	sqlite3_stmt *st;
+	int rc;
+	for (size_t i = 0; i < n_lists; i++) {
+		if (!(st = stmt(s, ST_LIST_EXISTS)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, list_ids[i]);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE)
+			return bl_store_set_error(&s->base, BL_ENOENT,
+			                          "there is no list with id %" PRId64, list_ids[i]);
+		if (rc != SQLITE_ROW)
+			return fail(s, rc, "looking up a list");
+	}
+	if (!(st = stmt(s, ST_POST_CREATE)))
+		return -BL_ESTORE;
+	bind_text(st, 1, p->subject ? p->subject : "");
+	bind_text(st, 2, p->body ? p->body : "");
+	bind_text(st, 3, p->from_header ? p->from_header : "");
+	sqlite3_bind_int(st, 4, (int)p->priority);
+	bind_text(st, 5, bl_post_status_name(p->status));
+	bind_text(st, 6, p->pause_reason ? p->pause_reason : "");
+	sqlite3_bind_int(st, 7, p->auto_paused != 0);
+	sqlite3_bind_int64(st, 8, created_at);
+	sqlite3_bind_int64(st, 9, p->scheduled_at);
+	if ((rc = exec_stmt(s, st, "creating a post")))
+		return rc;
+	int64_t id = sqlite3_last_insert_rowid(s->db);
+	for (size_t i = 0; i < n_lists; i++) {
+		if (!(st = stmt(s, ST_POST_LIST_ADD)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, list_ids[i]);
+		if ((rc = exec_stmt(s, st, "adding a list to a post")))
+			return rc;
+	}
+	*id_out = id;
+	return 0;
+}
+
+static int sq_post_create(struct bl_store *base, struct bl_post *p, const int64_t *list_ids,
+                          size_t n_lists)
+{
+	struct sqlite_store *s = S(base);
+	if (n_lists == 0)
+		return bl_store_set_error(base, BL_EINVAL, "a post needs at least one list");
+	if (p->status != BL_POST_DRAFT && p->status != BL_POST_SCHEDULED)
+		return bl_store_set_error(base, BL_EINVAL,
+		                          "a new post is a draft or scheduled, not %s",
+		                          bl_post_status_name(p->status));
+	if ((unsigned)p->priority > BL_PRIORITY_TRANSACTIONAL)
+		return bl_store_set_error(base, BL_EINVAL, "unknown post priority %d",
+		                          (int)p->priority);
+	int64_t created_at = p->created_at ? p->created_at : bl_now(), id = 0;
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	rc = tx_end(s, post_create(s, p, list_ids, n_lists, created_at, &id));
+	if (rc == 0) {
+		p->id = id;
+		p->created_at = created_at;
+	}
+	return rc;
+}
+
+/* Read POST_COLS into @p, strings malloc'd. */
+static void read_post(sqlite3_stmt *st, struct bl_post *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->id = sqlite3_column_int64(st, 0);
+	p->subject = col_dup(st, 1);
+	p->body = col_dup(st, 2);
+	p->from_header = col_dup(st, 3);
+	p->priority = (enum bl_priority)sqlite3_column_int(st, 4);
+	bl_post_status_parse(col_text(st, 5), &p->status);
+	p->pause_reason = col_dup(st, 6);
+	p->auto_paused = sqlite3_column_int(st, 7);
+	p->created_at = sqlite3_column_int64(st, 8);
+	p->scheduled_at = sqlite3_column_int64(st, 9); /* NULL reads as 0 */
+	p->started_at = sqlite3_column_int64(st, 10);
+	p->finished_at = sqlite3_column_int64(st, 11);
+	p->total = sqlite3_column_int64(st, 12);
+	p->in_doubt = sqlite3_column_int64(st, 13);
+}
+
+static int sq_post_get(struct bl_store *base, int64_t id, struct bl_post *out)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_POST_GET);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_post(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading a post");
+}
+
+static int sq_post_each(struct bl_store *base, bl_post_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_POST_EACH);
+	if (!st)
+		return -BL_ESTORE;
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_post p;
+		read_post(st, &p);
+		out = fn(arg, &p);
+		bl_post_clear(&p);
+		if (out)
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing posts");
+	sqlite3_reset(st);
+	return out;
+}
+
+static int sq_post_lists(struct bl_store *base, int64_t post_id, bl_list_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_POST_LISTS);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, post_id);
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_list l = {0};
+		read_list(st, &l);
+		out = fn(arg, &l);
+		bl_list_clear(&l);
+		if (out)
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing the lists of a post");
+	sqlite3_reset(st);
+	return out;
+}
+
+static int set_status(struct sqlite_store *s, int64_t id, unsigned from_mask,
+                      enum bl_post_status to, const char *reason, int auto_paused, int64_t now)
+{
+	sqlite3_stmt *st = stmt(s, ST_POST_SET_STATUS);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, bl_post_status_name(to));
+	bind_text(st, 3, reason ? reason : "");
+	sqlite3_bind_int(st, 4, auto_paused != 0);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int64(st, 6, from_mask);
+	int rc = exec_stmt(s, st, "changing the status of a post");
+	if (rc)
+		return rc;
+	if (sqlite3_changes(s->db) == 0)
+		return 0;
+	if (to == BL_POST_CANCELLED) {
+		if (!(st = stmt(s, ST_POST_CANCEL_ROWS)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, now);
+		if ((rc = exec_stmt(s, st, "suppressing the rows of a cancelled post")))
+			return rc;
+	}
+	return 1;
+}
+
+static int sq_post_set_status(struct bl_store *base, int64_t id, unsigned from_mask,
+                              enum bl_post_status to, const char *reason, int auto_paused,
+                              int64_t now)
+{
+	struct sqlite_store *s = S(base);
+	if ((unsigned)to > BL_POST_CANCELLED)
+		return bl_store_set_error(base, BL_EINVAL, "unknown post status %d", (int)to);
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	int changed = set_status(s, id, from_mask, to, reason, auto_paused, now);
+	rc = tx_end(s, changed < 0 ? changed : 0);
+	return rc ? rc : changed;
+}
+
+static int queue(struct sqlite_store *s, int64_t id, int64_t now, int64_t *total)
+{
+	sqlite3_stmt *st = stmt(s, ST_POST_STATUS);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	enum bl_post_status status = BL_POST_DRAFT;
+	int priority = 0;
+	if (rc == SQLITE_ROW) {
+		bl_post_status_parse(col_text(st, 0), &status);
+		priority = sqlite3_column_int(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return bl_store_set_error(&s->base, BL_ENOENT, "there is no post %" PRId64, id);
+	if (rc != SQLITE_ROW)
+		return fail(s, rc, "reading a post");
+	if (status != BL_POST_DRAFT && status != BL_POST_SCHEDULED)
+		return 0;
+	if (!(st = stmt(s, ST_QUEUE_INSERT)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, priority);
+	sqlite3_bind_int64(st, 3, now);
+	if ((rc = exec_stmt(s, st, "queueing a post")))
+		return rc;
+	int64_t n = sqlite3_changes64(s->db);
+	if (!(st = stmt(s, ST_QUEUE_START)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, n);
+	if ((rc = exec_stmt(s, st, "starting a post")))
+		return rc;
+	*total = n;
+	return 1;
+}
+
+static int sq_post_queue(struct bl_store *base, int64_t id, int64_t now, int64_t *total)
+{
+	struct sqlite_store *s = S(base);
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	int64_t n = 0;
+	int queued = queue(s, id, now, &n);
+	rc = tx_end(s, queued < 0 ? queued : 0);
+	if (rc)
+		return rc;
+	if (queued == 1 && total)
+		*total = n;
+	return queued;
+}
+
+static int sq_delivery_counts(struct bl_store *base, int64_t post_id,
+                              struct bl_delivery_counts *out)
+{
+	struct sqlite_store *s = S(base);
+	struct bl_delivery_counts c = {.in_doubt = 0};
+	/* One read transaction: the counts and the in-doubt number agree. */
+	int own_tx = !s->in_tx;
+	if (own_tx) {
+		int rc = exec_sql(s, "BEGIN", "starting a read");
+		if (rc)
+			return rc;
+	}
+	sqlite3_stmt *st = stmt(s, ST_COUNTS);
+	int rc = SQLITE_ERROR, out_rc = 0;
+	if (!st) {
+		out_rc = -BL_ESTORE;
+		goto done;
+	}
+	sqlite3_bind_int64(st, 1, post_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		enum bl_delivery_state state;
+		/* 'bounced' and 'complained' are not in the model yet: not counted */
+		if (bl_delivery_state_parse(col_text(st, 0), &state) == 0)
+			c.n[state] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		out_rc = fail(s, rc, "counting deliveries");
+		goto done;
+	}
+	if (!(st = stmt(s, ST_POST_IN_DOUBT))) {
+		out_rc = -BL_ESTORE;
+		goto done;
+	}
+	sqlite3_bind_int64(st, 1, post_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		c.in_doubt = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		out_rc = fail(s, rc, "reading a post");
+done:
+	if (own_tx)
+		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (out_rc == 0)
+		*out = c;
+	return out_rc;
+}
+
+static int sq_delivery_each(struct bl_store *base, int64_t post_id, int state, int64_t after_id,
+                            int64_t limit, bl_delivery_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	if (state < -1 || state >= BL_DELIVERY_NSTATES)
+		return bl_store_set_error(base, BL_EINVAL, "unknown delivery state %d", state);
+	sqlite3_stmt *st = stmt(s, state >= 0 ? ST_DELIVERY_EACH_STATE : ST_DELIVERY_EACH);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, post_id);
+	sqlite3_bind_int64(st, 2, after_id);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+	if (state >= 0)
+		bind_text(st, 4, bl_delivery_state_name((enum bl_delivery_state)state));
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_delivery_row d = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .post_id = sqlite3_column_int64(st, 1),
+		    .subscriber_id = sqlite3_column_int64(st, 2),
+		    .email = col_text(st, 3),
+		    .attempts = sqlite3_column_int(st, 5),
+		    .in_doubt = sqlite3_column_int(st, 6),
+		    .code = sqlite3_column_int(st, 7),
+		    .reply = col_text(st, 8),
+		    .queue_id = col_text(st, 9),
+		    .relay = col_text(st, 10),
+		    .updated_at = sqlite3_column_int64(st, 11),
+		    .next_try = sqlite3_column_int64(st, 12),
+		};
+		if (bl_delivery_state_parse(col_text(st, 4), &d.state))
+			continue; /* a state this model does not know yet (bounced, complained) */
+		if ((out = fn(arg, &d)))
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing deliveries");
+	sqlite3_reset(st);
+	return out;
+}
+
+static int sq_delivery_accepted_since(struct bl_store *base, int64_t post_id, int64_t since,
+                                      int64_t *out)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_ACCEPTED_SINCE);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, post_id);
+	sqlite3_bind_int64(st, 2, since);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : fail(s, rc, "counting accepted deliveries");
+}
+
+/* ---- the delivery engine ------------------------------------------------------------------- */
+
+static int sq_engine_lock(struct bl_store *base, const char *worker)
+{
+	struct sqlite_store *s = S(base);
+	if (s->lock_fd >= 0)
+		return 0; /* this handle holds it already */
+	size_t n = strlen(s->path) + sizeof("-engine.lock");
+	char *name = bl_xmalloc(n);
+	snprintf(name, n, "%s-engine.lock", s->path);
+	int fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int rc = bl_store_set_error(base, BL_EIO, "cannot open the engine lock %s: %s",
+		                            name, strerror(errno));
+		free(name);
+		return rc;
+	}
+	/* flock belongs to this open file description: a second open, in this
+	 * process or another, is refused until it is closed. */
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int err = errno;
+		char pid[32] = "";
+		ssize_t got = pread(fd, pid, sizeof(pid) - 1, 0);
+		close(fd);
+		free(name);
+		if (got > 0)
+			pid[got] = '\0';
+		pid[strcspn(pid, " \n")] = '\0';
+		if (pid[strspn(pid, "0123456789")] != '\0')
+			pid[0] = '\0'; /* not what a holder writes: say nothing about it */
+		if (err != EWOULDBLOCK)
+			return bl_store_set_error(base, BL_EIO,
+			                          "cannot lock the engine lock of %s: %s", s->path,
+			                          strerror(err));
+		if (*pid)
+			return bl_store_set_error(
+			    base, BL_EBUSY, "another delivery engine (pid %s) is running on %s",
+			    pid, s->path);
+		return bl_store_set_error(base, BL_EBUSY,
+		                          "another delivery engine is running on %s", s->path);
+	}
+	char text[160];
+	int len =
+	    snprintf(text, sizeof(text), "%ld %.120s\n", (long)getpid(), worker ? worker : "");
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)len, 0) != len) {
+		int rc = bl_store_set_error(base, BL_EIO, "cannot write the engine lock %s: %s",
+		                            name, strerror(errno));
+		close(fd);
+		free(name);
+		return rc;
+	}
+	free(name);
+	s->lock_fd = fd;
+	return 0;
+}
+
+/* Per-post counts of a reclaim, from the RETURNING rows. */
+struct post_tally {
+	int64_t post_id, n;
+};
+
+static int reclaim(struct sqlite_store *s, int64_t now, int all, int64_t *n)
+{
+	sqlite3_stmt *st = stmt(s, all ? ST_RECLAIM_ALL : ST_RECLAIM_EXPIRED);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, now);
+	struct post_tally *t = NULL;
+	size_t nt = 0, cap = 0;
+	int64_t total = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t post = sqlite3_column_int64(st, 0);
+		total++;
+		size_t i = 0;
+		while (i < nt && t[i].post_id != post)
+			i++;
+		if (i == nt) {
+			if (nt == cap) {
+				cap = cap ? 2 * cap : 8;
+				t = bl_xrealloc(t, cap * sizeof(*t));
+			}
+			t[nt++] = (struct post_tally){post, 0};
+		}
+		t[i].n++;
+	}
+	sqlite3_reset(st);
+	rc = rc == SQLITE_DONE ? 0 : fail(s, rc, "reclaiming expired claims");
+	for (size_t i = 0; rc == 0 && i < nt; i++) {
+		if (!(st = stmt(s, ST_RECLAIM_POST))) {
+			rc = -BL_ESTORE;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, t[i].post_id);
+		sqlite3_bind_int64(st, 2, t[i].n);
+		rc = exec_stmt(s, st, "counting in-doubt deliveries");
+	}
+	free(t);
+	if (rc == 0)
+		*n = total;
+	return rc;
+}
+
+static int sq_delivery_reclaim(struct bl_store *base, int64_t now, int all, int64_t *n)
+{
+	struct sqlite_store *s = S(base);
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	int64_t count = 0;
+	rc = tx_end(s, reclaim(s, now, all, &count));
+	if (rc == 0 && n)
+		*n = count;
+	return rc;
+}
+
+/*
+ * Record @n results, XCHUNK per statement; adds to *@stale the ones not
+ * applied (row not claimed by @worker any more, or given twice: the first
+ * result of a row counts, as if they were applied in order).
+ */
+static int record_results(struct sqlite_store *s, const char *worker, int64_t now,
+                          const struct bl_delivery_result *results, size_t n, size_t *stale)
+{
+	char reply[XCHUNK][BL_REPLY_MAX + 1];
+	size_t i = 0;
+	while (i < n) {
+		sqlite3_stmt *st = stmt(s, ST_X_RESULTS);
+		if (!st)
+			return -BL_ESTORE;
+		bind_text(st, 1, worker);
+		sqlite3_bind_int64(st, 2, now);
+		int k = 0;
+		for (; i < n && k < XCHUNK; i++) {
+			const struct bl_delivery_result *r = &results[i];
+			size_t j = 0;
+			while (j < i && results[j].delivery_id != r->delivery_id)
+				j++;
+			if (j < i) {
+				(*stale)++;
+				continue;
+			}
+			int p = 3 + 7 * k;
+			sqlite3_bind_int64(st, p, r->delivery_id);
+			bind_text(st, p + 1, bl_delivery_state_name(r->state));
+			sqlite3_bind_int(st, p + 2, r->code);
+			bind_text(st, p + 3, bl_store_cut_reply(r->reply, reply[k]));
+			bind_text(st, p + 4, r->queue_id ? r->queue_id : "");
+			bind_text(st, p + 5, r->relay ? r->relay : "");
+			sqlite3_bind_int64(st, p + 6, r->next_try);
+			k++;
+		}
+		int rc = exec_stmt(s, st, "recording delivery results");
+		if (rc)
+			return rc;
+		*stale += (size_t)(k - sqlite3_changes(s->db));
+	}
+	return 0;
+}
+
+/* A row the claim step read, before it decides. */
+struct candidate {
+	int64_t id, next_try, subscriber_id, first_try_at;
+	int attempts, in_doubt;
+	int64_t list_id; /* 0: confirmed on none of the post's lists */
+	int blocklisted;
+	char *email, *name, *attributes, *status_reason;
+};
+
+static void candidate_clear(struct candidate *k)
+{
+	free(k->email);
+	free(k->name);
+	free(k->attributes);
+	free(k->status_reason);
+}
+
+/* Read up to @max rows of candidate statement @id into @c; returns the count or -BL_E*. */
+static int read_candidates(struct sqlite_store *s, enum stmt id, int64_t post_id, int64_t now,
+                           int max, struct candidate *c)
+{
+	sqlite3_stmt *st = stmt(s, id);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, post_id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, max);
+	int rc = SQLITE_DONE, n = 0;
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct candidate *k = &c[n++];
+		k->id = sqlite3_column_int64(st, 0);
+		k->next_try = sqlite3_column_int64(st, 1);
+		k->subscriber_id = sqlite3_column_int64(st, 2);
+		k->attempts = sqlite3_column_int(st, 3);
+		k->first_try_at = sqlite3_column_int64(st, 4);
+		k->in_doubt = sqlite3_column_int(st, 5);
+		k->email = col_dup(st, 6);
+		k->name = col_dup(st, 7);
+		k->attributes = col_dup(st, 8);
+		k->blocklisted = strcmp(col_text(st, 9), "blocklisted") == 0;
+		k->status_reason = col_dup(st, 10);
+		k->list_id = sqlite3_column_int64(st, 11);
+	}
+	sqlite3_reset(st);
+	if (n == max || rc == SQLITE_DONE)
+		return n;
+	while (n > 0)
+		candidate_clear(&c[--n]);
+	return fail(s, rc, "reading due deliveries");
+}
+
+/* Why row @k may not be sent any more, in @why; "" when it may. */
+static void suppression_reason(const struct candidate *k, char why[BL_REPLY_MAX + 1])
+{
+	why[0] = '\0';
+	if (k->subscriber_id == 0)
+		snprintf(why, BL_REPLY_MAX + 1, "subscriber erased");
+	else if (k->blocklisted)
+		snprintf(why, BL_REPLY_MAX + 1, "subscriber blocklisted%s%.200s",
+		         *k->status_reason ? ": " : "", k->status_reason);
+	else if (k->list_id == 0)
+		snprintf(why, BL_REPLY_MAX + 1,
+		         "subscriber no longer confirmed on the post's lists");
+}
+
+/*
+ * Claim up to @want due rows of post @post_id into @out (appending at
+ * *@n_out). Rows whose subscriber may not be mailed any more become
+ * suppressed instead, and the next rows are read in their place. The reads
+ * come first, then the writes: no statement writes under an open read.
+ */
+static int claim_post(struct sqlite_store *s, int64_t post_id, const char *worker, int64_t now,
+                      int64_t lease_until, size_t want, struct bl_claimed *out, size_t *n_out)
+{
+	struct candidate pend[XCHUNK], due[XCHUNK];
+	int rc = 0;
+	while (want > 0 && rc == 0) {
+		int ask = want < XCHUNK ? (int)want : XCHUNK;
+		int np = read_candidates(s, ST_X_PENDING, post_id, now, ask, pend);
+		if (np < 0)
+			return np;
+		int nd = read_candidates(s, ST_X_DUE, post_id, now, ask, due);
+		if (nd < 0) {
+			while (np > 0)
+				candidate_clear(&pend[--np]);
+			return nd;
+		}
+		/* Merge the two runs in (next_try, id) order; take @ask. */
+		struct candidate *take[XCHUNK];
+		int nt = 0, ip = 0, id = 0;
+		while (nt < ask && (ip < np || id < nd)) {
+			int from_due =
+			    ip == np ||
+			    (id < nd &&
+			     (due[id].next_try < pend[ip].next_try ||
+			      (due[id].next_try == pend[ip].next_try && due[id].id < pend[ip].id)));
+			take[nt++] = from_due ? &due[id++] : &pend[ip++];
+		}
+		sqlite3_stmt *claim = NULL;
+		int n_claim = 0;
+		for (int i = 0; i < nt; i++) {
+			struct candidate *k = take[i];
+			char why[BL_REPLY_MAX + 1];
+			suppression_reason(k, why);
+			if (rc || !*why) {
+				if (rc == 0 && !claim && !(claim = stmt(s, ST_X_CLAIM)))
+					rc = -BL_ESTORE;
+				if (rc)
+					continue;
+				sqlite3_bind_int64(claim, 4 + n_claim++, k->id);
+				out[(*n_out)++] = (struct bl_claimed){
+				    .delivery_id = k->id,
+				    .post_id = post_id,
+				    .subscriber_id = k->subscriber_id,
+				    .list_id = k->list_id,
+				    .attempts = k->attempts + 1,
+				    .first_try_at = k->first_try_at ? k->first_try_at : now,
+				    .in_doubt = k->in_doubt,
+				    .email = k->email,
+				    .name = k->name,
+				    .attributes = k->attributes,
+				};
+				k->email = k->name = k->attributes = NULL;
+				continue;
+			}
+			sqlite3_stmt *st = stmt(s, ST_X_SUPPRESS);
+			if (!st) {
+				rc = -BL_ESTORE;
+				continue;
+			}
+			sqlite3_bind_int64(st, 1, k->id);
+			bind_text(st, 2, why);
+			sqlite3_bind_int64(st, 3, now);
+			rc = exec_stmt(s, st, "suppressing a delivery");
+		}
+		if (rc == 0 && claim) {
+			/* The suppress statements above did not touch this one's bindings. */
+			bind_text(claim, 1, worker);
+			sqlite3_bind_int64(claim, 2, lease_until);
+			sqlite3_bind_int64(claim, 3, now);
+			rc = exec_stmt(s, claim, "claiming deliveries");
+			if (rc == 0 && sqlite3_changes(s->db) != n_claim)
+				rc = bl_store_set_error(&s->base, BL_ESTORE,
+				                        "claimed %d of %d deliveries",
+				                        sqlite3_changes(s->db), n_claim);
+		}
+		for (int i = 0; i < np; i++)
+			candidate_clear(&pend[i]);
+		for (int i = 0; i < nd; i++)
+			candidate_clear(&due[i]);
+		want -= (size_t)n_claim;
+		if (nt < ask)
+			break; /* the post has no more due rows */
+	}
+	return rc;
+}
+
+static int exchange(struct sqlite_store *s, const char *worker, int64_t now, int64_t lease_until,
+                    const struct bl_delivery_result *results, size_t n_results, size_t max,
+                    struct bl_claimed *out, size_t *n_out, size_t *stale, size_t *finished)
+{
+	int rc = record_results(s, worker, now, results, n_results, stale);
+	if (rc)
+		return rc;
+	if (max > 0) {
+		/* The posts in status sending, highest priority first: a handful. */
+		int64_t small[16], *posts = small;
+		size_t n_posts = 0, cap = sizeof(small) / sizeof(small[0]);
+		sqlite3_stmt *st = stmt(s, ST_X_POSTS);
+		if (!st)
+			return -BL_ESTORE;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if (n_posts == cap) {
+				cap *= 2;
+				posts = posts == small ? memcpy(bl_xmalloc(cap * sizeof(*posts)),
+				                                small, sizeof(small))
+				                       : bl_xrealloc(posts, cap * sizeof(*posts));
+			}
+			posts[n_posts++] = sqlite3_column_int64(st, 0);
+		}
+		sqlite3_reset(st);
+		rc = rc == SQLITE_DONE ? 0 : fail(s, rc, "listing the posts being sent");
+		for (size_t i = 0; rc == 0 && i < n_posts && *n_out < max; i++)
+			rc = claim_post(s, posts[i], worker, now, lease_until, max - *n_out, out,
+			                n_out);
+		if (posts != small)
+			free(posts);
+		if (rc)
+			return rc;
+	}
+	sqlite3_stmt *st = stmt(s, ST_X_FINISH);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, now);
+	if ((rc = exec_stmt(s, st, "finishing posts")))
+		return rc;
+	*finished = (size_t)sqlite3_changes(s->db);
+	return 0;
+}
+
+static int sq_delivery_exchange(struct bl_store *base, const char *worker, int64_t now,
+                                int64_t lease_until, const struct bl_delivery_result *results,
+                                size_t n_results, size_t max, struct bl_claimed *out, size_t *n_out,
+                                size_t *stale, size_t *finished)
+{
+	struct sqlite_store *s = S(base);
+	int rc = bl_store_check_exchange(base, worker, results, n_results, max, out, n_out);
+	if (rc)
+		return rc;
+	size_t got = 0, n_stale = 0, n_finished = 0;
+	if ((rc = tx_begin(s)))
+		return rc;
+	rc = exchange(s, worker, now, lease_until, results, n_results, max, out, &got, &n_stale,
+	              &n_finished);
+	rc = tx_end(s, rc);
+	if (rc) {
+		for (size_t i = 0; i < got; i++)
+			bl_claimed_clear(&out[i]);
+		got = n_stale = n_finished = 0;
+	}
+	if (n_out)
+		*n_out = got;
+	if (stale)
+		*stale = n_stale;
+	if (finished)
+		*finished = n_finished;
+	return rc;
+}
+
+static int sq_queue_next_due(struct bl_store *base, int64_t *next_try, int *waiting)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_NEXT_DUE);
+	if (!st)
+		return -BL_ESTORE;
+	int rc = sqlite3_step(st);
+	int64_t due = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return fail(s, rc, "reading the next retry time");
+	if (!(st = stmt(s, ST_WAITING)))
+		return -BL_ESTORE;
+	rc = sqlite3_step(st);
+	int w = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return fail(s, rc, "looking for unfinished posts");
+	*next_try = due;
+	if (waiting)
+		*waiting = w;
+	return 0;
+}
+
 const struct bl_store_ops bl_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1474,5 +2449,18 @@ const struct bl_store_ops bl_sqlite_ops = {
     .import_mark = sq_import_mark,
     .import_mark_reset = sq_import_mark_reset,
     .import_apply = sq_import_apply,
+    .post_create = sq_post_create,
+    .post_get = sq_post_get,
+    .post_each = sq_post_each,
+    .post_lists = sq_post_lists,
+    .post_set_status = sq_post_set_status,
+    .post_queue = sq_post_queue,
+    .delivery_counts = sq_delivery_counts,
+    .delivery_each = sq_delivery_each,
+    .delivery_accepted_since = sq_delivery_accepted_since,
+    .engine_lock = sq_engine_lock,
+    .delivery_reclaim = sq_delivery_reclaim,
+    .delivery_exchange = sq_delivery_exchange,
+    .queue_next_due = sq_queue_next_due,
     .export_each = sq_export_each,
 };

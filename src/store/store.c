@@ -76,3 +76,69 @@ void bl_import_state_clear(struct bl_import_state *st)
 	bl_subscriber_clear(&st->sub);
 	memset(st, 0, sizeof(*st));
 }
+
+void bl_claimed_clear(struct bl_claimed *c)
+{
+	if (!c)
+		return;
+	free(c->email);
+	free(c->name);
+	free(c->attributes);
+	memset(c, 0, sizeof(*c));
+}
+
+const char *bl_store_cut_reply(const char *reply, char buf[BL_REPLY_MAX + 1])
+{
+	if (!reply)
+		return "";
+	size_t n = strlen(reply);
+	if (n <= BL_REPLY_MAX)
+		return reply;
+	n = BL_REPLY_MAX;
+	/* Back off continuation bytes (10xxxxxx) to the start of the cut sequence. */
+	while (n > 0 && ((unsigned char)reply[n] & 0xC0) == 0x80)
+		n--;
+	memcpy(buf, reply, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+int bl_store_check_exchange(struct bl_store *s, const char *worker,
+                            const struct bl_delivery_result *results, size_t n, size_t max,
+                            const struct bl_claimed *out, const size_t *n_out)
+{
+	if (!worker || !*worker)
+		return bl_store_set_error(s, BL_EINVAL, "delivery_exchange: no worker name");
+	if (max > 0 && (!out || !n_out))
+		return bl_store_set_error(
+		    s, BL_EINVAL, "delivery_exchange: %zu claims asked with nowhere to put them",
+		    max);
+	if (n > 0 && !results)
+		return bl_store_set_error(s, BL_EINVAL, "delivery_exchange: %zu results missing",
+		                          n);
+	for (size_t i = 0; i < n; i++) {
+		const struct bl_delivery_result *r = &results[i];
+		switch (r->state) {
+		case BL_DELIVERY_PENDING:
+		case BL_DELIVERY_ACCEPTED:
+		case BL_DELIVERY_FAILED:
+		case BL_DELIVERY_SUPPRESSED:
+			break;
+		case BL_DELIVERY_DEFERRED:
+			if (r->next_try <= 0)
+				return bl_store_set_error(
+				    s, BL_EINVAL,
+				    "result %zu (delivery %lld) defers without a "
+				    "next try time",
+				    i, (long long)r->delivery_id);
+			break;
+		default:
+			return bl_store_set_error(
+			    s, BL_EINVAL,
+			    "result %zu (delivery %lld) has state %d, which a "
+			    "result cannot have",
+			    i, (long long)r->delivery_id, (int)r->state);
+		}
+	}
+	return 0;
+}

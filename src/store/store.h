@@ -117,10 +117,10 @@ struct bl_delivery_result {
 	int64_t delivery_id;
 	/* ACCEPTED, DEFERRED, FAILED, SUPPRESSED: the new state; PENDING: release
 	 * the claim unused (the message was not handed over; attempts goes back
-	 * down by one). */
+	 * down by one; code, reply, queue_id and relay are ignored). */
 	enum bl_delivery_state state;
 	int code;             /* SMTP reply code, 0 when none */
-	const char *reply;    /* relay reply or reason, cut to BL_REPLY_MAX; may be NULL */
+	const char *reply;    /* relay reply or reason, or NULL; BL_REPLY_MAX bytes kept */
 	const char *queue_id; /* the relay's queue id, or NULL */
 	const char *relay;    /* which relay, or NULL */
 	int64_t next_try;     /* DEFERRED: not before this time */
@@ -235,8 +235,12 @@ struct bl_store_ops {
 
 	/*
 	 * post_create - insert @p (status draft unless set; created_at now unless
-	 * set) with its @n_lists lists @list_ids (each an existing list id).
-	 * Sets @p->id. -BL_ENOENT when a list id does not exist.
+	 * set; NULL strings stored as "") with its @n_lists lists @list_ids
+	 * (existing list ids; one given twice counts once). Sets @p->id and
+	 * @p->created_at. -BL_ENOENT when a list id does not exist (the message
+	 * names it); -BL_EINVAL for no list, a status other than draft or
+	 * scheduled (a post starts sending through post_queue only) or an
+	 * unknown priority. Nothing is written on error.
 	 */
 	int (*post_create)(struct bl_store *s, struct bl_post *p, const int64_t *list_ids,
 	                   size_t n_lists);
@@ -244,7 +248,7 @@ struct bl_store_ops {
 	int (*post_get)(struct bl_store *s, int64_t id, struct bl_post *out);
 	/* post_each - every post, newest (highest id) first. */
 	int (*post_each)(struct bl_store *s, bl_post_fn fn, void *arg);
-	/* post_lists - the lists of post @post_id, by slug. */
+	/* post_lists - the lists of post @post_id, by slug (a deleted list leaves its posts). */
 	int (*post_lists)(struct bl_store *s, int64_t post_id, bl_list_fn fn, void *arg);
 	/*
 	 * post_set_status - move post @id to @to if its status is one of the
@@ -252,8 +256,11 @@ struct bl_store_ops {
 	 * @reason ("" or NULL clears it) and auto_paused to @auto_paused;
 	 * finished_at = @now when @to is sent or cancelled. Cancelling also
 	 * turns every pending and deferred row of the post into suppressed with
-	 * reply "post cancelled". Returns 1 when changed, 0 when the status was
-	 * not in @from_mask (or no such post), negative on error.
+	 * reply "post cancelled"; rows claimed at that moment keep their claim
+	 * and take their result (a deferral or release of one of them ends it
+	 * as suppressed, "post cancelled", instead). One transaction. Returns 1
+	 * when changed, 0 when the status was not in @from_mask (or no such
+	 * post), negative on error (-BL_EINVAL for an unknown @to).
 	 */
 	int (*post_set_status)(struct bl_store *s, int64_t id, unsigned from_mask,
 	                       enum bl_post_status to, const char *reason, int auto_paused,
@@ -262,22 +269,31 @@ struct bl_store_ops {
 	 * post_queue - start sending draft or scheduled post @id, in one
 	 * transaction: one pending delivery row per distinct subscriber that is
 	 * active and confirmed in instant mode on at least one of the post's
-	 * lists (priority copied from the post), total = that number, status
-	 * sending, started_at = @now. Sets *@total. Returns 1 when queued; 0
-	 * when the post was not draft/scheduled (nothing changes; the caller
-	 * looks at the status); -BL_ENOENT for no such post.
+	 * lists (priority copied from the post, next_try = @now), total = that
+	 * number, status sending, started_at = @now. A single INSERT ... SELECT
+	 * in the database: memory does not grow with the audience. Sets *@total
+	 * (when not NULL). Returns 1 when queued; 0 when the post was not
+	 * draft/scheduled (nothing changes, *@total untouched; the caller looks
+	 * at the status); -BL_ENOENT for no such post. A post queued with no
+	 * recipient becomes sent at the next delivery_exchange.
 	 */
 	int (*post_queue)(struct bl_store *s, int64_t id, int64_t now, int64_t *total);
-	/* delivery_counts - rows of post @post_id by state, and its in-doubt count. */
+	/*
+	 * delivery_counts - rows of post @post_id by state, and the post's
+	 * in-doubt count (posts.in_doubt), from one snapshot. All zero for no
+	 * such post.
+	 */
 	int (*delivery_counts)(struct bl_store *s, int64_t post_id, struct bl_delivery_counts *out);
 	/*
 	 * delivery_each - rows of post @post_id by id, only those in @state
-	 * (-1: any), ids > @after_id, at most @limit (0: all).
+	 * (-1: any; -BL_EINVAL for another value outside the enum), ids >
+	 * @after_id, at most @limit (0: all). The row's strings are borrowed
+	 * for the call.
 	 */
 	int (*delivery_each)(struct bl_store *s, int64_t post_id, int state, int64_t after_id,
 	                     int64_t limit, bl_delivery_fn fn, void *arg);
 	/* delivery_accepted_since - rows of post @post_id accepted at or after @since
-	 * (updated_at), for the send rate. */
+	 * (updated_at), for the send rate. An index range: cheap on a large post. */
 	int (*delivery_accepted_since)(struct bl_store *s, int64_t post_id, int64_t since,
 	                               int64_t *out);
 
@@ -285,34 +301,63 @@ struct bl_store_ops {
 
 	/*
 	 * engine_lock - claim the right to run a delivery engine as @worker.
-	 * SQLite allows one engine per database: -BL_EBUSY when another process
-	 * holds it (the message names its pid); the lock lives until close (or
-	 * the process dies). PostgreSQL allows many engines: always 0.
+	 * SQLite allows one engine per database: an exclusive flock(2) on the
+	 * side file "PATH-engine.lock", which holds "PID WORKER". -BL_EBUSY when
+	 * another handle holds it, in this process or another ("another delivery
+	 * engine (pid N) is running on PATH"); the lock lives until close (or
+	 * the process dies; a forked child shares it, exec does not keep it).
+	 * Calling it again
+	 * on the holding handle returns 0. PostgreSQL allows many engines:
+	 * always 0.
 	 */
 	int (*engine_lock)(struct bl_store *s, const char *worker);
 	/*
 	 * delivery_reclaim - rows in state claimed whose lease ended before @now
 	 * (every claimed row when @all: SQLite's single engine after a crash)
-	 * go back to pending with in_doubt set; each such row adds one to its
-	 * post's in_doubt count. Sets *@n to the number of rows. One transaction.
+	 * go back to pending with in_doubt set and next_try = @now (after the
+	 * post's rows queued earlier), keeping attempts; those of a cancelled
+	 * post become suppressed ("post cancelled")
+	 * instead. Each such row adds one to its post's in_doubt count. Sets
+	 * *@n (when not NULL) to the number of rows. One transaction.
 	 */
 	int (*delivery_reclaim)(struct bl_store *s, int64_t now, int all, int64_t *n);
 	/*
 	 * delivery_exchange - the engine's one transaction per turn:
-	 *  1. record @n_results results (only on rows still claimed by @worker;
-	 *     others are skipped and counted in *@stale);
+	 *  1. record @n_results results, in order, at @now (updated_at): only on
+	 *     rows still claimed by @worker; others (and a row's second result
+	 *     in the same call) are skipped and counted in *@stale. The reply is
+	 *     cut to BL_REPLY_MAX bytes at a UTF-8 boundary; worker and lease
+	 *     are cleared. A release (PENDING) gives attempts back (clearing
+	 *     first_try_at when it drops to 0) and sets next_try = @now, keeping
+	 *     the earlier code and reply. On a cancelled post a deferral or a
+	 *     release ends the row as suppressed, reply "post cancelled".
 	 *  2. claim up to @max rows for @worker with lease_until = @lease_until:
-	 *     posts in status sending only, highest priority first, then post
-	 *     id, then pending rows by id and deferred rows whose next_try <=
-	 *     @now; a row's first claim sets first_try_at = @now. At claim time
-	 *     a row whose subscriber was erased, is blocklisted, or is no
-	 *     longer confirmed on any of the post's lists becomes suppressed
-	 *     (reply says why) and is not returned. On PostgreSQL rows are
-	 *     taken with FOR UPDATE SKIP LOCKED so engines never share one.
+	 *     posts in status sending only (not paused, not cancelled), highest
+	 *     priority first, then post id; within a post its pending rows and
+	 *     its deferred rows whose next_try <= @now, in (next_try, id) order
+	 *     (a pending row's next_try is when it was queued, or released or
+	 *     reclaimed: rows given back come after the post's fresh rows, as
+	 *     its retries do). A claim adds one to attempts and
+	 *     sets first_try_at = @now on a row's first claim. At claim time a
+	 *     row whose subscriber was erased, is blocklisted, or is no longer
+	 *     confirmed on any of the post's lists becomes suppressed (reply:
+	 *     "subscriber erased", "subscriber blocklisted: REASON", "subscriber
+	 *     no longer confirmed on the post's lists") and is not returned; the
+	 *     next rows are taken in its place. On PostgreSQL rows are taken
+	 *     with FOR UPDATE SKIP LOCKED so engines never share one.
 	 *  3. every post in status sending with no pending, claimed or deferred
 	 *     row left becomes sent (finished_at = @now); *@finished counts them.
+	 *     Each turn looks at every sending post (an index probe each), so
+	 *     a post whose last rows ended in another engine's turn, or that
+	 *     was queued with no row, is finished by the next turn of any
+	 *     engine. On PostgreSQL a post another transaction holds is left for
+	 *     a later turn.
 	 * @out has @max slots; *@n_out is set to the rows claimed, their
-	 * strings malloc'd (bl_claimed_clear). All or nothing.
+	 * strings malloc'd (bl_claimed_clear). @stale and @finished may be NULL.
+	 * -BL_EINVAL (nothing done) for an empty @worker, @max > 0 without @out
+	 * or @n_out, a result in state claimed or out of range, or a deferral
+	 * without next_try. All or nothing: on error nothing is recorded or
+	 * claimed and *@n_out is 0.
 	 */
 	int (*delivery_exchange)(struct bl_store *s, const char *worker, int64_t now,
 	                         int64_t lease_until, const struct bl_delivery_result *results,
@@ -320,8 +365,9 @@ struct bl_store_ops {
 	                         size_t *n_out, size_t *stale, size_t *finished);
 	/*
 	 * queue_next_due - the earliest next_try of a deferred row of a post in
-	 * status sending, or 0 when there is none; *@waiting is set to 1 when
-	 * some post is sending or paused with rows not yet terminal.
+	 * status sending, or 0 when there is none; *@waiting (when not NULL) is
+	 * set to 1 when some post is sending or paused with rows not yet
+	 * terminal, else 0.
 	 */
 	int (*queue_next_due)(struct bl_store *s, int64_t *next_try, int *waiting);
 
@@ -352,6 +398,23 @@ const char *bl_store_error(const struct bl_store *s);
 /* bl_store_set_error - for backends: format the last-error message; returns -@code. */
 int bl_store_set_error(struct bl_store *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * bl_store_cut_reply - for backends: @reply (NULL reads as "") cut to at most
+ * BL_REPLY_MAX bytes without splitting a UTF-8 sequence, in @buf (or @reply
+ * itself when it is short enough). Returns a pointer valid while both are.
+ */
+const char *bl_store_cut_reply(const char *reply, char buf[BL_REPLY_MAX + 1]);
+
+/*
+ * bl_store_check_exchange - for backends: the argument checks of
+ * delivery_exchange. -BL_EINVAL (message on @s) for an empty @worker, @max
+ * above 0 without @out or @n_out, a result with a state a result cannot
+ * have (claimed, or out of range) or a deferral without next_try; else 0.
+ */
+int bl_store_check_exchange(struct bl_store *s, const char *worker,
+                            const struct bl_delivery_result *results, size_t n_results, size_t max,
+                            const struct bl_claimed *out, const size_t *n_out);
 
 /*
  * bl_store_check_schema - 0 when the schema is current; else -BL_ESCHEMA
