@@ -112,7 +112,12 @@ static void test_file_and_precedence(void **state)
 	assert_string_equal(bl_config_str(c, "db"), "sqlite:/tmp/from-file.db");
 	assert_int_equal(bl_config_int(c, "import_batch"), 250);
 	struct bl_config_entry e;
-	bl_config_entry_at(c, 0, &e);
+	for (size_t i = 0; i < bl_config_count(); i++) {
+		bl_config_entry_at(c, i, &e);
+		if (strcmp(e.key->name, "db") == 0)
+			break;
+	}
+	assert_string_equal(e.key->name, "db");
 	assert_int_equal(e.origin, BL_ORIGIN_FILE);
 	assert_non_null(strstr(e.where, ":1"));
 
