@@ -131,7 +131,11 @@ static void test_file_and_precedence(void **state)
 	assert_int_equal(bl_config_set(c, "db", "sqlite:/tmp/flag.db", BL_ORIGIN_FLAG, "--db", &d),
 	                 0);
 	assert_string_equal(bl_config_str(c, "db"), "sqlite:/tmp/flag.db");
-	bl_config_entry_at(c, 0, &e);
+	for (size_t i = 0; i < bl_config_count(); i++) {
+		bl_config_entry_at(c, i, &e);
+		if (strcmp(e.key->name, "db") == 0)
+			break;
+	}
 	assert_int_equal(e.origin, BL_ORIGIN_FLAG);
 
 	char *bad_env[] = {"BULLETIN_IMPORT_BATCH=lots", NULL};
