@@ -741,10 +741,14 @@ static int print_status(struct bl_store *s, int64_t id, int json)
 		bl_post_clear(&p);
 		return BL_EXIT_STORE;
 	}
+	/* msgs/s over the last minute; a post that finished in less than a minute
+	 * gets its own duration (at least one second) instead. */
 	double rate = (double)recent / 60.0;
 	if (p.status == BL_POST_SENT && p.finished_at && p.started_at &&
-	    p.finished_at - p.started_at < 60 && p.finished_at > p.started_at)
-		rate = (double)recent / (double)(p.finished_at - p.started_at);
+	    p.finished_at - p.started_at < 60 && now - p.finished_at < 60) {
+		int64_t span = p.finished_at - p.started_at;
+		rate = (double)recent / (double)(span > 0 ? span : 1);
+	}
 	n.in_doubt = p.in_doubt;
 	if (json) {
 		json_t *o = json_object();
