@@ -467,11 +467,35 @@ static int cp_width(uint32_t cp)
 	return 1;
 }
 
-static size_t text_width(const char *s, size_t len)
+/* Columns a Mustache tag is counted as when wrapping: section, comment,
+ * partial and delimiter tags render to nothing; a variable to something of
+ * unknown length, counted as a short name. */
+#define TAG_WIDTH 8
+
+/*
+ * Columns of @s (@len bytes) in a fixed-width font; with @mask (1 per byte
+ * inside a restored Mustache tag), each tag counts as it will render
+ * (TAG_WIDTH or nothing), not as its source.
+ */
+static size_t text_width_m(const char *s, const char *mask, size_t len)
 {
 	size_t w = 0;
 	for (size_t i = 0; i < len;) {
 		uint32_t cp;
+		if (mask && mask[i]) {
+			size_t k = i;
+			while (k < len && mask[k])
+				k++;
+			for (size_t j = i; j + 2 < k; j++) {
+				if (s[j] != '{' || s[j + 1] != '{' || (j > i && s[j - 1] == '{'))
+					continue;
+				char sigil = s[j + 2] == '{' && j + 3 < k ? s[j + 3] : s[j + 2];
+				if (!sigil || !strchr("#^/!>=<$", sigil))
+					w += TAG_WIDTH;
+			}
+			i = k;
+			continue;
+		}
 		size_t n = bl_utf8_decode((const unsigned char *)s + i, len - i, &cp);
 		if (n == 0) {
 			w++, i++;
@@ -545,7 +569,7 @@ static size_t emit_wrapped(struct text *t)
 		while (end < n && !(s[end] == '\n' && !m[end]))
 			end++;
 		bl_buf_reset(&t->line);
-		size_t lw = 0;
+		size_t lw = 0, rlw = 0; /* the line's width as written, and as it will render */
 		for (size_t j = i; j < end;) {
 			while (j < end && s[j] == ' ' && !m[j])
 				j++;
@@ -554,19 +578,22 @@ static size_t emit_wrapped(struct text *t)
 			size_t w0 = j;
 			while (j < end && !(s[j] == ' ' && !m[j]))
 				j++;
-			size_t ww = text_width(s + w0, j - w0);
-			if (t->line.len && lw + 1 + ww > width) {
+			size_t ww = text_width_m(s + w0, NULL, j - w0);
+			size_t rw = text_width_m(s + w0, m + w0, j - w0);
+			if (t->line.len && rlw + 1 + rw > width) {
 				emit_line(t, t->line.data, t->line.len);
 				widest = lw > widest ? lw : widest;
 				bl_buf_reset(&t->line);
-				lw = 0;
+				lw = rlw = 0;
 			}
 			if (t->line.len) {
 				bl_buf_addc(&t->line, ' ');
 				lw++;
+				rlw++;
 			}
 			bl_buf_add(&t->line, s + w0, j - w0);
 			lw += ww;
+			rlw += rw;
 		}
 		emit_line(t, bl_buf_str(&t->line), t->line.len);
 		widest = lw > widest ? lw : widest;
