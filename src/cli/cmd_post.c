@@ -450,7 +450,8 @@ static int cmd_show(struct bl_cli *cli, int argc, char **argv)
 	return BL_EXIT_OK;
 }
 
-/* First confirmed subscription among the post's lists, for preview. */
+/* The list a delivery names, as the claim picks it: the lowest id among the
+ * post's lists the subscriber is confirmed on in instant mode. */
 struct pick {
 	const struct lists *ls;
 	int64_t list_id;
@@ -459,7 +460,7 @@ struct pick {
 static int pick_list(void *arg, const struct bl_subscription *sub)
 {
 	struct pick *pk = arg;
-	if (sub->status != BL_SUB_CONFIRMED)
+	if (sub->status != BL_SUB_CONFIRMED || sub->mode != BL_MODE_INSTANT)
 		return 0;
 	for (size_t i = 0; i < pk->ls->n; i++)
 		if (pk->ls->v[i].id == sub->list_id &&

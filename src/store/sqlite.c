@@ -125,7 +125,7 @@ enum stmt {
 	"s.name, s.attributes, s.status, s.status_reason, "                                        \
 	"(SELECT min(pl.list_id) FROM post_lists pl JOIN subscriptions x "                         \
 	"ON x.list_id = pl.list_id AND x.subscriber_id = d.subscriber_id "                         \
-	"AND x.status = 'confirmed' WHERE pl.post_id = ?1)"
+	"AND x.status = 'confirmed' AND x.mode = 'instant' WHERE pl.post_id = ?1)"
 /* SQL: the bit of post status column @c, as in enum bl_post_status. */
 #define STATUS_BIT(c)                                                                              \
 	"CASE " c " WHEN 'draft' THEN 0 WHEN 'scheduled' THEN 1 WHEN 'sending' THEN 2 "            \
@@ -2227,7 +2227,7 @@ static void suppression_reason(const struct candidate *k, char why[BL_REPLY_MAX 
 		         *k->status_reason ? ": " : "", k->status_reason);
 	else if (k->list_id == 0)
 		snprintf(why, BL_REPLY_MAX + 1,
-		         "subscriber no longer confirmed on the post's lists");
+		         "subscriber no longer confirmed in instant mode on the post's lists");
 }
 
 /*

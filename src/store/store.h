@@ -101,7 +101,7 @@ struct bl_export_item {
 struct bl_claimed {
 	int64_t delivery_id, post_id, subscriber_id;
 	int64_t list_id;      /* the first (lowest id) of the post's lists the subscriber is
-	                         confirmed on: names the list in the message and its
+	                         confirmed on in instant mode: names the list in the message and its
 	                         unsubscribe link */
 	int attempts;         /* claims of this row so far, this one included */
 	int64_t first_try_at; /* time of the row's first claim */
@@ -340,9 +340,11 @@ struct bl_store_ops {
 	 *     its retries do). A claim adds one to attempts and
 	 *     sets first_try_at = @now on a row's first claim. At claim time a
 	 *     row whose subscriber was erased, is blocklisted, or is no longer
-	 *     confirmed on any of the post's lists becomes suppressed (reply:
-	 *     "subscriber erased", "subscriber blocklisted: REASON", "subscriber
-	 *     no longer confirmed on the post's lists") and is not returned; the
+	 *     confirmed in instant mode on any of the post's lists (an
+	 *     unsubscribe, or a switch to a digest, which gathers the post
+	 *     instead) becomes suppressed (reply: "subscriber erased",
+	 *     "subscriber blocklisted: REASON", "subscriber no longer confirmed
+	 *     in instant mode on the post's lists") and is not returned; the
 	 *     next rows are taken in its place. On PostgreSQL rows are taken
 	 *     with FOR UPDATE SKIP LOCKED so engines never share one.
 	 *  3. every post in status sending with no pending, claimed or deferred
