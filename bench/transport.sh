@@ -1,17 +1,22 @@
 #!/bin/bash
-# Transport benchmark: bulletin's SMTP transport (libcurl) against Postfix's
-# smtp-source, in one run, both sending to the same smtp-sink on loopback.
+# Transport benchmark: bulletin's SMTP transport against Postfix's
+# smtp-source, in one run, all sending to the same smtp-sink on loopback.
 #
 #   1. throughput: N messages (default 50,000) with an 8 KiB body, one
 #      recipient each, CONCURRENCY connections (default 8) reused between
-#      messages (smtp-source -d -s 8 -m N -l 8192). Prints both rates in
-#      msgs/s and their ratio (bulletin / smtp-source).
+#      messages (smtp-source -d -s 8 -m N -l 8192), sent by smtp-source, by
+#      bulletin's transport as configured (a loopback relay: bulletin's own
+#      pipelining client) and by the transport forced to libcurl. Prints
+#      each rate in msgs/s with its CPU time per message (user + system, of
+#      that process alone) and the ratios to smtp-source. The relay's CPU
+#      is not counted; on 2 cores it competes with the sender.
 #   2. latency: LAT_N messages (default 8) to a second smtp-sink that waits
 #      1 s before answering the end of DATA (-W .:1), same concurrency.
 #      Connections that overlap their waits need about LAT_N/CONCURRENCY s.
 #
 #   bench/transport.sh [N [CONCURRENCY]]   (uses ./build; builds it if missing)
-# Needs postfix (smtp-sink, smtp-source). Runs as root too (smtp-sink -u nobody).
+# Needs postfix (smtp-sink, smtp-source) and /usr/bin/time (package time).
+# Runs as root too (smtp-sink -u nobody).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 N=${1:-50000}
@@ -21,8 +26,8 @@ SIZE=8192
 BENCH=$ROOT/build/bench_transport
 SINK=/usr/sbin/smtp-sink
 SOURCE=/usr/sbin/smtp-source
-for tool in "$SINK" "$SOURCE"; do
-	[ -x "$tool" ] || { echo "bench: $tool is missing (apt-get install postfix)" >&2; exit 1; }
+for tool in "$SINK" "$SOURCE" /usr/bin/time; do
+	[ -x "$tool" ] || { echo "bench: $tool is missing (apt-get install postfix time)" >&2; exit 1; }
 done
 if [ ! -x "$BENCH" ]; then
 	(cd "$ROOT" && { [ -d build ] || meson setup build >/dev/null; } && ninja -C build bench_transport >/dev/null)
@@ -69,18 +74,29 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 start_sink PORT
 echo "smtp-sink on 127.0.0.1:$PORT; $N messages, ${SIZE}-byte body, concurrency $C; $(nproc) cores"
 
+# cpu_us TIMEFILE: user + system µs per message from /usr/bin/time -f "%U %S"
+cpu_us() { awk -v n="$N" '{ printf "%.1f", ($1 + $2) * 1e6 / n }' "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+TIMES=$(mktemp)
+trap 'cleanup; rm -f "$TIMES"' EXIT
+
 t0=$(now)
-"$SOURCE" -d -s "$C" -m "$N" -l "$SIZE" -f bench@bulletin.test -t reader@bulletin.test \
-	"127.0.0.1:$PORT"
+/usr/bin/time -o "$TIMES" -f "%U %S" "$SOURCE" -d -s "$C" -m "$N" -l "$SIZE" \
+	-f bench@bulletin.test -t reader@bulletin.test "127.0.0.1:$PORT"
 t1=$(now)
 SRC_RATE=$(rate "$N" "$t0" "$t1")
-echo "smtp-source: $N messages in $(secs "$t0" "$t1") s: $SRC_RATE msgs/s"
+echo "smtp-source: $N messages in $(secs "$t0" "$t1") s: $SRC_RATE msgs/s, $(cpu_us "$TIMES") us CPU/msg"
 
 t0=$(now)
 "$BENCH" "smtp://127.0.0.1:$PORT" "$N" "$SIZE" "$C"
 t1=$(now)
 BL_RATE=$(rate "$N" "$t0" "$t1")
-echo "ratio bulletin/smtp-source: $(awk -v a="$BL_RATE" -v b="$SRC_RATE" 'BEGIN { printf "%.2f", a / b }')"
+
+t0=$(now)
+"$BENCH" "smtp://127.0.0.1:$PORT" "$N" "$SIZE" "$C" libcurl
+t1=$(now)
+CURL_RATE=$(rate "$N" "$t0" "$t1")
+echo "ratio bulletin/smtp-source: $(ratio "$BL_RATE" "$SRC_RATE") (libcurl: $(ratio "$CURL_RATE" "$SRC_RATE"))"
 
 start_sink SLOW -W .:1
 echo
@@ -93,3 +109,7 @@ t0=$(now)
 "$BENCH" "smtp://127.0.0.1:$SLOW" "$LAT_N" 1000 "$C" >/dev/null
 t1=$(now)
 echo "bulletin:    $(secs "$t0" "$t1") s"
+t0=$(now)
+"$BENCH" "smtp://127.0.0.1:$SLOW" "$LAT_N" 1000 "$C" libcurl >/dev/null
+t1=$(now)
+echo "libcurl:     $(secs "$t0" "$t1") s"

@@ -1,9 +1,12 @@
 /*
  * SMTP relays through libcurl's multi interface; the only file that
- * includes curl.h. One easy handle per slot; a slot sends one message (one
- * MAIL, one RCPT, DATA) and goes back to the pool. Connections live in the
- * multi handle's cache and are reused by whichever slot sends next to the
- * same relay, so a steady stream keeps `slots` connections open.
+ * includes curl.h. It sends to the relays where TLS may be in play
+ * (smtps://, STARTTLS off loopback or required; transport.h), smtpc.c to
+ * the others; it also parses every relay URL. One easy handle per slot; a
+ * slot sends one message (one MAIL, one RCPT, DATA) and goes back to the
+ * pool. Connections live in the multi handle's cache and are reused by
+ * whichever slot sends next to the same relay, so a steady stream keeps
+ * `slots` connections open.
  *
  * libcurl says little about a failure (an error code, "RCPT failed: 550"),
  * so each slot follows the transcript through the debug callback: every
@@ -22,6 +25,7 @@
  */
 #include "send/relay.h"
 
+#include "send/smtp_reply.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/time.h"
@@ -141,6 +145,13 @@ int bl_smtp_parse(struct bl_relay *r, const char *url, const char *helo, struct 
 		                 "EHLO name \"%s\" is not a domain or address literal", helo);
 		goto out;
 	}
+	size_t hl = strlen(host);
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']')
+		r->host = bl_xstrndup(host + 1, hl - 2);
+	else
+		r->host = bl_xstrdup(host);
+	r->port = bl_xstrdup(port);
+	r->smtps = strcmp(scheme, "smtps") == 0;
 	r->user = url_part(u, CURLUPART_USER, CURLU_URLDECODE);
 	r->pass = url_part(u, CURLUPART_PASSWORD, CURLU_URLDECODE);
 	if (r->user && !r->pass)
@@ -289,30 +300,6 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
-/* The queue id in a final reply: Postfix "queued as ID", Exim "id=ID". */
-static void queue_id(const char *reply, char *out, size_t size)
-{
-	static const char *const marks[] = {"queued as ", "id="};
-	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
-		size_t ml = strlen(marks[i]);
-		for (const char *p = reply; *p; p++) {
-			if (strncasecmp(p, marks[i], ml) != 0)
-				continue;
-			p += ml;
-			size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			                     "0123456789-_.");
-			while (n > 0 && p[n - 1] == '.')
-				n--;
-			if (n == 0 || n >= size)
-				break;
-			memcpy(out, p, n);
-			out[n] = '\0';
-			return;
-		}
-	}
-}
-
 /* Sort one finished message into the outcomes of transport.h. */
 static void classify(const struct slot *s, CURLcode rc, struct bl_send_result *r)
 {
@@ -326,7 +313,7 @@ static void classify(const struct slot *s, CURLcode rc, struct bl_send_result *r
 	if (rc == CURLE_OK) {
 		r->outcome = BL_SEND_ACCEPTED;
 		r->stage = BL_STAGE_DATA_END;
-		queue_id(s->reply, r->queue_id, sizeof(r->queue_id));
+		bl_smtp_queue_id(s->reply, strlen(s->reply), r->queue_id, sizeof(r->queue_id));
 		return;
 	}
 	if (rc == CURLE_USE_SSL_FAILED && cls == 2) {

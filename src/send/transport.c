@@ -6,8 +6,11 @@
  * bl_transport_probe checks it): success makes it healthy again, failure
  * doubles the wait up to backoff_max. Messages go to the first healthy
  * relay, so a second relay takes over while the first is down and gives
- * the traffic back once the first is well. Results from the kinds
- * (smtp.c, maildir.c) queue here until bl_transport_poll hands them out.
+ * the traffic back once the first is well. Each smtp:// relay is sent
+ * by bulletin's own client (smtpc.c) or libcurl (smtp.c), chosen once at
+ * create (own_client, transport.h says why). Results from the kinds
+ * (smtpc.c, smtp.c, maildir.c) queue here until bl_transport_poll hands
+ * them out.
  */
 #include "send/transport.h"
 
@@ -33,8 +36,9 @@ struct bl_transport {
 	char *helo;
 	struct bl_relay *relays;
 	size_t n_relays;
-	struct bl_smtp *smtp; /* NULL when every relay is a maildir */
-	size_t in_flight;     /* submitted, not yet handed to the caller */
+	struct bl_smtp *smtp;   /* libcurl; NULL when no relay needs it */
+	struct bl_smtpc *smtpc; /* our own client; NULL when no relay needs it */
+	size_t in_flight;       /* submitted, not yet handed to the caller */
 	/* finished, waiting for bl_transport_poll */
 	struct bl_send_result *done;
 	size_t n_done, cap_done;
@@ -60,6 +64,8 @@ static void relay_finish(struct bl_relay *r)
 	free(r->url);
 	free(r->path);
 	free(r->curl_url);
+	free(r->host);
+	free(r->port);
 	free(r->user);
 	free(r->pass);
 }
@@ -82,7 +88,23 @@ static int check_opts(const struct bl_transport_opts *o, struct bl_diag *d)
 	if (o->starttls != BL_STARTTLS_OPPORTUNISTIC && o->starttls != BL_STARTTLS_REQUIRED &&
 	    o->starttls != BL_STARTTLS_OFF)
 		return bl_diag_set(d, BL_EINVAL, "unknown STARTTLS setting %d", (int)o->starttls);
+	if (o->client != BL_SMTP_CLIENT_AUTO && o->client != BL_SMTP_CLIENT_LIBCURL)
+		return bl_diag_set(d, BL_EINVAL, "unknown SMTP client setting %d", (int)o->client);
 	return 0;
+}
+
+/*
+ * Whether bulletin's own client sends to @r: only where TLS is not in play
+ * (transport.h). Off loopback with STARTTLS off it would have to send
+ * credentials in the clear, which it never does: libcurl keeps those.
+ */
+static int own_client(const struct bl_relay *r, const struct bl_transport_opts *o)
+{
+	if (o->client == BL_SMTP_CLIENT_LIBCURL || r->smtps)
+		return 0;
+	if (r->loopback)
+		return o->starttls != BL_STARTTLS_REQUIRED;
+	return o->starttls == BL_STARTTLS_OFF && !r->user;
 }
 
 /* Parse one relay URL (already trimmed) into @r. */
@@ -112,7 +134,12 @@ static int parse_relay(struct bl_transport *t, struct bl_relay *r, const char *u
 		    d, BL_EINVAL,
 		    "%s: unsupported transport (want smtp://, smtps:// or maildir:PATH)", url);
 	r->kind = BL_RELAY_SMTP;
-	return bl_smtp_parse(r, url, t->opts.helo, d);
+	int rc = bl_smtp_parse(r, url, t->opts.helo, d);
+	if (rc == 0) {
+		r->loopback = bl_relay_loopback(r->host);
+		r->own = own_client(r, &t->opts);
+	}
+	return rc;
 }
 
 int bl_transport_create(const char *urls, const struct bl_transport_opts *opts,
@@ -135,7 +162,7 @@ int bl_transport_create(const char *urls, const struct bl_transport_opts *opts,
 	t->opts.helo = t->helo;
 	t->relays = bl_xcalloc(MAX_RELAYS, sizeof(*t->relays));
 
-	int any_smtp = 0;
+	int any_curl = 0, any_own = 0;
 	const char *p = urls;
 	for (;;) {
 		const char *end = strchr(p, ',');
@@ -156,16 +183,19 @@ int bl_transport_create(const char *urls, const struct bl_transport_opts *opts,
 		free(one);
 		if (rc)
 			break;
-		any_smtp |= r->kind == BL_RELAY_SMTP;
+		any_curl |= r->kind == BL_RELAY_SMTP && !r->own;
+		any_own |= r->kind == BL_RELAY_SMTP && r->own;
 		if (!end)
 			break;
 		p = end + 1;
 	}
-	if (rc == 0 && any_smtp) {
+	if (rc == 0 && any_curl) {
 		t->smtp = bl_smtp_create((size_t)t->opts.concurrency, &t->opts);
 		if (!t->smtp)
 			rc = bl_diag_set(d, BL_EIO, "libcurl could not start");
 	}
+	if (rc == 0 && any_own)
+		t->smtpc = bl_smtpc_create((size_t)t->opts.concurrency, &t->opts);
 	if (rc) {
 		bl_transport_destroy(t);
 		return rc;
@@ -182,6 +212,7 @@ void bl_transport_destroy(struct bl_transport *t)
 	if (!t)
 		return;
 	bl_smtp_destroy(t->smtp);
+	bl_smtpc_destroy(t->smtpc);
 	for (size_t i = 0; i < t->n_relays; i++)
 		relay_finish(&t->relays[i]);
 	free(t->relays);
@@ -359,7 +390,8 @@ int bl_transport_submit(struct bl_transport *t, struct bl_transport_msg *m)
 		m->data = NULL;
 		trial = 0; /* says nothing about the relay's health */
 	} else {
-		int rc = bl_smtp_start(t->smtp, r, m, trial);
+		int rc = r->own ? bl_smtpc_start(t->smtpc, r, m, trial)
+		                : bl_smtp_start(t->smtp, r, m, trial);
 		if (rc)
 			return rc;
 		m->data = NULL;
@@ -417,6 +449,43 @@ static int ms_until_change(struct bl_transport *t)
 	return wait < 0 ? -1 : (int)ceil(wait * 1000);
 }
 
+/* Do the clients' I/O for up to @wait ms, returning once some message
+ * finished. With messages in flight on both clients (relays of both kinds
+ * in one list, rare) they take turns in slices of at most 5 ms. */
+static int poll_clients(struct bl_transport *t, int wait)
+{
+	size_t own = bl_smtpc_busy(t->smtpc), curl = bl_smtp_busy(t->smtp);
+	if (own > 0 && curl > 0) {
+		double end = bl_monotonic() + wait / 1000.0;
+		for (;;) {
+			int n1 = bl_smtpc_poll(t->smtpc, 0, on_smtp_done, t);
+			if (n1 < 0)
+				return n1;
+			double left = end - bl_monotonic();
+			int slice = left > 0.005 ? 5 : left > 0 ? (int)ceil(left * 1000) : 0;
+			int n2 = bl_smtp_poll(t->smtp, slice, on_smtp_done, t);
+			if (n2 < 0)
+				return n2;
+			if (n1 + n2 > 0 || bl_monotonic() >= end)
+				return n1 + n2;
+		}
+	}
+	if (curl > 0) {
+		if (t->smtpc) {
+			/* idle connections of our own client: closing, hang-ups */
+			int n = bl_smtpc_poll(t->smtpc, 0, on_smtp_done, t);
+			if (n < 0)
+				return n;
+		}
+		return bl_smtp_poll(t->smtp, wait, on_smtp_done, t);
+	}
+	if (t->smtpc)
+		return bl_smtpc_poll(t->smtpc, wait, on_smtp_done, t);
+	if (wait > 0)
+		poll(NULL, 0, wait);
+	return 0;
+}
+
 int bl_transport_poll(struct bl_transport *t, int timeout_ms, bl_send_result_fn fn, void *arg)
 {
 	if (timeout_ms < 0)
@@ -427,13 +496,9 @@ int bl_transport_poll(struct bl_transport *t, int timeout_ms, bl_send_result_fn 
 	int change = bl_transport_slots(t) > 0 ? -1 : ms_until_change(t);
 	if (change >= 0 && change < wait)
 		wait = change;
-	if (bl_smtp_busy(t->smtp) > 0) {
-		int rc = bl_smtp_poll(t->smtp, wait, on_smtp_done, t);
-		if (rc < 0)
-			return rc;
-	} else if (wait > 0) {
-		poll(NULL, 0, wait);
-	}
+	int rc = poll_clients(t, wait);
+	if (rc < 0)
+		return rc;
 	/* Hand out what was there; results pushed by @fn (a maildir submit
 	 * from inside it) wait for the next call. */
 	size_t n = t->n_done;
@@ -458,8 +523,10 @@ int bl_transport_probe(struct bl_transport *t, const char *mail_from, int timeou
 			char why[256];
 			int ok = r->kind == BL_RELAY_MAILDIR
 			             ? bl_maildir_probe(r->path, why, sizeof(why))
-			             : bl_smtp_probe(r, &t->opts, mail_from, timeout_ms, why,
-			                             sizeof(why));
+			         : r->own ? bl_smtpc_probe(r, &t->opts, mail_from, timeout_ms, why,
+			                                   sizeof(why))
+			                  : bl_smtp_probe(r, &t->opts, mail_from, timeout_ms, why,
+			                                  sizeof(why));
 			if (ok) {
 				r->down = 0;
 				r->delay = 0;

@@ -12,13 +12,25 @@
  * bl_transport_probe does), which makes it healthy or doubles the wait.
  * The transport is asynchronous and single-threaded: the engine submits
  * messages while there are free slots and polls for results. One recipient
- * per SMTP transaction; connections are reused. After a failure before the
- * end of DATA the connection is closed (QUIT) and the next message opens a
- * fresh one, so no transaction is ever left open (no RSET is needed); a
- * refusal at the end of DATA ends the transaction and the connection is
- * reused (RFC 5321 4.1.1.4). The transport never retries a
- * message itself: every submitted message gets exactly one result, which
- * says what the relay answered, and the engine decides (DESIGN.md §Delivery).
+ * per SMTP transaction; connections are reused. The transport never
+ * retries a message itself: every submitted message gets exactly one
+ * result, which says what the relay answered, and the engine decides
+ * (DESIGN.md §Delivery).
+ *
+ * Two SMTP clients, one behaviour. An smtp:// relay where TLS is not in
+ * play goes through bulletin's own client (smtpc.c: PIPELINING, RFC 2920,
+ * two writes per message; RSET after a failed transaction, RFC 5321
+ * 4.1.1.5, keeping the connection): when `starttls` is OFF (no
+ * credentials to send in the clear unless the relay is on loopback), or
+ * when the host is on loopback (127.0.0.0/8, ::1, "localhost"; TLS there
+ * protects nothing) and `starttls` is not REQUIRED. On loopback, then,
+ * OPPORTUNISTIC means no STARTTLS, and credentials go in the clear; a
+ * relay that will not take mail or AUTH there without TLS needs
+ * `starttls` REQUIRED. Every other relay (smtps://, STARTTLS possible
+ * off loopback, REQUIRED) goes through libcurl (smtp.c), which closes the
+ * connection (QUIT) after a failure before the end of DATA instead of
+ * RSET. Both sort replies into the outcomes below the same way; after a
+ * refusal at the end of DATA both keep the connection (RFC 5321 4.1.1.4).
  */
 #ifndef BL_SEND_TRANSPORT_H
 #define BL_SEND_TRANSPORT_H
@@ -82,27 +94,36 @@ struct bl_transport_msg {
  * STARTTLS (RFC 3207) on smtp:// relays (smtps:// is TLS from the start):
  * OPPORTUNISTIC uses it when the relay offers it, except that a relay with
  * credentials in its URL must offer it (passwords never go out in the
- * clear); REQUIRED fails systemically when it is not offered; OFF never
- * uses it (and sends credentials in the clear, if any).
+ * clear), and that on a loopback relay it is never used (see the top);
+ * REQUIRED fails systemically when it is not offered, loopback or not;
+ * OFF never uses it (and sends credentials in the clear, if any).
  */
 enum bl_starttls { BL_STARTTLS_OPPORTUNISTIC, BL_STARTTLS_REQUIRED, BL_STARTTLS_OFF };
+
+/* Which SMTP client sends to smtp:// relays (see the top). */
+enum bl_smtp_client {
+	BL_SMTP_CLIENT_AUTO,    /* bulletin's own where TLS is not in play, else libcurl */
+	BL_SMTP_CLIENT_LIBCURL, /* libcurl for every relay: for tests and benchmarks that
+	                           compare the two (not a configuration setting) */
+};
 
 struct bl_transport_opts {
 	int concurrency;   /* connections (messages in flight) at most, >= 1 */
 	double rate_limit; /* messages/s over the whole transport; 0 = none */
 	enum bl_starttls starttls;
-	int timeout;      /* seconds per SMTP command/reply and for connecting */
-	int backoff_min;  /* seconds before the first probe of a failed relay */
-	int backoff_max;  /* longest wait between probes, seconds */
-	const char *helo; /* EHLO name; NULL = the host name */
-	int tls_verify;   /* verify the relay's certificate (default on) */
+	int timeout;                /* seconds per SMTP command/reply and for connecting */
+	int backoff_min;            /* seconds before the first probe of a failed relay */
+	int backoff_max;            /* longest wait between probes, seconds */
+	const char *helo;           /* EHLO name; NULL = the host name */
+	int tls_verify;             /* verify the relay's certificate (default on) */
+	enum bl_smtp_client client; /* default AUTO */
 };
 
 /*
  * bl_transport_opts_init - fill @o with the defaults: concurrency 4, no rate
  * limit, opportunistic STARTTLS, timeout 60 s, back-off 30..1800 s, the host
- * name for EHLO, certificates verified. Start from this, not from zeros
- * (zeros are refused, and tls_verify 0 would turn verification off).
+ * name for EHLO, certificates verified, the SMTP client chosen per relay. Start from this, not from
+ * zeros (zeros are refused, and tls_verify 0 would turn verification off).
  */
 void bl_transport_opts_init(struct bl_transport_opts *o);
 
@@ -146,7 +167,8 @@ size_t bl_transport_slots(struct bl_transport *t);
  * it at the next poll) and sets @m->data to NULL; -BL_EBUSY when there is
  * no free slot; -BL_EINVAL when an address holds a control byte, '<' or
  * '>', the data is empty or has a lone CR or LF; -BL_EIO when libcurl
- * refuses the transfer. On error @m->data is still the caller's.
+ * refuses the transfer. On error @m->data is still the caller's; the
+ * addresses are copied (they need not outlive the call).
  */
 int bl_transport_submit(struct bl_transport *t, struct bl_transport_msg *m);
 
@@ -157,7 +179,7 @@ int bl_transport_submit(struct bl_transport *t, struct bl_transport_msg *m);
  * or, while bl_transport_slots is 0, once it would not be (a rate-limit
  * token, a back-off over). @fn may call bl_transport_submit; the result @r
  * is valid during the call only. Returns the number of results reported
- * (>= 0), or -BL_EIO when libcurl's multi handle failed.
+ * (>= 0), or -BL_EIO when libcurl's multi handle or poll(2) failed.
  */
 int bl_transport_poll(struct bl_transport *t, int timeout_ms, bl_send_result_fn fn, void *arg);
 

@@ -6,6 +6,11 @@
  * messages, envelopes, connections, a transcript of every command). Each
  * test starts its own servers on free ports under a fresh directory.
  * Failures print what the transport reported next to what was wanted.
+ * Every test that sends over SMTP runs twice, named "[own]" and
+ * "[libcurl]": the relays are on 127.0.0.1, which the transport gives to
+ * bulletin's own client (smtpc.c), and the second run forces libcurl
+ * (opts.client); where the two differ by design (RSET instead of a new
+ * connection, no STARTTLS on loopback) the test says so.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <setjmp.h>
@@ -41,6 +46,17 @@ static const char *const stage_names[] = {"CONNECT", "GREETING", "EHLO", "STARTT
 
 static char workdir[64];
 
+/* The client under test, from the test's initial state (main). */
+static enum bl_smtp_client client;
+static const enum bl_smtp_client client_own = BL_SMTP_CLIENT_AUTO;
+static const enum bl_smtp_client client_curl = BL_SMTP_CLIENT_LIBCURL;
+
+/* Our own client: relays on loopback with STARTTLS not required. */
+static int own(void)
+{
+	return client == BL_SMTP_CLIENT_AUTO;
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
 	(void)st;
@@ -51,7 +67,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 static int setup(void **state)
 {
-	(void)state;
+	client = *state ? *(const enum bl_smtp_client *)*state : BL_SMTP_CLIENT_AUTO;
 	snprintf(workdir, sizeof(workdir), "/tmp/bl-transport-XXXXXX");
 	if (!mkdtemp(workdir))
 		return -1;
@@ -85,6 +101,7 @@ static struct bl_transport_opts test_opts(int concurrency)
 	o.backoff_min = 1;
 	o.backoff_max = 2;
 	o.helo = "test.bulletin.example";
+	o.client = client;
 	return o;
 }
 
@@ -508,9 +525,10 @@ static void test_hundred_messages(void **state)
 }
 
 /* Refusals at RCPT and at the end of DATA from the capture server, on one
- * connection slot: the outcome of each, and the next message goes through
- * (after a RCPT failure libcurl ends the connection with QUIT; after a
- * DATA_END failure the transaction is over and the connection is reused). */
+ * connection slot: the outcome of each, and the next message goes through.
+ * After a RCPT failure our client sends RSET and keeps the connection,
+ * libcurl ends it with QUIT; after a DATA_END failure the transaction is
+ * over and both reuse the connection. */
 static void test_refusals_then_next(void **state)
 {
 	(void)state;
@@ -552,12 +570,22 @@ static void test_refusals_then_next(void **state)
 		if (b->m[i].res.outcome != BL_SEND_ACCEPTED)
 			assert_string_equal(b->m[i].res.queue_id, "");
 
-	/* No MAIL inside an open transaction; a new connection after each
-	 * RCPT failure (2), the same one after the DATA_END failures. */
+	/* No MAIL inside an open transaction. Our client: one connection,
+	 * an RSET after each RCPT failure (2). libcurl: a new connection
+	 * after each RCPT failure, the same one after the DATA_END failures. */
 	int sessions, nested;
 	transcript_check(&cap, &sessions, &nested);
 	assert_int_equal(nested, 0);
-	assert_int_equal(sessions, 3);
+	size_t len;
+	char *tr = slurp(cap.transcript, &len);
+	assert_non_null(tr);
+	int rsets = 0;
+	for (const char *p = tr; (p = strstr(p, "> RSET")); p++)
+		rsets++;
+	free(tr);
+	if (sessions != (own() ? 1 : 3) || rsets != (own() ? 2 : 0))
+		fail_msg("%d connections and %d RSETs, want %d and %d", sessions, rsets,
+		         own() ? 1 : 3, own() ? 2 : 0);
 	batch_free(b);
 	free(b);
 }
@@ -597,8 +625,9 @@ static void test_faults(void **state)
 	    {{"-q", "DATA"}, BL_SEND_CONNECTION, BL_STAGE_DATA, 0, 0, NULL},
 	    /* gone after the whole message: it may have been delivered */
 	    {{"-q", "."}, BL_SEND_CONNECTION, BL_STAGE_DATA_END, 0, 1, NULL},
-	    /* no reply within the timeout (2 s here) */
-	    {{"-W", "RCPT:5"}, BL_SEND_CONNECTION, BL_STAGE_RCPT, 0, 0, NULL},
+	    /* no reply within the timeout (2 s here); -p: without PIPELINING,
+	     * since smtp-sink answers the commands after a delayed one first */
+	    {{"-p", "-W", "RCPT:5"}, BL_SEND_CONNECTION, BL_STAGE_RCPT, 0, 0, NULL},
 	    {{"-W", ".:5"}, BL_SEND_CONNECTION, BL_STAGE_DATA_END, 0, 1, NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -612,9 +641,13 @@ static void test_faults(void **state)
 		struct batch *b = bl_xcalloc(1, sizeof(*b));
 		add(b, "reader@example.org");
 		send_all(t, b, 30);
-		print_message("# case %zu (%s %s): %s at %s, %d \"%s\"\n", i, cases[i].args[0],
-		              cases[i].args[1], outcome_names[b->m[0].res.outcome],
-		              stage_names[b->m[0].res.stage], b->m[0].res.code, b->m[0].res.reply);
+		char args[128] = "";
+		for (size_t k = 0, at = 0; cases[i].args[k] && at < sizeof(args); k++)
+			at += (size_t)snprintf(args + at, sizeof(args) - at, "%s%s", k ? " " : "",
+			                       cases[i].args[k]);
+		print_message("# case %zu (%s): %s at %s, %d \"%s\"\n", i, args,
+		              outcome_names[b->m[0].res.outcome], stage_names[b->m[0].res.stage],
+		              b->m[0].res.code, b->m[0].res.reply);
 		expect(&b->m[0], cases[i].outcome, cases[i].stage, cases[i].code,
 		       cases[i].in_doubt);
 		if (cases[i].reply &&
@@ -948,7 +981,10 @@ static int make_cert(const char *cert, const char *key)
 	return system(cmd);
 }
 
-/* STARTTLS required/opportunistic/off against relays with and without it. */
+/* STARTTLS required/opportunistic/off against relays with and without it.
+ * The relays are on loopback, where the transport uses no STARTTLS unless
+ * it is required (transport.h): in the [own] run, opportunistic is plain
+ * (and goes through our client), required still goes through libcurl. */
 static void test_starttls(void **state)
 {
 	(void)state;
@@ -967,15 +1003,15 @@ static void test_starttls(void **state)
 		int verify;
 		enum bl_send_outcome outcome;
 		enum bl_smtp_stage stage;
-		int encrypted; /* the capture says tls */
+		int encrypted, encrypted_own; /* the capture says tls: libcurl, [own] */
 	} cases[] = {
-	    {1, BL_STARTTLS_REQUIRED, 0, BL_SEND_ACCEPTED, BL_STAGE_DATA_END, 1},
-	    {1, BL_STARTTLS_OPPORTUNISTIC, 0, BL_SEND_ACCEPTED, BL_STAGE_DATA_END, 1},
-	    {1, BL_STARTTLS_OFF, 0, BL_SEND_ACCEPTED, BL_STAGE_DATA_END, 0},
+	    {1, BL_STARTTLS_REQUIRED, 0, BL_SEND_ACCEPTED, BL_STAGE_DATA_END, 1, 1},
+	    {1, BL_STARTTLS_OPPORTUNISTIC, 0, BL_SEND_ACCEPTED, BL_STAGE_DATA_END, 1, 0},
+	    {1, BL_STARTTLS_OFF, 0, BL_SEND_ACCEPTED, BL_STAGE_DATA_END, 0, 0},
 	    /* self-signed: verification fails, a connection-level problem */
-	    {1, BL_STARTTLS_REQUIRED, 1, BL_SEND_CONNECTION, BL_STAGE_STARTTLS, 0},
-	    {0, BL_STARTTLS_REQUIRED, 0, BL_SEND_SYSTEMIC, BL_STAGE_STARTTLS, 0},
-	    {0, BL_STARTTLS_OPPORTUNISTIC, 1, BL_SEND_ACCEPTED, BL_STAGE_DATA_END, 0},
+	    {1, BL_STARTTLS_REQUIRED, 1, BL_SEND_CONNECTION, BL_STAGE_STARTTLS, 0, 0},
+	    {0, BL_STARTTLS_REQUIRED, 0, BL_SEND_SYSTEMIC, BL_STAGE_STARTTLS, 0, 0},
+	    {0, BL_STARTTLS_OPPORTUNISTIC, 1, BL_SEND_ACCEPTED, BL_STAGE_DATA_END, 0, 0},
 	};
 	int seq_tls = 0, seq_plain = 0;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -996,10 +1032,10 @@ static void test_starttls(void **state)
 			int seq = cases[i].tls_relay ? ++seq_tls : ++seq_plain;
 			json_t *j = captured(p, seq, NULL, NULL);
 			assert_non_null(j);
-			if (json_is_true(json_object_get(j, "tls")) != cases[i].encrypted)
+			int want = own() ? cases[i].encrypted_own : cases[i].encrypted;
+			if (json_is_true(json_object_get(j, "tls")) != want)
 				fail_msg("case %zu: tls %d, want %d", i,
-				         json_is_true(json_object_get(j, "tls")),
-				         cases[i].encrypted);
+				         json_is_true(json_object_get(j, "tls")), want);
 			json_decref(j);
 		}
 		bl_transport_destroy(t);
@@ -1011,8 +1047,17 @@ static void test_starttls(void **state)
 }
 
 /* AUTH from the URL's userinfo (percent-decoded); a wrong password is
- * systemic; credentials need TLS unless STARTTLS is off; the relay's name
- * in results carries no credentials. */
+ * systemic; the relay's name in results carries no credentials. libcurl
+ * sends credentials only over TLS unless STARTTLS is off. Our client uses
+ * no TLS on loopback (transport.h): it sends them in the clear there, and
+ * a relay that offers AUTH only after STARTTLS gets none (it answers MAIL
+ * with 530). STARTTLS required goes through libcurl in both runs. */
+struct auth_want {
+	enum bl_send_outcome outcome;
+	enum bl_smtp_stage stage;
+	int code;
+};
+
 static void test_auth(void **state)
 {
 	(void)state;
@@ -1027,29 +1072,35 @@ static void test_auth(void **state)
 	                             NULL};
 	assert_int_equal(peer_capture(&tls, path_in("tls"), targs, 0), 0);
 	assert_int_equal(peer_capture(&clear, path_in("clear"), cargs, 0), 0);
+	static const char good[] = "list%40bulletin.example:p%2Ca%3Ass";
+	static const char wrong[] = "list%40bulletin.example:wrong";
+	static const struct auth_want accepted = {BL_SEND_ACCEPTED, BL_STAGE_DATA_END, 250};
+	static const struct auth_want no_auth = {BL_SEND_SYSTEMIC, BL_STAGE_MAIL, 530};
+	static const struct auth_want refused = {BL_SEND_SYSTEMIC, BL_STAGE_AUTH, 535};
 	static const struct {
 		int tls_relay;
 		const char *userinfo;
 		enum bl_starttls mode;
-		enum bl_send_outcome outcome;
-		enum bl_smtp_stage stage;
-		int code;
+		struct auth_want curl, own;
 	} cases[] = {
-	    {1, "list%40bulletin.example:p%2Ca%3Ass", BL_STARTTLS_OPPORTUNISTIC, BL_SEND_ACCEPTED,
-	     BL_STAGE_DATA_END, 250},
-	    {1, "list%40bulletin.example:wrong", BL_STARTTLS_OPPORTUNISTIC, BL_SEND_SYSTEMIC,
-	     BL_STAGE_AUTH, 535},
-	    /* no AUTH: the relay refuses MAIL */
-	    {1, NULL, BL_STARTTLS_OPPORTUNISTIC, BL_SEND_SYSTEMIC, BL_STAGE_MAIL, 530},
-	    /* no STARTTLS offered: the password is not sent */
-	    {0, "list%40bulletin.example:p%2Ca%3Ass", BL_STARTTLS_OPPORTUNISTIC, BL_SEND_SYSTEMIC,
-	     BL_STAGE_STARTTLS, 0},
+	    {1, good, BL_STARTTLS_OPPORTUNISTIC, accepted, no_auth},
+	    {1, wrong, BL_STARTTLS_OPPORTUNISTIC, refused, no_auth},
+	    /* no credentials: the relay refuses MAIL */
+	    {1, NULL, BL_STARTTLS_OPPORTUNISTIC, no_auth, no_auth},
+	    /* no STARTTLS offered: libcurl does not send the password */
+	    {0,
+	     good,
+	     BL_STARTTLS_OPPORTUNISTIC,
+	     {BL_SEND_SYSTEMIC, BL_STAGE_STARTTLS, 0},
+	     accepted},
 	    /* unless asked to */
-	    {0, "list%40bulletin.example:p%2Ca%3Ass", BL_STARTTLS_OFF, BL_SEND_ACCEPTED,
-	     BL_STAGE_DATA_END, 250},
+	    {0, good, BL_STARTTLS_OFF, accepted, accepted},
+	    {0, wrong, BL_STARTTLS_OFF, refused, refused},
+	    {1, good, BL_STARTTLS_REQUIRED, accepted, accepted},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct peer *p = cases[i].tls_relay ? &tls : &clear;
+		const struct auth_want *w = own() ? &cases[i].own : &cases[i].curl;
 		char url[256];
 		if (cases[i].userinfo)
 			snprintf(url, sizeof(url), "smtp://%s@127.0.0.1:%d", cases[i].userinfo,
@@ -1066,7 +1117,7 @@ static void test_auth(void **state)
 		print_message("# case %zu: %s at %s, %d \"%s\"\n", i,
 		              outcome_names[b->m[0].res.outcome], stage_names[b->m[0].res.stage],
 		              b->m[0].res.code, b->m[0].res.reply);
-		expect(&b->m[0], cases[i].outcome, cases[i].stage, cases[i].code, 0);
+		expect(&b->m[0], w->outcome, w->stage, w->code, 0);
 		assert_string_equal(b->m[0].res.relay, relay_url("smtp", p->port));
 		bl_transport_destroy(t);
 		batch_free(b);
@@ -1074,21 +1125,30 @@ static void test_auth(void **state)
 	}
 	peer_stop(&tls);
 	peer_stop(&clear);
+	/* What arrived: with TLS on the TLS relay, in the clear on the other;
+	 * always authenticated. */
 	for (int k = 0; k < 2; k++) {
-		json_t *j = captured(k ? &clear : &tls, 1, NULL, NULL);
-		assert_non_null(j);
-		assert_string_equal(json_string_value(json_object_get(j, "auth")),
-		                    "list@bulletin.example");
-		assert_int_equal(json_is_true(json_object_get(j, "tls")), !k);
-		json_decref(j);
-		assert_null(captured(k ? &clear : &tls, 2, NULL, NULL));
+		int n = k ? (own() ? 2 : 1) : (own() ? 1 : 2);
+		for (int seq = 1; seq <= n; seq++) {
+			json_t *j = captured(k ? &clear : &tls, seq, NULL, NULL);
+			if (!j)
+				fail_msg("%s relay: message %d of %d missing", k ? "clear" : "TLS",
+				         seq, n);
+			assert_string_equal(json_string_value(json_object_get(j, "auth")),
+			                    "list@bulletin.example");
+			assert_int_equal(json_is_true(json_object_get(j, "tls")), !k);
+			json_decref(j);
+		}
+		assert_null(captured(k ? &clear : &tls, n + 1, NULL, NULL));
 	}
-	/* On the relay without TLS, the first connection (opportunistic) never
-	 * said AUTH; the second (STARTTLS off) did. */
+	/* On the relay without TLS, the first connection (opportunistic) said
+	 * AUTH only with our client; the second (STARTTLS off) did with both. */
 	size_t len;
 	char *tr = slurp(clear.transcript, &len);
 	assert_non_null(tr);
-	assert_null(strstr(tr, "\n1 > AUTH"));
+	if ((strstr(tr, "\n1 > AUTH") != NULL) != own())
+		fail_msg("the first connection to the clear relay %s AUTH",
+		         own() ? "lacks" : "has");
 	assert_non_null(strstr(tr, "\n2 > AUTH"));
 	free(tr);
 }
@@ -1209,23 +1269,30 @@ static void test_destroy_in_flight(void **state)
 	free(b);
 }
 
+/* Each test that talks SMTP, once per client (see the top). */
+/* clang-format off */
+#define BOTH(f)                                                        \
+	{#f " [own]", f, setup, teardown, (void *)&client_own},        \
+	{#f " [libcurl]", f, setup, teardown, (void *)&client_curl}
+/* clang-format on */
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_create, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_submit_rules, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_hundred_messages, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_refusals_then_next, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_dot_stuffing, setup, teardown),
+	    BOTH(test_submit_rules),
+	    BOTH(test_hundred_messages),
+	    BOTH(test_refusals_then_next),
+	    BOTH(test_faults),
+	    BOTH(test_failover),
+	    BOTH(test_probe),
+	    BOTH(test_dot_stuffing),
 	    cmocka_unit_test_setup_teardown(test_maildir, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_starttls, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_smtputf8, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_destroy_in_flight, setup, teardown),
+	    BOTH(test_rate_limit),
+	    BOTH(test_starttls),
+	    BOTH(test_auth),
+	    BOTH(test_smtputf8),
+	    BOTH(test_destroy_in_flight),
 	};
 	return cmocka_run_group_tests_name("smtp/transport", tests, NULL, NULL);
 }
