@@ -210,8 +210,10 @@ same "Postfix logged 50 deliveries to the capture server" \
 same "Postfix's queue is empty" "$(postqueue -c "$PF/etc" -j 2>&1)" ""
 run postqueue -c "$PF/etc" -f
 same "postqueue -f works on the private instance" "$RC:$ERR" "0:"
+# (a busy machine makes Postfix warn about its queue files' clock; not ours)
 same "Postfix logged no warning or error" \
-	"$(grep -E 'warning:|error:|fatal:|panic:' "$PF/maillog" | head -n 5)" ""
+	"$(grep -E 'warning:|error:|fatal:|panic:' "$PF/maillog" |
+		grep -vE 'file system clock is .* ahead|resetting file time stamps' | head -n 5)" ""
 
 master=$PF_MASTER
 pf_stop
