@@ -470,8 +470,8 @@ int bl_engine_run(const struct bl_engine_opts *o, struct bl_engine_stats *stp, s
 			}
 		}
 		if (e.next_probe && e.next_probe <= now && !e.relay_down && !stopping) {
-			int up =
-			    bl_transport_probe(e.t, e.probe_from[0] ? e.probe_from : "<>", 5000);
+			int up = bl_transport_probe_sender(
+			    e.t, e.probe_from[0] ? e.probe_from : "<>", 5000);
 			if (up == 1) {
 				e.next_probe = 0;
 				e.s->ops->post_each(e.s, resume_auto_paused, &e);
@@ -528,9 +528,10 @@ int bl_engine_run(const struct bl_engine_opts *o, struct bl_engine_stats *stp, s
 		if (in_flight == 0 && e.n_results == 0) {
 			if (stopping)
 				break;
-			/* --once: nothing claimable now (deferred rows wait for a later run), or
-			 * every relay down: the posts are paused and the next run probes. */
-			if (o->once && ((want > 0 && got == 0 && !e.next_probe) || e.relay_down))
+			/* --once: nothing claimable now (deferred rows wait for a later run; a
+			 * post paused by a relay fault is probed at the start of the next run),
+			 * or every relay down: the posts are paused and the next run probes. */
+			if (o->once && ((want > 0 && got == 0) || e.relay_down))
 				break;
 		}
 		int timeout = in_flight || e.n_results || got ? 20 : 100;

@@ -541,3 +541,20 @@ int bl_transport_probe(struct bl_transport *t, const char *mail_from, int timeou
 	}
 	return usable;
 }
+
+int bl_transport_probe_sender(struct bl_transport *t, const char *mail_from, int timeout_ms)
+{
+	for (size_t i = 0; i < t->n_relays; i++) {
+		struct bl_relay *r = &t->relays[i];
+		char why[256];
+		if (r->down)
+			continue;
+		int ok = r->kind == BL_RELAY_MAILDIR ? bl_maildir_probe(r->path, why, sizeof(why))
+		         : r->own
+		             ? bl_smtpc_probe(r, &t->opts, mail_from, timeout_ms, why, sizeof(why))
+		             : bl_smtp_probe(r, &t->opts, mail_from, timeout_ms, why, sizeof(why));
+		if (ok)
+			return 1;
+	}
+	return 0;
+}

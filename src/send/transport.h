@@ -203,4 +203,12 @@ int64_t bl_transport_next_probe(const struct bl_transport *t);
  */
 int bl_transport_probe(struct bl_transport *t, const char *mail_from, int timeout_ms);
 
+/*
+ * bl_transport_probe_sender - after a 5xx at MAIL FROM (a systemic refusal,
+ * which does not mark the relay down): ask each usable relay whether it now
+ * takes MAIL FROM:<@mail_from> (then RSET; nothing is sent), up to
+ * @timeout_ms each. Returns 1 as soon as one does, else 0. Blocking.
+ */
+int bl_transport_probe_sender(struct bl_transport *t, const char *mail_from, int timeout_ms);
+
 #endif
