@@ -10,6 +10,7 @@
 #include "render/markdown.h"
 #include "send/compose.h"
 #include "send/engine.h"
+#include "send/transport.h"
 #include "tmpl/tmpl.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -24,28 +25,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage[] =
     "usage: bulletin post create --list SLUG [--list SLUG]... --subject TEXT\n"
-    "                            --body-file FILE.md [--breaking] [--from \"Name <addr>\"]\n"
+    "                            --body-file FILE.md [--breaking] [--from \"Name <addr>\"] "
+    "[--json]\n"
     "       bulletin post ls [--json]\n"
     "       bulletin post show ID [--json]\n"
     "       bulletin post preview ID [--to EMAIL] [--format eml|html|text]\n"
     "       bulletin post send ID [--wait]\n"
     "       bulletin post status ID [--json]\n"
+    "       bulletin post deliveries ID [--state STATE] [--limit N] [--after ID] [--json]\n"
     "       bulletin post pause ID | resume ID | cancel ID\n"
     "\n"
     "A post is one message to one or more lists. Its body is Markdown and a\n"
-    "Mustache template (see README, \"Template data\"); FILE.md may be - for stdin.\n"
+    "Mustache template (see README, \"Messages\"); FILE.md may be - for stdin.\n"
     "  create    store a draft; prints the new post's id\n"
     "  preview   one message exactly as a subscriber gets it (--to EMAIL: that\n"
-    "            subscriber; default: the first confirmed subscriber of the lists)\n"
+    "            subscriber; default: the first confirmed subscriber of the lists);\n"
+    "            --format eml (default: the whole message), html or text\n"
     "  send      queue the post: one delivery per confirmed subscriber in instant\n"
     "            mode (a subscriber on several of its lists gets one copy);\n"
     "            --wait delivers it now and returns when it is done. On a post\n"
     "            already sending (e.g. after a crash) it resumes, never restarts.\n"
     "  status    deliveries by state, send rate (msgs/s over the last minute)\n"
+    "  deliveries  the ledger: one row per subscriber with its state, the relay's\n"
+    "            reply and queue id (--state failed: who did not get it, and why)\n"
     "  pause     stop claiming its deliveries; resume continues; cancel drops\n"
     "            every delivery not yet handed to a relay\n"
     "  --breaking  deliver ahead of normal posts\n";
@@ -648,6 +655,27 @@ int bl_cli_run_engine(struct bl_cli *cli, struct bl_store *s, int once, long lon
 	struct bl_engine_stats st;
 	struct bl_diag d;
 	int rc = bl_engine_run(&o, &st, &d);
+	if (rc == -BL_EBUSY && wait_post > 0) {
+		/* Another engine delivers: follow the post until it is done. */
+		fprintf(stderr, "bulletin: %s; waiting for it to deliver post %lld\n", d.msg,
+		        wait_post);
+		for (;;) {
+			struct bl_post p = {0};
+			int found = s->ops->post_get(s, wait_post, &p);
+			int done = found != 1 || p.status == BL_POST_SENT ||
+			           p.status == BL_POST_CANCELLED ||
+			           (p.status == BL_POST_PAUSED && !p.auto_paused);
+			bl_post_clear(&p);
+			if (found < 0) {
+				bl_cli_error("%s", bl_store_error(s));
+				return BL_EXIT_STORE;
+			}
+			if (done || stop_flag)
+				return BL_EXIT_OK;
+			struct timespec ts = {0, 250 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
 	if (rc) {
 		bl_cli_error("%s", d.msg);
 		return bl_cli_exit_code(rc);
@@ -687,6 +715,18 @@ static int cmd_send(struct bl_cli *cli, int argc, char **argv)
 	if ((code = make_composer(cli, s, &p, &ls, &secret, &comp)))
 		goto out;
 	bl_composer_destroy(comp);
+	{
+		struct bl_transport *t = NULL;
+		struct bl_transport_opts to;
+		struct bl_diag d;
+		bl_transport_opts_init(&to);
+		if (bl_transport_create(bl_config_str(cli->config, "relay"), &to, &t, &d)) {
+			bl_cli_error("relay: %s", d.msg);
+			code = BL_EXIT_INPUT;
+			goto out;
+		}
+		bl_transport_destroy(t);
+	}
 	int64_t total = 0;
 	int rc = s->ops->post_queue(s, p.id, bl_now(), &total);
 	if (rc < 0) {
@@ -757,7 +797,7 @@ static int print_status(struct bl_store *s, int64_t id, int json)
 		json_object_set_new(o, "status", json_string(bl_post_status_name(p.status)));
 		json_object_set_new(o, "total", json_integer(p.total));
 		counts_json(o, &n);
-		json_object_set_new(o, "rate", json_real(rate));
+		json_object_set_new(o, "rate", json_real((double)(int64_t)(rate * 10 + 0.5) / 10));
 		json_object_set_new(o, "started_at", time_json(p.started_at));
 		json_object_set_new(o, "finished_at", time_json(p.finished_at));
 		if (*p.pause_reason)
@@ -790,6 +830,107 @@ static int cmd_status(struct bl_cli *cli, int argc, char **argv)
 	if ((code = parse_id(operand, &id)) || (code = bl_cli_store(cli, 1, &s)))
 		return code;
 	return print_status(s, id, json);
+}
+
+struct deliveries_out {
+	json_t *arr;
+	int64_t n;
+};
+
+static int print_delivery(void *arg, const struct bl_delivery_row *r)
+{
+	struct deliveries_out *o = arg;
+	if (o->arr) {
+		json_t *j = json_object();
+		json_object_set_new(j, "id", json_integer(r->id));
+		json_object_set_new(j, "email",
+		                    r->subscriber_id ? json_string(r->email) : json_null());
+		json_object_set_new(j, "state", json_string(bl_delivery_state_name(r->state)));
+		json_object_set_new(j, "attempts", json_integer(r->attempts));
+		json_object_set_new(j, "in_doubt", json_boolean(r->in_doubt));
+		json_object_set_new(j, "code", r->code ? json_integer(r->code) : json_null());
+		json_object_set_new(j, "reply", json_string(r->reply ? r->reply : ""));
+		json_object_set_new(j, "queue_id", json_string(r->queue_id ? r->queue_id : ""));
+		json_object_set_new(j, "relay", json_string(r->relay ? r->relay : ""));
+		json_object_set_new(j, "updated_at", time_json(r->updated_at));
+		json_object_set_new(j, "next_try",
+		                    r->state == BL_DELIVERY_DEFERRED ? time_json(r->next_try)
+		                                                     : json_null());
+		json_array_append_new(o->arr, j);
+	} else {
+		if (o->n == 0)
+			printf("%10s  %-10s  %-40s  %4s  %s\n", "ID", "STATE", "EMAIL", "CODE",
+			       "REPLY");
+		char codebuf[16] = "-";
+		if (r->code)
+			snprintf(codebuf, sizeof(codebuf), "%d", r->code);
+		printf("%10lld  %-10s  %-40s  %4s  %s\n", (long long)r->id,
+		       bl_delivery_state_name(r->state), r->subscriber_id ? r->email : "(erased)",
+		       codebuf, r->reply ? r->reply : "");
+	}
+	o->n++;
+	return 0;
+}
+
+static int cmd_deliveries(struct bl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},        {"state", required_argument, NULL, 's'},
+	    {"limit", required_argument, NULL, 'l'}, {"after", required_argument, NULL, 'a'},
+	    {"json", no_argument, NULL, 'j'},        {0}};
+	int c, json = 0, code, state = -1;
+	long long limit = 0, after = 0;
+	bl_cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': {
+			enum bl_delivery_state st;
+			if (bl_delivery_state_parse(optarg, &st)) {
+				bl_cli_error(
+				    "--state must be pending, claimed, accepted, deferred, "
+				    "failed or suppressed (got \"%s\")",
+				    optarg);
+				return BL_EXIT_USAGE;
+			}
+			state = (int)st;
+			break;
+		}
+		case 'l':
+		case 'a':
+			if (bl_parse_int64(optarg, 0, INT64_MAX, c == 'l' ? &limit : &after)) {
+				bl_cli_error("--%s must be a number >= 0 (got \"%s\")",
+				             c == 'l' ? "limit" : "after", optarg);
+				return BL_EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			return bl_cli_usage(usage, c == 'h');
+		}
+	}
+	const char *operand = bl_cli_operand(argc, argv, "post deliveries", "ID");
+	if (!operand)
+		return BL_EXIT_USAGE;
+	struct bl_store *s;
+	struct bl_post p = {0};
+	if ((code = load_post(cli, operand, &s, &p, NULL)))
+		return code;
+	struct deliveries_out o = {json ? json_array() : NULL, 0};
+	int rc = s->ops->delivery_each(s, p.id, state, after, limit, print_delivery, &o);
+	bl_post_clear(&p);
+	if (rc) {
+		json_decref(o.arr);
+		bl_cli_error("%s", bl_store_error(s));
+		return BL_EXIT_STORE;
+	}
+	if (json)
+		bl_cli_print_json(o.arr);
+	else if (o.n == 0)
+		printf("no deliveries%s\n",
+		       state >= 0 ? " in that state" : " (the post was not sent yet)");
+	return BL_EXIT_OK;
 }
 
 static int transition(struct bl_cli *cli, int argc, char **argv, const char *verb,
@@ -844,9 +985,10 @@ static int cmd_cancel(struct bl_cli *cli, int argc, char **argv)
 int bl_cmd_post(struct bl_cli *cli, int argc, char **argv)
 {
 	static const struct bl_subcommand subs[] = {
-	    {"create", cmd_create},   {"ls", cmd_ls},         {"show", cmd_show},
-	    {"preview", cmd_preview}, {"send", cmd_send},     {"status", cmd_status},
-	    {"pause", cmd_pause},     {"resume", cmd_resume}, {"cancel", cmd_cancel},
+	    {"create", cmd_create},         {"ls", cmd_ls},         {"show", cmd_show},
+	    {"preview", cmd_preview},       {"send", cmd_send},     {"status", cmd_status},
+	    {"pause", cmd_pause},           {"resume", cmd_resume}, {"cancel", cmd_cancel},
+	    {"deliveries", cmd_deliveries},
 	};
 	return bl_cli_dispatch(cli, argc, argv, subs, sizeof(subs) / sizeof(subs[0]), usage,
 	                       "post");

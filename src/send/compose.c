@@ -27,6 +27,7 @@ extern const struct bl_embedded bl_email_templates[];
 
 struct bl_composer {
 	int64_t post_id;
+	int64_t post_created; /* seconds: tells apart posts of the same id (a restore) */
 	char *subject;
 	char from_name[BL_NAME_MAX + 1];
 	char from_addr[BL_ADDRESS_MAX + 1];
@@ -168,6 +169,7 @@ int bl_composer_create(const struct bl_compose_opts *o, const struct bl_post *p,
 	int rc;
 
 	c->post_id = p->id;
+	c->post_created = p->created_at;
 	c->secret = o->secret;
 	c->lists = lists;
 	c->n_lists = n_lists;
@@ -349,7 +351,8 @@ int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now,
 	         "<%s/unsubscribe/%s>, <mailto:unsubscribe+%s@%s?subject=unsubscribe>",
 	         c->public_url, unsub, verp, c->bounce_domain);
 	snprintf(post_id, sizeof(post_id), "%lld", (long long)c->post_id);
-	snprintf(message_id, sizeof(message_id), "bulletin-%s@%s", verp, c->list_id_domain);
+	snprintf(message_id, sizeof(message_id), "bulletin-%s.%llx@%s", verp,
+	         (unsigned long long)c->post_created, c->list_id_domain);
 	snprintf(mail_from, BL_MAIL_FROM_MAX, "bounces+%s@%s", verp, c->bounce_domain);
 
 	const struct bl_header headers[] = {

@@ -71,9 +71,9 @@ void bl_composer_destroy(struct bl_composer *c);
  * appended to @msg (CRLF, ready for SMTP DATA), the VERP envelope sender
  * written to @mail_from. @now is the Date header (seconds since the epoch).
  * The Message-ID is the same for every attempt of the row:
- * <bulletin-POST-SUBSCRIBER-MAC@list_id_domain>. Returns 0; -BL_EINVAL when
- * the subscriber's data cannot be rendered (@d says why); -BL_ELIMIT past
- * BL_MESSAGE_MAX.
+ * <bulletin-POST-SUBSCRIBER-MAC.CREATED@list_id_domain>, CREATED being the
+ * post's creation time in hex (post ids start again in a restored database). Returns 0; -BL_EINVAL
+ * when the subscriber's data cannot be rendered (@d says why); -BL_ELIMIT past BL_MESSAGE_MAX.
  */
 int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now, struct bl_buf *msg,
                char mail_from[BL_MAIL_FROM_MAX], struct bl_diag *d);

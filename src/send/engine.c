@@ -65,9 +65,10 @@ struct engine {
 	struct bl_buf msg;
 	struct bl_engine_stats st;
 	char probe_from[BL_MAIL_FROM_MAX];
-	int64_t next_probe;  /* engine-side probe time for auto-paused posts (0: none) */
-	int64_t probe_delay; /* seconds, doubles up to relay_retry_max */
-	int relay_down;      /* every relay was backing off at the last look */
+	char last_conn_error[400]; /* the last connection-level failure, for people */
+	int64_t next_probe;        /* engine-side probe time for auto-paused posts (0: none) */
+	int64_t probe_delay;       /* seconds, doubles up to relay_retry_max */
+	int relay_down;            /* every relay was backing off at the last look */
 	double last_progress;
 	int progress_drawn;
 	struct bl_delivery_counts wait_base; /* counts of wait_post when we started */
@@ -228,11 +229,12 @@ static void on_result(void *arg, const struct bl_send_result *r)
 		break;
 	case BL_SEND_SYSTEMIC: {
 		char why[1024];
-		snprintf(why, sizeof(why), "the relay %s refused at %s: %d %s", r->relay,
+		/* The reply text starts with its code when the relay sent one. */
+		snprintf(why, sizeof(why), "the relay %s refused at %s: %s", r->relay,
 		         r->stage == BL_STAGE_AUTH   ? "AUTH"
 		         : r->stage == BL_STAGE_MAIL ? "MAIL FROM"
 		                                     : "EHLO",
-		         r->code, r->reply);
+		         r->reply);
 		pause_post(e, f->post_id, why, 1);
 		if (!e->next_probe) {
 			e->probe_delay = bl_config_int(e->o->config, "relay_retry_min");
@@ -244,6 +246,8 @@ static void on_result(void *arg, const struct bl_send_result *r)
 	}
 	case BL_SEND_CONNECTION:
 	default:
+		snprintf(e->last_conn_error, sizeof(e->last_conn_error), "%s: %.300s", r->relay,
+		         r->reply);
 		st = BL_DELIVERY_PENDING;
 		e->st.released++;
 		break;
@@ -324,8 +328,12 @@ static int resume_auto_paused(void *arg, const struct bl_post *p)
 static int pause_sending(void *arg, const struct bl_post *p)
 {
 	struct engine *e = arg;
-	if (p->status == BL_POST_SENDING)
-		pause_post(e, p->id, "every relay is unreachable", 1);
+	if (p->status == BL_POST_SENDING) {
+		char why[512];
+		snprintf(why, sizeof(why), "every relay is unreachable (last: %s)",
+		         e->last_conn_error[0] ? e->last_conn_error : "no answer");
+		pause_post(e, p->id, why, 1);
+	}
 	return 0;
 }
 

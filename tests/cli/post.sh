@@ -67,6 +67,11 @@ same "status --json has every documented key" "$(printf '%s' "$OUT" | jq -c 'key
 	'["accepted","claimed","deferred","failed","finished_at","id","in_doubt","pending","rate","started_at","status","suppressed","total"]'
 rcpts=$(grep -h '^To:' "$WORK"/outbox/new/* | grep -o '<[^>]*>' | sort | tr '\n' ' ')
 case "$rcpts" in *ann@example.org*ben@example.org*gus@example.org*) ok "recipients are ann, ben, gus" ;; *) not_ok "recipients are ann, ben, gus" "$rcpts" ;; esac
+run $B post deliveries 1 --json
+same "deliveries --json: one accepted row per recipient, with the maildir file as queue id" \
+	"$(printf '%s' "$OUT" | jq -c '[.[] | select(.state == "accepted" and (.queue_id | length) > 0)] | length')" 3
+expect_out "deliveries --state failed: none" 0 "no deliveries in that state" $B post deliveries 1 --state failed
+expect_out "deliveries bad state" 1 "--state must be" $B post deliveries 1 --state lost
 expect_out "sending a sent post again is refused" 2 "is sent; it cannot be sent again" $B post send 1
 expect_out "pausing a sent post is refused" 2 "cannot pause" $B post pause 1
 
@@ -107,5 +112,10 @@ if [ "$BL_CLI_BACKEND" = sqlite ]; then
 	same "the engine exits cleanly on SIGTERM" "$?" 0
 fi
 
+$B post create --list news --subject "Bad relay" --body-file "$WORK/body.md" >/dev/null
+n_bad=$($B post ls --json | jq '.[0].id')
+expect_out "a malformed relay is refused before queueing" 2 "relay:" env BULLETIN_RELAY=ftp://x $B post send "$n_bad"
+expect_out "the post is still a draft" 0 "draft" $B post show "$n_bad"
+$B post cancel "$n_bad" >/dev/null
 expect_out "status of a bad id" 1 "positive number" $B post status abc
 done_testing

@@ -28,7 +28,7 @@ Checks, per message:
 - the decoded Subject equals SUBJECT, the To address is the envelope
   recipient and its display name the expected name (decoded as RFC 2047
   6.2 says, which Python's own parser does not do in a phrase); Date parses;
-- Message-ID <bulletin-POST-SUB-MAC@...> unique and tied to the VERP
+- Message-ID <bulletin-POST-SUB-MAC.CREATED@...> unique and tied to the VERP
   envelope sender bounces+POST-SUB-MAC@...; X-Bulletin-Post is POST;
 - List-Unsubscribe: one http(s) URL (unique to the message) and one mailto;
   List-Unsubscribe-Post: List-Unsubscribe=One-Click; Precedence: bulk;
@@ -243,9 +243,9 @@ def main():
                                                  + r"/unsubscribe/[A-Za-z0-9_-]+", https[0]):
                 p(f"unsubscribe URL {https[0]!r} is not {a.public_url}/unsubscribe/TOKEN")
         mid = str(msg.get("Message-ID", ""))
-        m = re.fullmatch(r"<bulletin-((\d+)-\d+-[0-9a-f]{16})@([^>]+)>", mid)
+        m = re.fullmatch(r"<bulletin-((\d+)-\d+-[0-9a-f]{16})\.[0-9a-f]+@([^>]+)>", mid)
         if not m:
-            p(f"Message-ID {mid!r} is not <bulletin-POST-SUB-MAC@...>")
+            p(f"Message-ID {mid!r} is not <bulletin-POST-SUB-MAC.CREATED@...>")
         else:
             if mid in seen_mid:
                 p(f"Message-ID {mid} repeated")
