@@ -255,8 +255,8 @@ static void on_result(void *arg, const struct bl_send_result *r)
 	p = add_result(e, f->delivery_id, st);
 	p->r.code = r->code;
 	if (st == BL_DELIVERY_FAILED && r->outcome == BL_SEND_DEFERRED)
-		snprintf(p->reply, sizeof(p->reply), "gave up after %d attempts: %d %s",
-		         f->attempts, r->code, r->reply);
+		snprintf(p->reply, sizeof(p->reply), "gave up after %d attempts: %s", f->attempts,
+		         r->reply);
 	else
 		snprintf(p->reply, sizeof(p->reply), "%s", r->reply);
 	snprintf(p->queue_id, sizeof(p->queue_id), "%s", r->queue_id);
@@ -453,9 +453,27 @@ int bl_engine_run(const struct bl_engine_opts *o, struct bl_engine_stats *stp, s
 		e.s->ops->delivery_counts(e.s, o->wait_post, &e.wait_base);
 	}
 
+	int64_t next_reclaim = bl_now() + (e.lease > 1 ? e.lease / 2 : 1);
 	for (;;) {
 		int64_t now = bl_now();
 		int stopping = o->stop && *o->stop;
+
+		/* Several engines (PostgreSQL): take over the claims of one that died,
+		 * once their lease ran out, without waiting for a restart. */
+		if (!all && now >= next_reclaim) {
+			int64_t taken = 0;
+			if ((rc = e.s->ops->delivery_reclaim(e.s, now, 0, &taken))) {
+				rc = store_fail(&e, rc);
+				goto out;
+			}
+			if (taken > 0)
+				bl_warn("%lld deliveries claimed by an engine that stopped "
+				        "answering are "
+				        "in doubt; sending them again (same Message-ID)",
+				        (long long)taken);
+			e.st.reclaimed += taken;
+			next_reclaim = now + (e.lease > 1 ? e.lease / 2 : 1);
+		}
 		size_t want = 0, got = 0, stale = 0, finished = 0;
 
 		if (!stopping) {

@@ -147,17 +147,16 @@ sql() {
 	fi
 }
 
-# known_bug DESC BUG CONDITION...: like a check that CONDITION succeeds, but
-# a failure is reported as a TAP TODO naming the product bug (counted as a
-# skip, not a failure) until it is fixed; once it passes it is a plain ok.
-known_bug() {
-	local desc=$1 bug=$2
+# check_true DESC WHY CONDITION...: a check that CONDITION succeeds; on
+# failure WHY (what went wrong, with the figures) is printed under it.
+# (These were TAP TODOs for product bugs; the bugs are fixed, so they count.)
+check_true() {
+	local desc=$1 why=$2
 	shift 2
-	TAP_N=$((TAP_N + 1))
 	if "$@"; then
-		echo "ok $TAP_N - $desc"
+		ok "$desc"
 	else
-		echo "not ok $TAP_N - $desc # TODO product bug: $bug"
+		not_ok "$desc" "$why"
 	fi
 }
 
