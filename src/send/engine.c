@@ -467,10 +467,11 @@ int bl_engine_run(const struct bl_engine_opts *o, struct bl_engine_stats *stp, s
 				goto out;
 			}
 			if (taken > 0)
-				bl_warn("%lld deliveries claimed by an engine that stopped "
-				        "answering are "
-				        "in doubt; sending them again (same Message-ID)",
-				        (long long)taken);
+				bl_warn(
+				    "%lld deliveries were in flight when an engine stopped (its "
+				    "lease ran out); they are in doubt and will be sent again "
+				    "(same Message-ID)",
+				    (long long)taken);
 			e.st.reclaimed += taken;
 			next_reclaim = now + (e.lease > 1 ? e.lease / 2 : 1);
 		}
