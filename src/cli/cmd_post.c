@@ -251,9 +251,18 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 			free(body);
 			return BL_EXIT_INPUT;
 		}
+		/* What the composer will compile: the HTML and text the Markdown becomes. */
 		int rc = bl_markdown_render(body, len, &html, &text, &d);
 		if (!rc)
 			rc = bl_tmpl_compile(body, len, body_file, &t, &d);
+		bl_tmpl_destroy(t);
+		t = NULL;
+		if (!rc)
+			rc = bl_tmpl_compile(html, strlen(html), body_file, &t, &d);
+		bl_tmpl_destroy(t);
+		t = NULL;
+		if (!rc)
+			rc = bl_tmpl_compile(text, strlen(text), body_file, &t, &d);
 		bl_tmpl_destroy(t);
 		free(html);
 		free(text);

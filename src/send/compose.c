@@ -94,6 +94,10 @@ int bl_sender_parse(const char *from, unsigned flags, char *name, size_t name_si
 	}
 	if (nlen >= name_size || nlen > BL_NAME_MAX)
 		return bl_diag_set(d, BL_EINVAL, "the sender's name is over %d bytes", BL_NAME_MAX);
+	if (memchr(from + nstart, '<', nlen) || memchr(from + nstart, '>', nlen))
+		return bl_diag_set(
+		    d, BL_EINVAL,
+		    "sender \"%s\": the name may not hold '<' or '>' (one address only)", from);
 	if (memchr(from + nstart, '"', nlen) || memchr(from + nstart, '\\', nlen))
 		return bl_diag_set(d, BL_EINVAL,
 		                   "the sender's name may not hold '\"' or '\\': write it plainly");
@@ -136,6 +140,26 @@ static int is_ip_or_local(const char *host)
 	if (host[0] == '[' || strcmp(host, "localhost") == 0)
 		return 1;
 	return strspn(host, "0123456789.") == strlen(host);
+}
+
+/*
+ * A domain setting (@name): @value, or @fallback when empty; checked as the
+ * domain of an address (hostname rules, IDNA to A-labels) so that it can go
+ * into an envelope sender, a Message-ID and a List-Id. *@out malloc'd.
+ */
+static int domain_setting(const char *name, const char *value, const char *fallback, unsigned flags,
+                          char **out, struct bl_diag *d)
+{
+	const char *v = value && *value ? value : fallback;
+	char probe[BL_ADDRESS_MAX + 2];
+	struct bl_address a;
+	struct bl_diag ad;
+	if (strlen(v) > BL_ADDRESS_MAX - 2 ||
+	    snprintf(probe, sizeof(probe), "x@%s", v) >= (int)sizeof(probe) ||
+	    bl_address_parse(probe, strlen(probe), flags, &a, NULL, &ad) != 0)
+		return bl_diag_set(d, BL_EINVAL, "%s \"%s\" is not a valid domain name", name, v);
+	*out = bl_xstrdup(strchr(a.email, '@') + 1);
+	return 0;
 }
 
 void bl_composer_destroy(struct bl_composer *c)
@@ -196,13 +220,23 @@ int bl_composer_create(const struct bl_compose_opts *o, const struct bl_post *p,
 		                 o->public_url);
 		goto fail;
 	}
+	/* Links are public_url + "/unsubscribe/TOKEN": no query or fragment, and
+	 * nothing that would end a <URL> in a header or an attribute. */
+	if (strpbrk(c->public_url, "?#<>\"' \t\r\n\\")) {
+		rc =
+		    bl_diag_set(d, BL_EINVAL,
+		                "public_url \"%s\" must be a base URL: no query (?), fragment (#), "
+		                "spaces, quotes or <>",
+		                o->public_url);
+		goto fail;
+	}
 	const char *sender_domain = strchr(c->from_addr, '@') + 1;
-	c->bounce_domain =
-	    bl_xstrdup(o->bounce_domain && *o->bounce_domain ? o->bounce_domain : sender_domain);
-	if (o->list_id_domain && *o->list_id_domain)
-		c->list_id_domain = bl_xstrdup(o->list_id_domain);
-	else
-		c->list_id_domain = bl_xstrdup(is_ip_or_local(host) ? sender_domain : host);
+	if ((rc = domain_setting("bounce_domain", o->bounce_domain, sender_domain, o->address_flags,
+	                         &c->bounce_domain, d)) ||
+	    (rc = domain_setting("list_id_domain", o->list_id_domain,
+	                         is_ip_or_local(host) ? sender_domain : host, o->address_flags,
+	                         &c->list_id_domain, d)))
+		goto fail;
 	c->postal_address = bl_xstrdup(o->postal_address ? o->postal_address : "");
 	if ((rc = bl_markdown_render(p->body, strlen(p->body), &html, &text, d)))
 		goto fail;

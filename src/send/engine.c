@@ -306,11 +306,21 @@ static void dispatch(struct engine *e, const struct bl_claimed *c, int64_t now)
 	    .tag = f,
 	};
 	snprintf(e->probe_from, sizeof(e->probe_from), "%s", mail_from);
-	if (bl_transport_submit(e->t, &m) != 0) {
+	int src = bl_transport_submit(e->t, &m);
+	if (src == -BL_EBUSY) { /* no slot after all: give the row back */
 		free(m.data);
 		free(f);
 		add_result(e, c->delivery_id, BL_DELIVERY_PENDING);
 		e->st.released++;
+	} else if (src != 0) { /* the transport refuses this message for good */
+		struct pending_result *p = add_result(e, c->delivery_id, BL_DELIVERY_FAILED);
+		snprintf(p->reply, sizeof(p->reply), "refused by the transport: %s",
+		         bl_strerror(src));
+		bl_warn("post %lld: delivery %lld: the transport refused the message (%s)",
+		        (long long)c->post_id, (long long)c->delivery_id, bl_strerror(src));
+		free(m.data);
+		free(f);
+		e->st.failed++;
 	}
 }
 
