@@ -116,6 +116,10 @@ $B post create --list news --subject "Bad relay" --body-file "$WORK/body.md" >/d
 n_bad=$($B post ls --json | jq '.[0].id')
 expect_out "a malformed relay is refused before queueing" 2 "relay:" env BULLETIN_RELAY=ftp://x $B post send "$n_bad"
 expect_out "the post is still a draft" 0 "draft" $B post show "$n_bad"
+expect_out "a bounce_domain that is no domain is refused before queueing" 2 "bounce_domain \"a>b\" is not a valid domain" env BULLETIN_BOUNCE_DOMAIN='a>b' $B post send "$n_bad"
+expect_out "a public_url with a query is refused before queueing" 2 "must be a base URL" env BULLETIN_PUBLIC_URL='https://x.example/?a=1' $B post send "$n_bad"
+expect_out "a sender name holding a second address is refused" 2 "may not hold '<' or '>'" $B post create --list news --subject S --body-file "$WORK/body.md" --from 'A <a@example.org> B <c@evil.example>'
+expect_out "still a draft after the refusals" 0 "draft" $B post show "$n_bad"
 $B post cancel "$n_bad" >/dev/null
 expect_out "status of a bad id" 1 "positive number" $B post status abc
 done_testing
