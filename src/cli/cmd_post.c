@@ -163,7 +163,13 @@ static int check_header_text(const char *what, const char *v, size_t max)
 			             what, i + 1);
 			return BL_EXIT_INPUT;
 		}
-		if (ch < 0x20 || ch == 0x7f) {
+		/* C0, DEL, C1 (U+0080..U+009F) and the Unicode line and paragraph
+		 * separators (U+2028, U+2029): none belongs in a one-line header. */
+		if (ch < 0x20 || ch == 0x7f ||
+		    (ch == 0xc2 && i + 1 < len && (unsigned char)v[i + 1] >= 0x80 &&
+		     (unsigned char)v[i + 1] <= 0x9f) ||
+		    (ch == 0xe2 && i + 2 < len && (unsigned char)v[i + 1] == 0x80 &&
+		     ((unsigned char)v[i + 2] == 0xa8 || (unsigned char)v[i + 2] == 0xa9))) {
 			bl_cli_error("%s holds a control character at byte %zu", what, i + 1);
 			return BL_EXIT_INPUT;
 		}

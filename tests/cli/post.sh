@@ -31,6 +31,8 @@ printf '# Hello {{subscriber.name}}\n\nYou live in {{subscriber.attributes.city}
 expect_out "create prints the new id" 0 "^1$" $B post create --list news --list local --subject "First post" --body-file "$WORK/body.md"
 expect_out "subject with a line break refused at create" 2 "line break" $B post create --list news --subject "$(printf 'a\r\nBcc: x@example.org')" --body-file "$WORK/body.md"
 expect_out "subject with NUL-free control char refused" 2 "control character" $B post create --list news --subject "$(printf 'a\tb')" --body-file "$WORK/body.md"
+expect_out "subject with a C1 control (U+0085) refused" 2 "control character" $B post create --list news --subject "$(printf 'a\302\205b')" --body-file "$WORK/body.md"
+expect_out "subject with U+2028 refused" 2 "control character" $B post create --list news --subject "$(printf 'a\342\200\250b')" --body-file "$WORK/body.md"
 expect_out "empty subject refused" 2 "must not be empty" $B post create --list news --subject "" --body-file "$WORK/body.md"
 expect_out "unknown list refused" 2 "no list \"nope\"" $B post create --list nope --subject S --body-file "$WORK/body.md"
 expect_out "missing body file" 2 "cannot read" $B post create --list news --subject S --body-file "$WORK/missing.md"
