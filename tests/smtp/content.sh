@@ -200,7 +200,9 @@ f=$(msgtool find "$CAP" y@xn--hxajbheg2az3al.example)
 case "$(msgtool part "$f" text)" in *"Hello reader"*) ok "an inverted section stands in for an empty name" ;; *) not_ok "an inverted section stands in for an empty name" ;; esac
 same "no display name when the name is empty" "$(msgtool header "$f" To)" "y@xn--hxajbheg2az3al.example"
 
-ok "relay queue id recorded per delivery # SKIP no command shows a delivery's queue id"
+dq=$($B post deliveries 1 --json | jq -r '.[] | select(.state == "accepted") | .queue_id' | sort)
+cq=$(cat "$CAP"/*.json | jq -r '.queue_id' | sort)
+same "the relay's queue id is recorded per delivery (post deliveries)" "$(printf '%s' "$dq" | wc -l)/$dq" "$(printf '%s' "$cq" | wc -l)/$cq"
 
 # Unsubscribes after queueing take effect at claim time: reader010 leaves
 # news (its only list), reader055 leaves local (still confirmed on news, but
