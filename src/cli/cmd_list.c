@@ -187,11 +187,7 @@ static int collect(void *arg, const struct bl_list *l)
 {
 	struct collected *c = arg;
 	c->v = bl_xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
-	struct bl_list *d = &c->v[c->n++];
-	*d = *l;
-	d->slug = bl_xstrdup(l->slug);
-	d->name = bl_xstrdup(l->name);
-	d->description = bl_xstrdup(l->description);
+	bl_list_copy(&c->v[c->n++], l);
 	return 0;
 }
 

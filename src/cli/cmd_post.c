@@ -91,11 +91,7 @@ static int collect_list(void *arg, const struct bl_list *l)
 {
 	struct lists *c = arg;
 	c->v = bl_xreallocarray(c->v, c->n + 1, sizeof(*c->v));
-	struct bl_list *d = &c->v[c->n++];
-	*d = *l;
-	d->slug = bl_xstrdup(l->slug);
-	d->name = bl_xstrdup(l->name);
-	d->description = bl_xstrdup(l->description);
+	bl_list_copy(&c->v[c->n++], l);
 	return 0;
 }
 
@@ -677,9 +673,7 @@ int bl_cli_run_engine(struct bl_cli *cli, struct bl_store *s, int once, long lon
 		for (;;) {
 			struct bl_post p = {0};
 			int found = s->ops->post_get(s, wait_post, &p);
-			int done = found != 1 || p.status == BL_POST_SENT ||
-			           p.status == BL_POST_CANCELLED ||
-			           (p.status == BL_POST_PAUSED && !p.auto_paused);
+			int done = found != 1 || bl_engine_wait_over(&p);
 			bl_post_clear(&p);
 			if (found < 0) {
 				bl_cli_error("%s", bl_store_error(s));

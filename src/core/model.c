@@ -2,6 +2,7 @@
 #include "core/model.h"
 
 #include "util/err.h"
+#include "util/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -97,4 +98,12 @@ void bl_post_clear(struct bl_post *p)
 	free(p->from_header);
 	free(p->pause_reason);
 	memset(p, 0, sizeof(*p));
+}
+
+void bl_list_copy(struct bl_list *dst, const struct bl_list *src)
+{
+	*dst = *src;
+	dst->slug = bl_xstrdup(src->slug);
+	dst->name = bl_xstrdup(src->name);
+	dst->description = bl_xstrdup(src->description);
 }

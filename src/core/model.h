@@ -164,6 +164,8 @@ struct bl_delivery_counts {
 /* bl_list_clear / bl_subscriber_clear - free the strings of a struct filled by the store;
  * NULL-safe. */
 void bl_list_clear(struct bl_list *l);
+/* bl_list_copy - @dst = @src with its own copies of the strings (free with bl_list_clear). */
+void bl_list_copy(struct bl_list *dst, const struct bl_list *src);
 void bl_subscriber_clear(struct bl_subscriber *s);
 /* bl_post_clear - free the strings of a post filled by the store; NULL-safe. */
 void bl_post_clear(struct bl_post *p);

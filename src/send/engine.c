@@ -59,6 +59,8 @@ struct engine {
 	int64_t retry_min, retry_max, retry_max_age, lease;
 	struct pending_result *results;
 	size_t n_results, cap_results;
+	struct bl_delivery_result *rs; /* results as the store takes them */
+	size_t cap_rs;
 	struct post_slot *posts;
 	size_t n_posts;
 	struct bl_claimed claimed[CLAIM_MAX];
@@ -129,11 +131,7 @@ static int collect_lists(void *arg, const struct bl_list *l)
 {
 	struct post_slot *ps = arg;
 	ps->lists = bl_xreallocarray(ps->lists, ps->n_lists + 1, sizeof(*ps->lists));
-	struct bl_list *c = &ps->lists[ps->n_lists++];
-	*c = *l;
-	c->slug = bl_xstrdup(l->slug);
-	c->name = bl_xstrdup(l->name);
-	c->description = bl_xstrdup(l->description);
+	bl_list_copy(&ps->lists[ps->n_lists++], l);
 	return 0;
 }
 
@@ -266,6 +264,15 @@ static void on_result(void *arg, const struct bl_send_result *r)
 	free(f);
 }
 
+/* A UTF-8 local part needs SMTPUTF8 (RFC 6531); domains are A-labels already. */
+static int has_non_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
 /* Hand claimed row @c to the transport, or queue a result saying why not. */
 static void dispatch(struct engine *e, const struct bl_claimed *c, int64_t now)
 {
@@ -298,11 +305,7 @@ static void dispatch(struct engine *e, const struct bl_claimed *c, int64_t now)
 	    .rcpt = c->email,
 	    .data = bl_buf_take(&e->msg),
 	    .len = len,
-	    .smtputf8 = strspn(c->email, "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d"
-	                                 "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a"
-	                                 "\x1b\x1c\x1d\x1e\x1f !\"#$%&'()*+,-./0123456789:;<=>?@"
-	                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstu"
-	                                 "vwxyz{|}~\x7f") != strlen(c->email),
+	    .smtputf8 = has_non_ascii(c->email),
 	    .tag = f,
 	};
 	snprintf(e->probe_from, sizeof(e->probe_from), "%s", mail_from);
@@ -385,13 +388,18 @@ static void progress(struct engine *e, int force)
 	e->progress_drawn = 1;
 }
 
-/* For wait_post: 1 when the wait is over (sent, cancelled, paused by a person). */
+int bl_engine_wait_over(const struct bl_post *p)
+{
+	return p->status == BL_POST_SENT || p->status == BL_POST_CANCELLED ||
+	       p->status == BL_POST_DRAFT || (p->status == BL_POST_PAUSED && !p->auto_paused);
+}
+
+/* For wait_post: 1 when the wait is over, or the post is gone. */
 static int wait_done(struct engine *e)
 {
 	struct bl_post p = {0};
 	int rc = e->s->ops->post_get(e->s, e->o->wait_post, &p);
-	int done = rc != 1 || p.status == BL_POST_SENT || p.status == BL_POST_CANCELLED ||
-	           p.status == BL_POST_DRAFT || (p.status == BL_POST_PAUSED && !p.auto_paused);
+	int done = rc != 1 || bl_engine_wait_over(&p);
 	bl_post_clear(&p);
 	return done;
 }
@@ -526,16 +534,17 @@ int bl_engine_run(const struct bl_engine_opts *o, struct bl_engine_stats *stp, s
 				    e.results[i].queue_id[0] ? e.results[i].queue_id : NULL;
 				e.results[i].r.relay = e.results[i].relay;
 			}
-			struct bl_delivery_result *rs = NULL;
-			if (e.n_results) {
-				rs = bl_xcalloc(e.n_results, sizeof(*rs));
-				for (size_t i = 0; i < e.n_results; i++)
-					rs[i] = e.results[i].r;
+			/* The store takes a plain array; it grows with the results, never per turn.
+			 */
+			if (e.n_results > e.cap_rs) {
+				e.cap_rs = e.cap_results;
+				e.rs = bl_xreallocarray(e.rs, e.cap_rs, sizeof(*e.rs));
 			}
-			rc = e.s->ops->delivery_exchange(e.s, e.worker, now, now + e.lease, rs,
+			for (size_t i = 0; i < e.n_results; i++)
+				e.rs[i] = e.results[i].r;
+			rc = e.s->ops->delivery_exchange(e.s, e.worker, now, now + e.lease, e.rs,
 			                                 e.n_results, want, e.claimed, &got, &stale,
 			                                 &finished);
-			free(rs);
 			if (rc) {
 				rc = store_fail(&e, rc);
 				goto out;
@@ -598,6 +607,7 @@ out:
 	forget_composers(&e);
 	free(e.posts);
 	free(e.results);
+	free(e.rs);
 	bl_buf_finish(&e.msg);
 	if (stp)
 		*stp = e.st;

@@ -46,6 +46,13 @@ struct bl_engine_stats {
 int bl_engine_run(const struct bl_engine_opts *o, struct bl_engine_stats *st, struct bl_diag *d);
 
 /*
+ * bl_engine_wait_over - 1 when a wait for post @p is over: sent, cancelled,
+ * back to draft, or paused by a person (a pause a relay fault caused is
+ * waited out); else 0.
+ */
+int bl_engine_wait_over(const struct bl_post *p);
+
+/*
  * bl_compose_opts_from_config - fill @out from @c (`from`, `public_url`,
  * `bounce_domain`, `list_id_domain`, `postal_address`, `smtputf8`) and
  * @secret; strings borrowed from @c.

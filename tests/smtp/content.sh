@@ -202,6 +202,7 @@ same "no display name when the name is empty" "$(msgtool header "$f" To)" "y@xn-
 
 dq=$($B post deliveries 1 --json | jq -r '.[] | select(.state == "accepted") | .queue_id' | sort)
 cq=$(cat "$CAP"/*.json | jq -r '.queue_id' | sort)
+same "the capture server gave a queue id per message" "$(printf '%s\n' "$cq" | grep -c .)" "$nexp"
 same "the relay's queue id is recorded per delivery (post deliveries)" "$(printf '%s' "$dq" | wc -l)/$dq" "$(printf '%s' "$cq" | wc -l)/$cq"
 
 # Unsubscribes after queueing take effect at claim time: reader010 leaves
