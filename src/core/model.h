@@ -141,8 +141,19 @@ int bl_delivery_state_parse(const char *s, enum bl_delivery_state *out);
 #define BL_BODY_MAX    (1 << 20) /* bytes of a post's Markdown body */
 #define BL_REPLY_MAX   500       /* bytes of a relay reply kept per delivery */
 
+/* What a post row is: a publisher's post, or a system message through the same ledger. */
+enum bl_post_kind {
+	BL_POST_KIND_POST,    /* a publisher's post (archive, `post ls`) */
+	BL_POST_KIND_CONFIRM, /* a double opt-in confirmation mail (one subscriber) */
+	BL_POST_KIND_DIGEST   /* reserved: digests (issue 6) */
+};
+/* "post"/"confirm"/"digest" */
+const char *bl_post_kind_name(enum bl_post_kind v);
+int bl_post_kind_parse(const char *s, enum bl_post_kind *out);
+
 struct bl_post {
 	int64_t id;
+	enum bl_post_kind kind;
 	char *subject;     /* UTF-8, no CR/LF/NUL */
 	char *body;        /* Markdown + Mustache */
 	char *from_header; /* "Name <addr>" or "addr"; "" = the config's `from` */

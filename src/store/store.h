@@ -26,7 +26,7 @@
 #include "util/err.h"
 
 /* Schema version this binary expects: the number of the last migration. */
-#define BL_SCHEMA_VERSION 2
+#define BL_SCHEMA_VERSION 3
 
 struct bl_store_ops;
 
@@ -134,6 +134,58 @@ struct bl_delivery_row {
 	int attempts, in_doubt, code;
 	const char *reply, *queue_id, *relay;
 	int64_t updated_at, next_try;
+	const char *post_subject; /* subscriber_deliveries_each only (NULL elsewhere) */
+};
+
+/* ---- the public web (schema 3) ---- */
+
+/* Who asked, for the consent events an operation writes (borrowed strings). */
+struct bl_consent_ctx {
+	int64_t now;            /* seconds since the epoch: event time and updated_at */
+	const char *ip;         /* "" when unknown */
+	const char *user_agent; /* "" when unknown; cut to BL_USER_AGENT_MAX */
+	const char *source;     /* "web:/subscribe", "web:/preferences", ... */
+};
+
+/* A signup from the public form (or a resend of a confirmation mail). */
+struct bl_signup {
+	const char *email, *email_key; /* a validated address (struct bl_address) */
+	const char *name;              /* NULL or "": none given */
+	const int64_t *list_ids;       /* existing lists; 0 lists: a resend (see web_signup) */
+	size_t n_lists;
+	struct bl_consent_ctx ctx;
+	int64_t confirm_interval; /* seconds: at most one confirmation mail per subscriber in any
+	                             window this long (86400) */
+	int send_confirm;         /* 0: queue no confirmation mail (circuit breaker, bots) */
+	const char *confirm_subject; /* subject of the confirmation post */
+};
+
+struct bl_signup_result {
+	int64_t subscriber_id;   /* 0 when blocklisted */
+	int created;             /* the subscriber row is new */
+	size_t n_subscribed;     /* single opt-in lists this signup confirmed */
+	size_t n_pending;        /* double opt-in lists awaiting confirmation after it */
+	size_t n_already;        /* lists already confirmed: left as they were */
+	int64_t confirm_post_id; /* the confirmation post queued; 0 when none */
+	int throttled;           /* a mail was due but one went out within confirm_interval */
+	int blocklisted;         /* the address is blocklisted: nothing was changed */
+};
+
+/* One subscription change from the preference centre. */
+struct bl_subscription_change {
+	int64_t list_id;
+	enum bl_sub_status status; /* confirmed (re-join, the token proves the address) or
+	                              unsubscribed; unconfirmed is refused */
+	enum bl_mode mode;
+};
+
+/* Counts for /metrics, from one snapshot. */
+struct bl_stats {
+	int64_t subscribers[2];                  /* by enum bl_subscriber_status */
+	int64_t subscriptions[3];                /* by enum bl_sub_status */
+	int64_t deliveries[BL_DELIVERY_NSTATES]; /* every post's rows, by state */
+	int64_t accepted_last_minute;            /* rows accepted in [now - 60, now] */
+	int64_t posts_sending;                   /* posts in status sending */
 };
 
 typedef int (*bl_list_fn)(void *arg, const struct bl_list *l);
@@ -372,6 +424,88 @@ struct bl_store_ops {
 	 * terminal, else 0.
 	 */
 	int (*queue_next_due)(struct bl_store *s, int64_t *next_try, int *waiting);
+
+	/* ---- the public web (schema 3) ---- */
+
+	/*
+	 * web_signup - one signup, in one transaction (serialised per address:
+	 * 50 simultaneous signups of one address make one subscriber and at most
+	 * one confirmation post). A blocklisted subscriber: nothing changes,
+	 * blocklisted = 1. Otherwise the subscriber is created when absent (name
+	 * as given, created = 1); an existing one keeps its name unless it has
+	 * none. For each list: confirmed stays confirmed (n_already; never
+	 * downgraded); otherwise a single opt-in list becomes confirmed in
+	 * instant mode (events signup + confirm; n_subscribed) and a double
+	 * opt-in list unconfirmed (event signup; n_pending). An unsubscribed
+	 * subscription is revived the same way (a new request is new consent).
+	 * An erased address's suppression entry is lifted only by a single
+	 * opt-in subscription or a confirmation (web_confirm).
+	 * With @in->n_lists == 0 (a resend) nothing is subscribed: the
+	 * subscriber's unconfirmed subscriptions to double opt-in lists are the
+	 * pending ones (no subscriber: returns 0 with subscriber_id 0).
+	 * Then, when some double opt-in list is pending and send_confirm is set:
+	 * unless a confirmation post for this subscriber was created in the last
+	 * confirm_interval seconds (throttled = 1), a confirmation post is
+	 * created: kind confirm, priority transactional, status sending, subject
+	 * confirm_subject, its lists the pending double opt-in lists of this
+	 * request (a resend: all pending ones), with one pending delivery row for
+	 * the subscriber (total 1, started_at now). The engine sends it ahead of
+	 * every other post. -BL_ENOENT when a list id does not exist; -BL_EINVAL
+	 * for an empty address. Nothing is written on error.
+	 */
+	int (*web_signup)(struct bl_store *s, const struct bl_signup *in,
+	                  struct bl_signup_result *out);
+	/*
+	 * web_confirm - confirm what confirmation post @confirm_post_id asked
+	 * subscriber @subscriber_id for: each of the post's lists the subscriber
+	 * is unconfirmed on becomes confirmed (mode kept; event confirm per
+	 * list) and the address's suppression entry (erasure) is removed. One
+	 * transaction. Idempotent: a second call confirms nothing (*@n = 0) and
+	 * succeeds. *@n (when not NULL) = subscriptions confirmed now. Returns 1;
+	 * 0 when there is no such subscriber, the post is not a confirmation post
+	 * or has no delivery row for this subscriber (a token of an erased
+	 * subscriber, a replay against another database); negative on error.
+	 */
+	int (*web_confirm)(struct bl_store *s, int64_t subscriber_id, int64_t confirm_post_id,
+	                   const struct bl_consent_ctx *ctx, int64_t *n);
+	/*
+	 * web_unsubscribe - subscriber @subscriber_id leaves list @list_id (0:
+	 * every list): each confirmed or unconfirmed subscription becomes
+	 * unsubscribed with an unsubscribe event. Idempotent (*@n = 0 on a
+	 * replay). Returns 1; 0 when there is no such subscriber; negative on error.
+	 */
+	int (*web_unsubscribe)(struct bl_store *s, int64_t subscriber_id, int64_t list_id,
+	                       const struct bl_consent_ctx *ctx, int64_t *n);
+	/*
+	 * web_preferences - apply the preference centre's form in one
+	 * transaction: @name (NULL: unchanged; "" clears) and @n changes. A change
+	 * that alters nothing writes nothing; a new status writes a confirm or an
+	 * unsubscribe event, a new mode (or name) a preference event. A list the
+	 * subscriber had no subscription to gets one (a public list joined from
+	 * the preference centre). Returns 1; 0 when there is no such subscriber;
+	 * -BL_EINVAL for an unconfirmed target status; -BL_ENOENT for a missing list.
+	 */
+	int (*web_preferences)(struct bl_store *s, int64_t subscriber_id, const char *name,
+	                       const struct bl_subscription_change *changes, size_t n,
+	                       const struct bl_consent_ctx *ctx);
+	/* subscriber_get_id - lookup by id: -1/0/1; @out as subscriber_get. */
+	int (*subscriber_get_id)(struct bl_store *s, int64_t id, struct bl_subscriber *out);
+	/* subscriber_deliveries_each - the deliveries of subscriber @id, by id, with the post's
+	 * subject in post_subject (confirmation posts included). */
+	int (*subscriber_deliveries_each)(struct bl_store *s, int64_t subscriber_id,
+	                                  bl_delivery_fn fn, void *arg);
+	/*
+	 * archive_each - the posts the archive shows: kind post, status sending,
+	 * paused or sent, on at least one public list (with @list_id: on that
+	 * list, whatever its visibility; the caller checks it), newest (highest
+	 * id) first, only ids < @before_id (0: from the newest), at most @limit.
+	 */
+	int (*archive_each)(struct bl_store *s, int64_t list_id, int64_t before_id, int64_t limit,
+	                    bl_post_fn fn, void *arg);
+	/* archive_get - post @id when the archive shows it (as archive_each with list 0): -1/0/1. */
+	int (*archive_get)(struct bl_store *s, int64_t id, struct bl_post *out);
+	/* stats - the counts of struct bl_stats at @now. */
+	int (*stats)(struct bl_store *s, int64_t now, struct bl_stats *out);
 
 	/*
 	 * export_each - every subscriber (or, with @list_id, those subscribed to

@@ -1,0 +1,200 @@
+/*
+ * The HTTP server core on libmicrohttpd (the only module that includes
+ * microhttpd.h): a static route table, one request struct per request with
+ * the whole body read (bounded) before the handler runs, one response
+ * struct the handler fills, security headers on every response, and request
+ * counts by route and status for /metrics. Handlers run on the server's
+ * worker threads (several at once); each worker thread has its own store
+ * handle, opened on first use and closed when the thread ends.
+ * Used by `bulletin serve` (src/http/public.c routes) and the HTTP tests.
+ */
+#ifndef BL_HTTP_HTTP_H
+#define BL_HTTP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+/* Methods a route accepts, as bits. HEAD is answered by a GET route's handler
+ * (the body is dropped by the server). */
+enum bl_http_method { BL_HTTP_GET = 1, BL_HTTP_POST = 2, BL_HTTP_HEAD = 4 };
+
+#define BL_HTTP_MAX_HEADERS 8 /* extra response headers a handler may add */
+
+struct bl_http_server;
+
+/* One request, as the handler sees it; every pointer is borrowed for the
+ * handler's call and every string is NUL-terminated. */
+struct bl_http_req {
+	enum bl_http_method method;
+	const char *path;  /* percent-decoded path without the query, "/confirm/AbC" */
+	const char *param; /* prefix routes: the rest of the path after the prefix ("AbC"); else "" */
+	const char *query; /* raw query string without '?', "" when none (decode with bl_form_parse) */
+	const char *ip;    /* the peer's address as text ("127.0.0.1", "::1") */
+	const char *user_agent;   /* "" when absent; cut to BL_USER_AGENT_MAX bytes */
+	const char *content_type; /* "" when absent */
+	const char *body;         /* POST body (NUL added after it), "" for none */
+	size_t body_len;          /* bytes, at most the server's body_max */
+	struct bl_store *store;   /* this worker thread's store handle */
+	void *app;                /* bl_http_opts.app */
+	struct bl_http_server *server;
+	void *conn; /* libmicrohttpd's connection (for bl_http_header / bl_http_cookie) */
+};
+
+struct bl_http_header_pair {
+	const char *name;
+	char *value; /* malloc'd; freed by the server */
+};
+
+/* The response a handler fills; the server sends it after the handler returns. */
+struct bl_http_resp {
+	int status;               /* 200 unless set */
+	const char *content_type; /* static string; "text/html; charset=utf-8" unless set */
+	struct bl_buf body;       /* initialised by the server (limit 16 MiB) */
+	size_t n_headers;
+	struct bl_http_header_pair headers[BL_HTTP_MAX_HEADERS];
+	int no_store; /* send Cache-Control: no-store (pages holding tokens or personal data);
+	                 default 1; set 0 for public cacheable pages */
+};
+
+/* A handler: fills @resp from @req. It never fails: errors become a response. */
+typedef void (*bl_http_handler)(struct bl_http_req *req, struct bl_http_resp *resp);
+
+struct bl_http_route {
+	unsigned methods;   /* bits of enum bl_http_method; other methods get 405 with Allow */
+	const char *path;   /* "/archive" (exact), or "/confirm/" with prefix set */
+	int prefix;         /* match any path starting with @path; req->param gets the rest */
+	const char *name;   /* label for metrics: "confirm" */
+	bl_http_handler fn; /* the handler */
+};
+
+struct bl_http_opts {
+	const char *listen; /* "HOST:PORT", "[V6]:PORT"; port 0 picks a free one */
+	const struct bl_http_route *routes; /* tried in order; first match wins; borrowed */
+	size_t n_routes;
+	void *app;                /* handed to handlers as req->app */
+	const char *db_uri;       /* each worker thread opens its own store on it */
+	struct bl_store_opts db_opts;
+	int threads;              /* worker threads (libmicrohttpd thread pool); 0 = 4 */
+	size_t body_max;          /* largest request body, bytes: 413 above; 0 = 64 KiB */
+	size_t header_max;        /* memory for a request's headers, bytes: 431 above; 0 = 16 KiB */
+	unsigned per_ip_connections; /* simultaneous connections per client IP; 0 = 32 */
+	unsigned max_connections;    /* simultaneous connections in all; 0 = 1024 */
+	unsigned timeout;            /* idle connection timeout, seconds; 0 = 30 */
+	const char *csp;             /* Content-Security-Policy for HTML; NULL = the default below */
+};
+
+/* Default CSP: nothing but our own stylesheet and same-origin forms; no framing. */
+#define BL_HTTP_DEFAULT_CSP                                                                   \
+	"default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; " \
+	"frame-ancestors 'none'; base-uri 'none'"
+
+/*
+ * bl_http_start - listen on @o->listen and serve @o->routes on worker
+ * threads until bl_http_stop. Every response carries
+ * X-Content-Type-Options: nosniff, Referrer-Policy: no-referrer,
+ * X-Frame-Options: DENY, the CSP, and Cache-Control: no-store unless the
+ * handler cleared no_store. No matching route: 404; a route without the
+ * method: 405 with Allow. Bodies over body_max: 413 without reading them;
+ * headers over header_max: 431; invalid percent-encoding or a NUL in the path: 400.
+ * A handler's store handle that cannot be opened: 503. Returns 0 with *@out
+ * set; -BL_EINVAL for a malformed @listen; -BL_EIO when the address cannot
+ * be bound (@d says why: "127.0.0.1:8080: Address already in use").
+ */
+int bl_http_start(const struct bl_http_opts *o, struct bl_http_server **out, struct bl_diag *d);
+
+/* bl_http_port - the port the server listens on (the one picked for port 0). */
+int bl_http_port(const struct bl_http_server *srv);
+
+/* bl_http_stop - stop accepting, finish requests in progress, join the threads,
+ * close the worker threads' stores, free @srv. NULL-safe. */
+void bl_http_stop(struct bl_http_server *srv);
+
+/* bl_http_header - the value of request header @name (case-insensitive), or NULL. */
+const char *bl_http_header(const struct bl_http_req *req, const char *name);
+
+/* bl_http_cookie - the value of cookie @name sent with @req, or NULL. */
+const char *bl_http_cookie(const struct bl_http_req *req, const char *name);
+
+/*
+ * bl_http_add_header - add response header @name (a static string) with
+ * value printf(@fmt, ...). CR, LF and NUL in the value are refused (the
+ * header is not added; returns -BL_EINVAL); -BL_ELIMIT past
+ * BL_HTTP_MAX_HEADERS. Returns 0.
+ */
+int bl_http_add_header(struct bl_http_resp *resp, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * bl_http_metrics - append the server's request counts in the Prometheus
+ * text exposition format (version 0.0.4) to @out:
+ *   # TYPE bulletin_http_requests_total counter
+ *   bulletin_http_requests_total{route="confirm",code="200"} 12
+ * one line per (route, status) seen, routes by table order, codes ascending;
+ * route "none" for requests no route matched. Thread-safe.
+ */
+void bl_http_metrics(struct bl_http_server *srv, struct bl_buf *out);
+
+/* ---- application/x-www-form-urlencoded (WHATWG URL §5) ---- */
+
+#define BL_FORM_MAX_FIELDS 64          /* fields in one form or query */
+#define BL_FORM_MAX_VALUE  (16u << 10) /* bytes of one decoded value */
+
+struct bl_form_field {
+	char *name, *value; /* decoded, NUL-terminated, valid UTF-8 */
+	size_t value_len;   /* bytes (a value cannot hold NUL: refused) */
+};
+
+struct bl_form {
+	size_t n;
+	struct bl_form_field f[BL_FORM_MAX_FIELDS];
+};
+
+/*
+ * bl_form_parse - decode @len bytes of @s ("a=1&b=x+y&c=%C3%A9") into @out:
+ * '+' is a space, %XX a byte, empty pieces ("&&") skipped, a piece without
+ * '=' a field with an empty value. Refused with -BL_EINVAL (and @out left
+ * empty): a malformed %-escape, a decoded NUL, a name or value that is not
+ * valid UTF-8; -BL_ELIMIT: more than BL_FORM_MAX_FIELDS fields or a value
+ * over BL_FORM_MAX_VALUE bytes. @d says which field and why. Free with
+ * bl_form_clear.
+ */
+int bl_form_parse(const char *s, size_t len, struct bl_form *out, struct bl_diag *d);
+
+/* bl_form_clear - free @f's strings; NULL-safe; @f is empty afterwards. */
+void bl_form_clear(struct bl_form *f);
+
+/* bl_form_get - the value of the first field named @name, or NULL. */
+const char *bl_form_get(const struct bl_form *f, const char *name);
+
+/* bl_form_get_all - up to @max values of fields named @name, in order, into
+ * @out (borrowed from @f); returns how many. */
+size_t bl_form_get_all(const struct bl_form *f, const char *name, const char **out, size_t max);
+
+/* ---- budgets: token buckets keyed by a string (a client IP) ---- */
+
+struct bl_ratelimit;
+
+/*
+ * bl_ratelimit_create - buckets of @burst tokens refilled at @per_hour
+ * tokens an hour, at most @max_keys keys tracked (the least recently used
+ * key is forgotten beyond that: a forgotten key starts full again).
+ * @per_hour 0 means unlimited. Thread-safe. Free with bl_ratelimit_destroy.
+ */
+struct bl_ratelimit *bl_ratelimit_create(double per_hour, double burst, size_t max_keys);
+
+/* bl_ratelimit_destroy - NULL-safe. */
+void bl_ratelimit_destroy(struct bl_ratelimit *rl);
+
+/*
+ * bl_ratelimit_take - take one token from @key's bucket at time @now
+ * (seconds, monotonic or wall: one clock per limiter). Returns 1 when taken,
+ * 0 when the bucket is empty; *@retry_after (when not NULL) gets the seconds
+ * until a token is back (≥ 1) when refused.
+ */
+int bl_ratelimit_take(struct bl_ratelimit *rl, const char *key, double now, int *retry_after);
+
+#endif
