@@ -1,0 +1,40 @@
+/*
+ * The web page templates: Mustache files compiled once at start, built into
+ * the binary from templates/web/ (NAME.html.mustache; layout.html.mustache
+ * wraps every page through {{{content}}}) and overridable one by one from a
+ * directory (config templates_dir: a file there with the same name wins).
+ * Rendering is thread-safe (compiled templates are read-only).
+ */
+#ifndef BL_HTTP_PAGES_H
+#define BL_HTTP_PAGES_H
+
+#include "tmpl/tmpl.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+struct bl_pages;
+
+/*
+ * bl_pages_create - compile the layout and every page, taking each from
+ * @override_dir (NULL or "": none) when the file is there, else the
+ * built-in one. Returns 0 with *@out set (bl_pages_destroy); -BL_EINVAL
+ * with @d naming the file and line of a template error; -BL_EIO when an
+ * override file exists but cannot be read.
+ */
+int bl_pages_create(const char *override_dir, struct bl_pages **out, struct bl_diag *d);
+
+/* bl_pages_destroy - NULL-safe. */
+void bl_pages_destroy(struct bl_pages *p);
+
+/*
+ * bl_pages_render - render page @name ("index", "preferences", ...) over
+ * @data, HTML-escaped, then the layout over @data with "content" set to the
+ * page's output, appending to @out. @data is borrowed (the layout's
+ * "content" key is added to it and stays). Returns 0; -BL_ENOENT for an
+ * unknown page; -BL_ELIMIT when the output exceeds @out's limit or the
+ * template engine's; @d says why.
+ */
+int bl_pages_render(const struct bl_pages *p, const char *name, struct bl_tval *data,
+                    struct bl_buf *out, struct bl_diag *d);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * The public web application on top of the HTTP core (http.h): what
+ * `bulletin serve` shares between its handlers (config, secret, compiled
+ * page templates, budgets) and the handlers themselves, one module per
+ * group: public.c (signup, confirm, unsubscribe, preference centre),
+ * archive.c (archive pages, Atom and JSON feeds, stylesheet, healthz,
+ * metrics). web.c holds the route table.
+ */
+#ifndef BL_HTTP_WEB_H
+#define BL_HTTP_WEB_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/crypto.h"
+#include "http/http.h"
+#include "http/pages.h"
+
+/* Shared by every handler through req->app; read-only after bl_web_init except the
+ * budgets (thread-safe) and the atomics. */
+struct bl_web {
+	const struct bl_config *config;
+	struct bl_secret secret;
+	struct bl_pages *pages;
+	const char *public_url; /* config public_url without a trailing '/' (malloc'd) */
+	const char *site_name;  /* config site_name, else public_url's host (malloc'd) */
+	int64_t confirm_ttl;    /* seconds a confirmation link stays valid */
+	struct bl_ratelimit *signup_ip;     /* signups per client IP */
+	struct bl_ratelimit *signup_global; /* signups in all */
+	struct bl_ratelimit *resend_ip;     /* confirmation resends per client IP */
+	atomic_llong breaker_until;         /* confirmation mail stopped until this time (s) */
+	atomic_llong confirm_mails;         /* confirmation posts queued since start */
+	struct bl_http_server *server;      /* for /metrics; set once listening */
+	void (*wake_engine)(void *arg);     /* after queueing mail: wake the engine (may be NULL) */
+	void *wake_arg;
+};
+
+/*
+ * bl_web_init - fill @w from @c and the store @s (the secret key), compile
+ * the page templates (config templates_dir overrides the built-in ones).
+ * Returns 0; -BL_EINVAL with @d saying what is wrong (a template error with
+ * its file:line, a malformed public_url); -BL_ESCHEMA without a secret key.
+ */
+int bl_web_init(struct bl_web *w, const struct bl_config *c, struct bl_store *s,
+                struct bl_diag *d);
+
+/* bl_web_finish - free what bl_web_init made; NULL-safe. */
+void bl_web_finish(struct bl_web *w);
+
+/* bl_web_routes - the route table of the public web; *@n gets its length. Static. */
+const struct bl_http_route *bl_web_routes(size_t *n);
+
+/*
+ * bl_web_page - render page template @name over @data (consumed: destroyed
+ * here) into @resp with @status, adding the common data (lang, site.name,
+ * site.url, stylesheet_url) and @title. A template failure becomes a plain
+ * 500 page and is logged.
+ */
+struct bl_tval;
+void bl_web_page(struct bl_http_req *req, struct bl_http_resp *resp, int status,
+                 const char *name, const char *title, struct bl_tval *data);
+
+/* bl_web_error - the error page with @status, a heading and a message (plain text). */
+void bl_web_error(struct bl_http_req *req, struct bl_http_resp *resp, int status,
+                  const char *heading, const char *message);
+
+/* ---- handlers: public.c ---- */
+void bl_web_index(struct bl_http_req *req, struct bl_http_resp *resp);       /* GET / */
+void bl_web_subscribe(struct bl_http_req *req, struct bl_http_resp *resp);   /* GET|POST /subscribe */
+void bl_web_confirm(struct bl_http_req *req, struct bl_http_resp *resp);     /* /confirm/TOKEN[/resend] */
+void bl_web_unsubscribe(struct bl_http_req *req, struct bl_http_resp *resp); /* /unsubscribe/TOKEN */
+void bl_web_preferences(struct bl_http_req *req, struct bl_http_resp *resp); /* /preferences/TOKEN[/data|/erase] */
+
+/* ---- handlers: archive.c ---- */
+void bl_web_archive(struct bl_http_req *req, struct bl_http_resp *resp);      /* GET /archive[/ID-slug] */
+void bl_web_feed_atom(struct bl_http_req *req, struct bl_http_resp *resp);    /* GET /feed.atom */
+void bl_web_feed_json(struct bl_http_req *req, struct bl_http_resp *resp);    /* GET /feed.json */
+void bl_web_list_routes(struct bl_http_req *req, struct bl_http_resp *resp);  /* GET /lists/SLUG/{archive,feed.atom,feed.json} */
+void bl_web_stylesheet(struct bl_http_req *req, struct bl_http_resp *resp);   /* GET /static/style.css */
+void bl_web_healthz(struct bl_http_req *req, struct bl_http_resp *resp);      /* GET /healthz */
+void bl_web_metrics(struct bl_http_req *req, struct bl_http_resp *resp);      /* GET /metrics */
+
+#endif
