@@ -30,10 +30,12 @@ struct bl_http_server;
  * handler's call and every string is NUL-terminated. */
 struct bl_http_req {
 	enum bl_http_method method;
-	const char *path;  /* percent-decoded path without the query, "/confirm/AbC" */
-	const char *param; /* prefix routes: the rest of the path after the prefix ("AbC"); else "" */
-	const char *query; /* raw query string without '?', "" when none (decode with bl_form_parse) */
-	const char *ip;    /* the peer's address as text ("127.0.0.1", "::1") */
+	const char *path; /* percent-decoded path without the query, "/confirm/AbC" */
+	const char
+	    *param; /* prefix routes: the rest of the path after the prefix ("AbC"); else "" */
+	const char
+	    *query;     /* raw query string without '?', "" when none (decode with bl_form_parse) */
+	const char *ip; /* the peer's address as text ("127.0.0.1", "::1") */
 	const char *user_agent;   /* "" when absent; cut to BL_USER_AGENT_MAX bytes */
 	const char *content_type; /* "" when absent */
 	const char *body;         /* POST body (NUL added after it), "" for none */
@@ -72,24 +74,24 @@ struct bl_http_route {
 };
 
 struct bl_http_opts {
-	const char *listen; /* "HOST:PORT", "[V6]:PORT"; port 0 picks a free one */
+	const char *listen;                 /* "HOST:PORT", "[V6]:PORT"; port 0 picks a free one */
 	const struct bl_http_route *routes; /* tried in order; first match wins; borrowed */
 	size_t n_routes;
-	void *app;                /* handed to handlers as req->app */
-	const char *db_uri;       /* each worker thread opens its own store on it */
+	void *app;          /* handed to handlers as req->app */
+	const char *db_uri; /* each worker thread opens its own store on it */
 	struct bl_store_opts db_opts;
-	int threads;              /* worker threads (libmicrohttpd thread pool); 0 = 4 */
-	size_t body_max;          /* largest request body, bytes: 413 above; 0 = 64 KiB */
-	size_t header_max;        /* memory for a request's headers, bytes: 431 above; 0 = 16 KiB */
+	int threads;       /* worker threads (libmicrohttpd thread pool); 0 = 4 */
+	size_t body_max;   /* largest request body, bytes: 413 above; 0 = 64 KiB */
+	size_t header_max; /* memory for a request's headers, bytes: 431 above; 0 = 16 KiB */
 	unsigned per_ip_connections; /* simultaneous connections per client IP; 0 = 32 */
 	unsigned max_connections;    /* simultaneous connections in all; 0 = 1024 */
 	unsigned timeout;            /* idle connection timeout, seconds; 0 = 30 */
-	const char *csp;             /* Content-Security-Policy for HTML; NULL = the default below */
+	const char *csp; /* Content-Security-Policy for HTML; NULL = the default below */
 };
 
 /* Default CSP: nothing but our own stylesheet and same-origin forms; no framing. */
-#define BL_HTTP_DEFAULT_CSP                                                                   \
-	"default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; " \
+#define BL_HTTP_DEFAULT_CSP                                                                        \
+	"default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; "  \
 	"frame-ancestors 'none'; base-uri 'none'"
 
 /*

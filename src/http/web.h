@@ -23,10 +23,10 @@ struct bl_web {
 	const struct bl_config *config;
 	struct bl_secret secret;
 	struct bl_pages *pages;
-	const char *public_url; /* config public_url without a trailing '/' (malloc'd) */
-	const char *site_name;  /* config site_name, else public_url's host (malloc'd) */
-	int64_t confirm_ttl;    /* seconds a confirmation link stays valid */
-	struct bl_ratelimit *signup_ip;     /* signups per client IP */
+	const char *public_url;         /* config public_url without a trailing '/' (malloc'd) */
+	const char *site_name;          /* config site_name, else public_url's host (malloc'd) */
+	int64_t confirm_ttl;            /* seconds a confirmation link stays valid */
+	struct bl_ratelimit *signup_ip; /* signups per client IP */
 	struct bl_ratelimit *signup_global; /* signups in all */
 	struct bl_ratelimit *resend_ip;     /* confirmation resends per client IP */
 	atomic_llong breaker_until;         /* confirmation mail stopped until this time (s) */
@@ -42,8 +42,7 @@ struct bl_web {
  * Returns 0; -BL_EINVAL with @d saying what is wrong (a template error with
  * its file:line, a malformed public_url); -BL_ESCHEMA without a secret key.
  */
-int bl_web_init(struct bl_web *w, const struct bl_config *c, struct bl_store *s,
-                struct bl_diag *d);
+int bl_web_init(struct bl_web *w, const struct bl_config *c, struct bl_store *s, struct bl_diag *d);
 
 /* bl_web_finish - free what bl_web_init made; NULL-safe. */
 void bl_web_finish(struct bl_web *w);
@@ -58,27 +57,34 @@ const struct bl_http_route *bl_web_routes(size_t *n);
  * 500 page and is logged.
  */
 struct bl_tval;
-void bl_web_page(struct bl_http_req *req, struct bl_http_resp *resp, int status,
-                 const char *name, const char *title, struct bl_tval *data);
+void bl_web_page(struct bl_http_req *req, struct bl_http_resp *resp, int status, const char *name,
+                 const char *title, struct bl_tval *data);
 
 /* bl_web_error - the error page with @status, a heading and a message (plain text). */
 void bl_web_error(struct bl_http_req *req, struct bl_http_resp *resp, int status,
                   const char *heading, const char *message);
 
 /* ---- handlers: public.c ---- */
-void bl_web_index(struct bl_http_req *req, struct bl_http_resp *resp);       /* GET / */
-void bl_web_subscribe(struct bl_http_req *req, struct bl_http_resp *resp);   /* GET|POST /subscribe */
-void bl_web_confirm(struct bl_http_req *req, struct bl_http_resp *resp);     /* /confirm/TOKEN[/resend] */
-void bl_web_unsubscribe(struct bl_http_req *req, struct bl_http_resp *resp); /* /unsubscribe/TOKEN */
-void bl_web_preferences(struct bl_http_req *req, struct bl_http_resp *resp); /* /preferences/TOKEN[/data|/erase] */
+void bl_web_index(struct bl_http_req *req, struct bl_http_resp *resp);     /* GET / */
+void bl_web_subscribe(struct bl_http_req *req, struct bl_http_resp *resp); /* GET|POST /subscribe */
+void bl_web_confirm(struct bl_http_req *req,
+                    struct bl_http_resp *resp); /* /confirm/TOKEN[/resend] */
+void bl_web_unsubscribe(struct bl_http_req *req,
+                        struct bl_http_resp *resp); /* /unsubscribe/TOKEN */
+void bl_web_preferences(struct bl_http_req *req,
+                        struct bl_http_resp *resp); /* /preferences/TOKEN[/data|/erase] */
 
 /* ---- handlers: archive.c ---- */
-void bl_web_archive(struct bl_http_req *req, struct bl_http_resp *resp);      /* GET /archive[/ID-slug] */
-void bl_web_feed_atom(struct bl_http_req *req, struct bl_http_resp *resp);    /* GET /feed.atom */
-void bl_web_feed_json(struct bl_http_req *req, struct bl_http_resp *resp);    /* GET /feed.json */
-void bl_web_list_routes(struct bl_http_req *req, struct bl_http_resp *resp);  /* GET /lists/SLUG/{archive,feed.atom,feed.json} */
-void bl_web_stylesheet(struct bl_http_req *req, struct bl_http_resp *resp);   /* GET /static/style.css */
-void bl_web_healthz(struct bl_http_req *req, struct bl_http_resp *resp);      /* GET /healthz */
-void bl_web_metrics(struct bl_http_req *req, struct bl_http_resp *resp);      /* GET /metrics */
+void bl_web_archive(struct bl_http_req *req,
+                    struct bl_http_resp *resp); /* GET /archive[/ID-slug] */
+void bl_web_feed_atom(struct bl_http_req *req, struct bl_http_resp *resp); /* GET /feed.atom */
+void bl_web_feed_json(struct bl_http_req *req, struct bl_http_resp *resp); /* GET /feed.json */
+void bl_web_list_routes(
+    struct bl_http_req *req,
+    struct bl_http_resp *resp); /* GET /lists/SLUG/{archive,feed.atom,feed.json} */
+void bl_web_stylesheet(struct bl_http_req *req,
+                       struct bl_http_resp *resp);                       /* GET /static/style.css */
+void bl_web_healthz(struct bl_http_req *req, struct bl_http_resp *resp); /* GET /healthz */
+void bl_web_metrics(struct bl_http_req *req, struct bl_http_resp *resp); /* GET /metrics */
 
 #endif

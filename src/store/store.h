@@ -154,9 +154,9 @@ struct bl_signup {
 	const int64_t *list_ids;       /* existing lists; 0 lists: a resend (see web_signup) */
 	size_t n_lists;
 	struct bl_consent_ctx ctx;
-	int64_t confirm_interval; /* seconds: at most one confirmation mail per subscriber in any
-	                             window this long (86400) */
-	int send_confirm;         /* 0: queue no confirmation mail (circuit breaker, bots) */
+	int64_t confirm_interval;    /* seconds: at most one confirmation mail per subscriber in any
+	                                window this long (86400) */
+	int send_confirm;            /* 0: queue no confirmation mail (circuit breaker, bots) */
 	const char *confirm_subject; /* subject of the confirmation post */
 };
 
@@ -502,7 +502,8 @@ struct bl_store_ops {
 	 */
 	int (*archive_each)(struct bl_store *s, int64_t list_id, int64_t before_id, int64_t limit,
 	                    bl_post_fn fn, void *arg);
-	/* archive_get - post @id when the archive shows it (as archive_each with list 0): -1/0/1. */
+	/* archive_get - post @id when the archive shows it (as archive_each with list 0): -1/0/1.
+	 */
 	int (*archive_get)(struct bl_store *s, int64_t id, struct bl_post *out);
 	/* stats - the counts of struct bl_stats at @now. */
 	int (*stats)(struct bl_store *s, int64_t now, struct bl_stats *out);
