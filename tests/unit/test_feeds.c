@@ -27,7 +27,7 @@
 
 #define NASTY                                                                                      \
 	"<script>alert(\"x\")</script> Tom & \"Jerry\" 'q' ]]> <![CDATA[ x ]]> "                   \
-	"line\r\nbreak \xff\xfe bad \xc3 ctl \x01\x1b\x7f c1 \xc2\x85 non \xef\xbf\xbe "          \
+	"line\r\nbreak \xff\xfe bad \xc3 ctl \x01\x1b\x7f c1 \xc2\x85 non \xef\xbf\xbe "           \
 	"\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80 &amp; &#39; \\ \\u0000"
 
 static const struct bl_feed_info info = {
@@ -128,8 +128,9 @@ static char *check_feed(const char *kind, const char *data, size_t len, json_t *
 	fwrite(data, 1, len, f);
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(json_dump_file(want, exp, 0), 0);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s/tests/unit/check_feed.py' %s '%s' '%s' 2>&1",
-	         root, kind, feed, exp);
+	snprintf(cmd, sizeof(cmd),
+	         "/usr/bin/python3 '%s/tests/unit/check_feed.py' %s '%s' '%s' 2>&1", root, kind,
+	         feed, exp);
 	bl_buf_init(&out, 0);
 	f = popen(cmd, "r");
 	assert_non_null(f);
@@ -225,8 +226,8 @@ static void test_escaped(void **state)
 	json_t *want = scrubbed(NASTY);
 	json_t *it = json_array_get(json_object_get(j, "items"), 1);
 	if (!json_equal(json_object_get(it, "title"), want))
-		fail_msg("json: title: got %s, want %s", json_string_value(json_object_get(it, "title")),
-		         json_string_value(want));
+		fail_msg("json: title: got %s, want %s",
+		         json_string_value(json_object_get(it, "title")), json_string_value(want));
 	json_decref(want);
 	json_decref(j);
 	bl_buf_finish(&out);
@@ -248,8 +249,8 @@ static void test_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_atom),    cmocka_unit_test(test_json),
-	    cmocka_unit_test(test_empty),   cmocka_unit_test(test_escaped),
+	    cmocka_unit_test(test_atom),  cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_empty), cmocka_unit_test(test_escaped),
 	    cmocka_unit_test(test_limit),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
