@@ -23,12 +23,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 extern const struct bl_embedded bl_email_templates[];
 
 struct bl_composer {
 	int64_t post_id;
-	int64_t post_created; /* seconds: tells apart posts of the same id (a restore) */
+	enum bl_post_kind kind;
+	char *site_name;         /* kind confirm */
+	int64_t confirm_expires; /* kind confirm: seconds since the epoch */
+	int64_t post_created;    /* seconds: tells apart posts of the same id (a restore) */
 	char *subject;
 	char from_name[BL_NAME_MAX + 1];
 	char from_addr[BL_ADDRESS_MAX + 1];
@@ -197,6 +201,7 @@ void bl_composer_destroy(struct bl_composer *c)
 	if (!c)
 		return;
 	free(c->subject);
+	free(c->site_name);
 	free(c->public_url);
 	free(c->bounce_domain);
 	free(c->list_id_domain);
@@ -222,6 +227,7 @@ int bl_composer_create(const struct bl_compose_opts *o, const struct bl_post *p,
 	int rc;
 
 	c->post_id = p->id;
+	c->kind = p->kind;
 	c->post_created = p->created_at;
 	c->secret = o->secret;
 	c->lists = lists;
@@ -248,6 +254,20 @@ int bl_composer_create(const struct bl_compose_opts *o, const struct bl_post *p,
 	                         &c->list_id_domain, d)))
 		goto fail;
 	c->postal_address = bl_xstrdup(o->postal_address ? o->postal_address : "");
+	if (c->kind == BL_POST_KIND_CONFIRM) {
+		c->site_name = bl_xstrdup(o->site_name && *o->site_name ? o->site_name : host);
+		c->confirm_expires =
+		    p->created_at + (o->confirm_ttl > 0 ? o->confirm_ttl : 7 * 86400);
+		e = template_named("confirm.html.mustache");
+		if ((rc = bl_tmpl_compile(e->data, e->size, e->name, &c->body_html, d)))
+			goto fail;
+		e = template_named("confirm.txt.mustache");
+		if ((rc = bl_tmpl_compile(e->data, e->size, e->name, &c->body_text, d)))
+			goto fail;
+		free(host);
+		*out = c;
+		return 0;
+	}
 	if ((rc = bl_markdown_render(p->body, strlen(p->body), &html, &text, d)))
 		goto fail;
 	if ((rc = bl_tmpl_compile(html, strlen(html), "body", &c->body_html, d)) ||
@@ -326,9 +346,83 @@ static int printable_ascii_name(const char *s)
 	return 1;
 }
 
+/* A confirmation mail (kind confirm): its own templates, no List-* headers. */
+static int compose_confirm(struct bl_composer *c, const struct bl_claimed *row, int64_t now,
+                           struct bl_buf *msg, char mail_from[BL_MAIL_FROM_MAX], struct bl_diag *d)
+{
+	char verp[BL_VERP_TOKEN_MAX], token[BL_TOKEN_LEN], expires[64], post_id[32];
+	char message_id[BL_VERP_TOKEN_MAX + 300];
+	struct bl_tval *data = bl_tval_map(), *sub = bl_tval_map(), *lists = bl_tval_list();
+	struct tm tm;
+	time_t t = (time_t)c->confirm_expires;
+	int rc;
+
+	bl_verp_token(c->secret, row->post_id, row->subscriber_id, verp);
+	/* The token's list field names the confirmation post: confirming takes exactly the
+	 * lists this mail shows (store.h web_confirm). */
+	bl_token_make(c->secret, BL_TOKEN_CONFIRM, row->subscriber_id, c->post_id,
+	              c->confirm_expires, token);
+	gmtime_r(&t, &tm);
+	strftime(expires, sizeof(expires), "%d %B %Y, %H:%M UTC", &tm);
+	bl_tval_set(sub, "email", bl_tval_string(row->email));
+	bl_tval_set(sub, "name", bl_tval_string(row->name ? row->name : ""));
+	bl_tval_set(data, "subscriber", sub);
+	for (size_t i = 0; i < c->n_lists; i++) {
+		struct bl_tval *l = bl_tval_map();
+		bl_tval_set(l, "name", bl_tval_string(c->lists[i].name));
+		bl_tval_set(l, "slug", bl_tval_string(c->lists[i].slug));
+		bl_tval_push(lists, l);
+	}
+	bl_tval_set(data, "lists", lists);
+	bl_tval_set(data, "site_name", bl_tval_string(c->site_name));
+	bl_tval_set(data, "confirm_url", str_val("%s/confirm/%s", c->public_url, token));
+	bl_tval_set(data, "expires", bl_tval_string(expires));
+	bl_tval_set(data, "postal_address", bl_tval_string(c->postal_address));
+	struct bl_tval *post = bl_tval_map();
+	bl_tval_set(post, "subject", bl_tval_string(c->subject));
+	bl_tval_set(data, "post", post);
+
+	bl_buf_reset(&c->html);
+	bl_buf_reset(&c->text);
+	if ((rc = bl_tmpl_render(c->body_html, data, BL_TMPL_ESCAPE_HTML, NULL, NULL, &c->html,
+	                         d)) ||
+	    (rc = bl_tmpl_render(c->body_text, data, BL_TMPL_ESCAPE_NONE, NULL, NULL, &c->text, d)))
+		goto out;
+	snprintf(post_id, sizeof(post_id), "%lld", (long long)c->post_id);
+	snprintf(message_id, sizeof(message_id), "bulletin-%s.%llx@%s", verp,
+	         (unsigned long long)c->post_created, c->list_id_domain);
+	snprintf(mail_from, BL_MAIL_FROM_MAX, "bounces+%s@%s", verp, c->bounce_domain);
+	const struct bl_header headers[] = {
+	    {"Auto-Submitted", "auto-generated"},
+	    {"X-Bulletin-Post", post_id},
+	};
+	const struct bl_message_spec spec = {
+	    .from_name = c->from_name,
+	    .from_addr = c->from_addr,
+	    .to_name = row->name ? row->name : "",
+	    .to_addr = row->email,
+	    .subject = c->subject,
+	    .date = now,
+	    .message_id = message_id,
+	    .html = bl_buf_str(&c->html),
+	    .html_len = c->html.len,
+	    .text = bl_buf_str(&c->text),
+	    .text_len = c->text.len,
+	    .headers = headers,
+	    .n_headers = sizeof(headers) / sizeof(headers[0]),
+	};
+	rc = bl_message_build(&spec, msg, d);
+out:
+	bl_tval_destroy(data);
+	return rc;
+}
+
 int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now, struct bl_buf *msg,
                char mail_from[BL_MAIL_FROM_MAX], struct bl_diag *d)
 {
+	if (c->kind == BL_POST_KIND_CONFIRM)
+		return compose_confirm(c, row, now, msg, mail_from, d);
+
 	const struct bl_list *list = c->n_lists ? &c->lists[0] : NULL;
 	char verp[BL_VERP_TOKEN_MAX], unsub[BL_TOKEN_LEN], prefs[BL_TOKEN_LEN];
 	char list_id[600], list_unsub[1200], post_id[32], message_id[BL_VERP_TOKEN_MAX + 300];

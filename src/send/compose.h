@@ -10,6 +10,11 @@
  * subscriber.email, subscriber.attributes.KEY, list.name, list.slug,
  * post.subject, post.id, post.url, unsubscribe_url, preferences_url,
  * archive_url, postal_address.
+ * A post of kind confirm (a double opt-in confirmation mail, see store.h
+ * web_signup) is composed from templates/confirm.{html,txt}.mustache
+ * instead: data subscriber.email, site_name, lists[].name, confirm_url,
+ * expires, postal_address; no List-* headers, Auto-Submitted:
+ * auto-generated (RFC 3834).
  */
 #ifndef BL_SEND_COMPOSE_H
 #define BL_SEND_COMPOSE_H
@@ -35,6 +40,10 @@ struct bl_compose_opts {
 	const char *list_id_domain; /* "" = the host of public_url (the sender's domain when
 	                               that is an IP address or localhost) */
 	const char *postal_address; /* footer line, "" for none */
+	const char *site_name;      /* the publication's name in confirmation mail; "" = the
+	                               host of public_url */
+	int64_t confirm_ttl;        /* seconds a confirmation link stays valid (from the
+	                               confirmation post's creation) */
 	const struct bl_secret *secret;
 	unsigned address_flags; /* BL_ADDRESS_* for parsing the sender */
 };

@@ -245,11 +245,12 @@ static struct bl_tval *d_preferences(void)
 	bl_tval_set(d, "email", hv("email"));
 	bl_tval_set(d, "name", hv("name"));
 	bl_tval_set(d, "saved", bl_tval_bool(1));
+	bl_tval_set(d, "error", hv("error"));
 	bl_tval_set(d, "data_url", s("/preferences/tok\"en/data"));
 	bl_tval_set(d, "erase_url", s("/preferences/tok\"en/erase"));
 	bl_tval_push(subs, subscription(3, "sub3", 1, "confirmed", "daily"));
 	bl_tval_push(subs, subscription(7, "sub7", 0, "unsubscribed", "weekly"));
-	bl_tval_push(subs, subscription(9, "sub9", 0, "", "instant"));
+	bl_tval_push(subs, subscription(9, "sub9", 0, "not subscribed", "instant"));
 	bl_tval_set(d, "subscriptions", subs);
 	return d;
 }
@@ -346,7 +347,10 @@ static const struct page_case cases[] = {
     {"confirm_resent", "confirm_resent", d_empty, {"site"}},
     {"unsubscribe", "unsubscribe", d_unsubscribe, {"site", "email", "list"}},
     {"unsubscribed", "unsubscribed", d_unsubscribed, {"site", "list"}},
-    {"preferences", "preferences", d_preferences, {"site", "email", "sub3", "sub7", "sub9"}},
+    {"preferences",
+     "preferences",
+     d_preferences,
+     {"site", "error", "email", "sub3", "sub7", "sub9"}},
     {"erase", "erase", d_erase, {"site", "email"}},
     {"erased", "erased", d_empty, {"site"}},
     {"archive", "archive", d_archive, {"site", "list", "list.description", "post12", "post11"}},
