@@ -41,7 +41,9 @@ struct bl_web {
  * bl_web_init - fill @w from @c and the store @s (the secret key), compile
  * the page templates (config templates_dir overrides the built-in ones).
  * Returns 0; -BL_EINVAL with @d saying what is wrong (a template error with
- * its file:line, a malformed public_url); -BL_ESCHEMA without a secret key.
+ * its file:line, a malformed public_url); -BL_EIO when templates_dir or a
+ * file in it cannot be read; -BL_ESCHEMA without a secret key; the store's
+ * error when reading the key fails.
  */
 int bl_web_init(struct bl_web *w, const struct bl_config *c, struct bl_store *s, struct bl_diag *d);
 
