@@ -3002,6 +3002,7 @@ static int preferences(struct sqlite_store *s, int64_t sub_id, const char *name,
 	bl_subscriber_clear(&sub);
 	if (rc <= 0)
 		return rc;
+	rc = 0;
 	if (!same_name) {
 		sqlite3_stmt *st = stmt(s, ST_SUB_SET_NAME);
 		if (!st)
