@@ -15,6 +15,7 @@ BUILD_PKGS=(
 	libsqlite3-dev libpq-dev libjansson-dev libidn2-dev libcsv-dev
 	libinih-dev libsodium-dev libxml2-dev
 	libcmark-dev libgmime-3.0-dev libcurl4-openssl-dev
+	libmicrohttpd-dev
 )
 # `make demo`: the build list plus these.
 DEMO_PKGS=()

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,7 +162,7 @@ static void expect_status(const struct reply *r, long want, const char *what)
 /* A served form: its token and the cookie that goes with it. */
 struct form {
 	char token[BL_TOKEN_LEN];
-	char cookie[128];
+	char cookie[300];
 };
 
 static void fetch_form(struct form *f)
@@ -640,7 +641,7 @@ static void test_single_optin(void **state)
 static void test_tokens(void **state)
 {
 	struct reply r;
-	char path[512], bad[512];
+	char path[512], bad[600];
 	signup("tok@example.org", NULL, &r);
 	reply_free(&r);
 	int64_t id = subscriber_id("tok@example.org");
@@ -695,7 +696,7 @@ static void test_tokens(void **state)
 	assert_int_equal(sub_status("tok@example.org", list_news, NULL), BL_SUB_UNCONFIRMED);
 	/* the resend is throttled: a mail went out less than confirm_interval ago */
 	int64_t before = mails_for(id);
-	char resend[600];
+	char resend[700];
 	snprintf(resend, sizeof(resend), "%s/resend", bad);
 	post(resend, "", NULL, &r);
 	expect_status(&r, 200, "resend");
