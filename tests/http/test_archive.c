@@ -1,6 +1,7 @@
 /*
  * HTTP tests of the read-only routes (src/http/archive.c, web.c): a SQLite
- * database with public and private lists and posts in every state, the
+ * database (or, with BL_TEST_PG, a PostgreSQL one: BL_TEST_BACKEND=postgres)
+ * with public and private lists and posts in every state, the
  * public web's routes served by the real server core on 127.0.0.1 port 0,
  * driven with libcurl. Archive pagination by ?before=, what the archive
  * hides (drafts, cancelled posts, private lists), the canonical redirect,
@@ -36,6 +37,10 @@
 #include "util/time.h"
 #include "util/xalloc.h"
 
+#ifndef BL_TEST_BACKEND
+#define BL_TEST_BACKEND "sqlite"
+#endif
+
 #define PUBLIC_URL "https://news.example.com"
 #define T0         1796000000 /* Mon, 30 Nov 2026 00:53:20 UTC */
 #define N_NEWS     45         /* posts on the public list "news" */
@@ -51,7 +56,7 @@ struct post_row {
 };
 
 static struct {
-	char dir[64], uri[128];
+	char dir[64], uri[512], pg_name[64];
 	struct bl_store *s;
 	struct bl_config *cfg;
 	struct bl_web web;
@@ -114,7 +119,22 @@ static int setup(void **state)
 
 	if (!mkdtemp(fx.dir))
 		return -1;
-	snprintf(fx.uri, sizeof(fx.uri), "sqlite:%s/bulletin.db", fx.dir);
+	if (strcmp(BL_TEST_BACKEND, "postgres") == 0) {
+		const char *pg = getenv("BL_TEST_PG"), *slash;
+		char cmd[1024];
+		if (!pg || !*pg || !(slash = strrchr(pg, '/'))) {
+			printf("1..0 # SKIP BL_TEST_PG is not set\n");
+			exit(77);
+		}
+		snprintf(fx.pg_name, sizeof(fx.pg_name), "bl_http_archive_%ld", (long)getpid());
+		snprintf(cmd, sizeof(cmd), "psql -q '%s' -c 'CREATE DATABASE %s' >/dev/null", pg,
+		         fx.pg_name);
+		if (system(cmd) != 0)
+			return -1;
+		snprintf(fx.uri, sizeof(fx.uri), "%.*s/%s", (int)(slash - pg), pg, fx.pg_name);
+	} else {
+		snprintf(fx.uri, sizeof(fx.uri), "sqlite:%s/bulletin.db", fx.dir);
+	}
 	if (bl_store_open(fx.uri, &so, &fx.s, &d) != 0 ||
 	    fx.s->ops->migrate(fx.s, &from, &to) != 0) {
 		fprintf(stderr, "store: %s %s\n", d.msg, fx.s ? bl_store_error(fx.s) : "");
@@ -168,6 +188,14 @@ static int teardown(void **state)
 	bl_config_destroy(fx.cfg);
 	bl_store_close(fx.s);
 	curl_global_cleanup();
+	if (*fx.pg_name) {
+		char drop[1024];
+		snprintf(drop, sizeof(drop),
+		         "psql -q '%s' -c 'DROP DATABASE IF EXISTS %s' >/dev/null",
+		         getenv("BL_TEST_PG"), fx.pg_name);
+		if (system(drop) != 0)
+			fprintf(stderr, "could not drop %s\n", fx.pg_name);
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx.dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
