@@ -780,6 +780,12 @@ void bl_web_metrics(struct bl_http_req *req, struct bl_http_resp *resp)
 		bl_buf_addf(b, "bulletin_deliveries{state=\"%s\"} %lld\n",
 		            bl_delivery_state_name((enum bl_delivery_state)i),
 		            (long long)st.deliveries[i]);
+	gauge(b, "bulletin_queue_depth",
+	      "Deliveries not yet final: pending, claimed or deferred (the engine's backlog).");
+	bl_buf_addf(b, "bulletin_queue_depth %lld\n",
+	            (long long)(st.deliveries[BL_DELIVERY_PENDING] +
+	                        st.deliveries[BL_DELIVERY_CLAIMED] +
+	                        st.deliveries[BL_DELIVERY_DEFERRED]));
 	gauge(b, "bulletin_posts_sending", "Posts in status sending.");
 	bl_buf_addf(b, "bulletin_posts_sending %lld\n", (long long)st.posts_sending);
 	gauge(b, "bulletin_deliveries_accepted_last_minute",

@@ -839,6 +839,7 @@ static void test_metrics(void **state)
 	    "bulletin_subscriptions{status=\"confirmed\"} 0\n",
 	    "bulletin_deliveries{state=\"pending\"} 0\n",
 	    "bulletin_deliveries_accepted_last_minute 0\n",
+	    "bulletin_queue_depth 0\n",
 	    "bulletin_send_rate 0",
 	    "bulletin_signup_breaker_open 0\n",
 	    "# TYPE bulletin_http_requests_total counter\n",
