@@ -638,6 +638,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return run_handler(srv, r, c);
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct bl_http_server *srv = cls;
