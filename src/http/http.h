@@ -44,7 +44,8 @@ struct bl_http_req {
 	struct bl_store *store;   /* this worker thread's store handle */
 	void *app;                /* bl_http_opts.app */
 	struct bl_http_server *server;
-	void *conn; /* libmicrohttpd's connection (for bl_http_header / bl_http_cookie) */
+	void *conn; /* libmicrohttpd's connection (for bl_http_header / bl_http_cookie);
+	               NULL in a request made by hand (a handler's test): no headers then */
 };
 
 struct bl_http_header_pair {

@@ -95,7 +95,7 @@ struct bl_http_server {
 	pthread_key_t key;
 	pthread_mutex_t lock;
 	struct worker *workers;
-	int starting; /* libmicrohttpd's messages go to start_err, not the log */
+	atomic_int starting; /* libmicrohttpd's messages go to start_err, not the log */
 	char start_err[BL_DIAG_MAX];
 };
 
@@ -111,15 +111,16 @@ struct cookie_jar {
 /* One request's state, from the URI callback to the completed callback. */
 struct request {
 	struct bl_http_req req;
-	int started;     /* the first access-handler call has been made */
-	int queued;      /* a response was queued (and counted) */
-	int route;       /* index in srv->routes, -1 for none */
-	int status;      /* an answer decided before the handler: 400, 404, 405, 413; else 0 */
-	unsigned allow;  /* 405: the methods of the routes matching the path */
-	unsigned method; /* enum bl_http_method bit; 0 for another method */
-	int head;        /* the request is a HEAD */
-	int too_big;     /* the body grew past body_max */
-	size_t drained;  /* bytes thrown away after that */
+	int started;    /* the first access-handler call has been made */
+	int queued;     /* a response was queued (and counted) */
+	int route;      /* index in srv->routes, -1 for none */
+	int status;     /* an answer decided before the handler: 400, 404, 405, 413; else 0 */
+	unsigned allow; /* 405: the methods of the routes matching the path */
+	const char *method_text; /* as sent (libmicrohttpd's memory, for the log) */
+	unsigned method;         /* enum bl_http_method bit; 0 for another method */
+	int head;                /* the request is a HEAD */
+	int too_big;             /* the body grew past body_max */
+	size_t drained;          /* bytes thrown away after that */
 	struct bl_buf body;
 	struct cookie_jar *jar; /* parsed on the first bl_http_cookie, or NULL */
 	int jar_done;
@@ -407,9 +408,7 @@ static enum MHD_Result respond(struct bl_http_server *srv, struct request *r,
 	if (status >= 500) {
 		char p[256];
 		bl_error("http: %d for %s %s (route %s)%s%s", status,
-		         r->head                     ? "HEAD"
-		         : r->method == BL_HTTP_POST ? "POST"
-		                                     : "GET",
+		         r->method_text ? r->method_text : "?",
 		         log_path(r->req.path ? r->req.path : r->uri, p),
 		         r->route >= 0 ? srv->routes[r->route].name : "none", why ? ": " : "",
 		         why ? why : "");
@@ -557,6 +556,7 @@ static enum MHD_Result first_call(struct bl_http_server *srv, struct request *r,
                                   struct MHD_Connection *c, const char *method)
 {
 	r->started = 1;
+	r->method_text = method;
 	r->method = method_bit(method);
 	r->head = r->method == BL_HTTP_HEAD;
 	size_t raw = strcspn(r->uri, "?");
@@ -648,7 +648,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	if (srv->starting)
+	if (atomic_load(&srv->starting))
 		snprintf(srv->start_err, sizeof(srv->start_err), "%s", msg);
 	else
 		bl_debug("libmicrohttpd: %s", msg);
@@ -658,6 +658,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 const char *bl_http_header(const struct bl_http_req *req, const char *name)
 {
+	if (!req->conn) /* a request the server did not make (a handler's unit test) */
+		return NULL;
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
@@ -728,6 +730,8 @@ static void parse_cookies(struct request *r)
 
 const char *bl_http_cookie(const struct bl_http_req *req, const char *name)
 {
+	if (!req->conn) /* a request the server did not make: it has no state around it */
+		return NULL;
 	struct request *r = request_of(req);
 	if (!r->jar_done)
 		parse_cookies(r);
@@ -939,7 +943,7 @@ int bl_http_start(const struct bl_http_opts *o, struct bl_http_server **out, str
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	unsigned threads = o->threads > 0 ? (unsigned)o->threads : 4;
-	srv->starting = 1;
+	atomic_store(&srv->starting, 1);
 	srv->mhd = MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -950,7 +954,7 @@ int bl_http_start(const struct bl_http_opts *o, struct bl_http_server **out, str
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout ? o->timeout : 30),
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
 	    srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, srv, MHD_OPTION_END);
-	srv->starting = 0;
+	atomic_store(&srv->starting, 0);
 	if (!srv->mhd) {
 		if (fcntl(fd, F_GETFD) != -1)
 			close(fd);

@@ -953,6 +953,7 @@ static void test_per_ip_limit(void **state)
 	struct bl_http_opts o = main_opts();
 	o.per_ip_connections = 3;
 	o.db_uri = NULL;
+	o.threads = 1;
 	struct bl_http_server *s2;
 	struct bl_diag d;
 	assert_int_equal(bl_http_start(&o, &s2, &d), 0);
@@ -1213,6 +1214,15 @@ static void test_concurrent(void **state)
 		fail_msg("%d of 400 concurrent requests got a wrong or no reply", bad);
 }
 
+/* A request made by hand (a handler's unit test) has no headers and no cookies. */
+static void test_request_by_hand(void **state)
+{
+	struct bl_http_req req;
+	memset(&req, 0, sizeof(req));
+	assert_null(bl_http_header(&req, "Cookie"));
+	assert_null(bl_http_cookie(&req, "sid"));
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1238,6 +1248,7 @@ int main(void)
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_listen_errors),
 	    cmocka_unit_test(test_concurrent),
+	    cmocka_unit_test(test_request_by_hand),
 	};
 	int rc = cmocka_run_group_tests_name("http/server", tests, group_setup, group_teardown);
 	curl_global_cleanup();
