@@ -19,6 +19,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The purposes of enum bl_token_purpose: 1 to LAST. */
+#define LAST BL_TOKEN_FORM
+
 static const char key_hex[] = "4242424242424242424242424242424242424242424242424242424242424242";
 
 static void fail(const char *what, const char *token)
@@ -29,7 +32,7 @@ static void fail(const char *what, const char *token)
 
 static void check(const struct bl_secret *k, const char *token)
 {
-	for (int p = 0; p <= 4; p++) {
+	for (int p = 0; p <= LAST + 1; p++) {
 		int64_t sub = -7, list = -7, exp = -7;
 		int ok = bl_token_verify(k, (enum bl_token_purpose)p, token, &sub, &list, &exp);
 		if (ok != 0 && ok != 1)
@@ -39,14 +42,14 @@ static void check(const struct bl_secret *k, const char *token)
 				fail("a refused token wrote the outputs", token);
 			continue;
 		}
-		if (p < 1 || p > 3)
+		if (p < 1 || p > LAST)
 			fail("accepted for a purpose that does not exist", token);
 		char again[BL_TOKEN_LEN];
 		bl_token_make(k, (enum bl_token_purpose)p, sub, list, exp, again);
 		if (strcmp(again, token) != 0)
 			fail("an accepted token is not what bl_token_make makes of its claims",
 			     token);
-		for (int q = 1; q <= 3; q++) {
+		for (int q = 1; q <= LAST; q++) {
 			int64_t s2, l2, e2;
 			if (q != p &&
 			    bl_token_verify(k, (enum bl_token_purpose)q, token, &s2, &l2, &e2))
@@ -84,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 26)
 		return 0;
-	enum bl_token_purpose purpose = (enum bl_token_purpose)(data[1] % 3 + 1);
+	enum bl_token_purpose purpose = (enum bl_token_purpose)(data[1] % LAST + 1);
 	char token[BL_TOKEN_LEN];
 	bl_token_make(&k, purpose, get64(data + 2), get64(data + 10), get64(data + 18), token);
 	int64_t sub, list, exp;

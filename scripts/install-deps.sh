@@ -33,6 +33,8 @@ CHECK_PKGS=(
 	coreutils findutils        # timeout, find
 	postfix                    # smtp-sink/smtp-source and a real relay on loopback
 	python3-aiosmtpd           # the capturing SMTP server of the delivery tests
+	python3-html5lib           # strict HTML5 parsing of the web pages (unit/pages)
+	python3-feedparser         # reading back the Atom feeds (unit/feeds)
 	openssl                    # a throwaway certificate for the STARTTLS tests
 )
 

@@ -94,6 +94,7 @@ int bl_cmd_import(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_export(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_post(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_send(struct bl_cli *cli, int argc, char **argv);
+int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv);
 
 /*
  * bl_cli_run_engine - run the delivery engine on @s with SIGINT/SIGTERM

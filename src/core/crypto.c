@@ -87,6 +87,21 @@ static void token_mac(const struct bl_secret *k, enum bl_token_purpose purpose,
 	memcpy(mac, full, MAC);
 }
 
+int bl_constant_time_eq(const void *a, const void *b, size_t n)
+{
+	start();
+	return sodium_memcmp(a, b, n) == 0;
+}
+
+int64_t bl_random_u63(void)
+{
+	uint64_t v = 0;
+	start();
+	while ((v >> 1) == 0)
+		randombytes_buf(&v, sizeof(v));
+	return (int64_t)(v >> 1);
+}
+
 void bl_token_make(const struct bl_secret *k, enum bl_token_purpose purpose, int64_t subscriber_id,
                    int64_t list_id, int64_t expires, char out[BL_TOKEN_LEN])
 {

@@ -43,8 +43,18 @@ int bl_secret_load(const char *hex, struct bl_secret *out);
 enum bl_token_purpose {
 	BL_TOKEN_UNSUBSCRIBE = 1, /* leave the list named in the token */
 	BL_TOKEN_PREFERENCES = 2, /* open the subscriber's preference centre */
-	BL_TOKEN_CONFIRM = 3      /* confirm a double opt-in subscription (expires) */
+	BL_TOKEN_CONFIRM = 3,     /* confirm a double opt-in signup (expires); the list field
+	                             holds the confirmation post's id */
+	BL_TOKEN_FORM = 4         /* a served signup form: the subscriber field holds a random
+	                             nonce (also in a cookie), expires the time it was served */
 };
+
+/* bl_constant_time_eq - 1 when the @n bytes at @a and @b are equal, else 0, in time that
+ * does not depend on where they differ (sodium_memcmp). */
+int bl_constant_time_eq(const void *a, const void *b, size_t n);
+
+/* bl_random_u63 - a uniformly random integer in [1, 2^63 - 1] (libsodium's CSPRNG). */
+int64_t bl_random_u63(void);
 
 /* Text length of a token: base64url (no padding) of 24 bytes of claims and a
  * 16-byte MAC, plus NUL. */

@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -391,7 +392,10 @@ static enum MHD_Result respond(struct bl_http_server *srv, struct request *r,
 	add(m, "Content-Security-Policy", srv->csp);
 	if (no_store)
 		add(m, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (status == 405) {
+	int own_allow = 0; /* the handler said what it allows (a sub-path of a prefix route) */
+	for (size_t i = 0; extra && i < extra->n_headers; i++)
+		own_allow |= strcasecmp(extra->headers[i].name, MHD_HTTP_HEADER_ALLOW) == 0;
+	if (status == 405 && !own_allow && r->allow) {
 		char allow[32];
 		allow_text(r->allow, allow);
 		add(m, MHD_HTTP_HEADER_ALLOW, allow);

@@ -10,6 +10,11 @@
  * subscriber.email, subscriber.attributes.KEY, list.name, list.slug,
  * post.subject, post.id, post.url, unsubscribe_url, preferences_url,
  * archive_url, postal_address.
+ * A post of kind confirm (a double opt-in confirmation mail, see store.h
+ * web_signup) is composed from templates/confirm.{html,txt}.mustache
+ * instead: data subscriber.email, site_name, lists[].name, confirm_url,
+ * expires, postal_address; no List-* headers, Auto-Submitted:
+ * auto-generated (RFC 3834).
  */
 #ifndef BL_SEND_COMPOSE_H
 #define BL_SEND_COMPOSE_H
@@ -35,6 +40,10 @@ struct bl_compose_opts {
 	const char *list_id_domain; /* "" = the host of public_url (the sender's domain when
 	                               that is an IP address or localhost) */
 	const char *postal_address; /* footer line, "" for none */
+	const char *site_name;      /* the publication's name in confirmation mail; "" = the
+	                               host of public_url */
+	int64_t confirm_ttl;        /* seconds a confirmation link stays valid (from the
+	                               confirmation post's creation) */
 	const struct bl_secret *secret;
 	unsigned address_flags; /* BL_ADDRESS_* for parsing the sender */
 };
@@ -88,5 +97,43 @@ const char *bl_composer_last_text(const struct bl_composer *c);
 
 /* bl_composer_post_id - the post @c composes. */
 int64_t bl_composer_post_id(const struct bl_composer *c);
+
+/*
+ * bl_public_url_parse - check @url (config public_url) as the base of every
+ * link: an http:// or https:// URL with a host, without query, fragment,
+ * blanks, quotes, '<', '>' or '\\'. *@base gets it without trailing '/',
+ * *@host its host (as libcurl's URL parser gives it, "[::1]" for IPv6);
+ * both malloc'd, the caller frees them. Returns 0, or -BL_EINVAL with @d
+ * saying what is wrong (outputs untouched).
+ */
+int bl_public_url_parse(const char *url, char **base, char **host, struct bl_diag *d);
+
+/* Longest URL slug of a post: the part after "ID-" in /archive/ID-SLUG. */
+#define BL_ARCHIVE_SLUG_MAX 60
+
+/*
+ * bl_archive_slug - the URL slug of a post with subject @subject: ASCII
+ * letters lowercased and digits kept, Latin-1 letters folded to ASCII
+ * ("é" -> "e", "ß" -> "ss"), every other run of characters one '-', none
+ * at either end, cut at BL_ARCHIVE_SLUG_MAX bytes (never ending in '-').
+ * Writes it NUL-terminated to @out and returns its length (0 when the
+ * subject has no letter or digit: the post's URL is then /archive/ID).
+ */
+int bl_archive_slug(const char *subject, char out[BL_ARCHIVE_SLUG_MAX + 1]);
+
+/*
+ * bl_post_web_html - the body of post @p as HTML for the web archive and
+ * the feeds, appended to @out: the Markdown converted as for mail (cmark,
+ * safe mode), headings moved one level down (<h1> becomes <h2>: the page's
+ * own heading is the subject; <h6> stays), then rendered as a Mustache
+ * template over data without a subscriber: post.subject, post.id,
+ * post.url (@post_url) and archive_url (@public_url + "/archive") work;
+ * subscriber.*, list.*, unsubscribe_url, preferences_url and
+ * postal_address render empty. Nothing is cached. Returns 0; -BL_EINVAL
+ * for a body that is not UTF-8 or whose Mustache does not compile (@d says
+ * why); -BL_ELIMIT past BL_MARKDOWN_MAX or @out's limit.
+ */
+int bl_post_web_html(const struct bl_post *p, const char *public_url, const char *post_url,
+                     struct bl_buf *out, struct bl_diag *d);
 
 #endif

@@ -104,6 +104,8 @@ void bl_compose_opts_from_config(const struct bl_config *c, const struct bl_secr
 	out->bounce_domain = bl_config_str(c, "bounce_domain");
 	out->list_id_domain = bl_config_str(c, "list_id_domain");
 	out->postal_address = bl_config_str(c, "postal_address");
+	out->site_name = bl_config_str(c, "site_name");
+	out->confirm_ttl = bl_config_int(c, "confirm_ttl");
 	out->secret = secret;
 	out->address_flags = bl_config_bool(c, "smtputf8") ? BL_ADDRESS_SMTPUTF8 : 0;
 }

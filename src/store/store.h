@@ -102,7 +102,8 @@ struct bl_claimed {
 	int64_t delivery_id, post_id, subscriber_id;
 	int64_t list_id;      /* the first (lowest id) of the post's lists the subscriber is
 	                         confirmed on in instant mode: names the list in the message and its
-	                         unsubscribe link */
+	                         unsubscribe link (a confirmation post: the first it is still
+	                         unconfirmed on) */
 	int attempts;         /* claims of this row so far, this one included */
 	int64_t first_try_at; /* time of the row's first claim */
 	int in_doubt;         /* this row had an expired claim before (a resend) */
@@ -144,7 +145,7 @@ struct bl_consent_ctx {
 	int64_t now;            /* seconds since the epoch: event time and updated_at */
 	const char *ip;         /* "" when unknown */
 	const char *user_agent; /* "" when unknown; cut to BL_USER_AGENT_MAX */
-	const char *source;     /* "web:/subscribe", "web:/preferences", ... */
+	const char *source; /* "web:/subscribe", "web:/preferences", ...; cut to BL_SOURCE_MAX */
 };
 
 /* A signup from the public form (or a resend of a confirmation mail). */
@@ -161,7 +162,7 @@ struct bl_signup {
 };
 
 struct bl_signup_result {
-	int64_t subscriber_id;   /* 0 when blocklisted */
+	int64_t subscriber_id;   /* 0 when blocklisted, or a resend for an unknown address */
 	int created;             /* the subscriber row is new */
 	size_t n_subscribed;     /* single opt-in lists this signup confirmed */
 	size_t n_pending;        /* double opt-in lists awaiting confirmation after it */
@@ -185,7 +186,7 @@ struct bl_stats {
 	int64_t subscriptions[3];                /* by enum bl_sub_status */
 	int64_t deliveries[BL_DELIVERY_NSTATES]; /* every post's rows, by state */
 	int64_t accepted_last_minute;            /* rows accepted in [now - 60, now] */
-	int64_t posts_sending;                   /* posts in status sending */
+	int64_t posts_sending;                   /* posts in status sending (any kind) */
 };
 
 typedef int (*bl_list_fn)(void *arg, const struct bl_list *l);
@@ -289,16 +290,19 @@ struct bl_store_ops {
 	 * post_create - insert @p (status draft unless set; created_at now unless
 	 * set; NULL strings stored as "") with its @n_lists lists @list_ids
 	 * (existing list ids; one given twice counts once). Sets @p->id and
-	 * @p->created_at. -BL_ENOENT when a list id does not exist (the message
-	 * names it); -BL_EINVAL for no list, a status other than draft or
-	 * scheduled (a post starts sending through post_queue only) or an
-	 * unknown priority. Nothing is written on error.
+	 * @p->created_at; started_at and total start at 0. -BL_ENOENT when a list
+	 * id does not exist (the message names it); -BL_EINVAL for no list, a
+	 * status other than draft or scheduled (a post starts sending through
+	 * post_queue only), an unknown priority or a kind other than post
+	 * (confirmation posts are made by web_signup). Nothing is written on error.
 	 */
 	int (*post_create)(struct bl_store *s, struct bl_post *p, const int64_t *list_ids,
 	                   size_t n_lists);
-	/* post_get - lookup by id: -1/0/1. @out filled with malloc'd strings (bl_post_clear). */
+	/* post_get - lookup by id, any kind: -1/0/1. @out filled with malloc'd strings
+	 * (bl_post_clear). */
 	int (*post_get)(struct bl_store *s, int64_t id, struct bl_post *out);
-	/* post_each - every post, newest (highest id) first. */
+	/* post_each - every post of every kind (callers filter on kind), newest (highest id)
+	 * first. */
 	int (*post_each)(struct bl_store *s, bl_post_fn fn, void *arg);
 	/* post_lists - the lists of post @post_id, by slug (a deleted list leaves its posts). */
 	int (*post_lists)(struct bl_store *s, int64_t post_id, bl_list_fn fn, void *arg);
@@ -318,16 +322,16 @@ struct bl_store_ops {
 	                       enum bl_post_status to, const char *reason, int auto_paused,
 	                       int64_t now);
 	/*
-	 * post_queue - start sending draft or scheduled post @id, in one
+	 * post_queue - start sending draft or scheduled post @id of kind post, in one
 	 * transaction: one pending delivery row per distinct subscriber that is
 	 * active and confirmed in instant mode on at least one of the post's
 	 * lists (priority copied from the post, next_try = @now), total = that
 	 * number, status sending, started_at = @now. A single INSERT ... SELECT
 	 * in the database: memory does not grow with the audience. Sets *@total
 	 * (when not NULL). Returns 1 when queued; 0 when the post was not
-	 * draft/scheduled (nothing changes, *@total untouched; the caller looks
-	 * at the status); -BL_ENOENT for no such post. A post queued with no
-	 * recipient becomes sent at the next delivery_exchange.
+	 * draft/scheduled or is of another kind (nothing changes, *@total
+	 * untouched; the caller looks at the post); -BL_ENOENT for no such post. A post queued with
+	 * no recipient becomes sent at the next delivery_exchange.
 	 */
 	int (*post_queue)(struct bl_store *s, int64_t id, int64_t now, int64_t *total);
 	/*
@@ -397,7 +401,12 @@ struct bl_store_ops {
 	 *     instead) becomes suppressed (reply: "subscriber erased",
 	 *     "subscriber blocklisted: REASON", "subscriber no longer confirmed
 	 *     in instant mode on the post's lists") and is not returned; the
-	 *     next rows are taken in its place. On PostgreSQL rows are taken
+	 *     next rows are taken in its place. A row of a confirmation post
+	 *     (kind confirm) goes out instead while its subscriber is still
+	 *     unconfirmed, in any mode, on one of the post's lists (list_id: the
+	 *     lowest such list); once there is none (confirmed through another
+	 *     mail, unsubscribed, the list deleted) it becomes suppressed with
+	 *     reply "nothing left to confirm". On PostgreSQL rows are taken
 	 *     with FOR UPDATE SKIP LOCKED so engines never share one.
 	 *  3. every post in status sending with no pending, claimed or deferred
 	 *     row left becomes sent (finished_at = @now); *@finished counts them.
@@ -428,84 +437,126 @@ struct bl_store_ops {
 	/* ---- the public web (schema 3) ---- */
 
 	/*
-	 * web_signup - one signup, in one transaction (serialised per address:
+	 * web_signup - one signup, in one transaction, serialised per address:
 	 * 50 simultaneous signups of one address make one subscriber and at most
-	 * one confirmation post). A blocklisted subscriber: nothing changes,
-	 * blocklisted = 1. Otherwise the subscriber is created when absent (name
-	 * as given, created = 1); an existing one keeps its name unless it has
-	 * none. For each list: confirmed stays confirmed (n_already; never
-	 * downgraded); otherwise a single opt-in list becomes confirmed in
-	 * instant mode (events signup + confirm; n_subscribed) and a double
-	 * opt-in list unconfirmed (event signup; n_pending). An unsubscribed
-	 * subscription is revived the same way (a new request is new consent).
-	 * An erased address's suppression entry is lifted only by a single
-	 * opt-in subscription or a confirmation (web_confirm).
-	 * With @in->n_lists == 0 (a resend) nothing is subscribed: the
-	 * subscriber's unconfirmed subscriptions to double opt-in lists are the
-	 * pending ones (no subscriber: returns 0 with subscriber_id 0).
+	 * one confirmation post, and none of them fails (SQLite: BEGIN IMMEDIATE,
+	 * every signup takes its turn; PostgreSQL: INSERT ... ON CONFLICT DO
+	 * NOTHING, then the subscriber row locked FOR UPDATE to the end). Events
+	 * carry @in->ctx (see struct bl_consent_ctx) and the list.
+	 *
+	 * A blocklisted subscriber: nothing changes, blocklisted = 1,
+	 * subscriber_id 0. Otherwise the subscriber is created when absent
+	 * (email and email_key as given, name as given or "", attributes {},
+	 * created_at now; created = 1); an existing one keeps its name unless it
+	 * has none (then it takes a non-empty @in->name). For each list (one
+	 * given twice counts once): confirmed stays confirmed, mode and all
+	 * (n_already; never downgraded, no event); otherwise the request is new
+	 * consent (event signup) and a single opt-in list becomes confirmed in
+	 * instant mode (event confirm; n_subscribed), a double opt-in list
+	 * unconfirmed (n_pending). A subscription this creates or revives (it
+	 * was unsubscribed) is in instant mode; one still unconfirmed keeps its
+	 * mode. An erased address's suppression entry (bl_suppression_hash of
+	 * email_key) is lifted only when a single opt-in list was confirmed
+	 * here, or by a confirmation (web_confirm).
+	 *
+	 * With @in->n_lists == 0 (a resend) nothing is subscribed and no event
+	 * is written: the subscriber's unconfirmed subscriptions to double
+	 * opt-in lists are the pending ones (n_pending); no subscriber: returns
+	 * 0 with subscriber_id 0 and nothing written.
+	 *
 	 * Then, when some double opt-in list is pending and send_confirm is set:
-	 * unless a confirmation post for this subscriber was created in the last
-	 * confirm_interval seconds (throttled = 1), a confirmation post is
-	 * created: kind confirm, priority transactional, status sending, subject
-	 * confirm_subject, its lists the pending double opt-in lists of this
-	 * request (a resend: all pending ones), with one pending delivery row for
-	 * the subscriber (total 1, started_at now). The engine sends it ahead of
-	 * every other post. -BL_ENOENT when a list id does not exist; -BL_EINVAL
-	 * for an empty address. Nothing is written on error.
+	 * if a confirmation post for this subscriber was created in the last
+	 * confirm_interval seconds (created_at > now - confirm_interval; an
+	 * interval of 0 never throttles), throttled = 1 and nothing is sent;
+	 * else a confirmation post is created: kind confirm, priority
+	 * transactional, status sending, subject confirm_subject, empty body and
+	 * from, created_at = started_at = now, total 1, its lists the pending
+	 * double opt-in lists of this request (a resend: all pending ones), with
+	 * one pending delivery row for the subscriber (next_try now, priority
+	 * transactional); confirm_post_id is its id. The engine sends it ahead
+	 * of every other post (delivery_exchange says how it claims it).
+	 * -BL_ENOENT when a list id does not exist (the message names it);
+	 * -BL_EINVAL for no address, lists counted without an array or a
+	 * negative interval. Nothing is written on error; *@out is set on
+	 * success only.
 	 */
 	int (*web_signup)(struct bl_store *s, const struct bl_signup *in,
 	                  struct bl_signup_result *out);
 	/*
 	 * web_confirm - confirm what confirmation post @confirm_post_id asked
 	 * subscriber @subscriber_id for: each of the post's lists the subscriber
-	 * is unconfirmed on becomes confirmed (mode kept; event confirm per
-	 * list) and the address's suppression entry (erasure) is removed. One
-	 * transaction. Idempotent: a second call confirms nothing (*@n = 0) and
-	 * succeeds. *@n (when not NULL) = subscriptions confirmed now. Returns 1;
-	 * 0 when there is no such subscriber, the post is not a confirmation post
-	 * or has no delivery row for this subscriber (a token of an erased
-	 * subscriber, a replay against another database); negative on error.
+	 * is still unconfirmed on becomes confirmed (mode kept; event confirm
+	 * per list, in list id order, with @ctx) and the address's suppression
+	 * entry (erasure) is removed. A subscription left or confirmed since is
+	 * not touched. One transaction. Idempotent: a second call confirms
+	 * nothing (*@n = 0) and succeeds. *@n (when not NULL) = subscriptions
+	 * confirmed now (0 when the call returns 0). Returns 1; 0 when there is
+	 * no such subscriber, the post is not a confirmation post or has no
+	 * delivery row for this subscriber (a token of an erased subscriber, a
+	 * replay against another database); negative on error.
 	 */
 	int (*web_confirm)(struct bl_store *s, int64_t subscriber_id, int64_t confirm_post_id,
 	                   const struct bl_consent_ctx *ctx, int64_t *n);
 	/*
 	 * web_unsubscribe - subscriber @subscriber_id leaves list @list_id (0:
 	 * every list): each confirmed or unconfirmed subscription becomes
-	 * unsubscribed with an unsubscribe event. Idempotent (*@n = 0 on a
-	 * replay). Returns 1; 0 when there is no such subscriber; negative on error.
+	 * unsubscribed (mode kept) with an unsubscribe event (@ctx), in list id
+	 * order. Idempotent (*@n = 0 on a replay; also for a list the subscriber
+	 * is not on, or that does not exist). *@n (when not NULL) = the
+	 * subscriptions left now. Returns 1; 0 when there is no such
+	 * subscriber; negative on error.
 	 */
 	int (*web_unsubscribe)(struct bl_store *s, int64_t subscriber_id, int64_t list_id,
 	                       const struct bl_consent_ctx *ctx, int64_t *n);
 	/*
 	 * web_preferences - apply the preference centre's form in one
-	 * transaction: @name (NULL: unchanged; "" clears) and @n changes. A change
-	 * that alters nothing writes nothing; a new status writes a confirm or an
-	 * unsubscribe event, a new mode (or name) a preference event. A list the
-	 * subscriber had no subscription to gets one (a public list joined from
-	 * the preference centre). Returns 1; 0 when there is no such subscriber;
-	 * -BL_EINVAL for an unconfirmed target status; -BL_ENOENT for a missing list.
+	 * transaction: @name (NULL: unchanged; "" clears) and @n changes, in
+	 * order. A change that alters nothing writes nothing; a new status
+	 * writes a confirm or an unsubscribe event, a new mode (or name) a
+	 * preference event (both when both change: the status's first). A list
+	 * the subscriber had no subscription to gets one (a public list joined
+	 * from the preference centre; the caller checks the visibility) with
+	 * events signup and confirm; an unsubscribed target for such a list
+	 * writes nothing. A confirmation here also lifts the address's
+	 * suppression entry (the preferences token proves the address). Events
+	 * carry @ctx. Returns 1; 0 when there is no such subscriber; -BL_EINVAL
+	 * for an unconfirmed (or unknown) target status or an unknown mode;
+	 * -BL_ENOENT for a missing list. Nothing is written on error.
 	 */
 	int (*web_preferences)(struct bl_store *s, int64_t subscriber_id, const char *name,
 	                       const struct bl_subscription_change *changes, size_t n,
 	                       const struct bl_consent_ctx *ctx);
 	/* subscriber_get_id - lookup by id: -1/0/1; @out as subscriber_get. */
 	int (*subscriber_get_id)(struct bl_store *s, int64_t id, struct bl_subscriber *out);
-	/* subscriber_deliveries_each - the deliveries of subscriber @id, by id, with the post's
-	 * subject in post_subject (confirmation posts included). */
+	/*
+	 * subscriber_deliveries_each - the deliveries of subscriber @id, by id,
+	 * with the post's subject in post_subject (confirmation posts included;
+	 * rows in a state the model does not know yet are skipped). The row's
+	 * strings are borrowed for the call. An erased subscriber has none: its
+	 * rows stay with their posts, anonymous.
+	 */
 	int (*subscriber_deliveries_each)(struct bl_store *s, int64_t subscriber_id,
 	                                  bl_delivery_fn fn, void *arg);
 	/*
 	 * archive_each - the posts the archive shows: kind post, status sending,
 	 * paused or sent, on at least one public list (with @list_id: on that
 	 * list, whatever its visibility; the caller checks it), newest (highest
-	 * id) first, only ids < @before_id (0: from the newest), at most @limit.
+	 * id) first, only ids < @before_id (0: from the newest), at most @limit
+	 * (0: all). Posts carry their body. An index walk that never visits the
+	 * confirmation posts, however many there are.
 	 */
 	int (*archive_each)(struct bl_store *s, int64_t list_id, int64_t before_id, int64_t limit,
 	                    bl_post_fn fn, void *arg);
 	/* archive_get - post @id when the archive shows it (as archive_each with list 0): -1/0/1.
 	 */
 	int (*archive_get)(struct bl_store *s, int64_t id, struct bl_post *out);
-	/* stats - the counts of struct bl_stats at @now. */
+	/*
+	 * stats - the counts of struct bl_stats at @now, from one snapshot. The
+	 * subscriber, subscription and delivery counts are counts (they read
+	 * every row, or every entry of an index); the last minute's accepted rows
+	 * cost an index probe per post still sending, paused or cancelled or
+	 * sent in that minute.
+	 */
 	int (*stats)(struct bl_store *s, int64_t now, struct bl_stats *out);
 
 	/*
@@ -537,11 +588,47 @@ int bl_store_set_error(struct bl_store *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
- * bl_store_cut_reply - for backends: @reply (NULL reads as "") cut to at most
- * BL_REPLY_MAX bytes without splitting a UTF-8 sequence, in @buf (or @reply
- * itself when it is short enough). Returns a pointer valid while both are.
+ * bl_store_cut_utf8 - for backends: @text (NULL reads as "") cut to at most
+ * @max bytes without splitting a UTF-8 sequence, in @buf (@max + 1 bytes),
+ * or @text itself when it is short enough. Returns a pointer valid while
+ * both are.
  */
+const char *bl_store_cut_utf8(const char *text, size_t max, char *buf);
+
+/* bl_store_cut_reply - bl_store_cut_utf8 of a relay reply to BL_REPLY_MAX bytes. */
 const char *bl_store_cut_reply(const char *reply, char buf[BL_REPLY_MAX + 1]);
+
+/* The strings of a struct bl_consent_ctx as consent events store them. */
+struct bl_ctx_text {
+	const char *ip;         /* "" for NULL */
+	const char *user_agent; /* cut to BL_USER_AGENT_MAX bytes at a UTF-8 boundary */
+	const char *source;     /* cut to BL_SOURCE_MAX bytes at a UTF-8 boundary */
+	char ua_buf[BL_USER_AGENT_MAX + 1], source_buf[BL_SOURCE_MAX + 1];
+};
+
+/*
+ * bl_store_ctx_text - for backends: fill @out from @ctx (NULL: all ""). The
+ * pointers of @out point into @ctx's strings or @out itself: do not copy
+ * @out, use it in place while @ctx lives.
+ */
+void bl_store_ctx_text(const struct bl_consent_ctx *ctx, struct bl_ctx_text *out);
+
+/*
+ * bl_store_check_signup - for backends: the argument checks of web_signup.
+ * -BL_EINVAL (message on @s) for no address (NULL or "" email or
+ * email_key), lists counted without an array, or a negative
+ * confirm_interval; else 0.
+ */
+int bl_store_check_signup(struct bl_store *s, const struct bl_signup *in);
+
+/*
+ * bl_store_check_changes - for backends: the argument checks of
+ * web_preferences. -BL_EINVAL (message on @s) for @n changes without an
+ * array, a target status that is unconfirmed or out of range, a mode out of
+ * range, or a list id below 1; else 0.
+ */
+int bl_store_check_changes(struct bl_store *s, const struct bl_subscription_change *changes,
+                           size_t n);
 
 /*
  * bl_store_check_exchange - for backends: the argument checks of

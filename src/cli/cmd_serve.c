@@ -1,0 +1,194 @@
+/*
+ * bulletin serve: the public web (src/http) and the delivery engine
+ * (src/send) in one process. The HTTP workers and the engine each have
+ * their own store handle; the database is the only thing they share
+ * (DESIGN.md, "Process model"). SIGINT/SIGTERM stop the HTTP server
+ * (requests in progress finish), then the engine (messages in flight
+ * finish), then exit 0.
+ */
+#include "cli/cli.h"
+
+#include "core/address.h"
+#include "http/web.h"
+#include "send/compose.h"
+#include "send/engine.h"
+#include "util/log.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: bulletin serve [--listen HOST:PORT] [--no-engine]\n"
+    "\n"
+    "Serve the public web pages (signup, confirmation, unsubscribe, preference\n"
+    "centre, archive, Atom and JSON feeds, /healthz, /metrics) and run the\n"
+    "delivery engine, which sends confirmation mail ahead of every post.\n"
+    "  --listen HOST:PORT  where to listen (config `listen`, default\n"
+    "                      127.0.0.1:8080; port 0 picks a free port)\n"
+    "  --no-engine         web only: another `bulletin send` delivers\n"
+    "Prints \"listening on http://HOST:PORT/\" once it accepts connections.\n"
+    "SIGINT or SIGTERM stop it cleanly.\n";
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+struct engine_thread {
+	struct bl_cli *cli;
+	struct bl_store *store;
+	int rc;
+	struct bl_diag d;
+};
+
+static void *engine_main(void *arg)
+{
+	struct engine_thread *t = arg;
+	struct bl_engine_opts o = {
+	    .store = t->store,
+	    .config = t->cli->config,
+	    .stop = &stop_flag,
+	};
+	t->rc = bl_engine_run(&o, NULL, &t->d);
+	if (t->rc == -BL_EBUSY)
+		bl_warn("%s: this server only serves the web; that engine delivers", t->d.msg);
+	else if (t->rc)
+		bl_error("the delivery engine stopped: %s", t->d.msg);
+	return NULL;
+}
+
+/* What a confirmation mail needs, checked before anyone can sign up. */
+static int check_mail_settings(struct bl_cli *cli)
+{
+	struct bl_compose_opts co;
+	struct bl_secret dummy = {{0}};
+	struct bl_diag d;
+	char name[BL_NAME_MAX + 1], addr[BL_ADDRESS_MAX + 1];
+	bl_compose_opts_from_config(cli->config, &dummy, &co);
+	if (bl_sender_parse(co.from, co.address_flags, name, sizeof(name), addr, sizeof(addr),
+	                    &d)) {
+		bl_cli_error("%s (confirmation mail needs a sender)", d.msg);
+		return BL_EXIT_USAGE;
+	}
+	return BL_EXIT_OK;
+}
+
+int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+	                                     {"listen", required_argument, NULL, 'l'},
+	                                     {"no-engine", no_argument, NULL, 'n'},
+	                                     {0}};
+	const char *listen = NULL;
+	int c, no_engine = 0, code;
+	struct bl_store *s;
+	struct bl_web w;
+	struct bl_diag d;
+	struct bl_http_server *srv = NULL;
+	struct engine_thread et = {.cli = cli};
+	pthread_t engine;
+	int engine_started = 0;
+
+	bl_cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'l')
+			listen = optarg;
+		else if (c == 'n')
+			no_engine = 1;
+		else
+			return bl_cli_usage(usage, c == 'h');
+	}
+	if (optind != argc)
+		return bl_cli_usage(usage, 0);
+	if (!listen)
+		listen = bl_config_str(cli->config, "listen");
+	if ((code = check_mail_settings(cli)))
+		return code;
+	if ((code = bl_cli_store(cli, 1, &s)))
+		return code;
+	memset(&w, 0, sizeof(w));
+	if (bl_web_init(&w, cli->config, s, &d)) {
+		bl_cli_error("%s", d.msg);
+		bl_web_finish(&w);
+		return BL_EXIT_USAGE;
+	}
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	stop_flag = 0;
+
+	size_t n_routes;
+	const struct bl_http_route *routes = bl_web_routes(&n_routes);
+	struct bl_http_opts ho = {
+	    .listen = listen,
+	    .routes = routes,
+	    .n_routes = n_routes,
+	    .app = &w,
+	    .db_uri = bl_config_str(cli->config, "db"),
+	    .db_opts = {.busy_timeout_ms =
+	                    (int)(bl_config_int(cli->config, "db_busy_timeout") * 1000),
+	                .must_exist = 1},
+	    .threads = (int)bl_config_int(cli->config, "http_threads"),
+	    .body_max = (size_t)bl_config_int(cli->config, "http_body_max"),
+	    .header_max = (size_t)bl_config_int(cli->config, "http_header_max"),
+	    .per_ip_connections = (unsigned)bl_config_int(cli->config, "http_connections_per_ip"),
+	};
+	if (bl_http_start(&ho, &srv, &d)) {
+		bl_cli_error("%s", d.msg);
+		bl_web_finish(&w);
+		return BL_EXIT_USAGE;
+	}
+	w.server = srv;
+
+	if (!no_engine) {
+		struct bl_store_opts so = ho.db_opts;
+		if (bl_store_open(ho.db_uri, &so, &et.store, &d)) {
+			bl_cli_error("%s", d.msg);
+			bl_http_stop(srv);
+			bl_web_finish(&w);
+			return BL_EXIT_STORE;
+		}
+		if (pthread_create(&engine, NULL, engine_main, &et) != 0)
+			bl_panic("cannot start the engine thread");
+		engine_started = 1;
+	}
+
+	/* The host as the listen string gave it, the port as bound. */
+	char host[300];
+	const char *colon = strrchr(listen, ':');
+	size_t hl = colon ? (size_t)(colon - listen) : 0;
+	if (hl >= sizeof(host))
+		hl = sizeof(host) - 1;
+	memcpy(host, listen, hl);
+	host[hl] = 0;
+	printf("listening on http://%s:%d/\n", *host ? host : "127.0.0.1", bl_http_port(srv));
+	printf("public_url is %s\n", w.public_url);
+	fflush(stdout);
+
+	while (!stop_flag) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	bl_info("stopping: finishing the requests and messages in flight");
+	bl_http_stop(srv);
+	w.server = NULL;
+	if (engine_started) {
+		pthread_join(engine, NULL);
+		bl_store_close(et.store);
+	}
+	bl_web_finish(&w);
+	return BL_EXIT_OK;
+}
