@@ -115,7 +115,7 @@ struct request {
 	int started;    /* the first access-handler call has been made */
 	int queued;     /* a response was queued (and counted) */
 	int route;      /* index in srv->routes, -1 for none */
-	int status;     /* an answer decided before the handler: 400, 404, 405, 413; else 0 */
+	int status;     /* an answer decided before the handler: 400, 404, 405, 413, 431; else 0 */
 	unsigned allow; /* 405: the methods of the routes matching the path */
 	const char *method_text; /* as sent (libmicrohttpd's memory, for the log) */
 	unsigned method;         /* enum bl_http_method bit; 0 for another method */
