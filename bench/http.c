@@ -1,5 +1,5 @@
 /*
- * The HTTP server core alone, for bench/http.sh: serves until SIGINT or
+ * The HTTP server core alone, for bench/http_core.sh: serves until SIGINT or
  * SIGTERM, then prints its metrics.
  *
  *   bench_http LISTEN THREADS DB_URI|-

@@ -14,7 +14,7 @@
 #      SQLite connections wait for the write lock in SQLite's busy handler,
 #      which sleeps (1 ms, 2 ms, ... 100 ms), so the tail moves a lot.
 #
-#   bench/http.sh            (uses ./build; builds it if missing)
+#   bench/http_core.sh            (uses ./build; builds it if missing)
 # Needs wrk and nginx (nginx-light): a private nginx with its own config,
 # prefix and pid file under a temporary directory; the system's is not used.
 # Numbers from a shared machine move between runs: compare within one run.
