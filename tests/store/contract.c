@@ -3970,7 +3970,7 @@ static void test_confirm(void **state)
 		if (rc != 0)
 			fail_msg("web_confirm, %s: got %d (%s), want 0", wrong[i].what, rc,
 			         rc < 0 ? bl_store_error(fx->s) : "-");
-		CHECK_INT("n untouched by a refusal... set to 0", n, 0);
+		CHECK_INT("*n when web_confirm returns 0", n, 0);
 		check_census(fx, wrong[i].what, before);
 	}
 
@@ -4328,7 +4328,7 @@ static void test_subscriber_web_reads(void **state)
 	int64_t want_post[] = {p1, confirm, p2};
 	for (int i = 0; i < 3; i++) {
 		char what[64];
-		snprintf(what, sizeof(what), "row %d: post", i);
+		snprintf(what, sizeof(what), "row %d is the subscriber's", i);
 		CHECK_INT(what, w.r[i].id > 0 && w.r[i].subscriber_id == sub, 1);
 		CHECK_STR("row email", w.r[i].email, "r@x.org");
 		CHECK_STR("row post_subject", w.r[i].subject, want[i].subject);
