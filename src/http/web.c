@@ -30,6 +30,7 @@ int bl_web_init(struct bl_web *w, const struct bl_config *c, struct bl_store *s,
 
 	memset(w, 0, sizeof(*w));
 	w->config = c;
+	pthread_mutex_init(&w->stats_lock, NULL);
 	if ((rc = bl_public_url_parse(bl_config_str(c, "public_url"), &base, &host, d)))
 		return rc;
 	w->public_url = base;
@@ -70,6 +71,8 @@ void bl_web_finish(struct bl_web *w)
 	if (!w)
 		return;
 	bl_batcher_destroy(w->writer);
+	if (w->config)
+		pthread_mutex_destroy(&w->stats_lock);
 	bl_pages_destroy(w->pages);
 	bl_page_cache_destroy(w->page_cache);
 	bl_ratelimit_destroy(w->signup_ip);

@@ -9,6 +9,7 @@
 #ifndef BL_HTTP_WEB_H
 #define BL_HTTP_WEB_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -34,6 +35,9 @@ struct bl_web {
 	atomic_llong confirm_mails;         /* confirmation posts queued since start */
 	struct bl_http_server *server;      /* for /metrics; set once listening */
 	struct bl_batcher *writer;          /* group commit of signups (http/batch.h) */
+	pthread_mutex_t stats_lock;         /* guards stats and stats_at */
+	struct bl_stats stats;              /* /metrics' store counts, reused for a few seconds */
+	double stats_at;                    /* when stats was read (monotonic s); 0: never */
 	void (*wake_engine)(void *arg);     /* after queueing mail: wake the engine (may be NULL) */
 	void *wake_arg;
 	struct bl_page_cache *page_cache; /* archive.c: rendered public pages, kept a second */
