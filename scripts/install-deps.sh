@@ -33,7 +33,15 @@ CHECK_PKGS=(
 	postfix                    # smtp-sink/smtp-source and a real relay on loopback
 	python3-aiosmtpd           # the capturing SMTP server of the delivery tests
 	openssl                    # a throwaway certificate for the STARTTLS tests
+	chromium                   # the browser test (tests/e2e), driven by playwright-core
 )
+# Node.js for the browser test (playwright-core comes from npm: tests/e2e/
+# package-lock.json). A machine with Node.js from elsewhere (NodeSource's
+# nodejs bundles npm and conflicts with Debian's npm package) keeps it:
+# Debian's nodejs and npm are added only when there is no npm command.
+if ! command -v npm >/dev/null 2>&1; then
+	CHECK_PKGS+=(nodejs npm)
+fi
 
 usage() {
 	echo "usage: $0 [--demo|--check]" >&2
