@@ -4,6 +4,9 @@
 # database, create a list, import examples/subscribers.csv into it, show it,
 # write a post (examples/post.md) and deliver it into the maildir outbox
 # demo-data/outbox (one file per subscriber, as the relay would get it).
+# Then it runs `bulletin serve` on DEMO_LISTEN (default 127.0.0.1:8080) until
+# Ctrl-C: subscribe in a browser and find the confirmation mail in the
+# outbox. DEMO_SERVE=0 stops before serving.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -21,16 +24,20 @@ if ! bl_setup_tree build "${BL_BUILD_OPTS[@]}" -Dtests=$tests >.check/demo-setup
 fi
 ninja -C build bulletin
 
+listen=${DEMO_LISTEN:-127.0.0.1:8080}
 rm -rf demo-data
 mkdir demo-data
 db=sqlite:demo-data/bulletin.db
 cat >demo-data/bulletin.conf <<'CONF'
 # The demo's configuration: a maildir outbox instead of an SMTP relay.
 from = Newsroom <alerts@news.example>
-public_url = https://news.example
+public_url = http://LISTEN
+listen = LISTEN
+site_name = Newsroom
 relay = maildir:demo-data/outbox
 postal_address = Newsroom, 1 Harbour Street, Example Town
 CONF
+sed -i "s/LISTEN/$listen/g" demo-data/bulletin.conf
 
 # show ARGS...: prints a command line the way one would type it.
 show() {
@@ -79,4 +86,19 @@ bulletin post status "$post"
 n=$(find demo-data/outbox/new -type f | wc -l)
 printf '\ndemo: %s messages in demo-data/outbox/new; the first one:\n\n' "$n"
 sed -n '1,40p' "$(find demo-data/outbox/new -type f | sort | head -n 1)"
-printf '\ndemo: done; the database is demo-data/bulletin.db\n'
+bulletin list create local --name "Harbour Town news" --optin single \
+	--description "What happens in town, once a day."
+if [ "${DEMO_SERVE:-1}" = 0 ]; then
+	printf '\ndemo: done; the database is demo-data/bulletin.db\n'
+	exit 0
+fi
+cat <<MSG
+
+demo: now serving the public pages. Open http://$listen/ in a browser,
+subscribe with any address, and the confirmation mail lands in
+demo-data/outbox/new/ (the newest file). Open the link in it to confirm.
+The archive is at http://$listen/archive, the feeds at /feed.atom and
+/feed.json. Ctrl-C stops the server.
+MSG
+show bulletin --config demo-data/bulletin.conf --db "$db" serve
+exec build/bulletin --config demo-data/bulletin.conf --db "$db" serve
