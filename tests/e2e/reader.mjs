@@ -352,7 +352,7 @@ async function scenario(page) {
 		const link = page.locator('a[href*="/preferences/"]').first();
 		const href = await link.getAttribute('href');
 		expect(href, 'no link to /preferences/ on the confirmed page');
-		await Promise.all([page.waitForLoadState('load'), link.click()]);
+		await Promise.all([page.waitForURL(/\/preferences\//, { waitUntil: 'load' }), link.click()]);
 		expect(page.url().includes('/preferences/'), `went to ${page.url()}`);
 		expect((await text(page)).includes(READER), 'the page does not show the address');
 		return page.url();
@@ -391,7 +391,10 @@ async function scenario(page) {
 	});
 	await look(page, 'archive', 'Archive');
 	await step('the archive link opens the post page', async () => {
-		await Promise.all([page.waitForLoadState('load'), page.getByRole('link', { name: subject1 }).first().click()]);
+		await Promise.all([
+			page.waitForURL(/\/archive\/[0-9]+-/, { waitUntil: 'load' }),
+			page.getByRole('link', { name: subject1 }).first().click(),
+		]);
 		expect(new URL(page.url()).pathname.startsWith(`/archive/${post1.id}-`), `went to ${page.url()}`);
 		const t = await text(page);
 		expect(t.includes('The harbour closes tonight at 8 p.m.'), `the post's body is not on the page: ${t}`);
