@@ -15,6 +15,7 @@ BUILD_PKGS=(
 	libsqlite3-dev libpq-dev libjansson-dev libidn2-dev libcsv-dev
 	libinih-dev libsodium-dev libxml2-dev
 	libcmark-dev libgmime-3.0-dev libcurl4-openssl-dev
+	libmicrohttpd-dev
 )
 # `make demo`: the build list plus these.
 DEMO_PKGS=()
@@ -32,6 +33,8 @@ CHECK_PKGS=(
 	coreutils findutils        # timeout, find
 	postfix                    # smtp-sink/smtp-source and a real relay on loopback
 	python3-aiosmtpd           # the capturing SMTP server of the delivery tests
+	python3-html5lib           # strict HTML5 parsing of the web pages (unit/pages)
+	python3-feedparser         # reading back the Atom feeds (unit/feeds)
 	openssl                    # a throwaway certificate for the STARTTLS tests
 	chromium                   # the browser test (tests/e2e), driven by playwright-core
 )

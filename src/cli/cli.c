@@ -27,6 +27,7 @@ static const struct bl_command commands[] = {
     {"export", "write subscribers as CSV or JSON to stdout", bl_cmd_export},
     {"post", "write posts, send them and follow their delivery", bl_cmd_post},
     {"send", "run the delivery engine", bl_cmd_send},
+    {"serve", "serve the public web pages and run the delivery engine", bl_cmd_serve},
     {"config", "show the configuration in effect", bl_cmd_config},
 };
 

@@ -332,6 +332,7 @@ static json_t *post_json(const struct bl_post *p, const struct lists *ls)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_integer(p->id));
+	json_object_set_new(o, "kind", json_string(bl_post_kind_name(p->kind)));
 	json_object_set_new(o, "subject", json_string(p->subject));
 	json_object_set_new(o, "status", json_string(bl_post_status_name(p->status)));
 	json_object_set_new(o, "priority", json_string(bl_priority_name(p->priority)));
@@ -355,9 +356,12 @@ struct posts {
 	size_t n;
 };
 
+/* Collects the publisher's posts (kind post): confirmation mails are not listed. */
 static int collect_post(void *arg, const struct bl_post *p)
 {
 	struct posts *c = arg;
+	if (p->kind != BL_POST_KIND_POST)
+		return 0;
 	c->v = bl_xreallocarray(c->v, c->n + 1, sizeof(*c->v));
 	struct bl_post *d = &c->v[c->n++];
 	*d = *p;
@@ -445,6 +449,8 @@ static int cmd_show(struct bl_cli *cli, int argc, char **argv)
 		bl_cli_print_json(o);
 	} else {
 		printf("id:        %lld\n", (long long)p.id);
+		if (p.kind != BL_POST_KIND_POST)
+			printf("kind:      %s\n", bl_post_kind_name(p.kind));
 		printf("subject:   %s\n", p.subject);
 		printf("status:    %s%s%s\n", bl_post_status_name(p.status),
 		       *p.pause_reason ? ": " : "", p.pause_reason);

@@ -2,8 +2,9 @@
  * The web page templates: Mustache files compiled once at start, built into
  * the binary from templates/web/ (NAME.html.mustache; layout.html.mustache
  * wraps every page through {{{content}}}) and overridable one by one from a
- * directory (config templates_dir: a file there with the same name wins).
- * Rendering is thread-safe (compiled templates are read-only).
+ * directory (config templates_dir: a file there with the same name wins;
+ * style.css too). Rendering is thread-safe (compiled templates are
+ * read-only); its output is scrubbed (bl_utf8_scrub).
  */
 #ifndef BL_HTTP_PAGES_H
 #define BL_HTTP_PAGES_H
@@ -29,12 +30,22 @@ void bl_pages_destroy(struct bl_pages *p);
 /*
  * bl_pages_render - render page @name ("index", "preferences", ...) over
  * @data, HTML-escaped, then the layout over @data with "content" set to the
- * page's output, appending to @out. @data is borrowed (the layout's
+ * page's output, appending to @out with ill-formed UTF-8 and control
+ * characters replaced by U+FFFD (bl_utf8_scrub). @data is borrowed (the layout's
  * "content" key is added to it and stays). Returns 0; -BL_ENOENT for an
  * unknown page; -BL_ELIMIT when the output exceeds @out's limit or the
  * template engine's; @d says why.
  */
 int bl_pages_render(const struct bl_pages *p, const char *name, struct bl_tval *data,
                     struct bl_buf *out, struct bl_diag *d);
+
+/*
+ * bl_pages_stylesheet - the stylesheet served at /static/style.css
+ * (templates/web/style.css, or style.css in the override directory):
+ * *@len bytes, NUL-terminated, and *@etag its strong entity tag with the
+ * quotes ("\"0123456789abcdef\"", a hash of the content). Both borrowed
+ * for @p's life.
+ */
+const char *bl_pages_stylesheet(const struct bl_pages *p, size_t *len, const char **etag);
 
 #endif

@@ -47,14 +47,22 @@ int bl_web_init(struct bl_web *w, const struct bl_config *c, struct bl_store *s,
 /* bl_web_finish - free what bl_web_init made; NULL-safe. */
 void bl_web_finish(struct bl_web *w);
 
+/*
+ * bl_web_base_path - the path of public_url, the prefix of every link a
+ * page holds: "" for "https://example.com", "/news" for
+ * "https://example.com/news". Borrowed from @w.
+ */
+const char *bl_web_base_path(const struct bl_web *w);
+
 /* bl_web_routes - the route table of the public web; *@n gets its length. Static. */
 const struct bl_http_route *bl_web_routes(size_t *n);
 
 /*
  * bl_web_page - render page template @name over @data (consumed: destroyed
- * here) into @resp with @status, adding the common data (lang, site.name,
- * site.url, stylesheet_url) and @title. A template failure becomes a plain
- * 500 page and is logged.
+ * here; NULL: no page data) into @resp with @status, adding the common
+ * data (lang, site.name, site.url, stylesheet_url, home_url, archive_url,
+ * subscribe_url: docs/web-templates.md) and @title. A template failure
+ * becomes a plain 500 page and is logged.
  */
 struct bl_tval;
 void bl_web_page(struct bl_http_req *req, struct bl_http_resp *resp, int status, const char *name,

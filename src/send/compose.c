@@ -13,6 +13,7 @@
 #include "util/embedded.h"
 #include "util/log.h"
 #include "util/str.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 #include <curl/curl.h>
@@ -146,6 +147,35 @@ static int is_ip_or_local(const char *host)
 	return strspn(host, "0123456789.") == strlen(host);
 }
 
+int bl_public_url_parse(const char *url, char **base, char **host, struct bl_diag *d)
+{
+	size_t len = strlen(url);
+	char *b, *h;
+	while (len && url[len - 1] == '/')
+		len--;
+	b = bl_xstrndup(url, len);
+	h = url_host(b);
+	if (!h || (strncmp(b, "https://", 8) != 0 && strncmp(b, "http://", 7) != 0)) {
+		free(b);
+		free(h);
+		return bl_diag_set(d, BL_EINVAL, "public_url \"%s\" is not an http(s) URL", url);
+	}
+	/* Links are public_url + "/unsubscribe/TOKEN": no query or fragment, and
+	 * nothing that would end a <URL> in a header or an attribute. */
+	if (strpbrk(b, "?#<>\"' \t\r\n\\")) {
+		free(b);
+		free(h);
+		return bl_diag_set(
+		    d, BL_EINVAL,
+		    "public_url \"%s\" must be a base URL: no query (?), fragment (#), "
+		    "spaces, quotes or <>",
+		    url);
+	}
+	*base = b;
+	*host = h;
+	return 0;
+}
+
 /*
  * A domain setting (@name): @value, or @fallback when empty; checked as the
  * domain of an address (hostname rules, IDNA to A-labels) so that it can go
@@ -194,7 +224,6 @@ int bl_composer_create(const struct bl_compose_opts *o, const struct bl_post *p,
 	const char *from = p->from_header && *p->from_header ? p->from_header : o->from;
 	char *html = NULL, *text = NULL, *host = NULL;
 	const struct bl_embedded *e;
-	size_t len;
 	int rc;
 
 	c->post_id = p->id;
@@ -215,27 +244,8 @@ int bl_composer_create(const struct bl_compose_opts *o, const struct bl_post *p,
 	if ((rc = bl_sender_parse(from, o->address_flags, c->from_name, sizeof(c->from_name),
 	                          c->from_addr, sizeof(c->from_addr), d)))
 		goto fail;
-	len = strlen(o->public_url);
-	while (len && o->public_url[len - 1] == '/')
-		len--;
-	c->public_url = bl_xstrndup(o->public_url, len);
-	host = url_host(c->public_url);
-	if (!host || (strncmp(c->public_url, "https://", 8) != 0 &&
-	              strncmp(c->public_url, "http://", 7) != 0)) {
-		rc = bl_diag_set(d, BL_EINVAL, "public_url \"%s\" is not an http(s) URL",
-		                 o->public_url);
+	if ((rc = bl_public_url_parse(o->public_url, &c->public_url, &host, d)))
 		goto fail;
-	}
-	/* Links are public_url + "/unsubscribe/TOKEN": no query or fragment, and
-	 * nothing that would end a <URL> in a header or an attribute. */
-	if (strpbrk(c->public_url, "?#<>\"' \t\r\n\\")) {
-		rc =
-		    bl_diag_set(d, BL_EINVAL,
-		                "public_url \"%s\" must be a base URL: no query (?), fragment (#), "
-		                "spaces, quotes or <>",
-		                o->public_url);
-		goto fail;
-	}
 	const char *sender_domain = strchr(c->from_addr, '@') + 1;
 	if ((rc = domain_setting("bounce_domain", o->bounce_domain, sender_domain, o->address_flags,
 	                         &c->bounce_domain, d)) ||
@@ -508,5 +518,111 @@ int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now,
 	rc = bl_message_build(&spec, msg, d);
 out:
 	bl_tval_destroy(data);
+	return rc;
+}
+
+int bl_archive_slug(const char *subject, char out[BL_ARCHIVE_SLUG_MAX + 1])
+{
+	/* Latin-1 letters U+00C0-U+00FF folded to ASCII ('-': a separator). */
+	static const char *const fold[64] = {
+	    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",
+	    "d", "n", "o", "o", "o", "o", "o",  "-", "o", "u", "u", "u", "u", "y", "th", "ss",
+	    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",
+	    "d", "n", "o", "o", "o", "o", "o",  "-", "o", "u", "u", "u", "u", "y", "th", "y"};
+	const unsigned char *s = (const unsigned char *)subject;
+	size_t n = 0, len = strlen(subject), i = 0, k;
+	int gap = 0;
+	uint32_t cp;
+
+	while (i < len && n < BL_ARCHIVE_SLUG_MAX) {
+		const char *piece;
+		char one[2] = {0, 0};
+		if (s[i] < 0x80) {
+			one[0] = (char)s[i];
+			if (one[0] >= 'A' && one[0] <= 'Z')
+				one[0] = (char)(one[0] - 'A' + 'a');
+			piece = (one[0] >= 'a' && one[0] <= 'z') || (one[0] >= '0' && one[0] <= '9')
+			            ? one
+			            : "-";
+			i++;
+		} else if ((k = bl_utf8_decode(s + i, len - i, &cp)) != 0) {
+			piece = cp >= 0xC0 && cp <= 0xFF ? fold[cp - 0xC0] : "-";
+			i += k;
+		} else {
+			piece = "-";
+			i++;
+		}
+		if (*piece == '-') {
+			gap = n > 0;
+			continue;
+		}
+		if (gap) {
+			if (n + 1 >= BL_ARCHIVE_SLUG_MAX)
+				break;
+			out[n++] = '-';
+		}
+		gap = 0;
+		for (; *piece && n < BL_ARCHIVE_SLUG_MAX; piece++)
+			out[n++] = *piece;
+	}
+	out[n] = '\0';
+	return (int)n;
+}
+
+/* Move the headings of cmark's HTML @html one level down in place: <hN> and
+ * </hN> for N = 1..5 (cmark writes them without attributes; text "<" is
+ * always escaped, so every "<h" here is a tag). */
+static void shift_headings(char *html)
+{
+	for (char *p = strstr(html, "<h"); p; p = strstr(p + 1, "<h"))
+		if (p[2] >= '1' && p[2] <= '5' && p[3] == '>')
+			p[2]++;
+	for (char *p = strstr(html, "</h"); p; p = strstr(p + 1, "</h"))
+		if (p[3] >= '1' && p[3] <= '5' && p[4] == '>')
+			p[3]++;
+}
+
+int bl_post_web_html(const struct bl_post *p, const char *public_url, const char *post_url,
+                     struct bl_buf *out, struct bl_diag *d)
+{
+	char *html = NULL, *text = NULL;
+	struct bl_tmpl *t = NULL;
+	struct bl_tval *data, *sub, *lst, *post;
+	size_t len = strlen(public_url);
+	int rc;
+
+	while (len && public_url[len - 1] == '/')
+		len--;
+	if ((rc = bl_markdown_render(p->body, strlen(p->body), &html, &text, d)))
+		return rc;
+	free(text);
+	/* Before the Mustache render: only cmark's tags move, never what data puts in. */
+	shift_headings(html);
+	rc = bl_tmpl_compile(html, strlen(html), "body", &t, d);
+	free(html);
+	if (rc)
+		return rc;
+	data = bl_tval_map();
+	sub = bl_tval_map();
+	bl_tval_set(sub, "name", bl_tval_string(""));
+	bl_tval_set(sub, "email", bl_tval_string(""));
+	bl_tval_set(sub, "attributes", bl_tval_map());
+	bl_tval_set(data, "subscriber", sub);
+	lst = bl_tval_map();
+	bl_tval_set(lst, "name", bl_tval_string(""));
+	bl_tval_set(lst, "slug", bl_tval_string(""));
+	bl_tval_set(data, "list", lst);
+	post = bl_tval_map();
+	bl_tval_set(post, "subject", bl_tval_string(p->subject));
+	bl_tval_set(post, "id", bl_tval_number((double)p->id));
+	bl_tval_set(post, "url", bl_tval_string(post_url));
+	bl_tval_set(data, "post", post);
+	bl_tval_set(data, "unsubscribe_url", bl_tval_string(""));
+	bl_tval_set(data, "preferences_url", bl_tval_string(""));
+	bl_tval_set(data, "archive_url", str_val("%.*s/archive", (int)len, public_url));
+	bl_tval_set(data, "postal_address", bl_tval_string(""));
+	rc = bl_tmpl_render(t, data, BL_TMPL_ESCAPE_HTML, NULL, NULL, out, d);
+	bl_tval_destroy(data);
+	bl_tmpl_destroy(t);
 	return rc;
 }

@@ -98,4 +98,42 @@ const char *bl_composer_last_text(const struct bl_composer *c);
 /* bl_composer_post_id - the post @c composes. */
 int64_t bl_composer_post_id(const struct bl_composer *c);
 
+/*
+ * bl_public_url_parse - check @url (config public_url) as the base of every
+ * link: an http:// or https:// URL with a host, without query, fragment,
+ * blanks, quotes, '<', '>' or '\\'. *@base gets it without trailing '/',
+ * *@host its host (as libcurl's URL parser gives it, "[::1]" for IPv6);
+ * both malloc'd, the caller frees them. Returns 0, or -BL_EINVAL with @d
+ * saying what is wrong (outputs untouched).
+ */
+int bl_public_url_parse(const char *url, char **base, char **host, struct bl_diag *d);
+
+/* Longest URL slug of a post: the part after "ID-" in /archive/ID-SLUG. */
+#define BL_ARCHIVE_SLUG_MAX 60
+
+/*
+ * bl_archive_slug - the URL slug of a post with subject @subject: ASCII
+ * letters lowercased and digits kept, Latin-1 letters folded to ASCII
+ * ("é" -> "e", "ß" -> "ss"), every other run of characters one '-', none
+ * at either end, cut at BL_ARCHIVE_SLUG_MAX bytes (never ending in '-').
+ * Writes it NUL-terminated to @out and returns its length (0 when the
+ * subject has no letter or digit: the post's URL is then /archive/ID).
+ */
+int bl_archive_slug(const char *subject, char out[BL_ARCHIVE_SLUG_MAX + 1]);
+
+/*
+ * bl_post_web_html - the body of post @p as HTML for the web archive and
+ * the feeds, appended to @out: the Markdown converted as for mail (cmark,
+ * safe mode), headings moved one level down (<h1> becomes <h2>: the page's
+ * own heading is the subject; <h6> stays), then rendered as a Mustache
+ * template over data without a subscriber: post.subject, post.id,
+ * post.url (@post_url) and archive_url (@public_url + "/archive") work;
+ * subscriber.*, list.*, unsubscribe_url, preferences_url and
+ * postal_address render empty. Nothing is cached. Returns 0; -BL_EINVAL
+ * for a body that is not UTF-8 or whose Mustache does not compile (@d says
+ * why); -BL_ELIMIT past BL_MARKDOWN_MAX or @out's limit.
+ */
+int bl_post_web_html(const struct bl_post *p, const char *public_url, const char *post_url,
+                     struct bl_buf *out, struct bl_diag *d);
+
 #endif

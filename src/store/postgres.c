@@ -14,6 +14,7 @@
  */
 #include "store/store.h"
 
+#include "core/crypto.h"
 #include "util/buf.h"
 #include "util/embedded.h"
 #include "util/time.h"
@@ -41,7 +42,7 @@ extern const struct bl_embedded bl_postgres_migrations[];
 #define NUM_MAX 24
 
 /* The statements prepared on each connection (see run_prepared). */
-enum pstmt { PS_X_RESULTS, PS_X_POSTS, PS_X_CLAIM, PS_X_FINISH, PS_COUNT };
+enum pstmt { PS_X_RESULTS, PS_X_POSTS, PS_X_CLAIM, PS_X_CLAIM_CONFIRM, PS_X_FINISH, PS_COUNT };
 
 /* Where an engine's walk of a post's pending rows starts: after (next_try, id). */
 struct claim_hint {
@@ -202,6 +203,46 @@ static const char *nz(const char *s)
 /* SQL: post $1 is (still) in status sending: a pause committed since the list of posts was read
  * stops the claim. */
 #define STILL_SENDING "EXISTS (SELECT 1 FROM posts WHERE id = $1::bigint AND status = 'sending')"
+/*
+ * The claim of PS_X_CLAIM (see there) with @list: SQL for the list a
+ * subscriber d.subscriber_id takes the post on (NULL: none), and @none: the
+ * reason a row without one is suppressed, as an SQL string literal.
+ */
+#define CLAIM_SQL(list, none) \
+	"WITH pend AS (SELECT id, next_try, 'p' AS src FROM deliveries " \
+	"WHERE post_id = $1::bigint AND state = 'pending' " \
+	"AND (next_try, id) > (to_timestamp($6::bigint), $7::bigint) AND " STILL_SENDING " " \
+	"ORDER BY next_try, id LIMIT $3::integer FOR UPDATE SKIP LOCKED), " \
+	"due AS (SELECT id, next_try, 'd' AS src FROM deliveries " \
+	"WHERE post_id = $1::bigint AND state = 'deferred' AND next_try <= to_timestamp($2::bigint) " \
+	"AND " STILL_SENDING " " \
+	"ORDER BY next_try, id LIMIT $3::integer FOR UPDATE SKIP LOCKED), " \
+	"k AS (SELECT id, next_try, src FROM (SELECT * FROM pend UNION ALL SELECT * FROM due) u " \
+	"ORDER BY next_try, id LIMIT $3::integer), " \
+	"c AS MATERIALIZED (SELECT d.id, k.src, s.email, s.name, s.attributes, " \
+	list " AS list_id, " \
+	"CASE WHEN s.id IS NULL THEN 'subscriber erased' " \
+	"WHEN s.status <> 'active' THEN 'subscriber blocklisted' || " \
+	"CASE WHEN s.status_reason <> '' THEN ': ' || s.status_reason ELSE '' END END AS why " \
+	"FROM k JOIN deliveries d ON d.id = k.id LEFT JOIN subscribers s ON s.id = d.subscriber_id), " \
+	"cc AS (SELECT c.*, coalesce(why, CASE WHEN list_id IS NULL THEN " none " END) AS reason " \
+	"FROM c), " \
+	"w AS (UPDATE deliveries d SET " \
+	"state = CASE WHEN cc.reason IS NULL THEN 'claimed' ELSE 'suppressed' END, " \
+	"reply = coalesce(cc.reason, d.reply), " \
+	"worker = CASE WHEN cc.reason IS NULL THEN $4 END, " \
+	"lease_until = CASE WHEN cc.reason IS NULL THEN to_timestamp($5::bigint) END, " \
+	"attempts = d.attempts + CASE WHEN cc.reason IS NULL THEN 1 ELSE 0 END, " \
+	"first_try_at = CASE WHEN cc.reason IS NULL " \
+	"THEN coalesce(d.first_try_at, to_timestamp($2::bigint)) ELSE d.first_try_at END, " \
+	"updated_at = to_timestamp($2::bigint) " \
+	"FROM cc WHERE d.id = cc.id " \
+	"RETURNING d.id, d.subscriber_id, cc.list_id, d.attempts, " \
+	EPOCH("d.first_try_at") " AS first_try, d.in_doubt, cc.email, cc.name, " \
+	"cc.attributes::text AS attributes, cc.reason, cc.src, " \
+	EPOCH("d.next_try") " AS next_at, d.next_try) " \
+	"SELECT id, subscriber_id, list_id, attempts, first_try, in_doubt, email, name, " \
+	"attributes, reason, src, next_at FROM w ORDER BY next_try, id"
 static const char *const pstmt_sql[PS_COUNT] = {
 	/*
 	 * $1..$7: the results as arrays; $8 worker; $9 now. A deferral or a
@@ -229,7 +270,7 @@ static const char *const pstmt_sql[PS_COUNT] = {
 	"posts p "
 	"WHERE d.id = r.id AND p.id = d.post_id AND d.state = 'claimed' AND d.worker = $8 "
 	"RETURNING d.id",
-	[PS_X_POSTS] = "SELECT id FROM posts WHERE status = 'sending' ORDER BY priority DESC, id",
+	[PS_X_POSTS] = "SELECT id, kind FROM posts WHERE status = 'sending' ORDER BY priority DESC, id",
 	/*
 	 * Claim the next $3 due rows of post $1 for worker $4 until $5, at time
 	 * $2: the first $3 pending rows after position ($6, $7) in (next_try,
@@ -247,43 +288,21 @@ static const char *const pstmt_sql[PS_COUNT] = {
 	 * pending row it took (see struct pg_store, hint); it walks from the
 	 * start only when that comes up short.
 	 */
-	[PS_X_CLAIM] =
-	"WITH pend AS (SELECT id, next_try, 'p' AS src FROM deliveries "
-	"WHERE post_id = $1::bigint AND state = 'pending' "
-	"AND (next_try, id) > (to_timestamp($6::bigint), $7::bigint) AND " STILL_SENDING " "
-	"ORDER BY next_try, id LIMIT $3::integer FOR UPDATE SKIP LOCKED), "
-	"due AS (SELECT id, next_try, 'd' AS src FROM deliveries "
-	"WHERE post_id = $1::bigint AND state = 'deferred' AND next_try <= to_timestamp($2::bigint) "
-	"AND " STILL_SENDING " "
-	"ORDER BY next_try, id LIMIT $3::integer FOR UPDATE SKIP LOCKED), "
-	"k AS (SELECT id, next_try, src FROM (SELECT * FROM pend UNION ALL SELECT * FROM due) u "
-	"ORDER BY next_try, id LIMIT $3::integer), "
-	"c AS MATERIALIZED (SELECT d.id, k.src, s.email, s.name, s.attributes, "
+	[PS_X_CLAIM] = CLAIM_SQL(
 	"(SELECT min(pl.list_id) FROM post_lists pl JOIN subscriptions x "
 	"ON x.list_id = pl.list_id AND x.subscriber_id = d.subscriber_id "
-	"AND x.status = 'confirmed' AND x.mode = 'instant' WHERE pl.post_id = $1::bigint) AS list_id, "
-	"CASE WHEN s.id IS NULL THEN 'subscriber erased' "
-	"WHEN s.status <> 'active' THEN 'subscriber blocklisted' || "
-	"CASE WHEN s.status_reason <> '' THEN ': ' || s.status_reason ELSE '' END END AS why "
-	"FROM k JOIN deliveries d ON d.id = k.id LEFT JOIN subscribers s ON s.id = d.subscriber_id), "
-	"cc AS (SELECT c.*, coalesce(why, CASE WHEN list_id IS NULL THEN "
-	"'subscriber no longer confirmed in instant mode on the post''s lists' END) AS reason FROM c), "
-	"w AS (UPDATE deliveries d SET "
-	"state = CASE WHEN cc.reason IS NULL THEN 'claimed' ELSE 'suppressed' END, "
-	"reply = coalesce(cc.reason, d.reply), "
-	"worker = CASE WHEN cc.reason IS NULL THEN $4 END, "
-	"lease_until = CASE WHEN cc.reason IS NULL THEN to_timestamp($5::bigint) END, "
-	"attempts = d.attempts + CASE WHEN cc.reason IS NULL THEN 1 ELSE 0 END, "
-	"first_try_at = CASE WHEN cc.reason IS NULL "
-	"THEN coalesce(d.first_try_at, to_timestamp($2::bigint)) ELSE d.first_try_at END, "
-	"updated_at = to_timestamp($2::bigint) "
-	"FROM cc WHERE d.id = cc.id "
-	"RETURNING d.id, d.subscriber_id, cc.list_id, d.attempts, "
-	EPOCH("d.first_try_at") " AS first_try, d.in_doubt, cc.email, cc.name, "
-	"cc.attributes::text AS attributes, cc.reason, cc.src, "
-	EPOCH("d.next_try") " AS next_at, d.next_try) "
-	"SELECT id, subscriber_id, list_id, attempts, first_try, in_doubt, email, name, "
-	"attributes, reason, src, next_at FROM w ORDER BY next_try, id",
+	"AND x.status = 'confirmed' AND x.mode = 'instant' WHERE pl.post_id = $1::bigint)",
+	"'subscriber no longer confirmed in instant mode on the post''s lists'"),
+	/*
+	 * The same for a confirmation post: a row goes out while its subscriber
+	 * is still unconfirmed (any mode) on one of the post's lists, the
+	 * lowest of which names it.
+	 */
+	[PS_X_CLAIM_CONFIRM] = CLAIM_SQL(
+	"(SELECT min(pl.list_id) FROM post_lists pl JOIN subscriptions x "
+	"ON x.list_id = pl.list_id AND x.subscriber_id = d.subscriber_id "
+	"AND x.status = 'unconfirmed' WHERE pl.post_id = $1::bigint)",
+	"'nothing left to confirm'"),
 	/*
 	 * Posts in status sending with no row left to send become sent, but
 	 * not those in $2 (the posts this turn claimed rows of: not finished).
@@ -1791,7 +1810,7 @@ static int pg_export_each(struct bl_store *s, int64_t list_id, int with_events, 
 #define POST_COLS \
 	"id, subject, body, from_header, priority, status, pause_reason, auto_paused, " \
 	EPOCH("created_at") ", " EPOCH("scheduled_at") ", " EPOCH("started_at") ", " \
-	EPOCH("finished_at") ", total, in_doubt"
+	EPOCH("finished_at") ", total, in_doubt, kind"
 /* SQL: the bit of post status column @c, as in enum bl_post_status. */
 #define STATUS_BIT(c) \
 	"CASE " c " WHEN 'draft' THEN 0 WHEN 'scheduled' THEN 1 WHEN 'sending' THEN 2 " \
@@ -1816,14 +1835,24 @@ static int pg_export_each(struct bl_store *s, int64_t list_id, int with_events, 
 	"AND EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = q.id " \
 	"AND d.state IN ('pending', 'claimed', 'deferred')))) " \
 	"FROM posts p WHERE p.status = 'sending'"
+/* The columns read_delivery_row reads. */
+#define DELIVERY_ROW_COLS \
+	"d.id, d.post_id, d.subscriber_id, coalesce(s.email, ''), d.state, " \
+	"d.attempts, d.in_doubt, d.code, d.reply, d.queue_id, d.relay, " \
+	EPOCH("d.updated_at") ", " EPOCH("d.next_try")
 /* A page of post $1's rows after id $2, at most $3, in state $4 (NULL: any). */
 #define DELIVERY_EACH_SQL \
-	"SELECT d.id, d.post_id, d.subscriber_id, coalesce(s.email, ''), d.state, " \
-	"d.attempts, d.in_doubt, d.code, d.reply, d.queue_id, d.relay, " \
-	EPOCH("d.updated_at") ", " EPOCH("d.next_try") " " \
+	"SELECT " DELIVERY_ROW_COLS " " \
 	"FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id " \
 	"WHERE d.post_id = $1::bigint AND d.id > $2::bigint " \
 	"AND ($4::text IS NULL OR d.state = $4) ORDER BY d.id LIMIT $3::bigint"
+/* A page of subscriber $1's rows after id $2, with their posts' subjects. */
+#define SUBSCRIBER_DELIVERIES_SQL \
+	"SELECT " DELIVERY_ROW_COLS ", p.subject " \
+	"FROM deliveries d JOIN posts p ON p.id = d.post_id " \
+	"LEFT JOIN subscribers s ON s.id = d.subscriber_id " \
+	"WHERE d.subscriber_id = $1::bigint AND d.id > $2::bigint " \
+	"ORDER BY d.id LIMIT " XSTR(PAGE_ROWS)
 // clang-format on
 
 /* Fill @out from POST_COLS; strings malloc'd. */
@@ -1842,6 +1871,9 @@ static int read_post(struct pg_store *p, const PGresult *r, int row, struct bl_p
 	post.finished_at = get_i64(r, row, 11);
 	post.total = get_i64(r, row, 12);
 	post.in_doubt = get_i64(r, row, 13);
+	const char *kind = PQgetvalue(r, row, 14);
+	if (bl_post_kind_parse(kind, &post.kind))
+		return bad_value(p, "post kind", kind);
 	post.subject = get_str(r, row, 1, 1);
 	post.body = get_str(r, row, 2, 1);
 	post.from_header = get_str(r, row, 3, 1);
@@ -1875,7 +1907,7 @@ static int post_create(struct pg_store *p, const struct bl_post *post, const int
 		                        PQgetvalue(res, 0, 0));
 	PQclear(res);
 	if (rc == 0) {
-		char pb[NUM_MAX], cb[NUM_MAX], sb[NUM_MAX];
+		char pb[NUM_MAX], cb[NUM_MAX], sb[NUM_MAX], stb[NUM_MAX], tb[NUM_MAX];
 		const char *params[] = {nz(post->subject),
 		                        nz(post->body),
 		                        nz(post->from_header),
@@ -1885,17 +1917,21 @@ static int post_create(struct pg_store *p, const struct bl_post *post, const int
 		                        post->auto_paused ? "t" : "f",
 		                        num(cb, created_at),
 		                        id_param(sb, post->scheduled_at),
-		                        bl_buf_str(&ids)};
+		                        bl_buf_str(&ids),
+		                        bl_post_kind_name(post->kind),
+		                        id_param(stb, post->started_at),
+		                        num(tb, post->total)};
 		res = run(
 		    p, "post_create",
 		    "WITH p AS (INSERT INTO posts (subject, body, from_header, priority, status, "
-		    "pause_reason, auto_paused, created_at, scheduled_at) "
+		    "pause_reason, auto_paused, created_at, scheduled_at, kind, started_at, total) "
 		    "VALUES ($1, $2, $3, $4::integer, $5, $6, $7::boolean, "
-		    "to_timestamp($8::bigint), to_timestamp($9::bigint)) RETURNING id), "
+		    "to_timestamp($8::bigint), to_timestamp($9::bigint), $11, "
+		    "to_timestamp($12::bigint), $13::bigint) RETURNING id), "
 		    "l AS (INSERT INTO post_lists (post_id, list_id) "
 		    "SELECT DISTINCT p.id, t.i FROM p, unnest($10::bigint[]) AS t(i)) "
 		    "SELECT id FROM p",
-		    10, params);
+		    13, params);
 		if (!res)
 			rc = -BL_ESTORE;
 		else
@@ -1919,13 +1955,19 @@ static int pg_post_create(struct bl_store *s, struct bl_post *post, const int64_
 	if ((unsigned)post->priority > BL_PRIORITY_TRANSACTIONAL)
 		return bl_store_set_error(s, BL_EINVAL, "unknown post priority %d",
 		                          (int)post->priority);
+	if (post->kind != BL_POST_KIND_POST)
+		return bl_store_set_error(s, BL_EINVAL,
+		                          "post_create makes posts of kind post only, not %s",
+		                          bl_post_kind_name(post->kind));
 	int64_t created_at = post->created_at ? post->created_at : bl_now(), id = 0;
+	struct bl_post row = *post;
+	row.started_at = row.total = 0;
 	enum scope sc;
 	int rc = scope_begin(p, "post_create", &sc);
 	if (rc)
 		return rc;
 	rc = scope_end(p, "post_create", sc,
-	               post_create(p, post, list_ids, n_lists, created_at, &id));
+	               post_create(p, &row, list_ids, n_lists, created_at, &id));
 	if (rc == 0) {
 		post->id = id;
 		post->created_at = created_at;
@@ -2018,12 +2060,13 @@ static int queue(struct pg_store *p, int64_t id, int64_t now, int64_t *total)
 {
 	char ib[NUM_MAX], nb[NUM_MAX];
 	const char *params[] = {num(ib, id), num(nb, now)};
-	PGresult *res =
-	    run(p, "post_queue",
-	        "SELECT status, priority FROM posts WHERE id = $1::bigint FOR UPDATE", 1, params);
+	PGresult *res = run(
+	    p, "post_queue",
+	    "SELECT status, priority, kind FROM posts WHERE id = $1::bigint FOR UPDATE", 1, params);
 	if (!res)
 		return -BL_ESTORE;
 	int found = PQntuples(res) > 0;
+	int is_post = found && strcmp(PQgetvalue(res, 0, 2), "post") == 0;
 	enum bl_post_status status = BL_POST_DRAFT;
 	if (found && bl_post_status_parse(PQgetvalue(res, 0, 0), &status)) {
 		int rc = bad_value(p, "post status", PQgetvalue(res, 0, 0));
@@ -2033,7 +2076,7 @@ static int queue(struct pg_store *p, int64_t id, int64_t now, int64_t *total)
 	PQclear(res);
 	if (!found)
 		return bl_store_set_error(&p->base, BL_ENOENT, "there is no post %" PRId64, id);
-	if (status != BL_POST_DRAFT && status != BL_POST_SCHEDULED)
+	if (!is_post || (status != BL_POST_DRAFT && status != BL_POST_SCHEDULED))
 		return 0;
 	/*
 	 * One row per distinct subscriber: active, and confirmed in instant mode
@@ -2112,6 +2155,31 @@ static int pg_delivery_counts(struct bl_store *s, int64_t post_id, struct bl_del
 }
 
 /*
+ * Row @i of @res (DELIVERY_ROW_COLS, then the post's subject when @subject)
+ * into @d, strings borrowed from @res. -1 for a state this model does not
+ * know yet (bounced, complained): the row is skipped.
+ */
+static int read_delivery_row(const PGresult *res, int i, int subject, struct bl_delivery_row *d)
+{
+	*d = (struct bl_delivery_row){
+	    .id = get_i64(res, i, 0),
+	    .post_id = get_i64(res, i, 1),
+	    .subscriber_id = get_i64(res, i, 2),
+	    .email = PQgetvalue(res, i, 3),
+	    .attempts = (int)get_i64(res, i, 5),
+	    .in_doubt = strcmp(PQgetvalue(res, i, 6), "t") == 0,
+	    .code = (int)get_i64(res, i, 7),
+	    .reply = PQgetvalue(res, i, 8),
+	    .queue_id = PQgetvalue(res, i, 9),
+	    .relay = PQgetvalue(res, i, 10),
+	    .updated_at = get_i64(res, i, 11),
+	    .next_try = get_i64(res, i, 12),
+	    .post_subject = subject ? PQgetvalue(res, i, 13) : NULL,
+	};
+	return bl_delivery_state_parse(PQgetvalue(res, i, 4), &d->state);
+}
+
+/*
  * delivery_each walks in keyset pages (id > last id seen), like
  * subscriber_each: no transaction, and the callback may use the store.
  */
@@ -2138,23 +2206,10 @@ static int pg_delivery_each(struct bl_store *s, int64_t post_id, int state, int6
 		}
 		int rows = PQntuples(res);
 		for (int i = 0; rc == 0 && i < rows; i++) {
-			struct bl_delivery_row d = {
-			    .id = get_i64(res, i, 0),
-			    .post_id = get_i64(res, i, 1),
-			    .subscriber_id = get_i64(res, i, 2),
-			    .email = PQgetvalue(res, i, 3),
-			    .attempts = (int)get_i64(res, i, 5),
-			    .in_doubt = strcmp(PQgetvalue(res, i, 6), "t") == 0,
-			    .code = (int)get_i64(res, i, 7),
-			    .reply = PQgetvalue(res, i, 8),
-			    .queue_id = PQgetvalue(res, i, 9),
-			    .relay = PQgetvalue(res, i, 10),
-			    .updated_at = get_i64(res, i, 11),
-			    .next_try = get_i64(res, i, 12),
-			};
+			struct bl_delivery_row d;
+			int known = read_delivery_row(res, i, 0, &d) == 0;
 			last = d.id;
-			/* a state this model does not know yet (bounced, complained) is skipped */
-			if (bl_delivery_state_parse(PQgetvalue(res, i, 4), &d.state) == 0)
+			if (known)
 				rc = fn(arg, &d);
 		}
 		PQclear(res);
@@ -2289,10 +2344,11 @@ static void hint_set(struct pg_store *p, const struct claim_hint *h)
  * *@n_out). Sets *@h to the position of the last pending row taken
  * (post_id 0: none).
  */
-static int claim_post(struct pg_store *p, int64_t post_id, const char *worker, const char *now,
-                      const char *lease, size_t want, struct bl_claimed *out, size_t *n_out,
-                      struct claim_hint *h)
+static int claim_post(struct pg_store *p, int64_t post_id, enum bl_post_kind kind,
+                      const char *worker, const char *now, const char *lease, size_t want,
+                      struct bl_claimed *out, size_t *n_out, struct claim_hint *h)
 {
+	enum pstmt claim = kind == BL_POST_KIND_CONFIRM ? PS_X_CLAIM_CONFIRM : PS_X_CLAIM;
 	const struct claim_hint *known = hint_of(p, post_id);
 	struct claim_hint from = known ? *known : (struct claim_hint){post_id, 0, 0};
 	int from_start = !known;
@@ -2308,8 +2364,8 @@ static int claim_post(struct pg_store *p, int64_t post_id, const char *worker, c
 		                        lease,
 		                        num(tb, from.next_try),
 		                        num(ib, from.id)};
-		PGresult *res = run_prepared(p, "delivery_exchange: claiming deliveries",
-		                             PS_X_CLAIM, 7, params);
+		PGresult *res =
+		    run_prepared(p, "delivery_exchange: claiming deliveries", claim, 7, params);
 		if (!res)
 			return -BL_ESTORE;
 		int rows = PQntuples(res);
@@ -2370,10 +2426,14 @@ static int exchange(struct pg_store *p, const char *worker, int64_t now, int64_t
 			rc = -BL_ESTORE;
 		for (int i = 0; rc == 0 && posts && i < PQntuples(posts) && *n_out < max; i++) {
 			int64_t post_id = get_i64(posts, i, 0);
+			enum bl_post_kind kind = BL_POST_KIND_POST;
+			bl_post_kind_parse(PQgetvalue(posts, i, 1), &kind);
 			size_t before = *n_out;
 			struct claim_hint h;
-			rc = claim_post(p, post_id, worker, nb, lb, max - *n_out, out, n_out, &h);
-			if (rc == 0 && h.post_id && *n_claimed < HINTS)
+			rc = claim_post(p, post_id, kind, worker, nb, lb, max - *n_out, out, n_out,
+			                &h);
+			/* A confirmation post has one row: no place worth a hint slot. */
+			if (rc == 0 && h.post_id && kind == BL_POST_KIND_POST && *n_claimed < HINTS)
 				claimed[(*n_claimed)++] = h;
 			if (*n_out > before)
 				array_i64(&skip, post_id); /* it has claimed rows: not finished */
@@ -2459,6 +2519,731 @@ static int pg_queue_next_due(struct bl_store *s, int64_t *next_try, int *waiting
 	return 0;
 }
 
+/* ---- the public web (schema 3) ------------------------------------------------------------ */
+
+// clang-format off
+/* SQL: post p is one the archive shows (posts_archive's condition, word for word). */
+#define ARCHIVED "p.kind = 'post' AND p.status IN ('sending', 'paused', 'sent')"
+/* SQL: post p is on a public list. */
+#define ON_PUBLIC_LIST \
+	"EXISTS (SELECT 1 FROM post_lists pl JOIN lists l ON l.id = pl.list_id " \
+	"WHERE pl.post_id = p.id AND l.visibility = 'public')"
+/* SQL: consent events of subscriber $1 at $3 with ip $4, user agent $5, source $6, one per list
+ * of u (a CTE with list_id), in list order. */
+#define EVENTS_OF_U(kind) \
+	"e AS (INSERT INTO consent_events (subscriber_id, list_id, kind, at, ip, user_agent, source) " \
+	"SELECT $1::bigint, list_id, '" kind "', to_timestamp($3::bigint), $4, $5, $6 FROM u " \
+	"ORDER BY list_id) SELECT count(*) FROM u"
+// clang-format on
+
+/* A consent event of subscriber @sub about @list_id (0: none) at @now, with @t's strings. */
+static int add_event(struct pg_store *p, int64_t sub, int64_t list_id, enum bl_consent_kind kind,
+                     int64_t now, const struct bl_ctx_text *t)
+{
+	struct bl_consent e = {.subscriber_id = sub,
+	                       .list_id = list_id,
+	                       .kind = kind,
+	                       .at = now,
+	                       .ip = t->ip,
+	                       .user_agent = t->user_agent,
+	                       .source = t->source};
+	return pg_consent_add(&p->base, &e);
+}
+
+/*
+ * Subscriber @sub's subscription to @list_id: 1 with *@status and *@mode, 0
+ * when there is none, or -BL_E*.
+ */
+static int get_subscription(struct pg_store *p, int64_t sub, int64_t list_id,
+                            enum bl_sub_status *status, enum bl_mode *mode)
+{
+	char sb[NUM_MAX], lb[NUM_MAX];
+	const char *params[] = {num(sb, sub), num(lb, list_id)};
+	PGresult *res = run(p, "reading a subscription",
+	                    "SELECT status, mode FROM subscriptions "
+	                    "WHERE subscriber_id = $1::bigint AND list_id = $2::bigint",
+	                    2, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = PQntuples(res) > 0;
+	if (rc && (bl_sub_status_parse(PQgetvalue(res, 0, 0), status) ||
+	           bl_mode_parse(PQgetvalue(res, 0, 1), mode)))
+		rc = bad_value(p, "subscription", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
+/* Write subscriber @sub's subscription to @list_id; an existing row keeps its created_at. */
+static int put_subscription(struct pg_store *p, int64_t sub, int64_t list_id,
+                            enum bl_sub_status status, enum bl_mode mode, int64_t now)
+{
+	char sb[NUM_MAX], lb[NUM_MAX], nb[NUM_MAX];
+	const char *params[] = {num(sb, sub), num(lb, list_id), bl_sub_status_name(status),
+	                        bl_mode_name(mode), num(nb, now)};
+	return exec(
+	    p, "writing a subscription",
+	    "INSERT INTO subscriptions (subscriber_id, list_id, status, mode, created_at, "
+	    "updated_at) VALUES ($1::bigint, $2::bigint, $3, $4, to_timestamp($5::bigint), "
+	    "to_timestamp($5::bigint)) ON CONFLICT (subscriber_id, list_id) DO UPDATE SET "
+	    "status = excluded.status, mode = excluded.mode, updated_at = excluded.updated_at",
+	    5, params);
+}
+
+/* Lift the suppression (erasure) of the address @email_key. */
+static int lift_suppression(struct pg_store *p, const char *email_key)
+{
+	char hash[BL_HASH_HEX];
+	bl_suppression_hash(email_key, hash);
+	const char *params[] = {hash};
+	return exec(p, "lifting a suppression", "DELETE FROM suppressions WHERE hash = $1", 1,
+	            params);
+}
+
+/*
+ * Lock subscriber @sub's row until the transaction ends (web operations on
+ * one subscriber take turns) and read it into @out, strings malloc'd: -1/0/1.
+ */
+static int lock_subscriber(struct pg_store *p, int64_t sub, struct bl_subscriber *out)
+{
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, sub)};
+	PGresult *res =
+	    run(p, "reading a subscriber",
+	        "SELECT " SUBSCRIBER_COLS " FROM subscribers s WHERE s.id = $1::bigint FOR UPDATE",
+	        1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = PQntuples(res) > 0;
+	if (rc && (rc = read_subscriber(p, res, 0, 0, 1, out)) == 0)
+		rc = 1;
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * The subscriber of address @in for a signup, its row locked until the
+ * transaction ends: created when absent and @create (*@created = 1).
+ * Returns 1 with @out filled (strings malloc'd), 0 when absent (and not
+ * created), or -BL_E*.
+ */
+static int signup_subscriber(struct pg_store *p, const struct bl_signup *in, int create,
+                             struct bl_subscriber *out, int *created)
+{
+	char nb[NUM_MAX];
+	const char *params[] = {in->email_key, in->email, nz(in->name), num(nb, in->ctx.now)};
+	/* An erasure may delete the row between the two statements: try again. */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (create) {
+			/* A concurrent insert of the address waits here for the other transaction,
+			 * then finds the row. */
+			PGresult *res =
+			    run(p, "adding a subscriber",
+			        "INSERT INTO subscribers AS s (email, email_key, name, created_at, "
+			        "updated_at) VALUES ($2, $1, $3, to_timestamp($4::bigint), "
+			        "to_timestamp($4::bigint)) ON CONFLICT (email_key) DO NOTHING "
+			        "RETURNING " SUBSCRIBER_COLS,
+			        4, params);
+			if (!res)
+				return -BL_ESTORE;
+			int rc = PQntuples(res) > 0;
+			if (rc && (rc = read_subscriber(p, res, 0, 0, 1, out)) == 0) {
+				*created = 1;
+				rc = 1;
+			}
+			PQclear(res);
+			if (rc)
+				return rc;
+		}
+		PGresult *res =
+		    run(p, "reading a subscriber",
+		        "SELECT " SUBSCRIBER_COLS " FROM subscribers s WHERE s.email_key = $1 "
+		        "FOR UPDATE",
+		        1, params);
+		if (!res)
+			return -BL_ESTORE;
+		int rc = PQntuples(res) > 0;
+		if (rc && (rc = read_subscriber(p, res, 0, 0, 1, out)) == 0)
+			rc = 1;
+		PQclear(res);
+		if (rc || !create)
+			return rc;
+	}
+	return bl_store_set_error(&p->base, BL_EBUSY,
+	                          "web_signup: the subscriber kept being erased under us");
+}
+
+/* The lists of @in, each once, with their opt-in; -BL_ENOENT names a missing one. */
+static int signup_lists(struct pg_store *p, const struct bl_signup *in, int64_t *ids,
+                        enum bl_optin *optin, size_t *n)
+{
+	*n = 0;
+	if (in->n_lists == 0)
+		return 0;
+	struct bl_buf arr;
+	bl_buf_init(&arr, ARRAY_MAX);
+	array_start(&arr);
+	for (size_t i = 0; i < in->n_lists; i++)
+		array_i64(&arr, in->list_ids[i]);
+	bl_buf_addc(&arr, '}');
+	const char *params[] = {bl_buf_str(&arr)};
+	PGresult *res = bl_buf_err(&arr)
+	                    ? NULL
+	                    : run(p, "looking up lists",
+	                          "SELECT t.i, l.optin FROM unnest($1::bigint[]) WITH ORDINALITY "
+	                          "AS t(i, o) LEFT JOIN lists l ON l.id = t.i ORDER BY t.o",
+	                          1, params);
+	int rc = res ? 0
+	         : bl_buf_err(&arr)
+	             ? bl_store_set_error(&p->base, BL_ELIMIT, "web_signup: too many lists")
+	             : -BL_ESTORE;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		int64_t id = get_i64(res, i, 0);
+		if (PQgetisnull(res, i, 1)) {
+			rc = bl_store_set_error(&p->base, BL_ENOENT,
+			                        "there is no list with id %" PRId64, id);
+			break;
+		}
+		size_t j = 0;
+		while (j < *n && ids[j] != id)
+			j++;
+		if (j < *n)
+			continue;
+		if (bl_optin_parse(PQgetvalue(res, i, 1), &optin[*n]))
+			rc = bad_value(p, "list opt-in", PQgetvalue(res, i, 1));
+		ids[(*n)++] = id;
+	}
+	PQclear(res);
+	bl_buf_finish(&arr);
+	return rc;
+}
+
+/* The confirmation post of a signup: one row for subscriber @sub, lists @lists. */
+static int make_confirm_post(struct pg_store *p, int64_t sub, const int64_t *lists, size_t n,
+                             const char *subject, int64_t now, int64_t *post_id)
+{
+	struct bl_post post = {.kind = BL_POST_KIND_CONFIRM,
+	                       .subject = (char *)nz(subject),
+	                       .body = "",
+	                       .from_header = "",
+	                       .priority = BL_PRIORITY_TRANSACTIONAL,
+	                       .status = BL_POST_SENDING,
+	                       .started_at = now,
+	                       .total = 1};
+	int rc = post_create(p, &post, lists, n, now, post_id);
+	if (rc)
+		return rc;
+	char ib[NUM_MAX], sb[NUM_MAX], nb[NUM_MAX], pb[NUM_MAX];
+	const char *params[] = {num(ib, *post_id), num(sb, sub), num(nb, now),
+	                        num(pb, BL_PRIORITY_TRANSACTIONAL)};
+	return exec(p, "queueing a confirmation mail",
+	            "INSERT INTO deliveries (post_id, subscriber_id, priority, state, next_try, "
+	            "created_at, updated_at) VALUES ($1::bigint, $2::bigint, $4::integer, "
+	            "'pending', to_timestamp($3::bigint), to_timestamp($3::bigint), "
+	            "to_timestamp($3::bigint))",
+	            4, params);
+}
+
+/* The lists a confirmation mail asks for. */
+struct id_list {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static void id_list_add(struct id_list *l, int64_t id)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 8;
+		l->v = bl_xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	l->v[l->n++] = id;
+}
+
+static int signup(struct pg_store *p, const struct bl_signup *in, struct bl_signup_result *r,
+                  int64_t *ids, enum bl_optin *optin, struct id_list *pending)
+{
+	struct bl_ctx_text t;
+	bl_store_ctx_text(&in->ctx, &t);
+	int64_t now = in->ctx.now;
+	size_t n = 0;
+	int rc = signup_lists(p, in, ids, optin, &n);
+	if (rc)
+		return rc;
+	struct bl_subscriber sub = {0};
+	int found = signup_subscriber(p, in, in->n_lists > 0, &sub, &r->created);
+	if (found <= 0)
+		return found;
+	int64_t id = sub.id;
+	int blocklisted = sub.status == BL_SUBSCRIBER_BLOCKLISTED;
+	int unnamed = !*sub.name;
+	bl_subscriber_clear(&sub);
+	if (blocklisted) {
+		r->blocklisted = 1;
+		return 0;
+	}
+	if (!r->created && unnamed && in->name && *in->name) {
+		char ib[NUM_MAX], nb[NUM_MAX];
+		const char *params[] = {num(ib, id), in->name, num(nb, now)};
+		if ((rc = exec(
+		         p, "naming a subscriber",
+		         "UPDATE subscribers SET name = $2, updated_at = to_timestamp($3::bigint) "
+		         "WHERE id = $1::bigint",
+		         3, params)))
+			return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		enum bl_sub_status status = BL_SUB_UNSUBSCRIBED;
+		enum bl_mode mode = BL_MODE_INSTANT;
+		int has = get_subscription(p, id, ids[i], &status, &mode);
+		if (has < 0)
+			return has;
+		if (has && status == BL_SUB_CONFIRMED) {
+			r->n_already++;
+			continue;
+		}
+		if ((rc = add_event(p, id, ids[i], BL_CONSENT_SIGNUP, now, &t)))
+			return rc;
+		if (optin[i] == BL_OPTIN_SINGLE) {
+			if ((rc = put_subscription(p, id, ids[i], BL_SUB_CONFIRMED, BL_MODE_INSTANT,
+			                           now)) ||
+			    (rc = add_event(p, id, ids[i], BL_CONSENT_CONFIRM, now, &t)))
+				return rc;
+			r->n_subscribed++;
+			continue;
+		}
+		/* Double opt-in: a pending subscription keeps its mode; a new or revived one is
+		 * instant. */
+		if ((!has || status == BL_SUB_UNSUBSCRIBED) &&
+		    (rc =
+		         put_subscription(p, id, ids[i], BL_SUB_UNCONFIRMED, BL_MODE_INSTANT, now)))
+			return rc;
+		id_list_add(pending, ids[i]);
+	}
+	char ib[NUM_MAX];
+	num(ib, id);
+	if (in->n_lists == 0) {
+		/* A resend: every pending double opt-in subscription. */
+		const char *params[] = {ib};
+		PGresult *res = run(p, "listing pending subscriptions",
+		                    "SELECT x.list_id FROM subscriptions x JOIN lists l "
+		                    "ON l.id = x.list_id WHERE x.subscriber_id = $1::bigint "
+		                    "AND x.status = 'unconfirmed' AND l.optin = 'double' "
+		                    "ORDER BY x.list_id",
+		                    1, params);
+		if (!res)
+			return -BL_ESTORE;
+		for (int i = 0; i < PQntuples(res); i++)
+			id_list_add(pending, get_i64(res, i, 0));
+		PQclear(res);
+	}
+	r->n_pending = pending->n;
+	if (r->n_subscribed > 0 && (rc = lift_suppression(p, in->email_key)))
+		return rc;
+	if (pending->n > 0 && in->send_confirm) {
+		int recent = 0;
+		if (in->confirm_interval > 0) {
+			char sb[NUM_MAX];
+			const char *params[] = {ib, num(sb, now - in->confirm_interval)};
+			/* A seek of deliveries_by_subscriber from the window's start. */
+			PGresult *res =
+			    run(p, "looking for a recent confirmation mail",
+			        "SELECT EXISTS (SELECT 1 FROM deliveries d JOIN posts p "
+			        "ON p.id = d.post_id WHERE d.subscriber_id = $1::bigint "
+			        "AND d.created_at > to_timestamp($2::bigint) "
+			        "AND p.kind = 'confirm')",
+			        2, params);
+			if (!res)
+				return -BL_ESTORE;
+			recent = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+			PQclear(res);
+		}
+		if (recent)
+			r->throttled = 1;
+		else if ((rc = make_confirm_post(p, id, pending->v, pending->n, in->confirm_subject,
+		                                 now, &r->confirm_post_id)))
+			return rc;
+	}
+	r->subscriber_id = id;
+	return 0;
+}
+
+static int pg_web_signup(struct bl_store *s, const struct bl_signup *in,
+                         struct bl_signup_result *out)
+{
+	struct pg_store *p = pg(s);
+	int rc = bl_store_check_signup(s, in);
+	if (rc)
+		return rc;
+	size_t cap = in->n_lists ? in->n_lists : 1;
+	int64_t *ids = bl_xcalloc(cap, sizeof(*ids));
+	enum bl_optin *optin = bl_xcalloc(cap, sizeof(*optin));
+	struct id_list pending = {0};
+	struct bl_signup_result r = {0};
+	enum scope sc;
+	if ((rc = scope_begin(p, "web_signup", &sc)) == 0)
+		rc = scope_end(p, "web_signup", sc, signup(p, in, &r, ids, optin, &pending));
+	free(ids);
+	free(optin);
+	free(pending.v);
+	if (rc == 0)
+		*out = r;
+	return rc;
+}
+
+static int confirm(struct pg_store *p, int64_t sub_id, int64_t post,
+                   const struct bl_consent_ctx *ctx, int64_t *n)
+{
+	struct bl_subscriber sub = {0};
+	int rc = lock_subscriber(p, sub_id, &sub);
+	if (rc <= 0)
+		return rc;
+	char sb[NUM_MAX], pb[NUM_MAX], nb[NUM_MAX];
+	struct bl_ctx_text t;
+	bl_store_ctx_text(ctx, &t);
+	const char *params[] = {num(sb, sub_id), num(pb, post), num(nb, ctx ? ctx->now : 0), t.ip,
+	                        t.user_agent,    t.source};
+	PGresult *res = run(p, "looking up a confirmation mail",
+	                    "SELECT EXISTS (SELECT 1 FROM posts p JOIN deliveries d "
+	                    "ON d.post_id = p.id WHERE p.id = $2::bigint AND p.kind = 'confirm' "
+	                    "AND d.subscriber_id = $1::bigint)",
+	                    2, params);
+	rc = res ? strcmp(PQgetvalue(res, 0, 0), "t") == 0 : -BL_ESTORE;
+	PQclear(res);
+	if (rc == 1) {
+		res = run(p, "confirming subscriptions",
+		          "WITH u AS (UPDATE subscriptions SET status = 'confirmed', "
+		          "updated_at = to_timestamp($3::bigint) WHERE subscriber_id = $1::bigint "
+		          "AND status = 'unconfirmed' AND list_id IN "
+		          "(SELECT list_id FROM post_lists WHERE post_id = $2::bigint) "
+		          "RETURNING list_id), " EVENTS_OF_U("confirm"),
+		          6, params);
+		rc = res ? 1 : -BL_ESTORE;
+		if (res)
+			*n = get_i64(res, 0, 0);
+		PQclear(res);
+	}
+	if (rc == 1 && (rc = lift_suppression(p, sub.email_key)) == 0)
+		rc = 1;
+	bl_subscriber_clear(&sub);
+	return rc;
+}
+
+static int pg_web_confirm(struct bl_store *s, int64_t subscriber_id, int64_t confirm_post_id,
+                          const struct bl_consent_ctx *ctx, int64_t *n)
+{
+	struct pg_store *p = pg(s);
+	int64_t count = 0;
+	enum scope sc;
+	int rc = scope_begin(p, "web_confirm", &sc);
+	if (rc)
+		return rc;
+	int found = confirm(p, subscriber_id, confirm_post_id, ctx, &count);
+	if ((rc = scope_end(p, "web_confirm", sc, found < 0 ? found : 0)))
+		return rc;
+	if (n)
+		*n = found == 1 ? count : 0;
+	return found;
+}
+
+static int unsubscribe(struct pg_store *p, int64_t sub_id, int64_t list_id,
+                       const struct bl_consent_ctx *ctx, int64_t *n)
+{
+	struct bl_subscriber sub = {0};
+	int rc = lock_subscriber(p, sub_id, &sub);
+	bl_subscriber_clear(&sub);
+	if (rc <= 0)
+		return rc;
+	char sb[NUM_MAX], lb[NUM_MAX], nb[NUM_MAX];
+	struct bl_ctx_text t;
+	bl_store_ctx_text(ctx, &t);
+	const char *params[] = {
+	    num(sb, sub_id), num(lb, list_id), num(nb, ctx ? ctx->now : 0), t.ip,
+	    t.user_agent,    t.source};
+	PGresult *res =
+	    run(p, "unsubscribing",
+	        "WITH u AS (UPDATE subscriptions SET status = 'unsubscribed', "
+	        "updated_at = to_timestamp($3::bigint) WHERE subscriber_id = $1::bigint "
+	        "AND status IN ('confirmed', 'unconfirmed') "
+	        "AND ($2::bigint = 0 OR list_id = $2::bigint) RETURNING list_id), " EVENTS_OF_U(
+	            "unsubscribe"),
+	        6, params);
+	if (!res)
+		return -BL_ESTORE;
+	*n = get_i64(res, 0, 0);
+	PQclear(res);
+	return 1;
+}
+
+static int pg_web_unsubscribe(struct bl_store *s, int64_t subscriber_id, int64_t list_id,
+                              const struct bl_consent_ctx *ctx, int64_t *n)
+{
+	struct pg_store *p = pg(s);
+	int64_t count = 0;
+	enum scope sc;
+	int rc = scope_begin(p, "web_unsubscribe", &sc);
+	if (rc)
+		return rc;
+	int found = unsubscribe(p, subscriber_id, list_id, ctx, &count);
+	if ((rc = scope_end(p, "web_unsubscribe", sc, found < 0 ? found : 0)))
+		return rc;
+	if (n)
+		*n = found == 1 ? count : 0;
+	return found;
+}
+
+static int preferences(struct pg_store *p, int64_t sub_id, const char *name,
+                       const struct bl_subscription_change *changes, size_t n,
+                       const struct bl_consent_ctx *ctx)
+{
+	struct bl_ctx_text t;
+	bl_store_ctx_text(ctx, &t);
+	int64_t now = ctx ? ctx->now : 0;
+	struct bl_subscriber sub = {0};
+	int rc = lock_subscriber(p, sub_id, &sub);
+	if (rc <= 0)
+		return rc;
+	rc = 0;
+	char ib[NUM_MAX], nb[NUM_MAX];
+	num(ib, sub_id);
+	num(nb, now);
+	if (name && strcmp(name, sub.name) != 0) {
+		const char *params[] = {ib, name, nb};
+		rc = exec(p, "renaming a subscriber",
+		          "UPDATE subscribers SET name = $2, updated_at = to_timestamp($3::bigint) "
+		          "WHERE id = $1::bigint",
+		          3, params);
+		if (rc == 0)
+			rc = add_event(p, sub_id, 0, BL_CONSENT_PREFERENCE, now, &t);
+	}
+	int confirmed = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const struct bl_subscription_change *c = &changes[i];
+		char lb[NUM_MAX];
+		const char *lparam[] = {num(lb, c->list_id)};
+		PGresult *res = run(p, "looking up a list",
+		                    "SELECT 1 FROM lists WHERE id = $1::bigint", 1, lparam);
+		if (!res) {
+			rc = -BL_ESTORE;
+			break;
+		}
+		int exists = PQntuples(res) > 0;
+		PQclear(res);
+		if (!exists) {
+			rc = bl_store_set_error(&p->base, BL_ENOENT,
+			                        "there is no list with id %" PRId64, c->list_id);
+			break;
+		}
+		enum bl_sub_status status = BL_SUB_UNSUBSCRIBED;
+		enum bl_mode mode = c->mode;
+		int has = get_subscription(p, sub_id, c->list_id, &status, &mode);
+		if (has < 0) {
+			rc = has;
+			break;
+		}
+		if (!has && c->status == BL_SUB_UNSUBSCRIBED)
+			continue; /* not on the list, and not joining it: nothing to write */
+		int new_status = !has || status != c->status, new_mode = has && mode != c->mode;
+		if (!new_status && !new_mode)
+			continue;
+		if ((rc = put_subscription(p, sub_id, c->list_id, c->status, c->mode, now)))
+			break;
+		if (!has)
+			rc = add_event(p, sub_id, c->list_id, BL_CONSENT_SIGNUP, now, &t);
+		if (rc == 0 && new_status)
+			rc = add_event(p, sub_id, c->list_id,
+			               c->status == BL_SUB_CONFIRMED ? BL_CONSENT_CONFIRM
+			                                             : BL_CONSENT_UNSUBSCRIBE,
+			               now, &t);
+		if (rc == 0 && new_mode)
+			rc = add_event(p, sub_id, c->list_id, BL_CONSENT_PREFERENCE, now, &t);
+		confirmed |= new_status && c->status == BL_SUB_CONFIRMED;
+	}
+	if (rc == 0 && confirmed)
+		rc = lift_suppression(p, sub.email_key);
+	bl_subscriber_clear(&sub);
+	return rc ? rc : 1;
+}
+
+static int pg_web_preferences(struct bl_store *s, int64_t subscriber_id, const char *name,
+                              const struct bl_subscription_change *changes, size_t n,
+                              const struct bl_consent_ctx *ctx)
+{
+	struct pg_store *p = pg(s);
+	int rc = bl_store_check_changes(s, changes, n);
+	if (rc)
+		return rc;
+	enum scope sc;
+	if ((rc = scope_begin(p, "web_preferences", &sc)))
+		return rc;
+	int found = preferences(p, subscriber_id, name, changes, n, ctx);
+	rc = scope_end(p, "web_preferences", sc, found < 0 ? found : 0);
+	return rc ? rc : found;
+}
+
+static int pg_subscriber_get_id(struct bl_store *s, int64_t id, struct bl_subscriber *out)
+{
+	struct pg_store *p = pg(s);
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, id)};
+	PGresult *res =
+	    run(p, "subscriber_get_id",
+	        "SELECT " SUBSCRIBER_COLS " FROM subscribers s WHERE s.id = $1::bigint", 1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	if (PQntuples(res) > 0) {
+		struct bl_subscriber sub;
+		rc = read_subscriber(p, res, 0, 0, 1, &sub);
+		if (rc == 0) {
+			*out = sub;
+			rc = 1;
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Keyset pages of the subscriber's rows (id > last seen), like delivery_each. */
+static int pg_subscriber_deliveries_each(struct bl_store *s, int64_t subscriber_id,
+                                         bl_delivery_fn fn, void *arg)
+{
+	struct pg_store *p = pg(s);
+	char ib[NUM_MAX], ab[NUM_MAX];
+	const char *params[] = {num(ib, subscriber_id), ab};
+	int64_t last = 0;
+	int rc = 0;
+	for (;;) {
+		num(ab, last);
+		PGresult *res =
+		    run(p, "subscriber_deliveries_each", SUBSCRIBER_DELIVERIES_SQL, 2, params);
+		if (!res)
+			return -BL_ESTORE;
+		int rows = PQntuples(res);
+		for (int i = 0; rc == 0 && i < rows; i++) {
+			struct bl_delivery_row d;
+			int known = read_delivery_row(res, i, 1, &d) == 0;
+			last = d.id;
+			if (known)
+				rc = fn(arg, &d);
+		}
+		PQclear(res);
+		if (rc || rows < PAGE_ROWS)
+			return rc;
+	}
+}
+
+static int pg_archive_each(struct bl_store *s, int64_t list_id, int64_t before_id, int64_t limit,
+                           bl_post_fn fn, void *arg)
+{
+	struct pg_store *p = pg(s);
+	char bb[NUM_MAX], nb[NUM_MAX], lb[NUM_MAX];
+	const char *params[] = {num(bb, before_id > 0 ? before_id : INT64_MAX),
+	                        limit > 0 ? num(nb, limit) : NULL, num(lb, list_id)};
+	/* Newest first along posts_archive; LIMIT NULL is no limit. */
+	PGresult *res = list_id
+	                    ? run(p, "archive_each",
+	                          "SELECT " POST_COLS " FROM posts p WHERE " ARCHIVED
+	                          " AND p.id < $1::bigint AND EXISTS (SELECT 1 FROM post_lists pl "
+	                          "WHERE pl.post_id = p.id AND pl.list_id = $3::bigint) "
+	                          "ORDER BY p.id DESC LIMIT $2::bigint",
+	                          3, params)
+	                    : run(p, "archive_each",
+	                          "SELECT " POST_COLS " FROM posts p WHERE " ARCHIVED
+	                          " AND p.id < $1::bigint AND " ON_PUBLIC_LIST
+	                          " ORDER BY p.id DESC LIMIT $2::bigint",
+	                          2, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct bl_post post;
+		rc = read_post(p, res, i, &post);
+		if (rc == 0) {
+			rc = fn(arg, &post);
+			bl_post_clear(&post);
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_archive_get(struct bl_store *s, int64_t id, struct bl_post *out)
+{
+	struct pg_store *p = pg(s);
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, id)};
+	PGresult *res =
+	    run(p, "archive_get",
+	        "SELECT " POST_COLS " FROM posts p WHERE p.id = $1::bigint AND " ARCHIVED
+	        " AND " ON_PUBLIC_LIST,
+	        1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	if (PQntuples(res) > 0 && (rc = read_post(p, res, 0, out)) == 0)
+		rc = 1;
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * One statement, one snapshot. The accepted rows of the last minute: a seek
+ * of deliveries_accepted per post that can have such rows (sending, paused
+ * or cancelled, or sent since then: a post is sent after its last result).
+ */
+static int pg_stats(struct bl_store *s, int64_t now, struct bl_stats *out)
+{
+	struct pg_store *p = pg(s);
+	char nb[NUM_MAX];
+	const char *params[] = {num(nb, now)};
+	PGresult *res =
+	    run(p, "stats",
+	        "SELECT 's', status, count(*) FROM subscribers GROUP BY status "
+	        "UNION ALL SELECT 'x', status, count(*) FROM subscriptions GROUP BY status "
+	        "UNION ALL SELECT 'd', state, count(*) FROM deliveries GROUP BY state "
+	        "UNION ALL SELECT 'p', '', count(*) FROM posts WHERE status = 'sending' "
+	        "UNION ALL SELECT 'a', '', coalesce(sum((SELECT count(*) FROM deliveries d "
+	        "WHERE d.post_id = p.id AND d.state = 'accepted' "
+	        "AND d.updated_at BETWEEN to_timestamp($1::bigint - 60) AND "
+	        "to_timestamp($1::bigint))), 0) "
+	        "FROM posts p WHERE p.status IN ('sending', 'paused', 'cancelled') "
+	        "OR (p.status = 'sent' AND p.finished_at >= to_timestamp($1::bigint - 60))",
+	        1, params);
+	if (!res)
+		return -BL_ESTORE;
+	struct bl_stats c;
+	memset(&c, 0, sizeof(c));
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *what = PQgetvalue(res, i, 0), *name = PQgetvalue(res, i, 1);
+		int64_t v = get_i64(res, i, 2);
+		enum bl_subscriber_status ss;
+		enum bl_sub_status xs;
+		enum bl_delivery_state ds;
+		switch (*what) {
+		case 's':
+			if (bl_subscriber_status_parse(name, &ss) == 0)
+				c.subscribers[ss] = v;
+			break;
+		case 'x':
+			if (bl_sub_status_parse(name, &xs) == 0)
+				c.subscriptions[xs] = v;
+			break;
+		case 'd':
+			/* 'bounced' and 'complained' are not in the model yet: not counted */
+			if (bl_delivery_state_parse(name, &ds) == 0)
+				c.deliveries[ds] = v;
+			break;
+		case 'p':
+			c.posts_sending = v;
+			break;
+		default:
+			c.accepted_last_minute = v;
+		}
+	}
+	PQclear(res);
+	*out = c;
+	return 0;
+}
+
 /* ---- the ops table ----------------------------------------------------------------------------
  */
 
@@ -2506,5 +3291,14 @@ const struct bl_store_ops bl_postgres_ops = {
     .delivery_reclaim = pg_delivery_reclaim,
     .delivery_exchange = pg_delivery_exchange,
     .queue_next_due = pg_queue_next_due,
+    .web_signup = pg_web_signup,
+    .web_confirm = pg_web_confirm,
+    .web_unsubscribe = pg_web_unsubscribe,
+    .web_preferences = pg_web_preferences,
+    .subscriber_get_id = pg_subscriber_get_id,
+    .subscriber_deliveries_each = pg_subscriber_deliveries_each,
+    .archive_each = pg_archive_each,
+    .archive_get = pg_archive_get,
+    .stats = pg_stats,
     .export_each = pg_export_each,
 };

@@ -9,6 +9,7 @@
  */
 #include "store/store.h"
 
+#include "core/crypto.h"
 #include "util/buf.h"
 #include "util/embedded.h"
 #include "util/str.h"
@@ -92,8 +93,33 @@ enum stmt {
 	ST_X_POSTS,
 	ST_X_PENDING,
 	ST_X_DUE,
+	ST_X_PENDING_CONFIRM,
+	ST_X_DUE_CONFIRM,
 	ST_X_SUPPRESS,
 	ST_X_FINISH,
+	ST_LIST_OPTIN,
+	ST_SUB_GET_ID,
+	ST_SUB_NEW,
+	ST_SUB_SET_NAME,
+	ST_SUBSCRIPTION_GET,
+	ST_SUBSCRIPTION_PUT,
+	ST_PENDING_LISTS,
+	ST_SUPPRESS_DEL,
+	ST_CONFIRM_RECENT,
+	ST_DELIVERY_ADD,
+	ST_CONFIRM_POST_OF,
+	ST_CONFIRM_EVENTS,
+	ST_CONFIRM_SUBS,
+	ST_UNSUB_EVENTS,
+	ST_UNSUB,
+	ST_SUB_DELIVERIES,
+	ST_ARCHIVE_PUBLIC,
+	ST_ARCHIVE_LIST,
+	ST_ARCHIVE_GET,
+	ST_STATS_SUBSCRIBERS,
+	ST_STATS_SUBSCRIPTIONS,
+	ST_STATS_DELIVERIES,
+	ST_STATS_RECENT,
 	/* multi-row forms, built by multi_sql(): CHUNK rows (or keys) per statement */
 	ST_LOOKUP_MULTI,
 	ST_X_RESULTS, /* XCHUNK results */
@@ -111,7 +137,7 @@ enum stmt {
 #define POST_COLS                                                                                  \
 	"id, subject, body, from_header, priority, status, pause_reason, auto_paused, "            \
 	"created_at, "                                                                             \
-	"scheduled_at, started_at, finished_at, total, in_doubt"
+	"scheduled_at, started_at, finished_at, total, in_doubt, kind"
 #define DELIVERY_COLS                                                                              \
 	"d.id, d.post_id, d.subscriber_id, coalesce(s.email, ''), d.state, d.attempts, "           \
 	"d.in_doubt, d.code, d.reply, d.queue_id, d.relay, d.updated_at, d.next_try"
@@ -126,6 +152,32 @@ enum stmt {
 	"(SELECT min(pl.list_id) FROM post_lists pl JOIN subscriptions x "                         \
 	"ON x.list_id = pl.list_id AND x.subscriber_id = d.subscriber_id "                         \
 	"AND x.status = 'confirmed' AND x.mode = 'instant' WHERE pl.post_id = ?1)"
+/* The same for a confirmation post: the lowest of its lists the subscriber is still
+ * unconfirmed on, in any mode. */
+#define CONFIRM_CANDIDATE_COLS                                                                     \
+	"d.id, d.next_try, d.subscriber_id, d.attempts, d.first_try_at, d.in_doubt, s.email, "     \
+	"s.name, s.attributes, s.status, s.status_reason, "                                        \
+	"(SELECT min(pl.list_id) FROM post_lists pl JOIN subscriptions x "                         \
+	"ON x.list_id = pl.list_id AND x.subscriber_id = d.subscriber_id "                         \
+	"AND x.status = 'unconfirmed' WHERE pl.post_id = ?1)"
+/* SQL: post p is one the archive shows (posts_archive's condition, word for word). */
+#define ARCHIVED "p.kind = 'post' AND p.status IN ('sending', 'paused', 'sent')"
+/* SQL: post p is on a public list. */
+#define ON_PUBLIC_LIST                                                                             \
+	"EXISTS (SELECT 1 FROM post_lists pl JOIN lists l ON l.id = pl.list_id "                   \
+	"WHERE pl.post_id = p.id AND l.visibility = 'public')"
+/* SQL: consent events ?1 subscriber, ?3 time, ?4 ip, ?5 user agent, ?6 source. */
+#define EVENT_INSERT                                                                               \
+	"INSERT INTO consent_events (subscriber_id, list_id, kind, at, ip, user_agent, source) "
+/* SQL: subscriber ?1's subscriptions that are live (confirmed or not yet), of list ?2 (0:
+ * any). */
+#define LIVE_SUBS                                                                                  \
+	"subscriber_id = ?1 AND status IN ('confirmed', 'unconfirmed') AND (?2 = 0 OR list_id = "  \
+	"?2)"
+/* SQL: the lists of confirmation post ?2 that subscriber ?1 is still unconfirmed on. */
+#define UNCONFIRMED_OF_POST                                                                        \
+	"subscriber_id = ?1 AND status = 'unconfirmed' "                                           \
+	"AND list_id IN (SELECT list_id FROM post_lists WHERE post_id = ?2)"
 /* SQL: the bit of post status column @c, as in enum bl_post_status. */
 #define STATUS_BIT(c)                                                                              \
 	"CASE " c " WHEN 'draft' THEN 0 WHEN 'scheduled' THEN 1 WHEN 'sending' THEN 2 "            \
@@ -216,8 +268,9 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_SAVEPOINT] = "SAVEPOINT op",
     [ST_RELEASE] = "RELEASE op",
     [ST_POST_CREATE] = "INSERT INTO posts (subject, body, from_header, priority, status, "
-                       "pause_reason, auto_paused, created_at, scheduled_at) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, nullif(?9, 0))",
+                       "pause_reason, auto_paused, created_at, scheduled_at, kind, "
+                       "started_at, total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                       "nullif(?9, 0), ?10, nullif(?11, 0), ?12)",
     [ST_LIST_EXISTS] = "SELECT 1 FROM lists WHERE id = ?1",
     [ST_POST_LIST_ADD] = "INSERT INTO post_lists (post_id, list_id) VALUES (?1, ?2) "
                          "ON CONFLICT DO NOTHING",
@@ -234,7 +287,7 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_POST_CANCEL_ROWS] =
         "UPDATE deliveries SET state = 'suppressed', reply = '" CANCELLED "', updated_at = ?2 "
         "WHERE post_id = ?1 AND state IN ('pending', 'deferred')",
-    [ST_POST_STATUS] = "SELECT status, priority FROM posts WHERE id = ?1",
+    [ST_POST_STATUS] = "SELECT status, priority, kind FROM posts WHERE id = ?1",
     [ST_POST_IN_DOUBT] = "SELECT in_doubt FROM posts WHERE id = ?1",
     /*
      * One row per distinct subscriber: active, and confirmed in instant mode
@@ -274,7 +327,8 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_WAITING] = "SELECT EXISTS (SELECT 1 FROM posts p WHERE p.status IN ('sending', "
                    "'paused') AND EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id "
                    "AND d.state IN ('pending', 'claimed', 'deferred')))",
-    [ST_X_POSTS] = "SELECT id FROM posts WHERE status = 'sending' ORDER BY priority DESC, id",
+    [ST_X_POSTS] = "SELECT id, kind FROM posts WHERE status = 'sending' "
+                   "ORDER BY priority DESC, id",
     /*
      * The next ?3 pending rows of post ?1, and its next ?3 deferred rows due
      * at ?2, each in (next_try, id) order along deliveries_queue. With each,
@@ -289,6 +343,79 @@ static const char *const sql_text[ST_COUNT] = {
                  "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
                  "WHERE d.post_id = ?1 AND d.state = 'deferred' AND d.next_try <= ?2 "
                  "ORDER BY d.next_try, d.id LIMIT ?3",
+    [ST_X_PENDING_CONFIRM] = "SELECT " CONFIRM_CANDIDATE_COLS " FROM deliveries d "
+                             "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+                             "WHERE d.post_id = ?1 AND d.state = 'pending' "
+                             "ORDER BY d.next_try, d.id LIMIT ?3",
+    [ST_X_DUE_CONFIRM] = "SELECT " CONFIRM_CANDIDATE_COLS " FROM deliveries d "
+                         "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+                         "WHERE d.post_id = ?1 AND d.state = 'deferred' AND d.next_try <= ?2 "
+                         "ORDER BY d.next_try, d.id LIMIT ?3",
+    [ST_LIST_OPTIN] = "SELECT optin FROM lists WHERE id = ?1",
+    [ST_SUB_GET_ID] = "SELECT " SUB_COLS " FROM subscribers s WHERE s.id = ?1",
+    [ST_SUB_NEW] = "INSERT INTO subscribers (email, email_key, name, created_at, updated_at) "
+                   "VALUES (?1, ?2, ?3, ?4, ?4)",
+    [ST_SUB_SET_NAME] = "UPDATE subscribers SET name = ?2, updated_at = ?3 WHERE id = ?1",
+    [ST_SUBSCRIPTION_GET] = "SELECT status, mode FROM subscriptions "
+                            "WHERE subscriber_id = ?1 AND list_id = ?2",
+    /* A subscription as the caller says; an existing row keeps its created_at. */
+    [ST_SUBSCRIPTION_PUT] = "INSERT INTO subscriptions (subscriber_id, list_id, status, mode, "
+                            "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) "
+                            "ON CONFLICT (subscriber_id, list_id) DO UPDATE SET "
+                            "status = excluded.status, mode = excluded.mode, "
+                            "updated_at = excluded.updated_at",
+    [ST_PENDING_LISTS] = "SELECT x.list_id FROM subscriptions x JOIN lists l ON l.id = x.list_id "
+                         "WHERE x.subscriber_id = ?1 AND x.status = 'unconfirmed' "
+                         "AND l.optin = 'double' ORDER BY x.list_id",
+    [ST_SUPPRESS_DEL] = "DELETE FROM suppressions WHERE hash = ?1",
+    /* A seek of deliveries_by_subscriber from ?2: the subscriber's recent rows only. */
+    [ST_CONFIRM_RECENT] = "SELECT EXISTS (SELECT 1 FROM deliveries d JOIN posts p "
+                          "ON p.id = d.post_id WHERE d.subscriber_id = ?1 AND d.created_at > ?2 "
+                          "AND p.kind = 'confirm')",
+    [ST_DELIVERY_ADD] = "INSERT INTO deliveries (post_id, subscriber_id, priority, state, "
+                        "next_try, created_at, updated_at) VALUES (?1, ?2, ?3, 'pending', ?4, "
+                        "?4, ?4)",
+    [ST_CONFIRM_POST_OF] = "SELECT EXISTS (SELECT 1 FROM posts p JOIN deliveries d "
+                           "ON d.post_id = p.id WHERE p.id = ?2 AND p.kind = 'confirm' "
+                           "AND d.subscriber_id = ?1)",
+    [ST_CONFIRM_EVENTS] =
+        EVENT_INSERT "SELECT ?1, list_id, 'confirm', ?3, ?4, ?5, ?6 "
+                     "FROM subscriptions WHERE " UNCONFIRMED_OF_POST " ORDER BY list_id",
+    [ST_CONFIRM_SUBS] = "UPDATE subscriptions SET status = 'confirmed', updated_at = ?3 "
+                        "WHERE " UNCONFIRMED_OF_POST,
+    [ST_UNSUB_EVENTS] = EVENT_INSERT "SELECT ?1, list_id, 'unsubscribe', ?3, ?4, ?5, ?6 "
+                                     "FROM subscriptions WHERE " LIVE_SUBS " ORDER BY list_id",
+    [ST_UNSUB] = "UPDATE subscriptions SET status = 'unsubscribed', updated_at = ?3 "
+                 "WHERE " LIVE_SUBS,
+    [ST_SUB_DELIVERIES] = "SELECT " DELIVERY_COLS ", p.subject FROM deliveries d "
+                          "JOIN posts p ON p.id = d.post_id "
+                          "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+                          "WHERE d.subscriber_id = ?1 ORDER BY d.id",
+    /* Newest first along posts_archive, before id ?1, at most ?2 (-1: all). */
+    [ST_ARCHIVE_PUBLIC] =
+        "SELECT " POST_COLS " FROM posts p INDEXED BY posts_archive "
+        "WHERE " ARCHIVED " AND p.id < ?1 AND " ON_PUBLIC_LIST " ORDER BY p.id DESC LIMIT ?2",
+    [ST_ARCHIVE_LIST] = "SELECT " POST_COLS " FROM posts p INDEXED BY posts_archive "
+                        "WHERE " ARCHIVED " AND p.id < ?1 AND EXISTS (SELECT 1 FROM post_lists pl "
+                        "WHERE pl.post_id = p.id AND pl.list_id = ?3) "
+                        "ORDER BY p.id DESC LIMIT ?2",
+    [ST_ARCHIVE_GET] =
+        "SELECT " POST_COLS " FROM posts p WHERE p.id = ?1 AND " ARCHIVED " AND " ON_PUBLIC_LIST,
+    [ST_STATS_SUBSCRIBERS] = "SELECT status, count(*) FROM subscribers GROUP BY status",
+    [ST_STATS_SUBSCRIPTIONS] = "SELECT status, count(*) FROM subscriptions GROUP BY status",
+    [ST_STATS_DELIVERIES] = "SELECT state, count(*) FROM deliveries GROUP BY state",
+    /*
+     * The posts sending, and the rows accepted in [?1 - 60, ?1]: a seek of
+     * deliveries_accepted per post that can have such rows (sending, paused
+     * or cancelled ones, or sent since ?1 - 60: a post is sent after its
+     * last result), not a walk of every accepted row.
+     */
+    [ST_STATS_RECENT] = "SELECT (SELECT count(*) FROM posts WHERE status = 'sending'), "
+                        "(SELECT coalesce(sum((SELECT count(*) FROM deliveries d "
+                        "WHERE d.post_id = p.id AND d.state = 'accepted' "
+                        "AND d.updated_at BETWEEN ?1 - 60 AND ?1)), 0) FROM posts p "
+                        "WHERE p.status IN ('sending', 'paused', 'cancelled') "
+                        "OR (p.status = 'sent' AND p.finished_at >= ?1 - 60))",
     [ST_X_SUPPRESS] = "UPDATE deliveries SET state = 'suppressed', reply = ?2, updated_at = ?3 "
                       "WHERE id = ?1",
     /* Three seeks of deliveries_queue per sending post. */
@@ -1681,6 +1808,9 @@ static int post_create(struct sqlite_store *s, const struct bl_post *p, const in
 	sqlite3_bind_int(st, 7, p->auto_paused != 0);
 	sqlite3_bind_int64(st, 8, created_at);
 	sqlite3_bind_int64(st, 9, p->scheduled_at);
+	bind_text(st, 10, bl_post_kind_name(p->kind));
+	sqlite3_bind_int64(st, 11, p->started_at);
+	sqlite3_bind_int64(st, 12, p->total);
 	if ((rc = exec_stmt(s, st, "creating a post")))
 		return rc;
 	int64_t id = sqlite3_last_insert_rowid(s->db);
@@ -1709,11 +1839,17 @@ static int sq_post_create(struct bl_store *base, struct bl_post *p, const int64_
 	if ((unsigned)p->priority > BL_PRIORITY_TRANSACTIONAL)
 		return bl_store_set_error(base, BL_EINVAL, "unknown post priority %d",
 		                          (int)p->priority);
+	if (p->kind != BL_POST_KIND_POST)
+		return bl_store_set_error(base, BL_EINVAL,
+		                          "post_create makes posts of kind post only, not %s",
+		                          bl_post_kind_name(p->kind));
 	int64_t created_at = p->created_at ? p->created_at : bl_now(), id = 0;
+	struct bl_post row = *p;
+	row.started_at = row.total = 0;
 	int rc = tx_begin(s);
 	if (rc)
 		return rc;
-	rc = tx_end(s, post_create(s, p, list_ids, n_lists, created_at, &id));
+	rc = tx_end(s, post_create(s, &row, list_ids, n_lists, created_at, &id));
 	if (rc == 0) {
 		p->id = id;
 		p->created_at = created_at;
@@ -1739,6 +1875,7 @@ static void read_post(sqlite3_stmt *st, struct bl_post *p)
 	p->finished_at = sqlite3_column_int64(st, 11);
 	p->total = sqlite3_column_int64(st, 12);
 	p->in_doubt = sqlite3_column_int64(st, 13);
+	bl_post_kind_parse(col_text(st, 14), &p->kind);
 }
 
 static int sq_post_get(struct bl_store *base, int64_t id, struct bl_post *out)
@@ -1851,17 +1988,19 @@ static int queue(struct sqlite_store *s, int64_t id, int64_t now, int64_t *total
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st);
 	enum bl_post_status status = BL_POST_DRAFT;
+	enum bl_post_kind kind = BL_POST_KIND_POST;
 	int priority = 0;
 	if (rc == SQLITE_ROW) {
 		bl_post_status_parse(col_text(st, 0), &status);
 		priority = sqlite3_column_int(st, 1);
+		bl_post_kind_parse(col_text(st, 2), &kind);
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)
 		return bl_store_set_error(&s->base, BL_ENOENT, "there is no post %" PRId64, id);
 	if (rc != SQLITE_ROW)
 		return fail(s, rc, "reading a post");
-	if (status != BL_POST_DRAFT && status != BL_POST_SCHEDULED)
+	if (kind != BL_POST_KIND_POST || (status != BL_POST_DRAFT && status != BL_POST_SCHEDULED))
 		return 0;
 	if (!(st = stmt(s, ST_QUEUE_INSERT)))
 		return -BL_ESTORE;
@@ -1947,6 +2086,28 @@ done:
 	return out_rc;
 }
 
+/* Read DELIVERY_COLS (and, at @subject_col when >= 0, the post's subject) into @d, borrowed. */
+static int read_delivery(sqlite3_stmt *st, int subject_col, struct bl_delivery_row *d)
+{
+	*d = (struct bl_delivery_row){
+	    .id = sqlite3_column_int64(st, 0),
+	    .post_id = sqlite3_column_int64(st, 1),
+	    .subscriber_id = sqlite3_column_int64(st, 2),
+	    .email = col_text(st, 3),
+	    .attempts = sqlite3_column_int(st, 5),
+	    .in_doubt = sqlite3_column_int(st, 6),
+	    .code = sqlite3_column_int(st, 7),
+	    .reply = col_text(st, 8),
+	    .queue_id = col_text(st, 9),
+	    .relay = col_text(st, 10),
+	    .updated_at = sqlite3_column_int64(st, 11),
+	    .next_try = sqlite3_column_int64(st, 12),
+	    .post_subject = subject_col >= 0 ? col_text(st, subject_col) : NULL,
+	};
+	/* a state this model does not know yet (bounced, complained): -1, skipped */
+	return bl_delivery_state_parse(col_text(st, 4), &d->state);
+}
+
 static int sq_delivery_each(struct bl_store *base, int64_t post_id, int state, int64_t after_id,
                             int64_t limit, bl_delivery_fn fn, void *arg)
 {
@@ -1963,22 +2124,9 @@ static int sq_delivery_each(struct bl_store *base, int64_t post_id, int state, i
 		bind_text(st, 4, bl_delivery_state_name((enum bl_delivery_state)state));
 	int rc, out = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct bl_delivery_row d = {
-		    .id = sqlite3_column_int64(st, 0),
-		    .post_id = sqlite3_column_int64(st, 1),
-		    .subscriber_id = sqlite3_column_int64(st, 2),
-		    .email = col_text(st, 3),
-		    .attempts = sqlite3_column_int(st, 5),
-		    .in_doubt = sqlite3_column_int(st, 6),
-		    .code = sqlite3_column_int(st, 7),
-		    .reply = col_text(st, 8),
-		    .queue_id = col_text(st, 9),
-		    .relay = col_text(st, 10),
-		    .updated_at = sqlite3_column_int64(st, 11),
-		    .next_try = sqlite3_column_int64(st, 12),
-		};
-		if (bl_delivery_state_parse(col_text(st, 4), &d.state))
-			continue; /* a state this model does not know yet (bounced, complained) */
+		struct bl_delivery_row d;
+		if (read_delivery(st, -1, &d))
+			continue;
 		if ((out = fn(arg, &d)))
 			break;
 	}
@@ -2216,8 +2364,9 @@ static int read_candidates(struct sqlite_store *s, enum stmt id, int64_t post_id
 	return fail(s, rc, "reading due deliveries");
 }
 
-/* Why row @k may not be sent any more, in @why; "" when it may. */
-static void suppression_reason(const struct candidate *k, char why[BL_REPLY_MAX + 1])
+/* Why row @k of a post of @kind may not be sent any more, in @why; "" when it may. */
+static void suppression_reason(const struct candidate *k, enum bl_post_kind kind,
+                               char why[BL_REPLY_MAX + 1])
 {
 	why[0] = '\0';
 	if (k->subscriber_id == 0)
@@ -2225,6 +2374,8 @@ static void suppression_reason(const struct candidate *k, char why[BL_REPLY_MAX 
 	else if (k->blocklisted)
 		snprintf(why, BL_REPLY_MAX + 1, "subscriber blocklisted%s%.200s",
 		         *k->status_reason ? ": " : "", k->status_reason);
+	else if (k->list_id == 0 && kind == BL_POST_KIND_CONFIRM)
+		snprintf(why, BL_REPLY_MAX + 1, "nothing left to confirm");
 	else if (k->list_id == 0)
 		snprintf(why, BL_REPLY_MAX + 1,
 		         "subscriber no longer confirmed in instant mode on the post's lists");
@@ -2236,17 +2387,21 @@ static void suppression_reason(const struct candidate *k, char why[BL_REPLY_MAX 
  * suppressed instead, and the next rows are read in their place. The reads
  * come first, then the writes: no statement writes under an open read.
  */
-static int claim_post(struct sqlite_store *s, int64_t post_id, const char *worker, int64_t now,
-                      int64_t lease_until, size_t want, struct bl_claimed *out, size_t *n_out)
+static int claim_post(struct sqlite_store *s, int64_t post_id, enum bl_post_kind kind,
+                      const char *worker, int64_t now, int64_t lease_until, size_t want,
+                      struct bl_claimed *out, size_t *n_out)
 {
 	struct candidate pend[XCHUNK], due[XCHUNK];
+	int confirm = kind == BL_POST_KIND_CONFIRM;
 	int rc = 0;
 	while (want > 0 && rc == 0) {
 		int ask = want < XCHUNK ? (int)want : XCHUNK;
-		int np = read_candidates(s, ST_X_PENDING, post_id, now, ask, pend);
+		int np = read_candidates(s, confirm ? ST_X_PENDING_CONFIRM : ST_X_PENDING, post_id,
+		                         now, ask, pend);
 		if (np < 0)
 			return np;
-		int nd = read_candidates(s, ST_X_DUE, post_id, now, ask, due);
+		int nd = read_candidates(s, confirm ? ST_X_DUE_CONFIRM : ST_X_DUE, post_id, now,
+		                         ask, due);
 		if (nd < 0) {
 			while (np > 0)
 				candidate_clear(&pend[--np]);
@@ -2268,7 +2423,7 @@ static int claim_post(struct sqlite_store *s, int64_t post_id, const char *worke
 		for (int i = 0; i < nt; i++) {
 			struct candidate *k = take[i];
 			char why[BL_REPLY_MAX + 1];
-			suppression_reason(k, why);
+			suppression_reason(k, kind, why);
 			if (rc || !*why) {
 				if (rc == 0 && !claim && !(claim = stmt(s, ST_X_CLAIM)))
 					rc = -BL_ESTORE;
@@ -2322,6 +2477,12 @@ static int claim_post(struct sqlite_store *s, int64_t post_id, const char *worke
 	return rc;
 }
 
+/* A post in status sending, as the claim step walks them. */
+struct sending {
+	int64_t id;
+	enum bl_post_kind kind;
+};
+
 static int exchange(struct sqlite_store *s, const char *worker, int64_t now, int64_t lease_until,
                     const struct bl_delivery_result *results, size_t n_results, size_t max,
                     struct bl_claimed *out, size_t *n_out, size_t *stale, size_t *finished)
@@ -2331,7 +2492,7 @@ static int exchange(struct sqlite_store *s, const char *worker, int64_t now, int
 		return rc;
 	if (max > 0) {
 		/* The posts in status sending, highest priority first: a handful. */
-		int64_t small[16], *posts = small;
+		struct sending small[16], *posts = small;
 		size_t n_posts = 0, cap = sizeof(small) / sizeof(small[0]);
 		sqlite3_stmt *st = stmt(s, ST_X_POSTS);
 		if (!st)
@@ -2343,13 +2504,16 @@ static int exchange(struct sqlite_store *s, const char *worker, int64_t now, int
 				                                small, sizeof(small))
 				                       : bl_xrealloc(posts, cap * sizeof(*posts));
 			}
-			posts[n_posts++] = sqlite3_column_int64(st, 0);
+			posts[n_posts].id = sqlite3_column_int64(st, 0);
+			posts[n_posts].kind = BL_POST_KIND_POST;
+			bl_post_kind_parse(col_text(st, 1), &posts[n_posts].kind);
+			n_posts++;
 		}
 		sqlite3_reset(st);
 		rc = rc == SQLITE_DONE ? 0 : fail(s, rc, "listing the posts being sent");
 		for (size_t i = 0; rc == 0 && i < n_posts && *n_out < max; i++)
-			rc = claim_post(s, posts[i], worker, now, lease_until, max - *n_out, out,
-			                n_out);
+			rc = claim_post(s, posts[i].id, posts[i].kind, worker, now, lease_until,
+			                max - *n_out, out, n_out);
 		if (posts != small)
 			free(posts);
 		if (rc)
@@ -2418,6 +2582,663 @@ static int sq_queue_next_due(struct bl_store *base, int64_t *next_try, int *wait
 	return 0;
 }
 
+/* ---- the public web (schema 3) ------------------------------------------------------------ */
+
+/* Step a statement whose one row holds one integer: 0 and *@v, or -BL_E*. */
+static int step_int(struct sqlite_store *s, sqlite3_stmt *st, int64_t *v, const char *what)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : fail(s, rc, what);
+}
+
+/* A consent event of subscriber @sub about @list_id (0: none) at @now, with @t's strings. */
+static int add_event(struct sqlite_store *s, int64_t sub, int64_t list_id,
+                     enum bl_consent_kind kind, int64_t now, const struct bl_ctx_text *t)
+{
+	struct bl_consent e = {.subscriber_id = sub,
+	                       .list_id = list_id,
+	                       .kind = kind,
+	                       .at = now,
+	                       .ip = t->ip,
+	                       .user_agent = t->user_agent,
+	                       .source = t->source};
+	return add_consent(s, &e);
+}
+
+/*
+ * Subscriber @id's subscription to @list_id: 1 with *@status and *@mode, 0
+ * when there is none, or -BL_E*.
+ */
+static int get_subscription(struct sqlite_store *s, int64_t id, int64_t list_id,
+                            enum bl_sub_status *status, enum bl_mode *mode)
+{
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIPTION_GET);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, list_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		bl_sub_status_parse(col_text(st, 0), status);
+		bl_mode_parse(col_text(st, 1), mode);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading a subscription");
+}
+
+static int put_subscription(struct sqlite_store *s, int64_t id, int64_t list_id,
+                            enum bl_sub_status status, enum bl_mode mode, int64_t now)
+{
+	sqlite3_stmt *st = stmt(s, ST_SUBSCRIPTION_PUT);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, list_id);
+	bind_text(st, 3, bl_sub_status_name(status));
+	bind_text(st, 4, bl_mode_name(mode));
+	sqlite3_bind_int64(st, 5, now);
+	return exec_stmt(s, st, "writing a subscription");
+}
+
+/* Lift the suppression (erasure) of the address @email_key. */
+static int lift_suppression(struct sqlite_store *s, const char *email_key)
+{
+	char hash[BL_HASH_HEX];
+	bl_suppression_hash(email_key, hash);
+	sqlite3_stmt *st = stmt(s, ST_SUPPRESS_DEL);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, hash);
+	return exec_stmt(s, st, "lifting a suppression");
+}
+
+/* Subscriber @id by id into @out: -1/0/1 as a lookup. */
+static int get_subscriber_id(struct sqlite_store *s, int64_t id, struct bl_subscriber *out)
+{
+	sqlite3_stmt *st = stmt(s, ST_SUB_GET_ID);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		read_subscriber(st, out);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading a subscriber");
+}
+
+/* The confirmation post of a signup: one row for subscriber @sub, lists @lists. */
+static int make_confirm_post(struct sqlite_store *s, int64_t sub, const int64_t *lists, size_t n,
+                             const char *subject, int64_t now, int64_t *post_id)
+{
+	struct bl_post p = {.kind = BL_POST_KIND_CONFIRM,
+	                    .subject = (char *)(subject ? subject : ""),
+	                    .body = "",
+	                    .from_header = "",
+	                    .priority = BL_PRIORITY_TRANSACTIONAL,
+	                    .status = BL_POST_SENDING,
+	                    .started_at = now,
+	                    .total = 1};
+	int rc = post_create(s, &p, lists, n, now, post_id);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = stmt(s, ST_DELIVERY_ADD);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, *post_id);
+	sqlite3_bind_int64(st, 2, sub);
+	sqlite3_bind_int(st, 3, BL_PRIORITY_TRANSACTIONAL);
+	sqlite3_bind_int64(st, 4, now);
+	return exec_stmt(s, st, "queueing a confirmation mail");
+}
+
+/* The lists of @in, each once, and their opt-in; -BL_ENOENT names a missing one. */
+static int signup_lists(struct sqlite_store *s, const struct bl_signup *in, int64_t *ids,
+                        enum bl_optin *optin, size_t *n)
+{
+	*n = 0;
+	for (size_t i = 0; i < in->n_lists; i++) {
+		size_t j = 0;
+		while (j < *n && ids[j] != in->list_ids[i])
+			j++;
+		if (j < *n)
+			continue;
+		sqlite3_stmt *st = stmt(s, ST_LIST_OPTIN);
+		if (!st)
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, in->list_ids[i]);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			bl_optin_parse(col_text(st, 0), &optin[*n]);
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE)
+			return bl_store_set_error(&s->base, BL_ENOENT,
+			                          "there is no list with id %" PRId64,
+			                          in->list_ids[i]);
+		if (rc != SQLITE_ROW)
+			return fail(s, rc, "looking up a list");
+		ids[(*n)++] = in->list_ids[i];
+	}
+	return 0;
+}
+
+/* The lists a confirmation mail asks for. */
+struct id_list {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static void id_list_add(struct id_list *l, int64_t id)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 8;
+		l->v = bl_xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	l->v[l->n++] = id;
+}
+
+static int signup(struct sqlite_store *s, const struct bl_signup *in, struct bl_signup_result *r,
+                  int64_t *ids, enum bl_optin *optin, struct id_list *pending)
+{
+	struct bl_ctx_text t;
+	bl_store_ctx_text(&in->ctx, &t);
+	int64_t now = in->ctx.now;
+	size_t n = 0;
+	int rc = signup_lists(s, in, ids, optin, &n);
+	if (rc)
+		return rc;
+
+	struct bl_subscriber sub = {0};
+	int found = sq_subscriber_get(&s->base, in->email_key, &sub);
+	if (found < 0)
+		return found;
+	int64_t id = sub.id;
+	int blocklisted = found && sub.status == BL_SUBSCRIBER_BLOCKLISTED;
+	int unnamed = found && !*sub.name;
+	bl_subscriber_clear(&sub);
+	if (blocklisted) {
+		r->blocklisted = 1;
+		return 0;
+	}
+	if (!found && in->n_lists == 0)
+		return 0; /* a resend for an address we do not know */
+	const char *name = in->name ? in->name : "";
+	sqlite3_stmt *st;
+	if (!found) {
+		if (!(st = stmt(s, ST_SUB_NEW)))
+			return -BL_ESTORE;
+		bind_text(st, 1, in->email);
+		bind_text(st, 2, in->email_key);
+		bind_text(st, 3, name);
+		sqlite3_bind_int64(st, 4, now);
+		if ((rc = exec_stmt(s, st, "adding a subscriber")))
+			return rc;
+		id = sqlite3_last_insert_rowid(s->db);
+		r->created = 1;
+	} else if (unnamed && *name) {
+		if (!(st = stmt(s, ST_SUB_SET_NAME)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, id);
+		bind_text(st, 2, name);
+		sqlite3_bind_int64(st, 3, now);
+		if ((rc = exec_stmt(s, st, "naming a subscriber")))
+			return rc;
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		enum bl_sub_status status = BL_SUB_UNSUBSCRIBED;
+		enum bl_mode mode = BL_MODE_INSTANT;
+		int has = get_subscription(s, id, ids[i], &status, &mode);
+		if (has < 0)
+			return has;
+		if (has && status == BL_SUB_CONFIRMED) {
+			r->n_already++;
+			continue;
+		}
+		if ((rc = add_event(s, id, ids[i], BL_CONSENT_SIGNUP, now, &t)))
+			return rc;
+		if (optin[i] == BL_OPTIN_SINGLE) {
+			if ((rc = put_subscription(s, id, ids[i], BL_SUB_CONFIRMED, BL_MODE_INSTANT,
+			                           now)) ||
+			    (rc = add_event(s, id, ids[i], BL_CONSENT_CONFIRM, now, &t)))
+				return rc;
+			r->n_subscribed++;
+			continue;
+		}
+		/* Double opt-in: a pending subscription keeps its mode; a new or revived one is
+		 * instant. */
+		if ((!has || status == BL_SUB_UNSUBSCRIBED) &&
+		    (rc =
+		         put_subscription(s, id, ids[i], BL_SUB_UNCONFIRMED, BL_MODE_INSTANT, now)))
+			return rc;
+		id_list_add(pending, ids[i]);
+	}
+	if (in->n_lists == 0) {
+		/* A resend: every pending double opt-in subscription. */
+		if (!(st = stmt(s, ST_PENDING_LISTS)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, id);
+		int srow;
+		while ((srow = sqlite3_step(st)) == SQLITE_ROW)
+			id_list_add(pending, sqlite3_column_int64(st, 0));
+		sqlite3_reset(st);
+		if (srow != SQLITE_ROW && srow != SQLITE_DONE)
+			return fail(s, srow, "listing pending subscriptions");
+	}
+	r->n_pending = pending->n;
+	if (r->n_subscribed > 0 && (rc = lift_suppression(s, in->email_key)))
+		return rc;
+	if (pending->n > 0 && in->send_confirm) {
+		int64_t recent = 0;
+		if (in->confirm_interval > 0) {
+			if (!(st = stmt(s, ST_CONFIRM_RECENT)))
+				return -BL_ESTORE;
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_int64(st, 2, now - in->confirm_interval);
+			if ((rc = step_int(s, st, &recent,
+			                   "looking for a recent confirmation mail")))
+				return rc;
+		}
+		if (recent)
+			r->throttled = 1;
+		else if ((rc = make_confirm_post(s, id, pending->v, pending->n, in->confirm_subject,
+		                                 now, &r->confirm_post_id)))
+			return rc;
+	}
+	r->subscriber_id = id;
+	return 0;
+}
+
+static int sq_web_signup(struct bl_store *base, const struct bl_signup *in,
+                         struct bl_signup_result *out)
+{
+	struct sqlite_store *s = S(base);
+	int rc = bl_store_check_signup(base, in);
+	if (rc)
+		return rc;
+	size_t cap = in->n_lists ? in->n_lists : 1;
+	int64_t *ids = bl_xcalloc(cap, sizeof(*ids));
+	enum bl_optin *optin = bl_xcalloc(cap, sizeof(*optin));
+	struct id_list pending = {0};
+	struct bl_signup_result r = {0};
+	/* BEGIN IMMEDIATE: signups of one address (of any) take their turn. */
+	if ((rc = tx_begin(s)) == 0)
+		rc = tx_end(s, signup(s, in, &r, ids, optin, &pending));
+	free(ids);
+	free(optin);
+	free(pending.v);
+	if (rc == 0)
+		*out = r;
+	return rc;
+}
+
+/* Whether confirmation post @post asked subscriber @sub: 0/1 or -BL_E*. */
+static int confirm_post_of(struct sqlite_store *s, int64_t sub, int64_t post)
+{
+	sqlite3_stmt *st = stmt(s, ST_CONFIRM_POST_OF);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, sub);
+	sqlite3_bind_int64(st, 2, post);
+	int64_t v = 0;
+	int rc = step_int(s, st, &v, "looking up a confirmation mail");
+	return rc ? rc : v != 0;
+}
+
+/*
+ * Run set statement @events (it writes one consent event per subscription
+ * the change concerns), then @change; both bind ?1 subscriber, ?2 @arg, ?3
+ * time, ?4..?6 ip, user agent, source. *@n = the events written.
+ */
+static int change_set(struct sqlite_store *s, enum stmt events, enum stmt change, int64_t sub,
+                      int64_t arg, const struct bl_consent_ctx *ctx, int64_t *n)
+{
+	struct bl_ctx_text t;
+	bl_store_ctx_text(ctx, &t);
+	enum stmt ids[2] = {events, change};
+	for (int i = 0; i < 2; i++) {
+		sqlite3_stmt *st = stmt(s, ids[i]);
+		if (!st)
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, sub);
+		sqlite3_bind_int64(st, 2, arg);
+		sqlite3_bind_int64(st, 3, ctx ? ctx->now : 0);
+		if (i == 0) {
+			bind_text(st, 4, t.ip);
+			bind_text(st, 5, t.user_agent);
+			bind_text(st, 6, t.source);
+		}
+		int rc = exec_stmt(s, st, "changing subscriptions");
+		if (rc)
+			return rc;
+		if (i == 0)
+			*n = sqlite3_changes64(s->db);
+	}
+	return 0;
+}
+
+static int confirm(struct sqlite_store *s, int64_t sub_id, int64_t post,
+                   const struct bl_consent_ctx *ctx, int64_t *n)
+{
+	struct bl_subscriber sub = {0};
+	int rc = get_subscriber_id(s, sub_id, &sub);
+	if (rc <= 0)
+		return rc;
+	rc = confirm_post_of(s, sub_id, post);
+	if (rc == 1) {
+		rc = change_set(s, ST_CONFIRM_EVENTS, ST_CONFIRM_SUBS, sub_id, post, ctx, n);
+		if (rc == 0)
+			rc = lift_suppression(s, sub.email_key);
+		if (rc == 0)
+			rc = 1;
+	}
+	bl_subscriber_clear(&sub);
+	return rc;
+}
+
+static int sq_web_confirm(struct bl_store *base, int64_t subscriber_id, int64_t confirm_post_id,
+                          const struct bl_consent_ctx *ctx, int64_t *n)
+{
+	struct sqlite_store *s = S(base);
+	int64_t count = 0;
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	int found = confirm(s, subscriber_id, confirm_post_id, ctx, &count);
+	if ((rc = tx_end(s, found < 0 ? found : 0)))
+		return rc;
+	if (n)
+		*n = found == 1 ? count : 0;
+	return found;
+}
+
+static int unsubscribe(struct sqlite_store *s, int64_t sub_id, int64_t list_id,
+                       const struct bl_consent_ctx *ctx, int64_t *n)
+{
+	struct bl_subscriber sub = {0};
+	int rc = get_subscriber_id(s, sub_id, &sub);
+	bl_subscriber_clear(&sub);
+	if (rc <= 0)
+		return rc;
+	rc = change_set(s, ST_UNSUB_EVENTS, ST_UNSUB, sub_id, list_id, ctx, n);
+	return rc ? rc : 1;
+}
+
+static int sq_web_unsubscribe(struct bl_store *base, int64_t subscriber_id, int64_t list_id,
+                              const struct bl_consent_ctx *ctx, int64_t *n)
+{
+	struct sqlite_store *s = S(base);
+	int64_t count = 0;
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	int found = unsubscribe(s, subscriber_id, list_id, ctx, &count);
+	if ((rc = tx_end(s, found < 0 ? found : 0)))
+		return rc;
+	if (n)
+		*n = found == 1 ? count : 0;
+	return found;
+}
+
+static int preferences(struct sqlite_store *s, int64_t sub_id, const char *name,
+                       const struct bl_subscription_change *changes, size_t n,
+                       const struct bl_consent_ctx *ctx)
+{
+	struct bl_ctx_text t;
+	bl_store_ctx_text(ctx, &t);
+	int64_t now = ctx ? ctx->now : 0;
+	struct bl_subscriber sub = {0};
+	int rc = get_subscriber_id(s, sub_id, &sub);
+	int same_name = rc == 1 && (!name || strcmp(name, sub.name) == 0);
+	char *email_key = rc == 1 ? bl_xstrdup(sub.email_key) : NULL;
+	bl_subscriber_clear(&sub);
+	if (rc <= 0)
+		return rc;
+	rc = 0;
+	if (!same_name) {
+		sqlite3_stmt *st = stmt(s, ST_SUB_SET_NAME);
+		if (!st)
+			rc = -BL_ESTORE;
+		else {
+			sqlite3_bind_int64(st, 1, sub_id);
+			bind_text(st, 2, name);
+			sqlite3_bind_int64(st, 3, now);
+			rc = exec_stmt(s, st, "renaming a subscriber");
+		}
+		if (rc == 0)
+			rc = add_event(s, sub_id, 0, BL_CONSENT_PREFERENCE, now, &t);
+	}
+	int confirmed = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const struct bl_subscription_change *c = &changes[i];
+		sqlite3_stmt *st = stmt(s, ST_LIST_OPTIN);
+		if (!st) {
+			rc = -BL_ESTORE;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, c->list_id);
+		rc = sqlite3_step(st);
+		int exists = rc == SQLITE_ROW;
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			rc = fail(s, rc, "looking up a list");
+			break;
+		}
+		if (!exists) {
+			rc = bl_store_set_error(&s->base, BL_ENOENT,
+			                        "there is no list with id %" PRId64, c->list_id);
+			break;
+		}
+		enum bl_sub_status status = BL_SUB_UNSUBSCRIBED;
+		enum bl_mode mode = c->mode;
+		int has = get_subscription(s, sub_id, c->list_id, &status, &mode);
+		if (has < 0) {
+			rc = has;
+			break;
+		}
+		rc = 0;
+		if (!has && c->status == BL_SUB_UNSUBSCRIBED)
+			continue; /* not on the list, and not joining it: nothing to write */
+		int new_status = !has || status != c->status, new_mode = has && mode != c->mode;
+		if (!new_status && !new_mode)
+			continue;
+		if ((rc = put_subscription(s, sub_id, c->list_id, c->status, c->mode, now)))
+			break;
+		if (!has)
+			rc = add_event(s, sub_id, c->list_id, BL_CONSENT_SIGNUP, now, &t);
+		if (rc == 0 && new_status)
+			rc = add_event(s, sub_id, c->list_id,
+			               c->status == BL_SUB_CONFIRMED ? BL_CONSENT_CONFIRM
+			                                             : BL_CONSENT_UNSUBSCRIBE,
+			               now, &t);
+		if (rc == 0 && new_mode)
+			rc = add_event(s, sub_id, c->list_id, BL_CONSENT_PREFERENCE, now, &t);
+		confirmed |= new_status && c->status == BL_SUB_CONFIRMED;
+	}
+	if (rc == 0 && confirmed)
+		rc = lift_suppression(s, email_key);
+	free(email_key);
+	return rc ? rc : 1;
+}
+
+static int sq_web_preferences(struct bl_store *base, int64_t subscriber_id, const char *name,
+                              const struct bl_subscription_change *changes, size_t n,
+                              const struct bl_consent_ctx *ctx)
+{
+	struct sqlite_store *s = S(base);
+	int rc = bl_store_check_changes(base, changes, n);
+	if (rc)
+		return rc;
+	if ((rc = tx_begin(s)))
+		return rc;
+	int found = preferences(s, subscriber_id, name, changes, n, ctx);
+	rc = tx_end(s, found < 0 ? found : 0);
+	return rc ? rc : found;
+}
+
+static int sq_subscriber_get_id(struct bl_store *base, int64_t id, struct bl_subscriber *out)
+{
+	return get_subscriber_id(S(base), id, out);
+}
+
+static int sq_subscriber_deliveries_each(struct bl_store *base, int64_t subscriber_id,
+                                         bl_delivery_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_SUB_DELIVERIES);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, subscriber_id);
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_delivery_row d;
+		if (read_delivery(st, 13, &d))
+			continue;
+		if ((out = fn(arg, &d)))
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing a subscriber's deliveries");
+	sqlite3_reset(st);
+	return out;
+}
+
+static int sq_archive_each(struct bl_store *base, int64_t list_id, int64_t before_id, int64_t limit,
+                           bl_post_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, list_id ? ST_ARCHIVE_LIST : ST_ARCHIVE_PUBLIC);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, before_id > 0 ? before_id : INT64_MAX);
+	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+	if (list_id)
+		sqlite3_bind_int64(st, 3, list_id);
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_post p;
+		read_post(st, &p);
+		out = fn(arg, &p);
+		bl_post_clear(&p);
+		if (out)
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing the archive");
+	sqlite3_reset(st);
+	return out;
+}
+
+static int sq_archive_get(struct bl_store *base, int64_t id, struct bl_post *out)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_ARCHIVE_GET);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_post(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading an archived post");
+}
+
+/* Add the (name, count) rows of @st into @counts by the index @parse gives a name. */
+static int count_by(struct sqlite_store *s, sqlite3_stmt *st, int (*parse)(const char *, int *),
+                    int64_t *counts, const char *what)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int i;
+		if (parse(col_text(st, 0), &i) == 0)
+			counts[i] += sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, what);
+}
+
+static int parse_subscriber_status(const char *v, int *i)
+{
+	enum bl_subscriber_status x;
+	int rc = bl_subscriber_status_parse(v, &x);
+	*i = (int)x;
+	return rc;
+}
+
+static int parse_sub_status(const char *v, int *i)
+{
+	enum bl_sub_status x;
+	int rc = bl_sub_status_parse(v, &x);
+	*i = (int)x;
+	return rc;
+}
+
+static int parse_delivery_state(const char *v, int *i)
+{
+	enum bl_delivery_state x;
+	int rc = bl_delivery_state_parse(v, &x);
+	*i = (int)x;
+	return rc;
+}
+
+static int stats(struct sqlite_store *s, int64_t now, struct bl_stats *c)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (!(st = stmt(s, ST_STATS_SUBSCRIBERS)))
+		return -BL_ESTORE;
+	if ((rc = count_by(s, st, parse_subscriber_status, c->subscribers, "counting subscribers")))
+		return rc;
+	if (!(st = stmt(s, ST_STATS_SUBSCRIPTIONS)))
+		return -BL_ESTORE;
+	if ((rc = count_by(s, st, parse_sub_status, c->subscriptions, "counting subscriptions")))
+		return rc;
+	if (!(st = stmt(s, ST_STATS_DELIVERIES)))
+		return -BL_ESTORE;
+	if ((rc = count_by(s, st, parse_delivery_state, c->deliveries, "counting deliveries")))
+		return rc;
+	if (!(st = stmt(s, ST_STATS_RECENT)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		c->posts_sending = sqlite3_column_int64(st, 0);
+		c->accepted_last_minute = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : fail(s, rc, "counting recent deliveries");
+}
+
+static int sq_stats(struct bl_store *base, int64_t now, struct bl_stats *out)
+{
+	struct sqlite_store *s = S(base);
+	struct bl_stats c;
+	memset(&c, 0, sizeof(c));
+	/* One read transaction: one snapshot for every count. */
+	int own_tx = !s->in_tx;
+	if (own_tx) {
+		int rc = exec_sql(s, "BEGIN", "starting a read");
+		if (rc)
+			return rc;
+	}
+	int rc = stats(s, now, &c);
+	if (own_tx)
+		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (rc == 0)
+		*out = c;
+	return rc;
+}
+
 const struct bl_store_ops bl_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -2462,5 +3283,14 @@ const struct bl_store_ops bl_sqlite_ops = {
     .delivery_reclaim = sq_delivery_reclaim,
     .delivery_exchange = sq_delivery_exchange,
     .queue_next_due = sq_queue_next_due,
+    .web_signup = sq_web_signup,
+    .web_confirm = sq_web_confirm,
+    .web_unsubscribe = sq_web_unsubscribe,
+    .web_preferences = sq_web_preferences,
+    .subscriber_get_id = sq_subscriber_get_id,
+    .subscriber_deliveries_each = sq_subscriber_deliveries_each,
+    .archive_each = sq_archive_each,
+    .archive_get = sq_archive_get,
+    .stats = sq_stats,
     .export_each = sq_export_each,
 };

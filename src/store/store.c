@@ -87,20 +87,71 @@ void bl_claimed_clear(struct bl_claimed *c)
 	memset(c, 0, sizeof(*c));
 }
 
-const char *bl_store_cut_reply(const char *reply, char buf[BL_REPLY_MAX + 1])
+const char *bl_store_cut_utf8(const char *text, size_t max, char *buf)
 {
-	if (!reply)
+	if (!text)
 		return "";
-	size_t n = strlen(reply);
-	if (n <= BL_REPLY_MAX)
-		return reply;
-	n = BL_REPLY_MAX;
+	size_t n = strlen(text);
+	if (n <= max)
+		return text;
+	n = max;
 	/* Back off continuation bytes (10xxxxxx) to the start of the cut sequence. */
-	while (n > 0 && ((unsigned char)reply[n] & 0xC0) == 0x80)
+	while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
 		n--;
-	memcpy(buf, reply, n);
+	memcpy(buf, text, n);
 	buf[n] = '\0';
 	return buf;
+}
+
+const char *bl_store_cut_reply(const char *reply, char buf[BL_REPLY_MAX + 1])
+{
+	return bl_store_cut_utf8(reply, BL_REPLY_MAX, buf);
+}
+
+void bl_store_ctx_text(const struct bl_consent_ctx *ctx, struct bl_ctx_text *out)
+{
+	out->ip = ctx && ctx->ip ? ctx->ip : "";
+	out->user_agent =
+	    bl_store_cut_utf8(ctx ? ctx->user_agent : NULL, BL_USER_AGENT_MAX, out->ua_buf);
+	out->source = bl_store_cut_utf8(ctx ? ctx->source : NULL, BL_SOURCE_MAX, out->source_buf);
+}
+
+int bl_store_check_signup(struct bl_store *s, const struct bl_signup *in)
+{
+	if (!in || !in->email || !*in->email || !in->email_key || !*in->email_key)
+		return bl_store_set_error(s, BL_EINVAL, "web_signup: no address");
+	if (in->n_lists > 0 && !in->list_ids)
+		return bl_store_set_error(s, BL_EINVAL, "web_signup: %zu lists missing",
+		                          in->n_lists);
+	if (in->confirm_interval < 0)
+		return bl_store_set_error(s, BL_EINVAL,
+		                          "web_signup: negative confirm_interval %lld",
+		                          (long long)in->confirm_interval);
+	return 0;
+}
+
+int bl_store_check_changes(struct bl_store *s, const struct bl_subscription_change *changes,
+                           size_t n)
+{
+	if (n > 0 && !changes)
+		return bl_store_set_error(s, BL_EINVAL, "web_preferences: %zu changes missing", n);
+	for (size_t i = 0; i < n; i++) {
+		const struct bl_subscription_change *c = &changes[i];
+		if (c->list_id < 1)
+			return bl_store_set_error(s, BL_EINVAL,
+			                          "web_preferences: change %zu names no list", i);
+		if (c->status != BL_SUB_CONFIRMED && c->status != BL_SUB_UNSUBSCRIBED)
+			return bl_store_set_error(
+			    s, BL_EINVAL,
+			    "web_preferences: list %lld: the target status must be confirmed or "
+			    "unsubscribed, not %d",
+			    (long long)c->list_id, (int)c->status);
+		if ((unsigned)c->mode > BL_MODE_WEEKLY)
+			return bl_store_set_error(s, BL_EINVAL,
+			                          "web_preferences: list %lld: unknown mode %d",
+			                          (long long)c->list_id, (int)c->mode);
+	}
+	return 0;
 }
 
 int bl_store_check_exchange(struct bl_store *s, const char *worker,

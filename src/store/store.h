@@ -102,7 +102,8 @@ struct bl_claimed {
 	int64_t delivery_id, post_id, subscriber_id;
 	int64_t list_id;      /* the first (lowest id) of the post's lists the subscriber is
 	                         confirmed on in instant mode: names the list in the message and its
-	                         unsubscribe link */
+	                         unsubscribe link (a confirmation post: the first it is still
+	                         unconfirmed on) */
 	int attempts;         /* claims of this row so far, this one included */
 	int64_t first_try_at; /* time of the row's first claim */
 	int in_doubt;         /* this row had an expired claim before (a resend) */
@@ -185,7 +186,7 @@ struct bl_stats {
 	int64_t subscriptions[3];                /* by enum bl_sub_status */
 	int64_t deliveries[BL_DELIVERY_NSTATES]; /* every post's rows, by state */
 	int64_t accepted_last_minute;            /* rows accepted in [now - 60, now] */
-	int64_t posts_sending;                   /* posts in status sending */
+	int64_t posts_sending;                   /* posts in status sending (any kind) */
 };
 
 typedef int (*bl_list_fn)(void *arg, const struct bl_list *l);
@@ -289,16 +290,19 @@ struct bl_store_ops {
 	 * post_create - insert @p (status draft unless set; created_at now unless
 	 * set; NULL strings stored as "") with its @n_lists lists @list_ids
 	 * (existing list ids; one given twice counts once). Sets @p->id and
-	 * @p->created_at. -BL_ENOENT when a list id does not exist (the message
-	 * names it); -BL_EINVAL for no list, a status other than draft or
-	 * scheduled (a post starts sending through post_queue only) or an
-	 * unknown priority. Nothing is written on error.
+	 * @p->created_at; started_at and total start at 0. -BL_ENOENT when a list
+	 * id does not exist (the message names it); -BL_EINVAL for no list, a
+	 * status other than draft or scheduled (a post starts sending through
+	 * post_queue only), an unknown priority or a kind other than post
+	 * (confirmation posts are made by web_signup). Nothing is written on error.
 	 */
 	int (*post_create)(struct bl_store *s, struct bl_post *p, const int64_t *list_ids,
 	                   size_t n_lists);
-	/* post_get - lookup by id: -1/0/1. @out filled with malloc'd strings (bl_post_clear). */
+	/* post_get - lookup by id, any kind: -1/0/1. @out filled with malloc'd strings
+	 * (bl_post_clear). */
 	int (*post_get)(struct bl_store *s, int64_t id, struct bl_post *out);
-	/* post_each - every post, newest (highest id) first. */
+	/* post_each - every post of every kind (callers filter on kind), newest (highest id)
+	 * first. */
 	int (*post_each)(struct bl_store *s, bl_post_fn fn, void *arg);
 	/* post_lists - the lists of post @post_id, by slug (a deleted list leaves its posts). */
 	int (*post_lists)(struct bl_store *s, int64_t post_id, bl_list_fn fn, void *arg);
@@ -318,16 +322,16 @@ struct bl_store_ops {
 	                       enum bl_post_status to, const char *reason, int auto_paused,
 	                       int64_t now);
 	/*
-	 * post_queue - start sending draft or scheduled post @id, in one
+	 * post_queue - start sending draft or scheduled post @id of kind post, in one
 	 * transaction: one pending delivery row per distinct subscriber that is
 	 * active and confirmed in instant mode on at least one of the post's
 	 * lists (priority copied from the post, next_try = @now), total = that
 	 * number, status sending, started_at = @now. A single INSERT ... SELECT
 	 * in the database: memory does not grow with the audience. Sets *@total
 	 * (when not NULL). Returns 1 when queued; 0 when the post was not
-	 * draft/scheduled (nothing changes, *@total untouched; the caller looks
-	 * at the status); -BL_ENOENT for no such post. A post queued with no
-	 * recipient becomes sent at the next delivery_exchange.
+	 * draft/scheduled or is of another kind (nothing changes, *@total
+	 * untouched; the caller looks at the post); -BL_ENOENT for no such post. A post queued with
+	 * no recipient becomes sent at the next delivery_exchange.
 	 */
 	int (*post_queue)(struct bl_store *s, int64_t id, int64_t now, int64_t *total);
 	/*
@@ -397,7 +401,12 @@ struct bl_store_ops {
 	 *     instead) becomes suppressed (reply: "subscriber erased",
 	 *     "subscriber blocklisted: REASON", "subscriber no longer confirmed
 	 *     in instant mode on the post's lists") and is not returned; the
-	 *     next rows are taken in its place. On PostgreSQL rows are taken
+	 *     next rows are taken in its place. A row of a confirmation post
+	 *     (kind confirm) goes out instead while its subscriber is still
+	 *     unconfirmed, in any mode, on one of the post's lists (list_id: the
+	 *     lowest such list); once there is none (confirmed through another
+	 *     mail, unsubscribed, the list deleted) it becomes suppressed with
+	 *     reply "nothing left to confirm". On PostgreSQL rows are taken
 	 *     with FOR UPDATE SKIP LOCKED so engines never share one.
 	 *  3. every post in status sending with no pending, claimed or deferred
 	 *     row left becomes sent (finished_at = @now); *@finished counts them.
@@ -498,14 +507,22 @@ struct bl_store_ops {
 	 * archive_each - the posts the archive shows: kind post, status sending,
 	 * paused or sent, on at least one public list (with @list_id: on that
 	 * list, whatever its visibility; the caller checks it), newest (highest
-	 * id) first, only ids < @before_id (0: from the newest), at most @limit.
+	 * id) first, only ids < @before_id (0: from the newest), at most @limit
+	 * (0: all). Posts carry their body. An index walk that never visits the
+	 * confirmation posts, however many there are.
 	 */
 	int (*archive_each)(struct bl_store *s, int64_t list_id, int64_t before_id, int64_t limit,
 	                    bl_post_fn fn, void *arg);
 	/* archive_get - post @id when the archive shows it (as archive_each with list 0): -1/0/1.
 	 */
 	int (*archive_get)(struct bl_store *s, int64_t id, struct bl_post *out);
-	/* stats - the counts of struct bl_stats at @now. */
+	/*
+	 * stats - the counts of struct bl_stats at @now, from one snapshot. The
+	 * subscriber, subscription and delivery counts are counts (they read
+	 * every row, or every entry of an index); the last minute's accepted rows
+	 * cost an index probe per post still sending, paused or cancelled or
+	 * sent in that minute.
+	 */
 	int (*stats)(struct bl_store *s, int64_t now, struct bl_stats *out);
 
 	/*
@@ -537,11 +554,47 @@ int bl_store_set_error(struct bl_store *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
- * bl_store_cut_reply - for backends: @reply (NULL reads as "") cut to at most
- * BL_REPLY_MAX bytes without splitting a UTF-8 sequence, in @buf (or @reply
- * itself when it is short enough). Returns a pointer valid while both are.
+ * bl_store_cut_utf8 - for backends: @text (NULL reads as "") cut to at most
+ * @max bytes without splitting a UTF-8 sequence, in @buf (@max + 1 bytes),
+ * or @text itself when it is short enough. Returns a pointer valid while
+ * both are.
  */
+const char *bl_store_cut_utf8(const char *text, size_t max, char *buf);
+
+/* bl_store_cut_reply - bl_store_cut_utf8 of a relay reply to BL_REPLY_MAX bytes. */
 const char *bl_store_cut_reply(const char *reply, char buf[BL_REPLY_MAX + 1]);
+
+/* The strings of a struct bl_consent_ctx as consent events store them. */
+struct bl_ctx_text {
+	const char *ip;         /* "" for NULL */
+	const char *user_agent; /* cut to BL_USER_AGENT_MAX bytes at a UTF-8 boundary */
+	const char *source;     /* cut to BL_SOURCE_MAX bytes at a UTF-8 boundary */
+	char ua_buf[BL_USER_AGENT_MAX + 1], source_buf[BL_SOURCE_MAX + 1];
+};
+
+/*
+ * bl_store_ctx_text - for backends: fill @out from @ctx (NULL: all ""). The
+ * pointers of @out point into @ctx's strings or @out itself: do not copy
+ * @out, use it in place while @ctx lives.
+ */
+void bl_store_ctx_text(const struct bl_consent_ctx *ctx, struct bl_ctx_text *out);
+
+/*
+ * bl_store_check_signup - for backends: the argument checks of web_signup.
+ * -BL_EINVAL (message on @s) for no address (NULL or "" email or
+ * email_key), lists counted without an array, or a negative
+ * confirm_interval; else 0.
+ */
+int bl_store_check_signup(struct bl_store *s, const struct bl_signup *in);
+
+/*
+ * bl_store_check_changes - for backends: the argument checks of
+ * web_preferences. -BL_EINVAL (message on @s) for @n changes without an
+ * array, a target status that is unconfirmed or out of range, a mode out of
+ * range, or a list id below 1; else 0.
+ */
+int bl_store_check_changes(struct bl_store *s, const struct bl_subscription_change *changes,
+                           size_t n);
 
 /*
  * bl_store_check_exchange - for backends: the argument checks of

@@ -1,6 +1,8 @@
 /* Strict UTF-8 decoding; see utf8.h. */
 #include "util/utf8.h"
 
+#include "util/buf.h"
+
 size_t bl_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 {
 	if (len == 0)
@@ -87,4 +89,66 @@ size_t bl_utf8_encode(uint32_t cp, char out[4])
 	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
 	out[3] = (char)(0x80 | (cp & 0x3F));
 	return 4;
+}
+
+/*
+ * The sequence at @s for bl_utf8_scrub: returns its length in bytes (a byte
+ * that starts no well-formed sequence counts alone) and sets *@keep to 1
+ * when it is copied, 0 when it becomes U+FFFD.
+ */
+static size_t scan_one(const unsigned char *s, size_t len, int *keep)
+{
+	uint32_t cp;
+	unsigned char c = s[0];
+	size_t n;
+	if (c < 0x80) {
+		*keep = (c >= 0x20 && c != 0x7F) || c == '\t' || c == '\n' || c == '\r';
+		return 1;
+	}
+	if ((n = bl_utf8_decode(s, len, &cp)) == 0) {
+		*keep = 0;
+		return 1;
+	}
+	*keep = !((cp >= 0x80 && cp <= 0x9F) || (cp >= 0xFDD0 && cp <= 0xFDEF) ||
+	          (cp & 0xFFFE) == 0xFFFE);
+	return n;
+}
+
+int bl_utf8_clean(const char *p, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	size_t i = 0;
+	int keep;
+	while (i < len) {
+		if (s[i] >= 0x20 && s[i] < 0x7F) {
+			i++;
+			continue;
+		}
+		i += scan_one(s + i, len - i, &keep);
+		if (!keep)
+			return 0;
+	}
+	return 1;
+}
+
+int bl_utf8_scrub(const char *p, size_t len, struct bl_buf *out)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	size_t i = 0, run = 0, n;
+	int keep;
+	while (i < len) {
+		if (s[i] >= 0x20 && s[i] < 0x7F) {
+			i++;
+			continue;
+		}
+		n = scan_one(s + i, len - i, &keep);
+		if (!keep) {
+			bl_buf_add(out, p + run, i - run);
+			bl_buf_add(out, "\xEF\xBF\xBD", 3);
+			run = i + n;
+		}
+		i += n;
+	}
+	bl_buf_add(out, p + run, len - run);
+	return bl_buf_err(out);
 }

@@ -29,4 +29,20 @@ int bl_utf8_valid(const void *s, size_t len, size_t *bad_at);
  */
 size_t bl_utf8_encode(uint32_t cp, char out[4]);
 
+struct bl_buf;
+
+/*
+ * bl_utf8_scrub - append @len bytes of @s to @out as text that HTML (WHATWG
+ * §13.2.3.5: no control or noncharacter in the input stream) and XML 1.0
+ * (§2.2 Char) both accept: each byte that does not start a well-formed
+ * sequence, each control character other than TAB, LF and CR (U+0000-U+001F,
+ * U+007F-U+009F) and each noncharacter (U+FDD0-U+FDEF, U+xFFFE, U+xFFFF)
+ * becomes U+FFFD; everything else is copied as is. Returns 0, or -BL_ELIMIT
+ * when @out's limit is hit (its sticky error).
+ */
+int bl_utf8_scrub(const char *s, size_t len, struct bl_buf *out);
+
+/* bl_utf8_clean - whether bl_utf8_scrub would copy @len bytes of @s unchanged: 1 or 0. */
+int bl_utf8_clean(const char *s, size_t len);
+
 #endif

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,7 +162,7 @@ static void expect_status(const struct reply *r, long want, const char *what)
 /* A served form: its token and the cookie that goes with it. */
 struct form {
 	char token[BL_TOKEN_LEN];
-	char cookie[128];
+	char cookie[300];
 };
 
 static void fetch_form(struct form *f)
@@ -200,8 +201,8 @@ static char *urlenc(const char *s)
 	size_t j = 0;
 	for (; *s && j < 2040; s++) {
 		unsigned char ch = (unsigned char)*s;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '_' || ch == '.')
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.')
 			o[j++] = (char)ch;
 		else
 			j += (size_t)snprintf(o + j, 4, "%%%02X", ch);
@@ -393,8 +394,9 @@ static int link_in_mail(const char *addr, const char *prefix, char *out, size_t 
 	const char *p = strstr(flat, needle);
 	if (p) {
 		p += strlen("http://bulletin.test");
-		size_t k = strspn(p + strlen(prefix), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		                                      "0123456789-_") +
+		size_t k = strspn(p + strlen(prefix),
+		                  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		                  "0123456789-_") +
 		           strlen(prefix);
 		if (k < size) {
 			memcpy(out, p, k);
@@ -532,7 +534,8 @@ static int group_teardown(void **state)
 	bl_store_close(db);
 	bl_config_destroy(cfg);
 	if (*pg_name) {
-		snprintf(cmd, sizeof(cmd), "psql -q '%s' -c 'DROP DATABASE IF EXISTS %s' >/dev/null",
+		snprintf(cmd, sizeof(cmd),
+		         "psql -q '%s' -c 'DROP DATABASE IF EXISTS %s' >/dev/null",
 		         getenv("BL_TEST_PG"), pg_name);
 		if (system(cmd) != 0)
 			fprintf(stderr, "could not drop %s\n", pg_name);
@@ -628,7 +631,8 @@ static void test_single_optin(void **state)
 	signup("local.reader@example.org", "&list=local", &r);
 	expect_status(&r, 200, "single opt-in signup");
 	reply_free(&r);
-	assert_int_equal(sub_status("local.reader@example.org", list_local, NULL), BL_SUB_CONFIRMED);
+	assert_int_equal(sub_status("local.reader@example.org", list_local, NULL),
+	                 BL_SUB_CONFIRMED);
 	assert_int_equal(mails_for(subscriber_id("local.reader@example.org")), 0);
 	(void)state;
 }
@@ -637,7 +641,7 @@ static void test_single_optin(void **state)
 static void test_tokens(void **state)
 {
 	struct reply r;
-	char path[512], bad[512];
+	char path[512], bad[600];
 	signup("tok@example.org", NULL, &r);
 	reply_free(&r);
 	int64_t id = subscriber_id("tok@example.org");
@@ -681,8 +685,8 @@ static void test_tokens(void **state)
 
 	/* expired: authentic but past its time: a resend page, and nothing confirmed */
 	int64_t confirm_post = 0, zero, exp;
-	assert_true(bl_token_verify(&web.secret, BL_TOKEN_CONFIRM, path + strlen("/confirm/"), &zero,
-	                            &confirm_post, &exp));
+	assert_true(bl_token_verify(&web.secret, BL_TOKEN_CONFIRM, path + strlen("/confirm/"),
+	                            &zero, &confirm_post, &exp));
 	token_path("/confirm/", BL_TOKEN_CONFIRM, id, confirm_post, bl_now() - 10, bad,
 	           sizeof(bad));
 	post(bad, "", NULL, &r);
@@ -692,7 +696,7 @@ static void test_tokens(void **state)
 	assert_int_equal(sub_status("tok@example.org", list_news, NULL), BL_SUB_UNCONFIRMED);
 	/* the resend is throttled: a mail went out less than confirm_interval ago */
 	int64_t before = mails_for(id);
-	char resend[600];
+	char resend[700];
 	snprintf(resend, sizeof(resend), "%s/resend", bad);
 	post(resend, "", NULL, &r);
 	expect_status(&r, 200, "resend");
@@ -800,9 +804,9 @@ static void test_preferences(void **state)
 	json_t *doc = json_loads(r.body, 0, &je);
 	if (!doc)
 		fail_msg("data is not JSON: %s", je.text);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "subscriber"),
-	                                                      "email")),
-	                    "prefs@example.org");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(doc, "subscriber"), "email")),
+	    "prefs@example.org");
 	assert_true(json_array_size(json_object_get(doc, "subscriptions")) == 2);
 	assert_true(json_array_size(json_object_get(doc, "consent_events")) >= 3);
 	assert_true(json_is_array(json_object_get(doc, "deliveries")));
@@ -851,8 +855,8 @@ static void test_bots(void **state)
 
 	set("form_min_fill", "30");
 	fetch_form(&f);
-	snprintf(body, sizeof(body), "email=bot3%%40example.org&list=news&form_token=%s&website=",
-	         f.token);
+	snprintf(body, sizeof(body),
+	         "email=bot3%%40example.org&list=news&form_token=%s&website=", f.token);
 	post("/subscribe", body, f.cookie, &r);
 	expect_status(&r, 200, "too fresh");
 	reply_free(&r);
@@ -861,8 +865,8 @@ static void test_bots(void **state)
 
 	/* a cross-site post: a valid token without our cookie */
 	fetch_form(&f);
-	snprintf(body, sizeof(body), "email=csrf%%40example.org&list=news&form_token=%s&website=",
-	         f.token);
+	snprintf(body, sizeof(body),
+	         "email=csrf%%40example.org&list=news&form_token=%s&website=", f.token);
 	post("/subscribe", body, NULL, &r);
 	expect_status(&r, 403, "no cookie");
 	reply_free(&r);
@@ -884,7 +888,9 @@ static void test_bad_input(void **state)
 	    {"not-an-address", NULL, 400, "no @"},
 	    {"", NULL, 400, "empty"},
 	    {"a\r\nBcc: x@example.org", NULL, 400, "CR/LF in the address"},
-	    {"bad@exa\xff" "mple.org", NULL, 400, "invalid UTF-8"},
+	    {"bad@exa\xff"
+	     "mple.org",
+	     NULL, 400, "invalid UTF-8"},
 	    {"ok1@example.org", "&name=a%0Ab&list=news", 400, "LF in the name"},
 	    {"ok2@example.org", "&list=nosuch", 400, "unknown list"},
 	    {"ok3@example.org", "&list=hidden", 400, "private list"},
@@ -1012,8 +1018,8 @@ static void test_many_ips(void **state)
 	budgets(30, 0, 0);
 	int64_t before = confirm_posts();
 	fetch_form(&f);
-	snprintf(body, sizeof(body), "email=Target%%40Example.org&list=news&form_token=%s&website=",
-	         f.token);
+	snprintf(body, sizeof(body),
+	         "email=Target%%40Example.org&list=news&form_token=%s&website=", f.token);
 	for (int i = 0; i < 1000; i++) {
 		snprintf(ip, sizeof(ip), "127.0.%d.%d", 1 + i / 250, 1 + i % 250);
 		http("POST", "/subscribe", body, strlen(body), f.cookie, ip, &r);
@@ -1034,11 +1040,11 @@ static void test_many_ips(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_index),      cmocka_unit_test(test_double_optin),
+	    cmocka_unit_test(test_index),        cmocka_unit_test(test_double_optin),
 	    cmocka_unit_test(test_single_optin), cmocka_unit_test(test_tokens),
-	    cmocka_unit_test(test_unsubscribe), cmocka_unit_test(test_preferences),
-	    cmocka_unit_test(test_bots),       cmocka_unit_test(test_bad_input),
-	    cmocka_unit_test(test_budgets),    cmocka_unit_test(test_parallel_signups),
+	    cmocka_unit_test(test_unsubscribe),  cmocka_unit_test(test_preferences),
+	    cmocka_unit_test(test_bots),         cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_budgets),      cmocka_unit_test(test_parallel_signups),
 	    cmocka_unit_test(test_many_ips),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

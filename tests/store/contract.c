@@ -2684,7 +2684,7 @@ static void test_migrate_from_1(void **state)
 	int from = -1, to = -1;
 	OK(fx, OPS(fx)->migrate(fx->s, &from, &to));
 	CHECK_INT("migrate from", from, 1);
-	CHECK_INT("migrate to", to, 2);
+	CHECK_INT("migrate to", to, BL_SCHEMA_VERSION);
 	OK(fx, bl_store_check_schema(fx->s));
 	int64_t post = make_post(fx, "after the upgrade", BL_PRIORITY_NORMAL, &a, 1);
 	queue_post(fx, post, 2);
@@ -2748,6 +2748,478 @@ static void test_exchange_rate(void **state)
 	CHECK_INT("rows sent", sent, ROWS);
 	CHECK_INT("post finished once", finished, 1);
 	check_counts(fx, "after the run", post, 0, 0, ROWS, 0, 0, 0, 0);
+}
+
+/* ---- the public web (schema 3) ------------------------------------------------------------ */
+
+static int64_t make_list_as(struct fixture *fx, const char *slug, enum bl_optin optin,
+                            enum bl_visibility visibility)
+{
+	struct bl_list l = {.slug = (char *)slug,
+	                    .name = (char *)slug,
+	                    .description = "",
+	                    .optin = optin,
+	                    .visibility = visibility};
+	OK(fx, OPS(fx)->list_create(fx->s, &l));
+	return l.id;
+}
+
+#define WEB_IP "192.0.2.7"
+#define WEB_UA "Mozilla/5.0 (contract test)"
+
+/* Who asks, at @now, from @source. */
+static struct bl_consent_ctx web_ctx(int64_t now, const char *source)
+{
+	return (struct bl_consent_ctx){
+	    .now = now, .ip = WEB_IP, .user_agent = WEB_UA, .source = source};
+}
+
+/* A signup of @email (its own key) to @n lists at @now; interval one day, mail on. */
+static struct bl_signup signup_of(const char *email, const int64_t *lists, size_t n, int64_t now)
+{
+	return (struct bl_signup){.email = email,
+	                          .email_key = email,
+	                          .name = NULL,
+	                          .list_ids = lists,
+	                          .n_lists = n,
+	                          .ctx = web_ctx(now, "web:/subscribe"),
+	                          .confirm_interval = 86400,
+	                          .send_confirm = 1,
+	                          .confirm_subject = "Confirm your subscription"};
+}
+
+/* web_signup that must succeed. */
+static struct bl_signup_result do_signup(struct fixture *fx, const struct bl_signup *in)
+{
+	struct bl_signup_result r;
+	memset(&r, 0xab, sizeof(r));
+	OK(fx, OPS(fx)->web_signup(fx->s, in, &r));
+	return r;
+}
+
+/* Move post @id to @to whatever its status. */
+static void force_status(struct fixture *fx, int64_t id, enum bl_post_status to)
+{
+	RC(fx, OPS(fx)->post_set_status(fx->s, id, 0x3f, to, NULL, 0, NOW), 1);
+}
+
+/* Subscriber @sub's subscription to @list: its status, or -1 when there is none. */
+static int sub_status_of(struct fixture *fx, int64_t sub, int64_t list, enum bl_mode *mode)
+{
+	struct seen w = {0};
+	OK(fx, OPS(fx)->subscription_each(fx->s, sub, on_subscription, &w));
+	for (int i = 0; i < w.n && i < MAX_SEEN; i++)
+		if (w.sub[i].list_id == list) {
+			if (mode)
+				*mode = w.sub[i].mode;
+			return (int)w.sub[i].status;
+		}
+	return -1;
+}
+
+/* "kind|slug,kind|slug,..." of subscriber @sub's consent events, in order. */
+static const char *events_of(struct fixture *fx, int64_t sub, char *buf, size_t size)
+{
+	struct seen w = {0};
+	OK(fx, OPS(fx)->consent_each(fx->s, sub, on_consent, &w));
+	size_t len = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < w.n && i < MAX_SEEN && len < size; i++) {
+		char kind_slug[96];
+		snprintf(kind_slug, sizeof(kind_slug), "%s", w.text[i]);
+		/* keep "kind|slug" of "kind|slug|ip|ua|source" */
+		char *bar = strchr(kind_slug, '|');
+		if (bar && (bar = strchr(bar + 1, '|')))
+			*bar = '\0';
+		len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? "," : "", kind_slug);
+	}
+	return buf;
+}
+
+/* Post @id's lists as "slug,slug" (by slug). */
+static const char *lists_of(struct fixture *fx, int64_t id, char *buf, size_t size)
+{
+	struct seen w = {0};
+	OK(fx, OPS(fx)->post_lists(fx->s, id, on_list, &w));
+	size_t len = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < w.n && i < MAX_SEEN && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? "," : "", w.text[i]);
+	return buf;
+}
+
+/* Post kinds: post_create makes posts only; reads carry the kind; post_queue sends posts only. */
+static void test_post_kinds(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list(fx, "a");
+	add_subscriber(fx, "reader@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	static const enum bl_post_kind refused[] = {BL_POST_KIND_CONFIRM, BL_POST_KIND_DIGEST};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		struct bl_post q = {
+		    .kind = refused[i], .subject = "x", .body = "", .from_header = ""};
+		RC(fx, OPS(fx)->post_create(fx->s, &q, &a, 1), -BL_EINVAL);
+	}
+	CHECK_INT("posts after the refusals", raw_int(fx, "SELECT count(*) FROM posts"), 0);
+	int64_t post = make_post(fx, "a post", BL_PRIORITY_NORMAL, &a, 1);
+	CHECK_INT("created posts of kind post",
+	          raw_int(fx, "SELECT count(*) FROM posts WHERE kind = 'post'"), 1);
+
+	/* A confirmation post, made by a signup to a double opt-in list. */
+	int64_t b = make_list(fx, "b");
+	struct bl_signup in = signup_of("new@x.org", &b, 1, NOW + 5);
+	struct bl_signup_result r = do_signup(fx, &in);
+	int64_t confirm = r.confirm_post_id;
+	if (confirm <= post)
+		fail_msg("confirmation post id: got %" PRId64 ", want > %" PRId64, confirm, post);
+
+	static const struct {
+		const char *what;
+		enum bl_post_kind kind;
+	} cases[] = {
+	    {"post", BL_POST_KIND_POST},
+	    {"confirmation", BL_POST_KIND_CONFIRM},
+	};
+	int64_t ids[] = {post, confirm};
+	for (size_t i = 0; i < 2; i++) {
+		struct bl_post got;
+		memset(&got, 0xab, sizeof(got));
+		RC(fx, OPS(fx)->post_get(fx->s, ids[i], &got), 1);
+		char what[64];
+		snprintf(what, sizeof(what), "post_get kind of the %s", cases[i].what);
+		CHECK_STR(what, bl_post_kind_name(got.kind), bl_post_kind_name(cases[i].kind));
+		bl_post_clear(&got);
+	}
+	/* The confirmation post as web_signup makes it. */
+	struct bl_post c;
+	RC(fx, OPS(fx)->post_get(fx->s, confirm, &c), 1);
+	CHECK_STR("confirmation post: subject", c.subject, "Confirm your subscription");
+	CHECK_STR("confirmation post: body", c.body, "");
+	CHECK_STR("confirmation post: from", c.from_header, "");
+	CHECK_INT("confirmation post: priority", c.priority, BL_PRIORITY_TRANSACTIONAL);
+	CHECK_INT("confirmation post: status", c.status, BL_POST_SENDING);
+	CHECK_INT("confirmation post: created_at", c.created_at, NOW + 5);
+	CHECK_INT("confirmation post: started_at", c.started_at, NOW + 5);
+	CHECK_INT("confirmation post: total", c.total, 1);
+	bl_post_clear(&c);
+	char buf[256];
+	CHECK_STR("confirmation post: lists", lists_of(fx, confirm, buf, sizeof(buf)), "b");
+	struct rows rw;
+	rows_of(fx, confirm, -1, &rw);
+	CHECK_INT("confirmation post: rows", rw.n, 1);
+	CHECK_INT("its row: subscriber", rw.r[0].subscriber_id, r.subscriber_id);
+	CHECK_INT("its row: state", rw.r[0].state, BL_DELIVERY_PENDING);
+	CHECK_INT("its row: next_try", rw.r[0].next_try, NOW + 5);
+	CHECK_INT("its row: priority",
+	          raw_int(fx, "SELECT priority FROM deliveries WHERE subscriber_id IS NOT NULL "
+	                      "AND post_id = (SELECT max(id) FROM posts)"),
+	          BL_PRIORITY_TRANSACTIONAL);
+	CHECK_INT("the subscription it asks for", sub_status_of(fx, r.subscriber_id, b, NULL),
+	          BL_SUB_UNCONFIRMED);
+	CHECK_STR("the events of the signup", events_of(fx, r.subscriber_id, buf, sizeof(buf)),
+	          "signup|b");
+
+	/* post_each: every kind, newest first, each with its kind. */
+	struct seen w = {0};
+	OK(fx, OPS(fx)->post_each(fx->s, on_post, &w));
+	CHECK_INT("post_each", w.n, 2);
+	CHECK_INT("post_each: the confirmation post first", w.id[0], confirm);
+
+	/* post_queue refuses a post of another kind, whatever its status. */
+	raw_exec(fx, "UPDATE posts SET status = 'draft' WHERE kind = 'confirm'");
+	int64_t total = -1;
+	RC(fx, OPS(fx)->post_queue(fx->s, confirm, NOW, &total), 0);
+	CHECK_INT("total untouched", total, -1);
+	CHECK_INT("status after the refused queue", status_of(fx, confirm), BL_POST_DRAFT);
+	CHECK_INT("rows of the confirmation post",
+	          raw_int(fx, "SELECT count(*) FROM deliveries d JOIN posts p ON p.id = d.post_id "
+	                      "WHERE p.kind = 'confirm'"),
+	          1);
+	queue_post(fx, post, 1);
+}
+
+/* How each post's status and lists decide whether the archive shows it. */
+static void test_archive(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t pub = make_list(fx, "pub"), pub2 = make_list(fx, "pub2");
+	int64_t priv = make_list_as(fx, "priv", BL_OPTIN_DOUBLE, BL_VISIBILITY_PRIVATE);
+	add_subscriber(fx, "r@x.org", BL_SUBSCRIBER_ACTIVE, pub, BL_SUB_CONFIRMED, NOW);
+	int64_t pub_priv[] = {pub, priv};
+	int64_t p1 = make_post(fx, "p1 sent on pub", BL_PRIORITY_NORMAL, &pub, 1);
+	int64_t p2 = make_post(fx, "p2 sent on priv", BL_PRIORITY_NORMAL, &priv, 1);
+	int64_t p3 = make_post(fx, "p3 sending on pub+priv", BL_PRIORITY_BREAKING, pub_priv, 2);
+	int64_t p4 = make_post(fx, "p4 paused on pub2", BL_PRIORITY_NORMAL, &pub2, 1);
+	int64_t p5 = make_post(fx, "p5 draft on pub", BL_PRIORITY_NORMAL, &pub, 1);
+	struct bl_post sched = {.subject = "p6 scheduled on pub",
+	                        .body = "",
+	                        .from_header = "",
+	                        .status = BL_POST_SCHEDULED,
+	                        .scheduled_at = NOW + 60};
+	OK(fx, OPS(fx)->post_create(fx->s, &sched, &pub, 1));
+	int64_t p7 = make_post(fx, "p7 cancelled on pub", BL_PRIORITY_NORMAL, &pub, 1);
+	struct bl_signup in = signup_of("c@x.org", &pub, 1, NOW);
+	int64_t confirm = do_signup(fx, &in).confirm_post_id; /* sending, on pub */
+	int64_t p8 = make_post(fx, "p8 sent on pub2", BL_PRIORITY_NORMAL, &pub2, 1);
+	int64_t queued[] = {p1, p2, p3, p4, p7, p8};
+	for (size_t i = 0; i < sizeof(queued) / sizeof(queued[0]); i++) {
+		int64_t total;
+		RC(fx, OPS(fx)->post_queue(fx->s, queued[i], NOW, &total), 1);
+	}
+	force_status(fx, p1, BL_POST_SENT);
+	force_status(fx, p2, BL_POST_SENT);
+	force_status(fx, p4, BL_POST_PAUSED);
+	force_status(fx, p7, BL_POST_CANCELLED);
+	force_status(fx, p8, BL_POST_SENT);
+	(void)p5;
+	if (confirm <= 0)
+		fail_msg("confirmation post: got id %" PRId64 ", want one", confirm);
+
+	static const struct {
+		const char *what;
+		int list;   /* 0 none, 1 pub, 2 pub2, 3 priv */
+		int before; /* index into the posts (0: none) */
+		int64_t limit;
+		const char *want; /* post numbers */
+	} cases[] = {
+	    {"public lists, newest first", 0, 0, 0, "8,4,3,1"},
+	    {"first page of 2", 0, 0, 2, "8,4"},
+	    {"second page of 2", 0, 4, 2, "3,1"},
+	    {"after the last", 0, 1, 2, ""},
+	    {"list pub", 1, 0, 0, "3,1"},
+	    {"list pub, before p3", 1, 3, 5, "1"},
+	    {"list pub2", 2, 0, 10, "8,4"},
+	    {"a private list when asked for", 3, 0, 0, "3,2"},
+	};
+	int64_t by_number[9] = {0, p1, p2, p3, p4, p5, sched.id, p7, p8};
+	int64_t list_of[] = {0, pub, pub2, priv};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct seen w = {0};
+		OK(fx, OPS(fx)->archive_each(fx->s, list_of[cases[i].list],
+		                             cases[i].before ? by_number[cases[i].before] : 0,
+		                             cases[i].limit, on_post, &w));
+		char got[128] = "";
+		size_t len = 0;
+		for (int k = 0; k < w.n && k < MAX_SEEN; k++) {
+			int number = -1;
+			for (int j = 1; j < 9; j++)
+				if (by_number[j] == w.id[k])
+					number = j;
+			if (w.id[k] == confirm)
+				number = 99;
+			len += (size_t)snprintf(got + len, sizeof(got) - len, "%s%d", k ? "," : "",
+			                        number);
+		}
+		CHECK_STR(cases[i].what, got, cases[i].want);
+	}
+	/* A callback's non-zero stops the walk and is returned. */
+	struct seen w = {.stop_after = 1};
+	RC(fx, OPS(fx)->archive_each(fx->s, 0, 0, 0, on_post, &w), 7);
+	CHECK_INT("posts seen before the stop", w.n, 1);
+
+	/* archive_get: what archive_each with list 0 shows, with the whole post. */
+	static const struct {
+		int number;
+		int want;
+	} gets[] = {{1, 1}, {2, 0}, {3, 1}, {4, 1},  {5, 0},
+	            {6, 0}, {7, 0}, {8, 1}, {99, 0}, {0, 0}};
+	for (size_t i = 0; i < sizeof(gets) / sizeof(gets[0]); i++) {
+		int64_t id = gets[i].number == 99 ? confirm
+		             : gets[i].number     ? by_number[gets[i].number]
+		                                  : p8 + 1000;
+		struct bl_post got;
+		memset(&got, 0, sizeof(got));
+		int rc = OPS(fx)->archive_get(fx->s, id, &got);
+		if (rc != gets[i].want)
+			fail_msg("archive_get of post %d: got %d (%s), want %d", gets[i].number, rc,
+			         rc < 0 ? bl_store_error(fx->s) : "-", gets[i].want);
+		if (rc == 1) {
+			CHECK_INT("archive_get id", got.id, id);
+			CHECK_STR("archive_get kind", bl_post_kind_name(got.kind), "post");
+			CHECK_STR("archive_get body", got.body, "Hello {{name}}");
+			if (gets[i].number == 3) {
+				CHECK_STR("archive_get subject", got.subject,
+				          "p3 sending on pub+priv");
+				CHECK_INT("archive_get status", got.status, BL_POST_SENDING);
+				CHECK_INT("archive_get priority", got.priority,
+				          BL_PRIORITY_BREAKING);
+				CHECK_INT("archive_get started_at", got.started_at, NOW);
+			}
+			bl_post_clear(&got);
+		}
+	}
+}
+
+/* The metrics' counts, and the accepted rows of the last minute as time goes by. */
+static void test_stats(void **state)
+{
+	struct fixture *fx = *state;
+	struct bl_stats st;
+	memset(&st, 0xab, sizeof(st));
+	OK(fx, OPS(fx)->stats(fx->s, NOW, &st));
+	struct bl_stats zero;
+	memset(&zero, 0, sizeof(zero));
+	if (memcmp(&st, &zero, sizeof(st)) != 0)
+		fail_msg("stats of an empty database: got non-zero counts, want all 0");
+
+	int64_t a = make_list(fx, "a"), b = make_list(fx, "b");
+	int64_t s[4];
+	char email[32];
+	for (int i = 0; i < 4; i++) {
+		snprintf(email, sizeof(email), "st%d@x.org", i);
+		s[i] = add_subscriber(fx, email, BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	}
+	add_subscription(fx, s[0], b, BL_SUB_UNCONFIRMED, BL_MODE_INSTANT, NOW);
+	add_subscription(fx, s[1], b, BL_SUB_UNSUBSCRIBED, BL_MODE_INSTANT, NOW);
+	add_subscriber(fx, "bl@x.org", BL_SUBSCRIBER_BLOCKLISTED, a, BL_SUB_CONFIRMED, NOW);
+	add_subscriber(fx, "none@x.org", BL_SUBSCRIBER_ACTIVE, 0, 0, NOW);
+	int64_t post = make_post(fx, "counted", BL_PRIORITY_NORMAL, &a, 1);
+	int64_t other = make_post(fx, "other", BL_PRIORITY_NORMAL, &b, 1);
+	queue_post(fx, post, 4);
+	queue_post(fx, other, 0); /* sending until the next turn */
+	struct turn t = {0};
+	exchange(fx, NOW + 10, NULL, 0, 3, &t); /* other is sent, post has 3 claimed */
+	struct bl_delivery_result r[MAX_CLAIM];
+	size_t nr = results_for(&t, BL_DELIVERY_ACCEPTED, r);
+	r[2].state = BL_DELIVERY_DEFERRED;
+	r[2].next_try = NOW + 500;
+	exchange(fx, NOW + 20, r, nr, 0, &t);
+
+	static const struct {
+		const char *what;
+		int64_t at, accepted_last_minute;
+	} at[] = {
+	    {"at the results", NOW + 20, 2},
+	    {"60 s later: the window's first second", NOW + 80, 2},
+	    {"61 s later", NOW + 81, 0},
+	    {"before the results", NOW + 19, 0},
+	};
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		memset(&st, 0xab, sizeof(st));
+		OK(fx, OPS(fx)->stats(fx->s, at[i].at, &st));
+		char w[128];
+		snprintf(w, sizeof(w), "accepted in the last minute, %s", at[i].what);
+		CHECK_INT(w, st.accepted_last_minute, at[i].accepted_last_minute);
+		CHECK_INT("active subscribers", st.subscribers[BL_SUBSCRIBER_ACTIVE], 5);
+		CHECK_INT("blocklisted subscribers", st.subscribers[BL_SUBSCRIBER_BLOCKLISTED], 1);
+		CHECK_INT("unconfirmed subscriptions", st.subscriptions[BL_SUB_UNCONFIRMED], 1);
+		CHECK_INT("confirmed subscriptions", st.subscriptions[BL_SUB_CONFIRMED], 5);
+		CHECK_INT("unsubscribed subscriptions", st.subscriptions[BL_SUB_UNSUBSCRIBED], 1);
+		static const int64_t want[BL_DELIVERY_NSTATES] = {1, 0, 2, 1, 0, 0};
+		for (int k = 0; k < BL_DELIVERY_NSTATES; k++) {
+			snprintf(w, sizeof(w), "%s deliveries",
+			         bl_delivery_state_name((enum bl_delivery_state)k));
+			CHECK_INT(w, st.deliveries[k], want[k]);
+		}
+		CHECK_INT("posts sending", st.posts_sending, 1);
+	}
+
+	/* Rows accepted for a post finished since: still counted in its minute. */
+	exchange(fx, NOW + 30, NULL, 0, 8, &t); /* the pending row */
+	nr = results_for(&t, BL_DELIVERY_ACCEPTED, r);
+	force_status(fx, post, BL_POST_PAUSED);
+	exchange(fx, NOW + 40, r, nr, 0, &t);
+	force_status(fx, post, BL_POST_SENDING);
+	/* The deferred row, accepted long ago (as if by another engine's clock). */
+	raw_exec(fx, is_pg ? "UPDATE deliveries SET state = 'accepted', "
+	                     "updated_at = to_timestamp(1699990000) WHERE state = 'deferred'"
+	                   : "UPDATE deliveries SET state = 'accepted', updated_at = 1699990000 "
+	                     "WHERE state = 'deferred'");
+	exchange(fx, NOW + 50, NULL, 0, 8, &t);
+	CHECK_INT("the post finished", status_of(fx, post), BL_POST_SENT);
+	OK(fx, OPS(fx)->stats(fx->s, NOW + 60, &st));
+	CHECK_INT("accepted in [NOW, NOW + 60] on a sent post", st.accepted_last_minute, 3);
+	CHECK_INT("accepted rows", st.deliveries[BL_DELIVERY_ACCEPTED], 4);
+	CHECK_INT("posts sending after the finish", st.posts_sending, 0);
+	/* A confirmation post is a post sending too; its row is pending. */
+	struct bl_signup in = signup_of("st9@x.org", &b, 1, NOW + 60);
+	do_signup(fx, &in);
+	OK(fx, OPS(fx)->stats(fx->s, NOW + 60, &st));
+	CHECK_INT("posts sending with a confirmation post", st.posts_sending, 1);
+	CHECK_INT("pending rows with a confirmation post", st.deliveries[BL_DELIVERY_PENDING], 1);
+	CHECK_INT("active subscribers after the signup", st.subscribers[BL_SUBSCRIBER_ACTIVE], 6);
+	turn_clear(&t);
+}
+
+/* A schema-2 database with data migrates to schema 3: its posts are of kind post. */
+static void test_migrate_from_2(void **state)
+{
+	struct fixture *fx = *state;
+	const struct bl_embedded *m = is_pg ? bl_postgres_migrations : bl_sqlite_migrations;
+	raw_exec(fx, m[0].data);
+	raw_exec(fx, m[1].data);
+	raw_exec(fx, is_pg ? "CREATE TABLE schema_migrations (version integer PRIMARY KEY, "
+	                     "name text NOT NULL, applied_at timestamptz NOT NULL); "
+	                     "INSERT INTO schema_migrations VALUES (1, '001_init.sql', now()), "
+	                     "(2, '002_delivery.sql', now())"
+	                   : "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+	                     "name TEXT NOT NULL, applied_at INTEGER NOT NULL); "
+	                     "INSERT INTO schema_migrations VALUES (1, '001_init.sql', 0), "
+	                     "(2, '002_delivery.sql', 0)");
+	int v = -1;
+	OK(fx, OPS(fx)->schema_version(fx->s, &v));
+	CHECK_INT("schema version before", v, 2);
+	RC(fx, bl_store_check_schema(fx->s), -BL_ESCHEMA);
+	/* Schema-2 data, written with schema-2 SQL. */
+	raw_exec(
+	    fx, is_pg ? "INSERT INTO lists (id, slug, name, created_at, updated_at) "
+	                "VALUES (1, 'a', 'A', now(), now()); "
+	                "INSERT INTO subscribers (id, email, email_key, created_at, updated_at) "
+	                "VALUES (1, 'old@x.org', 'old@x.org', now(), now()); "
+	                "INSERT INTO subscriptions VALUES (1, 1, 'confirmed', 'instant', now(), "
+	                "now()); "
+	                "INSERT INTO posts (id, subject, status, created_at, started_at, total) "
+	                "VALUES (1, 'old sent', 'sent', now(), now(), 1), "
+	                "(2, 'old draft', 'draft', now(), NULL, 0); "
+	                "INSERT INTO post_lists VALUES (1, 1), (2, 1); "
+	                "INSERT INTO deliveries (post_id, subscriber_id, state, next_try, "
+	                "created_at, updated_at) VALUES (1, 1, 'accepted', now(), now(), now()); "
+	                "SELECT setval('lists_id_seq', 1); SELECT setval('subscribers_id_seq', 1); "
+	                "SELECT setval('posts_id_seq', 2)"
+	              : "INSERT INTO lists (id, slug, name, created_at, updated_at) "
+	                "VALUES (1, 'a', 'A', 1, 1); "
+	                "INSERT INTO subscribers (id, email, email_key, created_at, updated_at) "
+	                "VALUES (1, 'old@x.org', 'old@x.org', 1, 1); "
+	                "INSERT INTO subscriptions VALUES (1, 1, 'confirmed', 'instant', 1, 1); "
+	                "INSERT INTO posts (id, subject, status, created_at, started_at, total) "
+	                "VALUES (1, 'old sent', 'sent', 1, 1, 1), (2, 'old draft', 'draft', 1, "
+	                "NULL, 0); "
+	                "INSERT INTO post_lists VALUES (1, 1), (2, 1); "
+	                "INSERT INTO deliveries (post_id, subscriber_id, state, next_try, "
+	                "created_at, updated_at) VALUES (1, 1, 'accepted', 1, 1, 1)");
+	int from = -1, to = -1;
+	OK(fx, OPS(fx)->migrate(fx->s, &from, &to));
+	CHECK_INT("migrate from", from, 2);
+	CHECK_INT("migrate to", to, BL_SCHEMA_VERSION);
+	OK(fx, bl_store_check_schema(fx->s));
+	for (int64_t id = 1; id <= 2; id++) {
+		struct bl_post p;
+		RC(fx, OPS(fx)->post_get(fx->s, id, &p), 1);
+		CHECK_STR("kind of a post from schema 2", bl_post_kind_name(p.kind), "post");
+		bl_post_clear(&p);
+	}
+	struct seen w = {0};
+	OK(fx, OPS(fx)->archive_each(fx->s, 0, 0, 0, on_post, &w));
+	CHECK_INT("archive after the upgrade", w.n, 1);
+	CHECK_STR("archived post", w.text[0], "old sent");
+	/* The old draft still goes out; the subscriber's old delivery is listed. */
+	queue_post(fx, 2, 1);
+	struct turn t = {0};
+	exchange(fx, NOW, NULL, 0, 8, &t);
+	CHECK_INT("claimed after the upgrade", t.n, 1);
+	turn_clear(&t);
+	struct rows r;
+	memset(&r, 0, sizeof(r));
+	OK(fx, OPS(fx)->subscriber_deliveries_each(fx->s, 1, on_delivery, &r));
+	CHECK_INT("deliveries of the old subscriber", r.n, 2);
+	/* A signup works on the upgraded database. */
+	int64_t one = 1;
+	struct bl_signup in = signup_of("new@x.org", &one, 1, NOW);
+	struct bl_signup_result res = do_signup(fx, &in);
+	CHECK_INT("signup on the upgraded database: created", res.created, 1);
+	if (res.confirm_post_id <= 2)
+		fail_msg("confirmation post after the upgrade: got %" PRId64 ", want > 2",
+		         res.confirm_post_id);
 }
 
 /* ---- main
@@ -2878,6 +3350,10 @@ int main(void)
 	    TEST(test_engine_lock),
 	    TEST_EMPTY(test_migrate_from_1),
 	    TEST(test_exchange_rate),
+	    TEST(test_post_kinds),
+	    TEST(test_archive),
+	    TEST(test_stats),
+	    TEST_EMPTY(test_migrate_from_2),
 	    /* PostgreSQL only (several engines at once): the last 3, left out for SQLite */
 	    TEST(test_claim_concurrent),
 	    TEST(test_claim_rolled_back),
