@@ -28,6 +28,7 @@
 #
 #   bench/http.sh   (uses ./build/bulletin; builds it if missing)
 # Environment: WRK_THREADS (2), WRK_CONNECTIONS (32), WRK_DURATION (10s),
+# WRK_TIMEOUT (10s: a slower answer counts as a socket error, not a latency),
 # N_POSTS (30), BENCH_TMPDIR (where the database goes, default /tmp; its
 # disk's fsync is in every signup: /dev/shm shows bulletin without it),
 # HTTP_THREADS (serve's http_threads, default: the config default, 4).
@@ -40,6 +41,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 THREADS=${WRK_THREADS:-2}
 CONNS=${WRK_CONNECTIONS:-32}
 DURATION=${WRK_DURATION:-10s}
+WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
 N_POSTS=${N_POSTS:-30}
 B=$ROOT/build/bulletin
 OUT=$ROOT/bench/out/http
@@ -64,6 +66,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'echo "bench/http.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -84,9 +87,21 @@ stop_pid() {
 	wait "$1" 2>/dev/null || true
 }
 
+# cpu_ms PID...: CPU time (user + system, ms) the processes have used so far.
+cpu_ms() {
+	local p t=0 ticks
+	ticks=$(getconf CLK_TCK)
+	for p in "$@"; do
+		# utime and stime are fields 14 and 15, counted after the ")" that ends the name.
+		t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
+	done
+	echo $((t * 1000 / ticks))
+}
+
 # wrk_run NAME URL [LUA [ARGS...]]: wrk with the common settings; output in
 # $OUT/wrk-NAME.txt. Sets RPS, REQS, SECS, BAD (non-2xx/3xx), ERRS (socket
-# errors), P50, P99 (latency).
+# errors), P50, P99 (latency, ms), US (the server's CPU time per request, µs:
+# the processes in SERVER_PIDS, user + system).
 wrk_run() {
 	local name=$1 url=$2 script=()
 	shift 2
@@ -94,8 +109,12 @@ wrk_run() {
 		script=(-s "$1")
 		shift
 	fi
-	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "${script[@]}" "$url" ${1:+--} "$@" \
+	local c0 c1
+	c0=$(cpu_ms "${SERVER_PIDS[@]}")
+	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout "$WRK_TIMEOUT" --latency "${script[@]}" "$url" ${1:+--} "$@" \
 		>"$OUT/wrk-$name.txt" 2>&1
+	c1=$(cpu_ms "${SERVER_PIDS[@]}")
+	CPU_MS=$((c1 - c0))
 	read -r RPS REQS SECS BAD ERRS P50 P99 < <(awk '
 		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
 		/Requests\/sec:/ { rps = $2 }
@@ -105,6 +124,7 @@ wrk_run() {
 		$1 == "50%" { p50 = ms($2) }
 		$1 == "99%" { p99 = ms($2) }
 		END { printf "%.0f %d %s %d %d %.2f %.2f\n", rps, reqs, secs, bad, errs, p50, p99 }' "$OUT/wrk-$name.txt")
+	US=$(awk -v ms="$CPU_MS" -v n="$REQS" 'BEGIN { printf "%.0f", (n > 0 ? ms * 1000 / n : 0) }')
 }
 
 # ------------------------------------------------------------------ setup
@@ -162,7 +182,7 @@ echo "setup: $SENT sent posts on list news" >&2
 SERVE=$!
 pids+=("$SERVE")
 wait_http "http://127.0.0.1:$PORT/healthz" || wait_http "http://127.0.0.1:$PORT/"
-HTTP_T=$("${BC[@]}" config dump 2>/dev/null | awk '$1 == "http_threads" { print $3; exit }')
+HTTP_T=$("${BC[@]}" config dump 2>/dev/null | awk '$1 == "http_threads" { v = $3 } END { print v }')
 
 # The bytes nginx will serve: bulletin's own answers.
 mkdir -p "$TMP/www" "$TMP/nginx"
@@ -245,24 +265,30 @@ cmp -s "$TMP/www/archive.html" <(curl -sf "http://127.0.0.1:$NPORT/archive") ||
 NGINX_WORKERS=$(grep -c . <(pgrep -P "$NGINX_PID") || true)
 
 # ------------------------------------------------------------ 1. GET /archive
+BULLETIN_PIDS=("$SERVE")
+mapfile -t NGINX_PIDS < <(echo "$NGINX_PID"; pgrep -P "$NGINX_PID")
+SERVER_PIDS=("${BULLETIN_PIDS[@]}")
 wrk_run archive-bulletin "http://127.0.0.1:$PORT/archive"
-A_B=$RPS A_B_BAD=$BAD A_B_ERR=$ERRS A_B_P50=$P50 A_B_P99=$P99
-echo "GET /archive  bulletin: $A_B req/s (p50 $P50 ms, p99 $P99 ms, $BAD non-2xx, $ERRS socket errors)" >&2
+A_B=$RPS A_B_BAD=$BAD A_B_ERR=$ERRS A_B_P50=$P50 A_B_P99=$P99 A_B_US=$US
+echo "GET /archive  bulletin: $A_B req/s (p50 $P50 ms, p99 $P99 ms, $US µs CPU/request, $BAD non-2xx, $ERRS socket errors)" >&2
+SERVER_PIDS=("${NGINX_PIDS[@]}")
 wrk_run archive-nginx "http://127.0.0.1:$NPORT/archive"
-A_N=$RPS A_N_BAD=$BAD A_N_P50=$P50 A_N_P99=$P99
-echo "GET /archive  nginx:    $A_N req/s (p50 $P50 ms, p99 $P99 ms, $BAD non-2xx)" >&2
+A_N=$RPS A_N_BAD=$BAD A_N_P50=$P50 A_N_P99=$P99 A_N_US=$US
+echo "GET /archive  nginx:    $A_N req/s (p50 $P50 ms, p99 $P99 ms, $US µs CPU/request, $BAD non-2xx)" >&2
 
 # --------------------------------------------------------- 2. POST /subscribe
 before=$(count_subscribers)
+SERVER_PIDS=("${BULLETIN_PIDS[@]}")
 wrk_run subscribe-bulletin "http://127.0.0.1:$PORT/subscribe" "$LUA" "$TOKEN" "$COOKIE" news
-S_REQS=$REQS S_SECS=$SECS S_BAD=$BAD S_ERR=$ERRS S_P50=$P50 S_P99=$P99 S_RPS=$RPS
+S_REQS=$REQS S_SECS=$SECS S_BAD=$BAD S_ERR=$ERRS S_P50=$P50 S_P99=$P99 S_RPS=$RPS S_US=$US
 after=$(count_subscribers)
 S_NEW=$((after - before))
 S_RATE=$(awk -v n="$S_NEW" -v s="$S_SECS" 'BEGIN { printf "%.0f", n / (s > 0 ? s : 1) }')
-echo "POST /subscribe  bulletin: $S_RATE signups/s ($S_NEW new subscribers of $S_REQS requests in $S_SECS s; p50 $P50 ms, p99 $P99 ms, $BAD non-2xx)" >&2
+echo "POST /subscribe  bulletin: $S_RATE signups/s ($S_NEW new subscribers of $S_REQS requests in $S_SECS s; p50 $P50 ms, p99 $P99 ms, $US µs CPU/request, $BAD non-2xx)" >&2
+SERVER_PIDS=("${NGINX_PIDS[@]}")
 wrk_run subscribe-nginx "http://127.0.0.1:$NPORT/subscribe" "$LUA" "$TOKEN" "$COOKIE" news
-S_N=$RPS S_N_BAD=$BAD S_N_P50=$P50 S_N_P99=$P99
-echo "POST /subscribe  nginx:    $S_N req/s (p50 $P50 ms, p99 $P99 ms, $BAD non-2xx)" >&2
+S_N=$RPS S_N_BAD=$BAD S_N_P50=$P50 S_N_P99=$P99 S_N_US=$US
+echo "POST /subscribe  nginx:    $S_N req/s (p50 $P50 ms, p99 $P99 ms, $US µs CPU/request, $BAD non-2xx)" >&2
 
 stop_pid "$SERVE"
 stop_pid "$NGINX_PID"
@@ -270,6 +296,7 @@ cp "$TMP/nginx/error.log" "$OUT/nginx-error.log" 2>/dev/null || true
 
 awk -v t="$THREADS" -v c="$CONNS" -v d="$DURATION" -v cores="$(nproc)" -v ht="$HTTP_T" -v nw="$NGINX_WORKERS" \
 	-v tmp="${BENCH_TMPDIR:-/tmp}" -v bytes="$ARCHIVE_BYTES" -v posts="$SENT" -v links="$ARCHIVE_POSTS" \
+	-v abus="$A_B_US" -v anus="$A_N_US" -v sus="$S_US" -v snus="$S_N_US" \
 	-v ab="$A_B" -v abbad="$A_B_BAD" -v aberr="$A_B_ERR" -v ab50="$A_B_P50" -v ab99="$A_B_P99" \
 	-v an="$A_N" -v anbad="$A_N_BAD" -v an50="$A_N_P50" -v an99="$A_N_P99" \
 	-v sr="$S_RATE" -v snew="$S_NEW" -v sreq="$S_REQS" -v ssecs="$S_SECS" -v sbad="$S_BAD" -v serr="$S_ERR" \
@@ -277,11 +304,11 @@ awk -v t="$THREADS" -v c="$CONNS" -v d="$DURATION" -v cores="$(nproc)" -v ht="$H
 	-v sn="$S_N" -v snbad="$S_N_BAD" -v sn50="$S_N_P50" -v sn99="$S_N_P99" 'BEGIN {
 	printf "bench/http.sh  wrk -t%d -c%d -d%s on 127.0.0.1, %d cores; bulletin serve --no-engine (http_threads %s, SQLite in %s), nginx (%d workers)\n", t, c, d, cores, ht, tmp, nw;
 	printf "GET /archive (%d bytes, %d post links, %d sent posts):\n", bytes, links, posts;
-	printf "  bulletin serve: %8.0f req/s  (p50 %.2f ms, p99 %.2f ms; %d non-2xx, %d socket errors)\n", ab, ab50, ab99, abbad, aberr;
-	printf "  nginx static:   %8.0f req/s  (p50 %.2f ms, p99 %.2f ms; %d non-2xx)\n", an, an50, an99, anbad;
+	printf "  bulletin serve: %8.0f req/s  (p50 %.2f ms, p99 %.2f ms; %d us CPU per request; %d non-2xx, %d socket errors)\n", ab, ab50, ab99, abus, abbad, aberr;
+	printf "  nginx static:   %8.0f req/s  (p50 %.2f ms, p99 %.2f ms; %d us CPU per request; %d non-2xx)\n", an, an50, an99, anus, anbad;
 	printf "  ratio bulletin/nginx: %.2f (target >= 0.30)\n", ab / an;
 	printf "POST /subscribe (a distinct address per request, form token + cookie, every budget off):\n";
-	printf "  bulletin serve: %8.0f signups/s  (%d new subscribers in the database from %d requests in %.2f s, wrk %s req/s; p50 %.2f ms, p99 %.2f ms; %d non-2xx, %d socket errors) (target >= 3000)\n", sr, snew, sreq, ssecs, srps, s50, s99, sbad, serr;
-	printf "  nginx static 200 to the same POSTs: %8.0f req/s  (p50 %.2f ms, p99 %.2f ms; %d non-2xx): a reference only, nginx commits nothing\n", sn, sn50, sn99, snbad;
+	printf "  bulletin serve: %8.0f signups/s  (target >= 3000; %d new subscribers in the database from %d requests in %.2f s, wrk %s req/s; p50 %.2f ms, p99 %.2f ms; %d us CPU per request; %d non-2xx, %d socket errors)\n", sr, snew, sreq, ssecs, srps, s50, s99, sus, sbad, serr;
+	printf "  nginx static 200 to the same POSTs: %8.0f req/s  (p50 %.2f ms, p99 %.2f ms; %d us CPU per request; %d non-2xx): a reference only, nginx commits nothing\n", sn, sn50, sn99, snus, snbad;
 	printf "  ratio bulletin/nginx: %.2f\n", sr / sn;
 }' | tee "$SUMMARY"
