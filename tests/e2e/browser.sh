@@ -71,8 +71,9 @@ bail() {
 # --- playwright-core, at the pinned version ---
 pinned() { node -e 'console.log(require(process.argv[1]).packages["node_modules/playwright-core"].version)' "$HERE/package-lock.json"; }
 installed() { node -e 'console.log(require(process.argv[1]).version)' "$HERE/node_modules/playwright-core/package.json" 2>/dev/null; }
-command -v node >/dev/null && command -v npm >/dev/null ||
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	bail "node and npm are installed" "scripts/install-deps.sh --check installs them"
+fi
 want=$(pinned)
 if [ "$(installed)" != "$want" ]; then
 	# One installer at a time (a lock on the lock file, which every checkout has).
