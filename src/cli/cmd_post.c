@@ -726,6 +726,13 @@ static int cmd_send(struct bl_cli *cli, int argc, char **argv)
 	struct bl_composer *comp = NULL;
 	if ((code = load_post(cli, operand, &s, &p, &ls)))
 		return code;
+	if (p.kind != BL_POST_KIND_POST) {
+		bl_cli_error("post %lld is a %s mail, not a post: the delivery engine (`bulletin "
+		             "send`) sends it by itself",
+		             (long long)p.id, bl_post_kind_name(p.kind));
+		code = BL_EXIT_INPUT;
+		goto out;
+	}
 	/* Refuse now what would only fail at send time (no sender, bad public_url). */
 	if ((code = make_composer(cli, s, &p, &ls, &secret, &comp)))
 		goto out;

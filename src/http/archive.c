@@ -2,10 +2,12 @@
  * The read-only routes: the archive (all public lists, or one list), a
  * post's page, the Atom and JSON feeds, the stylesheet, /healthz and
  * /metrics. Posts come from the store's archive_each/archive_get (only
- * posts of public lists that went out); bodies are rendered per request
- * with bl_post_web_html (nothing is cached yet). Public pages are
- * cacheable: Cache-Control max-age and an ETag (a hash of the body) that
- * answers If-None-Match with 304.
+ * posts of public lists that went out); bodies are rendered with
+ * bl_post_web_html. Every rendered page and feed is kept a second in the
+ * page cache (web.h), keyed by the route and its query, so a busy archive
+ * costs one render a second. Public pages are cacheable by clients too:
+ * Cache-Control max-age and an ETag (a hash of the body) that answers
+ * If-None-Match with 304.
  */
 #include "http/web.h"
 
@@ -16,6 +18,7 @@
 #include "util/time.h"
 #include "util/xalloc.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,14 +43,23 @@ static struct bl_tval *strf(const char *fmt, ...)
 	return bl_tval_string(tmp);
 }
 
-/* FNV-1a, 64 bits, as a quoted entity tag. */
+/* A 64-bit hash of @len bytes, eight at a time, as a quoted entity tag. Not a
+ * defence against anyone: it tells versions of a page apart. */
 static void etag_of(const char *s, size_t len, char out[20])
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ull;
+	uint64_t h = 0x243f6a8885a308d3ull ^ len, w;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
 	}
+	w = 0;
+	memcpy(&w, s + i, len - i);
+	h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+	h ^= h >> 32;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 29;
 	snprintf(out, 20, "\"%016llx\"", (unsigned long long)h);
 }
 
@@ -72,8 +84,9 @@ static int not_modified(const struct bl_http_req *req, const char *etag)
 	return 0;
 }
 
-/* Make a 200 response public and cacheable for @max_age seconds with an ETag of its
- * body; a matching If-None-Match turns it into a 304 without a body. */
+/* Make a 200 response public and cacheable for @max_age seconds with ETag @etag
+ * (NULL: a hash of the body); a matching If-None-Match turns it into a 304
+ * without a body. */
 static void cacheable(struct bl_http_req *req, struct bl_http_resp *resp, int max_age,
                       const char *etag)
 {
@@ -91,6 +104,135 @@ static void cacheable(struct bl_http_req *req, struct bl_http_resp *resp, int ma
 		resp->status = 304;
 		bl_buf_reset(&resp->body);
 	}
+}
+
+/* ---- the page cache --------------------------------------------------------------------- */
+
+#define KEY_MAX 240 /* longer keys (odd queries) are not cached */
+
+struct page {
+	char key[KEY_MAX + 1]; /* "" = a free slot */
+	char *body;
+	size_t len;
+	const char *content_type;
+	char etag[20];
+	double born, used; /* bl_monotonic() */
+};
+
+struct bl_page_cache {
+	pthread_mutex_t lock;
+	size_t bytes; /* bodies held */
+	struct page v[BL_PAGE_CACHE_ENTRIES];
+};
+
+struct bl_page_cache *bl_page_cache_create(void)
+{
+	struct bl_page_cache *c = bl_xcalloc(1, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	return c;
+}
+
+void bl_page_cache_destroy(struct bl_page_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < BL_PAGE_CACHE_ENTRIES; i++)
+		free(c->v[i].body);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+static void drop(struct bl_page_cache *c, struct page *p)
+{
+	c->bytes -= p->len;
+	free(p->body);
+	memset(p, 0, sizeof(*p));
+}
+
+/* The cache key of @req: "PATH?QUERY", or NULL when too long. */
+static const char *cache_key(const struct bl_http_req *req, char out[KEY_MAX + 1])
+{
+	size_t n = (size_t)snprintf(out, KEY_MAX + 1, "%s?%s", req->path, req->query);
+	return n <= KEY_MAX ? out : NULL;
+}
+
+/* Fill @resp from the cache when it holds a fresh page for @key; 1 when it did. */
+static int from_cache(struct bl_http_req *req, struct bl_http_resp *resp, const char *key,
+                      int max_age)
+{
+	struct bl_page_cache *c = ((const struct bl_web *)req->app)->page_cache;
+	double now = bl_monotonic();
+	char etag[20];
+	int hit = 0;
+	if (!c || !key)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < BL_PAGE_CACHE_ENTRIES; i++) {
+		struct page *p = &c->v[i];
+		if (p->key[0] && strcmp(p->key, key) == 0) {
+			if (now - p->born < BL_PAGE_CACHE_TTL) {
+				bl_buf_reset(&resp->body);
+				bl_buf_add(&resp->body, p->body, p->len);
+				resp->content_type = p->content_type;
+				memcpy(etag, p->etag, sizeof(etag));
+				p->used = now;
+				hit = 1;
+			} else {
+				drop(c, p);
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (hit) {
+		resp->status = 200;
+		cacheable(req, resp, max_age, etag);
+	}
+	return hit;
+}
+
+/* Finish a rendered public page: keep a 200 in the cache under @key (NULL: not
+ * cached), then make it cacheable for clients. */
+static void publish(struct bl_http_req *req, struct bl_http_resp *resp, const char *key,
+                    int max_age)
+{
+	struct bl_page_cache *c = ((const struct bl_web *)req->app)->page_cache;
+	char etag[20];
+	if (resp->status != 200)
+		return;
+	etag_of(bl_buf_str(&resp->body), resp->body.len, etag);
+	if (c && key && resp->body.len <= BL_PAGE_CACHE_BYTES / 8) {
+		double now = bl_monotonic();
+		struct page *slot = NULL;
+		pthread_mutex_lock(&c->lock);
+		for (size_t i = 0; i < BL_PAGE_CACHE_ENTRIES; i++)
+			if (c->v[i].key[0] && strcmp(c->v[i].key, key) == 0)
+				drop(c, &c->v[i]);
+		for (;;) {
+			struct page *lru = NULL;
+			slot = NULL;
+			for (size_t i = 0; i < BL_PAGE_CACHE_ENTRIES; i++) {
+				struct page *p = &c->v[i];
+				if (!p->key[0])
+					slot = slot ? slot : p;
+				else if (!lru || p->used < lru->used)
+					lru = p;
+			}
+			if (slot && c->bytes + resp->body.len <= BL_PAGE_CACHE_BYTES)
+				break;
+			drop(c, lru); /* full: the least recently used goes */
+		}
+		snprintf(slot->key, sizeof(slot->key), "%s", key);
+		slot->body = bl_xmalloc(resp->body.len + 1);
+		memcpy(slot->body, bl_buf_str(&resp->body), resp->body.len + 1);
+		slot->len = resp->body.len;
+		slot->content_type = resp->content_type;
+		memcpy(slot->etag, etag, sizeof(etag));
+		slot->born = slot->used = now;
+		c->bytes += slot->len;
+		pthread_mutex_unlock(&c->lock);
+	}
+	cacheable(req, resp, max_age, etag);
 }
 
 static void unavailable(struct bl_http_req *req, struct bl_http_resp *resp, const char *why)
@@ -266,7 +408,6 @@ static void archive_page(struct bl_http_req *req, struct bl_http_resp *resp,
 	}
 	walk_clear(&wk);
 	bl_web_page(req, resp, 200, "archive", list ? list->name : "Archive", data);
-	cacheable(req, resp, PAGE_MAX_AGE, NULL);
 }
 
 struct post_lists {
@@ -367,15 +508,19 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, const 
 	bl_buf_finish(&html);
 	bl_web_page(req, resp, 200, "archive_post", p.subject, data);
 	bl_post_clear(&p);
-	cacheable(req, resp, PAGE_MAX_AGE, NULL);
 }
 
 void bl_web_archive(struct bl_http_req *req, struct bl_http_resp *resp)
 {
+	char kb[KEY_MAX + 1];
+	const char *key = cache_key(req, kb);
+	if (from_cache(req, resp, key, PAGE_MAX_AGE))
+		return;
 	if (strcmp(req->path, "/archive") == 0)
 		archive_page(req, resp, NULL);
 	else
 		post_page(req, resp, req->param);
+	publish(req, resp, key, PAGE_MAX_AGE);
 }
 
 /* ---- feeds ------------------------------------------------------------------------------ */
@@ -490,24 +635,34 @@ static void feed(struct bl_http_req *req, struct bl_http_resp *resp, const struc
 	resp->status = 200;
 	resp->content_type =
 	    json ? "application/feed+json; charset=utf-8" : "application/atom+xml; charset=utf-8";
-	cacheable(req, resp, PAGE_MAX_AGE, NULL);
+}
+
+/* A feed of every public list; the query plays no part. */
+static void whole_feed(struct bl_http_req *req, struct bl_http_resp *resp, int json)
+{
+	const char *key = json ? "/feed.json" : "/feed.atom";
+	if (from_cache(req, resp, key, PAGE_MAX_AGE))
+		return;
+	feed(req, resp, NULL, json);
+	publish(req, resp, key, PAGE_MAX_AGE);
 }
 
 void bl_web_feed_atom(struct bl_http_req *req, struct bl_http_resp *resp)
 {
-	feed(req, resp, NULL, 0);
+	whole_feed(req, resp, 0);
 }
 
 void bl_web_feed_json(struct bl_http_req *req, struct bl_http_resp *resp)
 {
-	feed(req, resp, NULL, 1);
+	whole_feed(req, resp, 1);
 }
 
 /* GET /lists/SLUG/archive, /lists/SLUG/feed.atom, /lists/SLUG/feed.json: public lists only. */
 void bl_web_list_routes(struct bl_http_req *req, struct bl_http_resp *resp)
 {
 	const char *slash = strchr(req->param, '/');
-	char slug[65];
+	char slug[65], kb[KEY_MAX + 1];
+	const char *key = cache_key(req, kb);
 	struct bl_list l;
 	size_t n;
 	int rc, what;
@@ -532,6 +687,8 @@ void bl_web_list_routes(struct bl_http_req *req, struct bl_http_resp *resp)
 		not_found(req, resp);
 		return;
 	}
+	if (from_cache(req, resp, key, PAGE_MAX_AGE))
+		return;
 	memset(&l, 0, sizeof(l));
 	rc = req->store->ops->list_get(req->store, slug, &l);
 	if (rc < 0) {
@@ -549,6 +706,7 @@ void bl_web_list_routes(struct bl_http_req *req, struct bl_http_resp *resp)
 	else
 		feed(req, resp, &l, what == 2);
 	bl_list_clear(&l);
+	publish(req, resp, key, PAGE_MAX_AGE);
 }
 
 /* ---- stylesheet, health, metrics -------------------------------------------------------- */
@@ -622,6 +780,12 @@ void bl_web_metrics(struct bl_http_req *req, struct bl_http_resp *resp)
 		bl_buf_addf(b, "bulletin_deliveries{state=\"%s\"} %lld\n",
 		            bl_delivery_state_name((enum bl_delivery_state)i),
 		            (long long)st.deliveries[i]);
+	gauge(b, "bulletin_queue_depth",
+	      "Deliveries not yet final: pending, claimed or deferred (the engine's backlog).");
+	bl_buf_addf(b, "bulletin_queue_depth %lld\n",
+	            (long long)(st.deliveries[BL_DELIVERY_PENDING] +
+	                        st.deliveries[BL_DELIVERY_CLAIMED] +
+	                        st.deliveries[BL_DELIVERY_DEFERRED]));
 	gauge(b, "bulletin_posts_sending", "Posts in status sending.");
 	bl_buf_addf(b, "bulletin_posts_sending %lld\n", (long long)st.posts_sending);
 	gauge(b, "bulletin_deliveries_accepted_last_minute",

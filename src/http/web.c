@@ -49,6 +49,7 @@ int bl_web_init(struct bl_web *w, const struct bl_config *c, struct bl_store *s,
 	w->resend_ip = bl_ratelimit_create(resend, resend, BUDGET_KEYS);
 	atomic_init(&w->breaker_until, 0);
 	atomic_init(&w->confirm_mails, 0);
+	w->page_cache = bl_page_cache_create();
 	return 0;
 fail:
 	bl_web_finish(w);
@@ -60,6 +61,7 @@ void bl_web_finish(struct bl_web *w)
 	if (!w)
 		return;
 	bl_pages_destroy(w->pages);
+	bl_page_cache_destroy(w->page_cache);
 	bl_ratelimit_destroy(w->signup_ip);
 	bl_ratelimit_destroy(w->signup_global);
 	bl_ratelimit_destroy(w->resend_ip);

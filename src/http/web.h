@@ -34,13 +34,16 @@ struct bl_web {
 	struct bl_http_server *server;      /* for /metrics; set once listening */
 	void (*wake_engine)(void *arg);     /* after queueing mail: wake the engine (may be NULL) */
 	void *wake_arg;
+	struct bl_page_cache *page_cache; /* archive.c: rendered public pages, kept a second */
 };
 
 /*
  * bl_web_init - fill @w from @c and the store @s (the secret key), compile
  * the page templates (config templates_dir overrides the built-in ones).
  * Returns 0; -BL_EINVAL with @d saying what is wrong (a template error with
- * its file:line, a malformed public_url); -BL_ESCHEMA without a secret key.
+ * its file:line, a malformed public_url); -BL_EIO when templates_dir or a
+ * file in it cannot be read; -BL_ESCHEMA without a secret key; the store's
+ * error when reading the key fails.
  */
 int bl_web_init(struct bl_web *w, const struct bl_config *c, struct bl_store *s, struct bl_diag *d);
 
@@ -83,6 +86,27 @@ void bl_web_preferences(struct bl_http_req *req,
                         struct bl_http_resp *resp); /* /preferences/TOKEN[/data|/erase] */
 
 /* ---- handlers: archive.c ---- */
+
+/*
+ * The page cache of the read-only routes: each rendered archive page, post
+ * page and feed (200 responses only) is kept BL_PAGE_CACHE_TTL seconds and
+ * served from memory meanwhile, at most BL_PAGE_CACHE_ENTRIES of them and
+ * BL_PAGE_CACHE_BYTES in all (least recently used out first). So a new,
+ * cancelled or changed post shows within a second, as a browser's cache
+ * of max-age=60 would show it later anyway. Thread-safe (one mutex).
+ */
+#define BL_PAGE_CACHE_TTL     1.0
+#define BL_PAGE_CACHE_ENTRIES 256
+#define BL_PAGE_CACHE_BYTES   (32u << 20)
+
+struct bl_page_cache;
+
+/* bl_page_cache_create - an empty cache; aborts on OOM. bl_web_init makes one. */
+struct bl_page_cache *bl_page_cache_create(void);
+
+/* bl_page_cache_destroy - free @c and its pages; NULL-safe. */
+void bl_page_cache_destroy(struct bl_page_cache *c);
+
 void bl_web_archive(struct bl_http_req *req,
                     struct bl_http_resp *resp); /* GET /archive[/ID-slug] */
 void bl_web_feed_atom(struct bl_http_req *req, struct bl_http_resp *resp); /* GET /feed.atom */

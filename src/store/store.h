@@ -145,7 +145,7 @@ struct bl_consent_ctx {
 	int64_t now;            /* seconds since the epoch: event time and updated_at */
 	const char *ip;         /* "" when unknown */
 	const char *user_agent; /* "" when unknown; cut to BL_USER_AGENT_MAX */
-	const char *source;     /* "web:/subscribe", "web:/preferences", ... */
+	const char *source; /* "web:/subscribe", "web:/preferences", ...; cut to BL_SOURCE_MAX */
 };
 
 /* A signup from the public form (or a resend of a confirmation mail). */
@@ -162,7 +162,7 @@ struct bl_signup {
 };
 
 struct bl_signup_result {
-	int64_t subscriber_id;   /* 0 when blocklisted */
+	int64_t subscriber_id;   /* 0 when blocklisted, or a resend for an unknown address */
 	int created;             /* the subscriber row is new */
 	size_t n_subscribed;     /* single opt-in lists this signup confirmed */
 	size_t n_pending;        /* double opt-in lists awaiting confirmation after it */
@@ -437,70 +437,104 @@ struct bl_store_ops {
 	/* ---- the public web (schema 3) ---- */
 
 	/*
-	 * web_signup - one signup, in one transaction (serialised per address:
+	 * web_signup - one signup, in one transaction, serialised per address:
 	 * 50 simultaneous signups of one address make one subscriber and at most
-	 * one confirmation post). A blocklisted subscriber: nothing changes,
-	 * blocklisted = 1. Otherwise the subscriber is created when absent (name
-	 * as given, created = 1); an existing one keeps its name unless it has
-	 * none. For each list: confirmed stays confirmed (n_already; never
-	 * downgraded); otherwise a single opt-in list becomes confirmed in
-	 * instant mode (events signup + confirm; n_subscribed) and a double
-	 * opt-in list unconfirmed (event signup; n_pending). An unsubscribed
-	 * subscription is revived the same way (a new request is new consent).
-	 * An erased address's suppression entry is lifted only by a single
-	 * opt-in subscription or a confirmation (web_confirm).
-	 * With @in->n_lists == 0 (a resend) nothing is subscribed: the
-	 * subscriber's unconfirmed subscriptions to double opt-in lists are the
-	 * pending ones (no subscriber: returns 0 with subscriber_id 0).
+	 * one confirmation post, and none of them fails (SQLite: BEGIN IMMEDIATE,
+	 * every signup takes its turn; PostgreSQL: INSERT ... ON CONFLICT DO
+	 * NOTHING, then the subscriber row locked FOR UPDATE to the end). Events
+	 * carry @in->ctx (see struct bl_consent_ctx) and the list.
+	 *
+	 * A blocklisted subscriber: nothing changes, blocklisted = 1,
+	 * subscriber_id 0. Otherwise the subscriber is created when absent
+	 * (email and email_key as given, name as given or "", attributes {},
+	 * created_at now; created = 1); an existing one keeps its name unless it
+	 * has none (then it takes a non-empty @in->name). For each list (one
+	 * given twice counts once): confirmed stays confirmed, mode and all
+	 * (n_already; never downgraded, no event); otherwise the request is new
+	 * consent (event signup) and a single opt-in list becomes confirmed in
+	 * instant mode (event confirm; n_subscribed), a double opt-in list
+	 * unconfirmed (n_pending). A subscription this creates or revives (it
+	 * was unsubscribed) is in instant mode; one still unconfirmed keeps its
+	 * mode. An erased address's suppression entry (bl_suppression_hash of
+	 * email_key) is lifted only when a single opt-in list was confirmed
+	 * here, or by a confirmation (web_confirm).
+	 *
+	 * With @in->n_lists == 0 (a resend) nothing is subscribed and no event
+	 * is written: the subscriber's unconfirmed subscriptions to double
+	 * opt-in lists are the pending ones (n_pending); no subscriber: returns
+	 * 0 with subscriber_id 0 and nothing written.
+	 *
 	 * Then, when some double opt-in list is pending and send_confirm is set:
-	 * unless a confirmation post for this subscriber was created in the last
-	 * confirm_interval seconds (throttled = 1), a confirmation post is
-	 * created: kind confirm, priority transactional, status sending, subject
-	 * confirm_subject, its lists the pending double opt-in lists of this
-	 * request (a resend: all pending ones), with one pending delivery row for
-	 * the subscriber (total 1, started_at now). The engine sends it ahead of
-	 * every other post. -BL_ENOENT when a list id does not exist; -BL_EINVAL
-	 * for an empty address. Nothing is written on error.
+	 * if a confirmation post for this subscriber was created in the last
+	 * confirm_interval seconds (created_at > now - confirm_interval; an
+	 * interval of 0 never throttles), throttled = 1 and nothing is sent;
+	 * else a confirmation post is created: kind confirm, priority
+	 * transactional, status sending, subject confirm_subject, empty body and
+	 * from, created_at = started_at = now, total 1, its lists the pending
+	 * double opt-in lists of this request (a resend: all pending ones), with
+	 * one pending delivery row for the subscriber (next_try now, priority
+	 * transactional); confirm_post_id is its id. The engine sends it ahead
+	 * of every other post (delivery_exchange says how it claims it).
+	 * -BL_ENOENT when a list id does not exist (the message names it);
+	 * -BL_EINVAL for no address, lists counted without an array or a
+	 * negative interval. Nothing is written on error; *@out is set on
+	 * success only.
 	 */
 	int (*web_signup)(struct bl_store *s, const struct bl_signup *in,
 	                  struct bl_signup_result *out);
 	/*
 	 * web_confirm - confirm what confirmation post @confirm_post_id asked
 	 * subscriber @subscriber_id for: each of the post's lists the subscriber
-	 * is unconfirmed on becomes confirmed (mode kept; event confirm per
-	 * list) and the address's suppression entry (erasure) is removed. One
-	 * transaction. Idempotent: a second call confirms nothing (*@n = 0) and
-	 * succeeds. *@n (when not NULL) = subscriptions confirmed now. Returns 1;
-	 * 0 when there is no such subscriber, the post is not a confirmation post
-	 * or has no delivery row for this subscriber (a token of an erased
-	 * subscriber, a replay against another database); negative on error.
+	 * is still unconfirmed on becomes confirmed (mode kept; event confirm
+	 * per list, in list id order, with @ctx) and the address's suppression
+	 * entry (erasure) is removed. A subscription left or confirmed since is
+	 * not touched. One transaction. Idempotent: a second call confirms
+	 * nothing (*@n = 0) and succeeds. *@n (when not NULL) = subscriptions
+	 * confirmed now (0 when the call returns 0). Returns 1; 0 when there is
+	 * no such subscriber, the post is not a confirmation post or has no
+	 * delivery row for this subscriber (a token of an erased subscriber, a
+	 * replay against another database); negative on error.
 	 */
 	int (*web_confirm)(struct bl_store *s, int64_t subscriber_id, int64_t confirm_post_id,
 	                   const struct bl_consent_ctx *ctx, int64_t *n);
 	/*
 	 * web_unsubscribe - subscriber @subscriber_id leaves list @list_id (0:
 	 * every list): each confirmed or unconfirmed subscription becomes
-	 * unsubscribed with an unsubscribe event. Idempotent (*@n = 0 on a
-	 * replay). Returns 1; 0 when there is no such subscriber; negative on error.
+	 * unsubscribed (mode kept) with an unsubscribe event (@ctx), in list id
+	 * order. Idempotent (*@n = 0 on a replay; also for a list the subscriber
+	 * is not on, or that does not exist). *@n (when not NULL) = the
+	 * subscriptions left now. Returns 1; 0 when there is no such
+	 * subscriber; negative on error.
 	 */
 	int (*web_unsubscribe)(struct bl_store *s, int64_t subscriber_id, int64_t list_id,
 	                       const struct bl_consent_ctx *ctx, int64_t *n);
 	/*
 	 * web_preferences - apply the preference centre's form in one
-	 * transaction: @name (NULL: unchanged; "" clears) and @n changes. A change
-	 * that alters nothing writes nothing; a new status writes a confirm or an
-	 * unsubscribe event, a new mode (or name) a preference event. A list the
-	 * subscriber had no subscription to gets one (a public list joined from
-	 * the preference centre). Returns 1; 0 when there is no such subscriber;
-	 * -BL_EINVAL for an unconfirmed target status; -BL_ENOENT for a missing list.
+	 * transaction: @name (NULL: unchanged; "" clears) and @n changes, in
+	 * order. A change that alters nothing writes nothing; a new status
+	 * writes a confirm or an unsubscribe event, a new mode (or name) a
+	 * preference event (both when both change: the status's first). A list
+	 * the subscriber had no subscription to gets one (a public list joined
+	 * from the preference centre; the caller checks the visibility) with
+	 * events signup and confirm; an unsubscribed target for such a list
+	 * writes nothing. A confirmation here also lifts the address's
+	 * suppression entry (the preferences token proves the address). Events
+	 * carry @ctx. Returns 1; 0 when there is no such subscriber; -BL_EINVAL
+	 * for an unconfirmed (or unknown) target status or an unknown mode;
+	 * -BL_ENOENT for a missing list. Nothing is written on error.
 	 */
 	int (*web_preferences)(struct bl_store *s, int64_t subscriber_id, const char *name,
 	                       const struct bl_subscription_change *changes, size_t n,
 	                       const struct bl_consent_ctx *ctx);
 	/* subscriber_get_id - lookup by id: -1/0/1; @out as subscriber_get. */
 	int (*subscriber_get_id)(struct bl_store *s, int64_t id, struct bl_subscriber *out);
-	/* subscriber_deliveries_each - the deliveries of subscriber @id, by id, with the post's
-	 * subject in post_subject (confirmation posts included). */
+	/*
+	 * subscriber_deliveries_each - the deliveries of subscriber @id, by id,
+	 * with the post's subject in post_subject (confirmation posts included;
+	 * rows in a state the model does not know yet are skipped). The row's
+	 * strings are borrowed for the call. An erased subscriber has none: its
+	 * rows stay with their posts, anonymous.
+	 */
 	int (*subscriber_deliveries_each)(struct bl_store *s, int64_t subscriber_id,
 	                                  bl_delivery_fn fn, void *arg);
 	/*

@@ -124,4 +124,26 @@ expect_out "a sender name holding a second address is refused" 2 "may not hold '
 expect_out "still a draft after the refusals" 0 "draft" $B post show "$n_bad"
 $B post cancel "$n_bad" >/dev/null
 expect_out "status of a bad id" 1 "positive number" $B post status abc
+
+# ---- confirmation mails (web signups) are posts of another kind ----
+# sql STATEMENT: run it on the test's database; prints what it selects.
+sql() {
+	if [ "$BL_CLI_BACKEND" = postgres ]; then psql -qAt "$DB" -c "$1"; else sqlite3 "${DB#sqlite:}" "$1"; fi
+}
+now=$([ "$BL_CLI_BACKEND" = postgres ] && echo "now()" || echo 1700000000)
+sql "INSERT INTO posts (subject, status, priority, created_at, started_at, total, kind) VALUES ('Confirm your subscription', 'sending', 2, $now, $now, 1, 'confirm')"
+conf=$(sql "SELECT max(id) FROM posts")
+sql "INSERT INTO post_lists (post_id, list_id) VALUES ($conf, 1)"
+run $B post ls --json
+same "ls leaves confirmation mails out" "$(printf '%s' "$OUT" | jq -c '[.[] | select(.id == '"$conf"')] | length')" 0
+same "ls --json names each post's kind" "$(printf '%s' "$OUT" | jq -c '[.[].kind] | unique')" '["post"]'
+run $B post ls
+case "$OUT" in *"Confirm your subscription"*) not_ok "ls (text) leaves confirmation mails out" "$OUT" ;; *) ok "ls (text) leaves confirmation mails out" ;; esac
+expect_out "show names a confirmation mail's kind" 0 "kind: +confirm" $B post show "$conf"
+run $B post show "$conf" --json
+same "show --json kind" "$(printf '%s' "$OUT" | jq -r .kind)" confirm
+run $B post show 1
+case "$OUT" in *"kind:"*) not_ok "show of a post says no kind" "$OUT" ;; *) ok "show of a post says no kind" ;; esac
+expect_out "post send refuses a confirmation mail" 2 "is a confirm mail, not a post" $B post send "$conf"
+same "its rows are its own" "$(sql "SELECT count(*) FROM deliveries WHERE post_id = $conf")" 0
 done_testing

@@ -1,6 +1,7 @@
 /*
  * HTTP tests of the read-only routes (src/http/archive.c, web.c): a SQLite
- * database with public and private lists and posts in every state, the
+ * database (or, with BL_TEST_PG, a PostgreSQL one: BL_TEST_BACKEND=postgres)
+ * with public and private lists and posts in every state, the
  * public web's routes served by the real server core on 127.0.0.1 port 0,
  * driven with libcurl. Archive pagination by ?before=, what the archive
  * hides (drafts, cancelled posts, private lists), the canonical redirect,
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -34,6 +36,10 @@
 #include "util/buf.h"
 #include "util/time.h"
 #include "util/xalloc.h"
+
+#ifndef BL_TEST_BACKEND
+#define BL_TEST_BACKEND "sqlite"
+#endif
 
 #define PUBLIC_URL "https://news.example.com"
 #define T0         1796000000 /* Mon, 30 Nov 2026 00:53:20 UTC */
@@ -50,7 +56,7 @@ struct post_row {
 };
 
 static struct {
-	char dir[64], uri[128];
+	char dir[64], uri[512], pg_name[64];
 	struct bl_store *s;
 	struct bl_config *cfg;
 	struct bl_web web;
@@ -113,7 +119,22 @@ static int setup(void **state)
 
 	if (!mkdtemp(fx.dir))
 		return -1;
-	snprintf(fx.uri, sizeof(fx.uri), "sqlite:%s/bulletin.db", fx.dir);
+	if (strcmp(BL_TEST_BACKEND, "postgres") == 0) {
+		const char *pg = getenv("BL_TEST_PG"), *slash;
+		char cmd[1024];
+		if (!pg || !*pg || !(slash = strrchr(pg, '/'))) {
+			printf("1..0 # SKIP BL_TEST_PG is not set\n");
+			exit(77);
+		}
+		snprintf(fx.pg_name, sizeof(fx.pg_name), "bl_http_archive_%ld", (long)getpid());
+		snprintf(cmd, sizeof(cmd), "psql -q '%s' -c 'CREATE DATABASE %s' >/dev/null", pg,
+		         fx.pg_name);
+		if (system(cmd) != 0)
+			return -1;
+		snprintf(fx.uri, sizeof(fx.uri), "%.*s/%s", (int)(slash - pg), pg, fx.pg_name);
+	} else {
+		snprintf(fx.uri, sizeof(fx.uri), "sqlite:%s/bulletin.db", fx.dir);
+	}
 	if (bl_store_open(fx.uri, &so, &fx.s, &d) != 0 ||
 	    fx.s->ops->migrate(fx.s, &from, &to) != 0) {
 		fprintf(stderr, "store: %s %s\n", d.msg, fx.s ? bl_store_error(fx.s) : "");
@@ -167,6 +188,14 @@ static int teardown(void **state)
 	bl_config_destroy(fx.cfg);
 	bl_store_close(fx.s);
 	curl_global_cleanup();
+	if (*fx.pg_name) {
+		char drop[1024];
+		snprintf(drop, sizeof(drop),
+		         "psql -q '%s' -c 'DROP DATABASE IF EXISTS %s' >/dev/null",
+		         getenv("BL_TEST_PG"), fx.pg_name);
+		if (system(drop) != 0)
+			fprintf(stderr, "could not drop %s\n", fx.pg_name);
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx.dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -442,7 +471,7 @@ static void test_archive_bad_query(void **state)
 /* /archive/ID and wrong slugs redirect to the canonical address; it answers 200. */
 static void test_canonical(void **state)
 {
-	int64_t ids[N_NEWS + 8];
+	int64_t ids[N_NEWS + 8] = {0};
 	size_t n = expected(ids, 0);
 	int64_t hostile = ids[0], nosubject = 0;
 	for (size_t i = 0; i < fx.n_posts; i++)
@@ -498,6 +527,33 @@ static void test_canonical(void **state)
 	(void)n;
 }
 
+/* A post's page names its public lists, never its private ones. */
+static void test_post_lists(void **state)
+{
+	int64_t both = 0;
+	for (size_t i = 0; i < fx.n_posts; i++)
+		if (strcmp(fx.posts[i].subject, "Both lists") == 0)
+			both = fx.posts[i].id;
+	char *path = canonical(both);
+	struct reply r;
+	size_t k;
+	json_t *l;
+	int sport = 0, staff = 0;
+	get(path, &r);
+	expect_status(&r, path, 200);
+	json_t *sum = check_page(path, &r.body);
+	json_array_foreach(json_object_get(sum, "links"), k, l)
+	{
+		sport |= strcmp(json_string_value(l), "/lists/sport/archive") == 0;
+		staff |= strstr(json_string_value(l), "staff") != NULL;
+	}
+	if (!sport || staff || strstr(json_string_value(json_object_get(sum, "text")), "Staff"))
+		fail_msg("%s: sport link %d, staff link %d, want 1 and 0", path, sport, staff);
+	json_decref(sum);
+	reply_clear(&r);
+	free(path);
+}
+
 /* Posts the archive does not show, and addresses that name no post: a 404 page. */
 static void test_not_found(void **state)
 {
@@ -527,7 +583,7 @@ static void test_not_found(void **state)
 	    "/lists/news",
 	    "/lists/",
 	    "/lists/NEWS/archive",
-	    "/lists/a b/archive",
+	    "/lists/a%20b/archive",
 	};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		struct reply r;
@@ -549,7 +605,7 @@ static void check_served_feed(const char *path, const char *kind, int news_only,
 	const char *root = getenv("BL_SOURCE_ROOT");
 	int64_t ids[N_NEWS + 8];
 	size_t n = expected(ids, news_only);
-	char base[256], fpath[128], epath[128], cmd[600], chunk[4096], url[256];
+	char base[256], fpath[128], epath[128], cmd[600], chunk[4096], url[512];
 	json_t *want = json_object(), *entries = json_array();
 	struct bl_buf out;
 	struct reply r;
@@ -783,6 +839,7 @@ static void test_metrics(void **state)
 	    "bulletin_subscriptions{status=\"confirmed\"} 0\n",
 	    "bulletin_deliveries{state=\"pending\"} 0\n",
 	    "bulletin_deliveries_accepted_last_minute 0\n",
+	    "bulletin_queue_depth 0\n",
 	    "bulletin_send_rate 0",
 	    "bulletin_signup_breaker_open 0\n",
 	    "# TYPE bulletin_http_requests_total counter\n",
@@ -794,14 +851,63 @@ static void test_metrics(void **state)
 	reply_clear(&r);
 }
 
+/* The page cache: a new post shows within BL_PAGE_CACHE_TTL; a cancelled one goes as fast.
+ * Runs last: it adds a post to the fixture. */
+static void test_page_cache(void **state)
+{
+	struct reply r;
+	char subject[64];
+	get("/archive", &r); /* now in the cache */
+	expect_status(&r, "/archive", 200);
+	reply_clear(&r);
+	snprintf(subject, sizeof(subject), "Fresh post %d", (int)getpid());
+	add_post(subject, "fresh", &fx.news_id, 1, 1, 0, 1, 1, 0);
+	int64_t id = fx.posts[fx.n_posts - 1].id;
+	double t0 = bl_monotonic();
+	for (;;) {
+		get("/archive", &r);
+		int shown = strstr(bl_buf_str(&r.body), subject) != NULL;
+		reply_clear(&r);
+		if (shown)
+			break;
+		if (bl_monotonic() - t0 > BL_PAGE_CACHE_TTL + 0.5)
+			fail_msg("a new post not in /archive %.1f s later", bl_monotonic() - t0);
+		nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+	}
+	get("/feed.atom", &r);
+	reply_clear(&r);
+	if (fx.s->ops->post_set_status(fx.s, id, ~0u, BL_POST_CANCELLED, NULL, 0, T0) != 1)
+		fail_msg("cancel: %s", bl_store_error(fx.s));
+	fx.posts[fx.n_posts - 1].visible = 0;
+	t0 = bl_monotonic();
+	for (;;) {
+		get("/feed.atom", &r);
+		int shown = strstr(bl_buf_str(&r.body), subject) != NULL;
+		reply_clear(&r);
+		if (!shown)
+			break;
+		if (bl_monotonic() - t0 > BL_PAGE_CACHE_TTL + 0.5)
+			fail_msg("a cancelled post still in /feed.atom %.1f s later",
+			         bl_monotonic() - t0);
+		nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_archive_pages),     cmocka_unit_test(test_list_archive),
-	    cmocka_unit_test(test_archive_bad_query), cmocka_unit_test(test_canonical),
-	    cmocka_unit_test(test_not_found),         cmocka_unit_test(test_feeds),
-	    cmocka_unit_test(test_caching),           cmocka_unit_test(test_methods),
-	    cmocka_unit_test(test_healthz),           cmocka_unit_test(test_metrics),
+	    cmocka_unit_test(test_archive_pages),
+	    cmocka_unit_test(test_list_archive),
+	    cmocka_unit_test(test_archive_bad_query),
+	    cmocka_unit_test(test_canonical),
+	    cmocka_unit_test(test_post_lists),
+	    cmocka_unit_test(test_not_found),
+	    cmocka_unit_test(test_feeds),
+	    cmocka_unit_test(test_caching),
+	    cmocka_unit_test(test_methods),
+	    cmocka_unit_test(test_healthz),
+	    cmocka_unit_test(test_metrics),
+	    cmocka_unit_test(test_page_cache),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

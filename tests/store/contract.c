@@ -28,8 +28,10 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <sqlite3.h>
 
+#include "core/crypto.h"
 #include "store/store.h"
 #include "util/embedded.h"
 #include "util/time.h"
@@ -1736,6 +1738,7 @@ struct rows {
 		enum bl_delivery_state state;
 		int attempts, in_doubt, code;
 		char email[64], reply[BL_REPLY_MAX + 1], queue_id[32], relay[64];
+		char subject[64]; /* post_subject; "(null)" for NULL */
 	} r[MAX_SEEN];
 };
 
@@ -1755,6 +1758,8 @@ static int on_delivery(void *arg, const struct bl_delivery_row *d)
 		snprintf(w->r[w->n].reply, sizeof(w->r[0].reply), "%s", d->reply);
 		snprintf(w->r[w->n].queue_id, sizeof(w->r[0].queue_id), "%s", d->queue_id);
 		snprintf(w->r[w->n].relay, sizeof(w->r[0].relay), "%s", d->relay);
+		snprintf(w->r[w->n].subject, sizeof(w->r[0].subject), "%s",
+		         d->post_subject ? d->post_subject : "(null)");
 	}
 	w->n++;
 	return 0;
@@ -3222,6 +3227,1102 @@ static void test_migrate_from_2(void **state)
 		         res.confirm_post_id);
 }
 
+/* Rows of table @table (a count through the raw connection). */
+static int64_t rows_in(struct fixture *fx, const char *table)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+	return raw_int(fx, sql);
+}
+
+/* The row counts a refused operation must leave as they were. */
+struct census {
+	int64_t subscribers, subscriptions, events, posts, deliveries, suppressions;
+};
+
+static struct census census_of(struct fixture *fx)
+{
+	return (struct census){rows_in(fx, "subscribers"),    rows_in(fx, "subscriptions"),
+	                       rows_in(fx, "consent_events"), rows_in(fx, "posts"),
+	                       rows_in(fx, "deliveries"),     rows_in(fx, "suppressions")};
+}
+
+static void check_census(struct fixture *fx, const char *what, struct census before)
+{
+	struct census now = census_of(fx);
+	char w[160];
+	static const char *const names[] = {"subscribers", "subscriptions", "consent events",
+	                                    "posts",       "deliveries",    "suppressions"};
+	const int64_t *a = &before.subscribers, *b = &now.subscribers;
+	for (int i = 0; i < 6; i++) {
+		snprintf(w, sizeof(w), "%s: %s", what, names[i]);
+		CHECK_INT(w, b[i], a[i]);
+	}
+}
+
+/* The number of confirmation posts. */
+static int64_t confirm_posts(struct fixture *fx)
+{
+	return raw_int(fx, "SELECT count(*) FROM posts WHERE kind = 'confirm'");
+}
+
+/*
+ * web_signup, one case per row: the subscriber's state before (on lists d:
+ * double opt-in and s: single opt-in), the lists asked for, and what must
+ * come of it.
+ */
+static void test_signup(void **state)
+{
+	enum { NONE = -1 };
+	static const struct {
+		const char *what;
+		int exists, blocklisted;
+		const char *name_before; /* when it exists */
+		int d_before, s_before;  /* enum bl_sub_status, or NONE */
+		enum bl_mode d_mode;     /* of the existing subscription to d */
+		const char *lists;       /* "d", "s", "ds", "dd", ... */
+		const char *name;        /* given with the signup */
+		/* wanted */
+		int created, subscribed, pending, already, mail, blocked;
+		int d_after, s_after;
+		enum bl_mode d_mode_after;
+		const char *events; /* the events this signup adds */
+		const char *name_after;
+	} cases[] = {
+	    {"new address, double opt-in",
+	     0,
+	     0,
+	     NULL,
+	     NONE,
+	     NONE,
+	     0,
+	     "d",
+	     NULL,
+	     1,
+	     0,
+	     1,
+	     0,
+	     1,
+	     0,
+	     BL_SUB_UNCONFIRMED,
+	     NONE,
+	     BL_MODE_INSTANT,
+	     "signup|d",
+	     ""},
+	    {"new address, single opt-in",
+	     0,
+	     0,
+	     NULL,
+	     NONE,
+	     NONE,
+	     0,
+	     "s",
+	     "Ann",
+	     1,
+	     1,
+	     0,
+	     0,
+	     0,
+	     0,
+	     NONE,
+	     BL_SUB_CONFIRMED,
+	     0,
+	     "signup|s,confirm|s",
+	     "Ann"},
+	    {"new address, both kinds",
+	     0,
+	     0,
+	     NULL,
+	     NONE,
+	     NONE,
+	     0,
+	     "sd",
+	     "",
+	     1,
+	     1,
+	     1,
+	     0,
+	     1,
+	     0,
+	     BL_SUB_UNCONFIRMED,
+	     BL_SUB_CONFIRMED,
+	     BL_MODE_INSTANT,
+	     "signup|s,confirm|s,signup|d",
+	     ""},
+	    {"a list given twice counts once",
+	     0,
+	     0,
+	     NULL,
+	     NONE,
+	     NONE,
+	     0,
+	     "dd",
+	     NULL,
+	     1,
+	     0,
+	     1,
+	     0,
+	     1,
+	     0,
+	     BL_SUB_UNCONFIRMED,
+	     NONE,
+	     BL_MODE_INSTANT,
+	     "signup|d",
+	     ""},
+	    {"confirmed is never downgraded",
+	     1,
+	     0,
+	     "Old",
+	     BL_SUB_CONFIRMED,
+	     BL_SUB_CONFIRMED,
+	     BL_MODE_DAILY,
+	     "ds",
+	     "New",
+	     0,
+	     0,
+	     0,
+	     2,
+	     0,
+	     0,
+	     BL_SUB_CONFIRMED,
+	     BL_SUB_CONFIRMED,
+	     BL_MODE_DAILY,
+	     "",
+	     "Old"},
+	    {"unsubscribed is revived (double)",
+	     1,
+	     0,
+	     "",
+	     BL_SUB_UNSUBSCRIBED,
+	     NONE,
+	     BL_MODE_WEEKLY,
+	     "d",
+	     "Bob",
+	     0,
+	     0,
+	     1,
+	     0,
+	     1,
+	     0,
+	     BL_SUB_UNCONFIRMED,
+	     NONE,
+	     BL_MODE_INSTANT,
+	     "signup|d",
+	     "Bob"},
+	    {"unsubscribed is revived (single)",
+	     1,
+	     0,
+	     "",
+	     NONE,
+	     BL_SUB_UNSUBSCRIBED,
+	     0,
+	     "s",
+	     NULL,
+	     0,
+	     1,
+	     0,
+	     0,
+	     0,
+	     0,
+	     NONE,
+	     BL_SUB_CONFIRMED,
+	     0,
+	     "signup|s,confirm|s",
+	     ""},
+	    {"still unconfirmed: asked again, mode kept",
+	     1,
+	     0,
+	     "",
+	     BL_SUB_UNCONFIRMED,
+	     NONE,
+	     BL_MODE_DAILY,
+	     "d",
+	     NULL,
+	     0,
+	     0,
+	     1,
+	     0,
+	     1,
+	     0,
+	     BL_SUB_UNCONFIRMED,
+	     NONE,
+	     BL_MODE_DAILY,
+	     "signup|d",
+	     ""},
+	    {"unconfirmed on a single opt-in list",
+	     1,
+	     0,
+	     "",
+	     NONE,
+	     BL_SUB_UNCONFIRMED,
+	     0,
+	     "s",
+	     NULL,
+	     0,
+	     1,
+	     0,
+	     0,
+	     0,
+	     0,
+	     NONE,
+	     BL_SUB_CONFIRMED,
+	     0,
+	     "signup|s,confirm|s",
+	     ""},
+	    {"blocklisted: nothing changes",
+	     1,
+	     1,
+	     "",
+	     BL_SUB_UNSUBSCRIBED,
+	     NONE,
+	     0,
+	     "ds",
+	     "X",
+	     0,
+	     0,
+	     0,
+	     0,
+	     0,
+	     1,
+	     BL_SUB_UNSUBSCRIBED,
+	     NONE,
+	     0,
+	     "",
+	     ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fixture *fx = NULL;
+		setup((void **)&fx);
+		int64_t d = make_list_as(fx, "d", BL_OPTIN_DOUBLE, BL_VISIBILITY_PUBLIC);
+		int64_t sl = make_list_as(fx, "s", BL_OPTIN_SINGLE, BL_VISIBILITY_PRIVATE);
+		const char *email = "case@x.org";
+		int64_t id = 0;
+		if (cases[i].exists) {
+			id = add_subscriber(fx, email,
+			                    cases[i].blocklisted ? BL_SUBSCRIBER_BLOCKLISTED
+			                                         : BL_SUBSCRIBER_ACTIVE,
+			                    0, 0, NOW - 100);
+			if (*cases[i].name_before) {
+				struct bl_import_change c = {
+				    .subscriber_id = id,
+				    .update_subscriber = 1,
+				    .name = cases[i].name_before,
+				    .attributes = "{}",
+				    .status = cases[i].blocklisted ? BL_SUBSCRIBER_BLOCKLISTED
+				                                   : BL_SUBSCRIBER_ACTIVE,
+				    .status_reason = "",
+				    .updated_at = NOW - 100};
+				OK(fx, OPS(fx)->import_apply(fx->s, 1, &c));
+			}
+			if (cases[i].d_before != NONE)
+				add_subscription(fx, id, d, (enum bl_sub_status)cases[i].d_before,
+				                 cases[i].d_mode, NOW - 100);
+			if (cases[i].s_before != NONE)
+				add_subscription(fx, id, sl, (enum bl_sub_status)cases[i].s_before,
+				                 BL_MODE_INSTANT, NOW - 100);
+		}
+		int64_t lists[4];
+		size_t n = 0;
+		for (const char *c = cases[i].lists; *c; c++)
+			lists[n++] = *c == 'd' ? d : sl;
+		char before_events[512];
+		events_of(fx, id, before_events, sizeof(before_events));
+		int64_t posts_before = rows_in(fx, "posts");
+		struct bl_signup in = signup_of(email, lists, n, NOW);
+		in.name = cases[i].name;
+		struct bl_signup_result r = do_signup(fx, &in);
+
+		char w[200];
+#define CASE_INT(field, got, want)                                                                 \
+	do {                                                                                       \
+		snprintf(w, sizeof(w), "%s: %s", cases[i].what, field);                            \
+		CHECK_INT(w, got, want);                                                           \
+	} while (0)
+#define CASE_STR(field, got, want)                                                                 \
+	do {                                                                                       \
+		snprintf(w, sizeof(w), "%s: %s", cases[i].what, field);                            \
+		CHECK_STR(w, got, want);                                                           \
+	} while (0)
+		CASE_INT("created", r.created, cases[i].created);
+		CASE_INT("n_subscribed", r.n_subscribed, cases[i].subscribed);
+		CASE_INT("n_pending", r.n_pending, cases[i].pending);
+		CASE_INT("n_already", r.n_already, cases[i].already);
+		CASE_INT("blocklisted", r.blocklisted, cases[i].blocked);
+		CASE_INT("throttled", r.throttled, 0);
+		CASE_INT("a confirmation post", r.confirm_post_id != 0, cases[i].mail);
+		CASE_INT("posts made", rows_in(fx, "posts") - posts_before, cases[i].mail);
+		struct bl_subscriber sub;
+		RC(fx, OPS(fx)->subscriber_get(fx->s, email, &sub), 1);
+		CASE_INT("subscriber_id", r.subscriber_id, cases[i].blocked ? 0 : sub.id);
+		if (cases[i].exists)
+			CASE_INT("the same subscriber", sub.id, id);
+		CASE_STR("name", sub.name, cases[i].name_after);
+		CASE_STR("email", sub.email, email);
+		CASE_INT("status", sub.status,
+		         cases[i].blocked ? BL_SUBSCRIBER_BLOCKLISTED : BL_SUBSCRIBER_ACTIVE);
+		if (cases[i].created) {
+			CASE_INT("created_at", sub.created_at, NOW);
+			CASE_STR("attributes", sub.attributes, "{}");
+		}
+		enum bl_mode mode = (enum bl_mode) - 1;
+		CASE_INT("status on d", sub_status_of(fx, sub.id, d, &mode), cases[i].d_after);
+		if (cases[i].d_after != NONE)
+			CASE_INT("mode on d", mode, cases[i].d_mode_after);
+		CASE_INT("status on s", sub_status_of(fx, sub.id, sl, &mode), cases[i].s_after);
+		if (cases[i].s_after != NONE)
+			CASE_INT("mode on s", mode, BL_MODE_INSTANT);
+		char after[512], want[1100];
+		events_of(fx, sub.id, after, sizeof(after));
+		snprintf(want, sizeof(want), "%s%s%s", before_events,
+		         *before_events && *cases[i].events ? "," : "", cases[i].events);
+		CASE_STR("events", after, want);
+		if (r.confirm_post_id) {
+			char buf[64];
+			CASE_STR("lists of the confirmation post",
+			         lists_of(fx, r.confirm_post_id, buf, sizeof(buf)), "d");
+			struct rows rw;
+			rows_of(fx, r.confirm_post_id, -1, &rw);
+			CASE_INT("rows of the confirmation post", rw.n, 1);
+			CASE_INT("its subscriber", rw.r[0].subscriber_id, sub.id);
+		}
+		bl_subscriber_clear(&sub);
+#undef CASE_INT
+#undef CASE_STR
+		teardown((void **)&fx);
+	}
+}
+
+/* The events a signup writes carry the request's IP, user agent (cut) and source. */
+static void test_signup_context(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t d = make_list(fx, "d");
+	/* 498 bytes of 'a', then "é" (2 bytes) twice: the cut falls inside the second. */
+	char ua[BL_USER_AGENT_MAX + 64];
+	memset(ua, 'a', 498);
+	snprintf(ua + 498, sizeof(ua) - 498, "\xc3\xa9\xc3\xa9 and more");
+	struct bl_signup in = signup_of("ctx@x.org", &d, 1, NOW + 7);
+	in.ctx.user_agent = ua;
+	in.ctx.ip = "2001:db8::1";
+	struct bl_signup_result r = do_signup(fx, &in);
+	struct seen w = {0};
+	OK(fx, OPS(fx)->consent_each(fx->s, r.subscriber_id, on_consent, &w));
+	CHECK_INT("events", w.n, 1);
+	CHECK_INT("event time", w.ev[0].at, NOW + 7);
+	CHECK_INT("event list", w.ev[0].list_id, d);
+	CHECK_INT("event kind", w.ev[0].kind, BL_CONSENT_SIGNUP);
+	char want_ua[BL_USER_AGENT_MAX + 1];
+	memcpy(want_ua, ua, 500);
+	want_ua[500] = '\0';
+	char sql[128];
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM consent_events WHERE subscriber_id = %" PRId64
+	         " AND ip = '2001:db8::1' AND source = 'web:/subscribe'",
+	         r.subscriber_id);
+	CHECK_INT("ip and source", raw_int(fx, sql), 1);
+	snprintf(sql, sizeof(sql),
+	         "SELECT %s(user_agent) FROM consent_events WHERE subscriber_id = %" PRId64,
+	         is_pg ? "octet_length" : "length(CAST(user_agent AS BLOB)) + 0*length",
+	         r.subscriber_id);
+	CHECK_INT("user agent bytes: cut at 500 on a UTF-8 boundary", raw_int(fx, sql), 500);
+	/* The exact stored text: 498 'a' and one "é". */
+	char exact[BL_USER_AGENT_MAX + 200];
+	snprintf(exact, sizeof(exact),
+	         "SELECT count(*) FROM consent_events WHERE user_agent = '%.498s\xc3\xa9'", ua);
+	CHECK_INT("stored user agent: 498 a and one é", raw_int(fx, exact), 1);
+	/* NULL strings read as "". */
+	struct bl_signup bare = signup_of("bare@x.org", &d, 1, NOW);
+	bare.ctx.ip = bare.ctx.user_agent = bare.ctx.source = NULL;
+	r = do_signup(fx, &bare);
+	memset(&w, 0, sizeof(w));
+	OK(fx, OPS(fx)->consent_each(fx->s, r.subscriber_id, on_consent, &w));
+	CHECK_STR("event without context", w.text[0], "signup|d|||");
+}
+
+/* Refusals write nothing. */
+static void test_signup_refused(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t d = make_list(fx, "d");
+	int64_t known = add_subscriber(fx, "known@x.org", BL_SUBSCRIBER_ACTIVE, 0, 0, NOW);
+	(void)known;
+	struct census before = census_of(fx);
+	int64_t bad[] = {d, d + 100};
+	static const struct {
+		const char *what, *email;
+		int n;
+		int want;
+	} cases[] = {
+	    {"an unknown list", "new@x.org", 2, -BL_ENOENT},
+	    {"an unknown list, a known address", "known@x.org", 2, -BL_ENOENT},
+	    {"an empty address", "", 1, -BL_EINVAL},
+	    {"no address", NULL, 1, -BL_EINVAL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bl_signup in = signup_of(cases[i].email, bad, (size_t)cases[i].n, NOW);
+		struct bl_signup_result r;
+		memset(&r, 0x5a, sizeof(r));
+		int rc = OPS(fx)->web_signup(fx->s, &in, &r);
+		if (rc != cases[i].want)
+			fail_msg("%s: got %d (%s), want %d", cases[i].what, rc,
+			         bl_store_error(fx->s), cases[i].want);
+		check_census(fx, cases[i].what, before);
+	}
+	if (!strstr(bl_store_error(fx->s), "address"))
+		fail_msg("message: got \"%s\", want it to name the address", bl_store_error(fx->s));
+	struct bl_signup in = signup_of("new@x.org", bad, 2, NOW);
+	OPS(fx)->web_signup(fx->s, &in, &(struct bl_signup_result){0});
+	char want[32];
+	snprintf(want, sizeof(want), "%" PRId64, d + 100);
+	if (!strstr(bl_store_error(fx->s), want))
+		fail_msg("unknown list message: got \"%s\", want it to name %s",
+		         bl_store_error(fx->s), want);
+	/* Inside the caller's transaction a refusal undoes only itself. */
+	OK(fx, OPS(fx)->begin(fx->s));
+	struct bl_signup ok = signup_of("in-tx@x.org", &d, 1, NOW);
+	do_signup(fx, &ok);
+	RC(fx, OPS(fx)->web_signup(fx->s, &in, &(struct bl_signup_result){0}), -BL_ENOENT);
+	OK(fx, OPS(fx)->commit(fx->s));
+	CHECK_INT("subscribers after the transaction", rows_in(fx, "subscribers"),
+	          before.subscribers + 1);
+}
+
+/* An erased address comes back on new consent; its suppression goes only with a confirmation. */
+static void test_signup_erased(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t d = make_list(fx, "d");
+	int64_t sl = make_list_as(fx, "s", BL_OPTIN_SINGLE, BL_VISIBILITY_PUBLIC);
+	char h1[BL_HASH_HEX], h2[BL_HASH_HEX];
+	bl_suppression_hash("gone@x.org", h1);
+	bl_suppression_hash("gone2@x.org", h2);
+	int64_t old =
+	    add_subscriber(fx, "gone@x.org", BL_SUBSCRIBER_ACTIVE, d, BL_SUB_CONFIRMED, NOW - 1000);
+	OK(fx, OPS(fx)->subscriber_erase(fx->s, old, h1, "request", NOW - 900));
+	int64_t old2 = add_subscriber(fx, "gone2@x.org", BL_SUBSCRIBER_ACTIVE, d, BL_SUB_CONFIRMED,
+	                              NOW - 1000);
+	OK(fx, OPS(fx)->subscriber_erase(fx->s, old2, h2, "request", NOW - 900));
+
+	/* Double opt-in: a new subscriber, still suppressed until it confirms. */
+	struct bl_signup in = signup_of("gone@x.org", &d, 1, NOW);
+	struct bl_signup_result r = do_signup(fx, &in);
+	CHECK_INT("created again", r.created, 1);
+	CHECK_INT("pending", r.n_pending, 1);
+	RC(fx, OPS(fx)->suppression_get(fx->s, h1, NULL), 1);
+	struct bl_consent_ctx ctx = web_ctx(NOW + 60, "web:/confirm");
+	int64_t n = -1;
+	RC(fx, OPS(fx)->web_confirm(fx->s, r.subscriber_id, r.confirm_post_id, &ctx, &n), 1);
+	CHECK_INT("confirmed", n, 1);
+	RC(fx, OPS(fx)->suppression_get(fx->s, h1, NULL), 0);
+
+	/* Single opt-in: lifted at once. */
+	in = signup_of("gone2@x.org", &sl, 1, NOW);
+	r = do_signup(fx, &in);
+	CHECK_INT("single opt-in: subscribed", r.n_subscribed, 1);
+	RC(fx, OPS(fx)->suppression_get(fx->s, h2, NULL), 0);
+	/* The other addresses' entries are not touched. */
+	char h3[BL_HASH_HEX];
+	bl_suppression_hash("other@x.org", h3);
+	OK(fx, OPS(fx)->suppression_add(fx->s, h3, "request", NOW));
+	in = signup_of("third@x.org", &sl, 1, NOW);
+	do_signup(fx, &in);
+	RC(fx, OPS(fx)->suppression_get(fx->s, h3, NULL), 1);
+}
+
+/* At most one confirmation mail per subscriber per confirm_interval; resends; send_confirm 0. */
+static void test_signup_throttle(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t d = make_list(fx, "d"), e = make_list(fx, "e");
+	int64_t sl = make_list_as(fx, "s", BL_OPTIN_SINGLE, BL_VISIBILITY_PUBLIC);
+	const int64_t day = 86400;
+	static const struct {
+		const char *what;
+		const char *email;
+		int64_t at;        /* seconds after NOW */
+		const char *lists; /* "" is a resend */
+		int send_confirm;
+		int64_t interval;
+		/* wanted */
+		int64_t subscriber; /* 1: the first address's id, 0: none */
+		int pending, mail, throttled;
+		const char *mail_lists;
+	} steps[] = {
+	    {"first signup", "t@x.org", 0, "d", 1, 86400, 1, 1, 1, 0, "d"},
+	    {"again at once", "t@x.org", 1, "d", 1, 86400, 1, 1, 0, 1, NULL},
+	    {"another list, same day", "t@x.org", 100, "e", 1, 86400, 1, 1, 0, 1, NULL},
+	    {"a resend, same day", "t@x.org", 200, "", 1, 86400, 1, 2, 0, 1, NULL},
+	    {"a second before the day is over", "t@x.org", 86399, "d", 1, 86400, 1, 1, 0, 1, NULL},
+	    {"a single opt-in list: no mail due", "t@x.org", 86399, "s", 1, 86400, 1, 0, 0, 0,
+	     NULL},
+	    {"another address is not throttled", "u@x.org", 300, "d", 1, 86400, 0, 1, 1, 0, "d"},
+	    {"a day later: a resend asks for both", "t@x.org", 86400, "", 1, 86400, 1, 2, 1, 0,
+	     "d,e"},
+	    {"send_confirm 0: no mail, not throttled", "t@x.org", 3 * 86400, "", 0, 86400, 1, 2, 0,
+	     0, NULL},
+	    {"interval 0: never throttled", "t@x.org", 86401, "e", 1, 0, 1, 1, 1, 0, "e"},
+	    {"a resend for an unknown address", "nobody@x.org", 0, "", 1, 86400, 0, 0, 0, 0, NULL},
+	};
+	int64_t first = 0;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int64_t lists[4];
+		size_t n = 0;
+		for (const char *c = steps[i].lists; *c; c++)
+			lists[n++] = *c == 'd' ? d : *c == 'e' ? e : sl;
+		struct bl_signup in = signup_of(steps[i].email, lists, n, NOW + steps[i].at);
+		in.send_confirm = steps[i].send_confirm;
+		in.confirm_interval = steps[i].interval;
+		int64_t mails = confirm_posts(fx);
+		struct census before = census_of(fx);
+		struct bl_signup_result r = do_signup(fx, &in);
+		if (i == 0)
+			first = r.subscriber_id;
+		char w[160];
+		snprintf(w, sizeof(w), "%s: n_pending", steps[i].what);
+		CHECK_INT(w, r.n_pending, steps[i].pending);
+		snprintf(w, sizeof(w), "%s: a mail", steps[i].what);
+		CHECK_INT(w, r.confirm_post_id != 0, steps[i].mail);
+		CHECK_INT(w, confirm_posts(fx) - mails, steps[i].mail);
+		snprintf(w, sizeof(w), "%s: throttled", steps[i].what);
+		CHECK_INT(w, r.throttled, steps[i].throttled);
+		snprintf(w, sizeof(w), "%s: subscriber", steps[i].what);
+		if (steps[i].subscriber)
+			CHECK_INT(w, r.subscriber_id, first);
+		else if (*steps[i].lists)
+			CHECK_INT(w, r.subscriber_id != first && r.subscriber_id > 0, 1);
+		else
+			CHECK_INT(w, r.subscriber_id, 0);
+		if (steps[i].mail_lists) {
+			char buf[64];
+			snprintf(w, sizeof(w), "%s: the mail's lists", steps[i].what);
+			CHECK_STR(w, lists_of(fx, r.confirm_post_id, buf, sizeof(buf)),
+			          steps[i].mail_lists);
+		}
+		if (!*steps[i].lists && !steps[i].subscriber) {
+			snprintf(w, sizeof(w), "%s", steps[i].what);
+			check_census(fx, w, before);
+		}
+	}
+	(void)day;
+	/* A resend of a blocklisted subscriber says so and sends nothing. */
+	blocklist(fx, first, "complained");
+	int64_t mails = confirm_posts(fx);
+	struct bl_signup in = signup_of("t@x.org", NULL, 0, NOW + 10 * 86400);
+	struct bl_signup_result r = do_signup(fx, &in);
+	CHECK_INT("resend, blocklisted: blocklisted", r.blocklisted, 1);
+	CHECK_INT("resend, blocklisted: subscriber_id", r.subscriber_id, 0);
+	CHECK_INT("resend, blocklisted: mails", confirm_posts(fx), mails);
+}
+
+/* 50 signups of one address at once, each on a handle (connection) of its own. */
+struct racer {
+	const char *uri;
+	int64_t list;
+	pthread_barrier_t *gate;
+	int rc;
+	struct bl_signup_result r;
+	char error[BL_DIAG_MAX + 16];
+};
+
+static void *race_signup(void *arg)
+{
+	struct racer *x = arg;
+	struct bl_store *s = NULL;
+	struct bl_diag d = {{0}};
+	struct bl_store_opts opts = {0};
+	x->rc = bl_store_open(x->uri, &opts, &s, &d);
+	if (x->rc)
+		snprintf(x->error, sizeof(x->error), "open: %s", d.msg);
+	pthread_barrier_wait(x->gate);
+	if (x->rc)
+		return NULL;
+	struct bl_signup in = signup_of("Race@x.org", &x->list, 1, NOW);
+	in.email_key = "race@x.org";
+	x->rc = s->ops->web_signup(s, &in, &x->r);
+	if (x->rc)
+		snprintf(x->error, sizeof(x->error), "%s", bl_store_error(s));
+	bl_store_close(s);
+	return NULL;
+}
+
+static void test_signup_concurrent(void **state)
+{
+	struct fixture *fx = *state;
+	enum { N = 50 };
+	int64_t d = make_list(fx, "d");
+	pthread_barrier_t gate;
+	pthread_barrier_init(&gate, NULL, N);
+	struct racer x[N];
+	pthread_t th[N];
+	for (int i = 0; i < N; i++) {
+		x[i] = (struct racer){.uri = fx->uri, .list = d, .gate = &gate};
+		if (pthread_create(&th[i], NULL, race_signup, &x[i]) != 0)
+			fail_msg("pthread_create %d: got an error, want a thread", i);
+	}
+	int ok = 0, created = 0, mails = 0, throttled = 0;
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		if (x[i].rc != 0)
+			printf("# signup %d: got %d (%s)\n", i, x[i].rc, x[i].error);
+		ok += x[i].rc == 0;
+		created += x[i].r.created;
+		mails += x[i].r.confirm_post_id != 0;
+		throttled += x[i].r.throttled;
+	}
+	pthread_barrier_destroy(&gate);
+	CHECK_INT("signups that returned 0", ok, N);
+	CHECK_INT("subscribers", rows_in(fx, "subscribers"), 1);
+	CHECK_INT("signups that created it", created, 1);
+	CHECK_INT("confirmation posts", confirm_posts(fx), 1);
+	CHECK_INT("signups that made the mail", mails, 1);
+	CHECK_INT("signups throttled", throttled, N - 1);
+	CHECK_INT("subscriptions", rows_in(fx, "subscriptions"), 1);
+	CHECK_INT("signup events", rows_in(fx, "consent_events"), N);
+	CHECK_INT("delivery rows", rows_in(fx, "deliveries"), 1);
+	struct bl_subscriber sub;
+	RC(fx, OPS(fx)->subscriber_get(fx->s, "race@x.org", &sub), 1);
+	CHECK_STR("email as given", sub.email, "Race@x.org");
+	for (int i = 0; i < N; i++)
+		CHECK_INT("every signup names the subscriber", x[i].r.subscriber_id, sub.id);
+	bl_subscriber_clear(&sub);
+}
+
+/* web_confirm: what a confirmation post asked, once; nothing for the wrong post. */
+static void test_confirm(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t d1 = make_list(fx, "d1"), d2 = make_list(fx, "d2"), d3 = make_list(fx, "d3");
+	int64_t both[] = {d1, d2};
+	struct bl_signup in = signup_of("c@x.org", both, 2, NOW);
+	in.confirm_interval = 0;
+	struct bl_signup_result r = do_signup(fx, &in);
+	int64_t sub = r.subscriber_id, p12 = r.confirm_post_id;
+	raw_exec(fx, "UPDATE subscriptions SET mode = 'daily' WHERE list_id = 2");
+	in = signup_of("c@x.org", &d3, 1, NOW + 1);
+	in.confirm_interval = 0;
+	int64_t p3 = do_signup(fx, &in).confirm_post_id;
+	in = signup_of("other@x.org", &d1, 1, NOW + 2);
+	struct bl_signup_result ro = do_signup(fx, &in);
+	int64_t plain = make_post(fx, "a post", BL_PRIORITY_NORMAL, &d1, 1);
+	if (!sub || !p12 || !p3 || !ro.confirm_post_id)
+		fail_msg("setup: got ids %" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
+		         ", want all set",
+		         sub, p12, p3, ro.confirm_post_id);
+
+	struct bl_consent_ctx ctx = web_ctx(NOW + 100, "web:/confirm");
+	struct census before = census_of(fx);
+	static const struct {
+		const char *what;
+		int who;  /* 0: c, 1: other, 2: no such subscriber */
+		int post; /* 0: p12, 1: p3, 2: other's, 3: a post of kind post, 4: none */
+	} wrong[] = {
+	    {"a confirmation post of another subscriber", 0, 2},
+	    {"a post of kind post", 0, 3},
+	    {"no such post", 0, 4},
+	    {"no such subscriber", 2, 0},
+	    {"another subscriber's token on this post", 1, 0},
+	};
+	int64_t who[] = {sub, ro.subscriber_id, sub + ro.subscriber_id + 100};
+	int64_t post[] = {p12, p3, ro.confirm_post_id, plain, plain + 100};
+	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		int64_t n = -1;
+		int rc =
+		    OPS(fx)->web_confirm(fx->s, who[wrong[i].who], post[wrong[i].post], &ctx, &n);
+		if (rc != 0)
+			fail_msg("web_confirm, %s: got %d (%s), want 0", wrong[i].what, rc,
+			         rc < 0 ? bl_store_error(fx->s) : "-");
+		CHECK_INT("n untouched by a refusal... set to 0", n, 0);
+		check_census(fx, wrong[i].what, before);
+	}
+
+	/* The right one: d1 and d2 (mode kept), not d3. */
+	int64_t n = -1;
+	RC(fx, OPS(fx)->web_confirm(fx->s, sub, p12, &ctx, &n), 1);
+	CHECK_INT("confirmed now", n, 2);
+	enum bl_mode mode;
+	CHECK_INT("d1", sub_status_of(fx, sub, d1, &mode), BL_SUB_CONFIRMED);
+	CHECK_INT("d1 mode", mode, BL_MODE_INSTANT);
+	CHECK_INT("d2", sub_status_of(fx, sub, d2, &mode), BL_SUB_CONFIRMED);
+	CHECK_INT("d2 mode kept", mode, BL_MODE_DAILY);
+	CHECK_INT("d3: not this post's list", sub_status_of(fx, sub, d3, NULL), BL_SUB_UNCONFIRMED);
+	struct seen w = {0};
+	OK(fx, OPS(fx)->consent_each(fx->s, sub, on_consent, &w));
+	CHECK_STR("event", w.text[w.n - 2], "confirm|d1|" WEB_IP "|" WEB_UA "|web:/confirm");
+	CHECK_STR("event", w.text[w.n - 1], "confirm|d2|" WEB_IP "|" WEB_UA "|web:/confirm");
+	CHECK_INT("event time", w.ev[w.n - 1].at, NOW + 100);
+	int64_t events = rows_in(fx, "consent_events");
+
+	/* Idempotent. */
+	n = -1;
+	RC(fx, OPS(fx)->web_confirm(fx->s, sub, p12, &ctx, &n), 1);
+	CHECK_INT("a second confirm", n, 0);
+	CHECK_INT("events after a second confirm", rows_in(fx, "consent_events"), events);
+	RC(fx, OPS(fx)->web_confirm(fx->s, sub, p12, &ctx, NULL), 1);
+
+	/* A subscription left since is not confirmed by a late click. */
+	int64_t left = 0;
+	RC(fx, OPS(fx)->web_unsubscribe(fx->s, sub, d3, &ctx, &left), 1);
+	n = -1;
+	RC(fx, OPS(fx)->web_confirm(fx->s, sub, p3, &ctx, &n), 1);
+	CHECK_INT("confirm after leaving", n, 0);
+	CHECK_INT("d3 stays unsubscribed", sub_status_of(fx, sub, d3, NULL), BL_SUB_UNSUBSCRIBED);
+
+	/* An erased subscriber's token finds nobody. */
+	char h[BL_HASH_HEX];
+	bl_suppression_hash("other@x.org", h);
+	OK(fx, OPS(fx)->subscriber_erase(fx->s, ro.subscriber_id, h, "request", NOW + 200));
+	RC(fx, OPS(fx)->web_confirm(fx->s, ro.subscriber_id, ro.confirm_post_id, &ctx, &n), 0);
+	RC(fx, OPS(fx)->suppression_get(fx->s, h, NULL), 1);
+}
+
+/* The engine sends a confirmation mail ahead of every post, and never one with nothing left. */
+static void test_confirm_claims(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t d1 = make_list(fx, "d1"), d2 = make_list(fx, "d2");
+	int64_t reader =
+	    add_subscriber(fx, "reader@x.org", BL_SUBSCRIBER_ACTIVE, d1, BL_SUB_CONFIRMED, NOW);
+	(void)reader;
+	int64_t breaking = make_post(fx, "breaking", BL_PRIORITY_BREAKING, &d1, 1);
+	queue_post(fx, breaking, 1);
+	int64_t both[] = {d1, d2};
+	struct bl_signup in = signup_of("new@x.org", both, 2, NOW);
+	in.confirm_interval = 0;
+	struct bl_signup_result r = do_signup(fx, &in);
+	int64_t first = r.confirm_post_id, sub = r.subscriber_id;
+	in = signup_of("new@x.org", both, 2, NOW + 1);
+	in.confirm_interval = 0;
+	int64_t second = do_signup(fx, &in).confirm_post_id;
+	in = signup_of("later@x.org", &d2, 1, NOW + 2);
+	int64_t third = do_signup(fx, &in).confirm_post_id;
+	int64_t later = raw_int(fx, "SELECT subscriber_id FROM deliveries WHERE post_id = "
+	                            "(SELECT max(id) FROM posts)");
+
+	/* d1 confirmed another way (an import): the first mail still asks for d2. */
+	set_subscription(fx, sub, d1, BL_SUB_CONFIRMED);
+	struct turn t = {0};
+	exchange(fx, NOW + 5, NULL, 0, 1, &t);
+	CHECK_INT("claimed", t.n, 1);
+	CHECK_INT("first claim: the first confirmation post", t.c[0].post_id, first);
+	CHECK_INT("its list: the one still unconfirmed", t.c[0].list_id, d2);
+	CHECK_INT("its subscriber", t.c[0].subscriber_id, sub);
+	CHECK_STR("its address", t.c[0].email, "new@x.org");
+	struct bl_delivery_result res[MAX_CLAIM];
+	size_t nr = results_for(&t, BL_DELIVERY_ACCEPTED, res);
+
+	/* Confirmed through the first mail: the second has nothing left to ask. */
+	struct bl_consent_ctx ctx = web_ctx(NOW + 6, "web:/confirm");
+	RC(fx, OPS(fx)->web_confirm(fx->s, sub, first, &ctx, NULL), 1);
+	blocklist(fx, later, "bounced");
+	exchange(fx, NOW + 7, res, nr, 8, &t);
+	CHECK_INT("claimed after the confirmation: the breaking post's row", t.n, 1);
+	CHECK_INT("the breaking post", t.c[0].post_id, breaking);
+	CHECK_INT("finished: the first and second mails, the third", t.finished, 3);
+	struct rows w;
+	rows_of(fx, second, -1, &w);
+	CHECK_INT("second mail: state", w.r[0].state, BL_DELIVERY_SUPPRESSED);
+	CHECK_STR("second mail: reply", w.r[0].reply, "nothing left to confirm");
+	CHECK_INT("second mail: attempts", w.r[0].attempts, 0);
+	rows_of(fx, third, -1, &w);
+	CHECK_STR("third mail: reply", w.r[0].reply, "subscriber blocklisted: bounced");
+	CHECK_INT("first mail", status_of(fx, first), BL_POST_SENT);
+	CHECK_INT("second mail", status_of(fx, second), BL_POST_SENT);
+
+	/* A confirmation mail's list: in any mode, and once its list is gone, nothing. */
+	in = signup_of("weekly@x.org", &d2, 1, NOW + 8);
+	r = do_signup(fx, &in);
+	raw_exec(fx, "UPDATE subscriptions SET mode = 'weekly' WHERE status = 'unconfirmed'");
+	exchange(fx, NOW + 9, NULL, 0, 1, &t);
+	CHECK_INT("weekly, unconfirmed: claimed", t.n, 1);
+	CHECK_INT("weekly, unconfirmed: the mail", t.c[0].post_id, r.confirm_post_id);
+	nr = results_for(&t, BL_DELIVERY_PENDING, res);
+	exchange(fx, NOW + 10, res, nr, 0, &t); /* released */
+	OK(fx, OPS(fx)->list_delete(fx->s, "d2"));
+	exchange(fx, NOW + 11, NULL, 0, 1, &t);
+	CHECK_INT("its list deleted: claimed", t.n, 0);
+	rows_of(fx, r.confirm_post_id, -1, &w);
+	CHECK_STR("its list deleted: reply", w.r[0].reply, "nothing left to confirm");
+	turn_clear(&t);
+}
+
+/* web_unsubscribe: one list or every one; idempotent. */
+static void test_unsubscribe(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list(fx, "a"), b = make_list(fx, "b"), c = make_list(fx, "c");
+	int64_t e = make_list(fx, "e");
+	int64_t sub = add_subscriber(fx, "u@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	add_subscription(fx, sub, b, BL_SUB_UNCONFIRMED, BL_MODE_DAILY, NOW);
+	add_subscription(fx, sub, c, BL_SUB_UNSUBSCRIBED, BL_MODE_INSTANT, NOW);
+	int64_t other =
+	    add_subscriber(fx, "o@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	struct bl_consent_ctx ctx = web_ctx(NOW + 50, "web:/unsubscribe");
+	static const struct {
+		const char *what;
+		int list; /* 0 all, 1 a, 2 b, 3 c, 4 e (no subscription), 5 no such list */
+		int64_t n;
+		const char *statuses; /* a, b, c afterwards: C confirmed, U unconfirmed, X left */
+		const char *events;   /* added */
+	} steps[] = {
+	    {"leave a", 1, 1, "XUX", "unsubscribe|a"},
+	    {"leave a again", 1, 0, "XUX", ""},
+	    {"leave c, left already", 3, 0, "XUX", ""},
+	    {"leave e, never on it", 4, 0, "XUX", ""},
+	    {"leave a list that does not exist", 5, 0, "XUX", ""},
+	    {"leave all", 0, 1, "XXX", "unsubscribe|b"},
+	    {"leave all again", 0, 0, "XXX", ""},
+	};
+	int64_t list_of[] = {0, a, b, c, e, e + 100};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		char before[512], after[512], want[1100];
+		events_of(fx, sub, before, sizeof(before));
+		int64_t n = -1;
+		RC(fx, OPS(fx)->web_unsubscribe(fx->s, sub, list_of[steps[i].list], &ctx, &n), 1);
+		char w[160];
+		snprintf(w, sizeof(w), "%s: n", steps[i].what);
+		CHECK_INT(w, n, steps[i].n);
+		char got[4];
+		for (int k = 0; k < 3; k++) {
+			int st = sub_status_of(fx, sub, list_of[k + 1], NULL);
+			got[k] = st == BL_SUB_CONFIRMED     ? 'C'
+			         : st == BL_SUB_UNCONFIRMED ? 'U'
+			                                    : 'X';
+		}
+		got[3] = '\0';
+		snprintf(w, sizeof(w), "%s: statuses", steps[i].what);
+		CHECK_STR(w, got, steps[i].statuses);
+		events_of(fx, sub, after, sizeof(after));
+		snprintf(want, sizeof(want), "%s%s%s", before, *steps[i].events ? "," : "",
+		         steps[i].events);
+		snprintf(w, sizeof(w), "%s: events", steps[i].what);
+		CHECK_STR(w, after, want);
+	}
+	struct seen w = {0};
+	OK(fx, OPS(fx)->consent_each(fx->s, sub, on_consent, &w));
+	CHECK_STR("unsubscribe event", w.text[w.n - 1],
+	          "unsubscribe|b|" WEB_IP "|" WEB_UA "|web:/unsubscribe");
+	CHECK_INT("unsubscribe event time", w.ev[w.n - 1].at, NOW + 50);
+	enum bl_mode mode;
+	sub_status_of(fx, sub, b, &mode);
+	CHECK_INT("mode kept", mode, BL_MODE_DAILY);
+	CHECK_INT("the other subscriber is untouched", sub_status_of(fx, other, a, NULL),
+	          BL_SUB_CONFIRMED);
+	int64_t n = -1;
+	RC(fx, OPS(fx)->web_unsubscribe(fx->s, sub + other + 10, 0, &ctx, &n), 0);
+	RC(fx, OPS(fx)->web_unsubscribe(fx->s, sub, 0, &ctx, NULL), 1);
+}
+
+/* web_preferences: each change writes what it changes and its event, nothing else. */
+static void test_preferences(void **state)
+{
+	enum { NONE = -1 };
+	static const struct {
+		const char *what;
+		int before; /* enum bl_sub_status, or NONE */
+		enum bl_mode mode_before;
+		enum bl_sub_status to;
+		enum bl_mode mode_to;
+		int after; /* status afterwards, or NONE */
+		const char *events;
+	} cases[] = {
+	    {"a new mode", BL_SUB_CONFIRMED, BL_MODE_INSTANT, BL_SUB_CONFIRMED, BL_MODE_DAILY,
+	     BL_SUB_CONFIRMED, "preference|l"},
+	    {"leaving", BL_SUB_CONFIRMED, BL_MODE_INSTANT, BL_SUB_UNSUBSCRIBED, BL_MODE_INSTANT,
+	     BL_SUB_UNSUBSCRIBED, "unsubscribe|l"},
+	    {"leaving and a new mode", BL_SUB_CONFIRMED, BL_MODE_INSTANT, BL_SUB_UNSUBSCRIBED,
+	     BL_MODE_WEEKLY, BL_SUB_UNSUBSCRIBED, "unsubscribe|l,preference|l"},
+	    {"re-joining", BL_SUB_UNSUBSCRIBED, BL_MODE_DAILY, BL_SUB_CONFIRMED, BL_MODE_DAILY,
+	     BL_SUB_CONFIRMED, "confirm|l"},
+	    {"confirming a pending one", BL_SUB_UNCONFIRMED, BL_MODE_INSTANT, BL_SUB_CONFIRMED,
+	     BL_MODE_INSTANT, BL_SUB_CONFIRMED, "confirm|l"},
+	    {"no change", BL_SUB_CONFIRMED, BL_MODE_WEEKLY, BL_SUB_CONFIRMED, BL_MODE_WEEKLY,
+	     BL_SUB_CONFIRMED, ""},
+	    {"no change, left", BL_SUB_UNSUBSCRIBED, BL_MODE_INSTANT, BL_SUB_UNSUBSCRIBED,
+	     BL_MODE_INSTANT, BL_SUB_UNSUBSCRIBED, ""},
+	    {"joining a new list", NONE, 0, BL_SUB_CONFIRMED, BL_MODE_WEEKLY, BL_SUB_CONFIRMED,
+	     "signup|l,confirm|l"},
+	    {"leaving a list never joined", NONE, 0, BL_SUB_UNSUBSCRIBED, BL_MODE_INSTANT, NONE,
+	     ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fixture *fx = NULL;
+		setup((void **)&fx);
+		int64_t l = make_list(fx, "l");
+		int64_t sub = add_subscriber(fx, "p@x.org", BL_SUBSCRIBER_ACTIVE, 0, 0, NOW - 10);
+		if (cases[i].before != NONE)
+			add_subscription(fx, sub, l, (enum bl_sub_status)cases[i].before,
+			                 cases[i].mode_before, NOW - 10);
+		struct bl_subscription_change ch = {l, cases[i].to, cases[i].mode_to};
+		struct bl_consent_ctx ctx = web_ctx(NOW, "web:/preferences");
+		int64_t written = rows_in(fx, "subscriptions") + rows_in(fx, "consent_events");
+		RC(fx, OPS(fx)->web_preferences(fx->s, sub, NULL, &ch, 1, &ctx), 1);
+		char w[160], got[256];
+		enum bl_mode mode = (enum bl_mode) - 1;
+		snprintf(w, sizeof(w), "%s: status", cases[i].what);
+		CHECK_INT(w, sub_status_of(fx, sub, l, &mode), cases[i].after);
+		if (cases[i].after != NONE) {
+			snprintf(w, sizeof(w), "%s: mode", cases[i].what);
+			CHECK_INT(w, mode, cases[i].mode_to);
+		}
+		snprintf(w, sizeof(w), "%s: events", cases[i].what);
+		events_of(fx, sub, got, sizeof(got));
+		CHECK_STR(w, got, cases[i].events);
+		if (!*cases[i].events) {
+			snprintf(w, sizeof(w), "%s: rows written", cases[i].what);
+			CHECK_INT(w, rows_in(fx, "subscriptions") + rows_in(fx, "consent_events"),
+			          written);
+		} else {
+			struct seen ev = {0};
+			OK(fx, OPS(fx)->consent_each(fx->s, sub, on_consent, &ev));
+			snprintf(w, sizeof(w), "%s: event context", cases[i].what);
+			if (!strstr(ev.text[0], "|" WEB_IP "|" WEB_UA "|web:/preferences"))
+				fail_msg("%s: got \"%s\"", w, ev.text[0]);
+		}
+		teardown((void **)&fx);
+	}
+}
+
+/* web_preferences: the name, refusals (nothing written), several changes at once. */
+static void test_preferences_form(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list(fx, "a"), b = make_list(fx, "b");
+	int64_t sub = add_subscriber(fx, "f@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	struct bl_consent_ctx ctx = web_ctx(NOW + 1, "web:/preferences");
+	static const struct {
+		const char *what, *name, *want_name, *events;
+	} names[] = {
+	    {"no name given", NULL, "", ""},
+	    {"the same name", "", "", ""},
+	    {"a new name", "Zoë", "Zoë", "preference|-"},
+	    {"the same again", "Zoë", "Zoë", ""},
+	    {"cleared", "", "", "preference|-"},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char before[512], after[512], want[1100], w[160];
+		events_of(fx, sub, before, sizeof(before));
+		RC(fx, OPS(fx)->web_preferences(fx->s, sub, names[i].name, NULL, 0, &ctx), 1);
+		struct bl_subscriber s;
+		RC(fx, OPS(fx)->subscriber_get_id(fx->s, sub, &s), 1);
+		snprintf(w, sizeof(w), "%s: name", names[i].what);
+		CHECK_STR(w, s.name, names[i].want_name);
+		bl_subscriber_clear(&s);
+		events_of(fx, sub, after, sizeof(after));
+		snprintf(want, sizeof(want), "%s%s%s", before, *names[i].events ? "," : "",
+		         names[i].events);
+		snprintf(w, sizeof(w), "%s: events", names[i].what);
+		CHECK_STR(w, after, want);
+	}
+
+	/* Refusals write nothing, whatever else the form holds. */
+	struct census before = census_of(fx);
+	struct bl_subscription_change bad[][2] = {
+	    {{b, BL_SUB_CONFIRMED, BL_MODE_DAILY}, {a, BL_SUB_UNCONFIRMED, BL_MODE_INSTANT}},
+	    {{a, BL_SUB_UNSUBSCRIBED, BL_MODE_INSTANT},
+	     {b + 100, BL_SUB_CONFIRMED, BL_MODE_INSTANT}},
+	    {{a, BL_SUB_CONFIRMED, (enum bl_mode)7}, {b, BL_SUB_CONFIRMED, BL_MODE_INSTANT}},
+	};
+	static const int want_rc[] = {-BL_EINVAL, -BL_ENOENT, -BL_EINVAL};
+	for (size_t i = 0; i < 3; i++) {
+		RC(fx, OPS(fx)->web_preferences(fx->s, sub, "Renamed", bad[i], 2, &ctx),
+		   want_rc[i]);
+		check_census(fx, "a refused form", before);
+	}
+	struct bl_subscriber s;
+	RC(fx, OPS(fx)->subscriber_get_id(fx->s, sub, &s), 1);
+	CHECK_STR("name after the refusals", s.name, "");
+	bl_subscriber_clear(&s);
+	RC(fx, OPS(fx)->web_preferences(fx->s, sub + 100, "x", NULL, 0, &ctx), 0);
+
+	/* The whole form at once; a confirmation through it lifts the address's suppression. */
+	char h[BL_HASH_HEX];
+	bl_suppression_hash("f@x.org", h);
+	OK(fx, OPS(fx)->suppression_add(fx->s, h, "request", NOW));
+	struct bl_subscription_change form[] = {{a, BL_SUB_CONFIRMED, BL_MODE_WEEKLY},
+	                                        {b, BL_SUB_CONFIRMED, BL_MODE_INSTANT}};
+	RC(fx, OPS(fx)->web_preferences(fx->s, sub, "Form", form, 2, &ctx), 1);
+	char got[512];
+	CHECK_STR(
+	    "events of the form", events_of(fx, sub, got, sizeof(got)),
+	    "import|a,preference|-,preference|-,preference|-,preference|a,signup|b,confirm|b");
+	RC(fx, OPS(fx)->suppression_get(fx->s, h, NULL), 0);
+}
+
+/* subscriber_get_id and subscriber_deliveries_each. */
+static void test_subscriber_web_reads(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list(fx, "a"), d = make_list(fx, "d");
+	int64_t sub =
+	    add_subscriber(fx, "r@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW - 5);
+	int64_t other =
+	    add_subscriber(fx, "o@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW - 5);
+	struct bl_subscriber s;
+	memset(&s, 0xab, sizeof(s));
+	RC(fx, OPS(fx)->subscriber_get_id(fx->s, sub, &s), 1);
+	CHECK_INT("id", s.id, sub);
+	CHECK_STR("email", s.email, "r@x.org");
+	CHECK_STR("email_key", s.email_key, "r@x.org");
+	CHECK_INT("status", s.status, BL_SUBSCRIBER_ACTIVE);
+	CHECK_INT("created_at", s.created_at, NOW - 5);
+	bl_subscriber_clear(&s);
+	RC(fx, OPS(fx)->subscriber_get_id(fx->s, sub + other, &s), 0);
+
+	int64_t p1 = make_post(fx, "First ✓", BL_PRIORITY_NORMAL, &a, 1);
+	queue_post(fx, p1, 2);
+	struct bl_signup in = signup_of("r@x.org", &d, 1, NOW);
+	int64_t confirm = do_signup(fx, &in).confirm_post_id;
+	int64_t p2 = make_post(fx, "Second", BL_PRIORITY_NORMAL, &a, 1);
+	queue_post(fx, p2, 2);
+	struct turn t = {0};
+	exchange(fx, NOW + 1, NULL, 0, 1, &t); /* the confirmation mail */
+	struct rows w;
+	memset(&w, 0, sizeof(w));
+	OK(fx, OPS(fx)->subscriber_deliveries_each(fx->s, sub, on_delivery, &w));
+	CHECK_INT("deliveries of the subscriber", w.n, 3);
+	static const struct {
+		const char *subject;
+		enum bl_delivery_state state;
+	} want[] = {{"First ✓", BL_DELIVERY_PENDING},
+	            {"Confirm your subscription", BL_DELIVERY_CLAIMED},
+	            {"Second", BL_DELIVERY_PENDING}};
+	int64_t want_post[] = {p1, confirm, p2};
+	for (int i = 0; i < 3; i++) {
+		char what[64];
+		snprintf(what, sizeof(what), "row %d: post", i);
+		CHECK_INT(what, w.r[i].id > 0 && w.r[i].subscriber_id == sub, 1);
+		CHECK_STR("row email", w.r[i].email, "r@x.org");
+		CHECK_STR("row post_subject", w.r[i].subject, want[i].subject);
+		CHECK_INT("row state", w.r[i].state, want[i].state);
+		if (i && w.r[i].id <= w.r[i - 1].id)
+			fail_msg("rows by id: got %" PRId64 " after %" PRId64 ", want ascending",
+			         w.r[i].id, w.r[i - 1].id);
+	}
+	char sql[160];
+	for (int i = 0; i < 3; i++) {
+		snprintf(sql, sizeof(sql), "SELECT post_id FROM deliveries WHERE id = %" PRId64,
+		         w.r[i].id);
+		CHECK_INT("row post", raw_int(fx, sql), want_post[i]);
+	}
+	/* Elsewhere post_subject is NULL. */
+	memset(&w, 0, sizeof(w));
+	OK(fx, OPS(fx)->delivery_each(fx->s, p1, -1, 0, 0, on_delivery, &w));
+	CHECK_STR("delivery_each: post_subject", w.r[0].subject, "(null)");
+	turn_clear(&t);
+	/* Erased: its rows stay with the posts, not with anybody. */
+	char h[BL_HASH_HEX];
+	bl_suppression_hash("r@x.org", h);
+	OK(fx, OPS(fx)->subscriber_erase(fx->s, sub, h, "request", NOW + 2));
+	memset(&w, 0, sizeof(w));
+	OK(fx, OPS(fx)->subscriber_deliveries_each(fx->s, sub, on_delivery, &w));
+	CHECK_INT("deliveries of an erased subscriber", w.n, 0);
+	memset(&w, 0, sizeof(w));
+	OK(fx, OPS(fx)->subscriber_deliveries_each(fx->s, other, on_delivery, &w));
+	CHECK_INT("deliveries of the other subscriber", w.n, 2);
+	CHECK_INT("anonymous rows",
+	          raw_int(fx, "SELECT count(*) FROM deliveries WHERE subscriber_id IS NULL"), 3);
+}
+
 /* ---- main
  * ------------------------------------------------------------------------------------------ */
 
@@ -3290,6 +4391,7 @@ static void test_import_marks(void **state)
 
 #define TEST(f)       cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TEST_EMPTY(f) cmocka_unit_test_setup_teardown(f, setup_empty, teardown)
+#define TEST_OWN(f)   cmocka_unit_test(f) /* a fresh database per case, made by the test */
 
 int main(void)
 {
@@ -3354,6 +4456,18 @@ int main(void)
 	    TEST(test_archive),
 	    TEST(test_stats),
 	    TEST_EMPTY(test_migrate_from_2),
+	    TEST_OWN(test_signup),
+	    TEST(test_signup_context),
+	    TEST(test_signup_refused),
+	    TEST(test_signup_erased),
+	    TEST(test_signup_throttle),
+	    TEST(test_signup_concurrent),
+	    TEST(test_confirm),
+	    TEST(test_confirm_claims),
+	    TEST(test_unsubscribe),
+	    TEST_OWN(test_preferences),
+	    TEST(test_preferences_form),
+	    TEST(test_subscriber_web_reads),
 	    /* PostgreSQL only (several engines at once): the last 3, left out for SQLite */
 	    TEST(test_claim_concurrent),
 	    TEST(test_claim_rolled_back),

@@ -1,5 +1,7 @@
 -- bulletin schema 3 (PostgreSQL): the same changes as sql/sqlite/003_web.sql
--- (see there for why each index exists).
+-- (see there for why each index exists), but for SQLite's covering
+-- posts_by_status (the body is TOASTed out of line here) and its
+-- subscribers_blocklisted (the metrics count subscribers in one scan here).
 
 ALTER TABLE posts ADD COLUMN kind text NOT NULL DEFAULT 'post'
 	CHECK (kind IN ('post', 'confirm', 'digest'));

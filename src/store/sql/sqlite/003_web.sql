@@ -25,6 +25,10 @@ CREATE INDEX posts_archive ON posts (id)
 -- still sending or paused (posts_by_status) and those sent recently: this.
 CREATE INDEX posts_sent ON posts (finished_at) WHERE status = 'sent';
 
+-- The metrics count blocklisted subscribers along this (the others are all
+-- the rest), not by reading every subscriber row.
+CREATE INDEX subscribers_blocklisted ON subscribers (id) WHERE status = 'blocklisted';
+
 -- web_signup's throttle (a confirmation mail for this subscriber in the last
 -- confirm_interval seconds?) seeks the subscriber's deliveries created since
 -- then instead of walking all of them: a reader of a few years has tens of
