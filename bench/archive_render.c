@@ -45,7 +45,9 @@ int main(int argc, char **argv)
 		*q = '\0';
 		query = q + 1;
 	}
-	if (bl_config_load_env(cfg, environ, &d) != 0 || bl_store_open(argv[1], &so, &s, &d) != 0 ||
+	if (bl_config_load_env(cfg, environ, &d) != 0 ||
+	    bl_config_set(cfg, "db", argv[1], BL_ORIGIN_FLAG, "argv", &d) != 0 ||
+	    bl_store_open(argv[1], &so, &s, &d) != 0 ||
 	    bl_web_init(&w, cfg, s, &d) != 0) {
 		fprintf(stderr, "bench_archive_render: %s\n", d.msg);
 		return 1;

@@ -241,6 +241,19 @@ static int form_check(struct bl_http_req *req, const char *token)
 	return 1;
 }
 
+/* A signup as a job of the group-commit writer (http/batch.h). */
+struct signup_job {
+	const struct bl_signup *in;
+	struct bl_signup_result out;
+};
+
+static int signup_job_run(struct bl_store *s, void *arg)
+{
+	struct signup_job *j = arg;
+	memset(&j->out, 0, sizeof(j->out));
+	return s->ops->web_signup(s, j->in, &j->out);
+}
+
 static void signup_post(struct bl_http_req *req, struct bl_http_resp *resp)
 {
 	struct bl_web *w = web_of(req);
@@ -361,11 +374,17 @@ static void signup_post(struct bl_http_req *req, struct bl_http_resp *resp)
 	    .send_confirm = !breaker_open(w),
 	    .confirm_subject = subject,
 	};
-	struct bl_signup_result r = {0};
-	int rc = req->store->ops->web_signup(req->store, &in, &r);
+	struct signup_job job = {.in = &in};
+	char err[BL_DIAG_MAX] = "";
+	int rc = w->writer ? bl_batcher_run(w->writer, signup_job_run, &job, err)
+	                   : signup_job_run(req->store, &job);
+	struct bl_signup_result r = job.out;
 	free(clean_name);
 	if (rc) {
-		store_error(req, resp, "recording a signup");
+		bl_error("recording a signup: %s", w->writer ? err : bl_store_error(req->store));
+		bl_web_error(req, resp, 500, "Something went wrong",
+		             "The request could not be completed. Nothing was changed; please try "
+		             "again in a moment.");
 		goto out;
 	}
 	if (r.confirm_post_id) {

@@ -7,6 +7,8 @@
  */
 #include "http/web.h"
 
+#include "http/batch.h"
+
 #include "send/compose.h"
 #include "send/engine.h"
 #include "util/log.h"
@@ -50,6 +52,13 @@ int bl_web_init(struct bl_web *w, const struct bl_config *c, struct bl_store *s,
 	atomic_init(&w->breaker_until, 0);
 	atomic_init(&w->confirm_mails, 0);
 	w->page_cache = bl_page_cache_create();
+	/* Signups commit in groups on one writer (src/http/batch.h). */
+	struct bl_store_opts so = {
+	    .busy_timeout_ms = (int)(bl_config_int(c, "db_busy_timeout") * 1000),
+	    .must_exist = 1,
+	};
+	if ((rc = bl_batcher_create(bl_config_str(c, "db"), &so, 0, &w->writer, d)))
+		goto fail;
 	return 0;
 fail:
 	bl_web_finish(w);
@@ -60,6 +69,7 @@ void bl_web_finish(struct bl_web *w)
 {
 	if (!w)
 		return;
+	bl_batcher_destroy(w->writer);
 	bl_pages_destroy(w->pages);
 	bl_page_cache_destroy(w->page_cache);
 	bl_ratelimit_destroy(w->signup_ip);

@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "core/crypto.h"
+#include "http/batch.h"
 #include "http/http.h"
 #include "http/pages.h"
 
@@ -32,6 +33,7 @@ struct bl_web {
 	atomic_llong breaker_until;         /* confirmation mail stopped until this time (s) */
 	atomic_llong confirm_mails;         /* confirmation posts queued since start */
 	struct bl_http_server *server;      /* for /metrics; set once listening */
+	struct bl_batcher *writer;          /* group commit of signups (http/batch.h) */
 	void (*wake_engine)(void *arg);     /* after queueing mail: wake the engine (may be NULL) */
 	void *wake_arg;
 	struct bl_page_cache *page_cache; /* archive.c: rendered public pages, kept a second */

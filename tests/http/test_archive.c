@@ -158,7 +158,8 @@ static int setup(void **state)
 	add_post(hostile_subject, hostile_body, &fx.news_id, 1, 1, 0, 1, 1, 0);
 
 	fx.cfg = bl_config_create();
-	if (bl_config_set(fx.cfg, "public_url", PUBLIC_URL "/", BL_ORIGIN_FLAG, "test", &d) ||
+	if (bl_config_set(fx.cfg, "db", fx.uri, BL_ORIGIN_FLAG, "test", &d) ||
+	    bl_config_set(fx.cfg, "public_url", PUBLIC_URL "/", BL_ORIGIN_FLAG, "test", &d) ||
 	    bl_config_set(fx.cfg, "site_name", "Example <News> & Co", BL_ORIGIN_FLAG, "test", &d)) {
 		fprintf(stderr, "config: %s\n", d.msg);
 		return -1;
