@@ -14,7 +14,8 @@
 #      email=bench-T-N%40example.org&list=news&form_token=...&website= with a
 #      distinct address per request, the form token and its cookie fetched
 #      once before the run (GET /). Config: form_min_fill = 0,
-#      signup_rate_ip = 0, signup_rate_global = 0 (no budget limits the run).
+#      signup_rate_ip = 0, signup_rate_global = 0, http_connections_per_ip =
+#      2 x the connections (no budget limits the run).
 #      serve runs with --no-engine: each signup still commits its subscriber,
 #      subscription, consent event and confirmation post with its delivery
 #      row, but nothing sends that mail, so delivery does not compete for the
@@ -142,6 +143,8 @@ form_min_fill = 0
 signup_rate_ip = 0
 signup_rate_global = 0
 log_level = warn
+# wrk's connections all come from 127.0.0.1: room for them and their reconnects
+http_connections_per_ip = $((CONNS * 2 > 64 ? CONNS * 2 : 64))
 EOF
 [ -n "${HTTP_THREADS:-}" ] && echo "http_threads = $HTTP_THREADS" >>"$CONF"
 BC=("$B" --config "$CONF")
