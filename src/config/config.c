@@ -45,8 +45,10 @@ static const struct bl_config_key keys[] = {
     {"http_connections_per_ip", BL_CONF_INT, "32", 1, 100000, NULL,
      "simultaneous HTTP connections from one client address"},
     {"http_header_max", BL_CONF_INT, "16384", 4096, 1048576, NULL,
-     "memory for one HTTP request's headers, bytes (431 above)"},
-    {"http_threads", BL_CONF_INT, "4", 1, 256, NULL, "HTTP worker threads of `serve`"},
+     "largest header block of one HTTP request, bytes (431 above)"},
+    {"http_threads", BL_CONF_INT, "32", 1, 1024, NULL,
+     "HTTP worker threads of `serve` (each runs one request at a time; signups commit in groups "
+     "across them)"},
     {"import_batch", BL_CONF_INT, "50000", 1, 10000000, NULL,
      "rows committed per import transaction"},
     {"import_role_addresses", BL_CONF_BOOL, "false", 0, 0, NULL,

@@ -29,21 +29,23 @@ struct bl_http_server;
 /* One request, as the handler sees it; every pointer is borrowed for the
  * handler's call and every string is NUL-terminated. */
 struct bl_http_req {
-	enum bl_http_method method;
-	const char *path; /* percent-decoded path without the query, "/confirm/AbC" */
+	enum bl_http_method method; /* a HEAD on a route with GET comes as BL_HTTP_GET */
+	const char *path;           /* percent-decoded path without the query, "/confirm/AbC" */
 	const char
 	    *param; /* prefix routes: the rest of the path after the prefix ("AbC"); else "" */
 	const char
 	    *query;     /* raw query string without '?', "" when none (decode with bl_form_parse) */
 	const char *ip; /* the peer's address as text ("127.0.0.1", "::1") */
-	const char *user_agent;   /* "" when absent; cut to BL_USER_AGENT_MAX bytes */
+	const char *user_agent;   /* "" when absent; cut to BL_USER_AGENT_MAX bytes at a UTF-8
+	                             boundary; bytes that are not UTF-8 become '?' */
 	const char *content_type; /* "" when absent */
 	const char *body;         /* POST body (NUL added after it), "" for none */
 	size_t body_len;          /* bytes, at most the server's body_max */
 	struct bl_store *store;   /* this worker thread's store handle */
 	void *app;                /* bl_http_opts.app */
 	struct bl_http_server *server;
-	void *conn; /* libmicrohttpd's connection (for bl_http_header / bl_http_cookie) */
+	void *conn; /* libmicrohttpd's connection (for bl_http_header / bl_http_cookie);
+	               NULL in a request made by hand (a handler's test): no headers then */
 };
 
 struct bl_http_header_pair {
@@ -65,6 +67,9 @@ struct bl_http_resp {
 /* A handler: fills @resp from @req. It never fails: errors become a response. */
 typedef void (*bl_http_handler)(struct bl_http_req *req, struct bl_http_resp *resp);
 
+/* Routes are tried in order: the first whose path matches and that takes the
+ * method wins. A path that routes match but none with the method: 405, Allow
+ * listing their methods. */
 struct bl_http_route {
 	unsigned methods;   /* bits of enum bl_http_method; other methods get 405 with Allow */
 	const char *path;   /* "/archive" (exact), or "/confirm/" with prefix set */
@@ -78,15 +83,15 @@ struct bl_http_opts {
 	const struct bl_http_route *routes; /* tried in order; first match wins; borrowed */
 	size_t n_routes;
 	void *app;          /* handed to handlers as req->app */
-	const char *db_uri; /* each worker thread opens its own store on it */
+	const char *db_uri; /* each worker thread opens its own store on it; NULL: none */
 	struct bl_store_opts db_opts;
-	int threads;       /* worker threads (libmicrohttpd thread pool); 0 = 4 */
-	size_t body_max;   /* largest request body, bytes: 413 above; 0 = 64 KiB */
-	size_t header_max; /* memory for a request's headers, bytes: 431 above; 0 = 16 KiB */
+	int threads;                 /* worker threads (libmicrohttpd thread pool); 0 = 4 */
+	size_t body_max;             /* largest request body, bytes: 413 above; 0 = 64 KiB */
+	size_t header_max;           /* a request's header block, bytes: 431 above; 0 = 16 KiB */
 	unsigned per_ip_connections; /* simultaneous connections per client IP; 0 = 32 */
 	unsigned max_connections;    /* simultaneous connections in all; 0 = 1024 */
 	unsigned timeout;            /* idle connection timeout, seconds; 0 = 30 */
-	const char *csp; /* Content-Security-Policy for HTML; NULL = the default below */
+	const char *csp; /* Content-Security-Policy of every response; NULL = the default below */
 };
 
 /* Default CSP: nothing but our own stylesheet and same-origin forms; no framing. */
@@ -100,11 +105,17 @@ struct bl_http_opts {
  * X-Content-Type-Options: nosniff, Referrer-Policy: no-referrer,
  * X-Frame-Options: DENY, the CSP, and Cache-Control: no-store unless the
  * handler cleared no_store. No matching route: 404; a route without the
- * method: 405 with Allow. Bodies over body_max: 413 without reading them;
- * headers over header_max: 431; invalid percent-encoding or a NUL in the path: 400.
- * A handler's store handle that cannot be opened: 503. Returns 0 with *@out
- * set; -BL_EINVAL for a malformed @listen; -BL_EIO when the address cannot
- * be bound (@d says why: "127.0.0.1:8080: Address already in use").
+ * method: 405 with Allow. Bodies over body_max: 413 without reading them (a
+ * chunked body: read to its end, up to 1 MiB past body_max, then 413; the
+ * connection is closed past that); headers over header_max: 431 (server.c
+ * says what libmicrohttpd answers itself near its memory limit); invalid
+ * percent-encoding or a NUL in the path: 400. A handler's store handle that
+ * cannot be opened: 503 (logged; tried again on the next request). Every
+ * 5xx is logged. HOST in @listen is an IPv4 address or "localhost"; IPv6
+ * goes in brackets. Returns 0 with *@out set; -BL_EINVAL for a malformed
+ * @listen or a route without path, name or handler; -BL_EIO when the
+ * address cannot be bound (@d says why: "127.0.0.1:8080: Address already
+ * in use").
  */
 int bl_http_start(const struct bl_http_opts *o, struct bl_http_server **out, struct bl_diag *d);
 
@@ -112,13 +123,20 @@ int bl_http_start(const struct bl_http_opts *o, struct bl_http_server **out, str
 int bl_http_port(const struct bl_http_server *srv);
 
 /* bl_http_stop - stop accepting, finish requests in progress, join the threads,
- * close the worker threads' stores, free @srv. NULL-safe. */
+ * close the worker threads' stores, free @srv. NULL-safe. A handler running
+ * finishes; a reply not yet sent, or a request whose body is still coming, is
+ * cut off. */
 void bl_http_stop(struct bl_http_server *srv);
 
-/* bl_http_header - the value of request header @name (case-insensitive), or NULL. */
+/* bl_http_header - the value of request header @name (case-insensitive; the
+ * first one when repeated), or NULL. Borrowed until the handler returns. */
 const char *bl_http_header(const struct bl_http_req *req, const char *name);
 
-/* bl_http_cookie - the value of cookie @name sent with @req, or NULL. */
+/* bl_http_cookie - the value of cookie @name sent with @req, or NULL. The
+ * Cookie header is read with RFC 6265 §4.2.1 syntax: a pair whose name is not
+ * a token or whose value has other than cookie-octets is skipped; a value in
+ * double quotes comes without them; the first of repeated names wins.
+ * Borrowed until the handler returns. */
 const char *bl_http_cookie(const struct bl_http_req *req, const char *name);
 
 /*
@@ -136,7 +154,9 @@ int bl_http_add_header(struct bl_http_resp *resp, const char *name, const char *
  *   # TYPE bulletin_http_requests_total counter
  *   bulletin_http_requests_total{route="confirm",code="200"} 12
  * one line per (route, status) seen, routes by table order, codes ascending;
- * route "none" for requests no route matched. Thread-safe.
+ * routes sharing a name share their lines; a 405 counts for the first route
+ * on its path; route "none", last, for requests no route matched (404, 400,
+ * 431, and the replies libmicrohttpd makes itself). Thread-safe.
  */
 void bl_http_metrics(struct bl_http_server *srv, struct bl_buf *out);
 
@@ -158,11 +178,11 @@ struct bl_form {
 /*
  * bl_form_parse - decode @len bytes of @s ("a=1&b=x+y&c=%C3%A9") into @out:
  * '+' is a space, %XX a byte, empty pieces ("&&") skipped, a piece without
- * '=' a field with an empty value. Refused with -BL_EINVAL (and @out left
- * empty): a malformed %-escape, a decoded NUL, a name or value that is not
- * valid UTF-8; -BL_ELIMIT: more than BL_FORM_MAX_FIELDS fields or a value
- * over BL_FORM_MAX_VALUE bytes. @d says which field and why. Free with
- * bl_form_clear.
+ * '=' a field with an empty value, "=v" a field with an empty name. Refused
+ * with -BL_EINVAL (and @out left empty): a malformed %-escape, a decoded
+ * NUL, a name or value that is not valid UTF-8; -BL_ELIMIT: more than
+ * BL_FORM_MAX_FIELDS fields or a value over BL_FORM_MAX_VALUE bytes. @d says
+ * which field and why. Free with bl_form_clear.
  */
 int bl_form_parse(const char *s, size_t len, struct bl_form *out, struct bl_diag *d);
 
@@ -184,7 +204,8 @@ struct bl_ratelimit;
  * bl_ratelimit_create - buckets of @burst tokens refilled at @per_hour
  * tokens an hour, at most @max_keys keys tracked (the least recently used
  * key is forgotten beyond that: a forgotten key starts full again).
- * @per_hour 0 means unlimited. Thread-safe. Free with bl_ratelimit_destroy.
+ * @per_hour 0 means unlimited. A @burst under 1 is 1, @max_keys 0 is 1.
+ * Thread-safe. Free with bl_ratelimit_destroy.
  */
 struct bl_ratelimit *bl_ratelimit_create(double per_hour, double burst, size_t max_keys);
 

@@ -254,6 +254,68 @@ static int signup_job_run(struct bl_store *s, void *arg)
 	return s->ops->web_signup(s, j->in, &j->out);
 }
 
+/* The other writes go through the writer too: one transaction per group, no contention. */
+struct wjob {
+	int64_t sub_id, id; /* subscriber; the confirmation post or list */
+	const struct bl_consent_ctx *ctx;
+	const char *name, *hash;
+	const struct bl_subscription_change *changes;
+	size_t n_changes;
+	int64_t n; /* rows changed */
+	int found; /* the op's 1 (found) or 0 */
+};
+
+static int job_confirm(struct bl_store *s, void *arg)
+{
+	struct wjob *j = arg;
+	int rc = s->ops->web_confirm(s, j->sub_id, j->id, j->ctx, &j->n);
+	j->found = rc > 0;
+	return rc < 0 ? rc : 0;
+}
+
+static int job_unsubscribe(struct bl_store *s, void *arg)
+{
+	struct wjob *j = arg;
+	int rc = s->ops->web_unsubscribe(s, j->sub_id, j->id, j->ctx, &j->n);
+	j->found = rc > 0;
+	return rc < 0 ? rc : 0;
+}
+
+static int job_preferences(struct bl_store *s, void *arg)
+{
+	struct wjob *j = arg;
+	int rc = s->ops->web_preferences(s, j->sub_id, j->name, j->changes, j->n_changes, j->ctx);
+	j->found = rc > 0;
+	return rc < 0 ? rc : 0;
+}
+
+static int job_erase(struct bl_store *s, void *arg)
+{
+	struct wjob *j = arg;
+	int rc = s->ops->subscriber_erase(s, j->sub_id, j->hash, "erased on request", j->ctx->now);
+	j->found = rc == 0;
+	return rc == -BL_ENOENT ? 0 : rc;
+}
+
+/* Run write @fn(@arg) through the writer (or on the request's own store without one);
+ * logs the error and returns it. */
+static int write_op(struct bl_http_req *req, bl_batch_fn fn, void *arg, const char *what)
+{
+	struct bl_web *w = web_of(req);
+	char err[BL_DIAG_MAX] = "";
+	int rc = w->writer ? bl_batcher_run(w->writer, fn, arg, err) : fn(req->store, arg);
+	if (rc)
+		bl_error("%s: %s", what, w->writer ? err : bl_store_error(req->store));
+	return rc;
+}
+
+static void failed_write(struct bl_http_req *req, struct bl_http_resp *resp)
+{
+	bl_web_error(req, resp, 500, "Something went wrong",
+	             "The request could not be completed. Nothing was changed; please try again "
+	             "in a moment.");
+}
+
 static void signup_post(struct bl_http_req *req, struct bl_http_resp *resp)
 {
 	struct bl_web *w = web_of(req);
@@ -481,11 +543,12 @@ static void confirm_resend(struct bl_http_req *req, struct bl_http_resp *resp, i
 		    .send_confirm = !breaker_open(w),
 		    .confirm_subject = subject,
 		};
-		struct bl_signup_result r = {0};
-		rc = req->store->ops->web_signup(req->store, &in, &r);
+		struct signup_job job = {.in = &in};
+		rc = write_op(req, signup_job_run, &job, "queueing a confirmation mail");
+		struct bl_signup_result r = job.out;
 		bl_subscriber_clear(&s);
 		if (rc) {
-			store_error(req, resp, "queueing a confirmation mail");
+			failed_write(req, resp);
 			return;
 		}
 		if (r.confirm_post_id && w->wake_engine)
@@ -538,15 +601,14 @@ void bl_web_confirm(struct bl_http_req *req, struct bl_http_resp *resp)
 		bl_web_page(req, resp, 200, "confirm", "Confirm your subscription", data);
 		return;
 	}
-	int64_t n = 0;
 	struct bl_consent_ctx ctx = ctx_of(req, "web:/confirm");
-	int rc = req->store->ops->web_confirm(req->store, sub_id, post_id, &ctx, &n);
-	if (rc < 0) {
+	struct wjob job = {.sub_id = sub_id, .id = post_id, .ctx = &ctx};
+	if (write_op(req, job_confirm, &job, "recording a confirmation")) {
 		bl_tval_destroy(data);
-		store_error(req, resp, "recording a confirmation");
+		failed_write(req, resp);
 		return;
 	}
-	if (rc == 0) {
+	if (!job.found) {
 		bl_tval_destroy(data);
 		bad_link(req, resp);
 		return;
@@ -622,16 +684,16 @@ void bl_web_unsubscribe(struct bl_http_req *req, struct bl_http_resp *resp)
 		bl_subscriber_clear(&s);
 		return;
 	}
-	int64_t n = 0;
 	struct bl_consent_ctx ctx =
 	    ctx_of(req, one_click(req) ? "web:/unsubscribe (one-click)" : "web:/unsubscribe");
 	/* A list deleted since the mail was sent took its subscriptions with it: then this
 	 * changes nothing, and says so the same way as a replay. */
-	rc = req->store->ops->web_unsubscribe(req->store, sub_id, list_id, &ctx, &n);
+	struct wjob job = {.sub_id = sub_id, .id = list_id, .ctx = &ctx};
+	rc = write_op(req, job_unsubscribe, &job, "recording an unsubscribe");
 	bl_subscriber_clear(&s);
-	if (rc < 0) {
+	if (rc) {
 		bl_tval_destroy(data);
-		store_error(req, resp, "recording an unsubscribe");
+		failed_write(req, resp);
 		return;
 	}
 	if (one_click(req)) {
@@ -774,11 +836,12 @@ static const char *preferences_save(struct bl_http_req *req, const struct bl_sub
 		    (struct bl_subscription_change){.list_id = l->id, .status = want, .mode = mode};
 	}
 	struct bl_consent_ctx ctx = ctx_of(req, "web:/preferences");
-	int rc = req->store->ops->web_preferences(req->store, s->id, clean, ch, n, &ctx);
-	if (rc < 0) {
+	struct wjob job = {
+	    .sub_id = s->id, .name = clean, .changes = ch, .n_changes = n, .ctx = &ctx};
+	if (write_op(req, job_preferences, &job, "saving preferences")) {
 		*failed = 1;
 		res = "store";
-	} else if (rc == 0) {
+	} else if (!job.found) {
 		res = "This subscriber no longer exists.";
 	}
 out:
@@ -908,11 +971,11 @@ void bl_web_preferences(struct bl_http_req *req, struct bl_http_resp *resp)
 		}
 		char hash[BL_HASH_HEX];
 		bl_suppression_hash(s.email_key, hash);
-		rc = req->store->ops->subscriber_erase(req->store, s.id, hash, "erased on request",
-		                                       bl_now());
-		if (rc && rc != -BL_ENOENT) {
+		struct bl_consent_ctx ctx = ctx_of(req, "web:/preferences/erase");
+		struct wjob job = {.sub_id = s.id, .hash = hash, .ctx = &ctx};
+		if (write_op(req, job_erase, &job, "erasing a subscriber")) {
 			bl_tval_destroy(data);
-			store_error(req, resp, "erasing a subscriber");
+			failed_write(req, resp);
 			goto out;
 		}
 		bl_info("subscriber %lld erased on request from %s", (long long)s.id, req->ip);
@@ -928,7 +991,7 @@ void bl_web_preferences(struct bl_http_req *req, struct bl_http_resp *resp)
 		int failed = 0;
 		const char *err = preferences_save(req, &s, &la, &subs, &failed);
 		if (failed) {
-			store_error(req, resp, "saving preferences");
+			failed_write(req, resp);
 			goto out;
 		}
 		if (!err) {

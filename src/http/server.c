@@ -4,23 +4,30 @@
  * thread with its own epoll loop; a connection stays on one thread, so the
  * handler, the per-request state and the thread's store handle are all used
  * from that thread only. Per request: one allocation in the URI callback
- * (struct request with the raw request target copied in), the body buffer for
+ * (struct request with the raw request target copied in: libmicrohttpd cuts
+ * the query off and decodes it in place later), the body buffer for
  * requests that carry one, and the response. The state is freed in the
  * completed callback, which libmicrohttpd calls for every request whose URI
- * callback ran, also when it answered the request itself (431, 400).
+ * callback ran, also when it answered the request itself.
  *
- * What libmicrohttpd decides on its own, before a handler can see the request
- * (these replies carry none of our headers and a fixed HTML body of its own):
- *  - 431 when the headers do not fit in header_max bytes of connection memory
- *    (MHD_OPTION_CONNECTION_MEMORY_LIMIT; the request line and the headers
- *    share it with libmicrohttpd's bookkeeping, so the largest accepted header
- *    block is a few hundred bytes under header_max);
- *  - 414 when the request line alone does not fit;
- *  - 400 for malformed requests (bad request line, bad Content-Length or
- *    chunk framing, HTTP/1.1 without Host);
- *  - a connection over the per-IP or global limit is accepted and closed at
- *    once, with no reply.
- * Such replies are counted in the metrics under route "none".
+ * Replies are made in the access handler's last call for the request, after
+ * the body: one queued earlier makes libmicrohttpd close the connection after
+ * it. Errors found on the first call of a request that carries a body (404,
+ * 405, 400, 413, 431) are answered at once for that reason, body unread.
+ *
+ * Header limits, measured on 0.9.75 (header_max H, connection memory H + 4 KiB):
+ *  - a header block (request line included) of at most H bytes is served;
+ *  - over H bytes: 431 from here, with the security headers;
+ *  - a block that fills the connection memory within a few hundred bytes
+ *    (about H + 3.3 KiB to H + 3.7 KiB at H = 16 KiB) leaves no room for any
+ *    reply: libmicrohttpd closes the connection without one;
+ *  - beyond: libmicrohttpd's own 431 (no security headers; a fixed HTML body
+ *    of its own), as for more header lines than its records of them fit in
+ *    (about 250 at H = 16 KiB); a request line that does not fit: its 414.
+ * libmicrohttpd also answers 400 itself for malformed requests (request
+ * line, Content-Length, chunk framing, HTTP/1.1 without Host), and accepts
+ * and closes at once a connection over the per-IP or global limit. Replies
+ * it makes itself are counted in the metrics under route "none".
  */
 #include "http/http.h"
 
@@ -53,6 +60,10 @@
  * answer before the body has been read. Past this the connection is closed. */
 #define DRAIN_MAX ((size_t)1 << 20)
 
+/* Connection memory beyond header_max: libmicrohttpd keeps the request
+ * headers, its records of them and the response's headers in one pool. */
+#define HEADER_RESERVE ((size_t)4 << 10)
+
 #define RESP_BODY_MAX ((size_t)16 << 20)
 #define MAX_COOKIES   64
 
@@ -79,12 +90,13 @@ struct bl_http_server {
 	char *db_uri; /* NULL: handlers get no store */
 	struct bl_store_opts db_opts;
 	size_t body_max;
+	size_t header_max;
 	char *csp;
 	int port;
 	pthread_key_t key;
 	pthread_mutex_t lock;
 	struct worker *workers;
-	int starting; /* libmicrohttpd's messages go to start_err, not the log */
+	atomic_int starting; /* libmicrohttpd's messages go to start_err, not the log */
 	char start_err[BL_DIAG_MAX];
 };
 
@@ -100,15 +112,16 @@ struct cookie_jar {
 /* One request's state, from the URI callback to the completed callback. */
 struct request {
 	struct bl_http_req req;
-	int started;     /* the first access-handler call has been made */
-	int queued;      /* a response was queued (and counted) */
-	int route;       /* index in srv->routes, -1 for none */
-	int status;      /* an answer decided before the handler: 400, 404, 405, 413; else 0 */
-	unsigned allow;  /* 405: the methods of the routes matching the path */
-	unsigned method; /* enum bl_http_method bit; 0 for another method */
-	int head;        /* the request is a HEAD */
-	int too_big;     /* the body grew past body_max */
-	size_t drained;  /* bytes thrown away after that */
+	int started;    /* the first access-handler call has been made */
+	int queued;     /* a response was queued (and counted) */
+	int route;      /* index in srv->routes, -1 for none */
+	int status;     /* an answer decided before the handler: 400, 404, 405, 413, 431; else 0 */
+	unsigned allow; /* 405: the methods of the routes matching the path */
+	const char *method_text; /* as sent (libmicrohttpd's memory, for the log) */
+	unsigned method;         /* enum bl_http_method bit; 0 for another method */
+	int head;                /* the request is a HEAD */
+	int too_big;             /* the body grew past body_max */
+	size_t drained;          /* bytes thrown away after that */
 	struct bl_buf body;
 	struct cookie_jar *jar; /* parsed on the first bl_http_cookie, or NULL */
 	int jar_done;
@@ -382,7 +395,7 @@ static enum MHD_Result respond(struct bl_http_server *srv, struct request *r,
 	int own_allow = 0; /* the handler said what it allows (a sub-path of a prefix route) */
 	for (size_t i = 0; extra && i < extra->n_headers; i++)
 		own_allow |= strcasecmp(extra->headers[i].name, MHD_HTTP_HEADER_ALLOW) == 0;
-	if (status == 405 && !own_allow) {
+	if (status == 405 && !own_allow && r->allow) {
 		char allow[32];
 		allow_text(r->allow, allow);
 		add(m, MHD_HTTP_HEADER_ALLOW, allow);
@@ -399,9 +412,7 @@ static enum MHD_Result respond(struct bl_http_server *srv, struct request *r,
 	if (status >= 500) {
 		char p[256];
 		bl_error("http: %d for %s %s (route %s)%s%s", status,
-		         r->head                     ? "HEAD"
-		         : r->method == BL_HTTP_POST ? "POST"
-		                                     : "GET",
+		         r->method_text ? r->method_text : "?",
 		         log_path(r->req.path ? r->req.path : r->uri, p),
 		         r->route >= 0 ? srv->routes[r->route].name : "none", why ? ": " : "",
 		         why ? why : "");
@@ -414,11 +425,13 @@ static enum MHD_Result respond_error(struct bl_http_server *srv, struct request 
 {
 	static const char bad[] = "Bad request\n", nf[] = "Not found\n",
 	                  na[] = "Method not allowed\n", big[] = "Request body too large\n",
-	                  unav[] = "Service unavailable\n", ie[] = "Internal server error\n";
+	                  hdr[] = "Request headers too large\n", unav[] = "Service unavailable\n",
+	                  ie[] = "Internal server error\n";
 	const char *text = status == 400   ? bad
 	                   : status == 404 ? nf
 	                   : status == 405 ? na
 	                   : status == 413 ? big
+	                   : status == 431 ? hdr
 	                   : status == 503 ? unav
 	                                   : ie;
 	return respond(srv, r, c, status, plain_type, (char *)(uintptr_t)text, strlen(text), 0, 1,
@@ -547,6 +560,7 @@ static enum MHD_Result first_call(struct bl_http_server *srv, struct request *r,
                                   struct MHD_Connection *c, const char *method)
 {
 	r->started = 1;
+	r->method_text = method;
 	r->method = method_bit(method);
 	r->head = r->method == BL_HTTP_HEAD;
 	size_t raw = strcspn(r->uri, "?");
@@ -578,6 +592,12 @@ static enum MHD_Result first_call(struct bl_http_server *srv, struct request *r,
 		} else if (r->route < 0) {
 			r->status = 404;
 		}
+	}
+	const union MHD_ConnectionInfo *hs =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (hs && hs->header_size > srv->header_max) {
+		r->status = 431;
+		r->route = -1;
 	}
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
@@ -622,6 +642,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return run_handler(srv, r, c);
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct bl_http_server *srv = cls;
@@ -630,7 +652,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	if (srv->starting)
+	if (atomic_load(&srv->starting))
 		snprintf(srv->start_err, sizeof(srv->start_err), "%s", msg);
 	else
 		bl_debug("libmicrohttpd: %s", msg);
@@ -640,6 +662,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 const char *bl_http_header(const struct bl_http_req *req, const char *name)
 {
+	if (!req->conn) /* a request the server did not make (a handler's unit test) */
+		return NULL;
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
@@ -710,6 +734,8 @@ static void parse_cookies(struct request *r)
 
 const char *bl_http_cookie(const struct bl_http_req *req, const char *name)
 {
+	if (!req->conn) /* a request the server did not make: it has no state around it */
+		return NULL;
 	struct request *r = request_of(req);
 	if (!r->jar_done)
 		parse_cookies(r);
@@ -883,6 +909,7 @@ int bl_http_start(const struct bl_http_opts *o, struct bl_http_server **out, str
 	srv->db_uri = o->db_uri ? bl_xstrdup(o->db_uri) : NULL;
 	srv->db_opts = o->db_opts;
 	srv->body_max = o->body_max ? o->body_max : (size_t)64 << 10;
+	srv->header_max = o->header_max ? o->header_max : (size_t)16 << 10;
 	srv->csp = bl_xstrdup(o->csp ? o->csp : BL_HTTP_DEFAULT_CSP);
 	srv->path_len = bl_xcalloc(o->n_routes + 1, sizeof(size_t));
 	srv->slot_of = bl_xcalloc(o->n_routes + 1, sizeof(size_t));
@@ -920,19 +947,18 @@ int bl_http_start(const struct bl_http_opts *o, struct bl_http_server **out, str
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	unsigned threads = o->threads > 0 ? (unsigned)o->threads : 4;
-	srv->starting = 1;
+	atomic_store(&srv->starting, 1);
 	srv->mhd = MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)(o->header_max ? o->header_max : (size_t)16 << 10),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->header_max + HEADER_RESERVE,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned)(o->per_ip_connections ? o->per_ip_connections : 32),
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_connections ? o->max_connections : 1024),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout ? o->timeout : 30),
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
 	    srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, srv, MHD_OPTION_END);
-	srv->starting = 0;
+	atomic_store(&srv->starting, 0);
 	if (!srv->mhd) {
 		if (fcntl(fd, F_GETFD) != -1)
 			close(fd);

@@ -450,16 +450,16 @@ static int group_setup(void **state)
 {
 	struct bl_diag d;
 	const char *backend = BL_TEST_BACKEND;
+	if (strcmp(backend, "postgres") == 0 && !(getenv("BL_TEST_PG") && *getenv("BL_TEST_PG"))) {
+		printf("1..0 # SKIP BL_TEST_PG is not set\n");
+		exit(77);
+	}
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bl-http-public-XXXXXX");
 	if (!mkdtemp(tmpdir))
 		return -1;
 	if (strcmp(backend, "postgres") == 0) {
 		const char *pg = getenv("BL_TEST_PG");
 		char cmd[1024];
-		if (!pg || !*pg) {
-			printf("1..0 # SKIP BL_TEST_PG is not set\n");
-			exit(77);
-		}
 		snprintf(pg_name, sizeof(pg_name), "bl_http_%ld", (long)getpid());
 		snprintf(cmd, sizeof(cmd), "psql -q '%s' -c 'CREATE DATABASE %s' >/dev/null", pg,
 		         pg_name);
