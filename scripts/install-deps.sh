@@ -36,7 +36,15 @@ CHECK_PKGS=(
 	python3-html5lib           # strict HTML5 parsing of the web pages (unit/pages)
 	python3-feedparser         # reading back the Atom feeds (unit/feeds)
 	openssl                    # a throwaway certificate for the STARTTLS tests
+	chromium                   # the browser test (tests/e2e), driven by playwright-core
 )
+# Node.js for the browser test (playwright-core comes from npm: tests/e2e/
+# package-lock.json). A machine with Node.js from elsewhere (NodeSource's
+# nodejs bundles npm and conflicts with Debian's npm package) keeps it:
+# Debian's nodejs and npm are added only when there is no npm command.
+if ! command -v npm >/dev/null 2>&1; then
+	CHECK_PKGS+=(nodejs npm)
+fi
 
 usage() {
 	echo "usage: $0 [--demo|--check]" >&2
