@@ -149,6 +149,12 @@ void bl_web_error(struct bl_http_req *req, struct bl_http_resp *resp, int status
 	bl_web_page(req, resp, status, "error", heading, data);
 }
 
+/* Any other GET: the error page, so a mistyped address still looks like the site. */
+static void not_found(struct bl_http_req *req, struct bl_http_resp *resp)
+{
+	bl_web_error(req, resp, 404, "Page not found", "There is nothing at this address.");
+}
+
 static const struct bl_http_route routes[] = {
     {BL_HTTP_GET, "/", 0, "index", bl_web_index},
     {BL_HTTP_GET | BL_HTTP_POST, "/subscribe", 0, "subscribe", bl_web_subscribe},
@@ -163,6 +169,8 @@ static const struct bl_http_route routes[] = {
     {BL_HTTP_GET, "/static/style.css", 0, "stylesheet", bl_web_stylesheet},
     {BL_HTTP_GET, "/healthz", 0, "healthz", bl_web_healthz},
     {BL_HTTP_GET, "/metrics", 0, "metrics", bl_web_metrics},
+    /* last: every other path (a POST elsewhere keeps the server's plain 404 or 405) */
+    {BL_HTTP_GET, "/", 1, "not_found", not_found},
 };
 
 const struct bl_http_route *bl_web_routes(size_t *n)

@@ -482,9 +482,7 @@ async function scenario(page) {
 	await step('an unknown address gets a 404 page', async () => {
 		await goto(page, `${BASE}/no-such-page`, 404);
 	});
-	// The server core answers a path no route knows with a bare text/plain
-	// "Not found" (src/http/server.c, respond_error), not the error page.
-	await look(page, 'error-404', 'not found', 'unknown paths get a plain-text 404, not the error page');
+	await look(page, 'error-404', 'not found');
 }
 
 async function main() {
