@@ -32,17 +32,6 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static struct bl_tval *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static struct bl_tval *strf(const char *fmt, ...)
-{
-	char tmp[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	return bl_tval_string(tmp);
-}
-
 /* A 64-bit hash of @len bytes, eight at a time, as a quoted entity tag. Not a
  * defence against anyone: it tells versions of a page apart. */
 static void etag_of(const char *s, size_t len, char out[20])
@@ -385,7 +374,7 @@ static void archive_page(struct bl_http_req *req, struct bl_http_resp *resp,
 		post_path(it->id, it->subject, path);
 		human_date(it->when, date);
 		bl_tval_set(p, "id", bl_tval_number((double)it->id));
-		bl_tval_set(p, "url", strf("%s/archive/%s", base, path));
+		bl_tval_set(p, "url", bl_tval_stringf("%s/archive/%s", base, path));
 		bl_tval_set(p, "subject", bl_tval_string(it->subject));
 		bl_tval_set(p, "date", bl_tval_string(date));
 		bl_tval_set(p, "datetime", bl_tval_string(bl_time_format(it->when, ts)));
@@ -393,11 +382,11 @@ static void archive_page(struct bl_http_req *req, struct bl_http_resp *resp,
 	}
 	bl_tval_set(data, "posts", posts);
 	if (wk.n > ARCHIVE_PAGE)
-		bl_tval_set(
-		    data, "older_url",
-		    strf("%s/archive?before=%lld", here, (long long)wk.v[ARCHIVE_PAGE - 1].id));
-	bl_tval_set(data, "feed_atom_url", strf("%s/feed.atom", here));
-	bl_tval_set(data, "feed_json_url", strf("%s/feed.json", here));
+		bl_tval_set(data, "older_url",
+		            bl_tval_stringf("%s/archive?before=%lld", here,
+		                            (long long)wk.v[ARCHIVE_PAGE - 1].id));
+	bl_tval_set(data, "feed_atom_url", bl_tval_stringf("%s/feed.atom", here));
+	bl_tval_set(data, "feed_json_url", bl_tval_stringf("%s/feed.json", here));
 	if (list) {
 		l = bl_tval_map();
 		bl_tval_set(l, "slug", bl_tval_string(list->slug));
@@ -423,7 +412,7 @@ static int add_public_list(void *arg, const struct bl_list *l)
 	struct bl_tval *m = bl_tval_map();
 	bl_tval_set(m, "slug", bl_tval_string(l->slug));
 	bl_tval_set(m, "name", bl_tval_string(l->name));
-	bl_tval_set(m, "url", strf("%s/lists/%s/archive", pl->base, l->slug));
+	bl_tval_set(m, "url", bl_tval_stringf("%s/lists/%s/archive", pl->base, l->slug));
 	bl_tval_push(pl->lists, m);
 	return 0;
 }

@@ -48,17 +48,6 @@ static struct bl_consent_ctx ctx_of(const struct bl_http_req *req, const char *s
 	    .now = bl_now(), .ip = req->ip, .user_agent = req->user_agent, .source = source};
 }
 
-static struct bl_tval *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static struct bl_tval *strf(const char *fmt, ...)
-{
-	char tmp[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	return bl_tval_string(tmp);
-}
-
 /* ---- lists ---- */
 
 struct lists_acc {
@@ -585,7 +574,8 @@ void bl_web_confirm(struct bl_http_req *req, struct bl_http_resp *resp)
 	}
 	if (expires < bl_now()) {
 		struct bl_tval *data = bl_tval_map();
-		bl_tval_set(data, "resend_url", strf("%s/confirm/%s/resend", w->public_url, tok));
+		bl_tval_set(data, "resend_url",
+		            bl_tval_stringf("%s/confirm/%s/resend", w->public_url, tok));
 		bl_web_page(req, resp, 410, "confirm_expired", "This link has expired", data);
 		return;
 	}
@@ -597,7 +587,8 @@ void bl_web_confirm(struct bl_http_req *req, struct bl_http_resp *resp)
 		return;
 	}
 	if (req->method != BL_HTTP_POST) {
-		bl_tval_set(data, "action_url", strf("%s/confirm/%s", w->public_url, tok));
+		bl_tval_set(data, "action_url",
+		            bl_tval_stringf("%s/confirm/%s", w->public_url, tok));
 		bl_web_page(req, resp, 200, "confirm", "Confirm your subscription", data);
 		return;
 	}
@@ -615,7 +606,8 @@ void bl_web_confirm(struct bl_http_req *req, struct bl_http_resp *resp)
 	}
 	char prefs[BL_TOKEN_LEN];
 	bl_token_make(&w->secret, BL_TOKEN_PREFERENCES, sub_id, 0, 0, prefs);
-	bl_tval_set(data, "preferences_url", strf("%s/preferences/%s", w->public_url, prefs));
+	bl_tval_set(data, "preferences_url",
+	            bl_tval_stringf("%s/preferences/%s", w->public_url, prefs));
 	bl_web_page(req, resp, 200, "confirmed", "Subscription confirmed", data);
 }
 
@@ -679,7 +671,8 @@ void bl_web_unsubscribe(struct bl_http_req *req, struct bl_http_resp *resp)
 	lists_free(&la);
 
 	if (req->method != BL_HTTP_POST) {
-		bl_tval_set(data, "action_url", strf("%s/unsubscribe/%s", w->public_url, tok));
+		bl_tval_set(data, "action_url",
+		            bl_tval_stringf("%s/unsubscribe/%s", w->public_url, tok));
 		bl_web_page(req, resp, 200, "unsubscribe", "Unsubscribe", data);
 		bl_subscriber_clear(&s);
 		return;
@@ -705,7 +698,8 @@ void bl_web_unsubscribe(struct bl_http_req *req, struct bl_http_resp *resp)
 	}
 	char prefs[BL_TOKEN_LEN];
 	bl_token_make(&w->secret, BL_TOKEN_PREFERENCES, sub_id, 0, 0, prefs);
-	bl_tval_set(data, "preferences_url", strf("%s/preferences/%s", w->public_url, prefs));
+	bl_tval_set(data, "preferences_url",
+	            bl_tval_stringf("%s/preferences/%s", w->public_url, prefs));
 	bl_web_page(req, resp, 200, "unsubscribed", "Unsubscribed", data);
 }
 
@@ -774,9 +768,11 @@ static void preferences_page(struct bl_http_req *req, struct bl_http_resp *resp,
 	bl_tval_set(data, "saved", bl_tval_bool(saved));
 	if (error)
 		bl_tval_set(data, "error", bl_tval_string(error));
-	bl_tval_set(data, "action_url", strf("%s/preferences/%s", w->public_url, tok));
-	bl_tval_set(data, "data_url", strf("%s/preferences/%s/data", w->public_url, tok));
-	bl_tval_set(data, "erase_url", strf("%s/preferences/%s/erase", w->public_url, tok));
+	bl_tval_set(data, "action_url", bl_tval_stringf("%s/preferences/%s", w->public_url, tok));
+	bl_tval_set(data, "data_url",
+	            bl_tval_stringf("%s/preferences/%s/data", w->public_url, tok));
+	bl_tval_set(data, "erase_url",
+	            bl_tval_stringf("%s/preferences/%s/erase", w->public_url, tok));
 	bl_web_page(req, resp, error ? 400 : 200, "preferences", "Your subscriptions", data);
 }
 
@@ -965,7 +961,7 @@ void bl_web_preferences(struct bl_http_req *req, struct bl_http_resp *resp)
 		if (req->method != BL_HTTP_POST) {
 			bl_tval_set(data, "email", bl_tval_string(s.email));
 			bl_tval_set(data, "action_url",
-			            strf("%s/preferences/%s/erase", w->public_url, tok));
+			            bl_tval_stringf("%s/preferences/%s/erase", w->public_url, tok));
 			bl_web_page(req, resp, 200, "erase", "Erase my data", data);
 			goto out;
 		}

@@ -90,17 +90,6 @@ const char *bl_web_base_path(const struct bl_web *w)
 	return p ? p : "";
 }
 
-static struct bl_tval *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static struct bl_tval *strf(const char *fmt, ...)
-{
-	char tmp[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	return bl_tval_string(tmp);
-}
-
 void bl_web_page(struct bl_http_req *req, struct bl_http_resp *resp, int status, const char *name,
                  const char *title, struct bl_tval *data)
 {
@@ -120,10 +109,11 @@ void bl_web_page(struct bl_http_req *req, struct bl_http_resp *resp, int status,
 	bl_tval_set(site, "url", bl_tval_string(w->public_url));
 	bl_tval_set(data, "site", site);
 	/* The stylesheet's URL carries its hash, so a changed stylesheet is a new URL. */
-	bl_tval_set(data, "stylesheet_url", strf("%s/static/style.css?v=%.16s", base, etag + 1));
-	bl_tval_set(data, "home_url", strf("%s/", base));
-	bl_tval_set(data, "archive_url", strf("%s/archive", base));
-	bl_tval_set(data, "subscribe_url", strf("%s/subscribe", base));
+	bl_tval_set(data, "stylesheet_url",
+	            bl_tval_stringf("%s/static/style.css?v=%.16s", base, etag + 1));
+	bl_tval_set(data, "home_url", bl_tval_stringf("%s/", base));
+	bl_tval_set(data, "archive_url", bl_tval_stringf("%s/archive", base));
+	bl_tval_set(data, "subscribe_url", bl_tval_stringf("%s/subscribe", base));
 	bl_buf_reset(&resp->body);
 	if (bl_pages_render(w->pages, name, data, &resp->body, &d) != 0) {
 		bl_error("page %s: %s", name, d.msg);

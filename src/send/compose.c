@@ -327,23 +327,36 @@ static struct bl_tval *tval_of_json(const json_t *j, int depth)
 	}
 }
 
-static struct bl_tval *str_val(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static struct bl_tval *str_val(const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	return bl_tval_string(tmp);
-}
-
 static int printable_ascii_name(const char *s)
 {
 	for (; *s; s++)
 		if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\')
 			return 0;
 	return 1;
+}
+
+/* The MIME message of @row from the composer's rendered parts (c->html, c->text) and the
+ * extra @headers. */
+static int build(const struct bl_composer *c, const struct bl_claimed *row, int64_t now,
+                 const char *message_id, const struct bl_header *headers, size_t n_headers,
+                 struct bl_buf *msg, struct bl_diag *d)
+{
+	const struct bl_message_spec spec = {
+	    .from_name = c->from_name,
+	    .from_addr = c->from_addr,
+	    .to_name = row->name ? row->name : "",
+	    .to_addr = row->email,
+	    .subject = c->subject,
+	    .date = now,
+	    .message_id = message_id,
+	    .html = bl_buf_str(&c->html),
+	    .html_len = c->html.len,
+	    .text = bl_buf_str(&c->text),
+	    .text_len = c->text.len,
+	    .headers = headers,
+	    .n_headers = n_headers,
+	};
+	return bl_message_build(&spec, msg, d);
 }
 
 /* A confirmation mail (kind confirm): its own templates, no List-* headers. */
@@ -375,7 +388,7 @@ static int compose_confirm(struct bl_composer *c, const struct bl_claimed *row, 
 	}
 	bl_tval_set(data, "lists", lists);
 	bl_tval_set(data, "site_name", bl_tval_string(c->site_name));
-	bl_tval_set(data, "confirm_url", str_val("%s/confirm/%s", c->public_url, token));
+	bl_tval_set(data, "confirm_url", bl_tval_stringf("%s/confirm/%s", c->public_url, token));
 	bl_tval_set(data, "expires", bl_tval_string(expires));
 	bl_tval_set(data, "postal_address", bl_tval_string(c->postal_address));
 	struct bl_tval *post = bl_tval_map();
@@ -396,22 +409,7 @@ static int compose_confirm(struct bl_composer *c, const struct bl_claimed *row, 
 	    {"Auto-Submitted", "auto-generated"},
 	    {"X-Bulletin-Post", post_id},
 	};
-	const struct bl_message_spec spec = {
-	    .from_name = c->from_name,
-	    .from_addr = c->from_addr,
-	    .to_name = row->name ? row->name : "",
-	    .to_addr = row->email,
-	    .subject = c->subject,
-	    .date = now,
-	    .message_id = message_id,
-	    .html = bl_buf_str(&c->html),
-	    .html_len = c->html.len,
-	    .text = bl_buf_str(&c->text),
-	    .text_len = c->text.len,
-	    .headers = headers,
-	    .n_headers = sizeof(headers) / sizeof(headers[0]),
-	};
-	rc = bl_message_build(&spec, msg, d);
+	rc = build(c, row, now, message_id, headers, sizeof(headers) / sizeof(headers[0]), msg, d);
 out:
 	bl_tval_destroy(data);
 	return rc;
@@ -455,11 +453,14 @@ int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now,
 	post = bl_tval_map();
 	bl_tval_set(post, "subject", bl_tval_string(c->subject));
 	bl_tval_set(post, "id", bl_tval_number((double)c->post_id));
-	bl_tval_set(post, "url", str_val("%s/archive/%lld", c->public_url, (long long)c->post_id));
+	bl_tval_set(post, "url",
+	            bl_tval_stringf("%s/archive/%lld", c->public_url, (long long)c->post_id));
 	bl_tval_set(data, "post", post);
-	bl_tval_set(data, "unsubscribe_url", str_val("%s/unsubscribe/%s", c->public_url, unsub));
-	bl_tval_set(data, "preferences_url", str_val("%s/preferences/%s", c->public_url, prefs));
-	bl_tval_set(data, "archive_url", str_val("%s/archive", c->public_url));
+	bl_tval_set(data, "unsubscribe_url",
+	            bl_tval_stringf("%s/unsubscribe/%s", c->public_url, unsub));
+	bl_tval_set(data, "preferences_url",
+	            bl_tval_stringf("%s/preferences/%s", c->public_url, prefs));
+	bl_tval_set(data, "archive_url", bl_tval_stringf("%s/archive", c->public_url));
 	bl_tval_set(data, "postal_address", bl_tval_string(c->postal_address));
 
 	bl_buf_reset(&c->body);
@@ -500,22 +501,7 @@ int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now,
 	    {"Precedence", "bulk"},
 	    {"X-Bulletin-Post", post_id},
 	};
-	const struct bl_message_spec spec = {
-	    .from_name = c->from_name,
-	    .from_addr = c->from_addr,
-	    .to_name = row->name ? row->name : "",
-	    .to_addr = row->email,
-	    .subject = c->subject,
-	    .date = now,
-	    .message_id = message_id,
-	    .html = bl_buf_str(&c->html),
-	    .html_len = c->html.len,
-	    .text = bl_buf_str(&c->text),
-	    .text_len = c->text.len,
-	    .headers = headers,
-	    .n_headers = sizeof(headers) / sizeof(headers[0]),
-	};
-	rc = bl_message_build(&spec, msg, d);
+	rc = build(c, row, now, message_id, headers, sizeof(headers) / sizeof(headers[0]), msg, d);
 out:
 	bl_tval_destroy(data);
 	return rc;
@@ -619,7 +605,7 @@ int bl_post_web_html(const struct bl_post *p, const char *public_url, const char
 	bl_tval_set(data, "post", post);
 	bl_tval_set(data, "unsubscribe_url", bl_tval_string(""));
 	bl_tval_set(data, "preferences_url", bl_tval_string(""));
-	bl_tval_set(data, "archive_url", str_val("%.*s/archive", (int)len, public_url));
+	bl_tval_set(data, "archive_url", bl_tval_stringf("%.*s/archive", (int)len, public_url));
 	bl_tval_set(data, "postal_address", bl_tval_string(""));
 	rc = bl_tmpl_render(t, data, BL_TMPL_ESCAPE_HTML, NULL, NULL, out, d);
 	bl_tval_destroy(data);

@@ -87,6 +87,16 @@ struct bl_tval *bl_tval_string(const char *s)
 	return bl_tval_stringn(s, strlen(s));
 }
 
+struct bl_tval *bl_tval_stringf(const char *fmt, ...)
+{
+	char tmp[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	return bl_tval_string(tmp);
+}
+
 struct bl_tval *bl_tval_stringn(const char *s, size_t len)
 {
 	struct bl_tval *t = tval_new(BL_TVAL_STRING);

@@ -36,6 +36,8 @@ struct bl_tval *bl_tval_bool(int v);
 struct bl_tval *bl_tval_number(double v);
 struct bl_tval *bl_tval_string(const char *s); /* copies @s */
 struct bl_tval *bl_tval_stringn(const char *s, size_t len);
+/* bl_tval_stringf - a string value from printf(@fmt, ...), cut at 2047 bytes (URLs, labels). */
+struct bl_tval *bl_tval_stringf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct bl_tval *bl_tval_list(void);
 struct bl_tval *bl_tval_map(void);
 
