@@ -194,12 +194,26 @@ enum stmt {
 	"reply = CASE WHEN " POST_CANCELLED " THEN '" CANCELLED "' ELSE reply END, "               \
 	"in_doubt = 1, worker = NULL, lease_until = NULL, next_try = ?2, updated_at = ?2"
 
+/*
+ * Schema 4: new subscribers and lists get an id above every id ever given,
+ * deleted ones included (id_floors), so a signed link to an erased
+ * subscriber or a removed list never reaches a newer one.
+ */
+#define SUBSCRIBER_ID_FLOOR                                                                        \
+	"max(coalesce((SELECT max(id) FROM subscribers), 0), "                                     \
+	"coalesce((SELECT id FROM id_floors WHERE name = 'subscribers'), 0))"
+#define NEXT_SUBSCRIBER_ID "(SELECT " SUBSCRIBER_ID_FLOOR " + 1)"
+#define NEXT_LIST_ID                                                                               \
+	"(SELECT max(coalesce((SELECT max(id) FROM lists), 0), "                                   \
+	"coalesce((SELECT id FROM id_floors WHERE name = 'lists'), 0)) + 1)"
+
 static const char *const sql_text[ST_COUNT] = {
     [ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
     [ST_SETTING_SET] = "INSERT INTO settings (key, value) VALUES (?1, ?2) "
                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    [ST_LIST_CREATE] = "INSERT INTO lists (slug, name, description, optin, visibility, "
-                       "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    [ST_LIST_CREATE] =
+        "INSERT INTO lists (id, slug, name, description, optin, visibility, "
+        "created_at, updated_at) VALUES (" NEXT_LIST_ID ", ?1, ?2, ?3, ?4, ?5, ?6, ?6)",
     [ST_LIST_GET] = "SELECT id, slug, name, description, optin, visibility, created_at "
                     "FROM lists WHERE slug = ?1",
     [ST_LIST_EACH] = "SELECT id, slug, name, description, optin, visibility, created_at "
@@ -239,9 +253,9 @@ static const char *const sql_text[ST_COUNT] = {
                         "VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING",
     [ST_SUPPRESS_GET] = "SELECT created_at FROM suppressions WHERE hash = ?1",
     [ST_SUPPRESS_ANY] = "SELECT EXISTS (SELECT 1 FROM suppressions)",
-    [ST_SUB_INSERT] = "INSERT INTO subscribers (email, email_key, name, attributes, status, "
+    [ST_SUB_INSERT] = "INSERT INTO subscribers (id, email, email_key, name, attributes, status, "
                       "status_reason, created_at, updated_at) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                      "VALUES (" NEXT_SUBSCRIBER_ID ", ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_SUB_UPDATE] = "UPDATE subscribers SET name = ?2, attributes = ?3, status = ?4, "
                       "status_reason = ?5, updated_at = ?6 WHERE id = ?1",
     [ST_SUBSCRIPTION_INSERT] = "INSERT INTO subscriptions (subscriber_id, list_id, status, mode, "
@@ -261,7 +275,7 @@ static const char *const sql_text[ST_COUNT] = {
                             "JOIN lists l ON l.id = x.list_id "
                             "WHERE x.subscriber_id = ?1 AND x.list_id = ?2",
     [ST_MARK] = "INSERT INTO temp.import_marks (mark) VALUES (?1) ON CONFLICT DO NOTHING",
-    [ST_MAX_ID] = "SELECT coalesce(max(id), 0) FROM subscribers",
+    [ST_MAX_ID] = "SELECT " SUBSCRIBER_ID_FLOOR,
     [ST_CONSENT_DETACHED] = "SELECT e.id, e.subscriber_id, e.list_id, l.slug, e.kind, e.at, e.ip, "
                             "e.user_agent, e.source FROM consent_events e "
                             "LEFT JOIN lists l ON l.id = e.list_id WHERE e.subscriber_id IS NULL "
@@ -357,8 +371,8 @@ static const char *const sql_text[ST_COUNT] = {
                          "ORDER BY d.next_try, d.id LIMIT ?3",
     [ST_LIST_OPTIN] = "SELECT optin FROM lists WHERE id = ?1",
     [ST_SUB_GET_ID] = "SELECT " SUB_COLS " FROM subscribers s WHERE s.id = ?1",
-    [ST_SUB_NEW] = "INSERT INTO subscribers (email, email_key, name, created_at, updated_at) "
-                   "VALUES (?1, ?2, ?3, ?4, ?4)",
+    [ST_SUB_NEW] = "INSERT INTO subscribers (id, email, email_key, name, created_at, updated_at) "
+                   "VALUES (" NEXT_SUBSCRIBER_ID ", ?1, ?2, ?3, ?4, ?4)",
     [ST_SUB_SET_NAME] = "UPDATE subscribers SET name = ?2, updated_at = ?3 WHERE id = ?1",
     [ST_SUBSCRIPTION_GET] = "SELECT status, mode FROM subscriptions "
                             "WHERE subscriber_id = ?1 AND list_id = ?2",
@@ -1304,8 +1318,7 @@ static int sq_subscriber_max_id(struct bl_store *base, int64_t *out)
 {
 	struct sqlite_store *s = S(base);
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM subscribers", -1, &st,
-	                            NULL);
+	int rc = sqlite3_prepare_v2(s->db, "SELECT " SUBSCRIBER_ID_FLOOR, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return fail(s, rc, "reading the highest subscriber id");
 	rc = sqlite3_step(st);

@@ -2681,10 +2681,36 @@ static void test_migrate_from_1(void **state)
 	int v = -1;
 	OK(fx, OPS(fx)->schema_version(fx->s, &v));
 	CHECK_INT("schema version before", v, 1);
-	int64_t a = make_list(fx, "a");
-	int64_t s1 =
-	    add_subscriber(fx, "old1@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
-	add_subscriber(fx, "old2@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	/* Rows as a schema-1 bulletin wrote them (the store's statements are the current
+	 * schema's). */
+	raw_exec(fx, is_pg ? "INSERT INTO lists (slug, name, created_at, updated_at) "
+	                     "VALUES ('a', 'a', now(), now())"
+	                   : "INSERT INTO lists (slug, name, created_at, updated_at) "
+	                     "VALUES ('a', 'a', 1, 1)");
+	int64_t a = raw_int(fx, "SELECT id FROM lists WHERE slug = 'a'");
+	for (int i = 1; i <= 2; i++) {
+		char sql[512];
+		snprintf(sql, sizeof(sql),
+		         is_pg
+		             ? "INSERT INTO subscribers (email, email_key, created_at, updated_at) "
+		               "VALUES ('old%d@x.org', 'old%d@x.org', now(), now())"
+		             : "INSERT INTO subscribers (email, email_key, created_at, updated_at) "
+		               "VALUES ('old%d@x.org', 'old%d@x.org', 1, 1)",
+		         i, i);
+		raw_exec(fx, sql);
+		snprintf(
+		    sql, sizeof(sql),
+		    is_pg
+		        ? "INSERT INTO subscriptions (subscriber_id, list_id, status, created_at, "
+		          "updated_at) SELECT id, %lld, 'confirmed', now(), now() FROM "
+		          "subscribers WHERE email_key = 'old%d@x.org'"
+		        : "INSERT INTO subscriptions (subscriber_id, list_id, status, created_at, "
+		          "updated_at) SELECT id, %lld, 'confirmed', 1, 1 FROM subscribers "
+		          "WHERE email_key = 'old%d@x.org'",
+		    (long long)a, i);
+		raw_exec(fx, sql);
+	}
+	int64_t s1 = raw_int(fx, "SELECT id FROM subscribers WHERE email_key = 'old1@x.org'");
 
 	int from = -1, to = -1;
 	OK(fx, OPS(fx)->migrate(fx->s, &from, &to));
@@ -3688,6 +3714,49 @@ static void test_signup_refused(void **state)
 }
 
 /* An erased address comes back on new consent; its suppression goes only with a confirmation. */
+/* Ids of erased subscribers and removed lists are never given again (signed links carry
+ * them): not by a signup, not by an import, not by list_create. */
+static void test_ids_not_reused(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list(fx, "a");
+	int64_t last_list = make_list(fx, "gone");
+	add_subscriber(fx, "first@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	int64_t newest =
+	    add_subscriber(fx, "newest@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	char hb[65];
+	OK(fx,
+	   OPS(fx)->subscriber_erase(fx->s, newest, hash_of("newest@x.org", hb), "request", NOW));
+	/* an import (the store's own id sequence) */
+	int64_t imported =
+	    add_subscriber(fx, "imported@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	if (imported <= newest)
+		fail_msg("import after erasing id %lld: got id %lld, want a new one",
+		         (long long)newest, (long long)imported);
+	OK(fx, OPS(fx)->subscriber_erase(fx->s, imported, hash_of("imported@x.org", hb), "request",
+	                                 NOW));
+	/* a web signup */
+	struct bl_signup in = {.email = "web@x.org",
+	                       .email_key = "web@x.org",
+	                       .list_ids = &a,
+	                       .n_lists = 1,
+	                       .ctx = {.now = NOW, .ip = "", .user_agent = "", .source = "test"},
+	                       .confirm_interval = 86400,
+	                       .send_confirm = 0,
+	                       .confirm_subject = "c"};
+	struct bl_signup_result r;
+	OK(fx, OPS(fx)->web_signup(fx->s, &in, &r));
+	if (r.subscriber_id <= imported)
+		fail_msg("signup after erasing id %lld: got id %lld, want a new one",
+		         (long long)imported, (long long)r.subscriber_id);
+	/* lists */
+	OK(fx, OPS(fx)->list_delete(fx->s, "gone"));
+	int64_t fresh = make_list(fx, "fresh");
+	if (fresh <= last_list)
+		fail_msg("list after removing id %lld: got id %lld, want a new one",
+		         (long long)last_list, (long long)fresh);
+}
+
 static void test_signup_erased(void **state)
 {
 	struct fixture *fx = *state;
@@ -4499,6 +4568,7 @@ int main(void)
 	    TEST(test_signup_context),
 	    TEST(test_signup_refused),
 	    TEST(test_signup_erased),
+	    TEST(test_ids_not_reused),
 	    TEST(test_signup_throttle),
 	    TEST(test_signup_concurrent),
 	    TEST(test_confirm),
