@@ -32,7 +32,7 @@ static const char usage[] =
     "                      127.0.0.1:8080; port 0 picks a free port)\n"
     "  --no-engine         web only: another `bulletin send` delivers\n"
     "Prints \"listening on http://HOST:PORT/\" once it accepts connections.\n"
-    "SIGINT or SIGTERM stop it cleanly.\n";
+    "SIGINT, SIGTERM or SIGHUP stop it cleanly.\n";
 
 static volatile sig_atomic_t stop_flag;
 
@@ -44,24 +44,60 @@ static void on_signal(int sig)
 
 struct engine_thread {
 	struct bl_cli *cli;
-	struct bl_store *store;
+	struct bl_store *store; /* the engine's own handle; NULL while it cannot be opened */
+	const char *db_uri;
+	struct bl_store_opts db_opts;
 	int rc;
 	struct bl_diag d;
 };
 
+/* Seconds between restarts of the engine after an error (a lock held too long, a
+ * lost database connection). */
+#define ENGINE_RETRY 5
+
+/* Sleep @seconds unless a stop is asked for first. */
+static void nap(int seconds)
+{
+	for (int i = 0; i < seconds * 10 && !stop_flag; i++) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * The engine runs until a stop. An error does not end it for good: it is
+ * logged and the engine starts again (with a new store handle) after
+ * ENGINE_RETRY seconds, so a database restart or a long lock does not leave
+ * confirmation mail queued forever. Only another engine holding the SQLite
+ * database (`bulletin send`) makes this server web-only.
+ */
 static void *engine_main(void *arg)
 {
 	struct engine_thread *t = arg;
-	struct bl_engine_opts o = {
-	    .store = t->store,
-	    .config = t->cli->config,
-	    .stop = &stop_flag,
-	};
-	t->rc = bl_engine_run(&o, NULL, &t->d);
-	if (t->rc == -BL_EBUSY)
-		bl_warn("%s: this server only serves the web; that engine delivers", t->d.msg);
-	else if (t->rc)
-		bl_error("the delivery engine stopped: %s", t->d.msg);
+	while (!stop_flag) {
+		struct bl_engine_opts o = {
+		    .store = t->store,
+		    .config = t->cli->config,
+		    .stop = &stop_flag,
+		};
+		t->rc = t->store ? bl_engine_run(&o, NULL, &t->d) : -BL_ESTORE;
+		if (t->rc == 0 || stop_flag)
+			break;
+		if (t->rc == -BL_EBUSY && strstr(t->d.msg, "another delivery engine")) {
+			bl_warn("%s: this server only serves the web; that engine delivers",
+			        t->d.msg);
+			break;
+		}
+		bl_error("the delivery engine stopped: %s; starting it again in %d s",
+		         t->store ? t->d.msg : "no database connection", ENGINE_RETRY);
+		nap(ENGINE_RETRY);
+		bl_store_close(t->store);
+		t->store = NULL;
+		if (bl_store_open(t->db_uri, &t->db_opts, &t->store, &t->d)) {
+			bl_error("the delivery engine cannot open the database: %s", t->d.msg);
+			t->store = NULL;
+		}
+	}
 	return NULL;
 }
 
@@ -127,6 +163,7 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL); /* a closed terminal: stop cleanly, not die mid-request */
 	signal(SIGPIPE, SIG_IGN);
 	stop_flag = 0;
 
@@ -154,8 +191,9 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	w.server = srv;
 
 	if (!no_engine) {
-		struct bl_store_opts so = ho.db_opts;
-		if (bl_store_open(ho.db_uri, &so, &et.store, &d)) {
+		et.db_uri = ho.db_uri;
+		et.db_opts = ho.db_opts;
+		if (bl_store_open(et.db_uri, &et.db_opts, &et.store, &d)) {
 			bl_cli_error("%s", d.msg);
 			bl_http_stop(srv);
 			bl_web_finish(&w);

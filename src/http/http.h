@@ -162,7 +162,7 @@ void bl_http_metrics(struct bl_http_server *srv, struct bl_buf *out);
 
 /* ---- application/x-www-form-urlencoded (WHATWG URL §5) ---- */
 
-#define BL_FORM_MAX_FIELDS 64          /* fields in one form or query */
+#define BL_FORM_MAX_FIELDS 512 /* fields in one form or query (a preference form: 2 per list) */
 #define BL_FORM_MAX_VALUE  (16u << 10) /* bytes of one decoded value */
 
 struct bl_form_field {

@@ -28,13 +28,14 @@
 #include <jansson.h>
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FORM_COOKIE   "bl_form"
 #define FORM_MAX_AGE  (24 * 3600) /* a served form stays usable this long, seconds */
-#define MAX_LISTS     64          /* lists in one signup */
+#define MAX_LISTS     200         /* lists in one signup or preference form */
 #define ONE_CLICK_KEY "List-Unsubscribe=One-Click"
 
 static struct bl_web *web_of(const struct bl_http_req *req)
@@ -108,7 +109,11 @@ static void issue_form_token(struct bl_http_req *req, struct bl_http_resp *resp,
                              struct bl_tval *data)
 {
 	char token[BL_TOKEN_LEN];
-	int64_t nonce = bl_random_u63();
+	/* A second tab keeps the nonce of the first: both forms stay valid. */
+	const char *had = bl_http_cookie(req, FORM_COOKIE);
+	char *end = NULL;
+	unsigned long long v = had && *had && strlen(had) <= 16 ? strtoull(had, &end, 16) : 0;
+	int64_t nonce = v && end && !*end && v <= INT64_MAX ? (int64_t)v : bl_random_u63();
 	bl_token_make(&web_of(req)->secret, BL_TOKEN_FORM, nonce, 0, bl_now(), token);
 	bl_tval_set(data, "form_token", bl_tval_string(token));
 	bl_http_add_header(resp, "Set-Cookie",
@@ -780,11 +785,10 @@ static void preferences_page(struct bl_http_req *req, struct bl_http_resp *resp,
  * (*@failed set for a store error). */
 static const char *preferences_save(struct bl_http_req *req, const struct bl_subscriber *s,
                                     const struct lists_acc *la, const struct subs_acc *subs,
-                                    int *failed)
+                                    int *failed, char msg[BL_DIAG_MAX + 64])
 {
 	struct bl_form f = {0};
 	struct bl_diag d;
-	static char msg[BL_DIAG_MAX + 64];
 	const char *checked[MAX_LISTS];
 	struct bl_subscription_change ch[MAX_LISTS];
 	size_t n_checked, n = 0;
@@ -792,8 +796,15 @@ static const char *preferences_save(struct bl_http_req *req, const struct bl_sub
 
 	*failed = 0;
 	if (bl_form_parse(req->body, req->body_len, &f, &d) != 0) {
-		snprintf(msg, sizeof(msg), "The form could not be read: %s", d.msg);
+		snprintf(msg, BL_DIAG_MAX + 64, "The form could not be read: %s", d.msg);
 		return msg;
+	}
+	/* The page's form always sends the name field: a body without it (JSON, another
+	 * form) is not a request to leave every list. */
+	if (!bl_form_get(&f, "name")) {
+		bl_form_clear(&f);
+		return "The form was incomplete; nothing was changed. Please use the form on this "
+		       "page.";
 	}
 	n_checked = bl_form_get_all(&f, "list", checked, MAX_LISTS);
 	const char *name = bl_form_get(&f, "name");
@@ -985,7 +996,8 @@ void bl_web_preferences(struct bl_http_req *req, struct bl_http_resp *resp)
 	}
 	if (req->method == BL_HTTP_POST) {
 		int failed = 0;
-		const char *err = preferences_save(req, &s, &la, &subs, &failed);
+		char msg[BL_DIAG_MAX + 64];
+		const char *err = preferences_save(req, &s, &la, &subs, &failed, msg);
 		if (failed) {
 			failed_write(req, resp);
 			goto out;

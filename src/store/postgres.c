@@ -17,6 +17,7 @@
 #include "core/crypto.h"
 #include "util/buf.h"
 #include "util/embedded.h"
+#include "util/log.h"
 #include "util/time.h"
 #include "util/xalloc.h"
 
@@ -129,11 +130,38 @@ static int fail(struct pg_store *p, const PGresult *res, const char *what)
  * Returns the result (the caller PQclear()s it) when the statement succeeded,
  * else NULL with the store error set from @what and PostgreSQL's message.
  */
+/*
+ * The server went away (a restart, a failover): reconnect, so that a
+ * long-lived handle (serve's HTTP workers and engine) works again without a
+ * restart of bulletin. Returns 1 when the connection is usable again after a
+ * reset, 0 when it was not broken or cannot be revived now.
+ */
+static int revive(struct pg_store *p)
+{
+	if (PQstatus(p->conn) != CONNECTION_BAD)
+		return 0;
+	PQreset(p->conn);
+	if (PQstatus(p->conn) != CONNECTION_OK || PQsetClientEncoding(p->conn, "UTF8") != 0)
+		return 0;
+	memset(p->prepared, 0, sizeof(p->prepared)); /* a new session has none */
+	bl_warn("the connection to PostgreSQL was lost; reconnected");
+	return 1;
+}
+
 static PGresult *run(struct pg_store *p, const char *what, const char *sql, int n,
                      const char *const *params)
 {
+	revive(p);
+	/* Outside a transaction a statement that found the connection dead is simply run
+	 * again on a new one; inside one, the transaction is gone and the error stands. */
+	int idle = PQtransactionStatus(p->conn) == PQTRANS_IDLE;
 	PGresult *res = PQexecParams(p->conn, sql, n, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && idle && revive(p)) {
+		PQclear(res);
+		res = PQexecParams(p->conn, sql, n, NULL, params, NULL, NULL, 0);
+		st = PQresultStatus(res);
+	}
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return res;
 	fail(p, res, what);
@@ -324,6 +352,7 @@ static PGresult *run_prepared(struct pg_store *p, const char *what, enum pstmt i
 {
 	char name[16];
 	snprintf(name, sizeof(name), "bl_%d", (int)id);
+	revive(p);
 	if (!p->prepared[id]) {
 		PGresult *res = PQprepare(p->conn, name, pstmt_sql[id], n, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {

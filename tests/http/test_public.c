@@ -795,6 +795,12 @@ static void test_preferences(void **state)
 	assert_int_equal(sub_status("prefs@example.org", list_local, &mode), BL_SUB_CONFIRMED);
 	assert_int_equal(mode, BL_MODE_DAILY);
 
+	/* a body that is not the page's form (JSON, no fields) is not "leave every list" */
+	post(path, "{\"lists\": []}", NULL, &r);
+	expect_status(&r, 400, "a JSON body on the preferences form");
+	reply_free(&r);
+	assert_int_equal(sub_status("prefs@example.org", list_local, NULL), BL_SUB_CONFIRMED);
+
 	/* download my data */
 	char data[600];
 	snprintf(data, sizeof(data), "%s/data", path);
@@ -831,6 +837,13 @@ static void test_preferences(void **state)
 	get(path, &r);
 	expect_status(&r, 404, "preferences after erasure");
 	reply_free(&r);
+	/* the next subscriber never gets the erased one's id: the old link stays dead */
+	signup("after.erase@example.org", "&list=local", &r);
+	reply_free(&r);
+	assert_true(subscriber_id("after.erase@example.org") > id);
+	get(path, &r);
+	expect_status(&r, 404, "an erased subscriber's link after a new signup");
+	reply_free(&r);
 	(void)state;
 }
 
@@ -862,6 +875,22 @@ static void test_bots(void **state)
 	reply_free(&r);
 	assert_int_equal(subscriber_id("bot3@example.org"), 0);
 	set("form_min_fill", "0");
+
+	/* two tabs: the second page keeps the first one's cookie, so both forms work */
+	struct reply r2;
+	char sc[256];
+	fetch_form(&f);
+	http("GET", "/", NULL, 0, f.cookie, NULL, &r2);
+	expect_status(&r2, 200, "a second tab");
+	if (header(&r2, "Set-Cookie", sc, sizeof(sc)))
+		assert_int_equal(strncmp(sc, f.cookie, strlen(f.cookie)), 0);
+	reply_free(&r2);
+	snprintf(body, sizeof(body),
+	         "email=tab1%%40example.org&list=local&form_token=%s&website=", f.token);
+	post("/subscribe", body, f.cookie, &r);
+	expect_status(&r, 200, "the first tab's form after a second tab opened");
+	reply_free(&r);
+	assert_true(subscriber_id("tab1@example.org") > 0);
 
 	/* a cross-site post: a valid token without our cookie */
 	fetch_form(&f);
