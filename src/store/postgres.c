@@ -2851,6 +2851,20 @@ static int signup(struct pg_store *p, const struct bl_signup *in, struct bl_sign
 		         3, params)))
 			return rc;
 	}
+	/* An erased address (on the suppression list) comes back only through a confirmed
+	 * address: on a single opt-in list too, anyone could have typed it. */
+	int suppressed = 0;
+	if (n > 0) {
+		char hash[BL_HASH_HEX];
+		bl_suppression_hash(in->email_key, hash);
+		const char *hp[] = {hash};
+		PGresult *res = run(p, "looking up the suppression list",
+		                    "SELECT 1 FROM suppressions WHERE hash = $1", 1, hp);
+		if (!res)
+			return -BL_ESTORE;
+		suppressed = PQntuples(res) > 0;
+		PQclear(res);
+	}
 	for (size_t i = 0; i < n; i++) {
 		enum bl_sub_status status = BL_SUB_UNSUBSCRIBED;
 		enum bl_mode mode = BL_MODE_INSTANT;
@@ -2863,7 +2877,7 @@ static int signup(struct pg_store *p, const struct bl_signup *in, struct bl_sign
 		}
 		if ((rc = add_event(p, id, ids[i], BL_CONSENT_SIGNUP, now, &t)))
 			return rc;
-		if (optin[i] == BL_OPTIN_SINGLE) {
+		if (optin[i] == BL_OPTIN_SINGLE && !suppressed) {
 			if ((rc = put_subscription(p, id, ids[i], BL_SUB_CONFIRMED, BL_MODE_INSTANT,
 			                           now)) ||
 			    (rc = add_event(p, id, ids[i], BL_CONSENT_CONFIRM, now, &t)))
@@ -2887,8 +2901,7 @@ static int signup(struct pg_store *p, const struct bl_signup *in, struct bl_sign
 		PGresult *res = run(p, "listing pending subscriptions",
 		                    "SELECT x.list_id FROM subscriptions x JOIN lists l "
 		                    "ON l.id = x.list_id WHERE x.subscriber_id = $1::bigint "
-		                    "AND x.status = 'unconfirmed' AND l.optin = 'double' "
-		                    "ORDER BY x.list_id",
+		                    "AND x.status = 'unconfirmed' ORDER BY x.list_id",
 		                    1, params);
 		if (!res)
 			return -BL_ESTORE;

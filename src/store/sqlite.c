@@ -384,7 +384,7 @@ static const char *const sql_text[ST_COUNT] = {
                             "updated_at = excluded.updated_at",
     [ST_PENDING_LISTS] = "SELECT x.list_id FROM subscriptions x JOIN lists l ON l.id = x.list_id "
                          "WHERE x.subscriber_id = ?1 AND x.status = 'unconfirmed' "
-                         "AND l.optin = 'double' ORDER BY x.list_id",
+                         "ORDER BY x.list_id",
     [ST_SUPPRESS_DEL] = "DELETE FROM suppressions WHERE hash = ?1",
     /* A seek of deliveries_by_subscriber from ?2: the subscriber's recent rows only. */
     [ST_CONFIRM_RECENT] = "SELECT EXISTS (SELECT 1 FROM deliveries d JOIN posts p "
@@ -2824,6 +2824,21 @@ static int signup(struct sqlite_store *s, const struct bl_signup *in, struct bl_
 			return rc;
 	}
 
+	/* An erased address (on the suppression list) comes back only through a confirmed
+	 * address: on a single opt-in list too, anyone could have typed it. */
+	int suppressed = 0;
+	if (n > 0) {
+		char hash[BL_HASH_HEX];
+		bl_suppression_hash(in->email_key, hash);
+		if (!(st = stmt(s, ST_SUPPRESS_GET)))
+			return -BL_ESTORE;
+		bind_text(st, 1, hash);
+		int srow = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (srow != SQLITE_ROW && srow != SQLITE_DONE)
+			return fail(s, srow, "looking up the suppression list");
+		suppressed = srow == SQLITE_ROW;
+	}
 	for (size_t i = 0; i < n; i++) {
 		enum bl_sub_status status = BL_SUB_UNSUBSCRIBED;
 		enum bl_mode mode = BL_MODE_INSTANT;
@@ -2836,7 +2851,7 @@ static int signup(struct sqlite_store *s, const struct bl_signup *in, struct bl_
 		}
 		if ((rc = add_event(s, id, ids[i], BL_CONSENT_SIGNUP, now, &t)))
 			return rc;
-		if (optin[i] == BL_OPTIN_SINGLE) {
+		if (optin[i] == BL_OPTIN_SINGLE && !suppressed) {
 			if ((rc = put_subscription(s, id, ids[i], BL_SUB_CONFIRMED, BL_MODE_INSTANT,
 			                           now)) ||
 			    (rc = add_event(s, id, ids[i], BL_CONSENT_CONFIRM, now, &t)))

@@ -455,13 +455,14 @@ struct bl_store_ops {
 	 * instant mode (event confirm; n_subscribed), a double opt-in list
 	 * unconfirmed (n_pending). A subscription this creates or revives (it
 	 * was unsubscribed) is in instant mode; one still unconfirmed keeps its
-	 * mode. An erased address's suppression entry (bl_suppression_hash of
-	 * email_key) is lifted only when a single opt-in list was confirmed
-	 * here, or by a confirmation (web_confirm).
+	 * mode. An erased address (its bl_suppression_hash of email_key on the
+	 * suppression list) is treated as if every list were double opt-in:
+	 * anyone may have typed it, so only a confirmation (web_confirm) brings
+	 * it back and lifts the suppression entry.
 	 *
 	 * With @in->n_lists == 0 (a resend) nothing is subscribed and no event
-	 * is written: the subscriber's unconfirmed subscriptions to double
-	 * opt-in lists are the pending ones (n_pending); no subscriber: returns
+	 * is written: the subscriber's unconfirmed subscriptions are the pending
+	 * ones (n_pending); no subscriber: returns
 	 * 0 with subscriber_id 0 and nothing written.
 	 *
 	 * Then, when some double opt-in list is pending and send_confirm is set:
