@@ -75,8 +75,8 @@ bulletin list show news
 bulletin list ls
 bulletin subscriber show dana.diaz@example.com
 bulletin export --list news --format csv
-show bulletin post create --list news --subject "Storm warning for the coast" \
-	--body-file examples/post.md --breaking
+show bulletin --config demo-data/bulletin.conf --db "$db" post create --list news \
+	--subject "Storm warning for the coast" --body-file examples/post.md --breaking
 post=$(build/bulletin --config demo-data/bulletin.conf --db "$db" post create --list news \
 	--subject "Storm warning for the coast" --body-file examples/post.md --breaking)
 echo "$post"

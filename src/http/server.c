@@ -304,7 +304,8 @@ static void add_label(struct bl_buf *out, const char *s)
 
 void bl_http_metrics(struct bl_http_server *srv, struct bl_buf *out)
 {
-	bl_buf_adds(out, "# TYPE bulletin_http_requests_total counter\n");
+	bl_buf_adds(out, "# HELP bulletin_http_requests_total HTTP requests answered, by route and "
+	                 "status code.\n# TYPE bulletin_http_requests_total counter\n");
 	for (size_t s = 0; s < srv->n_slots; s++)
 		for (int code = 0; code < CODE_N; code++) {
 			uint_least64_t v = atomic_load_explicit(&srv->counts[s * CODE_N + code],

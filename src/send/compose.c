@@ -603,8 +603,9 @@ int bl_post_web_html(const struct bl_post *p, const char *public_url, const char
 	bl_tval_set(post, "id", bl_tval_number((double)p->id));
 	bl_tval_set(post, "url", bl_tval_string(post_url));
 	bl_tval_set(data, "post", post);
-	bl_tval_set(data, "unsubscribe_url", bl_tval_string(""));
-	bl_tval_set(data, "preferences_url", bl_tval_string(""));
+	/* No subscriber on the web: a reader's own links lead to the signup page. */
+	bl_tval_set(data, "unsubscribe_url", bl_tval_stringf("%.*s/", (int)len, public_url));
+	bl_tval_set(data, "preferences_url", bl_tval_stringf("%.*s/", (int)len, public_url));
 	bl_tval_set(data, "archive_url", bl_tval_stringf("%.*s/archive", (int)len, public_url));
 	bl_tval_set(data, "postal_address", bl_tval_string(""));
 	rc = bl_tmpl_render(t, data, BL_TMPL_ESCAPE_HTML, NULL, NULL, out, d);

@@ -128,10 +128,10 @@ int bl_archive_slug(const char *subject, char out[BL_ARCHIVE_SLUG_MAX + 1]);
  * own heading is the subject; <h6> stays), then rendered as a Mustache
  * template over data without a subscriber: post.subject, post.id,
  * post.url (@post_url) and archive_url (@public_url + "/archive") work;
- * subscriber.*, list.*, unsubscribe_url, preferences_url and
- * postal_address render empty. Nothing is cached. Returns 0; -BL_EINVAL
- * for a body that is not UTF-8 or whose Mustache does not compile (@d says
- * why); -BL_ELIMIT past BL_MARKDOWN_MAX or @out's limit.
+ * unsubscribe_url and preferences_url lead to the signup page (@public_url
+ * + "/"); subscriber.*, list.* and postal_address render empty. Nothing is cached. Returns 0;
+ * -BL_EINVAL for a body that is not UTF-8 or whose Mustache does not compile (@d says why);
+ * -BL_ELIMIT past BL_MARKDOWN_MAX or @out's limit.
  */
 int bl_post_web_html(const struct bl_post *p, const char *public_url, const char *post_url,
                      struct bl_buf *out, struct bl_diag *d);

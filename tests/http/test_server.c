@@ -1058,7 +1058,9 @@ static void test_metrics(void **state)
 	free(read_all(fd, 3000, NULL));
 	close(fd);
 
-	static const char want[] = "# TYPE bulletin_http_requests_total counter\n"
+	static const char want[] = "# HELP bulletin_http_requests_total HTTP requests answered, by "
+	                           "route and status code.\n"
+	                           "# TYPE bulletin_http_requests_total counter\n"
 	                           "bulletin_http_requests_total{route=\"a\",code=\"200\"} 3\n"
 	                           "bulletin_http_requests_total{route=\"a\",code=\"405\"} 1\n"
 	                           "bulletin_http_requests_total{route=\"s\\\"q\",code=\"204\"} 1\n"

@@ -990,7 +990,7 @@ static void test_post_web_html(void **state)
 	    "&lt;/b&gt; &amp; &quot;plain&quot; subject</a>",
 	    "<a href=\"https://news.example.com/archive\">archive</a>",
 	    "<code>&lt;h1&gt;code&lt;/h1&gt;</code>",
-	    "<a href=\"\">leave</a> </p>",
+	    "<a href=\"https://news.example.com/\">leave</a> </p>",
 	};
 	struct bl_buf out;
 	struct bl_diag d;
