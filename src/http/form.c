@@ -11,21 +11,11 @@
 
 #include "util/utf8.h"
 #include "util/xalloc.h"
+#include "util/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Field @i's name for a message: the decoded name when it is printable
  * ASCII and short, else "number N". */
@@ -56,8 +46,8 @@ static int decode(const char *s, size_t len, char *out, size_t *outlen, size_t *
 			c = ' ';
 		} else if (c == '%') {
 			int hi, lo;
-			if (i + 2 >= len || (hi = hexval((unsigned char)s[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)s[i + 2])) < 0) {
+			if (i + 2 >= len || (hi = bl_hex_digit((unsigned char)s[i + 1])) < 0 ||
+			    (lo = bl_hex_digit((unsigned char)s[i + 2])) < 0) {
 				*at = i;
 				return 1;
 			}

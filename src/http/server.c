@@ -33,6 +33,7 @@
 
 #include "core/model.h"
 #include "util/log.h"
+#include "util/str.h"
 #include "util/utf8.h"
 #include "util/xalloc.h"
 
@@ -137,17 +138,6 @@ static struct request *request_of(const struct bl_http_req *req)
 
 /* ---- small helpers ---- */
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes the @len bytes of @s in place and NUL-terminates the result.
  * -1 for a malformed escape or a decoded NUL (RFC 3986 §2.1). */
 static int decode_path(char *s, size_t len)
@@ -157,8 +147,8 @@ static int decode_path(char *s, size_t len)
 		unsigned char c = (unsigned char)s[i];
 		if (c == '%') {
 			int hi, lo;
-			if (i + 2 >= len || (hi = hexval((unsigned char)s[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)s[i + 2])) < 0)
+			if (i + 2 >= len || (hi = bl_hex_digit((unsigned char)s[i + 1])) < 0 ||
+			    (lo = bl_hex_digit((unsigned char)s[i + 2])) < 0)
 				return -1;
 			c = (unsigned char)(hi << 4 | lo);
 			if (c == 0)

@@ -83,3 +83,14 @@ int bl_slug_valid(const char *s)
 	}
 	return 1;
 }
+
+int bl_hex_digit(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

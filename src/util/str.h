@@ -35,4 +35,7 @@ int bl_parse_int64(const char *s, long long min, long long max, long long *out);
  */
 int bl_slug_valid(const char *s);
 
+/* bl_hex_digit - the value 0..15 of hexadecimal digit @c (either case), or -1. */
+int bl_hex_digit(unsigned char c);
+
 #endif
