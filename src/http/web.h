@@ -38,8 +38,6 @@ struct bl_web {
 	pthread_mutex_t stats_lock;         /* guards stats and stats_at */
 	struct bl_stats stats;              /* /metrics' store counts, reused for a few seconds */
 	double stats_at;                    /* when stats was read (monotonic s); 0: never */
-	void (*wake_engine)(void *arg);     /* after queueing mail: wake the engine (may be NULL) */
-	void *wake_arg;
 	struct bl_page_cache *page_cache; /* archive.c: rendered public pages, kept a second */
 };
 

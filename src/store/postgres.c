@@ -3001,21 +3001,31 @@ static int confirm(struct pg_store *p, int64_t sub_id, int64_t post,
 	return rc;
 }
 
-static int pg_web_confirm(struct bl_store *s, int64_t subscriber_id, int64_t confirm_post_id,
-                          const struct bl_consent_ctx *ctx, int64_t *n)
+/* An op on (subscriber, id) in its own transaction (or savepoint): its 1/0 result, and
+ * *@n the rows it changed (0 unless found). */
+typedef int (*counted_op)(struct pg_store *p, int64_t sub_id, int64_t id,
+                          const struct bl_consent_ctx *ctx, int64_t *n);
+
+static int counted_scope(struct pg_store *p, const char *what, counted_op op, int64_t sub_id,
+                         int64_t id, const struct bl_consent_ctx *ctx, int64_t *n)
 {
-	struct pg_store *p = pg(s);
 	int64_t count = 0;
 	enum scope sc;
-	int rc = scope_begin(p, "web_confirm", &sc);
+	int rc = scope_begin(p, what, &sc);
 	if (rc)
 		return rc;
-	int found = confirm(p, subscriber_id, confirm_post_id, ctx, &count);
-	if ((rc = scope_end(p, "web_confirm", sc, found < 0 ? found : 0)))
+	int found = op(p, sub_id, id, ctx, &count);
+	if ((rc = scope_end(p, what, sc, found < 0 ? found : 0)))
 		return rc;
 	if (n)
 		*n = found == 1 ? count : 0;
 	return found;
+}
+
+static int pg_web_confirm(struct bl_store *s, int64_t subscriber_id, int64_t confirm_post_id,
+                          const struct bl_consent_ctx *ctx, int64_t *n)
+{
+	return counted_scope(pg(s), "web_confirm", confirm, subscriber_id, confirm_post_id, ctx, n);
 }
 
 static int unsubscribe(struct pg_store *p, int64_t sub_id, int64_t list_id,
@@ -3050,18 +3060,7 @@ static int unsubscribe(struct pg_store *p, int64_t sub_id, int64_t list_id,
 static int pg_web_unsubscribe(struct bl_store *s, int64_t subscriber_id, int64_t list_id,
                               const struct bl_consent_ctx *ctx, int64_t *n)
 {
-	struct pg_store *p = pg(s);
-	int64_t count = 0;
-	enum scope sc;
-	int rc = scope_begin(p, "web_unsubscribe", &sc);
-	if (rc)
-		return rc;
-	int found = unsubscribe(p, subscriber_id, list_id, ctx, &count);
-	if ((rc = scope_end(p, "web_unsubscribe", sc, found < 0 ? found : 0)))
-		return rc;
-	if (n)
-		*n = found == 1 ? count : 0;
-	return found;
+	return counted_scope(pg(s), "web_unsubscribe", unsubscribe, subscriber_id, list_id, ctx, n);
 }
 
 static int preferences(struct pg_store *p, int64_t sub_id, const char *name,

@@ -2990,20 +2990,30 @@ static int confirm(struct sqlite_store *s, int64_t sub_id, int64_t post,
 	return rc;
 }
 
-static int sq_web_confirm(struct bl_store *base, int64_t subscriber_id, int64_t confirm_post_id,
-                          const struct bl_consent_ctx *ctx, int64_t *n)
+/* An op on (subscriber, id) in its own transaction (or savepoint): its 1/0 result, and
+ * *@n the rows it changed (0 unless found). */
+typedef int (*counted_op)(struct sqlite_store *s, int64_t sub_id, int64_t id,
+                          const struct bl_consent_ctx *ctx, int64_t *n);
+
+static int counted_tx(struct sqlite_store *s, counted_op op, int64_t sub_id, int64_t id,
+                      const struct bl_consent_ctx *ctx, int64_t *n)
 {
-	struct sqlite_store *s = S(base);
 	int64_t count = 0;
 	int rc = tx_begin(s);
 	if (rc)
 		return rc;
-	int found = confirm(s, subscriber_id, confirm_post_id, ctx, &count);
+	int found = op(s, sub_id, id, ctx, &count);
 	if ((rc = tx_end(s, found < 0 ? found : 0)))
 		return rc;
 	if (n)
 		*n = found == 1 ? count : 0;
 	return found;
+}
+
+static int sq_web_confirm(struct bl_store *base, int64_t subscriber_id, int64_t confirm_post_id,
+                          const struct bl_consent_ctx *ctx, int64_t *n)
+{
+	return counted_tx(S(base), confirm, subscriber_id, confirm_post_id, ctx, n);
 }
 
 static int unsubscribe(struct sqlite_store *s, int64_t sub_id, int64_t list_id,
@@ -3021,17 +3031,7 @@ static int unsubscribe(struct sqlite_store *s, int64_t sub_id, int64_t list_id,
 static int sq_web_unsubscribe(struct bl_store *base, int64_t subscriber_id, int64_t list_id,
                               const struct bl_consent_ctx *ctx, int64_t *n)
 {
-	struct sqlite_store *s = S(base);
-	int64_t count = 0;
-	int rc = tx_begin(s);
-	if (rc)
-		return rc;
-	int found = unsubscribe(s, subscriber_id, list_id, ctx, &count);
-	if ((rc = tx_end(s, found < 0 ? found : 0)))
-		return rc;
-	if (n)
-		*n = found == 1 ? count : 0;
-	return found;
+	return counted_tx(S(base), unsubscribe, subscriber_id, list_id, ctx, n);
 }
 
 static int preferences(struct sqlite_store *s, int64_t sub_id, const char *name,

@@ -78,16 +78,13 @@ async function step(desc, fn) {
 	ok(desc);
 	return r;
 }
-// check: a result that does not stop the scenario. With @todo (a known
-// problem, reported), a failure is TAP "not ok ... # TODO": not counted.
-async function check(desc, fn, todo) {
-	const d = todo ? `${desc} # TODO ${todo}` : desc;
+// check: a result that does not stop the scenario.
+async function check(desc, fn) {
 	try {
 		await fn();
-		ok(d);
+		ok(desc);
 	} catch (e) {
-		if (todo) console.log(`not ok - ${d}\n# ${e && e.message ? e.message : e}`);
-		else notOk(d, e && e.message ? e.message : e);
+		notOk(desc, e && e.message ? e.message : e);
 	}
 }
 function expect(cond, msg) {
@@ -220,21 +217,21 @@ async function checkLabels(page) {
 	return n;
 }
 
-// look: the basics of the page now shown, and its screenshots. @todo: see check().
-async function look(page, name, title, todo) {
+// look: the basics of the page now shown, and its screenshots.
+async function look(page, name, title) {
 	await check(`${name}: <html lang> and <title> "${title}"`, async () => {
 		const lang = await page.locator('html').getAttribute('lang');
 		expect(lang && /^[a-z]{2,3}(-[A-Za-z0-9]+)*$/.test(lang), `html lang=${JSON.stringify(lang)}`);
 		const t = await page.title();
 		expect(t.includes(title), `title ${JSON.stringify(t)} does not contain ${JSON.stringify(title)}`);
-	}, todo);
-	await check(`${name}: every form control has a label, every button a name`, () => checkLabels(page), todo);
+	});
+	await check(`${name}: every form control has a label, every button a name`, () => checkLabels(page));
 	const problems = pageProblems.splice(0);
 	await check(`${name}: every resource loads (stylesheet)`, async () => {
 		expect(problems.length === 0, problems.join('\n'));
 		const css = await page.evaluate(() => [...document.styleSheets].length);
 		expect(css > 0, 'no stylesheet on the page');
-	}, todo);
+	});
 	shotN++;
 	const base = `${String(shotN).padStart(2, '0')}-${name}`;
 	let overflow = 0;
@@ -249,7 +246,7 @@ async function look(page, name, title, todo) {
 	});
 	await check(`${name}: fits a 390 px wide phone screen (no sideways scrolling)`, async () => {
 		expect(overflow <= 0, `the page is ${overflow} px wider than the screen`);
-	}, todo);
+	});
 }
 
 // goto: open @url, want HTTP @status; returns the response.
