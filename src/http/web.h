@@ -38,7 +38,7 @@ struct bl_web {
 	pthread_mutex_t stats_lock;         /* guards stats and stats_at */
 	struct bl_stats stats;              /* /metrics' store counts, reused for a few seconds */
 	double stats_at;                    /* when stats was read (monotonic s); 0: never */
-	struct bl_page_cache *page_cache; /* archive.c: rendered public pages, kept a second */
+	struct bl_page_cache *page_cache;   /* archive.c: rendered public pages, kept a second */
 };
 
 /*
