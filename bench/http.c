@@ -56,8 +56,8 @@ static void write_form(struct bl_http_req *req, struct bl_http_resp *resp)
 }
 
 static const struct bl_http_route routes[] = {
-    {BL_HTTP_GET, "/hello", 0, "hello", hello},
-    {BL_HTTP_POST, "/write", 0, "write", write_form},
+    {BL_HTTP_GET, "/hello", 0, "hello", hello, 0},
+    {BL_HTTP_POST, "/write", 0, "write", write_form, 0},
 };
 
 int main(int argc, char **argv)

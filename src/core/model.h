@@ -181,4 +181,16 @@ void bl_subscriber_clear(struct bl_subscriber *s);
 /* bl_post_clear - free the strings of a post filled by the store; NULL-safe. */
 void bl_post_clear(struct bl_post *p);
 
+/* Who may do what in the admin UI and the API (issue 5): a viewer reads, an
+ * editor also writes lists, subscribers and posts, an admin also manages
+ * users, API tokens and reads the audit log. Ordered: a higher role can do
+ * everything a lower one can. */
+enum bl_role { BL_ROLE_VIEWER = 0, BL_ROLE_EDITOR = 1, BL_ROLE_ADMIN = 2 };
+/* "viewer"/"editor"/"admin" */
+const char *bl_role_name(enum bl_role v);
+int bl_role_parse(const char *s, enum bl_role *out);
+
+#define BL_USER_NAME_MAX  64  /* bytes of a user or API token name: [A-Za-z0-9._@-] */
+#define BL_AUDIT_TEXT_MAX 500 /* bytes of an audit entry's target or detail */
+
 #endif

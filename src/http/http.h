@@ -20,7 +20,14 @@
 
 /* Methods a route accepts, as bits. HEAD is answered by a GET route's handler
  * (the body is dropped by the server). */
-enum bl_http_method { BL_HTTP_GET = 1, BL_HTTP_POST = 2, BL_HTTP_HEAD = 4 };
+enum bl_http_method {
+	BL_HTTP_GET = 1,
+	BL_HTTP_POST = 2,
+	BL_HTTP_HEAD = 4,
+	BL_HTTP_PUT = 8, /* PUT, PATCH, DELETE: the JSON API (issue 5) */
+	BL_HTTP_PATCH = 16,
+	BL_HTTP_DELETE = 32
+};
 
 #define BL_HTTP_MAX_HEADERS 8 /* extra response headers a handler may add */
 
@@ -60,8 +67,15 @@ struct bl_http_resp {
 	struct bl_buf body;       /* initialised by the server (limit 16 MiB) */
 	size_t n_headers;
 	struct bl_http_header_pair headers[BL_HTTP_MAX_HEADERS];
-	int no_store; /* send Cache-Control: no-store (pages holding tokens or personal data);
-	                 default 1; set 0 for public cacheable pages */
+	int no_store;    /* send Cache-Control: no-store (pages holding tokens or personal data);
+	                    default 1; set 0 for public cacheable pages */
+	const char *csp; /* static string: this response's Content-Security-Policy
+	                    instead of the server's; NULL = the server's */
+	const char *frame_options; /* static string: X-Frame-Options; NULL = "DENY" (a preview
+	                              framed by the admin UI says "SAMEORIGIN") */
+	int use_fd; /* send the open file @fd (from its current offset to its end) instead of
+	               @body; the server closes it (also when the request fails) */
+	int fd;
 };
 
 /* A handler: fills @resp from @req. It never fails: errors become a response. */
@@ -76,6 +90,8 @@ struct bl_http_route {
 	int prefix;         /* match any path starting with @path; req->param gets the rest */
 	const char *name;   /* label for metrics: "confirm" */
 	bl_http_handler fn; /* the handler */
+	size_t body_max;    /* this route's largest request body, bytes; 0 = the server's
+	                       body_max (a CSV upload route takes more) */
 };
 
 struct bl_http_opts {

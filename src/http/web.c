@@ -7,6 +7,8 @@
  */
 #include "http/web.h"
 
+#include "http/admin.h"
+
 #include "http/batch.h"
 
 #include "send/compose.h"
@@ -145,26 +147,56 @@ static void not_found(struct bl_http_req *req, struct bl_http_resp *resp)
 	bl_web_error(req, resp, 404, "Page not found", "There is nothing at this address.");
 }
 
-static const struct bl_http_route routes[] = {
-    {BL_HTTP_GET, "/", 0, "index", bl_web_index},
-    {BL_HTTP_GET | BL_HTTP_POST, "/subscribe", 0, "subscribe", bl_web_subscribe},
-    {BL_HTTP_GET | BL_HTTP_POST, "/confirm/", 1, "confirm", bl_web_confirm},
-    {BL_HTTP_GET | BL_HTTP_POST, "/unsubscribe/", 1, "unsubscribe", bl_web_unsubscribe},
-    {BL_HTTP_GET | BL_HTTP_POST, "/preferences/", 1, "preferences", bl_web_preferences},
-    {BL_HTTP_GET, "/archive", 0, "archive", bl_web_archive},
-    {BL_HTTP_GET, "/archive/", 1, "archive_post", bl_web_archive},
-    {BL_HTTP_GET, "/feed.atom", 0, "feed_atom", bl_web_feed_atom},
-    {BL_HTTP_GET, "/feed.json", 0, "feed_json", bl_web_feed_json},
-    {BL_HTTP_GET, "/lists/", 1, "lists", bl_web_list_routes},
-    {BL_HTTP_GET, "/static/style.css", 0, "stylesheet", bl_web_stylesheet},
-    {BL_HTTP_GET, "/healthz", 0, "healthz", bl_web_healthz},
-    {BL_HTTP_GET, "/metrics", 0, "metrics", bl_web_metrics},
-    /* last: every other path (a POST elsewhere keeps the server's plain 404 or 405) */
-    {BL_HTTP_GET, "/", 1, "not_found", not_found},
+static const struct bl_http_route public_routes[] = {
+    {BL_HTTP_GET, "/", 0, "index", bl_web_index, 0},
+    {BL_HTTP_GET | BL_HTTP_POST, "/subscribe", 0, "subscribe", bl_web_subscribe, 0},
+    {BL_HTTP_GET | BL_HTTP_POST, "/confirm/", 1, "confirm", bl_web_confirm, 0},
+    {BL_HTTP_GET | BL_HTTP_POST, "/unsubscribe/", 1, "unsubscribe", bl_web_unsubscribe, 0},
+    {BL_HTTP_GET | BL_HTTP_POST, "/preferences/", 1, "preferences", bl_web_preferences, 0},
+    {BL_HTTP_GET, "/archive", 0, "archive", bl_web_archive, 0},
+    {BL_HTTP_GET, "/archive/", 1, "archive_post", bl_web_archive, 0},
+    {BL_HTTP_GET, "/feed.atom", 0, "feed_atom", bl_web_feed_atom, 0},
+    {BL_HTTP_GET, "/feed.json", 0, "feed_json", bl_web_feed_json, 0},
+    {BL_HTTP_GET, "/lists/", 1, "lists", bl_web_list_routes, 0},
+    {BL_HTTP_GET, "/static/style.css", 0, "stylesheet", bl_web_stylesheet, 0},
+    {BL_HTTP_GET, "/healthz", 0, "healthz", bl_web_healthz, 0},
+    {BL_HTTP_GET, "/metrics", 0, "metrics", bl_web_metrics, 0},
 };
+
+/* last: every other path (a POST elsewhere keeps the server's plain 404 or 405) */
+static const struct bl_http_route catch_all = {BL_HTTP_GET, "/", 1, "not_found", not_found, 0};
+
+#define N_PUBLIC   (sizeof(public_routes) / sizeof(public_routes[0]))
+#define ROUTES_MAX 256
+
+static struct bl_http_route routes[ROUTES_MAX];
+static size_t n_routes;
+static pthread_once_t routes_once = PTHREAD_ONCE_INIT;
+
+static void add_routes(const struct bl_http_route *r, size_t n)
+{
+	if (n_routes + n > ROUTES_MAX)
+		bl_fatal("web.c: ROUTES_MAX (%d) is too small", ROUTES_MAX);
+	memcpy(routes + n_routes, r, n * sizeof(*r));
+	n_routes += n;
+}
+
+/* The table: the public pages, the JSON API (api.c), the admin UI (admin.c), the catch-all. */
+static void build_routes(void)
+{
+	size_t n;
+	const struct bl_http_route *r;
+	add_routes(public_routes, N_PUBLIC);
+	r = bl_api_routes(&n);
+	add_routes(r, n);
+	r = bl_admin_routes(&n);
+	add_routes(r, n);
+	add_routes(&catch_all, 1);
+}
 
 const struct bl_http_route *bl_web_routes(size_t *n)
 {
-	*n = sizeof(routes) / sizeof(routes[0]);
+	pthread_once(&routes_once, build_routes);
+	*n = n_routes;
 	return routes;
 }

@@ -26,7 +26,7 @@
 #include "util/err.h"
 
 /* Schema version this binary expects: the number of the last migration. */
-#define BL_SCHEMA_VERSION 4
+#define BL_SCHEMA_VERSION 5
 
 struct bl_store_ops;
 
@@ -48,6 +48,13 @@ struct bl_subscriber_filter {
 	int status;       /* only this enum bl_subscriber_status; -1 = any */
 	int64_t after_id; /* keyset pagination: only ids > after_id */
 	int64_t limit;    /* at most this many; 0 = no limit */
+	/* schema 5: with @prefix (not NULL, not ""), only subscribers whose
+	 * email_key starts with it (bytes, case as stored: callers lowercase),
+	 * walked in email_key order instead of id order, after_id ignored and
+	 * only keys > @after_key (NULL or "": from the first). A range on the
+	 * unique email_key index: a page costs O(page), however many match. */
+	const char *prefix;
+	const char *after_key;
 };
 
 /* What the import needs to know about one address before deciding. */
@@ -188,6 +195,78 @@ struct bl_stats {
 	int64_t accepted_last_minute;            /* rows accepted in [now - 60, now] */
 	int64_t posts_sending;                   /* posts in status sending (any kind) */
 };
+
+/* ---- publisher tools (schema 5) ---- */
+
+/* A person who logs in to /admin. Strings malloc'd by the store (bl_user_clear). */
+struct bl_user {
+	int64_t id;
+	char *name; /* unique, BL_USER_NAME_MAX bytes of [A-Za-z0-9._@-] */
+	enum bl_role role;
+	char *pass_hash; /* crypto_pwhash_str output (argon2id), "$argon2id$..." */
+	int64_t created_at, password_changed_at, last_login_at; /* 0 = never */
+};
+void bl_user_clear(struct bl_user *u);
+
+/* A logged-in browser: the session row joined with its user. */
+struct bl_session {
+	int64_t user_id;
+	char *user_name; /* malloc'd (bl_session_clear) */
+	enum bl_role role;
+	char *csrf; /* the session's CSRF token (43 chars base64url); malloc'd */
+	int64_t created_at, expires_at;
+};
+void bl_session_clear(struct bl_session *x);
+
+/* An API token (the secret itself is never stored: only its SHA-256). */
+struct bl_api_token {
+	int64_t id;
+	char *name; /* unique; malloc'd (bl_api_token_clear) */
+	enum bl_role role;
+	int64_t created_at, last_used_at; /* 0 = never used */
+};
+void bl_api_token_clear(struct bl_api_token *t);
+
+/* One audit log entry: who did what to what, when. Strings borrowed. */
+struct bl_audit {
+	int64_t id, at;     /* at: seconds since the epoch */
+	const char *actor;  /* "user:NAME", "token:NAME", "cli", "scheduler" */
+	const char *action; /* "list.create", "post.send", "user.add", "login", ... */
+	const char *target; /* "list:news", "post:12", "" ; cut to BL_AUDIT_TEXT_MAX */
+	const char *detail; /* free text or compact JSON, ""; cut to BL_AUDIT_TEXT_MAX */
+	const char *ip;     /* "" when not over HTTP */
+};
+
+/* Maintained counts (triggers keep them; reading them costs O(1)). */
+struct bl_counts {
+	int64_t subscribers[2]; /* by enum bl_subscriber_status */
+};
+
+/* An asynchronous job (a CSV import uploaded through the API or the admin UI). */
+enum bl_job_state { BL_JOB_QUEUED, BL_JOB_RUNNING, BL_JOB_DONE, BL_JOB_FAILED };
+/* "queued"/"running"/"done"/"failed" */
+const char *bl_job_state_name(enum bl_job_state v);
+
+struct bl_job {
+	int64_t id;
+	char *kind; /* "import" */
+	enum bl_job_state state;
+	char *params; /* compact JSON object: what the job is asked (list, options, file name) */
+	char *actor;  /* who asked ("user:NAME", "token:NAME") */
+	int64_t size; /* bytes of input */
+	int64_t done; /* progress: bytes (or rows) handled so far */
+	char *report; /* compact JSON object when done ({} before); the result counts */
+	char *error;  /* why it failed, "" otherwise */
+	int64_t created_at, started_at, finished_at; /* 0 = not yet */
+};
+void bl_job_clear(struct bl_job *j);
+
+typedef int (*bl_user_fn)(void *arg, const struct bl_user *u);
+typedef int (*bl_api_token_fn)(void *arg, const struct bl_api_token *t);
+typedef int (*bl_audit_fn)(void *arg, const struct bl_audit *a);
+typedef int (*bl_job_fn)(void *arg, const struct bl_job *j);
+/* schedule_run: post @post_id was queued (held 0, @total rows) or held (held 1). */
+typedef int (*bl_schedule_fn)(void *arg, int64_t post_id, int held, int64_t total);
 
 typedef int (*bl_list_fn)(void *arg, const struct bl_list *l);
 typedef int (*bl_subscriber_fn)(void *arg, const struct bl_subscriber *s);
@@ -567,6 +646,138 @@ struct bl_store_ops {
 	 */
 	int (*export_each)(struct bl_store *s, int64_t list_id, int with_events, bl_export_fn fn,
 	                   void *arg);
+	/* ---- publisher tools (schema 5) ---- */
+
+	/* user_create - insert @u (name, role, pass_hash; created_at and
+	 * password_changed_at = now unless set); sets @u->id. -BL_EEXIST for a
+	 * taken name. */
+	int (*user_create)(struct bl_store *s, struct bl_user *u);
+	/* user_get - by name (exact) or, with @name NULL, by @id: -1/0/1. */
+	int (*user_get)(struct bl_store *s, const char *name, int64_t id, struct bl_user *out);
+	int (*user_each)(struct bl_store *s, bl_user_fn fn, void *arg); /* by name */
+	/* user_set_password - new hash, password_changed_at = @now, and every
+	 * session of the user deleted, in one transaction. 1 changed, 0 no such user. */
+	int (*user_set_password)(struct bl_store *s, int64_t id, const char *pass_hash,
+	                         int64_t now);
+	/* user_set_role - 1 changed, 0 no such user. */
+	int (*user_set_role)(struct bl_store *s, int64_t id, enum bl_role role);
+	/* user_delete - the user and its sessions; 1 deleted, 0 no such user. */
+	int (*user_delete)(struct bl_store *s, int64_t id);
+
+	/* session_create - a session of user @user_id keyed by @id_hash (hex
+	 * SHA-256 of the cookie's value) with @csrf, created now, ending at
+	 * @expires_at; sets the user's last_login_at = @now. -BL_ENOENT for no
+	 * such user. */
+	int (*session_create)(struct bl_store *s, const char *id_hash, int64_t user_id,
+	                      const char *csrf, int64_t now, int64_t expires_at);
+	/* session_get - the session keyed by @id_hash with its user, when it
+	 * ends after @now: -1/0/1 (an ended one is 0, and deleted). */
+	int (*session_get)(struct bl_store *s, const char *id_hash, int64_t now,
+	                   struct bl_session *out);
+	/* session_delete - drop one session (logout, rotation); 0 whether or not it existed. */
+	int (*session_delete)(struct bl_store *s, const char *id_hash);
+
+	/* token_create - insert @t (name, role; created_at now unless set) with
+	 * @hash (hex SHA-256 of the secret); sets @t->id. -BL_EEXIST for a taken name. */
+	int (*token_create)(struct bl_store *s, struct bl_api_token *t, const char *hash);
+	/* token_get - by @hash: -1/0/1; sets last_used_at = @now when it was
+	 * older than a minute (so a busy script does not write per request). */
+	int (*token_get)(struct bl_store *s, const char *hash, int64_t now,
+	                 struct bl_api_token *out);
+	int (*token_each)(struct bl_store *s, bl_api_token_fn fn, void *arg); /* by name */
+	/* token_delete - by name; 1 deleted, 0 no such token. */
+	int (*token_delete)(struct bl_store *s, const char *name);
+
+	/* audit_add - append @a (id and at: at = now unless set; target/detail cut). */
+	int (*audit_add)(struct bl_store *s, const struct bl_audit *a);
+	/* audit_each - newest first, only ids < @before_id (0: from the newest), at most
+	 * @limit (0: all); strings borrowed for the call. */
+	int (*audit_each)(struct bl_store *s, int64_t before_id, int64_t limit, bl_audit_fn fn,
+	                  void *arg);
+
+	/* list_update - set name, description, optin and visibility of the list
+	 * with @l->id (the slug never changes). 1 changed, 0 no such list. */
+	int (*list_update)(struct bl_store *s, const struct bl_list *l);
+	/* counts - the maintained totals (struct bl_counts): O(1). list_counts
+	 * reads maintained per-list counts too from schema 5 on. */
+	int (*counts)(struct bl_store *s, struct bl_counts *out);
+	/* growth - per day (UTC, day = time / 86400) from @first_day, @n_days
+	 * of them: subscribers added (created) into @added[i] and erased into
+	 * @removed[i]. Maintained per day: O(@n_days). */
+	int (*growth)(struct bl_store *s, int64_t first_day, size_t n_days, int64_t *added,
+	              int64_t *removed);
+	/* subscriber_update - set name, attributes (compact JSON object),
+	 * status and status_reason of subscriber @sub->id, updated_at = @now;
+	 * a change of status appends a blocklist event (to blocklisted) with
+	 * @ctx. 1 changed, 0 no such subscriber. */
+	int (*subscriber_update)(struct bl_store *s, const struct bl_subscriber *sub,
+	                         const struct bl_consent_ctx *ctx);
+
+	/* post_page - posts of @kind, newest first, only ids < @before_id (0:
+	 * from the newest), at most @limit (0: all): an index walk (kind, id)
+	 * that never visits other kinds. Posts carry their body. */
+	int (*post_page)(struct bl_store *s, enum bl_post_kind kind, int64_t before_id,
+	                 int64_t limit, bl_post_fn fn, void *arg);
+	/* post_update - a draft or scheduled post @p->id takes @p's subject,
+	 * body, from_header and priority, and the @n_lists lists @list_ids (n
+	 * 0: lists unchanged). 1 changed; 0 when the post is in another status
+	 * or kind, or absent; -BL_ENOENT for a missing list; -BL_EINVAL for a
+	 * bad priority. One transaction. */
+	int (*post_update)(struct bl_store *s, const struct bl_post *p, const int64_t *list_ids,
+	                   size_t n_lists);
+	/* post_schedule - a draft or scheduled post (kind post) becomes
+	 * scheduled at @at (seconds since the epoch), its hold (pause_reason)
+	 * cleared; @at 0 makes it a draft again. 1 changed; 0 another status,
+	 * kind, or absent. */
+	int (*post_schedule)(struct bl_store *s, int64_t id, int64_t at);
+	/*
+	 * schedule_run - the scheduler's turn at @now: each post in status
+	 * scheduled whose scheduled_at <= @now and which is not held
+	 * (pause_reason "") is queued as post_queue does (@fn gets held 0 and
+	 * its total) when it is at most @max_lateness seconds late; a later
+	 * one is held instead: it stays scheduled with pause_reason "held:
+	 * scheduled for TIME, N s late (max_schedule_lateness L s); send it or
+	 * schedule it again" (@fn gets held 1). Each post in its own
+	 * transaction; a post another scheduler took first is skipped, so two
+	 * schedulers never queue one post twice. @fn may be NULL.
+	 */
+	int (*schedule_run)(struct bl_store *s, int64_t now, int64_t max_lateness,
+	                    bl_schedule_fn fn, void *arg);
+	/* delivery_retry - rows of post @post_id in state failed go back to
+	 * pending (next_try = @now, attempts kept, code/reply kept until the
+	 * next result); a sent post goes back to sending (finished_at cleared).
+	 * Only for posts sending, paused or sent. Sets *@n (when not NULL) to
+	 * the rows. 1 done (also with 0 rows); 0 the post is in another status
+	 * or absent. One transaction. */
+	int (*delivery_retry)(struct bl_store *s, int64_t post_id, int64_t now, int64_t *n);
+	/* delivery_accepted_hist - accepted rows of post @post_id by
+	 * updated_at in @n buckets of @bucket seconds from @from:
+	 * out[i] = rows with from + i*bucket <= updated_at < from + (i+1)*bucket.
+	 * A walk of the post's accepted index range. */
+	int (*delivery_accepted_hist)(struct bl_store *s, int64_t post_id, int64_t from,
+	                              int64_t bucket, size_t n, int64_t *out);
+
+	/* job_create - insert @j (kind, params, actor, size; state queued,
+	 * created_at now) with @len bytes of @input kept in the database until
+	 * the job ends; sets @j->id. */
+	int (*job_create)(struct bl_store *s, struct bl_job *j, const void *input, size_t len);
+	/* job_get - by id: -1/0/1. */
+	int (*job_get)(struct bl_store *s, int64_t id, struct bl_job *out);
+	/* job_each - newest first, at most @limit (0: all). */
+	int (*job_each)(struct bl_store *s, int64_t limit, bl_job_fn fn, void *arg);
+	/* job_claim - the oldest queued job (a running one first when
+	 * @restart: its runner died, the job starts over) becomes running
+	 * (started_at = @now); its input in *@input (malloc'd, *@len bytes).
+	 * -1/0/1. */
+	int (*job_claim)(struct bl_store *s, int64_t now, int restart, struct bl_job *out,
+	                 void **input, size_t *len);
+	/* job_progress - a running job's done count. */
+	int (*job_progress)(struct bl_store *s, int64_t id, int64_t done);
+	/* job_finish - the job becomes done (@error NULL) or failed (@error),
+	 * with @report (compact JSON, NULL: {}), finished_at = @now; its input is
+	 * dropped. */
+	int (*job_finish)(struct bl_store *s, int64_t id, const char *report, const char *error,
+	                  int64_t now);
 };
 
 /*

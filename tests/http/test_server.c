@@ -156,17 +156,17 @@ static void h_ok(struct bl_http_req *req, struct bl_http_resp *resp)
 }
 
 static const struct bl_http_route routes[] = {
-    {BL_HTTP_GET | BL_HTTP_POST, "/echo", 0, "echo", h_echo},
-    {BL_HTTP_GET, "/p/", 1, "prefix", h_echo},
-    {BL_HTTP_POST, "/body", 0, "body", h_body},
-    {BL_HTTP_GET, "/cookie", 0, "cookie", h_cookie},
-    {BL_HTTP_GET, "/hdr", 0, "hdr", h_hdr},
-    {BL_HTTP_GET, "/public", 0, "public", h_public},
-    {BL_HTTP_GET, "/status", 0, "status", h_status},
-    {BL_HTTP_GET, "/store", 0, "store", h_store},
-    {BL_HTTP_GET, "/two", 0, "two", h_ok},
-    {BL_HTTP_POST, "/two", 0, "two", h_ok},
-    {BL_HTTP_POST, "/postonly", 0, "postonly", h_ok},
+    {BL_HTTP_GET | BL_HTTP_POST, "/echo", 0, "echo", h_echo, 0},
+    {BL_HTTP_GET, "/p/", 1, "prefix", h_echo, 0},
+    {BL_HTTP_POST, "/body", 0, "body", h_body, 0},
+    {BL_HTTP_GET, "/cookie", 0, "cookie", h_cookie, 0},
+    {BL_HTTP_GET, "/hdr", 0, "hdr", h_hdr, 0},
+    {BL_HTTP_GET, "/public", 0, "public", h_public, 0},
+    {BL_HTTP_GET, "/status", 0, "status", h_status, 0},
+    {BL_HTTP_GET, "/store", 0, "store", h_store, 0},
+    {BL_HTTP_GET, "/two", 0, "two", h_ok, 0},
+    {BL_HTTP_POST, "/two", 0, "two", h_ok, 0},
+    {BL_HTTP_POST, "/postonly", 0, "postonly", h_ok, 0},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -1024,10 +1024,10 @@ static void test_idle_timeout(void **state)
 static void test_metrics(void **state)
 {
 	static const struct bl_http_route mr[] = {
-	    {BL_HTTP_GET, "/a", 0, "a", h_ok},
-	    {BL_HTTP_GET, "/s", 0, "s\"q", h_status},
-	    {BL_HTTP_POST, "/a2", 0, "a", h_ok},
-	    {BL_HTTP_GET, "/unused", 0, "unused", h_ok},
+	    {BL_HTTP_GET, "/a", 0, "a", h_ok, 0},
+	    {BL_HTTP_GET, "/s", 0, "s\"q", h_status, 0},
+	    {BL_HTTP_POST, "/a2", 0, "a", h_ok, 0},
+	    {BL_HTTP_GET, "/unused", 0, "unused", h_ok, 0},
 	};
 	struct bl_http_opts o = main_opts();
 	o.routes = mr;

@@ -1,0 +1,41 @@
+/*
+ * The JSON shape of each resource, shared by the command line's --json
+ * output and the HTTP API (/api/v1), so that a field has one name
+ * everywhere (issue 5: "resource fields use the same names as the command
+ * line's --json output"). Times are RFC 3339 UTC strings ("2026-11-29T16:55:32Z"),
+ * null when not set. Each function returns a new jansson object the caller
+ * owns (json_decref); they never fail (allocation failure aborts).
+ */
+#ifndef BL_CORE_JSON_H
+#define BL_CORE_JSON_H
+
+#include <jansson.h>
+
+#include "core/model.h"
+
+/* bl_json_time - RFC 3339 UTC string, or null for 0. */
+json_t *bl_json_time(int64_t t);
+
+/* {"slug","name","optin","visibility","description","created_at"}, plus
+ * "counts":{"unconfirmed","confirmed","unsubscribed"} when @n is not NULL. */
+json_t *bl_json_list(const struct bl_list *l, const struct bl_list_counts *n);
+
+/* {"id","email","display","name","attributes"(object),"status","status_reason",
+ *  "created_at","updated_at"}; display is the address with its domain in U-labels. */
+json_t *bl_json_subscriber(const struct bl_subscriber *s);
+
+/* {"list","status","mode","created_at","updated_at"} (list: list_slug). */
+json_t *bl_json_subscription(const struct bl_subscription *s);
+
+/* {"kind","list"(or null),"at","ip","user_agent","source"} */
+json_t *bl_json_consent(const struct bl_consent *c);
+
+/* {"id","kind","subject","status","priority","from","lists"(array of slugs, when
+ *  @slugs is not NULL),"pause_reason","created_at","scheduled_at","started_at",
+ *  "finished_at","total"}; the body is not included (callers add "body"). */
+json_t *bl_json_post(const struct bl_post *p, const char *const *slugs, size_t n_slugs);
+
+/* {"pending","claimed","accepted","deferred","failed","suppressed","in_doubt"} */
+json_t *bl_json_delivery_counts(const struct bl_delivery_counts *n);
+
+#endif

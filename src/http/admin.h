@@ -1,0 +1,91 @@
+/*
+ * Publisher tools over HTTP (issue 5), on top of the public web (web.h):
+ *  - auth.c: who is asking. Admin sessions (cookie "bl_admin", HttpOnly,
+ *    SameSite=Strict, Secure when public_url is https; a new id at every
+ *    login; every session of a user ends when the password changes), the
+ *    login and logout pages, login budgets, a CSRF token per session checked
+ *    on every admin POST, and API tokens sent as "Authorization: Bearer".
+ *  - api.c: the JSON API under /api/v1/ (jansson), errors as RFC 9457
+ *    application/problem+json, roles checked on every route; its OpenAPI 3.1
+ *    document (templates/api/openapi.json, embedded) at /api/v1/openapi.json.
+ *  - admin.c: the admin UI under /admin, server-rendered from
+ *    templates/admin/ (Mustache pages), working without JavaScript.
+ * Every write through either is appended to the audit log (bl_audit).
+ */
+#ifndef BL_HTTP_ADMIN_H
+#define BL_HTTP_ADMIN_H
+
+#include <stdint.h>
+
+#include "core/model.h"
+#include "http/http.h"
+
+#define BL_ADMIN_COOKIE "bl_admin"
+#define BL_ACTOR_MAX    (BL_USER_NAME_MAX + 8)
+
+/* Who is asking: a logged-in user (session) or an API token. */
+struct bl_principal {
+	enum bl_role role;
+	int64_t user_id;  /* 0 for an API token */
+	int64_t token_id; /* 0 for a session */
+	char name[BL_USER_NAME_MAX + 1];
+	char actor[BL_ACTOR_MAX]; /* "user:NAME" or "token:NAME": the audit log's actor */
+	char csrf[64];            /* the session's CSRF token; "" for a token */
+};
+
+/*
+ * bl_auth_session - the principal of @req's admin session cookie. Returns 1
+ * (and fills @out) for a live session; 0 for no cookie, an unknown or ended
+ * session; negative on a store error (logged). @out untouched unless 1.
+ */
+int bl_auth_session(struct bl_http_req *req, struct bl_principal *out);
+
+/*
+ * bl_auth_bearer - the principal of @req's "Authorization: Bearer TOKEN"
+ * (an API token made by `bulletin token create`; RFC 6750 §2.1). Returns 1
+ * (and fills @out), 0 for no or an unknown token, negative on a store error.
+ * The token is looked up by its SHA-256, so the comparison does not depend
+ * on how much of a guess is right.
+ */
+int bl_auth_bearer(struct bl_http_req *req, struct bl_principal *out);
+
+/*
+ * bl_auth_csrf_ok - 1 when @token (the form field "csrf", or the API's
+ * X-CSRF-Token header for a session-authenticated call) equals @p's session
+ * token (constant time); 0 otherwise, and always 0 for an empty token.
+ */
+int bl_auth_csrf_ok(const struct bl_principal *p, const char *token);
+
+/*
+ * bl_audit - append an audit entry: @p's actor (NULL: "anonymous"),
+ * @action ("list.create"), @target ("list:news", NULL: ""), a detail
+ * printf(@fmt, ...) (NULL: ""), @req's IP, now. A store failure is logged,
+ * never returned: the action it records has happened.
+ */
+void bl_audit(struct bl_http_req *req, const struct bl_principal *p, const char *action,
+              const char *target, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* ---- handlers: auth.c ---- */
+void bl_admin_login(struct bl_http_req *req, struct bl_http_resp *resp); /* GET|POST /admin/login */
+void bl_admin_logout(struct bl_http_req *req, struct bl_http_resp *resp); /* POST /admin/logout */
+
+/* ---- api.c ---- */
+
+/*
+ * bl_api_routes - the API's routes (all under /api/v1/), for web.c's table
+ * and the OpenAPI test; *@n gets the count. Static.
+ */
+const struct bl_http_route *bl_api_routes(size_t *n);
+
+/*
+ * bl_api_openapi - the OpenAPI 3.1 document (JSON text, NUL-terminated,
+ * static) served at /api/v1/openapi.json.
+ */
+const char *bl_api_openapi(void);
+
+/* ---- admin.c ---- */
+
+/* bl_admin_routes - the admin UI's routes (all under /admin); *@n gets the count. Static. */
+const struct bl_http_route *bl_admin_routes(size_t *n);
+
+#endif
