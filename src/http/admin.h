@@ -2,9 +2,9 @@
  * Publisher tools over HTTP (issue 5), on top of the public web (web.h):
  *  - auth.c: who is asking. Admin sessions (cookie "bl_admin", HttpOnly,
  *    SameSite=Strict, Secure when public_url is https; a new id at every
- *    login; every session of a user ends when the password changes), the
- *    login and logout pages, login budgets, a CSRF token per session checked
- *    on every admin POST, and API tokens sent as "Authorization: Bearer".
+ *    login; every session of a user ends when the password changes), login
+ *    budgets, a CSRF token per session checked on every admin POST, API
+ *    tokens sent as "Authorization: Bearer", and the audit log.
  *  - api.c: the JSON API under /api/v1/ (jansson), errors as RFC 9457
  *    application/problem+json, roles checked on every route; its OpenAPI 3.1
  *    document (templates/api/openapi.json, embedded) at /api/v1/openapi.json.
