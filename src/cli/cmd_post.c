@@ -7,6 +7,7 @@
 
 #include "core/address.h"
 #include "core/crypto.h"
+#include "core/json.h"
 #include "render/markdown.h"
 #include "send/compose.h"
 #include "send/engine.h"
@@ -314,40 +315,16 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 	return BL_EXIT_OK;
 }
 
-static json_t *counts_json(json_t *o, const struct bl_delivery_counts *n)
-{
-	for (int i = 0; i < BL_DELIVERY_NSTATES; i++)
-		json_object_set_new(o, bl_delivery_state_name((enum bl_delivery_state)i),
-		                    json_integer(n->n[i]));
-	json_object_set_new(o, "in_doubt", json_integer(n->in_doubt));
-	return o;
-}
-
-static json_t *time_json(int64_t t)
-{
-	return t ? json_string(bl_cli_time(t)) : json_null();
-}
-
+/* A post as JSON (core/json.h), with the slugs of @ls as "lists" when @ls is not NULL. */
 static json_t *post_json(const struct bl_post *p, const struct lists *ls)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "id", json_integer(p->id));
-	json_object_set_new(o, "kind", json_string(bl_post_kind_name(p->kind)));
-	json_object_set_new(o, "subject", json_string(p->subject));
-	json_object_set_new(o, "status", json_string(bl_post_status_name(p->status)));
-	json_object_set_new(o, "priority", json_string(bl_priority_name(p->priority)));
-	json_object_set_new(o, "from", json_string(p->from_header));
-	if (ls) {
-		json_t *a = json_array();
-		for (size_t i = 0; i < ls->n; i++)
-			json_array_append_new(a, json_string(ls->v[i].slug));
-		json_object_set_new(o, "lists", a);
-	}
-	json_object_set_new(o, "pause_reason", json_string(p->pause_reason));
-	json_object_set_new(o, "created_at", time_json(p->created_at));
-	json_object_set_new(o, "started_at", time_json(p->started_at));
-	json_object_set_new(o, "finished_at", time_json(p->finished_at));
-	json_object_set_new(o, "total", json_integer(p->total));
+	if (!ls)
+		return bl_json_post(p, NULL, 0);
+	const char **slugs = bl_xreallocarray(NULL, ls->n + 1, sizeof(*slugs));
+	for (size_t i = 0; i < ls->n; i++)
+		slugs[i] = ls->v[i].slug;
+	json_t *o = bl_json_post(p, slugs, ls->n);
+	free(slugs);
 	return o;
 }
 
@@ -818,10 +795,10 @@ static int print_status(struct bl_store *s, int64_t id, int json)
 		json_object_set_new(o, "id", json_integer(p.id));
 		json_object_set_new(o, "status", json_string(bl_post_status_name(p.status)));
 		json_object_set_new(o, "total", json_integer(p.total));
-		counts_json(o, &n);
+		json_object_update_new(o, bl_json_delivery_counts(&n));
 		json_object_set_new(o, "rate", json_real((double)(int64_t)(rate * 10 + 0.5) / 10));
-		json_object_set_new(o, "started_at", time_json(p.started_at));
-		json_object_set_new(o, "finished_at", time_json(p.finished_at));
+		json_object_set_new(o, "started_at", bl_json_time(p.started_at));
+		json_object_set_new(o, "finished_at", bl_json_time(p.finished_at));
 		if (*p.pause_reason)
 			json_object_set_new(o, "pause_reason", json_string(p.pause_reason));
 		bl_cli_print_json(o);
@@ -874,9 +851,9 @@ static int print_delivery(void *arg, const struct bl_delivery_row *r)
 		json_object_set_new(j, "reply", json_string(r->reply ? r->reply : ""));
 		json_object_set_new(j, "queue_id", json_string(r->queue_id ? r->queue_id : ""));
 		json_object_set_new(j, "relay", json_string(r->relay ? r->relay : ""));
-		json_object_set_new(j, "updated_at", time_json(r->updated_at));
+		json_object_set_new(j, "updated_at", bl_json_time(r->updated_at));
 		json_object_set_new(j, "next_try",
-		                    r->state == BL_DELIVERY_DEFERRED ? time_json(r->next_try)
+		                    r->state == BL_DELIVERY_DEFERRED ? bl_json_time(r->next_try)
 		                                                     : json_null());
 		json_array_append_new(o->arr, j);
 	} else {
