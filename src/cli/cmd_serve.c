@@ -9,10 +9,12 @@
 #include "cli/cli.h"
 
 #include "core/address.h"
+#include "http/admin.h"
 #include "http/web.h"
 #include "send/compose.h"
 #include "send/engine.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -168,7 +170,11 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	stop_flag = 0;
 
 	size_t n_routes;
-	const struct bl_http_route *routes = bl_web_routes(&n_routes);
+	const struct bl_http_route *table = bl_web_routes(&n_routes);
+	/* A copy whose CSV upload route takes config import_max bytes. */
+	struct bl_http_route *routes = bl_xcalloc(n_routes, sizeof(*routes));
+	memcpy(routes, table, n_routes * sizeof(*routes));
+	bl_api_configure(routes, n_routes, (size_t)bl_config_int(cli->config, "import_max"));
 	struct bl_http_opts ho = {
 	    .listen = listen,
 	    .routes = routes,
@@ -185,6 +191,7 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	};
 	if (bl_http_start(&ho, &srv, &d)) {
 		bl_cli_error("%s", d.msg);
+		free(routes);
 		bl_web_finish(&w);
 		return BL_EXIT_USAGE;
 	}
@@ -196,6 +203,7 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 		if (bl_store_open(et.db_uri, &et.db_opts, &et.store, &d)) {
 			bl_cli_error("%s", d.msg);
 			bl_http_stop(srv);
+			free(routes);
 			bl_web_finish(&w);
 			return BL_EXIT_STORE;
 		}
@@ -222,6 +230,7 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	}
 	bl_info("stopping: finishing the requests and messages in flight");
 	bl_http_stop(srv);
+	free(routes);
 	w.server = NULL;
 	if (engine_started) {
 		pthread_join(engine, NULL);

@@ -51,6 +51,8 @@ static const struct bl_config_key keys[] = {
      "across them)"},
     {"import_batch", BL_CONF_INT, "50000", 1, 10000000, NULL,
      "rows committed per import transaction"},
+    {"import_max", BL_CONF_INT, "268435456", 1024, 4294967296LL, NULL,
+     "largest CSV file uploaded through the API or the admin UI, bytes (413 above)"},
     {"import_role_addresses", BL_CONF_BOOL, "false", 0, 0, NULL,
      "accept role addresses (postmaster@, abuse@, noreply@, webmaster@ ...) on import"},
     {"list_id_domain", BL_CONF_STR, "", 0, 0, NULL,
