@@ -311,3 +311,9 @@ void bl_sha256_hex(const void *p, size_t n, char out[BL_HASH_HEX])
 	crypto_hash_sha256(digest, p, n);
 	sodium_bin2hex(out, BL_HASH_HEX, digest, sizeof(digest));
 }
+
+void bl_memzero(void *p, size_t n)
+{
+	start();
+	sodium_memzero(p, n);
+}

@@ -175,6 +175,10 @@ void bl_random_id(char out[BL_RANDOM_ID_LEN]);
  * bl_random_id's output; says nothing of whether it was issued), else 0. NULL: 0. */
 int bl_random_id_valid(const char *s);
 
+/* bl_memzero - overwrite the @n bytes at @p with zeros, in a way the compiler cannot drop
+ * (sodium_memzero): for passwords and secrets about to go out of scope. */
+void bl_memzero(void *p, size_t n);
+
 /*
  * bl_sha256_hex - the SHA-256 (FIPS 180-4) of the @n bytes at @p as 64
  * lowercase hex digits and a NUL in @out: the key under which the store
