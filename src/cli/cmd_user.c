@@ -56,8 +56,6 @@ static int read_secret(const char *prompt, char *buf, size_t size)
 	struct termios quiet;
 	struct sigaction sa = {.sa_handler = restore_tty}, old_int, old_term;
 	int rc = 0;
-	fputs(prompt, stderr);
-	fflush(stderr);
 	if (tcgetattr(STDIN_FILENO, &saved_tty) != 0) {
 		bl_cli_error("cannot read the terminal's settings");
 		return -1;
@@ -70,6 +68,9 @@ static int read_secret(const char *prompt, char *buf, size_t size)
 	sigaction(SIGTERM, &sa, &old_term);
 	tty_changed = 1;
 	tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+	/* The prompt only once echo is off: what is typed after it is never shown. */
+	fputs(prompt, stderr);
+	fflush(stderr);
 	if (!fgets(buf, (int)size, stdin)) {
 		bl_cli_error("no password given");
 		rc = -1;
