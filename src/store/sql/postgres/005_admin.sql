@@ -235,3 +235,11 @@ CREATE TRIGGER counters_subscriber_update AFTER UPDATE ON subscribers
 
 CREATE INDEX posts_by_kind ON posts (kind, id DESC);
 CREATE INDEX posts_scheduled ON posts (scheduled_at) WHERE status = 'scheduled';
+
+-- ---- subscribers ----
+
+-- The admin's search walks addresses by prefix in byte order, as SQLite
+-- does: email_key (and its unique index) compare bytewise, whatever the
+-- database's collation, so that a LIKE 'prefix%' is a range of the index.
+-- Equality (every other use of email_key) is the same in any collation.
+ALTER TABLE subscribers ALTER COLUMN email_key TYPE text COLLATE "C";
