@@ -3484,23 +3484,35 @@ static int pg_user_delete(struct bl_store *s, int64_t id)
 	                   1, params);
 }
 
-/* One statement: the user's last login, and the session only when the user exists. */
+/*
+ * One statement: the session when the user exists and the key is new
+ * (ON CONFLICT: a taken key is an answer, not an error that aborts the
+ * caller's transaction), and the user's last login only when it was made.
+ */
 static int pg_session_create(struct bl_store *s, const char *id_hash, int64_t user_id,
                              const char *csrf, int64_t now, int64_t expires_at)
 {
 	char ub[NUM_MAX], nb[NUM_MAX], eb[NUM_MAX];
 	const char *params[] = {nz(id_hash), num(ub, user_id), nz(csrf), num(nb, now),
 	                        num(eb, expires_at)};
-	int rc = changed_one(pg(s), "session_create",
-	                     "WITH u AS (UPDATE users SET last_login_at = $4::bigint "
-	                     "WHERE id = $2::bigint RETURNING id), "
-	                     "i AS (INSERT INTO sessions (id_hash, user_id, csrf, created_at, "
-	                     "expires_at) SELECT $1, id, $3, $4::bigint, $5::bigint FROM u "
-	                     "RETURNING 1) SELECT count(*) FROM i",
-	                     5, params);
-	if (rc == 0)
+	PGresult *res = run(pg(s), "session_create",
+	                    "WITH u AS (SELECT id FROM users WHERE id = $2::bigint), "
+	                    "i AS (INSERT INTO sessions (id_hash, user_id, csrf, created_at, "
+	                    "expires_at) SELECT $1, id, $3, $4::bigint, $5::bigint FROM u "
+	                    "ON CONFLICT (id_hash) DO NOTHING RETURNING user_id), "
+	                    "l AS (UPDATE users SET last_login_at = $4::bigint "
+	                    "WHERE id IN (SELECT user_id FROM i)) "
+	                    "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM i)",
+	                    5, params);
+	if (!res)
+		return -BL_ESTORE;
+	int user = get_i64(res, 0, 0) > 0, made = get_i64(res, 0, 1) > 0;
+	PQclear(res);
+	if (!user)
 		return bl_store_set_error(s, BL_ENOENT, "there is no user %" PRId64, user_id);
-	return rc < 0 ? rc : 0;
+	if (!made)
+		return bl_store_set_error(s, BL_EEXIST, "session_create: the session key is taken");
+	return 0;
 }
 
 /* One statement: an ended session is deleted and not returned. */
