@@ -82,7 +82,8 @@ static int read_params(const json_t *p, struct bl_import_opts *io, char *err, si
 		snprintf(err, size, "params: not a JSON object");
 		return -BL_EINVAL;
 	}
-	json_object_foreach((json_t *)p, key, v) {
+	json_object_foreach((json_t *)p, key, v)
+	{
 		if (strcmp(key, "list") == 0) {
 			if (json_is_null(v))
 				continue;
@@ -100,13 +101,15 @@ static int read_params(const json_t *p, struct bl_import_opts *io, char *err, si
 			}
 			*(key[0] == 'c' ? &io->confirmed : &io->dry_run) = json_is_true(v);
 		} else if (strcmp(key, "delimiter") == 0) {
-			if (!json_is_string(v) || parse_delimiter(json_string_value(v), &io->delimiter)) {
+			if (!json_is_string(v) ||
+			    parse_delimiter(json_string_value(v), &io->delimiter)) {
 				snprintf(err, size,
 				         "params: \"delimiter\" must be one character, or \"tab\"");
 				return -BL_EINVAL;
 			}
 		} else if (strcmp(key, "format") == 0) {
-			if (!json_is_string(v) || bl_format_parse(json_string_value(v), &io->format)) {
+			if (!json_is_string(v) ||
+			    bl_format_parse(json_string_value(v), &io->format)) {
 				snprintf(err, size, "params: \"format\" must be one of %s",
 				         bl_format_names());
 				return -BL_EINVAL;
@@ -208,9 +211,10 @@ int bl_import_job_run(struct bl_store *s, int64_t now, const struct bl_import_jo
 				stopped = 1;
 			} else if (irc) {
 				snprintf(err, sizeof(err), "%s%s", id.msg,
-				         st.committed ? " (rows committed before the error stay "
-				                        "imported; the same import again finishes it)"
-				                      : "");
+				         st.committed
+				             ? " (rows committed before the error stay "
+				               "imported; the same import again finishes it)"
+				             : "");
 			} else if (!io.dry_run) {
 				s->ops->job_progress(s, j.id, (int64_t)len);
 			}

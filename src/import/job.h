@@ -31,13 +31,13 @@
 #define BL_JOB_ERRORS_MAX 100 /* invalid rows listed in a report */
 
 struct bl_import_job_opts {
-	unsigned address_flags;        /* BL_ADDRESS_* (config `smtputf8`) */
-	int allow_role;                /* config `import_role_addresses` */
-	size_t batch;                  /* rows per transaction (config `import_batch`); the
-	                                  job commits at least every BL_JOB_BATCH_MAX rows */
-	int restart;                   /* claim a running job first (its runner died) */
-	double progress_interval;      /* seconds between job_progress writes; 0 = 0.5 */
-	volatile sig_atomic_t *stop;   /* non-zero: stop the import (see below); may be NULL */
+	unsigned address_flags;      /* BL_ADDRESS_* (config `smtputf8`) */
+	int allow_role;              /* config `import_role_addresses` */
+	size_t batch;                /* rows per transaction (config `import_batch`); the
+	                                job commits at least every BL_JOB_BATCH_MAX rows */
+	int restart;                 /* claim a running job first (its runner died) */
+	double progress_interval;    /* seconds between job_progress writes; 0 = 0.5 */
+	volatile sig_atomic_t *stop; /* non-zero: stop the import (see below); may be NULL */
 };
 
 /* The job's progress (job_progress) is written in the import's transaction,
