@@ -65,6 +65,9 @@ static const struct bl_config_key keys[] = {
      "admin login attempts per user name per hour, right or wrong; 0 = no limit"},
     {"log_level", BL_CONF_ENUM, "info", 0, 0, "debug|info|warn|error",
      "least severe log message shown"},
+    {"max_schedule_lateness", BL_CONF_DURATION, "1h", 0, 365 * DAY, NULL,
+     "a scheduled post found later than this past its time (bulletin was down) is held for a "
+     "person instead of sent"},
     {"postal_address", BL_CONF_STR, "", 0, 0, NULL,
      "the publisher's postal address, shown in every message's footer"},
     {"public_url", BL_CONF_STR, "http://127.0.0.1:8080", 0, 0, NULL,
