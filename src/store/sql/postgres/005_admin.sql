@@ -181,7 +181,10 @@ SELECT floor(extract(epoch FROM created_at) / 86400)::bigint AS day, count(*)
 FROM subscribers GROUP BY 1;
 
 -- The subscriber statement of any event: the counters by status (+1 new row,
--- -1 old row; only those that move, locked in name order), then the days.
+-- -1 old row; only those that move, locked in name order), then the days. A
+-- transaction that changes subscribers and subscriptions takes the counters
+-- first (the store locks them ahead when a cascade would take the list counts
+-- first): one order for all, so none waits in a cycle.
 CREATE FUNCTION counters_subscriber_change() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
 	names text[];
@@ -191,18 +194,10 @@ BEGIN
 		SELECT array_agg(name), array_agg(k) INTO names, ks
 		FROM (SELECT 'subscribers_' || status AS name, count(*) AS k
 		      FROM new_rows GROUP BY 1) d;
-		INSERT INTO subscriber_days AS t (day, added)
-		SELECT floor(extract(epoch FROM created_at) / 86400)::bigint, count(*)
-		FROM new_rows GROUP BY 1 ORDER BY 1
-		ON CONFLICT (day) DO UPDATE SET added = t.added + EXCLUDED.added;
 	ELSIF TG_OP = 'DELETE' THEN
 		SELECT array_agg(name), array_agg(-k) INTO names, ks
 		FROM (SELECT 'subscribers_' || status AS name, count(*) AS k
 		      FROM old_rows GROUP BY 1) d;
-		INSERT INTO subscriber_days AS t (day, removed)
-		SELECT floor(extract(epoch FROM now()) / 86400)::bigint, count(*)
-		FROM old_rows HAVING count(*) > 0
-		ON CONFLICT (day) DO UPDATE SET removed = t.removed + EXCLUDED.removed;
 	ELSE
 		SELECT array_agg(name), array_agg(k) INTO names, ks
 		FROM (SELECT 'subscribers_' || status AS name, sum(sign) AS k
@@ -214,10 +209,21 @@ BEGIN
 	IF names IS NULL THEN
 		RETURN NULL;
 	END IF;
+	-- The counters first, then the days: every writer takes them in this order.
 	PERFORM 1 FROM counters WHERE name = ANY (names) ORDER BY name FOR NO KEY UPDATE;
 	UPDATE counters c SET n = c.n + d.k
 	FROM unnest(names, ks) AS d(name, k)
 	WHERE c.name = d.name;
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO subscriber_days AS t (day, added)
+		SELECT floor(extract(epoch FROM created_at) / 86400)::bigint, count(*)
+		FROM new_rows GROUP BY 1 ORDER BY 1
+		ON CONFLICT (day) DO UPDATE SET added = t.added + EXCLUDED.added;
+	ELSIF TG_OP = 'DELETE' THEN
+		INSERT INTO subscriber_days AS t (day, removed)
+		SELECT floor(extract(epoch FROM now()) / 86400)::bigint, count(*) FROM old_rows
+		ON CONFLICT (day) DO UPDATE SET removed = t.removed + EXCLUDED.removed;
+	END IF;
 	RETURN NULL;
 END;
 $$;
