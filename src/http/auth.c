@@ -187,6 +187,7 @@ int bl_auth_login(struct bl_http_req *req, struct bl_http_resp *resp, const char
 	bl_random_id(id);
 	bl_random_id(csrf);
 	bl_sha256_hex(id, strlen(id), h);
+	now = bl_now(); /* the session's clock starts now, not before the password check */
 	rc = s->ops->session_create(s, h, u.id, csrf, now, now + w->session_ttl);
 	if (rc == -BL_ENOENT) { /* the user was removed meanwhile */
 		bl_user_clear(&u);
