@@ -2643,14 +2643,17 @@ static int pg_queue_next_due(struct bl_store *s, int64_t *next_try, int *waiting
 	"(SELECT count(*) FROM deliveries d WHERE d.post_id = p.id AND d.state = 'accepted' " \
 	"AND d.updated_at BETWEEN to_timestamp($1::bigint - 60) AND to_timestamp($1::bigint))"
 /*
- * The counts of struct bl_stats in rows (what, name, count). The accepted
+ * The counts of struct bl_stats in rows (what, name, count). Subscribers and
+ * subscriptions from the maintained counts (schema 5: O(lists)). The accepted
  * rows of the last minute: a seek of deliveries_accepted per post that can
  * have such rows (sending, paused or cancelled, or sent since then, along
  * posts_sent: a post is sent after its last result).
  */
 #define STATS_SQL \
-	"SELECT 's', status, count(*) FROM subscribers GROUP BY status " \
-	"UNION ALL SELECT 'x', status, count(*) FROM subscriptions GROUP BY status " \
+	"SELECT 's', substr(name, 13), n FROM counters WHERE name LIKE 'subscribers\\_%' " \
+	"UNION ALL SELECT 'x', 'unconfirmed', coalesce(sum(unconfirmed), 0) FROM list_counts " \
+	"UNION ALL SELECT 'x', 'confirmed', coalesce(sum(confirmed), 0) FROM list_counts " \
+	"UNION ALL SELECT 'x', 'unsubscribed', coalesce(sum(unsubscribed), 0) FROM list_counts " \
 	"UNION ALL SELECT 'd', state, count(*) FROM deliveries GROUP BY state " \
 	"UNION ALL SELECT 'p', '', count(*) FROM posts WHERE status = 'sending' " \
 	"UNION ALL SELECT 'a', '', coalesce(sum(" ACCEPTED_IN_MINUTE "), 0) FROM posts p " \
