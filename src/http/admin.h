@@ -85,6 +85,20 @@ const char *bl_api_openapi(void);
 
 /* ---- admin.c ---- */
 
+/*
+ * bl_admin_page - render admin page @name (templates/admin/NAME.html.mustache:
+ * "login", "error", ...) over @data (consumed; NULL: none) into @resp with
+ * @status and @title, in the admin layout, with the data every admin page
+ * gets: admin_url, css_url, js_url and, for a logged-in @p (NULL: nobody),
+ * me.name, me.role, csrf, can_edit, is_admin. Sets the admin CSP (our
+ * script and stylesheet only) and no-store. The login page reads: next
+ * (where to go after), name (the name typed), error (a message),
+ * retry_after (seconds, a 429). A template failure is a plain 500 (logged).
+ */
+struct bl_tval;
+void bl_admin_page(struct bl_http_req *req, struct bl_http_resp *resp, int status, const char *name,
+                   const char *title, const struct bl_principal *p, struct bl_tval *data);
+
 /* bl_admin_routes - the admin UI's routes (all under /admin); *@n gets the count. Static. */
 const struct bl_http_route *bl_admin_routes(size_t *n);
 
