@@ -28,6 +28,8 @@ static const struct bl_command commands[] = {
     {"post", "write posts, send them and follow their delivery", bl_cmd_post},
     {"send", "run the delivery engine", bl_cmd_send},
     {"serve", "serve the public web pages and run the delivery engine", bl_cmd_serve},
+    {"user", "add, list and remove the people who log in to /admin", bl_cmd_user},
+    {"token", "create, list and remove API tokens", bl_cmd_token},
     {"config", "show the configuration in effect", bl_cmd_config},
 };
 
@@ -130,6 +132,37 @@ int bl_cli_dispatch(struct bl_cli *cli, int argc, char **argv, const struct bl_s
 			return subs[i].run(cli, argc - 1, argv + 1);
 	bl_cli_error("unknown %s command \"%s\"; see `bulletin %s --help`", group, argv[1], group);
 	return BL_EXIT_USAGE;
+}
+
+int bl_cli_check_name(const char *what, const char *name)
+{
+	if (bl_user_name_valid(name))
+		return BL_EXIT_OK;
+	bl_cli_error("invalid %s name \"%s\": use 1-%d characters A-Z, a-z, 0-9, '.', '_', '@' "
+	             "and '-'",
+	             what, name, BL_USER_NAME_MAX);
+	return BL_EXIT_INPUT;
+}
+
+void bl_cli_audit(struct bl_store *s, const char *action, const char *kind, const char *name,
+                  const char *fmt, ...)
+{
+	char target[BL_AUDIT_TEXT_MAX + 1], detail[BL_AUDIT_TEXT_MAX + 1] = "";
+	snprintf(target, sizeof(target), "%s:%s", kind, name);
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(detail, sizeof(detail), fmt, ap);
+		va_end(ap);
+	}
+	struct bl_audit a = {.at = bl_now(),
+	                     .actor = "cli",
+	                     .action = action,
+	                     .target = target,
+	                     .detail = detail,
+	                     .ip = ""};
+	if (s->ops->audit_add(s, &a) != 0)
+		bl_cli_error("warning: the audit log was not written: %s", bl_store_error(s));
 }
 
 int bl_cli_exit_code(int rc)

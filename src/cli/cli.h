@@ -85,6 +85,22 @@ struct bl_subcommand {
 int bl_cli_dispatch(struct bl_cli *cli, int argc, char **argv, const struct bl_subcommand *subs,
                     size_t n, const char *usage, const char *group);
 
+/*
+ * bl_cli_check_name - BL_EXIT_OK when @name is a valid user or API token name
+ * (bl_user_name_valid); else BL_EXIT_INPUT after printing why. @what: "user",
+ * "API token".
+ */
+int bl_cli_check_name(const char *what, const char *name);
+
+/*
+ * bl_cli_audit - append an audit entry by actor "cli": @action ("user.add"),
+ * target "@kind:@name" ("user:alice"), detail printf(@fmt, ...) (NULL: "").
+ * A store failure is printed as a warning, not returned: the action it
+ * records has happened.
+ */
+void bl_cli_audit(struct bl_store *s, const char *action, const char *kind, const char *name,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* Command entry points (cmd_*.c). */
 int bl_cmd_init(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_config(struct bl_cli *cli, int argc, char **argv);
@@ -95,6 +111,8 @@ int bl_cmd_export(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_post(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_send(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv);
+int bl_cmd_user(struct bl_cli *cli, int argc, char **argv);
+int bl_cmd_token(struct bl_cli *cli, int argc, char **argv);
 
 /*
  * bl_cli_run_engine - run the delivery engine on @s with SIGINT/SIGTERM

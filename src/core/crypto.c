@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -210,4 +211,109 @@ int bl_verp_parse(const struct bl_secret *k, const char *token, int64_t *post_id
 	*post_id = post;
 	*subscriber_id = sub;
 	return 1;
+}
+
+/* ---- the publisher tools ---- */
+
+int bl_password_hash(const char *password, size_t len, char out[BL_PASSWORD_HASH_MAX])
+{
+	char h[crypto_pwhash_STRBYTES];
+	_Static_assert(crypto_pwhash_STRBYTES <= BL_PASSWORD_HASH_MAX, "BL_PASSWORD_HASH_MAX");
+	start();
+	if (len == 0 || len > BL_PASSWORD_MAX)
+		return -BL_EINVAL;
+	if (crypto_pwhash_str(h, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	                      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+		return -BL_ELIMIT;
+	memcpy(out, h, sizeof(h));
+	return 0;
+}
+
+int bl_password_verify(const char *hash, const char *password, size_t len, int *rehash)
+{
+	start();
+	if (rehash)
+		*rehash = 0;
+	if (!hash || len > BL_PASSWORD_MAX ||
+	    strnlen(hash, crypto_pwhash_STRBYTES) >= crypto_pwhash_STRBYTES)
+		return 0;
+	if (crypto_pwhash_str_verify(hash, password, len) != 0)
+		return 0;
+	if (rehash)
+		*rehash = crypto_pwhash_str_needs_rehash(hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+		                                         crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0;
+	return 1;
+}
+
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy(void)
+{
+	char pw[BL_RANDOM_ID_LEN];
+	bl_random_id(pw);
+	if (crypto_pwhash_str(dummy_hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	                      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+		dummy_hash[0] = 0; /* no memory: the verify below fails fast, as a real one would */
+	sodium_memzero(pw, sizeof(pw));
+}
+
+void bl_password_dummy_verify(const char *password, size_t len)
+{
+	start();
+	pthread_once(&dummy_once, make_dummy);
+	if (dummy_hash[0] && len <= BL_PASSWORD_MAX &&
+	    crypto_pwhash_str_verify(dummy_hash, password, len) == 0)
+		bl_warn("a password matched the dummy hash"); /* 2^-256: never */
+}
+
+/* @n random bytes as base64url without padding into @out (@size bytes, room for the NUL). */
+static void random_b64(size_t n, char *out, size_t size)
+{
+	unsigned char raw[32];
+	start();
+	randombytes_buf(raw, n);
+	sodium_bin2base64(out, size, raw, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(raw, sizeof(raw));
+}
+
+void bl_password_generate(char out[BL_PASSWORD_GEN_LEN])
+{
+	do
+		random_b64(18, out, BL_PASSWORD_GEN_LEN);
+	while (out[0] == '-');
+}
+
+void bl_api_token_generate(char out[BL_API_TOKEN_LEN])
+{
+	size_t k = sizeof(BL_API_TOKEN_PREFIX) - 1;
+	memcpy(out, BL_API_TOKEN_PREFIX, k);
+	random_b64(32, out + k, BL_API_TOKEN_LEN - k);
+}
+
+void bl_random_id(char out[BL_RANDOM_ID_LEN])
+{
+	random_b64(32, out, BL_RANDOM_ID_LEN);
+}
+
+int bl_random_id_valid(const char *s)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	return s && strlen(s) == BL_RANDOM_ID_LEN - 1 &&
+	       strspn(s, alphabet) == BL_RANDOM_ID_LEN - 1;
+}
+
+void bl_sha256_hex(const void *p, size_t n, char out[BL_HASH_HEX])
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	start();
+	crypto_hash_sha256(digest, p, n);
+	sodium_bin2hex(out, BL_HASH_HEX, digest, sizeof(digest));
+}
+
+void bl_memzero(void *p, size_t n)
+{
+	start();
+	sodium_memzero(p, n);
 }

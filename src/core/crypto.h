@@ -2,7 +2,10 @@
  * The few cryptographic primitives the domain needs, on libsodium (the only
  * module that includes sodium.h): the suppression hash of an address and
  * the installation's secret key; HMAC tokens for links (unsubscribe,
- * preferences, confirm) and VERP envelope senders. Later: password hashes.
+ * preferences, confirm) and VERP envelope senders; the publisher tools'
+ * passwords (argon2id), random secrets (session ids, CSRF tokens, API
+ * tokens, generated passwords) and the SHA-256 under which the store keeps
+ * session ids and API tokens.
  */
 #ifndef BL_CORE_CRYPTO_H
 #define BL_CORE_CRYPTO_H
@@ -100,5 +103,88 @@ void bl_verp_token(const struct bl_secret *k, int64_t post_id, int64_t subscribe
  */
 int bl_verp_parse(const struct bl_secret *k, const char *token, int64_t *post_id,
                   int64_t *subscriber_id);
+
+/* ---- the publisher tools (issue 5) ---- */
+
+/* Bytes of a password hash with its NUL (libsodium's crypto_pwhash_STRBYTES). */
+#define BL_PASSWORD_HASH_MAX 128
+/* Bytes of a password: longer ones are refused (nobody types them; they only cost time). */
+#define BL_PASSWORD_MAX 1024
+/* Bytes of a password a person chooses, at least (NIST SP 800-63B §5.1.1.2). */
+#define BL_PASSWORD_MIN 8
+
+/*
+ * bl_password_hash - hash @password (@len bytes, any bytes) with argon2id
+ * (crypto_pwhash_str: a random salt, opslimit and memlimit INTERACTIVE: 2
+ * passes over 64 MiB, about 0.1 s, libsodium's setting for online logins)
+ * into @out as "$argon2id$v=19$m=65536,t=2,p=1$SALT$HASH" plus NUL.
+ * Returns 0; -BL_EINVAL for an empty password or one over BL_PASSWORD_MAX
+ * bytes; -BL_ELIMIT when the 64 MiB cannot be had (@out untouched then).
+ */
+int bl_password_hash(const char *password, size_t len, char out[BL_PASSWORD_HASH_MAX]);
+
+/*
+ * bl_password_verify - 1 when @password (@len bytes) matches @hash (made
+ * by bl_password_hash, any parameters crypto_pwhash_str_verify knows), 0
+ * when it does not, when @hash is malformed or the password over
+ * BL_PASSWORD_MAX bytes. With @rehash not NULL, *@rehash is set to 1 on a
+ * match when @hash was made with other parameters than today's (the caller
+ * may store a new hash), else 0. Takes as long as one bl_password_hash.
+ */
+int bl_password_verify(const char *hash, const char *password, size_t len, int *rehash);
+
+/*
+ * bl_password_dummy_verify - the work of one bl_password_verify against a
+ * hash of today's parameters, with no match possible: a login for an
+ * unknown name costs what a wrong password costs, so its timing does not
+ * tell names apart. The dummy hash is made once per process.
+ */
+void bl_password_dummy_verify(const char *password, size_t len);
+
+/* Characters of a generated password plus NUL: 24 base64url characters, 144 random bits. */
+#define BL_PASSWORD_GEN_LEN 25
+
+/*
+ * bl_password_generate - a new random password: 24 characters of
+ * [A-Za-z0-9_-] (base64url of 18 bytes from libsodium's CSPRNG, 144 bits),
+ * never starting with '-' (so it is never taken for an option). Writes
+ * BL_PASSWORD_GEN_LEN bytes with the NUL into @out.
+ */
+void bl_password_generate(char out[BL_PASSWORD_GEN_LEN]);
+
+/* An API token: "blt_" and 43 base64url characters (32 random bytes), plus NUL. */
+#define BL_API_TOKEN_PREFIX "blt_"
+#define BL_API_TOKEN_LEN    48
+
+/*
+ * bl_api_token_generate - a new API token, "blt_" + base64url (no padding)
+ * of 32 bytes from libsodium's CSPRNG (256 bits), into @out (BL_API_TOKEN_LEN
+ * bytes with the NUL). The prefix lets secret scanners and people
+ * recognise it.
+ */
+void bl_api_token_generate(char out[BL_API_TOKEN_LEN]);
+
+/* A random id (session cookie value, CSRF token): 43 base64url characters (256 bits) + NUL. */
+#define BL_RANDOM_ID_LEN 44
+
+/* bl_random_id - 32 bytes from libsodium's CSPRNG as 43 characters of base64url (no
+ * padding) and a NUL, into @out. */
+void bl_random_id(char out[BL_RANDOM_ID_LEN]);
+
+/* bl_random_id_valid - 1 when @s is 43 characters of [A-Za-z0-9_-] (the shape of
+ * bl_random_id's output; says nothing of whether it was issued), else 0. NULL: 0. */
+int bl_random_id_valid(const char *s);
+
+/* bl_memzero - overwrite the @n bytes at @p with zeros, in a way the compiler cannot drop
+ * (sodium_memzero): for passwords and secrets about to go out of scope. */
+void bl_memzero(void *p, size_t n);
+
+/*
+ * bl_sha256_hex - the SHA-256 (FIPS 180-4) of the @n bytes at @p as 64
+ * lowercase hex digits and a NUL in @out: the key under which the store
+ * keeps a session id or an API token (both 256-bit random secrets, so a
+ * fast unsalted hash is enough: nobody can guess one to match).
+ */
+void bl_sha256_hex(const void *p, size_t n, char out[BL_HASH_HEX]);
 
 #endif

@@ -111,3 +111,11 @@ void bl_list_copy(struct bl_list *dst, const struct bl_list *src)
 	dst->name = bl_xstrdup(src->name);
 	dst->description = bl_xstrdup(src->description);
 }
+
+int bl_user_name_valid(const char *s)
+{
+	static const char ok[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-";
+	size_t n = s ? strlen(s) : 0;
+	return n >= 1 && n <= BL_USER_NAME_MAX && strspn(s, ok) == n;
+}

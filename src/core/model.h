@@ -193,4 +193,8 @@ int bl_role_parse(const char *s, enum bl_role *out);
 #define BL_USER_NAME_MAX  64  /* bytes of a user or API token name: [A-Za-z0-9._@-] */
 #define BL_AUDIT_TEXT_MAX 500 /* bytes of an audit entry's target or detail */
 
+/* bl_user_name_valid - 1 when @s is 1..BL_USER_NAME_MAX bytes of [A-Za-z0-9._@-] (a user's
+ * or an API token's name), else 0 (also for NULL). */
+int bl_user_name_valid(const char *s);
+
 #endif

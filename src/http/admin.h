@@ -65,9 +65,40 @@ int bl_auth_csrf_ok(const struct bl_principal *p, const char *token);
 void bl_audit(struct bl_http_req *req, const struct bl_principal *p, const char *action,
               const char *target, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* ---- handlers: auth.c ---- */
-void bl_admin_login(struct bl_http_req *req, struct bl_http_resp *resp); /* GET|POST /admin/login */
-void bl_admin_logout(struct bl_http_req *req, struct bl_http_resp *resp); /* POST /admin/logout */
+/*
+ * bl_auth_login - log in as @name with @password (@password_len bytes), for
+ * the login page's POST (admin.c). In order:
+ *  1. one attempt is taken from the client IP's budget (config
+ *     login_rate_ip an hour) and from @name's (login_rate_user an hour),
+ *     whether the password is right or not: a spent budget returns
+ *     -BL_ELIMIT before any password is checked (a Retry-After header in
+ *     seconds is added to @resp; not audited);
+ *  2. the password is checked with argon2id; an unknown name costs the same
+ *     work and gets the same answer as a wrong password: 0, audited as
+ *     "login.failed" (actor "anonymous", target "user:NAME");
+ *  3. right: the session the request's cookie named, if any, is ended (no
+ *     session fixation: the id a browser brought is never the id after
+ *     login), a new one made (256 random bits, stored as their SHA-256,
+ *     ending session_ttl from now, a new CSRF token), its cookie set on
+ *     @resp ("bl_admin=ID; Path=/; HttpOnly; SameSite=Strict", "; Secure"
+ *     when public_url is https; no Max-Age: it ends with the browser), and
+ *     "login" audited. Returns 1 and fills @out (when not NULL) with the
+ *     new session's principal, CSRF token included.
+ * A @name that is not a valid user name is just an unknown name. Negative
+ * on a store error (logged; nothing is set on @resp then).
+ */
+int bl_auth_login(struct bl_http_req *req, struct bl_http_resp *resp, const char *name,
+                  const char *password, size_t password_len, struct bl_principal *out);
+
+/*
+ * bl_auth_logout - end the session @req's cookie names (its row deleted)
+ * and clear the cookie on @resp (the same attributes, Max-Age=0); "logout"
+ * audited when a live session ended. The caller checks the CSRF token
+ * first (logout is a POST like any other). Returns 1 when a session ended,
+ * 0 when there was none (the cookie is cleared all the same), negative on
+ * a store error (logged).
+ */
+int bl_auth_logout(struct bl_http_req *req, struct bl_http_resp *resp);
 
 /* ---- api.c ---- */
 
@@ -84,6 +115,10 @@ const struct bl_http_route *bl_api_routes(size_t *n);
 const char *bl_api_openapi(void);
 
 /* ---- admin.c ---- */
+
+/* The login and logout pages (their POSTs call bl_auth_login / bl_auth_logout). */
+void bl_admin_login(struct bl_http_req *req, struct bl_http_resp *resp); /* GET|POST /admin/login */
+void bl_admin_logout(struct bl_http_req *req, struct bl_http_resp *resp); /* POST /admin/logout */
 
 /*
  * bl_admin_page - render admin page @name (templates/admin/NAME.html.mustache:

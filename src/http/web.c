@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Keys (client addresses) a budget remembers before forgetting the least recent. */
 #define BUDGET_KEYS 65536
@@ -52,6 +53,12 @@ int bl_web_init(struct bl_web *w, const struct bl_config *c, struct bl_store *s,
 	w->signup_ip = bl_ratelimit_create(ip, ip, BUDGET_KEYS);
 	w->signup_global = bl_ratelimit_create(global, global, 1);
 	w->resend_ip = bl_ratelimit_create(resend, resend, BUDGET_KEYS);
+	double login_ip = (double)bl_config_int(c, "login_rate_ip");
+	double login_user = (double)bl_config_int(c, "login_rate_user");
+	w->login_ip = bl_ratelimit_create(login_ip, login_ip, BUDGET_KEYS);
+	w->login_user = bl_ratelimit_create(login_user, login_user, BUDGET_KEYS);
+	w->session_ttl = bl_config_int(c, "session_ttl");
+	w->secure_cookies = strncasecmp(w->public_url, "https://", 8) == 0;
 	atomic_init(&w->breaker_until, 0);
 	atomic_init(&w->confirm_mails, 0);
 	w->page_cache = bl_page_cache_create();
@@ -80,6 +87,8 @@ void bl_web_finish(struct bl_web *w)
 	bl_ratelimit_destroy(w->signup_ip);
 	bl_ratelimit_destroy(w->signup_global);
 	bl_ratelimit_destroy(w->resend_ip);
+	bl_ratelimit_destroy(w->login_ip);
+	bl_ratelimit_destroy(w->login_user);
 	free((char *)w->public_url);
 	free((char *)w->site_name);
 	memset(w, 0, sizeof(*w));

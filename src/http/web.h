@@ -39,6 +39,11 @@ struct bl_web {
 	struct bl_stats stats;              /* /metrics' store counts, reused for a few seconds */
 	double stats_at;                    /* when stats was read (monotonic s); 0: never */
 	struct bl_page_cache *page_cache;   /* archive.c: rendered public pages, kept a second */
+	/* the publisher tools (auth.c) */
+	struct bl_ratelimit *login_ip;   /* login attempts per client IP (login_rate_ip an hour) */
+	struct bl_ratelimit *login_user; /* login attempts per user name (login_rate_user) */
+	int64_t session_ttl;             /* seconds an admin session lasts after login */
+	int secure_cookies;              /* public_url is https: cookies carry Secure */
 };
 
 /*

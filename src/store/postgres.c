@@ -148,18 +148,25 @@ static int revive(struct pg_store *p)
 	return 1;
 }
 
-static PGresult *run(struct pg_store *p, const char *what, const char *sql, int n,
-                     const char *const *params)
+/*
+ * run_bin - run() with the parameters' @lengths and @formats (1: binary,
+ * as PQexecParams takes them; NULL: all text) and the result in
+ * @result_format (1: binary).
+ */
+static PGresult *run_bin(struct pg_store *p, const char *what, const char *sql, int n,
+                         const char *const *params, const int *lengths, const int *formats,
+                         int result_format)
 {
 	revive(p);
 	/* Outside a transaction a statement that found the connection dead is simply run
 	 * again on a new one; inside one, the transaction is gone and the error stands. */
 	int idle = PQtransactionStatus(p->conn) == PQTRANS_IDLE;
-	PGresult *res = PQexecParams(p->conn, sql, n, NULL, params, NULL, NULL, 0);
+	PGresult *res =
+	    PQexecParams(p->conn, sql, n, NULL, params, lengths, formats, result_format);
 	ExecStatusType st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && idle && revive(p)) {
 		PQclear(res);
-		res = PQexecParams(p->conn, sql, n, NULL, params, NULL, NULL, 0);
+		res = PQexecParams(p->conn, sql, n, NULL, params, lengths, formats, result_format);
 		st = PQresultStatus(res);
 	}
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
@@ -167,6 +174,12 @@ static PGresult *run(struct pg_store *p, const char *what, const char *sql, int 
 	fail(p, res, what);
 	PQclear(res);
 	return NULL;
+}
+
+static PGresult *run(struct pg_store *p, const char *what, const char *sql, int n,
+                     const char *const *params)
+{
+	return run_bin(p, what, sql, n, params, NULL, NULL, 0);
 }
 
 /* exec - run() for statements whose result is not needed: 0 or -BL_ESTORE. */
@@ -931,17 +944,19 @@ static int pg_list_counts(struct bl_store *s, int64_t list_id, struct bl_list_co
 {
 	char ib[NUM_MAX];
 	const char *params[] = {num(ib, list_id)};
+	/* The counts the triggers of schema 5 keep (sql/postgres/005_admin.sql): O(1). */
 	PGresult *res = run(pg(s), "list_counts",
-	                    "SELECT count(*) FILTER (WHERE status = 'unconfirmed'), "
-	                    "count(*) FILTER (WHERE status = 'confirmed'), "
-	                    "count(*) FILTER (WHERE status = 'unsubscribed') "
-	                    "FROM subscriptions WHERE list_id = $1::bigint",
+	                    "SELECT unconfirmed, confirmed, unsubscribed FROM list_counts "
+	                    "WHERE list_id = $1::bigint",
 	                    1, params);
 	if (!res)
 		return -BL_ESTORE;
-	out->unconfirmed = get_i64(res, 0, 0);
-	out->confirmed = get_i64(res, 0, 1);
-	out->unsubscribed = get_i64(res, 0, 2);
+	memset(out, 0, sizeof(*out));
+	if (PQntuples(res) > 0) {
+		out->unconfirmed = get_i64(res, 0, 0);
+		out->confirmed = get_i64(res, 0, 1);
+		out->unsubscribed = get_i64(res, 0, 2);
+	}
 	PQclear(res);
 	return 0;
 }
@@ -986,14 +1001,38 @@ static int pg_subscriber_each(struct bl_store *s, const struct bl_subscriber_fil
 	    f->sub_status < -1 || f->sub_status > BL_SUB_UNSUBSCRIBED)
 		return bl_store_set_error(s, BL_EINVAL, "subscriber_each: invalid filter");
 
-	/* The SQL is assembled from constant fragments; values travel as parameters. */
+	/*
+	 * The SQL is assembled from constant fragments; values travel as
+	 * parameters. With a prefix the walk is a range of the unique email_key
+	 * index (collation "C": bytes): LIKE 'prefix%' with a constant prefix
+	 * (an unnamed statement is planned with its values) bounds the range,
+	 * and the page's last key starts the next page.
+	 */
+	int by_key = f->prefix && *f->prefix;
 	char after[NUM_MAX], page[NUM_MAX], list[NUM_MAX];
-	const char *params[5];
+	const char *params[6];
 	int n = 0;
-	struct bl_buf sql;
+	struct bl_buf sql, pattern, key;
 	bl_buf_init(&sql, 0);
-	bl_buf_adds(&sql, "SELECT " SUBSCRIBER_COLS " FROM subscribers s WHERE s.id > $1::bigint");
-	params[n++] = after;
+	bl_buf_init(&pattern, 0);
+	bl_buf_init(&key, 0);
+	if (by_key) {
+		for (const char *c = f->prefix; *c; c++) {
+			if (*c == '%' || *c == '_' || *c == '\\')
+				bl_buf_addc(&pattern, '\\');
+			bl_buf_addc(&pattern, *c);
+		}
+		bl_buf_addc(&pattern, '%');
+		bl_buf_adds(&key, nz(f->after_key));
+		bl_buf_adds(&sql, "SELECT " SUBSCRIBER_COLS " FROM subscribers s "
+		                  "WHERE s.email_key LIKE $1 ESCAPE '\\' AND s.email_key > $2");
+		params[n++] = bl_buf_str(&pattern);
+		params[n++] = bl_buf_str(&key);
+	} else {
+		bl_buf_adds(&sql, "SELECT " SUBSCRIBER_COLS
+		                  " FROM subscribers s WHERE s.id > $1::bigint");
+		params[n++] = after;
+	}
 	if (f->status >= 0) {
 		params[n++] = bl_subscriber_status_name((enum bl_subscriber_status)f->status);
 		bl_buf_addf(&sql, " AND s.status = $%d", n);
@@ -1012,7 +1051,10 @@ static int pg_subscriber_each(struct bl_store *s, const struct bl_subscriber_fil
 		bl_buf_addc(&sql, ')');
 	}
 	params[n++] = page;
-	bl_buf_addf(&sql, " ORDER BY s.id LIMIT $%d::bigint", n);
+	bl_buf_addf(&sql,
+	            by_key ? " ORDER BY s.email_key LIMIT $%d::bigint"
+	                   : " ORDER BY s.id LIMIT $%d::bigint",
+	            n);
 
 	int64_t last = f->after_id, left = f->limit;
 	int rc = 0;
@@ -1034,6 +1076,12 @@ static int pg_subscriber_each(struct bl_store *s, const struct bl_subscriber_fil
 				rc = fn(arg, &sub);
 			}
 		}
+		if (by_key && rc == 0 && rows > 0) {
+			/* the next page starts after this one's last key (bl_buf owns a copy) */
+			bl_buf_reset(&key);
+			bl_buf_adds(&key, PQgetvalue(res, rows - 1, 2));
+			params[1] = bl_buf_str(&key);
+		}
 		PQclear(res);
 		if (rc || rows < want)
 			break;
@@ -1041,6 +1089,8 @@ static int pg_subscriber_each(struct bl_store *s, const struct bl_subscriber_fil
 			break;
 	}
 	bl_buf_finish(&sql);
+	bl_buf_finish(&pattern);
+	bl_buf_finish(&key);
 	return rc;
 }
 
@@ -3290,6 +3340,938 @@ static int pg_stats(struct bl_store *s, int64_t now, struct bl_stats *out)
 	return 0;
 }
 
+/* ---- publisher tools (schema 5): users, sessions, tokens, audit ------------------------------ */
+
+// clang-format off
+#define USER_COLS \
+	"id, name, role, pass_hash, created_at, password_changed_at, last_login_at"
+#define TOKEN_COLS "t.id, t.name, t.role, t.created_at, t.last_used_at"
+#define AUDIT_COLS "id, at, actor, action, target, detail, ip"
+#define JOB_COLS \
+	"id, kind, state, params, actor, size, done, report, error, created_at, started_at, " \
+	"finished_at"
+// clang-format on
+
+/* Fill @out from USER_COLS; strings malloc'd. */
+static int read_user(struct pg_store *p, const PGresult *r, int row, struct bl_user *out)
+{
+	struct bl_user u = {0};
+	const char *role = PQgetvalue(r, row, 2);
+	if (bl_role_parse(role, &u.role))
+		return bad_value(p, "role", role);
+	u.id = get_i64(r, row, 0);
+	u.name = get_str(r, row, 1, 1);
+	u.pass_hash = get_str(r, row, 3, 1);
+	u.created_at = get_i64(r, row, 4);
+	u.password_changed_at = get_i64(r, row, 5);
+	u.last_login_at = get_i64(r, row, 6);
+	*out = u;
+	return 0;
+}
+
+static int pg_user_create(struct bl_store *s, struct bl_user *u)
+{
+	int64_t now = bl_now();
+	int64_t created = u->created_at ? u->created_at : now;
+	int64_t changed = u->password_changed_at ? u->password_changed_at : now;
+	char cb[NUM_MAX], pb[NUM_MAX];
+	const char *params[] = {nz(u->name), bl_role_name(u->role), nz(u->pass_hash),
+	                        num(cb, created), num(pb, changed)};
+	/* ON CONFLICT: a taken name is an answer, not an error that aborts the caller's
+	 * transaction. */
+	PGresult *res = run(pg(s), "user_create",
+	                    "INSERT INTO users (name, role, pass_hash, created_at, "
+	                    "password_changed_at) VALUES ($1, $2, $3, $4::bigint, $5::bigint) "
+	                    "ON CONFLICT (name) DO NOTHING RETURNING id",
+	                    5, params);
+	if (!res)
+		return -BL_ESTORE;
+	int taken = PQntuples(res) == 0;
+	if (!taken)
+		u->id = get_i64(res, 0, 0);
+	PQclear(res);
+	if (taken)
+		return bl_store_set_error(s, BL_EEXIST, "a user named \"%s\" already exists",
+		                          nz(u->name));
+	u->created_at = created;
+	u->password_changed_at = changed;
+	return 0;
+}
+
+static int pg_user_get(struct bl_store *s, const char *name, int64_t id, struct bl_user *out)
+{
+	struct pg_store *p = pg(s);
+	char ib[NUM_MAX];
+	const char *params[] = {name ? name : num(ib, id)};
+	PGresult *res =
+	    name ? run(p, "user_get", "SELECT " USER_COLS " FROM users WHERE name = $1", 1, params)
+	         : run(p, "user_get", "SELECT " USER_COLS " FROM users WHERE id = $1::bigint", 1,
+	               params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	if (PQntuples(res) > 0 && (rc = read_user(p, res, 0, out)) == 0)
+		rc = 1;
+	PQclear(res);
+	return rc;
+}
+
+static int pg_user_each(struct bl_store *s, bl_user_fn fn, void *arg)
+{
+	struct pg_store *p = pg(s);
+	PGresult *res = run(p, "user_each",
+	                    "SELECT " USER_COLS " FROM users ORDER BY name COLLATE \"C\"", 0, NULL);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct bl_user u;
+		rc = read_user(p, res, i, &u);
+		if (rc == 0) {
+			rc = fn(arg, &u);
+			bl_user_clear(&u);
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Run @sql (a statement whose result is one count) and return 1 when the count is > 0. */
+static int changed_one(struct pg_store *p, const char *what, const char *sql, int n,
+                       const char *const *params)
+{
+	PGresult *res = run(p, what, sql, n, params);
+	if (!res)
+		return -BL_ESTORE;
+	int changed = get_i64(res, 0, 0) > 0;
+	PQclear(res);
+	return changed;
+}
+
+/* One statement: the hash and the end of every session of the user, atomically. */
+static int pg_user_set_password(struct bl_store *s, int64_t id, const char *pass_hash, int64_t now)
+{
+	char ib[NUM_MAX], nb[NUM_MAX];
+	const char *params[] = {num(ib, id), nz(pass_hash), num(nb, now)};
+	return changed_one(pg(s), "user_set_password",
+	                   "WITH u AS (UPDATE users SET pass_hash = $2, "
+	                   "password_changed_at = $3::bigint WHERE id = $1::bigint RETURNING id), "
+	                   "d AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM u)) "
+	                   "SELECT count(*) FROM u",
+	                   3, params);
+}
+
+static int pg_user_set_role(struct bl_store *s, int64_t id, enum bl_role role)
+{
+	if ((unsigned)role > BL_ROLE_ADMIN)
+		return bl_store_set_error(s, BL_EINVAL, "unknown role %d", (int)role);
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, id), bl_role_name(role)};
+	return changed_one(pg(s), "user_set_role",
+	                   "WITH u AS (UPDATE users SET role = $2 WHERE id = $1::bigint "
+	                   "RETURNING id) SELECT count(*) FROM u",
+	                   2, params);
+}
+
+/* The sessions go by the foreign key's cascade, in the same statement. */
+static int pg_user_delete(struct bl_store *s, int64_t id)
+{
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, id)};
+	return changed_one(pg(s), "user_delete",
+	                   "WITH u AS (DELETE FROM users WHERE id = $1::bigint RETURNING id) "
+	                   "SELECT count(*) FROM u",
+	                   1, params);
+}
+
+/*
+ * One statement: the session when the user exists and the key is new
+ * (ON CONFLICT: a taken key is an answer, not an error that aborts the
+ * caller's transaction), and the user's last login only when it was made.
+ */
+static int pg_session_create(struct bl_store *s, const char *id_hash, int64_t user_id,
+                             const char *csrf, int64_t now, int64_t expires_at)
+{
+	char ub[NUM_MAX], nb[NUM_MAX], eb[NUM_MAX];
+	const char *params[] = {nz(id_hash), num(ub, user_id), nz(csrf), num(nb, now),
+	                        num(eb, expires_at)};
+	PGresult *res = run(pg(s), "session_create",
+	                    "WITH u AS (SELECT id FROM users WHERE id = $2::bigint), "
+	                    "i AS (INSERT INTO sessions (id_hash, user_id, csrf, created_at, "
+	                    "expires_at) SELECT $1, id, $3, $4::bigint, $5::bigint FROM u "
+	                    "ON CONFLICT (id_hash) DO NOTHING RETURNING user_id), "
+	                    "l AS (UPDATE users SET last_login_at = $4::bigint "
+	                    "WHERE id IN (SELECT user_id FROM i)) "
+	                    "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM i)",
+	                    5, params);
+	if (!res)
+		return -BL_ESTORE;
+	int user = get_i64(res, 0, 0) > 0, made = get_i64(res, 0, 1) > 0;
+	PQclear(res);
+	if (!user)
+		return bl_store_set_error(s, BL_ENOENT, "there is no user %" PRId64, user_id);
+	if (!made)
+		return bl_store_set_error(s, BL_EEXIST, "session_create: the session key is taken");
+	return 0;
+}
+
+/* One statement: an ended session is deleted and not returned. */
+static int pg_session_get(struct bl_store *s, const char *id_hash, int64_t now,
+                          struct bl_session *out)
+{
+	struct pg_store *p = pg(s);
+	char nb[NUM_MAX];
+	const char *params[] = {nz(id_hash), num(nb, now)};
+	PGresult *res = run(p, "session_get",
+	                    "WITH d AS (DELETE FROM sessions WHERE id_hash = $1 "
+	                    "AND expires_at <= $2::bigint) "
+	                    "SELECT x.user_id, u.name, u.role, x.csrf, x.created_at, x.expires_at "
+	                    "FROM sessions x JOIN users u ON u.id = x.user_id "
+	                    "WHERE x.id_hash = $1 AND x.expires_at > $2::bigint",
+	                    2, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	if (PQntuples(res) > 0) {
+		struct bl_session x = {0};
+		const char *role = PQgetvalue(res, 0, 2);
+		if (bl_role_parse(role, &x.role)) {
+			rc = bad_value(p, "role", role);
+		} else {
+			x.user_id = get_i64(res, 0, 0);
+			x.user_name = get_str(res, 0, 1, 1);
+			x.csrf = get_str(res, 0, 3, 1);
+			x.created_at = get_i64(res, 0, 4);
+			x.expires_at = get_i64(res, 0, 5);
+			*out = x;
+			rc = 1;
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_session_delete(struct bl_store *s, const char *id_hash)
+{
+	const char *params[] = {nz(id_hash)};
+	return exec(pg(s), "session_delete", "DELETE FROM sessions WHERE id_hash = $1", 1, params);
+}
+
+/* Fill @out from TOKEN_COLS; the name malloc'd. */
+static int read_token(struct pg_store *p, const PGresult *r, int row, struct bl_api_token *out)
+{
+	struct bl_api_token t = {0};
+	const char *role = PQgetvalue(r, row, 2);
+	if (bl_role_parse(role, &t.role))
+		return bad_value(p, "role", role);
+	t.id = get_i64(r, row, 0);
+	t.name = get_str(r, row, 1, 1);
+	t.created_at = get_i64(r, row, 3);
+	t.last_used_at = get_i64(r, row, 4);
+	*out = t;
+	return 0;
+}
+
+static int pg_token_create(struct bl_store *s, struct bl_api_token *t, const char *hash)
+{
+	int64_t created = t->created_at ? t->created_at : bl_now();
+	char cb[NUM_MAX];
+	const char *params[] = {nz(t->name), bl_role_name(t->role), nz(hash), num(cb, created)};
+	PGresult *res = run(pg(s), "token_create",
+	                    "INSERT INTO api_tokens (name, role, hash, created_at) "
+	                    "VALUES ($1, $2, $3, $4::bigint) "
+	                    "ON CONFLICT (name) DO NOTHING RETURNING id",
+	                    4, params);
+	if (!res)
+		return -BL_ESTORE;
+	int taken = PQntuples(res) == 0;
+	if (!taken)
+		t->id = get_i64(res, 0, 0);
+	PQclear(res);
+	if (taken)
+		return bl_store_set_error(s, BL_EEXIST, "an API token named \"%s\" already exists",
+		                          nz(t->name));
+	t->created_at = created;
+	return 0;
+}
+
+/* One statement: the token, and its last use moved to @now when older than a minute. */
+static int pg_token_get(struct bl_store *s, const char *hash, int64_t now, struct bl_api_token *out)
+{
+	struct pg_store *p = pg(s);
+	char nb[NUM_MAX];
+	const char *params[] = {nz(hash), num(nb, now)};
+	PGresult *res = run(p, "token_get",
+	                    "WITH up AS (UPDATE api_tokens SET last_used_at = $2::bigint "
+	                    "WHERE hash = $1 AND (last_used_at IS NULL "
+	                    "OR last_used_at < $2::bigint - 60) RETURNING id) "
+	                    "SELECT t.id, t.name, t.role, t.created_at, CASE WHEN up.id IS NULL "
+	                    "THEN t.last_used_at ELSE $2::bigint END "
+	                    "FROM api_tokens t LEFT JOIN up ON up.id = t.id WHERE t.hash = $1",
+	                    2, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	if (PQntuples(res) > 0 && (rc = read_token(p, res, 0, out)) == 0)
+		rc = 1;
+	PQclear(res);
+	return rc;
+}
+
+static int pg_token_each(struct bl_store *s, bl_api_token_fn fn, void *arg)
+{
+	struct pg_store *p = pg(s);
+	PGresult *res =
+	    run(p, "token_each",
+	        "SELECT " TOKEN_COLS " FROM api_tokens t ORDER BY t.name COLLATE \"C\"", 0, NULL);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct bl_api_token t;
+		rc = read_token(p, res, i, &t);
+		if (rc == 0) {
+			rc = fn(arg, &t);
+			bl_api_token_clear(&t);
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_token_delete(struct bl_store *s, const char *name)
+{
+	const char *params[] = {nz(name)};
+	return changed_one(pg(s), "token_delete",
+	                   "WITH t AS (DELETE FROM api_tokens WHERE name = $1 RETURNING id) "
+	                   "SELECT count(*) FROM t",
+	                   1, params);
+}
+
+static int pg_audit_add(struct bl_store *s, const struct bl_audit *a)
+{
+	char ab[NUM_MAX], target[BL_AUDIT_TEXT_MAX + 1], detail[BL_AUDIT_TEXT_MAX + 1];
+	const char *params[] = {num(ab, a->at ? a->at : bl_now()),
+	                        nz(a->actor),
+	                        nz(a->action),
+	                        bl_store_cut_utf8(a->target, BL_AUDIT_TEXT_MAX, target),
+	                        bl_store_cut_utf8(a->detail, BL_AUDIT_TEXT_MAX, detail),
+	                        nz(a->ip)};
+	return exec(pg(s), "audit_add",
+	            "INSERT INTO audit_log (at, actor, action, target, detail, ip) "
+	            "VALUES ($1::bigint, $2, $3, $4, $5, $6)",
+	            6, params);
+}
+
+/* Newest first in keyset pages (id < the last id seen): a walk of the primary key. */
+static int pg_audit_each(struct bl_store *s, int64_t before_id, int64_t limit, bl_audit_fn fn,
+                         void *arg)
+{
+	struct pg_store *p = pg(s);
+	if (limit < 0)
+		return bl_store_set_error(s, BL_EINVAL, "audit_each: negative limit");
+	char bb[NUM_MAX], lb[NUM_MAX];
+	const char *params[] = {bb, lb};
+	int64_t last = before_id > 0 ? before_id : INT64_MAX, left = limit;
+	int rc = 0;
+	for (;;) {
+		int64_t want = left > 0 && left < PAGE_ROWS ? left : PAGE_ROWS;
+		num(bb, last);
+		num(lb, want);
+		PGresult *res = run(p, "audit_each",
+		                    "SELECT " AUDIT_COLS " FROM audit_log WHERE id < $1::bigint "
+		                    "ORDER BY id DESC LIMIT $2::bigint",
+		                    2, params);
+		if (!res)
+			return -BL_ESTORE;
+		int rows = PQntuples(res);
+		for (int i = 0; rc == 0 && i < rows; i++) {
+			struct bl_audit a = {.id = get_i64(res, i, 0),
+			                     .at = get_i64(res, i, 1),
+			                     .actor = PQgetvalue(res, i, 2),
+			                     .action = PQgetvalue(res, i, 3),
+			                     .target = PQgetvalue(res, i, 4),
+			                     .detail = PQgetvalue(res, i, 5),
+			                     .ip = PQgetvalue(res, i, 6)};
+			last = a.id;
+			rc = fn(arg, &a);
+		}
+		PQclear(res);
+		if (rc || rows < want)
+			return rc;
+		if (limit > 0 && (left -= rows) == 0)
+			return 0;
+	}
+}
+
+/* ---- publisher tools (schema 5): lists, counts, subscribers ---------------------------------- */
+
+static int pg_list_update(struct bl_store *s, const struct bl_list *l)
+{
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, l->id), nz(l->name), nz(l->description),
+	                        bl_optin_name(l->optin), bl_visibility_name(l->visibility)};
+	return changed_one(
+	    pg(s), "list_update",
+	    "WITH u AS (UPDATE lists SET name = $2, description = $3, optin = $4, "
+	    "visibility = $5, updated_at = now() WHERE id = $1::bigint RETURNING id) "
+	    "SELECT count(*) FROM u",
+	    5, params);
+}
+
+static int pg_counts(struct bl_store *s, struct bl_counts *out)
+{
+	struct pg_store *p = pg(s);
+	PGresult *res = run(p, "counts", "SELECT name, n FROM counters", 0, NULL);
+	if (!res)
+		return -BL_ESTORE;
+	struct bl_counts c = {{0}};
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0);
+		enum bl_subscriber_status st;
+		if (strncmp(name, "subscribers_", 12) == 0 &&
+		    bl_subscriber_status_parse(name + 12, &st) == 0)
+			c.subscribers[st] = get_i64(res, i, 1);
+	}
+	PQclear(res);
+	*out = c;
+	return 0;
+}
+
+static int pg_growth(struct bl_store *s, int64_t first_day, size_t n_days, int64_t *added,
+                     int64_t *removed)
+{
+	struct pg_store *p = pg(s);
+	if (n_days == 0)
+		return 0;
+	if (!added || !removed || n_days > INT32_MAX)
+		return bl_store_set_error(s, BL_EINVAL, "growth: %zu days asked without room",
+		                          n_days);
+	memset(added, 0, n_days * sizeof(*added));
+	memset(removed, 0, n_days * sizeof(*removed));
+	char fb[NUM_MAX], nb[NUM_MAX];
+	const char *params[] = {num(fb, first_day), num(nb, (int64_t)n_days)};
+	PGresult *res = run(p, "growth",
+	                    "SELECT day - $1::bigint, added, removed FROM subscriber_days "
+	                    "WHERE day >= $1::bigint AND day < $1::bigint + $2::bigint",
+	                    2, params);
+	if (!res)
+		return -BL_ESTORE;
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t k = get_i64(res, i, 0);
+		if (k >= 0 && (size_t)k < n_days) {
+			added[k] = get_i64(res, i, 1);
+			removed[k] = get_i64(res, i, 2);
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* One statement: the row (locked by the update), and a blocklist event when it becomes so. */
+static int pg_subscriber_update(struct bl_store *s, const struct bl_subscriber *sub,
+                                const struct bl_consent_ctx *ctx)
+{
+	if ((unsigned)sub->status > BL_SUBSCRIBER_BLOCKLISTED)
+		return bl_store_set_error(s, BL_EINVAL, "unknown subscriber status %d",
+		                          (int)sub->status);
+	struct bl_ctx_text t;
+	bl_store_ctx_text(ctx, &t);
+	int64_t now = ctx && ctx->now ? ctx->now : bl_now();
+	char ib[NUM_MAX], nb[NUM_MAX];
+	const char *params[] = {num(ib, sub->id),
+	                        nz(sub->name),
+	                        sub->attributes && *sub->attributes ? sub->attributes : NULL,
+	                        bl_subscriber_status_name(sub->status),
+	                        nz(sub->status_reason),
+	                        num(nb, now),
+	                        t.ip,
+	                        t.user_agent,
+	                        t.source};
+	return changed_one(
+	    pg(s), "subscriber_update",
+	    "WITH o AS (SELECT id, status FROM subscribers WHERE id = $1::bigint FOR UPDATE), "
+	    "u AS (UPDATE subscribers s SET name = $2, "
+	    "attributes = coalesce($3::jsonb, s.attributes), status = $4, status_reason = $5, "
+	    "updated_at = to_timestamp($6::bigint) FROM o WHERE s.id = o.id "
+	    "RETURNING s.id, o.status AS old), "
+	    "e AS (INSERT INTO consent_events (subscriber_id, kind, at, ip, user_agent, source) "
+	    "SELECT id, 'blocklist', to_timestamp($6::bigint), $7, $8, $9 FROM u "
+	    "WHERE u.old <> $4 AND $4 = 'blocklisted') "
+	    "SELECT count(*) FROM u",
+	    9, params);
+}
+
+/* ---- publisher tools (schema 5): posts ------------------------------------------------------- */
+
+/* Newest first in keyset pages of the (kind, id) index. */
+static int pg_post_page(struct bl_store *s, enum bl_post_kind kind, int64_t before_id,
+                        int64_t limit, bl_post_fn fn, void *arg)
+{
+	struct pg_store *p = pg(s);
+	if (limit < 0 || (unsigned)kind > BL_POST_KIND_DIGEST)
+		return bl_store_set_error(s, BL_EINVAL, "post_page: bad kind or limit");
+	char bb[NUM_MAX], lb[NUM_MAX];
+	const char *params[] = {bl_post_kind_name(kind), bb, lb};
+	int64_t last = before_id > 0 ? before_id : INT64_MAX, left = limit;
+	int rc = 0;
+	for (;;) {
+		int64_t want = left > 0 && left < PAGE_ROWS ? left : PAGE_ROWS;
+		num(bb, last);
+		num(lb, want);
+		PGresult *res = run(p, "post_page",
+		                    "SELECT " POST_COLS " FROM posts WHERE kind = $1 "
+		                    "AND id < $2::bigint ORDER BY kind, id DESC LIMIT $3::bigint",
+		                    3, params);
+		if (!res)
+			return -BL_ESTORE;
+		int rows = PQntuples(res);
+		for (int i = 0; rc == 0 && i < rows; i++) {
+			struct bl_post post;
+			rc = read_post(p, res, i, &post);
+			if (rc == 0) {
+				last = post.id;
+				rc = fn(arg, &post);
+				bl_post_clear(&post);
+			}
+		}
+		PQclear(res);
+		if (rc || rows < want)
+			return rc;
+		if (limit > 0 && (left -= rows) == 0)
+			return 0;
+	}
+}
+
+/* The first of @n list ids that does not exist: -BL_ENOENT naming it; 0 when all do. */
+static int lists_exist(struct pg_store *p, const char *what, const char *ids)
+{
+	const char *params[] = {ids};
+	PGresult *res = run(p, what,
+	                    "SELECT i FROM unnest($1::bigint[]) AS t(i) "
+	                    "WHERE NOT EXISTS (SELECT 1 FROM lists l WHERE l.id = t.i) LIMIT 1",
+	                    1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	if (PQntuples(res) > 0)
+		rc = bl_store_set_error(&p->base, BL_ENOENT, "there is no list with id %s",
+		                        PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
+static int post_update(struct pg_store *p, const struct bl_post *post, const char *ids, int lists)
+{
+	int rc = lists ? lists_exist(p, "post_update", ids) : 0;
+	if (rc)
+		return rc;
+	char ib[NUM_MAX], pb[NUM_MAX];
+	const char *params[] = {num(ib, post->id),     nz(post->subject),       nz(post->body),
+	                        nz(post->from_header), num(pb, post->priority), lists ? ids : NULL};
+	/* The update locks the row: a post_queue or schedule_run at the same time waits. */
+	return changed_one(p, "post_update",
+	                   "WITH u AS (UPDATE posts SET subject = $2, body = $3, from_header = $4, "
+	                   "priority = $5::integer WHERE id = $1::bigint AND kind = 'post' "
+	                   "AND status IN ('draft', 'scheduled') RETURNING id), "
+	                   "d AS (DELETE FROM post_lists WHERE $6::bigint[] IS NOT NULL "
+	                   "AND post_id IN (SELECT id FROM u)), "
+	                   "i AS (INSERT INTO post_lists (post_id, list_id) "
+	                   "SELECT DISTINCT u.id, t.i FROM u, unnest($6::bigint[]) AS t(i) "
+	                   "ON CONFLICT (post_id, list_id) DO NOTHING) "
+	                   "SELECT count(*) FROM u",
+	                   6, params);
+}
+
+static int pg_post_update(struct bl_store *s, const struct bl_post *post, const int64_t *list_ids,
+                          size_t n_lists)
+{
+	struct pg_store *p = pg(s);
+	if ((unsigned)post->priority > BL_PRIORITY_TRANSACTIONAL)
+		return bl_store_set_error(s, BL_EINVAL, "unknown post priority %d",
+		                          (int)post->priority);
+	if (n_lists > 0 && !list_ids)
+		return bl_store_set_error(s, BL_EINVAL, "post_update: %zu lists missing", n_lists);
+	struct bl_buf ids;
+	bl_buf_init(&ids, ARRAY_MAX);
+	array_start(&ids);
+	for (size_t i = 0; i < n_lists; i++)
+		array_i64(&ids, list_ids[i]);
+	bl_buf_addc(&ids, '}');
+	int rc = 0;
+	if (bl_buf_err(&ids))
+		rc = bl_store_set_error(s, BL_ELIMIT, "post_update: too many lists");
+	enum scope sc;
+	if (rc == 0)
+		rc = scope_begin(p, "post_update", &sc);
+	if (rc == 0) {
+		int changed = post_update(p, post, bl_buf_str(&ids), n_lists > 0);
+		rc = scope_end(p, "post_update", sc, changed < 0 ? changed : 0);
+		if (rc == 0)
+			rc = changed;
+	}
+	bl_buf_finish(&ids);
+	return rc;
+}
+
+static int pg_post_schedule(struct bl_store *s, int64_t id, int64_t at)
+{
+	char ib[NUM_MAX], ab[NUM_MAX];
+	const char *params[] = {num(ib, id), num(ab, at)};
+	return changed_one(pg(s), "post_schedule",
+	                   "WITH u AS (UPDATE posts SET "
+	                   "status = CASE WHEN $2::bigint = 0 THEN 'draft' ELSE 'scheduled' END, "
+	                   "scheduled_at = CASE WHEN $2::bigint = 0 THEN NULL "
+	                   "ELSE to_timestamp($2::bigint) END, "
+	                   "pause_reason = '', auto_paused = false "
+	                   "WHERE id = $1::bigint AND kind = 'post' "
+	                   "AND status IN ('draft', 'scheduled') RETURNING id) "
+	                   "SELECT count(*) FROM u",
+	                   2, params);
+}
+
+/*
+ * One post of the scheduler's turn, inside a transaction: the earliest due
+ * post no other transaction holds, locked (FOR UPDATE SKIP LOCKED: another
+ * scheduler's post is skipped, and one it queued since is no longer
+ * scheduled when the lock is taken), then queued or held. 1 with *@id,
+ * *@held and *@total; 0 when none is left.
+ */
+static int schedule_one(struct pg_store *p, int64_t now, int64_t max_lateness, int64_t *id,
+                        int *held, int64_t *total)
+{
+	char nb[NUM_MAX];
+	const char *params[] = {num(nb, now)};
+	PGresult *res =
+	    run(p, "schedule_run",
+	        "SELECT id, " EPOCH(
+	            "scheduled_at") " FROM posts "
+	                            "WHERE status = 'scheduled' AND scheduled_at <= "
+	                            "to_timestamp($1::bigint) "
+	                            "AND pause_reason = '' AND kind = 'post' "
+	                            "ORDER BY scheduled_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+	        1, params);
+	if (!res)
+		return -BL_ESTORE;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	*id = get_i64(res, 0, 0);
+	int64_t at = get_i64(res, 0, 1), late = now - at;
+	PQclear(res);
+	if (late <= max_lateness) {
+		*held = 0;
+		int rc = queue(p, *id, now, total);
+		return rc < 0 ? rc : 1;
+	}
+	char when[BL_TIME_STRMAX], reason[256], ib[NUM_MAX];
+	snprintf(reason, sizeof(reason),
+	         "held: scheduled for %s, %" PRId64 " s late (max_schedule_lateness %" PRId64
+	         " s); send it or schedule it again",
+	         bl_time_format(at, when), late, max_lateness);
+	const char *up[] = {num(ib, *id), reason};
+	*held = 1;
+	*total = 0;
+	int rc = exec(p, "schedule_run", "UPDATE posts SET pause_reason = $2 WHERE id = $1::bigint",
+	              2, up);
+	return rc < 0 ? rc : 1;
+}
+
+static int pg_schedule_run(struct bl_store *s, int64_t now, int64_t max_lateness, bl_schedule_fn fn,
+                           void *arg)
+{
+	struct pg_store *p = pg(s);
+	for (;;) {
+		enum scope sc;
+		int rc = scope_begin(p, "schedule_run", &sc);
+		if (rc)
+			return rc;
+		int64_t id = 0, total = 0;
+		int held = 0;
+		int got = schedule_one(p, now, max_lateness, &id, &held, &total);
+		rc = scope_end(p, "schedule_run", sc, got < 0 ? got : 0);
+		if (rc)
+			return rc;
+		if (got == 0)
+			return 0;
+		if (fn && (rc = fn(arg, id, held, total)) != 0)
+			return rc;
+	}
+}
+
+static int delivery_retry(struct pg_store *p, int64_t post_id, int64_t now, int64_t *n)
+{
+	char ib[NUM_MAX], nb[NUM_MAX];
+	const char *params[] = {num(ib, post_id), num(nb, now)};
+	/* The post's row lock first: its status cannot change under us (an engine finishing it). */
+	PGresult *res = run(p, "delivery_retry",
+	                    "SELECT 1 FROM posts WHERE id = $1::bigint "
+	                    "AND status IN ('sending', 'paused', 'sent') FOR UPDATE",
+	                    1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int found = PQntuples(res) > 0;
+	PQclear(res);
+	if (!found)
+		return 0;
+	long long rows = 0;
+	int rc =
+	    exec_count(p, "delivery_retry",
+	               "UPDATE deliveries SET state = 'pending', "
+	               "next_try = to_timestamp($2::bigint), updated_at = to_timestamp($2::bigint) "
+	               "WHERE post_id = $1::bigint AND state = 'failed'",
+	               2, params, &rows);
+	if (rc == 0 && rows > 0)
+		rc = exec(p, "delivery_retry",
+		          "UPDATE posts SET status = 'sending', finished_at = NULL "
+		          "WHERE id = $1::bigint AND status = 'sent'",
+		          1, params);
+	if (rc)
+		return rc;
+	*n = rows;
+	return 1;
+}
+
+static int pg_delivery_retry(struct bl_store *s, int64_t post_id, int64_t now, int64_t *n)
+{
+	struct pg_store *p = pg(s);
+	enum scope sc;
+	int rc = scope_begin(p, "delivery_retry", &sc);
+	if (rc)
+		return rc;
+	int64_t rows = 0;
+	int done = delivery_retry(p, post_id, now, &rows);
+	rc = scope_end(p, "delivery_retry", sc, done < 0 ? done : 0);
+	if (rc)
+		return rc;
+	if (n)
+		*n = done == 1 ? rows : 0;
+	return done;
+}
+
+/* A walk of the post's range of the partial index deliveries_accepted (post_id, updated_at). */
+static int pg_delivery_accepted_hist(struct bl_store *s, int64_t post_id, int64_t from,
+                                     int64_t bucket, size_t n, int64_t *out)
+{
+	struct pg_store *p = pg(s);
+	if (n == 0)
+		return 0;
+	if (!out || bucket <= 0 || n > INT32_MAX || (int64_t)n > (INT64_MAX - from) / bucket)
+		return bl_store_set_error(
+		    s, BL_EINVAL, "delivery_accepted_hist: bad buckets (%zu of %" PRId64 " s)", n,
+		    bucket);
+	memset(out, 0, n * sizeof(*out));
+	char ib[NUM_MAX], fb[NUM_MAX], bb[NUM_MAX], tb[NUM_MAX];
+	const char *params[] = {num(ib, post_id), num(fb, from), num(bb, bucket),
+	                        num(tb, from + (int64_t)n * bucket)};
+	PGresult *res = run(
+	    p, "delivery_accepted_hist",
+	    "SELECT (" EPOCH(
+	        "updated_at") " - $2::bigint) / $3::bigint AS b, "
+	                      "count(*) FROM deliveries WHERE post_id = $1::bigint "
+	                      "AND state = 'accepted' AND updated_at >= to_timestamp($2::bigint) "
+	                      "AND updated_at < to_timestamp($4::bigint) GROUP BY b",
+	    4, params);
+	if (!res)
+		return -BL_ESTORE;
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t k = get_i64(res, i, 0);
+		if (k >= 0 && (size_t)k < n)
+			out[k] = get_i64(res, i, 1);
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* ---- publisher tools (schema 5): jobs -------------------------------------------------------- */
+
+/* Fill @out from JOB_COLS; strings malloc'd. */
+static int read_job(struct pg_store *p, const PGresult *r, int row, struct bl_job *out)
+{
+	struct bl_job j = {0};
+	const char *state = PQgetvalue(r, row, 2);
+	int known = 0;
+	for (int k = BL_JOB_QUEUED; k <= BL_JOB_FAILED && !known; k++)
+		if (strcmp(state, bl_job_state_name((enum bl_job_state)k)) == 0) {
+			j.state = (enum bl_job_state)k;
+			known = 1;
+		}
+	if (!known)
+		return bad_value(p, "job state", state);
+	j.id = get_i64(r, row, 0);
+	j.kind = get_str(r, row, 1, 1);
+	j.params = get_str(r, row, 3, 1);
+	j.actor = get_str(r, row, 4, 1);
+	j.size = get_i64(r, row, 5);
+	j.done = get_i64(r, row, 6);
+	j.report = get_str(r, row, 7, 1);
+	j.error = get_str(r, row, 8, 1);
+	j.created_at = get_i64(r, row, 9);
+	j.started_at = get_i64(r, row, 10);
+	j.finished_at = get_i64(r, row, 11);
+	*out = j;
+	return 0;
+}
+
+static int pg_job_create(struct bl_store *s, struct bl_job *j, const void *input, size_t len)
+{
+	if (len > INT32_MAX || (len > 0 && !input))
+		return bl_store_set_error(s, BL_EINVAL, "job_create: bad input (%zu bytes)", len);
+	int64_t now = bl_now();
+	char sb[NUM_MAX], cb[NUM_MAX];
+	const char *params[] = {nz(j->kind),  j->params && *j->params ? j->params : "{}",
+	                        nz(j->actor), num(sb, j->size),
+	                        num(cb, now), len ? (const char *)input : ""};
+	/* The input travels in binary: no escaping, no copy. */
+	int lengths[] = {0, 0, 0, 0, 0, (int)len};
+	int formats[] = {0, 0, 0, 0, 0, 1};
+	PGresult *res =
+	    run_bin(pg(s), "job_create",
+	            "INSERT INTO jobs (kind, params, actor, size, created_at, input) "
+	            "VALUES ($1, $2, $3, $4::bigint, $5::bigint, $6::bytea) RETURNING id",
+	            6, params, lengths, formats, 0);
+	if (!res)
+		return -BL_ESTORE;
+	j->id = get_i64(res, 0, 0);
+	PQclear(res);
+	j->state = BL_JOB_QUEUED;
+	j->created_at = now;
+	return 0;
+}
+
+static int pg_job_get(struct bl_store *s, int64_t id, struct bl_job *out)
+{
+	struct pg_store *p = pg(s);
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, id)};
+	PGresult *res =
+	    run(p, "job_get", "SELECT " JOB_COLS " FROM jobs WHERE id = $1::bigint", 1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	if (PQntuples(res) > 0 && (rc = read_job(p, res, 0, out)) == 0)
+		rc = 1;
+	PQclear(res);
+	return rc;
+}
+
+static int pg_job_each(struct bl_store *s, int64_t limit, bl_job_fn fn, void *arg)
+{
+	struct pg_store *p = pg(s);
+	if (limit < 0)
+		return bl_store_set_error(s, BL_EINVAL, "job_each: negative limit");
+	char lb[NUM_MAX];
+	const char *params[] = {limit > 0 ? num(lb, limit) : NULL};
+	PGresult *res =
+	    run(p, "job_each", "SELECT " JOB_COLS " FROM jobs ORDER BY id DESC LIMIT $1::bigint", 1,
+	        params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct bl_job j;
+		rc = read_job(p, res, i, &j);
+		if (rc == 0) {
+			rc = fn(arg, &j);
+			bl_job_clear(&j);
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Take the oldest job in @state no other runner holds (FOR UPDATE SKIP
+ * LOCKED: two runners never take one job), make it running from @now and
+ * start its progress over; then read its input in binary. 1, 0 or -BL_E*.
+ */
+static int job_claim(struct pg_store *p, const char *state, int64_t now, struct bl_job *out,
+                     void **input, size_t *len)
+{
+	char nb[NUM_MAX];
+	const char *params[] = {state, num(nb, now)};
+	PGresult *res = run(p, "job_claim",
+	                    "UPDATE jobs SET state = 'running', started_at = $2::bigint, done = 0, "
+	                    "report = '{}', error = '', finished_at = NULL "
+	                    "WHERE id = (SELECT id FROM jobs WHERE state = $1 ORDER BY state, id "
+	                    "LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING " JOB_COLS,
+	                    2, params);
+	if (!res)
+		return -BL_ESTORE;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	struct bl_job j;
+	int rc = read_job(p, res, 0, &j);
+	PQclear(res);
+	if (rc)
+		return rc;
+	char ib[NUM_MAX];
+	const char *id[] = {num(ib, j.id)};
+	res = run_bin(p, "job_claim", "SELECT coalesce(input, '') FROM jobs WHERE id = $1::bigint",
+	              1, id, NULL, NULL, 1);
+	if (!res) {
+		bl_job_clear(&j);
+		return -BL_ESTORE;
+	}
+	size_t n = (size_t)PQgetlength(res, 0, 0);
+	void *data = bl_xmalloc(n + 1);
+	memcpy(data, PQgetvalue(res, 0, 0), n);
+	((char *)data)[n] = '\0';
+	PQclear(res);
+	*out = j;
+	*input = data;
+	*len = n;
+	return 1;
+}
+
+static int pg_job_claim(struct bl_store *s, int64_t now, int restart, struct bl_job *out,
+                        void **input, size_t *len)
+{
+	struct pg_store *p = pg(s);
+	if (!out || !input || !len)
+		return bl_store_set_error(s, BL_EINVAL, "job_claim: nowhere to put the job");
+	enum scope sc;
+	int rc = scope_begin(p, "job_claim", &sc);
+	if (rc)
+		return rc;
+	int got = restart ? job_claim(p, "running", now, out, input, len) : 0;
+	if (got == 0)
+		got = job_claim(p, "queued", now, out, input, len);
+	rc = scope_end(p, "job_claim", sc, got < 0 ? got : 0);
+	if (rc && got == 1) {
+		bl_job_clear(out);
+		free(*input);
+		*input = NULL;
+		*len = 0;
+	}
+	return rc ? rc : got;
+}
+
+static int pg_job_progress(struct bl_store *s, int64_t id, int64_t done)
+{
+	char ib[NUM_MAX], db[NUM_MAX];
+	const char *params[] = {num(ib, id), num(db, done)};
+	return exec(pg(s), "job_progress",
+	            "UPDATE jobs SET done = $2::bigint WHERE id = $1::bigint AND state = 'running'",
+	            2, params);
+}
+
+static int pg_job_finish(struct bl_store *s, int64_t id, const char *report, const char *error,
+                         int64_t now)
+{
+	char ib[NUM_MAX], nb[NUM_MAX];
+	const char *params[] = {num(ib, id), error ? "failed" : "done",
+	                        report && *report ? report : "{}", nz(error), num(nb, now)};
+	return exec(
+	    pg(s), "job_finish",
+	    "UPDATE jobs SET state = $2, report = $3, error = $4, finished_at = $5::bigint, "
+	    "input = NULL WHERE id = $1::bigint",
+	    5, params);
+}
+
 /* ---- the ops table ----------------------------------------------------------------------------
  */
 
@@ -3347,4 +4329,35 @@ const struct bl_store_ops bl_postgres_ops = {
     .archive_get = pg_archive_get,
     .stats = pg_stats,
     .export_each = pg_export_each,
+    .user_create = pg_user_create,
+    .user_get = pg_user_get,
+    .user_each = pg_user_each,
+    .user_set_password = pg_user_set_password,
+    .user_set_role = pg_user_set_role,
+    .user_delete = pg_user_delete,
+    .session_create = pg_session_create,
+    .session_get = pg_session_get,
+    .session_delete = pg_session_delete,
+    .token_create = pg_token_create,
+    .token_get = pg_token_get,
+    .token_each = pg_token_each,
+    .token_delete = pg_token_delete,
+    .audit_add = pg_audit_add,
+    .audit_each = pg_audit_each,
+    .list_update = pg_list_update,
+    .counts = pg_counts,
+    .growth = pg_growth,
+    .subscriber_update = pg_subscriber_update,
+    .post_page = pg_post_page,
+    .post_update = pg_post_update,
+    .post_schedule = pg_post_schedule,
+    .schedule_run = pg_schedule_run,
+    .delivery_retry = pg_delivery_retry,
+    .delivery_accepted_hist = pg_delivery_accepted_hist,
+    .job_create = pg_job_create,
+    .job_get = pg_job_get,
+    .job_each = pg_job_each,
+    .job_claim = pg_job_claim,
+    .job_progress = pg_job_progress,
+    .job_finish = pg_job_finish,
 };

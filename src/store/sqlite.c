@@ -120,6 +120,26 @@ enum stmt {
 	ST_STATS_SUBSCRIPTIONS,
 	ST_STATS_DELIVERIES,
 	ST_STATS_RECENT,
+	ST_USER_CREATE,
+	ST_USER_GET_NAME,
+	ST_USER_GET_ID,
+	ST_USER_EACH,
+	ST_USER_SET_PASSWORD,
+	ST_USER_SESSIONS_DEL,
+	ST_USER_SET_ROLE,
+	ST_USER_DELETE,
+	ST_USER_LOGIN,
+	ST_SESSION_CREATE,
+	ST_SESSION_GET,
+	ST_SESSION_DELETE,
+	ST_SESSION_EXPIRE,
+	ST_TOKEN_CREATE,
+	ST_TOKEN_GET,
+	ST_TOKEN_TOUCH,
+	ST_TOKEN_EACH,
+	ST_TOKEN_DELETE,
+	ST_AUDIT_ADD,
+	ST_AUDIT_EACH,
 	/* multi-row forms, built by multi_sql(): CHUNK rows (or keys) per statement */
 	ST_LOOKUP_MULTI,
 	ST_X_RESULTS, /* XCHUNK results */
@@ -193,6 +213,10 @@ enum stmt {
 	"state = CASE WHEN " POST_CANCELLED " THEN 'suppressed' ELSE 'pending' END, "              \
 	"reply = CASE WHEN " POST_CANCELLED " THEN '" CANCELLED "' ELSE reply END, "               \
 	"in_doubt = 1, worker = NULL, lease_until = NULL, next_try = ?2, updated_at = ?2"
+
+#define USER_COLS                                                                                  \
+	"id, name, role, pass_hash, created_at, password_changed_at, coalesce(last_login_at, 0)"
+#define TOKEN_COLS "id, name, role, created_at, coalesce(last_used_at, 0)"
 
 /*
  * Schema 4: new subscribers and lists get an id above every id ever given,
@@ -455,6 +479,38 @@ static const char *const sql_text[ST_COUNT] = {
                     "WHERE status = 'sending' AND NOT EXISTS (SELECT 1 FROM deliveries d "
                     "WHERE d.post_id = posts.id AND d.state IN ('pending', 'claimed', "
                     "'deferred'))",
+
+    /* ---- publisher tools (schema 5) ---- */
+    [ST_USER_CREATE] = "INSERT INTO users (name, role, pass_hash, created_at, "
+                       "password_changed_at, last_login_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, 0))",
+    [ST_USER_GET_NAME] = "SELECT " USER_COLS " FROM users WHERE name = ?1",
+    [ST_USER_GET_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
+    [ST_USER_EACH] = "SELECT " USER_COLS " FROM users ORDER BY name",
+    [ST_USER_SET_PASSWORD] =
+        "UPDATE users SET pass_hash = ?2, password_changed_at = ?3 WHERE id = ?1",
+    [ST_USER_SESSIONS_DEL] = "DELETE FROM sessions WHERE user_id = ?1",
+    [ST_USER_SET_ROLE] = "UPDATE users SET role = ?2 WHERE id = ?1",
+    [ST_USER_DELETE] = "DELETE FROM users WHERE id = ?1", /* sessions: ON DELETE CASCADE */
+    [ST_USER_LOGIN] = "UPDATE users SET last_login_at = ?2 WHERE id = ?1",
+    [ST_SESSION_CREATE] = "INSERT INTO sessions (id_hash, user_id, csrf, created_at, expires_at) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_SESSION_GET] = "SELECT x.user_id, u.name, u.role, x.csrf, x.created_at, x.expires_at "
+                       "FROM sessions x JOIN users u ON u.id = x.user_id WHERE x.id_hash = ?1",
+    [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE id_hash = ?1",
+    /* Along sessions_by_expiry: only the ended ones are visited. */
+    [ST_SESSION_EXPIRE] = "DELETE FROM sessions WHERE expires_at <= ?1",
+    [ST_TOKEN_CREATE] = "INSERT INTO api_tokens (name, role, hash, created_at) "
+                        "VALUES (?1, ?2, ?3, ?4)",
+    [ST_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM api_tokens WHERE hash = ?1",
+    [ST_TOKEN_TOUCH] = "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1",
+    [ST_TOKEN_EACH] = "SELECT " TOKEN_COLS " FROM api_tokens ORDER BY name",
+    [ST_TOKEN_DELETE] = "DELETE FROM api_tokens WHERE name = ?1",
+    [ST_AUDIT_ADD] = "INSERT INTO audit_log (at, actor, action, target, detail, ip) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* Newest first along the rowid, before id ?1, at most ?2 (-1: all). */
+    [ST_AUDIT_EACH] = "SELECT id, at, actor, action, target, detail, ip FROM audit_log "
+                      "WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
 };
 
 /*
@@ -3285,6 +3341,395 @@ static int sq_stats(struct bl_store *base, int64_t now, struct bl_stats *out)
 	return rc;
 }
 
+/* ---- publisher tools (schema 5): users, sessions, API tokens, the audit log ---------------- */
+
+/* -BL_EINVAL unless @role is a known role. */
+static int check_role(struct sqlite_store *s, enum bl_role role)
+{
+	if ((unsigned)role > BL_ROLE_ADMIN)
+		return bl_store_set_error(&s->base, BL_EINVAL, "unknown role %d", (int)role);
+	return 0;
+}
+
+/* Read USER_COLS into @u, strings malloc'd. */
+static void read_user(sqlite3_stmt *st, struct bl_user *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->id = sqlite3_column_int64(st, 0);
+	u->name = col_dup(st, 1);
+	bl_role_parse(col_text(st, 2), &u->role);
+	u->pass_hash = col_dup(st, 3);
+	u->created_at = sqlite3_column_int64(st, 4);
+	u->password_changed_at = sqlite3_column_int64(st, 5);
+	u->last_login_at = sqlite3_column_int64(st, 6);
+}
+
+static int sq_user_create(struct bl_store *base, struct bl_user *u)
+{
+	struct sqlite_store *s = S(base);
+	int rc = check_role(s, u->role);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = stmt(s, ST_USER_CREATE);
+	if (!st)
+		return -BL_ESTORE;
+	int64_t now = bl_now();
+	int64_t created = u->created_at ? u->created_at : now;
+	int64_t changed = u->password_changed_at ? u->password_changed_at : now;
+	bind_text(st, 1, u->name ? u->name : "");
+	bind_text(st, 2, bl_role_name(u->role));
+	bind_text(st, 3, u->pass_hash ? u->pass_hash : "");
+	sqlite3_bind_int64(st, 4, created);
+	sqlite3_bind_int64(st, 5, changed);
+	sqlite3_bind_int64(st, 6, u->last_login_at);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		int r = fail(s, rc, "creating a user");
+		if (r == -BL_EEXIST)
+			bl_store_set_error(base, BL_EEXIST, "a user named \"%s\" already exists",
+			                   u->name);
+		return r;
+	}
+	u->id = sqlite3_last_insert_rowid(s->db);
+	u->created_at = created;
+	u->password_changed_at = changed;
+	return 0;
+}
+
+static int sq_user_get(struct bl_store *base, const char *name, int64_t id, struct bl_user *out)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, name ? ST_USER_GET_NAME : ST_USER_GET_ID);
+	if (!st)
+		return -BL_ESTORE;
+	if (name)
+		bind_text(st, 1, name);
+	else
+		sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_user(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading a user");
+}
+
+static int sq_user_each(struct bl_store *base, bl_user_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_USER_EACH);
+	if (!st)
+		return -BL_ESTORE;
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_user u;
+		read_user(st, &u);
+		out = fn(arg, &u);
+		bl_user_clear(&u);
+		if (out)
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing users");
+	sqlite3_reset(st);
+	return out;
+}
+
+/* Run the cached statement @id with its one parameter ?1 = @a: 0 or -BL_E*. */
+static int exec_id(struct sqlite_store *s, enum stmt id, int64_t a, const char *what)
+{
+	sqlite3_stmt *st = stmt(s, id);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, a);
+	return exec_stmt(s, st, what);
+}
+
+static int sq_user_set_password(struct bl_store *base, int64_t id, const char *pass_hash,
+                                int64_t now)
+{
+	struct sqlite_store *s = S(base);
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	int changed = 0;
+	sqlite3_stmt *st = stmt(s, ST_USER_SET_PASSWORD);
+	if (!st) {
+		rc = -BL_ESTORE;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, pass_hash ? pass_hash : "");
+	sqlite3_bind_int64(st, 3, now);
+	if ((rc = exec_stmt(s, st, "changing a password")))
+		goto out;
+	changed = sqlite3_changes(s->db) > 0;
+	if (changed)
+		rc = exec_id(s, ST_USER_SESSIONS_DEL, id, "ending the sessions of a user");
+out:
+	rc = tx_end(s, rc);
+	return rc ? rc : changed;
+}
+
+static int sq_user_set_role(struct bl_store *base, int64_t id, enum bl_role role)
+{
+	struct sqlite_store *s = S(base);
+	int rc = check_role(s, role);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = stmt(s, ST_USER_SET_ROLE);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, bl_role_name(role));
+	if ((rc = exec_stmt(s, st, "changing the role of a user")))
+		return rc;
+	return sqlite3_changes(s->db) > 0;
+}
+
+static int sq_user_delete(struct bl_store *base, int64_t id)
+{
+	struct sqlite_store *s = S(base);
+	int rc = exec_id(s, ST_USER_DELETE, id, "deleting a user");
+	return rc ? rc : sqlite3_changes(s->db) > 0;
+}
+
+static int sq_session_create(struct bl_store *base, const char *id_hash, int64_t user_id,
+                             const char *csrf, int64_t now, int64_t expires_at)
+{
+	struct sqlite_store *s = S(base);
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = stmt(s, ST_USER_LOGIN);
+	if (!st) {
+		rc = -BL_ESTORE;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, user_id);
+	sqlite3_bind_int64(st, 2, now);
+	if ((rc = exec_stmt(s, st, "recording a login")))
+		goto out;
+	if (sqlite3_changes(s->db) == 0) {
+		rc = bl_store_set_error(base, BL_ENOENT, "there is no user %" PRId64, user_id);
+		goto out;
+	}
+	/* Housekeeping: the sessions that ended go with each login. */
+	if ((rc = exec_id(s, ST_SESSION_EXPIRE, now, "dropping ended sessions")))
+		goto out;
+	if (!(st = stmt(s, ST_SESSION_CREATE))) {
+		rc = -BL_ESTORE;
+		goto out;
+	}
+	bind_text(st, 1, id_hash ? id_hash : "");
+	sqlite3_bind_int64(st, 2, user_id);
+	bind_text(st, 3, csrf ? csrf : "");
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_int64(st, 5, expires_at);
+	rc = exec_stmt(s, st, "creating a session");
+out:
+	return tx_end(s, rc);
+}
+
+static int sq_session_get(struct bl_store *base, const char *id_hash, int64_t now,
+                          struct bl_session *out)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_SESSION_GET);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, id_hash ? id_hash : "");
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading a session");
+	}
+	int64_t expires_at = sqlite3_column_int64(st, 5);
+	if (expires_at <= now) {
+		sqlite3_reset(st);
+		if (!(st = stmt(s, ST_SESSION_DELETE)))
+			return -BL_ESTORE;
+		bind_text(st, 1, id_hash);
+		rc = exec_stmt(s, st, "dropping an ended session");
+		return rc ? rc : 0;
+	}
+	memset(out, 0, sizeof(*out));
+	out->user_id = sqlite3_column_int64(st, 0);
+	out->user_name = col_dup(st, 1);
+	bl_role_parse(col_text(st, 2), &out->role);
+	out->csrf = col_dup(st, 3);
+	out->created_at = sqlite3_column_int64(st, 4);
+	out->expires_at = expires_at;
+	sqlite3_reset(st);
+	return 1;
+}
+
+static int sq_session_delete(struct bl_store *base, const char *id_hash)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_SESSION_DELETE);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, id_hash ? id_hash : "");
+	return exec_stmt(s, st, "deleting a session");
+}
+
+/* Read TOKEN_COLS into @t, strings malloc'd. */
+static void read_token(sqlite3_stmt *st, struct bl_api_token *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->id = sqlite3_column_int64(st, 0);
+	t->name = col_dup(st, 1);
+	bl_role_parse(col_text(st, 2), &t->role);
+	t->created_at = sqlite3_column_int64(st, 3);
+	t->last_used_at = sqlite3_column_int64(st, 4);
+}
+
+static int sq_token_create(struct bl_store *base, struct bl_api_token *t, const char *hash)
+{
+	struct sqlite_store *s = S(base);
+	int rc = check_role(s, t->role);
+	if (rc)
+		return rc;
+	if (!hash || !*hash)
+		return bl_store_set_error(base, BL_EINVAL, "token_create: no hash");
+	sqlite3_stmt *st = stmt(s, ST_TOKEN_CREATE);
+	if (!st)
+		return -BL_ESTORE;
+	int64_t created = t->created_at ? t->created_at : bl_now();
+	bind_text(st, 1, t->name ? t->name : "");
+	bind_text(st, 2, bl_role_name(t->role));
+	bind_text(st, 3, hash);
+	sqlite3_bind_int64(st, 4, created);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		int r = fail(s, rc, "creating an API token");
+		if (r == -BL_EEXIST)
+			bl_store_set_error(
+			    base, BL_EEXIST,
+			    "an API token named \"%s\" (or with that secret) already "
+			    "exists",
+			    t->name);
+		return r;
+	}
+	t->id = sqlite3_last_insert_rowid(s->db);
+	t->created_at = created;
+	return 0;
+}
+
+/* A token's last use is written at most once a minute: a busy script does not write per call. */
+#define TOKEN_TOUCH_INTERVAL 60
+
+static int sq_token_get(struct bl_store *base, const char *hash, int64_t now,
+                        struct bl_api_token *out)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_TOKEN_GET);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, hash ? hash : "");
+	int rc = sqlite3_step(st);
+	struct bl_api_token t;
+	if (rc == SQLITE_ROW)
+		read_token(st, &t);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading an API token");
+	if (t.last_used_at == 0 || now - t.last_used_at >= TOKEN_TOUCH_INTERVAL) {
+		if (!(st = stmt(s, ST_TOKEN_TOUCH))) {
+			bl_api_token_clear(&t);
+			return -BL_ESTORE;
+		}
+		sqlite3_bind_int64(st, 1, t.id);
+		sqlite3_bind_int64(st, 2, now);
+		if ((rc = exec_stmt(s, st, "recording the use of an API token"))) {
+			bl_api_token_clear(&t);
+			return rc;
+		}
+		t.last_used_at = now;
+	}
+	*out = t;
+	return 1;
+}
+
+static int sq_token_each(struct bl_store *base, bl_api_token_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_TOKEN_EACH);
+	if (!st)
+		return -BL_ESTORE;
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_api_token t;
+		read_token(st, &t);
+		out = fn(arg, &t);
+		bl_api_token_clear(&t);
+		if (out)
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing API tokens");
+	sqlite3_reset(st);
+	return out;
+}
+
+static int sq_token_delete(struct bl_store *base, const char *name)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_TOKEN_DELETE);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, name ? name : "");
+	int rc = exec_stmt(s, st, "deleting an API token");
+	return rc ? rc : sqlite3_changes(s->db) > 0;
+}
+
+static int sq_audit_add(struct bl_store *base, const struct bl_audit *a)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_AUDIT_ADD);
+	if (!st)
+		return -BL_ESTORE;
+	char target[BL_AUDIT_TEXT_MAX + 1], detail[BL_AUDIT_TEXT_MAX + 1];
+	sqlite3_bind_int64(st, 1, a->at ? a->at : bl_now());
+	bind_text(st, 2, a->actor ? a->actor : "");
+	bind_text(st, 3, a->action ? a->action : "");
+	bind_text(st, 4, bl_store_cut_utf8(a->target, BL_AUDIT_TEXT_MAX, target));
+	bind_text(st, 5, bl_store_cut_utf8(a->detail, BL_AUDIT_TEXT_MAX, detail));
+	bind_text(st, 6, a->ip ? a->ip : "");
+	return exec_stmt(s, st, "writing the audit log");
+}
+
+static int sq_audit_each(struct bl_store *base, int64_t before_id, int64_t limit, bl_audit_fn fn,
+                         void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_AUDIT_EACH);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, before_id > 0 ? before_id : INT64_MAX);
+	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_audit a = {.id = sqlite3_column_int64(st, 0),
+		                     .at = sqlite3_column_int64(st, 1),
+		                     .actor = col_text(st, 2),
+		                     .action = col_text(st, 3),
+		                     .target = col_text(st, 4),
+		                     .detail = col_text(st, 5),
+		                     .ip = col_text(st, 6)};
+		if ((out = fn(arg, &a)))
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "reading the audit log");
+	sqlite3_reset(st);
+	return out;
+}
+
 const struct bl_store_ops bl_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -3339,4 +3784,19 @@ const struct bl_store_ops bl_sqlite_ops = {
     .archive_get = sq_archive_get,
     .stats = sq_stats,
     .export_each = sq_export_each,
+    .user_create = sq_user_create,
+    .user_get = sq_user_get,
+    .user_each = sq_user_each,
+    .user_set_password = sq_user_set_password,
+    .user_set_role = sq_user_set_role,
+    .user_delete = sq_user_delete,
+    .session_create = sq_session_create,
+    .session_get = sq_session_get,
+    .session_delete = sq_session_delete,
+    .token_create = sq_token_create,
+    .token_get = sq_token_get,
+    .token_each = sq_token_each,
+    .token_delete = sq_token_delete,
+    .audit_add = sq_audit_add,
+    .audit_each = sq_audit_each,
 };

@@ -193,3 +193,47 @@ int bl_store_check_exchange(struct bl_store *s, const char *worker,
 	}
 	return 0;
 }
+
+void bl_user_clear(struct bl_user *u)
+{
+	if (!u)
+		return;
+	free(u->name);
+	free(u->pass_hash);
+	memset(u, 0, sizeof(*u));
+}
+
+void bl_session_clear(struct bl_session *x)
+{
+	if (!x)
+		return;
+	free(x->user_name);
+	free(x->csrf);
+	memset(x, 0, sizeof(*x));
+}
+
+void bl_api_token_clear(struct bl_api_token *t)
+{
+	if (!t)
+		return;
+	free(t->name);
+	memset(t, 0, sizeof(*t));
+}
+
+void bl_job_clear(struct bl_job *j)
+{
+	if (!j)
+		return;
+	free(j->kind);
+	free(j->params);
+	free(j->actor);
+	free(j->report);
+	free(j->error);
+	memset(j, 0, sizeof(*j));
+}
+
+const char *bl_job_state_name(enum bl_job_state v)
+{
+	static const char *const names[] = {"queued", "running", "done", "failed"};
+	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
+}

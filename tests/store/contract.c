@@ -4504,6 +4504,332 @@ static void test_import_marks(void **state)
 	OK(fx, OPS(fx)->import_mark_reset(fx->s));
 }
 
+/* ---- publisher tools (schema 5): users, sessions, API tokens, the audit log ---------------- */
+
+#define HASH_A "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"
+#define HASH_B "$argon2id$v=19$m=65536,t=2,p=1$cGVwcGVy$b3RoZXJoYXNo"
+/* Hex SHA-256-shaped keys of cookies and token secrets (the store never sees the secrets). */
+#define SID(c) "5e55" c "0000000000000000000000000000000000000000000000000000000000"
+#define TOK(c) "70c0" c "0000000000000000000000000000000000000000000000000000000000"
+#define CSRF_A "csrfAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+static int64_t make_user(struct fixture *fx, const char *name, enum bl_role role)
+{
+	struct bl_user u = {.name = (char *)name, .role = role, .pass_hash = HASH_A};
+	OK(fx, OPS(fx)->user_create(fx->s, &u));
+	if (u.id <= 0)
+		fail_msg("user_create %s: got id %" PRId64 ", want > 0", name, u.id);
+	return u.id;
+}
+
+static int on_user(void *arg, const struct bl_user *u)
+{
+	char t[96];
+	snprintf(t, sizeof(t), "%s:%s", u->name, bl_role_name(u->role));
+	return note(arg, u->id, t);
+}
+
+static int on_token(void *arg, const struct bl_api_token *t)
+{
+	char x[96];
+	snprintf(x, sizeof(x), "%s:%s:%" PRId64, t->name, bl_role_name(t->role), t->last_used_at);
+	return note(arg, t->id, x);
+}
+
+/* "text,text,..." of a walk. */
+static const char *texts_of(const struct seen *w, char *buf, size_t size)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < w->n && i < MAX_SEEN && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? "," : "", w->text[i]);
+	return buf;
+}
+
+static void test_users(void **state)
+{
+	struct fixture *fx = *state;
+	struct bl_user u = {.name = "alice", .role = BL_ROLE_ADMIN, .pass_hash = HASH_A};
+	OK(fx, OPS(fx)->user_create(fx->s, &u));
+	int64_t alice = u.id;
+	int64_t bob = make_user(fx, "bob", BL_ROLE_VIEWER);
+	make_user(fx, "carol.x@y-z", BL_ROLE_EDITOR);
+	CHECK_INT("ids differ", alice != bob, 1);
+
+	struct bl_user dup = {.name = "alice", .role = BL_ROLE_VIEWER, .pass_hash = HASH_B};
+	RC(fx, OPS(fx)->user_create(fx->s, &dup), -BL_EEXIST);
+
+	/* get by name (exact), by id, absent */
+	static const struct {
+		const char *name;
+		int64_t id;
+		int want;
+		const char *want_name;
+		enum bl_role role;
+	} cases[] = {
+	    {"alice", 0, 1, "alice", BL_ROLE_ADMIN},
+	    {"ALICE", 0, 0, NULL, 0},
+	    {"nobody", 0, 0, NULL, 0},
+	    {NULL, -1, 1, "bob", BL_ROLE_VIEWER}, /* -1: bob's id */
+	    {NULL, 999999, 0, NULL, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bl_user got = {0};
+		char what[96];
+		snprintf(what, sizeof(what), "user_get case %zu", i);
+		int64_t id = cases[i].id == -1 ? bob : cases[i].id;
+		int rc = OPS(fx)->user_get(fx->s, cases[i].name, id, &got);
+		CHECK_INT(what, rc, cases[i].want);
+		if (rc == 1) {
+			CHECK_STR(what, got.name, cases[i].want_name);
+			CHECK_INT(what, got.role, cases[i].role);
+		}
+		bl_user_clear(&got);
+	}
+	struct bl_user got = {0};
+	RC(fx, OPS(fx)->user_get(fx->s, "alice", 0, &got), 1);
+	CHECK_INT("alice id", got.id, alice);
+	CHECK_STR("pass hash kept", got.pass_hash, HASH_A);
+	CHECK_INT("created_at defaults to now", got.created_at, NOW);
+	CHECK_INT("password_changed_at defaults to now", got.password_changed_at, NOW);
+	CHECK_INT("never logged in", got.last_login_at, 0);
+	bl_user_clear(&got);
+
+	struct seen w = {0};
+	char buf[256];
+	OK(fx, OPS(fx)->user_each(fx->s, on_user, &w));
+	CHECK_STR("users by name", texts_of(&w, buf, sizeof(buf)),
+	          "alice:admin,bob:viewer,carol.x@y-z:editor");
+	struct seen stop = {.stop_after = 1};
+	RC(fx, OPS(fx)->user_each(fx->s, on_user, &stop), 7);
+
+	/* role */
+	RC(fx, OPS(fx)->user_set_role(fx->s, bob, BL_ROLE_EDITOR), 1);
+	RC(fx, OPS(fx)->user_set_role(fx->s, 999999, BL_ROLE_EDITOR), 0);
+	RC(fx, OPS(fx)->user_get(fx->s, NULL, bob, &got), 1);
+	CHECK_INT("bob's new role", got.role, BL_ROLE_EDITOR);
+	bl_user_clear(&got);
+
+	/* a new password ends every session of the user, not the others' */
+	OK(fx, OPS(fx)->session_create(fx->s, SID("a1"), alice, CSRF_A, NOW, NOW + 3600));
+	OK(fx, OPS(fx)->session_create(fx->s, SID("a2"), alice, CSRF_A, NOW, NOW + 3600));
+	OK(fx, OPS(fx)->session_create(fx->s, SID("b1"), bob, CSRF_A, NOW, NOW + 3600));
+	RC(fx, OPS(fx)->user_set_password(fx->s, alice, HASH_B, NOW + 100), 1);
+	RC(fx, OPS(fx)->user_set_password(fx->s, 999999, HASH_B, NOW + 100), 0);
+	RC(fx, OPS(fx)->user_get(fx->s, NULL, alice, &got), 1);
+	CHECK_STR("new hash", got.pass_hash, HASH_B);
+	CHECK_INT("password_changed_at", got.password_changed_at, NOW + 100);
+	CHECK_INT("last_login_at from session_create", got.last_login_at, NOW);
+	bl_user_clear(&got);
+	struct bl_session x = {0};
+	RC(fx, OPS(fx)->session_get(fx->s, SID("a1"), NOW + 101, &x), 0);
+	RC(fx, OPS(fx)->session_get(fx->s, SID("a2"), NOW + 101, &x), 0);
+	RC(fx, OPS(fx)->session_get(fx->s, SID("b1"), NOW + 101, &x), 1);
+	bl_session_clear(&x);
+
+	/* delete: the user and its sessions */
+	OK(fx, OPS(fx)->session_create(fx->s, SID("b2"), bob, CSRF_A, NOW, NOW + 3600));
+	RC(fx, OPS(fx)->user_delete(fx->s, bob), 1);
+	RC(fx, OPS(fx)->user_delete(fx->s, bob), 0);
+	RC(fx, OPS(fx)->user_get(fx->s, "bob", 0, &got), 0);
+	RC(fx, OPS(fx)->session_get(fx->s, SID("b1"), NOW + 101, &x), 0);
+	RC(fx, OPS(fx)->session_get(fx->s, SID("b2"), NOW + 101, &x), 0);
+	CHECK_INT("no session row of a deleted user", raw_int(fx, "SELECT count(*) FROM sessions"),
+	          0);
+	/* the name is free again */
+	make_user(fx, "bob", BL_ROLE_VIEWER);
+}
+
+static void test_sessions(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t alice = make_user(fx, "alice", BL_ROLE_EDITOR);
+	RC(fx, OPS(fx)->session_create(fx->s, SID("x0"), 999999, CSRF_A, NOW, NOW + 60),
+	   -BL_ENOENT);
+	OK(fx, OPS(fx)->session_create(fx->s, SID("s1"), alice, CSRF_A, NOW + 5, NOW + 60));
+	struct bl_user u = {0};
+	RC(fx, OPS(fx)->user_get(fx->s, NULL, alice, &u), 1);
+	CHECK_INT("last_login_at = session's now", u.last_login_at, NOW + 5);
+	bl_user_clear(&u);
+
+	struct bl_session x = {0};
+	RC(fx, OPS(fx)->session_get(fx->s, SID("s1"), NOW + 59, &x), 1);
+	CHECK_INT("user_id", x.user_id, alice);
+	CHECK_STR("user_name", x.user_name, "alice");
+	CHECK_INT("role", x.role, BL_ROLE_EDITOR);
+	CHECK_STR("csrf", x.csrf, CSRF_A);
+	CHECK_INT("created_at", x.created_at, NOW + 5);
+	CHECK_INT("expires_at", x.expires_at, NOW + 60);
+	bl_session_clear(&x);
+	RC(fx, OPS(fx)->session_get(fx->s, SID("zz"), NOW, &x), 0);
+
+	/* the session follows the user's role */
+	RC(fx, OPS(fx)->user_set_role(fx->s, alice, BL_ROLE_VIEWER), 1);
+	RC(fx, OPS(fx)->session_get(fx->s, SID("s1"), NOW + 59, &x), 1);
+	CHECK_INT("role after set_role", x.role, BL_ROLE_VIEWER);
+	bl_session_clear(&x);
+
+	/* at expires_at it has ended: 0, and the row is gone (an earlier time finds nothing) */
+	RC(fx, OPS(fx)->session_get(fx->s, SID("s1"), NOW + 60, &x), 0);
+	RC(fx, OPS(fx)->session_get(fx->s, SID("s1"), NOW, &x), 0);
+	CHECK_INT("ended session deleted",
+	          raw_int(fx, "SELECT count(*) FROM sessions WHERE csrf = '" CSRF_A "'"), 0);
+
+	/* logout */
+	OK(fx, OPS(fx)->session_create(fx->s, SID("s2"), alice, "other", NOW, NOW + 60));
+	OK(fx, OPS(fx)->session_delete(fx->s, SID("s2")));
+	RC(fx, OPS(fx)->session_get(fx->s, SID("s2"), NOW, &x), 0);
+	OK(fx, OPS(fx)->session_delete(fx->s, SID("s2")));
+	/* the same key twice is refused */
+	OK(fx, OPS(fx)->session_create(fx->s, SID("s3"), alice, "c", NOW, NOW + 60));
+	RC(fx, OPS(fx)->session_create(fx->s, SID("s3"), alice, "c", NOW, NOW + 60), -BL_EEXIST);
+}
+
+static void test_tokens(void **state)
+{
+	struct fixture *fx = *state;
+	struct bl_api_token t = {.name = "deploy", .role = BL_ROLE_EDITOR};
+	OK(fx, OPS(fx)->token_create(fx->s, &t, TOK("01")));
+	int64_t deploy = t.id;
+	struct bl_api_token r = {.name = "reader", .role = BL_ROLE_VIEWER, .created_at = NOW - 10};
+	OK(fx, OPS(fx)->token_create(fx->s, &r, TOK("02")));
+	struct bl_api_token dup = {.name = "deploy", .role = BL_ROLE_ADMIN};
+	RC(fx, OPS(fx)->token_create(fx->s, &dup, TOK("03")), -BL_EEXIST);
+
+	struct seen w = {0};
+	char buf[256];
+	OK(fx, OPS(fx)->token_each(fx->s, on_token, &w));
+	CHECK_STR("tokens by name, never used", texts_of(&w, buf, sizeof(buf)),
+	          "deploy:editor:0,reader:viewer:0");
+
+	struct bl_api_token got = {0};
+	RC(fx, OPS(fx)->token_get(fx->s, TOK("99"), NOW, &got), 0);
+	RC(fx, OPS(fx)->token_get(fx->s, TOK("03"), NOW, &got), 0); /* the refused one */
+
+	/* last_used_at: written on first use, then at most once a minute */
+	static const struct {
+		int64_t at, want_used;
+	} uses[] = {
+	    {NOW, NOW},           {NOW + 30, NOW},       {NOW + 59, NOW},
+	    {NOW + 61, NOW + 61}, {NOW + 100, NOW + 61},
+	};
+	for (size_t i = 0; i < sizeof(uses) / sizeof(uses[0]); i++) {
+		char what[96];
+		snprintf(what, sizeof(what), "token_get at NOW%+" PRId64 ": last_used_at",
+		         uses[i].at - NOW);
+		RC(fx, OPS(fx)->token_get(fx->s, TOK("01"), uses[i].at, &got), 1);
+		CHECK_INT("token id", got.id, deploy);
+		CHECK_STR("token name", got.name, "deploy");
+		CHECK_INT("token role", got.role, BL_ROLE_EDITOR);
+		CHECK_INT("token created_at", got.created_at, NOW);
+		CHECK_INT(what, got.last_used_at, uses[i].want_used);
+		bl_api_token_clear(&got);
+		memset(&w, 0, sizeof(w));
+		OK(fx, OPS(fx)->token_each(fx->s, on_token, &w));
+		char want[96];
+		snprintf(want, sizeof(want), "deploy:editor:%" PRId64 ",reader:viewer:0",
+		         uses[i].want_used);
+		CHECK_STR(what, texts_of(&w, buf, sizeof(buf)), want);
+	}
+
+	RC(fx, OPS(fx)->token_delete(fx->s, "deploy"), 1);
+	RC(fx, OPS(fx)->token_delete(fx->s, "deploy"), 0);
+	RC(fx, OPS(fx)->token_get(fx->s, TOK("01"), NOW + 200, &got), 0);
+	RC(fx, OPS(fx)->token_get(fx->s, TOK("02"), NOW + 200, &got), 1);
+	CHECK_INT("reader's created_at as given", got.created_at, NOW - 10);
+	bl_api_token_clear(&got);
+}
+
+struct audits {
+	int n;
+	int64_t id[MAX_SEEN];
+	char text[MAX_SEEN][160];
+	size_t target_len, detail_len;
+};
+
+static int on_audit(void *arg, const struct bl_audit *a)
+{
+	struct audits *w = arg;
+	if (w->n < MAX_SEEN) {
+		w->id[w->n] = a->id;
+		snprintf(w->text[w->n], sizeof(w->text[0]), "%" PRId64 "|%s|%s|%.20s|%.20s|%s",
+		         a->at - NOW, a->actor, a->action, a->target, a->detail, a->ip);
+	}
+	if (strlen(a->target) > w->target_len)
+		w->target_len = strlen(a->target);
+	if (strlen(a->detail) > w->detail_len)
+		w->detail_len = strlen(a->detail);
+	w->n++;
+	return 0;
+}
+
+static void test_audit(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct bl_audit entries[] = {
+	    {.at = NOW - 3, .actor = "cli", .action = "user.add", .target = "user:alice"},
+	    {.at = NOW - 2,
+	     .actor = "user:alice",
+	     .action = "login",
+	     .target = "",
+	     .detail = "",
+	     .ip = "192.0.2.9"},
+	    {.actor = "token:deploy",
+	     .action = "list.create",
+	     .target = "list:news",
+	     .detail = "{\"slug\":\"news\"}",
+	     .ip = "::1"},
+	    {.at = NOW + 1, .actor = "scheduler", .action = "post.send", .target = "post:12"},
+	};
+	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
+		OK(fx, OPS(fx)->audit_add(fx->s, &entries[i]));
+
+	struct audits w = {0};
+	OK(fx, OPS(fx)->audit_each(fx->s, 0, 0, on_audit, &w));
+	CHECK_INT("entries", w.n, 4);
+	static const char *const want[] = {
+	    "1|scheduler|post.send|post:12||",
+	    "0|token:deploy|list.create|list:news|{\"slug\":\"news\"}|::1",
+	    "-2|user:alice|login|||192.0.2.9",
+	    "-3|cli|user.add|user:alice||",
+	};
+	for (int i = 0; i < 4; i++)
+		CHECK_STR("audit entry, newest first (at defaults to now)", w.text[i], want[i]);
+	for (int i = 1; i < 4; i++)
+		CHECK_INT("ids go down", w.id[i] < w.id[i - 1], 1);
+
+	/* keyset pages of 2 */
+	struct audits p1 = {0}, p2 = {0}, p3 = {0};
+	OK(fx, OPS(fx)->audit_each(fx->s, 0, 2, on_audit, &p1));
+	CHECK_INT("page 1", p1.n, 2);
+	CHECK_STR("page 1 first", p1.text[0], want[0]);
+	OK(fx, OPS(fx)->audit_each(fx->s, p1.id[1], 2, on_audit, &p2));
+	CHECK_INT("page 2", p2.n, 2);
+	CHECK_STR("page 2 first", p2.text[0], want[2]);
+	CHECK_STR("page 2 last", p2.text[1], want[3]);
+	OK(fx, OPS(fx)->audit_each(fx->s, p2.id[1], 2, on_audit, &p3));
+	CHECK_INT("page 3 empty", p3.n, 0);
+
+	/* long target and detail are cut to BL_AUDIT_TEXT_MAX bytes, not inside a UTF-8 char */
+	char big[2 * BL_AUDIT_TEXT_MAX];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big + BL_AUDIT_TEXT_MAX - 1, "\xc3\xa9", 2); /* é across the limit */
+	struct bl_audit cut = {.actor = "cli", .action = "x", .target = big, .detail = big};
+	OK(fx, OPS(fx)->audit_add(fx->s, &cut));
+	struct audits c = {0};
+	OK(fx, OPS(fx)->audit_each(fx->s, 0, 1, on_audit, &c));
+	CHECK_INT("target cut", c.target_len, BL_AUDIT_TEXT_MAX - 1);
+	CHECK_INT("detail cut", c.detail_len, BL_AUDIT_TEXT_MAX - 1);
+
+	/* append-only, by the schema itself */
+	CHECK_INT("UPDATE refused", raw_try(fx, "UPDATE audit_log SET actor = 'mallory'"), -1);
+	CHECK_INT("DELETE refused", raw_try(fx, "DELETE FROM audit_log"), -1);
+	CHECK_INT("rows kept", raw_int(fx, "SELECT count(*) FROM audit_log"), 5);
+	CHECK_INT("actors kept",
+	          raw_int(fx, "SELECT count(*) FROM audit_log WHERE actor = 'mallory'"), 0);
+}
+
 #define TEST(f)       cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TEST_EMPTY(f) cmocka_unit_test_setup_teardown(f, setup_empty, teardown)
 #define TEST_OWN(f)   cmocka_unit_test(f) /* a fresh database per case, made by the test */
@@ -4584,6 +4910,10 @@ int main(void)
 	    TEST_OWN(test_preferences),
 	    TEST(test_preferences_form),
 	    TEST(test_subscriber_web_reads),
+	    TEST(test_users),
+	    TEST(test_sessions),
+	    TEST(test_tokens),
+	    TEST(test_audit),
 	    /* PostgreSQL only (several engines at once): the last 3, left out for SQLite */
 	    TEST(test_claim_concurrent),
 	    TEST(test_claim_rolled_back),

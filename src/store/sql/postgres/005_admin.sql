@@ -69,6 +69,14 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_by_state ON jobs (state, id);
 
 -- ---- maintained counts ----
+--
+-- Each trigger runs once per statement over its transition tables: a batch
+-- of the import, or a cascade (an erased subscriber's subscriptions, a
+-- deleted list's), changes each counter row once. A statement that moves no
+-- count (a change of mode, name or updated_at) touches no counter row and so
+-- takes no lock on one; the rows a statement does change are locked in key
+-- order first, so two transactions changing the same rows of one table wait
+-- for each other instead of deadlocking. Days are UTC: floor(epoch / 86400).
 
 CREATE TABLE list_counts (
 	list_id      bigint PRIMARY KEY REFERENCES lists (id) ON DELETE CASCADE,
@@ -78,9 +86,9 @@ CREATE TABLE list_counts (
 );
 INSERT INTO list_counts (list_id, unconfirmed, confirmed, unsubscribed)
 SELECT l.id,
-       count(*) FILTER (WHERE s.status = 'unconfirmed'),
-       count(*) FILTER (WHERE s.status = 'confirmed'),
-       count(*) FILTER (WHERE s.status = 'unsubscribed')
+       count(s.list_id) FILTER (WHERE s.status = 'unconfirmed'),
+       count(s.list_id) FILTER (WHERE s.status = 'confirmed'),
+       count(s.list_id) FILTER (WHERE s.status = 'unsubscribed')
 FROM lists l LEFT JOIN subscriptions s ON s.list_id = l.id
 GROUP BY l.id;
 
@@ -93,61 +101,63 @@ $$;
 CREATE TRIGGER list_counts_new_list AFTER INSERT ON lists
 	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION list_counts_new_list();
 
-CREATE FUNCTION list_counts_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The one statement that changes subscriptions, for every event: +1 per new
+-- row and -1 per old row, summed per list and status; the lists whose counts
+-- move are locked in list order, then updated. (PL/pgSQL plans a statement
+-- when it first runs it, so each event reads only the transition tables it has.)
+CREATE FUNCTION list_counts_change() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	ids bigint[];
+	du bigint[];
+	dc bigint[];
+	dx bigint[];
 BEGIN
-	UPDATE list_counts c SET
-		unconfirmed = c.unconfirmed + d.unconfirmed,
-		confirmed = c.confirmed + d.confirmed,
-		unsubscribed = c.unsubscribed + d.unsubscribed
-	FROM (SELECT list_id,
-	             count(*) FILTER (WHERE status = 'unconfirmed') AS unconfirmed,
-	             count(*) FILTER (WHERE status = 'confirmed') AS confirmed,
-	             count(*) FILTER (WHERE status = 'unsubscribed') AS unsubscribed
-	      FROM new_rows GROUP BY list_id) d
-	WHERE c.list_id = d.list_id;
-	RETURN NULL;
-END;
-$$;
-CREATE FUNCTION list_counts_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	UPDATE list_counts c SET
-		unconfirmed = c.unconfirmed - d.unconfirmed,
-		confirmed = c.confirmed - d.confirmed,
-		unsubscribed = c.unsubscribed - d.unsubscribed
-	FROM (SELECT list_id,
-	             count(*) FILTER (WHERE status = 'unconfirmed') AS unconfirmed,
-	             count(*) FILTER (WHERE status = 'confirmed') AS confirmed,
-	             count(*) FILTER (WHERE status = 'unsubscribed') AS unsubscribed
-	      FROM old_rows GROUP BY list_id) d
-	WHERE c.list_id = d.list_id;
-	RETURN NULL;
-END;
-$$;
-CREATE FUNCTION list_counts_update() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	UPDATE list_counts c SET
-		unconfirmed = c.unconfirmed + d.unconfirmed,
-		confirmed = c.confirmed + d.confirmed,
-		unsubscribed = c.unsubscribed + d.unsubscribed
-	FROM (SELECT list_id,
-	             sum(CASE WHEN status = 'unconfirmed' THEN sign ELSE 0 END) AS unconfirmed,
-	             sum(CASE WHEN status = 'confirmed' THEN sign ELSE 0 END) AS confirmed,
-	             sum(CASE WHEN status = 'unsubscribed' THEN sign ELSE 0 END) AS unsubscribed
-	      FROM (SELECT list_id, status, 1 AS sign FROM new_rows
-	            UNION ALL
-	            SELECT list_id, status, -1 AS sign FROM old_rows) x
-	      GROUP BY list_id) d
-	WHERE c.list_id = d.list_id;
+	IF TG_OP = 'INSERT' THEN
+		SELECT array_agg(list_id), array_agg(u), array_agg(c), array_agg(x)
+		INTO ids, du, dc, dx
+		FROM (SELECT list_id, count(*) FILTER (WHERE status = 'unconfirmed') AS u,
+		             count(*) FILTER (WHERE status = 'confirmed') AS c,
+		             count(*) FILTER (WHERE status = 'unsubscribed') AS x
+		      FROM new_rows GROUP BY list_id) d;
+	ELSIF TG_OP = 'DELETE' THEN
+		SELECT array_agg(list_id), array_agg(-u), array_agg(-c), array_agg(-x)
+		INTO ids, du, dc, dx
+		FROM (SELECT list_id, count(*) FILTER (WHERE status = 'unconfirmed') AS u,
+		             count(*) FILTER (WHERE status = 'confirmed') AS c,
+		             count(*) FILTER (WHERE status = 'unsubscribed') AS x
+		      FROM old_rows GROUP BY list_id) d;
+	ELSE
+		SELECT array_agg(list_id), array_agg(u), array_agg(c), array_agg(x)
+		INTO ids, du, dc, dx
+		FROM (SELECT list_id, sum(CASE WHEN status = 'unconfirmed' THEN sign ELSE 0 END) AS u,
+		             sum(CASE WHEN status = 'confirmed' THEN sign ELSE 0 END) AS c,
+		             sum(CASE WHEN status = 'unsubscribed' THEN sign ELSE 0 END) AS x
+		      FROM (SELECT list_id, status, 1 AS sign FROM new_rows
+		            UNION ALL
+		            SELECT list_id, status, -1 AS sign FROM old_rows) y
+		      GROUP BY list_id) d
+		WHERE u <> 0 OR c <> 0 OR x <> 0;
+	END IF;
+	IF ids IS NULL THEN
+		RETURN NULL;
+	END IF;
+	PERFORM 1 FROM list_counts WHERE list_id = ANY (ids) ORDER BY list_id FOR NO KEY UPDATE;
+	UPDATE list_counts t SET
+		unconfirmed = t.unconfirmed + d.u,
+		confirmed = t.confirmed + d.c,
+		unsubscribed = t.unsubscribed + d.x
+	FROM unnest(ids, du, dc, dx) AS d(list_id, u, c, x)
+	WHERE t.list_id = d.list_id;
 	RETURN NULL;
 END;
 $$;
 CREATE TRIGGER list_counts_insert AFTER INSERT ON subscriptions
-	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION list_counts_insert();
+	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION list_counts_change();
 CREATE TRIGGER list_counts_delete AFTER DELETE ON subscriptions
-	REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION list_counts_delete();
+	REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION list_counts_change();
 CREATE TRIGGER list_counts_update AFTER UPDATE ON subscriptions
 	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION list_counts_update();
+	FOR EACH STATEMENT EXECUTE FUNCTION list_counts_change();
 
 CREATE TABLE counters (
 	name text PRIMARY KEY,
@@ -158,59 +168,78 @@ SELECT 'subscribers_active', count(*) FROM subscribers WHERE status = 'active';
 INSERT INTO counters (name, n)
 SELECT 'subscribers_blocklisted', count(*) FROM subscribers WHERE status = 'blocklisted';
 
+-- day: UTC days since the epoch. added: subscribers created that day (by
+-- their created_at, so a restore counts them on their own days); removed:
+-- subscribers deleted (erased) that day, by the transaction's time.
 CREATE TABLE subscriber_days (
 	day     bigint PRIMARY KEY,
 	added   bigint NOT NULL DEFAULT 0,
 	removed bigint NOT NULL DEFAULT 0
 );
 INSERT INTO subscriber_days (day, added)
-SELECT created_at / 86400, count(*) FROM subscribers GROUP BY created_at / 86400;
+SELECT floor(extract(epoch FROM created_at) / 86400)::bigint AS day, count(*)
+FROM subscribers GROUP BY 1;
 
-CREATE FUNCTION counters_subscriber_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The subscriber statement of any event: the counters by status (+1 new row,
+-- -1 old row; only those that move, locked in name order), then the days.
+CREATE FUNCTION counters_subscriber_change() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	names text[];
+	ks bigint[];
 BEGIN
+	IF TG_OP = 'INSERT' THEN
+		SELECT array_agg(name), array_agg(k) INTO names, ks
+		FROM (SELECT 'subscribers_' || status AS name, count(*) AS k
+		      FROM new_rows GROUP BY 1) d;
+		INSERT INTO subscriber_days AS t (day, added)
+		SELECT floor(extract(epoch FROM created_at) / 86400)::bigint, count(*)
+		FROM new_rows GROUP BY 1 ORDER BY 1
+		ON CONFLICT (day) DO UPDATE SET added = t.added + EXCLUDED.added;
+	ELSIF TG_OP = 'DELETE' THEN
+		SELECT array_agg(name), array_agg(-k) INTO names, ks
+		FROM (SELECT 'subscribers_' || status AS name, count(*) AS k
+		      FROM old_rows GROUP BY 1) d;
+		INSERT INTO subscriber_days AS t (day, removed)
+		SELECT floor(extract(epoch FROM now()) / 86400)::bigint, count(*)
+		FROM old_rows HAVING count(*) > 0
+		ON CONFLICT (day) DO UPDATE SET removed = t.removed + EXCLUDED.removed;
+	ELSE
+		SELECT array_agg(name), array_agg(k) INTO names, ks
+		FROM (SELECT 'subscribers_' || status AS name, sum(sign) AS k
+		      FROM (SELECT status, 1 AS sign FROM new_rows
+		            UNION ALL
+		            SELECT status, -1 AS sign FROM old_rows) y
+		      GROUP BY 1 HAVING sum(sign) <> 0) d;
+	END IF;
+	IF names IS NULL THEN
+		RETURN NULL;
+	END IF;
+	PERFORM 1 FROM counters WHERE name = ANY (names) ORDER BY name FOR NO KEY UPDATE;
 	UPDATE counters c SET n = c.n + d.k
-	FROM (SELECT 'subscribers_' || status AS name, count(*) AS k FROM new_rows GROUP BY 1) d
-	WHERE c.name = d.name;
-	INSERT INTO subscriber_days AS t (day, added)
-	SELECT created_at / 86400, count(*) FROM new_rows GROUP BY 1
-	ON CONFLICT (day) DO UPDATE SET added = t.added + EXCLUDED.added;
-	RETURN NULL;
-END;
-$$;
-CREATE FUNCTION counters_subscriber_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	UPDATE counters c SET n = c.n - d.k
-	FROM (SELECT 'subscribers_' || status AS name, count(*) AS k FROM old_rows GROUP BY 1) d
-	WHERE c.name = d.name;
-	INSERT INTO subscriber_days AS t (day, removed)
-	SELECT (extract(epoch FROM now())::bigint) / 86400, count(*) FROM old_rows HAVING count(*) > 0
-	ON CONFLICT (day) DO UPDATE SET removed = t.removed + EXCLUDED.removed;
-	RETURN NULL;
-END;
-$$;
-CREATE FUNCTION counters_subscriber_update() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	UPDATE counters c SET n = c.n + d.k
-	FROM (SELECT 'subscribers_' || status AS name, sum(sign) AS k
-	      FROM (SELECT status, 1 AS sign FROM new_rows
-	            UNION ALL
-	            SELECT status, -1 AS sign FROM old_rows) x
-	      GROUP BY 1) d
+	FROM unnest(names, ks) AS d(name, k)
 	WHERE c.name = d.name;
 	RETURN NULL;
 END;
 $$;
 CREATE TRIGGER counters_subscriber_insert AFTER INSERT ON subscribers
 	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-	EXECUTE FUNCTION counters_subscriber_insert();
+	EXECUTE FUNCTION counters_subscriber_change();
 CREATE TRIGGER counters_subscriber_delete AFTER DELETE ON subscribers
 	REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-	EXECUTE FUNCTION counters_subscriber_delete();
+	EXECUTE FUNCTION counters_subscriber_change();
 CREATE TRIGGER counters_subscriber_update AFTER UPDATE ON subscribers
 	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
-	EXECUTE FUNCTION counters_subscriber_update();
+	EXECUTE FUNCTION counters_subscriber_change();
 
 -- ---- posts ----
 
 CREATE INDEX posts_by_kind ON posts (kind, id DESC);
 CREATE INDEX posts_scheduled ON posts (scheduled_at) WHERE status = 'scheduled';
+
+-- ---- subscribers ----
+
+-- The admin's search walks addresses by prefix in byte order, as SQLite
+-- does: email_key (and its unique index) compare bytewise, whatever the
+-- database's collation, so that a LIKE 'prefix%' is a range of the index.
+-- Equality (every other use of email_key) is the same in any collation.
+ALTER TABLE subscribers ALTER COLUMN email_key TYPE text COLLATE "C";
