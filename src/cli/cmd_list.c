@@ -1,6 +1,7 @@
 /* bulletin list create|ls|show|rm: the audiences readers subscribe to. */
 #include "cli/cli.h"
 
+#include "core/json.h"
 #include "util/str.h"
 #include "util/utf8.h"
 #include "util/xalloc.h"
@@ -29,23 +30,6 @@ static const char usage[] =
     "                  \"description\",\"created_at\",\"counts\":{\"unconfirmed\",\n"
     "                  \"confirmed\",\"unsubscribed\"}}\n"
     "`list rm` deletes the list and its subscriptions; consent history is kept.\n";
-
-static json_t *list_json(const struct bl_list *l, const struct bl_list_counts *n)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "slug", json_string(l->slug));
-	json_object_set_new(o, "name", json_string(l->name));
-	json_object_set_new(o, "optin", json_string(bl_optin_name(l->optin)));
-	json_object_set_new(o, "visibility", json_string(bl_visibility_name(l->visibility)));
-	json_object_set_new(o, "description", json_string(l->description));
-	json_object_set_new(o, "created_at", json_string(bl_cli_time(l->created_at)));
-	json_t *c = json_object();
-	json_object_set_new(c, "unconfirmed", json_integer(n->unconfirmed));
-	json_object_set_new(c, "confirmed", json_integer(n->confirmed));
-	json_object_set_new(c, "unsubscribed", json_integer(n->unsubscribed));
-	json_object_set_new(o, "counts", c);
-	return o;
-}
 
 static void list_text(const struct bl_list *l, const struct bl_list_counts *n)
 {
@@ -170,7 +154,7 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 	}
 	struct bl_list_counts n = {0};
 	if (json)
-		bl_cli_print_json(list_json(&l, &n));
+		bl_cli_print_json(bl_json_list(&l, &n));
 	else
 		printf("created list %s (%s opt-in, %s)\n", l.slug, bl_optin_name(l.optin),
 		       bl_visibility_name(l.visibility));
@@ -211,7 +195,7 @@ static int cmd_ls(struct bl_cli *cli, int argc, char **argv)
 		if ((rc = s->ops->list_counts(s, l->id, &n)))
 			break;
 		if (json) {
-			json_array_append_new(arr, list_json(l, &n));
+			json_array_append_new(arr, bl_json_list(l, &n));
 			continue;
 		}
 		if (i == 0)
@@ -259,7 +243,7 @@ static int cmd_show(struct bl_cli *cli, int argc, char **argv)
 		return BL_EXIT_STORE;
 	}
 	if (json)
-		bl_cli_print_json(list_json(&l, &n));
+		bl_cli_print_json(bl_json_list(&l, &n));
 	else
 		list_text(&l, &n);
 	bl_list_clear(&l);

@@ -7,6 +7,7 @@
 
 #include "core/address.h"
 #include "core/crypto.h"
+#include "core/json.h"
 #include "render/markdown.h"
 #include "send/compose.h"
 #include "send/engine.h"
@@ -30,19 +31,20 @@
 
 static const char usage[] =
     "usage: bulletin post create --list SLUG [--list SLUG]... --subject TEXT\n"
-    "                            --body-file FILE.md [--breaking] [--from \"Name <addr>\"] "
-    "[--json]\n"
+    "                            --body-file FILE.md [--breaking] [--from \"Name <addr>\"]\n"
+    "                            [--at TIME] [--json]\n"
     "       bulletin post ls [--json]\n"
     "       bulletin post show ID [--json]\n"
     "       bulletin post preview ID [--to EMAIL] [--format eml|html|text]\n"
     "       bulletin post send ID [--wait]\n"
+    "       bulletin post schedule ID --at TIME | unschedule ID\n"
     "       bulletin post status ID [--json]\n"
     "       bulletin post deliveries ID [--state STATE] [--limit N] [--after ID] [--json]\n"
     "       bulletin post pause ID | resume ID | cancel ID\n"
     "\n"
     "A post is one message to one or more lists. Its body is Markdown and a\n"
     "Mustache template (see README, \"Messages\"); FILE.md may be - for stdin.\n"
-    "  create    store a draft; prints the new post's id\n"
+    "  create    store a draft (with --at: a scheduled post); prints the new post's id\n"
     "  preview   one message exactly as a subscriber gets it (--to EMAIL: that\n"
     "            subscriber; default: the first confirmed subscriber of the lists);\n"
     "            --format eml (default: the whole message), html or text\n"
@@ -50,6 +52,12 @@ static const char usage[] =
     "            mode (a subscriber on several of its lists gets one copy);\n"
     "            --wait delivers it now and returns when it is done. On a post\n"
     "            already sending (e.g. after a crash) it resumes, never restarts.\n"
+    "  schedule  send the post at TIME by itself (`bulletin serve` or `bulletin send`\n"
+    "            must be running then); TIME is RFC 3339 (2026-12-01T09:00:00Z,\n"
+    "            2026-12-01T10:00:00+01:00), \"YYYY-MM-DD HH:MM:SS\" (UTC) or a date;\n"
+    "            a post found more than max_schedule_lateness late (bulletin was\n"
+    "            down) is held: `post ls` says why; send it or schedule it again\n"
+    "  unschedule  make a scheduled (or held) post a draft again\n"
     "  status    deliveries by state, send rate (msgs/s over the last minute)\n"
     "  deliveries  the ledger: one row per subscriber with its state, the relay's\n"
     "            reply and queue id (--state failed: who did not get it, and why)\n"
@@ -65,6 +73,28 @@ static int parse_id(const char *s, int64_t *id)
 		return BL_EXIT_USAGE;
 	}
 	*id = v;
+	return BL_EXIT_OK;
+}
+
+/* --at TIME: a time after now into *@at, or an exit code after saying why. */
+static int parse_at(const char *text, int64_t *at)
+{
+	int64_t t, now = bl_now();
+	char a[BL_TIME_STRMAX], b[BL_TIME_STRMAX];
+	if (bl_time_parse(text, &t)) {
+		bl_cli_error(
+		    "--at must be a time such as 2026-12-01T09:00:00Z, "
+		    "2026-12-01T10:00:00+01:00 or \"2026-12-01 09:00:00\" (UTC) (got \"%s\")",
+		    text);
+		return BL_EXIT_USAGE;
+	}
+	if (t <= now) {
+		bl_cli_error("--at %s is in the past (it is %s now); give a later time, or send "
+		             "the post now with `bulletin post send ID`",
+		             bl_time_format(t, a), bl_time_format(now, b));
+		return BL_EXIT_INPUT;
+	}
+	*at = t;
 	return BL_EXIT_OK;
 }
 
@@ -173,16 +203,24 @@ static int check_header_text(const char *what, const char *v, size_t max)
 	return BL_EXIT_OK;
 }
 
+static int check_sendable(struct bl_cli *cli, struct bl_store *s, const struct bl_post *p,
+                          const struct lists *ls);
+
 static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},          {"list", required_argument, NULL, 'l'},
-	    {"subject", required_argument, NULL, 's'}, {"body-file", required_argument, NULL, 'b'},
-	    {"breaking", no_argument, NULL, 'B'},      {"from", required_argument, NULL, 'f'},
-	    {"json", no_argument, NULL, 'j'},          {0}};
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+	                                     {"list", required_argument, NULL, 'l'},
+	                                     {"subject", required_argument, NULL, 's'},
+	                                     {"body-file", required_argument, NULL, 'b'},
+	                                     {"breaking", no_argument, NULL, 'B'},
+	                                     {"from", required_argument, NULL, 'f'},
+	                                     {"json", no_argument, NULL, 'j'},
+	                                     {"at", required_argument, NULL, 'a'},
+	                                     {0}};
 	const char *slugs[64], *subject = NULL, *body_file = NULL, *from = "";
 	size_t n_slugs = 0;
 	int c, json = 0, code;
+	int64_t at = 0;
 	struct bl_post p = {0};
 
 	bl_cli_getopt_reset();
@@ -209,6 +247,10 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 			break;
 		case 'j':
 			json = 1;
+			break;
+		case 'a':
+			if ((code = parse_at(optarg, &at)))
+				return code;
 			break;
 		default:
 			return bl_cli_usage(usage, c == 'h');
@@ -280,6 +322,7 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 		return code;
 	}
 	int64_t ids[64];
+	struct lists ls = {0};
 	for (size_t i = 0; i < n_slugs; i++) {
 		struct bl_list l;
 		int rc = s->ops->list_get(s, slugs[i], &l);
@@ -289,15 +332,26 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 			else
 				bl_cli_error("no list \"%s\" (see `bulletin list ls`)", slugs[i]);
 			free(body);
+			lists_clear(&ls);
 			return rc < 0 ? BL_EXIT_STORE : BL_EXIT_INPUT;
 		}
 		ids[i] = l.id;
+		collect_list(&ls, &l);
 		bl_list_clear(&l);
 	}
 	p.subject = (char *)subject;
 	p.body = body;
 	p.from_header = (char *)from;
-	p.status = BL_POST_DRAFT;
+	p.status = at ? BL_POST_SCHEDULED : BL_POST_DRAFT;
+	p.scheduled_at = at;
+	p.pause_reason = "";
+	/* A scheduled post goes out with nobody watching: what would fail then fails now. */
+	if (at && (code = check_sendable(cli, s, &p, &ls))) {
+		free(body);
+		lists_clear(&ls);
+		return code;
+	}
+	lists_clear(&ls);
 	int rc = s->ops->post_create(s, &p, ids, n_slugs);
 	free(body);
 	if (rc) {
@@ -314,40 +368,16 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 	return BL_EXIT_OK;
 }
 
-static json_t *counts_json(json_t *o, const struct bl_delivery_counts *n)
-{
-	for (int i = 0; i < BL_DELIVERY_NSTATES; i++)
-		json_object_set_new(o, bl_delivery_state_name((enum bl_delivery_state)i),
-		                    json_integer(n->n[i]));
-	json_object_set_new(o, "in_doubt", json_integer(n->in_doubt));
-	return o;
-}
-
-static json_t *time_json(int64_t t)
-{
-	return t ? json_string(bl_cli_time(t)) : json_null();
-}
-
+/* A post as JSON (core/json.h), with the slugs of @ls as "lists" when @ls is not NULL. */
 static json_t *post_json(const struct bl_post *p, const struct lists *ls)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "id", json_integer(p->id));
-	json_object_set_new(o, "kind", json_string(bl_post_kind_name(p->kind)));
-	json_object_set_new(o, "subject", json_string(p->subject));
-	json_object_set_new(o, "status", json_string(bl_post_status_name(p->status)));
-	json_object_set_new(o, "priority", json_string(bl_priority_name(p->priority)));
-	json_object_set_new(o, "from", json_string(p->from_header));
-	if (ls) {
-		json_t *a = json_array();
-		for (size_t i = 0; i < ls->n; i++)
-			json_array_append_new(a, json_string(ls->v[i].slug));
-		json_object_set_new(o, "lists", a);
-	}
-	json_object_set_new(o, "pause_reason", json_string(p->pause_reason));
-	json_object_set_new(o, "created_at", time_json(p->created_at));
-	json_object_set_new(o, "started_at", time_json(p->started_at));
-	json_object_set_new(o, "finished_at", time_json(p->finished_at));
-	json_object_set_new(o, "total", json_integer(p->total));
+	if (!ls)
+		return bl_json_post(p, NULL, 0);
+	const char **slugs = bl_xreallocarray(NULL, ls->n + 1, sizeof(*slugs));
+	for (size_t i = 0; i < ls->n; i++)
+		slugs[i] = ls->v[i].slug;
+	json_t *o = bl_json_post(p, slugs, ls->n);
+	free(slugs);
 	return o;
 }
 
@@ -392,11 +422,18 @@ static int cmd_ls(struct bl_cli *cli, int argc, char **argv)
 			continue;
 		}
 		if (i == 0)
-			printf("%6s  %-9s  %-8s  %8s  %-20s  %s\n", "ID", "STATUS", "PRIORITY",
-			       "TOTAL", "CREATED", "SUBJECT");
-		printf("%6lld  %-9s  %-8s  %8lld  %-20s  %s\n", (long long)p->id,
+			printf("%6s  %-9s  %-8s  %8s  %-20s  %-20s  %s\n", "ID", "STATUS",
+			       "PRIORITY", "TOTAL", "CREATED", "SCHEDULED", "SUBJECT");
+		char created[BL_TIME_STRMAX], when[BL_TIME_STRMAX] = "-";
+		if (p->scheduled_at)
+			bl_time_format(p->scheduled_at, when);
+		printf("%6lld  %-9s  %-8s  %8lld  %-20s  %-20s  %s\n", (long long)p->id,
 		       bl_post_status_name(p->status), bl_priority_name(p->priority),
-		       (long long)p->total, bl_cli_time(p->created_at), p->subject);
+		       (long long)p->total, bl_time_format(p->created_at, created), when,
+		       p->subject);
+		/* Why a post waits for a person: held by the scheduler, or paused. */
+		if (*p->pause_reason)
+			printf("%6s  %s\n", "", p->pause_reason);
 	}
 	for (size_t i = 0; i < ps.n; i++)
 		bl_post_clear(&ps.v[i]);
@@ -462,6 +499,8 @@ static int cmd_show(struct bl_cli *cli, int argc, char **argv)
 		if (*p.from_header)
 			printf("from:      %s\n", p.from_header);
 		printf("created:   %s\n", bl_cli_time(p.created_at));
+		if (p.scheduled_at)
+			printf("scheduled: %s\n", bl_cli_time(p.scheduled_at));
 		if (p.started_at)
 			printf("started:   %s\n", bl_cli_time(p.started_at));
 		if (p.finished_at)
@@ -523,7 +562,10 @@ static int make_composer(struct bl_cli *cli, struct bl_store *s, const struct bl
 	}
 	bl_compose_opts_from_config(cli->config, secret, &co);
 	if ((rc = bl_composer_create(&co, p, ls->v, ls->n, out, &d))) {
-		bl_cli_error("post %lld: %s", (long long)p->id, d.msg);
+		if (p->id)
+			bl_cli_error("post %lld: %s", (long long)p->id, d.msg);
+		else
+			bl_cli_error("%s", d.msg);
 		return BL_EXIT_INPUT;
 	}
 	return BL_EXIT_OK;
@@ -642,6 +684,28 @@ out:
 	return code;
 }
 
+/* What would fail at send time, refused now: no sender, a bad public_url, a bad relay. */
+static int check_sendable(struct bl_cli *cli, struct bl_store *s, const struct bl_post *p,
+                          const struct lists *ls)
+{
+	struct bl_secret secret;
+	struct bl_composer *comp = NULL;
+	int code;
+	if ((code = make_composer(cli, s, p, ls, &secret, &comp)))
+		return code;
+	bl_composer_destroy(comp);
+	struct bl_transport *t = NULL;
+	struct bl_transport_opts to;
+	struct bl_diag d;
+	bl_transport_opts_init(&to);
+	if (bl_transport_create(bl_config_str(cli->config, "relay"), &to, &t, &d)) {
+		bl_cli_error("relay: %s", d.msg);
+		return BL_EXIT_INPUT;
+	}
+	bl_transport_destroy(t);
+	return BL_EXIT_OK;
+}
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -722,8 +786,6 @@ static int cmd_send(struct bl_cli *cli, int argc, char **argv)
 	struct bl_store *s;
 	struct bl_post p = {0};
 	struct lists ls = {0};
-	struct bl_secret secret;
-	struct bl_composer *comp = NULL;
 	if ((code = load_post(cli, operand, &s, &p, &ls)))
 		return code;
 	if (p.kind != BL_POST_KIND_POST) {
@@ -734,21 +796,8 @@ static int cmd_send(struct bl_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	/* Refuse now what would only fail at send time (no sender, bad public_url). */
-	if ((code = make_composer(cli, s, &p, &ls, &secret, &comp)))
+	if ((code = check_sendable(cli, s, &p, &ls)))
 		goto out;
-	bl_composer_destroy(comp);
-	{
-		struct bl_transport *t = NULL;
-		struct bl_transport_opts to;
-		struct bl_diag d;
-		bl_transport_opts_init(&to);
-		if (bl_transport_create(bl_config_str(cli->config, "relay"), &to, &t, &d)) {
-			bl_cli_error("relay: %s", d.msg);
-			code = BL_EXIT_INPUT;
-			goto out;
-		}
-		bl_transport_destroy(t);
-	}
 	int64_t total = 0;
 	int rc = s->ops->post_queue(s, p.id, bl_now(), &total);
 	if (rc < 0) {
@@ -789,6 +838,92 @@ out:
 	return code;
 }
 
+static int cmd_schedule(struct bl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'}, {"at", required_argument, NULL, 'a'}, {0}};
+	const char *at_text = NULL;
+	int c, code;
+	bl_cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'a')
+			at_text = optarg;
+		else
+			return bl_cli_usage(usage, c == 'h');
+	}
+	const char *operand = bl_cli_operand(argc, argv, "post schedule", "ID");
+	if (!operand)
+		return BL_EXIT_USAGE;
+	if (!at_text) {
+		bl_cli_error("post schedule needs --at TIME");
+		return BL_EXIT_USAGE;
+	}
+	int64_t at;
+	if ((code = parse_at(at_text, &at)))
+		return code;
+	struct bl_store *s;
+	struct bl_post p = {0};
+	struct lists ls = {0};
+	if ((code = load_post(cli, operand, &s, &p, &ls)))
+		return code;
+	if (p.kind != BL_POST_KIND_POST ||
+	    (p.status != BL_POST_DRAFT && p.status != BL_POST_SCHEDULED)) {
+		bl_cli_error("post %lld is %s; only a draft or a scheduled post can be scheduled",
+		             (long long)p.id,
+		             p.kind != BL_POST_KIND_POST ? bl_post_kind_name(p.kind)
+		                                         : bl_post_status_name(p.status));
+		code = BL_EXIT_INPUT;
+		goto out;
+	}
+	/* It goes out with nobody watching: what would fail then fails now. */
+	if ((code = check_sendable(cli, s, &p, &ls)))
+		goto out;
+	int rc = s->ops->post_schedule(s, p.id, at);
+	if (rc < 0) {
+		bl_cli_error("%s", bl_store_error(s));
+		code = BL_EXIT_STORE;
+	} else if (rc == 0) {
+		bl_cli_error("post %lld changed meanwhile; see `bulletin post show %lld`",
+		             (long long)p.id, (long long)p.id);
+		code = BL_EXIT_INPUT;
+	} else {
+		printf("post %lld scheduled for %s; `bulletin serve` or `bulletin send` sends it "
+		       "then\n",
+		       (long long)p.id, bl_cli_time(at));
+	}
+out:
+	bl_post_clear(&p);
+	lists_clear(&ls);
+	return code;
+}
+
+static int cmd_unschedule(struct bl_cli *cli, int argc, char **argv)
+{
+	int code = bl_cli_simple_opts(argc, argv, usage, NULL);
+	if (code >= 0)
+		return code;
+	const char *operand = bl_cli_operand(argc, argv, "post unschedule", "ID");
+	if (!operand)
+		return BL_EXIT_USAGE;
+	struct bl_store *s;
+	struct bl_post p = {0};
+	if ((code = load_post(cli, operand, &s, &p, NULL)))
+		return code;
+	int rc = 0;
+	if (p.status == BL_POST_SCHEDULED && (rc = s->ops->post_schedule(s, p.id, 0)) < 0) {
+		bl_cli_error("%s", bl_store_error(s));
+		code = BL_EXIT_STORE;
+	} else if (rc == 0) {
+		bl_cli_error("post %lld is %s, not scheduled", (long long)p.id,
+		             bl_post_status_name(p.status));
+		code = BL_EXIT_INPUT;
+	} else {
+		printf("post %lld is a draft again\n", (long long)p.id);
+	}
+	bl_post_clear(&p);
+	return code;
+}
+
 static int print_status(struct bl_store *s, int64_t id, int json)
 {
 	struct bl_post p = {0};
@@ -818,10 +953,10 @@ static int print_status(struct bl_store *s, int64_t id, int json)
 		json_object_set_new(o, "id", json_integer(p.id));
 		json_object_set_new(o, "status", json_string(bl_post_status_name(p.status)));
 		json_object_set_new(o, "total", json_integer(p.total));
-		counts_json(o, &n);
+		json_object_update_new(o, bl_json_delivery_counts(&n));
 		json_object_set_new(o, "rate", json_real((double)(int64_t)(rate * 10 + 0.5) / 10));
-		json_object_set_new(o, "started_at", time_json(p.started_at));
-		json_object_set_new(o, "finished_at", time_json(p.finished_at));
+		json_object_set_new(o, "started_at", bl_json_time(p.started_at));
+		json_object_set_new(o, "finished_at", bl_json_time(p.finished_at));
 		if (*p.pause_reason)
 			json_object_set_new(o, "pause_reason", json_string(p.pause_reason));
 		bl_cli_print_json(o);
@@ -874,9 +1009,9 @@ static int print_delivery(void *arg, const struct bl_delivery_row *r)
 		json_object_set_new(j, "reply", json_string(r->reply ? r->reply : ""));
 		json_object_set_new(j, "queue_id", json_string(r->queue_id ? r->queue_id : ""));
 		json_object_set_new(j, "relay", json_string(r->relay ? r->relay : ""));
-		json_object_set_new(j, "updated_at", time_json(r->updated_at));
+		json_object_set_new(j, "updated_at", bl_json_time(r->updated_at));
 		json_object_set_new(j, "next_try",
-		                    r->state == BL_DELIVERY_DEFERRED ? time_json(r->next_try)
+		                    r->state == BL_DELIVERY_DEFERRED ? bl_json_time(r->next_try)
 		                                                     : json_null());
 		json_array_append_new(o->arr, j);
 	} else {
@@ -1007,10 +1142,12 @@ static int cmd_cancel(struct bl_cli *cli, int argc, char **argv)
 int bl_cmd_post(struct bl_cli *cli, int argc, char **argv)
 {
 	static const struct bl_subcommand subs[] = {
-	    {"create", cmd_create},         {"ls", cmd_ls},         {"show", cmd_show},
-	    {"preview", cmd_preview},       {"send", cmd_send},     {"status", cmd_status},
-	    {"pause", cmd_pause},           {"resume", cmd_resume}, {"cancel", cmd_cancel},
-	    {"deliveries", cmd_deliveries},
+	    {"create", cmd_create},     {"ls", cmd_ls},
+	    {"show", cmd_show},         {"preview", cmd_preview},
+	    {"send", cmd_send},         {"status", cmd_status},
+	    {"pause", cmd_pause},       {"resume", cmd_resume},
+	    {"cancel", cmd_cancel},     {"deliveries", cmd_deliveries},
+	    {"schedule", cmd_schedule}, {"unschedule", cmd_unschedule},
 	};
 	return bl_cli_dispatch(cli, argc, argv, subs, sizeof(subs) / sizeof(subs[0]), usage,
 	                       "post");

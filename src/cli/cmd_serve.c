@@ -1,18 +1,24 @@
 /*
- * bulletin serve: the public web (src/http) and the delivery engine
- * (src/send) in one process. The HTTP workers and the engine each have
- * their own store handle; the database is the only thing they share
- * (DESIGN.md, "Process model"). SIGINT/SIGTERM stop the HTTP server
- * (requests in progress finish), then the engine (messages in flight
- * finish), then exit 0.
+ * bulletin serve: the public web (src/http), the delivery engine
+ * (src/send, which also runs the scheduler) and the import job runner
+ * (src/import/job.h) in one process. The HTTP workers, the engine and the
+ * job runner each have their own store handle; the database is the only
+ * thing they share (DESIGN.md, "Process model"). SIGINT/SIGTERM stop the
+ * HTTP server (requests in progress finish), then the engine (messages in
+ * flight finish) and the job runner (an import stops after its batch and
+ * starts over at the next start), then exit 0.
  */
 #include "cli/cli.h"
 
 #include "core/address.h"
+#include "http/admin.h"
 #include "http/web.h"
+#include "import/job.h"
 #include "send/compose.h"
 #include "send/engine.h"
 #include "util/log.h"
+#include "util/time.h"
+#include "util/xalloc.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -101,6 +107,56 @@ static void *engine_main(void *arg)
 	return NULL;
 }
 
+struct job_thread {
+	struct bl_cli *cli;
+	struct bl_store *store; /* the runner's own handle; NULL while it cannot be opened */
+	const char *db_uri;
+	struct bl_store_opts db_opts;
+};
+
+/*
+ * The import job runner: looks for a queued job every second and runs it.
+ * The first look reclaims a job left running (restart): its runner died
+ * with the last server, and an import run again never duplicates. A store
+ * error is logged and the runner tries again with a new handle after
+ * ENGINE_RETRY seconds.
+ */
+static void *jobs_main(void *arg)
+{
+	struct job_thread *t = arg;
+	const struct bl_config *c = t->cli->config;
+	struct bl_import_job_opts o = {
+	    .address_flags = bl_config_bool(c, "smtputf8") ? BL_ADDRESS_SMTPUTF8 : 0,
+	    .allow_role = bl_config_bool(c, "import_role_addresses"),
+	    .batch = (size_t)bl_config_int(c, "import_batch"),
+	    .restart = 1,
+	    .stop = &stop_flag,
+	};
+	while (!stop_flag) {
+		struct bl_diag d;
+		int64_t id = 0;
+		int rc = t->store ? bl_import_job_run(t->store, bl_now(), &o, &id, &d) : -BL_ESTORE;
+		if (rc >= 0)
+			o.restart = 0;
+		if (rc == 1)
+			continue; /* another job may wait */
+		if (rc == 0) {
+			nap(1);
+			continue;
+		}
+		bl_error("the import job runner: %s; trying again in %d s",
+		         t->store ? d.msg : "no database connection", ENGINE_RETRY);
+		nap(ENGINE_RETRY);
+		bl_store_close(t->store);
+		t->store = NULL;
+		if (bl_store_open(t->db_uri, &t->db_opts, &t->store, &d)) {
+			bl_error("the import job runner cannot open the database: %s", d.msg);
+			t->store = NULL;
+		}
+	}
+	return NULL;
+}
+
 /* What a confirmation mail needs, checked before anyone can sign up. */
 static int check_mail_settings(struct bl_cli *cli)
 {
@@ -130,8 +186,9 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	struct bl_diag d;
 	struct bl_http_server *srv = NULL;
 	struct engine_thread et = {.cli = cli};
-	pthread_t engine;
+	pthread_t engine, jobs;
 	int engine_started = 0;
+	struct job_thread jt = {.cli = cli};
 
 	bl_cli_getopt_reset();
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -168,7 +225,11 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	stop_flag = 0;
 
 	size_t n_routes;
-	const struct bl_http_route *routes = bl_web_routes(&n_routes);
+	const struct bl_http_route *table = bl_web_routes(&n_routes);
+	/* A copy whose CSV upload route takes config import_max bytes. */
+	struct bl_http_route *routes = bl_xcalloc(n_routes, sizeof(*routes));
+	memcpy(routes, table, n_routes * sizeof(*routes));
+	bl_api_configure(routes, n_routes, (size_t)bl_config_int(cli->config, "import_max"));
 	struct bl_http_opts ho = {
 	    .listen = listen,
 	    .routes = routes,
@@ -185,6 +246,7 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	};
 	if (bl_http_start(&ho, &srv, &d)) {
 		bl_cli_error("%s", d.msg);
+		free(routes);
 		bl_web_finish(&w);
 		return BL_EXIT_USAGE;
 	}
@@ -196,6 +258,7 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 		if (bl_store_open(et.db_uri, &et.db_opts, &et.store, &d)) {
 			bl_cli_error("%s", d.msg);
 			bl_http_stop(srv);
+			free(routes);
 			bl_web_finish(&w);
 			return BL_EXIT_STORE;
 		}
@@ -203,6 +266,21 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 			bl_panic("cannot start the engine thread");
 		engine_started = 1;
 	}
+
+	jt.db_uri = ho.db_uri;
+	jt.db_opts = ho.db_opts;
+	if (bl_store_open(jt.db_uri, &jt.db_opts, &jt.store, &d)) {
+		bl_cli_error("%s", d.msg);
+		stop_flag = 1;
+		if (engine_started)
+			pthread_join(engine, NULL);
+		bl_store_close(et.store);
+		bl_http_stop(srv);
+		bl_web_finish(&w);
+		return BL_EXIT_STORE;
+	}
+	if (pthread_create(&jobs, NULL, jobs_main, &jt) != 0)
+		bl_panic("cannot start the import job thread");
 
 	/* The host as the listen string gave it, the port as bound. */
 	char host[300];
@@ -222,11 +300,14 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	}
 	bl_info("stopping: finishing the requests and messages in flight");
 	bl_http_stop(srv);
+	free(routes);
 	w.server = NULL;
 	if (engine_started) {
 		pthread_join(engine, NULL);
 		bl_store_close(et.store);
 	}
+	pthread_join(jobs, NULL);
+	bl_store_close(jt.store);
 	bl_web_finish(&w);
 	return BL_EXIT_OK;
 }

@@ -7,6 +7,7 @@
 
 #include "core/address.h"
 #include "core/crypto.h"
+#include "core/json.h"
 #include "import/import.h"
 #include "util/str.h"
 #include "util/time.h"
@@ -212,49 +213,15 @@ struct show_acc {
 static int on_subscription(void *arg, const struct bl_subscription *x)
 {
 	struct show_acc *acc = arg;
-	json_t *o = json_object();
-	json_object_set_new(o, "list", json_string(x->list_slug));
-	json_object_set_new(o, "status", json_string(bl_sub_status_name(x->status)));
-	json_object_set_new(o, "mode", json_string(bl_mode_name(x->mode)));
-	json_object_set_new(o, "created_at", json_string(bl_cli_time(x->created_at)));
-	json_object_set_new(o, "updated_at", json_string(bl_cli_time(x->updated_at)));
-	json_array_append_new(acc->subs, o);
+	json_array_append_new(acc->subs, bl_json_subscription(x));
 	return 0;
 }
 
 static int on_consent(void *arg, const struct bl_consent *e)
 {
 	struct show_acc *acc = arg;
-	json_t *o = json_object();
-	json_object_set_new(o, "kind", json_string(bl_consent_kind_name(e->kind)));
-	json_object_set_new(o, "list", e->list_slug ? json_string(e->list_slug) : json_null());
-	json_object_set_new(o, "at", json_string(bl_cli_time(e->at)));
-	json_object_set_new(o, "ip", json_string(e->ip));
-	json_object_set_new(o, "user_agent", json_string(e->user_agent));
-	json_object_set_new(o, "source", json_string(e->source));
-	json_array_append_new(acc->events, o);
+	json_array_append_new(acc->events, bl_json_consent(e));
 	return 0;
-}
-
-static json_t *subscriber_json(const struct bl_subscriber *sub)
-{
-	json_t *o = json_object();
-	struct bl_address a;
-	json_object_set_new(o, "id", json_integer(sub->id));
-	json_object_set_new(o, "email", json_string(sub->email));
-	if (bl_address_parse(sub->email, strlen(sub->email), BL_ADDRESS_SMTPUTF8, &a, NULL, NULL) ==
-	    0)
-		json_object_set_new(o, "display", json_string(a.display));
-	else
-		json_object_set_new(o, "display", json_string(sub->email));
-	json_object_set_new(o, "name", json_string(sub->name));
-	json_t *attrs = bl_import_attributes_load(sub->attributes);
-	json_object_set_new(o, "attributes", attrs ? attrs : json_object());
-	json_object_set_new(o, "status", json_string(bl_subscriber_status_name(sub->status)));
-	json_object_set_new(o, "status_reason", json_string(sub->status_reason));
-	json_object_set_new(o, "created_at", json_string(bl_cli_time(sub->created_at)));
-	json_object_set_new(o, "updated_at", json_string(bl_cli_time(sub->updated_at)));
-	return o;
 }
 
 /* Find a subscriber by an address typed in any case or form. 0 found, else an exit code. */
@@ -306,7 +273,7 @@ static int cmd_show(struct bl_cli *cli, int argc, char **argv)
 		bl_subscriber_clear(&sub);
 		return BL_EXIT_STORE;
 	}
-	json_t *o = subscriber_json(&sub);
+	json_t *o = bl_json_subscriber(&sub);
 	json_object_set_new(o, "subscriptions", acc.subs);
 	json_object_set_new(o, "consent", acc.events);
 	bl_subscriber_clear(&sub);
@@ -365,7 +332,7 @@ static int on_subscriber(void *arg, const struct bl_subscriber *sub)
 {
 	struct ls_state *st = arg;
 	if (st->json) {
-		json_t *o = subscriber_json(sub);
+		json_t *o = bl_json_subscriber(sub);
 		char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		printf("%s%s", st->count ? ",\n  " : "\n  ", t);
 		free(t);

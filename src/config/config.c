@@ -51,6 +51,8 @@ static const struct bl_config_key keys[] = {
      "across them)"},
     {"import_batch", BL_CONF_INT, "50000", 1, 10000000, NULL,
      "rows committed per import transaction"},
+    {"import_max", BL_CONF_INT, "268435456", 1024, 4294967296LL, NULL,
+     "largest CSV file uploaded through the API or the admin UI, bytes (413 above)"},
     {"import_role_addresses", BL_CONF_BOOL, "false", 0, 0, NULL,
      "accept role addresses (postmaster@, abuse@, noreply@, webmaster@ ...) on import"},
     {"list_id_domain", BL_CONF_STR, "", 0, 0, NULL,
@@ -63,6 +65,9 @@ static const struct bl_config_key keys[] = {
      "admin login attempts per user name per hour, right or wrong; 0 = no limit"},
     {"log_level", BL_CONF_ENUM, "info", 0, 0, "debug|info|warn|error",
      "least severe log message shown"},
+    {"max_schedule_lateness", BL_CONF_DURATION, "1h", 0, 365 * DAY, NULL,
+     "a scheduled post found later than this past its time (bulletin was down) is held for a "
+     "person instead of sent"},
     {"postal_address", BL_CONF_STR, "", 0, 0, NULL,
      "the publisher's postal address, shown in every message's footer"},
     {"public_url", BL_CONF_STR, "http://127.0.0.1:8080", 0, 0, NULL,

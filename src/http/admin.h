@@ -114,6 +114,31 @@ const struct bl_http_route *bl_api_routes(size_t *n);
  */
 const char *bl_api_openapi(void);
 
+/* One operation of the API: the dispatcher behind bl_api_routes() matches
+ * the request against this table (it is the table the OpenAPI test reads). */
+struct bl_api_call; /* api.c's per-request state */
+struct bl_api_endpoint {
+	unsigned method;   /* one bit of enum bl_http_method */
+	const char *path;  /* template as in the OpenAPI document: "/api/v1/lists/{slug}" */
+	enum bl_role role; /* the least role allowed */
+	int body;          /* what the request carries: BL_API_BODY_* */
+	void (*fn)(struct bl_api_call *c);
+};
+enum { BL_API_BODY_NONE, BL_API_BODY_JSON, BL_API_BODY_CSV };
+
+/* bl_api_endpoints - the API's operations, in dispatch order; *@n gets the count. Static. */
+const struct bl_api_endpoint *bl_api_endpoints(size_t *n);
+
+/* The largest CSV upload (POST /api/v1/imports) unless config import_max says otherwise. */
+#define BL_API_IMPORT_MAX ((size_t)256 << 20)
+
+/*
+ * bl_api_configure - set the body limit of the API's upload route in
+ * @routes (a copy of a table that holds bl_api_routes(), @n routes) to
+ * @import_max bytes (config import_max); other routes are left alone.
+ */
+void bl_api_configure(struct bl_http_route *routes, size_t n, size_t import_max);
+
 /* ---- admin.c ---- */
 
 /* The login and logout pages (their POSTs call bl_auth_login / bl_auth_logout). */

@@ -14,6 +14,10 @@
  * the body: one queued earlier makes libmicrohttpd close the connection after
  * it. Errors found on the first call of a request that carries a body (404,
  * 405, 400, 413, 431) are answered at once for that reason, body unread.
+ * The first call picks the route before any body byte is read, so the body
+ * limit is the route's own (body_max) when it has one. A handler's file
+ * response (use_fd) is sent by libmicrohttpd from the file, which it closes
+ * when the response is destroyed; a failed request closes it here.
  *
  * Header limits, measured on 0.9.75 (header_max H, connection memory H + 4 KiB):
  *  - a header block (request line included) of at most H bytes is served;
@@ -49,6 +53,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -169,6 +174,12 @@ static unsigned method_bit(const char *m)
 		return BL_HTTP_POST;
 	if (strcmp(m, "HEAD") == 0)
 		return BL_HTTP_HEAD;
+	if (strcmp(m, "PUT") == 0)
+		return BL_HTTP_PUT;
+	if (strcmp(m, "PATCH") == 0)
+		return BL_HTTP_PATCH;
+	if (strcmp(m, "DELETE") == 0)
+		return BL_HTTP_DELETE;
 	return 0;
 }
 
@@ -181,7 +192,9 @@ static unsigned route_methods(const struct bl_http_route *rt)
 	return m;
 }
 
-static void allow_text(unsigned allow, char out[32])
+#define ALLOW_TEXT_MAX 64 /* "GET, HEAD, POST, PUT, PATCH, DELETE" and its NUL fit */
+
+static void allow_text(unsigned allow, char out[ALLOW_TEXT_MAX])
 {
 	out[0] = '\0';
 	if (allow & BL_HTTP_GET)
@@ -190,6 +203,12 @@ static void allow_text(unsigned allow, char out[32])
 		strcat(out, "HEAD, ");
 	if (allow & BL_HTTP_POST)
 		strcat(out, "POST, ");
+	if (allow & BL_HTTP_PUT)
+		strcat(out, "PUT, ");
+	if (allow & BL_HTTP_PATCH)
+		strcat(out, "PATCH, ");
+	if (allow & BL_HTTP_DELETE)
+		strcat(out, "DELETE, ");
 	size_t n = strlen(out);
 	if (n >= 2)
 		out[n - 2] = '\0';
@@ -360,34 +379,27 @@ static void add(struct MHD_Response *m, const char *name, const char *value)
 }
 
 /*
- * Queues a response with @status, @type and @len bytes of @body (malloc'd and
- * handed over when @owned, else static), the security headers, and the
- * handler's @extra headers when not NULL. Counts it; logs a 5xx with @why.
+ * Queues response @m (destroyed here) with @status and @type, the security
+ * headers (the handler's CSP and X-Frame-Options when @extra sets them), and
+ * the handler's @extra headers when not NULL. Counts it; logs a 5xx with @why.
  */
-static enum MHD_Result respond(struct bl_http_server *srv, struct request *r,
-                               struct MHD_Connection *c, int status, const char *type, char *body,
-                               size_t len, int owned, int no_store,
-                               const struct bl_http_resp *extra, const char *why)
+static enum MHD_Result queue(struct bl_http_server *srv, struct request *r,
+                             struct MHD_Connection *c, int status, const char *type,
+                             struct MHD_Response *m, int no_store, const struct bl_http_resp *extra,
+                             const char *why)
 {
-	struct MHD_Response *m = MHD_create_response_from_buffer(
-	    len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-	if (!m) {
-		if (owned)
-			free(body);
-		return MHD_NO;
-	}
 	add(m, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	add(m, "X-Content-Type-Options", "nosniff");
 	add(m, "Referrer-Policy", "no-referrer");
-	add(m, "X-Frame-Options", "DENY");
-	add(m, "Content-Security-Policy", srv->csp);
+	add(m, "X-Frame-Options", extra && extra->frame_options ? extra->frame_options : "DENY");
+	add(m, "Content-Security-Policy", extra && extra->csp ? extra->csp : srv->csp);
 	if (no_store)
 		add(m, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	int own_allow = 0; /* the handler said what it allows (a sub-path of a prefix route) */
 	for (size_t i = 0; extra && i < extra->n_headers; i++)
 		own_allow |= strcasecmp(extra->headers[i].name, MHD_HTTP_HEADER_ALLOW) == 0;
 	if (status == 405 && !own_allow && r->allow) {
-		char allow[32];
+		char allow[ALLOW_TEXT_MAX];
 		allow_text(r->allow, allow);
 		add(m, MHD_HTTP_HEADER_ALLOW, allow);
 	}
@@ -409,6 +421,54 @@ static enum MHD_Result respond(struct bl_http_server *srv, struct request *r,
 		         why ? why : "");
 	}
 	return ok;
+}
+
+static enum MHD_Result respond_error(struct bl_http_server *srv, struct request *r,
+                                     struct MHD_Connection *c, int status, const char *why);
+
+/* Queues @len bytes of @body (malloc'd and handed over when @owned, else
+ * static) as queue() does. */
+static enum MHD_Result respond(struct bl_http_server *srv, struct request *r,
+                               struct MHD_Connection *c, int status, const char *type, char *body,
+                               size_t len, int owned, int no_store,
+                               const struct bl_http_resp *extra, const char *why)
+{
+	struct MHD_Response *m = MHD_create_response_from_buffer(
+	    len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!m) {
+		if (owned)
+			free(body);
+		return MHD_NO;
+	}
+	return queue(srv, r, c, status, type, m, no_store, extra, why);
+}
+
+/* Queues the rest of open file @fd (from its offset to its end) as queue()
+ * does; @fd is closed here or by libmicrohttpd once sent, whatever happens. */
+static enum MHD_Result respond_fd(struct bl_http_server *srv, struct request *r,
+                                  struct MHD_Connection *c, int fd, const struct bl_http_resp *resp)
+{
+	struct stat st;
+	off_t at = lseek(fd, 0, SEEK_CUR);
+	const char *bad = NULL;
+	if (at < 0 || fstat(fd, &st) != 0)
+		bad = strerror(errno);
+	else if (at > st.st_size)
+		bad = "its offset is past its end";
+	if (bad) {
+		char why[128];
+		snprintf(why, sizeof(why), "the handler's file: %s", bad);
+		close(fd);
+		return respond_error(srv, r, c, 500, why);
+	}
+	struct MHD_Response *m =
+	    MHD_create_response_from_fd_at_offset64((uint64_t)(st.st_size - at), fd, (uint64_t)at);
+	if (!m) {
+		close(fd);
+		return respond_error(srv, r, c, 500, "libmicrohttpd refused the file response");
+	}
+	return queue(srv, r, c, resp->status, resp->content_type ? resp->content_type : html_type,
+	             m, resp->no_store, resp, NULL);
 }
 
 static enum MHD_Result respond_error(struct bl_http_server *srv, struct request *r,
@@ -477,7 +537,13 @@ static enum MHD_Result run_handler(struct bl_http_server *srv, struct request *r
 	rt->fn(q, &resp);
 
 	enum MHD_Result ok;
-	if (bl_buf_err(&resp.body)) {
+	int fd = resp.use_fd ? resp.fd : -1;
+	if (fd >= 0 && resp.status >= CODE_MIN && resp.status < CODE_MIN + CODE_N) {
+		ok = respond_fd(srv, r, c, fd, &resp);
+		fd = -1;
+	} else if (resp.use_fd && fd < 0) {
+		ok = respond_error(srv, r, c, 500, "the handler set use_fd without a file");
+	} else if (bl_buf_err(&resp.body)) {
 		ok = respond_error(srv, r, c, 500, "the response body is over 16 MiB");
 	} else if (resp.status < CODE_MIN || resp.status >= CODE_MIN + CODE_N) {
 		char why[64];
@@ -490,6 +556,8 @@ static enum MHD_Result run_handler(struct bl_http_server *srv, struct request *r
 		             resp.content_type ? resp.content_type : html_type, body, len, 1,
 		             resp.no_store, &resp, NULL);
 	}
+	if (fd >= 0) /* the handler's file when the request failed */
+		close(fd);
 	bl_buf_finish(&resp.body);
 	free_headers(&resp);
 	return ok;
@@ -590,12 +658,20 @@ static enum MHD_Result first_call(struct bl_http_server *srv, struct request *r,
 		r->status = 431;
 		r->route = -1;
 	}
+	/* The body limit is the route's (a CSV upload takes more than a form). */
+	size_t body_max = srv->body_max;
+	if (r->route >= 0 && srv->routes[r->route].body_max)
+		body_max = srv->routes[r->route].body_max;
+	if (body_max != srv->body_max) {
+		bl_buf_finish(&r->body);
+		bl_buf_init(&r->body, body_max);
+	}
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
 	size_t len = cl ? content_length(cl) : 0;
 	if (!te && len == 0)
 		return MHD_YES; /* answered in the final call: the connection stays open */
-	if (!r->status && len > srv->body_max)
+	if (!r->status && len > body_max)
 		r->status = 413;
 	if (r->status) /* answer now, without reading the body; the connection closes */
 		return respond_error(srv, r, c, r->status, NULL);

@@ -595,6 +595,15 @@ static void progress(struct importer *im, int final)
 	im->o->on_progress(im->o->arg, im->st, done < 0 ? 0 : done, im->total_bytes);
 }
 
+/* The caller asked the import to stop (opts.stop): -BL_EBUSY, else 0. */
+static int check_stop(struct importer *im)
+{
+	if (!im->o->stop || !*im->o->stop)
+		return 0;
+	return im->rc = bl_diag_set(im->d, BL_EBUSY, "%s: the import was stopped before its end",
+	                            im->o->path);
+}
+
 /* Resolve a list slug named by a row; cached. Returns 1 found, 0 unknown, <0 error. */
 static int resolve_list(struct importer *im, const char *slug, int64_t *id, enum bl_optin *optin)
 {
@@ -702,6 +711,8 @@ static int add_row(struct importer *im, struct bl_import_row *row, struct row_re
 	if (im->n == im->cap) {
 		int rc = flush(im);
 		progress(im, 0);
+		if (rc == 0)
+			rc = check_stop(im);
 		return rc;
 	}
 	return 0;
@@ -1260,6 +1271,8 @@ static int import_json(struct importer *im, FILE *f)
 		if (rc)
 			break;
 		progress(im, 0);
+		if ((rc = check_stop(im)))
+			break;
 	}
 	if (rc == 0 && !closed) /* a pipe: found only now; the batch in flight rolls back */
 		rc = bl_diag_set(im->d, BL_EINVAL,

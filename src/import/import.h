@@ -21,6 +21,7 @@
 #ifndef BL_IMPORT_IMPORT_H
 #define BL_IMPORT_IMPORT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -59,6 +60,11 @@ struct bl_import_opts {
 	void (*on_progress)(void *arg, const struct bl_import_stats *st, long long done,
 	                    long long total);
 	void *arg;
+	/* When *@stop becomes non-zero (a signal handler, another thread), the
+	 * import stops after the batch it is reading: that batch rolls back,
+	 * committed rows stay, and bl_import_file returns -BL_EBUSY ("stopped").
+	 * Running the same import again completes it. NULL: never stops. */
+	volatile sig_atomic_t *stop;
 };
 
 /*

@@ -14,6 +14,7 @@
 #include "core/address.h"
 #include "core/crypto.h"
 #include "send/compose.h"
+#include "send/scheduler.h"
 #include "send/transport.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -447,6 +448,12 @@ int bl_engine_run(const struct bl_engine_opts *o, struct bl_engine_stats *stp, s
 		        (long long)n);
 	e.st.reclaimed = n;
 
+	/* Scheduled posts whose time came while no engine ran: queued (or held) now. */
+	int64_t max_lateness = bl_config_int(c, "max_schedule_lateness");
+	if ((rc = bl_scheduler_tick(e.s, bl_now(), max_lateness, NULL, d)))
+		goto out;
+	int64_t next_tick = bl_now() + 1;
+
 	bl_transport_opts_init(&to);
 	to.concurrency = (int)bl_config_int(c, "concurrency");
 	to.rate_limit = (double)bl_config_int(c, "rate_limit");
@@ -494,6 +501,12 @@ int bl_engine_run(const struct bl_engine_opts *o, struct bl_engine_stats *stp, s
 				    (long long)taken);
 			e.st.reclaimed += taken;
 			next_reclaim = now + (e.lease > 1 ? e.lease / 2 : 1);
+		}
+		/* The scheduler, about once a second: a post due now is claimable this turn. */
+		if (!stopping && now >= next_tick) {
+			if ((rc = bl_scheduler_tick(e.s, now, max_lateness, NULL, d)))
+				goto out;
+			next_tick = now + 1;
 		}
 		size_t want = 0, got = 0, stale = 0, finished = 0;
 

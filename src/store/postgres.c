@@ -1161,6 +1161,17 @@ static int pg_consent_add(struct bl_store *s, const struct bl_consent *c)
 	            7, params);
 }
 
+/*
+ * lock_counters - take the subscriber counters' rows (schema 5) ahead of
+ * the per-list counts, for a transaction that is about to change both:
+ * every writer that changes both takes them in this order (a signup inserts
+ * its subscriber before its subscriptions), so none waits in a cycle.
+ */
+static int lock_counters(struct pg_store *p, const char *what)
+{
+	return exec(p, what, "SELECT 1 FROM counters ORDER BY name FOR NO KEY UPDATE", 0, NULL);
+}
+
 static int erase(struct pg_store *p, int64_t subscriber_id, const char *hash, const char *reason,
                  int64_t now)
 {
@@ -1177,11 +1188,15 @@ static int erase(struct pg_store *p, int64_t subscriber_id, const char *hash, co
 	if (!found)
 		return bl_store_set_error(&p->base, BL_ENOENT, "there is no subscriber %" PRId64,
 		                          subscriber_id);
+	/* The cascade to subscriptions changes the list counts before the counters. */
+	int rc = lock_counters(p, "subscriber_erase");
 	/* The append-only trigger allows exactly this change: detach and blank. */
-	int rc = exec(p, "subscriber_erase",
-	              "UPDATE consent_events SET subscriber_id = NULL, ip = '', user_agent = '' "
-	              "WHERE subscriber_id = $1::bigint",
-	              1, id);
+	if (rc == 0)
+		rc =
+		    exec(p, "subscriber_erase",
+		         "UPDATE consent_events SET subscriber_id = NULL, ip = '', user_agent = '' "
+		         "WHERE subscriber_id = $1::bigint",
+		         1, id);
 	if (rc == 0)
 		rc = exec(p, "subscriber_erase", "DELETE FROM subscribers WHERE id = $1::bigint", 1,
 		          id);
@@ -1697,7 +1712,13 @@ static int pg_import_apply(struct bl_store *s, size_t n, struct bl_import_change
 	int rc = scope_begin(p, "import_apply", &sc);
 	if (rc)
 		return rc;
-	rc = scope_end(p, "import_apply", sc, apply(p, n, changes));
+	int subscribers = 0;
+	for (size_t i = 0; i < n && !subscribers; i++)
+		subscribers = changes[i].insert_subscriber || changes[i].update_subscriber;
+	rc = subscribers ? lock_counters(p, "import_apply") : 0;
+	if (rc == 0)
+		rc = apply(p, n, changes);
+	rc = scope_end(p, "import_apply", sc, rc);
 	if (rc) {
 		/* Nothing was written: take back the ids handed out. */
 		for (size_t i = 0; i < n; i++) {

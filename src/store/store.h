@@ -632,8 +632,9 @@ struct bl_store_ops {
 	int (*archive_get)(struct bl_store *s, int64_t id, struct bl_post *out);
 	/*
 	 * stats - the counts of struct bl_stats at @now, from one snapshot. The
-	 * subscriber, subscription and delivery counts are counts (they read
-	 * every row, or every entry of an index); the last minute's accepted rows
+	 * subscriber and subscription counts are the maintained ones (schema 5:
+	 * O(lists)); the delivery counts are counts (they read every row, or
+	 * every entry of an index); the last minute's accepted rows
 	 * cost an index probe per post still sending, paused or cancelled or
 	 * sent in that minute.
 	 */

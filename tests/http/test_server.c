@@ -42,10 +42,13 @@
 
 static const char *method_name(enum bl_http_method m)
 {
-	return m == BL_HTTP_GET    ? "GET"
-	       : m == BL_HTTP_POST ? "POST"
-	       : m == BL_HTTP_HEAD ? "HEAD"
-	                           : "?";
+	return m == BL_HTTP_GET      ? "GET"
+	       : m == BL_HTTP_POST   ? "POST"
+	       : m == BL_HTTP_HEAD   ? "HEAD"
+	       : m == BL_HTTP_PUT    ? "PUT"
+	       : m == BL_HTTP_PATCH  ? "PATCH"
+	       : m == BL_HTTP_DELETE ? "DELETE"
+	                             : "?";
 }
 
 /* Everything the handler was given, one "key=value" line each. */
@@ -155,6 +158,42 @@ static void h_ok(struct bl_http_req *req, struct bl_http_resp *resp)
 	bl_buf_adds(&resp->body, "ok\n");
 }
 
+/* Its own CSP and X-Frame-Options. */
+static void h_csp(struct bl_http_req *req, struct bl_http_resp *resp)
+{
+	resp->csp = "default-src 'none'; frame-ancestors 'self'";
+	resp->frame_options = "SAMEORIGIN";
+	bl_buf_adds(&resp->body, "framed\n");
+}
+
+#define FD_NAME "bl-http-fd-test"
+
+/* The file "0123456789" (unlinked, its name FD_NAME) from offset 3, or with
+ * ?fail status 999 (the request fails: the server must close the file all
+ * the same), or ?end from its end (an empty body). */
+static void h_fd(struct bl_http_req *req, struct bl_http_resp *resp)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/" FD_NAME "-XXXXXX");
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		resp->status = 500;
+		return;
+	}
+	unlink(path);
+	if (write(fd, "0123456789", 10) != 10) {
+		close(fd);
+		resp->status = 500;
+		return;
+	}
+	lseek(fd, strstr(req->query, "end") ? 10 : 3, SEEK_SET);
+	resp->content_type = "text/plain; charset=utf-8";
+	resp->use_fd = 1;
+	resp->fd = fd;
+	if (strstr(req->query, "fail"))
+		resp->status = 999;
+}
+
 static const struct bl_http_route routes[] = {
     {BL_HTTP_GET | BL_HTTP_POST, "/echo", 0, "echo", h_echo, 0},
     {BL_HTTP_GET, "/p/", 1, "prefix", h_echo, 0},
@@ -167,6 +206,11 @@ static const struct bl_http_route routes[] = {
     {BL_HTTP_GET, "/two", 0, "two", h_ok, 0},
     {BL_HTTP_POST, "/two", 0, "two", h_ok, 0},
     {BL_HTTP_POST, "/postonly", 0, "postonly", h_ok, 0},
+    {BL_HTTP_PUT | BL_HTTP_PATCH | BL_HTTP_DELETE, "/m/", 1, "methods", h_echo, 0},
+    {BL_HTTP_PUT | BL_HTTP_DELETE, "/pd", 0, "pd", h_echo, 0},
+    {BL_HTTP_POST | BL_HTTP_PUT, "/bigbody", 0, "bigbody", h_body, 4 * BODY_MAX},
+    {BL_HTTP_GET, "/csp", 0, "csp", h_csp, 0},
+    {BL_HTTP_GET, "/fd", 0, "fd", h_fd, 0},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -473,6 +517,8 @@ static void test_method_not_allowed(void **state)
 	    {"DELETE", "/p/x", "GET, HEAD"},  {"GET", "/postonly", "POST"},
 	    {"HEAD", "/postonly", "POST"},    {"PUT", "/two", "GET, HEAD, POST"},
 	    {"OPTIONS", "/body", "POST"},     {"get", "/echo", "GET, HEAD, POST"},
+	    {"GET", "/pd", "PUT, DELETE"},    {"POST", "/m/x", "PUT, PATCH, DELETE"},
+	    {"PATCH", "/pd", "PUT, DELETE"},  {"DELETE", "/bigbody", "POST, PUT"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct reply r;
@@ -1225,6 +1271,166 @@ static void test_request_by_hand(void **state)
 	assert_null(bl_http_cookie(&req, "sid"));
 }
 
+/* PUT, PATCH and DELETE reach their routes with their bodies. */
+static void test_more_methods(void **state)
+{
+	static const struct {
+		const char *method, *path, *body, *want_param, *want_len;
+	} cases[] = {
+	    {"PUT", "/m/a/b", "{\"x\":1}", "a/b", "7"}, {"PATCH", "/m/7", "{}", "7", "2"},
+	    {"DELETE", "/m/slug", NULL, "slug", "0"},   {"PUT", "/pd", "x", "", "1"},
+	    {"DELETE", "/pd", NULL, "", "0"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct reply r;
+		char what[64];
+		snprintf(what, sizeof(what), "%s %s", cases[i].method, cases[i].path);
+		fetch(cases[i].method, cases[i].path, cases[i].body,
+		      cases[i].body ? strlen(cases[i].body) : 0, NULL, &r);
+		want_status(&r, 200, what);
+		want_field(&r, "method", cases[i].method, what);
+		want_field(&r, "param", cases[i].want_param, what);
+		want_field(&r, "body_len", cases[i].want_len, what);
+		want_security(bl_buf_str(&r.headers), 1, what);
+		reply_free(&r);
+	}
+}
+
+/* A route's own body limit: above the server's, and its 413 at its own limit. */
+static void test_route_body_max(void **state)
+{
+	static const struct {
+		const char *method, *path;
+		size_t len;
+		long want;
+	} cases[] = {
+	    {"POST", "/bigbody", BODY_MAX + 1, 200}, {"PUT", "/bigbody", 3 * BODY_MAX, 200},
+	    {"POST", "/bigbody", 4 * BODY_MAX, 200}, {"POST", "/bigbody", 4 * BODY_MAX + 1, 413},
+	    {"POST", "/body", BODY_MAX + 1, 413},    {"POST", "/body", BODY_MAX, 200},
+	    {"PUT", "/bigbody", 10 * BODY_MAX, 413},
+	};
+	char *body = bl_xmalloc(10 * BODY_MAX);
+	for (size_t i = 0; i < 10 * BODY_MAX; i++)
+		body[i] = (char)('a' + i % 26);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct reply r;
+		char what[64];
+		snprintf(what, sizeof(what), "%s %s %zu bytes", cases[i].method, cases[i].path,
+		         cases[i].len);
+		fetch(cases[i].method, cases[i].path, body, cases[i].len, NULL, &r);
+		want_status(&r, cases[i].want, what);
+		if (cases[i].want == 200 &&
+		    (r.body.len != cases[i].len || memcmp(r.body.data, body, r.body.len) != 0))
+			fail_msg("%s: got %zu bytes back, want the %zu sent", what, r.body.len,
+			         cases[i].len);
+		reply_free(&r);
+	}
+	/* Chunked past the route's limit: 413; within it: the body. */
+	for (int over = 0; over < 2; over++) {
+		struct bl_buf req;
+		bl_buf_init(&req, 0);
+		bl_buf_adds(&req, "POST /bigbody HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+		                  "Transfer-Encoding: chunked\r\n\r\n");
+		size_t n = over ? 5 * BODY_MAX : 2 * BODY_MAX;
+		for (size_t o = 0; o < n; o += 1000) {
+			size_t k = n - o < 1000 ? n - o : 1000;
+			bl_buf_addf(&req, "%zx\r\n", k);
+			bl_buf_add(&req, body + o, k);
+			bl_buf_adds(&req, "\r\n");
+		}
+		bl_buf_adds(&req, "0\r\n\r\n");
+		int fd = connect_to(AF_INET, port);
+		send_all(fd, req.data, req.len);
+		char *out = read_all(fd, 3000, NULL);
+		close(fd);
+		int want = over ? 413 : 200;
+		if (raw_status(out) != want)
+			fail_msg("chunked %zu bytes to /bigbody: got \"%.60s\", want %d", n, out,
+			         want);
+		free(out);
+		bl_buf_finish(&req);
+	}
+	free(body);
+}
+
+/* A handler's CSP and X-Frame-Options replace the server's; others keep them. */
+static void test_csp_override(void **state)
+{
+	struct reply r;
+	fetch("GET", "/csp", NULL, 0, NULL, &r);
+	want_status(&r, 200, "GET /csp");
+	want_header(bl_buf_str(&r.headers), "Content-Security-Policy",
+	            "default-src 'none'; frame-ancestors 'self'", "GET /csp");
+	want_header(bl_buf_str(&r.headers), "X-Frame-Options", "SAMEORIGIN", "GET /csp");
+	want_header(bl_buf_str(&r.headers), "X-Content-Type-Options", "nosniff", "GET /csp");
+	reply_free(&r);
+	fetch("GET", "/two", NULL, 0, NULL, &r);
+	want_security(bl_buf_str(&r.headers), 1, "GET /two after /csp");
+	reply_free(&r);
+}
+
+/* How many of this process's descriptors are open on a file named FD_NAME-*. */
+static int open_fd_files(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 1024; fd++) {
+		char link[64], target[256];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t k = readlink(link, target, sizeof(target) - 1);
+		if (k <= 0)
+			continue;
+		target[k] = '\0';
+		n += strstr(target, FD_NAME) != NULL;
+	}
+	return n;
+}
+
+/* A file response: the rest of the file from its offset, Content-Length
+ * from its size; the server closes the file, also when the request fails. */
+static void test_fd_response(void **state)
+{
+	static const struct {
+		const char *path;
+		long status;
+		const char *body, *length;
+	} cases[] = {
+	    {"/fd", 200, "3456789", "7"},
+	    {"/fd?end", 200, "", "0"},
+	    {"/fd?fail", 500, NULL, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct reply r;
+		fetch("GET", cases[i].path, NULL, 0, NULL, &r);
+		want_status(&r, cases[i].status, cases[i].path);
+		if (cases[i].body && strcmp(bl_buf_str(&r.body), cases[i].body) != 0)
+			fail_msg("%s: got body \"%s\", want \"%s\"", cases[i].path,
+			         bl_buf_str(&r.body), cases[i].body);
+		if (cases[i].length) {
+			want_header(bl_buf_str(&r.headers), "Content-Length", cases[i].length,
+			            cases[i].path);
+			want_header(bl_buf_str(&r.headers), "Content-Type",
+			            "text/plain; charset=utf-8", cases[i].path);
+		}
+		want_header(bl_buf_str(&r.headers), "X-Content-Type-Options", "nosniff",
+		            cases[i].path);
+		reply_free(&r);
+	}
+	/* HEAD: the headers, no body, and the file closed as well. */
+	struct reply r;
+	fetch("HEAD", "/fd", NULL, 0, NULL, &r);
+	want_status(&r, 200, "HEAD /fd");
+	want_header(bl_buf_str(&r.headers), "Content-Length", "7", "HEAD /fd");
+	reply_free(&r);
+	/* libmicrohttpd closes a file when the response is destroyed: allow it a moment. */
+	int open = 0;
+	for (int i = 0; i < 100 && (open = open_fd_files()) > 0; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	if (open)
+		fail_msg("after 4 file responses: got %d files still open, want 0", open);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1251,6 +1457,10 @@ int main(void)
 	    cmocka_unit_test(test_listen_errors),
 	    cmocka_unit_test(test_concurrent),
 	    cmocka_unit_test(test_request_by_hand),
+	    cmocka_unit_test(test_more_methods),
+	    cmocka_unit_test(test_route_body_max),
+	    cmocka_unit_test(test_csp_override),
+	    cmocka_unit_test(test_fd_response),
 	};
 	int rc = cmocka_run_group_tests_name("http/server", tests, group_setup, group_teardown);
 	curl_global_cleanup();

@@ -3173,6 +3173,51 @@ static void test_stats(void **state)
 }
 
 /* A schema-2 database with data migrates to schema 3: its posts are of kind post. */
+/* list_counts of @list must be (@uc, @c, @u) and agree with a count of the rows. */
+static void check_list_counts(struct fixture *fx, const char *what, int64_t list, int64_t uc,
+                              int64_t c, int64_t u)
+{
+	struct bl_list_counts got = {-1, -1, -1};
+	OK(fx, OPS(fx)->list_counts(fx->s, list, &got));
+	char w[160], sql[160];
+	static const char *const names[] = {"unconfirmed", "confirmed", "unsubscribed"};
+	const int64_t g[] = {got.unconfirmed, got.confirmed, got.unsubscribed}, want[] = {uc, c, u};
+	for (int i = 0; i < 3; i++) {
+		snprintf(w, sizeof(w), "%s: list %" PRId64 " %s", what, list, names[i]);
+		CHECK_INT(w, g[i], want[i]);
+		snprintf(sql, sizeof(sql),
+		         "SELECT count(*) FROM subscriptions WHERE list_id = %" PRId64
+		         " AND status = '%s'",
+		         list, names[i]);
+		snprintf(w, sizeof(w), "%s: list %" PRId64 " %s counted", what, list, names[i]);
+		CHECK_INT(w, raw_int(fx, sql), want[i]);
+	}
+}
+
+/* counts (and stats) must say @active and @blocklisted subscribers, as a count of the rows. */
+static void check_subscriber_counts(struct fixture *fx, const char *what, int64_t active,
+                                    int64_t blocklisted)
+{
+	struct bl_counts c;
+	memset(&c, 0xab, sizeof(c));
+	OK(fx, OPS(fx)->counts(fx->s, &c));
+	char w[160];
+	snprintf(w, sizeof(w), "%s: active", what);
+	CHECK_INT(w, c.subscribers[BL_SUBSCRIBER_ACTIVE], active);
+	CHECK_INT(w, raw_int(fx, "SELECT count(*) FROM subscribers WHERE status = 'active'"),
+	          active);
+	snprintf(w, sizeof(w), "%s: blocklisted", what);
+	CHECK_INT(w, c.subscribers[BL_SUBSCRIBER_BLOCKLISTED], blocklisted);
+	CHECK_INT(w, raw_int(fx, "SELECT count(*) FROM subscribers WHERE status = 'blocklisted'"),
+	          blocklisted);
+	struct bl_stats st;
+	OK(fx, OPS(fx)->stats(fx->s, NOW, &st));
+	snprintf(w, sizeof(w), "%s: stats active", what);
+	CHECK_INT(w, st.subscribers[BL_SUBSCRIBER_ACTIVE], active);
+	snprintf(w, sizeof(w), "%s: stats blocklisted", what);
+	CHECK_INT(w, st.subscribers[BL_SUBSCRIBER_BLOCKLISTED], blocklisted);
+}
+
 static void test_migrate_from_2(void **state)
 {
 	struct fixture *fx = *state;
@@ -3223,6 +3268,9 @@ static void test_migrate_from_2(void **state)
 	CHECK_INT("migrate from", from, 2);
 	CHECK_INT("migrate to", to, BL_SCHEMA_VERSION);
 	OK(fx, bl_store_check_schema(fx->s));
+	/* Schema 5 counted what was there before. */
+	check_list_counts(fx, "counted by the upgrade", 1, 0, 1, 0);
+	check_subscriber_counts(fx, "counted by the upgrade", 1, 0);
 	for (int64_t id = 1; id <= 2; id++) {
 		struct bl_post p;
 		RC(fx, OPS(fx)->post_get(fx->s, id, &p), 1);
@@ -4830,6 +4878,277 @@ static void test_audit(void **state)
 	          raw_int(fx, "SELECT count(*) FROM audit_log WHERE actor = 'mallory'"), 0);
 }
 
+/* ---- publisher tools (schema 5): maintained counts, lists, subscribers -------------------- */
+
+static void test_maintained_counts(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list_as(fx, "a", BL_OPTIN_DOUBLE, BL_VISIBILITY_PUBLIC);
+	int64_t b = make_list_as(fx, "b", BL_OPTIN_SINGLE, BL_VISIBILITY_PUBLIC);
+	check_list_counts(fx, "new list", a, 0, 0, 0);
+	check_subscriber_counts(fx, "empty", 0, 0);
+
+	/* import_apply: inserts, a second subscription, an update of one */
+	int64_t s1 = add_subscriber(fx, "s1@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	int64_t s2 =
+	    add_subscriber(fx, "s2@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_UNCONFIRMED, NOW);
+	add_subscriber(fx, "s3@x.org", BL_SUBSCRIBER_BLOCKLISTED, a, BL_SUB_CONFIRMED, NOW);
+	add_subscription(fx, s1, b, BL_SUB_CONFIRMED, BL_MODE_DAILY, NOW);
+	check_list_counts(fx, "after the import", a, 1, 2, 0);
+	check_list_counts(fx, "after the import", b, 0, 1, 0);
+	check_subscriber_counts(fx, "after the import", 2, 1);
+	set_subscription(fx, s2, a, BL_SUB_CONFIRMED);
+	check_list_counts(fx, "after an import update", a, 0, 3, 0);
+	blocklist(fx, s2, "bounced");
+	check_subscriber_counts(fx, "after an import blocklisting", 1, 2);
+
+	/* the public web: signup, confirm, unsubscribe */
+	struct bl_signup in = signup_of("w@x.org", &a, 1, NOW);
+	struct bl_signup_result r = do_signup(fx, &in);
+	check_list_counts(fx, "after a signup", a, 1, 3, 0);
+	check_subscriber_counts(fx, "after a signup", 2, 2);
+	int64_t n = -1;
+	struct bl_consent_ctx ctx = web_ctx(NOW, "web:/confirm");
+	RC(fx, OPS(fx)->web_confirm(fx->s, r.subscriber_id, r.confirm_post_id, &ctx, &n), 1);
+	check_list_counts(fx, "after a confirmation", a, 0, 4, 0);
+	RC(fx, OPS(fx)->web_unsubscribe(fx->s, s1, 0, &ctx, &n), 1);
+	CHECK_INT("unsubscribed from", n, 2);
+	check_list_counts(fx, "after an unsubscribe", a, 0, 3, 1);
+	check_list_counts(fx, "after an unsubscribe", b, 0, 0, 1);
+
+	/* erase: the subscriptions go with the subscriber */
+	char h[65];
+	OK(fx, OPS(fx)->subscriber_erase(fx->s, s1, hash_of("s1@x.org", h), "request", NOW));
+	check_list_counts(fx, "after an erase", a, 0, 3, 0);
+	check_list_counts(fx, "after an erase", b, 0, 0, 0);
+	check_subscriber_counts(fx, "after an erase", 1, 2);
+
+	/* stats' subscriptions are the sums */
+	struct bl_stats st;
+	OK(fx, OPS(fx)->stats(fx->s, NOW, &st));
+	CHECK_INT("stats confirmed", st.subscriptions[BL_SUB_CONFIRMED], 3);
+	CHECK_INT("stats unconfirmed", st.subscriptions[BL_SUB_UNCONFIRMED], 0);
+	CHECK_INT("stats unsubscribed", st.subscriptions[BL_SUB_UNSUBSCRIBED], 0);
+
+	/* list_delete: the list's counts go, the others stay */
+	add_subscription(fx, s2, b, BL_SUB_UNCONFIRMED, BL_MODE_INSTANT, NOW);
+	OK(fx, OPS(fx)->list_delete(fx->s, "a"));
+	check_list_counts(fx, "deleted list", a, 0, 0, 0);
+	check_list_counts(fx, "after deleting a", b, 1, 0, 0);
+	OK(fx, OPS(fx)->stats(fx->s, NOW, &st));
+	CHECK_INT("stats confirmed after list_delete", st.subscriptions[BL_SUB_CONFIRMED], 0);
+	CHECK_INT("stats unconfirmed after list_delete", st.subscriptions[BL_SUB_UNCONFIRMED], 1);
+	check_subscriber_counts(fx, "after list_delete", 1, 2);
+
+	/* a rolled-back change leaves the counts as they were */
+	OK(fx, OPS(fx)->begin(fx->s));
+	add_subscriber(fx, "rb@x.org", BL_SUBSCRIBER_ACTIVE, b, BL_SUB_CONFIRMED, NOW);
+	OK(fx, OPS(fx)->rollback(fx->s));
+	check_list_counts(fx, "after a rollback", b, 1, 0, 0);
+	check_subscriber_counts(fx, "after a rollback", 1, 2);
+}
+
+static void test_growth(void **state)
+{
+	struct fixture *fx = *state;
+	const int64_t day = NOW / 86400;
+	static const struct {
+		const char *email;
+		int64_t at; /* seconds after the start of day */
+	} subs[] = {
+	    {"d0a@x.org", 0},
+	    {"d0b@x.org", 86399},
+	    {"d2a@x.org", 2 * 86400 + 5},
+	    {"d9a@x.org", 9 * 86400}, /* outside the window asked */
+	};
+	int64_t ids[4];
+	for (int i = 0; i < 4; i++)
+		ids[i] = add_subscriber(fx, subs[i].email, BL_SUBSCRIBER_ACTIVE, 0, 0,
+		                        day * 86400 + subs[i].at);
+	/* a day before: day - 1 .. day + 3 */
+	int64_t added[5], removed[5];
+	memset(added, 0xab, sizeof(added));
+	memset(removed, 0xab, sizeof(removed));
+	OK(fx, OPS(fx)->growth(fx->s, day - 1, 5, added, removed));
+	static const int64_t want_added[5] = {0, 2, 0, 1, 0};
+	for (int i = 0; i < 5; i++) {
+		char w[64];
+		snprintf(w, sizeof(w), "added on day %+d", i - 1);
+		CHECK_INT(w, added[i], want_added[i]);
+		snprintf(w, sizeof(w), "removed on day %+d", i - 1);
+		CHECK_INT(w, removed[i], 0);
+	}
+	OK(fx, OPS(fx)->growth(fx->s, day, 0, added, removed)); /* no days: nothing */
+
+	/* an erase counts on the day it happens (the database's clock) */
+	int64_t before = (int64_t)time(NULL) / 86400;
+	char h[65];
+	OK(fx, OPS(fx)->subscriber_erase(fx->s, ids[0], hash_of("d0a@x.org", h), "request", NOW));
+	int64_t after = (int64_t)time(NULL) / 86400;
+	int64_t ra[2] = {0, 0}, rr[2] = {0, 0};
+	OK(fx, OPS(fx)->growth(fx->s, before, (size_t)(after - before + 1), ra, rr));
+	CHECK_INT("removed today", rr[0] + rr[1], 1);
+	OK(fx, OPS(fx)->growth(fx->s, day, 1, added, removed));
+	CHECK_INT("added on the erased one's day stays", added[0], 2);
+}
+
+static void test_list_update(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list(fx, "a");
+	struct bl_list l = {.id = a,
+	                    .slug = "ignored",
+	                    .name = "Alerts <b>",
+	                    .description = "Storms & floods",
+	                    .optin = BL_OPTIN_SINGLE,
+	                    .visibility = BL_VISIBILITY_PRIVATE};
+	RC(fx, OPS(fx)->list_update(fx->s, &l), 1);
+	struct bl_list got = {0};
+	RC(fx, OPS(fx)->list_get(fx->s, "a", &got), 1);
+	CHECK_INT("id", got.id, a);
+	CHECK_STR("name", got.name, "Alerts <b>");
+	CHECK_STR("description", got.description, "Storms & floods");
+	CHECK_STR("optin", bl_optin_name(got.optin), "single");
+	CHECK_STR("visibility", bl_visibility_name(got.visibility), "private");
+	bl_list_clear(&got);
+	RC(fx, OPS(fx)->list_get(fx->s, "ignored", &got), 0);
+	l.id = 999999;
+	RC(fx, OPS(fx)->list_update(fx->s, &l), 0);
+}
+
+static void test_subscriber_update(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list(fx, "a");
+	int64_t id = add_subscriber(fx, "u@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	struct bl_consent_ctx ctx = {.now = NOW + 10, .ip = "", .source = "admin:user:alice"};
+	struct bl_subscriber s = {.id = id,
+	                          .name = "Ursula",
+	                          .attributes = "{\"city\":\"Oslo\"}",
+	                          .status = BL_SUBSCRIBER_ACTIVE,
+	                          .status_reason = ""};
+	RC(fx, OPS(fx)->subscriber_update(fx->s, &s, &ctx), 1);
+	char buf[256];
+	CHECK_STR("no event for a name change", events_of(fx, id, buf, sizeof(buf)), "import|a");
+	s.status = BL_SUBSCRIBER_BLOCKLISTED;
+	s.status_reason = "operator";
+	ctx.now = NOW + 20;
+	RC(fx, OPS(fx)->subscriber_update(fx->s, &s, &ctx), 1);
+	CHECK_STR("blocklist event", events_of(fx, id, buf, sizeof(buf)), "import|a,blocklist|-");
+	struct seen w = {0};
+	OK(fx, OPS(fx)->consent_each(fx->s, id, on_consent, &w));
+	CHECK_STR("event context", w.text[1], "blocklist|-|||admin:user:alice");
+	CHECK_INT("event time", w.ev[1].at, NOW + 20);
+	/* the same status again: no second event */
+	RC(fx, OPS(fx)->subscriber_update(fx->s, &s, &ctx), 1);
+	CHECK_STR("no second event", events_of(fx, id, buf, sizeof(buf)), "import|a,blocklist|-");
+
+	struct bl_subscriber got = {0};
+	RC(fx, OPS(fx)->subscriber_get_id(fx->s, id, &got), 1);
+	CHECK_STR("name", got.name, "Ursula");
+	CHECK_JSON("attributes", got.attributes, "{\"city\":\"Oslo\"}");
+	CHECK_STR("status", bl_subscriber_status_name(got.status), "blocklisted");
+	CHECK_STR("status_reason", got.status_reason, "operator");
+	CHECK_INT("updated_at", got.updated_at, NOW + 20);
+	CHECK_STR("email unchanged", got.email, "u@x.org");
+	bl_subscriber_clear(&got);
+	check_subscriber_counts(fx, "after blocklisting", 0, 1);
+
+	/* back to active: counted back, no event kind for it */
+	s.status = BL_SUBSCRIBER_ACTIVE;
+	s.status_reason = "";
+	RC(fx, OPS(fx)->subscriber_update(fx->s, &s, &ctx), 1);
+	check_subscriber_counts(fx, "after unblocking", 1, 0);
+	s.id = 999999;
+	RC(fx, OPS(fx)->subscriber_update(fx->s, &s, &ctx), 0);
+}
+
+static void test_subscriber_search(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list(fx, "a"), b = make_list(fx, "b");
+	/* created out of key order, so id order and key order differ */
+	static const struct {
+		const char *email;
+		int blocklisted;
+		int on_a; /* -1 none, else enum bl_sub_status */
+	} subs[] = {
+	    {"annb@x.org", 1, -1},
+	    {"ann3@x.org", 0, BL_SUB_UNCONFIRMED},
+	    {"bob1@x.org", 0, BL_SUB_CONFIRMED},
+	    {"anna@x.org", 0, BL_SUB_CONFIRMED},
+	    {"ano0@x.org", 0, BL_SUB_CONFIRMED}, /* just past the prefix "ann" */
+	    {"ann1@x.org", 0, -1},
+	    {"an01@x.org", 0, BL_SUB_CONFIRMED}, /* just before it */
+	    {"ann2@x.org", 0, BL_SUB_CONFIRMED},
+	};
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		int64_t id = add_subscriber(
+		    fx, subs[i].email, subs[i].blocklisted ? BL_SUBSCRIBER_BLOCKLISTED : 0,
+		    subs[i].on_a >= 0 ? a : 0, subs[i].on_a >= 0 ? subs[i].on_a : 0, NOW);
+		if (strcmp(subs[i].email, "ann2@x.org") == 0)
+			add_subscription(fx, id, b, BL_SUB_UNSUBSCRIBED, BL_MODE_INSTANT, NOW);
+	}
+	static const struct {
+		const char *what, *prefix, *after_key;
+		int64_t list_id;
+		int sub_status, status;
+		int64_t limit;
+		const char *want; /* local parts, in order */
+	} cases[] = {
+	    {"prefix", "ann", NULL, 0, -1, -1, 0, "ann1,ann2,ann3,anna,annb"},
+	    {"page 1", "ann", "", 0, -1, -1, 2, "ann1,ann2"},
+	    {"page 2", "ann", "ann2@x.org", 0, -1, -1, 2, "ann3,anna"},
+	    {"page 3", "ann", "anna@x.org", 0, -1, -1, 2, "annb"},
+	    {"past the end", "ann", "annb@x.org", 0, -1, -1, 2, ""},
+	    {"after_key before the prefix", "ann", "a", 0, -1, -1, 2, "ann1,ann2"},
+	    {"after_key past the prefix", "ann", "b", 0, -1, -1, 0, ""},
+	    {"whole key", "ann1@x.org", NULL, 0, -1, -1, 0, "ann1"},
+	    {"no match", "zz", NULL, 0, -1, -1, 0, ""},
+	    {"one letter", "a", NULL, 0, -1, -1, 0, "an01,ann1,ann2,ann3,anna,annb,ano0"},
+	    {"active only", "ann", NULL, 0, -1, BL_SUBSCRIBER_ACTIVE, 0, "ann1,ann2,ann3,anna"},
+	    {"blocklisted only", "ann", NULL, 0, -1, BL_SUBSCRIBER_BLOCKLISTED, 0, "annb"},
+	    {"on list a", "ann", NULL, -1, -1, -1, 0, "ann2,ann3,anna"},
+	    {"on list a, page 2", "ann", "ann2@x.org", -1, -1, -1, 1, "ann3"},
+	    {"confirmed on a", "ann", NULL, -1, BL_SUB_CONFIRMED, -1, 0, "ann2,anna"},
+	    {"unconfirmed on a", "ann", NULL, -1, BL_SUB_UNCONFIRMED, -1, 0, "ann3"},
+	    {"unsubscribed on b", "ann", NULL, -2, BL_SUB_UNSUBSCRIBED, -1, 0, "ann2"},
+	    {"confirmed on b", "ann", NULL, -2, BL_SUB_CONFIRMED, -1, 0, ""},
+	    {"confirmed on a, active", "a", NULL, -1, BL_SUB_CONFIRMED, BL_SUBSCRIBER_ACTIVE, 0,
+	     "an01,ann2,anna,ano0"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bl_subscriber_filter f = {.list_id = cases[i].list_id == -1   ? a
+		                                            : cases[i].list_id == -2 ? b
+		                                                                     : 0,
+		                                 .sub_status = cases[i].sub_status,
+		                                 .status = cases[i].status,
+		                                 .after_id =
+		                                     INT64_MAX / 2, /* ignored with a prefix */
+		                                 .limit = cases[i].limit,
+		                                 .prefix = cases[i].prefix,
+		                                 .after_key = cases[i].after_key};
+		struct seen w = {0};
+		OK(fx, OPS(fx)->subscriber_each(fx->s, &f, on_subscriber, &w));
+		char got[256] = "";
+		size_t len = 0;
+		for (int k = 0; k < w.n && k < MAX_SEEN; k++) {
+			char *at = strchr(w.text[k], '@');
+			len +=
+			    (size_t)snprintf(got + len, sizeof(got) - len, "%s%.*s", k ? "," : "",
+			                     (int)(at ? at - w.text[k] : 0), w.text[k]);
+		}
+		CHECK_STR(cases[i].what, got, cases[i].want);
+	}
+	/* without a prefix, after_key is ignored and the walk is by id */
+	struct bl_subscriber_filter f = {
+	    .list_id = 0, .sub_status = -1, .status = -1, .prefix = "", .after_key = "zzz"};
+	struct seen w = {0};
+	OK(fx, OPS(fx)->subscriber_each(fx->s, &f, on_subscriber, &w));
+	CHECK_INT("empty prefix: every subscriber", w.n, 8);
+	CHECK_STR("empty prefix: by id", w.text[0], "annb@x.org");
+}
+
 #define TEST(f)       cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TEST_EMPTY(f) cmocka_unit_test_setup_teardown(f, setup_empty, teardown)
 #define TEST_OWN(f)   cmocka_unit_test(f) /* a fresh database per case, made by the test */
@@ -4914,6 +5233,11 @@ int main(void)
 	    TEST(test_sessions),
 	    TEST(test_tokens),
 	    TEST(test_audit),
+	    TEST(test_maintained_counts),
+	    TEST(test_growth),
+	    TEST(test_list_update),
+	    TEST(test_subscriber_update),
+	    TEST(test_subscriber_search),
 	    /* PostgreSQL only (several engines at once): the last 3, left out for SQLite */
 	    TEST(test_claim_concurrent),
 	    TEST(test_claim_rolled_back),

@@ -1,0 +1,138 @@
+/*
+ * The JSON shape of each resource (json.h): one place that names the
+ * fields the command line's --json output and the HTTP API both print.
+ * Keys are added in a fixed order (the CLI prints with JSON_PRESERVE_ORDER),
+ * so a new field is appended where the header lists it and nothing else
+ * moves.
+ */
+#include "core/json.h"
+
+#include "core/address.h"
+#include "util/time.h"
+
+#include <string.h>
+
+json_t *bl_json_time(int64_t t)
+{
+	char buf[BL_TIME_STRMAX];
+	return t ? json_string(bl_time_format(t, buf)) : json_null();
+}
+
+/* A borrowed C string as JSON; NULL reads as "" (the store hands out "" for unset text). */
+static json_t *str(const char *s)
+{
+	return json_string(s ? s : "");
+}
+
+json_t *bl_json_list(const struct bl_list *l, const struct bl_list_counts *n)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "slug", str(l->slug));
+	json_object_set_new(o, "name", str(l->name));
+	json_object_set_new(o, "optin", json_string(bl_optin_name(l->optin)));
+	json_object_set_new(o, "visibility", json_string(bl_visibility_name(l->visibility)));
+	json_object_set_new(o, "description", str(l->description));
+	json_object_set_new(o, "created_at", bl_json_time(l->created_at));
+	if (n) {
+		json_t *c = json_object();
+		json_object_set_new(c, "unconfirmed", json_integer(n->unconfirmed));
+		json_object_set_new(c, "confirmed", json_integer(n->confirmed));
+		json_object_set_new(c, "unsubscribed", json_integer(n->unsubscribed));
+		json_object_set_new(o, "counts", c);
+	}
+	return o;
+}
+
+/* Stored attributes as an object: either backend's text (PostgreSQL's jsonb
+ * spells 1e20 out as an integer jansson cannot hold: read as a real), {} when
+ * unreadable. The same reading as bl_import_attributes_load, kept here so
+ * core does not depend on the import. */
+static json_t *attributes(const char *text)
+{
+	json_error_t err;
+	json_t *a = text ? json_loads(text, 0, &err) : NULL;
+	if (!a && text)
+		a = json_loads(text, JSON_DECODE_INT_AS_REAL, &err);
+	if (a && !json_is_object(a)) {
+		json_decref(a);
+		a = NULL;
+	}
+	return a ? a : json_object();
+}
+
+json_t *bl_json_subscriber(const struct bl_subscriber *s)
+{
+	json_t *o = json_object();
+	struct bl_address a;
+	const char *email = s->email ? s->email : "";
+	json_object_set_new(o, "id", json_integer(s->id));
+	json_object_set_new(o, "email", json_string(email));
+	if (bl_address_parse(email, strlen(email), BL_ADDRESS_SMTPUTF8, &a, NULL, NULL) == 0)
+		json_object_set_new(o, "display", json_string(a.display));
+	else
+		json_object_set_new(o, "display", json_string(email));
+	json_object_set_new(o, "name", str(s->name));
+	json_object_set_new(o, "attributes", attributes(s->attributes));
+	json_object_set_new(o, "status", json_string(bl_subscriber_status_name(s->status)));
+	json_object_set_new(o, "status_reason", str(s->status_reason));
+	json_object_set_new(o, "created_at", bl_json_time(s->created_at));
+	json_object_set_new(o, "updated_at", bl_json_time(s->updated_at));
+	return o;
+}
+
+json_t *bl_json_subscription(const struct bl_subscription *s)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "list", s->list_slug ? json_string(s->list_slug) : json_null());
+	json_object_set_new(o, "status", json_string(bl_sub_status_name(s->status)));
+	json_object_set_new(o, "mode", json_string(bl_mode_name(s->mode)));
+	json_object_set_new(o, "created_at", bl_json_time(s->created_at));
+	json_object_set_new(o, "updated_at", bl_json_time(s->updated_at));
+	return o;
+}
+
+json_t *bl_json_consent(const struct bl_consent *c)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "kind", json_string(bl_consent_kind_name(c->kind)));
+	json_object_set_new(o, "list", c->list_slug ? json_string(c->list_slug) : json_null());
+	json_object_set_new(o, "at", bl_json_time(c->at));
+	json_object_set_new(o, "ip", str(c->ip));
+	json_object_set_new(o, "user_agent", str(c->user_agent));
+	json_object_set_new(o, "source", str(c->source));
+	return o;
+}
+
+json_t *bl_json_post(const struct bl_post *p, const char *const *slugs, size_t n_slugs)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(p->id));
+	json_object_set_new(o, "kind", json_string(bl_post_kind_name(p->kind)));
+	json_object_set_new(o, "subject", str(p->subject));
+	json_object_set_new(o, "status", json_string(bl_post_status_name(p->status)));
+	json_object_set_new(o, "priority", json_string(bl_priority_name(p->priority)));
+	json_object_set_new(o, "from", str(p->from_header));
+	if (slugs) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < n_slugs; i++)
+			json_array_append_new(a, str(slugs[i]));
+		json_object_set_new(o, "lists", a);
+	}
+	json_object_set_new(o, "pause_reason", str(p->pause_reason));
+	json_object_set_new(o, "created_at", bl_json_time(p->created_at));
+	json_object_set_new(o, "scheduled_at", bl_json_time(p->scheduled_at));
+	json_object_set_new(o, "started_at", bl_json_time(p->started_at));
+	json_object_set_new(o, "finished_at", bl_json_time(p->finished_at));
+	json_object_set_new(o, "total", json_integer(p->total));
+	return o;
+}
+
+json_t *bl_json_delivery_counts(const struct bl_delivery_counts *n)
+{
+	json_t *o = json_object();
+	for (int i = 0; i < BL_DELIVERY_NSTATES; i++)
+		json_object_set_new(o, bl_delivery_state_name((enum bl_delivery_state)i),
+		                    json_integer(n->n[i]));
+	json_object_set_new(o, "in_doubt", json_integer(n->in_doubt));
+	return o;
+}
