@@ -34,6 +34,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,6 @@
 #define MAX_LISTS        200      /* lists in a composer or filter */
 #define PASSWORD_BYTES   15       /* random bytes of a generated password (20 base64 chars) */
 #define TOKEN_BYTES      32       /* random bytes of an API token */
-#define IMPORT_BODY_MAX  (64u << 20) /* the import route's body limit, bytes */
 #define SEARCH_MAX       200      /* bytes of a subscriber search prefix */
 
 /* ---- request state ---- */
@@ -165,6 +165,25 @@ void bl_admin_page(struct bl_http_req *req, struct bl_http_resp *resp, int statu
 		bl_tval_set(data, "can_edit", bl_tval_bool(p->role >= BL_ROLE_EDITOR));
 		bl_tval_set(data, "is_admin", bl_tval_bool(p->role >= BL_ROLE_ADMIN));
 	}
+	/* has_KEY: a list to show, so a table's head and foot are drawn once */
+	static const char *const lists[] = {"lists", "posts",   "rows",    "jobs",
+	                                    "deliveries", "users", "tokens", "entries",
+	                                    "subscriptions", "events"};
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "has_%s", lists[i]);
+		if (bl_tval_count(bl_tval_get(data, lists[i])) > 0)
+			bl_tval_set(data, key, bl_tval_bool(1));
+	}
+	/* a fixed notice after a redirect (?done=CODE): never text from the URL */
+	static const struct {
+		const char *code, *text;
+	} notices[] = {{"created", "Created."}, {"saved", "Saved."}, {"erased", "The subscriber was erased."}};
+	const char *done = strstr(req->query, "done=");
+	if (done && (done == req->query || done[-1] == '&'))
+		for (size_t i = 0; i < sizeof(notices) / sizeof(notices[0]); i++)
+			if (strncmp(done + 5, notices[i].code, strlen(notices[i].code)) == 0)
+				bl_tval_set(data, "notice", bl_tval_string(notices[i].text));
 	resp->csp = ADMIN_CSP;
 	resp->no_store = 1;
 	snprintf(page, sizeof(page), "admin/%s", name);
@@ -1147,7 +1166,8 @@ static void import_form(struct bl_http_req *req, struct bl_http_resp *resp, stru
 	lists_free(&la);
 	bl_tval_set(data, "lists", opts);
 	bl_tval_set(data, "jobs", jr.rows);
-	bl_tval_set(data, "import_max_mib", num((int64_t)(IMPORT_BODY_MAX >> 20)));
+	bl_tval_set(data, "import_max_mib",
+	            num((int64_t)bl_config_int(web_of(req)->config, "import_max") >> 20));
 	if (error)
 		bl_tval_set(data, "error", bl_tval_string(error));
 	nav(data, "import");
@@ -1804,7 +1824,7 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 		if (n > HIST_BUCKETS + 1)
 			n = HIST_BUCKETS + 1;
 		if (s->ops->delivery_accepted_hist(s, p->id, from, bucket, n, hist) == 0) {
-			char names[HIST_BUCKETS + 1][16];
+			char names[HIST_BUCKETS + 1][24];
 			const char *labels[HIST_BUCKETS + 1];
 			char ylab[64];
 			for (size_t i = 0; i < n; i++) {
@@ -2516,7 +2536,7 @@ static const struct bl_http_route admin_routes[] = {
     {GP, "/admin/lists/", 1, "admin_lists", lists_one, 0},
     {BL_HTTP_GET, "/admin/subscribers", 0, "admin_subscribers", subscribers_route, 0},
     {GP, "/admin/subscribers/", 1, "admin_subscribers", subscribers_one, 0},
-    {GP, "/admin/import", 0, "admin_import", import_route, IMPORT_BODY_MAX},
+    {GP, "/admin/import", 0, "admin_import", import_route, BL_API_IMPORT_MAX},
     {BL_HTTP_GET, "/admin/jobs/", 1, "admin_jobs", jobs_one, 0},
     {BL_HTTP_GET, "/admin/posts", 0, "admin_posts", posts_index, 0},
     {GP, "/admin/posts/new", 0, "admin_posts", posts_new, COMPOSER_BODY_MAX},
@@ -2535,4 +2555,11 @@ const struct bl_http_route *bl_admin_routes(size_t *n)
 {
 	*n = sizeof(admin_routes) / sizeof(admin_routes[0]);
 	return admin_routes;
+}
+
+void bl_admin_configure(struct bl_http_route *routes, size_t n, size_t import_max)
+{
+	for (size_t i = 0; i < n; i++)
+		if (routes[i].fn == import_route)
+			routes[i].body_max = import_max;
 }

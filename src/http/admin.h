@@ -159,6 +159,13 @@ struct bl_tval;
 void bl_admin_page(struct bl_http_req *req, struct bl_http_resp *resp, int status, const char *name,
                    const char *title, const struct bl_principal *p, struct bl_tval *data);
 
+/*
+ * bl_admin_configure - set the body limit of the admin UI's CSV upload
+ * route (POST /admin/import) in @routes (a copy of a table that holds
+ * bl_admin_routes(), @n routes) to @import_max bytes (config import_max).
+ */
+void bl_admin_configure(struct bl_http_route *routes, size_t n, size_t import_max);
+
 /* bl_admin_routes - the admin UI's routes (all under /admin); *@n gets the count. Static. */
 const struct bl_http_route *bl_admin_routes(size_t *n);
 
