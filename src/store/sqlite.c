@@ -144,6 +144,16 @@ enum stmt {
 	ST_GROWTH,
 	ST_SUB_STATUS_OF,
 	ST_SUB_SEARCH,
+	ST_POST_PAGE,
+	ST_POST_UPDATE,
+	ST_POST_LISTS_CLEAR,
+	ST_POST_SCHEDULE,
+	ST_SCHEDULE_DUE,
+	ST_SCHEDULE_POST,
+	ST_SCHEDULE_HOLD,
+	ST_RETRY_ROWS,
+	ST_RETRY_POST,
+	ST_ACCEPTED_HIST,
 	/* multi-row forms, built by multi_sql(): CHUNK rows (or keys) per statement */
 	ST_LOOKUP_MULTI,
 	ST_X_RESULTS, /* XCHUNK results */
@@ -528,6 +538,37 @@ static const char *const sql_text[ST_COUNT] = {
                       "AND (?4 IS NULL OR s.status = ?4) AND (?6 = 0 OR EXISTS (SELECT 1 "
                       "FROM subscriptions x WHERE x.subscriber_id = s.id AND x.list_id = ?6 "
                       "AND (?7 IS NULL OR x.status = ?7))) ORDER BY s.email_key LIMIT ?5",
+    /* Newest first along posts_by_kind: one kind's range, before id ?2, at most ?3. */
+    [ST_POST_PAGE] = "SELECT " POST_COLS " FROM posts WHERE kind = ?1 AND id < ?2 "
+                     "ORDER BY id DESC LIMIT ?3",
+    [ST_POST_UPDATE] = "UPDATE posts SET subject = ?2, body = ?3, from_header = ?4, "
+                       "priority = ?5 WHERE id = ?1",
+    [ST_POST_LISTS_CLEAR] = "DELETE FROM post_lists WHERE post_id = ?1",
+    [ST_POST_SCHEDULE] = "UPDATE posts SET status = CASE WHEN ?2 = 0 THEN 'draft' "
+                         "ELSE 'scheduled' END, scheduled_at = nullif(?2, 0), "
+                         "pause_reason = '' WHERE id = ?1 AND kind = 'post' "
+                         "AND status IN ('draft', 'scheduled')",
+    /* Along posts_scheduled: the scheduled posts due at ?1, by time. */
+    [ST_SCHEDULE_DUE] = "SELECT id FROM posts INDEXED BY posts_scheduled "
+                        "WHERE status = 'scheduled' "
+                        "AND scheduled_at <= ?1 AND pause_reason = '' "
+                        "ORDER BY scheduled_at, id",
+    [ST_SCHEDULE_POST] = "SELECT scheduled_at FROM posts WHERE id = ?1 AND kind = 'post' "
+                         "AND status = 'scheduled' AND scheduled_at <= ?2 "
+                         "AND pause_reason = ''",
+    [ST_SCHEDULE_HOLD] = "UPDATE posts SET pause_reason = ?2 WHERE id = ?1",
+    /* The failed rows of post ?1 along deliveries_queue. */
+    [ST_RETRY_ROWS] = "UPDATE deliveries SET state = 'pending', next_try = ?2, "
+                      "updated_at = ?2 WHERE post_id = ?1 AND state = 'failed'",
+    [ST_RETRY_POST] = "UPDATE posts SET status = 'sending', finished_at = NULL "
+                      "WHERE id = ?1 AND status = 'sent'",
+    /*
+     * A walk of deliveries_accepted's range for post ?1 in [?2, ?3), in
+     * time order; the caller counts the buckets (a GROUP BY on the bucket
+     * would sort every row in a temporary B-tree first).
+     */
+    [ST_ACCEPTED_HIST] = "SELECT updated_at FROM deliveries WHERE post_id = ?1 "
+                         "AND state = 'accepted' AND updated_at >= ?2 AND updated_at < ?3",
 };
 
 /*
@@ -3880,6 +3921,283 @@ static int sq_subscriber_update(struct bl_store *base, const struct bl_subscribe
 	return rc ? rc : changed;
 }
 
+/* ---- publisher tools (schema 5): posts, the scheduler, retries ----------------------------- */
+
+static int sq_post_page(struct bl_store *base, enum bl_post_kind kind, int64_t before_id,
+                        int64_t limit, bl_post_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	if ((unsigned)kind > BL_POST_KIND_DIGEST)
+		return bl_store_set_error(base, BL_EINVAL, "unknown post kind %d", (int)kind);
+	sqlite3_stmt *st = stmt(s, ST_POST_PAGE);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, bl_post_kind_name(kind));
+	sqlite3_bind_int64(st, 2, before_id > 0 ? before_id : INT64_MAX);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_post p;
+		read_post(st, &p);
+		out = fn(arg, &p);
+		bl_post_clear(&p);
+		if (out)
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing posts");
+	sqlite3_reset(st);
+	return out;
+}
+
+/* Post @id's status and kind: 1, 0 when absent, or -BL_E*. */
+static int post_status(struct sqlite_store *s, int64_t id, enum bl_post_status *status,
+                       enum bl_post_kind *kind)
+{
+	sqlite3_stmt *st = stmt(s, ST_POST_STATUS);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		bl_post_status_parse(col_text(st, 0), status);
+		bl_post_kind_parse(col_text(st, 2), kind);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading a post");
+}
+
+static int post_update(struct sqlite_store *s, const struct bl_post *p, const int64_t *list_ids,
+                       size_t n_lists)
+{
+	enum bl_post_status status = BL_POST_DRAFT;
+	enum bl_post_kind kind = BL_POST_KIND_POST;
+	int rc = post_status(s, p->id, &status, &kind);
+	if (rc <= 0)
+		return rc;
+	if (kind != BL_POST_KIND_POST || (status != BL_POST_DRAFT && status != BL_POST_SCHEDULED))
+		return 0;
+	sqlite3_stmt *st;
+	for (size_t i = 0; i < n_lists; i++) {
+		if (!(st = stmt(s, ST_LIST_EXISTS)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, list_ids[i]);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE)
+			return bl_store_set_error(&s->base, BL_ENOENT,
+			                          "there is no list with id %" PRId64, list_ids[i]);
+		if (rc != SQLITE_ROW)
+			return fail(s, rc, "looking up a list");
+	}
+	if (!(st = stmt(s, ST_POST_UPDATE)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, p->id);
+	bind_text(st, 2, p->subject ? p->subject : "");
+	bind_text(st, 3, p->body ? p->body : "");
+	bind_text(st, 4, p->from_header ? p->from_header : "");
+	sqlite3_bind_int(st, 5, (int)p->priority);
+	if ((rc = exec_stmt(s, st, "changing a post")))
+		return rc;
+	if (n_lists == 0)
+		return 1;
+	if ((rc = exec_id(s, ST_POST_LISTS_CLEAR, p->id, "changing the lists of a post")))
+		return rc;
+	for (size_t i = 0; i < n_lists; i++) {
+		if (!(st = stmt(s, ST_POST_LIST_ADD)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, p->id);
+		sqlite3_bind_int64(st, 2, list_ids[i]);
+		if ((rc = exec_stmt(s, st, "adding a list to a post")))
+			return rc;
+	}
+	return 1;
+}
+
+static int sq_post_update(struct bl_store *base, const struct bl_post *p, const int64_t *list_ids,
+                          size_t n_lists)
+{
+	struct sqlite_store *s = S(base);
+	if ((unsigned)p->priority > BL_PRIORITY_TRANSACTIONAL)
+		return bl_store_set_error(base, BL_EINVAL, "unknown post priority %d",
+		                          (int)p->priority);
+	if (n_lists > 0 && !list_ids)
+		return bl_store_set_error(base, BL_EINVAL, "post_update: %zu lists missing",
+		                          n_lists);
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	int changed = post_update(s, p, list_ids, n_lists);
+	rc = tx_end(s, changed < 0 ? changed : 0);
+	return rc ? rc : changed;
+}
+
+static int sq_post_schedule(struct bl_store *base, int64_t id, int64_t at)
+{
+	struct sqlite_store *s = S(base);
+	if (at < 0)
+		return bl_store_set_error(base, BL_EINVAL, "post_schedule: negative time %" PRId64,
+		                          at);
+	sqlite3_stmt *st = stmt(s, ST_POST_SCHEDULE);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, at);
+	int rc = exec_stmt(s, st, "scheduling a post");
+	return rc ? rc : sqlite3_changes(s->db) > 0;
+}
+
+/*
+ * One due post's turn, in the caller's transaction: queued (1, *@total),
+ * held (2), or left (0: another scheduler took it, or it changed since).
+ */
+static int schedule_one(struct sqlite_store *s, int64_t id, int64_t now, int64_t max_lateness,
+                        int64_t *total)
+{
+	sqlite3_stmt *st = stmt(s, ST_SCHEDULE_POST);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	int64_t at = 0;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		at = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return fail(s, rc, "reading a scheduled post");
+	if (now - at <= max_lateness) {
+		rc = queue(s, id, now, total);
+		return rc < 0 ? rc : rc == 1 ? 1 : 0;
+	}
+	char reason[256], when[BL_TIME_STRMAX];
+	snprintf(reason, sizeof(reason),
+	         "held: scheduled for %s, %" PRId64 " s late (max_schedule_lateness %" PRId64
+	         " s); send it or schedule it again",
+	         bl_time_format(at, when), now - at, max_lateness);
+	if (!(st = stmt(s, ST_SCHEDULE_HOLD)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, reason);
+	rc = exec_stmt(s, st, "holding a late post");
+	return rc ? rc : 2;
+}
+
+static int sq_schedule_run(struct bl_store *base, int64_t now, int64_t max_lateness,
+                           bl_schedule_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	/* The due ids first (a handful): each post then takes its own transaction. */
+	sqlite3_stmt *st = stmt(s, ST_SCHEDULE_DUE);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, now);
+	int64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			ids = bl_xrealloc(ids, cap * sizeof(*ids));
+		}
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(ids);
+		return fail(s, rc, "finding the scheduled posts");
+	}
+	int out = 0;
+	for (size_t i = 0; i < n && out == 0; i++) {
+		if ((rc = tx_begin(s))) {
+			out = rc;
+			break;
+		}
+		int64_t total = 0;
+		int done = schedule_one(s, ids[i], now, max_lateness, &total);
+		if ((rc = tx_end(s, done < 0 ? done : 0))) {
+			out = rc;
+			break;
+		}
+		if (done > 0 && fn)
+			out = fn(arg, ids[i], done == 2, done == 1 ? total : 0);
+	}
+	free(ids);
+	return out;
+}
+
+static int retry(struct sqlite_store *s, int64_t post_id, int64_t now, int64_t *n)
+{
+	enum bl_post_status status = BL_POST_DRAFT;
+	enum bl_post_kind kind = BL_POST_KIND_POST;
+	int rc = post_status(s, post_id, &status, &kind);
+	if (rc <= 0)
+		return rc;
+	if (status != BL_POST_SENDING && status != BL_POST_PAUSED && status != BL_POST_SENT)
+		return 0;
+	sqlite3_stmt *st = stmt(s, ST_RETRY_ROWS);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, post_id);
+	sqlite3_bind_int64(st, 2, now);
+	if ((rc = exec_stmt(s, st, "retrying failed deliveries")))
+		return rc;
+	*n = sqlite3_changes64(s->db);
+	if (*n > 0 && (rc = exec_id(s, ST_RETRY_POST, post_id, "reopening a sent post")))
+		return rc;
+	return 1;
+}
+
+static int sq_delivery_retry(struct bl_store *base, int64_t post_id, int64_t now, int64_t *n)
+{
+	struct sqlite_store *s = S(base);
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	int64_t rows = 0;
+	int done = retry(s, post_id, now, &rows);
+	rc = tx_end(s, done < 0 ? done : 0);
+	if (rc)
+		return rc;
+	if (n)
+		*n = rows;
+	return done;
+}
+
+static int sq_delivery_accepted_hist(struct bl_store *base, int64_t post_id, int64_t from,
+                                     int64_t bucket, size_t n, int64_t *out)
+{
+	struct sqlite_store *s = S(base);
+	if (bucket <= 0)
+		return bl_store_set_error(
+		    base, BL_EINVAL, "delivery_accepted_hist: a bucket of %" PRId64 " s", bucket);
+	for (size_t i = 0; i < n; i++)
+		out[i] = 0;
+	if (n == 0)
+		return 0;
+	sqlite3_stmt *st = stmt(s, ST_ACCEPTED_HIST);
+	if (!st)
+		return -BL_ESTORE;
+	/* The end of the last bucket, kept from overflowing. */
+	int64_t span = (int64_t)n > INT64_MAX / bucket ? INT64_MAX : bucket * (int64_t)n;
+	int64_t until = from > INT64_MAX - span ? INT64_MAX : from + span;
+	sqlite3_bind_int64(st, 1, post_id);
+	sqlite3_bind_int64(st, 2, from);
+	sqlite3_bind_int64(st, 3, until);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t i = (sqlite3_column_int64(st, 0) - from) / bucket;
+		if (i >= 0 && (uint64_t)i < n)
+			out[i]++;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "counting accepted deliveries");
+}
+
 const struct bl_store_ops bl_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -3953,4 +4271,10 @@ const struct bl_store_ops bl_sqlite_ops = {
     .counts = sq_counts,
     .growth = sq_growth,
     .subscriber_update = sq_subscriber_update,
+    .post_page = sq_post_page,
+    .post_update = sq_post_update,
+    .post_schedule = sq_post_schedule,
+    .schedule_run = sq_schedule_run,
+    .delivery_retry = sq_delivery_retry,
+    .delivery_accepted_hist = sq_delivery_accepted_hist,
 };

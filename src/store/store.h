@@ -738,7 +738,8 @@ struct bl_store_ops {
 	 * its total) when it is at most @max_lateness seconds late; a later
 	 * one is held instead: it stays scheduled with pause_reason "held:
 	 * scheduled for TIME, N s late (max_schedule_lateness L s); send it or
-	 * schedule it again" (@fn gets held 1). Each post in its own
+	 * schedule it again" (TIME: scheduled_at in RFC 3339 UTC,
+	 * "2023-11-14T22:13:20Z"; @fn gets held 1). Each post in its own
 	 * transaction; a post another scheduler took first is skipped, so two
 	 * schedulers never queue one post twice. @fn may be NULL.
 	 */
@@ -746,7 +747,8 @@ struct bl_store_ops {
 	                    bl_schedule_fn fn, void *arg);
 	/* delivery_retry - rows of post @post_id in state failed go back to
 	 * pending (next_try = @now, attempts kept, code/reply kept until the
-	 * next result); a sent post goes back to sending (finished_at cleared).
+	 * next result); a sent post that had such rows goes back to sending
+	 * (finished_at cleared; without any it stays sent).
 	 * Only for posts sending, paused or sent. Sets *@n (when not NULL) to
 	 * the rows. 1 done (also with 0 rows); 0 the post is in another status
 	 * or absent. One transaction. */

@@ -5149,6 +5149,399 @@ static void test_subscriber_search(void **state)
 	CHECK_STR("empty prefix: by id", w.text[0], "annb@x.org");
 }
 
+/* ---- publisher tools (schema 5): posts, the scheduler, retries ----------------------------- */
+
+/* A list "a" with @n confirmed subscribers p0@x.org...; returns its id. */
+static int64_t audience(struct fixture *fx, int n)
+{
+	int64_t a = make_list(fx, "a");
+	char email[32];
+	for (int i = 0; i < n; i++) {
+		snprintf(email, sizeof(email), "p%d@x.org", i);
+		add_subscriber(fx, email, BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	}
+	return a;
+}
+
+static void test_post_page(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list_as(fx, "a", BL_OPTIN_DOUBLE, BL_VISIBILITY_PUBLIC);
+	int64_t p[5];
+	char subject[16];
+	for (int i = 0; i < 5; i++) {
+		snprintf(subject, sizeof(subject), "post %d", i);
+		p[i] = make_post(fx, subject, BL_PRIORITY_NORMAL, &a, 1);
+		if (i == 1 || i == 3) { /* confirmation posts in between */
+			char email[32];
+			snprintf(email, sizeof(email), "c%d@x.org", i);
+			struct bl_signup in = signup_of(email, &a, 1, NOW);
+			do_signup(fx, &in);
+		}
+	}
+	static const struct {
+		const char *what;
+		enum bl_post_kind kind;
+		int before; /* index into p, -1: 0 (from the newest) */
+		int64_t limit;
+		const char *want;
+	} cases[] = {
+	    {"all posts", BL_POST_KIND_POST, -1, 0, "post 4,post 3,post 2,post 1,post 0"},
+	    {"page 1", BL_POST_KIND_POST, -1, 2, "post 4,post 3"},
+	    {"page 2", BL_POST_KIND_POST, 3, 2, "post 2,post 1"},
+	    {"page 3", BL_POST_KIND_POST, 1, 2, "post 0"},
+	    {"past the end", BL_POST_KIND_POST, 0, 2, ""},
+	    {"confirmations", BL_POST_KIND_CONFIRM, -1, 0,
+	     "Confirm your subscription,Confirm your subscription"},
+	    {"confirmations before post 3", BL_POST_KIND_CONFIRM, 3, 0,
+	     "Confirm your subscription"},
+	    {"digests", BL_POST_KIND_DIGEST, -1, 0, ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct seen w = {0};
+		int64_t before = cases[i].before < 0 ? 0 : p[cases[i].before];
+		OK(fx,
+		   OPS(fx)->post_page(fx->s, cases[i].kind, before, cases[i].limit, on_post, &w));
+		char buf[256];
+		CHECK_STR(cases[i].what, texts_of(&w, buf, sizeof(buf)), cases[i].want);
+	}
+	struct seen stop = {.stop_after = 1};
+	RC(fx, OPS(fx)->post_page(fx->s, BL_POST_KIND_POST, 0, 0, on_post, &stop), 7);
+}
+
+static void test_post_update(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list(fx, "a"), b = make_list(fx, "b"), c = make_list(fx, "c");
+	int64_t draft = make_post(fx, "draft", BL_PRIORITY_NORMAL, &a, 1);
+	struct bl_post np = {.id = draft,
+	                     .subject = "New subject",
+	                     .body = "New body",
+	                     .from_header = "Desk <desk@x.org>",
+	                     .priority = BL_PRIORITY_BREAKING};
+	int64_t bc[] = {c, b, c};
+	RC(fx, OPS(fx)->post_update(fx->s, &np, bc, 3), 1);
+	struct bl_post got;
+	RC(fx, OPS(fx)->post_get(fx->s, draft, &got), 1);
+	CHECK_STR("subject", got.subject, "New subject");
+	CHECK_STR("body", got.body, "New body");
+	CHECK_STR("from", got.from_header, "Desk <desk@x.org>");
+	CHECK_INT("priority", got.priority, BL_PRIORITY_BREAKING);
+	CHECK_INT("still a draft", got.status, BL_POST_DRAFT);
+	bl_post_clear(&got);
+	char buf[128];
+	CHECK_STR("lists replaced", lists_of(fx, draft, buf, sizeof(buf)), "b,c");
+
+	/* no lists: the lists stay */
+	np.subject = "Third";
+	RC(fx, OPS(fx)->post_update(fx->s, &np, NULL, 0), 1);
+	CHECK_STR("lists kept", lists_of(fx, draft, buf, sizeof(buf)), "b,c");
+
+	/* a missing list: refused, nothing changed */
+	int64_t bad[] = {a, 999999};
+	np.subject = "Never";
+	RC(fx, OPS(fx)->post_update(fx->s, &np, bad, 2), -BL_ENOENT);
+	RC(fx, OPS(fx)->post_get(fx->s, draft, &got), 1);
+	CHECK_STR("subject after a refused update", got.subject, "Third");
+	bl_post_clear(&got);
+	CHECK_STR("lists after a refused update", lists_of(fx, draft, buf, sizeof(buf)), "b,c");
+	np.priority = (enum bl_priority)7;
+	RC(fx, OPS(fx)->post_update(fx->s, &np, NULL, 0), -BL_EINVAL);
+	np.priority = BL_PRIORITY_NORMAL;
+
+	/* scheduled: changed, still scheduled at its time */
+	int64_t sched = make_post(fx, "sched", BL_PRIORITY_NORMAL, &a, 1);
+	RC(fx, OPS(fx)->post_schedule(fx->s, sched, NOW + 500), 1);
+	np.id = sched;
+	np.subject = "Sched 2";
+	RC(fx, OPS(fx)->post_update(fx->s, &np, &b, 1), 1);
+	RC(fx, OPS(fx)->post_get(fx->s, sched, &got), 1);
+	CHECK_STR("scheduled subject", got.subject, "Sched 2");
+	CHECK_INT("still scheduled", got.status, BL_POST_SCHEDULED);
+	CHECK_INT("at its time", got.scheduled_at, NOW + 500);
+	bl_post_clear(&got);
+	CHECK_STR("scheduled lists", lists_of(fx, sched, buf, sizeof(buf)), "b");
+
+	/* sending, a confirmation post, absent: 0, unchanged */
+	int64_t sent = make_post(fx, "sent", BL_PRIORITY_NORMAL, &a, 1);
+	queue_post(fx, sent, 0);
+	struct bl_signup in = signup_of("w@x.org", &a, 1, NOW);
+	int64_t confirm = do_signup(fx, &in).confirm_post_id;
+	const int64_t others[] = {sent, confirm, 999999};
+	for (int i = 0; i < 3; i++) {
+		np.id = others[i];
+		np.subject = "Changed";
+		RC(fx, OPS(fx)->post_update(fx->s, &np, &c, 1), 0);
+	}
+	RC(fx, OPS(fx)->post_get(fx->s, sent, &got), 1);
+	CHECK_STR("a sending post keeps its subject", got.subject, "sent");
+	bl_post_clear(&got);
+	CHECK_STR("a sending post keeps its lists", lists_of(fx, sent, buf, sizeof(buf)), "a");
+}
+
+static void test_post_schedule(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list(fx, "a");
+	int64_t id = make_post(fx, "s", BL_PRIORITY_NORMAL, &a, 1);
+	struct bl_post got;
+	static const struct {
+		int64_t at;
+		enum bl_post_status want;
+	} steps[] = {
+	    {NOW + 100, BL_POST_SCHEDULED},
+	    {NOW + 200, BL_POST_SCHEDULED},
+	    {0, BL_POST_DRAFT},
+	    {NOW - 10, BL_POST_SCHEDULED}, /* in the past: the scheduler's next turn takes it */
+	};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		char what[64];
+		snprintf(what, sizeof(what), "post_schedule step %zu", i);
+		RC(fx, OPS(fx)->post_schedule(fx->s, id, steps[i].at), 1);
+		RC(fx, OPS(fx)->post_get(fx->s, id, &got), 1);
+		CHECK_INT(what, got.status, steps[i].want);
+		CHECK_INT(what, got.scheduled_at, steps[i].at);
+		bl_post_clear(&got);
+	}
+	/* a hold is cleared by scheduling again */
+	OK(fx, OPS(fx)->schedule_run(fx->s, NOW + 10000, 60, NULL, NULL));
+	RC(fx, OPS(fx)->post_get(fx->s, id, &got), 1);
+	CHECK_INT("held: still scheduled", got.status, BL_POST_SCHEDULED);
+	CHECK_INT("held: a reason", got.pause_reason[0] != '\0', 1);
+	bl_post_clear(&got);
+	RC(fx, OPS(fx)->post_schedule(fx->s, id, NOW + 20000), 1);
+	RC(fx, OPS(fx)->post_get(fx->s, id, &got), 1);
+	CHECK_STR("hold cleared", got.pause_reason, "");
+	bl_post_clear(&got);
+
+	/* not for a post that went out, a confirmation post or no post */
+	int64_t out = make_post(fx, "out", BL_PRIORITY_NORMAL, &a, 1);
+	queue_post(fx, out, 0);
+	struct bl_signup in = signup_of("w@x.org", &a, 1, NOW);
+	int64_t confirm = do_signup(fx, &in).confirm_post_id;
+	RC(fx, OPS(fx)->post_schedule(fx->s, out, NOW + 100), 0);
+	RC(fx, OPS(fx)->post_schedule(fx->s, confirm, NOW + 100), 0);
+	RC(fx, OPS(fx)->post_schedule(fx->s, 999999, NOW + 100), 0);
+	CHECK_INT("sending post untouched", status_of(fx, out), BL_POST_SENDING);
+}
+
+struct sched_calls {
+	int n;
+	char text[256];
+};
+
+static int on_schedule(void *arg, int64_t post_id, int held, int64_t total)
+{
+	struct sched_calls *c = arg;
+	size_t len = strlen(c->text);
+	snprintf(c->text + len, sizeof(c->text) - len, "%s%" PRId64 ":%s:%" PRId64, c->n ? "," : "",
+	         post_id, held ? "held" : "queued", total);
+	c->n++;
+	return 0;
+}
+
+static void test_schedule_run(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = audience(fx, 2);
+	int64_t on_time = make_post(fx, "on time", BL_PRIORITY_NORMAL, &a, 1);
+	int64_t late = make_post(fx, "late", BL_PRIORITY_NORMAL, &a, 1);
+	int64_t future = make_post(fx, "future", BL_PRIORITY_NORMAL, &a, 1);
+	int64_t draft = make_post(fx, "draft", BL_PRIORITY_NORMAL, &a, 1);
+	RC(fx, OPS(fx)->post_schedule(fx->s, on_time, NOW - 10), 1);
+	RC(fx, OPS(fx)->post_schedule(fx->s, late, NOW - 1000), 1);
+	RC(fx, OPS(fx)->post_schedule(fx->s, future, NOW + 100), 1);
+
+	struct sched_calls c = {0};
+	char want[256];
+	OK(fx, OPS(fx)->schedule_run(fx->s, NOW, 300, on_schedule, &c));
+	snprintf(want, sizeof(want), "%" PRId64 ":held:0,%" PRId64 ":queued:2", late, on_time);
+	CHECK_STR("first run, by scheduled time", c.text, want);
+
+	struct bl_post got;
+	RC(fx, OPS(fx)->post_get(fx->s, on_time, &got), 1);
+	CHECK_INT("on time: sending", got.status, BL_POST_SENDING);
+	CHECK_INT("on time: total", got.total, 2);
+	CHECK_INT("on time: started at", got.started_at, NOW);
+	bl_post_clear(&got);
+	check_counts(fx, "on time", on_time, 2, 0, 0, 0, 0, 0, 0);
+	RC(fx, OPS(fx)->post_get(fx->s, late, &got), 1);
+	CHECK_INT("late: still scheduled", got.status, BL_POST_SCHEDULED);
+	CHECK_STR("late: held", got.pause_reason,
+	          "held: scheduled for 2023-11-14T21:56:40Z, 1000 s late "
+	          "(max_schedule_lateness 300 s); send it or schedule it again");
+	bl_post_clear(&got);
+	check_counts(fx, "late", late, 0, 0, 0, 0, 0, 0, 0);
+	CHECK_INT("future: untouched", status_of(fx, future), BL_POST_SCHEDULED);
+	CHECK_INT("draft: untouched", status_of(fx, draft), BL_POST_DRAFT);
+
+	/* a second run takes nothing twice: the held post stays held, the queued one queued once */
+	memset(&c, 0, sizeof(c));
+	OK(fx, OPS(fx)->schedule_run(fx->s, NOW + 1, 300, on_schedule, &c));
+	CHECK_STR("second run", c.text, "");
+	check_counts(fx, "on time after the second run", on_time, 2, 0, 0, 0, 0, 0, 0);
+
+	/* the future post's time comes, 50 s late: queued */
+	memset(&c, 0, sizeof(c));
+	OK(fx, OPS(fx)->schedule_run(fx->s, NOW + 150, 300, on_schedule, &c));
+	snprintf(want, sizeof(want), "%" PRId64 ":queued:2", future);
+	CHECK_STR("third run", c.text, want);
+
+	/* lateness exactly at the limit still goes; a held post rescheduled goes at its time */
+	RC(fx, OPS(fx)->post_schedule(fx->s, late, NOW + 200), 1);
+	memset(&c, 0, sizeof(c));
+	OK(fx, OPS(fx)->schedule_run(fx->s, NOW + 500, 300, on_schedule, &c));
+	snprintf(want, sizeof(want), "%" PRId64 ":queued:2", late);
+	CHECK_STR("rescheduled held post", c.text, want);
+	CHECK_INT("rescheduled: sending", status_of(fx, late), BL_POST_SENDING);
+	memset(&c, 0, sizeof(c));
+	OK(fx, OPS(fx)->schedule_run(fx->s, NOW + 10000, 300, on_schedule, &c));
+	CHECK_STR("nothing left", c.text, "");
+}
+
+static void test_delivery_retry(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = audience(fx, 3);
+	int64_t post = make_post(fx, "retry", BL_PRIORITY_NORMAL, &a, 1);
+	queue_post(fx, post, 3);
+	struct turn t = {0};
+	exchange(fx, NOW, NULL, 0, 3, &t);
+	CHECK_INT("claimed", t.n, 3);
+	struct bl_delivery_result r[3];
+	for (int i = 0; i < 3; i++)
+		r[i] = (struct bl_delivery_result){.delivery_id = t.c[i].delivery_id,
+		                                   .state = i ? BL_DELIVERY_FAILED
+		                                              : BL_DELIVERY_ACCEPTED,
+		                                   .code = i ? 550 : 250,
+		                                   .reply = i ? "5.1.1 no such user" : "2.0.0 Ok"};
+	exchange(fx, NOW + 1, r, 3, 0, &t);
+	CHECK_INT("sent with failed rows", status_of(fx, post), BL_POST_SENT);
+
+	int64_t n = -1;
+	RC(fx, OPS(fx)->delivery_retry(fx->s, post, NOW + 10, &n), 1);
+	CHECK_INT("rows retried", n, 2);
+	struct bl_post got;
+	RC(fx, OPS(fx)->post_get(fx->s, post, &got), 1);
+	CHECK_INT("back to sending", got.status, BL_POST_SENDING);
+	CHECK_INT("finished_at cleared", got.finished_at, 0);
+	bl_post_clear(&got);
+	check_counts(fx, "after retry", post, 2, 0, 1, 0, 0, 0, 0);
+	struct rows w;
+	rows_of(fx, post, BL_DELIVERY_PENDING, &w);
+	for (int i = 0; i < w.n; i++) {
+		CHECK_INT("retried row: attempts kept", w.r[i].attempts, 1);
+		CHECK_INT("retried row: code kept", w.r[i].code, 550);
+		CHECK_STR("retried row: reply kept", w.r[i].reply, "5.1.1 no such user");
+		CHECK_INT("retried row: due now", w.r[i].next_try, NOW + 10);
+	}
+
+	/* the engine takes them again */
+	exchange(fx, NOW + 11, NULL, 0, 8, &t);
+	CHECK_INT("claimed again", t.n, 2);
+	for (size_t i = 0; i < t.n; i++)
+		CHECK_INT("second attempt", t.c[i].attempts, 2);
+	size_t nr = results_for(&t, BL_DELIVERY_ACCEPTED, r);
+	exchange(fx, NOW + 12, r, nr, 0, &t);
+	CHECK_INT("finished after the retry", t.finished, 1);
+	RC(fx, OPS(fx)->post_get(fx->s, post, &got), 1);
+	CHECK_INT("sent again", got.status, BL_POST_SENT);
+	CHECK_INT("finished again", got.finished_at, NOW + 12);
+	bl_post_clear(&got);
+
+	/* nothing failed: done, no row, still sent */
+	n = -1;
+	RC(fx, OPS(fx)->delivery_retry(fx->s, post, NOW + 20, &n), 1);
+	CHECK_INT("no rows", n, 0);
+	CHECK_INT("stays sent", status_of(fx, post), BL_POST_SENT);
+	RC(fx, OPS(fx)->delivery_retry(fx->s, post, NOW + 20, NULL), 1);
+
+	/* a paused post: its rows come back, it stays paused */
+	int64_t paused = make_post(fx, "paused", BL_PRIORITY_NORMAL, &a, 1);
+	queue_post(fx, paused, 3);
+	exchange(fx, NOW + 30, NULL, 0, 1, &t);
+	r[0] = (struct bl_delivery_result){
+	    .delivery_id = t.c[0].delivery_id, .state = BL_DELIVERY_FAILED, .code = 554};
+	exchange(fx, NOW + 31, r, 1, 0, &t);
+	RC(fx,
+	   OPS(fx)->post_set_status(fx->s, paused, 1u << BL_POST_SENDING, BL_POST_PAUSED,
+	                            "operator", 0, NOW + 32),
+	   1);
+	RC(fx, OPS(fx)->delivery_retry(fx->s, paused, NOW + 33, &n), 1);
+	CHECK_INT("paused: rows", n, 1);
+	CHECK_INT("paused: stays paused", status_of(fx, paused), BL_POST_PAUSED);
+	check_counts(fx, "paused after retry", paused, 3, 0, 0, 0, 0, 0, 0);
+
+	/* a draft, a cancelled post, no post: 0 */
+	int64_t draft = make_post(fx, "draft", BL_PRIORITY_NORMAL, &a, 1);
+	RC(fx, OPS(fx)->delivery_retry(fx->s, draft, NOW, &n), 0);
+	force_status(fx, paused, BL_POST_CANCELLED);
+	RC(fx, OPS(fx)->delivery_retry(fx->s, paused, NOW, &n), 0);
+	RC(fx, OPS(fx)->delivery_retry(fx->s, 999999, NOW, &n), 0);
+	turn_clear(&t);
+}
+
+static void test_accepted_hist(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = audience(fx, 6);
+	int64_t post = make_post(fx, "hist", BL_PRIORITY_NORMAL, &a, 1);
+	int64_t other = make_post(fx, "other", BL_PRIORITY_NORMAL, &a, 1);
+	queue_post(fx, post, 6);
+	struct turn t = {0};
+	exchange(fx, NOW, NULL, 0, 6, &t);
+	CHECK_INT("claimed", t.n, 6);
+	int64_t ids[6];
+	for (int i = 0; i < 6; i++)
+		ids[i] = t.c[i].delivery_id;
+	/* accepted at NOW+5 (2), NOW+10 (1), NOW+29 (1), NOW+30 (1); one failed at NOW+29 */
+	static const struct {
+		int64_t at;
+		int first, count;
+		enum bl_delivery_state state;
+	} turns[] = {
+	    {NOW + 5, 0, 2, BL_DELIVERY_ACCEPTED},  {NOW + 10, 2, 1, BL_DELIVERY_ACCEPTED},
+	    {NOW + 29, 3, 1, BL_DELIVERY_ACCEPTED}, {NOW + 29, 4, 1, BL_DELIVERY_FAILED},
+	    {NOW + 30, 5, 1, BL_DELIVERY_ACCEPTED},
+	};
+	for (size_t k = 0; k < sizeof(turns) / sizeof(turns[0]); k++) {
+		struct bl_delivery_result r[2];
+		for (int i = 0; i < turns[k].count; i++)
+			r[i] = (struct bl_delivery_result){.delivery_id = ids[turns[k].first + i],
+			                                   .state = turns[k].state};
+		exchange(fx, turns[k].at, r, (size_t)turns[k].count, 0, &t);
+	}
+	static const struct {
+		const char *what;
+		int64_t post_off, from;
+		int64_t bucket;
+		size_t n;
+		int64_t want[4];
+	} cases[] = {
+	    {"10 s buckets", 0, NOW, 10, 4, {2, 1, 1, 1}},
+	    {"from NOW+10", 0, NOW + 10, 10, 2, {1, 1}},
+	    {"one big bucket", 0, NOW - 100, 1000, 1, {5}},
+	    {"before the sending", 0, NOW - 100, 10, 3, {0, 0, 0}},
+	    {"1 s buckets", 0, NOW + 4, 1, 3, {0, 2, 0}},
+	    {"another post", 1, NOW, 10, 4, {0, 0, 0, 0}},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t out[4];
+		memset(out, 0xab, sizeof(out));
+		OK(fx, OPS(fx)->delivery_accepted_hist(fx->s, cases[i].post_off ? other : post,
+		                                       cases[i].from, cases[i].bucket, cases[i].n,
+		                                       out));
+		for (size_t k = 0; k < cases[i].n; k++) {
+			char what[96];
+			snprintf(what, sizeof(what), "%s: bucket %zu", cases[i].what, k);
+			CHECK_INT(what, out[k], cases[i].want[k]);
+		}
+	}
+	int64_t out[1];
+	RC(fx, OPS(fx)->delivery_accepted_hist(fx->s, post, NOW, 0, 1, out), -BL_EINVAL);
+	turn_clear(&t);
+}
+
 #define TEST(f)       cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TEST_EMPTY(f) cmocka_unit_test_setup_teardown(f, setup_empty, teardown)
 #define TEST_OWN(f)   cmocka_unit_test(f) /* a fresh database per case, made by the test */
@@ -5238,6 +5631,12 @@ int main(void)
 	    TEST(test_list_update),
 	    TEST(test_subscriber_update),
 	    TEST(test_subscriber_search),
+	    TEST(test_post_page),
+	    TEST(test_post_update),
+	    TEST(test_post_schedule),
+	    TEST(test_schedule_run),
+	    TEST(test_delivery_retry),
+	    TEST(test_accepted_hist),
 	    /* PostgreSQL only (several engines at once): the last 3, left out for SQLite */
 	    TEST(test_claim_concurrent),
 	    TEST(test_claim_rolled_back),
