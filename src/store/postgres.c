@@ -2201,6 +2201,7 @@ static int queue(struct pg_store *p, int64_t id, int64_t now, int64_t *total)
 	const char *up[] = {ib, nb, num(tb, n)};
 	rc = exec(p, "post_queue",
 	          "UPDATE posts SET status = 'sending', started_at = to_timestamp($2::bigint), "
+	          "pause_reason = '', "
 	          "total = $3::bigint WHERE id = $1::bigint",
 	          3, up);
 	if (rc)

@@ -360,8 +360,9 @@ static const char *const sql_text[ST_COUNT] = {
                         "AND x.status = 'confirmed' AND x.mode = 'instant' "
                         "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active' "
                         "WHERE pl.post_id = ?1",
-    [ST_QUEUE_START] = "UPDATE posts SET status = 'sending', started_at = ?2, total = ?3 "
-                       "WHERE id = ?1",
+    [ST_QUEUE_START] =
+        "UPDATE posts SET status = 'sending', started_at = ?2, total = ?3, pause_reason = '' "
+        "WHERE id = ?1",
     [ST_COUNTS] = "SELECT state, count(*) FROM deliveries WHERE post_id = ?1 GROUP BY state",
     [ST_DELIVERY_EACH] = "SELECT " DELIVERY_COLS " FROM deliveries d "
                          "LEFT JOIN subscribers s ON s.id = d.subscriber_id "

@@ -405,7 +405,8 @@ struct bl_store_ops {
 	 * transaction: one pending delivery row per distinct subscriber that is
 	 * active and confirmed in instant mode on at least one of the post's
 	 * lists (priority copied from the post, next_try = @now), total = that
-	 * number, status sending, started_at = @now. A single INSERT ... SELECT
+	 * number, status sending, started_at = @now, pause_reason cleared (a
+	 * scheduler's hold: a held post sent by a person). A single INSERT ... SELECT
 	 * in the database: memory does not grow with the audience. Sets *@total
 	 * (when not NULL). Returns 1 when queued; 0 when the post was not
 	 * draft/scheduled or is of another kind (nothing changes, *@total

@@ -271,6 +271,7 @@ static void test_held_then_sent(void **state)
 	struct bl_post p;
 	get_post(fx, a, &p);
 	CHECK_STR("sent by hand: status", bl_post_status_name(p.status), "sending");
+	CHECK_STR("sent by hand: the hold is gone", p.pause_reason, "");
 	bl_post_clear(&p);
 
 	CHECK_INT("schedule again", OPS(fx)->post_schedule(fx->s, b, T0 + 9000), 1);
