@@ -277,6 +277,7 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 			pthread_join(engine, NULL);
 		bl_store_close(et.store);
 		bl_http_stop(srv);
+		free(routes);
 		bl_web_finish(&w);
 		return BL_EXIT_STORE;
 	}

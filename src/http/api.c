@@ -33,7 +33,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1109,8 +1108,10 @@ static void imports_post(struct bl_api_call *c)
 	enum bl_format fmt = BL_FORMAT_AUTO;
 	if (format && *format && bl_format_parse(format, &fmt))
 		field_err(errs, "/query/format", "must be one of %s", bl_format_names());
-	if (delim && *delim && strlen(delim) != 1)
-		field_err(errs, "/query/delimiter", "must be one character");
+	if (delim && *delim && strlen(delim) != 1 && strcmp(delim, "tab") &&
+	    strcmp(delim, "comma") && strcmp(delim, "semicolon"))
+		field_err(errs, "/query/delimiter",
+		          "must be one character, or tab, comma or semicolon");
 	if (file && text_problem(file, 200, 1))
 		field_err(errs, "/query/file", "must be a file name of at most 200 bytes");
 	if (c->req->body_len == 0)
@@ -1123,11 +1124,11 @@ static void imports_post(struct bl_api_call *c)
 	json_t *params = json_object();
 	json_object_set_new(params, "list", slug && *slug ? json_string(slug) : json_null());
 	json_object_set_new(params, "confirmed", json_boolean(confirmed));
-	json_object_set_new(params, "delimiter",
-	                    delim && *delim ? json_string(delim) : json_null());
+	if (delim && *delim)
+		json_object_set_new(params, "delimiter", json_string(delim));
 	json_object_set_new(params, "format", json_string(bl_format_name(fmt)));
 	json_object_set_new(params, "dry_run", json_boolean(dry_run));
-	json_object_set_new(params, "file", json_string(file && *file ? file : "upload.csv"));
+	json_object_set_new(params, "source", json_string(file && *file ? file : "upload.csv"));
 	char *ptext = json_dumps(params, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(params);
 	struct bl_job j = {
@@ -2011,28 +2012,6 @@ static void stats_get(struct bl_api_call *c)
 
 /* ---- users, tokens, audit (admins) ---- */
 
-/* A user's or token's name: 1..BL_USER_NAME_MAX bytes of [A-Za-z0-9._@-]. */
-static int name_valid(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > BL_USER_NAME_MAX)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr("._@-", *s)))
-			return 0;
-	return 1;
-}
-
-/* 32 random bytes as base64url without padding (43 characters). */
-static void random_secret(char out[48], size_t bytes)
-{
-	unsigned char raw[32];
-	randombytes_buf(raw, bytes);
-	sodium_bin2base64(out, 48, raw, bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	sodium_memzero(raw, sizeof(raw));
-}
-
 static json_t *user_json(const struct bl_user *u)
 {
 	json_t *o = json_object();
@@ -2061,20 +2040,24 @@ static void users_get(struct bl_api_call *c)
 	items_reply(c, items, NULL, 0);
 }
 
-/* The password of the body ("password": text of 12 to 1024 bytes, or true
- * or absent for a generated one) into @pw; 0, or -1 with @errs told. */
-static int password_field(struct bl_api_call *c, json_t *errs, char pw[1025], int *given)
+/* The password of the body ("password": text of BL_PASSWORD_MIN to
+ * BL_PASSWORD_MAX bytes, or true or absent for a generated one) into @pw;
+ * *@given says which. 0, or -1 with @errs told. */
+static int password_field(struct bl_api_call *c, json_t *errs, char pw[BL_PASSWORD_MAX + 1],
+                          int *given)
 {
 	json_t *v = json_object_get(c->body, "password");
 	*given = 0;
 	if (!v || json_is_null(v) || json_is_true(v)) {
-		random_secret(pw, 18);
+		bl_password_generate(pw);
 		return 0;
 	}
-	if (!json_is_string(v) || json_string_length(v) < 12 || json_string_length(v) > 1024 ||
+	if (!json_is_string(v) || json_string_length(v) < BL_PASSWORD_MIN ||
+	    json_string_length(v) > BL_PASSWORD_MAX ||
 	    strlen(json_string_value(v)) != json_string_length(v)) {
 		field_err(errs, "/password",
-		          "must be text of 12 to 1024 bytes, or true for a generated one");
+		          "must be text of %d to %d bytes, or true for a generated one",
+		          BL_PASSWORD_MIN, BL_PASSWORD_MAX);
 		return -1;
 	}
 	memcpy(pw, json_string_value(v), json_string_length(v) + 1);
@@ -2082,10 +2065,9 @@ static int password_field(struct bl_api_call *c, json_t *errs, char pw[1025], in
 	return 0;
 }
 
-static int hash_password(const char *pw, char out[crypto_pwhash_STRBYTES])
+static int hash_password(const char *pw, char out[BL_PASSWORD_HASH_MAX])
 {
-	return crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	                         crypto_pwhash_MEMLIMIT_INTERACTIVE);
+	return bl_password_hash(pw, strlen(pw), out);
 }
 
 static void users_post(struct bl_api_call *c)
@@ -2094,9 +2076,9 @@ static void users_post(struct bl_api_call *c)
 	const char *name = body_str(c, errs, "name", 0, 0, 1);
 	const char *role = body_str(c, errs, "role", 0, 0, 1);
 	struct bl_user u = {0};
-	char pw[1025], hash[crypto_pwhash_STRBYTES];
+	char pw[BL_PASSWORD_MAX + 1], hash[BL_PASSWORD_HASH_MAX];
 	int given;
-	if (name && !name_valid(name))
+	if (name && !bl_user_name_valid(name))
 		field_err(errs, "/name", "use 1-%d characters A-Z, a-z, 0-9, '.', '_', '@', '-'",
 		          BL_USER_NAME_MAX);
 	if (role && bl_role_parse(role, &u.role))
@@ -2108,7 +2090,7 @@ static void users_post(struct bl_api_call *c)
 	}
 	json_decref(errs);
 	if (hash_password(pw, hash)) {
-		problem(c, 500, "internal", "out of memory hashing the password");
+		problem(c, 500, "internal", "no memory to hash the password");
 		return;
 	}
 	u.name = (char *)(uintptr_t)name;
@@ -2128,13 +2110,13 @@ static void users_post(struct bl_api_call *c)
 			json_object_set_new(o, "password", json_string(pw));
 		created(c, o, PREFIX "users/%s", name);
 	}
-	sodium_memzero(pw, sizeof(pw));
+	bl_memzero(pw, sizeof(pw));
 }
 
 /* The user of path argument 0: 1, 0 after a 404, -1 after a 500. */
 static int load_user(struct bl_api_call *c, struct bl_user *u)
 {
-	int rc = name_valid(c->arg[0]) ? c->s->ops->user_get(c->s, c->arg[0], 0, u) : 0;
+	int rc = bl_user_name_valid(c->arg[0]) ? c->s->ops->user_get(c->s, c->arg[0], 0, u) : 0;
 	if (rc < 0)
 		store_failed(c);
 	else if (rc == 0)
@@ -2151,7 +2133,7 @@ static void user_patch(struct bl_api_call *c)
 	const char *role = body_str(c, errs, "role", 0, 0, 0);
 	json_t *pv = json_object_get(c->body, "password");
 	enum bl_role r = u.role;
-	char pw[1025] = "", hash[crypto_pwhash_STRBYTES];
+	char pw[BL_PASSWORD_MAX + 1] = "", hash[BL_PASSWORD_HASH_MAX];
 	int given = 0, new_pw = pv && !json_is_null(pv) && !json_is_false(pv);
 	if (role && bl_role_parse(role, &r))
 		field_err(errs, "/role", "must be \"admin\", \"editor\" or \"viewer\"");
@@ -2173,7 +2155,7 @@ static void user_patch(struct bl_api_call *c)
 		rc = c->s->ops->user_set_role(c->s, u.id, r);
 	if (rc == 1 && new_pw) {
 		if (hash_password(pw, hash)) {
-			problem(c, 500, "internal", "out of memory hashing the password");
+			problem(c, 500, "internal", "no memory to hash the password");
 			bl_user_clear(&u);
 			return;
 		}
@@ -2193,7 +2175,7 @@ static void user_patch(struct bl_api_call *c)
 			json_object_set_new(o, "password", json_string(pw));
 		reply(c, 200, o);
 	}
-	sodium_memzero(pw, sizeof(pw));
+	bl_memzero(pw, sizeof(pw));
 	bl_user_clear(&u);
 }
 
@@ -2247,7 +2229,7 @@ static void tokens_post(struct bl_api_call *c)
 	const char *name = body_str(c, errs, "name", 0, 0, 1);
 	const char *role = body_str(c, errs, "role", 0, 0, 1);
 	struct bl_api_token t = {0};
-	if (name && !name_valid(name))
+	if (name && !bl_user_name_valid(name))
 		field_err(errs, "/name", "use 1-%d characters A-Z, a-z, 0-9, '.', '_', '@', '-'",
 		          BL_USER_NAME_MAX);
 	if (role && bl_role_parse(role, &t.role))
@@ -2257,11 +2239,9 @@ static void tokens_post(struct bl_api_call *c)
 		return;
 	}
 	json_decref(errs);
-	char secret[48], hex[2 * crypto_hash_sha256_BYTES + 1];
-	unsigned char digest[crypto_hash_sha256_BYTES];
-	random_secret(secret, 32);
-	crypto_hash_sha256(digest, (const unsigned char *)secret, strlen(secret));
-	sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+	char secret[BL_API_TOKEN_LEN], hex[BL_HASH_HEX];
+	bl_api_token_generate(secret);
+	bl_sha256_hex(secret, strlen(secret), hex);
 	t.name = (char *)(uintptr_t)name;
 	int rc = c->s->ops->token_create(c->s, &t, hex);
 	if (rc == -BL_EEXIST) {
@@ -2277,12 +2257,12 @@ static void tokens_post(struct bl_api_call *c)
 		json_object_set_new(o, "token", json_string(secret));
 		created(c, o, PREFIX "tokens/%s", name);
 	}
-	sodium_memzero(secret, sizeof(secret));
+	bl_memzero(secret, sizeof(secret));
 }
 
 static void token_delete(struct bl_api_call *c)
 {
-	int rc = name_valid(c->arg[0]) ? c->s->ops->token_delete(c->s, c->arg[0]) : 0;
+	int rc = bl_user_name_valid(c->arg[0]) ? c->s->ops->token_delete(c->s, c->arg[0]) : 0;
 	if (rc < 0) {
 		store_failed(c);
 	} else if (rc == 0) {
@@ -2449,8 +2429,6 @@ static struct bl_ratelimit *bad_auth; /* failed authentications per client IP */
 
 static void init_once(void)
 {
-	if (sodium_init() < 0)
-		bl_fatal("libsodium failed to initialise");
 	bad_auth = bl_ratelimit_create(AUTH_PER_HOUR, AUTH_BURST, 10000);
 }
 
