@@ -32,7 +32,6 @@
 #include "util/xalloc.h"
 
 #include <jansson.h>
-#include <sodium.h>
 
 #include <math.h>
 #include <stdarg.h>
@@ -50,17 +49,16 @@
 /* The email preview: the message's own inline styles and remote images, never a script;
  * framed only by our admin pages. */
 #define PREVIEW_CSP                                                                                \
-	"default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'none'; " \
+	"default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action "        \
+	"'none'; "                                                                                 \
 	"frame-ancestors 'self'; base-uri 'none'; sandbox"
 
-#define PAGE_SIZE        50       /* rows per page of a listing */
-#define GROWTH_DAYS      30       /* the dashboard's chart */
-#define RECENT_POSTS     10       /* posts on the dashboard */
-#define HIST_BUCKETS     60       /* bars of a post's acceptance chart */
-#define MAX_LISTS        200      /* lists in a composer or filter */
-#define PASSWORD_BYTES   15       /* random bytes of a generated password (20 base64 chars) */
-#define TOKEN_BYTES      32       /* random bytes of an API token */
-#define SEARCH_MAX       200      /* bytes of a subscriber search prefix */
+#define PAGE_SIZE    50  /* rows per page of a listing */
+#define GROWTH_DAYS  30  /* the dashboard's chart */
+#define RECENT_POSTS 10  /* posts on the dashboard */
+#define HIST_BUCKETS 60  /* bars of a post's acceptance chart */
+#define MAX_LISTS    200 /* lists in a composer or filter */
+#define SEARCH_MAX   200 /* bytes of a subscriber search prefix */
 
 /* ---- request state ---- */
 
@@ -151,8 +149,8 @@ void bl_admin_page(struct bl_http_req *req, struct bl_http_resp *resp, int statu
 		data = bl_tval_map();
 	bl_tval_set(data, "admin_url", bl_tval_stringf("%s/admin", base));
 	bl_pages_asset(w->pages, "admin.css", &len, &etag);
-	bl_tval_set(data, "css_url", bl_tval_stringf("%s/admin/static/admin.css?v=%.16s", base,
-	                                             etag + 1));
+	bl_tval_set(data, "css_url",
+	            bl_tval_stringf("%s/admin/static/admin.css?v=%.16s", base, etag + 1));
 	bl_pages_asset(w->pages, "admin.js", &len, &etag);
 	bl_tval_set(data, "js_url",
 	            bl_tval_stringf("%s/admin/static/admin.js?v=%.16s", base, etag + 1));
@@ -166,8 +164,8 @@ void bl_admin_page(struct bl_http_req *req, struct bl_http_resp *resp, int statu
 		bl_tval_set(data, "is_admin", bl_tval_bool(p->role >= BL_ROLE_ADMIN));
 	}
 	/* has_KEY: a list to show, so a table's head and foot are drawn once */
-	static const char *const lists[] = {"lists", "posts",   "rows",    "jobs",
-	                                    "deliveries", "users", "tokens", "entries",
+	static const char *const lists[] = {"lists",         "posts", "rows",   "jobs",
+	                                    "deliveries",    "users", "tokens", "entries",
 	                                    "subscriptions", "events"};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		char key[32];
@@ -178,7 +176,8 @@ void bl_admin_page(struct bl_http_req *req, struct bl_http_resp *resp, int statu
 	/* a fixed notice after a redirect (?done=CODE): never text from the URL */
 	static const struct {
 		const char *code, *text;
-	} notices[] = {{"created", "Created."}, {"saved", "Saved."}, {"erased", "The subscriber was erased."}};
+	} notices[] = {
+	    {"created", "Created."}, {"saved", "Saved."}, {"erased", "The subscriber was erased."}};
 	const char *done = strstr(req->query, "done=");
 	if (done && (done == req->query || done[-1] == '&'))
 		for (size_t i = 0; i < sizeof(notices) / sizeof(notices[0]); i++)
@@ -280,18 +279,20 @@ static struct admin *enter(struct bl_http_req *req, struct bl_http_resp *resp, e
 			return NULL;
 		}
 		if (!bl_auth_csrf_ok(&a->p, bl_form_get(&a->form, "csrf"))) {
-			admin_error(req, resp, &a->p, 403, "Forbidden",
-			            "The form was stale or not sent from this site (CSRF token "
-			            "missing or wrong). Nothing was changed; reload the page and try "
-			            "again.");
+			admin_error(
+			    req, resp, &a->p, 403, "Forbidden",
+			    "The form was stale or not sent from this site (CSRF token "
+			    "missing or wrong). Nothing was changed; reload the page and try "
+			    "again.");
 			admin_free(a);
 			return NULL;
 		}
 	}
 	if (a->p.role < min) {
 		char msg[200];
-		snprintf(msg, sizeof(msg), "This needs the %s role; you are %s %s.", bl_role_name(min),
-		         a->p.role == BL_ROLE_ADMIN ? "an" : "a", bl_role_name(a->p.role));
+		snprintf(msg, sizeof(msg), "This needs the %s role; you are %s %s.",
+		         bl_role_name(min), a->p.role == BL_ROLE_ADMIN ? "an" : "a",
+		         bl_role_name(a->p.role));
 		admin_error(req, resp, &a->p, 403, "Forbidden", msg);
 		admin_free(a);
 		return NULL;
@@ -408,8 +409,8 @@ static struct bl_tval *post_row(struct bl_http_req *req, const struct bl_post *p
 	bl_tval_set(r, "breaking", bl_tval_bool(p->priority == BL_PRIORITY_BREAKING));
 	bl_tval_set(r, "created", when(p->created_at));
 	bl_tval_set(r, "scheduled", when(p->scheduled_at));
-	bl_tval_set(r, "url", bl_tval_stringf("%s/admin/posts/%lld", admin_base(req),
-	                                      (long long)p->id));
+	bl_tval_set(r, "url",
+	            bl_tval_stringf("%s/admin/posts/%lld", admin_base(req), (long long)p->id));
 	bl_tval_set(r, "total", num(p->total));
 	if (c) {
 		bl_tval_set(r, "accepted", num(c->n[BL_DELIVERY_ACCEPTED]));
@@ -470,8 +471,9 @@ static void dashboard(struct bl_http_req *req, struct bl_http_resp *resp)
 		bl_tval_set(l, "confirmed", num(c.confirmed));
 		bl_tval_set(l, "unconfirmed", num(c.unconfirmed));
 		bl_tval_set(l, "unsubscribed", num(c.unsubscribed));
-		bl_tval_set(l, "url", bl_tval_stringf("%s/admin/subscribers?list=%s", admin_base(req),
-		                                      la.v[i].slug));
+		bl_tval_set(
+		    l, "url",
+		    bl_tval_stringf("%s/admin/subscribers?list=%s", admin_base(req), la.v[i].slug));
 		bl_tval_push(lists, l);
 	}
 	bl_tval_set(data, "lists", lists);
@@ -643,12 +645,13 @@ static void lists_new(struct bl_http_req *req, struct bl_http_resp *resp)
 static void lists_one(struct bl_http_req *req, struct bl_http_resp *resp)
 {
 	int post = req->method == BL_HTTP_POST;
-	struct admin *a = enter(req, resp, post ? BL_ROLE_EDITOR : BL_ROLE_VIEWER, post ? WRITE : 0);
+	struct admin *a =
+	    enter(req, resp, post ? BL_ROLE_EDITOR : BL_ROLE_VIEWER, post ? WRITE : 0);
 	struct bl_list l = {0};
 	if (!a)
 		return;
-	int rc = bl_slug_valid(req->param) ? req->store->ops->list_get(req->store, req->param, &l)
-	                                   : 0;
+	int rc =
+	    bl_slug_valid(req->param) ? req->store->ops->list_get(req->store, req->param, &l) : 0;
 	if (rc < 0) {
 		store_failed(req, resp, &a->p, "list get");
 	} else if (rc == 0) {
@@ -667,8 +670,8 @@ static void lists_one(struct bl_http_req *req, struct bl_http_resp *resp)
 		} else {
 			char target[96];
 			snprintf(target, sizeof(target), "list:%s", l.slug);
-			bl_audit(req, &a->p, "list.update", target, "%s %s", bl_optin_name(upd.optin),
-			         bl_visibility_name(upd.visibility));
+			bl_audit(req, &a->p, "list.update", target, "%s %s",
+			         bl_optin_name(upd.optin), bl_visibility_name(upd.visibility));
 			redirect(req, resp, "/lists?done=saved");
 		}
 	}
@@ -705,8 +708,9 @@ static int add_sub_row(void *arg, const struct bl_subscriber *s)
 	bl_tval_set(r, "status", bl_tval_string(bl_subscriber_status_name(s->status)));
 	bl_tval_set(r, "blocklisted", bl_tval_bool(s->status == BL_SUBSCRIBER_BLOCKLISTED));
 	bl_tval_set(r, "created", when(s->created_at));
-	bl_tval_set(r, "url", bl_tval_stringf("%s/admin/subscribers/%lld", admin_base(sr->req),
-	                                      (long long)s->id));
+	bl_tval_set(
+	    r, "url",
+	    bl_tval_stringf("%s/admin/subscribers/%lld", admin_base(sr->req), (long long)s->id));
 	bl_tval_push(sr->rows, r);
 	sr->n++;
 	sr->last_id = s->id;
@@ -890,8 +894,9 @@ static void subscriber_page(struct bl_http_req *req, struct bl_http_resp *resp, 
 	bl_tval_set(v, "blocklisted", bl_tval_bool(sub->status == BL_SUBSCRIBER_BLOCKLISTED));
 	bl_tval_set(v, "created", when(sub->created_at));
 	bl_tval_set(v, "updated", when(sub->updated_at));
-	bl_tval_set(v, "url", bl_tval_stringf("%s/admin/subscribers/%lld", admin_base(req),
-	                                      (long long)sub->id));
+	bl_tval_set(
+	    v, "url",
+	    bl_tval_stringf("%s/admin/subscribers/%lld", admin_base(req), (long long)sub->id));
 	bl_tval_set(data, "sub", v);
 	bl_tval_set(data, "subscriptions", subs);
 	bl_tval_set(data, "events", events);
@@ -903,7 +908,8 @@ static void subscriber_page(struct bl_http_req *req, struct bl_http_resp *resp, 
 static void subscribers_one(struct bl_http_req *req, struct bl_http_resp *resp)
 {
 	int post = req->method == BL_HTTP_POST;
-	struct admin *a = enter(req, resp, post ? BL_ROLE_EDITOR : BL_ROLE_VIEWER, post ? WRITE : 0);
+	struct admin *a =
+	    enter(req, resp, post ? BL_ROLE_EDITOR : BL_ROLE_VIEWER, post ? WRITE : 0);
 	const char *rest = "";
 	struct one_sub o = {0};
 	if (!a)
@@ -987,8 +993,7 @@ struct part {
 #define MAX_PARTS 16
 
 /* The parameter @key ("name", "filename") of a Content-Disposition value @h (one line). */
-static void disposition_param(const char *h, size_t hlen, const char *key, char *out,
-                              size_t size)
+static void disposition_param(const char *h, size_t hlen, const char *key, char *out, size_t size)
 {
 	char pat[32];
 	size_t pl = (size_t)snprintf(pat, sizeof(pat), "; %s=\"", key);
@@ -1090,17 +1095,19 @@ static struct bl_tval *job_data(struct bl_http_req *req, const struct bl_job *j)
 	bl_tval_set(v, "id", num(j->id));
 	bl_tval_set(v, "kind", bl_tval_string(j->kind));
 	bl_tval_set(v, "state", bl_tval_string(bl_job_state_name(j->state)));
-	bl_tval_set(v, "running", bl_tval_bool(j->state == BL_JOB_QUEUED ||
-	                                        j->state == BL_JOB_RUNNING));
+	bl_tval_set(v, "running",
+	            bl_tval_bool(j->state == BL_JOB_QUEUED || j->state == BL_JOB_RUNNING));
 	bl_tval_set(v, "failed", bl_tval_bool(j->state == BL_JOB_FAILED));
-	bl_tval_set(v, "list", bl_tval_string(json_string_value(json_object_get(params, "list"))
-	                                          ? json_string_value(json_object_get(params, "list"))
-	                                          : ""));
+	bl_tval_set(v, "list",
+	            bl_tval_string(json_string_value(json_object_get(params, "list"))
+	                               ? json_string_value(json_object_get(params, "list"))
+	                               : ""));
 	bl_tval_set(v, "source",
 	            bl_tval_string(json_string_value(json_object_get(params, "source"))
 	                               ? json_string_value(json_object_get(params, "source"))
 	                               : ""));
-	bl_tval_set(v, "confirmed", bl_tval_bool(json_is_true(json_object_get(params, "confirmed"))));
+	bl_tval_set(v, "confirmed",
+	            bl_tval_bool(json_is_true(json_object_get(params, "confirmed"))));
 	bl_tval_set(v, "actor", bl_tval_string(j->actor ? j->actor : ""));
 	bl_tval_set(v, "size", num(j->size));
 	bl_tval_set(v, "done", num(j->state == BL_JOB_DONE ? j->size : j->done));
@@ -1113,10 +1120,11 @@ static struct bl_tval *job_data(struct bl_http_req *req, const struct bl_job *j)
 	bl_tval_set(v, "created", when(j->created_at));
 	bl_tval_set(v, "started", when(j->started_at));
 	bl_tval_set(v, "finished", when(j->finished_at));
-	bl_tval_set(v, "url", bl_tval_stringf("%s/admin/jobs/%lld", admin_base(req),
-	                                      (long long)j->id));
-	bl_tval_set(v, "progress_url", bl_tval_stringf("%s/admin/jobs/%lld/progress.json",
-	                                               admin_base(req), (long long)j->id));
+	bl_tval_set(v, "url",
+	            bl_tval_stringf("%s/admin/jobs/%lld", admin_base(req), (long long)j->id));
+	bl_tval_set(
+	    v, "progress_url",
+	    bl_tval_stringf("%s/admin/jobs/%lld/progress.json", admin_base(req), (long long)j->id));
 	struct bl_tval *rep = bl_tval_list();
 	const char *k;
 	json_t *x;
@@ -1126,7 +1134,9 @@ static struct bl_tval *job_data(struct bl_http_req *req, const struct bl_job *j)
 		char *txt = json_dumps(x, JSON_ENCODE_ANY | JSON_COMPACT);
 		bl_tval_set(r, "key", bl_tval_string(k));
 		bl_tval_set(r, "value",
-		            bl_tval_string(json_is_string(x) ? json_string_value(x) : txt ? txt : ""));
+		            bl_tval_string(json_is_string(x) ? json_string_value(x)
+		                           : txt             ? txt
+		                                             : ""));
 		free(txt);
 		bl_tval_push(rep, r);
 	}
@@ -1160,7 +1170,8 @@ static void import_form(struct bl_http_req *req, struct bl_http_resp *resp, stru
 		struct bl_tval *o = bl_tval_map();
 		bl_tval_set(o, "slug", bl_tval_string(la.v[i].slug));
 		bl_tval_set(o, "name", bl_tval_string(la.v[i].name));
-		bl_tval_set(o, "selected", bl_tval_bool(strcmp(la.v[i].slug, field(a, "list")) == 0));
+		bl_tval_set(o, "selected",
+		            bl_tval_bool(strcmp(la.v[i].slug, field(a, "list")) == 0));
 		bl_tval_push(opts, o);
 	}
 	lists_free(&la);
@@ -1202,17 +1213,18 @@ static void import_route(struct bl_http_req *req, struct bl_http_resp *resp)
 		const struct part *f = n > 0 ? part_named(parts, n, "file") : NULL;
 		const struct part *k = n > 0 ? part_named(parts, n, "confirmed") : NULL;
 		char csrf_buf[128];
-		snprintf(csrf_buf, sizeof(csrf_buf), "%.*s", c ? (int)(c->len < 127 ? c->len : 127) : 0,
-		         c ? c->data : "");
+		snprintf(csrf_buf, sizeof(csrf_buf), "%.*s",
+		         c ? (int)(c->len < 127 ? c->len : 127) : 0, c ? c->data : "");
 		if (!bl_auth_csrf_ok(&a->p, csrf_buf)) {
-			admin_error(req, resp, &a->p, 403, "Forbidden",
-			            "The form was stale or not sent from this site (CSRF token missing "
-			            "or wrong). Nothing was imported.");
+			admin_error(
+			    req, resp, &a->p, 403, "Forbidden",
+			    "The form was stale or not sent from this site (CSRF token missing "
+			    "or wrong). Nothing was imported.");
 			admin_free(a);
 			return;
 		}
-		snprintf(list_buf, sizeof(list_buf), "%.*s", l ? (int)(l->len < 79 ? l->len : 79) : 0,
-		         l ? l->data : "");
+		snprintf(list_buf, sizeof(list_buf), "%.*s",
+		         l ? (int)(l->len < 79 ? l->len : 79) : 0, l ? l->data : "");
 		list = list_buf;
 		confirmed = k && k->len > 0 && k->data[0] == '1';
 		if (f) {
@@ -1289,16 +1301,16 @@ static void jobs_one(struct bl_http_req *req, struct bl_http_resp *resp)
 		not_found(req, resp, &a->p);
 	} else if (*rest) {
 		json_t *report = json_loads(j.report && *j.report ? j.report : "{}", 0, NULL);
-		json_t *o = json_pack("{s:I, s:s, s:I, s:I, s:I, s:b, s:o, s:s}", "id", (json_int_t)j.id,
-		                      "state", bl_job_state_name(j.state), "done",
-		                      (json_int_t)(j.state == BL_JOB_DONE ? j.size : j.done), "size",
-		                      (json_int_t)j.size, "percent",
-		                      (json_int_t)(j.state == BL_JOB_DONE ? 100
-		                                   : j.size > 0           ? j.done * 100 / j.size
-		                                                          : 0),
-		                      "finished", j.state == BL_JOB_DONE || j.state == BL_JOB_FAILED,
-		                      "report", report ? report : json_object(), "error",
-		                      j.error ? j.error : "");
+		json_t *o = json_pack(
+		    "{s:I, s:s, s:I, s:I, s:I, s:b, s:o, s:s}", "id", (json_int_t)j.id, "state",
+		    bl_job_state_name(j.state), "done",
+		    (json_int_t)(j.state == BL_JOB_DONE ? j.size : j.done), "size",
+		    (json_int_t)j.size, "percent",
+		    (json_int_t)(j.state == BL_JOB_DONE ? 100
+		                 : j.size > 0           ? j.done * 100 / j.size
+		                                        : 0),
+		    "finished", j.state == BL_JOB_DONE || j.state == BL_JOB_FAILED, "report",
+		    report ? report : json_object(), "error", j.error ? j.error : "");
 		char *txt = json_dumps(o, JSON_COMPACT);
 		resp->content_type = "application/json";
 		bl_buf_adds(&resp->body, txt ? txt : "{}");
@@ -1451,8 +1463,9 @@ static void posts_index(struct bl_http_req *req, struct bl_http_resp *resp)
 	bl_tval_set(data, "paged", bl_tval_bool(before > 0));
 	bl_tval_set(data, "first_url", bl_tval_stringf("%s/admin/posts", admin_base(req)));
 	if (pi.n == PAGE_SIZE)
-		bl_tval_set(data, "next_url", bl_tval_stringf("%s/admin/posts?before=%lld",
-		                                              admin_base(req), (long long)pi.last_id));
+		bl_tval_set(data, "next_url",
+		            bl_tval_stringf("%s/admin/posts?before=%lld", admin_base(req),
+		                            (long long)pi.last_id));
 	nav(data, "posts");
 	bl_admin_page(req, resp, 200, "posts", "Posts", &a->p, data);
 	admin_free(a);
@@ -1503,10 +1516,10 @@ static void composer(struct bl_http_req *req, struct bl_http_resp *resp, struct 
 	bl_tval_set(data, "new", bl_tval_bool(p->id == 0));
 	bl_tval_set(data, "lists", lists);
 	bl_tval_set(data, "no_lists", bl_tval_bool(la.n == 0));
-	bl_tval_set(data, "action",
-	            p->id ? bl_tval_stringf("%s/admin/posts/%lld/edit", admin_base(req),
-	                                    (long long)p->id)
-	                  : bl_tval_stringf("%s/admin/posts/new", admin_base(req)));
+	bl_tval_set(
+	    data, "action",
+	    p->id ? bl_tval_stringf("%s/admin/posts/%lld/edit", admin_base(req), (long long)p->id)
+	          : bl_tval_stringf("%s/admin/posts/new", admin_base(req)));
 	if (p->id)
 		bl_tval_set(data, "preview_url",
 		            bl_tval_stringf("%s/admin/posts/%lld/preview", admin_base(req),
@@ -1514,7 +1527,8 @@ static void composer(struct bl_http_req *req, struct bl_http_resp *resp, struct 
 	if (error)
 		bl_tval_set(data, "error", bl_tval_string(error));
 	nav(data, "posts");
-	bl_admin_page(req, resp, status, "post_edit", p->id ? "Edit post" : "New post", &a->p, data);
+	bl_admin_page(req, resp, status, "post_edit", p->id ? "Edit post" : "New post", &a->p,
+	              data);
 }
 
 /*
@@ -1546,7 +1560,8 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 		return;
 	}
 	if (a->p.role < BL_ROLE_EDITOR) {
-		admin_error(req, resp, &a->p, 403, "Forbidden", "Writing posts needs the editor role.");
+		admin_error(req, resp, &a->p, 403, "Forbidden",
+		            "Writing posts needs the editor role.");
 		free(body);
 		return;
 	}
@@ -1554,8 +1569,8 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 	p.id = existing ? existing->id : 0;
 	p.subject = (char *)field(a, "subject");
 	p.body = body;
-	p.priority = strcmp(field(a, "breaking"), "1") == 0 ? BL_PRIORITY_BREAKING
-	                                                    : BL_PRIORITY_NORMAL;
+	p.priority =
+	    strcmp(field(a, "breaking"), "1") == 0 ? BL_PRIORITY_BREAKING : BL_PRIORITY_NORMAL;
 	p.from_header = existing && existing->from_header ? existing->from_header : "";
 	size_t n = bl_form_get_all(&a->form, "list", slugs, MAX_LISTS);
 	for (size_t i = 0; i < n; i++) {
@@ -1575,7 +1590,8 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 		if (at < 0)
 			err = "Give the schedule time as a date and time (UTC).";
 		else if (at <= bl_now())
-			err = "The schedule time has passed; choose a later time (UTC), or send now.";
+			err =
+			    "The schedule time has passed; choose a later time (UTC), or send now.";
 	} else if (strcmp(action, "draft") && strcmp(action, "send")) {
 		err = "Choose save, schedule or send.";
 	}
@@ -1596,8 +1612,9 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 	if (existing) {
 		rc = s->ops->post_update(s, &p, ids.v, ids.n);
 		if (rc == 0) {
-			admin_error(req, resp, &a->p, 409, "Cannot edit",
-			            "This post is no longer a draft or scheduled: it cannot be edited.");
+			admin_error(
+			    req, resp, &a->p, 409, "Cannot edit",
+			    "This post is no longer a draft or scheduled: it cannot be edited.");
 			free(body);
 			return;
 		}
@@ -1622,7 +1639,8 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 		int64_t total = 0;
 		rc = s->ops->post_queue(s, p.id, bl_now(), &total);
 		if (rc > 0)
-			bl_audit(req, &a->p, "post.send", target, "%lld recipients", (long long)total);
+			bl_audit(req, &a->p, "post.send", target, "%lld recipients",
+			         (long long)total);
 	} else if (existing && existing->status == BL_POST_SCHEDULED) {
 		rc = s->ops->post_schedule(s, p.id, 0); /* saved as a draft: no longer scheduled */
 		if (rc > 0)
@@ -1671,14 +1689,15 @@ static int progress_of(struct bl_store *s, const struct bl_post *p, struct progr
 	out->done = out->c.n[BL_DELIVERY_ACCEPTED] + out->c.n[BL_DELIVERY_FAILED] +
 	            out->c.n[BL_DELIVERY_SUPPRESSED];
 	out->waiting = out->total - out->done;
-	out->percent = out->total ? out->done * 100 / out->total
+	out->percent = out->total                  ? out->done * 100 / out->total
 	               : p->status == BL_POST_SENT ? 100
 	                                           : 0;
 	/* the rate over the time the post has been sending, at most the last minute */
 	int64_t span = p->started_at && now - p->started_at < 60 ? now - p->started_at : 60;
 	out->rate = span > 0 ? (double)last_minute / (double)span : 0;
-	out->eta = out->waiting == 0 ? 0 : out->rate > 0 ? (int64_t)((double)out->waiting / out->rate)
-	                                                 : -1;
+	out->eta = out->waiting == 0 ? 0
+	           : out->rate > 0   ? (int64_t)((double)out->waiting / out->rate)
+	                             : -1;
 	return 0;
 }
 
@@ -1689,13 +1708,12 @@ static void progress_json(struct bl_http_resp *resp, const struct bl_post *p,
 	for (int i = 0; i < BL_DELIVERY_NSTATES; i++)
 		json_object_set_new(counts, bl_delivery_state_name((enum bl_delivery_state)i),
 		                    json_integer(g->c.n[i]));
-	json_t *o = json_pack("{s:I, s:s, s:I, s:I, s:I, s:o, s:f, s:o, s:b}", "id",
-	                      (json_int_t)p->id, "status", bl_post_status_name(p->status), "total",
-	                      (json_int_t)g->total, "done", (json_int_t)g->done, "percent",
-	                      (json_int_t)g->percent, "counts", counts, "rate",
-	                      round(g->rate * 10) / 10, "eta",
-	                      g->eta >= 0 ? json_integer(g->eta) : json_null(), "finished",
-	                      p->status == BL_POST_SENT || p->status == BL_POST_CANCELLED);
+	json_t *o = json_pack(
+	    "{s:I, s:s, s:I, s:I, s:I, s:o, s:f, s:o, s:b}", "id", (json_int_t)p->id, "status",
+	    bl_post_status_name(p->status), "total", (json_int_t)g->total, "done",
+	    (json_int_t)g->done, "percent", (json_int_t)g->percent, "counts", counts, "rate",
+	    round(g->rate * 10) / 10, "eta", g->eta >= 0 ? json_integer(g->eta) : json_null(),
+	    "finished", p->status == BL_POST_SENT || p->status == BL_POST_CANCELLED);
 	char *txt = json_dumps(o, JSON_COMPACT);
 	resp->content_type = "application/json";
 	bl_buf_adds(&resp->body, txt ? txt : "{}");
@@ -1780,8 +1798,8 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 	bl_tval_set(v, "finished", when(p->finished_at));
 	bl_tval_set(v, "scheduled_at", local_utc(p->scheduled_at));
 	bl_tval_set(v, "pause_reason", bl_tval_string(p->pause_reason ? p->pause_reason : ""));
-	bl_tval_set(v, "held", bl_tval_bool(st == BL_POST_SCHEDULED && p->pause_reason &&
-	                                     *p->pause_reason));
+	bl_tval_set(v, "held",
+	            bl_tval_bool(st == BL_POST_SCHEDULED && p->pause_reason && *p->pause_reason));
 	bl_tval_set(v, "lists", lists);
 	bl_tval_set(data, "post", v);
 
@@ -1789,7 +1807,8 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 	struct bl_tval *states = bl_tval_list();
 	for (int i = 0; i < BL_DELIVERY_NSTATES; i++) {
 		struct bl_tval *r = bl_tval_map();
-		bl_tval_set(r, "state", bl_tval_string(bl_delivery_state_name((enum bl_delivery_state)i)));
+		bl_tval_set(r, "state",
+		            bl_tval_string(bl_delivery_state_name((enum bl_delivery_state)i)));
 		bl_tval_set(r, "n", num(g.c.n[i]));
 		bl_tval_push(states, r);
 	}
@@ -1834,7 +1853,8 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 					snprintf(names[i], sizeof(names[i]), "%lldm",
 					         (long long)(off / 60));
 				else
-					snprintf(names[i], sizeof(names[i]), "%llds", (long long)off);
+					snprintf(names[i], sizeof(names[i]), "%llds",
+					         (long long)off);
 				labels[i] = names[i];
 			}
 			snprintf(ylab, sizeof(ylab), "Accepted per %lld s", (long long)bucket);
@@ -1848,7 +1868,8 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 			struct bl_buf svg;
 			bl_buf_init(&svg, 1 << 20);
 			if (bl_chart_svg(&ch, &svg) == 0)
-				bl_tval_set(data, "hist_svg", bl_tval_stringn(bl_buf_str(&svg), svg.len));
+				bl_tval_set(data, "hist_svg",
+				            bl_tval_stringn(bl_buf_str(&svg), svg.len));
 			bl_buf_finish(&svg);
 		}
 	}
@@ -1857,7 +1878,8 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 	struct bl_tval *filters = bl_tval_list();
 	for (int i = 0; i < BL_DELIVERY_NSTATES; i++) {
 		struct bl_tval *r = bl_tval_map();
-		bl_tval_set(r, "state", bl_tval_string(bl_delivery_state_name((enum bl_delivery_state)i)));
+		bl_tval_set(r, "state",
+		            bl_tval_string(bl_delivery_state_name((enum bl_delivery_state)i)));
 		bl_tval_set(r, "selected", bl_tval_bool(filter == i));
 		bl_tval_push(filters, r);
 	}
@@ -1865,13 +1887,13 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 	bl_tval_set(data, "deliveries", dr.rows);
 	bl_tval_set(data, "no_deliveries", bl_tval_bool(dr.n == 0));
 	bl_tval_set(data, "paged", bl_tval_bool(after > 0));
-	bl_tval_set(data, "first_url", bl_tval_stringf("%s/admin/posts/%lld?state=%s#deliveries",
-	                                               base, (long long)p->id,
-	                                               filter >= 0 ? state : ""));
+	bl_tval_set(data, "first_url",
+	            bl_tval_stringf("%s/admin/posts/%lld?state=%s#deliveries", base,
+	                            (long long)p->id, filter >= 0 ? state : ""));
 	if (dr.n == PAGE_SIZE)
 		bl_tval_set(data, "next_url",
-		            bl_tval_stringf("%s/admin/posts/%lld?state=%s&after=%lld#deliveries", base,
-		                            (long long)p->id, filter >= 0 ? state : "",
+		            bl_tval_stringf("%s/admin/posts/%lld?state=%s&after=%lld#deliveries",
+		                            base, (long long)p->id, filter >= 0 ? state : "",
 		                            (long long)dr.last_id));
 
 	/* what can be done now */
@@ -1884,9 +1906,10 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 	bl_tval_set(data, "can_resume", bl_tval_bool(st == BL_POST_PAUSED));
 	bl_tval_set(data, "can_cancel",
 	            bl_tval_bool(draft || sched || st == BL_POST_SENDING || st == BL_POST_PAUSED));
-	bl_tval_set(data, "can_retry",
-	            bl_tval_bool(g.c.n[BL_DELIVERY_FAILED] > 0 &&
-	                         (st == BL_POST_SENDING || st == BL_POST_PAUSED || st == BL_POST_SENT)));
+	bl_tval_set(
+	    data, "can_retry",
+	    bl_tval_bool(g.c.n[BL_DELIVERY_FAILED] > 0 &&
+	                 (st == BL_POST_SENDING || st == BL_POST_PAUSED || st == BL_POST_SENT)));
 	nav(data, "posts");
 	bl_admin_page(req, resp, 200, "post", "Post", &a->p, data);
 }
@@ -1921,8 +1944,7 @@ static void post_preview(struct bl_http_req *req, struct bl_http_resp *resp, str
 			return;
 		}
 	}
-	struct bl_claimed row = {.post_id = p->id, .attempts = 1,
-	                         .list_id = la.n ? la.v[0].id : 0};
+	struct bl_claimed row = {.post_id = p->id, .attempts = 1, .list_id = la.n ? la.v[0].id : 0};
 	if (fs.found) {
 		row.subscriber_id = fs.sub.id;
 		row.email = fs.sub.email;
@@ -1963,12 +1985,11 @@ static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, stru
 	if (strcmp(action, "send") == 0) {
 		rc = s->ops->post_queue(s, p->id, now, &n);
 		if (rc > 0)
-			bl_audit(req, &a->p, "post.send", target, "%lld recipients",
-			         (long long)n);
+			bl_audit(req, &a->p, "post.send", target, "%lld recipients", (long long)n);
 	} else if (strcmp(action, "pause") == 0) {
 		snprintf(reason, sizeof(reason), "paused by %s", a->p.actor);
-		rc = s->ops->post_set_status(s, p->id, 1u << BL_POST_SENDING, BL_POST_PAUSED, reason, 0,
-		                             now);
+		rc = s->ops->post_set_status(s, p->id, 1u << BL_POST_SENDING, BL_POST_PAUSED,
+		                             reason, 0, now);
 		if (rc > 0)
 			bl_audit(req, &a->p, "post.pause", target, NULL);
 	} else if (strcmp(action, "resume") == 0) {
@@ -1977,8 +1998,8 @@ static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, stru
 		if (rc > 0)
 			bl_audit(req, &a->p, "post.resume", target, NULL);
 	} else if (strcmp(action, "cancel") == 0) {
-		unsigned from = 1u << BL_POST_DRAFT | 1u << BL_POST_SCHEDULED | 1u << BL_POST_SENDING |
-		                1u << BL_POST_PAUSED;
+		unsigned from = 1u << BL_POST_DRAFT | 1u << BL_POST_SCHEDULED |
+		                1u << BL_POST_SENDING | 1u << BL_POST_PAUSED;
 		rc = s->ops->post_set_status(s, p->id, from, BL_POST_CANCELLED, "", 0, now);
 		if (rc > 0)
 			bl_audit(req, &a->p, "post.cancel", target, NULL);
@@ -1989,9 +2010,10 @@ static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, stru
 	} else if (strcmp(action, "schedule") == 0) {
 		int64_t at = parse_local_utc(field(a, "scheduled_at"));
 		if (at <= now) {
-			admin_error(req, resp, &a->p, 422, "Cannot schedule",
-			            at < 0 ? "Give the schedule time as a date and time (UTC)."
-			                   : "The schedule time has passed; choose a later time (UTC).");
+			admin_error(
+			    req, resp, &a->p, 422, "Cannot schedule",
+			    at < 0 ? "Give the schedule time as a date and time (UTC)."
+			           : "The schedule time has passed; choose a later time (UTC).");
 			return;
 		}
 		rc = s->ops->post_schedule(s, p->id, at);
@@ -2012,7 +2034,8 @@ static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, stru
 	} else if (rc == 0) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "The post is %s: it cannot be %s now.",
-		         bl_post_status_name(p->status), strcmp(action, "send") == 0 ? "sent" : action);
+		         bl_post_status_name(p->status),
+		         strcmp(action, "send") == 0 ? "sent" : action);
 		admin_error(req, resp, &a->p, 409, "Not possible now", msg);
 	} else {
 		redirect(req, resp, "/posts/%lld", (long long)p->id);
@@ -2026,8 +2049,8 @@ static void posts_one(struct bl_http_req *req, struct bl_http_resp *resp)
 	const char *rest = "";
 	int64_t id = leading_id(req->param, &rest);
 	int edit = strcmp(rest, "/edit") == 0;
-	struct admin *a = enter(req, resp, post ? BL_ROLE_EDITOR : BL_ROLE_VIEWER,
-	                        post && edit ? NO_CSRF : 0);
+	struct admin *a =
+	    enter(req, resp, post ? BL_ROLE_EDITOR : BL_ROLE_VIEWER, post && edit ? NO_CSRF : 0);
 	struct bl_post p = {0};
 	if (!a)
 		return;
@@ -2047,7 +2070,8 @@ static void posts_one(struct bl_http_req *req, struct bl_http_resp *resp)
 			admin_error(req, resp, &a->p, 409, "Cannot edit",
 			            "Only a draft or a scheduled post can be edited.");
 		} else if (a->p.role < BL_ROLE_EDITOR) {
-			admin_error(req, resp, &a->p, 403, "Forbidden", "Editing needs the editor role.");
+			admin_error(req, resp, &a->p, 403, "Forbidden",
+			            "Editing needs the editor role.");
 		} else {
 			struct id_set ids = {0};
 			if (req->store->ops->post_lists(req->store, p.id, collect_id, &ids) < 0)
@@ -2074,21 +2098,10 @@ static void posts_one(struct bl_http_req *req, struct bl_http_resp *resp)
 
 /* ---- users and tokens (admin) ---- */
 
-/* A random secret: @bytes random bytes as base64url without padding, into @out. */
-static void random_secret(char *out, size_t size, size_t bytes)
-{
-	unsigned char raw[64];
-	randombytes_buf(raw, bytes);
-	sodium_bin2base64(out, size, raw, bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	sodium_memzero(raw, sizeof(raw));
-}
-
 /* A user or token name: 1..BL_USER_NAME_MAX bytes of [A-Za-z0-9._@-]. */
 static int name_valid(const char *s)
 {
-	size_t n = strlen(s);
-	return n > 0 && n <= BL_USER_NAME_MAX &&
-	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-") == n;
+	return bl_user_name_valid(s);
 }
 
 static int add_user(void *arg, const struct bl_user *u)
@@ -2129,8 +2142,8 @@ static void users_page(struct bl_http_req *req, struct bl_http_resp *resp, struc
 
 /* A secret shown once: a new user's password or an API token. */
 static void secret_page(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
-                        const char *heading, const char *what, const char *name,
-                        const char *secret, const char *back)
+                        const char *heading, const char *what, const char *name, const char *secret,
+                        const char *back)
 {
 	struct bl_tval *data = bl_tval_map();
 	bl_tval_set(data, "heading", bl_tval_string(heading));
@@ -2142,10 +2155,9 @@ static void secret_page(struct bl_http_req *req, struct bl_http_resp *resp, stru
 	bl_admin_page(req, resp, 200, "user_secret", heading, &a->p, data);
 }
 
-static int hash_password(const char *pw, char out[crypto_pwhash_STRBYTES])
+static int hash_password(const char *pw, char out[BL_PASSWORD_HASH_MAX])
 {
-	return crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	                         crypto_pwhash_MEMLIMIT_INTERACTIVE);
+	return bl_password_hash(pw, strlen(pw), out);
 }
 
 static void users_route(struct bl_http_req *req, struct bl_http_resp *resp)
@@ -2161,18 +2173,18 @@ static void users_route(struct bl_http_req *req, struct bl_http_resp *resp)
 static void users_new(struct bl_http_req *req, struct bl_http_resp *resp)
 {
 	struct admin *a = enter(req, resp, BL_ROLE_ADMIN, WRITE);
-	char pw[64], hash[crypto_pwhash_STRBYTES];
+	char pw[BL_PASSWORD_GEN_LEN], hash[BL_PASSWORD_HASH_MAX];
 	enum bl_role role;
 	if (!a)
 		return;
 	const char *name = field(a, "name");
 	if (!name_valid(name)) {
-		users_page(req, resp, a, "A user name is 1 to 64 characters of A-Z, a-z, 0-9, . _ @ -.",
-		           422);
+		users_page(req, resp, a,
+		           "A user name is 1 to 64 characters of A-Z, a-z, 0-9, . _ @ -.", 422);
 	} else if (bl_role_parse(field(a, "role"), &role)) {
 		users_page(req, resp, a, "Choose a role: viewer, editor or admin.", 422);
 	} else {
-		random_secret(pw, sizeof(pw), PASSWORD_BYTES);
+		bl_password_generate(pw);
 		if (hash_password(pw, hash)) {
 			admin_error(req, resp, &a->p, 500, "Something went wrong",
 			            "The password could not be hashed (out of memory).");
@@ -2191,7 +2203,7 @@ static void users_new(struct bl_http_req *req, struct bl_http_resp *resp)
 			bl_audit(req, &a->p, "user.add", target, "%s", bl_role_name(role));
 			secret_page(req, resp, a, "User added", "password", name, pw, "users");
 		}
-		sodium_memzero(pw, sizeof(pw));
+		bl_memzero(pw, sizeof(pw));
 	}
 	admin_free(a);
 }
@@ -2221,7 +2233,8 @@ static void users_one(struct bl_http_req *req, struct bl_http_resp *resp)
 		if (bl_role_parse(field(a, "role"), &role)) {
 			users_page(req, resp, a, "Choose a role: viewer, editor or admin.", 422);
 		} else if (id == a->p.user_id && role != BL_ROLE_ADMIN) {
-			users_page(req, resp, a, "You cannot take the admin role from yourself.", 409);
+			users_page(req, resp, a, "You cannot take the admin role from yourself.",
+			           409);
 		} else if ((rc = req->store->ops->user_set_role(req->store, id, role)) < 0) {
 			store_failed(req, resp, &a->p, "user role");
 		} else {
@@ -2229,19 +2242,20 @@ static void users_one(struct bl_http_req *req, struct bl_http_resp *resp)
 			redirect(req, resp, "/users");
 		}
 	} else if (strcmp(rest, "/password") == 0) {
-		char pw[64], hash[crypto_pwhash_STRBYTES];
-		random_secret(pw, sizeof(pw), PASSWORD_BYTES);
+		char pw[BL_PASSWORD_GEN_LEN], hash[BL_PASSWORD_HASH_MAX];
+		bl_password_generate(pw);
 		if (hash_password(pw, hash)) {
 			admin_error(req, resp, &a->p, 500, "Something went wrong",
 			            "The password could not be hashed (out of memory).");
-		} else if ((rc = req->store->ops->user_set_password(req->store, id, hash, bl_now())) <
-		           0) {
+		} else if ((rc = req->store->ops->user_set_password(req->store, id, hash,
+		                                                    bl_now())) < 0) {
 			store_failed(req, resp, &a->p, "user password");
 		} else {
 			bl_audit(req, &a->p, "user.password", target, NULL);
-			secret_page(req, resp, a, "Password reset", "new password", u.name, pw, "users");
+			secret_page(req, resp, a, "Password reset", "new password", u.name, pw,
+			            "users");
 		}
-		sodium_memzero(pw, sizeof(pw));
+		bl_memzero(pw, sizeof(pw));
 	} else if (strcmp(rest, "/delete") == 0) {
 		if (id == a->p.user_id) {
 			users_page(req, resp, a, "You cannot delete yourself.", 409);
@@ -2310,11 +2324,9 @@ static void tokens_new(struct bl_http_req *req, struct bl_http_resp *resp)
 	} else if (bl_role_parse(field(a, "role"), &role)) {
 		tokens_page(req, resp, a, "Choose a role: viewer, editor or admin.", 422);
 	} else {
-		char secret[96], hex[BL_HASH_HEX];
-		unsigned char digest[crypto_hash_sha256_BYTES];
-		random_secret(secret, sizeof(secret), TOKEN_BYTES);
-		crypto_hash_sha256(digest, (const unsigned char *)secret, strlen(secret));
-		sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+		char secret[BL_API_TOKEN_LEN], hex[BL_HASH_HEX];
+		bl_api_token_generate(secret);
+		bl_sha256_hex(secret, strlen(secret), hex);
 		struct bl_api_token t = {.name = (char *)name, .role = role};
 		int rc = req->store->ops->token_create(req->store, &t, hex);
 		if (rc == -BL_EEXIST) {
@@ -2328,7 +2340,7 @@ static void tokens_new(struct bl_http_req *req, struct bl_http_resp *resp)
 			secret_page(req, resp, a, "Token created", "API token", name, secret,
 			            "tokens");
 		}
-		sodium_memzero(secret, sizeof(secret));
+		bl_memzero(secret, sizeof(secret));
 	}
 	admin_free(a);
 }
@@ -2409,8 +2421,9 @@ static void audit_route(struct bl_http_req *req, struct bl_http_resp *resp)
 	bl_tval_set(data, "paged", bl_tval_bool(before > 0));
 	bl_tval_set(data, "first_url", bl_tval_stringf("%s/admin/audit", admin_base(req)));
 	if (ar.n == PAGE_SIZE)
-		bl_tval_set(data, "next_url", bl_tval_stringf("%s/admin/audit?before=%lld",
-		                                              admin_base(req), (long long)ar.last_id));
+		bl_tval_set(data, "next_url",
+		            bl_tval_stringf("%s/admin/audit?before=%lld", admin_base(req),
+		                            (long long)ar.last_id));
 	nav(data, "audit");
 	bl_admin_page(req, resp, 200, "audit", "Audit log", &a->p, data);
 	admin_free(a);
@@ -2421,8 +2434,9 @@ static void audit_route(struct bl_http_req *req, struct bl_http_resp *resp)
 /* Whether @next is a path of the admin UI to go to after login (never another site). */
 static int next_ok(const char *next)
 {
-	return strncmp(next, "/admin", 6) == 0 && (next[6] == 0 || next[6] == '/' || next[6] == '?') &&
-	       !strpbrk(next, "\\\r\n") && strstr(next, "//") == NULL && strlen(next) < 1024;
+	return strncmp(next, "/admin", 6) == 0 &&
+	       (next[6] == 0 || next[6] == '/' || next[6] == '?') && !strpbrk(next, "\\\r\n") &&
+	       strstr(next, "//") == NULL && strlen(next) < 1024;
 }
 
 static void login_page(struct bl_http_req *req, struct bl_http_resp *resp, int status,
@@ -2462,8 +2476,8 @@ void bl_admin_login(struct bl_http_req *req, struct bl_http_resp *resp)
 		else
 			login_page(req, resp, 200, next, "", NULL, 0);
 	} else if (!name || !*name || !pw || !*pw) {
-		login_page(req, resp, 422, next, name ? name : "", "Give your user name and password.",
-		           0);
+		login_page(req, resp, 422, next, name ? name : "",
+		           "Give your user name and password.", 0);
 	} else {
 		size_t pwlen = 0;
 		for (size_t i = 0; i < f->n; i++)
@@ -2476,10 +2490,12 @@ void bl_admin_login(struct bl_http_req *req, struct bl_http_resp *resp)
 				if (strcmp(resp->headers[i].name, "Retry-After") == 0)
 					retry = atoi(resp->headers[i].value);
 			login_page(req, resp, 429, next, name,
-			           "Too many login attempts. Wait a while before you try again.", retry);
+			           "Too many login attempts. Wait a while before you try again.",
+			           retry);
 		} else if (rc < 0) {
-			admin_error(req, resp, NULL, 500, "Something went wrong",
-			            "The login could not be checked. Please try again in a moment.");
+			admin_error(
+			    req, resp, NULL, 500, "Something went wrong",
+			    "The login could not be checked. Please try again in a moment.");
 		} else if (rc == 0) {
 			login_page(req, resp, 200, next, name, "Wrong user name or password.", 0);
 		} else {

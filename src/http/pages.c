@@ -34,9 +34,8 @@ static const char *const page_names[] = {
 /* The admin UI's pages (templates/admin/NAME.html.mustache), rendered as "admin/NAME"
  * inside templates/admin/layout.html.mustache. */
 static const char *const admin_names[] = {
-    "login", "error",   "dashboard", "lists", "list_edit", "subscribers", "subscriber",
-    "import", "job",   "posts",     "post_edit", "post",  "users",       "user_secret",
-    "tokens", "audit",
+    "login", "error", "dashboard", "lists", "list_edit", "subscribers", "subscriber", "import",
+    "job",   "posts", "post_edit", "post",  "users",     "user_secret", "tokens",     "audit",
 };
 #define N_ADMIN (sizeof(admin_names) / sizeof(admin_names[0]))
 
@@ -77,8 +76,8 @@ static const struct bl_embedded *builtin(const char *file)
 
 /*
  * The source of @file ("NAME" or "admin/NAME"): from @dir when it holds
- * the file (DIR/admin/NAME for an admin one), else the built-in one. *@src is malloc'd; *@where names it for messages ("DIR/FILE" or
- * "templates/web/FILE", malloc'd).
+ * the file (DIR/admin/NAME for an admin one), else the built-in one. *@src is malloc'd; *@where
+ * names it for messages ("DIR/FILE" or "templates/web/FILE", malloc'd).
  */
 static int load(const char *dir, const char *file, char **src, size_t *len, char **where,
                 struct bl_diag *d)

@@ -5,8 +5,8 @@
  * directory (config templates_dir: a file there with the same name wins;
  * style.css too). The admin UI's pages come from templates/admin/ the same
  * way (overridden by DIR/admin/NAME), rendered as "admin/NAME" in their own
- * layout, with two static files (admin.css, admin.js). Rendering is thread-safe (compiled templates are
- * read-only); its output is scrubbed (bl_utf8_scrub).
+ * layout, with two static files (admin.css, admin.js). Rendering is thread-safe (compiled templates
+ * are read-only); its output is scrubbed (bl_utf8_scrub).
  */
 #ifndef BL_HTTP_PAGES_H
 #define BL_HTTP_PAGES_H
