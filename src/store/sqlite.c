@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,14 @@ enum stmt {
 	ST_RETRY_ROWS,
 	ST_RETRY_POST,
 	ST_ACCEPTED_HIST,
+	ST_JOB_CREATE,
+	ST_JOB_GET,
+	ST_JOB_EACH,
+	ST_JOB_NEXT,
+	ST_JOB_START,
+	ST_JOB_INPUT,
+	ST_JOB_PROGRESS,
+	ST_JOB_FINISH,
 	/* multi-row forms, built by multi_sql(): CHUNK rows (or keys) per statement */
 	ST_LOOKUP_MULTI,
 	ST_X_RESULTS, /* XCHUNK results */
@@ -231,6 +240,9 @@ enum stmt {
 #define USER_COLS                                                                                  \
 	"id, name, role, pass_hash, created_at, password_changed_at, coalesce(last_login_at, 0)"
 #define TOKEN_COLS "id, name, role, created_at, coalesce(last_used_at, 0)"
+#define JOB_COLS                                                                                   \
+	"id, kind, state, params, actor, size, done, report, error, created_at, "                  \
+	"coalesce(started_at, 0), coalesce(finished_at, 0)"
 
 /*
  * Schema 4: new subscribers and lists get an id above every id ever given,
@@ -570,6 +582,18 @@ static const char *const sql_text[ST_COUNT] = {
      */
     [ST_ACCEPTED_HIST] = "SELECT updated_at FROM deliveries WHERE post_id = ?1 "
                          "AND state = 'accepted' AND updated_at >= ?2 AND updated_at < ?3",
+    [ST_JOB_CREATE] = "INSERT INTO jobs (kind, params, actor, size, input, created_at) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
+    [ST_JOB_EACH] = "SELECT " JOB_COLS " FROM jobs ORDER BY id DESC LIMIT ?1",
+    /* Along jobs_by_state: the oldest job in state ?1. */
+    [ST_JOB_NEXT] = "SELECT id FROM jobs WHERE state = ?1 ORDER BY id LIMIT 1",
+    [ST_JOB_START] = "UPDATE jobs SET state = 'running', started_at = ?2, done = 0 "
+                     "WHERE id = ?1",
+    [ST_JOB_INPUT] = "SELECT input FROM jobs WHERE id = ?1",
+    [ST_JOB_PROGRESS] = "UPDATE jobs SET done = ?2 WHERE id = ?1 AND state = 'running'",
+    [ST_JOB_FINISH] = "UPDATE jobs SET state = ?2, report = ?3, error = ?4, finished_at = ?5, "
+                      "input = NULL WHERE id = ?1",
 };
 
 /*
@@ -4199,6 +4223,218 @@ static int sq_delivery_accepted_hist(struct bl_store *base, int64_t post_id, int
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "counting accepted deliveries");
 }
 
+/* ---- publisher tools (schema 5): asynchronous jobs ----------------------------------------- */
+
+static int parse_job_state(const char *v, enum bl_job_state *out)
+{
+	for (int i = BL_JOB_QUEUED; i <= BL_JOB_FAILED; i++)
+		if (strcmp(v, bl_job_state_name((enum bl_job_state)i)) == 0) {
+			*out = (enum bl_job_state)i;
+			return 0;
+		}
+	return -BL_EINVAL;
+}
+
+/* Read JOB_COLS into @j, strings malloc'd. */
+static void read_job(sqlite3_stmt *st, struct bl_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->id = sqlite3_column_int64(st, 0);
+	j->kind = col_dup(st, 1);
+	parse_job_state(col_text(st, 2), &j->state);
+	j->params = col_dup(st, 3);
+	j->actor = col_dup(st, 4);
+	j->size = sqlite3_column_int64(st, 5);
+	j->done = sqlite3_column_int64(st, 6);
+	j->report = col_dup(st, 7);
+	j->error = col_dup(st, 8);
+	j->created_at = sqlite3_column_int64(st, 9);
+	j->started_at = sqlite3_column_int64(st, 10);
+	j->finished_at = sqlite3_column_int64(st, 11);
+}
+
+static int sq_job_create(struct bl_store *base, struct bl_job *j, const void *input, size_t len)
+{
+	struct sqlite_store *s = S(base);
+	if (len > 0 && !input)
+		return bl_store_set_error(base, BL_EINVAL, "job_create: %zu bytes of input missing",
+		                          len);
+	if (len > INT_MAX)
+		return bl_store_set_error(base, BL_ELIMIT,
+		                          "job_create: %zu bytes of input is more than one job "
+		                          "takes",
+		                          len);
+	sqlite3_stmt *st = stmt(s, ST_JOB_CREATE);
+	if (!st)
+		return -BL_ESTORE;
+	int64_t now = j->created_at ? j->created_at : bl_now();
+	bind_text(st, 1, j->kind ? j->kind : "");
+	bind_text(st, 2, j->params && *j->params ? j->params : "{}");
+	bind_text(st, 3, j->actor ? j->actor : "");
+	sqlite3_bind_int64(st, 4, j->size);
+	sqlite3_bind_blob(st, 5, len ? input : "", (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, now);
+	int rc = exec_stmt(s, st, "creating a job");
+	if (rc)
+		return rc;
+	j->id = sqlite3_last_insert_rowid(s->db);
+	j->state = BL_JOB_QUEUED;
+	j->created_at = now;
+	return 0;
+}
+
+/* Job @id into @out: -1/0/1 as a lookup. */
+static int get_job(struct sqlite_store *s, int64_t id, struct bl_job *out)
+{
+	sqlite3_stmt *st = stmt(s, ST_JOB_GET);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_job(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading a job");
+}
+
+static int sq_job_get(struct bl_store *base, int64_t id, struct bl_job *out)
+{
+	return get_job(S(base), id, out);
+}
+
+static int sq_job_each(struct bl_store *base, int64_t limit, bl_job_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_JOB_EACH);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_job j;
+		read_job(st, &j);
+		out = fn(arg, &j);
+		bl_job_clear(&j);
+		if (out)
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing jobs");
+	sqlite3_reset(st);
+	return out;
+}
+
+/* The oldest job in @state: 1 with *@id, 0 when there is none, or -BL_E*. */
+static int next_job(struct sqlite_store *s, enum bl_job_state state, int64_t *id)
+{
+	sqlite3_stmt *st = stmt(s, ST_JOB_NEXT);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, bl_job_state_name(state));
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "finding a job");
+}
+
+static int job_claim(struct sqlite_store *s, int64_t now, int restart, struct bl_job *out,
+                     void **input, size_t *len)
+{
+	int64_t id = 0;
+	int rc = restart ? next_job(s, BL_JOB_RUNNING, &id) : 0;
+	if (rc == 0)
+		rc = next_job(s, BL_JOB_QUEUED, &id);
+	if (rc <= 0)
+		return rc;
+	sqlite3_stmt *st = stmt(s, ST_JOB_START);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	if ((rc = exec_stmt(s, st, "starting a job")))
+		return rc;
+	if (!(st = stmt(s, ST_JOB_INPUT)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+		const void *b = sqlite3_column_blob(st, 0);
+		*input = bl_xmalloc(n ? n : 1);
+		if (n)
+			memcpy(*input, b, n);
+		*len = n;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return fail(s, rc, "reading the input of a job");
+	if ((rc = get_job(s, id, out)) != 1) {
+		free(*input);
+		*input = NULL;
+		*len = 0;
+		return rc < 0 ? rc
+		              : bl_store_set_error(&s->base, BL_ESTORE, "job %" PRId64 " vanished",
+		                                   id);
+	}
+	return 1;
+}
+
+static int sq_job_claim(struct bl_store *base, int64_t now, int restart, struct bl_job *out,
+                        void **input, size_t *len)
+{
+	struct sqlite_store *s = S(base);
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	struct bl_job j;
+	void *in = NULL;
+	size_t n = 0;
+	int found = job_claim(s, now, restart, &j, &in, &n);
+	rc = tx_end(s, found < 0 ? found : 0);
+	if (rc || found != 1) {
+		if (found == 1) {
+			bl_job_clear(&j);
+			free(in);
+		}
+		return rc ? rc : found;
+	}
+	*out = j;
+	*input = in;
+	*len = n;
+	return 1;
+}
+
+static int sq_job_progress(struct bl_store *base, int64_t id, int64_t done)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_JOB_PROGRESS);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, done);
+	return exec_stmt(s, st, "recording the progress of a job");
+}
+
+static int sq_job_finish(struct bl_store *base, int64_t id, const char *report, const char *error,
+                         int64_t now)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_JOB_FINISH);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, bl_job_state_name(error ? BL_JOB_FAILED : BL_JOB_DONE));
+	bind_text(st, 3, report && *report ? report : "{}");
+	bind_text(st, 4, error ? error : "");
+	sqlite3_bind_int64(st, 5, now);
+	return exec_stmt(s, st, "ending a job");
+}
+
 const struct bl_store_ops bl_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -4278,4 +4514,10 @@ const struct bl_store_ops bl_sqlite_ops = {
     .schedule_run = sq_schedule_run,
     .delivery_retry = sq_delivery_retry,
     .delivery_accepted_hist = sq_delivery_accepted_hist,
+    .job_create = sq_job_create,
+    .job_get = sq_job_get,
+    .job_each = sq_job_each,
+    .job_claim = sq_job_claim,
+    .job_progress = sq_job_progress,
+    .job_finish = sq_job_finish,
 };

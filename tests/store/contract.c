@@ -5542,6 +5542,116 @@ static void test_accepted_hist(void **state)
 	turn_clear(&t);
 }
 
+/* ---- publisher tools (schema 5): asynchronous jobs ----------------------------------------- */
+
+static int on_job(void *arg, const struct bl_job *j)
+{
+	char t[96];
+	snprintf(t, sizeof(t), "%s:%s:%" PRId64, j->actor, bl_job_state_name(j->state), j->done);
+	return note(arg, j->id, t);
+}
+
+/* job_claim that must return @want; on 1 checks the job is @want_id with input @want_input. */
+static void claim_job(struct fixture *fx, int64_t now, int restart, int want, int64_t want_id,
+                      const char *want_input, size_t want_len)
+{
+	struct bl_job j;
+	void *in = (void *)"untouched";
+	size_t len = 12345;
+	RC(fx, OPS(fx)->job_claim(fx->s, now, restart, &j, &in, &len), want);
+	if (want != 1)
+		return;
+	CHECK_INT("claimed job", j.id, want_id);
+	CHECK_INT("claimed: running", j.state, BL_JOB_RUNNING);
+	CHECK_INT("claimed: started_at", j.started_at, now);
+	CHECK_INT("claimed: done starts at 0", j.done, 0);
+	CHECK_INT("claimed: input length", len, want_len);
+	if (len == want_len && memcmp(in, want_input, want_len) != 0)
+		fail_msg("claimed job %" PRId64 ": input differs", want_id);
+	free(in);
+	bl_job_clear(&j);
+}
+
+static void test_jobs(void **state)
+{
+	struct fixture *fx = *state;
+	static const char csv1[] = "email\na@x.org\n\0binary", csv2[] = "email\nb@x.org\n";
+	struct bl_job j1 = {.kind = "import",
+	                    .params = "{\"list\":\"news\"}",
+	                    .actor = "user:alice",
+	                    .size = sizeof(csv1)};
+	OK(fx, OPS(fx)->job_create(fx->s, &j1, csv1, sizeof(csv1)));
+	struct bl_job j2 = {.kind = "import", .params = "{}", .actor = "token:deploy", .size = 14};
+	OK(fx, OPS(fx)->job_create(fx->s, &j2, csv2, strlen(csv2)));
+	struct bl_job j3 = {.kind = "import", .params = "{}", .actor = "cli"};
+	OK(fx, OPS(fx)->job_create(fx->s, &j3, NULL, 0));
+	CHECK_INT("ids grow", j1.id < j2.id && j2.id < j3.id, 1);
+
+	struct bl_job got;
+	RC(fx, OPS(fx)->job_get(fx->s, j1.id, &got), 1);
+	CHECK_STR("kind", got.kind, "import");
+	CHECK_STR("state", bl_job_state_name(got.state), "queued");
+	CHECK_JSON("params", got.params, "{\"list\":\"news\"}");
+	CHECK_STR("actor", got.actor, "user:alice");
+	CHECK_INT("size", got.size, sizeof(csv1));
+	CHECK_INT("done", got.done, 0);
+	CHECK_JSON("report before the end", got.report, "{}");
+	CHECK_STR("error", got.error, "");
+	CHECK_INT("created_at", got.created_at, NOW);
+	CHECK_INT("started_at", got.started_at, 0);
+	CHECK_INT("finished_at", got.finished_at, 0);
+	bl_job_clear(&got);
+	RC(fx, OPS(fx)->job_get(fx->s, 999999, &got), 0);
+
+	/* the oldest queued job first, with its input (bytes, NUL included) */
+	claim_job(fx, NOW + 1, 0, 1, j1.id, csv1, sizeof(csv1));
+	OK(fx, OPS(fx)->job_progress(fx->s, j1.id, 7));
+	RC(fx, OPS(fx)->job_get(fx->s, j1.id, &got), 1);
+	CHECK_INT("progress", got.done, 7);
+	bl_job_clear(&got);
+	claim_job(fx, NOW + 2, 0, 1, j2.id, csv2, strlen(csv2));
+
+	/* restart: a running job (its runner died) first, from the start */
+	claim_job(fx, NOW + 3, 1, 1, j1.id, csv1, sizeof(csv1));
+
+	struct seen w = {0};
+	char buf[256];
+	OK(fx, OPS(fx)->job_each(fx->s, 0, on_job, &w));
+	CHECK_STR("jobs newest first", texts_of(&w, buf, sizeof(buf)),
+	          "cli:queued:0,token:deploy:running:0,user:alice:running:0");
+	memset(&w, 0, sizeof(w));
+	OK(fx, OPS(fx)->job_each(fx->s, 1, on_job, &w));
+	CHECK_STR("jobs, limit 1", texts_of(&w, buf, sizeof(buf)), "cli:queued:0");
+
+	/* finish: done with a report, failed with an error; the input goes */
+	OK(fx, OPS(fx)->job_progress(fx->s, j1.id, sizeof(csv1)));
+	OK(fx, OPS(fx)->job_finish(fx->s, j1.id, "{\"added\":1}", NULL, NOW + 4));
+	OK(fx, OPS(fx)->job_finish(fx->s, j2.id, NULL, "line 2: not an address", NOW + 5));
+	RC(fx, OPS(fx)->job_get(fx->s, j1.id, &got), 1);
+	CHECK_STR("done", bl_job_state_name(got.state), "done");
+	CHECK_JSON("report", got.report, "{\"added\":1}");
+	CHECK_STR("no error", got.error, "");
+	CHECK_INT("finished_at", got.finished_at, NOW + 4);
+	CHECK_INT("done count kept", got.done, sizeof(csv1));
+	bl_job_clear(&got);
+	RC(fx, OPS(fx)->job_get(fx->s, j2.id, &got), 1);
+	CHECK_STR("failed", bl_job_state_name(got.state), "failed");
+	CHECK_STR("error", got.error, "line 2: not an address");
+	CHECK_JSON("report of a failed job", got.report, "{}");
+	bl_job_clear(&got);
+	CHECK_INT("input dropped at the end",
+	          raw_int(fx, "SELECT count(*) FROM jobs WHERE state IN ('done', 'failed') "
+	                      "AND input IS NOT NULL"),
+	          0);
+
+	/* ended jobs are never claimed again; an empty input is 0 bytes */
+	claim_job(fx, NOW + 6, 1, 1, j3.id, "", 0);
+	claim_job(fx, NOW + 7, 0, 0, 0, NULL, 0);
+	claim_job(fx, NOW + 8, 1, 1, j3.id, "", 0);
+	OK(fx, OPS(fx)->job_finish(fx->s, j3.id, NULL, NULL, NOW + 9));
+	claim_job(fx, NOW + 10, 1, 0, 0, NULL, 0);
+}
+
 #define TEST(f)       cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TEST_EMPTY(f) cmocka_unit_test_setup_teardown(f, setup_empty, teardown)
 #define TEST_OWN(f)   cmocka_unit_test(f) /* a fresh database per case, made by the test */
@@ -5637,6 +5747,7 @@ int main(void)
 	    TEST(test_schedule_run),
 	    TEST(test_delivery_retry),
 	    TEST(test_accepted_hist),
+	    TEST(test_jobs),
 	    /* PostgreSQL only (several engines at once): the last 3, left out for SQLite */
 	    TEST(test_claim_concurrent),
 	    TEST(test_claim_rolled_back),
