@@ -88,7 +88,9 @@ struct bl_http_route {
 	unsigned methods;   /* bits of enum bl_http_method; other methods get 405 with Allow */
 	const char *path;   /* "/archive" (exact), or "/confirm/" with prefix set */
 	int prefix;         /* match any path starting with @path; req->param gets the rest */
-	const char *name;   /* label for metrics: "confirm" */
+	const char *name;   /* label for metrics: "confirm"; a name beginning with "api" marks a
+	                       JSON API route: the errors the core answers on it (405, 413, 503,
+	                       500) are RFC 9457 application/problem+json */
 	bl_http_handler fn; /* the handler */
 	size_t body_max;    /* this route's largest request body, bytes; 0 = the server's
 	                       body_max (a CSV upload route takes more) */

@@ -485,6 +485,17 @@ static enum MHD_Result respond_error(struct bl_http_server *srv, struct request 
 	                   : status == 431 ? hdr
 	                   : status == 503 ? unav
 	                                   : ie;
+	if (r->route >= 0 && strncmp(srv->routes[r->route].name, "api", 3) == 0) {
+		/* A JSON API route: an RFC 9457 problem (http.h, struct bl_http_route). */
+		size_t n = strlen(text) - 1; /* without the newline */
+		char *body = bl_xmalloc(256);
+		snprintf(body, 256,
+		         "{\"type\":\"about:blank\",\"title\":\"%.*s\",\"status\":%d,"
+		         "\"detail\":\"%.*s\"}\n",
+		         (int)n, text, status, (int)n, text);
+		return respond(srv, r, c, status, "application/problem+json", body, strlen(body), 1,
+		               1, NULL, why);
+	}
 	return respond(srv, r, c, status, plain_type, (char *)(uintptr_t)text, strlen(text), 0, 1,
 	               NULL, why);
 }

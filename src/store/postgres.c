@@ -3896,8 +3896,10 @@ static int post_update(struct pg_store *p, const struct bl_post *post, const cha
 	                   "WITH u AS (UPDATE posts SET subject = $2, body = $3, from_header = $4, "
 	                   "priority = $5::integer WHERE id = $1::bigint AND kind = 'post' "
 	                   "AND status IN ('draft', 'scheduled') RETURNING id), "
+	                   /* CTEs share one snapshot: an old list kept is not deleted (the
+	                      insert's ON CONFLICT would skip it, leaving it out). */
 	                   "d AS (DELETE FROM post_lists WHERE $6::bigint[] IS NOT NULL "
-	                   "AND post_id IN (SELECT id FROM u)), "
+	                   "AND post_id IN (SELECT id FROM u) AND list_id <> ALL($6::bigint[])), "
 	                   "i AS (INSERT INTO post_lists (post_id, list_id) "
 	                   "SELECT DISTINCT u.id, t.i FROM u, unnest($6::bigint[]) AS t(i) "
 	                   "ON CONFLICT (post_id, list_id) DO NOTHING) "

@@ -1,0 +1,1279 @@
+/*
+ * The JSON API (src/http/api.c) over real HTTP: the whole route table
+ * (bl_web_routes) served by the HTTP core on 127.0.0.1 port 0, driven with
+ * libcurl and read with jansson, on a SQLite database (and, with
+ * BL_TEST_PG, a PostgreSQL one: BL_TEST_BACKEND=postgres). Covers each
+ * endpoint's answer, every role against every write (from the endpoint
+ * table itself), 401 and the session's CSRF header, the problem+json shape
+ * of each error class, keyset pagination, the import job end to end (run
+ * by bl_import_job_run, the runner `serve` uses), export as a file
+ * response, and that the OpenAPI document and the router list the same
+ * operations.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "core/crypto.h"
+#include "http/admin.h"
+#include "http/web.h"
+#include "import/job.h"
+#include "store/store.h"
+#include "util/time.h"
+#include "util/xalloc.h"
+
+#ifndef BL_TEST_BACKEND
+#define BL_TEST_BACKEND "sqlite"
+#endif
+
+#define IMPORT_MAX 4096 /* the upload route's limit in this test (config import_max) */
+
+static char tmpdir[128], db_uri[512], pg_name[64];
+static struct bl_config *cfg;
+static struct bl_store *db; /* the test's own handle */
+static struct bl_web web;
+static struct bl_http_server *srv;
+static struct bl_http_route *routes;
+static int port;
+/* Tokens by role, and the admin user's session cookie and CSRF token. */
+static char tok_viewer[BL_API_TOKEN_LEN], tok_editor[BL_API_TOKEN_LEN], tok_admin[BL_API_TOKEN_LEN];
+static char session_id[BL_RANDOM_ID_LEN], session_csrf[BL_RANDOM_ID_LEN];
+
+/* ---- HTTP ---- */
+
+struct reply {
+	long status;
+	char *body;
+	size_t len;
+	char headers[16384];
+	size_t hlen;
+	json_t *json; /* the body parsed, when it is JSON */
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	r->body = bl_xrealloc(r->body, r->len + size * n + 1);
+	memcpy(r->body + r->len, p, size * n);
+	r->len += size * n;
+	r->body[r->len] = '\0';
+	return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	size_t k = size * n;
+	if (r->hlen + k < sizeof(r->headers)) {
+		memcpy(r->headers + r->hlen, p, k);
+		r->hlen += k;
+		r->headers[r->hlen] = '\0';
+	}
+	return k;
+}
+
+static void reply_free(struct reply *r)
+{
+	free(r->body);
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Response header @name's value into @out (empty when absent). */
+static const char *header(const struct reply *r, const char *name, char *out, size_t n)
+{
+	size_t nl = strlen(name);
+	out[0] = '\0';
+	for (const char *p = r->headers; *p;) {
+		const char *eol = strstr(p, "\r\n");
+		size_t ll = eol ? (size_t)(eol - p) : strlen(p);
+		if (ll > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
+			const char *v = p + nl + 1;
+			while (*v == ' ')
+				v++;
+			size_t vl = (size_t)(p + ll - v);
+			snprintf(out, n, "%.*s", (int)vl, v);
+			break;
+		}
+		if (!eol)
+			break;
+		p = eol + 2;
+	}
+	return out;
+}
+
+/*
+ * @method @path with @auth: a token (Bearer), "session" (the admin's cookie
+ * and CSRF header), "session-nocsrf" (the cookie alone), "" (nothing) or
+ * any other text sent as it is in Authorization. @body with @ctype (NULL:
+ * none).
+ */
+static void call_raw(const char *method, const char *path, const char *auth, const char *ctype,
+                     const char *body, size_t body_len, struct reply *r)
+{
+	char url[2048], h[512];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	memset(r, 0, sizeof(*r));
+	CURL *c = curl_easy_init();
+	struct curl_slist *hl = NULL;
+	if (strcmp(auth, "session") == 0 || strcmp(auth, "session-nocsrf") == 0) {
+		snprintf(h, sizeof(h), "Cookie: %s=%s", BL_ADMIN_COOKIE, session_id);
+		hl = curl_slist_append(hl, h);
+		if (strcmp(auth, "session") == 0) {
+			snprintf(h, sizeof(h), "X-CSRF-Token: %s", session_csrf);
+			hl = curl_slist_append(hl, h);
+		}
+	} else if (strncmp(auth, "blt_", 4) == 0) {
+		snprintf(h, sizeof(h), "Authorization: Bearer %s", auth);
+		hl = curl_slist_append(hl, h);
+	} else if (*auth) {
+		snprintf(h, sizeof(h), "Authorization: %s", auth);
+		hl = curl_slist_append(hl, h);
+	}
+	if (ctype) {
+		snprintf(h, sizeof(h), "Content-Type: %s", ctype);
+		hl = curl_slist_append(hl, h);
+	}
+	hl = curl_slist_append(hl, "Expect:");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+	}
+	CURLcode rc = curl_easy_perform(c);
+	if (rc != CURLE_OK)
+		fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	if (!r->body)
+		r->body = bl_xstrdup("");
+	json_error_t err;
+	r->json = r->len ? json_loads(r->body, 0, &err) : NULL;
+}
+
+/* A JSON call: @body (NULL: none) as application/json. */
+static void call(const char *method, const char *path, const char *auth, const char *body,
+                 struct reply *r)
+{
+	call_raw(method, path, auth, body ? "application/json" : NULL, body,
+	         body ? strlen(body) : 0, r);
+}
+
+static void want_status(const struct reply *r, long want, const char *what)
+{
+	if (r->status != want)
+		fail_msg("%s: got status %ld, want %ld; body: %.400s", what, r->status, want,
+		         r->body);
+}
+
+/* @r is an RFC 9457 problem with @status (and, when @kind is set, that type). */
+static void want_problem(const struct reply *r, long status, const char *kind, const char *what)
+{
+	char ct[128];
+	want_status(r, status, what);
+	header(r, "Content-Type", ct, sizeof(ct));
+	if (strcmp(ct, "application/problem+json") != 0)
+		fail_msg("%s: got Content-Type \"%s\", want application/problem+json", what, ct);
+	if (!json_is_object(r->json) || !json_is_string(json_object_get(r->json, "type")) ||
+	    !json_is_string(json_object_get(r->json, "title")) ||
+	    json_integer_value(json_object_get(r->json, "status")) != status ||
+	    !json_is_string(json_object_get(r->json, "detail")))
+		fail_msg("%s: not a problem with type, title, status %ld, detail: %s", what, status,
+		         r->body);
+	if (kind) {
+		char want[96];
+		snprintf(want, sizeof(want), "urn:bulletin:problem:%s", kind);
+		const char *got = json_string_value(json_object_get(r->json, "type"));
+		if (strcmp(got, want) != 0)
+			fail_msg("%s: got type %s, want %s", what, got, want);
+	}
+}
+
+/* A string member of @r's JSON (a path of keys, e.g. "counts.confirmed" is not supported). */
+static const char *jstr(const struct reply *r, const char *key)
+{
+	const char *v = json_string_value(json_object_get(r->json, key));
+	return v ? v : "(none)";
+}
+
+static json_int_t jint(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (!json_is_integer(v))
+		fail_msg("member %s: got %s, want an integer", key,
+		         v ? json_dumps(v, JSON_ENCODE_ANY) : "(none)");
+	return json_integer_value(v);
+}
+
+/* ---- fixtures ---- */
+
+static void set(const char *k, const char *v)
+{
+	struct bl_diag d;
+	if (bl_config_set(cfg, k, v, BL_ORIGIN_FLAG, "test", &d))
+		fail_msg("config %s: %s", k, d.msg);
+}
+
+static void make_token(const char *name, enum bl_role role, char out[BL_API_TOKEN_LEN])
+{
+	char hex[BL_HASH_HEX];
+	struct bl_api_token t = {.name = (char *)name, .role = role};
+	bl_api_token_generate(out);
+	bl_sha256_hex(out, strlen(out), hex);
+	if (db->ops->token_create(db, &t, hex))
+		fail_msg("token_create: %s", bl_store_error(db));
+}
+
+static int group_setup(void **state)
+{
+	struct bl_diag d;
+	const char *backend = BL_TEST_BACKEND;
+	if (strcmp(backend, "postgres") == 0 && !(getenv("BL_TEST_PG") && *getenv("BL_TEST_PG"))) {
+		printf("1..0 # SKIP BL_TEST_PG is not set\n");
+		exit(77);
+	}
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bl-http-api-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	if (strcmp(backend, "postgres") == 0) {
+		const char *pg = getenv("BL_TEST_PG");
+		char cmd[1024];
+		snprintf(pg_name, sizeof(pg_name), "bl_api_%ld", (long)getpid());
+		snprintf(cmd, sizeof(cmd), "psql -q '%s' -c 'CREATE DATABASE %s' >/dev/null", pg,
+		         pg_name);
+		if (system(cmd) != 0)
+			return -1;
+		const char *slash = strrchr(pg, '/');
+		snprintf(db_uri, sizeof(db_uri), "%.*s/%s", (int)(slash - pg), pg, pg_name);
+	} else {
+		snprintf(db_uri, sizeof(db_uri), "sqlite:%s/bulletin.db", tmpdir);
+	}
+	cfg = bl_config_create();
+	set("db", db_uri);
+	set("from", "Test News <news@bulletin.test>");
+	set("public_url", "http://bulletin.test");
+	char relay[300];
+	snprintf(relay, sizeof(relay), "maildir:%s/outbox", tmpdir);
+	set("relay", relay);
+	set("log_level", "error");
+
+	struct bl_store_opts so = {.busy_timeout_ms = 10000};
+	if (bl_store_open(db_uri, &so, &db, &d)) {
+		fprintf(stderr, "%s\n", d.msg);
+		return -1;
+	}
+	int from, to;
+	char key[BL_HASH_HEX];
+	bl_secret_generate(key);
+	if (db->ops->migrate(db, &from, &to) || db->ops->setting_set(db, "secret_key", key))
+		return -1;
+	make_token("viewer-token", BL_ROLE_VIEWER, tok_viewer);
+	make_token("editor-token", BL_ROLE_EDITOR, tok_editor);
+	make_token("admin-token", BL_ROLE_ADMIN, tok_admin);
+	/* An admin user with a live session, as a login makes it. */
+	char hash[BL_PASSWORD_HASH_MAX], h[BL_HASH_HEX];
+	if (bl_password_hash("a password nobody types", 23, hash))
+		return -1;
+	struct bl_user u = {.name = (char *)"root", .role = BL_ROLE_ADMIN, .pass_hash = hash};
+	if (db->ops->user_create(db, &u))
+		return -1;
+	bl_random_id(session_id);
+	bl_random_id(session_csrf);
+	bl_sha256_hex(session_id, strlen(session_id), h);
+	if (db->ops->session_create(db, h, u.id, session_csrf, bl_now(), bl_now() + 3600))
+		return -1;
+
+	memset(&web, 0, sizeof(web));
+	if (bl_web_init(&web, cfg, db, &d)) {
+		fprintf(stderr, "web: %s\n", d.msg);
+		return -1;
+	}
+	size_t n;
+	const struct bl_http_route *table = bl_web_routes(&n);
+	routes = bl_xcalloc(n, sizeof(*routes));
+	memcpy(routes, table, n * sizeof(*routes));
+	bl_api_configure(routes, n, IMPORT_MAX);
+	struct bl_http_opts ho = {
+	    .listen = "127.0.0.1:0",
+	    .routes = routes,
+	    .n_routes = n,
+	    .app = &web,
+	    .db_uri = db_uri,
+	    .db_opts = so,
+	    .threads = 4,
+	    .body_max = 65536,
+	    .per_ip_connections = 64,
+	};
+	if (bl_http_start(&ho, &srv, &d)) {
+		fprintf(stderr, "server: %s\n", d.msg);
+		return -1;
+	}
+	web.server = srv;
+	port = bl_http_port(srv);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	(void)state;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[1024];
+	bl_http_stop(srv);
+	free(routes);
+	bl_web_finish(&web);
+	bl_store_close(db);
+	bl_config_destroy(cfg);
+	if (*pg_name) {
+		snprintf(cmd, sizeof(cmd),
+		         "psql -q '%s' -c 'DROP DATABASE IF EXISTS %s' >/dev/null",
+		         getenv("BL_TEST_PG"), pg_name);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not drop %s\n", pg_name);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	(void)state;
+	return 0;
+}
+
+/* ---- the OpenAPI document and the router ---- */
+
+static const char *method_lower(unsigned m)
+{
+	return m == BL_HTTP_GET     ? "get"
+	       : m == BL_HTTP_POST  ? "post"
+	       : m == BL_HTTP_PUT   ? "put"
+	       : m == BL_HTTP_PATCH ? "patch"
+	                            : "delete";
+}
+
+/* Every operation the dispatcher matches is in the document, every operation
+ * of the document is one the dispatcher matches, and every API route of the
+ * server's table leads to the dispatcher's paths. */
+static void test_openapi_matches_router(void **state)
+{
+	json_error_t err;
+	json_t *doc = json_loads(bl_api_openapi(), 0, &err);
+	if (!doc)
+		fail_msg("openapi.json does not parse: %s (line %d)", err.text, err.line);
+	assert_string_equal(json_string_value(json_object_get(doc, "openapi")), "3.1.0");
+	json_t *paths = json_object_get(doc, "paths");
+	size_t n_ep, n_rt, n_doc = 0;
+	const struct bl_api_endpoint *ep = bl_api_endpoints(&n_ep);
+	const struct bl_http_route *rt = bl_api_routes(&n_rt);
+	for (size_t i = 0; i < n_ep; i++) {
+		json_t *op =
+		    json_object_get(json_object_get(paths, ep[i].path), method_lower(ep[i].method));
+		if (!op)
+			fail_msg("routed %s %s is not in openapi.json", method_lower(ep[i].method),
+			         ep[i].path);
+		/* Each documented operation answers errors as problems. */
+		json_t *r401 = json_object_get(json_object_get(op, "responses"), "401");
+		if (ep[i].role > BL_ROLE_VIEWER || strstr(ep[i].path, "openapi") == NULL) {
+			if (!r401 || !json_object_get(json_object_get(r401, "content"),
+			                              "application/problem+json"))
+				fail_msg("%s %s: no 401 problem response documented",
+				         method_lower(ep[i].method), ep[i].path);
+		}
+		/* A route of the table takes the path. */
+		int routed = 0;
+		for (size_t k = 0; k < n_rt; k++)
+			routed |=
+			    (rt[k].methods & ep[i].method) &&
+			    (rt[k].prefix ? strncmp(ep[i].path, rt[k].path, strlen(rt[k].path)) == 0
+			                  : strcmp(ep[i].path, rt[k].path) == 0);
+		if (!routed)
+			fail_msg("%s %s: no route of bl_api_routes() takes it",
+			         method_lower(ep[i].method), ep[i].path);
+	}
+	const char *path;
+	json_t *item;
+	json_object_foreach(paths, path, item)
+	{
+		const char *m;
+		json_t *op;
+		json_object_foreach(item, m, op)
+		{
+			int found = 0;
+			for (size_t i = 0; i < n_ep; i++)
+				found |= strcmp(ep[i].path, path) == 0 &&
+				         strcmp(method_lower(ep[i].method), m) == 0;
+			if (!found)
+				fail_msg("openapi.json documents %s %s, which is not routed", m,
+				         path);
+			n_doc++;
+		}
+	}
+	if (n_doc != n_ep)
+		fail_msg("got %zu operations in openapi.json, want %zu (the dispatcher's)", n_doc,
+		         n_ep);
+	/* And each route of the table is one of the API's. */
+	for (size_t k = 0; k < n_rt; k++)
+		if (strncmp(rt[k].path, "/api/v1/", 8) != 0)
+			fail_msg("route %s is not under /api/v1/", rt[k].path);
+	json_decref(doc);
+}
+
+/* Over HTTP: each documented operation reaches a handler (its template filled
+ * with values no resource has), never the dispatcher's "no route" or a 405. */
+static void test_openapi_operations_routed(void **state)
+{
+	size_t n_ep;
+	const struct bl_api_endpoint *ep = bl_api_endpoints(&n_ep);
+	for (size_t i = 0; i < n_ep; i++) {
+		char path[256] = "";
+		for (const char *p = ep[i].path; *p;) {
+			if (*p == '{') {
+				const char *e = strchr(p, '}');
+				strcat(path, strncmp(p, "{id}", 4) == 0 ? "999999" : "nosuch");
+				p = e + 1;
+			} else {
+				strncat(path, p, 1);
+				p++;
+			}
+		}
+		if (ep[i].method == BL_HTTP_DELETE && strstr(path, "tokens/"))
+			continue; /* would be harmless, but keep the admin token's peers */
+		struct reply r;
+		const char *m = ep[i].method == BL_HTTP_GET     ? "GET"
+		                : ep[i].method == BL_HTTP_POST  ? "POST"
+		                : ep[i].method == BL_HTTP_PUT   ? "PUT"
+		                : ep[i].method == BL_HTTP_PATCH ? "PATCH"
+		                                                : "DELETE";
+		if (ep[i].body == BL_API_BODY_CSV)
+			call_raw(m, "/api/v1/imports?dry_run=1", tok_admin, "text/csv", "email\n",
+			         6, &r);
+		else
+			call(m, path, tok_admin, ep[i].body == BL_API_BODY_JSON ? "{}" : NULL, &r);
+		char what[300];
+		snprintf(what, sizeof(what), "%s %s", m, path);
+		if (r.status == 405 || r.status == 401 || r.status == 403 ||
+		    (r.status == 404 && strstr(r.body, "no-route")))
+			fail_msg("%s: got %ld %s, want a handler's answer", what, r.status, r.body);
+		reply_free(&r);
+	}
+	/* And a path no operation has: the dispatcher's 404 problem, and 405 with Allow. */
+	struct reply r;
+	call("GET", "/api/v1/nope", tok_admin, NULL, &r);
+	want_problem(&r, 404, "no-route", "GET /api/v1/nope");
+	reply_free(&r);
+	call("GET", "/api/v1/lists/x/y", tok_admin, NULL, &r);
+	want_problem(&r, 404, "no-route", "GET /api/v1/lists/x/y");
+	reply_free(&r);
+	call("PUT", "/api/v1/lists", tok_admin, "{}", &r);
+	want_problem(&r, 405, "method-not-allowed", "PUT /api/v1/lists");
+	char allow[128];
+	if (strcmp(header(&r, "Allow", allow, sizeof(allow)), "GET, HEAD, POST") != 0)
+		fail_msg("PUT /api/v1/lists: got Allow \"%s\", want \"GET, HEAD, POST\"", allow);
+	reply_free(&r);
+	call("GET", "/api/v1/openapi.json", "", NULL, &r);
+	want_status(&r, 200, "GET openapi.json without a token");
+	assert_non_null(json_object_get(r.json, "paths"));
+	reply_free(&r);
+}
+
+/* ---- auth and roles ---- */
+
+static void test_unauthenticated(void **state)
+{
+	static const struct {
+		const char *auth;
+		const char *what;
+	} cases[] = {
+	    {"", "no credentials"},
+	    {"blt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "an unknown token"},
+	    {"Bearer", "an empty bearer"},
+	    {"Basic cm9vdDpyb290", "basic auth"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct reply r;
+		call("GET", "/api/v1/lists", cases[i].auth, NULL, &r);
+		want_problem(&r, 401, "unauthorized", cases[i].what);
+		char v[256];
+		if (strncmp(header(&r, "WWW-Authenticate", v, sizeof(v)), "Bearer", 6) != 0)
+			fail_msg("%s: got WWW-Authenticate \"%s\", want Bearer ...", cases[i].what,
+			         v);
+		reply_free(&r);
+	}
+	/* A write is refused before its body is looked at. */
+	struct reply r;
+	call("POST", "/api/v1/lists", "", "{\"slug\":\"x\",\"name\":\"x\"}", &r);
+	want_problem(&r, 401, "unauthorized", "POST /lists without credentials");
+	reply_free(&r);
+}
+
+/* Every write endpoint refuses a viewer; every admin endpoint refuses an
+ * editor; straight from the dispatcher's table. */
+static void test_roles(void **state)
+{
+	size_t n_ep;
+	const struct bl_api_endpoint *ep = bl_api_endpoints(&n_ep);
+	size_t checked = 0;
+	for (size_t i = 0; i < n_ep; i++) {
+		const char *m = ep[i].method == BL_HTTP_GET     ? "GET"
+		                : ep[i].method == BL_HTTP_POST  ? "POST"
+		                : ep[i].method == BL_HTTP_PUT   ? "PUT"
+		                : ep[i].method == BL_HTTP_PATCH ? "PATCH"
+		                                                : "DELETE";
+		char path[256] = "";
+		for (const char *p = ep[i].path; *p;) {
+			if (*p == '{') {
+				strcat(path, strncmp(p, "{id}", 4) == 0 ? "1" : "news");
+				p = strchr(p, '}') + 1;
+			} else {
+				strncat(path, p, 1);
+				p++;
+			}
+		}
+		const char *who[2] = {tok_viewer, tok_editor};
+		for (int k = 0; k < 2; k++) {
+			enum bl_role role = k == 0 ? BL_ROLE_VIEWER : BL_ROLE_EDITOR;
+			if (ep[i].role <= role)
+				continue;
+			struct reply r;
+			if (ep[i].body == BL_API_BODY_CSV)
+				call_raw(m, path, who[k], "text/csv", "email\na@example.com\n", 20,
+				         &r);
+			else
+				call(m, path, who[k], ep[i].body == BL_API_BODY_JSON ? "{}" : NULL,
+				     &r);
+			char what[300];
+			snprintf(what, sizeof(what), "%s %s as %s", m, path, bl_role_name(role));
+			want_problem(&r, 403, "forbidden", what);
+			reply_free(&r);
+			checked++;
+		}
+	}
+	/* 26 writes refused to a viewer, 8 admin operations to an editor. */
+	if (checked != 34)
+		fail_msg("got %zu role refusals checked, want 34", checked);
+	/* The viewer reads. */
+	struct reply r;
+	call("GET", "/api/v1/lists", tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET /lists as viewer");
+	reply_free(&r);
+}
+
+static void test_session_csrf(void **state)
+{
+	struct reply r;
+	call("GET", "/api/v1/stats", "session-nocsrf", NULL, &r);
+	want_status(&r, 200, "GET with a session, no CSRF header");
+	reply_free(&r);
+	call("POST", "/api/v1/lists", "session-nocsrf", "{\"slug\":\"csrf\",\"name\":\"C\"}", &r);
+	want_problem(&r, 403, "csrf", "POST with a session without X-CSRF-Token");
+	reply_free(&r);
+	call("POST", "/api/v1/lists", "session", "{\"slug\":\"csrf\",\"name\":\"C\"}", &r);
+	want_status(&r, 201, "POST with a session and its X-CSRF-Token");
+	reply_free(&r);
+	call("DELETE", "/api/v1/lists/csrf", "session-nocsrf", NULL, &r);
+	want_problem(&r, 403, "csrf", "DELETE with a session without X-CSRF-Token");
+	reply_free(&r);
+	call("DELETE", "/api/v1/lists/csrf", "session", NULL, &r);
+	want_status(&r, 204, "DELETE with a session and its X-CSRF-Token");
+	reply_free(&r);
+}
+
+/* ---- lists ---- */
+
+static void test_lists(void **state)
+{
+	struct reply r;
+	char loc[256];
+	call("POST", "/api/v1/lists", tok_editor,
+	     "{\"slug\":\"news\",\"name\":\"News\",\"optin\":\"single\",\"visibility\":\"public\","
+	     "\"description\":\"The news\"}",
+	     &r);
+	want_status(&r, 201, "POST /lists");
+	assert_string_equal(header(&r, "Location", loc, sizeof(loc)), "/api/v1/lists/news");
+	assert_string_equal(jstr(&r, "slug"), "news");
+	assert_string_equal(jstr(&r, "optin"), "single");
+	assert_string_equal(jstr(&r, "description"), "The news");
+	reply_free(&r);
+	call("POST", "/api/v1/lists", tok_editor, "{\"slug\":\"other\",\"name\":\"Other\"}", &r);
+	want_status(&r, 201, "POST /lists other");
+	assert_string_equal(jstr(&r, "optin"), "double");
+	reply_free(&r);
+
+	call("GET", "/api/v1/lists/news", tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET /lists/news");
+	json_t *counts = json_object_get(r.json, "counts");
+	assert_int_equal(jint(counts, "confirmed"), 0);
+	assert_int_equal(jint(counts, "unconfirmed"), 0);
+	reply_free(&r);
+
+	call("PATCH", "/api/v1/lists/other", tok_editor,
+	     "{\"name\":\"Other things\",\"visibility\":\"private\"}", &r);
+	want_status(&r, 200, "PATCH /lists/other");
+	assert_string_equal(jstr(&r, "name"), "Other things");
+	assert_string_equal(jstr(&r, "visibility"), "private");
+	reply_free(&r);
+
+	call("GET", "/api/v1/lists", tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET /lists");
+	json_t *items = json_object_get(r.json, "items");
+	assert_true(json_array_size(items) >= 2);
+	reply_free(&r);
+
+	/* Errors, one per class. */
+	static const struct {
+		const char *method, *path, *ctype, *body;
+		long status;
+		const char *kind;
+	} bad[] = {
+	    {"POST", "/api/v1/lists", "application/json", "{\"slug\":\"news\",\"name\":\"N\"}", 409,
+	     "exists"},
+	    {"POST", "/api/v1/lists", "application/json", "{\"slug\":\"Bad Slug\",\"name\":\"\"}",
+	     422, "validation"},
+	    {"POST", "/api/v1/lists", "application/json", "{\"slug\":\"x\",\"optin\":\"triple\"}",
+	     422, "validation"},
+	    {"POST", "/api/v1/lists", "text/plain", "{\"slug\":\"x\",\"name\":\"x\"}", 415,
+	     "unsupported-media-type"},
+	    {"POST", "/api/v1/lists", NULL, NULL, 415, "unsupported-media-type"},
+	    {"POST", "/api/v1/lists", "application/json", "{\"slug\":", 400, "bad-json"},
+	    {"POST", "/api/v1/lists", "application/json", "[1,2]", 400, "bad-json"},
+	    {"PATCH", "/api/v1/lists/nosuch", "application/json", "{}", 404, "not-found"},
+	    {"GET", "/api/v1/lists/NOT%20A%20SLUG", NULL, NULL, 404, "not-found"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char what[128];
+		snprintf(what, sizeof(what), "%s %s %s", bad[i].method, bad[i].path,
+		         bad[i].body ? bad[i].body : "");
+		call_raw(bad[i].method, bad[i].path, tok_editor, bad[i].ctype, bad[i].body,
+		         bad[i].body ? strlen(bad[i].body) : 0, &r);
+		want_problem(&r, bad[i].status, bad[i].kind, what);
+		if (bad[i].status == 422) {
+			json_t *errs = json_object_get(r.json, "errors");
+			if (!json_array_size(errs) ||
+			    !json_is_string(json_object_get(json_array_get(errs, 0), "pointer")))
+				fail_msg("%s: no errors array with pointers: %s", what, r.body);
+		}
+		reply_free(&r);
+	}
+	/* The core's own 413 on an API route is a problem too. */
+	char *big = bl_xmalloc(70000);
+	memset(big, ' ', 70000);
+	call_raw("POST", "/api/v1/lists", tok_editor, "application/json", big, 70000, &r);
+	want_problem(&r, 413, NULL, "POST /lists with 70000 bytes");
+	reply_free(&r);
+	free(big);
+}
+
+/* ---- subscribers ---- */
+
+static int64_t add_subscriber(const char *email, const char *extra)
+{
+	char body[512];
+	struct reply r;
+	snprintf(body, sizeof(body), "{\"email\":\"%s\"%s}", email, extra ? extra : "");
+	call("POST", "/api/v1/subscribers", tok_editor, body, &r);
+	if (r.status != 201 && r.status != 200)
+		fail_msg("POST /subscribers %s: got %ld %s", email, r.status, r.body);
+	int64_t id = jint(r.json, "id");
+	reply_free(&r);
+	return id;
+}
+
+static void test_subscribers(void **state)
+{
+	struct reply r;
+	char loc[256], want[256];
+	call("POST", "/api/v1/subscribers", tok_editor,
+	     "{\"email\":\"Ann@Example.com\",\"name\":\"Ann\",\"lists\":[\"news\"],\"confirmed\":"
+	     "true,"
+	     "\"attributes\":{\"city\":\"Oslo\"}}",
+	     &r);
+	want_status(&r, 201, "POST /subscribers");
+	int64_t ann = jint(r.json, "id");
+	snprintf(want, sizeof(want), "/api/v1/subscribers/%lld", (long long)ann);
+	assert_string_equal(header(&r, "Location", loc, sizeof(loc)), want);
+	assert_string_equal(jstr(&r, "name"), "Ann");
+	json_t *subs = json_object_get(r.json, "subscriptions");
+	assert_int_equal(json_array_size(subs), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(subs, 0), "status")),
+	                    "confirmed");
+	reply_free(&r);
+	/* The same address again: not duplicated; 200. */
+	call("POST", "/api/v1/subscribers", tok_editor, "{\"email\":\"ann@example.com\"}", &r);
+	want_status(&r, 200, "POST /subscribers again");
+	assert_int_equal(jint(r.json, "id"), ann);
+	reply_free(&r);
+	/* Validation. */
+	call("POST", "/api/v1/subscribers", tok_editor,
+	     "{\"email\":\"not an address\",\"lists\":[\"nosuch\"]}", &r);
+	want_problem(&r, 422, "validation", "POST /subscribers bad");
+	assert_int_equal(json_array_size(json_object_get(r.json, "errors")), 2);
+	reply_free(&r);
+
+	char path[128];
+	snprintf(path, sizeof(path), "/api/v1/subscribers/%lld", (long long)ann);
+	call("GET", path, tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET /subscribers/ID");
+	assert_string_equal(jstr(&r, "email"), "Ann@example.com");
+	assert_non_null(json_object_get(r.json, "consent"));
+	reply_free(&r);
+
+	call("PATCH", path, tok_editor, "{\"name\":\"Ann B\",\"attributes\":{\"k\":1}}", &r);
+	want_status(&r, 200, "PATCH /subscribers/ID");
+	assert_string_equal(jstr(&r, "name"), "Ann B");
+	assert_int_equal(jint(json_object_get(r.json, "attributes"), "k"), 1);
+	reply_free(&r);
+	call("PATCH", path, tok_editor, "{\"status\":\"sleeping\"}", &r);
+	want_problem(&r, 422, "validation", "PATCH bad status");
+	reply_free(&r);
+
+	/* Subscriptions. */
+	char sp[160];
+	snprintf(sp, sizeof(sp), "%s/subscriptions/other", path);
+	call("PUT", sp, tok_editor, "{\"status\":\"confirmed\",\"mode\":\"weekly\"}", &r);
+	want_status(&r, 200, "PUT subscription other");
+	assert_string_equal(jstr(&r, "list"), "other");
+	assert_string_equal(jstr(&r, "mode"), "weekly");
+	reply_free(&r);
+	call("PUT", sp, tok_editor, "{\"status\":\"unconfirmed\"}", &r);
+	want_problem(&r, 422, "validation", "PUT subscription unconfirmed");
+	reply_free(&r);
+	call("DELETE", sp, tok_editor, NULL, &r);
+	want_status(&r, 204, "DELETE subscription other");
+	reply_free(&r);
+	snprintf(sp, sizeof(sp), "%s/subscriptions", path);
+	call("GET", sp, tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET subscriptions");
+	json_t *items = json_object_get(r.json, "items");
+	assert_int_equal(json_array_size(items), 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *x = json_array_get(items, i);
+		const char *l = json_string_value(json_object_get(x, "list"));
+		const char *st = json_string_value(json_object_get(x, "status"));
+		if (strcmp(l, "other") == 0 ? strcmp(st, "unsubscribed") : strcmp(st, "confirmed"))
+			fail_msg("subscription %s: got %s", l, st);
+	}
+	reply_free(&r);
+
+	/* Counts are maintained: the list says one confirmed. */
+	call("GET", "/api/v1/lists/news", tok_viewer, NULL, &r);
+	assert_int_equal(jint(json_object_get(r.json, "counts"), "confirmed"), 1);
+	reply_free(&r);
+
+	/* Erasure; the address cannot be added back by hand. */
+	call("DELETE", path, tok_editor, NULL, &r);
+	want_status(&r, 204, "DELETE /subscribers/ID");
+	reply_free(&r);
+	call("GET", path, tok_viewer, NULL, &r);
+	want_problem(&r, 404, "not-found", "GET erased subscriber");
+	reply_free(&r);
+	call("POST", "/api/v1/subscribers", tok_editor, "{\"email\":\"ann@example.com\"}", &r);
+	want_problem(&r, 409, "erased", "POST an erased address");
+	reply_free(&r);
+	call("GET", "/api/v1/subscribers/abc", tok_viewer, NULL, &r);
+	want_problem(&r, 404, "not-found", "GET /subscribers/abc");
+	reply_free(&r);
+}
+
+/* Walk pages of @query until next is null; marks each id in @seen (count per id). */
+static size_t walk(const char *query, int64_t base, int *seen, size_t n_seen)
+{
+	char path[512], cursor[256] = "";
+	size_t total = 0, pages = 0;
+	for (;;) {
+		snprintf(path, sizeof(path), "/api/v1/subscribers?%s%s%s", query,
+		         *cursor ? "&after=" : "", cursor);
+		struct reply r;
+		call("GET", path, tok_viewer, NULL, &r);
+		want_status(&r, 200, path);
+		json_t *items = json_object_get(r.json, "items"),
+		       *next = json_object_get(r.json, "next");
+		if (!next)
+			fail_msg("%s: no \"next\" member", path);
+		for (size_t i = 0; i < json_array_size(items); i++) {
+			int64_t id = jint(json_array_get(items, i), "id");
+			if (id >= base && (size_t)(id - base) < n_seen)
+				seen[id - base]++;
+			total++;
+		}
+		pages++;
+		if (json_is_null(next)) {
+			reply_free(&r);
+			break;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", json_string_value(next));
+		reply_free(&r);
+		assert_true(pages < 100);
+	}
+	return total;
+}
+
+static void test_pagination(void **state)
+{
+	enum { N = 23 };
+	int64_t ids[N];
+	for (int i = 0; i < N; i++) {
+		char email[64];
+		snprintf(email, sizeof(email), "%s%02d@page.example", i % 2 ? "pa" : "pb", i);
+		ids[i] = add_subscriber(email,
+		                        i % 3 ? ",\"lists\":[\"other\"],\"confirmed\":true" : NULL);
+	}
+	int64_t base = ids[0];
+	int seen[N + 8];
+	/* By id, 5 a page: every subscriber of this test exactly once. */
+	memset(seen, 0, sizeof(seen));
+	walk("limit=5", base, seen, N);
+	for (int i = 0; i < N; i++)
+		if (seen[ids[i] - base] != 1)
+			fail_msg("by id: subscriber %lld seen %d times, want 1", (long long)ids[i],
+			         seen[ids[i] - base]);
+	/* By address prefix (any case), 4 a page: the 12 "pa" ones only. */
+	memset(seen, 0, sizeof(seen));
+	size_t got = walk("prefix=PA&limit=4", base, seen, N);
+	assert_int_equal(got, N / 2);
+	for (int i = 0; i < N; i++)
+		if (seen[ids[i] - base] != (i % 2))
+			fail_msg("prefix pa: subscriber %d seen %d times, want %d", i,
+			         seen[ids[i] - base], i % 2);
+	/* By list and subscription status. */
+	memset(seen, 0, sizeof(seen));
+	got = walk("list=other&status=confirmed&limit=7", base, seen, N);
+	int want = 0;
+	for (int i = 0; i < N; i++)
+		want += i % 3 != 0;
+	assert_int_equal(got, (size_t)want);
+	/* Bad parameters. */
+	static const char *const bad[] = {
+	    "/api/v1/subscribers?limit=0",          "/api/v1/subscribers?limit=1001",
+	    "/api/v1/subscribers?after=zz",         "/api/v1/subscribers?list=nosuch",
+	    "/api/v1/subscribers?status=confirmed",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct reply r;
+		call("GET", bad[i], tok_viewer, NULL, &r);
+		want_problem(&r, 400, "bad-parameter", bad[i]);
+		reply_free(&r);
+	}
+}
+
+/* ---- posts ---- */
+
+static int64_t create_post(const char *body_json)
+{
+	struct reply r;
+	call("POST", "/api/v1/posts", tok_editor, body_json, &r);
+	want_status(&r, 201, "POST /posts");
+	int64_t id = jint(r.json, "id");
+	reply_free(&r);
+	return id;
+}
+
+static void post_action(int64_t id, const char *action, const char *body, long want,
+                        const char *want_status_text)
+{
+	char path[128], what[160];
+	struct reply r;
+	snprintf(path, sizeof(path), "/api/v1/posts/%lld/%s", (long long)id, action);
+	snprintf(what, sizeof(what), "POST %s", path);
+	call("POST", path, tok_editor, body, &r);
+	if (want == 409)
+		want_problem(&r, 409, "post-status", what);
+	else
+		want_status(&r, want, what);
+	if (want_status_text && strcmp(jstr(&r, "status"), want_status_text) != 0)
+		fail_msg("%s: got status %s, want %s", what, jstr(&r, "status"), want_status_text);
+	reply_free(&r);
+}
+
+static void test_posts(void **state)
+{
+	struct reply r;
+	int64_t id = create_post("{\"subject\":\"Hello {{name}}\",\"body\":\"# Hi\\n\\nHello "
+	                         "{{subscriber.name}}.\",\"lists\":[\"news\",\"other\"],"
+	                         "\"breaking\":true}");
+	char path[128];
+	snprintf(path, sizeof(path), "/api/v1/posts/%lld", (long long)id);
+	call("GET", path, tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET /posts/ID");
+	assert_string_equal(jstr(&r, "status"), "draft");
+	assert_string_equal(jstr(&r, "priority"), "breaking");
+	assert_non_null(strstr(jstr(&r, "body"), "# Hi"));
+	assert_int_equal(json_array_size(json_object_get(r.json, "lists")), 2);
+	assert_non_null(json_object_get(r.json, "counts"));
+	reply_free(&r);
+
+	/* Validation as `post create`. */
+	static const char *const bad[] = {
+	    "{\"subject\":\"a\\nb\",\"body\":\"x\",\"lists\":[\"news\"]}",
+	    "{\"subject\":\"ok\",\"body\":\"{{#open}} never closed\",\"lists\":[\"news\"]}",
+	    "{\"subject\":\"ok\",\"body\":\"x\",\"lists\":[]}",
+	    "{\"subject\":\"ok\",\"body\":\"x\",\"lists\":[\"nosuch\"]}",
+	    "{\"subject\":\"\",\"body\":\"x\",\"lists\":[\"news\"]}",
+	    "{\"subject\":\"ok\",\"body\":\"x\",\"lists\":[\"news\"],\"scheduled_at\":\"soon\"}",
+	    "{\"body\":\"x\",\"lists\":[\"news\"]}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		call("POST", "/api/v1/posts", tok_editor, bad[i], &r);
+		want_problem(&r, 422, "validation", bad[i]);
+		reply_free(&r);
+	}
+
+	call("PATCH", path, tok_editor, "{\"subject\":\"Hello again\",\"lists\":[\"other\"]}", &r);
+	want_status(&r, 200, "PATCH /posts/ID");
+	assert_string_equal(jstr(&r, "subject"), "Hello again");
+	assert_int_equal(json_array_size(json_object_get(r.json, "lists")), 1);
+	reply_free(&r);
+
+	/* Preview, in each form. */
+	snprintf(path, sizeof(path), "/api/v1/posts/%lld/preview", (long long)id);
+	call("POST", path, tok_viewer, "{\"format\":\"html\"}", &r);
+	want_status(&r, 200, "preview html");
+	char ct[128], csp[256];
+	assert_string_equal(header(&r, "Content-Type", ct, sizeof(ct)), "text/html; charset=utf-8");
+	assert_non_null(strstr(header(&r, "Content-Security-Policy", csp, sizeof(csp)), "sandbox"));
+	assert_non_null(strstr(r.body, "<h1>Hi</h1>"));
+	reply_free(&r);
+	call("POST", path, tok_viewer, "{\"format\":\"text\"}", &r);
+	want_status(&r, 200, "preview text");
+	assert_non_null(strstr(r.body, "Hi"));
+	reply_free(&r);
+	call("POST", path, tok_viewer, "{\"format\":\"eml\"}", &r);
+	want_status(&r, 200, "preview eml");
+	assert_non_null(strstr(r.body, "Subject: Hello again"));
+	assert_non_null(strstr(r.body, "List-Unsubscribe"));
+	reply_free(&r);
+	call("POST", path, tok_viewer, "{\"format\":\"pdf\"}", &r);
+	want_problem(&r, 422, "validation", "preview pdf");
+	reply_free(&r);
+
+	/* Schedule, unschedule, send, pause, resume, status, deliveries. */
+	post_action(id, "schedule", "{\"at\":\"2099-01-01T00:00:00Z\"}", 200, "scheduled");
+	post_action(id, "schedule", "{}", 422, NULL);
+	post_action(id, "unschedule", NULL, 200, "draft");
+	post_action(id, "unschedule", NULL, 409, NULL);
+	post_action(id, "pause", NULL, 409, NULL);
+	post_action(id, "send", NULL, 200, "sending");
+	post_action(id, "send", NULL, 409, NULL);
+	snprintf(path, sizeof(path), "/api/v1/posts/%lld", (long long)id);
+	call("PATCH", path, tok_editor, "{\"subject\":\"Too late\"}", &r);
+	want_problem(&r, 409, "post-status", "PATCH a sending post");
+	reply_free(&r);
+	post_action(id, "pause", NULL, 200, "paused");
+	post_action(id, "resume", NULL, 200, "sending");
+
+	snprintf(path, sizeof(path), "/api/v1/posts/%lld/status", (long long)id);
+	call("GET", path, tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET status");
+	json_t *counts = json_object_get(r.json, "counts");
+	int64_t total = jint(r.json, "total");
+	assert_true(total >= 1);
+	assert_int_equal(jint(counts, "pending"), total);
+	assert_true(json_is_number(json_object_get(r.json, "rate")));
+	assert_true(json_is_null(json_object_get(r.json, "eta"))); /* nothing sent yet: unknown */
+	assert_int_equal(jint(r.json, "in_doubt"), 0);
+	reply_free(&r);
+
+	snprintf(path, sizeof(path), "/api/v1/posts/%lld/deliveries?state=pending&limit=1",
+	         (long long)id);
+	call("GET", path, tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET deliveries");
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(json_object_get(r.json, "items"), 0), "state")),
+	                    "pending");
+	assert_true(total == 1 ? json_is_null(json_object_get(r.json, "next"))
+	                       : json_is_integer(json_object_get(r.json, "next")));
+	reply_free(&r);
+	snprintf(path, sizeof(path), "/api/v1/posts/%lld/deliveries?state=sideways", (long long)id);
+	call("GET", path, tok_viewer, NULL, &r);
+	want_problem(&r, 400, "bad-parameter", "deliveries state=sideways");
+	reply_free(&r);
+
+	post_action(id, "retry", NULL, 200, "sending");
+	post_action(id, "cancel", NULL, 200, "cancelled");
+	post_action(id, "retry", NULL, 409, NULL);
+	post_action(id, "resume", NULL, 409, NULL);
+
+	/* A post created scheduled. */
+	int64_t later = create_post("{\"subject\":\"Later\",\"body\":\"x\",\"lists\":[\"news\"],"
+	                            "\"scheduled_at\":\"2099-05-01T08:00:00Z\"}");
+	snprintf(path, sizeof(path), "/api/v1/posts/%lld", (long long)later);
+	call("GET", path, tok_viewer, NULL, &r);
+	assert_string_equal(jstr(&r, "status"), "scheduled");
+	assert_string_equal(jstr(&r, "scheduled_at"), "2099-05-01T08:00:00Z");
+	reply_free(&r);
+
+	/* The listing, newest first, paged by before. */
+	call("GET", "/api/v1/posts?limit=1", tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET /posts");
+	json_t *items = json_object_get(r.json, "items");
+	assert_int_equal(json_array_size(items), 1);
+	assert_int_equal(jint(json_array_get(items, 0), "id"), later);
+	int64_t next = jint(r.json, "next");
+	reply_free(&r);
+	char q[128];
+	snprintf(q, sizeof(q), "/api/v1/posts?limit=1&before=%lld", (long long)next);
+	call("GET", q, tok_viewer, NULL, &r);
+	assert_int_equal(jint(json_array_get(json_object_get(r.json, "items"), 0), "id"), id);
+	reply_free(&r);
+	call("GET", "/api/v1/posts/999999", tok_viewer, NULL, &r);
+	want_problem(&r, 404, "not-found", "GET /posts/999999");
+	reply_free(&r);
+}
+
+/* ---- imports and export ---- */
+
+static void test_imports(void **state)
+{
+	static const char csv[] =
+	    "email,name\nimp1@example.com,One\nimp2@example.com,Two\nbroken\n";
+	struct reply r;
+	call_raw("POST", "/api/v1/imports?list=news&confirmed=1&file=club.csv", tok_editor,
+	         "text/csv", csv, sizeof(csv) - 1, &r);
+	want_status(&r, 202, "POST /imports");
+	int64_t id = jint(r.json, "id");
+	char loc[128], want[128];
+	snprintf(want, sizeof(want), "/api/v1/imports/%lld", (long long)id);
+	assert_string_equal(header(&r, "Location", loc, sizeof(loc)), want);
+	assert_string_equal(jstr(&r, "state"), "queued");
+	assert_int_equal(jint(r.json, "size"), (json_int_t)(sizeof(csv) - 1));
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(r.json, "params"), "list")), "news");
+	reply_free(&r);
+
+	/* The runner `serve` uses takes it. */
+	struct bl_import_job_opts o = {.batch = 100};
+	struct bl_diag d;
+	int64_t ran = 0;
+	int rc = bl_import_job_run(db, bl_now(), &o, &ran, &d);
+	if (rc != 1)
+		fail_msg("bl_import_job_run: got %d (%s), want 1", rc, d.msg);
+	assert_int_equal(ran, id);
+	call("GET", want, tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET /imports/ID");
+	assert_string_equal(jstr(&r, "state"), "done");
+	json_t *rep = json_object_get(r.json, "report");
+	assert_int_equal(jint(rep, "imported"), 2);
+	assert_int_equal(jint(rep, "invalid"), 1);
+	reply_free(&r);
+	call("GET", "/api/v1/imports", tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET /imports");
+	assert_int_equal(jint(json_array_get(json_object_get(r.json, "items"), 0), "id"), id);
+	reply_free(&r);
+
+	/* Errors: type, options, size (config import_max here: IMPORT_MAX). */
+	call_raw("POST", "/api/v1/imports", tok_editor, "application/json", "{}", 2, &r);
+	want_problem(&r, 415, "unsupported-media-type", "POST /imports as JSON");
+	reply_free(&r);
+	call_raw("POST", "/api/v1/imports?list=nosuch&format=word", tok_editor, "text/csv", csv,
+	         sizeof(csv) - 1, &r);
+	want_problem(&r, 422, "validation", "POST /imports bad options");
+	assert_int_equal(json_array_size(json_object_get(r.json, "errors")), 2);
+	reply_free(&r);
+	char *big = bl_xmalloc(IMPORT_MAX + 1);
+	memset(big, 'a', IMPORT_MAX + 1);
+	call_raw("POST", "/api/v1/imports", tok_editor, "text/csv", big, IMPORT_MAX + 1, &r);
+	want_problem(&r, 413, NULL, "POST /imports over import_max");
+	reply_free(&r);
+	/* Above the server's body limit but within import_max... */
+	call_raw("POST", "/api/v1/imports?dry_run=1", tok_editor, "text/csv", big, IMPORT_MAX, &r);
+	want_status(&r, 202, "POST /imports at import_max");
+	reply_free(&r);
+	free(big);
+	call("GET", "/api/v1/imports/999999", tok_viewer, NULL, &r);
+	want_problem(&r, 404, "not-found", "GET /imports/999999");
+	reply_free(&r);
+}
+
+static void test_export(void **state)
+{
+	struct reply r;
+	call("GET", "/api/v1/export?list=news&format=csv", tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET /export csv");
+	char ct[128], len[32];
+	assert_string_equal(header(&r, "Content-Type", ct, sizeof(ct)), "text/csv; charset=utf-8");
+	assert_int_equal(strncmp(r.body, "email,name,attributes", 21), 0);
+	assert_non_null(strstr(r.body, "imp1@example.com"));
+	snprintf(ct, sizeof(ct), "%zu", r.len);
+	assert_string_equal(header(&r, "Content-Length", len, sizeof(len)), ct);
+	reply_free(&r);
+	call("GET", "/api/v1/export?format=jsonl", tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET /export jsonl");
+	assert_non_null(r.json);
+	assert_string_equal(jstr(&r, "format"), "bulletin");
+	assert_true(json_array_size(json_object_get(r.json, "subscribers")) >= 25);
+	reply_free(&r);
+	call("GET", "/api/v1/export?format=xml", tok_viewer, NULL, &r);
+	want_problem(&r, 400, "bad-parameter", "GET /export xml");
+	reply_free(&r);
+	call("GET", "/api/v1/export?list=nosuch", tok_viewer, NULL, &r);
+	want_problem(&r, 400, "bad-parameter", "GET /export nosuch");
+	reply_free(&r);
+}
+
+/* ---- stats, users, tokens, audit ---- */
+
+static void test_stats(void **state)
+{
+	struct reply r;
+	call("GET", "/api/v1/stats", tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET /stats");
+	assert_true(jint(json_object_get(r.json, "subscribers"), "active") >= 25);
+	assert_non_null(json_object_get(json_object_get(r.json, "deliveries"), "pending"));
+	assert_non_null(json_object_get(r.json, "accepted_last_minute"));
+	reply_free(&r);
+}
+
+static void test_users_tokens_audit(void **state)
+{
+	struct reply r;
+	call("POST", "/api/v1/users", tok_admin, "{\"name\":\"eve\",\"role\":\"editor\"}", &r);
+	want_status(&r, 201, "POST /users");
+	assert_int_equal(strlen(jstr(&r, "password")), BL_PASSWORD_GEN_LEN - 1);
+	reply_free(&r);
+	call("POST", "/api/v1/users", tok_admin, "{\"name\":\"eve\",\"role\":\"editor\"}", &r);
+	want_problem(&r, 409, "exists", "POST /users again");
+	reply_free(&r);
+	call("POST", "/api/v1/users", tok_admin, "{\"name\":\"bad name\",\"role\":\"boss\"}", &r);
+	want_problem(&r, 422, "validation", "POST /users bad");
+	assert_int_equal(json_array_size(json_object_get(r.json, "errors")), 2);
+	reply_free(&r);
+	call("PATCH", "/api/v1/users/eve", tok_admin, "{\"role\":\"viewer\",\"password\":true}",
+	     &r);
+	want_status(&r, 200, "PATCH /users/eve");
+	assert_string_equal(jstr(&r, "role"), "viewer");
+	assert_int_equal(strlen(jstr(&r, "password")), BL_PASSWORD_GEN_LEN - 1);
+	reply_free(&r);
+	struct bl_user u;
+	assert_int_equal(db->ops->user_get(db, "eve", 0, &u), 1);
+	assert_int_equal(u.role, BL_ROLE_VIEWER);
+	bl_user_clear(&u);
+	call("GET", "/api/v1/users", tok_admin, NULL, &r);
+	want_status(&r, 200, "GET /users");
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 2);
+	assert_null(strstr(r.body, "argon2")); /* no hash ever leaves */
+	reply_free(&r);
+	call("DELETE", "/api/v1/users/root", "session", NULL, &r);
+	want_problem(&r, 409, "self", "DELETE yourself");
+	reply_free(&r);
+	call("DELETE", "/api/v1/users/eve", tok_admin, NULL, &r);
+	want_status(&r, 204, "DELETE /users/eve");
+	reply_free(&r);
+	call("DELETE", "/api/v1/users/eve", tok_admin, NULL, &r);
+	want_problem(&r, 404, "not-found", "DELETE /users/eve again");
+	reply_free(&r);
+
+	/* A token made through the API works, and stops working once revoked. */
+	call("POST", "/api/v1/tokens", tok_admin, "{\"name\":\"script\",\"role\":\"viewer\"}", &r);
+	want_status(&r, 201, "POST /tokens");
+	char tok[BL_API_TOKEN_LEN];
+	snprintf(tok, sizeof(tok), "%s", jstr(&r, "token"));
+	assert_int_equal(strlen(tok), BL_API_TOKEN_LEN - 1);
+	reply_free(&r);
+	call("GET", "/api/v1/lists", tok, NULL, &r);
+	want_status(&r, 200, "GET with the new token");
+	reply_free(&r);
+	call("GET", "/api/v1/tokens", tok_admin, NULL, &r);
+	want_status(&r, 200, "GET /tokens");
+	assert_null(strstr(r.body, tok));
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 4);
+	reply_free(&r);
+	call("DELETE", "/api/v1/tokens/script", tok_admin, NULL, &r);
+	want_status(&r, 204, "DELETE /tokens/script");
+	reply_free(&r);
+	call("GET", "/api/v1/lists", tok, NULL, &r);
+	want_problem(&r, 401, "unauthorized", "GET with a revoked token");
+	reply_free(&r);
+
+	/* The audit log holds the writes, newest first, with their actors. */
+	call("GET", "/api/v1/audit?limit=3", tok_admin, NULL, &r);
+	want_status(&r, 200, "GET /audit");
+	json_t *items = json_object_get(r.json, "items");
+	assert_int_equal(json_array_size(items), 3);
+	json_t *e = json_array_get(items, 0);
+	assert_string_equal(json_string_value(json_object_get(e, "action")), "token.delete");
+	assert_string_equal(json_string_value(json_object_get(e, "actor")), "token:admin-token");
+	assert_string_equal(json_string_value(json_object_get(e, "ip")), "127.0.0.1");
+	int64_t next = jint(r.json, "next");
+	reply_free(&r);
+	char q[128];
+	snprintf(q, sizeof(q), "/api/v1/audit?limit=1000&before=%lld", (long long)next);
+	call("GET", q, tok_admin, NULL, &r);
+	want_status(&r, 200, "GET /audit page 2");
+	int saw_list_create = 0, saw_session = 0;
+	items = json_object_get(r.json, "items");
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		e = json_array_get(items, i);
+		const char *a = json_string_value(json_object_get(e, "action"));
+		const char *who = json_string_value(json_object_get(e, "actor"));
+		saw_list_create |=
+		    strcmp(a, "list.create") == 0 && strcmp(who, "token:editor-token") == 0;
+		saw_session |= strcmp(who, "user:root") == 0;
+	}
+	assert_true(saw_list_create);
+	assert_true(saw_session);
+	reply_free(&r);
+}
+
+/* Failed authentications from one address end in 429 with Retry-After. */
+static void test_auth_budget(void **state)
+{
+	int got429 = 0;
+	for (int i = 0; i < 200 && !got429; i++) {
+		struct reply r;
+		call("GET", "/api/v1/lists", "blt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB",
+		     NULL, &r);
+		if (r.status == 429) {
+			want_problem(&r, 429, "too-many-requests", "many bad tokens");
+			char ra[32];
+			assert_true(atoi(header(&r, "Retry-After", ra, sizeof(ra))) >= 1);
+			got429 = 1;
+		} else {
+			want_problem(&r, 401, "unauthorized", "a bad token");
+		}
+		reply_free(&r);
+	}
+	assert_true(got429);
+	/* A good token still works from there. */
+	struct reply r;
+	call("GET", "/api/v1/lists", tok_viewer, NULL, &r);
+	want_status(&r, 200, "a good token after the budget is spent");
+	reply_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_openapi_matches_router),
+	    cmocka_unit_test(test_unauthenticated),
+	    cmocka_unit_test(test_lists),
+	    cmocka_unit_test(test_roles),
+	    cmocka_unit_test(test_session_csrf),
+	    cmocka_unit_test(test_subscribers),
+	    cmocka_unit_test(test_pagination),
+	    cmocka_unit_test(test_posts),
+	    cmocka_unit_test(test_imports),
+	    cmocka_unit_test(test_export),
+	    cmocka_unit_test(test_stats),
+	    cmocka_unit_test(test_users_tokens_audit),
+	    cmocka_unit_test(test_openapi_operations_routed),
+	    cmocka_unit_test(test_auth_budget),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
