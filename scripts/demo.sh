@@ -74,7 +74,7 @@ show bulletin --config demo-data/bulletin.conf --db "$db" user add admin --role 
 admin_out=$(build/bulletin --config demo-data/bulletin.conf --db "$db" user add admin --role admin \
 	--generate)
 echo "$admin_out"
-admin_password=${admin_out##* }
+admin_password=$(printf "%s\n" "$admin_out" | awk 'NF { w = $NF } END { print w }')
 bulletin list create news --name "Newsroom alerts" \
 	--description "Breaking news as it happens, plus the morning briefing."
 bulletin import examples/subscribers.csv --list news --confirmed

@@ -1319,6 +1319,8 @@ static void jobs_one(struct bl_http_req *req, struct bl_http_resp *resp)
 	} else {
 		struct bl_tval *data = bl_tval_map();
 		bl_tval_set(data, "job", job_data(req, &j));
+		if (j.state == BL_JOB_QUEUED || j.state == BL_JOB_RUNNING)
+			bl_tval_set(data, "refresh", num(2));
 		nav(data, "import");
 		bl_admin_page(req, resp, 200, "job", "Import job", &a->p, data);
 	}
@@ -1824,6 +1826,9 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 	bl_tval_set(data, "rate", bl_tval_string(rate));
 	bl_tval_set(data, "eta", bl_tval_string(eta));
 	bl_tval_set(data, "live", bl_tval_bool(st == BL_POST_SENDING));
+	if (st == BL_POST_SENDING)
+		bl_tval_set(data, "refresh",
+		            num(5)); /* without JavaScript: <noscript> meta refresh */
 	bl_tval_set(data, "started", bl_tval_bool(p->started_at != 0));
 	bl_tval_set(data, "progress_url",
 	            bl_tval_stringf("%s/admin/posts/%lld/progress.json", base, (long long)p->id));

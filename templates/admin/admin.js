@@ -1,8 +1,9 @@
 /*
  * bulletin admin: live progress only. Every element with data-progress-url
  * polls that JSON endpoint once a second and updates its <progress> and the
- * [data-field] / [data-state] texts; polling stops when the job or post is
- * finished. The pages work the same without this script (a reload link or
+ * [data-field] / [data-state] texts (only boxes marked data-live="1": a
+ * job queued or running, a post sending); polling stops when the job or
+ * post is finished, and a finished job's page reloads once for its report. The pages work the same without this script (a reload link or
  * a meta refresh inside <noscript>).
  */
 "use strict";
@@ -63,6 +64,9 @@
 	}
 	document.addEventListener("DOMContentLoaded", function () {
 		var boxes = document.querySelectorAll("[data-progress-url]");
-		for (var i = 0; i < boxes.length; i++) watch(boxes[i]);
+		/* only what was in progress when the page was made: a finished job's page
+		 * reloads once to show its report, and then stays */
+		for (var i = 0; i < boxes.length; i++)
+			if (boxes[i].getAttribute("data-live") === "1") watch(boxes[i]);
 	});
 })();

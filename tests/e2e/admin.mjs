@@ -61,8 +61,13 @@ const context = await browser.newContext({ viewport: { width: 1280, height: 800 
 const page = await context.newPage();
 const errors = [];
 page.on('pageerror', (e) => errors.push(String(e)));
+// failed loads are reported by URL below (the browser's own /favicon.ico is no page's)
 page.on('console', (m) => {
-	if (m.type() === 'error') errors.push(m.text());
+	if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+});
+page.on('response', (r) => {
+	if (r.status() >= 400 && new URL(r.url()).pathname !== '/favicon.ico')
+		errors.push(`${r.status()} for ${r.url()}`);
 });
 async function shot(name) {
 	await page.screenshot({ path: path.join(SHOTS, `admin-${name}.png`), fullPage: true });
@@ -131,7 +136,7 @@ try {
 		expectEq('percent', await page.locator('[data-field="percent"]').innerText(), '100');
 		await shot('post-sent');
 	});
-	await step('no script errors on the admin pages', async () => {
+	await step('no script errors or failed loads on the admin pages', async () => {
 		if (errors.length) throw new Error(errors.join('\n'));
 	});
 } catch (e) {

@@ -122,7 +122,7 @@ expect "list news: public, double opt-in" 0 "${B[@]}" list create news --name "H
 expect "list local: public, double opt-in" 0 "${B[@]}" list create local --name "Local Alerts" \
 	--description "Road works, water cuts, storms."
 ADMIN_OUT=$("${B[@]}" user add admin --role admin --generate 2>&1)
-ADMIN_PASSWORD=${ADMIN_OUT##* }
+ADMIN_PASSWORD=$(printf "%s\n" "$ADMIN_OUT" | awk 'NF { w = $NF } END { print w }')
 [ -n "$ADMIN_PASSWORD" ] && ok "an admin user with a generated password" ||
 	not_ok "an admin user with a generated password" "$ADMIN_OUT"
 expect "a confirmed witness on news" 0 "${B[@]}" subscriber add witness@example.org \
