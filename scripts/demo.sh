@@ -6,7 +6,9 @@
 # demo-data/outbox (one file per subscriber, as the relay would get it).
 # Then it runs `bulletin serve` on DEMO_LISTEN (default 127.0.0.1:8080) until
 # Ctrl-C: subscribe in a browser and find the confirmation mail in the
-# outbox. DEMO_SERVE=0 stops before serving.
+# outbox. It also makes an admin user with a generated password and prints
+# the admin UI's address and that password before serving: log in there to
+# compose, send and watch a post. DEMO_SERVE=0 stops before serving.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -68,6 +70,11 @@ bulletin() {
 }
 
 bulletin init
+show bulletin --config demo-data/bulletin.conf --db "$db" user add admin --role admin --generate
+admin_out=$(build/bulletin --config demo-data/bulletin.conf --db "$db" user add admin --role admin \
+	--generate)
+echo "$admin_out"
+admin_password=$(printf "%s\n" "$admin_out" | awk 'NF { w = $NF } END { print w }')
 bulletin list create news --name "Newsroom alerts" \
 	--description "Breaking news as it happens, plus the morning briefing."
 bulletin import examples/subscribers.csv --list news --confirmed
@@ -99,6 +106,12 @@ subscribe with any address, and the confirmation mail lands in
 demo-data/outbox/new/ (the newest file). Open the link in it to confirm.
 The archive is at http://$listen/archive, the feeds at /feed.atom and
 /feed.json. Ctrl-C stops the server.
+
+The admin UI: http://$listen/admin
+  user:     admin
+  password: $admin_password
+Log in there to create lists, import subscribers, compose a post, send it
+and watch it arrive in demo-data/outbox/new/.
 MSG
 show bulletin --config demo-data/bulletin.conf --db "$db" serve
 exec build/bulletin --config demo-data/bulletin.conf --db "$db" serve

@@ -230,6 +230,7 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	struct bl_http_route *routes = bl_xcalloc(n_routes, sizeof(*routes));
 	memcpy(routes, table, n_routes * sizeof(*routes));
 	bl_api_configure(routes, n_routes, (size_t)bl_config_int(cli->config, "import_max"));
+	bl_admin_configure(routes, n_routes, (size_t)bl_config_int(cli->config, "import_max"));
 	struct bl_http_opts ho = {
 	    .listen = listen,
 	    .routes = routes,

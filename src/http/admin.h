@@ -145,6 +145,27 @@ void bl_api_configure(struct bl_http_route *routes, size_t n, size_t import_max)
 void bl_admin_login(struct bl_http_req *req, struct bl_http_resp *resp); /* GET|POST /admin/login */
 void bl_admin_logout(struct bl_http_req *req, struct bl_http_resp *resp); /* POST /admin/logout */
 
+/*
+ * bl_admin_page - render admin page @name (templates/admin/NAME.html.mustache:
+ * "login", "error", ...) over @data (consumed; NULL: none) into @resp with
+ * @status and @title, in the admin layout, with the data every admin page
+ * gets: admin_url, css_url, js_url and, for a logged-in @p (NULL: nobody),
+ * me.name, me.role, csrf, can_edit, is_admin. Sets the admin CSP (our
+ * script and stylesheet only) and no-store. The login page reads: next
+ * (where to go after), name (the name typed), error (a message),
+ * retry_after (seconds, a 429). A template failure is a plain 500 (logged).
+ */
+struct bl_tval;
+void bl_admin_page(struct bl_http_req *req, struct bl_http_resp *resp, int status, const char *name,
+                   const char *title, const struct bl_principal *p, struct bl_tval *data);
+
+/*
+ * bl_admin_configure - set the body limit of the admin UI's CSV upload
+ * route (POST /admin/import) in @routes (a copy of a table that holds
+ * bl_admin_routes(), @n routes) to @import_max bytes (config import_max).
+ */
+void bl_admin_configure(struct bl_http_route *routes, size_t n, size_t import_max);
+
 /* bl_admin_routes - the admin UI's routes (all under /admin); *@n gets the count. Static. */
 const struct bl_http_route *bl_admin_routes(size_t *n);
 

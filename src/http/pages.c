@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 extern const struct bl_embedded bl_web_templates[];
+extern const struct bl_embedded bl_admin_templates[];
 
 /* The pages of docs/web-templates.md, each in NAME.html.mustache. */
 static const char *const page_names[] = {
@@ -30,26 +31,53 @@ static const char *const page_names[] = {
 };
 #define N_PAGES (sizeof(page_names) / sizeof(page_names[0]))
 
+/* The admin UI's pages (templates/admin/NAME.html.mustache), rendered as "admin/NAME"
+ * inside templates/admin/layout.html.mustache. */
+static const char *const admin_names[] = {
+    "login", "error", "dashboard", "lists", "list_edit", "subscribers", "subscriber", "import",
+    "job",   "posts", "post_edit", "post",  "users",     "user_secret", "tokens",     "audit",
+};
+#define N_ADMIN (sizeof(admin_names) / sizeof(admin_names[0]))
+
+/* Static files of the admin UI, served as they are. */
+static const char *const asset_names[] = {"admin.css", "admin.js"};
+#define N_ASSETS (sizeof(asset_names) / sizeof(asset_names[0]))
+
+struct asset {
+	char *data; /* NUL-terminated */
+	size_t len;
+	char etag[20];
+};
+
 struct bl_pages {
 	struct bl_tmpl *layout;
 	struct bl_tmpl *page[N_PAGES];
 	char *css; /* the stylesheet, NUL-terminated */
 	size_t css_len;
 	char etag[20]; /* "\"" 16 hex digits "\"" */
+	struct bl_tmpl *admin_layout;
+	struct bl_tmpl *admin[N_ADMIN];
+	struct asset assets[N_ASSETS];
 };
 
+/* @file of templates/web/ or, as "admin/FILE", of templates/admin/. */
 static const struct bl_embedded *builtin(const char *file)
 {
-	for (const struct bl_embedded *e = bl_web_templates; e->name; e++)
+	const struct bl_embedded *e = bl_web_templates;
+	if (strncmp(file, "admin/", 6) == 0) {
+		e = bl_admin_templates;
+		file += 6;
+	}
+	for (; e->name; e++)
 		if (strcmp(e->name, file) == 0)
 			return e;
 	return NULL;
 }
 
 /*
- * The source of @file: from @dir when it holds the file, else the built-in
- * one. *@src is malloc'd; *@where names it for messages ("DIR/FILE" or
- * "templates/web/FILE", malloc'd).
+ * The source of @file ("NAME" or "admin/NAME"): from @dir when it holds
+ * the file (DIR/admin/NAME for an admin one), else the built-in one. *@src is malloc'd; *@where
+ * names it for messages ("DIR/FILE" or "templates/web/FILE", malloc'd).
  */
 static int load(const char *dir, const char *file, char **src, size_t *len, char **where,
                 struct bl_diag *d)
@@ -102,7 +130,8 @@ static int load(const char *dir, const char *file, char **src, size_t *len, char
 		return bl_diag_set(d, BL_ENOENT, "%s is not built in", file);
 	*src = bl_xstrndup(e->data, e->size);
 	*len = e->size;
-	snprintf(path, sizeof(path), "templates/web/%s", file);
+	snprintf(path, sizeof(path), "templates/%s%s", strncmp(file, "admin/", 6) ? "web/" : "",
+	         file);
 	*where = bl_xstrdup(path);
 	return 0;
 }
@@ -162,6 +191,22 @@ int bl_pages_create(const char *override_dir, struct bl_pages **out, struct bl_d
 	free(where);
 	snprintf(p->etag, sizeof(p->etag), "\"%016llx\"",
 	         (unsigned long long)fnv1a(p->css, p->css_len));
+	if ((rc = compile(override_dir, "admin/layout.html.mustache", &p->admin_layout, d)))
+		goto fail;
+	for (size_t i = 0; i < N_ADMIN; i++) {
+		snprintf(file, sizeof(file), "admin/%s.html.mustache", admin_names[i]);
+		if ((rc = compile(override_dir, file, &p->admin[i], d)))
+			goto fail;
+	}
+	for (size_t i = 0; i < N_ASSETS; i++) {
+		struct asset *a = &p->assets[i];
+		snprintf(file, sizeof(file), "admin/%s", asset_names[i]);
+		if ((rc = load(override_dir, file, &a->data, &a->len, &where, d)))
+			goto fail;
+		free(where);
+		snprintf(a->etag, sizeof(a->etag), "\"%016llx\"",
+		         (unsigned long long)fnv1a(a->data, a->len));
+	}
 	*out = p;
 	return 0;
 fail:
@@ -177,16 +222,27 @@ void bl_pages_destroy(struct bl_pages *p)
 	for (size_t i = 0; i < N_PAGES; i++)
 		bl_tmpl_destroy(p->page[i]);
 	free(p->css);
+	bl_tmpl_destroy(p->admin_layout);
+	for (size_t i = 0; i < N_ADMIN; i++)
+		bl_tmpl_destroy(p->admin[i]);
+	for (size_t i = 0; i < N_ASSETS; i++)
+		free(p->assets[i].data);
 	free(p);
 }
 
 int bl_pages_render(const struct bl_pages *p, const char *name, struct bl_tval *data,
                     struct bl_buf *out, struct bl_diag *d)
 {
-	const struct bl_tmpl *page = NULL;
+	const struct bl_tmpl *page = NULL, *layout = p->layout;
 	struct bl_buf tmp;
 	int rc;
 
+	if (strncmp(name, "admin/", 6) == 0) {
+		layout = p->admin_layout;
+		for (size_t i = 0; i < N_ADMIN && !page; i++)
+			if (strcmp(admin_names[i], name + 6) == 0)
+				page = p->admin[i];
+	}
 	for (size_t i = 0; i < N_PAGES && !page; i++)
 		if (strcmp(page_names[i], name) == 0)
 			page = p->page[i];
@@ -197,7 +253,7 @@ int bl_pages_render(const struct bl_pages *p, const char *name, struct bl_tval *
 	if (!rc) {
 		bl_tval_set(data, "content", bl_tval_stringn(bl_buf_str(&tmp), tmp.len));
 		bl_buf_reset(&tmp);
-		rc = bl_tmpl_render(p->layout, data, BL_TMPL_ESCAPE_HTML, NULL, NULL, &tmp, d);
+		rc = bl_tmpl_render(layout, data, BL_TMPL_ESCAPE_HTML, NULL, NULL, &tmp, d);
 	}
 	if (!rc && bl_utf8_scrub(bl_buf_str(&tmp), tmp.len, out))
 		rc = bl_diag_set(d, BL_ELIMIT, "page %s: over %zu bytes", name, out->max);
@@ -210,4 +266,16 @@ const char *bl_pages_stylesheet(const struct bl_pages *p, size_t *len, const cha
 	*len = p->css_len;
 	*etag = p->etag;
 	return p->css;
+}
+
+const char *bl_pages_asset(const struct bl_pages *p, const char *name, size_t *len,
+                           const char **etag)
+{
+	for (size_t i = 0; i < N_ASSETS; i++)
+		if (strcmp(asset_names[i], name) == 0) {
+			*len = p->assets[i].len;
+			*etag = p->assets[i].etag;
+			return p->assets[i].data;
+		}
+	return NULL;
 }

@@ -175,6 +175,11 @@ enum bl_tval_kind bl_tval_kind(const struct bl_tval *v)
 	return v ? v->kind : BL_TVAL_NULL;
 }
 
+size_t bl_tval_count(const struct bl_tval *v)
+{
+	return v && v->kind == BL_TVAL_LIST ? v->u.list.n : 0;
+}
+
 void bl_tval_destroy(struct bl_tval *v)
 {
 	if (!v)

@@ -53,6 +53,8 @@ void bl_tval_push(struct bl_tval *list, struct bl_tval *v);
 const struct bl_tval *bl_tval_get(const struct bl_tval *map, const char *key);
 /* bl_tval_kind - the kind of @v; BL_TVAL_NULL for NULL. */
 enum bl_tval_kind bl_tval_kind(const struct bl_tval *v);
+/* bl_tval_count - the number of items of list @v; 0 for anything else (NULL too). */
+size_t bl_tval_count(const struct bl_tval *v);
 /* bl_tval_destroy - free @v and everything below it; NULL-safe. */
 void bl_tval_destroy(struct bl_tval *v);
 

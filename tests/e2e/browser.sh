@@ -121,6 +121,10 @@ expect "list news: public, double opt-in" 0 "${B[@]}" list create news --name "H
 	--optin double --description "What happens at the harbour, once a week."
 expect "list local: public, double opt-in" 0 "${B[@]}" list create local --name "Local Alerts" \
 	--description "Road works, water cuts, storms."
+ADMIN_OUT=$("${B[@]}" user add admin --role admin --generate 2>&1)
+ADMIN_PASSWORD=$(printf "%s\n" "$ADMIN_OUT" | awk 'NF { w = $NF } END { print w }')
+[ -n "$ADMIN_PASSWORD" ] && ok "an admin user with a generated password" ||
+	not_ok "an admin user with a generated password" "$ADMIN_OUT"
 expect "a confirmed witness on news" 0 "${B[@]}" subscriber add witness@example.org \
 	--name "Wendy Witness" --list news --confirmed
 [ "$TAP_FAILED" = 0 ] || bail "setup"
@@ -176,6 +180,27 @@ elif [ -s "$WORK/reader.err" ]; then
 	sed 's/^/# reader.mjs: /' "$WORK/reader.err"
 fi
 echo "# the browser part took $((SECONDS - t0)) s; screenshots in $OUT_DIR/screenshots"
+
+# --- the publisher's side in the admin UI ---
+t0=$SECONDS
+BL_E2E_ADMIN_PASSWORD=$ADMIN_PASSWORD node "$HERE/admin.mjs" >"$WORK/admin.tap" 2>"$WORK/admin.err" &
+NODE_PID=$!
+wait "$NODE_PID"
+node_rc=$?
+NODE_PID=""
+while IFS= read -r line; do
+	case $line in
+	"ok - "*) ok "admin: ${line#ok - }" ;;
+	"not ok - "*) not_ok "admin: ${line#not ok - }" ;;
+	*) printf '%s\n' "$line" ;;
+	esac
+done <"$WORK/admin.tap"
+if [ "$node_rc" -ne 0 ] && [ "$TAP_FAILED" = 0 ]; then
+	not_ok "admin.mjs exits 0" "exit $node_rc" "$(cat "$WORK/admin.err")"
+elif [ -s "$WORK/admin.err" ]; then
+	sed 's/^/# admin.mjs: /' "$WORK/admin.err"
+fi
+echo "# the admin part took $((SECONDS - t0)) s"
 
 # --- the server stops cleanly ---
 if kill -0 "$SERVE_PID" 2>/dev/null; then

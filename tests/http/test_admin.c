@@ -1,0 +1,1106 @@
+/*
+ * The admin UI (src/http/admin.c) over real HTTP: the web application's
+ * route table served by the HTTP core on 127.0.0.1 port 0, driven with
+ * libcurl, on a SQLite database (and, with BL_TEST_PG, a PostgreSQL one:
+ * BL_TEST_BACKEND=postgres). Users of each role log in through the login
+ * page. Covers: every page for every role (and its HTML read back by
+ * tests/unit/check_html.py --admin), the login redirect, session fixation,
+ * logout, CSRF (missing and wrong token) on every admin POST, a viewer
+ * trying every write, XSS payloads in list names, post subjects and
+ * subscriber names on every page, and the publisher's flow: list, composer,
+ * preview, send, progress, deliveries, actions, import job, users, tokens,
+ * audit log.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "core/crypto.h"
+#include "http/admin.h"
+#include "http/web.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/time.h"
+
+#ifndef BL_TEST_BACKEND
+#define BL_TEST_BACKEND "sqlite"
+#endif
+
+static char tmpdir[128], db_uri[512], pg_name[64];
+static struct bl_config *cfg;
+static struct bl_store *db;
+static struct bl_web web;
+static struct bl_http_server *srv;
+static int port;
+
+#define XSS1 "<script>alert(1)</script>"
+#define XSS2 "\"><img src=x onerror=alert(1)>"
+
+/* ---- HTTP ---- */
+
+struct reply {
+	long status;
+	char *body;
+	size_t len;
+	char headers[16384];
+	size_t hlen;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	r->body = realloc(r->body, r->len + size * n + 1);
+	memcpy(r->body + r->len, p, size * n);
+	r->len += size * n;
+	r->body[r->len] = 0;
+	return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	size_t k = size * n;
+	if (r->hlen + k < sizeof(r->headers) - 1) {
+		memcpy(r->headers + r->hlen, p, k);
+		r->hlen += k;
+		r->headers[r->hlen] = 0;
+	}
+	return k;
+}
+
+static void reply_free(struct reply *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+/* One request; @body NULL for a GET; @ctype the body's Content-Type (NULL: urlencoded). */
+static void http(const char *method, const char *path, const char *body, size_t body_len,
+                 const char *ctype, const char *cookie, struct reply *r)
+{
+	char url[4096], h[256];
+	struct curl_slist *hl = NULL;
+	CURL *c = curl_easy_init();
+	memset(r, 0, sizeof(*r));
+	r->body = calloc(1, 1);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	if (cookie)
+		curl_easy_setopt(c, CURLOPT_COOKIE, cookie);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+		if (ctype) {
+			snprintf(h, sizeof(h), "Content-Type: %s", ctype);
+			hl = curl_slist_append(hl, h);
+			curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+		}
+	}
+	CURLcode rc = curl_easy_perform(c);
+	if (rc != CURLE_OK)
+		fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hl);
+}
+
+static void get(const char *path, const char *cookie, struct reply *r)
+{
+	http("GET", path, NULL, 0, NULL, cookie, r);
+}
+
+static void post(const char *path, const char *body, const char *cookie, struct reply *r)
+{
+	http("POST", path, body, strlen(body), NULL, cookie, r);
+}
+
+static int header(const struct reply *r, const char *name, char *out, size_t size)
+{
+	const char *p = r->headers;
+	size_t n = strlen(name);
+	while (p && *p) {
+		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			p += n + 1;
+			p += strspn(p, " ");
+			size_t k = strcspn(p, "\r\n");
+			if (k >= size)
+				k = size - 1;
+			memcpy(out, p, k);
+			out[k] = 0;
+			return 1;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return 0;
+}
+
+static void expect_status(const struct reply *r, long want, const char *what)
+{
+	if (r->status != want)
+		fail_msg("%s: got HTTP %ld, want %ld; body: %.400s", what, r->status, want,
+		         r->body);
+}
+
+/* ---- sessions ---- */
+
+struct who {
+	const char *name;
+	enum bl_role role;
+	char password[BL_PASSWORD_GEN_LEN];
+	char cookie[128]; /* "bl_admin=..." */
+	char csrf[64];
+	int64_t id;
+};
+
+static struct who viewer = {.name = "vera", .role = BL_ROLE_VIEWER};
+static struct who editor = {.name = "eddie", .role = BL_ROLE_EDITOR};
+static struct who admin = {.name = "ada", .role = BL_ROLE_ADMIN};
+
+/* The CSRF token of a page (the first name="csrf" field), into @out; 1 when found. */
+static int csrf_of(const char *html, char *out, size_t size)
+{
+	const char *p = strstr(html, "name=\"csrf\" value=\"");
+	if (!p)
+		return 0;
+	p += 19;
+	size_t n = strcspn(p, "\"");
+	if (n >= size)
+		return 0;
+	memcpy(out, p, n);
+	out[n] = 0;
+	return 1;
+}
+
+/* Log @w in through the login page with @cookie_before (NULL: none) sent along. */
+static void login(struct who *w, const char *cookie_before)
+{
+	struct reply r;
+	char body[256], sc[128], loc[256];
+	snprintf(body, sizeof(body), "name=%s&password=%s&next=%%2Fadmin%%2Fposts", w->name,
+	         w->password);
+	post("/admin/login", body, cookie_before, &r);
+	expect_status(&r, 303, "login");
+	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	if (strcmp(loc, "/admin/posts") != 0)
+		fail_msg("login redirect: got %s, want /admin/posts", loc);
+	assert_true(header(&r, "Set-Cookie", sc, sizeof(sc)));
+	if (!strstr(sc, "HttpOnly") || !strstr(sc, "SameSite=Strict"))
+		fail_msg("session cookie attributes: got %s", sc);
+	sc[strcspn(sc, ";")] = 0;
+	snprintf(w->cookie, sizeof(w->cookie), "%s", sc);
+	reply_free(&r);
+	get("/admin", w->cookie, &r);
+	expect_status(&r, 200, "dashboard after login");
+	assert_true(csrf_of(r.body, w->csrf, sizeof(w->csrf)));
+	reply_free(&r);
+}
+
+static void make_user(struct who *w)
+{
+	char hash[BL_PASSWORD_HASH_MAX];
+	bl_password_generate(w->password);
+	assert_int_equal(bl_password_hash(w->password, strlen(w->password), hash), 0);
+	struct bl_user u = {.name = (char *)w->name, .role = w->role, .pass_hash = hash};
+	assert_int_equal(db->ops->user_create(db, &u), 0);
+	w->id = u.id;
+	login(w, NULL);
+}
+
+/* ---- the HTML checker ---- */
+
+/* Parse @html with check_html.py --admin; fails on any problem. */
+static void check_page(const char *what, const char *html, size_t len)
+{
+	const char *root = getenv("BL_SOURCE_ROOT");
+	char path[256], cmd[768], chunk[8192];
+	struct bl_buf out;
+	json_error_t err;
+	size_t got, k;
+	json_t *all, *pr;
+	FILE *f;
+	assert_non_null(root);
+	snprintf(path, sizeof(path), "%s/page.html", tmpdir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fwrite(html, 1, len, f);
+	assert_int_equal(fclose(f), 0);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s/tests/unit/check_html.py' --admin '%s'",
+	         root, path);
+	bl_buf_init(&out, 0);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		bl_buf_add(&out, chunk, got);
+	if (pclose(f) != 0 || !(all = json_loads(bl_buf_str(&out), 0, &err)))
+		fail_msg("%s: check_html.py failed: %s", what, bl_buf_str(&out));
+	bl_buf_finish(&out);
+	json_array_foreach(json_object_get(json_object_get(all, path), "problems"), k, pr)
+	    fail_msg("%s: %s", what, json_string_value(pr));
+	json_decref(all);
+}
+
+/* ---- fixtures ---- */
+
+static void set(const char *k, const char *v)
+{
+	struct bl_diag d;
+	if (bl_config_set(cfg, k, v, BL_ORIGIN_FLAG, "test", &d))
+		fail_msg("config %s: %s", k, d.msg);
+}
+
+static int64_t list_news, sub_id, post_draft, post_sent;
+
+static int64_t make_list(const char *slug, const char *name)
+{
+	struct bl_list l = {.slug = (char *)slug,
+	                    .name = (char *)name,
+	                    .description = (char *)XSS2,
+	                    .optin = BL_OPTIN_SINGLE,
+	                    .visibility = BL_VISIBILITY_PUBLIC};
+	assert_int_equal(db->ops->list_create(db, &l), 0);
+	return l.id;
+}
+
+static int64_t signup(const char *email, const char *name, int64_t list)
+{
+	struct bl_signup in = {
+	    .email = email,
+	    .email_key = email,
+	    .name = name,
+	    .list_ids = &list,
+	    .n_lists = 1,
+	    .ctx = {.now = bl_now(), .ip = "127.0.0.1", .user_agent = "t", .source = "test"},
+	    .confirm_interval = 86400,
+	    .confirm_subject = "Confirm"};
+	struct bl_signup_result out;
+	assert_int_equal(db->ops->web_signup(db, &in, &out), 0);
+	return out.subscriber_id;
+}
+
+static int64_t make_post(const char *subject, int send)
+{
+	struct bl_post p = {.kind = BL_POST_KIND_POST,
+	                    .subject = (char *)subject,
+	                    .body = (char *)"Hello **{{name}}**. " XSS1,
+	                    .from_header = (char *)"",
+	                    .status = BL_POST_DRAFT};
+	assert_int_equal(db->ops->post_create(db, &p, &list_news, 1), 0);
+	if (send) {
+		int64_t total;
+		assert_int_equal(db->ops->post_queue(db, p.id, bl_now(), &total), 1);
+	}
+	return p.id;
+}
+
+/* ---- a fingerprint of everything an admin POST could change ---- */
+
+static int fp_list(void *arg, const struct bl_list *l)
+{
+	bl_buf_addf(arg, "L %s|%s|%s|%d|%d\n", l->slug, l->name, l->description, (int)l->optin,
+	            (int)l->visibility);
+	return 0;
+}
+static int fp_user(void *arg, const struct bl_user *u)
+{
+	bl_buf_addf(arg, "U %s|%d|%s\n", u->name, (int)u->role, u->pass_hash);
+	return 0;
+}
+static int fp_token(void *arg, const struct bl_api_token *t)
+{
+	bl_buf_addf(arg, "T %s|%d\n", t->name, (int)t->role);
+	return 0;
+}
+static int fp_post(void *arg, const struct bl_post *p)
+{
+	bl_buf_addf(arg, "P %lld|%d|%s|%lld|%s\n", (long long)p->id, (int)p->status, p->subject,
+	            (long long)p->scheduled_at, p->body);
+	return 0;
+}
+static int fp_sub(void *arg, const struct bl_subscriber *s)
+{
+	bl_buf_addf(arg, "S %lld|%s|%d\n", (long long)s->id, s->email, (int)s->status);
+	return 0;
+}
+static int fp_job(void *arg, const struct bl_job *j)
+{
+	bl_buf_addf(arg, "J %lld\n", (long long)j->id);
+	return 0;
+}
+static int fp_audit(void *arg, const struct bl_audit *a)
+{
+	bl_buf_addf(arg, "A %lld %s %s\n", (long long)a->id, a->action, a->target);
+	return 0;
+}
+
+static char *fingerprint(void)
+{
+	struct bl_buf b;
+	struct bl_subscriber_filter f = {.sub_status = -1, .status = -1};
+	bl_buf_init(&b, 0);
+	assert_int_equal(db->ops->list_each(db, fp_list, &b), 0);
+	assert_int_equal(db->ops->user_each(db, fp_user, &b), 0);
+	assert_int_equal(db->ops->token_each(db, fp_token, &b), 0);
+	assert_int_equal(db->ops->post_page(db, BL_POST_KIND_POST, 0, 0, fp_post, &b), 0);
+	assert_int_equal(db->ops->subscriber_each(db, &f, fp_sub, &b), 0);
+	assert_true(db->ops->job_each(db, 0, fp_job, &b) >= 0);
+	/* the newest entries that are not logins */
+	assert_int_equal(db->ops->audit_each(db, 0, 0, fp_audit, &b), 0);
+	char *s = bl_buf_take(&b);
+	/* logins and failed logins are audited too: keep only other entries */
+	struct bl_buf k;
+	bl_buf_init(&k, 0);
+	for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n"))
+		if (!strstr(line, " login"))
+			bl_buf_addf(&k, "%s\n", line);
+	free(s);
+	return bl_buf_take(&k);
+}
+
+/* ---- set-up ---- */
+
+static int group_setup(void **state)
+{
+	struct bl_diag d;
+	const char *backend = BL_TEST_BACKEND;
+	if (strcmp(backend, "postgres") == 0 && !(getenv("BL_TEST_PG") && *getenv("BL_TEST_PG"))) {
+		printf("1..0 # SKIP BL_TEST_PG is not set\n");
+		exit(77);
+	}
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bl-http-admin-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	if (strcmp(backend, "postgres") == 0) {
+		const char *pg = getenv("BL_TEST_PG");
+		char cmd[1024];
+		snprintf(pg_name, sizeof(pg_name), "bl_admin_%ld", (long)getpid());
+		snprintf(cmd, sizeof(cmd), "psql -q '%s' -c 'CREATE DATABASE %s' >/dev/null", pg,
+		         pg_name);
+		if (system(cmd) != 0)
+			return -1;
+		const char *slash = strrchr(pg, '/');
+		snprintf(db_uri, sizeof(db_uri), "%.*s/%s", (int)(slash - pg), pg, pg_name);
+	} else {
+		snprintf(db_uri, sizeof(db_uri), "sqlite:%s/bulletin.db", tmpdir);
+	}
+	cfg = bl_config_create();
+	set("db", db_uri);
+	set("from", "Test News <news@bulletin.test>");
+	set("public_url", "http://bulletin.test");
+	set("site_name", "Test News");
+	char relay[300];
+	snprintf(relay, sizeof(relay), "maildir:%s/outbox", tmpdir);
+	set("relay", relay);
+	set("log_level", "error");
+	set("login_rate_ip", "0");
+	set("login_rate_user", "0");
+
+	struct bl_store_opts so = {.busy_timeout_ms = 10000};
+	if (bl_store_open(db_uri, &so, &db, &d)) {
+		fprintf(stderr, "%s\n", d.msg);
+		return -1;
+	}
+	int from, to;
+	char key[BL_HASH_HEX];
+	bl_secret_generate(key);
+	if (db->ops->migrate(db, &from, &to) || db->ops->setting_set(db, "secret_key", key))
+		return -1;
+	memset(&web, 0, sizeof(web));
+	if (bl_web_init(&web, cfg, db, &d)) {
+		fprintf(stderr, "web: %s\n", d.msg);
+		return -1;
+	}
+	size_t n;
+	const struct bl_http_route *routes = bl_web_routes(&n);
+	struct bl_http_opts ho = {
+	    .listen = "127.0.0.1:0",
+	    .routes = routes,
+	    .n_routes = n,
+	    .app = &web,
+	    .db_uri = db_uri,
+	    .db_opts = so,
+	    .threads = 4,
+	    .body_max = 65536,
+	};
+	if (bl_http_start(&ho, &srv, &d)) {
+		fprintf(stderr, "server: %s\n", d.msg);
+		return -1;
+	}
+	web.server = srv;
+	port = bl_http_port(srv);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	list_news = make_list("news", "News " XSS1);
+	make_list("xss", XSS2);
+	sub_id = signup("reader@example.org", "Reader " XSS1, list_news);
+	signup("other@example.org", XSS2, list_news);
+	post_draft = make_post("Draft " XSS1, 0);
+	post_sent = make_post("Sent " XSS2, 1);
+	make_user(&viewer);
+	make_user(&editor);
+	make_user(&admin);
+	(void)state;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[1024];
+	bl_http_stop(srv);
+	bl_web_finish(&web);
+	bl_store_close(db);
+	bl_config_destroy(cfg);
+	if (*pg_name) {
+		snprintf(cmd, sizeof(cmd),
+		         "psql -q '%s' -c 'DROP DATABASE IF EXISTS %s' >/dev/null",
+		         getenv("BL_TEST_PG"), pg_name);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not drop %s\n", pg_name);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	(void)state;
+	return 0;
+}
+
+/* ---- pages ---- */
+
+/* Every GET page, and the least role that sees it. */
+struct page {
+	const char *path; /* "%lld" is the draft post's id, "%s" never */
+	enum bl_role role;
+};
+
+static void page_path(const struct page *p, char *out, size_t size)
+{
+	if (strstr(p->path, "SUB"))
+		snprintf(out, size, "/admin/subscribers/%lld", (long long)sub_id);
+	else if (strstr(p->path, "SENT"))
+		snprintf(out, size, "/admin/posts/%lld", (long long)post_sent);
+	else if (strstr(p->path, "DRAFTEDIT"))
+		snprintf(out, size, "/admin/posts/%lld/edit", (long long)post_draft);
+	else if (strstr(p->path, "DRAFT"))
+		snprintf(out, size, "/admin/posts/%lld", (long long)post_draft);
+	else
+		snprintf(out, size, "%s", p->path);
+}
+
+static const struct page pages[] = {
+    {"/admin", BL_ROLE_VIEWER},
+    {"/admin/lists", BL_ROLE_VIEWER},
+    {"/admin/lists/news", BL_ROLE_VIEWER},
+    {"/admin/lists/xss", BL_ROLE_VIEWER},
+    {"/admin/lists/new", BL_ROLE_EDITOR},
+    {"/admin/subscribers", BL_ROLE_VIEWER},
+    {"/admin/subscribers?q=READER&list=news&status=active", BL_ROLE_VIEWER},
+    {"SUB", BL_ROLE_VIEWER},
+    {"/admin/import", BL_ROLE_VIEWER},
+    {"/admin/posts", BL_ROLE_VIEWER},
+    {"/admin/posts/new", BL_ROLE_EDITOR},
+    {"DRAFT", BL_ROLE_VIEWER},
+    {"DRAFTEDIT", BL_ROLE_EDITOR},
+    {"SENT", BL_ROLE_VIEWER},
+    {"/admin/users", BL_ROLE_ADMIN},
+    {"/admin/tokens", BL_ROLE_ADMIN},
+    {"/admin/audit", BL_ROLE_ADMIN},
+};
+#define N_PAGES (sizeof(pages) / sizeof(pages[0]))
+
+static void test_pages_by_role(void **state)
+{
+	struct who *whos[] = {&viewer, &editor, &admin};
+	struct reply r;
+	char path[256], what[320], csp[1024];
+	for (size_t w = 0; w < 3; w++) {
+		for (size_t i = 0; i < N_PAGES; i++) {
+			page_path(&pages[i], path, sizeof(path));
+			snprintf(what, sizeof(what), "GET %s as %s", path,
+			         bl_role_name(whos[w]->role));
+			get(path, whos[w]->cookie, &r);
+			long want = whos[w]->role >= pages[i].role ? 200 : 403;
+			expect_status(&r, want, what);
+			check_page(what, r.body, r.len);
+			assert_true(header(&r, "Content-Security-Policy", csp, sizeof(csp)));
+			if (!strstr(csp, "script-src 'self'") || strstr(csp, "unsafe"))
+				fail_msg("%s: CSP %s", what, csp);
+			/* the payloads are shown escaped, never raw */
+			if (strstr(r.body, XSS1) || strstr(r.body, "<img src=x"))
+				fail_msg("%s: a raw XSS payload in the page", what);
+			reply_free(&r);
+		}
+	}
+	/* the payloads did reach the pages, escaped */
+	get("/admin/lists", admin.cookie, &r);
+	assert_non_null(strstr(r.body, "News &lt;script&gt;alert(1)&lt;/script&gt;"));
+	assert_non_null(strstr(r.body, "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"));
+	reply_free(&r);
+	get("/admin/subscribers", admin.cookie, &r);
+	assert_non_null(strstr(r.body, "Reader &lt;script&gt;"));
+	reply_free(&r);
+	get("/admin/posts", admin.cookie, &r);
+	assert_non_null(strstr(r.body, "Draft &lt;script&gt;"));
+	reply_free(&r);
+	(void)state;
+}
+
+static void test_login_redirect_and_fixation(void **state)
+{
+	struct reply r;
+	char loc[512];
+	/* no session: to the login page with where to go after */
+	get("/admin/posts?before=5", NULL, &r);
+	expect_status(&r, 303, "GET /admin/posts without a session");
+	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	if (strcmp(loc, "/admin/login?next=%2Fadmin%2Fposts%3Fbefore%3D5") != 0)
+		fail_msg("login redirect: got %s", loc);
+	reply_free(&r);
+	/* an unknown cookie is no session */
+	get("/admin", "bl_admin=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &r);
+	expect_status(&r, 303, "GET /admin with a made-up cookie");
+	reply_free(&r);
+	/* the login page renders, and a wrong password gets it again */
+	get("/admin/login?next=%2Fadmin%2Flists", NULL, &r);
+	expect_status(&r, 200, "GET /admin/login");
+	check_page("login page", r.body, r.len);
+	assert_non_null(strstr(r.body, "value=\"/admin/lists\""));
+	reply_free(&r);
+	post("/admin/login", "name=ada&password=wrong&next=%2Fadmin", NULL, &r);
+	expect_status(&r, 200, "a wrong password");
+	assert_non_null(strstr(r.body, "Wrong user name or password"));
+	assert_false(header(&r, "Set-Cookie", loc, sizeof(loc)));
+	reply_free(&r);
+	/* an outside next is not followed */
+	post("/admin/login", "x=1", NULL, &r);
+	expect_status(&r, 422, "login without fields");
+	reply_free(&r);
+
+	/* session fixation: a session cookie from before login is not valid after it */
+	struct who w = editor;
+	char before[128];
+	snprintf(before, sizeof(before), "%s", w.cookie);
+	login(&w, before);
+	if (strcmp(before, w.cookie) == 0)
+		fail_msg("the session id did not change at login: %s", w.cookie);
+	get("/admin", before, &r);
+	expect_status(&r, 303, "the session cookie from before login");
+	reply_free(&r);
+	get("/admin", w.cookie, &r);
+	expect_status(&r, 200, "the new session");
+	reply_free(&r);
+	editor = w;
+
+	/* logout: CSRF checked, then the session ends */
+	struct who v = viewer;
+	login(&v, NULL);
+	post("/admin/logout", "csrf=wrong", v.cookie, &r);
+	expect_status(&r, 403, "logout with a wrong CSRF token");
+	reply_free(&r);
+	get("/admin", v.cookie, &r);
+	expect_status(&r, 200, "still logged in after a refused logout");
+	reply_free(&r);
+	char body[128];
+	snprintf(body, sizeof(body), "csrf=%s", v.csrf);
+	post("/admin/logout", body, v.cookie, &r);
+	expect_status(&r, 303, "logout");
+	reply_free(&r);
+	get("/admin", v.cookie, &r);
+	expect_status(&r, 303, "after logout");
+	reply_free(&r);
+	(void)state;
+}
+
+/* ---- every admin POST ---- */
+
+struct write {
+	const char *path; /* with %lld: the id below */
+	int which;        /* 0: none, 1: subscriber, 2: draft post, 3: sent post, 4: viewer user */
+	const char *body; /* without csrf */
+	enum bl_role role;
+};
+
+static const struct write writes[] = {
+    {"/admin/lists/new", 0, "slug=made&name=Made&optin=single&visibility=public", BL_ROLE_EDITOR},
+    {"/admin/lists/news", 0, "name=Renamed&optin=double&visibility=private", BL_ROLE_EDITOR},
+    {"/admin/subscribers/%lld/blocklist", 1, "reason=spam", BL_ROLE_EDITOR},
+    {"/admin/subscribers/%lld/unblock", 1, "", BL_ROLE_EDITOR},
+    {"/admin/subscribers/%lld/erase", 1, "", BL_ROLE_EDITOR},
+    {"/admin/import?list=news", 0, "email\nnew@example.org\n", BL_ROLE_EDITOR},
+    {"/admin/posts/new", 0, "subject=S&body=B&list=news&action=draft", BL_ROLE_EDITOR},
+    {"/admin/posts/%lld/edit", 2, "subject=S2&body=B2&list=news&action=draft", BL_ROLE_EDITOR},
+    {"/admin/posts/%lld/send", 2, "", BL_ROLE_EDITOR},
+    {"/admin/posts/%lld/schedule", 2, "scheduled_at=2099-01-01T10:00", BL_ROLE_EDITOR},
+    {"/admin/posts/%lld/unschedule", 2, "", BL_ROLE_EDITOR},
+    {"/admin/posts/%lld/cancel", 2, "", BL_ROLE_EDITOR},
+    {"/admin/posts/%lld/pause", 3, "", BL_ROLE_EDITOR},
+    {"/admin/posts/%lld/resume", 3, "", BL_ROLE_EDITOR},
+    {"/admin/posts/%lld/retry", 3, "", BL_ROLE_EDITOR},
+    {"/admin/users/new", 0, "name=mallory&role=admin", BL_ROLE_ADMIN},
+    {"/admin/users/%lld/role", 4, "role=admin", BL_ROLE_ADMIN},
+    {"/admin/users/%lld/password", 4, "", BL_ROLE_ADMIN},
+    {"/admin/users/%lld/delete", 4, "", BL_ROLE_ADMIN},
+    {"/admin/tokens/new", 0, "name=script&role=admin", BL_ROLE_ADMIN},
+};
+#define N_WRITES (sizeof(writes) / sizeof(writes[0]))
+
+static void write_path(const struct write *w, char *out, size_t size)
+{
+	int64_t ids[] = {0, sub_id, post_draft, post_sent, viewer.id};
+	const char *mark = strstr(w->path, "%lld");
+	if (!mark)
+		snprintf(out, size, "%s", w->path);
+	else
+		snprintf(out, size, "%.*s%lld%s", (int)(mark - w->path), w->path,
+		         (long long)ids[w->which], mark + 4);
+}
+
+/* POST @w as @who with @csrf ("" none; NULL: @who's own token). */
+static void do_write(const struct write *w, const struct who *who, const char *csrf,
+                     struct reply *r)
+{
+	char path[256], body[512];
+	write_path(w, path, sizeof(path));
+	const char *token = csrf ? csrf : who->csrf;
+	if (strncmp(path, "/admin/import", 13) == 0) {
+		/* the raw CSV: the token in the query */
+		char p2[400];
+		snprintf(p2, sizeof(p2), "%s%s%s", path, *token ? "&csrf=" : "", token);
+		http("POST", p2, w->body, strlen(w->body), "text/csv", who->cookie, r);
+		return;
+	}
+	if (*token)
+		snprintf(body, sizeof(body), "%s%scsrf=%s", w->body, *w->body ? "&" : "", token);
+	else
+		snprintf(body, sizeof(body), "%s", w->body);
+	post(path, body, who->cookie, r);
+}
+
+static void test_csrf_every_post(void **state)
+{
+	struct reply r;
+	char path[256], what[400];
+	for (size_t i = 0; i < N_WRITES; i++) {
+		static const char *const bad[] = {"", "wrong",
+		                                  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"};
+		for (size_t b = 0; b < 3; b++) {
+			char *before = fingerprint();
+			write_path(&writes[i], path, sizeof(path));
+			snprintf(what, sizeof(what), "POST %s as admin with CSRF token \"%s\"",
+			         path, bad[b]);
+			do_write(&writes[i], &admin, bad[b], &r);
+			expect_status(&r, 403, what);
+			reply_free(&r);
+			char *after = fingerprint();
+			if (strcmp(before, after) != 0)
+				fail_msg("%s changed something:\nbefore:\n%s\nafter:\n%s", what,
+				         before, after);
+			free(before);
+			free(after);
+		}
+	}
+	/* another session's token is no good either */
+	for (size_t i = 0; i < N_WRITES; i++) {
+		char *before = fingerprint();
+		do_write(&writes[i], &admin, editor.csrf, &r);
+		write_path(&writes[i], path, sizeof(path));
+		snprintf(what, sizeof(what), "POST %s as admin with the editor's CSRF token", path);
+		expect_status(&r, 403, what);
+		reply_free(&r);
+		char *after = fingerprint();
+		if (strcmp(before, after) != 0)
+			fail_msg("%s changed something", what);
+		free(before);
+		free(after);
+	}
+	(void)state;
+}
+
+static void test_roles_every_post(void **state)
+{
+	struct reply r;
+	char path[256], what[400];
+	struct who *whos[] = {&viewer, &editor};
+	for (size_t w = 0; w < 2; w++) {
+		for (size_t i = 0; i < N_WRITES; i++) {
+			if (whos[w]->role >= writes[i].role)
+				continue;
+			char *before = fingerprint();
+			write_path(&writes[i], path, sizeof(path));
+			snprintf(what, sizeof(what), "POST %s as %s", path,
+			         bl_role_name(whos[w]->role));
+			do_write(&writes[i], whos[w], NULL, &r);
+			expect_status(&r, 403, what);
+			reply_free(&r);
+			char *after = fingerprint();
+			if (strcmp(before, after) != 0)
+				fail_msg("%s changed something:\nbefore:\n%s\nafter:\n%s", what,
+				         before, after);
+			free(before);
+			free(after);
+		}
+	}
+	/* without a session a POST is refused too */
+	for (size_t i = 0; i < N_WRITES; i++) {
+		struct who nobody = {.cookie = "", .csrf = "x"};
+		char *before = fingerprint();
+		do_write(&writes[i], &nobody, NULL, &r);
+		write_path(&writes[i], path, sizeof(path));
+		snprintf(what, sizeof(what), "POST %s without a session", path);
+		expect_status(&r, 403, what);
+		reply_free(&r);
+		char *after = fingerprint();
+		if (strcmp(before, after) != 0)
+			fail_msg("%s changed something", what);
+		free(before);
+		free(after);
+	}
+	(void)state;
+}
+
+/* ---- the publisher's flow ---- */
+
+static int64_t id_after(const char *loc, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (strncmp(loc, prefix, n) != 0)
+		fail_msg("redirect: got %s, want %s...", loc, prefix);
+	return strtoll(loc + n, NULL, 10);
+}
+
+static void test_flow(void **state)
+{
+	struct reply r;
+	char body[1024], loc[256], path[256], v[1024];
+
+	/* a list */
+	snprintf(body, sizeof(body),
+	         "csrf=%s&slug=town&name=Town+news&description=d&optin=single&visibility=public",
+	         editor.csrf);
+	post("/admin/lists/new", body, editor.cookie, &r);
+	expect_status(&r, 303, "create a list");
+	reply_free(&r);
+	struct bl_list l = {0};
+	assert_int_equal(db->ops->list_get(db, "town", &l), 1);
+	if (strcmp(l.name, "Town news") != 0 || l.optin != BL_OPTIN_SINGLE)
+		fail_msg("list: got %s/%d", l.name, (int)l.optin);
+	bl_list_clear(&l);
+	post("/admin/lists/new", body, editor.cookie, &r);
+	expect_status(&r, 409, "the same slug again");
+	reply_free(&r);
+	signup("t1@example.org", "T One", 0 + list_news);
+
+	/* a post: bad input first, then a draft, the preview, send */
+	snprintf(body, sizeof(body), "csrf=%s&subject=&body=x&list=town&action=draft", editor.csrf);
+	post("/admin/posts/new", body, editor.cookie, &r);
+	expect_status(&r, 422, "a post without subject");
+	reply_free(&r);
+	snprintf(body, sizeof(body),
+	         "csrf=%s&subject=Flow+post&body=Hello+%%2A%%2Athere%%2A%%2A&list=news&list=town&"
+	         "breaking=1&action=draft",
+	         editor.csrf);
+	post("/admin/posts/new", body, editor.cookie, &r);
+	expect_status(&r, 303, "save a draft");
+	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	int64_t id = id_after(loc, "/admin/posts/");
+	reply_free(&r);
+	struct bl_post p = {0};
+	assert_int_equal(db->ops->post_get(db, id, &p), 1);
+	if (p.status != BL_POST_DRAFT || p.priority != BL_PRIORITY_BREAKING ||
+	    strcmp(p.subject, "Flow post") != 0 || strcmp(p.body, "Hello **there**") != 0)
+		fail_msg("draft: got status %d priority %d subject %s body %s", (int)p.status,
+		         (int)p.priority, p.subject, p.body);
+	bl_post_clear(&p);
+
+	snprintf(path, sizeof(path), "/admin/posts/%lld/preview", (long long)id);
+	get(path, viewer.cookie, &r);
+	expect_status(&r, 200, "preview");
+	assert_non_null(strstr(r.body, "<strong>there</strong>"));
+	assert_true(header(&r, "X-Frame-Options", v, sizeof(v)));
+	assert_string_equal(v, "SAMEORIGIN");
+	assert_true(header(&r, "Content-Security-Policy", v, sizeof(v)));
+	if (strstr(v, "script-src") || !strstr(v, "default-src 'none'") || !strstr(v, "sandbox"))
+		fail_msg("preview CSP: got %s", v);
+	reply_free(&r);
+	snprintf(path, sizeof(path), "/admin/posts/%lld", (long long)id);
+	get(path, viewer.cookie, &r);
+	snprintf(v, sizeof(v),
+	         "<iframe class=\"preview\" sandbox src=\"/admin/posts/%lld/preview\"",
+	         (long long)id);
+	if (!strstr(r.body, v))
+		fail_msg("post page: no sandboxed preview iframe (%s)", v);
+	reply_free(&r);
+
+	/* schedule in the past: refused; in the future: scheduled; then send now */
+	snprintf(body, sizeof(body), "csrf=%s&scheduled_at=2001-01-01T10:00", editor.csrf);
+	snprintf(path, sizeof(path), "/admin/posts/%lld/schedule", (long long)id);
+	post(path, body, editor.cookie, &r);
+	expect_status(&r, 422, "schedule in the past");
+	reply_free(&r);
+	snprintf(body, sizeof(body), "csrf=%s&scheduled_at=2099-06-01T10:30", editor.csrf);
+	post(path, body, editor.cookie, &r);
+	expect_status(&r, 303, "schedule");
+	reply_free(&r);
+	assert_int_equal(db->ops->post_get(db, id, &p), 1);
+	assert_int_equal(p.status, BL_POST_SCHEDULED);
+	char t[BL_TIME_STRMAX];
+	assert_string_equal(bl_time_format(p.scheduled_at, t), "2099-06-01T10:30:00Z");
+	bl_post_clear(&p);
+
+	snprintf(body, sizeof(body), "csrf=%s", editor.csrf);
+	snprintf(path, sizeof(path), "/admin/posts/%lld/send", (long long)id);
+	post(path, body, editor.cookie, &r);
+	expect_status(&r, 303, "send");
+	reply_free(&r);
+	post(path, body, editor.cookie, &r);
+	expect_status(&r, 409, "send twice");
+	reply_free(&r);
+	assert_int_equal(db->ops->post_get(db, id, &p), 1);
+	assert_int_equal(p.status, BL_POST_SENDING);
+	if (p.total < 2)
+		fail_msg("recipients: got %lld, want at least 2", (long long)p.total);
+	bl_post_clear(&p);
+
+	/* progress JSON */
+	snprintf(path, sizeof(path), "/admin/posts/%lld/progress.json", (long long)id);
+	get(path, viewer.cookie, &r);
+	expect_status(&r, 200, "progress.json");
+	json_t *j = json_loads(r.body, 0, NULL);
+	assert_non_null(j);
+	if (strcmp(json_string_value(json_object_get(j, "status")), "sending") != 0 ||
+	    json_integer_value(json_object_get(j, "total")) < 2 ||
+	    json_integer_value(json_object_get(json_object_get(j, "counts"), "pending")) < 2)
+		fail_msg("progress: got %s", r.body);
+	json_decref(j);
+	reply_free(&r);
+
+	/* pause, resume, cancel */
+	static const char *const steps[][2] = {
+	    {"pause", "paused"}, {"resume", "sending"}, {"cancel", "cancelled"}};
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "/admin/posts/%lld/%s", (long long)id, steps[i][0]);
+		post(path, body, editor.cookie, &r);
+		expect_status(&r, 303, steps[i][0]);
+		reply_free(&r);
+		assert_int_equal(db->ops->post_get(db, id, &p), 1);
+		if (strcmp(bl_post_status_name(p.status), steps[i][1]) != 0)
+			fail_msg("after %s: got %s, want %s", steps[i][0],
+			         bl_post_status_name(p.status), steps[i][1]);
+		bl_post_clear(&p);
+	}
+	/* the deliveries table with a filter */
+	snprintf(path, sizeof(path), "/admin/posts/%lld?state=suppressed", (long long)id);
+	get(path, viewer.cookie, &r);
+	expect_status(&r, 200, "deliveries filtered");
+	check_page("deliveries filtered", r.body, r.len);
+	assert_non_null(strstr(r.body, "<option value=\"suppressed\" selected>"));
+	assert_non_null(strstr(r.body, "reader@example.org"));
+	reply_free(&r);
+
+	/* the audit log has it all, newest first */
+	get("/admin/audit", admin.cookie, &r);
+	expect_status(&r, 200, "audit log");
+	static const char *const actions[] = {"post.cancel", "post.resume",   "post.pause",
+	                                      "post.send",   "post.schedule", "post.create",
+	                                      "list.create"};
+	const char *at = r.body;
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		char cell[64];
+		snprintf(cell, sizeof(cell), "<td>%s</td>", actions[i]);
+		const char *f = strstr(at, cell);
+		if (!f)
+			fail_msg("audit log: %s missing or out of order", actions[i]);
+		at = f;
+	}
+	assert_non_null(strstr(r.body, "<td>user:eddie</td>"));
+	reply_free(&r);
+	(void)state;
+}
+
+static void test_import(void **state)
+{
+	struct reply r;
+	char body[2048], ctype[128], loc[256], path[300];
+	const char *b = "XyZboundary";
+	snprintf(ctype, sizeof(ctype), "multipart/form-data; boundary=%s", b);
+	int n = snprintf(body, sizeof(body),
+	                 "--%s\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n%s\r\n"
+	                 "--%s\r\nContent-Disposition: form-data; name=\"list\"\r\n\r\nnews\r\n"
+	                 "--%s\r\nContent-Disposition: form-data; name=\"confirmed\"\r\n\r\n1\r\n"
+	                 "--%s\r\nContent-Disposition: form-data; name=\"file\"; "
+	                 "filename=\"C:\\\\dir\\\\people.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+	                 "email,name\r\nimp1@example.org,Imp One\r\nimp2@example.org,Imp Two\r\n"
+	                 "\r\n--%s--\r\n",
+	                 b, editor.csrf, b, b, b, b);
+	http("POST", "/admin/import", body, (size_t)n, ctype, editor.cookie, &r);
+	expect_status(&r, 303, "import upload");
+	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	int64_t id = id_after(loc, "/admin/jobs/");
+	reply_free(&r);
+	struct bl_job j = {0};
+	assert_int_equal(db->ops->job_get(db, id, &j), 1);
+	assert_string_equal(j.kind, "import");
+	json_t *params = json_loads(j.params, 0, NULL);
+	assert_non_null(params);
+	if (strcmp(json_string_value(json_object_get(params, "list")), "news") != 0 ||
+	    !json_is_true(json_object_get(params, "confirmed")) ||
+	    strcmp(json_string_value(json_object_get(params, "source")), "people.csv") != 0)
+		fail_msg("job params: got %s", j.params);
+	json_decref(params);
+	if (j.size !=
+	    (int64_t)strlen("email,name\r\nimp1@example.org,Imp One\r\nimp2@example.org,Imp "
+	                    "Two\r\n"))
+		fail_msg("job size: got %lld", (long long)j.size);
+	bl_job_clear(&j);
+	get(loc, viewer.cookie, &r);
+	expect_status(&r, 200, "job page");
+	check_page("job page", r.body, r.len);
+	assert_non_null(strstr(r.body, "people.csv"));
+	assert_non_null(strstr(r.body, "<progress"));
+	reply_free(&r);
+	snprintf(path, sizeof(path), "%s/progress.json", loc);
+	get(path, viewer.cookie, &r);
+	expect_status(&r, 200, "job progress");
+	json_t *o = json_loads(r.body, 0, NULL);
+	assert_non_null(o);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), id);
+	json_decref(o);
+	reply_free(&r);
+	/* no file, no list: refused, no job */
+	http("POST", "/admin/import?list=nope", "email\n", 6, "text/csv", editor.cookie, &r);
+	expect_status(&r, 403, "raw upload without a CSRF token");
+	reply_free(&r);
+	snprintf(path, sizeof(path), "/admin/import?list=nope&csrf=%s", editor.csrf);
+	http("POST", path, "email\n", 6, "text/csv", editor.cookie, &r);
+	expect_status(&r, 422, "an unknown list");
+	reply_free(&r);
+	(void)state;
+}
+
+static void test_users_and_tokens(void **state)
+{
+	struct reply r;
+	char body[512], path[256];
+	/* a user: the password shown once works */
+	snprintf(body, sizeof(body), "csrf=%s&name=newbie&role=editor", admin.csrf);
+	post("/admin/users/new", body, admin.cookie, &r);
+	expect_status(&r, 200, "add a user");
+	check_page("user added", r.body, r.len);
+	struct who nb = {.name = "newbie", .role = BL_ROLE_EDITOR};
+	const char *p = strstr(r.body, "id=\"secret\" class=\"mono secret\" value=\"");
+	assert_non_null(p);
+	p += strlen("id=\"secret\" class=\"mono secret\" value=\"");
+	snprintf(nb.password, sizeof(nb.password), "%.*s", (int)strcspn(p, "\""), p);
+	assert_int_equal(strlen(nb.password), BL_PASSWORD_GEN_LEN - 1);
+	reply_free(&r);
+	login(&nb, NULL);
+	struct bl_user u = {0};
+	assert_int_equal(db->ops->user_get(db, "newbie", 0, &u), 1);
+	nb.id = u.id;
+	bl_user_clear(&u);
+	/* role change, password reset (ends the sessions), delete */
+	snprintf(body, sizeof(body), "csrf=%s&role=viewer", admin.csrf);
+	snprintf(path, sizeof(path), "/admin/users/%lld/role", (long long)nb.id);
+	post(path, body, admin.cookie, &r);
+	expect_status(&r, 303, "change the role");
+	reply_free(&r);
+	snprintf(body, sizeof(body), "csrf=%s&subject=x&body=y&list=news&action=draft", nb.csrf);
+	post("/admin/posts/new", body, nb.cookie, &r);
+	expect_status(&r, 403, "a demoted user writes");
+	reply_free(&r);
+	snprintf(body, sizeof(body), "csrf=%s", admin.csrf);
+	snprintf(path, sizeof(path), "/admin/users/%lld/password", (long long)nb.id);
+	post(path, body, admin.cookie, &r);
+	expect_status(&r, 200, "reset the password");
+	reply_free(&r);
+	get("/admin", nb.cookie, &r);
+	expect_status(&r, 303, "a session after a password reset");
+	reply_free(&r);
+	snprintf(path, sizeof(path), "/admin/users/%lld/delete", (long long)admin.id);
+	post(path, body, admin.cookie, &r);
+	expect_status(&r, 409, "delete yourself");
+	reply_free(&r);
+	snprintf(path, sizeof(path), "/admin/users/%lld/delete", (long long)nb.id);
+	post(path, body, admin.cookie, &r);
+	expect_status(&r, 303, "delete a user");
+	reply_free(&r);
+	assert_int_equal(db->ops->user_get(db, "newbie", 0, &u), 0);
+
+	/* a token, shown once, works as a bearer token; then deleted */
+	snprintf(body, sizeof(body), "csrf=%s&name=ci-bot&role=viewer", admin.csrf);
+	post("/admin/tokens/new", body, admin.cookie, &r);
+	expect_status(&r, 200, "create a token");
+	p = strstr(r.body, "value=\"" BL_API_TOKEN_PREFIX);
+	assert_non_null(p);
+	char token[BL_API_TOKEN_LEN + 8], hex[BL_HASH_HEX];
+	snprintf(token, sizeof(token), "%.*s", (int)strcspn(p + 7, "\""), p + 7);
+	reply_free(&r);
+	bl_sha256_hex(token, strlen(token), hex);
+	struct bl_api_token t = {0};
+	assert_int_equal(db->ops->token_get(db, hex, bl_now(), &t), 1);
+	assert_string_equal(t.name, "ci-bot");
+	assert_int_equal(t.role, BL_ROLE_VIEWER);
+	bl_api_token_clear(&t);
+	get("/admin/tokens", admin.cookie, &r);
+	assert_non_null(strstr(r.body, "ci-bot"));
+	assert_null(strstr(r.body, token)); /* never shown again */
+	reply_free(&r);
+	snprintf(body, sizeof(body), "csrf=%s", admin.csrf);
+	post("/admin/tokens/ci-bot/delete", body, admin.cookie, &r);
+	expect_status(&r, 303, "delete a token");
+	reply_free(&r);
+	assert_int_equal(db->ops->token_get(db, hex, bl_now(), &t), 0);
+	(void)state;
+}
+
+static void test_static(void **state)
+{
+	struct reply r;
+	char v[256];
+	get("/admin/static/admin.js", NULL, &r);
+	expect_status(&r, 200, "admin.js");
+	assert_true(header(&r, "Content-Type", v, sizeof(v)));
+	assert_non_null(strstr(v, "javascript"));
+	assert_non_null(strstr(r.body, "data-progress-url"));
+	reply_free(&r);
+	get("/admin/static/admin.css", NULL, &r);
+	expect_status(&r, 200, "admin.css");
+	assert_non_null(strstr(r.body, ".bl-chart-bar"));
+	reply_free(&r);
+	get("/admin/nothing-here", admin.cookie, &r);
+	expect_status(&r, 404, "an unknown admin page");
+	reply_free(&r);
+	(void)state;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pages_by_role),
+	    cmocka_unit_test(test_login_redirect_and_fixation),
+	    cmocka_unit_test(test_csrf_every_post),
+	    cmocka_unit_test(test_roles_every_post),
+	    cmocka_unit_test(test_flow),
+	    cmocka_unit_test(test_import),
+	    cmocka_unit_test(test_users_and_tokens),
+	    cmocka_unit_test(test_static),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
