@@ -829,20 +829,13 @@ static int take_sub(void *arg, const struct bl_subscriber *s)
 	return 1;
 }
 
-/* Subscriber @id (by the primary key: the first id > id - 1): -1/0/1. */
+/* Subscriber @id: -1/0/1 (the store's lookup by primary key). */
 static int subscriber_by_id(struct bl_store *s, int64_t id, struct one_sub *o)
 {
-	struct bl_subscriber_filter f = {
-	    .sub_status = -1, .status = -1, .after_id = id - 1, .limit = 1};
 	memset(o, 0, sizeof(*o));
-	int rc = s->ops->subscriber_each(s, &f, take_sub, o);
-	if (rc < 0)
-		return rc;
-	if (o->found && o->sub.id != id) {
-		bl_subscriber_clear(&o->sub);
-		o->found = 0;
-	}
-	return o->found;
+	int rc = s->ops->subscriber_get_id(s, id, &o->sub);
+	o->found = rc == 1;
+	return rc;
 }
 
 static int add_subscription(void *arg, const struct bl_subscription *x)
