@@ -244,6 +244,7 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	    .body_max = (size_t)bl_config_int(cli->config, "http_body_max"),
 	    .header_max = (size_t)bl_config_int(cli->config, "http_header_max"),
 	    .per_ip_connections = (unsigned)bl_config_int(cli->config, "http_connections_per_ip"),
+	    .gate = bl_auth_gate,
 	};
 	if (bl_http_start(&ho, &srv, &d)) {
 		bl_cli_error("%s", d.msg);

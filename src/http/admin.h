@@ -100,6 +100,15 @@ int bl_auth_login(struct bl_http_req *req, struct bl_http_resp *resp, const char
  */
 int bl_auth_logout(struct bl_http_req *req, struct bl_http_resp *resp);
 
+/*
+ * bl_auth_gate - the server's gate (struct bl_http_opts.gate) for large
+ * uploads (a CSV import): before the body is read, the sender must be an
+ * editor or an admin, by bearer token (under /api/) or admin session.
+ * Returns 0 to read the body; 401 (API, no credentials), 403 (no session
+ * on /admin, or a viewer), 503 on a store error.
+ */
+int bl_auth_gate(struct bl_http_req *req);
+
 /* ---- api.c ---- */
 
 /*

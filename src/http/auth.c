@@ -238,3 +238,17 @@ int bl_auth_logout(struct bl_http_req *req, struct bl_http_resp *resp)
 	bl_session_clear(&x);
 	return rc;
 }
+
+int bl_auth_gate(struct bl_http_req *req)
+{
+	struct bl_principal p;
+	int api = strncmp(req->path, "/api/", 5) == 0;
+	int rc = api ? bl_auth_bearer(req, &p) : 0;
+	if (rc == 0)
+		rc = bl_auth_session(req, &p);
+	if (rc < 0)
+		return 503;
+	if (rc == 0)
+		return api ? 401 : 403;
+	return p.role >= BL_ROLE_EDITOR ? 0 : 403;
+}

@@ -110,6 +110,17 @@ struct bl_http_opts {
 	unsigned max_connections;    /* simultaneous connections in all; 0 = 1024 */
 	unsigned timeout;            /* idle connection timeout, seconds; 0 = 30 */
 	const char *csp; /* Content-Security-Policy of every response; NULL = the default below */
+	/*
+	 * gate - for a request to a route whose own body_max is above the
+	 * server's, with a body larger than the server's body_max (or chunked):
+	 * called once the headers are in and before any body byte is read,
+	 * with the request filled as for the handler but for the body (empty)
+	 * and the store (this thread's). Returns 0 to read the body, or an HTTP
+	 * status (401, 403) answered at once, without reading it: so an unknown
+	 * client cannot make the server hold a large upload in memory. NULL: no
+	 * gate (every request may send up to the route's limit).
+	 */
+	int (*gate)(struct bl_http_req *req);
 };
 
 /* Default CSP: nothing but our own stylesheet and same-origin forms; no framing. */

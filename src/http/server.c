@@ -98,6 +98,7 @@ struct bl_http_server {
 	size_t body_max;
 	size_t header_max;
 	char *csp;
+	int (*gate)(struct bl_http_req *req); /* bl_http_opts.gate */
 	int port;
 	pthread_key_t key;
 	pthread_mutex_t lock;
@@ -131,6 +132,7 @@ struct request {
 	struct bl_buf body;
 	struct cookie_jar *jar; /* parsed on the first bl_http_cookie, or NULL */
 	int jar_done;
+	char why[BL_DIAG_MAX + 32]; /* fill_req's reason for a 503 */
 	char ip[INET6_ADDRSTRLEN];
 	char ua[BL_USER_AGENT_MAX + 1];
 	char uri[]; /* the raw request target; the path is decoded in place */
@@ -475,10 +477,13 @@ static enum MHD_Result respond_error(struct bl_http_server *srv, struct request 
                                      struct MHD_Connection *c, int status, const char *why)
 {
 	static const char bad[] = "Bad request\n", nf[] = "Not found\n",
+	                  unauth[] = "Authentication required\n", forb[] = "Forbidden\n",
 	                  na[] = "Method not allowed\n", big[] = "Request body too large\n",
 	                  hdr[] = "Request headers too large\n", unav[] = "Service unavailable\n",
 	                  ie[] = "Internal server error\n";
 	const char *text = status == 400   ? bad
+	                   : status == 401 ? unauth
+	                   : status == 403 ? forb
 	                   : status == 404 ? nf
 	                   : status == 405 ? na
 	                   : status == 413 ? big
@@ -507,8 +512,12 @@ static void free_headers(struct bl_http_resp *resp)
 	resp->n_headers = 0;
 }
 
-static enum MHD_Result run_handler(struct bl_http_server *srv, struct request *r,
-                                   struct MHD_Connection *c)
+/*
+ * Fills @r->req for the route @r->route (the body as read so far) and opens
+ * this thread's store. NULL, or why the store could not be opened (in @r's
+ * buffer: valid while @r is).
+ */
+static const char *fill_req(struct bl_http_server *srv, struct request *r, struct MHD_Connection *c)
 {
 	const struct bl_http_route *rt = &srv->routes[r->route];
 	struct bl_http_req *q = &r->req;
@@ -533,11 +542,21 @@ static enum MHD_Result run_handler(struct bl_http_server *srv, struct request *r
 		bl_diag_clear(&d);
 		q->store = thread_store(srv, &d);
 		if (!q->store) {
-			char why[BL_DIAG_MAX + 32];
-			snprintf(why, sizeof(why), "store: %s", d.msg);
-			return respond_error(srv, r, c, 503, why);
+			snprintf(r->why, sizeof(r->why), "store: %s", d.msg);
+			return r->why;
 		}
 	}
+	return NULL;
+}
+
+static enum MHD_Result run_handler(struct bl_http_server *srv, struct request *r,
+                                   struct MHD_Connection *c)
+{
+	struct bl_http_req *q = &r->req;
+	const char *unavailable = fill_req(srv, r, c);
+	if (unavailable)
+		return respond_error(srv, r, c, 503, unavailable);
+	const struct bl_http_route *rt = &srv->routes[r->route];
 
 	struct bl_http_resp resp;
 	memset(&resp, 0, sizeof(resp));
@@ -684,6 +703,13 @@ static enum MHD_Result first_call(struct bl_http_server *srv, struct request *r,
 		return MHD_YES; /* answered in the final call: the connection stays open */
 	if (!r->status && len > body_max)
 		r->status = 413;
+	if (!r->status && srv->gate && body_max > srv->body_max && (te || len > srv->body_max)) {
+		/* A large upload: who is sending it, before reading it (http.h, gate). */
+		const char *why = fill_req(srv, r, c);
+		if (why)
+			return respond_error(srv, r, c, 503, why);
+		r->status = srv->gate(&r->req);
+	}
 	if (r->status) /* answer now, without reading the body; the connection closes */
 		return respond_error(srv, r, c, r->status, NULL);
 	return MHD_YES;
@@ -989,6 +1015,7 @@ int bl_http_start(const struct bl_http_opts *o, struct bl_http_server **out, str
 	srv->body_max = o->body_max ? o->body_max : (size_t)64 << 10;
 	srv->header_max = o->header_max ? o->header_max : (size_t)16 << 10;
 	srv->csp = bl_xstrdup(o->csp ? o->csp : BL_HTTP_DEFAULT_CSP);
+	srv->gate = o->gate;
 	srv->path_len = bl_xcalloc(o->n_routes + 1, sizeof(size_t));
 	srv->slot_of = bl_xcalloc(o->n_routes + 1, sizeof(size_t));
 	srv->slot = bl_xcalloc(o->n_routes + 1, sizeof(char *));

@@ -439,6 +439,7 @@ static int group_setup(void **state)
 	    .db_opts = so,
 	    .threads = 4,
 	    .body_max = 65536,
+	    .gate = bl_auth_gate,
 	};
 	if (bl_http_start(&ho, &srv, &d)) {
 		fprintf(stderr, "server: %s\n", d.msg);

@@ -323,6 +323,7 @@ static int group_setup(void **state)
 	    .threads = 4,
 	    .body_max = 65536,
 	    .per_ip_connections = 64,
+	    .gate = bl_auth_gate,
 	};
 	if (bl_http_start(&ho, &srv, &d)) {
 		fprintf(stderr, "server: %s\n", d.msg);

@@ -1297,6 +1297,90 @@ static void test_more_methods(void **state)
 }
 
 /* A route's own body limit: above the server's, and its 413 at its own limit. */
+/* The gate of bl_http_opts: lets in only a request with "X-Let-In: yes". */
+static int gate_calls;
+static int let_in(struct bl_http_req *req)
+{
+	gate_calls++;
+	const char *v = bl_http_header(req, "X-Let-In");
+	return v && strcmp(v, "yes") == 0 ? 0 : 403;
+}
+
+/* A large upload is refused by the gate from its headers alone: the answer
+ * comes while the body has not been sent; a small body, or one on a route
+ * without its own limit, never asks the gate. */
+static void test_gate(void **state)
+{
+	struct bl_http_server *g = NULL;
+	struct bl_diag d;
+	struct bl_http_opts o = main_opts();
+	o.gate = let_in;
+	if (bl_http_start(&o, &g, &d) != 0)
+		fail_msg("bl_http_start: %s", d.msg);
+	int gp = bl_http_port(g);
+	static const struct {
+		const char *path, *extra;
+		size_t len;
+		int calls;
+		const char *want;
+	} cases[] = {
+	    /* headers only: a body of len is announced but never sent */
+	    {"/bigbody", "", 3 * BODY_MAX, 1, "HTTP/1.1 403"},
+	    {"/bigbody", "X-Let-In: no\r\n", 3 * BODY_MAX, 1, "HTTP/1.1 403"},
+	    {"/bigbody", "Transfer-Encoding: chunked\r\n", 0, 1, "HTTP/1.1 403"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char req[512];
+		gate_calls = 0;
+		if (cases[i].len)
+			snprintf(req, sizeof(req),
+			         "POST %s HTTP/1.1\r\nHost: t\r\n%sContent-Length: %zu\r\n\r\n",
+			         cases[i].path, cases[i].extra, cases[i].len);
+		else
+			snprintf(req, sizeof(req), "POST %s HTTP/1.1\r\nHost: t\r\n%s\r\n",
+			         cases[i].path, cases[i].extra);
+		int fd = connect_to(AF_INET, gp);
+		send_all(fd, req, strlen(req));
+		char *out = read_all(fd, 3000, NULL);
+		close(fd);
+		if (strncmp(out, cases[i].want, strlen(cases[i].want)) != 0)
+			fail_msg("case %zu: got \"%.40s\", want \"%s\" before any body byte", i,
+			         out, cases[i].want);
+		if (gate_calls != cases[i].calls)
+			fail_msg("case %zu: the gate ran %d times, want %d", i, gate_calls,
+			         cases[i].calls);
+		free(out);
+	}
+	/* Let in: the whole body reaches the handler. Small: no gate at all. */
+	char *body = bl_xmalloc(3 * BODY_MAX);
+	memset(body, 'x', 3 * BODY_MAX);
+	for (int small = 0; small < 2; small++) {
+		size_t n = small ? 100 : 3 * BODY_MAX;
+		struct bl_buf req;
+		bl_buf_init(&req, 0);
+		bl_buf_addf(&req,
+		            "POST /bigbody HTTP/1.1\r\nHost: t\r\n%sConnection: close\r\n"
+		            "Content-Length: %zu\r\n\r\n",
+		            small ? "" : "X-Let-In: yes\r\n", n);
+		bl_buf_add(&req, body, n);
+		gate_calls = 0;
+		int fd = connect_to(AF_INET, gp);
+		send_all(fd, req.data, req.len);
+		char *out = read_all(fd, 3000, NULL);
+		close(fd);
+		if (strncmp(out, "HTTP/1.1 200", 12) != 0)
+			fail_msg("%s body: got \"%.40s\", want 200", small ? "small" : "let-in",
+			         out);
+		if (gate_calls != !small)
+			fail_msg("%s body: the gate ran %d times, want %d",
+			         small ? "small" : "let-in", gate_calls, !small);
+		free(out);
+		bl_buf_finish(&req);
+	}
+	free(body);
+	bl_http_stop(g);
+}
+
 static void test_route_body_max(void **state)
 {
 	static const struct {
@@ -1459,6 +1543,7 @@ int main(void)
 	    cmocka_unit_test(test_request_by_hand),
 	    cmocka_unit_test(test_more_methods),
 	    cmocka_unit_test(test_route_body_max),
+	    cmocka_unit_test(test_gate),
 	    cmocka_unit_test(test_csp_override),
 	    cmocka_unit_test(test_fd_response),
 	};
