@@ -2,11 +2,13 @@
  * bulletin serve: the public web (src/http), the delivery engine
  * (src/send, which also runs the scheduler) and the import job runner
  * (src/import/job.h) in one process. The HTTP workers, the engine and the
- * job runner each have their own store handle; the database is the only
- * thing they share (DESIGN.md, "Process model"). SIGINT/SIGTERM stop the
- * HTTP server (requests in progress finish), then the engine (messages in
- * flight finish) and the job runner (an import stops after its batch and
- * starts over at the next start), then exit 0.
+ * job runner each have their own store handle (the runner two: one for
+ * its job's heartbeat); the database is the only thing they share
+ * (DESIGN.md, "Process model"). SIGINT/SIGTERM stop the HTTP server
+ * (requests in progress finish), then the engine (messages in flight
+ * finish) and the job runner (an import stops after its batch; a runner
+ * starts it over once its heartbeat is BL_JOB_TAKEOVER seconds old), then
+ * exit 0.
  */
 #include "cli/cli.h"
 

@@ -300,8 +300,9 @@ int bl_import_job_run(struct bl_store *s, int64_t now, const struct bl_import_jo
 
 	rc = 1;
 	if (stopped) {
-		bl_info("import job %lld stopped after %zu rows; it starts over at the next start",
-		        (long long)j.id, st.rows);
+		bl_info("import job %lld stopped after %zu rows; a runner starts it over once its "
+		        "heartbeat is %lld s old",
+		        (long long)j.id, st.rows, (long long)o->takeover);
 	} else {
 		json_t *report = make_report(&st, io.dry_run, &r);
 		char *text = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER);
