@@ -113,6 +113,7 @@ int bl_cmd_send(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_user(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_token(struct bl_cli *cli, int argc, char **argv);
+int bl_cmd_audit(struct bl_cli *cli, int argc, char **argv);
 
 /*
  * bl_cli_run_engine - run the delivery engine on @s with SIGINT/SIGTERM

@@ -768,6 +768,17 @@ int bl_cli_run_engine(struct bl_cli *cli, struct bl_store *s, int once, long lon
 
 static int print_status(struct bl_store *s, int64_t id, int json);
 
+/* bl_cli_audit of @action on post @id (target "post:ID"); @detail may be NULL. */
+static void audit_post(struct bl_store *s, const char *action, int64_t id, const char *detail)
+{
+	char name[24];
+	snprintf(name, sizeof(name), "%lld", (long long)id);
+	if (detail)
+		bl_cli_audit(s, action, "post", name, "%s", detail);
+	else
+		bl_cli_audit(s, action, "post", name, NULL);
+}
+
 static int cmd_send(struct bl_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -806,6 +817,9 @@ static int cmd_send(struct bl_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (rc == 1) {
+		char detail[48];
+		snprintf(detail, sizeof(detail), "{\"deliveries\":%lld}", (long long)total);
+		audit_post(s, "post.send", p.id, detail);
 		printf("post %lld queued: %lld deliver%s\n", (long long)p.id, (long long)total,
 		       total == 1 ? "y" : "ies");
 	} else if (p.status == BL_POST_SENDING) {
@@ -887,6 +901,9 @@ static int cmd_schedule(struct bl_cli *cli, int argc, char **argv)
 		             (long long)p.id, (long long)p.id);
 		code = BL_EXIT_INPUT;
 	} else {
+		char when[BL_TIME_STRMAX], detail[BL_TIME_STRMAX + 16];
+		snprintf(detail, sizeof(detail), "{\"at\":\"%s\"}", bl_time_format(at, when));
+		audit_post(s, "post.schedule", p.id, detail);
 		printf("post %lld scheduled for %s; `bulletin serve` or `bulletin send` sends it "
 		       "then\n",
 		       (long long)p.id, bl_cli_time(at));
@@ -918,6 +935,7 @@ static int cmd_unschedule(struct bl_cli *cli, int argc, char **argv)
 		             bl_post_status_name(p.status));
 		code = BL_EXIT_INPUT;
 	} else {
+		audit_post(s, "post.unschedule", p.id, NULL);
 		printf("post %lld is a draft again\n", (long long)p.id);
 	}
 	bl_post_clear(&p);
@@ -1115,6 +1133,9 @@ static int transition(struct bl_cli *cli, int argc, char **argv, const char *ver
 		             bl_post_status_name(p.status), verb);
 		code = BL_EXIT_INPUT;
 	} else {
+		char action[24];
+		snprintf(action, sizeof(action), "post.%s", verb);
+		audit_post(s, action, p.id, NULL);
 		printf("post %lld %s\n", (long long)p.id, bl_post_status_name(to));
 	}
 	bl_post_clear(&p);

@@ -2,11 +2,13 @@
  * bulletin serve: the public web (src/http), the delivery engine
  * (src/send, which also runs the scheduler) and the import job runner
  * (src/import/job.h) in one process. The HTTP workers, the engine and the
- * job runner each have their own store handle; the database is the only
- * thing they share (DESIGN.md, "Process model"). SIGINT/SIGTERM stop the
- * HTTP server (requests in progress finish), then the engine (messages in
- * flight finish) and the job runner (an import stops after its batch and
- * starts over at the next start), then exit 0.
+ * job runner each have their own store handle (the runner two: one for
+ * its job's heartbeat); the database is the only thing they share
+ * (DESIGN.md, "Process model"). SIGINT/SIGTERM stop the HTTP server
+ * (requests in progress finish), then the engine (messages in flight
+ * finish) and the job runner (an import stops after its batch; a runner
+ * starts it over once its heartbeat is BL_JOB_TAKEOVER seconds old), then
+ * exit 0.
  */
 #include "cli/cli.h"
 
@@ -114,11 +116,26 @@ struct job_thread {
 	struct bl_store_opts db_opts;
 };
 
+/* The heartbeat's own handle (job.h), NULL when it cannot be opened. */
+static struct bl_store *open_beat(struct job_thread *t)
+{
+	struct bl_store *beat = NULL;
+	struct bl_diag d;
+	if (bl_store_open(t->db_uri, &t->db_opts, &beat, &d)) {
+		bl_warn("the import job heartbeat cannot open the database: %s", d.msg);
+		return NULL;
+	}
+	return beat;
+}
+
 /*
  * The import job runner: looks for a queued job every second and runs it.
- * The first look reclaims a job left running (restart): its runner died
- * with the last server, and an import run again never duplicates. A store
- * error is logged and the runner tries again with a new handle after
+ * A job left running whose heartbeat is BL_JOB_TAKEOVER seconds old is
+ * taken over first: its runner (this server before a restart, or another
+ * server on the same PostgreSQL database) died or hangs, and an import run
+ * again never duplicates. A live runner's job is never taken: its
+ * heartbeat thread writes at least every BL_JOB_HEARTBEAT seconds. A store
+ * error is logged and the runner tries again with new handles after
  * ENGINE_RETRY seconds.
  */
 static void *jobs_main(void *arg)
@@ -129,15 +146,14 @@ static void *jobs_main(void *arg)
 	    .address_flags = bl_config_bool(c, "smtputf8") ? BL_ADDRESS_SMTPUTF8 : 0,
 	    .allow_role = bl_config_bool(c, "import_role_addresses"),
 	    .batch = (size_t)bl_config_int(c, "import_batch"),
-	    .restart = 1,
+	    .takeover = BL_JOB_TAKEOVER,
+	    .beat = open_beat(t),
 	    .stop = &stop_flag,
 	};
 	while (!stop_flag) {
 		struct bl_diag d;
 		int64_t id = 0;
 		int rc = t->store ? bl_import_job_run(t->store, bl_now(), &o, &id, &d) : -BL_ESTORE;
-		if (rc >= 0)
-			o.restart = 0;
 		if (rc == 1)
 			continue; /* another job may wait */
 		if (rc == 0) {
@@ -148,12 +164,15 @@ static void *jobs_main(void *arg)
 		         t->store ? d.msg : "no database connection", ENGINE_RETRY);
 		nap(ENGINE_RETRY);
 		bl_store_close(t->store);
+		bl_store_close(o.beat);
 		t->store = NULL;
 		if (bl_store_open(t->db_uri, &t->db_opts, &t->store, &d)) {
 			bl_error("the import job runner cannot open the database: %s", d.msg);
 			t->store = NULL;
 		}
+		o.beat = t->store ? open_beat(t) : NULL;
 	}
+	bl_store_close(o.beat);
 	return NULL;
 }
 

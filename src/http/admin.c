@@ -2206,6 +2206,15 @@ static void users_new(struct bl_http_req *req, struct bl_http_resp *resp)
 	admin_free(a);
 }
 
+/* 409: the users page saying the store refused to demote or delete the
+ * last admin (-BL_ELASTADMIN), with the store's message. */
+static void last_admin(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a)
+{
+	char msg[BL_DIAG_MAX];
+	snprintf(msg, sizeof(msg), "%s", bl_store_error(req->store));
+	users_page(req, resp, a, msg, 409);
+}
+
 /* POST /admin/users/ID/{role,password,delete} */
 static void users_one(struct bl_http_req *req, struct bl_http_resp *resp)
 {
@@ -2233,7 +2242,10 @@ static void users_one(struct bl_http_req *req, struct bl_http_resp *resp)
 		} else if (id == a->p.user_id && role != BL_ROLE_ADMIN) {
 			users_page(req, resp, a, "You cannot take the admin role from yourself.",
 			           409);
-		} else if ((rc = req->store->ops->user_set_role(req->store, id, role)) < 0) {
+		} else if ((rc = req->store->ops->user_set_role(req->store, id, role)) ==
+		           -BL_ELASTADMIN) {
+			last_admin(req, resp, a);
+		} else if (rc < 0) {
 			store_failed(req, resp, &a->p, "user role");
 		} else {
 			bl_audit(req, &a->p, "user.role", target, "%s", bl_role_name(role));
@@ -2257,7 +2269,9 @@ static void users_one(struct bl_http_req *req, struct bl_http_resp *resp)
 	} else if (strcmp(rest, "/delete") == 0) {
 		if (id == a->p.user_id) {
 			users_page(req, resp, a, "You cannot delete yourself.", 409);
-		} else if ((rc = req->store->ops->user_delete(req->store, id)) < 0) {
+		} else if ((rc = req->store->ops->user_delete(req->store, id)) == -BL_ELASTADMIN) {
+			last_admin(req, resp, a);
+		} else if (rc < 0) {
 			store_failed(req, resp, &a->p, "user delete");
 		} else {
 			bl_audit(req, &a->p, "user.delete", target, NULL);

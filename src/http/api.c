@@ -2161,7 +2161,9 @@ static void user_patch(struct bl_api_call *c)
 		}
 		rc = c->s->ops->user_set_password(c->s, u.id, hash, c->now);
 	}
-	if (rc < 0) {
+	if (rc == -BL_ELASTADMIN) {
+		problem(c, 409, "last-admin", "%s", bl_store_error(c->s));
+	} else if (rc < 0) {
 		store_failed(c);
 	} else if (rc == 0) {
 		not_found(c, "user");
@@ -2190,7 +2192,9 @@ static void user_delete(struct bl_api_call *c)
 		return;
 	}
 	int rc = c->s->ops->user_delete(c->s, u.id);
-	if (rc < 0) {
+	if (rc == -BL_ELASTADMIN) {
+		problem(c, 409, "last-admin", "%s", bl_store_error(c->s));
+	} else if (rc < 0) {
 		store_failed(c);
 	} else if (rc == 0) {
 		not_found(c, "user");

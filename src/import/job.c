@@ -1,7 +1,9 @@
 /*
  * Running an import job (job.h): claim, read the params, spool the input
  * to an unlinked temporary file, run bl_import_file with a progress hook
- * that writes job_progress now and then, and finish the job with a report.
+ * that writes job_progress now and then (or hands the count to the
+ * heartbeat thread, which writes it through its own handle), and finish
+ * the job with a report.
  */
 #include "import/job.h"
 
@@ -11,18 +13,67 @@
 #include "util/time.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct run {
 	struct bl_store *s;
 	int64_t job_id;
-	double interval, last;
+	int64_t now0; /* the run's start: @now of bl_import_job_run, at monotonic t0 */
+	double t0, interval, last;
 	json_t *errors; /* [{"line","message"}], at most BL_JOB_ERRORS_MAX */
 	size_t not_shown;
 	int progress_failed;
+	/* the heartbeat thread (with opts.beat) */
+	struct bl_store *beat;
+	pthread_t beat_thread;
+	pthread_mutex_t mu; /* guards done and stop */
+	long long done;
+	int stop;
 };
+
+/* Seconds since the epoch, from the run's start and the monotonic clock. */
+static int64_t run_now(const struct run *r)
+{
+	return r->now0 + (int64_t)(bl_monotonic() - r->t0);
+}
+
+/* The heartbeat: job_progress through its own handle, committed on its own,
+ * when the count moved and an interval passed, and every BL_JOB_HEARTBEAT s. */
+static void *beat_main(void *arg)
+{
+	struct run *r = arg;
+	double last = bl_monotonic();
+	long long written = 0;
+	int failed = 0;
+	for (;;) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&r->mu);
+		long long done = r->done;
+		int stop = r->stop;
+		pthread_mutex_unlock(&r->mu);
+		if (stop)
+			break;
+		double t = bl_monotonic();
+		if (!(done != written && t - last >= r->interval) && t - last < BL_JOB_HEARTBEAT)
+			continue;
+		last = t;
+		if (r->beat->ops->job_progress(r->beat, r->job_id, done, run_now(r)) < 0) {
+			if (!failed)
+				bl_warn("import job %lld: heartbeat not recorded: %s",
+				        (long long)r->job_id, bl_store_error(r->beat));
+			failed = 1;
+		} else {
+			written = done;
+			failed = 0;
+		}
+	}
+	return NULL;
+}
 
 static void on_error(void *arg, size_t line, const char *msg)
 {
@@ -43,13 +94,19 @@ static void on_progress(void *arg, const struct bl_import_stats *st, long long d
 	struct run *r = arg;
 	(void)st;
 	(void)total;
+	if (r->beat) { /* the heartbeat thread writes it */
+		pthread_mutex_lock(&r->mu);
+		r->done = done;
+		pthread_mutex_unlock(&r->mu);
+		return;
+	}
 	double t = bl_monotonic();
 	if (t - r->last < r->interval)
 		return;
 	r->last = t;
 	/* In the import's transaction: it shows when the batch commits. A failed
 	 * write is not worth stopping the import for; the report comes at the end. */
-	if (r->s->ops->job_progress(r->s, r->job_id, done) < 0 && !r->progress_failed) {
+	if (r->s->ops->job_progress(r->s, r->job_id, done, run_now(r)) < 0 && !r->progress_failed) {
 		r->progress_failed = 1;
 		bl_warn("import job %lld: progress not recorded: %s", (long long)r->job_id,
 		        bl_store_error(r->s));
@@ -165,7 +222,8 @@ int bl_import_job_run(struct bl_store *s, int64_t now, const struct bl_import_jo
 	double t0 = bl_monotonic();
 	if (job_id)
 		*job_id = 0;
-	int rc = s->ops->job_claim(s, now, o->restart, &j, &input, &len);
+	int rc =
+	    s->ops->job_claim(s, now, o->takeover > 0 ? now - o->takeover : 0, &j, &input, &len);
 	if (rc < 0)
 		return bl_diag_set(d, -rc, "claiming an import job: %s", bl_store_error(s));
 	if (rc == 0)
@@ -175,9 +233,18 @@ int bl_import_job_run(struct bl_store *s, int64_t now, const struct bl_import_jo
 
 	struct run r = {.s = s,
 	                .job_id = j.id,
+	                .now0 = now,
+	                .t0 = t0,
 	                .interval = o->progress_interval > 0 ? o->progress_interval : 0.5,
 	                .last = t0,
-	                .errors = json_array()};
+	                .errors = json_array(),
+	                .beat = o->beat};
+	pthread_mutex_init(&r.mu, NULL);
+	if (r.beat && pthread_create(&r.beat_thread, NULL, beat_main, &r) != 0) {
+		bl_warn("import job %lld: no heartbeat thread; progress shows per batch",
+		        (long long)j.id);
+		r.beat = NULL;
+	}
 	struct bl_import_opts io = {.path = "upload.csv",
 	                            .address_flags = o->address_flags,
 	                            .allow_role = o->allow_role,
@@ -215,19 +282,27 @@ int bl_import_job_run(struct bl_store *s, int64_t now, const struct bl_import_jo
 				             ? " (rows committed before the error stay "
 				               "imported; the same import again finishes it)"
 				             : "");
-			} else if (!io.dry_run) {
-				s->ops->job_progress(s, j.id, (int64_t)len);
 			}
 		}
 	}
+	if (r.beat) {
+		pthread_mutex_lock(&r.mu);
+		r.stop = 1;
+		pthread_mutex_unlock(&r.mu);
+		pthread_join(r.beat_thread, NULL);
+	}
+	pthread_mutex_destroy(&r.mu);
+	if (f && !*err && !stopped && !io.dry_run)
+		s->ops->job_progress(s, j.id, (int64_t)len, run_now(&r));
 	if (f)
 		fclose(f);
 	free(input);
 
 	rc = 1;
 	if (stopped) {
-		bl_info("import job %lld stopped after %zu rows; it starts over at the next start",
-		        (long long)j.id, st.rows);
+		bl_info("import job %lld stopped after %zu rows; a runner starts it over once its "
+		        "heartbeat is %lld s old",
+		        (long long)j.id, st.rows, (long long)o->takeover);
 	} else {
 		json_t *report = make_report(&st, io.dry_run, &r);
 		char *text = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER);

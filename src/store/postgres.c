@@ -3486,16 +3486,57 @@ static int pg_user_set_password(struct bl_store *s, int64_t id, const char *pass
 	                   3, params);
 }
 
+/*
+ * In the caller's scope: lock every admin row (FOR UPDATE, in id order so
+ * that two callers never deadlock); -BL_ELASTADMIN with the message when
+ * user @id is the only admin, else 0.
+ * A concurrent demotion waits for the lock; once it has it, READ COMMITTED
+ * checks the rows again, so it sees the other's change and counts one admin.
+ */
+static int check_not_last_admin(struct pg_store *p, const char *what, const char *id)
+{
+	const char *params[] = {id};
+	PGresult *res = run(
+	    p, what,
+	    "SELECT id = $1::bigint, name FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE",
+	    1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		rc = bl_store_set_error(&p->base, BL_ELASTADMIN,
+		                        "%s is the last admin: make another user admin first",
+		                        PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return rc;
+}
+
+/* @sql (a statement whose result is one count, $1 the user's id) after
+ * check_not_last_admin, in one scope: 1 when the count is > 0, 0, or -BL_E*. */
+static int change_user(struct pg_store *p, const char *what, const char *sql, int n,
+                       const char *const *params, int check)
+{
+	enum scope sc;
+	int rc = scope_begin(p, what, &sc);
+	if (rc)
+		return rc;
+	int changed = check ? check_not_last_admin(p, what, params[0]) : 0;
+	if (changed == 0)
+		changed = changed_one(p, what, sql, n, params);
+	rc = scope_end(p, what, sc, changed < 0 ? changed : 0);
+	return rc ? rc : changed;
+}
+
 static int pg_user_set_role(struct bl_store *s, int64_t id, enum bl_role role)
 {
 	if ((unsigned)role > BL_ROLE_ADMIN)
 		return bl_store_set_error(s, BL_EINVAL, "unknown role %d", (int)role);
 	char ib[NUM_MAX];
 	const char *params[] = {num(ib, id), bl_role_name(role)};
-	return changed_one(pg(s), "user_set_role",
+	return change_user(pg(s), "user_set_role",
 	                   "WITH u AS (UPDATE users SET role = $2 WHERE id = $1::bigint "
 	                   "RETURNING id) SELECT count(*) FROM u",
-	                   2, params);
+	                   2, params, role != BL_ROLE_ADMIN);
 }
 
 /* The sessions go by the foreign key's cascade, in the same statement. */
@@ -3503,10 +3544,10 @@ static int pg_user_delete(struct bl_store *s, int64_t id)
 {
 	char ib[NUM_MAX];
 	const char *params[] = {num(ib, id)};
-	return changed_one(pg(s), "user_delete",
+	return change_user(pg(s), "user_delete",
 	                   "WITH u AS (DELETE FROM users WHERE id = $1::bigint RETURNING id) "
 	                   "SELECT count(*) FROM u",
-	                   1, params);
+	                   1, params, 1);
 }
 
 /*
@@ -4213,17 +4254,22 @@ static int pg_job_each(struct bl_store *s, int64_t limit, bl_job_fn fn, void *ar
  * LOCKED: two runners never take one job), make it running from @now and
  * start its progress over; then read its input in binary. 1, 0 or -BL_E*.
  */
-static int job_claim(struct pg_store *p, const char *state, int64_t now, struct bl_job *out,
-                     void **input, size_t *len)
+static int job_claim(struct pg_store *p, const char *state, int64_t now, int64_t stale_before,
+                     struct bl_job *out, void **input, size_t *len)
 {
-	char nb[NUM_MAX];
-	const char *params[] = {state, num(nb, now)};
-	PGresult *res = run(p, "job_claim",
-	                    "UPDATE jobs SET state = 'running', started_at = $2::bigint, done = 0, "
-	                    "report = '{}', error = '', finished_at = NULL "
-	                    "WHERE id = (SELECT id FROM jobs WHERE state = $1 ORDER BY state, id "
-	                    "LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING " JOB_COLS,
-	                    2, params);
+	char nb[NUM_MAX], sb[NUM_MAX];
+	const char *params[] = {state, num(nb, now), num(sb, stale_before)};
+	/* A running job qualifies only when silent since before $3; the row lock
+	 * makes PostgreSQL check that again against the row's latest version. */
+	PGresult *res =
+	    run(p, "job_claim",
+	        "UPDATE jobs SET state = 'running', started_at = $2::bigint, "
+	        "heartbeat_at = $2::bigint, done = 0, "
+	        "report = '{}', error = '', finished_at = NULL "
+	        "WHERE id = (SELECT id FROM jobs WHERE state = $1 AND (state = 'queued' "
+	        "OR coalesce(heartbeat_at, started_at, 0) < $3::bigint) "
+	        "ORDER BY state, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING " JOB_COLS,
+	        3, params);
 	if (!res)
 		return -BL_ESTORE;
 	if (PQntuples(res) == 0) {
@@ -4254,7 +4300,7 @@ static int job_claim(struct pg_store *p, const char *state, int64_t now, struct 
 	return 1;
 }
 
-static int pg_job_claim(struct bl_store *s, int64_t now, int restart, struct bl_job *out,
+static int pg_job_claim(struct bl_store *s, int64_t now, int64_t stale_before, struct bl_job *out,
                         void **input, size_t *len)
 {
 	struct pg_store *p = pg(s);
@@ -4264,9 +4310,10 @@ static int pg_job_claim(struct bl_store *s, int64_t now, int restart, struct bl_
 	int rc = scope_begin(p, "job_claim", &sc);
 	if (rc)
 		return rc;
-	int got = restart ? job_claim(p, "running", now, out, input, len) : 0;
+	int got =
+	    stale_before > 0 ? job_claim(p, "running", now, stale_before, out, input, len) : 0;
 	if (got == 0)
-		got = job_claim(p, "queued", now, out, input, len);
+		got = job_claim(p, "queued", now, 0, out, input, len);
 	rc = scope_end(p, "job_claim", sc, got < 0 ? got : 0);
 	if (rc && got == 1) {
 		bl_job_clear(out);
@@ -4277,13 +4324,14 @@ static int pg_job_claim(struct bl_store *s, int64_t now, int restart, struct bl_
 	return rc ? rc : got;
 }
 
-static int pg_job_progress(struct bl_store *s, int64_t id, int64_t done)
+static int pg_job_progress(struct bl_store *s, int64_t id, int64_t done, int64_t now)
 {
-	char ib[NUM_MAX], db[NUM_MAX];
-	const char *params[] = {num(ib, id), num(db, done)};
+	char ib[NUM_MAX], db[NUM_MAX], nb[NUM_MAX];
+	const char *params[] = {num(ib, id), num(db, done), num(nb, now)};
 	return exec(pg(s), "job_progress",
-	            "UPDATE jobs SET done = $2::bigint WHERE id = $1::bigint AND state = 'running'",
-	            2, params);
+	            "UPDATE jobs SET done = $2::bigint, heartbeat_at = $3::bigint "
+	            "WHERE id = $1::bigint AND state = 'running'",
+	            3, params);
 }
 
 static int pg_job_finish(struct bl_store *s, int64_t id, const char *report, const char *error,

@@ -128,6 +128,7 @@ enum stmt {
 	ST_USER_SESSIONS_DEL,
 	ST_USER_SET_ROLE,
 	ST_USER_DELETE,
+	ST_USER_LAST_ADMIN,
 	ST_USER_LOGIN,
 	ST_SESSION_CREATE,
 	ST_SESSION_GET,
@@ -159,6 +160,7 @@ enum stmt {
 	ST_JOB_GET,
 	ST_JOB_EACH,
 	ST_JOB_NEXT,
+	ST_JOB_STALE,
 	ST_JOB_START,
 	ST_JOB_INPUT,
 	ST_JOB_PROGRESS,
@@ -513,6 +515,9 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_USER_SESSIONS_DEL] = "DELETE FROM sessions WHERE user_id = ?1",
     [ST_USER_SET_ROLE] = "UPDATE users SET role = ?2 WHERE id = ?1",
     [ST_USER_DELETE] = "DELETE FROM users WHERE id = ?1", /* sessions: ON DELETE CASCADE */
+    /* The name of user ?1 when it is the only admin. */
+    [ST_USER_LAST_ADMIN] = "SELECT name FROM users WHERE id = ?1 AND role = 'admin' AND NOT "
+                           "EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND id <> ?1)",
     [ST_USER_LOGIN] = "UPDATE users SET last_login_at = ?2 WHERE id = ?1",
     [ST_SESSION_CREATE] = "INSERT INTO sessions (id_hash, user_id, csrf, created_at, expires_at) "
                           "VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -588,10 +593,14 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_JOB_EACH] = "SELECT " JOB_COLS " FROM jobs ORDER BY id DESC LIMIT ?1",
     /* Along jobs_by_state: the oldest job in state ?1. */
     [ST_JOB_NEXT] = "SELECT id FROM jobs WHERE state = ?1 ORDER BY id LIMIT 1",
-    [ST_JOB_START] = "UPDATE jobs SET state = 'running', started_at = ?2, done = 0 "
-                     "WHERE id = ?1",
+    /* The oldest running job whose runner has been silent since before ?1. */
+    [ST_JOB_STALE] = "SELECT id FROM jobs WHERE state = 'running' AND "
+                     "coalesce(heartbeat_at, started_at, 0) < ?1 ORDER BY id LIMIT 1",
+    [ST_JOB_START] = "UPDATE jobs SET state = 'running', started_at = ?2, heartbeat_at = ?2, "
+                     "done = 0 WHERE id = ?1",
     [ST_JOB_INPUT] = "SELECT input FROM jobs WHERE id = ?1",
-    [ST_JOB_PROGRESS] = "UPDATE jobs SET done = ?2 WHERE id = ?1 AND state = 'running'",
+    [ST_JOB_PROGRESS] = "UPDATE jobs SET done = ?2, heartbeat_at = ?3 "
+                        "WHERE id = ?1 AND state = 'running'",
     [ST_JOB_FINISH] = "UPDATE jobs SET state = ?2, report = ?3, error = ?4, finished_at = ?5, "
                       "input = NULL WHERE id = ?1",
 };
@@ -3581,27 +3590,61 @@ out:
 	return rc ? rc : changed;
 }
 
+/* In the caller's transaction: -BL_ELASTADMIN (with the message) when user @id
+ * is the only admin, else 0 (or a store error). */
+static int check_not_last_admin(struct sqlite_store *s, int64_t id)
+{
+	sqlite3_stmt *st = stmt(s, ST_USER_LAST_ADMIN);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		bl_store_set_error(&s->base, BL_ELASTADMIN,
+		                   "%s is the last admin: make another user admin first",
+		                   (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return -BL_ELASTADMIN;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "counting the admins");
+}
+
+/* BEGIN IMMEDIATE holds the write lock from the check to the change. */
 static int sq_user_set_role(struct bl_store *base, int64_t id, enum bl_role role)
 {
 	struct sqlite_store *s = S(base);
 	int rc = check_role(s, role);
-	if (rc)
+	if (rc || (rc = tx_begin(s)))
 		return rc;
-	sqlite3_stmt *st = stmt(s, ST_USER_SET_ROLE);
-	if (!st)
-		return -BL_ESTORE;
+	int changed = 0;
+	sqlite3_stmt *st;
+	if (role != BL_ROLE_ADMIN && (rc = check_not_last_admin(s, id)))
+		goto out;
+	if (!(st = stmt(s, ST_USER_SET_ROLE))) {
+		rc = -BL_ESTORE;
+		goto out;
+	}
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, bl_role_name(role));
-	if ((rc = exec_stmt(s, st, "changing the role of a user")))
-		return rc;
-	return sqlite3_changes(s->db) > 0;
+	if ((rc = exec_stmt(s, st, "changing the role of a user")) == 0)
+		changed = sqlite3_changes(s->db) > 0;
+out:
+	rc = tx_end(s, rc);
+	return rc ? rc : changed;
 }
 
 static int sq_user_delete(struct bl_store *base, int64_t id)
 {
 	struct sqlite_store *s = S(base);
-	int rc = exec_id(s, ST_USER_DELETE, id, "deleting a user");
-	return rc ? rc : sqlite3_changes(s->db) > 0;
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	int changed = 0;
+	if ((rc = check_not_last_admin(s, id)) == 0 &&
+	    (rc = exec_id(s, ST_USER_DELETE, id, "deleting a user")) == 0)
+		changed = sqlite3_changes(s->db) > 0;
+	rc = tx_end(s, rc);
+	return rc ? rc : changed;
 }
 
 static int sq_session_create(struct bl_store *base, const char *id_hash, int64_t user_id,
@@ -4342,11 +4385,27 @@ static int next_job(struct sqlite_store *s, enum bl_job_state state, int64_t *id
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "finding a job");
 }
 
-static int job_claim(struct sqlite_store *s, int64_t now, int restart, struct bl_job *out,
+/* The oldest running job silent since before @stale_before: 1 with *@id, 0, or -BL_E*. */
+static int stale_job(struct sqlite_store *s, int64_t stale_before, int64_t *id)
+{
+	sqlite3_stmt *st = stmt(s, ST_JOB_STALE);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, stale_before);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "finding a stale job");
+}
+
+static int job_claim(struct sqlite_store *s, int64_t now, int64_t stale_before, struct bl_job *out,
                      void **input, size_t *len)
 {
 	int64_t id = 0;
-	int rc = restart ? next_job(s, BL_JOB_RUNNING, &id) : 0;
+	int rc = stale_before > 0 ? stale_job(s, stale_before, &id) : 0;
 	if (rc == 0)
 		rc = next_job(s, BL_JOB_QUEUED, &id);
 	if (rc <= 0)
@@ -4384,8 +4443,8 @@ static int job_claim(struct sqlite_store *s, int64_t now, int restart, struct bl
 	return 1;
 }
 
-static int sq_job_claim(struct bl_store *base, int64_t now, int restart, struct bl_job *out,
-                        void **input, size_t *len)
+static int sq_job_claim(struct bl_store *base, int64_t now, int64_t stale_before,
+                        struct bl_job *out, void **input, size_t *len)
 {
 	struct sqlite_store *s = S(base);
 	int rc = tx_begin(s);
@@ -4394,7 +4453,7 @@ static int sq_job_claim(struct bl_store *base, int64_t now, int restart, struct 
 	struct bl_job j;
 	void *in = NULL;
 	size_t n = 0;
-	int found = job_claim(s, now, restart, &j, &in, &n);
+	int found = job_claim(s, now, stale_before, &j, &in, &n);
 	rc = tx_end(s, found < 0 ? found : 0);
 	if (rc || found != 1) {
 		if (found == 1) {
@@ -4409,7 +4468,7 @@ static int sq_job_claim(struct bl_store *base, int64_t now, int restart, struct 
 	return 1;
 }
 
-static int sq_job_progress(struct bl_store *base, int64_t id, int64_t done)
+static int sq_job_progress(struct bl_store *base, int64_t id, int64_t done, int64_t now)
 {
 	struct sqlite_store *s = S(base);
 	sqlite3_stmt *st = stmt(s, ST_JOB_PROGRESS);
@@ -4417,6 +4476,7 @@ static int sq_job_progress(struct bl_store *base, int64_t id, int64_t done)
 		return -BL_ESTORE;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, done);
+	sqlite3_bind_int64(st, 3, now);
 	return exec_stmt(s, st, "recording the progress of a job");
 }
 

@@ -661,9 +661,15 @@ struct bl_store_ops {
 	 * session of the user deleted, in one transaction. 1 changed, 0 no such user. */
 	int (*user_set_password)(struct bl_store *s, int64_t id, const char *pass_hash,
 	                         int64_t now);
-	/* user_set_role - 1 changed, 0 no such user. */
+	/* user_set_role - 1 changed, 0 no such user. Never takes the role admin
+	 * from the last user who has it: -BL_ELASTADMIN (nothing changed;
+	 * bl_store_error: "NAME is the last admin: make another user admin
+	 * first"). The check and the change are one transaction, and the admin
+	 * rows are locked first (PostgreSQL: FOR UPDATE), so two concurrent
+	 * demotions of the last two admins cannot both pass. */
 	int (*user_set_role)(struct bl_store *s, int64_t id, enum bl_role role);
-	/* user_delete - the user and its sessions; 1 deleted, 0 no such user. */
+	/* user_delete - the user and its sessions; 1 deleted, 0 no such user.
+	 * Never deletes the last admin: -BL_ELASTADMIN as user_set_role. */
 	int (*user_delete)(struct bl_store *s, int64_t id);
 
 	/* session_create - a session of user @user_id keyed by @id_hash (hex
@@ -769,14 +775,18 @@ struct bl_store_ops {
 	int (*job_get)(struct bl_store *s, int64_t id, struct bl_job *out);
 	/* job_each - newest first, at most @limit (0: all). */
 	int (*job_each)(struct bl_store *s, int64_t limit, bl_job_fn fn, void *arg);
-	/* job_claim - the oldest queued job (a running one first when
-	 * @restart: its runner died, the job starts over) becomes running
-	 * (started_at = @now); its input in *@input (malloc'd, *@len bytes).
-	 * -1/0/1. */
-	int (*job_claim)(struct bl_store *s, int64_t now, int restart, struct bl_job *out,
+	/* job_claim - the oldest queued job becomes running (started_at and
+	 * heartbeat_at = @now, done 0); its input in *@input (malloc'd, *@len
+	 * bytes). A lease: with @stale_before > 0, the oldest running job whose
+	 * heartbeat_at < @stale_before (its runner died or hangs) is taken first,
+	 * and starts over. Two runners never take one job (PostgreSQL: FOR
+	 * UPDATE SKIP LOCKED). -1/0/1. */
+	int (*job_claim)(struct bl_store *s, int64_t now, int64_t stale_before, struct bl_job *out,
 	                 void **input, size_t *len);
-	/* job_progress - a running job's done count. */
-	int (*job_progress)(struct bl_store *s, int64_t id, int64_t done);
+	/* job_progress - a running job's done count, and its heartbeat_at = @now
+	 * (the runner's lease: call it at least every few seconds, also when
+	 * @done has not moved). Nothing for a job not running. */
+	int (*job_progress)(struct bl_store *s, int64_t id, int64_t done, int64_t now);
 	/* job_finish - the job becomes done (@error NULL) or failed (@error),
 	 * with @report (compact JSON, NULL: {}), finished_at = @now; its input is
 	 * dropped. */

@@ -16,6 +16,7 @@ static const char *const messages[] = {
     [BL_ESCHEMA] = "database schema is newer than this program",
     [BL_EBUSY] = "database is busy",
     [BL_EENCODING] = "text is not valid UTF-8",
+    [BL_ELASTADMIN] = "the last admin cannot be removed",
 };
 
 const char *bl_strerror(int code)

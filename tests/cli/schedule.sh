@@ -83,4 +83,26 @@ expect_out "create --at 15:00" 0 "^3$" $B post create --list news --subject "Lat
 expect_out "down 3 hours with max_schedule_lateness 4h: sent at start" 0 "accepted 2" \
 	env BULLETIN_MAX_SCHEDULE_LATENESS=4h BULLETIN_FAKE_NOW=$((NOW + 10 * 3600)) $B send --once
 same "six messages" "$(outbox)" 6
+
+# ---- pause, resume, cancel from the command line ----
+expect_out "create post 4" 0 "^4$" $B post create --list news --subject "Paused" --body-file "$WORK/body.md"
+expect_out "send post 4 (queued only)" 0 "post 4 queued: 2 deliveries" $B post send 4
+expect_out "pause post 4" 0 "post 4 paused" $B post pause 4
+expect_out "resume post 4" 0 "post 4 sending" $B post resume 4
+expect_out "cancel post 4" 0 "post 4 cancelled" $B post cancel 4
+expect_out "resume a cancelled post refused" 2 "post 4 is cancelled; cannot resume it" $B post resume 4
+
+# ---- the audit log (bulletin audit): every post write from the command line,
+# refusals not, between the scheduler's own entries ----
+run $B audit --json
+same "bulletin audit --json: the post writes (cli) and the scheduler's, oldest first" \
+	"$(printf '%s' "$OUT" | jq -c '[.[] | select(.action | startswith("post.")) | [.actor, .action, .target, .detail]] | reverse')" \
+	'[["cli","post.schedule","post:2","{\"at\":\"2027-01-15T12:00:00Z\"}"],["cli","post.schedule","post:2","{\"at\":\"2027-01-15T13:00:00Z\"}"],["cli","post.unschedule","post:2",""],["scheduler","post.scheduled_send","post:1","{\"scheduled_at\":\"2027-01-15T09:00:00Z\",\"total\":2}"],["cli","post.schedule","post:2","{\"at\":\"2027-01-15T12:00:00Z\"}"],["scheduler","post.held","post:2","{\"scheduled_at\":\"2027-01-15T12:00:00Z\",\"late_seconds\":9000,\"max_schedule_lateness\":3600}"],["cli","post.send","post:2","{\"deliveries\":2}"],["scheduler","post.scheduled_send","post:3","{\"scheduled_at\":\"2027-01-15T15:00:00Z\",\"total\":2}"],["cli","post.send","post:4","{\"deliveries\":2}"],["cli","post.pause","post:4",""],["cli","post.resume","post:4",""],["cli","post.cancel","post:4",""]]'
+same "audit --json: the documented keys" "$(printf '%s' "$OUT" | jq -c '.[0] | keys')" \
+	'["action","actor","at","detail","id","ip","target"]'
+same "audit --limit 2: the two newest" "$($B audit --json --limit 2 | jq -c '[.[] | .action]')" \
+	'["post.cancel","post.resume"]'
+expect_out "audit prints a table, newest first" 0 "^[0-9T:Z-]+ +cli +post.cancel +post:4" $B audit --limit 1
+expect_out "audit --limit must be a number" 1 "--limit must be a number" $B audit --limit many
+expect_out "audit --help" 0 "^usage: bulletin audit" $B audit --help
 done_testing

@@ -165,6 +165,11 @@ expect_out "rm of a removed user" 2 'no user "bob"' $B user rm bob
 run $B user ls --json
 same "ls no longer shows it" "$(printf '%s' "$OUT" | jq -c '[.[] | .name]')" '["alice","carol","dave"]'
 
+# ---- the last admin (alice, now bob is gone) is never demoted nor removed ----
+expect_out "role: the last admin is not demoted" 2 "^bulletin: alice is the last admin: make another user admin first$" $B user role alice editor
+expect_out "rm: the last admin is not removed" 2 "^bulletin: alice is the last admin: make another user admin first$" $B user rm alice
+same "the last admin is still there, still admin" "$(sql "SELECT role FROM users WHERE name = 'alice'")" "admin"
+
 # ---- tokens ----
 run $B token create deploy --role editor
 tok=$(last_word "$OUT")

@@ -1179,6 +1179,21 @@ static void test_users_tokens_audit(void **state)
 	call("DELETE", "/api/v1/users/eve", tok_admin, NULL, &r);
 	want_problem(&r, 404, "not-found", "DELETE /users/eve again");
 	reply_free(&r);
+	/* root is the last admin: a token (no self to protect) cannot demote nor delete it */
+	static const struct {
+		const char *method, *body;
+	} last[] = {{"PATCH", "{\"role\":\"editor\"}"}, {"DELETE", NULL}};
+	for (size_t i = 0; i < sizeof(last) / sizeof(last[0]); i++) {
+		call(last[i].method, "/api/v1/users/root", tok_admin, last[i].body, &r);
+		want_problem(&r, 409, "last-admin", last[i].method);
+		const char *detail = json_string_value(json_object_get(r.json, "detail"));
+		if (strcmp(detail, "root is the last admin: make another user admin first") != 0)
+			fail_msg("%s /users/root: got detail \"%s\"", last[i].method, detail);
+		reply_free(&r);
+	}
+	assert_int_equal(db->ops->user_get(db, "root", 0, &u), 1);
+	assert_int_equal(u.role, BL_ROLE_ADMIN);
+	bl_user_clear(&u);
 
 	/* A token made through the API works, and stops working once revoked. */
 	call("POST", "/api/v1/tokens", tok_admin, "{\"name\":\"script\",\"role\":\"viewer\"}", &r);

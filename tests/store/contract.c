@@ -4688,6 +4688,123 @@ static void test_users(void **state)
 	make_user(fx, "bob", BL_ROLE_VIEWER);
 }
 
+/* Role of user @id, or -1 when absent. */
+static int role_of(struct fixture *fx, int64_t id)
+{
+	struct bl_user u = {0};
+	int rc = OPS(fx)->user_get(fx->s, NULL, id, &u);
+	int role = rc == 1 ? (int)u.role : -1;
+	bl_user_clear(&u);
+	return role;
+}
+
+/* The last admin is never demoted nor deleted; every other change goes through. */
+static void test_last_admin(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t ids[3] = {make_user(fx, "ann", BL_ROLE_ADMIN), make_user(fx, "ben", BL_ROLE_EDITOR),
+	                  make_user(fx, "cat", BL_ROLE_VIEWER)};
+	enum { ROLE, DEL };
+	static const struct {
+		int op, who; /* who: index in ids */
+		enum bl_role role;
+		int want;
+		const char *want_error; /* with want < 0 */
+		int roles[3];           /* every user's role after the step, -1 absent */
+	} steps[] = {
+	    {ROLE,
+	     0,
+	     BL_ROLE_EDITOR,
+	     -BL_ELASTADMIN,
+	     "ann is the last admin: make another user admin first",
+	     {BL_ROLE_ADMIN, BL_ROLE_EDITOR, BL_ROLE_VIEWER}},
+	    {ROLE,
+	     0,
+	     BL_ROLE_VIEWER,
+	     -BL_ELASTADMIN,
+	     "ann is the last admin: make another user admin first",
+	     {BL_ROLE_ADMIN, BL_ROLE_EDITOR, BL_ROLE_VIEWER}},
+	    {DEL,
+	     0,
+	     0,
+	     -BL_ELASTADMIN,
+	     "ann is the last admin: make another user admin first",
+	     {BL_ROLE_ADMIN, BL_ROLE_EDITOR, BL_ROLE_VIEWER}},
+	    {ROLE, 0, BL_ROLE_ADMIN, 1, NULL, {BL_ROLE_ADMIN, BL_ROLE_EDITOR, BL_ROLE_VIEWER}},
+	    {ROLE, 1, BL_ROLE_VIEWER, 1, NULL, {BL_ROLE_ADMIN, BL_ROLE_VIEWER, BL_ROLE_VIEWER}},
+	    {DEL, 2, 0, 1, NULL, {BL_ROLE_ADMIN, BL_ROLE_VIEWER, -1}},
+	    {ROLE, 1, BL_ROLE_ADMIN, 1, NULL, {BL_ROLE_ADMIN, BL_ROLE_ADMIN, -1}},
+	    {ROLE, 0, BL_ROLE_EDITOR, 1, NULL, {BL_ROLE_EDITOR, BL_ROLE_ADMIN, -1}},
+	    {DEL,
+	     1,
+	     0,
+	     -BL_ELASTADMIN,
+	     "ben is the last admin: make another user admin first",
+	     {BL_ROLE_EDITOR, BL_ROLE_ADMIN, -1}},
+	    {DEL, 0, 0, 1, NULL, {-1, BL_ROLE_ADMIN, -1}},
+	    {DEL, 0, 0, 0, NULL, {-1, BL_ROLE_ADMIN, -1}}, /* absent: 0, not a refusal */
+	    {ROLE, 0, BL_ROLE_VIEWER, 0, NULL, {-1, BL_ROLE_ADMIN, -1}},
+	};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		char what[64];
+		snprintf(what, sizeof(what), "step %zu", i);
+		int64_t id = ids[steps[i].who];
+		int rc = steps[i].op == DEL ? OPS(fx)->user_delete(fx->s, id)
+		                            : OPS(fx)->user_set_role(fx->s, id, steps[i].role);
+		if (rc != steps[i].want)
+			fail_msg("%s: got %d (%s), want %d", what, rc,
+			         rc < 0 ? bl_store_error(fx->s) : "-", steps[i].want);
+		if (steps[i].want_error)
+			CHECK_STR(what, bl_store_error(fx->s), steps[i].want_error);
+		for (int k = 0; k < 3; k++) {
+			snprintf(what, sizeof(what), "step %zu: role of user %d", i, k);
+			CHECK_INT(what, role_of(fx, ids[k]), steps[i].roles[k]);
+		}
+	}
+}
+
+struct demotion {
+	struct bl_store *s;
+	int64_t id;
+	int rc;
+	char error[BL_DIAG_MAX];
+};
+
+static void *demote(void *arg)
+{
+	struct demotion *d = arg;
+	d->rc = d->s->ops->user_set_role(d->s, d->id, BL_ROLE_VIEWER);
+	snprintf(d->error, sizeof(d->error), "%s", bl_store_error(d->s));
+	return NULL;
+}
+
+/* Two demotions of the last two admins at once: the second waits for the
+ * first's transaction, then sees one admin left and refuses. */
+static void test_last_admin_concurrent(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_user(fx, "ann", BL_ROLE_ADMIN), b = make_user(fx, "ben", BL_ROLE_ADMIN);
+	struct demotion d = {.id = b};
+	struct bl_diag diag = {{0}};
+	struct bl_store_opts opts = {0};
+	if (bl_store_open(fx->uri, &opts, &d.s, &diag) != 0)
+		fail_msg("second handle: %s", diag.msg);
+	OK(fx, OPS(fx)->begin(fx->s));
+	RC(fx, OPS(fx)->user_set_role(fx->s, a, BL_ROLE_VIEWER), 1);
+	pthread_t th;
+	if (pthread_create(&th, NULL, demote, &d) != 0)
+		fail_msg("pthread_create");
+	struct timespec ts = {0, 300 * 1000 * 1000};
+	nanosleep(&ts, NULL); /* the other demotion is waiting for our lock by now */
+	OK(fx, OPS(fx)->commit(fx->s));
+	pthread_join(th, NULL);
+	bl_store_close(d.s);
+	CHECK_INT("the second demotion", d.rc, -BL_ELASTADMIN);
+	CHECK_STR("its message", d.error, "ben is the last admin: make another user admin first");
+	CHECK_INT("ann demoted", role_of(fx, a), BL_ROLE_VIEWER);
+	CHECK_INT("ben still admin", role_of(fx, b), BL_ROLE_ADMIN);
+}
+
 static void test_sessions(void **state)
 {
 	struct fixture *fx = *state;
@@ -5552,13 +5669,13 @@ static int on_job(void *arg, const struct bl_job *j)
 }
 
 /* job_claim that must return @want; on 1 checks the job is @want_id with input @want_input. */
-static void claim_job(struct fixture *fx, int64_t now, int restart, int want, int64_t want_id,
-                      const char *want_input, size_t want_len)
+static void claim_job(struct fixture *fx, int64_t now, int64_t stale_before, int want,
+                      int64_t want_id, const char *want_input, size_t want_len)
 {
 	struct bl_job j;
 	void *in = (void *)"untouched";
 	size_t len = 12345;
-	RC(fx, OPS(fx)->job_claim(fx->s, now, restart, &j, &in, &len), want);
+	RC(fx, OPS(fx)->job_claim(fx->s, now, stale_before, &j, &in, &len), want);
 	if (want != 1)
 		return;
 	CHECK_INT("claimed job", j.id, want_id);
@@ -5570,6 +5687,9 @@ static void claim_job(struct fixture *fx, int64_t now, int restart, int want, in
 		fail_msg("claimed job %" PRId64 ": input differs", want_id);
 	free(in);
 	bl_job_clear(&j);
+	char sql[96];
+	snprintf(sql, sizeof(sql), "SELECT heartbeat_at FROM jobs WHERE id = %" PRId64, want_id);
+	CHECK_INT("claimed: heartbeat_at", raw_int(fx, sql), now);
 }
 
 static void test_jobs(void **state)
@@ -5605,27 +5725,42 @@ static void test_jobs(void **state)
 
 	/* the oldest queued job first, with its input (bytes, NUL included) */
 	claim_job(fx, NOW + 1, 0, 1, j1.id, csv1, sizeof(csv1));
-	OK(fx, OPS(fx)->job_progress(fx->s, j1.id, 7));
+	/* progress refreshes the heartbeat (the lease), also without a new count */
+	OK(fx, OPS(fx)->job_progress(fx->s, j1.id, 7, NOW + 4));
+	OK(fx, OPS(fx)->job_progress(fx->s, j1.id, 7, NOW + 5));
 	RC(fx, OPS(fx)->job_get(fx->s, j1.id, &got), 1);
 	CHECK_INT("progress", got.done, 7);
+	CHECK_INT("progress keeps started_at", got.started_at, NOW + 1);
 	bl_job_clear(&got);
+	char sql[96];
+	snprintf(sql, sizeof(sql), "SELECT heartbeat_at FROM jobs WHERE id = %" PRId64, j1.id);
+	CHECK_INT("progress: heartbeat_at", raw_int(fx, sql), NOW + 5);
 	claim_job(fx, NOW + 2, 0, 1, j2.id, csv2, strlen(csv2));
 
-	/* restart: a running job (its runner died) first, from the start */
-	claim_job(fx, NOW + 3, 1, 1, j1.id, csv1, sizeof(csv1));
+	/* the lease: a running job silent since before stale_before is taken over
+	 * (the oldest first) and starts over; a fresher one, or one with its
+	 * heartbeat at stale_before, is not: the queued job comes first */
+	claim_job(fx, NOW + 6, NOW + 2, 1, j3.id, "", 0); /* j1 at 5, j2 at 2: both live */
+	claim_job(fx, NOW + 7, NOW + 3, 1, j2.id, csv2, strlen(csv2)); /* j2 silent */
+	claim_job(fx, NOW + 8, NOW + 6, 1, j1.id, csv1, sizeof(csv1)); /* j1 silent */
+	claim_job(fx, NOW + 9, NOW + 6, 0, 0, NULL, 0); /* j3 at 6, j2 at 7, j1 at 8 */
+	claim_job(fx, NOW + 9, 0, 0, 0, NULL, 0);       /* 0: no takeover at all */
 
 	struct seen w = {0};
 	char buf[256];
 	OK(fx, OPS(fx)->job_each(fx->s, 0, on_job, &w));
 	CHECK_STR("jobs newest first", texts_of(&w, buf, sizeof(buf)),
-	          "cli:queued:0,token:deploy:running:0,user:alice:running:0");
+	          "cli:running:0,token:deploy:running:0,user:alice:running:0");
 	memset(&w, 0, sizeof(w));
 	OK(fx, OPS(fx)->job_each(fx->s, 1, on_job, &w));
-	CHECK_STR("jobs, limit 1", texts_of(&w, buf, sizeof(buf)), "cli:queued:0");
+	CHECK_STR("jobs, limit 1", texts_of(&w, buf, sizeof(buf)), "cli:running:0");
 
 	/* finish: done with a report, failed with an error; the input goes */
-	OK(fx, OPS(fx)->job_progress(fx->s, j1.id, sizeof(csv1)));
+	OK(fx, OPS(fx)->job_progress(fx->s, j1.id, sizeof(csv1), NOW + 10));
 	OK(fx, OPS(fx)->job_finish(fx->s, j1.id, "{\"added\":1}", NULL, NOW + 4));
+	/* an ended job's progress and heartbeat stay */
+	OK(fx, OPS(fx)->job_progress(fx->s, j1.id, 1, NOW + 11));
+	CHECK_INT("no heartbeat after the end", raw_int(fx, sql), NOW + 10);
 	OK(fx, OPS(fx)->job_finish(fx->s, j2.id, NULL, "line 2: not an address", NOW + 5));
 	RC(fx, OPS(fx)->job_get(fx->s, j1.id, &got), 1);
 	CHECK_STR("done", bl_job_state_name(got.state), "done");
@@ -5645,11 +5780,9 @@ static void test_jobs(void **state)
 	          0);
 
 	/* ended jobs are never claimed again; an empty input is 0 bytes */
-	claim_job(fx, NOW + 6, 1, 1, j3.id, "", 0);
-	claim_job(fx, NOW + 7, 0, 0, 0, NULL, 0);
-	claim_job(fx, NOW + 8, 1, 1, j3.id, "", 0);
-	OK(fx, OPS(fx)->job_finish(fx->s, j3.id, NULL, NULL, NOW + 9));
-	claim_job(fx, NOW + 10, 1, 0, 0, NULL, 0);
+	claim_job(fx, NOW + 20, NOW + 20, 1, j3.id, "", 0);
+	OK(fx, OPS(fx)->job_finish(fx->s, j3.id, NULL, NULL, NOW + 21));
+	claim_job(fx, NOW + 100, NOW + 100, 0, 0, NULL, 0);
 }
 
 #define TEST(f)       cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -5734,6 +5867,8 @@ int main(void)
 	    TEST(test_subscriber_web_reads),
 	    TEST(test_users),
 	    TEST(test_sessions),
+	    TEST(test_last_admin),
+	    TEST(test_last_admin_concurrent),
 	    TEST(test_tokens),
 	    TEST(test_audit),
 	    TEST(test_maintained_counts),

@@ -300,14 +300,23 @@ static int64_t make_job(struct fixture *fx, const char *params, const char *csv)
 	return j.id;
 }
 
-static int run_job(struct fixture *fx, int restart, int64_t *id)
+/* bl_import_job_run at @now, taking over jobs silent for @takeover seconds
+ * (0: never), with @beat as its heartbeat handle (may be NULL). */
+static int run_job_at(struct fixture *fx, int64_t now, int64_t takeover, struct bl_store *beat,
+                      int64_t *id)
 {
-	struct bl_import_job_opts o = {.batch = 2, .restart = restart};
+	struct bl_import_job_opts o = {
+	    .batch = 2, .takeover = takeover, .beat = beat, .progress_interval = 0.01};
 	struct bl_diag d = {{0}};
-	int rc = bl_import_job_run(fx->s, T0, &o, id, &d);
+	int rc = bl_import_job_run(fx->s, now, &o, id, &d);
 	if (rc < 0)
 		fail_msg("bl_import_job_run: got %d (%s)", rc, d.msg);
 	return rc;
+}
+
+static int run_job(struct fixture *fx, int64_t *id)
+{
+	return run_job_at(fx, T0, 0, NULL, id);
 }
 
 static long long report_int(const struct bl_job *j, const char *key)
@@ -356,7 +365,7 @@ static void test_import_jobs(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int64_t want_id = make_job(fx, cases[i].params, cases[i].csv), id = -1;
-		CHECK_INT(cases[i].name, run_job(fx, 0, &id), 1);
+		CHECK_INT(cases[i].name, run_job(fx, &id), 1);
 		CHECK_INT("the job run", id, want_id);
 		struct bl_job j = {0};
 		CHECK_INT("job_get", OPS(fx)->job_get(fx->s, id, &j), 1);
@@ -385,38 +394,63 @@ static void test_import_jobs(void **state)
 	}
 	CHECK_INT("subscribers: 2 + cat, dan, eve, fay", count_subscribers(fx), 6);
 	int64_t id = -1;
-	CHECK_INT("no job left", run_job(fx, 0, &id), 0);
+	CHECK_INT("no job left", run_job(fx, &id), 0);
 	CHECK_INT("no job: id", id, 0);
 }
 
-/* A job left running (its runner died) is taken again only with restart, and
- * the rerun imports without duplicates. */
-static void test_import_job_restart(void **state)
+/* The lease: a job left running is taken over only once its heartbeat is
+ * @takeover seconds old (job_progress keeps it fresh), and the rerun, here
+ * with a heartbeat thread on its own handle, imports without duplicates. */
+static void test_import_job_takeover(void **state)
 {
 	struct fixture *fx = *state;
 	const char *csv = "email,name\nhal@example.org,Hal\nivy@example.org,Ivy\n";
 	int64_t want = make_job(fx, "{\"list\":\"news\",\"confirmed\":true}", csv), id = -1;
-	/* A runner claims it and dies, after importing the first row itself. */
+	/* A runner claims it at T0 (its heartbeat) and goes silent; another job imports hal. */
 	struct bl_job j = {0};
 	void *input = NULL;
 	size_t len = 0;
 	CHECK_INT("job_claim", OPS(fx)->job_claim(fx->s, T0, 0, &j, &input, &len), 1);
 	free(input);
 	bl_job_clear(&j);
-	struct bl_import_job_opts o0 = {.restart = 0};
 	int64_t other = make_job(fx, "{\"list\":\"news\",\"confirmed\":true}",
 	                         "email,name\nhal@example.org,Hal\n");
-	struct bl_diag d;
-	CHECK_INT("without restart: the queued job", bl_import_job_run(fx->s, T0, &o0, &id, &d), 1);
-	CHECK_INT("without restart: which", id, other);
-	CHECK_INT("without restart: the running one is left", run_job(fx, 0, &id), 0);
-
-	CHECK_INT("with restart", run_job(fx, 1, &id), 1);
-	CHECK_INT("with restart: the running job", id, want);
+	static const struct {
+		const char *name;
+		int64_t now, takeover,
+		    beat_at; /* beat_at: job_progress first at that time, 0 none */
+		int want;
+		int want_other; /* 1: the job run is other, 0: want (when want is 1) */
+	} steps[] = {
+	    {"silent 30 s of 60: the queued job instead", T0 + 30, 60, 0, 1, 1},
+	    {"silent 59 s of 60: left", T0 + 59, 60, 0, 0, 0},
+	    {"no takeover at all: left", T0 + 1000, 0, 0, 0, 0},
+	    {"a heartbeat at +50, now +61: left", T0 + 61, 60, T0 + 50, 0, 0},
+	    {"silent 61 s since its heartbeat: taken over", T0 + 111, 60, 0, 1, 0},
+	};
+	struct bl_store *beat = NULL;
+	struct bl_diag d = {{0}};
+	struct bl_store_opts so = {0};
+	if (bl_store_open(fx->uri, &so, &beat, &d) != 0)
+		fail_msg("heartbeat handle: %s", d.msg);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if (steps[i].beat_at)
+			CHECK_INT("job_progress",
+			          OPS(fx)->job_progress(fx->s, want, 1, steps[i].beat_at), 0);
+		CHECK_INT(steps[i].name, run_job_at(fx, steps[i].now, steps[i].takeover, beat, &id),
+		          steps[i].want);
+		CHECK_INT(steps[i].name, id,
+		          !steps[i].want        ? 0
+		          : steps[i].want_other ? other
+		                                : want);
+	}
+	bl_store_close(beat);
 	CHECK_INT("job_get", OPS(fx)->job_get(fx->s, want, &j), 1);
-	CHECK_STR("restarted job state", bl_job_state_name(j.state), "done");
-	CHECK_INT("restarted: hal was there already", report_int(&j, "duplicate"), 1);
-	CHECK_INT("restarted: ivy imported", report_int(&j, "imported"), 1);
+	CHECK_STR("taken-over job state", bl_job_state_name(j.state), "done");
+	CHECK_INT("taken over: started again", j.started_at, T0 + 111);
+	CHECK_INT("taken over: every byte", j.done, (int64_t)strlen(csv));
+	CHECK_INT("taken over: hal was there already", report_int(&j, "duplicate"), 1);
+	CHECK_INT("taken over: ivy imported", report_int(&j, "imported"), 1);
 	bl_job_clear(&j);
 	CHECK_INT("subscribers: 2 + hal, ivy", count_subscribers(fx), 4);
 }
@@ -449,7 +483,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_scheduler_cases, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_held_then_sent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_import_jobs, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_import_job_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_import_job_takeover, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests_name("sched_jobs/" BL_TEST_BACKEND, tests, NULL, NULL);
 	if (is_pg)

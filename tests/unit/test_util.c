@@ -151,6 +151,7 @@ static void test_strings(void **state)
 	assert_int_equal(bl_parse_int64("101", 0, 100, &v), -BL_ELIMIT);
 	assert_int_equal(bl_parse_int64("4x", 0, 100, &v), -BL_EINVAL);
 	assert_string_equal(bl_strerror(-BL_ENOENT), "not found");
+	assert_string_equal(bl_strerror(-BL_ELASTADMIN), "the last admin cannot be removed");
 	assert_string_equal(bl_strerror(999), "unknown error");
 }
 

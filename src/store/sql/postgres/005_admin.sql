@@ -64,7 +64,8 @@ CREATE TABLE jobs (
 	input       bytea,
 	created_at  bigint NOT NULL,
 	started_at  bigint,
-	finished_at bigint
+	finished_at bigint,
+	heartbeat_at bigint -- the runner's lease: job_progress refreshes it
 );
 CREATE INDEX jobs_by_state ON jobs (state, id);
 

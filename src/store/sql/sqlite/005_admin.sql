@@ -74,7 +74,8 @@ CREATE TABLE jobs (
 	input       BLOB,
 	created_at  INTEGER NOT NULL,
 	started_at  INTEGER,
-	finished_at INTEGER
+	finished_at INTEGER,
+	heartbeat_at INTEGER -- the runner's lease: job_progress refreshes it
 );
 CREATE INDEX jobs_by_state ON jobs (state, id);
 
