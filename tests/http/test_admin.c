@@ -1002,11 +1002,13 @@ struct later {
 	int rc;
 };
 
-/* Commit @arg's transaction one second from now. */
+/* Commit @arg's transaction four seconds from now: long enough for the
+ * request racing it to reach its store call even on a loaded machine (a
+ * sanitizer build under a parallel test run). */
 static void *commit_later(void *arg)
 {
 	struct later *l = arg;
-	struct timespec ts = {1, 0};
+	struct timespec ts = {4, 0};
 	nanosleep(&ts, NULL);
 	l->rc = l->s->ops->commit(l->s);
 	return NULL;
