@@ -7,6 +7,9 @@
  */
 #include "core/json.h"
 
+#include "util/buf.h"
+#include "util/utf8.h"
+
 #include "core/address.h"
 #include "util/time.h"
 
@@ -21,7 +24,25 @@ json_t *bl_json_time(int64_t t)
 /* A borrowed C string as JSON; NULL reads as "" (the store hands out "" for unset text). */
 static json_t *str(const char *s)
 {
-	return json_string(s ? s : "");
+	if (!s)
+		s = "";
+	size_t n = strlen(s), bad;
+	if (bl_utf8_valid(s, n, &bad))
+		return json_stringn(s, n);
+	/* Stored text that is not UTF-8 (cut by an older version, written by
+	 * hand): each bad byte becomes U+FFFD rather than losing the field. */
+	struct bl_buf b;
+	bl_buf_init(&b, 0);
+	while (!bl_utf8_valid(s, n, &bad)) {
+		bl_buf_add(&b, s, bad);
+		bl_buf_adds(&b, "\xEF\xBF\xBD");
+		s += bad + 1;
+		n -= bad + 1;
+	}
+	bl_buf_add(&b, s, n);
+	json_t *j = json_stringn(b.data, b.len);
+	bl_buf_finish(&b);
+	return j;
 }
 
 json_t *bl_json_list(const struct bl_list *l, const struct bl_list_counts *n)
@@ -66,11 +87,11 @@ json_t *bl_json_subscriber(const struct bl_subscriber *s)
 	struct bl_address a;
 	const char *email = s->email ? s->email : "";
 	json_object_set_new(o, "id", json_integer(s->id));
-	json_object_set_new(o, "email", json_string(email));
+	json_object_set_new(o, "email", str(email));
 	if (bl_address_parse(email, strlen(email), BL_ADDRESS_SMTPUTF8, &a, NULL, NULL) == 0)
-		json_object_set_new(o, "display", json_string(a.display));
+		json_object_set_new(o, "display", str(a.display));
 	else
-		json_object_set_new(o, "display", json_string(email));
+		json_object_set_new(o, "display", str(email));
 	json_object_set_new(o, "name", str(s->name));
 	json_object_set_new(o, "attributes", attributes(s->attributes));
 	json_object_set_new(o, "status", json_string(bl_subscriber_status_name(s->status)));
@@ -83,7 +104,7 @@ json_t *bl_json_subscriber(const struct bl_subscriber *s)
 json_t *bl_json_subscription(const struct bl_subscription *s)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "list", s->list_slug ? json_string(s->list_slug) : json_null());
+	json_object_set_new(o, "list", s->list_slug ? str(s->list_slug) : json_null());
 	json_object_set_new(o, "status", json_string(bl_sub_status_name(s->status)));
 	json_object_set_new(o, "mode", json_string(bl_mode_name(s->mode)));
 	json_object_set_new(o, "created_at", bl_json_time(s->created_at));
@@ -95,7 +116,7 @@ json_t *bl_json_consent(const struct bl_consent *c)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "kind", json_string(bl_consent_kind_name(c->kind)));
-	json_object_set_new(o, "list", c->list_slug ? json_string(c->list_slug) : json_null());
+	json_object_set_new(o, "list", c->list_slug ? str(c->list_slug) : json_null());
 	json_object_set_new(o, "at", bl_json_time(c->at));
 	json_object_set_new(o, "ip", str(c->ip));
 	json_object_set_new(o, "user_agent", str(c->user_agent));

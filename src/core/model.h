@@ -53,6 +53,7 @@ int bl_consent_kind_parse(const char *s, enum bl_consent_kind *out);
 #define BL_ATTRIBUTES_MAX       16384 /* subscriber attributes, compact JSON */
 #define BL_SOURCE_MAX           300   /* consent event source */
 #define BL_USER_AGENT_MAX       500
+#define BL_REASON_MAX           200 /* a subscriber's status_reason (why blocklisted) */
 
 /* A list. Strings are owned by whoever filled the struct (see the filler's contract). */
 struct bl_list {

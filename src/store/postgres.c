@@ -3838,9 +3838,9 @@ static int pg_growth(struct bl_store *s, int64_t first_day, size_t n_days, int64
 static int pg_subscriber_update(struct bl_store *s, const struct bl_subscriber *sub,
                                 const struct bl_consent_ctx *ctx)
 {
-	if ((unsigned)sub->status > BL_SUBSCRIBER_BLOCKLISTED)
-		return bl_store_set_error(s, BL_EINVAL, "unknown subscriber status %d",
-		                          (int)sub->status);
+	int bad = bl_store_check_subscriber(s, sub);
+	if (bad)
+		return bad;
 	struct bl_ctx_text t;
 	bl_store_ctx_text(ctx, &t);
 	int64_t now = ctx && ctx->now ? ctx->now : bl_now();

@@ -3977,9 +3977,9 @@ static int sq_subscriber_update(struct bl_store *base, const struct bl_subscribe
                                 const struct bl_consent_ctx *ctx)
 {
 	struct sqlite_store *s = S(base);
-	if ((unsigned)sub->status > BL_SUBSCRIBER_BLOCKLISTED)
-		return bl_store_set_error(base, BL_EINVAL, "unknown subscriber status %d",
-		                          (int)sub->status);
+	int bad = bl_store_check_subscriber(base, sub);
+	if (bad)
+		return bad;
 	int64_t now = ctx && ctx->now ? ctx->now : bl_now();
 	int rc = tx_begin(s);
 	if (rc)

@@ -1,6 +1,8 @@
 /* Backend registry and shared helpers of the store; see store.h. */
 #include "store/store.h"
 
+#include "util/utf8.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +129,32 @@ int bl_store_check_signup(struct bl_store *s, const struct bl_signup *in)
 		return bl_store_set_error(s, BL_EINVAL,
 		                          "web_signup: negative confirm_interval %lld",
 		                          (long long)in->confirm_interval);
+	return 0;
+}
+
+/* @what's @v (NULL reads as "") must be valid UTF-8 of at most @max bytes. */
+static int check_text(struct bl_store *s, const char *what, const char *v, size_t max)
+{
+	size_t n = v ? strlen(v) : 0, bad;
+	if (n > max)
+		return bl_store_set_error(s, BL_EINVAL, "%s is %zu bytes; at most %zu", what, n,
+		                          max);
+	if (n && !bl_utf8_valid(v, n, &bad))
+		return bl_store_set_error(s, BL_EINVAL, "%s is not valid UTF-8 (byte %zu)", what,
+		                          bad + 1);
+	return 0;
+}
+
+int bl_store_check_subscriber(struct bl_store *s, const struct bl_subscriber *sub)
+{
+	int rc;
+	if ((unsigned)sub->status > BL_SUBSCRIBER_BLOCKLISTED)
+		return bl_store_set_error(s, BL_EINVAL, "unknown subscriber status %d",
+		                          (int)sub->status);
+	if ((rc = check_text(s, "the name", sub->name, BL_NAME_MAX)) ||
+	    (rc = check_text(s, "the attributes", sub->attributes, BL_ATTRIBUTES_MAX)) ||
+	    (rc = check_text(s, "the status reason", sub->status_reason, BL_REASON_MAX)))
+		return rc;
 	return 0;
 }
 

@@ -717,7 +717,10 @@ struct bl_store_ops {
 	/* subscriber_update - set name, attributes (compact JSON object),
 	 * status and status_reason of subscriber @sub->id, updated_at = @now;
 	 * a change of status appends a blocklist event (to blocklisted) with
-	 * @ctx. 1 changed, 0 no such subscriber. */
+	 * @ctx. 1 changed, 0 no such subscriber. -BL_EINVAL (nothing written)
+	 * for an unknown status, or a name (over BL_NAME_MAX bytes), attributes
+	 * (over BL_ATTRIBUTES_MAX) or status_reason (over BL_REASON_MAX) that is
+	 * not valid UTF-8 or too long (bl_store_check_subscriber). */
 	int (*subscriber_update)(struct bl_store *s, const struct bl_subscriber *sub,
 	                         const struct bl_consent_ctx *ctx);
 
@@ -846,6 +849,14 @@ void bl_store_ctx_text(const struct bl_consent_ctx *ctx, struct bl_ctx_text *out
  * confirm_interval; else 0.
  */
 int bl_store_check_signup(struct bl_store *s, const struct bl_signup *in);
+
+/*
+ * bl_store_check_subscriber - for backends: the argument checks of
+ * subscriber_update. -BL_EINVAL (message on @s) for an unknown status, or a
+ * name, attributes or status_reason that is not valid UTF-8 or is over its
+ * limit (BL_NAME_MAX, BL_ATTRIBUTES_MAX, BL_REASON_MAX bytes); else 0.
+ */
+int bl_store_check_subscriber(struct bl_store *s, const struct bl_subscriber *sub);
 
 /*
  * bl_store_check_changes - for backends: the argument checks of

@@ -5178,6 +5178,34 @@ static void test_subscriber_update(void **state)
 	check_subscriber_counts(fx, "after unblocking", 1, 0);
 	s.id = 999999;
 	RC(fx, OPS(fx)->subscriber_update(fx->s, &s, &ctx), 0);
+
+	/* text that is not UTF-8 or too long is refused, nothing written */
+	char reason[BL_REASON_MAX + 2];
+	memset(reason, 'r', BL_REASON_MAX - 1);
+	memcpy(reason + BL_REASON_MAX - 1, "\xC3", 2); /* a cut "é" */
+	const struct {
+		const char *what, *name, *reason;
+	} bad[] = {
+	    {"a reason ending in half a character", "Ursula", reason},
+	    {"a name with a stray byte", "Urs\xFFla", ""},
+	};
+	s.id = id;
+	s.status = BL_SUBSCRIBER_BLOCKLISTED;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		s.name = (char *)(uintptr_t)bad[i].name;
+		s.status_reason = (char *)(uintptr_t)bad[i].reason;
+		int rc = OPS(fx)->subscriber_update(fx->s, &s, &ctx);
+		if (rc != -BL_EINVAL)
+			fail_msg("%s: got %d, want -BL_EINVAL", bad[i].what, rc);
+	}
+	memset(reason, 'r', BL_REASON_MAX + 1);
+	reason[BL_REASON_MAX + 1] = '\0';
+	s.name = "Ursula";
+	s.status_reason = reason;
+	RC(fx, OPS(fx)->subscriber_update(fx->s, &s, &ctx), -BL_EINVAL);
+	RC(fx, OPS(fx)->subscriber_get_id(fx->s, id, &got), 1);
+	CHECK_STR("status after refusals", bl_subscriber_status_name(got.status), "active");
+	bl_subscriber_clear(&got);
 }
 
 static void test_subscriber_search(void **state)
