@@ -925,16 +925,35 @@ static int pg_list_delete(struct bl_store *s, const char *slug)
 	 * (list_id NULL), in the same statement.
 	 */
 	const char *params[] = {slug};
+	/* A post still to go out on the list keeps it (store.h, list_delete). */
 	PGresult *res = run(pg(s), "list_delete",
-	                    "WITH l AS (DELETE FROM lists WHERE slug = $1 RETURNING id), "
+	                    "WITH busy AS (SELECT p.id, p.status FROM lists l "
+	                    "JOIN post_lists pl ON pl.list_id = l.id "
+	                    "JOIN posts p ON p.id = pl.post_id "
+	                    "WHERE l.slug = $1 AND p.kind = 'post' "
+	                    "AND p.status IN ('scheduled', 'sending', 'paused') "
+	                    "ORDER BY p.id LIMIT 1), "
+	                    "l AS (DELETE FROM lists WHERE slug = $1 "
+	                    "AND NOT EXISTS (SELECT 1 FROM busy) RETURNING id), "
 	                    "e AS (UPDATE consent_events SET list_id = NULL "
 	                    "WHERE list_id IN (SELECT id FROM l)) "
-	                    "SELECT count(*) FROM l",
+	                    "SELECT (SELECT count(*) FROM l), (SELECT id FROM busy), "
+	                    "(SELECT status FROM busy)",
 	                    1, params);
 	if (!res)
 		return -BL_ESTORE;
 	long long n = get_i64(res, 0, 0);
+	int busy = !PQgetisnull(res, 0, 1);
+	long long post = busy ? get_i64(res, 0, 1) : 0;
+	char status[16];
+	snprintf(status, sizeof(status), "%s", busy ? PQgetvalue(res, 0, 2) : "");
 	PQclear(res);
+	if (busy)
+		return bl_store_set_error(
+		    s, BL_EINUSE,
+		    "list \"%s\" is used by post %lld (%s): cancel the post or "
+		    "change its lists first",
+		    slug, post, status);
 	if (n == 0)
 		return bl_store_set_error(s, BL_ENOENT, "there is no list \"%s\"", slug);
 	return 0;

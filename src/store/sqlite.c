@@ -1171,6 +1171,32 @@ static int sq_list_delete(struct bl_store *base, const char *slug)
 	int rc = tx_begin(s);
 	if (rc)
 		return rc;
+	/* A post still to go out on the list keeps it (store.h, list_delete). */
+	sqlite3_stmt *busy = NULL;
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT p.id, p.status FROM lists l "
+	                       "JOIN post_lists pl ON pl.list_id = l.id "
+	                       "JOIN posts p ON p.id = pl.post_id "
+	                       "WHERE l.slug = ?1 AND p.kind = 'post' "
+	                       "AND p.status IN ('scheduled', 'sending', 'paused') "
+	                       "ORDER BY p.id LIMIT 1",
+	                       -1, &busy, NULL) != SQLITE_OK) {
+		rc = fail(s, sqlite3_errcode(s->db), "deleting a list");
+		goto out;
+	}
+	bind_text(busy, 1, slug);
+	int step = sqlite3_step(busy);
+	if (step == SQLITE_ROW)
+		rc = bl_store_set_error(base, BL_EINUSE,
+		                        "list \"%s\" is used by post %lld (%s): cancel the post or "
+		                        "change its lists first",
+		                        slug, (long long)sqlite3_column_int64(busy, 0),
+		                        (const char *)sqlite3_column_text(busy, 1));
+	else if (step != SQLITE_DONE)
+		rc = fail(s, step, "deleting a list");
+	sqlite3_finalize(busy);
+	if (rc)
+		goto out;
 	/* Consent events keep their history, detached from the list. */
 	sqlite3_stmt *st = stmt(s, ST_LIST_DETACH);
 	if (!st) {

@@ -307,7 +307,10 @@ struct bl_store_ops {
 	int (*list_get)(struct bl_store *s, const char *slug, struct bl_list *out);
 	int (*list_each)(struct bl_store *s, bl_list_fn fn, void *arg); /* by slug */
 	/* delete the list and its subscriptions; consent events keep their history with list_id
-	 * NULL. -BL_ENOENT if there is no such list. */
+	 * NULL. -BL_ENOENT if there is no such list; -BL_EINUSE (nothing
+	 * deleted; the message names the post) while a post of kind post in
+	 * status scheduled, sending or paused is on the list (deleting it would
+	 * empty the post's audience mid-way). */
 	int (*list_delete)(struct bl_store *s, const char *slug);
 	int (*list_counts)(struct bl_store *s, int64_t list_id, struct bl_list_counts *out);
 

@@ -17,6 +17,7 @@ static const char *const messages[] = {
     [BL_EBUSY] = "database is busy",
     [BL_EENCODING] = "text is not valid UTF-8",
     [BL_ELASTADMIN] = "the last admin cannot be removed",
+    [BL_EINUSE] = "still in use",
 };
 
 const char *bl_strerror(int code)

@@ -12,17 +12,18 @@
 
 enum bl_err {
 	BL_OK = 0,
-	BL_EINVAL,    /* malformed input: an address, a CSV row, a config value */
-	BL_EUSAGE,    /* wrong command-line usage */
-	BL_ENOENT,    /* the named thing does not exist */
-	BL_EEXIST,    /* the thing already exists */
-	BL_ELIMIT,    /* a size or count limit was exceeded */
-	BL_EIO,       /* reading or writing a file failed */
-	BL_ESTORE,    /* the database failed (connection, SQL, constraint) */
-	BL_ESCHEMA,   /* the database schema is newer than this binary */
-	BL_EBUSY,     /* the database stayed locked past the busy timeout */
-	BL_EENCODING, /* input is not UTF-8 (Latin-1, UTF-16, ...) */
-	BL_ELASTADMIN /* refused: the change would leave no user with role admin */
+	BL_EINVAL,     /* malformed input: an address, a CSV row, a config value */
+	BL_EUSAGE,     /* wrong command-line usage */
+	BL_ENOENT,     /* the named thing does not exist */
+	BL_EEXIST,     /* the thing already exists */
+	BL_ELIMIT,     /* a size or count limit was exceeded */
+	BL_EIO,        /* reading or writing a file failed */
+	BL_ESTORE,     /* the database failed (connection, SQL, constraint) */
+	BL_ESCHEMA,    /* the database schema is newer than this binary */
+	BL_EBUSY,      /* the database stayed locked past the busy timeout */
+	BL_EENCODING,  /* input is not UTF-8 (Latin-1, UTF-16, ...) */
+	BL_ELASTADMIN, /* refused: the change would leave no user with role admin */
+	BL_EINUSE      /* refused: the thing is still used (a list by a post yet to go out) */
 };
 
 /*

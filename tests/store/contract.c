@@ -1875,7 +1875,8 @@ static void test_posts(void **state)
 	CHECK_INT("post lists after the refusals", raw_int(fx, "SELECT count(*) FROM post_lists"),
 	          3);
 
-	/* Deleting a list takes it off its posts. */
+	/* Deleting a list takes it off its posts (drafts: test_list_delete_busy). */
+	RC(fx, OPS(fx)->post_schedule(fx->s, first, 0), 1);
 	OK(fx, OPS(fx)->list_delete(fx->s, "b"));
 	memset(&l, 0, sizeof(l));
 	OK(fx, OPS(fx)->post_lists(fx->s, first, on_list, &l));
@@ -5424,6 +5425,31 @@ static void test_post_update(void **state)
 	CHECK_STR("a sending post keeps its lists", lists_of(fx, sent, buf, sizeof(buf)), "a");
 }
 
+/* list_delete keeps a list a post still has to go out on. */
+static void test_list_delete_busy(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list(fx, "a");
+	int64_t id = make_post(fx, "s", BL_PRIORITY_NORMAL, &a, 1);
+	static const struct {
+		int64_t at; /* post_schedule: 0 = draft */
+		int want;
+	} steps[] = {{NOW + 100, -BL_EINUSE}, {0, 0}};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		RC(fx, OPS(fx)->post_schedule(fx->s, id, steps[i].at), 1);
+		int rc = OPS(fx)->list_delete(fx->s, "a");
+		if (rc != steps[i].want)
+			fail_msg("list_delete with the post %s: got %d, want %d",
+			         steps[i].at ? "scheduled" : "a draft", rc, steps[i].want);
+		struct bl_list l = {0};
+		int found = OPS(fx)->list_get(fx->s, "a", &l);
+		bl_list_clear(&l);
+		CHECK_INT("list still there", found, steps[i].want ? 1 : 0);
+		if (steps[i].want && !strstr(bl_store_error(fx->s), "post"))
+			fail_msg("the refusal does not name the post: %s", bl_store_error(fx->s));
+	}
+}
+
 static void test_post_schedule(void **state)
 {
 	struct fixture *fx = *state;
@@ -5906,6 +5932,7 @@ int main(void)
 	    TEST(test_subscriber_search),
 	    TEST(test_post_page),
 	    TEST(test_post_update),
+	    TEST(test_list_delete_busy),
 	    TEST(test_post_schedule),
 	    TEST(test_schedule_run),
 	    TEST(test_delivery_retry),

@@ -152,6 +152,7 @@ static void test_strings(void **state)
 	assert_int_equal(bl_parse_int64("4x", 0, 100, &v), -BL_EINVAL);
 	assert_string_equal(bl_strerror(-BL_ENOENT), "not found");
 	assert_string_equal(bl_strerror(-BL_ELASTADMIN), "the last admin cannot be removed");
+	assert_string_equal(bl_strerror(-BL_EINUSE), "still in use");
 	assert_string_equal(bl_strerror(999), "unknown error");
 }
 
