@@ -368,6 +368,9 @@ static const char *method_lower(unsigned m)
 	                            : "delete";
 }
 
+static const char *operation_ids_problem(json_t *doc);
+static const char *refs_problem(json_t *doc, json_t *v, const char *where);
+
 /* Every operation the dispatcher matches is in the document, every operation
  * of the document is one the dispatcher matches, and every API route of the
  * server's table leads to the dispatcher's paths. */
@@ -432,7 +435,146 @@ static void test_openapi_matches_router(void **state)
 	for (size_t k = 0; k < n_rt; k++)
 		if (strncmp(rt[k].path, "/api/v1/", 8) != 0)
 			fail_msg("route %s is not under /api/v1/", rt[k].path);
+	const char *why = operation_ids_problem(doc);
+	if (why)
+		fail_msg("openapi.json: %s", why);
+	why = refs_problem(doc, doc, "");
+	if (why)
+		fail_msg("openapi.json: %s", why);
 	json_decref(doc);
+}
+
+/* Why the operationIds of @doc are wrong (NULL when they are right): each
+ * operation has one, camelCase ([a-z][A-Za-z0-9]*), none used twice. */
+static const char *operation_ids_problem(json_t *doc)
+{
+	static char why[300];
+	json_t *seen = json_object();
+	const char *path, *m;
+	json_t *item, *op;
+	*why = '\0';
+	json_object_foreach(json_object_get(doc, "paths"), path, item)
+	{
+		json_object_foreach(item, m, op)
+		{
+			const char *id = json_string_value(json_object_get(op, "operationId"));
+			size_t bad = id ? strspn(id, "abcdefghijklmnopqrstuvwxyz"
+			                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+			                : 0;
+			if (!*why && !id)
+				snprintf(why, sizeof(why), "%s %s has no operationId", m, path);
+			else if (!*why && (id[0] < 'a' || id[0] > 'z' || id[bad] != '\0'))
+				snprintf(why, sizeof(why),
+				         "%s %s: operationId \"%s\" is not camelCase", m, path, id);
+			else if (!*why && json_object_get(seen, id))
+				snprintf(why, sizeof(why), "%s %s: operationId \"%s\" is also %s's",
+				         m, path, id, json_string_value(json_object_get(seen, id)));
+			else if (!*why)
+				json_object_set_new(seen, id, json_string(path));
+		}
+	}
+	json_decref(seen);
+	return *why ? why : NULL;
+}
+
+/* The value JSON pointer @ref ("#/a/b~1c", RFC 6901) names in @doc, or NULL. */
+static json_t *resolve(json_t *doc, const char *ref)
+{
+	if (strncmp(ref, "#/", 2) != 0)
+		return NULL;
+	json_t *v = doc;
+	char tok[256];
+	for (const char *p = ref + 2; v;) {
+		size_t n = 0;
+		for (; *p && *p != '/' && n + 1 < sizeof(tok); p++) {
+			if (p[0] == '~' && (p[1] == '0' || p[1] == '1')) {
+				tok[n++] = p[1] == '0' ? '~' : '/';
+				p++;
+			} else {
+				tok[n++] = *p;
+			}
+		}
+		tok[n] = '\0';
+		v = json_object_get(v, tok);
+		if (*p != '/')
+			break;
+		p++;
+	}
+	return v;
+}
+
+/* Why some "$ref" under @v (at @where in @doc) does not resolve; NULL when all do. */
+static const char *refs_problem(json_t *doc, json_t *v, const char *where)
+{
+	static char why[600];
+	char at[512];
+	if (json_is_object(v)) {
+		json_t *ref = json_object_get(v, "$ref");
+		if (ref && (!json_is_string(ref) || !resolve(doc, json_string_value(ref)))) {
+			snprintf(why, sizeof(why), "%s: $ref %s does not resolve", where,
+			         json_is_string(ref) ? json_string_value(ref) : "(not a string)");
+			return why;
+		}
+		const char *k;
+		json_t *x;
+		json_object_foreach(v, k, x)
+		{
+			snprintf(at, sizeof(at), "%s/%s", where, k);
+			const char *bad = refs_problem(doc, x, at);
+			if (bad)
+				return bad;
+		}
+	} else if (json_is_array(v)) {
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			snprintf(at, sizeof(at), "%s/%zu", where, i);
+			const char *bad = refs_problem(doc, json_array_get(v, i), at);
+			if (bad)
+				return bad;
+		}
+	}
+	return NULL;
+}
+
+/* The checks above catch what they are meant to: a table of broken documents. */
+static void test_openapi_checks(void **state)
+{
+	static const struct {
+		const char *doc, *want; /* want: a word of the complaint; NULL: none */
+	} cases[] = {
+	    {"{\"paths\":{\"/a\":{\"get\":{\"operationId\":\"getA\"},"
+	     "\"post\":{\"operationId\":\"createA\"}}}}",
+	     NULL},
+	    {"{\"paths\":{\"/a\":{\"get\":{}}}}", "no operationId"},
+	    {"{\"paths\":{\"/a\":{\"get\":{\"operationId\":\"get_\"}}}}", "camelCase"},
+	    {"{\"paths\":{\"/a\":{\"get\":{\"operationId\":\"GetA\"}}}}", "camelCase"},
+	    {"{\"paths\":{\"/a\":{\"get\":{\"operationId\":\"x\"}},"
+	     "\"/b\":{\"get\":{\"operationId\":\"x\"}}}}",
+	     "also /a's"},
+	    {"{\"paths\":{},\"components\":{\"schemas\":{\"A\":{},"
+	     "\"B\":{\"$ref\":\"#/components/schemas/A\"}}}}",
+	     NULL},
+	    {"{\"paths\":{},\"components\":{\"schemas\":{\"A\":{\"items\":"
+	     "[{\"$ref\":\"#/components/schemas/Nope\"}]}}}}",
+	     "/components/schemas/A/items/0: $ref #/components/schemas/Nope"},
+	    {"{\"paths\":{},\"x\":{\"a/b\":{}},\"y\":{\"$ref\":\"#/x/a~1b\"}}", NULL},
+	    {"{\"paths\":{},\"y\":{\"$ref\":\"other.json#/x\"}}", "does not resolve"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_error_t err;
+		json_t *doc = json_loads(cases[i].doc, 0, &err);
+		if (!doc)
+			fail_msg("case %zu does not parse: %s", i, err.text);
+		const char *got = operation_ids_problem(doc);
+		if (!got)
+			got = refs_problem(doc, doc, "");
+		if (cases[i].want ? !got || !strstr(got, cases[i].want) : got != NULL)
+			fail_msg("case %zu: got \"%s\", want %s%s%s", i,
+			         got ? got : "(no complaint)",
+			         cases[i].want ? "a complaint with \"" : "no complaint",
+			         cases[i].want ? cases[i].want : "", cases[i].want ? "\"" : "");
+		json_decref(doc);
+	}
+	(void)state;
 }
 
 /* Over HTTP: each documented operation reaches a handler (its template filled
@@ -1261,6 +1403,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_openapi_matches_router),
+	    cmocka_unit_test(test_openapi_checks),
 	    cmocka_unit_test(test_unauthenticated),
 	    cmocka_unit_test(test_lists),
 	    cmocka_unit_test(test_roles),
