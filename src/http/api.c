@@ -1886,34 +1886,7 @@ static void post_status(struct bl_api_call *c)
 		bl_post_clear(&p);
 		return;
 	}
-	/* msgs/s over the last minute, as `post status`: a post that finished in
-	 * less than a minute gets its own duration instead. */
-	double rate = (double)recent / 60.0;
-	if (p.status == BL_POST_SENT && p.finished_at && p.started_at &&
-	    p.finished_at - p.started_at < 60 && c->now - p.finished_at < 60) {
-		int64_t span = p.finished_at - p.started_at;
-		rate = (double)recent / (double)(span > 0 ? span : 1);
-	}
-	n.in_doubt = p.in_doubt;
-	int64_t left =
-	    n.n[BL_DELIVERY_PENDING] + n.n[BL_DELIVERY_CLAIMED] + n.n[BL_DELIVERY_DEFERRED];
-	int64_t done =
-	    n.n[BL_DELIVERY_ACCEPTED] + n.n[BL_DELIVERY_FAILED] + n.n[BL_DELIVERY_SUPPRESSED];
-	json_t *o = json_object();
-	json_object_set_new(o, "id", json_integer(p.id));
-	json_object_set_new(o, "status", json_string(bl_post_status_name(p.status)));
-	json_object_set_new(o, "pause_reason", json_string(p.pause_reason ? p.pause_reason : ""));
-	json_object_set_new(o, "total", json_integer(p.total));
-	json_object_set_new(o, "counts", bl_json_delivery_counts(&n));
-	json_object_set_new(o, "in_doubt", json_integer(n.in_doubt));
-	json_object_set_new(o, "done", json_integer(done));
-	json_object_set_new(o, "rate", json_real((double)(int64_t)(rate * 10 + 0.5) / 10));
-	json_object_set_new(o, "eta",
-	                    left == 0  ? json_integer(0)
-	                    : rate > 0 ? json_integer((int64_t)((double)left / rate + 0.5))
-	                               : json_null());
-	json_object_set_new(o, "started_at", bl_json_time(p.started_at));
-	json_object_set_new(o, "finished_at", bl_json_time(p.finished_at));
+	json_t *o = bl_json_post_status(&p, &n, recent, c->now);
 	reply(c, 200, o);
 	bl_post_clear(&p);
 }
