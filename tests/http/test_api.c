@@ -186,6 +186,30 @@ static void want_status(const struct reply *r, long want, const char *what)
 		         r->body);
 }
 
+/* @text reads as a sentence (see want_problem); the first word doubled
+ * ("body body:1:") or a flag ("--list") fails @what. */
+static void want_sentence(const char *text, const char *what)
+{
+	size_t n = text ? strlen(text) : 0;
+	if (n == 0 || text[0] < 'A' || text[0] > 'Z' || !strchr(".?!", text[n - 1]))
+		fail_msg("%s: got detail \"%s\", want a sentence (a capital first, a full stop "
+		         "last)",
+		         what, text ? text : "(none)");
+	if (strstr(text, " --") || strstr(text, "`--"))
+		fail_msg("%s: got detail \"%s\", which names a command-line flag", what, text);
+	char w1[64], w2[64];
+	for (const char *p = text; *p;) {
+		int k = 0;
+		if (sscanf(p, "%63[A-Za-z] %63[A-Za-z]%n", w1, w2, &k) == 2 && k > 0 &&
+		    strcasecmp(w1, w2) == 0 && strcmp(w1, "that") != 0)
+			fail_msg("%s: got detail \"%s\", with \"%s\" twice", what, text, w1);
+		const char *sp = strchr(p, ' ');
+		if (!sp)
+			break;
+		p = sp + 1;
+	}
+}
+
 /* @r is an RFC 9457 problem with @status (and, when @kind is set, that type). */
 static void want_problem(const struct reply *r, long status, const char *kind, const char *what)
 {
@@ -200,6 +224,13 @@ static void want_problem(const struct reply *r, long status, const char *kind, c
 	    !json_is_string(json_object_get(r->json, "detail")))
 		fail_msg("%s: not a problem with type, title, status %ld, detail: %s", what, status,
 		         r->body);
+	/* The detail, and each field's, is a sentence for a person: a capital
+	 * first, a full stop last, no command-line flag, no word twice in a row. */
+	want_sentence(json_string_value(json_object_get(r->json, "detail")), what);
+	json_t *errs = json_object_get(r->json, "errors");
+	for (size_t i = 0; i < json_array_size(errs); i++)
+		want_sentence(json_string_value(json_object_get(json_array_get(errs, i), "detail")),
+		              what);
 	if (kind) {
 		char want[96];
 		snprintf(want, sizeof(want), "urn:bulletin:problem:%s", kind);
@@ -1254,14 +1285,112 @@ static void test_imports(void **state)
 	call_raw("POST", "/api/v1/imports", tok_editor, "text/csv", big, IMPORT_MAX + 1, &r);
 	want_problem(&r, 413, NULL, "POST /imports over import_max");
 	reply_free(&r);
-	/* Above the server's body limit but within import_max... */
-	call_raw("POST", "/api/v1/imports?dry_run=1", tok_editor, "text/csv", big, IMPORT_MAX, &r);
+	/* Above the server's body limit but within import_max (a CSV file, with a
+	 * long note, since what the job would refuse is refused at once)... */
+	memcpy(big, "email,note\nbig@example.com,", 27);
+	call_raw("POST", "/api/v1/imports?dry_run=1&list=news", tok_editor, "text/csv", big,
+	         IMPORT_MAX, &r);
 	want_status(&r, 202, "POST /imports at import_max");
 	reply_free(&r);
 	free(big);
 	call("GET", "/api/v1/imports/999999", tok_viewer, NULL, &r);
 	want_problem(&r, 404, "not-found", "GET /imports/999999");
 	reply_free(&r);
+}
+
+/* What an import job would refuse before its first row is refused at once:
+ * 422, the query parameter at fault named in the pointer and the detail. */
+static void test_import_parameters(void **state)
+{
+	static const struct {
+		const char *query, *body;
+		long status;
+		const char *pointer, *detail; /* the first error's; a part of its detail */
+	} cases[] = {
+	    {"", "email\na@example.com\n", 422, "/query/list", "The `list` parameter is required"},
+	    {"?list=", "email\na@example.com\n", 422, "/query/list",
+	     "`list` parameter is required"},
+	    {"?list=nosuch", "email\na@example.com\n", 422, "/query/list", "No such list: nosuch."},
+	    {"?list=Bad%20Slug", "email\na@example.com\n", 422, "/query/list",
+	     "No such list: Bad Slug."},
+	    {"", "a@example.com\nb@example.com\n", 422, "/query/list", "`list` parameter"},
+	    {"?format=plain", "email\n", 422, "/query/list", "`list` parameter is required"},
+	    {"?list=news&format=word", "email\n", 422, "/query/format", "`format` parameter"},
+	    {"?list=news&delimiter=ab", "email\n", 422, "/query/delimiter",
+	     "`delimiter` parameter"},
+	    {"?list=news&confirmed=maybe", "email\n", 422, "/query/confirmed", "`confirmed`"},
+	    {"?list=news&dry_run=2", "email\n", 422, "/query/dry_run", "`dry_run`"},
+	    {"?list=news", "name,city\nAnn,Oslo\n", 422, "", "no email column"},
+	    {"?list=news", "email|name\na@example.com|Ann\n", 422, "",
+	     "the `delimiter` parameter |"},
+	    {"?list=news", "{\"format\":\"bulletin\"}\n", 422, "/query/list", "does not apply"},
+	    /* Rows that name their lists need none (a dry run: nothing changes). */
+	    {"?dry_run=1",
+	     "email,name,list,status,mode,subscriber_status\na@example.com,A,news,confirmed,"
+	     "instant,active\n",
+	     202, NULL, NULL},
+	    {"?dry_run=1&list=news",
+	     "email,name,list,status,mode,subscriber_status\na@example.com,A,news,confirmed,"
+	     "instant,active\n",
+	     202, NULL, NULL},
+	    {"?dry_run=1&list=news&delimiter=tab", "email\ta\n", 202, NULL, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[256], what[300];
+		struct reply r;
+		snprintf(path, sizeof(path), "/api/v1/imports%s", cases[i].query);
+		snprintf(what, sizeof(what), "case %zu: POST %s", i, path);
+		call_raw("POST", path, tok_editor, "text/csv", cases[i].body, strlen(cases[i].body),
+		         &r);
+		if (cases[i].status != 422) {
+			want_status(&r, cases[i].status, what);
+			reply_free(&r);
+			continue;
+		}
+		want_problem(&r, 422, "validation", what);
+		json_t *e = json_array_get(json_object_get(r.json, "errors"), 0);
+		const char *ptr = json_string_value(json_object_get(e, "pointer"));
+		const char *detail = json_string_value(json_object_get(r.json, "detail"));
+		if (!ptr || strcmp(ptr, cases[i].pointer) != 0)
+			fail_msg("%s: got pointer %s, want %s", what, ptr ? ptr : "(none)",
+			         cases[i].pointer);
+		if (!strstr(detail, cases[i].detail))
+			fail_msg("%s: got detail \"%s\", want one with \"%s\"", what, detail,
+			         cases[i].detail);
+		reply_free(&r);
+	}
+
+	/* A list deleted between the upload and the job: the job's error speaks
+	 * of the API's parameter, not of a command-line flag. */
+	struct reply r;
+	call("POST", "/api/v1/lists", tok_editor, "{\"slug\":\"gone\",\"name\":\"Gone\"}", &r);
+	want_status(&r, 201, "POST /lists gone");
+	reply_free(&r);
+	call_raw("POST", "/api/v1/imports?list=gone", tok_editor, "text/csv",
+	         "email\nx@example.com\n", 20, &r);
+	want_status(&r, 202, "POST /imports?list=gone");
+	int64_t id = jint(r.json, "id");
+	reply_free(&r);
+	call("DELETE", "/api/v1/lists/gone", tok_editor, NULL, &r);
+	want_status(&r, 204, "DELETE /lists/gone");
+	reply_free(&r);
+	struct bl_import_job_opts o = {.batch = 100};
+	struct bl_diag d;
+	for (int64_t ran = -1; ran != 0;) /* run every queued job, this one among them */
+		if (bl_import_job_run(db, bl_now(), &o, &ran, &d) < 0)
+			fail_msg("bl_import_job_run: %s", d.msg);
+	char path[64];
+	snprintf(path, sizeof(path), "/api/v1/imports/%lld", (long long)id);
+	call("GET", path, tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET the failed import");
+	const char *err = jstr(&r, "error");
+	if (strcmp(jstr(&r, "state"), "failed") != 0 || !strstr(err, "No such list: gone") ||
+	    !strstr(err, "`list` parameter") || strstr(err, "--"))
+		fail_msg("the failed import: got state %s, error \"%s\"; want failed, \"No such "
+		         "list: gone ... the `list` parameter ...\" without a flag",
+		         jstr(&r, "state"), err);
+	reply_free(&r);
+	(void)state;
 }
 
 static void test_export(void **state)
@@ -1395,6 +1524,38 @@ static void test_users_tokens_audit(void **state)
 }
 
 /* Failed authentications from one address end in 429 with Retry-After. */
+/* Every entry the API wrote names its target ("list:SLUG", "post:ID", ...)
+ * and says what happened in a short detail. Runs after the writes above. */
+static void test_audit_targets(void **state)
+{
+	static const char *const kinds[] = {
+	    "list:", "post:", "subscriber:", "user:", "token:", "import:"};
+	struct reply r;
+	call("GET", "/api/v1/audit?limit=1000", tok_admin, NULL, &r);
+	want_status(&r, 200, "GET /audit");
+	json_t *items = json_object_get(r.json, "items");
+	if (json_array_size(items) < 20)
+		fail_msg("got %zu audit entries, want the writes of the tests before (20 or more)",
+		         json_array_size(items));
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *e = json_array_get(items, i);
+		const char *action = json_string_value(json_object_get(e, "action"));
+		const char *target = json_string_value(json_object_get(e, "target"));
+		const char *detail = json_string_value(json_object_get(e, "detail"));
+		int kind = 0;
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			kind |= strncmp(target, kinds[k], strlen(kinds[k])) == 0 &&
+			        target[strlen(kinds[k])] != '\0';
+		if (!kind || !*detail || strlen(detail) > 200 || strstr(detail, target))
+			fail_msg("audit %s: got target \"%s\", detail \"%s\"; want a target "
+			         "such as list:SLUG or post:ID, and a short detail that does not "
+			         "repeat it",
+			         action, target, detail);
+	}
+	reply_free(&r);
+	(void)state;
+}
+
 static void test_auth_budget(void **state)
 {
 	int got429 = 0;
@@ -1433,10 +1594,12 @@ int main(void)
 	    cmocka_unit_test(test_pagination),
 	    cmocka_unit_test(test_posts),
 	    cmocka_unit_test(test_imports),
+	    cmocka_unit_test(test_import_parameters),
 	    cmocka_unit_test(test_export),
 	    cmocka_unit_test(test_stats),
 	    cmocka_unit_test(test_users_tokens_audit),
 	    cmocka_unit_test(test_openapi_operations_routed),
+	    cmocka_unit_test(test_audit_targets),
 	    cmocka_unit_test(test_auth_budget),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
