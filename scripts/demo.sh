@@ -9,6 +9,9 @@
 # outbox. It also makes an admin user with a generated password and prints
 # the admin UI's address and that password before serving: log in there to
 # compose, send and watch a post. DEMO_SERVE=0 stops before serving.
+# demo-data/bulletin.conf names the database too, so that
+# `build/bulletin --config demo-data/bulletin.conf COMMAND` (which the demo
+# prints last) works on it from the repository's root, while it serves too.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -29,9 +32,12 @@ ninja -C build bulletin
 listen=${DEMO_LISTEN:-127.0.0.1:8080}
 rm -rf demo-data
 mkdir demo-data
-db=sqlite:demo-data/bulletin.db
 cat >demo-data/bulletin.conf <<'CONF'
-# The demo's configuration: a maildir outbox instead of an SMTP relay.
+# The demo's configuration: its own database, and a maildir outbox instead of
+# an SMTP relay. Paths are relative to the repository's root: run
+#   build/bulletin --config demo-data/bulletin.conf COMMAND
+# from there.
+db = sqlite:demo-data/bulletin.db
 from = Newsroom <alerts@news.example>
 public_url = http://LISTEN
 listen = LISTEN
@@ -58,9 +64,9 @@ show() {
 # Stops the demo on failure, except an import's exit status 2 (some rows
 # refused): examples/subscribers.csv has a bad row on purpose.
 bulletin() {
-	show bulletin --config demo-data/bulletin.conf --db "$db" "$@"
+	show bulletin --config demo-data/bulletin.conf "$@"
 	local rc=0
-	build/bulletin --config demo-data/bulletin.conf --db "$db" "$@" || rc=$?
+	build/bulletin --config demo-data/bulletin.conf "$@" || rc=$?
 	if [ $rc -eq 2 ] && [ "$1" = import ]; then
 		echo "demo: the import refused some rows (exit status 2), as expected for this file"
 	elif [ $rc -ne 0 ]; then
@@ -70,8 +76,8 @@ bulletin() {
 }
 
 bulletin init
-show bulletin --config demo-data/bulletin.conf --db "$db" user add admin --role admin --generate
-admin_out=$(build/bulletin --config demo-data/bulletin.conf --db "$db" user add admin --role admin \
+show bulletin --config demo-data/bulletin.conf user add admin --role admin --generate
+admin_out=$(build/bulletin --config demo-data/bulletin.conf user add admin --role admin \
 	--generate)
 echo "$admin_out"
 admin_password=$(printf "%s\n" "$admin_out" | awk 'NF { w = $NF } END { print w }')
@@ -82,9 +88,9 @@ bulletin list show news
 bulletin list ls
 bulletin subscriber show dana.diaz@example.com
 bulletin export --list news --format csv
-show bulletin --config demo-data/bulletin.conf --db "$db" post create --list news \
+show bulletin --config demo-data/bulletin.conf post create --list news \
 	--subject "Storm warning for the coast" --body-file examples/post.md --breaking
-post=$(build/bulletin --config demo-data/bulletin.conf --db "$db" post create --list news \
+post=$(build/bulletin --config demo-data/bulletin.conf post create --list news \
 	--subject "Storm warning for the coast" --body-file examples/post.md --breaking)
 echo "$post"
 bulletin post preview "$post" --format text
@@ -95,8 +101,18 @@ printf '\ndemo: %s messages in demo-data/outbox/new; the first one:\n\n' "$n"
 sed -n '1,40p' "$(find demo-data/outbox/new -type f | sort | head -n 1)"
 bulletin list create local --name "Harbour Town news" --optin single \
 	--description "What happens in town, once a day."
+# prefix: how to run commands on the demo's database, said last.
+prefix() {
+	cat <<MSG
+Commands on the demo's database (demo-data/bulletin.db), from this directory$1:
+  build/bulletin --config demo-data/bulletin.conf COMMAND
+for instance an API token for curl:
+  build/bulletin --config demo-data/bulletin.conf token create script --role editor
+MSG
+}
 if [ "${DEMO_SERVE:-1}" = 0 ]; then
-	printf '\ndemo: done; the database is demo-data/bulletin.db\n'
+	printf '\ndemo: done.\n'
+	prefix ""
 	exit 0
 fi
 cat <<MSG
@@ -111,7 +127,10 @@ The admin UI: http://$listen/admin
   user:     admin
   password: $admin_password
 Log in there to create lists, import subscribers, compose a post, send it
-and watch it arrive in demo-data/outbox/new/.
+and watch it arrive in demo-data/outbox/new/. The JSON API is under
+http://$listen/api/v1/ (docs/api.md).
+
 MSG
-show bulletin --config demo-data/bulletin.conf --db "$db" serve
-exec build/bulletin --config demo-data/bulletin.conf --db "$db" serve
+prefix " (in another terminal while it serves)"
+show bulletin --config demo-data/bulletin.conf serve
+exec build/bulletin --config demo-data/bulletin.conf serve

@@ -957,26 +957,8 @@ static int print_status(struct bl_store *s, int64_t id, int json)
 		bl_post_clear(&p);
 		return BL_EXIT_STORE;
 	}
-	/* msgs/s over the last minute; a post that finished in less than a minute
-	 * gets its own duration (at least one second) instead. */
-	double rate = (double)recent / 60.0;
-	if (p.status == BL_POST_SENT && p.finished_at && p.started_at &&
-	    p.finished_at - p.started_at < 60 && now - p.finished_at < 60) {
-		int64_t span = p.finished_at - p.started_at;
-		rate = (double)recent / (double)(span > 0 ? span : 1);
-	}
-	n.in_doubt = p.in_doubt;
+	json_t *o = bl_json_post_status(&p, &n, recent, now);
 	if (json) {
-		json_t *o = json_object();
-		json_object_set_new(o, "id", json_integer(p.id));
-		json_object_set_new(o, "status", json_string(bl_post_status_name(p.status)));
-		json_object_set_new(o, "total", json_integer(p.total));
-		json_object_update_new(o, bl_json_delivery_counts(&n));
-		json_object_set_new(o, "rate", json_real((double)(int64_t)(rate * 10 + 0.5) / 10));
-		json_object_set_new(o, "started_at", bl_json_time(p.started_at));
-		json_object_set_new(o, "finished_at", bl_json_time(p.finished_at));
-		if (*p.pause_reason)
-			json_object_set_new(o, "pause_reason", json_string(p.pause_reason));
 		bl_cli_print_json(o);
 	} else {
 		printf("post %lld: %s%s%s\n", (long long)p.id, bl_post_status_name(p.status),
@@ -986,7 +968,9 @@ static int print_status(struct bl_store *s, int64_t id, int json)
 		       (long long)p.total, (long long)n.n[BL_DELIVERY_ACCEPTED],
 		       (long long)n.n[BL_DELIVERY_PENDING], (long long)n.n[BL_DELIVERY_CLAIMED],
 		       (long long)n.n[BL_DELIVERY_DEFERRED], (long long)n.n[BL_DELIVERY_FAILED],
-		       (long long)n.n[BL_DELIVERY_SUPPRESSED], (long long)n.in_doubt, rate);
+		       (long long)n.n[BL_DELIVERY_SUPPRESSED], (long long)p.in_doubt,
+		       json_real_value(json_object_get(o, "rate")));
+		json_decref(o);
 	}
 	bl_post_clear(&p);
 	return BL_EXIT_OK;

@@ -157,3 +157,33 @@ json_t *bl_json_delivery_counts(const struct bl_delivery_counts *n)
 	json_object_set_new(o, "in_doubt", json_integer(n->in_doubt));
 	return o;
 }
+
+json_t *bl_json_post_status(const struct bl_post *p, const struct bl_delivery_counts *n,
+                            int64_t accepted_last_minute, int64_t now)
+{
+	double rate = (double)accepted_last_minute / 60.0;
+	if (p->status == BL_POST_SENT && p->finished_at && p->started_at &&
+	    p->finished_at - p->started_at < 60 && now - p->finished_at < 60) {
+		int64_t span = p->finished_at - p->started_at;
+		rate = (double)accepted_last_minute / (double)(span > 0 ? span : 1);
+	}
+	rate = (double)(int64_t)(rate * 10 + 0.5) / 10;
+	struct bl_delivery_counts c = *n;
+	c.in_doubt = p->in_doubt;
+	int64_t left =
+	    c.n[BL_DELIVERY_PENDING] + c.n[BL_DELIVERY_CLAIMED] + c.n[BL_DELIVERY_DEFERRED];
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(p->id));
+	json_object_set_new(o, "status", json_string(bl_post_status_name(p->status)));
+	json_object_set_new(o, "total", json_integer(p->total));
+	json_object_update_new(o, bl_json_delivery_counts(&c));
+	json_object_set_new(o, "rate", json_real(rate));
+	json_object_set_new(o, "started_at", bl_json_time(p->started_at));
+	json_object_set_new(o, "finished_at", bl_json_time(p->finished_at));
+	json_object_set_new(o, "pause_reason", str(p->pause_reason));
+	json_object_set_new(o, "eta",
+	                    left == 0  ? json_integer(0)
+	                    : rate > 0 ? json_integer((int64_t)((double)left / rate + 0.5))
+	                               : json_null());
+	return o;
+}

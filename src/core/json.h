@@ -38,4 +38,21 @@ json_t *bl_json_post(const struct bl_post *p, const char *const *slugs, size_t n
 /* {"pending","claimed","accepted","deferred","failed","suppressed","in_doubt"} */
 json_t *bl_json_delivery_counts(const struct bl_delivery_counts *n);
 
+/*
+ * bl_json_post_status - post @p's delivery progress, one flat object, as
+ * `bulletin post status --json` and GET /api/v1/posts/{id}/status print it:
+ * {"id","status","total","pending","claimed","accepted","deferred","failed",
+ *  "suppressed","in_doubt","rate","started_at","finished_at","pause_reason","eta"}.
+ * @n: the post's delivery counts (in_doubt is taken from @p, which keeps it);
+ * @accepted_last_minute: its deliveries accepted in the 60 s before @now
+ * (seconds since the epoch). rate: messages accepted per second over that
+ * minute, to one decimal; a post that finished in less than a minute, less
+ * than a minute ago, gets its own duration (at least 1 s) instead. eta:
+ * seconds until the pending, claimed and deferred deliveries are done at
+ * that rate; 0 when none is left, null when the rate is 0 (unknown).
+ * pause_reason: "" unless paused.
+ */
+json_t *bl_json_post_status(const struct bl_post *p, const struct bl_delivery_counts *n,
+                            int64_t accepted_last_minute, int64_t now);
+
 #endif

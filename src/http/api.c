@@ -51,6 +51,8 @@ extern const struct bl_embedded bl_api_templates[];
 #define JSON_TYPE   "application/json"
 #define PROBLEM     "application/problem+json"
 #define TYPE_PREFIX "urn:bulletin:problem:"
+#define DB_FAILED                                                                                  \
+	"The database failed; try again, and if it keeps failing, the server's log says why."
 
 /* Failed authentications per client IP: AUTH_BURST at once, then AUTH_PER_HOUR. */
 #define AUTH_BURST    30
@@ -110,6 +112,17 @@ static const char *status_title(int status)
 	}
 }
 
+/* @text (a buffer of @size bytes) as a sentence: a full stop added when it
+ * ends without one (messages from below end bare: "line 1: unclosed tag"). */
+static void full_stop(char *text, size_t size)
+{
+	size_t n = strlen(text);
+	if (n && !strchr(".?!", text[n - 1]) && n + 1 < size) {
+		text[n] = '.';
+		text[n + 1] = '\0';
+	}
+}
+
 /* A problem (RFC 9457 §3) with @status, type TYPE_PREFIX@kind, the status's
  * title and detail printf(@fmt); @errors (consumed, may be NULL) is the
  * extension member listing the fields at fault. */
@@ -118,6 +131,7 @@ static void problemv(struct bl_api_call *c, int status, const char *kind, json_t
 {
 	char detail[1024];
 	vsnprintf(detail, sizeof(detail), fmt, ap);
+	full_stop(detail, sizeof(detail));
 	char type[96];
 	snprintf(type, sizeof(type), TYPE_PREFIX "%s", kind);
 	json_t *o = json_object();
@@ -155,15 +169,16 @@ static void problem(struct bl_api_call *c, int status, const char *kind, const c
 	va_end(ap);
 }
 
-/* 422 with @errs (consumed): [{"pointer":"/field","detail":"..."}]; the
- * detail names the first. */
+/* 422 with @errs (consumed): [{"pointer":"/field","detail":"..."}], each
+ * detail a sentence naming its field; the problem's detail is the first's,
+ * and says how many more there are. */
 static void invalid(struct bl_api_call *c, json_t *errs)
 {
-	json_t *first = json_array_get(errs, 0);
-	const char *ptr = json_string_value(json_object_get(first, "pointer"));
-	const char *why = json_string_value(json_object_get(first, "detail"));
-	if (ptr && *ptr)
-		problem_with(c, 422, "validation", errs, "%s %s", ptr + 1, why ? why : "");
+	const char *why = json_string_value(json_object_get(json_array_get(errs, 0), "detail"));
+	size_t more = json_array_size(errs) - 1;
+	if (more)
+		problem_with(c, 422, "validation", errs, "%s (%zu more problem%s in \"errors\".)",
+		             why ? why : "", more, more == 1 ? "" : "s");
 	else
 		problem_with(c, 422, "validation", errs, "%s", why ? why : "");
 }
@@ -177,6 +192,7 @@ static void field_err(json_t *errs, const char *pointer, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	full_stop(detail, sizeof(detail));
 	json_t *e = json_object();
 	json_object_set_new(e, "pointer", json_string(pointer));
 	json_object_set_new(e, "detail",
@@ -186,17 +202,34 @@ static void field_err(json_t *errs, const char *pointer, const char *fmt, ...)
 	json_array_append_new(errs, e);
 }
 
+/* A list slug (@v, any JSON) at @pointer that names no list. */
+static void no_such_list(json_t *errs, const char *pointer, json_t *v)
+{
+	if (json_is_string(v))
+		field_err(errs, pointer, "No such list: %s.", json_string_value(v));
+	else
+		field_err(errs, pointer, "A list is named by its slug, a string.");
+}
+
 /* A store failure: logged with the store's message; the client gets a 500. */
 static void store_failed(struct bl_api_call *c)
 {
 	bl_error("api: %s %s: %s", c->req->method == BL_HTTP_GET ? "GET" : "write", c->req->path,
 	         bl_store_error(c->s));
-	problem(c, 500, "internal", "the database failed; the server's log says why");
+	problem(c, 500, "internal", DB_FAILED);
 }
 
-static void not_found(struct bl_api_call *c, const char *what)
+/* 404 for the @what named @name (as the path gave it). */
+static void not_found(struct bl_api_call *c, const char *what, const char *name)
 {
-	problem(c, 404, "not-found", "no such %s", what);
+	problem(c, 404, "not-found", "No such %s: %s.", what, name);
+}
+
+static void not_found_id(struct bl_api_call *c, const char *what, int64_t id)
+{
+	char t[24];
+	snprintf(t, sizeof(t), "%lld", (long long)id);
+	not_found(c, what, t);
 }
 
 static void created(struct bl_api_call *c, json_t *o, const char *fmt, ...)
@@ -218,6 +251,43 @@ static void no_content(struct bl_api_call *c)
 	c->resp->content_type = JSON_TYPE;
 }
 
+/* ---- the audit log ---- */
+
+/* "list:SLUG", "post:ID", ...: an audit entry's target into @buf (@n bytes). */
+static const char *target_id(char *buf, size_t n, const char *kind, int64_t id)
+{
+	snprintf(buf, n, "%s:%lld", kind, (long long)id);
+	return buf;
+}
+
+static const char *target_name(char *buf, size_t n, const char *kind, const char *name)
+{
+	snprintf(buf, n, "%s:%s", kind, name);
+	return buf;
+}
+
+/* The members the body sets, for an update's audit detail: "changed name,
+ * optin" (the first few, cut to @n bytes). */
+static const char *changed(struct bl_api_call *c, char *buf, size_t n)
+{
+	const char *k;
+	json_t *v;
+	size_t len = (size_t)snprintf(buf, n, "changed");
+	int any = 0;
+	json_object_foreach(c->body, k, v)
+	{
+		if (len + strlen(k) + 3 >= n)
+			break;
+		len += (size_t)snprintf(buf + len, n - len, "%s %s", any ? "," : "", k);
+		any = 1;
+	}
+	if (!any)
+		snprintf(buf, n, "nothing changed");
+	return buf;
+}
+
+#define TARGET_MAX 160
+
 /* ---- input ---- */
 
 static const char *qget(struct bl_api_call *c, const char *name)
@@ -235,7 +305,8 @@ static int qint(struct bl_api_call *c, const char *name, long long min, long lon
 		return 0;
 	if (bl_parse_int64(v, min, max, out)) {
 		problem(c, 400, "bad-parameter",
-		        "query parameter %s must be a number from %lld to %lld", name, min, max);
+		        "The `%s` query parameter must be a whole number from %lld to %lld.", name,
+		        min, max);
 		return -1;
 	}
 	return 0;
@@ -246,7 +317,7 @@ static int64_t arg_id(struct bl_api_call *c, size_t i, const char *what)
 {
 	long long v;
 	if (i >= c->n_arg || bl_parse_int64(c->arg[i], 1, INT64_MAX, &v)) {
-		not_found(c, what);
+		not_found(c, what, i < c->n_arg ? c->arg[i] : "");
 		return 0;
 	}
 	return (int64_t)v;
@@ -285,25 +356,28 @@ static const char *body_str(struct bl_api_call *c, json_t *errs, const char *key
 	snprintf(ptr, sizeof(ptr), "/%s", key);
 	if (!v || json_is_null(v)) {
 		if (required)
-			field_err(errs, ptr, "is required");
+			field_err(errs, ptr, "The `%s` field is required.", key);
 		return NULL;
 	}
 	if (!json_is_string(v)) {
-		field_err(errs, ptr, "must be a string");
+		field_err(errs, ptr, "The `%s` field must be a string.", key);
 		return NULL;
 	}
 	const char *s = json_string_value(v);
 	if (strlen(s) != json_string_length(v)) {
-		field_err(errs, ptr, "holds a NUL character");
+		field_err(errs, ptr, "The `%s` field holds a NUL character; remove it.", key);
 		return NULL;
 	}
 	const char *why = max ? text_problem(s, max, oneline) : NULL;
 	if (why) {
-		field_err(errs, ptr, "%s (at most %zu bytes of text)", why, max);
+		field_err(errs, ptr,
+		          "The `%s` field %s; it takes at most %zu bytes of UTF-8 text without "
+		          "control characters.",
+		          key, why, max);
 		return NULL;
 	}
 	if (required && !*s) {
-		field_err(errs, ptr, "must not be empty");
+		field_err(errs, ptr, "The `%s` field must not be empty.", key);
 		return NULL;
 	}
 	return s;
@@ -318,7 +392,7 @@ static int body_bool(struct bl_api_call *c, json_t *errs, const char *key)
 	if (!json_is_boolean(v)) {
 		char ptr[64];
 		snprintf(ptr, sizeof(ptr), "/%s", key);
-		field_err(errs, ptr, "must be true or false");
+		field_err(errs, ptr, "The `%s` field must be true or false.", key);
 		return -1;
 	}
 	return json_is_true(v);
@@ -335,7 +409,10 @@ static int64_t body_time(struct bl_api_call *c, json_t *errs, const char *key, i
 	if (!json_is_string(v) || bl_time_parse(json_string_value(v), &t) || t <= 0) {
 		char ptr[64];
 		snprintf(ptr, sizeof(ptr), "/%s", key);
-		field_err(errs, ptr, "must be an RFC 3339 time such as \"2026-12-01T09:00:00Z\"");
+		field_err(errs, ptr,
+		          "The `%s` field must be an RFC 3339 time such as "
+		          "\"2026-12-01T09:00:00Z\".",
+		          key);
 		return -1;
 	}
 	return t;
@@ -441,7 +518,7 @@ static int load_list(struct bl_api_call *c, size_t i, struct bl_list *l)
 	if (rc < 0)
 		store_failed(c);
 	else if (rc == 0)
-		not_found(c, "list");
+		not_found(c, "list", c->arg[i]);
 	return rc;
 }
 
@@ -465,13 +542,16 @@ static void list_fields(struct bl_api_call *c, json_t *errs, struct bl_list *l, 
 	if (create) {
 		const char *slug = body_str(c, errs, "slug", 0, 0, 1);
 		if (slug && !bl_slug_valid(slug))
-			field_err(errs, "/slug", "use 1-64 characters a-z, 0-9, '-' and '_'");
+			field_err(
+			    errs, "/slug",
+			    "The `slug` must be 1 to 64 characters from a-z, 0-9, '-' and '_', "
+			    "such as \"news\".");
 		l->slug = (char *)(uintptr_t)slug;
 	}
 	const char *name = body_str(c, errs, "name", BL_LIST_NAME_MAX, 0, create);
 	if (name) {
 		if (!*name)
-			field_err(errs, "/name", "must not be empty");
+			field_err(errs, "/name", "The `name` field must not be empty.");
 		l->name = (char *)(uintptr_t)name;
 	}
 	const char *desc = body_str(c, errs, "description", BL_LIST_DESCRIPTION_MAX, 0, 0);
@@ -479,10 +559,11 @@ static void list_fields(struct bl_api_call *c, json_t *errs, struct bl_list *l, 
 		l->description = (char *)(uintptr_t)desc;
 	const char *optin = body_str(c, errs, "optin", 0, 0, 0);
 	if (optin && bl_optin_parse(optin, &l->optin))
-		field_err(errs, "/optin", "must be \"double\" or \"single\"");
+		field_err(errs, "/optin", "The `optin` field must be \"double\" or \"single\".");
 	const char *vis = body_str(c, errs, "visibility", 0, 0, 0);
 	if (vis && bl_visibility_parse(vis, &l->visibility))
-		field_err(errs, "/visibility", "must be \"public\" or \"private\"");
+		field_err(errs, "/visibility",
+		          "The `visibility` field must be \"public\" or \"private\".");
 }
 
 static void lists_post(struct bl_api_call *c)
@@ -497,14 +578,19 @@ static void lists_post(struct bl_api_call *c)
 	json_decref(errs);
 	int rc = c->s->ops->list_create(c->s, &l);
 	if (rc == -BL_EEXIST) {
-		problem(c, 409, "exists", "a list \"%s\" exists already", l.slug);
+		problem(c, 409, "exists",
+		        "A list \"%s\" exists already; choose another slug, or change that list "
+		        "with PATCH /api/v1/lists/%s.",
+		        l.slug, l.slug);
 		return;
 	}
 	if (rc) {
 		store_failed(c);
 		return;
 	}
-	bl_audit(c->req, &c->who, "list.create", NULL, "list:%s", l.slug);
+	char t[TARGET_MAX];
+	bl_audit(c->req, &c->who, "list.create", target_name(t, sizeof(t), "list", l.slug), "%s",
+	         l.name);
 	list_reply(c, &l, 201);
 }
 
@@ -535,9 +621,11 @@ static void list_patch(struct bl_api_call *c)
 	if (rc < 0) {
 		store_failed(c);
 	} else if (rc == 0) {
-		not_found(c, "list");
+		not_found(c, "list", l.slug);
 	} else {
-		bl_audit(c->req, &c->who, "list.update", NULL, "list:%s", l.slug);
+		char t[TARGET_MAX], what[128];
+		bl_audit(c->req, &c->who, "list.update", target_name(t, sizeof(t), "list", l.slug),
+		         "%s", changed(c, what, sizeof(what)));
 		list_reply(c, &upd, 200);
 	}
 	bl_list_clear(&l);
@@ -550,11 +638,13 @@ static void list_delete(struct bl_api_call *c)
 		return;
 	int rc = c->s->ops->list_delete(c->s, l.slug);
 	if (rc == -BL_ENOENT) {
-		not_found(c, "list");
+		not_found(c, "list", l.slug);
 	} else if (rc) {
 		store_failed(c);
 	} else {
-		bl_audit(c->req, &c->who, "list.delete", NULL, "list:%s", l.slug);
+		char t[TARGET_MAX];
+		bl_audit(c->req, &c->who, "list.delete", target_name(t, sizeof(t), "list", l.slug),
+		         "%s", l.name);
 		no_content(c);
 	}
 	bl_list_clear(&l);
@@ -593,7 +683,11 @@ static void subscribers_get(struct bl_api_call *c)
 			return;
 		}
 		if (rc == 0) {
-			problem(c, 400, "bad-parameter", "no list \"%s\"", slug);
+			problem(
+			    c, 400, "bad-parameter",
+			    "No such list: %s. The `list` query parameter names an existing list "
+			    "(GET /api/v1/lists).",
+			    slug);
 			return;
 		}
 		f.list_id = l.id;
@@ -608,8 +702,8 @@ static void subscribers_get(struct bl_api_call *c)
 			f.sub_status = (int)us;
 		} else {
 			problem(c, 400, "bad-parameter",
-			        "status must be active or blocklisted, or with a list unconfirmed, "
-			        "confirmed or unsubscribed");
+			        "The `status` query parameter must be active or blocklisted, or, "
+			        "with `list`, unconfirmed, confirmed or unsubscribed.");
 			return;
 		}
 	}
@@ -629,7 +723,8 @@ static void subscribers_get(struct bl_api_call *c)
 			free(lower);
 			problem(
 			    c, 400, "bad-parameter",
-			    "after is not a cursor of this listing (use the \"next\" it returned)");
+			    "The `after` query parameter is not a cursor of this listing: pass the "
+			    "\"next\" of the page before, with the same `prefix`.");
 			return;
 		}
 		if (lower) {
@@ -682,7 +777,7 @@ static int load_subscriber(struct bl_api_call *c, struct bl_subscriber *sub)
 	if (rc < 0)
 		store_failed(c);
 	else if (rc == 0)
-		not_found(c, "subscriber");
+		not_found_id(c, "subscriber", id);
 	return rc;
 }
 
@@ -728,12 +823,14 @@ static void subscribers_post(struct bl_api_call *c)
 	struct bl_address addr;
 	struct bl_diag d;
 	if (email && bl_address_parse(email, strlen(email), address_flags(c), &addr, NULL, &d))
-		field_err(errs, "/email", "%s", d.msg);
+		field_err(errs, "/email",
+		          "The `email` field is not an address bulletin can use: %s", d.msg);
 	if (attrs && !json_is_null(attrs) && !json_is_object(attrs))
-		field_err(errs, "/attributes", "must be an object");
+		field_err(errs, "/attributes", "The `attributes` field must be a JSON object.");
 	if (lists && !json_is_null(lists)) {
 		if (!json_is_array(lists) || json_array_size(lists) > POST_LISTS) {
-			field_err(errs, "/lists", "must be an array of at most %d list slugs",
+			field_err(errs, "/lists",
+			          "The `lists` field must be an array of at most %d list slugs.",
 			          POST_LISTS);
 		} else {
 			for (size_t i = 0; i < json_array_size(lists); i++) {
@@ -750,7 +847,7 @@ static void subscribers_post(struct bl_api_call *c)
 					return;
 				}
 				if (rc == 0) {
-					field_err(errs, ptr, "no such list");
+					no_such_list(errs, ptr, v);
 					continue;
 				}
 				bl_list_clear(&l);
@@ -779,8 +876,8 @@ static void subscribers_post(struct bl_api_call *c)
 	if (sup) {
 		char t[BL_TIME_STRMAX];
 		problem(c, 409, "erased",
-		        "%s was erased at its owner's request on %s; it can only come back through "
-		        "a new signup with confirmation",
+		        "The address %s was erased at its owner's request on %s; only a new signup "
+		        "with confirmation can bring it back.",
 		        addr.display, bl_time_format(since, t));
 		return;
 	}
@@ -809,13 +906,12 @@ static void subscribers_post(struct bl_api_call *c)
 		int rc = bl_import_one(c->s, &row, &o, &st, &d);
 		if (rc) {
 			bl_error("api: subscriber add: %s", d.msg);
-			problem(c, 500, "internal",
-			        "the database failed; the server's log says why");
+			problem(c, 500, "internal", DB_FAILED);
 			return;
 		}
 		if (st.invalid) {
 			json_t *e = json_array();
-			field_err(e, "", "%s", msg);
+			field_err(e, "", "The subscriber cannot be added: %s", msg);
 			invalid(c, e);
 			return;
 		}
@@ -826,8 +922,14 @@ static void subscribers_post(struct bl_api_call *c)
 		store_failed(c);
 		return;
 	}
-	bl_audit(c->req, &c->who, found ? "subscriber.update" : "subscriber.add", NULL,
-	         "subscriber:%lld", (long long)sub.id);
+	char t[TARGET_MAX], names[256] = "";
+	for (size_t i = 0; i < n_slugs; i++)
+		if (strlen(names) + strlen(slugs[i]) + 3 < sizeof(names))
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+			         i ? ", " : "", slugs[i]);
+	bl_audit(c->req, &c->who, found ? "subscriber.update" : "subscriber.add",
+	         target_id(t, sizeof(t), "subscriber", sub.id), "%s%s%s",
+	         n_slugs ? "lists " : "no list", names, confirmed == 1 ? ", confirmed" : "");
 	subscriber_reply(c, &sub, found ? 200 : 201, 0);
 	bl_subscriber_clear(&sub);
 }
@@ -856,15 +958,19 @@ static void subscriber_patch(struct bl_api_call *c)
 	if (name)
 		upd.name = (char *)(uintptr_t)name;
 	if (status && bl_subscriber_status_parse(status, &upd.status))
-		field_err(errs, "/status", "must be \"active\" or \"blocklisted\"");
+		field_err(errs, "/status",
+		          "The `status` field must be \"active\" or \"blocklisted\".");
 	if (attrs && !json_is_null(attrs)) {
 		if (!json_is_object(attrs)) {
-			field_err(errs, "/attributes", "must be an object");
+			field_err(errs, "/attributes",
+			          "The `attributes` field must be a JSON object.");
 		} else {
 			attr_text = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);
 			if (!attr_text || strlen(attr_text) > BL_ATTRIBUTES_MAX)
-				field_err(errs, "/attributes", "must be at most %d bytes as JSON",
-				          BL_ATTRIBUTES_MAX);
+				field_err(
+				    errs, "/attributes",
+				    "The `attributes` field must be at most %d bytes as JSON.",
+				    BL_ATTRIBUTES_MAX);
 			else
 				upd.attributes = attr_text;
 		}
@@ -883,10 +989,12 @@ static void subscriber_patch(struct bl_api_call *c)
 	if (rc < 0) {
 		store_failed(c);
 	} else if (rc == 0) {
-		not_found(c, "subscriber");
+		not_found_id(c, "subscriber", sub.id);
 	} else {
-		bl_audit(c->req, &c->who, "subscriber.update", NULL, "subscriber:%lld",
-		         (long long)sub.id);
+		char t[TARGET_MAX], what[128];
+		bl_audit(c->req, &c->who, "subscriber.update",
+		         target_id(t, sizeof(t), "subscriber", sub.id), "%s",
+		         changed(c, what, sizeof(what)));
 		struct bl_subscriber now;
 		if (c->s->ops->subscriber_get_id(c->s, sub.id, &now) > 0) {
 			subscriber_reply(c, &now, 200, 0);
@@ -909,12 +1017,14 @@ static void subscriber_delete(struct bl_api_call *c)
 	bl_suppression_hash(sub.email_key, hash);
 	int rc = c->s->ops->subscriber_erase(c->s, sub.id, hash, "api", c->now);
 	if (rc == -BL_ENOENT) {
-		not_found(c, "subscriber");
+		not_found_id(c, "subscriber", sub.id);
 	} else if (rc) {
 		store_failed(c);
 	} else {
-		bl_audit(c->req, &c->who, "subscriber.erase", NULL, "subscriber:%lld",
-		         (long long)sub.id);
+		char t[TARGET_MAX];
+		bl_audit(c->req, &c->who, "subscriber.erase",
+		         target_id(t, sizeof(t), "subscriber", sub.id),
+		         "erased; the address is suppressed");
 		no_content(c);
 	}
 	bl_subscriber_clear(&sub);
@@ -968,7 +1078,8 @@ static void subscription_put(struct bl_api_call *c)
 	const char *mode = body_str(c, errs, "mode", 0, 0, 0);
 	struct bl_subscription_change ch = {.list_id = l.id, .mode = BL_MODE_INSTANT};
 	if (status && (bl_sub_status_parse(status, &ch.status) || ch.status == BL_SUB_UNCONFIRMED))
-		field_err(errs, "/status", "must be \"confirmed\" or \"unsubscribed\"");
+		field_err(errs, "/status",
+		          "The `status` field must be \"confirmed\" or \"unsubscribed\".");
 	if (c->s->ops->subscription_each(c->s, sub.id, on_find_sub, &f) < 0) {
 		json_decref(errs);
 		store_failed(c);
@@ -977,7 +1088,8 @@ static void subscription_put(struct bl_api_call *c)
 	if (f.found)
 		ch.mode = f.x.mode;
 	if (mode && bl_mode_parse(mode, &ch.mode))
-		field_err(errs, "/mode", "must be \"instant\", \"daily\" or \"weekly\"");
+		field_err(errs, "/mode",
+		          "The `mode` field must be \"instant\", \"daily\" or \"weekly\".");
 	if (json_array_size(errs)) {
 		invalid(c, errs);
 		goto out;
@@ -990,11 +1102,12 @@ static void subscription_put(struct bl_api_call *c)
 		goto out;
 	}
 	if (rc == 0) {
-		not_found(c, "subscriber");
+		not_found_id(c, "subscriber", sub.id);
 		goto out;
 	}
-	bl_audit(c->req, &c->who, "subscription.set", NULL, "subscriber:%lld list:%s status:%s",
-	         (long long)sub.id, l.slug, bl_sub_status_name(ch.status));
+	char t[TARGET_MAX];
+	bl_audit(c->req, &c->who, "subscription.set", target_id(t, sizeof(t), "subscriber", sub.id),
+	         "list %s: %s, %s", l.slug, bl_sub_status_name(ch.status), bl_mode_name(ch.mode));
 	f.found = 0;
 	if (c->s->ops->subscription_each(c->s, sub.id, on_find_sub, &f) < 0) {
 		store_failed(c);
@@ -1027,10 +1140,11 @@ static void subscription_delete(struct bl_api_call *c)
 	if (rc < 0) {
 		store_failed(c);
 	} else if (rc == 0) {
-		not_found(c, "subscriber");
+		not_found_id(c, "subscriber", sub.id);
 	} else {
-		bl_audit(c->req, &c->who, "subscription.unsubscribe", NULL,
-		         "subscriber:%lld list:%s", (long long)sub.id, l.slug);
+		char t[TARGET_MAX];
+		bl_audit(c->req, &c->who, "subscription.unsubscribe",
+		         target_id(t, sizeof(t), "subscriber", sub.id), "list %s", l.slug);
 		no_content(c);
 	}
 	bl_list_clear(&l);
@@ -1089,10 +1203,14 @@ static void imports_post(struct bl_api_call *c)
 	           *format = qget(c, "format"), *file = qget(c, "file");
 	int confirmed, dry_run;
 	if (qflag(c, "confirmed", &confirmed))
-		field_err(errs, "/query/confirmed", "must be 1 or 0");
+		field_err(errs, "/query/confirmed",
+		          "The `confirmed` parameter must be 1 (or true) or 0 (or false).");
 	if (qflag(c, "dry_run", &dry_run))
-		field_err(errs, "/query/dry_run", "must be 1 or 0");
-	if (slug && *slug) {
+		field_err(errs, "/query/dry_run",
+		          "The `dry_run` parameter must be 1 (or true) or 0 (or false).");
+	if (slug && !*slug)
+		slug = NULL;
+	if (slug) {
 		struct bl_list l;
 		int rc = bl_slug_valid(slug) ? c->s->ops->list_get(c->s, slug, &l) : 0;
 		if (rc < 0) {
@@ -1101,28 +1219,63 @@ static void imports_post(struct bl_api_call *c)
 			return;
 		}
 		if (rc == 0)
-			field_err(errs, "/query/list", "no such list");
+			field_err(errs, "/query/list",
+			          "No such list: %s. The `list` parameter names an existing list "
+			          "(GET /api/v1/lists lists them).",
+			          slug);
 		else
 			bl_list_clear(&l);
 	}
 	enum bl_format fmt = BL_FORMAT_AUTO;
 	if (format && *format && bl_format_parse(format, &fmt))
-		field_err(errs, "/query/format", "must be one of %s", bl_format_names());
-	if (delim && *delim && strlen(delim) != 1 && strcmp(delim, "tab") &&
-	    strcmp(delim, "comma") && strcmp(delim, "semicolon"))
-		field_err(errs, "/query/delimiter",
-		          "must be one character, or tab, comma or semicolon");
+		field_err(errs, "/query/format", "The `format` parameter must be one of %s.",
+		          bl_format_names());
+	char delim_ch = 0;
+	if (delim && *delim) {
+		if (strcmp(delim, "tab") == 0)
+			delim_ch = '\t';
+		else if (strcmp(delim, "comma") == 0)
+			delim_ch = ',';
+		else if (strcmp(delim, "semicolon") == 0)
+			delim_ch = ';';
+		else if (strlen(delim) == 1 && !strchr("\"\r\n", delim[0]))
+			delim_ch = delim[0];
+		else
+			field_err(errs, "/query/delimiter",
+			          "The `delimiter` parameter must be one character (not a quote or "
+			          "a line end), or tab, comma or semicolon.");
+	}
 	if (file && text_problem(file, 200, 1))
-		field_err(errs, "/query/file", "must be a file name of at most 200 bytes");
+		field_err(errs, "/query/file",
+		          "The `file` parameter must be a file name of at most 200 bytes, "
+		          "without control characters.");
 	if (c->req->body_len == 0)
-		field_err(errs, "", "the CSV file is empty");
+		field_err(errs, "", "The CSV file is empty: send it as the request body.");
+	if (!json_array_size(errs)) {
+		/* What the job would refuse before its first row, refused now. */
+		struct bl_import_opts io = {.list_slug = slug,
+		                            .format = fmt,
+		                            .delimiter = delim_ch,
+		                            .voice = BL_IMPORT_VOICE_API};
+		struct bl_diag d;
+		const char *param = NULL;
+		bl_diag_clear(&d);
+		if (bl_import_precheck(c->req->body, c->req->body_len, &io, &param, &d)) {
+			char ptr[32];
+			snprintf(ptr, sizeof(ptr), "/query/%s", param ? param : "");
+			if (param)
+				field_err(errs, ptr, "%s", d.msg);
+			else
+				field_err(errs, "", "The file cannot be imported: %s", d.msg);
+		}
+	}
 	if (json_array_size(errs)) {
 		invalid(c, errs);
 		return;
 	}
 	json_decref(errs);
 	json_t *params = json_object();
-	json_object_set_new(params, "list", slug && *slug ? json_string(slug) : json_null());
+	json_object_set_new(params, "list", slug ? json_string(slug) : json_null());
 	json_object_set_new(params, "confirmed", json_boolean(confirmed));
 	if (delim && *delim)
 		json_object_set_new(params, "delimiter", json_string(delim));
@@ -1143,8 +1296,10 @@ static void imports_post(struct bl_api_call *c)
 		store_failed(c);
 		return;
 	}
-	bl_audit(c->req, &c->who, "import.create", NULL, "job:%lld %zu bytes", (long long)j.id,
-	         c->req->body_len);
+	char t[TARGET_MAX];
+	bl_audit(c->req, &c->who, "import.create", target_id(t, sizeof(t), "import", j.id),
+	         "%zu bytes into %s%s%s", c->req->body_len, slug ? "list " : "the lists it names",
+	         slug ? slug : "", dry_run ? " (dry run)" : "");
 	struct bl_job got;
 	if (c->s->ops->job_get(c->s, j.id, &got) <= 0) {
 		store_failed(c);
@@ -1190,7 +1345,7 @@ static void import_get(struct bl_api_call *c)
 	if (rc == 0 || !j.kind || strcmp(j.kind, "import") != 0) {
 		if (rc)
 			bl_job_clear(&j);
-		not_found(c, "import");
+		not_found_id(c, "import", id);
 		return;
 	}
 	reply(c, 200, job_json(&j));
@@ -1207,17 +1362,33 @@ static void export_get(struct bl_api_call *c)
 		if (strcmp(format, "json") == 0 || strcmp(format, "jsonl") == 0) {
 			fmt = BL_EXPORT_JSON;
 		} else if (strcmp(format, "csv") != 0) {
-			problem(c, 400, "bad-parameter", "format must be csv or jsonl");
+			problem(c, 400, "bad-parameter",
+			        "The `format` query parameter must be csv or jsonl.");
 			return;
 		}
 	}
-	if (slug && *slug && !bl_slug_valid(slug)) {
-		problem(c, 400, "bad-parameter", "no list \"%s\"", slug);
-		return;
+	if (slug && *slug) {
+		struct bl_list l;
+		int rc = bl_slug_valid(slug) ? c->s->ops->list_get(c->s, slug, &l) : 0;
+		if (rc < 0) {
+			store_failed(c);
+			return;
+		}
+		if (rc == 0) {
+			problem(
+			    c, 400, "bad-parameter",
+			    "No such list: %s. The `list` query parameter names an existing list "
+			    "(GET /api/v1/lists).",
+			    slug);
+			return;
+		}
+		bl_list_clear(&l);
 	}
 	FILE *f = tmpfile(); /* unlinked: the data never has a name on disk */
 	if (!f) {
-		problem(c, 500, "internal", "no temporary file: %s", strerror(errno));
+		problem(c, 500, "internal",
+		        "The server cannot make a temporary file for the export: %s.",
+		        strerror(errno));
 		return;
 	}
 	struct bl_diag d;
@@ -1227,13 +1398,13 @@ static void export_get(struct bl_api_call *c)
 		rc = -BL_EIO;
 	if (rc == -BL_EINVAL) {
 		fclose(f);
-		problem(c, 400, "bad-parameter", "%s", d.msg);
+		problem(c, 400, "bad-parameter", "The export cannot be made: %s", d.msg);
 		return;
 	}
 	if (rc) {
 		fclose(f);
 		bl_error("api: export: %s", d.msg);
-		problem(c, 500, "internal", "the export failed; the server's log says why");
+		problem(c, 500, "internal", "The export failed; the server's log says why.");
 		return;
 	}
 	int fd = dup(fileno(f));
@@ -1241,7 +1412,8 @@ static void export_get(struct bl_api_call *c)
 	if (fd < 0 || lseek(fd, 0, SEEK_SET) != 0) {
 		if (fd >= 0)
 			close(fd);
-		problem(c, 500, "internal", "the export file: %s", strerror(errno));
+		problem(c, 500, "internal", "The export file cannot be read back: %s.",
+		        strerror(errno));
 		return;
 	}
 	c->resp->content_type = fmt == BL_EXPORT_CSV ? "text/csv; charset=utf-8" : JSON_TYPE;
@@ -1250,8 +1422,10 @@ static void export_get(struct bl_api_call *c)
 	                   fmt == BL_EXPORT_CSV ? "csv" : "json");
 	c->resp->use_fd = 1;
 	c->resp->fd = fd;
-	bl_audit(c->req, &c->who, "export", NULL, "list:%s format:%s subscribers:%zu",
-	         slug && *slug ? slug : "*", fmt == BL_EXPORT_CSV ? "csv" : "json", n);
+	char t[TARGET_MAX];
+	bl_audit(c->req, &c->who, "export",
+	         target_name(t, sizeof(t), "list", slug && *slug ? slug : "*"),
+	         "%zu subscribers as %s", n, fmt == BL_EXPORT_CSV ? "csv" : "jsonl");
 }
 
 /* ---- posts ---- */
@@ -1343,11 +1517,13 @@ static void check_body(json_t *errs, const char *body)
 {
 	size_t len = strlen(body), bad;
 	if (len > BL_BODY_MAX) {
-		field_err(errs, "/body", "is %zu bytes; the limit is %d", len, BL_BODY_MAX);
+		field_err(errs, "/body", "The `body` is %zu bytes; the limit is %d.", len,
+		          BL_BODY_MAX);
 		return;
 	}
 	if (!bl_utf8_valid(body, len, &bad)) {
-		field_err(errs, "/body", "is not UTF-8 (bad byte at offset %zu)", bad);
+		field_err(errs, "/body", "The `body` is not UTF-8 (a bad byte at offset %zu).",
+		          bad);
 		return;
 	}
 	char *html = NULL, *text = NULL;
@@ -1367,8 +1543,17 @@ static void check_body(json_t *errs, const char *body)
 	bl_tmpl_destroy(t);
 	free(html);
 	free(text);
-	if (rc)
-		field_err(errs, "/body", "%s", d.msg);
+	if (rc) {
+		/* The template's messages start with its name, "body:LINE: ...". */
+		const char *m = strncmp(d.msg, "body:", 5) == 0 ? d.msg + 5 : d.msg;
+		char *end;
+		long line = strtol(m, &end, 10);
+		if (end != m && *end == ':')
+			field_err(errs, "/body", "The `body` has an error on line %ld:%s", line,
+			          end + 1);
+		else
+			field_err(errs, "/body", "The `body` has an error: %s", m);
+	}
 }
 
 /* The post fields of the body onto @p and @ids (with @create: subject,
@@ -1379,20 +1564,21 @@ static void post_fields(struct bl_api_call *c, json_t *errs, struct bl_post *p, 
 	const char *subject = body_str(c, errs, "subject", BL_SUBJECT_MAX, 1, create);
 	if (subject) {
 		if (!*subject)
-			field_err(errs, "/subject", "must not be empty");
+			field_err(errs, "/subject", "The `subject` field must not be empty.");
 		p->subject = (char *)(uintptr_t)subject;
 	}
 	json_t *bv = json_object_get(c->body, "body");
 	if (bv && !json_is_null(bv)) {
 		if (!json_is_string(bv) ||
 		    strlen(json_string_value(bv)) != json_string_length(bv)) {
-			field_err(errs, "/body", "must be a string without NUL characters");
+			field_err(errs, "/body",
+			          "The `body` field must be a string without NUL characters.");
 		} else {
 			check_body(errs, json_string_value(bv));
 			p->body = (char *)(uintptr_t)json_string_value(bv);
 		}
 	} else if (create) {
-		field_err(errs, "/body", "is required");
+		field_err(errs, "/body", "The `body` field is required.");
 	}
 	const char *from = body_str(c, errs, "from", 998, 1, 0);
 	if (from)
@@ -1406,7 +1592,8 @@ static void post_fields(struct bl_api_call *c, json_t *errs, struct bl_post *p, 
 	if (lists && !json_is_null(lists)) {
 		if (!json_is_array(lists) || json_array_size(lists) == 0 ||
 		    json_array_size(lists) > POST_LISTS) {
-			field_err(errs, "/lists", "must be an array of 1 to %d list slugs",
+			field_err(errs, "/lists",
+			          "The `lists` field must be an array of 1 to %d list slugs.",
 			          POST_LISTS);
 			return;
 		}
@@ -1419,17 +1606,19 @@ static void post_fields(struct bl_api_call *c, json_t *errs, struct bl_post *p, 
 			             ? c->s->ops->list_get(c->s, json_string_value(v), &l)
 			             : 0;
 			if (rc < 0) {
-				field_err(errs, ptr, "the database failed: %s",
-				          bl_store_error(c->s));
+				bl_error("api: list lookup: %s", bl_store_error(c->s));
+				field_err(errs, ptr,
+				          "The database failed looking this list up; try again.");
 			} else if (rc == 0) {
-				field_err(errs, ptr, "no such list");
+				no_such_list(errs, ptr, v);
 			} else {
 				ids[(*n_ids)++] = l.id;
 				bl_list_clear(&l);
 			}
 		}
 	} else if (create) {
-		field_err(errs, "/lists", "is required");
+		field_err(errs, "/lists",
+		          "The `lists` field is required: the slugs of the lists to send to.");
 	}
 }
 
@@ -1447,7 +1636,7 @@ static int load_post(struct bl_api_call *c, struct bl_post *p)
 		rc = 0;
 	}
 	if (rc == 0)
-		not_found(c, "post");
+		not_found_id(c, "post", id);
 	return rc;
 }
 
@@ -1495,7 +1684,9 @@ static void posts_post(struct bl_api_call *c)
 		store_failed(c);
 		return;
 	}
-	bl_audit(c->req, &c->who, "post.create", NULL, "post:%lld", (long long)p.id);
+	char t[TARGET_MAX];
+	bl_audit(c->req, &c->who, "post.create", target_id(t, sizeof(t), "post", p.id), "%s",
+	         p.subject);
 	post_reply(c, p.id, 201);
 }
 
@@ -1508,10 +1699,23 @@ static void post_get(struct bl_api_call *c)
 	bl_post_clear(&p);
 }
 
+/* 409: @p's status does not allow @verb ("send"). */
 static void not_now(struct bl_api_call *c, const struct bl_post *p, const char *verb)
 {
-	problem(c, 409, "post-status", "post %lld is %s; cannot %s it", (long long)p->id,
-	        bl_post_status_name(p->status), verb);
+	static const char *const allowed[][2] = {{"change", "a draft or a scheduled post"},
+	                                         {"send", "a draft or a scheduled post"},
+	                                         {"schedule", "a draft or a scheduled post"},
+	                                         {"unschedule", "a scheduled post"},
+	                                         {"pause", "a sending post"},
+	                                         {"resume", "a paused post"},
+	                                         {"cancel", "a post not yet sent"},
+	                                         {"retry", "a post with failed deliveries"}};
+	const char *who = "a post in another state";
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (strcmp(allowed[i][0], verb) == 0)
+			who = allowed[i][1];
+	problem(c, 409, "post-status", "Post %lld is %s; you can only %s %s.", (long long)p->id,
+	        bl_post_status_name(p->status), verb, who);
 }
 
 static void post_patch(struct bl_api_call *c)
@@ -1544,7 +1748,9 @@ static void post_patch(struct bl_api_call *c)
 	} else if (rc == 0) {
 		not_now(c, &p, "change"); /* it moved on meanwhile */
 	} else {
-		bl_audit(c->req, &c->who, "post.update", NULL, "post:%lld", (long long)p.id);
+		char t[TARGET_MAX], what[128];
+		bl_audit(c->req, &c->who, "post.update", target_id(t, sizeof(t), "post", p.id),
+		         "%s", changed(c, what, sizeof(what)));
 		post_reply(c, p.id, 200);
 	}
 	bl_post_clear(&p);
@@ -1556,7 +1762,8 @@ static struct bl_composer *composer(struct bl_api_call *c, const struct bl_post 
                                     struct post_lists *pl)
 {
 	if (!c->w) {
-		problem(c, 500, "internal", "the server has no configuration to compose with");
+		problem(c, 500, "internal",
+		        "The server has no configuration to compose mail with.");
 		return NULL;
 	}
 	struct bl_compose_opts co;
@@ -1565,7 +1772,7 @@ static struct bl_composer *composer(struct bl_api_call *c, const struct bl_post 
 	bl_compose_opts_from_config(c->w->config, &c->w->secret, &co);
 	if (bl_composer_create(&co, p, pl->v, pl->n, &comp, &d)) {
 		json_t *e = json_array();
-		field_err(e, "", "post %lld cannot be composed: %s", (long long)p->id, d.msg);
+		field_err(e, "", "Post %lld cannot be composed: %s", (long long)p->id, d.msg);
 		invalid(c, e);
 		return NULL;
 	}
@@ -1622,9 +1829,11 @@ static void post_preview(struct bl_api_call *c)
 	if (!format)
 		format = "html";
 	if (strcmp(format, "html") && strcmp(format, "text") && strcmp(format, "eml"))
-		field_err(errs, "/format", "must be \"html\", \"text\" or \"eml\"");
+		field_err(errs, "/format",
+		          "The `format` field must be \"html\", \"text\" or \"eml\".");
 	if (to && bl_address_parse(to, strlen(to), address_flags(c), &addr, NULL, &d))
-		field_err(errs, "/to", "%s", d.msg);
+		field_err(errs, "/to", "The `to` field is not an address bulletin can use: %s",
+		          d.msg);
 	if (!json_array_size(errs) && to) {
 		int rc = c->s->ops->subscriber_get(c->s, addr.key, &fs.sub);
 		if (rc < 0) {
@@ -1633,7 +1842,11 @@ static void post_preview(struct bl_api_call *c)
 			goto out;
 		}
 		if (rc == 0)
-			field_err(errs, "/to", "no subscriber %s", addr.display);
+			field_err(
+			    errs, "/to",
+			    "No subscriber %s; name a subscriber in `to`, or leave it out for a "
+			    "sample reader.",
+			    addr.display);
 		fs.found = rc == 1;
 	}
 	if (json_array_size(errs)) {
@@ -1677,7 +1890,7 @@ static void post_preview(struct bl_api_call *c)
 	bl_buf_init(&msg, BL_MESSAGE_MAX);
 	if (bl_compose(comp, &row, c->now, &msg, mail_from, &d)) {
 		json_t *e = json_array();
-		field_err(e, "", "%s", d.msg);
+		field_err(e, "", "The message cannot be composed: %s", d.msg);
 		invalid(c, e);
 	} else if (strcmp(format, "eml") == 0) {
 		c->resp->content_type = "message/rfc822";
@@ -1746,7 +1959,10 @@ static void post_send(struct bl_api_call *c)
 	bl_transport_opts_init(&to);
 	if (bl_transport_create(bl_config_str(c->w->config, "relay"), &to, &t, &d)) {
 		json_t *e = json_array();
-		field_err(e, "", "the relay setting is wrong: %s", d.msg);
+		field_err(e, "",
+		          "The server's `relay` setting is wrong (%s); fix the configuration, then "
+		          "send again.",
+		          d.msg);
 		invalid(c, e);
 		goto out;
 	}
@@ -1758,8 +1974,9 @@ static void post_send(struct bl_api_call *c)
 	} else if (rc == 0) {
 		not_now(c, &p, "send");
 	} else {
-		bl_audit(c->req, &c->who, "post.send", NULL, "post:%lld deliveries:%lld",
-		         (long long)p.id, (long long)total);
+		char tg[TARGET_MAX];
+		bl_audit(c->req, &c->who, "post.send", target_id(tg, sizeof(tg), "post", p.id),
+		         "%lld recipients", (long long)total);
 		action_reply(c, p.id, NULL, 0);
 	}
 out:
@@ -1777,7 +1994,9 @@ static void post_schedule(struct bl_api_call *c)
 	int set;
 	int64_t at = body_time(c, errs, "at", &set);
 	if (!set || at == 0)
-		field_err(errs, "/at", "is required");
+		field_err(errs, "/at",
+		          "The `at` field is required: an RFC 3339 time such as "
+		          "\"2026-12-01T09:00:00Z\".");
 	if (json_array_size(errs)) {
 		invalid(c, errs);
 		bl_post_clear(&p);
@@ -1791,8 +2010,9 @@ static void post_schedule(struct bl_api_call *c)
 		not_now(c, &p, "schedule");
 	} else {
 		char t[BL_TIME_STRMAX];
-		bl_audit(c->req, &c->who, "post.schedule", NULL, "post:%lld at:%s", (long long)p.id,
-		         bl_time_format(at, t));
+		char tg[TARGET_MAX];
+		bl_audit(c->req, &c->who, "post.schedule", target_id(tg, sizeof(tg), "post", p.id),
+		         "%s", bl_time_format(at, t));
 		action_reply(c, p.id, NULL, 0);
 	}
 	bl_post_clear(&p);
@@ -1809,7 +2029,9 @@ static void post_unschedule(struct bl_api_call *c)
 	} else if (rc == 0) {
 		not_now(c, &p, "unschedule");
 	} else {
-		bl_audit(c->req, &c->who, "post.unschedule", NULL, "post:%lld", (long long)p.id);
+		char t[TARGET_MAX];
+		bl_audit(c->req, &c->who, "post.unschedule", target_id(t, sizeof(t), "post", p.id),
+		         "a draft again");
 		action_reply(c, p.id, NULL, 0);
 	}
 	bl_post_clear(&p);
@@ -1830,7 +2052,9 @@ static void transition(struct bl_api_call *c, const char *verb, unsigned from,
 	} else {
 		char action[32];
 		snprintf(action, sizeof(action), "post.%s", verb);
-		bl_audit(c->req, &c->who, action, NULL, "post:%lld", (long long)p.id);
+		char t[TARGET_MAX];
+		bl_audit(c->req, &c->who, action, target_id(t, sizeof(t), "post", p.id), "was %s",
+		         bl_post_status_name(p.status));
 		action_reply(c, p.id, NULL, 0);
 	}
 	bl_post_clear(&p);
@@ -1866,8 +2090,9 @@ static void post_retry(struct bl_api_call *c)
 	} else if (rc == 0) {
 		not_now(c, &p, "retry");
 	} else {
-		bl_audit(c->req, &c->who, "post.retry", NULL, "post:%lld rows:%lld",
-		         (long long)p.id, (long long)n);
+		char t[TARGET_MAX];
+		bl_audit(c->req, &c->who, "post.retry", target_id(t, sizeof(t), "post", p.id),
+		         "%lld deliveries", (long long)n);
 		action_reply(c, p.id, "retried", n);
 	}
 	bl_post_clear(&p);
@@ -1886,34 +2111,7 @@ static void post_status(struct bl_api_call *c)
 		bl_post_clear(&p);
 		return;
 	}
-	/* msgs/s over the last minute, as `post status`: a post that finished in
-	 * less than a minute gets its own duration instead. */
-	double rate = (double)recent / 60.0;
-	if (p.status == BL_POST_SENT && p.finished_at && p.started_at &&
-	    p.finished_at - p.started_at < 60 && c->now - p.finished_at < 60) {
-		int64_t span = p.finished_at - p.started_at;
-		rate = (double)recent / (double)(span > 0 ? span : 1);
-	}
-	n.in_doubt = p.in_doubt;
-	int64_t left =
-	    n.n[BL_DELIVERY_PENDING] + n.n[BL_DELIVERY_CLAIMED] + n.n[BL_DELIVERY_DEFERRED];
-	int64_t done =
-	    n.n[BL_DELIVERY_ACCEPTED] + n.n[BL_DELIVERY_FAILED] + n.n[BL_DELIVERY_SUPPRESSED];
-	json_t *o = json_object();
-	json_object_set_new(o, "id", json_integer(p.id));
-	json_object_set_new(o, "status", json_string(bl_post_status_name(p.status)));
-	json_object_set_new(o, "pause_reason", json_string(p.pause_reason ? p.pause_reason : ""));
-	json_object_set_new(o, "total", json_integer(p.total));
-	json_object_set_new(o, "counts", bl_json_delivery_counts(&n));
-	json_object_set_new(o, "in_doubt", json_integer(n.in_doubt));
-	json_object_set_new(o, "done", json_integer(done));
-	json_object_set_new(o, "rate", json_real((double)(int64_t)(rate * 10 + 0.5) / 10));
-	json_object_set_new(o, "eta",
-	                    left == 0  ? json_integer(0)
-	                    : rate > 0 ? json_integer((int64_t)((double)left / rate + 0.5))
-	                               : json_null());
-	json_object_set_new(o, "started_at", bl_json_time(p.started_at));
-	json_object_set_new(o, "finished_at", bl_json_time(p.finished_at));
+	json_t *o = bl_json_post_status(&p, &n, recent, c->now);
 	reply(c, 200, o);
 	bl_post_clear(&p);
 }
@@ -1964,8 +2162,8 @@ static void post_deliveries(struct bl_api_call *c)
 		enum bl_delivery_state ds;
 		if (bl_delivery_state_parse(st, &ds)) {
 			problem(c, 400, "bad-parameter",
-			        "state must be pending, claimed, accepted, deferred, failed or "
-			        "suppressed");
+			        "The `state` query parameter must be pending, claimed, accepted, "
+			        "deferred, failed or suppressed.");
 			bl_post_clear(&p);
 			return;
 		}
@@ -2056,7 +2254,8 @@ static int password_field(struct bl_api_call *c, json_t *errs, char pw[BL_PASSWO
 	    json_string_length(v) > BL_PASSWORD_MAX ||
 	    strlen(json_string_value(v)) != json_string_length(v)) {
 		field_err(errs, "/password",
-		          "must be text of %d to %d bytes, or true for a generated one",
+		          "The `password` field must be text of %d to %d bytes, or true for a "
+		          "generated password.",
 		          BL_PASSWORD_MIN, BL_PASSWORD_MAX);
 		return -1;
 	}
@@ -2079,10 +2278,13 @@ static void users_post(struct bl_api_call *c)
 	char pw[BL_PASSWORD_MAX + 1], hash[BL_PASSWORD_HASH_MAX];
 	int given;
 	if (name && !bl_user_name_valid(name))
-		field_err(errs, "/name", "use 1-%d characters A-Z, a-z, 0-9, '.', '_', '@', '-'",
+		field_err(errs, "/name",
+		          "The `name` must be 1 to %d characters from A-Z, a-z, 0-9, '.', '_', '@' "
+		          "and '-'.",
 		          BL_USER_NAME_MAX);
 	if (role && bl_role_parse(role, &u.role))
-		field_err(errs, "/role", "must be \"admin\", \"editor\" or \"viewer\"");
+		field_err(errs, "/role",
+		          "The `role` field must be \"admin\", \"editor\" or \"viewer\".");
 	password_field(c, errs, pw, &given);
 	if (json_array_size(errs)) {
 		invalid(c, errs);
@@ -2090,18 +2292,23 @@ static void users_post(struct bl_api_call *c)
 	}
 	json_decref(errs);
 	if (hash_password(pw, hash)) {
-		problem(c, 500, "internal", "no memory to hash the password");
+		problem(c, 500, "internal",
+		        "The server ran out of memory hashing the password; try again.");
 		return;
 	}
 	u.name = (char *)(uintptr_t)name;
 	u.pass_hash = hash;
 	int rc = c->s->ops->user_create(c->s, &u);
 	if (rc == -BL_EEXIST) {
-		problem(c, 409, "exists", "a user \"%s\" exists already", name);
+		problem(c, 409, "exists",
+		        "A user \"%s\" exists already; choose another name, or change that user "
+		        "with PATCH /api/v1/users/%s.",
+		        name, name);
 	} else if (rc) {
 		store_failed(c);
 	} else {
-		bl_audit(c->req, &c->who, "user.add", NULL, "user:%s role:%s", name,
+		char t[TARGET_MAX];
+		bl_audit(c->req, &c->who, "user.add", target_name(t, sizeof(t), "user", name), "%s",
 		         bl_role_name(u.role));
 		json_t *o = json_object();
 		json_object_set_new(o, "name", json_string(name));
@@ -2120,7 +2327,7 @@ static int load_user(struct bl_api_call *c, struct bl_user *u)
 	if (rc < 0)
 		store_failed(c);
 	else if (rc == 0)
-		not_found(c, "user");
+		not_found(c, "user", c->arg[0]);
 	return rc;
 }
 
@@ -2136,7 +2343,8 @@ static void user_patch(struct bl_api_call *c)
 	char pw[BL_PASSWORD_MAX + 1] = "", hash[BL_PASSWORD_HASH_MAX];
 	int given = 0, new_pw = pv && !json_is_null(pv) && !json_is_false(pv);
 	if (role && bl_role_parse(role, &r))
-		field_err(errs, "/role", "must be \"admin\", \"editor\" or \"viewer\"");
+		field_err(errs, "/role",
+		          "The `role` field must be \"admin\", \"editor\" or \"viewer\".");
 	if (new_pw)
 		password_field(c, errs, pw, &given);
 	if (json_array_size(errs)) {
@@ -2146,7 +2354,8 @@ static void user_patch(struct bl_api_call *c)
 	}
 	json_decref(errs);
 	if (role && r != u.role && u.id == c->who.user_id && r != BL_ROLE_ADMIN) {
-		problem(c, 409, "self", "you cannot take the admin role from yourself");
+		problem(c, 409, "self",
+		        "You cannot take the admin role from yourself; another admin can.");
 		bl_user_clear(&u);
 		return;
 	}
@@ -2155,7 +2364,8 @@ static void user_patch(struct bl_api_call *c)
 		rc = c->s->ops->user_set_role(c->s, u.id, r);
 	if (rc == 1 && new_pw) {
 		if (hash_password(pw, hash)) {
-			problem(c, 500, "internal", "no memory to hash the password");
+			problem(c, 500, "internal",
+			        "The server ran out of memory hashing the password; try again.");
 			bl_user_clear(&u);
 			return;
 		}
@@ -2166,10 +2376,11 @@ static void user_patch(struct bl_api_call *c)
 	} else if (rc < 0) {
 		store_failed(c);
 	} else if (rc == 0) {
-		not_found(c, "user");
+		not_found(c, "user", u.name);
 	} else {
-		bl_audit(c->req, &c->who, "user.update", NULL, "user:%s role:%s%s", u.name,
-		         bl_role_name(r), new_pw ? " password" : "");
+		char t[TARGET_MAX];
+		bl_audit(c->req, &c->who, "user.update", target_name(t, sizeof(t), "user", u.name),
+		         "%s%s", bl_role_name(r), new_pw ? ", new password" : "");
 		json_t *o = json_object();
 		json_object_set_new(o, "name", json_string(u.name));
 		json_object_set_new(o, "role", json_string(bl_role_name(r)));
@@ -2187,7 +2398,7 @@ static void user_delete(struct bl_api_call *c)
 	if (load_user(c, &u) <= 0)
 		return;
 	if (u.id == c->who.user_id) {
-		problem(c, 409, "self", "you cannot delete yourself");
+		problem(c, 409, "self", "You cannot delete yourself; another admin can.");
 		bl_user_clear(&u);
 		return;
 	}
@@ -2197,9 +2408,11 @@ static void user_delete(struct bl_api_call *c)
 	} else if (rc < 0) {
 		store_failed(c);
 	} else if (rc == 0) {
-		not_found(c, "user");
+		not_found(c, "user", u.name);
 	} else {
-		bl_audit(c->req, &c->who, "user.delete", NULL, "user:%s", u.name);
+		char t[TARGET_MAX];
+		bl_audit(c->req, &c->who, "user.delete", target_name(t, sizeof(t), "user", u.name),
+		         "was %s", bl_role_name(u.role));
 		no_content(c);
 	}
 	bl_user_clear(&u);
@@ -2234,10 +2447,13 @@ static void tokens_post(struct bl_api_call *c)
 	const char *role = body_str(c, errs, "role", 0, 0, 1);
 	struct bl_api_token t = {0};
 	if (name && !bl_user_name_valid(name))
-		field_err(errs, "/name", "use 1-%d characters A-Z, a-z, 0-9, '.', '_', '@', '-'",
+		field_err(errs, "/name",
+		          "The `name` must be 1 to %d characters from A-Z, a-z, 0-9, '.', '_', '@' "
+		          "and '-'.",
 		          BL_USER_NAME_MAX);
 	if (role && bl_role_parse(role, &t.role))
-		field_err(errs, "/role", "must be \"admin\", \"editor\" or \"viewer\"");
+		field_err(errs, "/role",
+		          "The `role` field must be \"admin\", \"editor\" or \"viewer\".");
 	if (json_array_size(errs)) {
 		invalid(c, errs);
 		return;
@@ -2249,12 +2465,16 @@ static void tokens_post(struct bl_api_call *c)
 	t.name = (char *)(uintptr_t)name;
 	int rc = c->s->ops->token_create(c->s, &t, hex);
 	if (rc == -BL_EEXIST) {
-		problem(c, 409, "exists", "a token \"%s\" exists already", name);
+		problem(c, 409, "exists",
+		        "A token \"%s\" exists already; choose another name, or revoke that one "
+		        "first with DELETE /api/v1/tokens/%s.",
+		        name, name);
 	} else if (rc) {
 		store_failed(c);
 	} else {
-		bl_audit(c->req, &c->who, "token.create", NULL, "token:%s role:%s", name,
-		         bl_role_name(t.role));
+		char tg[TARGET_MAX];
+		bl_audit(c->req, &c->who, "token.create",
+		         target_name(tg, sizeof(tg), "token", name), "%s", bl_role_name(t.role));
 		json_t *o = json_object();
 		json_object_set_new(o, "name", json_string(name));
 		json_object_set_new(o, "role", json_string(bl_role_name(t.role)));
@@ -2270,9 +2490,11 @@ static void token_delete(struct bl_api_call *c)
 	if (rc < 0) {
 		store_failed(c);
 	} else if (rc == 0) {
-		not_found(c, "token");
+		not_found(c, "token", c->arg[0]);
 	} else {
-		bl_audit(c->req, &c->who, "token.delete", NULL, "token:%s", c->arg[0]);
+		char t[TARGET_MAX];
+		bl_audit(c->req, &c->who, "token.delete",
+		         target_name(t, sizeof(t), "token", c->arg[0]), "revoked");
 		no_content(c);
 	}
 }
@@ -2449,7 +2671,7 @@ static int authenticate(struct bl_api_call *c)
 		session = 1;
 	}
 	if (rc < 0) {
-		problem(c, 500, "internal", "the database failed; the server's log says why");
+		problem(c, 500, "internal", DB_FAILED);
 		return -1;
 	}
 	if (rc == 0) {
@@ -2461,23 +2683,24 @@ static int authenticate(struct bl_api_call *c)
 			bl_http_add_header(c->resp, "Retry-After", "%d", retry);
 			problem(
 			    c, 429, "too-many-requests",
-			    "too many failed authentications from this address; try again in %d s",
+			    "Too many failed authentications from this address; try again in %d s.",
 			    retry);
 			return 0;
 		}
 		bl_http_add_header(c->resp, "WWW-Authenticate", "Bearer realm=\"bulletin\"%s",
 		                   authz ? ", error=\"invalid_token\"" : "");
 		problem(c, 401, "unauthorized",
-		        authz ? "the token is not valid (revoked, or mistyped)"
-		              : "send an API token as \"Authorization: Bearer TOKEN\" (`bulletin "
-		                "token create`), or log in at /admin/login");
+		        authz ? "The token is not valid: it was revoked, or mistyped. Send the "
+		                "token exactly as `bulletin token create` printed it."
+		              : "Send an API token as \"Authorization: Bearer TOKEN\" (`bulletin "
+		                "token create` makes one), or log in at /admin/login.");
 		return 0;
 	}
 	if (session && c->req->method != BL_HTTP_GET &&
 	    !bl_auth_csrf_ok(&c->who, bl_http_header(c->req, "X-CSRF-Token"))) {
 		problem(
 		    c, 403, "csrf",
-		    "a call made with a session cookie needs the session's X-CSRF-Token header");
+		    "A call made with a session cookie needs the session's X-CSRF-Token header.");
 		return 0;
 	}
 	return 1;
@@ -2522,9 +2745,11 @@ static void dispatch(struct bl_http_req *req, struct bl_http_resp *resp)
 						strcat(text, ", HEAD");
 				}
 			bl_http_add_header(resp, "Allow", "%s", text);
-			problem(&c, 405, "method-not-allowed", "%s takes %s", req->path, text);
+			problem(&c, 405, "method-not-allowed", "The path %s takes only %s.",
+			        req->path, text);
 		} else {
-			problem(&c, 404, "no-route", "no API endpoint at %s (see %sopenapi.json)",
+			problem(&c, 404, "no-route",
+			        "There is no API endpoint at %s; %sopenapi.json lists them.",
 			        req->path, PREFIX);
 		}
 		return;
@@ -2532,19 +2757,20 @@ static void dispatch(struct bl_http_req *req, struct bl_http_resp *resp)
 	/* The path arguments live in @buf, re-matched for the endpoint found. */
 	match(ep->path, req->path, &c, buf);
 	if (!c.s) {
-		problem(&c, 500, "internal", "the server has no database");
+		problem(&c, 500, "internal", "The server has no database.");
 		goto out;
 	}
 	if (ep->fn != openapi_get && authenticate(&c) <= 0)
 		goto out;
 	if (ep->fn != openapi_get && c.who.role < ep->role) {
-		problem(&c, 403, "forbidden", "%s %s needs the %s role; %s is %s",
+		problem(&c, 403, "forbidden", "%s %s needs the %s role; %s has the %s role.",
 		        method_name(ep->method), ep->path, bl_role_name(ep->role), c.who.actor,
 		        bl_role_name(c.who.role));
 		goto out;
 	}
 	if (ep->body == BL_API_BODY_CSV && !type_is(req->content_type, "text/csv")) {
-		problem(&c, 415, "unsupported-media-type", "send the file as text/csv");
+		problem(&c, 415, "unsupported-media-type",
+		        "Send the file with \"Content-Type: text/csv\".");
 		goto out;
 	}
 	if (ep->body == BL_API_BODY_JSON || (ep->body == BL_API_BODY_NONE && req->body_len)) {
@@ -2553,25 +2779,27 @@ static void dispatch(struct bl_http_req *req, struct bl_http_resp *resp)
 			c.body = json_object();
 		} else if (!type_is(req->content_type, JSON_TYPE)) {
 			problem(&c, 415, "unsupported-media-type",
-			        "send the request body as application/json");
+			        "Send the request body with \"Content-Type: application/json\".");
 			goto out;
 		} else {
 			json_error_t err;
 			c.body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
 			if (!c.body) {
 				problem(&c, 400, "bad-json",
-				        "the body is not JSON: %s (line %d, column %d)", err.text,
-				        err.line, err.column);
+				        "The request body is not JSON: %s (line %d, column %d).",
+				        err.text, err.line, err.column);
 				goto out;
 			}
 			if (!json_is_object(c.body)) {
-				problem(&c, 400, "bad-json", "the body must be a JSON object");
+				problem(&c, 400, "bad-json",
+				        "The request body must be a JSON object.");
 				goto out;
 			}
 		}
 	}
 	if (bl_form_parse(req->query, strlen(req->query), &c.q, NULL) != 0) {
-		problem(&c, 400, "bad-parameter", "the query string is malformed");
+		problem(&c, 400, "bad-parameter",
+		        "The query string is malformed (bad %%-escapes, or too long).");
 		goto out;
 	}
 	ep->fn(&c);

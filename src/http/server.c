@@ -493,11 +493,27 @@ static enum MHD_Result respond_error(struct bl_http_server *srv, struct request 
 	if (r->route >= 0 && strncmp(srv->routes[r->route].name, "api", 3) == 0) {
 		/* A JSON API route: an RFC 9457 problem (http.h, struct bl_http_route). */
 		size_t n = strlen(text) - 1; /* without the newline */
-		char *body = bl_xmalloc(256);
-		snprintf(body, 256,
+		size_t max =
+		    srv->routes[r->route].body_max ? srv->routes[r->route].body_max : srv->body_max;
+		char detail[160];
+		if (status == 413)
+			snprintf(
+			    detail, sizeof(detail),
+			    "The request body is larger than the %zu bytes this endpoint takes.",
+			    max);
+		else
+			snprintf(detail, sizeof(detail), "%s",
+			         status == 400   ? "The request is malformed."
+			         : status == 404 ? "There is nothing at this path."
+			         : status == 405 ? "This path does not take that method."
+			         : status == 431 ? "The request headers are too large."
+			         : status == 503 ? "The server is busy; try again in a moment."
+			                         : "The server failed; its log says why.");
+		char *body = bl_xmalloc(320);
+		snprintf(body, 320,
 		         "{\"type\":\"about:blank\",\"title\":\"%.*s\",\"status\":%d,"
-		         "\"detail\":\"%.*s\"}\n",
-		         (int)n, text, status, (int)n, text);
+		         "\"detail\":\"%s\"}\n",
+		         (int)n, text, status, detail);
 		return respond(srv, r, c, status, "application/problem+json", body, strlen(body), 1,
 		               1, NULL, why);
 	}

@@ -212,7 +212,7 @@ void bl_mapping_destroy(struct bl_mapping *m)
 }
 
 int bl_mapping_create(const struct bl_csv_record *first, enum bl_format forced,
-                      struct bl_mapping **out, struct bl_diag *d)
+                      enum bl_import_voice voice, struct bl_mapping **out, struct bl_diag *d)
 {
 	struct bl_mapping *m = bl_xcalloc(1, sizeof(*m));
 	if (forced == BL_FORMAT_PLAIN) {
@@ -274,11 +274,16 @@ int bl_mapping_create(const struct bl_csv_record *first, enum bl_format forced,
 		if (strchr(first->fields[i], '|'))
 			return bl_diag_set(d, BL_EINVAL,
 			                   "no email column in the header; the header holds '|': "
-			                   "is the delimiter '|'? try --delimiter '|'");
+			                   "is the delimiter '|'? try %s",
+			                   voice == BL_IMPORT_VOICE_API
+			                       ? "the `delimiter` parameter |"
+			                       : "--delimiter '|'");
 	return bl_diag_set(d, BL_EINVAL,
 	                   "no email column in the header (recognised names: email, e-mail, "
 	                   "email address, mail, ...); for a file with one address per line "
-	                   "and no header use --from-format plain");
+	                   "and no header use %s",
+	                   voice == BL_IMPORT_VOICE_API ? "the `format` parameter plain"
+	                                                : "--from-format plain");
 ok:
 	*out = m;
 	return 0;

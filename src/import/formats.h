@@ -81,6 +81,17 @@ void bl_import_row_clear(struct bl_import_row *row);
 struct bl_mapping;
 
 /*
+ * Whom an import's messages speak to: a person at the command line (they
+ * name its flags: --list, --delimiter, --from-format) or a client of the
+ * API and the admin UI (they name the upload's parameters: `list`,
+ * `delimiter`, `format`). Zero is the command line.
+ */
+enum bl_import_voice {
+	BL_IMPORT_VOICE_CLI,
+	BL_IMPORT_VOICE_API,
+};
+
+/*
  * bl_clean_text - a copy of @s trimmed of ASCII whitespace, with control
  * characters replaced by spaces and cut to at most @max bytes at a
  * character boundary. Caller frees. For names, which end up in mail headers.
@@ -93,10 +104,11 @@ char *bl_clean_text(const char *s, size_t max);
  * header names (falling back to PLAIN when @first is a single field that
  * holds an '@' and no known header). Returns 0 with *@out set (free with
  * bl_mapping_destroy), or -BL_EINVAL when no email column can be found,
- * with @d listing the header names that would have been recognised.
+ * with @d listing the header names that would have been recognised and
+ * the setting to change, named for @voice.
  */
 int bl_mapping_create(const struct bl_csv_record *first, enum bl_format forced,
-                      struct bl_mapping **out, struct bl_diag *d);
+                      enum bl_import_voice voice, struct bl_mapping **out, struct bl_diag *d);
 
 /* bl_mapping_destroy - free @m; NULL-safe. */
 void bl_mapping_destroy(struct bl_mapping *m);

@@ -108,6 +108,24 @@ int bl_is_role_address(const char *key)
 	return 0;
 }
 
+/* The refusal of a file whose rows do not name their lists, given no list. */
+static const char *list_required(enum bl_import_voice v)
+{
+	return v == BL_IMPORT_VOICE_API
+	           ? "The `list` parameter is required: the file does not name the lists of "
+	             "its rows."
+	           : "--list SLUG is required: the file does not name the lists of its rows";
+}
+
+/* The refusal of a list given with a bulletin JSON export. */
+static const char *list_not_for_json(enum bl_import_voice v)
+{
+	return v == BL_IMPORT_VOICE_API
+	           ? "The `list` parameter does not apply to a bulletin JSON export: it names "
+	             "its own lists; leave it out."
+	           : "--list does not apply to a bulletin JSON export: it names its own lists";
+}
+
 static void row_error(struct importer *im, size_t line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -678,10 +696,16 @@ static int add_row(struct importer *im, struct bl_import_row *row, struct row_re
 			return rc;
 		}
 		if (rc == 0) {
-			row_error(im, it.row.line,
-			          "list \"%s\" does not exist; create it first with `bulletin list "
-			          "create %s --name NAME`",
-			          it.row.list, it.row.list);
+			if (im->o->voice == BL_IMPORT_VOICE_API)
+				row_error(im, it.row.line,
+				          "No such list: %s; create the list first, then import "
+				          "again.",
+				          it.row.list);
+			else
+				row_error(im, it.row.line,
+				          "list \"%s\" does not exist; create it first with "
+				          "`bulletin list create %s --name NAME`",
+				          it.row.list, it.row.list);
 			item_clear(&it);
 			return 0;
 		}
@@ -723,14 +747,13 @@ static int on_record(void *arg, const struct bl_csv_record *rec)
 {
 	struct importer *im = arg;
 	if (!im->map) {
-		int rc = bl_mapping_create(rec, im->o->format, &im->map, im->d);
+		int rc = bl_mapping_create(rec, im->o->format, im->o->voice, &im->map, im->d);
 		if (rc)
 			return im->rc = rc;
 		im->st->format = bl_mapping_format(im->map);
 		if (!im->list_id && !bl_mapping_has_list_column(im->map))
-			return im->rc = bl_diag_set(im->d, BL_EINVAL,
-			                            "--list SLUG is required: the file does not "
-			                            "name the lists of its rows");
+			return im->rc =
+			           bl_diag_set(im->d, BL_EINVAL, "%s", list_required(im->o->voice));
 		if (bl_mapping_has_header(im->map))
 			return 0;
 	}
@@ -1211,9 +1234,7 @@ static int import_json(struct importer *im, FILE *f)
 		goto out;
 	}
 	if (im->list_id) {
-		rc = bl_diag_set(im->d, BL_EUSAGE,
-		                 "--list does not apply to a bulletin JSON export: it names its "
-		                 "own lists");
+		rc = bl_diag_set(im->d, BL_EUSAGE, "%s", list_not_for_json(im->o->voice));
 		json_decref(header);
 		json_decref(all);
 		goto out;
@@ -1334,6 +1355,10 @@ static int importer_init(struct importer *im, struct bl_store *s, FILE *f,
 	rc = s->ops->list_get(s, o->list_slug, &l);
 	if (rc < 0)
 		return bl_diag_set(d, -rc, "%s", bl_store_error(s));
+	if (rc == 0 && o->voice == BL_IMPORT_VOICE_API)
+		return bl_diag_set(d, BL_EINVAL,
+		                   "No such list: %s; the `list` parameter names an existing list.",
+		                   o->list_slug);
 	if (rc == 0)
 		return bl_diag_set(d, BL_EINVAL,
 		                   "no list \"%s\"; create it with `bulletin list create %s --name "
@@ -1424,14 +1449,12 @@ static int looks_plain(FILE *f)
 static int import_plain(struct importer *im, FILE *f)
 {
 	struct bl_csv_record none = {0};
-	int rc = bl_mapping_create(&none, BL_FORMAT_PLAIN, &im->map, im->d);
+	int rc = bl_mapping_create(&none, BL_FORMAT_PLAIN, im->o->voice, &im->map, im->d);
 	if (rc)
 		return rc;
 	im->st->format = BL_FORMAT_PLAIN;
 	if (!im->list_id)
-		return bl_diag_set(im->d, BL_EINVAL,
-		                   "--list SLUG is required: the file does not name the lists "
-		                   "of its rows");
+		return bl_diag_set(im->d, BL_EINVAL, "%s", list_required(im->o->voice));
 	struct bl_buf line;
 	bl_buf_init(&line, BL_CSV_FIELD_MAX);
 	size_t lineno = 0;
@@ -1469,6 +1492,70 @@ static int import_plain(struct importer *im, FILE *f)
 		rc = bl_diag_set(im->d, BL_EIO, "reading %s failed", im->o->path);
 	bl_buf_finish(&line);
 	return rc ? rc : im->rc;
+}
+
+/* The first record's mapping, for bl_import_precheck. */
+struct first_record {
+	const struct bl_import_opts *o;
+	struct bl_mapping *map;
+	struct bl_diag *d;
+	int rc;
+};
+
+static int on_first_record(void *arg, const struct bl_csv_record *rec)
+{
+	struct first_record *fr = arg;
+	fr->rc = bl_mapping_create(rec, fr->o->format, fr->o->voice, &fr->map, fr->d);
+	return 1; /* one record is all it takes */
+}
+
+int bl_import_precheck(const void *data, size_t len, const struct bl_import_opts *o,
+                       const char **param, struct bl_diag *d)
+{
+	*param = NULL;
+	if (len == 0)
+		return bl_diag_set(d, BL_EINVAL, "the file is empty: no header and no rows");
+	/* As bl_import_file: a '{' first (after a byte-order mark and blank space) is JSON. */
+	const unsigned char *b = data;
+	size_t i = len >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF ? 3 : 0;
+	while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
+		i++;
+	if (i < len && b[i] == '{' &&
+	    (o->format == BL_FORMAT_AUTO || o->format == BL_FORMAT_BULLETIN)) {
+		if (!o->list_slug)
+			return 0;
+		*param = "list";
+		return bl_diag_set(d, BL_EINVAL, "%s", list_not_for_json(o->voice));
+	}
+	FILE *f = fmemopen((void *)(uintptr_t)data, len, "rb");
+	if (!f)
+		return bl_diag_set(d, BL_EIO, "cannot read the upload: %s", strerror(errno));
+	int rc = 0,
+	    plain = o->format == BL_FORMAT_PLAIN || (o->format == BL_FORMAT_AUTO && looks_plain(f));
+	int names_lists = 0;
+	if (!plain) {
+		struct first_record fr = {.o = o, .d = d};
+		struct bl_csv_opts copts = {.delimiter = o->delimiter};
+		char delim = 0;
+		rc = bl_csv_read(f, &copts, on_first_record, &fr, &delim, d);
+		if (rc == 1)
+			rc = fr.rc;
+		else if (rc == 0)
+			rc = bl_diag_set(d, BL_EINVAL, "the file is empty: no header and no rows");
+		else if (strncmp(d->msg, "line ", 5) == 0) {
+			char msg[BL_DIAG_MAX];
+			snprintf(msg, sizeof(msg), "the file, %.*s", (int)sizeof(msg) - 16, d->msg);
+			memcpy(d->msg, msg, sizeof(msg));
+		}
+		names_lists = fr.map && bl_mapping_has_list_column(fr.map);
+		bl_mapping_destroy(fr.map);
+	}
+	fclose(f);
+	if (rc == 0 && !o->list_slug && !names_lists) {
+		*param = "list";
+		rc = bl_diag_set(d, BL_EINVAL, "%s", list_required(o->voice));
+	}
+	return rc;
 }
 
 int bl_import_file(struct bl_store *s, FILE *f, const struct bl_import_opts *o,

@@ -43,17 +43,18 @@ struct bl_import_stats {
 };
 
 struct bl_import_opts {
-	const char *path;       /* for messages and the consent source "import:BASENAME" */
-	const char *list_slug;  /* target list of every row; NULL if the file names lists */
-	int confirmed;          /* the publisher holds consent: new subscriptions confirmed */
-	char delimiter;         /* 0 = detect */
-	int dry_run;            /* do everything, then roll back */
-	enum bl_format format;  /* BL_FORMAT_AUTO = detect */
-	unsigned address_flags; /* BL_ADDRESS_* (smtputf8) */
-	int allow_role;         /* accept role addresses (postmaster@...) */
-	size_t batch;           /* rows per transaction; 0 = 5000 */
-	const char *source;     /* consent source; NULL = "import:BASENAME" */
-	int manual;             /* one address added by hand: record "signup", not "import" */
+	const char *path;           /* for messages and the consent source "import:BASENAME" */
+	const char *list_slug;      /* target list of every row; NULL if the file names lists */
+	int confirmed;              /* the publisher holds consent: new subscriptions confirmed */
+	char delimiter;             /* 0 = detect */
+	int dry_run;                /* do everything, then roll back */
+	enum bl_format format;      /* BL_FORMAT_AUTO = detect */
+	unsigned address_flags;     /* BL_ADDRESS_* (smtputf8) */
+	int allow_role;             /* accept role addresses (postmaster@...) */
+	size_t batch;               /* rows per transaction; 0 = 5000 */
+	const char *source;         /* consent source; NULL = "import:BASENAME" */
+	int manual;                 /* one address added by hand: record "signup", not "import" */
+	enum bl_import_voice voice; /* whom the messages name settings for (formats.h) */
 	/* Called for each invalid row: @line 0 when not about one line. */
 	void (*on_error)(void *arg, size_t line, const char *msg);
 	/* Called after each batch with bytes read so far and the file size (0 if unknown). */
@@ -80,6 +81,22 @@ struct bl_import_opts {
  */
 int bl_import_file(struct bl_store *s, FILE *f, const struct bl_import_opts *opts,
                    struct bl_import_stats *st, struct bl_diag *d);
+
+/*
+ * bl_import_precheck - what bl_import_file would refuse before its first
+ * row, checked on an upload held in memory (@data, @len bytes) with @o's
+ * list_slug, format, delimiter and voice, so that a caller can refuse a
+ * request at once rather than queue a job that fails: a bulletin JSON
+ * export must come without a list; a plain address list, and a CSV file
+ * whose header has no list column, need one; a CSV header needs an email
+ * column. Reads only what it needs (the first record); no database (that
+ * the list exists is the caller's check). Returns 0; or -BL_EINVAL (or
+ * -BL_EENCODING for a file that is not UTF-8) with @d saying why in @o's
+ * voice and *@param naming the setting at fault ("list") or NULL (the
+ * file itself).
+ */
+int bl_import_precheck(const void *data, size_t len, const struct bl_import_opts *o,
+                       const char **param, struct bl_diag *d);
 
 /*
  * bl_import_one - the same rules for one row (bulletin subscriber add):

@@ -136,7 +136,7 @@ static int read_params(const json_t *p, struct bl_import_opts *io, char *err, si
 	const char *key;
 	json_t *v;
 	if (!json_is_object(p)) {
-		snprintf(err, size, "params: not a JSON object");
+		snprintf(err, size, "the job's parameters are not a JSON object");
 		return -BL_EINVAL;
 	}
 	json_object_foreach((json_t *)p, key, v)
@@ -153,7 +153,8 @@ static int read_params(const json_t *p, struct bl_import_opts *io, char *err, si
 			io->path = json_string_value(v);
 		} else if (strcmp(key, "confirmed") == 0 || strcmp(key, "dry_run") == 0) {
 			if (!json_is_boolean(v)) {
-				snprintf(err, size, "params: \"%s\" must be true or false", key);
+				snprintf(err, size, "the `%s` parameter must be true or false",
+				         key);
 				return -BL_EINVAL;
 			}
 			*(key[0] == 'c' ? &io->confirmed : &io->dry_run) = json_is_true(v);
@@ -161,23 +162,24 @@ static int read_params(const json_t *p, struct bl_import_opts *io, char *err, si
 			if (!json_is_string(v) ||
 			    parse_delimiter(json_string_value(v), &io->delimiter)) {
 				snprintf(err, size,
-				         "params: \"delimiter\" must be one character, or \"tab\"");
+				         "the `delimiter` parameter must be one character, "
+				         "or tab, comma or semicolon");
 				return -BL_EINVAL;
 			}
 		} else if (strcmp(key, "format") == 0) {
 			if (!json_is_string(v) ||
 			    bl_format_parse(json_string_value(v), &io->format)) {
-				snprintf(err, size, "params: \"format\" must be one of %s",
+				snprintf(err, size, "the `format` parameter must be one of %s",
 				         bl_format_names());
 				return -BL_EINVAL;
 			}
 		} else {
-			snprintf(err, size, "params: unknown option \"%.64s\"", key);
+			snprintf(err, size, "unknown parameter `%.64s`", key);
 			return -BL_EINVAL;
 		}
 		continue;
 	bad_string:
-		snprintf(err, size, "params: \"%s\" must be a non-empty string", key);
+		snprintf(err, size, "the `%s` parameter must be a non-empty string", key);
 		return -BL_EINVAL;
 	}
 	return 0;
@@ -248,6 +250,7 @@ int bl_import_job_run(struct bl_store *s, int64_t now, const struct bl_import_jo
 	struct bl_import_opts io = {.path = "upload.csv",
 	                            .address_flags = o->address_flags,
 	                            .allow_role = o->allow_role,
+	                            .voice = BL_IMPORT_VOICE_API,
 	                            .batch = o->batch,
 	                            .on_error = on_error,
 	                            .on_progress = on_progress,
@@ -266,7 +269,7 @@ int bl_import_job_run(struct bl_store *s, int64_t now, const struct bl_import_jo
 	if (strcmp(j.kind ? j.kind : "", "import") != 0) {
 		snprintf(err, sizeof(err), "unknown job kind \"%.64s\"", j.kind ? j.kind : "");
 	} else if (!params) {
-		snprintf(err, sizeof(err), "params: not JSON: %s", jerr.text);
+		snprintf(err, sizeof(err), "the job's parameters are not JSON: %s", jerr.text);
 	} else if (read_params(params, &io, err, sizeof(err)) == 0) {
 		if (!(f = spool(input, len))) {
 			snprintf(err, sizeof(err), "cannot spool the upload to a temporary file");

@@ -186,6 +186,30 @@ static void want_status(const struct reply *r, long want, const char *what)
 		         r->body);
 }
 
+/* @text reads as a sentence (see want_problem); the first word doubled
+ * ("body body:1:") or a flag ("--list") fails @what. */
+static void want_sentence(const char *text, const char *what)
+{
+	size_t n = text ? strlen(text) : 0;
+	if (n == 0 || text[0] < 'A' || text[0] > 'Z' || !strchr(".?!", text[n - 1]))
+		fail_msg("%s: got detail \"%s\", want a sentence (a capital first, a full stop "
+		         "last)",
+		         what, text ? text : "(none)");
+	if (strstr(text, " --") || strstr(text, "`--"))
+		fail_msg("%s: got detail \"%s\", which names a command-line flag", what, text);
+	char w1[64], w2[64];
+	for (const char *p = text; *p;) {
+		int k = 0;
+		if (sscanf(p, "%63[A-Za-z] %63[A-Za-z]%n", w1, w2, &k) == 2 && k > 0 &&
+		    strcasecmp(w1, w2) == 0 && strcmp(w1, "that") != 0)
+			fail_msg("%s: got detail \"%s\", with \"%s\" twice", what, text, w1);
+		const char *sp = strchr(p, ' ');
+		if (!sp)
+			break;
+		p = sp + 1;
+	}
+}
+
 /* @r is an RFC 9457 problem with @status (and, when @kind is set, that type). */
 static void want_problem(const struct reply *r, long status, const char *kind, const char *what)
 {
@@ -200,6 +224,13 @@ static void want_problem(const struct reply *r, long status, const char *kind, c
 	    !json_is_string(json_object_get(r->json, "detail")))
 		fail_msg("%s: not a problem with type, title, status %ld, detail: %s", what, status,
 		         r->body);
+	/* The detail, and each field's, is a sentence for a person: a capital
+	 * first, a full stop last, no command-line flag, no word twice in a row. */
+	want_sentence(json_string_value(json_object_get(r->json, "detail")), what);
+	json_t *errs = json_object_get(r->json, "errors");
+	for (size_t i = 0; i < json_array_size(errs); i++)
+		want_sentence(json_string_value(json_object_get(json_array_get(errs, i), "detail")),
+		              what);
 	if (kind) {
 		char want[96];
 		snprintf(want, sizeof(want), "urn:bulletin:problem:%s", kind);
@@ -369,6 +400,9 @@ static const char *method_lower(unsigned m)
 	                            : "delete";
 }
 
+static const char *operation_ids_problem(json_t *doc);
+static const char *refs_problem(json_t *doc, json_t *v, const char *where);
+
 /* Every operation the dispatcher matches is in the document, every operation
  * of the document is one the dispatcher matches, and every API route of the
  * server's table leads to the dispatcher's paths. */
@@ -433,7 +467,146 @@ static void test_openapi_matches_router(void **state)
 	for (size_t k = 0; k < n_rt; k++)
 		if (strncmp(rt[k].path, "/api/v1/", 8) != 0)
 			fail_msg("route %s is not under /api/v1/", rt[k].path);
+	const char *why = operation_ids_problem(doc);
+	if (why)
+		fail_msg("openapi.json: %s", why);
+	why = refs_problem(doc, doc, "");
+	if (why)
+		fail_msg("openapi.json: %s", why);
 	json_decref(doc);
+}
+
+/* Why the operationIds of @doc are wrong (NULL when they are right): each
+ * operation has one, camelCase ([a-z][A-Za-z0-9]*), none used twice. */
+static const char *operation_ids_problem(json_t *doc)
+{
+	static char why[300];
+	json_t *seen = json_object();
+	const char *path, *m;
+	json_t *item, *op;
+	*why = '\0';
+	json_object_foreach(json_object_get(doc, "paths"), path, item)
+	{
+		json_object_foreach(item, m, op)
+		{
+			const char *id = json_string_value(json_object_get(op, "operationId"));
+			size_t bad = id ? strspn(id, "abcdefghijklmnopqrstuvwxyz"
+			                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+			                : 0;
+			if (!*why && !id)
+				snprintf(why, sizeof(why), "%s %s has no operationId", m, path);
+			else if (!*why && (id[0] < 'a' || id[0] > 'z' || id[bad] != '\0'))
+				snprintf(why, sizeof(why),
+				         "%s %s: operationId \"%s\" is not camelCase", m, path, id);
+			else if (!*why && json_object_get(seen, id))
+				snprintf(why, sizeof(why), "%s %s: operationId \"%s\" is also %s's",
+				         m, path, id, json_string_value(json_object_get(seen, id)));
+			else if (!*why)
+				json_object_set_new(seen, id, json_string(path));
+		}
+	}
+	json_decref(seen);
+	return *why ? why : NULL;
+}
+
+/* The value JSON pointer @ref ("#/a/b~1c", RFC 6901) names in @doc, or NULL. */
+static json_t *resolve(json_t *doc, const char *ref)
+{
+	if (strncmp(ref, "#/", 2) != 0)
+		return NULL;
+	json_t *v = doc;
+	char tok[256];
+	for (const char *p = ref + 2; v;) {
+		size_t n = 0;
+		for (; *p && *p != '/' && n + 1 < sizeof(tok); p++) {
+			if (p[0] == '~' && (p[1] == '0' || p[1] == '1')) {
+				tok[n++] = p[1] == '0' ? '~' : '/';
+				p++;
+			} else {
+				tok[n++] = *p;
+			}
+		}
+		tok[n] = '\0';
+		v = json_object_get(v, tok);
+		if (*p != '/')
+			break;
+		p++;
+	}
+	return v;
+}
+
+/* Why some "$ref" under @v (at @where in @doc) does not resolve; NULL when all do. */
+static const char *refs_problem(json_t *doc, json_t *v, const char *where)
+{
+	static char why[600];
+	char at[512];
+	if (json_is_object(v)) {
+		json_t *ref = json_object_get(v, "$ref");
+		if (ref && (!json_is_string(ref) || !resolve(doc, json_string_value(ref)))) {
+			snprintf(why, sizeof(why), "%s: $ref %s does not resolve", where,
+			         json_is_string(ref) ? json_string_value(ref) : "(not a string)");
+			return why;
+		}
+		const char *k;
+		json_t *x;
+		json_object_foreach(v, k, x)
+		{
+			snprintf(at, sizeof(at), "%s/%s", where, k);
+			const char *bad = refs_problem(doc, x, at);
+			if (bad)
+				return bad;
+		}
+	} else if (json_is_array(v)) {
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			snprintf(at, sizeof(at), "%s/%zu", where, i);
+			const char *bad = refs_problem(doc, json_array_get(v, i), at);
+			if (bad)
+				return bad;
+		}
+	}
+	return NULL;
+}
+
+/* The checks above catch what they are meant to: a table of broken documents. */
+static void test_openapi_checks(void **state)
+{
+	static const struct {
+		const char *doc, *want; /* want: a word of the complaint; NULL: none */
+	} cases[] = {
+	    {"{\"paths\":{\"/a\":{\"get\":{\"operationId\":\"getA\"},"
+	     "\"post\":{\"operationId\":\"createA\"}}}}",
+	     NULL},
+	    {"{\"paths\":{\"/a\":{\"get\":{}}}}", "no operationId"},
+	    {"{\"paths\":{\"/a\":{\"get\":{\"operationId\":\"get_\"}}}}", "camelCase"},
+	    {"{\"paths\":{\"/a\":{\"get\":{\"operationId\":\"GetA\"}}}}", "camelCase"},
+	    {"{\"paths\":{\"/a\":{\"get\":{\"operationId\":\"x\"}},"
+	     "\"/b\":{\"get\":{\"operationId\":\"x\"}}}}",
+	     "also /a's"},
+	    {"{\"paths\":{},\"components\":{\"schemas\":{\"A\":{},"
+	     "\"B\":{\"$ref\":\"#/components/schemas/A\"}}}}",
+	     NULL},
+	    {"{\"paths\":{},\"components\":{\"schemas\":{\"A\":{\"items\":"
+	     "[{\"$ref\":\"#/components/schemas/Nope\"}]}}}}",
+	     "/components/schemas/A/items/0: $ref #/components/schemas/Nope"},
+	    {"{\"paths\":{},\"x\":{\"a/b\":{}},\"y\":{\"$ref\":\"#/x/a~1b\"}}", NULL},
+	    {"{\"paths\":{},\"y\":{\"$ref\":\"other.json#/x\"}}", "does not resolve"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_error_t err;
+		json_t *doc = json_loads(cases[i].doc, 0, &err);
+		if (!doc)
+			fail_msg("case %zu does not parse: %s", i, err.text);
+		const char *got = operation_ids_problem(doc);
+		if (!got)
+			got = refs_problem(doc, doc, "");
+		if (cases[i].want ? !got || !strstr(got, cases[i].want) : got != NULL)
+			fail_msg("case %zu: got \"%s\", want %s%s%s", i,
+			         got ? got : "(no complaint)",
+			         cases[i].want ? "a complaint with \"" : "no complaint",
+			         cases[i].want ? cases[i].want : "", cases[i].want ? "\"" : "");
+		json_decref(doc);
+	}
+	(void)state;
 }
 
 /* Over HTTP: each documented operation reaches a handler (its template filled
@@ -981,13 +1154,34 @@ static void test_posts(void **state)
 	snprintf(path, sizeof(path), "/api/v1/posts/%lld/status", (long long)id);
 	call("GET", path, tok_viewer, NULL, &r);
 	want_status(&r, 200, "GET status");
-	json_t *counts = json_object_get(r.json, "counts");
 	int64_t total = jint(r.json, "total");
 	assert_true(total >= 1);
-	assert_int_equal(jint(counts, "pending"), total);
+	assert_int_equal(jint(r.json, "pending"), total);
 	assert_true(json_is_number(json_object_get(r.json, "rate")));
 	assert_true(json_is_null(json_object_get(r.json, "eta"))); /* nothing sent yet: unknown */
 	assert_int_equal(jint(r.json, "in_doubt"), 0);
+	/* Flat, key for key what `bulletin post status --json` prints (one
+	 * function makes both: bl_json_post_status). */
+	{
+		static const char *const keys[] = {
+		    "id",       "status",     "total",       "pending",      "claimed",
+		    "accepted", "deferred",   "failed",      "suppressed",   "in_doubt",
+		    "rate",     "started_at", "finished_at", "pause_reason", "eta"};
+		char got[512] = "", want[512] = "";
+		const char *k;
+		json_t *v;
+		json_object_foreach(r.json, k, v)
+		{
+			strcat(got, k);
+			strcat(got, " ");
+		}
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			strcat(want, keys[i]);
+			strcat(want, " ");
+		}
+		if (strcmp(got, want) != 0)
+			fail_msg("GET status keys: got %s, want %s", got, want);
+	}
 	reply_free(&r);
 
 	snprintf(path, sizeof(path), "/api/v1/posts/%lld/deliveries?state=pending&limit=1",
@@ -1092,14 +1286,112 @@ static void test_imports(void **state)
 	call_raw("POST", "/api/v1/imports", tok_editor, "text/csv", big, IMPORT_MAX + 1, &r);
 	want_problem(&r, 413, NULL, "POST /imports over import_max");
 	reply_free(&r);
-	/* Above the server's body limit but within import_max... */
-	call_raw("POST", "/api/v1/imports?dry_run=1", tok_editor, "text/csv", big, IMPORT_MAX, &r);
+	/* Above the server's body limit but within import_max (a CSV file, with a
+	 * long note, since what the job would refuse is refused at once)... */
+	memcpy(big, "email,note\nbig@example.com,", 27);
+	call_raw("POST", "/api/v1/imports?dry_run=1&list=news", tok_editor, "text/csv", big,
+	         IMPORT_MAX, &r);
 	want_status(&r, 202, "POST /imports at import_max");
 	reply_free(&r);
 	free(big);
 	call("GET", "/api/v1/imports/999999", tok_viewer, NULL, &r);
 	want_problem(&r, 404, "not-found", "GET /imports/999999");
 	reply_free(&r);
+}
+
+/* What an import job would refuse before its first row is refused at once:
+ * 422, the query parameter at fault named in the pointer and the detail. */
+static void test_import_parameters(void **state)
+{
+	static const struct {
+		const char *query, *body;
+		long status;
+		const char *pointer, *detail; /* the first error's; a part of its detail */
+	} cases[] = {
+	    {"", "email\na@example.com\n", 422, "/query/list", "The `list` parameter is required"},
+	    {"?list=", "email\na@example.com\n", 422, "/query/list",
+	     "`list` parameter is required"},
+	    {"?list=nosuch", "email\na@example.com\n", 422, "/query/list", "No such list: nosuch."},
+	    {"?list=Bad%20Slug", "email\na@example.com\n", 422, "/query/list",
+	     "No such list: Bad Slug."},
+	    {"", "a@example.com\nb@example.com\n", 422, "/query/list", "`list` parameter"},
+	    {"?format=plain", "email\n", 422, "/query/list", "`list` parameter is required"},
+	    {"?list=news&format=word", "email\n", 422, "/query/format", "`format` parameter"},
+	    {"?list=news&delimiter=ab", "email\n", 422, "/query/delimiter",
+	     "`delimiter` parameter"},
+	    {"?list=news&confirmed=maybe", "email\n", 422, "/query/confirmed", "`confirmed`"},
+	    {"?list=news&dry_run=2", "email\n", 422, "/query/dry_run", "`dry_run`"},
+	    {"?list=news", "name,city\nAnn,Oslo\n", 422, "", "no email column"},
+	    {"?list=news", "email|name\na@example.com|Ann\n", 422, "",
+	     "the `delimiter` parameter |"},
+	    {"?list=news", "{\"format\":\"bulletin\"}\n", 422, "/query/list", "does not apply"},
+	    /* Rows that name their lists need none (a dry run: nothing changes). */
+	    {"?dry_run=1",
+	     "email,name,list,status,mode,subscriber_status\na@example.com,A,news,confirmed,"
+	     "instant,active\n",
+	     202, NULL, NULL},
+	    {"?dry_run=1&list=news",
+	     "email,name,list,status,mode,subscriber_status\na@example.com,A,news,confirmed,"
+	     "instant,active\n",
+	     202, NULL, NULL},
+	    {"?dry_run=1&list=news&delimiter=tab", "email\ta\n", 202, NULL, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[256], what[300];
+		struct reply r;
+		snprintf(path, sizeof(path), "/api/v1/imports%s", cases[i].query);
+		snprintf(what, sizeof(what), "case %zu: POST %s", i, path);
+		call_raw("POST", path, tok_editor, "text/csv", cases[i].body, strlen(cases[i].body),
+		         &r);
+		if (cases[i].status != 422) {
+			want_status(&r, cases[i].status, what);
+			reply_free(&r);
+			continue;
+		}
+		want_problem(&r, 422, "validation", what);
+		json_t *e = json_array_get(json_object_get(r.json, "errors"), 0);
+		const char *ptr = json_string_value(json_object_get(e, "pointer"));
+		const char *detail = json_string_value(json_object_get(r.json, "detail"));
+		if (!ptr || strcmp(ptr, cases[i].pointer) != 0)
+			fail_msg("%s: got pointer %s, want %s", what, ptr ? ptr : "(none)",
+			         cases[i].pointer);
+		if (!strstr(detail, cases[i].detail))
+			fail_msg("%s: got detail \"%s\", want one with \"%s\"", what, detail,
+			         cases[i].detail);
+		reply_free(&r);
+	}
+
+	/* A list deleted between the upload and the job: the job's error speaks
+	 * of the API's parameter, not of a command-line flag. */
+	struct reply r;
+	call("POST", "/api/v1/lists", tok_editor, "{\"slug\":\"gone\",\"name\":\"Gone\"}", &r);
+	want_status(&r, 201, "POST /lists gone");
+	reply_free(&r);
+	call_raw("POST", "/api/v1/imports?list=gone", tok_editor, "text/csv",
+	         "email\nx@example.com\n", 20, &r);
+	want_status(&r, 202, "POST /imports?list=gone");
+	int64_t id = jint(r.json, "id");
+	reply_free(&r);
+	call("DELETE", "/api/v1/lists/gone", tok_editor, NULL, &r);
+	want_status(&r, 204, "DELETE /lists/gone");
+	reply_free(&r);
+	struct bl_import_job_opts o = {.batch = 100};
+	struct bl_diag d;
+	for (int64_t ran = -1; ran != 0;) /* run every queued job, this one among them */
+		if (bl_import_job_run(db, bl_now(), &o, &ran, &d) < 0)
+			fail_msg("bl_import_job_run: %s", d.msg);
+	char path[64];
+	snprintf(path, sizeof(path), "/api/v1/imports/%lld", (long long)id);
+	call("GET", path, tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET the failed import");
+	const char *err = jstr(&r, "error");
+	if (strcmp(jstr(&r, "state"), "failed") != 0 || !strstr(err, "No such list: gone") ||
+	    !strstr(err, "`list` parameter") || strstr(err, "--"))
+		fail_msg("the failed import: got state %s, error \"%s\"; want failed, \"No such "
+		         "list: gone ... the `list` parameter ...\" without a flag",
+		         jstr(&r, "state"), err);
+	reply_free(&r);
+	(void)state;
 }
 
 static void test_export(void **state)
@@ -1248,6 +1540,38 @@ static void test_users_tokens_audit(void **state)
 }
 
 /* Failed authentications from one address end in 429 with Retry-After. */
+/* Every entry the API wrote names its target ("list:SLUG", "post:ID", ...)
+ * and says what happened in a short detail. Runs after the writes above. */
+static void test_audit_targets(void **state)
+{
+	static const char *const kinds[] = {
+	    "list:", "post:", "subscriber:", "user:", "token:", "import:"};
+	struct reply r;
+	call("GET", "/api/v1/audit?limit=1000", tok_admin, NULL, &r);
+	want_status(&r, 200, "GET /audit");
+	json_t *items = json_object_get(r.json, "items");
+	if (json_array_size(items) < 20)
+		fail_msg("got %zu audit entries, want the writes of the tests before (20 or more)",
+		         json_array_size(items));
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *e = json_array_get(items, i);
+		const char *action = json_string_value(json_object_get(e, "action"));
+		const char *target = json_string_value(json_object_get(e, "target"));
+		const char *detail = json_string_value(json_object_get(e, "detail"));
+		int kind = 0;
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			kind |= strncmp(target, kinds[k], strlen(kinds[k])) == 0 &&
+			        target[strlen(kinds[k])] != '\0';
+		if (!kind || !*detail || strlen(detail) > 200 || strstr(detail, target))
+			fail_msg("audit %s: got target \"%s\", detail \"%s\"; want a target "
+			         "such as list:SLUG or post:ID, and a short detail that does not "
+			         "repeat it",
+			         action, target, detail);
+	}
+	reply_free(&r);
+	(void)state;
+}
+
 static void test_auth_budget(void **state)
 {
 	int got429 = 0;
@@ -1277,6 +1601,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_openapi_matches_router),
+	    cmocka_unit_test(test_openapi_checks),
 	    cmocka_unit_test(test_unauthenticated),
 	    cmocka_unit_test(test_lists),
 	    cmocka_unit_test(test_roles),
@@ -1285,10 +1610,12 @@ int main(void)
 	    cmocka_unit_test(test_pagination),
 	    cmocka_unit_test(test_posts),
 	    cmocka_unit_test(test_imports),
+	    cmocka_unit_test(test_import_parameters),
 	    cmocka_unit_test(test_export),
 	    cmocka_unit_test(test_stats),
 	    cmocka_unit_test(test_users_tokens_audit),
 	    cmocka_unit_test(test_openapi_operations_routed),
+	    cmocka_unit_test(test_audit_targets),
 	    cmocka_unit_test(test_auth_budget),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -272,7 +272,8 @@ static void test_detect(void **state)
 		    .line = 1, .nfields = n, .fields = cases[i].header, .lens = lens};
 		struct bl_mapping *m;
 		struct bl_diag d;
-		assert_int_equal(bl_mapping_create(&rec, BL_FORMAT_AUTO, &m, &d), 0);
+		assert_int_equal(
+		    bl_mapping_create(&rec, BL_FORMAT_AUTO, BL_IMPORT_VOICE_CLI, &m, &d), 0);
 		if (bl_mapping_format(m) != cases[i].want)
 			fail_msg("header %zu (%s...): got %s, want %s", i, cases[i].header[0],
 			         bl_format_name(bl_mapping_format(m)),
@@ -284,7 +285,8 @@ static void test_detect(void **state)
 	struct bl_csv_record rec = {.line = 1, .nfields = 2, .fields = bad, .lens = lens};
 	struct bl_mapping *m;
 	struct bl_diag d;
-	assert_int_equal(bl_mapping_create(&rec, BL_FORMAT_AUTO, &m, &d), -BL_EINVAL);
+	assert_int_equal(bl_mapping_create(&rec, BL_FORMAT_AUTO, BL_IMPORT_VOICE_CLI, &m, &d),
+	                 -BL_EINVAL);
 	assert_non_null(strstr(d.msg, "no email column"));
 }
 
