@@ -215,6 +215,32 @@ static void not_found(struct bl_http_req *req, struct bl_http_resp *resp,
 	admin_error(req, resp, p, 404, "Not found", "There is nothing at this address.");
 }
 
+/*
+ * The confirmation step of a risky action, without JavaScript: @question and
+ * a button @button that POSTs the CSRF token and confirm=1 to @action (a path
+ * under /admin); "No, go back" leads to @back (a path under /admin).
+ * @detail (NULL: none) is a line of explanation; @danger marks the button.
+ */
+static void confirm_page(struct bl_http_req *req, struct bl_http_resp *resp,
+                         const struct bl_principal *p, const char *section, const char *heading,
+                         const char *question, const char *detail, const char *button, int danger,
+                         const char *action, const char *back)
+{
+	struct bl_tval *data = bl_tval_map();
+	char key[48];
+	bl_tval_set(data, "heading", bl_tval_string(heading));
+	bl_tval_set(data, "question", bl_tval_string(question));
+	if (detail)
+		bl_tval_set(data, "detail", bl_tval_string(detail));
+	bl_tval_set(data, "button", bl_tval_string(button));
+	bl_tval_set(data, "button_class", bl_tval_string(danger ? "danger" : "primary"));
+	bl_tval_set(data, "action", bl_tval_stringf("%s/admin%s", admin_base(req), action));
+	bl_tval_set(data, "back_url", bl_tval_stringf("%s/admin%s", admin_base(req), back));
+	snprintf(key, sizeof(key), "nav_%s", section);
+	bl_tval_set(data, key, bl_tval_bool(1));
+	bl_admin_page(req, resp, 200, "confirm", heading, p, data);
+}
+
 /* A section of the navigation marked current: data "nav_NAME" true. */
 static void nav(struct bl_tval *data, const char *section)
 {
@@ -913,11 +939,30 @@ static void subscribers_one(struct bl_http_req *req, struct bl_http_resp *resp)
 		store_failed(req, resp, &a->p, "subscriber");
 		goto out;
 	}
-	if (rc == 0 || (!post && *rest) || (post && !*rest)) {
+	int erase = strcmp(rest, "/erase") == 0;
+	if (rc == 0 || (!post && *rest && !erase) || (post && !*rest)) {
 		if (rc == 0 || !post)
 			not_found(req, resp, &a->p);
 		else
 			admin_error(req, resp, &a->p, 405, "Not allowed", "Nothing to post here.");
+		goto out;
+	}
+	if (erase && (!post || strcmp(field(a, "confirm"), "1") != 0)) {
+		/* erasing cannot be undone: ask first (GET or a POST without confirm=1) */
+		char question[BL_ADDRESS_MAX + 128], path[64], back[64];
+		if (a->p.role < BL_ROLE_EDITOR) {
+			admin_error(req, resp, &a->p, 403, "Forbidden",
+			            "Erasing needs the editor role.");
+			goto out;
+		}
+		snprintf(question, sizeof(question), "Erase %s for good?", o.sub.email);
+		snprintf(path, sizeof(path), "/subscribers/%lld/erase", (long long)id);
+		snprintf(back, sizeof(back), "/subscribers/%lld", (long long)id);
+		confirm_page(req, resp, &a->p, "subscribers", "Erase this subscriber?", question,
+		             "The address, its name, attributes and subscriptions are deleted and "
+		             "cannot be restored; the consent history stays without the address, "
+		             "and the address cannot be imported again.",
+		             "Yes, erase the subscriber", 1, path, back);
 		goto out;
 	}
 	if (!post) {
@@ -1501,6 +1546,7 @@ static void composer(struct bl_http_req *req, struct bl_http_resp *resp, struct 
 		bl_tval_set(o, "checked", bl_tval_bool(on));
 		bl_tval_push(lists, o);
 	}
+	size_t n_lists = la.n; /* lists_free zeroes la */
 	lists_free(&la);
 	bl_tval_set(v, "id", num(p->id));
 	bl_tval_set(v, "subject", bl_tval_string(p->subject ? p->subject : ""));
@@ -1510,7 +1556,7 @@ static void composer(struct bl_http_req *req, struct bl_http_resp *resp, struct 
 	bl_tval_set(data, "post", v);
 	bl_tval_set(data, "new", bl_tval_bool(p->id == 0));
 	bl_tval_set(data, "lists", lists);
-	bl_tval_set(data, "no_lists", bl_tval_bool(la.n == 0));
+	bl_tval_set(data, "no_lists", bl_tval_bool(n_lists == 0));
 	bl_tval_set(
 	    data, "action",
 	    p->id ? bl_tval_stringf("%s/admin/posts/%lld/edit", admin_base(req), (long long)p->id)
@@ -1524,6 +1570,20 @@ static void composer(struct bl_http_req *req, struct bl_http_resp *resp, struct 
 	nav(data, "posts");
 	bl_admin_page(req, resp, status, "post_edit", p->id ? "Edit post" : "New post", &a->p,
 	              data);
+}
+
+/* The composer's message for a body that does not compile (@d from bl_post_body_check
+ * with the name "body"): "body:3: why" becomes "line 3: why". */
+static const char *body_error(const struct bl_diag *d, char *out, size_t size)
+{
+	const char *m = d->msg;
+	size_t digits = strncmp(m, "body:", 5) == 0 ? strspn(m + 5, "0123456789") : 0;
+	if (digits && m[5 + digits] == ':')
+		snprintf(out, size, "The body cannot be composed: line %.*s:%s", (int)digits, m + 5,
+		         m + 6 + digits);
+	else
+		snprintf(out, size, "The body cannot be composed: %s", m);
+	return out;
 }
 
 /*
@@ -1540,6 +1600,8 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 	char *body = NULL;
 	const char *err = NULL;
 	const char *slugs[MAX_LISTS];
+	char errbuf[BL_DIAG_MAX + 64];
+	struct bl_diag d;
 	int64_t at = 0;
 	int rc;
 
@@ -1598,6 +1660,8 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 		err = "The body is over 1 MiB.";
 	else if (ids.n == 0)
 		err = "Choose at least one list.";
+	else if (bl_post_body_check(body, strlen(body), "body", &d))
+		err = body_error(&d, errbuf, sizeof(errbuf));
 	if (err) {
 		p.scheduled_at = at > 0 ? at : 0;
 		composer(req, resp, a, &p, &ids, err, 422);
@@ -1631,11 +1695,10 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 			bl_audit(req, &a->p, "post.schedule", target, "%s", bl_time_format(at, t));
 		}
 	} else if (strcmp(action, "send") == 0) {
-		int64_t total = 0;
-		rc = s->ops->post_queue(s, p.id, bl_now(), &total);
-		if (rc > 0)
-			bl_audit(req, &a->p, "post.send", target, "%lld recipients",
-			         (long long)total);
+		/* saved; sending is confirmed on the next page (as the post page's Send) */
+		free(body);
+		redirect(req, resp, "/posts/%lld/send", (long long)p.id);
+		return;
 	} else if (existing && existing->status == BL_POST_SCHEDULED) {
 		rc = s->ops->post_schedule(s, p.id, 0); /* saved as a draft: no longer scheduled */
 		if (rc > 0)
@@ -1818,7 +1881,10 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 	bl_tval_set(data, "percent", num(g.percent));
 	bl_tval_set(data, "rate", bl_tval_string(rate));
 	bl_tval_set(data, "eta", bl_tval_string(eta));
-	bl_tval_set(data, "live", bl_tval_bool(st == BL_POST_SENDING));
+	/* admin.js watches a sending or scheduled post and reloads the page when its status
+	 * changes; the rate and ETA mean something only while it sends */
+	bl_tval_set(data, "live", bl_tval_bool(st == BL_POST_SENDING || st == BL_POST_SCHEDULED));
+	bl_tval_set(data, "sending", bl_tval_bool(st == BL_POST_SENDING));
 	if (st == BL_POST_SENDING)
 		bl_tval_set(data, "refresh",
 		            num(5)); /* without JavaScript: <noscript> meta refresh */
@@ -1904,12 +1970,52 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 	bl_tval_set(data, "can_resume", bl_tval_bool(st == BL_POST_PAUSED));
 	bl_tval_set(data, "can_cancel",
 	            bl_tval_bool(draft || sched || st == BL_POST_SENDING || st == BL_POST_PAUSED));
-	bl_tval_set(
-	    data, "can_retry",
-	    bl_tval_bool(g.c.n[BL_DELIVERY_FAILED] > 0 &&
-	                 (st == BL_POST_SENDING || st == BL_POST_PAUSED || st == BL_POST_SENT)));
+	int can_retry = g.c.n[BL_DELIVERY_FAILED] > 0 &&
+	                (st == BL_POST_SENDING || st == BL_POST_PAUSED || st == BL_POST_SENT);
+	bl_tval_set(data, "can_retry", bl_tval_bool(can_retry));
+	/* a sent or cancelled post has no actions: no empty "Actions" section */
+	bl_tval_set(data, "has_actions",
+	            bl_tval_bool(draft || sched || st == BL_POST_SENDING || st == BL_POST_PAUSED ||
+	                         can_retry));
 	nav(data, "posts");
 	bl_admin_page(req, resp, 200, "post", "Post", &a->p, data);
+}
+
+/* Why there is no preview, as a page of its own for the preview frame: the preview's CSP
+ * and X-Frame-Options, so the browser shows it in the frame (an admin page would be refused
+ * there), with only inline style. */
+static void preview_error(struct bl_http_resp *resp, const char *msg)
+{
+	resp->status = 422;
+	resp->content_type = "text/html; charset=utf-8";
+	resp->csp = PREVIEW_CSP;
+	resp->frame_options = "SAMEORIGIN";
+	bl_buf_reset(&resp->body);
+	bl_buf_adds(&resp->body,
+	            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	            "<title>No preview</title></head>\n<body style=\"font-family:system-ui,"
+	            "sans-serif;margin:1rem;color:#1c1c1a;background:#fff\">\n<h1 "
+	            "style=\"font-size:1.2rem;color:#a3161b\">No preview</h1>\n<p>");
+	for (const char *c = msg; *c; c++) {
+		switch (*c) {
+		case '<':
+			bl_buf_adds(&resp->body, "&lt;");
+			break;
+		case '>':
+			bl_buf_adds(&resp->body, "&gt;");
+			break;
+		case '&':
+			bl_buf_adds(&resp->body, "&amp;");
+			break;
+		case '"':
+			bl_buf_adds(&resp->body, "&quot;");
+			break;
+		default:
+			bl_buf_addc(&resp->body, *c);
+		}
+	}
+	bl_buf_adds(&resp->body, "</p>\n<p>Fix the body in the composer and save it again.</p>\n"
+	                         "</body></html>\n");
 }
 
 /* GET /admin/posts/ID/preview: the HTML part of the message as its first subscriber gets it
@@ -1957,7 +2063,7 @@ static void post_preview(struct bl_http_req *req, struct bl_http_resp *resp, str
 	bl_buf_init(&msg, BL_MESSAGE_MAX);
 	if (bl_composer_create(&co, p, la.v, la.n, &comp, &d) ||
 	    bl_compose(comp, &row, bl_now(), &msg, mail_from, &d)) {
-		admin_error(req, resp, &a->p, 422, "No preview", d.msg);
+		preview_error(resp, d.msg);
 	} else {
 		resp->content_type = "text/html; charset=utf-8";
 		bl_buf_adds(&resp->body, bl_composer_last_html(comp));
@@ -1971,7 +2077,78 @@ static void post_preview(struct bl_http_req *req, struct bl_http_resp *resp, str
 	lists_free(&la);
 }
 
-/* POST /admin/posts/ID/ACTION */
+/*
+ * The confirmation page of "send" (@action "send") or "cancel" for post @p:
+ * how many subscribers it goes to, from the maintained counts (confirmed
+ * subscriptions of its lists; "about" when it has several lists, as a
+ * subscriber on two of them is counted twice but mailed once).
+ */
+static void post_confirm(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
+                         const struct bl_post *p, const char *action)
+{
+	struct bl_store *s = req->store;
+	struct lists_acc la = {0};
+	char question[BL_SUBJECT_MAX + 2048], path[64], back[64];
+	int64_t n = 0;
+	snprintf(path, sizeof(path), "/posts/%lld/%s", (long long)p->id, action);
+	snprintf(back, sizeof(back), "/posts/%lld", (long long)p->id);
+	if (s->ops->post_lists(s, p->id, collect_list, &la) < 0) {
+		lists_free(&la);
+		store_failed(req, resp, &a->p, "post lists");
+		return;
+	}
+	struct bl_buf names;
+	bl_buf_init(&names, 1024);
+	for (size_t i = 0; i < la.n; i++) {
+		struct bl_list_counts c = {0};
+		if (s->ops->list_counts(s, la.v[i].id, &c)) {
+			bl_buf_finish(&names);
+			lists_free(&la);
+			store_failed(req, resp, &a->p, "list counts");
+			return;
+		}
+		n += c.confirmed;
+		if (i)
+			bl_buf_adds(&names, i + 1 == la.n ? " and " : ", ");
+		bl_buf_addf(&names, "\u201c%s\u201d", la.v[i].name);
+	}
+	if (strcmp(action, "send") == 0) {
+		snprintf(question, sizeof(question),
+		         "Send \u201c%s\u201d to %s%lld subscriber%s of %s?", p->subject,
+		         la.n > 1 ? "about " : "", (long long)n, n == 1 ? "" : "s",
+		         bl_buf_err(&names) ? "its lists" : bl_buf_str(&names));
+		confirm_page(req, resp, &a->p, "posts", "Send this post?", question,
+		             "Delivery starts at once; it can be paused or cancelled, but messages "
+		             "already accepted by the relay cannot be called back.",
+		             "Yes, send it", 0, path, back);
+	} else {
+		snprintf(question, sizeof(question), "Cancel \u201c%s\u201d?", p->subject);
+		confirm_page(req, resp, &a->p, "posts", "Cancel this post?", question,
+		             p->status == BL_POST_SENDING || p->status == BL_POST_PAUSED
+		                 ? "No more messages go out; those already sent stay sent. A "
+		                   "cancelled post cannot be sent again."
+		                 : "A cancelled post cannot be edited or sent again.",
+		             "Yes, cancel the post", 1, path, back);
+	}
+	bl_buf_finish(&names);
+	lists_free(&la);
+}
+
+/* Refuse (422) to send or schedule post @p when its body does not compose; 1 when refused. */
+static int body_refused(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
+                        const struct bl_post *p, const char *what)
+{
+	struct bl_diag d;
+	char msg[BL_DIAG_MAX + 128], why[BL_DIAG_MAX + 64];
+	const char *body = p->body ? p->body : "";
+	if (!bl_post_body_check(body, strlen(body), "body", &d))
+		return 0;
+	snprintf(msg, sizeof(msg), "%s. Edit the post first.", body_error(&d, why, sizeof(why)));
+	admin_error(req, resp, &a->p, 422, what, msg);
+	return 1;
+}
+
+/* POST /admin/posts/ID/ACTION (send and cancel ask first: confirm=1 does it) */
 static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
                         const struct bl_post *p, const char *action)
 {
@@ -1980,7 +2157,14 @@ static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, stru
 	char target[48], reason[BL_ACTOR_MAX + 16];
 	int rc;
 	snprintf(target, sizeof(target), "post:%lld", (long long)p->id);
+	if ((strcmp(action, "send") == 0 || strcmp(action, "cancel") == 0) &&
+	    strcmp(field(a, "confirm"), "1") != 0) {
+		post_confirm(req, resp, a, p, action);
+		return;
+	}
 	if (strcmp(action, "send") == 0) {
+		if (body_refused(req, resp, a, p, "Cannot send"))
+			return;
 		rc = s->ops->post_queue(s, p->id, now, &n);
 		if (rc > 0)
 			bl_audit(req, &a->p, "post.send", target, "%lld recipients", (long long)n);
@@ -2014,6 +2198,8 @@ static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, stru
 			           : "The schedule time has passed; choose a later time (UTC).");
 			return;
 		}
+		if (body_refused(req, resp, a, p, "Cannot schedule"))
+			return;
 		rc = s->ops->post_schedule(s, p->id, at);
 		if (rc > 0) {
 			char t[BL_TIME_STRMAX];
@@ -2077,6 +2263,13 @@ static void posts_one(struct bl_http_req *req, struct bl_http_resp *resp)
 			else
 				composer(req, resp, a, &p, &ids, NULL, 200);
 		}
+	} else if (strcmp(rest, "/send") == 0 || strcmp(rest, "/cancel") == 0) {
+		/* the confirmation step, also what a link to the action shows */
+		if (a->p.role < BL_ROLE_EDITOR)
+			admin_error(req, resp, &a->p, 403, "Forbidden",
+			            "Sending and cancelling need the editor role.");
+		else
+			post_confirm(req, resp, a, &p, rest + 1);
 	} else if (strcmp(rest, "/preview") == 0) {
 		post_preview(req, resp, a, &p);
 	} else if (strcmp(rest, "/progress.json") == 0) {

@@ -1350,23 +1350,8 @@ static void check_body(json_t *errs, const char *body)
 		field_err(errs, "/body", "is not UTF-8 (bad byte at offset %zu)", bad);
 		return;
 	}
-	char *html = NULL, *text = NULL;
-	struct bl_tmpl *t = NULL;
 	struct bl_diag d;
-	int rc = bl_markdown_render(body, len, &html, &text, &d);
-	if (!rc)
-		rc = bl_tmpl_compile(body, len, "body", &t, &d);
-	bl_tmpl_destroy(t);
-	t = NULL;
-	if (!rc)
-		rc = bl_tmpl_compile(html, strlen(html), "body", &t, &d);
-	bl_tmpl_destroy(t);
-	t = NULL;
-	if (!rc)
-		rc = bl_tmpl_compile(text, strlen(text), "body", &t, &d);
-	bl_tmpl_destroy(t);
-	free(html);
-	free(text);
+	int rc = bl_post_body_check(body, len, "body", &d);
 	if (rc)
 		field_err(errs, "/body", "%s", d.msg);
 }

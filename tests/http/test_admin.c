@@ -864,8 +864,38 @@ static void test_flow(void **state)
 	assert_string_equal(bl_time_format(p.scheduled_at, t), "2099-06-01T10:30:00Z");
 	bl_post_clear(&p);
 
+	/* Send asks first: the confirmation page (GET, or a POST without confirm=1) sends
+	 * nothing and names the subject, the count and the lists */
 	snprintf(body, sizeof(body), "csrf=%s", editor.csrf);
 	snprintf(path, sizeof(path), "/admin/posts/%lld/send", (long long)id);
+	for (int m = 0; m < 2; m++) {
+		if (m == 0)
+			get(path, editor.cookie, &r);
+		else
+			post(path, body, editor.cookie, &r);
+		expect_status(&r, 200,
+		              m ? "POST send without confirm=1" : "GET the send confirmation");
+		check_page("send confirmation", r.body, r.len);
+		/* news: reader, other and t1 (confirmed, single opt-in); town: none; two lists */
+		static const char want_q[] =
+		    "Send \xe2\x80\x9c"
+		    "Flow post\xe2\x80\x9d to about 3 subscribers of "
+		    "\xe2\x80\x9cNews &lt;script&gt;alert(1)&lt;/script&gt;"
+		    "\xe2\x80\x9d and \xe2\x80\x9cTown news\xe2\x80\x9d?";
+		if (!strstr(r.body, want_q))
+			fail_msg("send confirmation: want %s in %.3000s", want_q, r.body);
+		if (!strstr(r.body, "name=\"confirm\" value=\"1\"") ||
+		    !strstr(r.body, "name=\"csrf\""))
+			fail_msg("send confirmation: no confirm/csrf fields");
+		reply_free(&r);
+		assert_int_equal(db->ops->post_get(db, id, &p), 1);
+		assert_int_equal(p.status, BL_POST_SCHEDULED);
+		bl_post_clear(&p);
+	}
+	get(path, viewer.cookie, &r);
+	expect_status(&r, 403, "a viewer asks to send");
+	reply_free(&r);
+	snprintf(body, sizeof(body), "csrf=%s&confirm=1", editor.csrf);
 	post(path, body, editor.cookie, &r);
 	expect_status(&r, 303, "send");
 	reply_free(&r);
@@ -896,6 +926,19 @@ static void test_flow(void **state)
 	    {"pause", "paused"}, {"resume", "sending"}, {"cancel", "cancelled"}};
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "/admin/posts/%lld/%s", (long long)id, steps[i][0]);
+		if (i == 2) {
+			/* cancel asks first too */
+			snprintf(body, sizeof(body), "csrf=%s", editor.csrf);
+			post(path, body, editor.cookie, &r);
+			expect_status(&r, 200, "cancel without confirm=1");
+			assert_non_null(strstr(r.body, "Cancel \xe2\x80\x9c"
+			                               "Flow post\xe2\x80\x9d?"));
+			reply_free(&r);
+			assert_int_equal(db->ops->post_get(db, id, &p), 1);
+			assert_int_equal(p.status, BL_POST_SENDING);
+			bl_post_clear(&p);
+			snprintf(body, sizeof(body), "csrf=%s&confirm=1", editor.csrf);
+		}
 		post(path, body, editor.cookie, &r);
 		expect_status(&r, 303, steps[i][0]);
 		reply_free(&r);
@@ -931,6 +974,87 @@ static void test_flow(void **state)
 	}
 	assert_non_null(strstr(r.body, "<td>user:eddie</td>"));
 	reply_free(&r);
+	(void)state;
+}
+
+/* The composer: the lists are offered; a body that does not compile is refused on save,
+ * schedule and send with its line; a stored one is neither sent nor scheduled, and its
+ * preview says why inside the frame. */
+static void test_composer_checks(void **state)
+{
+	struct reply r;
+	char body[1024], path[256], v[1024];
+	get("/admin/posts/new", editor.cookie, &r);
+	expect_status(&r, 200, "the composer");
+	if (strstr(r.body, "There is no list to send to yet"))
+		fail_msg("the composer says there is no list, with lists");
+	assert_non_null(strstr(r.body, "name=\"list\" value=\"news\""));
+	/* the hint names a tag that works */
+	assert_non_null(strstr(r.body, "{{subscriber.name}}"));
+	reply_free(&r);
+
+	static const char *const actions[] = {"draft", "schedule", "send"};
+	for (size_t i = 0; i < 3; i++) {
+		char *before = fingerprint();
+		/* "Hi {{#subscriber.name}}there": a section never closed */
+		snprintf(body, sizeof(body),
+		         "csrf=%s&subject=Bad&body=Hi+%%7B%%7B%%23subscriber.name%%7D%%7Dthere&"
+		         "list=news&scheduled_at=2099-01-01T10:00&action=%s",
+		         editor.csrf, actions[i]);
+		post("/admin/posts/new", body, editor.cookie, &r);
+		snprintf(v, sizeof(v), "save a body that does not compile (%s)", actions[i]);
+		expect_status(&r, 422, v);
+		check_page(v, r.body, r.len);
+		if (!strstr(r.body, "The body cannot be composed: line 1:"))
+			fail_msg("%s: no error with its line in %.2000s", v, r.body);
+		/* the text typed is kept */
+		assert_non_null(strstr(r.body, "Hi {{#subscriber.name}}there"));
+		reply_free(&r);
+		char *after = fingerprint();
+		if (strcmp(before, after) != 0)
+			fail_msg("%s changed something", v);
+		free(before);
+		free(after);
+	}
+
+	/* a stored post whose body does not compile (written before the check) */
+	struct bl_post p = {.kind = BL_POST_KIND_POST,
+	                    .subject = (char *)"Broken",
+	                    .body = (char *)"Hi {{#subscriber.name}}there",
+	                    .from_header = (char *)"",
+	                    .status = BL_POST_DRAFT};
+	assert_int_equal(db->ops->post_create(db, &p, &list_news, 1), 0);
+	snprintf(path, sizeof(path), "/admin/posts/%lld/send", (long long)p.id);
+	snprintf(body, sizeof(body), "csrf=%s&confirm=1", editor.csrf);
+	post(path, body, editor.cookie, &r);
+	expect_status(&r, 422, "send a post whose body does not compile");
+	assert_non_null(strstr(r.body, "line 1:"));
+	reply_free(&r);
+	snprintf(path, sizeof(path), "/admin/posts/%lld/schedule", (long long)p.id);
+	snprintf(body, sizeof(body), "csrf=%s&scheduled_at=2099-01-01T10:00", editor.csrf);
+	post(path, body, editor.cookie, &r);
+	expect_status(&r, 422, "schedule a post whose body does not compile");
+	reply_free(&r);
+	struct bl_post got = {0};
+	assert_int_equal(db->ops->post_get(db, p.id, &got), 1);
+	if (got.status != BL_POST_DRAFT)
+		fail_msg("broken post: got status %s, want draft", bl_post_status_name(got.status));
+	bl_post_clear(&got);
+	snprintf(path, sizeof(path), "/admin/posts/%lld/preview", (long long)p.id);
+	get(path, editor.cookie, &r);
+	expect_status(&r, 422, "the preview of a body that does not compile");
+	assert_true(header(&r, "X-Frame-Options", v, sizeof(v)));
+	assert_string_equal(v, "SAMEORIGIN");
+	assert_true(header(&r, "Content-Security-Policy", v, sizeof(v)));
+	if (!strstr(v, "frame-ancestors 'self'") || strstr(v, "script-src"))
+		fail_msg("preview error CSP: got %s", v);
+	assert_non_null(strstr(r.body, "No preview"));
+	assert_non_null(strstr(r.body, "subscriber.name"));
+	reply_free(&r);
+	/* tidy: the other tests count posts */
+	assert_int_equal(db->ops->post_set_status(db, p.id, 1u << BL_POST_DRAFT, BL_POST_CANCELLED,
+	                                          "", 0, bl_now()),
+	                 1);
 	(void)state;
 }
 
@@ -1098,6 +1222,7 @@ int main(void)
 	    cmocka_unit_test(test_csrf_every_post),
 	    cmocka_unit_test(test_roles_every_post),
 	    cmocka_unit_test(test_flow),
+	    cmocka_unit_test(test_composer_checks),
 	    cmocka_unit_test(test_import),
 	    cmocka_unit_test(test_users_and_tokens),
 	    cmocka_unit_test(test_static),
