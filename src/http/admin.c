@@ -22,6 +22,8 @@
 #include "core/crypto.h"
 #include "http/chart.h"
 #include "http/web.h"
+#include "import/formats.h"
+#include "import/import.h"
 #include "send/compose.h"
 #include "send/engine.h"
 #include "tmpl/tmpl.h"
@@ -176,10 +178,12 @@ void bl_admin_page(struct bl_http_req *req, struct bl_http_resp *resp, int statu
 	/* a fixed notice after a redirect (?done=CODE): never text from the URL */
 	static const struct {
 		const char *code, *text;
-	} notices[] = {
-	    {"created", "Created."}, {"saved", "Saved."}, {"erased", "The subscriber was erased."}};
+	} notices[] = {{"created", "Created."},
+	               {"saved", "Saved."},
+	               {"erased", "The subscriber was erased."},
+	               {"deleted", "Deleted."}};
 	const char *done = strstr(req->query, "done=");
-	if (done && (done == req->query || done[-1] == '&'))
+	if (done && (done == req->query || done[-1] == '&') && !bl_tval_get(data, "notice"))
 		for (size_t i = 0; i < sizeof(notices) / sizeof(notices[0]); i++)
 			if (strncmp(done + 5, notices[i].code, strlen(notices[i].code)) == 0)
 				bl_tval_set(data, "notice", bl_tval_string(notices[i].text));
@@ -586,6 +590,13 @@ static void lists_index(struct bl_http_req *req, struct bl_http_resp *resp, stru
 	for (size_t i = 0; i < la.n; i++) {
 		struct bl_list_counts c = {0};
 		struct bl_tval *l = list_data(req, &la.v[i]);
+		/* after a create or save: which list (looked up here, not text from the URL) */
+		if (strcmp(field(a, "slug"), la.v[i].slug) == 0 &&
+		    (strcmp(field(a, "done"), "created") == 0 ||
+		     strcmp(field(a, "done"), "saved") == 0))
+			bl_tval_set(data, "notice",
+			            bl_tval_stringf("List \u201c%s\u201d %s.", la.v[i].name,
+			                            field(a, "done")));
 		if (s->ops->list_counts(s, la.v[i].id, &c) == 0) {
 			bl_tval_set(l, "confirmed", num(c.confirmed));
 			bl_tval_set(l, "unconfirmed", num(c.unconfirmed));
@@ -662,7 +673,7 @@ static void lists_new(struct bl_http_req *req, struct bl_http_resp *resp)
 		store_failed(req, resp, &a->p, "list create");
 	} else {
 		bl_audit(req, &a->p, "list.create", NULL, "%s", l.slug);
-		redirect(req, resp, "/lists?done=created");
+		redirect(req, resp, "/lists?done=created&slug=%s", l.slug);
 	}
 	admin_free(a);
 }
@@ -698,7 +709,7 @@ static void lists_one(struct bl_http_req *req, struct bl_http_resp *resp)
 			snprintf(target, sizeof(target), "list:%s", l.slug);
 			bl_audit(req, &a->p, "list.update", target, "%s %s",
 			         bl_optin_name(upd.optin), bl_visibility_name(upd.visibility));
-			redirect(req, resp, "/lists?done=saved");
+			redirect(req, resp, "/lists?done=saved&slug=%s", l.slug);
 		}
 	}
 	bl_list_clear(&l);
@@ -722,7 +733,24 @@ struct sub_rows {
 	size_t n;
 	int64_t last_id;
 	char *last_key;
+	const char *list; /* the list filtered on: each row shows its subscription; NULL none */
+	int err;
 };
+
+struct sub_on_list {
+	const char *slug;
+	const char *status; /* static */
+};
+
+static int find_subscription(void *arg, const struct bl_subscription *x)
+{
+	struct sub_on_list *o = arg;
+	if (x->list_slug && strcmp(x->list_slug, o->slug) == 0) {
+		o->status = bl_sub_status_name(x->status);
+		return 1;
+	}
+	return 0;
+}
 
 static int add_sub_row(void *arg, const struct bl_subscriber *s)
 {
@@ -737,6 +765,14 @@ static int add_sub_row(void *arg, const struct bl_subscriber *s)
 	bl_tval_set(
 	    r, "url",
 	    bl_tval_stringf("%s/admin/subscribers/%lld", admin_base(sr->req), (long long)s->id));
+	if (sr->list) {
+		/* the subscription on the list filtered on: O(the subscriber's lists) */
+		struct sub_on_list o = {.slug = sr->list, .status = ""};
+		struct bl_store *st = sr->req->store;
+		if (st->ops->subscription_each(st, s->id, find_subscription, &o) < 0)
+			sr->err = 1;
+		bl_tval_set(r, "sub_status", bl_tval_string(o.status));
+	}
 	bl_tval_push(sr->rows, r);
 	sr->n++;
 	sr->last_id = s->id;
@@ -745,7 +781,10 @@ static int add_sub_row(void *arg, const struct bl_subscriber *s)
 	return 0;
 }
 
-static void subscribers_index(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a)
+/* The subscribers page: the filter, a page of rows, and the form to add one (@error:
+ * NULL, or why the form's address was not added, with @status). */
+static void subscribers_index(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
+                              const char *error, int status_code)
 {
 	struct bl_store *s = req->store;
 	struct lists_acc la;
@@ -771,35 +810,89 @@ static void subscribers_index(struct bl_http_req *req, struct bl_http_resp *resp
 	if (*field(a, "after"))
 		bl_parse_int64(field(a, "after"), 0, INT64_MAX, &after);
 	f.after_id = after;
+	enum bl_sub_status ss;
+	int sub_filter = 0;
 	if (*status && bl_subscriber_status_parse(status, &st) == 0)
 		f.status = (int)st;
+	else if (*status && bl_sub_status_parse(status, &ss) == 0)
+		sub_filter = 1;
 	struct bl_tval *data = bl_tval_map(), *opts = bl_tval_list();
+	const char *list_name = NULL;
 	for (size_t i = 0; i < la.n; i++) {
 		struct bl_tval *o = bl_tval_map();
 		int sel = strcmp(la.v[i].slug, list) == 0;
-		if (sel)
+		if (sel) {
 			f.list_id = la.v[i].id;
+			list_name = la.v[i].name;
+			bl_tval_set(data, "list_name", bl_tval_string(list_name));
+		}
 		bl_tval_set(o, "slug", bl_tval_string(la.v[i].slug));
 		bl_tval_set(o, "name", bl_tval_string(la.v[i].name));
 		bl_tval_set(o, "selected", bl_tval_bool(sel));
 		bl_tval_push(opts, o);
 	}
-	lists_free(&la);
+	/* a subscription status (as `subscriber ls --list L --status S`) needs a list */
+	if (sub_filter && f.list_id)
+		f.sub_status = (int)ss;
+	else if (sub_filter)
+		bl_tval_set(data, "status_needs_list", bl_tval_bool(1));
+	bl_tval_set(data, "with_list", bl_tval_bool(f.list_id != 0));
+	static const enum bl_sub_status sub_opts[] = {BL_SUB_UNCONFIRMED, BL_SUB_CONFIRMED,
+	                                              BL_SUB_UNSUBSCRIBED};
+	struct bl_tval *subst = bl_tval_list();
+	for (size_t i = 0; i < 3; i++) {
+		struct bl_tval *o = bl_tval_map();
+		bl_tval_set(o, "value", bl_tval_string(bl_sub_status_name(sub_opts[i])));
+		bl_tval_set(o, "selected", bl_tval_bool(f.sub_status == (int)sub_opts[i]));
+		bl_tval_push(subst, o);
+	}
+	bl_tval_set(data, "sub_statuses", subst);
+	struct sub_rows sr = {.req = req, .rows = bl_tval_list()};
+	if (f.list_id)
+		sr.list = list;
 	bl_tval_set(data, "lists", opts);
 	bl_tval_set(data, "q", bl_tval_string(q));
+	/* the add form, with what was typed when it is shown again */
+	struct bl_tval *add = bl_tval_map(), *add_lists = bl_tval_list();
+	const char *checked[MAX_LISTS];
+	size_t n_checked = bl_form_get_all(&a->form, "add_list", checked, MAX_LISTS);
+	for (size_t i = 0; i < la.n; i++) {
+		struct bl_tval *o = bl_tval_map();
+		int on = 0;
+		for (size_t k = 0; k < n_checked; k++)
+			on |= strcmp(checked[k], la.v[i].slug) == 0;
+		bl_tval_set(o, "slug", bl_tval_string(la.v[i].slug));
+		bl_tval_set(o, "name", bl_tval_string(la.v[i].name));
+		bl_tval_set(o, "checked", bl_tval_bool(on));
+		bl_tval_push(add_lists, o);
+	}
+	bl_tval_set(
+	    add, "email",
+	    bl_tval_string(bl_form_get(&a->form, "email") ? bl_form_get(&a->form, "email") : ""));
+	bl_tval_set(
+	    add, "name",
+	    bl_tval_string(bl_form_get(&a->form, "name") ? bl_form_get(&a->form, "name") : ""));
+	bl_tval_set(add, "confirmed", bl_tval_bool(bl_form_get(&a->form, "confirmed") != NULL));
+	bl_tval_set(add, "lists", add_lists);
+	bl_tval_set(data, "add", add);
+	if (error)
+		bl_tval_set(data, "error", bl_tval_string(error));
+	if (strcmp(field(a, "done"), "erased") == 0)
+		bl_tval_set(data, "notice", bl_tval_string("The subscriber was erased."));
 	bl_tval_set(data, "status_active", bl_tval_bool(f.status == BL_SUBSCRIBER_ACTIVE));
 	bl_tval_set(data, "status_blocklisted",
 	            bl_tval_bool(f.status == BL_SUBSCRIBER_BLOCKLISTED));
 	bl_tval_set(data, "paged", bl_tval_bool(after > 0 || *f.after_key));
 
-	struct sub_rows sr = {.req = req, .rows = bl_tval_list()};
-	if (s->ops->subscriber_each(s, &f, add_sub_row, &sr) < 0) {
+	if (s->ops->subscriber_each(s, &f, add_sub_row, &sr) < 0 || sr.err) {
+		lists_free(&la);
 		bl_tval_destroy(data);
 		bl_tval_destroy(sr.rows);
 		free(sr.last_key);
 		store_failed(req, resp, &a->p, "subscribers");
 		return;
 	}
+	lists_free(&la);
 	bl_tval_set(data, "rows", sr.rows);
 	bl_tval_set(data, "empty", bl_tval_bool(sr.n == 0));
 	/* the same filter from the first page, and the next page after the last row */
@@ -825,7 +918,7 @@ static void subscribers_index(struct bl_http_req *req, struct bl_http_resp *resp
 	bl_buf_finish(&u);
 	free(sr.last_key);
 	nav(data, "subscribers");
-	bl_admin_page(req, resp, 200, "subscribers", "Subscribers", &a->p, data);
+	bl_admin_page(req, resp, status_code, "subscribers", "Subscribers", &a->p, data);
 }
 
 static void subscribers_route(struct bl_http_req *req, struct bl_http_resp *resp)
@@ -833,7 +926,100 @@ static void subscribers_route(struct bl_http_req *req, struct bl_http_resp *resp
 	struct admin *a = enter(req, resp, BL_ROLE_VIEWER, 0);
 	if (!a)
 		return;
-	subscribers_index(req, resp, a);
+	subscribers_index(req, resp, a, NULL, 200);
+	admin_free(a);
+}
+
+/*
+ * POST /admin/subscribers/new: one address typed in (email, name, add_list
+ * (any number), confirmed) with the rules of `bulletin subscriber add`
+ * (bl_import_add); then its page.
+ */
+static void subscribers_new(struct bl_http_req *req, struct bl_http_resp *resp)
+{
+	struct admin *a = enter(req, resp, BL_ROLE_EDITOR, WRITE);
+	const char *slugs[MAX_LISTS];
+	struct bl_diag d;
+	char msg[700];
+	if (!a)
+		return;
+	const char *email = field(a, "email"), *name = field(a, "name");
+	size_t n = bl_form_get_all(&a->form, "add_list", slugs, MAX_LISTS);
+	size_t bad = 0;
+	int control = 0;
+	for (const char *c = name; *c; c++)
+		control |= (unsigned char)*c < 0x20 || *c == 0x7f;
+	for (size_t i = 0; i < n; i++) {
+		struct bl_list l = {0};
+		int rc = bl_slug_valid(slugs[i])
+		             ? req->store->ops->list_get(req->store, slugs[i], &l)
+		             : 0;
+		bl_list_clear(&l);
+		if (rc < 0) {
+			store_failed(req, resp, &a->p, "list get");
+			admin_free(a);
+			return;
+		}
+		if (rc == 0)
+			bad++;
+	}
+	const char *err = NULL;
+	if (!*email)
+		err = "Give the address to add.";
+	else if (strlen(name) > BL_NAME_MAX || control)
+		err = "The name is one line of at most 200 bytes.";
+	else if (bad)
+		err = "A list chosen does not exist (any more); reload the page.";
+	if (err) {
+		subscribers_index(req, resp, a, err, 422);
+		admin_free(a);
+		return;
+	}
+	struct bl_import_opts o = {
+	    .path = "admin",
+	    .source = "admin",
+	    .manual = 1,
+	    .confirmed = strcmp(field(a, "confirmed"), "1") == 0,
+	    .address_flags =
+	        bl_config_bool(web_of(req)->config, "smtputf8") ? BL_ADDRESS_SMTPUTF8 : 0,
+	    .allow_role = 1,
+	    .batch = 1,
+	};
+	struct bl_import_add_result res;
+	int rc = bl_import_add(req->store, email, name, NULL, slugs, n, &o, &res, &d);
+	if (rc) {
+		bl_error("admin: subscriber add: %s", d.msg);
+		store_failed(req, resp, &a->p, "subscriber add");
+	} else if (res.erased) {
+		char t[BL_TIME_STRMAX];
+		snprintf(
+		    msg, sizeof(msg),
+		    "This address was erased at its owner's request on %.10s; it can only come "
+		    "back through a new signup with confirmation.",
+		    bl_time_format(res.erased_at, t));
+		subscribers_index(req, resp, a, msg, 409);
+	} else if (res.invalid) {
+		snprintf(msg, sizeof(msg), "Not added: %s", res.error);
+		subscribers_index(req, resp, a, msg, 422);
+	} else {
+		struct bl_address addr;
+		struct bl_subscriber sub;
+		if (bl_address_parse(email, strlen(email), o.address_flags, &addr, NULL, &d) ||
+		    req->store->ops->subscriber_get(req->store, addr.key, &sub) <= 0) {
+			store_failed(req, resp, &a->p, "subscriber get");
+		} else {
+			char target[64];
+			snprintf(target, sizeof(target), "subscriber:%lld", (long long)sub.id);
+			bl_audit(req, &a->p, res.imported ? "subscriber.add" : "subscriber.update",
+			         target, "%s%s", n ? "lists" : "no list",
+			         o.confirmed ? ", confirmed" : "");
+			redirect(req, resp, "/subscribers/%lld?done=%s", (long long)sub.id,
+			         res.imported  ? "added"
+			         : res.updated ? "updated"
+			                       : "unchanged");
+			bl_subscriber_clear(&sub);
+		}
+	}
 	admin_free(a);
 }
 
@@ -917,6 +1103,18 @@ static void subscriber_page(struct bl_http_req *req, struct bl_http_resp *resp, 
 	    v, "url",
 	    bl_tval_stringf("%s/admin/subscribers/%lld", admin_base(req), (long long)sub->id));
 	bl_tval_set(data, "sub", v);
+	/* what the redirect to this page did, said with the address (never text from the URL) */
+	static const struct {
+		const char *code, *text;
+	} done[] = {{"added", " added."},
+	            {"updated", " was there already; its subscriptions were updated."},
+	            {"unchanged", " was there already with these subscriptions: nothing changed."},
+	            {"blocklisted", " is blocklisted: no mail goes to it."},
+	            {"unblocked", " is no longer blocklisted."}};
+	for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
+		if (strcmp(field(a, "done"), done[i].code) == 0)
+			bl_tval_set(data, "notice",
+			            bl_tval_stringf("%s%s", sub->email, done[i].text));
 	bl_tval_set(data, "subscriptions", subs);
 	bl_tval_set(data, "events", events);
 	nav(data, "subscribers");
@@ -986,7 +1184,8 @@ static void subscribers_one(struct bl_http_req *req, struct bl_http_resp *resp)
 		} else {
 			bl_audit(req, &a->p, block ? "subscriber.blocklist" : "subscriber.unblock",
 			         target, "%s", block ? upd.status_reason : "");
-			redirect(req, resp, "/subscribers/%lld", (long long)id);
+			redirect(req, resp, "/subscribers/%lld?done=%s", (long long)id,
+			         block ? "blocklisted" : "unblocked");
 		}
 	} else if (strcmp(rest, "/erase") == 0) {
 		char hash[BL_HASH_HEX];
@@ -1118,6 +1317,87 @@ static const struct part *part_named(const struct part *parts, int n, const char
 	return NULL;
 }
 
+/* The import formats the form offers (formats.h), in the form's words. */
+static const struct {
+	const char *name, *label;
+} import_formats[] = {
+    {"auto", "Detect from the file"},
+    {"plain", "Plain list of addresses (one per line, no header)"},
+    {"generic", "CSV with an email column"},
+    {"bulletin", "bulletin export"},
+    {"mailchimp", "Mailchimp audience export"},
+    {"beehiiv", "beehiiv export"},
+    {"ghost", "Ghost members export"},
+    {"listmonk", "listmonk export"},
+    {"keila", "Keila export"},
+    {"mailpoet", "MailPoet export"},
+};
+#define N_IMPORT_FORMATS (sizeof(import_formats) / sizeof(import_formats[0]))
+
+/* The delimiters the form offers (job.h "delimiter"; "" detects). */
+static const struct {
+	const char *value, *label;
+} import_delims[] = {
+    {"", "Detect"}, {"comma", "Comma ,"}, {"semicolon", "Semicolon ;"},
+    {"tab", "Tab"}, {"|", "Pipe |"},
+};
+#define N_IMPORT_DELIMS (sizeof(import_delims) / sizeof(import_delims[0]))
+
+static const char *format_label(const char *name)
+{
+	for (size_t i = 0; i < N_IMPORT_FORMATS; i++)
+		if (strcmp(import_formats[i].name, name) == 0)
+			return import_formats[i].label;
+	return name;
+}
+
+/*
+ * ui_words - append @msg (an import's message, written for `bulletin
+ * import`) to @out with the command-line words put as the admin UI's form
+ * says them: options become the form's fields, commands the pages.
+ */
+static void ui_words(struct bl_buf *out, const char *msg)
+{
+	static const struct {
+		const char *cli, *ui;
+	} words[] = {
+	    {"try --delimiter '|'", "choose the delimiter \u201cPipe |\u201d"},
+	    {"use --from-format plain", "choose the format \u201cPlain list of addresses\u201d"},
+	    {"--list SLUG is required", "choose a list"},
+	    {"--list does not apply", "the list chosen does not apply"},
+	    {"--from-format", "the format"},
+	    {"--delimiter", "the delimiter"},
+	    {"--confirmed", "\u201calready confirmed\u201d"},
+	    {"--list", "the list"},
+	};
+	while (*msg) {
+		size_t i, n = 0;
+		if (strncmp(msg, "with `bulletin list create", 26) == 0) {
+			/* "create it first with `bulletin list create x --name NAME`" */
+			const char *end = strchr(msg + 6, '`');
+			bl_buf_adds(out, "on the Lists page");
+			msg = end ? end + 1 : msg + strlen(msg);
+			continue;
+		}
+		if (*msg == '`' && strncmp(msg, "`bulletin list ls`", 18) == 0) {
+			bl_buf_adds(out, "the Lists page");
+			msg += 18;
+			continue;
+		}
+		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+			n = strlen(words[i].cli);
+			if (strncmp(msg, words[i].cli, n) == 0)
+				break;
+		}
+		if (i < sizeof(words) / sizeof(words[0])) {
+			bl_buf_adds(out, words[i].ui);
+			msg += n;
+		} else {
+			bl_buf_addc(out, *msg++);
+		}
+	}
+}
+
 static int add_job_row(void *arg, const struct bl_job *j);
 
 struct job_rows {
@@ -1154,7 +1434,6 @@ static struct bl_tval *job_data(struct bl_http_req *req, const struct bl_job *j)
 	            num(j->state == BL_JOB_DONE ? 100
 	                : j->size > 0           ? j->done * 100 / j->size
 	                                        : 0));
-	bl_tval_set(v, "error", bl_tval_string(j->error ? j->error : ""));
 	bl_tval_set(v, "created", when(j->created_at));
 	bl_tval_set(v, "started", when(j->started_at));
 	bl_tval_set(v, "finished", when(j->finished_at));
@@ -1163,20 +1442,63 @@ static struct bl_tval *job_data(struct bl_http_req *req, const struct bl_job *j)
 	bl_tval_set(
 	    v, "progress_url",
 	    bl_tval_stringf("%s/admin/jobs/%lld/progress.json", admin_base(req), (long long)j->id));
-	struct bl_tval *rep = bl_tval_list();
-	const char *k;
-	json_t *x;
-	json_object_foreach(report, k, x)
-	{
+	/* the report as a table of counts and a list of errors, in the form's words */
+	struct bl_tval *rep = bl_tval_list(), *errs = bl_tval_list();
+	static const struct {
+		const char *key, *label;
+	} counts[] = {
+	    {"rows", "Rows read"},
+	    {"imported", "Imported (new subscribers or subscriptions)"},
+	    {"updated", "Updated (already there; name, attributes or status changed)"},
+	    {"skipped", "Skipped in all"},
+	    {"invalid", "\u2026 invalid (listed below)"},
+	    {"duplicate", "\u2026 already there, nothing to change"},
+	    {"suppressed", "\u2026 erased at their owner's request earlier"},
+	};
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		json_t *x = json_object_get(report, counts[i].key);
+		if (!json_is_integer(x))
+			continue;
 		struct bl_tval *r = bl_tval_map();
-		char *txt = json_dumps(x, JSON_ENCODE_ANY | JSON_COMPACT);
-		bl_tval_set(r, "key", bl_tval_string(k));
-		bl_tval_set(r, "value",
-		            bl_tval_string(json_is_string(x) ? json_string_value(x)
-		                           : txt             ? txt
-		                                             : ""));
-		free(txt);
+		bl_tval_set(r, "label", bl_tval_string(counts[i].label));
+		bl_tval_set(r, "n", num(json_integer_value(x)));
 		bl_tval_push(rep, r);
+	}
+	const char *fmt = json_string_value(json_object_get(report, "format"));
+	if (fmt)
+		bl_tval_set(v, "format", bl_tval_string(format_label(fmt)));
+	size_t k;
+	json_t *e;
+	json_array_foreach(json_object_get(report, "errors"), k, e)
+	{
+		struct bl_buf msg;
+		json_int_t line = json_integer_value(json_object_get(e, "line"));
+		const char *m = json_string_value(json_object_get(e, "message"));
+		bl_buf_init(&msg, 4096);
+		if (line > 0)
+			bl_buf_addf(&msg, "line %lld: ", (long long)line);
+		ui_words(&msg, m ? m : "");
+		bl_tval_push(errs, bl_tval_stringn(bl_buf_str(&msg), msg.len));
+		bl_buf_finish(&msg);
+	}
+	json_int_t more = json_integer_value(json_object_get(report, "errors_not_shown"));
+	if (more > 0)
+		bl_tval_set(v, "errors_not_shown", num(more));
+	bl_tval_set(v, "errors", errs);
+	bl_tval_set(v, "has_errors", bl_tval_bool(bl_tval_count(errs) > 0));
+	/* a failed job shows its error, and counts only when it got somewhere */
+	json_int_t rows = json_integer_value(json_object_get(report, "rows"));
+	bl_tval_set(
+	    v, "has_report",
+	    bl_tval_bool(bl_tval_count(rep) > 0 &&
+	                 (j->state == BL_JOB_DONE || (j->state == BL_JOB_FAILED && rows > 0))));
+	bl_tval_set(v, "dry_run", bl_tval_bool(json_is_true(json_object_get(report, "dry_run"))));
+	if (j->error && *j->error) {
+		struct bl_buf msg;
+		bl_buf_init(&msg, 4096);
+		ui_words(&msg, j->error);
+		bl_tval_set(v, "error", bl_tval_stringn(bl_buf_str(&msg), msg.len));
+		bl_buf_finish(&msg);
 	}
 	bl_tval_set(v, "report", rep);
 	json_decref(params);
@@ -1191,8 +1513,10 @@ static int add_job_row(void *arg, const struct bl_job *j)
 	return 0;
 }
 
+/* The import page: the form (its format and delimiter @format, @delim chosen), @error
+ * (NULL: none) with @status, and the recent jobs. */
 static void import_form(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
-                        const char *error, int status)
+                        const char *format, const char *delim, const char *error, int status)
 {
 	struct bl_store *s = req->store;
 	struct lists_acc la;
@@ -1213,6 +1537,25 @@ static void import_form(struct bl_http_req *req, struct bl_http_resp *resp, stru
 		bl_tval_push(opts, o);
 	}
 	lists_free(&la);
+	struct bl_tval *fmts = bl_tval_list(), *delims = bl_tval_list();
+	for (size_t i = 0; i < N_IMPORT_FORMATS; i++) {
+		struct bl_tval *o = bl_tval_map();
+		bl_tval_set(o, "value", bl_tval_string(import_formats[i].name));
+		bl_tval_set(o, "label", bl_tval_string(import_formats[i].label));
+		bl_tval_set(o, "selected",
+		            bl_tval_bool(strcmp(import_formats[i].name, format) == 0));
+		bl_tval_push(fmts, o);
+	}
+	for (size_t i = 0; i < N_IMPORT_DELIMS; i++) {
+		struct bl_tval *o = bl_tval_map();
+		bl_tval_set(o, "value", bl_tval_string(import_delims[i].value));
+		bl_tval_set(o, "label", bl_tval_string(import_delims[i].label));
+		bl_tval_set(o, "selected",
+		            bl_tval_bool(strcmp(import_delims[i].value, delim) == 0));
+		bl_tval_push(delims, o);
+	}
+	bl_tval_set(data, "formats", fmts);
+	bl_tval_set(data, "delimiters", delims);
 	bl_tval_set(data, "lists", opts);
 	bl_tval_set(data, "jobs", jr.rows);
 	bl_tval_set(data, "import_max_mib",
@@ -1234,13 +1577,13 @@ static void import_route(struct bl_http_req *req, struct bl_http_resp *resp)
 	struct admin *a = enter(req, resp, post ? BL_ROLE_EDITOR : BL_ROLE_VIEWER, NO_CSRF);
 	struct part parts[MAX_PARTS];
 	const char *csrf, *list, *source = "upload.csv", *data = NULL;
-	char list_buf[80], source_buf[256];
+	char list_buf[80], source_buf[256], format[32], delim[16];
 	size_t len = 0;
 	int confirmed = 0;
 	if (!a)
 		return;
 	if (!post) {
-		import_form(req, resp, a, NULL, 200);
+		import_form(req, resp, a, "auto", "", NULL, 200);
 		admin_free(a);
 		return;
 	}
@@ -1250,6 +1593,12 @@ static void import_route(struct bl_http_req *req, struct bl_http_resp *resp)
 		const struct part *l = n > 0 ? part_named(parts, n, "list") : NULL;
 		const struct part *f = n > 0 ? part_named(parts, n, "file") : NULL;
 		const struct part *k = n > 0 ? part_named(parts, n, "confirmed") : NULL;
+		const struct part *fm = n > 0 ? part_named(parts, n, "format") : NULL;
+		const struct part *dl = n > 0 ? part_named(parts, n, "delimiter") : NULL;
+		snprintf(format, sizeof(format), "%.*s",
+		         fm ? (int)(fm->len < 31 ? fm->len : 31) : 0, fm ? fm->data : "");
+		snprintf(delim, sizeof(delim), "%.*s", dl ? (int)(dl->len < 15 ? dl->len : 15) : 0,
+		         dl ? dl->data : "");
 		char csrf_buf[128];
 		snprintf(csrf_buf, sizeof(csrf_buf), "%.*s",
 		         c ? (int)(c->len < 127 ? c->len : 127) : 0, c ? c->data : "");
@@ -1283,6 +1632,8 @@ static void import_route(struct bl_http_req *req, struct bl_http_resp *resp)
 		}
 		snprintf(list_buf, sizeof(list_buf), "%s", field(a, "list"));
 		list = list_buf;
+		snprintf(format, sizeof(format), "%s", field(a, "format"));
+		snprintf(delim, sizeof(delim), "%s", field(a, "delimiter"));
 		confirmed = strcmp(field(a, "confirmed"), "1") == 0;
 		if (*field(a, "filename")) {
 			snprintf(source_buf, sizeof(source_buf), "%s", field(a, "filename"));
@@ -1291,19 +1642,31 @@ static void import_route(struct bl_http_req *req, struct bl_http_resp *resp)
 		data = req->body;
 		len = req->body_len;
 	}
+	if (!*format)
+		snprintf(format, sizeof(format), "auto");
+	size_t fi = 0, di = 0;
+	while (fi < N_IMPORT_FORMATS && strcmp(import_formats[fi].name, format) != 0)
+		fi++;
+	while (di < N_IMPORT_DELIMS && strcmp(import_delims[di].value, delim) != 0)
+		di++;
 	struct bl_list l = {0};
 	int rc = bl_slug_valid(list) ? req->store->ops->list_get(req->store, list, &l) : 0;
 	if (rc < 0) {
 		store_failed(req, resp, &a->p, "list get");
 	} else if (rc == 0) {
-		import_form(req, resp, a, "Choose the list to import into.", 422);
+		import_form(req, resp, a, format, delim, "Choose the list to import into.", 422);
+	} else if (fi == N_IMPORT_FORMATS || di == N_IMPORT_DELIMS) {
+		import_form(req, resp, a, "auto", "",
+		            "Choose a format and a delimiter from the lists.", 422);
 	} else if (!data || len == 0) {
-		import_form(req, resp, a, "Choose a CSV file to upload.", 422);
+		import_form(req, resp, a, format, delim, "Choose a CSV file to upload.", 422);
 	} else if (!bl_utf8_valid(source, strlen(source), NULL)) {
-		import_form(req, resp, a, "The file name is not UTF-8.", 422);
+		import_form(req, resp, a, format, delim, "The file name is not UTF-8.", 422);
 	} else {
-		json_t *params = json_pack("{s:s, s:b, s:s}", "list", list, "confirmed", confirmed,
-		                           "source", source);
+		json_t *params = json_pack("{s:s, s:b, s:s, s:s}", "list", list, "confirmed",
+		                           confirmed, "source", source, "format", format);
+		if (*delim)
+			json_object_set_new(params, "delimiter", json_string(delim));
 		char *ptext = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
 		struct bl_job j = {
 		    .kind = "import", .params = ptext, .actor = a->p.actor, .size = (int64_t)len};
@@ -1708,7 +2071,8 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 	if (rc < 0)
 		store_failed(req, resp, &a->p, "post action");
 	else
-		redirect(req, resp, "/posts/%lld", (long long)p.id);
+		redirect(req, resp, "/posts/%lld?done=%s", (long long)p.id,
+		         strcmp(action, "schedule") == 0 ? "schedule" : "draft");
 }
 
 static void posts_new(struct bl_http_req *req, struct bl_http_resp *resp)
@@ -1860,6 +2224,22 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 	            bl_tval_bool(st == BL_POST_SCHEDULED && p->pause_reason && *p->pause_reason));
 	bl_tval_set(v, "lists", lists);
 	bl_tval_set(data, "post", v);
+	/* what the redirect here did, with the post's subject */
+	static const struct {
+		const char *code, *text;
+	} done[] = {{"draft", "saved as a draft."},
+	            {"schedule", "scheduled."},
+	            {"unschedule", "is no longer scheduled: a draft again."},
+	            {"send", "is being sent."},
+	            {"pause", "paused: no more messages go out until you resume."},
+	            {"resume", "resumed: sending again."},
+	            {"cancel", "cancelled."},
+	            {"retry", "will be tried again for the failed deliveries."}};
+	for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
+		if (strcmp(field(a, "done"), done[i].code) == 0)
+			bl_tval_set(
+			    data, "notice",
+			    bl_tval_stringf("Post \u201c%s\u201d %s", p->subject, done[i].text));
 
 	/* progress */
 	struct bl_tval *states = bl_tval_list();
@@ -2222,7 +2602,7 @@ static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, stru
 		         strcmp(action, "send") == 0 ? "sent" : action);
 		admin_error(req, resp, &a->p, 409, "Not possible now", msg);
 	} else {
-		redirect(req, resp, "/posts/%lld", (long long)p->id);
+		redirect(req, resp, "/posts/%lld?done=%s", (long long)p->id, action);
 	}
 }
 
@@ -2295,9 +2675,19 @@ static int name_valid(const char *s)
 	return bl_user_name_valid(s);
 }
 
+struct user_rows {
+	struct bl_tval *rows;
+	int64_t done_id; /* the user whose role changed: named in the notice */
+	char notice[BL_USER_NAME_MAX + 64];
+};
+
 static int add_user(void *arg, const struct bl_user *u)
 {
+	struct user_rows *ur = arg;
 	struct bl_tval *r = bl_tval_map(), *roles = bl_tval_list();
+	if (u->id == ur->done_id)
+		snprintf(ur->notice, sizeof(ur->notice), "%s is now %s %s.", u->name,
+		         u->role == BL_ROLE_VIEWER ? "a" : "an", bl_role_name(u->role));
 	for (int i = BL_ROLE_VIEWER; i <= BL_ROLE_ADMIN; i++) {
 		struct bl_tval *o = bl_tval_map();
 		bl_tval_set(o, "role", bl_tval_string(bl_role_name((enum bl_role)i)));
@@ -2310,21 +2700,29 @@ static int add_user(void *arg, const struct bl_user *u)
 	bl_tval_set(r, "roles", roles);
 	bl_tval_set(r, "created", when(u->created_at));
 	bl_tval_set(r, "last_login", when(u->last_login_at));
-	bl_tval_push(arg, r);
+	bl_tval_push(ur->rows, r);
 	return 0;
 }
 
 static void users_page(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
                        const char *error, int status)
 {
-	struct bl_tval *users = bl_tval_list();
-	if (req->store->ops->user_each(req->store, add_user, users) < 0) {
-		bl_tval_destroy(users);
+	long long done_id = 0;
+	if (strcmp(field(a, "done"), "role") == 0)
+		bl_parse_int64(field(a, "id"), 1, INT64_MAX, &done_id);
+	struct user_rows ur = {.rows = bl_tval_list(), .done_id = done_id};
+	if (req->store->ops->user_each(req->store, add_user, &ur) < 0) {
+		bl_tval_destroy(ur.rows);
 		store_failed(req, resp, &a->p, "users");
 		return;
 	}
 	struct bl_tval *data = bl_tval_map();
-	bl_tval_set(data, "users", users);
+	bl_tval_set(data, "users", ur.rows);
+	if (*ur.notice)
+		bl_tval_set(data, "notice", bl_tval_string(ur.notice));
+	else if (strcmp(field(a, "done"), "deleted") == 0)
+		bl_tval_set(data, "notice",
+		            bl_tval_string("The user was deleted; their sessions ended."));
 	if (error)
 		bl_tval_set(data, "error", bl_tval_string(error));
 	nav(data, "users");
@@ -2430,7 +2828,7 @@ static void users_one(struct bl_http_req *req, struct bl_http_resp *resp)
 			store_failed(req, resp, &a->p, "user role");
 		} else {
 			bl_audit(req, &a->p, "user.role", target, "%s", bl_role_name(role));
-			redirect(req, resp, "/users");
+			redirect(req, resp, "/users?done=role&id=%lld", (long long)id);
 		}
 	} else if (strcmp(rest, "/password") == 0) {
 		char pw[BL_PASSWORD_GEN_LEN], hash[BL_PASSWORD_HASH_MAX];
@@ -2454,7 +2852,7 @@ static void users_one(struct bl_http_req *req, struct bl_http_resp *resp)
 			store_failed(req, resp, &a->p, "user delete");
 		} else {
 			bl_audit(req, &a->p, "user.delete", target, NULL);
-			redirect(req, resp, "/users");
+			redirect(req, resp, "/users?done=deleted");
 		}
 	} else {
 		not_found(req, resp, &a->p);
@@ -2486,6 +2884,10 @@ static void tokens_page(struct bl_http_req *req, struct bl_http_resp *resp, stru
 	}
 	struct bl_tval *data = bl_tval_map();
 	bl_tval_set(data, "tokens", tokens);
+	if (strcmp(field(a, "done"), "deleted") == 0 && name_valid(field(a, "name")))
+		bl_tval_set(data, "notice",
+		            bl_tval_stringf("Token \u201c%s\u201d deleted: it no longer works.",
+		                            field(a, "name")));
 	if (error)
 		bl_tval_set(data, "error", bl_tval_string(error));
 	nav(data, "tokens");
@@ -2561,7 +2963,7 @@ static void tokens_one(struct bl_http_req *req, struct bl_http_resp *resp)
 		char target[BL_USER_NAME_MAX + 8];
 		snprintf(target, sizeof(target), "token:%s", name);
 		bl_audit(req, &a->p, "token.delete", target, NULL);
-		redirect(req, resp, "/tokens");
+		redirect(req, resp, "/tokens?done=deleted&name=%s", name);
 	}
 	admin_free(a);
 }
@@ -2742,6 +3144,7 @@ static const struct bl_http_route admin_routes[] = {
     {GP, "/admin/lists/new", 0, "admin_lists", lists_new, 0},
     {GP, "/admin/lists/", 1, "admin_lists", lists_one, 0},
     {BL_HTTP_GET, "/admin/subscribers", 0, "admin_subscribers", subscribers_route, 0},
+    {BL_HTTP_POST, "/admin/subscribers/new", 0, "admin_subscribers", subscribers_new, 0},
     {GP, "/admin/subscribers/", 1, "admin_subscribers", subscribers_one, 0},
     {GP, "/admin/import", 0, "admin_import", import_route, BL_API_IMPORT_MAX},
     {BL_HTTP_GET, "/admin/jobs/", 1, "admin_jobs", jobs_one, 0},
