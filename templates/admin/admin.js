@@ -44,8 +44,11 @@
 						});
 						if (d.status !== box.getAttribute("data-status")) {
 							stop();
-							/* the badge, actions and rows of the new status come with the page */
-							window.location.reload();
+							/* the badge, actions and rows of the new status come with the
+							 * page; without ?done=, whose notice ("is being sent") is past */
+							var u = new URL(window.location.href);
+							u.searchParams.delete("done");
+							window.location.replace(u.toString());
 						}
 					} else {
 						bar.max = d.size > 0 ? d.size : 1;
