@@ -10,7 +10,11 @@
  *    editor writes lists, subscribers, imports and posts; an admin also
  *    users, tokens and reads the audit log), else 403 and nothing changes;
  *  - every write is one store operation (or one transaction), followed by
- *    an audit entry (bl_audit) and a 303 to the page that shows it;
+ *    an audit entry (bl_audit) and a 303 to the page that shows it, with
+ *    ?done=CODE for a notice the page words from the store (never URL text);
+ *  - what cannot be undone (sending or cancelling a post, erasing a
+ *    subscriber) asks on a confirmation page first (GET, or a POST without
+ *    confirm=1); only the confirmation's POST with confirm=1 does it;
  *  - listings cost O(page): keyset cursors on the store's indexes, counts
  *    from the maintained counters, never a COUNT(*) per request;
  *  - user data reaches pages only through Mustache's escaping {{ }}; the
