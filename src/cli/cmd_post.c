@@ -279,8 +279,6 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 		return code;
 	/* The body must convert and compile now, not fail at send time. */
 	{
-		char *html = NULL, *text = NULL;
-		struct bl_tmpl *t = NULL;
 		struct bl_diag d;
 		size_t bad;
 		if (memchr(body, 0, len)) {
@@ -296,20 +294,7 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 			return BL_EXIT_INPUT;
 		}
 		/* What the composer will compile: the HTML and text the Markdown becomes. */
-		int rc = bl_markdown_render(body, len, &html, &text, &d);
-		if (!rc)
-			rc = bl_tmpl_compile(body, len, body_file, &t, &d);
-		bl_tmpl_destroy(t);
-		t = NULL;
-		if (!rc)
-			rc = bl_tmpl_compile(html, strlen(html), body_file, &t, &d);
-		bl_tmpl_destroy(t);
-		t = NULL;
-		if (!rc)
-			rc = bl_tmpl_compile(text, strlen(text), body_file, &t, &d);
-		bl_tmpl_destroy(t);
-		free(html);
-		free(text);
+		int rc = bl_post_body_check(body, len, body_file, &d);
 		if (rc) {
 			bl_cli_error("%s", d.msg);
 			free(body);

@@ -10,7 +10,11 @@
  *    editor writes lists, subscribers, imports and posts; an admin also
  *    users, tokens and reads the audit log), else 403 and nothing changes;
  *  - every write is one store operation (or one transaction), followed by
- *    an audit entry (bl_audit) and a 303 to the page that shows it;
+ *    an audit entry (bl_audit) and a 303 to the page that shows it, with
+ *    ?done=CODE for a notice the page words from the store (never URL text);
+ *  - what cannot be undone (sending or cancelling a post, erasing a
+ *    subscriber) asks on a confirmation page first (GET, or a POST without
+ *    confirm=1); only the confirmation's POST with confirm=1 does it;
  *  - listings cost O(page): keyset cursors on the store's indexes, counts
  *    from the maintained counters, never a COUNT(*) per request;
  *  - user data reaches pages only through Mustache's escaping {{ }}; the
@@ -22,6 +26,8 @@
 #include "core/crypto.h"
 #include "http/chart.h"
 #include "http/web.h"
+#include "import/formats.h"
+#include "import/import.h"
 #include "send/compose.h"
 #include "send/engine.h"
 #include "tmpl/tmpl.h"
@@ -176,10 +182,12 @@ void bl_admin_page(struct bl_http_req *req, struct bl_http_resp *resp, int statu
 	/* a fixed notice after a redirect (?done=CODE): never text from the URL */
 	static const struct {
 		const char *code, *text;
-	} notices[] = {
-	    {"created", "Created."}, {"saved", "Saved."}, {"erased", "The subscriber was erased."}};
+	} notices[] = {{"created", "Created."},
+	               {"saved", "Saved."},
+	               {"erased", "The subscriber was erased."},
+	               {"deleted", "Deleted."}};
 	const char *done = strstr(req->query, "done=");
-	if (done && (done == req->query || done[-1] == '&'))
+	if (done && (done == req->query || done[-1] == '&') && !bl_tval_get(data, "notice"))
 		for (size_t i = 0; i < sizeof(notices) / sizeof(notices[0]); i++)
 			if (strncmp(done + 5, notices[i].code, strlen(notices[i].code)) == 0)
 				bl_tval_set(data, "notice", bl_tval_string(notices[i].text));
@@ -213,6 +221,32 @@ static void not_found(struct bl_http_req *req, struct bl_http_resp *resp,
                       const struct bl_principal *p)
 {
 	admin_error(req, resp, p, 404, "Not found", "There is nothing at this address.");
+}
+
+/*
+ * The confirmation step of a risky action, without JavaScript: @question and
+ * a button @button that POSTs the CSRF token and confirm=1 to @action (a path
+ * under /admin); "No, go back" leads to @back (a path under /admin).
+ * @detail (NULL: none) is a line of explanation; @danger marks the button.
+ */
+static void confirm_page(struct bl_http_req *req, struct bl_http_resp *resp,
+                         const struct bl_principal *p, const char *section, const char *heading,
+                         const char *question, const char *detail, const char *button, int danger,
+                         const char *action, const char *back)
+{
+	struct bl_tval *data = bl_tval_map();
+	char key[48];
+	bl_tval_set(data, "heading", bl_tval_string(heading));
+	bl_tval_set(data, "question", bl_tval_string(question));
+	if (detail)
+		bl_tval_set(data, "detail", bl_tval_string(detail));
+	bl_tval_set(data, "button", bl_tval_string(button));
+	bl_tval_set(data, "button_class", bl_tval_string(danger ? "danger" : "primary"));
+	bl_tval_set(data, "action", bl_tval_stringf("%s/admin%s", admin_base(req), action));
+	bl_tval_set(data, "back_url", bl_tval_stringf("%s/admin%s", admin_base(req), back));
+	snprintf(key, sizeof(key), "nav_%s", section);
+	bl_tval_set(data, key, bl_tval_bool(1));
+	bl_admin_page(req, resp, 200, "confirm", heading, p, data);
 }
 
 /* A section of the navigation marked current: data "nav_NAME" true. */
@@ -560,6 +594,13 @@ static void lists_index(struct bl_http_req *req, struct bl_http_resp *resp, stru
 	for (size_t i = 0; i < la.n; i++) {
 		struct bl_list_counts c = {0};
 		struct bl_tval *l = list_data(req, &la.v[i]);
+		/* after a create or save: which list (looked up here, not text from the URL) */
+		if (strcmp(field(a, "slug"), la.v[i].slug) == 0 &&
+		    (strcmp(field(a, "done"), "created") == 0 ||
+		     strcmp(field(a, "done"), "saved") == 0))
+			bl_tval_set(data, "notice",
+			            bl_tval_stringf("List \u201c%s\u201d %s.", la.v[i].name,
+			                            field(a, "done")));
 		if (s->ops->list_counts(s, la.v[i].id, &c) == 0) {
 			bl_tval_set(l, "confirmed", num(c.confirmed));
 			bl_tval_set(l, "unconfirmed", num(c.unconfirmed));
@@ -636,7 +677,7 @@ static void lists_new(struct bl_http_req *req, struct bl_http_resp *resp)
 		store_failed(req, resp, &a->p, "list create");
 	} else {
 		bl_audit(req, &a->p, "list.create", NULL, "%s", l.slug);
-		redirect(req, resp, "/lists?done=created");
+		redirect(req, resp, "/lists?done=created&slug=%s", l.slug);
 	}
 	admin_free(a);
 }
@@ -672,7 +713,7 @@ static void lists_one(struct bl_http_req *req, struct bl_http_resp *resp)
 			snprintf(target, sizeof(target), "list:%s", l.slug);
 			bl_audit(req, &a->p, "list.update", target, "%s %s",
 			         bl_optin_name(upd.optin), bl_visibility_name(upd.visibility));
-			redirect(req, resp, "/lists?done=saved");
+			redirect(req, resp, "/lists?done=saved&slug=%s", l.slug);
 		}
 	}
 	bl_list_clear(&l);
@@ -696,7 +737,24 @@ struct sub_rows {
 	size_t n;
 	int64_t last_id;
 	char *last_key;
+	const char *list; /* the list filtered on: each row shows its subscription; NULL none */
+	int err;
 };
+
+struct sub_on_list {
+	const char *slug;
+	const char *status; /* static */
+};
+
+static int find_subscription(void *arg, const struct bl_subscription *x)
+{
+	struct sub_on_list *o = arg;
+	if (x->list_slug && strcmp(x->list_slug, o->slug) == 0) {
+		o->status = bl_sub_status_name(x->status);
+		return 1;
+	}
+	return 0;
+}
 
 static int add_sub_row(void *arg, const struct bl_subscriber *s)
 {
@@ -711,6 +769,14 @@ static int add_sub_row(void *arg, const struct bl_subscriber *s)
 	bl_tval_set(
 	    r, "url",
 	    bl_tval_stringf("%s/admin/subscribers/%lld", admin_base(sr->req), (long long)s->id));
+	if (sr->list) {
+		/* the subscription on the list filtered on: O(the subscriber's lists) */
+		struct sub_on_list o = {.slug = sr->list, .status = ""};
+		struct bl_store *st = sr->req->store;
+		if (st->ops->subscription_each(st, s->id, find_subscription, &o) < 0)
+			sr->err = 1;
+		bl_tval_set(r, "sub_status", bl_tval_string(o.status));
+	}
 	bl_tval_push(sr->rows, r);
 	sr->n++;
 	sr->last_id = s->id;
@@ -719,7 +785,10 @@ static int add_sub_row(void *arg, const struct bl_subscriber *s)
 	return 0;
 }
 
-static void subscribers_index(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a)
+/* The subscribers page: the filter, a page of rows, and the form to add one (@error:
+ * NULL, or why the form's address was not added, with @status). */
+static void subscribers_index(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
+                              const char *error, int status_code)
 {
 	struct bl_store *s = req->store;
 	struct lists_acc la;
@@ -745,35 +814,89 @@ static void subscribers_index(struct bl_http_req *req, struct bl_http_resp *resp
 	if (*field(a, "after"))
 		bl_parse_int64(field(a, "after"), 0, INT64_MAX, &after);
 	f.after_id = after;
+	enum bl_sub_status ss;
+	int sub_filter = 0;
 	if (*status && bl_subscriber_status_parse(status, &st) == 0)
 		f.status = (int)st;
+	else if (*status && bl_sub_status_parse(status, &ss) == 0)
+		sub_filter = 1;
 	struct bl_tval *data = bl_tval_map(), *opts = bl_tval_list();
+	const char *list_name = NULL;
 	for (size_t i = 0; i < la.n; i++) {
 		struct bl_tval *o = bl_tval_map();
 		int sel = strcmp(la.v[i].slug, list) == 0;
-		if (sel)
+		if (sel) {
 			f.list_id = la.v[i].id;
+			list_name = la.v[i].name;
+			bl_tval_set(data, "list_name", bl_tval_string(list_name));
+		}
 		bl_tval_set(o, "slug", bl_tval_string(la.v[i].slug));
 		bl_tval_set(o, "name", bl_tval_string(la.v[i].name));
 		bl_tval_set(o, "selected", bl_tval_bool(sel));
 		bl_tval_push(opts, o);
 	}
-	lists_free(&la);
+	/* a subscription status (as `subscriber ls --list L --status S`) needs a list */
+	if (sub_filter && f.list_id)
+		f.sub_status = (int)ss;
+	else if (sub_filter)
+		bl_tval_set(data, "status_needs_list", bl_tval_bool(1));
+	bl_tval_set(data, "with_list", bl_tval_bool(f.list_id != 0));
+	static const enum bl_sub_status sub_opts[] = {BL_SUB_UNCONFIRMED, BL_SUB_CONFIRMED,
+	                                              BL_SUB_UNSUBSCRIBED};
+	struct bl_tval *subst = bl_tval_list();
+	for (size_t i = 0; i < 3; i++) {
+		struct bl_tval *o = bl_tval_map();
+		bl_tval_set(o, "value", bl_tval_string(bl_sub_status_name(sub_opts[i])));
+		bl_tval_set(o, "selected", bl_tval_bool(f.sub_status == (int)sub_opts[i]));
+		bl_tval_push(subst, o);
+	}
+	bl_tval_set(data, "sub_statuses", subst);
+	struct sub_rows sr = {.req = req, .rows = bl_tval_list()};
+	if (f.list_id)
+		sr.list = list;
 	bl_tval_set(data, "lists", opts);
 	bl_tval_set(data, "q", bl_tval_string(q));
+	/* the add form, with what was typed when it is shown again */
+	struct bl_tval *add = bl_tval_map(), *add_lists = bl_tval_list();
+	const char *checked[MAX_LISTS];
+	size_t n_checked = bl_form_get_all(&a->form, "add_list", checked, MAX_LISTS);
+	for (size_t i = 0; i < la.n; i++) {
+		struct bl_tval *o = bl_tval_map();
+		int on = 0;
+		for (size_t k = 0; k < n_checked; k++)
+			on |= strcmp(checked[k], la.v[i].slug) == 0;
+		bl_tval_set(o, "slug", bl_tval_string(la.v[i].slug));
+		bl_tval_set(o, "name", bl_tval_string(la.v[i].name));
+		bl_tval_set(o, "checked", bl_tval_bool(on));
+		bl_tval_push(add_lists, o);
+	}
+	bl_tval_set(
+	    add, "email",
+	    bl_tval_string(bl_form_get(&a->form, "email") ? bl_form_get(&a->form, "email") : ""));
+	bl_tval_set(
+	    add, "name",
+	    bl_tval_string(bl_form_get(&a->form, "name") ? bl_form_get(&a->form, "name") : ""));
+	bl_tval_set(add, "confirmed", bl_tval_bool(bl_form_get(&a->form, "confirmed") != NULL));
+	bl_tval_set(add, "lists", add_lists);
+	bl_tval_set(data, "add", add);
+	if (error)
+		bl_tval_set(data, "error", bl_tval_string(error));
+	if (strcmp(field(a, "done"), "erased") == 0)
+		bl_tval_set(data, "notice", bl_tval_string("The subscriber was erased."));
 	bl_tval_set(data, "status_active", bl_tval_bool(f.status == BL_SUBSCRIBER_ACTIVE));
 	bl_tval_set(data, "status_blocklisted",
 	            bl_tval_bool(f.status == BL_SUBSCRIBER_BLOCKLISTED));
 	bl_tval_set(data, "paged", bl_tval_bool(after > 0 || *f.after_key));
 
-	struct sub_rows sr = {.req = req, .rows = bl_tval_list()};
-	if (s->ops->subscriber_each(s, &f, add_sub_row, &sr) < 0) {
+	if (s->ops->subscriber_each(s, &f, add_sub_row, &sr) < 0 || sr.err) {
+		lists_free(&la);
 		bl_tval_destroy(data);
 		bl_tval_destroy(sr.rows);
 		free(sr.last_key);
 		store_failed(req, resp, &a->p, "subscribers");
 		return;
 	}
+	lists_free(&la);
 	bl_tval_set(data, "rows", sr.rows);
 	bl_tval_set(data, "empty", bl_tval_bool(sr.n == 0));
 	/* the same filter from the first page, and the next page after the last row */
@@ -799,7 +922,7 @@ static void subscribers_index(struct bl_http_req *req, struct bl_http_resp *resp
 	bl_buf_finish(&u);
 	free(sr.last_key);
 	nav(data, "subscribers");
-	bl_admin_page(req, resp, 200, "subscribers", "Subscribers", &a->p, data);
+	bl_admin_page(req, resp, status_code, "subscribers", "Subscribers", &a->p, data);
 }
 
 static void subscribers_route(struct bl_http_req *req, struct bl_http_resp *resp)
@@ -807,7 +930,100 @@ static void subscribers_route(struct bl_http_req *req, struct bl_http_resp *resp
 	struct admin *a = enter(req, resp, BL_ROLE_VIEWER, 0);
 	if (!a)
 		return;
-	subscribers_index(req, resp, a);
+	subscribers_index(req, resp, a, NULL, 200);
+	admin_free(a);
+}
+
+/*
+ * POST /admin/subscribers/new: one address typed in (email, name, add_list
+ * (any number), confirmed) with the rules of `bulletin subscriber add`
+ * (bl_import_add); then its page.
+ */
+static void subscribers_new(struct bl_http_req *req, struct bl_http_resp *resp)
+{
+	struct admin *a = enter(req, resp, BL_ROLE_EDITOR, WRITE);
+	const char *slugs[MAX_LISTS];
+	struct bl_diag d;
+	char msg[700];
+	if (!a)
+		return;
+	const char *email = field(a, "email"), *name = field(a, "name");
+	size_t n = bl_form_get_all(&a->form, "add_list", slugs, MAX_LISTS);
+	size_t bad = 0;
+	int control = 0;
+	for (const char *c = name; *c; c++)
+		control |= (unsigned char)*c < 0x20 || *c == 0x7f;
+	for (size_t i = 0; i < n; i++) {
+		struct bl_list l = {0};
+		int rc = bl_slug_valid(slugs[i])
+		             ? req->store->ops->list_get(req->store, slugs[i], &l)
+		             : 0;
+		bl_list_clear(&l);
+		if (rc < 0) {
+			store_failed(req, resp, &a->p, "list get");
+			admin_free(a);
+			return;
+		}
+		if (rc == 0)
+			bad++;
+	}
+	const char *err = NULL;
+	if (!*email)
+		err = "Give the address to add.";
+	else if (strlen(name) > BL_NAME_MAX || control)
+		err = "The name is one line of at most 200 bytes.";
+	else if (bad)
+		err = "A list chosen does not exist (any more); reload the page.";
+	if (err) {
+		subscribers_index(req, resp, a, err, 422);
+		admin_free(a);
+		return;
+	}
+	struct bl_import_opts o = {
+	    .path = "admin",
+	    .source = "admin",
+	    .manual = 1,
+	    .confirmed = strcmp(field(a, "confirmed"), "1") == 0,
+	    .address_flags =
+	        bl_config_bool(web_of(req)->config, "smtputf8") ? BL_ADDRESS_SMTPUTF8 : 0,
+	    .allow_role = 1,
+	    .batch = 1,
+	};
+	struct bl_import_add_result res;
+	int rc = bl_import_add(req->store, email, name, NULL, slugs, n, &o, &res, &d);
+	if (rc) {
+		bl_error("admin: subscriber add: %s", d.msg);
+		store_failed(req, resp, &a->p, "subscriber add");
+	} else if (res.erased) {
+		char t[BL_TIME_STRMAX];
+		snprintf(
+		    msg, sizeof(msg),
+		    "This address was erased at its owner's request on %.10s; it can only come "
+		    "back through a new signup with confirmation.",
+		    bl_time_format(res.erased_at, t));
+		subscribers_index(req, resp, a, msg, 409);
+	} else if (res.invalid) {
+		snprintf(msg, sizeof(msg), "Not added: %s", res.error);
+		subscribers_index(req, resp, a, msg, 422);
+	} else {
+		struct bl_address addr;
+		struct bl_subscriber sub;
+		if (bl_address_parse(email, strlen(email), o.address_flags, &addr, NULL, &d) ||
+		    req->store->ops->subscriber_get(req->store, addr.key, &sub) <= 0) {
+			store_failed(req, resp, &a->p, "subscriber get");
+		} else {
+			char target[64];
+			snprintf(target, sizeof(target), "subscriber:%lld", (long long)sub.id);
+			bl_audit(req, &a->p, res.imported ? "subscriber.add" : "subscriber.update",
+			         target, "%s%s", n ? "lists" : "no list",
+			         o.confirmed ? ", confirmed" : "");
+			redirect(req, resp, "/subscribers/%lld?done=%s", (long long)sub.id,
+			         res.imported  ? "added"
+			         : res.updated ? "updated"
+			                       : "unchanged");
+			bl_subscriber_clear(&sub);
+		}
+	}
 	admin_free(a);
 }
 
@@ -891,6 +1107,18 @@ static void subscriber_page(struct bl_http_req *req, struct bl_http_resp *resp, 
 	    v, "url",
 	    bl_tval_stringf("%s/admin/subscribers/%lld", admin_base(req), (long long)sub->id));
 	bl_tval_set(data, "sub", v);
+	/* what the redirect to this page did, said with the address (never text from the URL) */
+	static const struct {
+		const char *code, *text;
+	} done[] = {{"added", " added."},
+	            {"updated", " was there already; its subscriptions were updated."},
+	            {"unchanged", " was there already with these subscriptions: nothing changed."},
+	            {"blocklisted", " is blocklisted: no mail goes to it."},
+	            {"unblocked", " is no longer blocklisted."}};
+	for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
+		if (strcmp(field(a, "done"), done[i].code) == 0)
+			bl_tval_set(data, "notice",
+			            bl_tval_stringf("%s%s", sub->email, done[i].text));
 	bl_tval_set(data, "subscriptions", subs);
 	bl_tval_set(data, "events", events);
 	nav(data, "subscribers");
@@ -913,11 +1141,30 @@ static void subscribers_one(struct bl_http_req *req, struct bl_http_resp *resp)
 		store_failed(req, resp, &a->p, "subscriber");
 		goto out;
 	}
-	if (rc == 0 || (!post && *rest) || (post && !*rest)) {
+	int erase = strcmp(rest, "/erase") == 0;
+	if (rc == 0 || (!post && *rest && !erase) || (post && !*rest)) {
 		if (rc == 0 || !post)
 			not_found(req, resp, &a->p);
 		else
 			admin_error(req, resp, &a->p, 405, "Not allowed", "Nothing to post here.");
+		goto out;
+	}
+	if (erase && (!post || strcmp(field(a, "confirm"), "1") != 0)) {
+		/* erasing cannot be undone: ask first (GET or a POST without confirm=1) */
+		char question[BL_ADDRESS_MAX + 128], path[64], back[64];
+		if (a->p.role < BL_ROLE_EDITOR) {
+			admin_error(req, resp, &a->p, 403, "Forbidden",
+			            "Erasing needs the editor role.");
+			goto out;
+		}
+		snprintf(question, sizeof(question), "Erase %s for good?", o.sub.email);
+		snprintf(path, sizeof(path), "/subscribers/%lld/erase", (long long)id);
+		snprintf(back, sizeof(back), "/subscribers/%lld", (long long)id);
+		confirm_page(req, resp, &a->p, "subscribers", "Erase this subscriber?", question,
+		             "The address, its name, attributes and subscriptions are deleted and "
+		             "cannot be restored; the consent history stays without the address, "
+		             "and the address cannot be imported again.",
+		             "Yes, erase the subscriber", 1, path, back);
 		goto out;
 	}
 	if (!post) {
@@ -941,7 +1188,8 @@ static void subscribers_one(struct bl_http_req *req, struct bl_http_resp *resp)
 		} else {
 			bl_audit(req, &a->p, block ? "subscriber.blocklist" : "subscriber.unblock",
 			         target, "%s", block ? upd.status_reason : "");
-			redirect(req, resp, "/subscribers/%lld", (long long)id);
+			redirect(req, resp, "/subscribers/%lld?done=%s", (long long)id,
+			         block ? "blocklisted" : "unblocked");
 		}
 	} else if (strcmp(rest, "/erase") == 0) {
 		char hash[BL_HASH_HEX];
@@ -1073,6 +1321,87 @@ static const struct part *part_named(const struct part *parts, int n, const char
 	return NULL;
 }
 
+/* The import formats the form offers (formats.h), in the form's words. */
+static const struct {
+	const char *name, *label;
+} import_formats[] = {
+    {"auto", "Detect from the file"},
+    {"plain", "Plain list of addresses (one per line, no header)"},
+    {"generic", "CSV with an email column"},
+    {"bulletin", "bulletin export"},
+    {"mailchimp", "Mailchimp audience export"},
+    {"beehiiv", "beehiiv export"},
+    {"ghost", "Ghost members export"},
+    {"listmonk", "listmonk export"},
+    {"keila", "Keila export"},
+    {"mailpoet", "MailPoet export"},
+};
+#define N_IMPORT_FORMATS (sizeof(import_formats) / sizeof(import_formats[0]))
+
+/* The delimiters the form offers (job.h "delimiter"; "" detects). */
+static const struct {
+	const char *value, *label;
+} import_delims[] = {
+    {"", "Detect"}, {"comma", "Comma ,"}, {"semicolon", "Semicolon ;"},
+    {"tab", "Tab"}, {"|", "Pipe |"},
+};
+#define N_IMPORT_DELIMS (sizeof(import_delims) / sizeof(import_delims[0]))
+
+static const char *format_label(const char *name)
+{
+	for (size_t i = 0; i < N_IMPORT_FORMATS; i++)
+		if (strcmp(import_formats[i].name, name) == 0)
+			return import_formats[i].label;
+	return name;
+}
+
+/*
+ * ui_words - append @msg (an import's message, written for `bulletin
+ * import`) to @out with the command-line words put as the admin UI's form
+ * says them: options become the form's fields, commands the pages.
+ */
+static void ui_words(struct bl_buf *out, const char *msg)
+{
+	static const struct {
+		const char *cli, *ui;
+	} words[] = {
+	    {"try --delimiter '|'", "choose the delimiter \u201cPipe |\u201d"},
+	    {"use --from-format plain", "choose the format \u201cPlain list of addresses\u201d"},
+	    {"--list SLUG is required", "choose a list"},
+	    {"--list does not apply", "the list chosen does not apply"},
+	    {"--from-format", "the format"},
+	    {"--delimiter", "the delimiter"},
+	    {"--confirmed", "\u201calready confirmed\u201d"},
+	    {"--list", "the list"},
+	};
+	while (*msg) {
+		size_t i, n = 0;
+		if (strncmp(msg, "with `bulletin list create", 26) == 0) {
+			/* "create it first with `bulletin list create x --name NAME`" */
+			const char *end = strchr(msg + 6, '`');
+			bl_buf_adds(out, "on the Lists page");
+			msg = end ? end + 1 : msg + strlen(msg);
+			continue;
+		}
+		if (*msg == '`' && strncmp(msg, "`bulletin list ls`", 18) == 0) {
+			bl_buf_adds(out, "the Lists page");
+			msg += 18;
+			continue;
+		}
+		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+			n = strlen(words[i].cli);
+			if (strncmp(msg, words[i].cli, n) == 0)
+				break;
+		}
+		if (i < sizeof(words) / sizeof(words[0])) {
+			bl_buf_adds(out, words[i].ui);
+			msg += n;
+		} else {
+			bl_buf_addc(out, *msg++);
+		}
+	}
+}
+
 static int add_job_row(void *arg, const struct bl_job *j);
 
 struct job_rows {
@@ -1109,7 +1438,6 @@ static struct bl_tval *job_data(struct bl_http_req *req, const struct bl_job *j)
 	            num(j->state == BL_JOB_DONE ? 100
 	                : j->size > 0           ? j->done * 100 / j->size
 	                                        : 0));
-	bl_tval_set(v, "error", bl_tval_string(j->error ? j->error : ""));
 	bl_tval_set(v, "created", when(j->created_at));
 	bl_tval_set(v, "started", when(j->started_at));
 	bl_tval_set(v, "finished", when(j->finished_at));
@@ -1118,20 +1446,63 @@ static struct bl_tval *job_data(struct bl_http_req *req, const struct bl_job *j)
 	bl_tval_set(
 	    v, "progress_url",
 	    bl_tval_stringf("%s/admin/jobs/%lld/progress.json", admin_base(req), (long long)j->id));
-	struct bl_tval *rep = bl_tval_list();
-	const char *k;
-	json_t *x;
-	json_object_foreach(report, k, x)
-	{
+	/* the report as a table of counts and a list of errors, in the form's words */
+	struct bl_tval *rep = bl_tval_list(), *errs = bl_tval_list();
+	static const struct {
+		const char *key, *label;
+	} counts[] = {
+	    {"rows", "Rows read"},
+	    {"imported", "Imported (new subscribers or subscriptions)"},
+	    {"updated", "Updated (already there; name, attributes or status changed)"},
+	    {"skipped", "Skipped in all"},
+	    {"invalid", "\u2026 invalid (listed below)"},
+	    {"duplicate", "\u2026 already there, nothing to change"},
+	    {"suppressed", "\u2026 erased at their owner's request earlier"},
+	};
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		json_t *x = json_object_get(report, counts[i].key);
+		if (!json_is_integer(x))
+			continue;
 		struct bl_tval *r = bl_tval_map();
-		char *txt = json_dumps(x, JSON_ENCODE_ANY | JSON_COMPACT);
-		bl_tval_set(r, "key", bl_tval_string(k));
-		bl_tval_set(r, "value",
-		            bl_tval_string(json_is_string(x) ? json_string_value(x)
-		                           : txt             ? txt
-		                                             : ""));
-		free(txt);
+		bl_tval_set(r, "label", bl_tval_string(counts[i].label));
+		bl_tval_set(r, "n", num(json_integer_value(x)));
 		bl_tval_push(rep, r);
+	}
+	const char *fmt = json_string_value(json_object_get(report, "format"));
+	if (fmt)
+		bl_tval_set(v, "format", bl_tval_string(format_label(fmt)));
+	size_t k;
+	json_t *e;
+	json_array_foreach(json_object_get(report, "errors"), k, e)
+	{
+		struct bl_buf msg;
+		json_int_t line = json_integer_value(json_object_get(e, "line"));
+		const char *m = json_string_value(json_object_get(e, "message"));
+		bl_buf_init(&msg, 4096);
+		if (line > 0)
+			bl_buf_addf(&msg, "line %lld: ", (long long)line);
+		ui_words(&msg, m ? m : "");
+		bl_tval_push(errs, bl_tval_stringn(bl_buf_str(&msg), msg.len));
+		bl_buf_finish(&msg);
+	}
+	json_int_t more = json_integer_value(json_object_get(report, "errors_not_shown"));
+	if (more > 0)
+		bl_tval_set(v, "errors_not_shown", num(more));
+	bl_tval_set(v, "errors", errs);
+	bl_tval_set(v, "has_errors", bl_tval_bool(bl_tval_count(errs) > 0));
+	/* a failed job shows its error, and counts only when it got somewhere */
+	json_int_t rows = json_integer_value(json_object_get(report, "rows"));
+	bl_tval_set(
+	    v, "has_report",
+	    bl_tval_bool(bl_tval_count(rep) > 0 &&
+	                 (j->state == BL_JOB_DONE || (j->state == BL_JOB_FAILED && rows > 0))));
+	bl_tval_set(v, "dry_run", bl_tval_bool(json_is_true(json_object_get(report, "dry_run"))));
+	if (j->error && *j->error) {
+		struct bl_buf msg;
+		bl_buf_init(&msg, 4096);
+		ui_words(&msg, j->error);
+		bl_tval_set(v, "error", bl_tval_stringn(bl_buf_str(&msg), msg.len));
+		bl_buf_finish(&msg);
 	}
 	bl_tval_set(v, "report", rep);
 	json_decref(params);
@@ -1146,8 +1517,10 @@ static int add_job_row(void *arg, const struct bl_job *j)
 	return 0;
 }
 
+/* The import page: the form (its format and delimiter @format, @delim chosen), @error
+ * (NULL: none) with @status, and the recent jobs. */
 static void import_form(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
-                        const char *error, int status)
+                        const char *format, const char *delim, const char *error, int status)
 {
 	struct bl_store *s = req->store;
 	struct lists_acc la;
@@ -1168,6 +1541,25 @@ static void import_form(struct bl_http_req *req, struct bl_http_resp *resp, stru
 		bl_tval_push(opts, o);
 	}
 	lists_free(&la);
+	struct bl_tval *fmts = bl_tval_list(), *delims = bl_tval_list();
+	for (size_t i = 0; i < N_IMPORT_FORMATS; i++) {
+		struct bl_tval *o = bl_tval_map();
+		bl_tval_set(o, "value", bl_tval_string(import_formats[i].name));
+		bl_tval_set(o, "label", bl_tval_string(import_formats[i].label));
+		bl_tval_set(o, "selected",
+		            bl_tval_bool(strcmp(import_formats[i].name, format) == 0));
+		bl_tval_push(fmts, o);
+	}
+	for (size_t i = 0; i < N_IMPORT_DELIMS; i++) {
+		struct bl_tval *o = bl_tval_map();
+		bl_tval_set(o, "value", bl_tval_string(import_delims[i].value));
+		bl_tval_set(o, "label", bl_tval_string(import_delims[i].label));
+		bl_tval_set(o, "selected",
+		            bl_tval_bool(strcmp(import_delims[i].value, delim) == 0));
+		bl_tval_push(delims, o);
+	}
+	bl_tval_set(data, "formats", fmts);
+	bl_tval_set(data, "delimiters", delims);
 	bl_tval_set(data, "lists", opts);
 	bl_tval_set(data, "jobs", jr.rows);
 	bl_tval_set(data, "import_max_mib",
@@ -1189,13 +1581,13 @@ static void import_route(struct bl_http_req *req, struct bl_http_resp *resp)
 	struct admin *a = enter(req, resp, post ? BL_ROLE_EDITOR : BL_ROLE_VIEWER, NO_CSRF);
 	struct part parts[MAX_PARTS];
 	const char *csrf, *list, *source = "upload.csv", *data = NULL;
-	char list_buf[80], source_buf[256];
+	char list_buf[80], source_buf[256], format[32], delim[16];
 	size_t len = 0;
 	int confirmed = 0;
 	if (!a)
 		return;
 	if (!post) {
-		import_form(req, resp, a, NULL, 200);
+		import_form(req, resp, a, "auto", "", NULL, 200);
 		admin_free(a);
 		return;
 	}
@@ -1205,6 +1597,12 @@ static void import_route(struct bl_http_req *req, struct bl_http_resp *resp)
 		const struct part *l = n > 0 ? part_named(parts, n, "list") : NULL;
 		const struct part *f = n > 0 ? part_named(parts, n, "file") : NULL;
 		const struct part *k = n > 0 ? part_named(parts, n, "confirmed") : NULL;
+		const struct part *fm = n > 0 ? part_named(parts, n, "format") : NULL;
+		const struct part *dl = n > 0 ? part_named(parts, n, "delimiter") : NULL;
+		snprintf(format, sizeof(format), "%.*s",
+		         fm ? (int)(fm->len < 31 ? fm->len : 31) : 0, fm ? fm->data : "");
+		snprintf(delim, sizeof(delim), "%.*s", dl ? (int)(dl->len < 15 ? dl->len : 15) : 0,
+		         dl ? dl->data : "");
 		char csrf_buf[128];
 		snprintf(csrf_buf, sizeof(csrf_buf), "%.*s",
 		         c ? (int)(c->len < 127 ? c->len : 127) : 0, c ? c->data : "");
@@ -1238,6 +1636,8 @@ static void import_route(struct bl_http_req *req, struct bl_http_resp *resp)
 		}
 		snprintf(list_buf, sizeof(list_buf), "%s", field(a, "list"));
 		list = list_buf;
+		snprintf(format, sizeof(format), "%s", field(a, "format"));
+		snprintf(delim, sizeof(delim), "%s", field(a, "delimiter"));
 		confirmed = strcmp(field(a, "confirmed"), "1") == 0;
 		if (*field(a, "filename")) {
 			snprintf(source_buf, sizeof(source_buf), "%s", field(a, "filename"));
@@ -1246,19 +1646,31 @@ static void import_route(struct bl_http_req *req, struct bl_http_resp *resp)
 		data = req->body;
 		len = req->body_len;
 	}
+	if (!*format)
+		snprintf(format, sizeof(format), "auto");
+	size_t fi = 0, di = 0;
+	while (fi < N_IMPORT_FORMATS && strcmp(import_formats[fi].name, format) != 0)
+		fi++;
+	while (di < N_IMPORT_DELIMS && strcmp(import_delims[di].value, delim) != 0)
+		di++;
 	struct bl_list l = {0};
 	int rc = bl_slug_valid(list) ? req->store->ops->list_get(req->store, list, &l) : 0;
 	if (rc < 0) {
 		store_failed(req, resp, &a->p, "list get");
 	} else if (rc == 0) {
-		import_form(req, resp, a, "Choose the list to import into.", 422);
+		import_form(req, resp, a, format, delim, "Choose the list to import into.", 422);
+	} else if (fi == N_IMPORT_FORMATS || di == N_IMPORT_DELIMS) {
+		import_form(req, resp, a, "auto", "",
+		            "Choose a format and a delimiter from the lists.", 422);
 	} else if (!data || len == 0) {
-		import_form(req, resp, a, "Choose a CSV file to upload.", 422);
+		import_form(req, resp, a, format, delim, "Choose a CSV file to upload.", 422);
 	} else if (!bl_utf8_valid(source, strlen(source), NULL)) {
-		import_form(req, resp, a, "The file name is not UTF-8.", 422);
+		import_form(req, resp, a, format, delim, "The file name is not UTF-8.", 422);
 	} else {
-		json_t *params = json_pack("{s:s, s:b, s:s}", "list", list, "confirmed", confirmed,
-		                           "source", source);
+		json_t *params = json_pack("{s:s, s:b, s:s, s:s}", "list", list, "confirmed",
+		                           confirmed, "source", source, "format", format);
+		if (*delim)
+			json_object_set_new(params, "delimiter", json_string(delim));
 		char *ptext = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
 		struct bl_job j = {
 		    .kind = "import", .params = ptext, .actor = a->p.actor, .size = (int64_t)len};
@@ -1501,6 +1913,7 @@ static void composer(struct bl_http_req *req, struct bl_http_resp *resp, struct 
 		bl_tval_set(o, "checked", bl_tval_bool(on));
 		bl_tval_push(lists, o);
 	}
+	size_t n_lists = la.n; /* lists_free zeroes la */
 	lists_free(&la);
 	bl_tval_set(v, "id", num(p->id));
 	bl_tval_set(v, "subject", bl_tval_string(p->subject ? p->subject : ""));
@@ -1510,7 +1923,7 @@ static void composer(struct bl_http_req *req, struct bl_http_resp *resp, struct 
 	bl_tval_set(data, "post", v);
 	bl_tval_set(data, "new", bl_tval_bool(p->id == 0));
 	bl_tval_set(data, "lists", lists);
-	bl_tval_set(data, "no_lists", bl_tval_bool(la.n == 0));
+	bl_tval_set(data, "no_lists", bl_tval_bool(n_lists == 0));
 	bl_tval_set(
 	    data, "action",
 	    p->id ? bl_tval_stringf("%s/admin/posts/%lld/edit", admin_base(req), (long long)p->id)
@@ -1524,6 +1937,20 @@ static void composer(struct bl_http_req *req, struct bl_http_resp *resp, struct 
 	nav(data, "posts");
 	bl_admin_page(req, resp, status, "post_edit", p->id ? "Edit post" : "New post", &a->p,
 	              data);
+}
+
+/* The composer's message for a body that does not compile (@d from bl_post_body_check
+ * with the name "body"): "body:3: why" becomes "line 3: why". */
+static const char *body_error(const struct bl_diag *d, char *out, size_t size)
+{
+	const char *m = d->msg;
+	size_t digits = strncmp(m, "body:", 5) == 0 ? strspn(m + 5, "0123456789") : 0;
+	if (digits && m[5 + digits] == ':')
+		snprintf(out, size, "The body cannot be composed: line %.*s:%s", (int)digits, m + 5,
+		         m + 6 + digits);
+	else
+		snprintf(out, size, "The body cannot be composed: %s", m);
+	return out;
 }
 
 /*
@@ -1540,6 +1967,8 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 	char *body = NULL;
 	const char *err = NULL;
 	const char *slugs[MAX_LISTS];
+	char errbuf[BL_DIAG_MAX + 64];
+	struct bl_diag d;
 	int64_t at = 0;
 	int rc;
 
@@ -1598,6 +2027,8 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 		err = "The body is over 1 MiB.";
 	else if (ids.n == 0)
 		err = "Choose at least one list.";
+	else if (bl_post_body_check(body, strlen(body), "body", &d))
+		err = body_error(&d, errbuf, sizeof(errbuf));
 	if (err) {
 		p.scheduled_at = at > 0 ? at : 0;
 		composer(req, resp, a, &p, &ids, err, 422);
@@ -1631,11 +2062,10 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 			bl_audit(req, &a->p, "post.schedule", target, "%s", bl_time_format(at, t));
 		}
 	} else if (strcmp(action, "send") == 0) {
-		int64_t total = 0;
-		rc = s->ops->post_queue(s, p.id, bl_now(), &total);
-		if (rc > 0)
-			bl_audit(req, &a->p, "post.send", target, "%lld recipients",
-			         (long long)total);
+		/* saved; sending is confirmed on the next page (as the post page's Send) */
+		free(body);
+		redirect(req, resp, "/posts/%lld/send", (long long)p.id);
+		return;
 	} else if (existing && existing->status == BL_POST_SCHEDULED) {
 		rc = s->ops->post_schedule(s, p.id, 0); /* saved as a draft: no longer scheduled */
 		if (rc > 0)
@@ -1645,7 +2075,8 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 	if (rc < 0)
 		store_failed(req, resp, &a->p, "post action");
 	else
-		redirect(req, resp, "/posts/%lld", (long long)p.id);
+		redirect(req, resp, "/posts/%lld?done=%s", (long long)p.id,
+		         strcmp(action, "schedule") == 0 ? "schedule" : "draft");
 }
 
 static void posts_new(struct bl_http_req *req, struct bl_http_resp *resp)
@@ -1797,6 +2228,22 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 	            bl_tval_bool(st == BL_POST_SCHEDULED && p->pause_reason && *p->pause_reason));
 	bl_tval_set(v, "lists", lists);
 	bl_tval_set(data, "post", v);
+	/* what the redirect here did, with the post's subject */
+	static const struct {
+		const char *code, *text;
+	} done[] = {{"draft", "saved as a draft."},
+	            {"schedule", "scheduled."},
+	            {"unschedule", "is no longer scheduled: a draft again."},
+	            {"send", "is being sent."},
+	            {"pause", "paused: no more messages go out until you resume."},
+	            {"resume", "resumed: sending again."},
+	            {"cancel", "cancelled."},
+	            {"retry", "will be tried again for the failed deliveries."}};
+	for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
+		if (strcmp(field(a, "done"), done[i].code) == 0)
+			bl_tval_set(
+			    data, "notice",
+			    bl_tval_stringf("Post \u201c%s\u201d %s", p->subject, done[i].text));
 
 	/* progress */
 	struct bl_tval *states = bl_tval_list();
@@ -1818,7 +2265,10 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 	bl_tval_set(data, "percent", num(g.percent));
 	bl_tval_set(data, "rate", bl_tval_string(rate));
 	bl_tval_set(data, "eta", bl_tval_string(eta));
-	bl_tval_set(data, "live", bl_tval_bool(st == BL_POST_SENDING));
+	/* admin.js watches a sending or scheduled post and reloads the page when its status
+	 * changes; the rate and ETA mean something only while it sends */
+	bl_tval_set(data, "live", bl_tval_bool(st == BL_POST_SENDING || st == BL_POST_SCHEDULED));
+	bl_tval_set(data, "sending", bl_tval_bool(st == BL_POST_SENDING));
 	if (st == BL_POST_SENDING)
 		bl_tval_set(data, "refresh",
 		            num(5)); /* without JavaScript: <noscript> meta refresh */
@@ -1904,12 +2354,52 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 	bl_tval_set(data, "can_resume", bl_tval_bool(st == BL_POST_PAUSED));
 	bl_tval_set(data, "can_cancel",
 	            bl_tval_bool(draft || sched || st == BL_POST_SENDING || st == BL_POST_PAUSED));
-	bl_tval_set(
-	    data, "can_retry",
-	    bl_tval_bool(g.c.n[BL_DELIVERY_FAILED] > 0 &&
-	                 (st == BL_POST_SENDING || st == BL_POST_PAUSED || st == BL_POST_SENT)));
+	int can_retry = g.c.n[BL_DELIVERY_FAILED] > 0 &&
+	                (st == BL_POST_SENDING || st == BL_POST_PAUSED || st == BL_POST_SENT);
+	bl_tval_set(data, "can_retry", bl_tval_bool(can_retry));
+	/* a sent or cancelled post has no actions: no empty "Actions" section */
+	bl_tval_set(data, "has_actions",
+	            bl_tval_bool(draft || sched || st == BL_POST_SENDING || st == BL_POST_PAUSED ||
+	                         can_retry));
 	nav(data, "posts");
 	bl_admin_page(req, resp, 200, "post", "Post", &a->p, data);
+}
+
+/* Why there is no preview, as a page of its own for the preview frame: the preview's CSP
+ * and X-Frame-Options, so the browser shows it in the frame (an admin page would be refused
+ * there), with only inline style. */
+static void preview_error(struct bl_http_resp *resp, const char *msg)
+{
+	resp->status = 422;
+	resp->content_type = "text/html; charset=utf-8";
+	resp->csp = PREVIEW_CSP;
+	resp->frame_options = "SAMEORIGIN";
+	bl_buf_reset(&resp->body);
+	bl_buf_adds(&resp->body,
+	            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	            "<title>No preview</title></head>\n<body style=\"font-family:system-ui,"
+	            "sans-serif;margin:1rem;color:#1c1c1a;background:#fff\">\n<h1 "
+	            "style=\"font-size:1.2rem;color:#a3161b\">No preview</h1>\n<p>");
+	for (const char *c = msg; *c; c++) {
+		switch (*c) {
+		case '<':
+			bl_buf_adds(&resp->body, "&lt;");
+			break;
+		case '>':
+			bl_buf_adds(&resp->body, "&gt;");
+			break;
+		case '&':
+			bl_buf_adds(&resp->body, "&amp;");
+			break;
+		case '"':
+			bl_buf_adds(&resp->body, "&quot;");
+			break;
+		default:
+			bl_buf_addc(&resp->body, *c);
+		}
+	}
+	bl_buf_adds(&resp->body, "</p>\n<p>Fix the body in the composer and save it again.</p>\n"
+	                         "</body></html>\n");
 }
 
 /* GET /admin/posts/ID/preview: the HTML part of the message as its first subscriber gets it
@@ -1957,7 +2447,7 @@ static void post_preview(struct bl_http_req *req, struct bl_http_resp *resp, str
 	bl_buf_init(&msg, BL_MESSAGE_MAX);
 	if (bl_composer_create(&co, p, la.v, la.n, &comp, &d) ||
 	    bl_compose(comp, &row, bl_now(), &msg, mail_from, &d)) {
-		admin_error(req, resp, &a->p, 422, "No preview", d.msg);
+		preview_error(resp, d.msg);
 	} else {
 		resp->content_type = "text/html; charset=utf-8";
 		bl_buf_adds(&resp->body, bl_composer_last_html(comp));
@@ -1971,7 +2461,78 @@ static void post_preview(struct bl_http_req *req, struct bl_http_resp *resp, str
 	lists_free(&la);
 }
 
-/* POST /admin/posts/ID/ACTION */
+/*
+ * The confirmation page of "send" (@action "send") or "cancel" for post @p:
+ * how many subscribers it goes to, from the maintained counts (confirmed
+ * subscriptions of its lists; "about" when it has several lists, as a
+ * subscriber on two of them is counted twice but mailed once).
+ */
+static void post_confirm(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
+                         const struct bl_post *p, const char *action)
+{
+	struct bl_store *s = req->store;
+	struct lists_acc la = {0};
+	char question[BL_SUBJECT_MAX + 2048], path[64], back[64];
+	int64_t n = 0;
+	snprintf(path, sizeof(path), "/posts/%lld/%s", (long long)p->id, action);
+	snprintf(back, sizeof(back), "/posts/%lld", (long long)p->id);
+	if (s->ops->post_lists(s, p->id, collect_list, &la) < 0) {
+		lists_free(&la);
+		store_failed(req, resp, &a->p, "post lists");
+		return;
+	}
+	struct bl_buf names;
+	bl_buf_init(&names, 1024);
+	for (size_t i = 0; i < la.n; i++) {
+		struct bl_list_counts c = {0};
+		if (s->ops->list_counts(s, la.v[i].id, &c)) {
+			bl_buf_finish(&names);
+			lists_free(&la);
+			store_failed(req, resp, &a->p, "list counts");
+			return;
+		}
+		n += c.confirmed;
+		if (i)
+			bl_buf_adds(&names, i + 1 == la.n ? " and " : ", ");
+		bl_buf_addf(&names, "\u201c%s\u201d", la.v[i].name);
+	}
+	if (strcmp(action, "send") == 0) {
+		snprintf(question, sizeof(question),
+		         "Send \u201c%s\u201d to %s%lld subscriber%s of %s?", p->subject,
+		         la.n > 1 ? "about " : "", (long long)n, n == 1 ? "" : "s",
+		         bl_buf_err(&names) ? "its lists" : bl_buf_str(&names));
+		confirm_page(req, resp, &a->p, "posts", "Send this post?", question,
+		             "Delivery starts at once; it can be paused or cancelled, but messages "
+		             "already accepted by the relay cannot be called back.",
+		             "Yes, send it", 0, path, back);
+	} else {
+		snprintf(question, sizeof(question), "Cancel \u201c%s\u201d?", p->subject);
+		confirm_page(req, resp, &a->p, "posts", "Cancel this post?", question,
+		             p->status == BL_POST_SENDING || p->status == BL_POST_PAUSED
+		                 ? "No more messages go out; those already sent stay sent. A "
+		                   "cancelled post cannot be sent again."
+		                 : "A cancelled post cannot be edited or sent again.",
+		             "Yes, cancel the post", 1, path, back);
+	}
+	bl_buf_finish(&names);
+	lists_free(&la);
+}
+
+/* Refuse (422) to send or schedule post @p when its body does not compose; 1 when refused. */
+static int body_refused(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
+                        const struct bl_post *p, const char *what)
+{
+	struct bl_diag d;
+	char msg[BL_DIAG_MAX + 128], why[BL_DIAG_MAX + 64];
+	const char *body = p->body ? p->body : "";
+	if (!bl_post_body_check(body, strlen(body), "body", &d))
+		return 0;
+	snprintf(msg, sizeof(msg), "%s. Edit the post first.", body_error(&d, why, sizeof(why)));
+	admin_error(req, resp, &a->p, 422, what, msg);
+	return 1;
+}
+
+/* POST /admin/posts/ID/ACTION (send and cancel ask first: confirm=1 does it) */
 static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
                         const struct bl_post *p, const char *action)
 {
@@ -1980,7 +2541,14 @@ static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, stru
 	char target[48], reason[BL_ACTOR_MAX + 16];
 	int rc;
 	snprintf(target, sizeof(target), "post:%lld", (long long)p->id);
+	if ((strcmp(action, "send") == 0 || strcmp(action, "cancel") == 0) &&
+	    strcmp(field(a, "confirm"), "1") != 0) {
+		post_confirm(req, resp, a, p, action);
+		return;
+	}
 	if (strcmp(action, "send") == 0) {
+		if (body_refused(req, resp, a, p, "Cannot send"))
+			return;
 		rc = s->ops->post_queue(s, p->id, now, &n);
 		if (rc > 0)
 			bl_audit(req, &a->p, "post.send", target, "%lld recipients", (long long)n);
@@ -2014,6 +2582,8 @@ static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, stru
 			           : "The schedule time has passed; choose a later time (UTC).");
 			return;
 		}
+		if (body_refused(req, resp, a, p, "Cannot schedule"))
+			return;
 		rc = s->ops->post_schedule(s, p->id, at);
 		if (rc > 0) {
 			char t[BL_TIME_STRMAX];
@@ -2036,7 +2606,7 @@ static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, stru
 		         strcmp(action, "send") == 0 ? "sent" : action);
 		admin_error(req, resp, &a->p, 409, "Not possible now", msg);
 	} else {
-		redirect(req, resp, "/posts/%lld", (long long)p->id);
+		redirect(req, resp, "/posts/%lld?done=%s", (long long)p->id, action);
 	}
 }
 
@@ -2077,6 +2647,13 @@ static void posts_one(struct bl_http_req *req, struct bl_http_resp *resp)
 			else
 				composer(req, resp, a, &p, &ids, NULL, 200);
 		}
+	} else if (strcmp(rest, "/send") == 0 || strcmp(rest, "/cancel") == 0) {
+		/* the confirmation step, also what a link to the action shows */
+		if (a->p.role < BL_ROLE_EDITOR)
+			admin_error(req, resp, &a->p, 403, "Forbidden",
+			            "Sending and cancelling need the editor role.");
+		else
+			post_confirm(req, resp, a, &p, rest + 1);
 	} else if (strcmp(rest, "/preview") == 0) {
 		post_preview(req, resp, a, &p);
 	} else if (strcmp(rest, "/progress.json") == 0) {
@@ -2102,9 +2679,19 @@ static int name_valid(const char *s)
 	return bl_user_name_valid(s);
 }
 
+struct user_rows {
+	struct bl_tval *rows;
+	int64_t done_id; /* the user whose role changed: named in the notice */
+	char notice[BL_USER_NAME_MAX + 64];
+};
+
 static int add_user(void *arg, const struct bl_user *u)
 {
+	struct user_rows *ur = arg;
 	struct bl_tval *r = bl_tval_map(), *roles = bl_tval_list();
+	if (u->id == ur->done_id)
+		snprintf(ur->notice, sizeof(ur->notice), "%s is now %s %s.", u->name,
+		         u->role == BL_ROLE_VIEWER ? "a" : "an", bl_role_name(u->role));
 	for (int i = BL_ROLE_VIEWER; i <= BL_ROLE_ADMIN; i++) {
 		struct bl_tval *o = bl_tval_map();
 		bl_tval_set(o, "role", bl_tval_string(bl_role_name((enum bl_role)i)));
@@ -2117,21 +2704,29 @@ static int add_user(void *arg, const struct bl_user *u)
 	bl_tval_set(r, "roles", roles);
 	bl_tval_set(r, "created", when(u->created_at));
 	bl_tval_set(r, "last_login", when(u->last_login_at));
-	bl_tval_push(arg, r);
+	bl_tval_push(ur->rows, r);
 	return 0;
 }
 
 static void users_page(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
                        const char *error, int status)
 {
-	struct bl_tval *users = bl_tval_list();
-	if (req->store->ops->user_each(req->store, add_user, users) < 0) {
-		bl_tval_destroy(users);
+	long long done_id = 0;
+	if (strcmp(field(a, "done"), "role") == 0)
+		bl_parse_int64(field(a, "id"), 1, INT64_MAX, &done_id);
+	struct user_rows ur = {.rows = bl_tval_list(), .done_id = done_id};
+	if (req->store->ops->user_each(req->store, add_user, &ur) < 0) {
+		bl_tval_destroy(ur.rows);
 		store_failed(req, resp, &a->p, "users");
 		return;
 	}
 	struct bl_tval *data = bl_tval_map();
-	bl_tval_set(data, "users", users);
+	bl_tval_set(data, "users", ur.rows);
+	if (*ur.notice)
+		bl_tval_set(data, "notice", bl_tval_string(ur.notice));
+	else if (strcmp(field(a, "done"), "deleted") == 0)
+		bl_tval_set(data, "notice",
+		            bl_tval_string("The user was deleted; their sessions ended."));
 	if (error)
 		bl_tval_set(data, "error", bl_tval_string(error));
 	nav(data, "users");
@@ -2249,7 +2844,7 @@ static void users_one(struct bl_http_req *req, struct bl_http_resp *resp)
 			store_failed(req, resp, &a->p, "user role");
 		} else {
 			bl_audit(req, &a->p, "user.role", target, "%s", bl_role_name(role));
-			redirect(req, resp, "/users");
+			redirect(req, resp, "/users?done=role&id=%lld", (long long)id);
 		}
 	} else if (strcmp(rest, "/password") == 0) {
 		char pw[BL_PASSWORD_GEN_LEN], hash[BL_PASSWORD_HASH_MAX];
@@ -2275,7 +2870,7 @@ static void users_one(struct bl_http_req *req, struct bl_http_resp *resp)
 			store_failed(req, resp, &a->p, "user delete");
 		} else {
 			bl_audit(req, &a->p, "user.delete", target, NULL);
-			redirect(req, resp, "/users");
+			redirect(req, resp, "/users?done=deleted");
 		}
 	} else {
 		not_found(req, resp, &a->p);
@@ -2307,6 +2902,10 @@ static void tokens_page(struct bl_http_req *req, struct bl_http_resp *resp, stru
 	}
 	struct bl_tval *data = bl_tval_map();
 	bl_tval_set(data, "tokens", tokens);
+	if (strcmp(field(a, "done"), "deleted") == 0 && name_valid(field(a, "name")))
+		bl_tval_set(data, "notice",
+		            bl_tval_stringf("Token \u201c%s\u201d deleted: it no longer works.",
+		                            field(a, "name")));
 	if (error)
 		bl_tval_set(data, "error", bl_tval_string(error));
 	nav(data, "tokens");
@@ -2382,7 +2981,7 @@ static void tokens_one(struct bl_http_req *req, struct bl_http_resp *resp)
 		char target[BL_USER_NAME_MAX + 8];
 		snprintf(target, sizeof(target), "token:%s", name);
 		bl_audit(req, &a->p, "token.delete", target, NULL);
-		redirect(req, resp, "/tokens");
+		redirect(req, resp, "/tokens?done=deleted&name=%s", name);
 	}
 	admin_free(a);
 }
@@ -2563,6 +3162,7 @@ static const struct bl_http_route admin_routes[] = {
     {GP, "/admin/lists/new", 0, "admin_lists", lists_new, 0},
     {GP, "/admin/lists/", 1, "admin_lists", lists_one, 0},
     {BL_HTTP_GET, "/admin/subscribers", 0, "admin_subscribers", subscribers_route, 0},
+    {BL_HTTP_POST, "/admin/subscribers/new", 0, "admin_subscribers", subscribers_new, 0},
     {GP, "/admin/subscribers/", 1, "admin_subscribers", subscribers_one, 0},
     {GP, "/admin/import", 0, "admin_import", import_route, BL_API_IMPORT_MAX},
     {BL_HTTP_GET, "/admin/jobs/", 1, "admin_jobs", jobs_one, 0},

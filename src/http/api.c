@@ -805,11 +805,6 @@ static void subscriber_reply(struct bl_api_call *c, const struct bl_subscriber *
 		reply(c, status, o);
 }
 
-static void on_add_error(void *arg, size_t line, const char *msg)
-{
-	snprintf(arg, 512, "%s", msg);
-}
-
 static void subscribers_post(struct bl_api_call *c)
 {
 	json_t *errs = json_array();
@@ -860,61 +855,45 @@ static void subscribers_post(struct bl_api_call *c)
 		return;
 	}
 	json_decref(errs);
-	/* An erased address needs new consent (as `subscriber add`). */
-	char hash[BL_HASH_HEX];
-	bl_suppression_hash(addr.key, hash);
-	int64_t since = 0;
+	/* The rules of `subscriber add`: an erased address needs new consent. */
 	struct bl_subscriber existing;
 	int found = c->s->ops->subscriber_get(c->s, addr.key, &existing);
-	if (found > 0)
-		bl_subscriber_clear(&existing);
-	int sup = found == 0 ? c->s->ops->suppression_get(c->s, hash, &since) : 0;
-	if (found < 0 || sup < 0) {
+	if (found < 0) {
 		store_failed(c);
 		return;
 	}
-	if (sup) {
+	if (found > 0)
+		bl_subscriber_clear(&existing);
+	struct bl_import_opts o = {
+	    .path = "api",
+	    .source = "api",
+	    .manual = 1,
+	    .confirmed = confirmed == 1,
+	    .address_flags = address_flags(c),
+	    .allow_role = 1,
+	    .batch = 1,
+	};
+	struct bl_import_add_result res;
+	int arc = bl_import_add(c->s, email, name ? name : "", json_is_object(attrs) ? attrs : NULL,
+	                        slugs, n_slugs, &o, &res, &d);
+	if (arc) {
+		bl_error("api: subscriber add: %s", d.msg);
+		problem(c, 500, "internal", "the database failed; the server's log says why");
+		return;
+	}
+	if (res.erased) {
 		char t[BL_TIME_STRMAX];
 		problem(c, 409, "erased",
 		        "The address %s was erased at its owner's request on %s; only a new signup "
 		        "with confirmation can bring it back.",
-		        addr.display, bl_time_format(since, t));
+		        addr.display, bl_time_format(res.erased_at, t));
 		return;
 	}
-	size_t rounds = n_slugs ? n_slugs : 1;
-	for (size_t i = 0; i < rounds; i++) {
-		char msg[512] = "";
-		struct bl_import_row row = {
-		    .line = 0,
-		    .email = bl_xstrdup(email),
-		    .name = bl_trim_dup(name ? name : ""),
-		    .attributes = json_is_object(attrs) ? json_deep_copy(attrs) : json_object(),
-		};
-		struct bl_import_opts o = {
-		    .path = "api",
-		    .source = "api",
-		    .manual = 1,
-		    .list_slug = n_slugs ? slugs[i] : NULL,
-		    .confirmed = confirmed == 1,
-		    .address_flags = address_flags(c),
-		    .allow_role = 1,
-		    .batch = 1,
-		    .on_error = on_add_error,
-		    .arg = msg,
-		};
-		struct bl_import_stats st;
-		int rc = bl_import_one(c->s, &row, &o, &st, &d);
-		if (rc) {
-			bl_error("api: subscriber add: %s", d.msg);
-			problem(c, 500, "internal", DB_FAILED);
-			return;
-		}
-		if (st.invalid) {
-			json_t *e = json_array();
-			field_err(e, "", "The subscriber cannot be added: %s", msg);
-			invalid(c, e);
-			return;
-		}
+	if (res.invalid) {
+		json_t *e = json_array();
+		field_err(e, "", "%s", res.error);
+		invalid(c, e);
+		return;
 	}
 	struct bl_subscriber sub;
 	int rc = c->s->ops->subscriber_get(c->s, addr.key, &sub);
@@ -1526,25 +1505,10 @@ static void check_body(json_t *errs, const char *body)
 		          bad);
 		return;
 	}
-	char *html = NULL, *text = NULL;
-	struct bl_tmpl *t = NULL;
 	struct bl_diag d;
-	int rc = bl_markdown_render(body, len, &html, &text, &d);
-	if (!rc)
-		rc = bl_tmpl_compile(body, len, "body", &t, &d);
-	bl_tmpl_destroy(t);
-	t = NULL;
-	if (!rc)
-		rc = bl_tmpl_compile(html, strlen(html), "body", &t, &d);
-	bl_tmpl_destroy(t);
-	t = NULL;
-	if (!rc)
-		rc = bl_tmpl_compile(text, strlen(text), "body", &t, &d);
-	bl_tmpl_destroy(t);
-	free(html);
-	free(text);
+	int rc = bl_post_body_check(body, len, "body", &d);
 	if (rc) {
-		/* The template's messages start with its name, "body:LINE: ...". */
+		/* A template's message starts with its name, "body:LINE: ...". */
 		const char *m = strncmp(d.msg, "body:", 5) == 0 ? d.msg + 5 : d.msg;
 		char *end;
 		long line = strtol(m, &end, 10);

@@ -1626,3 +1626,63 @@ out:
 	importer_finish(&im);
 	return rc;
 }
+
+static void on_add_error(void *arg, size_t line, const char *msg)
+{
+	struct bl_import_add_result *r = arg;
+	(void)line;
+	snprintf(r->error, sizeof(r->error), "%s", msg);
+}
+
+int bl_import_add(struct bl_store *s, const char *email, const char *name, const json_t *attributes,
+                  const char *const *slugs, size_t n_slugs, const struct bl_import_opts *o,
+                  struct bl_import_add_result *r, struct bl_diag *d)
+{
+	struct bl_address a;
+	memset(r, 0, sizeof(*r));
+	if (bl_address_parse(email, strlen(email), o->address_flags, &a, NULL, d)) {
+		r->invalid = 1;
+		snprintf(r->error, sizeof(r->error), "invalid address \"%.200s\": %.250s", email,
+		         d->msg);
+		return 0;
+	}
+	/* An erased address needs new consent. */
+	char hash[BL_HASH_HEX];
+	bl_suppression_hash(a.key, hash);
+	struct bl_subscriber existing;
+	int found = s->ops->subscriber_get(s, a.key, &existing);
+	if (found > 0)
+		bl_subscriber_clear(&existing);
+	int sup = found == 0 ? s->ops->suppression_get(s, hash, &r->erased_at) : 0;
+	if (found < 0 || sup < 0)
+		return bl_diag_set(d, BL_ESTORE, "%s", bl_store_error(s));
+	if (sup) {
+		r->erased = 1;
+		return 0;
+	}
+	size_t rounds = n_slugs ? n_slugs : 1;
+	for (size_t i = 0; i < rounds; i++) {
+		struct bl_import_row row = {
+		    .line = 0,
+		    .email = bl_xstrdup(email),
+		    .name = bl_trim_dup(name ? name : ""),
+		    .attributes =
+		        json_is_object(attributes) ? json_deep_copy(attributes) : json_object(),
+		};
+		struct bl_import_opts one = *o;
+		struct bl_import_stats st;
+		one.list_slug = n_slugs ? slugs[i] : NULL;
+		one.on_error = on_add_error;
+		one.arg = r;
+		int rc = bl_import_one(s, &row, &one, &st, d);
+		if (rc)
+			return rc;
+		if (st.invalid) {
+			r->invalid = 1;
+			return 0;
+		}
+		r->imported += st.imported;
+		r->updated += st.updated;
+	}
+	return 0;
+}

@@ -109,6 +109,32 @@ int bl_import_precheck(const void *data, size_t len, const struct bl_import_opts
 int bl_import_one(struct bl_store *s, struct bl_import_row *row, const struct bl_import_opts *o,
                   struct bl_import_stats *st, struct bl_diag *d);
 
+/* What bl_import_add did. */
+struct bl_import_add_result {
+	int erased;        /* 1: refused, the address was erased at its owner's request */
+	int64_t erased_at; /* then: when, seconds since the epoch */
+	int invalid;       /* 1: refused, @error says why (the address, the name...) */
+	char error[512];
+	size_t imported, updated; /* lists (or the subscriber alone) added / changed */
+};
+
+/*
+ * bl_import_add - one address added by hand, as `bulletin subscriber add`
+ * adds it (the API's POST /subscribers and the admin UI's form use it):
+ * an address erased at its owner's request (on the suppression list) and
+ * not present is refused (@r->erased); otherwise bl_import_one with @o
+ * (its list_slug, on_error and arg are set here) once for each of the
+ * @n_slugs lists in @slugs (which must exist), or once for the subscriber
+ * alone when @n_slugs is 0. @email as typed; @name "" for none (trimmed
+ * here); @attributes a JSON object (borrowed, copied) or NULL. Stops at
+ * the first invalid round (@r->invalid, @r->error). Returns 0 (look at @r)
+ * or a store error (-BL_ESTORE, -BL_EBUSY, -BL_EINVAL for a missing list)
+ * with @d saying why.
+ */
+int bl_import_add(struct bl_store *s, const char *email, const char *name, const json_t *attributes,
+                  const char *const *slugs, size_t n_slugs, const struct bl_import_opts *o,
+                  struct bl_import_add_result *r, struct bl_diag *d);
+
 /*
  * bl_import_attributes_load - parse stored attributes (a JSON object) as
  * written by either backend; integers too large for jansson (PostgreSQL's

@@ -60,6 +60,34 @@ int64_t bl_composer_post_id(const struct bl_composer *c)
 	return c->post_id;
 }
 
+int bl_post_body_check(const char *body, size_t len, const char *name, struct bl_diag *d)
+{
+	char *html = NULL, *text = NULL;
+	struct bl_tmpl *t = NULL;
+	size_t bad;
+	if (memchr(body, 0, len))
+		return bl_diag_set(d, BL_EINVAL, "%s holds a NUL byte", name);
+	if (!bl_utf8_valid(body, len, &bad))
+		return bl_diag_set(d, BL_EINVAL, "%s is not UTF-8 (bad byte at offset %zu)", name,
+		                   bad);
+	/* the body itself first: its error lines are the lines the author wrote */
+	int rc = bl_tmpl_compile(body, len, name, &t, d);
+	bl_tmpl_destroy(t);
+	t = NULL;
+	if (!rc)
+		rc = bl_markdown_render(body, len, &html, &text, d);
+	if (!rc)
+		rc = bl_tmpl_compile(html, strlen(html), name, &t, d);
+	bl_tmpl_destroy(t);
+	t = NULL;
+	if (!rc)
+		rc = bl_tmpl_compile(text, strlen(text), name, &t, d);
+	bl_tmpl_destroy(t);
+	free(html);
+	free(text);
+	return rc ? -BL_EINVAL : 0;
+}
+
 static int has_crlfnul(const char *s, size_t len)
 {
 	return memchr(s, '\r', len) || memchr(s, '\n', len) || strlen(s) != len;

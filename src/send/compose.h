@@ -95,6 +95,17 @@ int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now,
 const char *bl_composer_last_html(const struct bl_composer *c);
 const char *bl_composer_last_text(const struct bl_composer *c);
 
+/*
+ * bl_post_body_check - whether post body @body (@len bytes, Markdown with
+ * Mustache tags) will compose: no NUL byte, UTF-8, Markdown that converts,
+ * and Mustache that compiles in the body itself and in the HTML and text
+ * the Markdown becomes (what bl_composer_create compiles). @name names the
+ * body in messages ("body", a file name). The one check of `post create`,
+ * the API and the admin composer. Returns 0, or -BL_EINVAL with @d saying
+ * what is wrong, a template error with its line ("body:3: ...").
+ */
+int bl_post_body_check(const char *body, size_t len, const char *name, struct bl_diag *d);
+
 /* bl_composer_post_id - the post @c composes. */
 int64_t bl_composer_post_id(const struct bl_composer *c);
 

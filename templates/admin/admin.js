@@ -2,9 +2,12 @@
  * bulletin admin: live progress only. Every element with data-progress-url
  * polls that JSON endpoint once a second and updates its <progress> and the
  * [data-field] / [data-state] texts (only boxes marked data-live="1": a
- * job queued or running, a post sending); polling stops when the job or
- * post is finished, and a finished job's page reloads once for its report. The pages work the same without this script (a reload link or
- * a meta refresh inside <noscript>).
+ * job queued or running, a post sending or scheduled). When a job finishes,
+ * or a post's status differs from the one the page was made with (its
+ * data-status: sending became sent or paused, scheduled became sending),
+ * polling stops and the page reloads once, so its badge, actions, report
+ * and rows are those of the new state. The pages work the same without this
+ * script (a reload link or a meta refresh inside <noscript>).
  */
 "use strict";
 (function () {
@@ -39,7 +42,14 @@
 							var el = box.querySelector('[data-state="' + k + '"]');
 							if (el) el.textContent = String(d.counts[k]);
 						});
-						if (d.finished || d.status === "draft" || d.status === "paused") stop();
+						if (d.status !== box.getAttribute("data-status")) {
+							stop();
+							/* the badge, actions and rows of the new status come with the
+							 * page; without ?done=, whose notice ("is being sent") is past */
+							var u = new URL(window.location.href);
+							u.searchParams.delete("done");
+							window.location.replace(u.toString());
+						}
 					} else {
 						bar.max = d.size > 0 ? d.size : 1;
 						bar.value = d.state === "done" ? bar.max : d.done;

@@ -32,6 +32,7 @@
 #include "core/crypto.h"
 #include "http/admin.h"
 #include "http/web.h"
+#include "import/job.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/time.h"
@@ -153,6 +154,16 @@ static int header(const struct reply *r, const char *name, char *out, size_t siz
 			p++;
 	}
 	return 0;
+}
+
+/* @needle in @hay, ASCII letter case ignored (addresses keep the case they were typed in). */
+static const char *find_ci(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++)
+		if (strncasecmp(hay, needle, n) == 0)
+			return hay;
+	return NULL;
 }
 
 static void expect_status(const struct reply *r, long want, const char *what)
@@ -645,14 +656,16 @@ static const struct write writes[] = {
     {"/admin/lists/news", 0, "name=Renamed&optin=double&visibility=private", BL_ROLE_EDITOR},
     {"/admin/subscribers/%lld/blocklist", 1, "reason=spam", BL_ROLE_EDITOR},
     {"/admin/subscribers/%lld/unblock", 1, "", BL_ROLE_EDITOR},
-    {"/admin/subscribers/%lld/erase", 1, "", BL_ROLE_EDITOR},
+    {"/admin/subscribers/%lld/erase", 1, "confirm=1", BL_ROLE_EDITOR},
+    {"/admin/subscribers/new", 0, "email=csrf%40example.org&add_list=news&confirmed=1",
+     BL_ROLE_EDITOR},
     {"/admin/import?list=news", 0, "email\nnew@example.org\n", BL_ROLE_EDITOR},
     {"/admin/posts/new", 0, "subject=S&body=B&list=news&action=draft", BL_ROLE_EDITOR},
     {"/admin/posts/%lld/edit", 2, "subject=S2&body=B2&list=news&action=draft", BL_ROLE_EDITOR},
-    {"/admin/posts/%lld/send", 2, "", BL_ROLE_EDITOR},
+    {"/admin/posts/%lld/send", 2, "confirm=1", BL_ROLE_EDITOR},
     {"/admin/posts/%lld/schedule", 2, "scheduled_at=2099-01-01T10:00", BL_ROLE_EDITOR},
     {"/admin/posts/%lld/unschedule", 2, "", BL_ROLE_EDITOR},
-    {"/admin/posts/%lld/cancel", 2, "", BL_ROLE_EDITOR},
+    {"/admin/posts/%lld/cancel", 2, "confirm=1", BL_ROLE_EDITOR},
     {"/admin/posts/%lld/pause", 3, "", BL_ROLE_EDITOR},
     {"/admin/posts/%lld/resume", 3, "", BL_ROLE_EDITOR},
     {"/admin/posts/%lld/retry", 3, "", BL_ROLE_EDITOR},
@@ -867,8 +880,38 @@ static void test_flow(void **state)
 	assert_string_equal(bl_time_format(p.scheduled_at, t), "2099-06-01T10:30:00Z");
 	bl_post_clear(&p);
 
+	/* Send asks first: the confirmation page (GET, or a POST without confirm=1) sends
+	 * nothing and names the subject, the count and the lists */
 	snprintf(body, sizeof(body), "csrf=%s", editor.csrf);
 	snprintf(path, sizeof(path), "/admin/posts/%lld/send", (long long)id);
+	for (int m = 0; m < 2; m++) {
+		if (m == 0)
+			get(path, editor.cookie, &r);
+		else
+			post(path, body, editor.cookie, &r);
+		expect_status(&r, 200,
+		              m ? "POST send without confirm=1" : "GET the send confirmation");
+		check_page("send confirmation", r.body, r.len);
+		/* news: reader, other and t1 (confirmed, single opt-in); town: none; two lists */
+		static const char want_q[] =
+		    "Send \xe2\x80\x9c"
+		    "Flow post\xe2\x80\x9d to about 3 subscribers of "
+		    "\xe2\x80\x9cNews &lt;script&gt;alert(1)&lt;/script&gt;"
+		    "\xe2\x80\x9d and \xe2\x80\x9cTown news\xe2\x80\x9d?";
+		if (!strstr(r.body, want_q))
+			fail_msg("send confirmation: want %s in %.3000s", want_q, r.body);
+		if (!strstr(r.body, "name=\"confirm\" value=\"1\"") ||
+		    !strstr(r.body, "name=\"csrf\""))
+			fail_msg("send confirmation: no confirm/csrf fields");
+		reply_free(&r);
+		assert_int_equal(db->ops->post_get(db, id, &p), 1);
+		assert_int_equal(p.status, BL_POST_SCHEDULED);
+		bl_post_clear(&p);
+	}
+	get(path, viewer.cookie, &r);
+	expect_status(&r, 403, "a viewer asks to send");
+	reply_free(&r);
+	snprintf(body, sizeof(body), "csrf=%s&confirm=1", editor.csrf);
 	post(path, body, editor.cookie, &r);
 	expect_status(&r, 303, "send");
 	reply_free(&r);
@@ -899,6 +942,19 @@ static void test_flow(void **state)
 	    {"pause", "paused"}, {"resume", "sending"}, {"cancel", "cancelled"}};
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "/admin/posts/%lld/%s", (long long)id, steps[i][0]);
+		if (i == 2) {
+			/* cancel asks first too */
+			snprintf(body, sizeof(body), "csrf=%s", editor.csrf);
+			post(path, body, editor.cookie, &r);
+			expect_status(&r, 200, "cancel without confirm=1");
+			assert_non_null(strstr(r.body, "Cancel \xe2\x80\x9c"
+			                               "Flow post\xe2\x80\x9d?"));
+			reply_free(&r);
+			assert_int_equal(db->ops->post_get(db, id, &p), 1);
+			assert_int_equal(p.status, BL_POST_SENDING);
+			bl_post_clear(&p);
+			snprintf(body, sizeof(body), "csrf=%s&confirm=1", editor.csrf);
+		}
 		post(path, body, editor.cookie, &r);
 		expect_status(&r, 303, steps[i][0]);
 		reply_free(&r);
@@ -934,6 +990,87 @@ static void test_flow(void **state)
 	}
 	assert_non_null(strstr(r.body, "<td>user:eddie</td>"));
 	reply_free(&r);
+	(void)state;
+}
+
+/* The composer: the lists are offered; a body that does not compile is refused on save,
+ * schedule and send with its line; a stored one is neither sent nor scheduled, and its
+ * preview says why inside the frame. */
+static void test_composer_checks(void **state)
+{
+	struct reply r;
+	char body[1024], path[256], v[1024];
+	get("/admin/posts/new", editor.cookie, &r);
+	expect_status(&r, 200, "the composer");
+	if (strstr(r.body, "There is no list to send to yet"))
+		fail_msg("the composer says there is no list, with lists");
+	assert_non_null(strstr(r.body, "name=\"list\" value=\"news\""));
+	/* the hint names a tag that works */
+	assert_non_null(strstr(r.body, "{{subscriber.name}}"));
+	reply_free(&r);
+
+	static const char *const actions[] = {"draft", "schedule", "send"};
+	for (size_t i = 0; i < 3; i++) {
+		char *before = fingerprint();
+		/* "Hi {{#subscriber.name}}there": a section never closed */
+		snprintf(body, sizeof(body),
+		         "csrf=%s&subject=Bad&body=Hi+%%7B%%7B%%23subscriber.name%%7D%%7Dthere&"
+		         "list=news&scheduled_at=2099-01-01T10:00&action=%s",
+		         editor.csrf, actions[i]);
+		post("/admin/posts/new", body, editor.cookie, &r);
+		snprintf(v, sizeof(v), "save a body that does not compile (%s)", actions[i]);
+		expect_status(&r, 422, v);
+		check_page(v, r.body, r.len);
+		if (!strstr(r.body, "The body cannot be composed: line 1:"))
+			fail_msg("%s: no error with its line in %.2000s", v, r.body);
+		/* the text typed is kept */
+		assert_non_null(strstr(r.body, "Hi {{#subscriber.name}}there"));
+		reply_free(&r);
+		char *after = fingerprint();
+		if (strcmp(before, after) != 0)
+			fail_msg("%s changed something", v);
+		free(before);
+		free(after);
+	}
+
+	/* a stored post whose body does not compile (written before the check) */
+	struct bl_post p = {.kind = BL_POST_KIND_POST,
+	                    .subject = (char *)"Broken",
+	                    .body = (char *)"Hi {{#subscriber.name}}there",
+	                    .from_header = (char *)"",
+	                    .status = BL_POST_DRAFT};
+	assert_int_equal(db->ops->post_create(db, &p, &list_news, 1), 0);
+	snprintf(path, sizeof(path), "/admin/posts/%lld/send", (long long)p.id);
+	snprintf(body, sizeof(body), "csrf=%s&confirm=1", editor.csrf);
+	post(path, body, editor.cookie, &r);
+	expect_status(&r, 422, "send a post whose body does not compile");
+	assert_non_null(strstr(r.body, "line 1:"));
+	reply_free(&r);
+	snprintf(path, sizeof(path), "/admin/posts/%lld/schedule", (long long)p.id);
+	snprintf(body, sizeof(body), "csrf=%s&scheduled_at=2099-01-01T10:00", editor.csrf);
+	post(path, body, editor.cookie, &r);
+	expect_status(&r, 422, "schedule a post whose body does not compile");
+	reply_free(&r);
+	struct bl_post got = {0};
+	assert_int_equal(db->ops->post_get(db, p.id, &got), 1);
+	if (got.status != BL_POST_DRAFT)
+		fail_msg("broken post: got status %s, want draft", bl_post_status_name(got.status));
+	bl_post_clear(&got);
+	snprintf(path, sizeof(path), "/admin/posts/%lld/preview", (long long)p.id);
+	get(path, editor.cookie, &r);
+	expect_status(&r, 422, "the preview of a body that does not compile");
+	assert_true(header(&r, "X-Frame-Options", v, sizeof(v)));
+	assert_string_equal(v, "SAMEORIGIN");
+	assert_true(header(&r, "Content-Security-Policy", v, sizeof(v)));
+	if (!strstr(v, "frame-ancestors 'self'") || strstr(v, "script-src"))
+		fail_msg("preview error CSP: got %s", v);
+	assert_non_null(strstr(r.body, "No preview"));
+	assert_non_null(strstr(r.body, "subscriber.name"));
+	reply_free(&r);
+	/* tidy: the other tests count posts */
+	assert_int_equal(db->ops->post_set_status(db, p.id, 1u << BL_POST_DRAFT, BL_POST_CANCELLED,
+	                                          "", 0, bl_now()),
+	                 1);
 	(void)state;
 }
 
@@ -1054,6 +1191,267 @@ static void test_last_admin(void **state)
 	assert_int_equal(u.role, BL_ROLE_ADMIN);
 	bl_user_clear(&u);
 	assert_int_equal(db->ops->user_set_role(db, admin.id, BL_ROLE_ADMIN), 1);
+}
+
+/* Upload @csv (as text/csv, @query: list, format, delimiter...) as the editor, run every
+ * queued job, and return the job page's HTML (malloc'd). */
+static char *import_and_run(const char *query, const char *csv, int64_t *job)
+{
+	struct reply r;
+	char path[512], loc[256];
+	snprintf(path, sizeof(path), "/admin/import?%s&csrf=%s", query, editor.csrf);
+	http("POST", path, csv, strlen(csv), "text/csv", editor.cookie, &r);
+	expect_status(&r, 303, query);
+	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	*job = id_after(loc, "/admin/jobs/");
+	reply_free(&r);
+	struct bl_import_job_opts o = {.batch = 100};
+	struct bl_diag d;
+	int64_t ran = 0;
+	int rc;
+	while ((rc = bl_import_job_run(db, bl_now(), &o, &ran, &d)) == 1)
+		;
+	if (rc != 0)
+		fail_msg("bl_import_job_run: got %d (%s)", rc, d.msg);
+	get(loc, viewer.cookie, &r);
+	expect_status(&r, 200, "job page");
+	check_page(query, r.body, r.len);
+	char *html = r.body;
+	r.body = NULL;
+	reply_free(&r);
+	return html;
+}
+
+/* Import in the form's words: the format and delimiter offered and kept in the job, a
+ * failed job's error without command-line flags and without a report of zeros, a done
+ * job's report as a table and its errors as "line N: message". */
+static void test_import_report(void **state)
+{
+	struct reply r;
+	int64_t job;
+	get("/admin/import", editor.cookie, &r);
+	expect_status(&r, 200, "import page");
+	static const char *const want[] = {
+	    "<select id=\"format\" name=\"format\">",
+	    "<option value=\"plain\">Plain list of addresses",
+	    "<option value=\"mailchimp\">",
+	    "<select id=\"delimiter\" name=\"delimiter\">",
+	    "<option value=\"semicolon\">",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strstr(r.body, want[i]))
+			fail_msg("import page: want %s", want[i]);
+	reply_free(&r);
+
+	/* no email column, format detected: fails, and says so in the form's words */
+	char *html = import_and_run("list=news", "name,city\nAnn,Oslo\n", &job);
+	if (!strstr(html, "The import failed: "))
+		fail_msg("failed job: no error shown: %.3000s", html);
+	if (!strstr(html, "choose the format \xe2\x80\x9cPlain list of addresses\xe2\x80\x9d"))
+		fail_msg("failed job: the error does not name the form's choice: %.3000s", html);
+	if (strstr(html, "--from-format") || strstr(html, "--delimiter"))
+		fail_msg("failed job: a command-line flag in the page");
+	if (strstr(html, "Rows read") || strstr(html, "<h2>Report</h2>"))
+		fail_msg("failed job: a report of zeros");
+	free(html);
+
+	/* a plain list with a bad line, format chosen: the report table and the error list */
+	html = import_and_run("list=news&format=plain",
+	                      "pl1@example.org\npl2@example.org\nnot an address\n", &job);
+	struct bl_job j = {0};
+	assert_int_equal(db->ops->job_get(db, job, &j), 1);
+	if (!strstr(j.params, "\"format\":\"plain\""))
+		fail_msg("job params: got %s, want format plain", j.params);
+	bl_job_clear(&j);
+	static const char *const rep[] = {
+	    "<tr><th scope=\"row\">Rows read</th><td class=\"num\">3</td></tr>",
+	    "<tr><th scope=\"row\">Imported (new subscribers or subscriptions)</th><td "
+	    "class=\"num\">2</td></tr>",
+	    "<li>line 3: ",
+	    "Format: Plain list of addresses",
+	};
+	for (size_t i = 0; i < sizeof(rep) / sizeof(rep[0]); i++)
+		if (!strstr(html, rep[i]))
+			fail_msg("job report: want %s in %.4000s", rep[i], html);
+	if (strstr(html, "{&quot;") || strstr(html, "&quot;errors&quot;"))
+		fail_msg("job report: raw JSON in the page");
+	free(html);
+	/* an unknown format is refused, no job */
+	char path[256];
+	snprintf(path, sizeof(path), "/admin/import?list=news&format=excel&csrf=%s", editor.csrf);
+	http("POST", path, "email\n", 6, "text/csv", editor.cookie, &r);
+	expect_status(&r, 422, "an unknown format");
+	reply_free(&r);
+	(void)state;
+}
+
+/* One subscriber from the browser, by the rules of `subscriber add`; the subscription
+ * status filter and column with a list; erase asks first; notices say what happened. */
+static void test_subscribers_add_filter_erase(void **state)
+{
+	struct reply r;
+	char body[1024], loc[256], path[256];
+	get("/admin/subscribers", editor.cookie, &r);
+	assert_non_null(strstr(r.body, "action=\"/admin/subscribers/new\""));
+	assert_non_null(strstr(r.body, "name=\"add_list\" value=\"news\""));
+	assert_non_null(strstr(r.body, "consent"));
+	reply_free(&r);
+	get("/admin/subscribers", viewer.cookie, &r);
+	assert_null(strstr(r.body, "/admin/subscribers/new"));
+	reply_free(&r);
+
+	/* added, confirmed, to news */
+	snprintf(body, sizeof(body),
+	         "csrf=%s&email=Added%%40Example.org&name=Ada+Added&add_list=news&confirmed=1",
+	         editor.csrf);
+	post("/admin/subscribers/new", body, editor.cookie, &r);
+	expect_status(&r, 303, "add a subscriber");
+	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	int64_t id = id_after(loc, "/admin/subscribers/");
+	if (!strstr(loc, "done=added"))
+		fail_msg("add: got Location %s", loc);
+	reply_free(&r);
+	get(loc, editor.cookie, &r);
+	expect_status(&r, 200, "the added subscriber");
+	if (!find_ci(r.body, "Added@Example.org added.</p>"))
+		fail_msg("add notice: got %.3000s", r.body);
+	reply_free(&r);
+	struct bl_subscriber sub = {0};
+	assert_int_equal(db->ops->subscriber_get(db, "added@example.org", &sub), 1);
+	assert_int_equal(sub.id, id);
+	assert_string_equal(sub.name, "Ada Added");
+	bl_subscriber_clear(&sub);
+
+	/* refused: a bad address, with the page again and what was typed */
+	static const struct {
+		const char *body, *want;
+		long status;
+	} bad[] = {
+	    {"email=not-an-address&name=X&add_list=news", "Not added: invalid address", 422},
+	    {"email=&name=X", "Give the address to add.", 422},
+	    {"email=a%40example.org&add_list=nope", "A list chosen does not exist", 422},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *before = fingerprint();
+		snprintf(body, sizeof(body), "csrf=%s&%s", editor.csrf, bad[i].body);
+		post("/admin/subscribers/new", body, editor.cookie, &r);
+		expect_status(&r, bad[i].status, bad[i].body);
+		check_page(bad[i].body, r.body, r.len);
+		if (!strstr(r.body, bad[i].want))
+			fail_msg("%s: want %s", bad[i].body, bad[i].want);
+		reply_free(&r);
+		char *after = fingerprint();
+		if (strcmp(before, after) != 0)
+			fail_msg("%s changed something", bad[i].body);
+		free(before);
+		free(after);
+	}
+	/* a viewer cannot add */
+	snprintf(body, sizeof(body), "csrf=%s&email=v%%40example.org", viewer.csrf);
+	post("/admin/subscribers/new", body, viewer.cookie, &r);
+	expect_status(&r, 403, "a viewer adds");
+	reply_free(&r);
+
+	/* an unconfirmed one on the xss list (single opt-in: added unconfirmed? no: subscribed);
+	 * the filter by subscription status needs the list and shows the column */
+	get("/admin/subscribers?list=news&status=confirmed", viewer.cookie, &r);
+	expect_status(&r, 200, "filter confirmed on news");
+	check_page("filter confirmed on news", r.body, r.len);
+	assert_non_null(strstr(r.body, "<optgroup label=\"On News &lt;script&gt;"));
+	assert_non_null(strstr(r.body, "<option value=\"confirmed\" selected>"));
+	if (!find_ci(r.body, "Added@Example.org</a></th><td>Ada Added</td><td>active</td><td>"
+	                     "confirmed</td>"))
+		fail_msg("filter: the row with its subscription: got %.4000s", r.body);
+	reply_free(&r);
+	get("/admin/subscribers?list=news&status=unsubscribed", viewer.cookie, &r);
+	expect_status(&r, 200, "filter unsubscribed on news");
+	if (find_ci(r.body, "Added@Example.org"))
+		fail_msg("filter unsubscribed: a confirmed subscriber listed");
+	reply_free(&r);
+	get("/admin/subscribers?status=confirmed", viewer.cookie, &r);
+	assert_non_null(strstr(r.body, "A subscription status needs a list"));
+	assert_null(strstr(r.body, "<optgroup"));
+	reply_free(&r);
+
+	/* erase asks first (GET and a POST without confirm=1), then erases */
+	snprintf(path, sizeof(path), "/admin/subscribers/%lld/erase", (long long)id);
+	get(path, editor.cookie, &r);
+	expect_status(&r, 200, "erase confirmation");
+	check_page("erase confirmation", r.body, r.len);
+	assert_non_null(find_ci(r.body, "Erase Added@Example.org for good?"));
+	reply_free(&r);
+	snprintf(body, sizeof(body), "csrf=%s", editor.csrf);
+	post(path, body, editor.cookie, &r);
+	expect_status(&r, 200, "erase without confirm=1");
+	reply_free(&r);
+	assert_int_equal(db->ops->subscriber_get(db, "added@example.org", &sub), 1);
+	bl_subscriber_clear(&sub);
+	get(path, viewer.cookie, &r);
+	expect_status(&r, 403, "a viewer asks to erase");
+	reply_free(&r);
+	snprintf(body, sizeof(body), "csrf=%s&confirm=1", editor.csrf);
+	post(path, body, editor.cookie, &r);
+	expect_status(&r, 303, "erase");
+	reply_free(&r);
+	assert_int_equal(db->ops->subscriber_get(db, "added@example.org", &sub), 0);
+	/* and the erased address cannot be added back here */
+	snprintf(body, sizeof(body), "csrf=%s&email=added%%40example.org&add_list=news",
+	         editor.csrf);
+	post("/admin/subscribers/new", body, editor.cookie, &r);
+	expect_status(&r, 409, "add an erased address");
+	assert_non_null(strstr(r.body, "erased at its owner's request"));
+	reply_free(&r);
+	(void)state;
+}
+
+/* Notices name what changed; a finished post has no rate, ETA or empty Actions. */
+static void test_notices_and_finished_post(void **state)
+{
+	struct reply r;
+	char body[512], loc[512];
+	snprintf(body, sizeof(body),
+	         "csrf=%s&slug=book-club&name=Book+club&description=&optin=double&"
+	         "visibility=public",
+	         editor.csrf);
+	post("/admin/lists/new", body, editor.cookie, &r);
+	expect_status(&r, 303, "create Book club");
+	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	reply_free(&r);
+	get(loc, editor.cookie, &r);
+	if (!strstr(r.body, "List \xe2\x80\x9c"
+	                    "Book club\xe2\x80\x9d created."))
+		fail_msg("list notice: got %.2000s", r.body);
+	reply_free(&r);
+	/* a notice never carries text from the URL */
+	get("/admin/lists?done=created&slug=nope", editor.cookie, &r);
+	assert_null(strstr(r.body, "nope"));
+	reply_free(&r);
+
+	/* a sent post: no msgs/s, no ETA, no Actions heading */
+	int64_t id = make_post("Finished", 1);
+	assert_int_equal(
+	    db->ops->post_set_status(db, id, 1u << BL_POST_SENDING, BL_POST_SENT, "", 0, bl_now()),
+	    1);
+	char path[128];
+	snprintf(path, sizeof(path), "/admin/posts/%lld", (long long)id);
+	get(path, editor.cookie, &r);
+	expect_status(&r, 200, "a sent post");
+	check_page("a sent post", r.body, r.len);
+	if (strstr(r.body, "msgs/s") || strstr(r.body, "ETA") || strstr(r.body, ">Actions<"))
+		fail_msg("a sent post shows rate, ETA or an Actions heading");
+	assert_non_null(strstr(r.body, "data-status=\"sent\""));
+	reply_free(&r);
+	/* a sending one: its rate and the status admin.js watches */
+	id = make_post("Going", 1);
+	snprintf(path, sizeof(path), "/admin/posts/%lld", (long long)id);
+	get(path, editor.cookie, &r);
+	assert_non_null(strstr(r.body, "msgs/s"));
+	assert_non_null(strstr(r.body, "data-status=\"sending\" data-live=\"1\""));
+	assert_non_null(strstr(r.body, ">Actions<"));
+	reply_free(&r);
+	assert_int_equal(db->ops->post_set_status(db, id, 1u << BL_POST_SENDING, BL_POST_CANCELLED,
+	                                          "", 0, bl_now()),
+	                 1);
 	(void)state;
 }
 
@@ -1083,6 +1481,13 @@ static void test_users_and_tokens(void **state)
 	snprintf(path, sizeof(path), "/admin/users/%lld/role", (long long)nb.id);
 	post(path, body, admin.cookie, &r);
 	expect_status(&r, 303, "change the role");
+	char loc[256];
+	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	reply_free(&r);
+	get(loc, admin.cookie, &r);
+	assert_non_null(strstr(r.body, "newbie is now a viewer."));
+	/* the Actions cell is a table cell, not a flex box */
+	assert_null(strstr(r.body, "<td class=\"actions\">"));
 	reply_free(&r);
 	snprintf(body, sizeof(body), "csrf=%s&subject=x&body=y&list=news&action=draft", nb.csrf);
 	post("/admin/posts/new", body, nb.cookie, &r);
@@ -1161,7 +1566,11 @@ int main(void)
 	    cmocka_unit_test(test_csrf_every_post),
 	    cmocka_unit_test(test_roles_every_post),
 	    cmocka_unit_test(test_flow),
+	    cmocka_unit_test(test_composer_checks),
 	    cmocka_unit_test(test_import),
+	    cmocka_unit_test(test_import_report),
+	    cmocka_unit_test(test_subscribers_add_filter_erase),
+	    cmocka_unit_test(test_notices_and_finished_post),
 	    cmocka_unit_test(test_users_and_tokens),
 	    cmocka_unit_test(test_last_admin),
 	    cmocka_unit_test(test_static),
