@@ -31,6 +31,7 @@
 #include "util/xalloc.h"
 
 #include <errno.h>
+#include <ctype.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -639,6 +640,10 @@ static void list_delete(struct bl_api_call *c)
 	int rc = c->s->ops->list_delete(c->s, l.slug);
 	if (rc == -BL_ENOENT) {
 		not_found(c, "list", l.slug);
+	} else if (rc == -BL_EINUSE) {
+		/* "list \"news\" is used by post 12 (scheduled): ..." as a sentence */
+		const char *m = bl_store_error(c->s);
+		problem(c, 409, "in-use", "%c%s.", toupper((unsigned char)m[0]), m + 1);
 	} else if (rc) {
 		store_failed(c);
 	} else {
@@ -2336,7 +2341,7 @@ static void user_patch(struct bl_api_call *c)
 		rc = c->s->ops->user_set_password(c->s, u.id, hash, c->now);
 	}
 	if (rc == -BL_ELASTADMIN) {
-		problem(c, 409, "last-admin", "%s", bl_store_error(c->s));
+		problem(c, 409, "last-admin", "The user %s.", bl_store_error(c->s));
 	} else if (rc < 0) {
 		store_failed(c);
 	} else if (rc == 0) {
@@ -2368,7 +2373,7 @@ static void user_delete(struct bl_api_call *c)
 	}
 	int rc = c->s->ops->user_delete(c->s, u.id);
 	if (rc == -BL_ELASTADMIN) {
-		problem(c, 409, "last-admin", "%s", bl_store_error(c->s));
+		problem(c, 409, "last-admin", "The user %s.", bl_store_error(c->s));
 	} else if (rc < 0) {
 		store_failed(c);
 	} else if (rc == 0) {

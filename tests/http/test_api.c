@@ -1361,6 +1361,30 @@ static void test_import_parameters(void **state)
 		reply_free(&r);
 	}
 
+	/* A list a scheduled post goes out on stays: 409 naming the post. */
+	{
+		struct reply q;
+		call("POST", "/api/v1/lists", tok_editor, "{\"slug\":\"kept\",\"name\":\"Kept\"}",
+		     &q);
+		want_status(&q, 201, "POST /lists kept");
+		reply_free(&q);
+		char at[BL_TIME_STRMAX], body[256];
+		bl_time_format(bl_now() + 86400, at);
+		snprintf(body, sizeof(body),
+		         "{\"subject\":\"Later\",\"body\":\"Hi\",\"lists\":[\"kept\"],"
+		         "\"scheduled_at\":\"%s\"}",
+		         at);
+		call("POST", "/api/v1/posts", tok_editor, body, &q);
+		want_status(&q, 201, "POST /posts scheduled on kept");
+		reply_free(&q);
+		call("DELETE", "/api/v1/lists/kept", tok_editor, NULL, &q);
+		want_problem(&q, 409, "in-use", "DELETE /lists/kept with a scheduled post");
+		reply_free(&q);
+		call("GET", "/api/v1/lists/kept", tok_viewer, NULL, &q);
+		want_status(&q, 200, "the list is still there");
+		reply_free(&q);
+	}
+
 	/* A list deleted between the upload and the job: the job's error speaks
 	 * of the API's parameter, not of a command-line flag. */
 	struct reply r;
@@ -1479,7 +1503,8 @@ static void test_users_tokens_audit(void **state)
 		call(last[i].method, "/api/v1/users/root", tok_admin, last[i].body, &r);
 		want_problem(&r, 409, "last-admin", last[i].method);
 		const char *detail = json_string_value(json_object_get(r.json, "detail"));
-		if (strcmp(detail, "root is the last admin: make another user admin first") != 0)
+		if (strcmp(detail,
+		           "The user root is the last admin: make another user admin first.") != 0)
 			fail_msg("%s /users/root: got detail \"%s\"", last[i].method, detail);
 		reply_free(&r);
 	}
