@@ -151,21 +151,29 @@ int bl_auth_login(struct bl_http_req *req, struct bl_http_resp *resp, const char
 	char target[BL_USER_NAME_MAX + 8];
 	int64_t now = bl_now();
 	int retry = 1, valid = bl_user_name_valid(name), found = 0, rc;
+	/* A name that cannot be a user's shares one bucket: it can never log in anyway. */
+	const char *key = valid ? name : "";
 
-	/* 1. The budgets, before anything is checked. A name that cannot be a
-	 * user's shares one bucket: it can never log in anyway. */
+	/* 1. The budgets, before anything is checked. The name's token is taken
+	 * now and given back when the password is right (only failures count
+	 * against a name); taken first so parallel guesses cannot all slip
+	 * through a nearly spent budget. */
 	if (!bl_ratelimit_take(w->login_ip, req->ip, (double)now, &retry) ||
-	    !bl_ratelimit_take(w->login_user, valid ? name : "", (double)now, &retry)) {
+	    !bl_ratelimit_take(w->login_user, key, (double)now, &retry)) {
 		bl_http_add_header(resp, "Retry-After", "%d", retry);
 		bl_info("login budget spent (%s, %s): refused", req->ip, valid ? name : "?");
 		return -BL_ELIMIT;
 	}
-	if (!s)
+	if (!s) {
+		bl_ratelimit_refund(w->login_user, key, (double)bl_now());
 		return store_failed(req, "login");
+	}
 
 	/* 2. The password; an unknown name does the same work. */
-	if (valid && (found = s->ops->user_get(s, name, 0, &u)) < 0)
+	if (valid && (found = s->ops->user_get(s, name, 0, &u)) < 0) {
+		bl_ratelimit_refund(w->login_user, key, (double)bl_now());
 		return store_failed(req, "login");
+	}
 	snprintf(target, sizeof(target), "user:%s", valid ? name : "?");
 	if (!found) {
 		bl_password_dummy_verify(password, password_len);
@@ -178,7 +186,10 @@ int bl_auth_login(struct bl_http_req *req, struct bl_http_resp *resp, const char
 		return 0;
 	}
 
-	/* 3. A new session; the one the browser brought (if any) ends. */
+	/* 3. The right password: it does not count against the name. */
+	bl_ratelimit_refund(w->login_user, key, (double)bl_now());
+
+	/* 4. A new session; the one the browser brought (if any) ends. */
 	char old[BL_HASH_HEX], id[BL_RANDOM_ID_LEN], csrf[BL_RANDOM_ID_LEN], h[BL_HASH_HEX];
 	if (cookie_hash(req, old) && s->ops->session_delete(s, old) != 0) {
 		bl_user_clear(&u);

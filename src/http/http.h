@@ -249,4 +249,15 @@ void bl_ratelimit_destroy(struct bl_ratelimit *rl);
  */
 int bl_ratelimit_take(struct bl_ratelimit *rl, const char *key, double now, int *retry_after);
 
+/*
+ * bl_ratelimit_refund - give one token back to @key's bucket at time @now
+ * (seconds, the limiter's clock): for a take that turned out not to count,
+ * such as a login whose password was right. Taking first and refunding
+ * after (rather than looking first and taking on failure) keeps parallel
+ * attempts from all passing a nearly spent budget. The bucket never holds
+ * more than its burst; a key that is not tracked (never taken, or
+ * forgotten since) is left alone. Nothing happens when unlimited.
+ */
+void bl_ratelimit_refund(struct bl_ratelimit *rl, const char *key, double now);
+
 #endif

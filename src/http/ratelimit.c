@@ -5,6 +5,9 @@
  * intrusive doubly linked list in least-recently-used order. A take is one
  * lookup, one move to the front and at most one eviction from the back: O(1).
  * A bucket is refilled lazily, on the take, from the time since the last one.
+ * A refund gives back the token of a take that turned out not to count (a
+ * login with the right password): a budget that charges only failures
+ * takes first and refunds after, so parallel attempts cannot overdraw it.
  */
 #include "http/http.h"
 
@@ -125,6 +128,30 @@ static void evict_oldest(struct bl_ratelimit *rl)
 	free(e);
 }
 
+/* The entry of @key (@klen bytes, hash @h), or NULL; the caller holds the lock. */
+static struct entry *find(struct bl_ratelimit *rl, const char *key, size_t klen, uint64_t h)
+{
+	struct entry *e = rl->buckets[h & rl->mask];
+	while (e && !(e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0))
+		e = e->chain;
+	return e;
+}
+
+/* Refill @e up to time @now and make it the most recently used; the caller holds the lock. */
+static void touch(struct bl_ratelimit *rl, struct entry *e, double now)
+{
+	if (rl->newest != e) {
+		lru_unlink(rl, e);
+		lru_push(rl, e);
+	}
+	if (now > e->last) {
+		e->tokens += (now - e->last) * rl->rate;
+		if (e->tokens > rl->burst)
+			e->tokens = rl->burst;
+		e->last = now;
+	}
+}
+
 int bl_ratelimit_take(struct bl_ratelimit *rl, const char *key, double now, int *retry_after)
 {
 	if (rl->rate <= 0)
@@ -132,20 +159,9 @@ int bl_ratelimit_take(struct bl_ratelimit *rl, const char *key, double now, int 
 	size_t klen = strlen(key);
 	uint64_t h = hash(rl->seed, key, klen);
 	pthread_mutex_lock(&rl->lock);
-	struct entry *e = rl->buckets[h & rl->mask];
-	while (e && !(e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0))
-		e = e->chain;
+	struct entry *e = find(rl, key, klen, h);
 	if (e) {
-		if (rl->newest != e) {
-			lru_unlink(rl, e);
-			lru_push(rl, e);
-		}
-		if (now > e->last) {
-			e->tokens += (now - e->last) * rl->rate;
-			if (e->tokens > rl->burst)
-				e->tokens = rl->burst;
-			e->last = now;
-		}
+		touch(rl, e, now);
 	} else {
 		if (rl->n >= rl->max_keys)
 			evict_oldest(rl);
@@ -173,4 +189,21 @@ int bl_ratelimit_take(struct bl_ratelimit *rl, const char *key, double now, int 
 		*retry_after = w < 1 ? 1 : w > INT_MAX ? INT_MAX : (int)w;
 	}
 	return ok;
+}
+
+void bl_ratelimit_refund(struct bl_ratelimit *rl, const char *key, double now)
+{
+	if (rl->rate <= 0)
+		return;
+	size_t klen = strlen(key);
+	uint64_t h = hash(rl->seed, key, klen);
+	pthread_mutex_lock(&rl->lock);
+	struct entry *e = find(rl, key, klen, h);
+	if (e) {
+		touch(rl, e, now);
+		e->tokens += 1;
+		if (e->tokens > rl->burst)
+			e->tokens = rl->burst;
+	}
+	pthread_mutex_unlock(&rl->lock);
 }

@@ -674,6 +674,33 @@ static void test_budget(void **state)
 	login_raw("alice", alice_pw, NULL, NULL, &r);
 	expect(&r, 200, "ok alice", "another name");
 	reply_free(&r);
+
+	/* Per name, only failures count: a budget of 2 takes any number of right
+	 * passwords, then still 2 wrong ones before it is spent. */
+	budgets(0, 2);
+	for (int i = 0; i < 5; i++) {
+		char what[64];
+		snprintf(what, sizeof(what), "right password %d of 5 under a budget of 2", i + 1);
+		login_raw("alice", alice_pw, NULL, NULL, &r);
+		expect(&r, 200, "ok alice", what);
+		reply_free(&r);
+	}
+	static const struct {
+		const char *pw;
+		long status;
+		const char *want, *what;
+	} seq[] = {
+	    {"wrong", 403, "wrong", "1st wrong after 5 right"},
+	    {NULL, 200, "ok alice", "right between wrong ones"},
+	    {"wrong", 403, "wrong", "2nd wrong"},
+	    {NULL, 429, "too many", "right once 2 wrong spent the budget"},
+	    {"wrong", 429, "too many", "wrong once 2 wrong spent the budget"},
+	};
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		login_raw("alice", seq[i].pw ? seq[i].pw : alice_pw, NULL, NULL, &r);
+		expect(&r, seq[i].status, seq[i].want, seq[i].what);
+		reply_free(&r);
+	}
 	budgets(0, 0);
 	(void)state;
 }

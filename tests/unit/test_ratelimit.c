@@ -2,7 +2,7 @@
  * Unit tests for the token-bucket budgets of src/http/ratelimit.c, with the
  * clock given by the test: refill over time, the burst cap, retry_after,
  * least-recently-used eviction, the unlimited budget, a clock that goes
- * back, and many threads taking from one bucket.
+ * back, refunds, and many threads taking from one bucket.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -128,6 +128,83 @@ static void test_lru_eviction(void **state)
 	bl_ratelimit_destroy(rl);
 }
 
+/* A take (refund 0) or a refund (1), and for a take what it should give. */
+struct op {
+	int refund;
+	const char *key;
+	double now;
+	int ok, retry;
+};
+
+/*
+ * Refunds: a take that is given back does not count (the login budget
+ * charges only wrong passwords); the bucket never goes over its burst; a
+ * key never taken, or forgotten, is not created by a refund.
+ */
+static void test_refund(void **state)
+{
+	(void)state;
+	/* 10 an hour (one every 360 s), a bucket of 3, two keys tracked */
+	struct bl_ratelimit *rl = bl_ratelimit_create(10, 3, 2);
+	static const struct op s[] = {
+	    /* five right passwords in a row: each take refunded, none counts */
+	    {0, "ann", 0, 1, 0},
+	    {1, "ann", 0, 0, 0},
+	    {0, "ann", 1, 1, 0},
+	    {1, "ann", 1, 0, 0},
+	    {0, "ann", 2, 1, 0},
+	    {1, "ann", 2, 0, 0},
+	    {0, "ann", 3, 1, 0},
+	    {1, "ann", 3, 0, 0},
+	    {0, "ann", 4, 1, 0},
+	    {1, "ann", 4, 0, 0},
+	    /* three wrong ones spend it */
+	    {0, "ann", 5, 1, 0},
+	    {0, "ann", 5, 1, 0},
+	    {0, "ann", 5, 1, 0},
+	    {0, "ann", 5, 0, 360},
+	    /* refunds on a full bucket are capped at the burst: still 3 takes, not 5 */
+	    {1, "bob", 6, 0, 0}, /* not tracked: nothing happens */
+	    {0, "bob", 6, 1, 0},
+	    {1, "bob", 6, 0, 0},
+	    {1, "bob", 6, 0, 0},
+	    {1, "bob", 6, 0, 0},
+	    {0, "bob", 7, 1, 0},
+	    {0, "bob", 7, 1, 0},
+	    {0, "bob", 7, 1, 0},
+	    {0, "bob", 7, 0, 360},
+	    /* a refund gives back exactly one token, with the refill up to now */
+	    {1, "bob", 187, 0, 0},   /* 0.5 refilled + 1 */
+	    {0, "bob", 187, 1, 0},   /* 0.5 left */
+	    {0, "bob", 187, 0, 180}, /* half a token short: 180 s */
+	    {0, "cat", 188, 1, 0},   /* ann is forgotten (two keys tracked) */
+	    {1, "ann", 188, 0, 0},   /* not tracked: not created by the refund */
+	    {0, "ann", 189, 1, 0},
+	    {0, "ann", 189, 1, 0},
+	    {0, "ann", 189, 1, 0},
+	    {0, "ann", 189, 0, 360}, /* a fresh bucket of 3, not 4 */
+	};
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+		if (s[i].refund) {
+			bl_ratelimit_refund(rl, s[i].key, s[i].now);
+			continue;
+		}
+		int retry = -7;
+		int ok = bl_ratelimit_take(rl, s[i].key, s[i].now, &retry);
+		if (ok != s[i].ok || (!ok && retry != s[i].retry))
+			fail_msg("step %zu (take %s at %.0f): got ok=%d retry=%d, want ok=%d "
+			         "retry=%d",
+			         i, s[i].key, s[i].now, ok, retry, s[i].ok, s[i].retry);
+	}
+	bl_ratelimit_destroy(rl);
+
+	/* unlimited: a refund is a no-op and does not crash */
+	rl = bl_ratelimit_create(0, 1, 1);
+	bl_ratelimit_refund(rl, "a", 0);
+	assert_int_equal(bl_ratelimit_take(rl, "a", 0, NULL), 1);
+	bl_ratelimit_destroy(rl);
+}
+
 struct taker {
 	struct bl_ratelimit *rl;
 	int taken;
@@ -169,9 +246,8 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_refill_and_burst),
-	    cmocka_unit_test(test_unlimited),
-	    cmocka_unit_test(test_lru_eviction),
+	    cmocka_unit_test(test_refill_and_burst), cmocka_unit_test(test_unlimited),
+	    cmocka_unit_test(test_lru_eviction),     cmocka_unit_test(test_refund),
 	    cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests_name("unit/ratelimit", tests, NULL, NULL);
