@@ -53,6 +53,12 @@ int bl_secret_load(const char *hex, struct bl_secret *out)
 	return 0;
 }
 
+void bl_secret_random(struct bl_secret *out)
+{
+	start();
+	randombytes_buf(out->key, sizeof(out->key));
+}
+
 static void put64(unsigned char *p, int64_t v)
 {
 	uint64_t u = (uint64_t)v;

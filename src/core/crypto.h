@@ -42,6 +42,14 @@ struct bl_secret {
  */
 int bl_secret_load(const char *hex, struct bl_secret *out);
 
+/*
+ * bl_secret_random - fill @out with a fresh random 256-bit key (libsodium's
+ * CSPRNG) that is kept nowhere: for a preview, whose personal links must
+ * never verify against the installation's secret. Aborts if libsodium
+ * cannot start.
+ */
+void bl_secret_random(struct bl_secret *out);
+
 /* What a link token allows; a token made for one purpose never verifies for another. */
 enum bl_token_purpose {
 	BL_TOKEN_UNSUBSCRIBE = 1, /* leave the list named in the token */

@@ -1365,6 +1365,15 @@ static void ui_words(struct bl_buf *out, const char *msg)
 	static const struct {
 		const char *cli, *ui;
 	} words[] = {
+	    /* jobs speak the API's words (import/formats.h, BL_IMPORT_VOICE_API) */
+	    {"try the `delimiter` parameter |", "choose the delimiter \u201cPipe |\u201d"},
+	    {"use the `format` parameter plain",
+	     "choose the format \u201cPlain list of addresses\u201d"},
+	    {"The `list` parameter is required", "Choose a list"},
+	    {"The `list` parameter does not apply", "The list chosen does not apply"},
+	    {"the `list` parameter names an existing list", "choose one from the form"},
+	    {"the `format` parameter", "the format"},
+	    {"the `delimiter` parameter", "the delimiter"},
 	    {"try --delimiter '|'", "choose the delimiter \u201cPipe |\u201d"},
 	    {"use --from-format plain", "choose the format \u201cPlain list of addresses\u201d"},
 	    {"--list SLUG is required", "choose a list"},
@@ -2403,7 +2412,9 @@ static void preview_error(struct bl_http_resp *resp, const char *msg)
 }
 
 /* GET /admin/posts/ID/preview: the HTML part of the message as its first subscriber gets it
- * (as `bulletin post preview ID --format html`). */
+ * (as `bulletin post preview ID --format html`), but signed with a throwaway key made for
+ * this one preview: a viewer sees what the links look like, and none of them works (the
+ * subscriber's unsubscribe, preferences and erase links would otherwise be theirs to use). */
 static void post_preview(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
                          const struct bl_post *p)
 {
@@ -2443,7 +2454,9 @@ static void post_preview(struct bl_http_req *req, struct bl_http_resp *resp, str
 		row.name = "Sample Reader";
 		row.attributes = "{}";
 	}
-	bl_compose_opts_from_config(web_of(req)->config, &web_of(req)->secret, &co);
+	struct bl_secret throwaway;
+	bl_secret_random(&throwaway);
+	bl_compose_opts_from_config(web_of(req)->config, &throwaway, &co);
 	bl_buf_init(&msg, BL_MESSAGE_MAX);
 	if (bl_composer_create(&co, p, la.v, la.n, &comp, &d) ||
 	    bl_compose(comp, &row, bl_now(), &msg, mail_from, &d)) {
@@ -2456,6 +2469,7 @@ static void post_preview(struct bl_http_req *req, struct bl_http_resp *resp, str
 	}
 	bl_buf_finish(&msg);
 	bl_composer_destroy(comp);
+	bl_memzero(&throwaway, sizeof(throwaway));
 	if (fs.found)
 		bl_subscriber_clear(&fs.sub);
 	lists_free(&la);
@@ -3042,18 +3056,64 @@ static void audit_route(struct bl_http_req *req, struct bl_http_resp *resp)
 
 /* ---- login and logout ---- */
 
-/* Whether @next is a path of the admin UI to go to after login (never another site). */
+/*
+ * Whether @next is a path of the admin UI to go to after login (never another
+ * site, never a header break): "/admin" alone or followed by '/' or '?',
+ * under 1024 bytes of printable ASCII (0x21..0x7E) without a backslash or
+ * "//". It goes into Location as it is, so anything else (a control
+ * character, a space, UTF-8 that a browser might strip or fold into "//")
+ * is refused, and the caller goes to /admin instead.
+ */
 static int next_ok(const char *next)
 {
-	return strncmp(next, "/admin", 6) == 0 &&
-	       (next[6] == 0 || next[6] == '/' || next[6] == '?') && !strpbrk(next, "\\\r\n") &&
-	       strstr(next, "//") == NULL && strlen(next) < 1024;
+	size_t n = strlen(next);
+	if (n >= 1024 || strncmp(next, "/admin", 6) != 0 ||
+	    (next[6] != 0 && next[6] != '/' && next[6] != '?'))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)next[i];
+		if (c < 0x21 || c > 0x7e || c == '\\')
+			return 0;
+	}
+	return strstr(next, "//") == NULL;
 }
 
+/* How long a login form stays good: its nonce cookie's Max-Age, seconds. */
+#define LOGIN_NONCE_TTL 1800
+
+/*
+ * Login CSRF (an attacker's page logging a browser in as the attacker): the
+ * login page's form carries a random nonce in the field "csrf" and the same
+ * nonce in the cookie BL_LOGIN_COOKIE (HttpOnly, SameSite=Strict, so a
+ * cross-site POST does not carry it); a login POST needs both, equal.
+ * login_nonce_new makes one, sets its cookie on @resp and returns it in @out.
+ */
+static void login_nonce_new(struct bl_http_req *req, struct bl_http_resp *resp,
+                            char out[BL_RANDOM_ID_LEN])
+{
+	bl_random_id(out);
+	bl_http_add_header(
+	    resp, "Set-Cookie", "%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s",
+	    BL_LOGIN_COOKIE, out, LOGIN_NONCE_TTL, web_of(req)->secure_cookies ? "; Secure" : "");
+}
+
+/* 1 when the form's nonce @field equals the request's login cookie (constant time). */
+static int login_nonce_ok(struct bl_http_req *req, const char *field)
+{
+	const char *c = bl_http_cookie(req, BL_LOGIN_COOKIE);
+	if (!field || !bl_random_id_valid(c) || strlen(field) != strlen(c))
+		return 0;
+	return bl_constant_time_eq(c, field, strlen(c));
+}
+
+/* The login page, with a new nonce (and its cookie) in its form. */
 static void login_page(struct bl_http_req *req, struct bl_http_resp *resp, int status,
                        const char *next, const char *name, const char *error, int retry_after)
 {
 	struct bl_tval *data = bl_tval_map();
+	char nonce[BL_RANDOM_ID_LEN];
+	login_nonce_new(req, resp, nonce);
+	bl_tval_set(data, "csrf", bl_tval_string(nonce));
 	bl_tval_set(data, "next", bl_tval_string(next_ok(next) ? next : "/admin"));
 	bl_tval_set(data, "name", bl_tval_string(name));
 	if (error)
@@ -3086,6 +3146,12 @@ void bl_admin_login(struct bl_http_req *req, struct bl_http_resp *resp)
 			redirect(req, resp, "%s", next + 6);
 		else
 			login_page(req, resp, 200, next, "", NULL, 0);
+	} else if (!login_nonce_ok(req, bl_form_get(f, "csrf"))) {
+		/* before the budgets: a forged login costs its victim nothing */
+		login_page(req, resp, 403, next, name ? name : "",
+		           "The login form had expired or was not sent from this page. Nothing "
+		           "was checked; log in again.",
+		           0);
 	} else if (!name || !*name || !pw || !*pw) {
 		login_page(req, resp, 422, next, name ? name : "",
 		           "Give your user name and password.", 0);
@@ -3110,6 +3176,11 @@ void bl_admin_login(struct bl_http_req *req, struct bl_http_resp *resp)
 		} else if (rc == 0) {
 			login_page(req, resp, 200, next, name, "Wrong user name or password.", 0);
 		} else {
+			/* the nonce has done its work */
+			bl_http_add_header(resp, "Set-Cookie",
+			                   "%s=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict%s",
+			                   BL_LOGIN_COOKIE,
+			                   web_of(req)->secure_cookies ? "; Secure" : "");
 			redirect(req, resp, "%s", next + 6);
 		}
 	}

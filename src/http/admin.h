@@ -21,6 +21,8 @@
 #include "http/http.h"
 
 #define BL_ADMIN_COOKIE "bl_admin"
+/* The login form's CSRF nonce (admin.c): set with the login page, checked by its POST. */
+#define BL_LOGIN_COOKIE "bl_login"
 #define BL_ACTOR_MAX    (BL_USER_NAME_MAX + 8)
 
 /* Who is asking: a logged-in user (session) or an API token. */
@@ -67,10 +69,15 @@ void bl_audit(struct bl_http_req *req, const struct bl_principal *p, const char 
 
 /*
  * bl_auth_login - log in as @name with @password (@password_len bytes), for
- * the login page's POST (admin.c). In order:
+ * the login page's POST (admin.c, which checks the login form's CSRF nonce
+ * first). In order:
  *  1. one attempt is taken from the client IP's budget (config
- *     login_rate_ip an hour) and from @name's (login_rate_user an hour),
- *     whether the password is right or not: a spent budget returns
+ *     login_rate_ip an hour), whether the password is right or not, and
+ *     one from @name's (login_rate_user an hour), given back when the
+ *     password is right or the store fails: @name's budget counts failed
+ *     attempts only, so logging in often never locks a user out, while
+ *     wrong guesses from anywhere do spend it (until it refills, the right
+ *     password is refused too: it is never checked). A spent budget returns
  *     -BL_ELIMIT before any password is checked (a Retry-After header in
  *     seconds is added to @resp; not audited);
  *  2. the password is checked with argon2id; an unknown name costs the same
@@ -150,7 +157,17 @@ void bl_api_configure(struct bl_http_route *routes, size_t n, size_t import_max)
 
 /* ---- admin.c ---- */
 
-/* The login and logout pages (their POSTs call bl_auth_login / bl_auth_logout). */
+/*
+ * The login and logout pages (their POSTs call bl_auth_login / bl_auth_logout).
+ * Every rendering of the login page sets a new random nonce both in the cookie
+ * BL_LOGIN_COOKIE ("Path=/; Max-Age=1800; HttpOnly; SameSite=Strict", Secure
+ * as the session's) and in the form's hidden field "csrf"; a login POST whose
+ * field does not equal its cookie (constant time), or that has either
+ * missing, is answered 403 with the form again before any budget is spent or
+ * password checked (login CSRF). After a login, the browser goes to the
+ * form's "next" when it is a path under /admin of printable ASCII (no
+ * backslash, no "//"), else to /admin.
+ */
 void bl_admin_login(struct bl_http_req *req, struct bl_http_resp *resp); /* GET|POST /admin/login */
 void bl_admin_logout(struct bl_http_req *req, struct bl_http_resp *resp); /* POST /admin/logout */
 
@@ -160,9 +177,10 @@ void bl_admin_logout(struct bl_http_req *req, struct bl_http_resp *resp); /* POS
  * @status and @title, in the admin layout, with the data every admin page
  * gets: admin_url, css_url, js_url and, for a logged-in @p (NULL: nobody),
  * me.name, me.role, csrf, can_edit, is_admin. Sets the admin CSP (our
- * script and stylesheet only) and no-store. The login page reads: next
- * (where to go after), name (the name typed), error (a message),
- * retry_after (seconds, a 429). A template failure is a plain 500 (logged).
+ * script and stylesheet only) and no-store. The login page reads: csrf (the
+ * login nonce), next (where to go after), name (the name typed), error (a
+ * message), retry_after (seconds, a 429). A template failure is a plain 500
+ * (logged).
  */
 struct bl_tval;
 void bl_admin_page(struct bl_http_req *req, struct bl_http_resp *resp, int status, const char *name,

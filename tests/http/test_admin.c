@@ -203,23 +203,75 @@ static int csrf_of(const char *html, char *out, size_t size)
 	return 1;
 }
 
+/* The value of the Set-Cookie header that sets cookie @name ("NAME=VALUE; attrs"), or 0. */
+static int set_cookie_of(const struct reply *r, const char *name, char *out, size_t size)
+{
+	const char *p = r->headers;
+	size_t n = strlen(name);
+	while (p && *p) {
+		if (strncasecmp(p, "Set-Cookie:", 11) == 0) {
+			const char *v = p + 11 + strspn(p + 11, " ");
+			if (strncmp(v, name, n) == 0 && v[n] == '=') {
+				size_t k = strcspn(v, "\r\n");
+				if (k >= size)
+					k = size - 1;
+				memcpy(out, v, k);
+				out[k] = 0;
+				return 1;
+			}
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return 0;
+}
+
+/*
+ * GET the login page (with @cookie, NULL: none): its nonce cookie as
+ * "bl_login=VALUE" into @cookie_out and the form's nonce into @nonce.
+ */
+static void login_form(const char *cookie, char *cookie_out, size_t csize, char *nonce,
+                       size_t nsize)
+{
+	struct reply r;
+	char sc[256];
+	get("/admin/login", cookie, &r);
+	expect_status(&r, 200, "GET /admin/login");
+	if (!set_cookie_of(&r, BL_LOGIN_COOKIE, sc, sizeof(sc)))
+		fail_msg("login page: no %s cookie; headers: %s", BL_LOGIN_COOKIE, r.headers);
+	sc[strcspn(sc, ";")] = 0;
+	if (strlen(sc) >= csize)
+		fail_msg("login page: nonce cookie %s too long", sc);
+	memcpy(cookie_out, sc, strlen(sc) + 1);
+	if (!csrf_of(r.body, nonce, nsize))
+		fail_msg("login page: no csrf field in %.2000s", r.body);
+	reply_free(&r);
+}
+
 /* Log @w in through the login page with @cookie_before (NULL: none) sent along. */
 static void login(struct who *w, const char *cookie_before)
 {
 	struct reply r;
-	char body[256], sc[128], loc[256];
-	snprintf(body, sizeof(body), "name=%s&password=%s&next=%%2Fadmin%%2Fposts", w->name,
-	         w->password);
-	post("/admin/login", body, cookie_before, &r);
+	char body[256], sc[128], loc[256], nonce_cookie[128], nonce[64], cookies[300];
+	login_form(NULL, nonce_cookie, sizeof(nonce_cookie), nonce, sizeof(nonce));
+	snprintf(cookies, sizeof(cookies), "%s%s%s", nonce_cookie, cookie_before ? "; " : "",
+	         cookie_before ? cookie_before : "");
+	snprintf(body, sizeof(body), "csrf=%s&name=%s&password=%s&next=%%2Fadmin%%2Fposts", nonce,
+	         w->name, w->password);
+	post("/admin/login", body, cookies, &r);
 	expect_status(&r, 303, "login");
 	assert_true(header(&r, "Location", loc, sizeof(loc)));
 	if (strcmp(loc, "/admin/posts") != 0)
 		fail_msg("login redirect: got %s, want /admin/posts", loc);
-	assert_true(header(&r, "Set-Cookie", sc, sizeof(sc)));
+	assert_true(set_cookie_of(&r, BL_ADMIN_COOKIE, sc, sizeof(sc)));
 	if (!strstr(sc, "HttpOnly") || !strstr(sc, "SameSite=Strict"))
 		fail_msg("session cookie attributes: got %s", sc);
 	sc[strcspn(sc, ";")] = 0;
 	snprintf(w->cookie, sizeof(w->cookie), "%s", sc);
+	/* the nonce is spent: its cookie is cleared */
+	if (!set_cookie_of(&r, BL_LOGIN_COOKIE, loc, sizeof(loc)) || !strstr(loc, "Max-Age=0"))
+		fail_msg("login: the nonce cookie is not cleared; headers: %s", r.headers);
 	reply_free(&r);
 	get("/admin", w->cookie, &r);
 	expect_status(&r, 200, "dashboard after login");
@@ -597,13 +649,16 @@ static void test_login_redirect_and_fixation(void **state)
 	check_page("login page", r.body, r.len);
 	assert_non_null(strstr(r.body, "value=\"/admin/lists\""));
 	reply_free(&r);
-	post("/admin/login", "name=ada&password=wrong&next=%2Fadmin", NULL, &r);
+	char nc[128], nonce[64], body0[256];
+	login_form(NULL, nc, sizeof(nc), nonce, sizeof(nonce));
+	snprintf(body0, sizeof(body0), "csrf=%s&name=ada&password=wrong&next=%%2Fadmin", nonce);
+	post("/admin/login", body0, nc, &r);
 	expect_status(&r, 200, "a wrong password");
 	assert_non_null(strstr(r.body, "Wrong user name or password"));
-	assert_false(header(&r, "Set-Cookie", loc, sizeof(loc)));
+	assert_false(set_cookie_of(&r, BL_ADMIN_COOKIE, loc, sizeof(loc)));
 	reply_free(&r);
-	/* an outside next is not followed */
-	post("/admin/login", "x=1", NULL, &r);
+	snprintf(body0, sizeof(body0), "csrf=%s&x=1", nonce);
+	post("/admin/login", body0, nc, &r);
 	expect_status(&r, 422, "login without fields");
 	reply_free(&r);
 
@@ -639,6 +694,161 @@ static void test_login_redirect_and_fixation(void **state)
 	get("/admin", v.cookie, &r);
 	expect_status(&r, 303, "after logout");
 	reply_free(&r);
+	(void)state;
+}
+
+/* How many login.failed entries the audit log holds. */
+static int count_failed_logins(void)
+{
+	struct bl_buf b;
+	int n = 0;
+	bl_buf_init(&b, 0);
+	assert_int_equal(db->ops->audit_each(db, 0, 0, fp_audit, &b), 0);
+	for (const char *p = bl_buf_str(&b); (p = strstr(p, " login.failed ")); p++)
+		n++;
+	bl_buf_finish(&b);
+	return n;
+}
+
+/*
+ * Login CSRF: the login page sets a nonce cookie (HttpOnly, SameSite=Strict,
+ * short-lived) and puts the same nonce in its form; a POST without both, or
+ * with two that differ, is refused with 403 and the form again (with a new
+ * nonce), before any password is checked (no login.failed audited, no session).
+ */
+static void test_login_csrf(void **state)
+{
+	struct reply r;
+	char nc[128], nonce[64], nc2[128], nonce2[64], sc[256], body[512], cookies[300];
+	login_form(NULL, nc, sizeof(nc), nonce, sizeof(nonce));
+	/* the cookie's attributes */
+	get("/admin/login", NULL, &r);
+	assert_true(set_cookie_of(&r, BL_LOGIN_COOKIE, sc, sizeof(sc)));
+	if (!strstr(sc, "; HttpOnly") || !strstr(sc, "; SameSite=Strict") ||
+	    !strstr(sc, "; Max-Age=1800") || !strstr(sc, "; Path=/"))
+		fail_msg("login nonce cookie: got %s, want HttpOnly, SameSite=Strict, "
+		         "Max-Age=1800, Path=/",
+		         sc);
+	reply_free(&r);
+	/* each page gets a nonce of its own */
+	login_form(NULL, nc2, sizeof(nc2), nonce2, sizeof(nonce2));
+	if (strcmp(nonce, nonce2) == 0)
+		fail_msg("two login pages got the same nonce %s", nonce);
+	if (strcmp(nc + strlen(BL_LOGIN_COOKIE) + 1, nonce) != 0)
+		fail_msg("login page: cookie %s, form nonce %s: want them equal", nc, nonce);
+
+	static const struct {
+		const char *what;
+		int field;  /* 0: none, 1: the nonce, 2: the other page's nonce, 3: junk */
+		int cookie; /* 0: none, 1: the nonce's cookie, 2: the other page's cookie */
+	} cases[] = {
+	    {"no field, no cookie (a cross-site form)", 0, 0},
+	    {"a field but no cookie (SameSite kept it back)", 1, 0},
+	    {"a cookie but no field", 0, 1},
+	    {"field and cookie of two different pages", 2, 1},
+	    {"the other page's field and cookie mixed", 1, 2},
+	    {"a junk field", 3, 1},
+	};
+	int failed_before = count_failed_logins();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *before = fingerprint();
+		const char *f = cases[i].field == 1   ? nonce
+		                : cases[i].field == 2 ? nonce2
+		                : cases[i].field == 3 ? "AAAA"
+		                                      : NULL;
+		snprintf(body, sizeof(body), "%s%s%sname=%s&password=%s&next=%%2Fadmin%%2Flists",
+		         f ? "csrf=" : "", f ? f : "", f ? "&" : "", admin.name, admin.password);
+		post("/admin/login", body,
+		     cases[i].cookie == 1   ? nc
+		     : cases[i].cookie == 2 ? nc2
+		                            : NULL,
+		     &r);
+		expect_status(&r, 403, cases[i].what);
+		if (set_cookie_of(&r, BL_ADMIN_COOKIE, sc, sizeof(sc)))
+			fail_msg("%s: a session cookie was set: %s", cases[i].what, sc);
+		if (!strstr(r.body, "The login form had expired or was not sent from this page"))
+			fail_msg("%s: no message in %.2000s", cases[i].what, r.body);
+		/* the form again, with a fresh nonce and where to go after */
+		char fresh[64];
+		if (!csrf_of(r.body, fresh, sizeof(fresh)) || !strcmp(fresh, nonce) ||
+		    !set_cookie_of(&r, BL_LOGIN_COOKIE, sc, sizeof(sc)))
+			fail_msg("%s: no fresh login form", cases[i].what);
+		assert_non_null(strstr(r.body, "value=\"/admin/lists\""));
+		check_page(cases[i].what, r.body, r.len);
+		reply_free(&r);
+		char *after = fingerprint();
+		if (strcmp(before, after) != 0)
+			fail_msg("%s changed something", cases[i].what);
+		free(before);
+		free(after);
+	}
+	/* nothing was checked: no login.failed audited for those six */
+	if (count_failed_logins() != failed_before)
+		fail_msg("refused login forms: got %d login.failed entries, want %d",
+		         count_failed_logins(), failed_before);
+	/* the matching pair works (with other cookies along) */
+	snprintf(cookies, sizeof(cookies), "theme=dark; %s; other=1", nc);
+	snprintf(body, sizeof(body), "csrf=%s&name=%s&password=%s&next=%%2Fadmin%%2Flists", nonce,
+	         admin.name, admin.password);
+	post("/admin/login", body, cookies, &r);
+	expect_status(&r, 303, "the login page's own nonce and cookie");
+	assert_true(set_cookie_of(&r, BL_ADMIN_COOKIE, sc, sizeof(sc)));
+	reply_free(&r);
+	(void)state;
+}
+
+/* next= after login: only a path under /admin of printable ASCII, no backslash, no "//". */
+static void test_login_next(void **state)
+{
+	static const struct {
+		const char *next; /* urlencoded */
+		long status;
+		const char *location; /* NULL: none */
+	} cases[] = {
+	    {"%2Fadmin%2Fposts%3Fbefore%3D5", 303, "/admin/posts?before=5"},
+	    {"%2Fadmin", 303, "/admin"},
+	    {"%2Fadmin%3Fdone%3Dsaved", 303, "/admin?done=saved"},
+	    {"%2Fadmin%2F%0Bfoo", 303, "/admin"},
+	    {"%2Fadmin%2F%09%2Fevil.example", 303, "/admin"},
+	    {"%2Fadmin%2F%0D%0ASet-Cookie:%20x=1", 303, "/admin"},
+	    {"%2Fadmin%2F%0Aevil", 303, "/admin"},
+	    {"%2Fadmin%2F%0Devil", 303, "/admin"},
+	    {"%2Fadmin%2F%7Fevil", 303, "/admin"},
+	    {"%2Fadmin%2F%1Bevil", 303, "/admin"},
+	    {"%2Fadmin%2F%20evil", 303, "/admin"},
+	    {"%2Fadmin%2F%5Cevil.example", 303, "/admin"},
+	    {"%2Fadmin%2Fcaf%C3%A9", 303, "/admin"},
+	    {"%2Fadmin%2F%C2%85evil", 303, "/admin"},
+	    {"%2Fadmin%2F%2Fevil.example", 303, "/admin"},
+	    {"%2F%2Fevil.example%2Fadmin", 303, "/admin"},
+	    {"https%3A%2F%2Fevil.example%2Fadmin", 303, "/admin"},
+	    {"%2Fadministrator", 303, "/admin"},
+	    {"%2Fadmin%2F%00evil", 400, NULL}, /* the form decoder refuses a NUL */
+	};
+	struct reply r;
+	char path[512], loc[1024], what[600];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* logged in, the login page goes straight to next */
+		snprintf(path, sizeof(path), "/admin/login?next=%s", cases[i].next);
+		snprintf(what, sizeof(what), "GET %s with a session", path);
+		get(path, viewer.cookie, &r);
+		expect_status(&r, cases[i].status, what);
+		int has = header(&r, "Location", loc, sizeof(loc));
+		if (cases[i].location ? !has || strcmp(loc, cases[i].location) != 0 : has)
+			fail_msg("%s: got Location \"%s\", want \"%s\"", what, has ? loc : "(none)",
+			         cases[i].location ? cases[i].location : "(none)");
+		reply_free(&r);
+		if (!cases[i].location)
+			continue;
+		/* and the form carries only a good next */
+		get(path, NULL, &r);
+		expect_status(&r, 200, what);
+		char want[1100];
+		snprintf(want, sizeof(want), "name=\"next\" value=\"%s\"", cases[i].location);
+		if (!strstr(r.body, want))
+			fail_msg("%s without a session: want %s in the form", what, want);
+		reply_free(&r);
+	}
 	(void)state;
 }
 
@@ -1563,6 +1773,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pages_by_role),
 	    cmocka_unit_test(test_login_redirect_and_fixation),
+	    cmocka_unit_test(test_login_csrf),
+	    cmocka_unit_test(test_login_next),
 	    cmocka_unit_test(test_csrf_every_post),
 	    cmocka_unit_test(test_roles_every_post),
 	    cmocka_unit_test(test_flow),
