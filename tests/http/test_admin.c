@@ -1284,6 +1284,90 @@ static void test_composer_checks(void **state)
 	(void)state;
 }
 
+/* How many confirmed subscriptions subscriber @id has (its subscriptions read back). */
+static int count_confirmed(void *arg, const struct bl_subscription *x)
+{
+	*(int *)arg += x->status == BL_SUB_CONFIRMED;
+	return 0;
+}
+
+/*
+ * The preview shows the first confirmed subscriber's message, but its
+ * personal links are signed with a throwaway key: anyone who may preview (a
+ * viewer) must not get working unsubscribe or preferences links of a real
+ * subscriber. Each link of the preview is tried on the public pages, GET and
+ * POST (one-click): 404 "not valid", and the subscriber keeps its
+ * subscription. The same link signed with the installation's key works (the
+ * test can tell).
+ */
+static void test_preview_links_do_not_work(void **state)
+{
+	struct reply r;
+	char path[256];
+	int64_t lid = make_list("pv", "Preview list");
+	int64_t sid = signup("preview.victim@example.org", "Victim", lid);
+	struct bl_post p = {.kind = BL_POST_KIND_POST,
+	                    .subject = (char *)"Preview",
+	                    .body = (char *)"Hi {{subscriber.email}}. [Leave]({{unsubscribe_url}})",
+	                    .from_header = (char *)"",
+	                    .status = BL_POST_DRAFT};
+	assert_int_equal(db->ops->post_create(db, &p, &lid, 1), 0);
+	snprintf(path, sizeof(path), "/admin/posts/%lld/preview", (long long)p.id);
+	get(path, viewer.cookie, &r);
+	expect_status(&r, 200, "preview as a viewer");
+	/* it is the subscriber's message (the address is in it) */
+	if (!strstr(r.body, "preview.victim@example.org") &&
+	    !strstr(r.body, "preview.victim%40example.org"))
+		fail_msg("preview: not the first subscriber's message: %.2000s", r.body);
+	static const char *const kinds[] = {"/unsubscribe/", "/preferences/"};
+	int links = 0;
+	for (size_t k = 0; k < 2; k++) {
+		char want[64];
+		snprintf(want, sizeof(want), "http://bulletin.test%s", kinds[k]);
+		for (const char *at = r.body; (at = strstr(at, want)); at += strlen(want)) {
+			char link[256], what[400];
+			size_t n = strcspn(at + strlen("http://bulletin.test"), "\"<>' ");
+			if (n >= sizeof(link))
+				fail_msg("preview: a link too long");
+			memcpy(link, at + strlen("http://bulletin.test"), n);
+			link[n] = 0;
+			links++;
+			struct reply pr;
+			snprintf(what, sizeof(what), "GET %s from the preview", link);
+			get(link, NULL, &pr);
+			expect_status(&pr, 404, what);
+			reply_free(&pr);
+			snprintf(what, sizeof(what), "POST %s (one-click) from the preview", link);
+			post(link, "List-Unsubscribe=One-Click", NULL, &pr);
+			if (pr.status == 200)
+				fail_msg("%s: got HTTP 200, want the link refused", what);
+			reply_free(&pr);
+		}
+	}
+	if (links < 2)
+		fail_msg("preview: got %d personal links, want the unsubscribe and preferences "
+		         "ones: %.2000s",
+		         links, r.body);
+	reply_free(&r);
+	int confirmed = 0;
+	assert_int_equal(db->ops->subscription_each(db, sid, count_confirmed, &confirmed), 0);
+	if (confirmed != 1)
+		fail_msg("after the preview's links: got %d confirmed subscriptions, want 1",
+		         confirmed);
+	/* control: the subscriber's real link (the installation's key) works */
+	char tok[BL_TOKEN_LEN];
+	bl_token_make(&web.secret, BL_TOKEN_UNSUBSCRIBE, sid, lid, 0, tok);
+	snprintf(path, sizeof(path), "/unsubscribe/%s", tok);
+	get(path, NULL, &r);
+	expect_status(&r, 200, "the real unsubscribe link");
+	reply_free(&r);
+	/* tidy: the other tests count posts */
+	assert_int_equal(db->ops->post_set_status(db, p.id, 1u << BL_POST_DRAFT, BL_POST_CANCELLED,
+	                                          "", 0, bl_now()),
+	                 1);
+	(void)state;
+}
+
 static void test_import(void **state)
 {
 	struct reply r;
@@ -1779,6 +1863,7 @@ int main(void)
 	    cmocka_unit_test(test_roles_every_post),
 	    cmocka_unit_test(test_flow),
 	    cmocka_unit_test(test_composer_checks),
+	    cmocka_unit_test(test_preview_links_do_not_work),
 	    cmocka_unit_test(test_import),
 	    cmocka_unit_test(test_import_report),
 	    cmocka_unit_test(test_subscribers_add_filter_erase),
