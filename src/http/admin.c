@@ -1602,6 +1602,18 @@ static void import_route(struct bl_http_req *req, struct bl_http_resp *resp)
 	}
 	if (strncasecmp(req->content_type, "multipart/form-data", 19) == 0) {
 		int n = multipart_parse(req->content_type, req->body, req->body_len, parts);
+		/* A text field is text: a NUL in one (csrf "TOKEN\0junk" read as "TOKEN")
+		 * refuses the whole form; only the file may hold any byte. */
+		for (int i = 0; i < n; i++) {
+			if (strcmp(parts[i].name, "file") != 0 &&
+			    memchr(parts[i].data, 0, parts[i].len)) {
+				admin_error(req, resp, &a->p, 400, "Bad request",
+				            "A field of the form holds a NUL byte. Nothing was "
+				            "imported.");
+				admin_free(a);
+				return;
+			}
+		}
 		const struct part *c = n > 0 ? part_named(parts, n, "csrf") : NULL;
 		const struct part *l = n > 0 ? part_named(parts, n, "list") : NULL;
 		const struct part *f = n > 0 ? part_named(parts, n, "file") : NULL;
@@ -1612,10 +1624,12 @@ static void import_route(struct bl_http_req *req, struct bl_http_resp *resp)
 		         fm ? (int)(fm->len < 31 ? fm->len : 31) : 0, fm ? fm->data : "");
 		snprintf(delim, sizeof(delim), "%.*s", dl ? (int)(dl->len < 15 ? dl->len : 15) : 0,
 		         dl ? dl->data : "");
+		/* the whole field is the token: one too long is not cut to fit */
 		char csrf_buf[128];
 		snprintf(csrf_buf, sizeof(csrf_buf), "%.*s",
 		         c ? (int)(c->len < 127 ? c->len : 127) : 0, c ? c->data : "");
-		if (!bl_auth_csrf_ok(&a->p, csrf_buf)) {
+		if (!c || c->len >= sizeof(csrf_buf) || strlen(csrf_buf) != c->len ||
+		    !bl_auth_csrf_ok(&a->p, csrf_buf)) {
 			admin_error(
 			    req, resp, &a->p, 403, "Forbidden",
 			    "The form was stale or not sent from this site (CSRF token missing "

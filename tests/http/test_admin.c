@@ -1368,6 +1368,75 @@ static void test_preview_links_do_not_work(void **state)
 	(void)state;
 }
 
+/*
+ * A multipart import whose text fields hold a NUL byte is refused whole (a
+ * csrf "TOKEN\0junk" is not TOKEN), and a token with more after it is not
+ * cut to fit; nothing is imported. The file itself may hold any byte.
+ */
+static void test_import_multipart_nul(void **state)
+{
+	static const char more[] =
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	static const struct {
+		const char *what, *field; /* the field that gets the value */
+		int token;                /* the value starts with the editor's CSRF token */
+		const char *tail;         /* then these bytes */
+		size_t tail_len;
+		long status;
+	} cases[] = {
+	    {"csrf TOKEN NUL junk", "csrf", 1, "\0junk", 5, 400},
+	    {"csrf TOKEN NUL", "csrf", 1, "\0", 1, 400},
+	    {"list news NUL junk (csrf right)", "list", 0, "news\0junk", 9, 400},
+	    {"csrf TOKEN then 200 more bytes", "csrf", 1, more, sizeof(more) - 1, 403},
+	};
+	const char *b = "NuLbOuNdArY";
+	char ctype[128];
+	snprintf(ctype, sizeof(ctype), "multipart/form-data; boundary=%s", b);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char value[512];
+		int csrf_field = strcmp(cases[i].field, "csrf") == 0;
+		size_t vlen = cases[i].token ? strlen(editor.csrf) : 0;
+		memcpy(value, editor.csrf, vlen);
+		memcpy(value + vlen, cases[i].tail, cases[i].tail_len);
+		vlen += cases[i].tail_len;
+		struct bl_buf bb;
+		bl_buf_init(&bb, 4096);
+		bl_buf_addf(&bb, "--%s\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n",
+		            b);
+		if (csrf_field)
+			bl_buf_add(&bb, value, vlen);
+		else
+			bl_buf_adds(&bb, editor.csrf);
+		bl_buf_addf(&bb,
+		            "\r\n--%s\r\nContent-Disposition: form-data; name=\"list\"\r\n\r\n", b);
+		if (csrf_field)
+			bl_buf_adds(&bb, "news");
+		else
+			bl_buf_add(&bb, value, vlen);
+		bl_buf_addf(&bb,
+		            "\r\n--%s\r\nContent-Disposition: form-data; name=\"file\"; "
+		            "filename=\"nul.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+		            "email\r\nnul@example.org\r\n\r\n--%s--\r\n",
+		            b, b);
+		assert_false(bl_buf_err(&bb));
+		char *before = fingerprint();
+		struct reply r;
+		http("POST", "/admin/import", bl_buf_str(&bb), bb.len, ctype, editor.cookie, &r);
+		expect_status(&r, cases[i].status, cases[i].what);
+		reply_free(&r);
+		bl_buf_finish(&bb);
+		char *after = fingerprint();
+		if (strcmp(before, after) != 0)
+			fail_msg("%s changed something:\nbefore:\n%s\nafter:\n%s", cases[i].what,
+			         before, after);
+		free(before);
+		free(after);
+	}
+	(void)state;
+}
+
 static void test_import(void **state)
 {
 	struct reply r;
@@ -1865,6 +1934,7 @@ int main(void)
 	    cmocka_unit_test(test_composer_checks),
 	    cmocka_unit_test(test_preview_links_do_not_work),
 	    cmocka_unit_test(test_import),
+	    cmocka_unit_test(test_import_multipart_nul),
 	    cmocka_unit_test(test_import_report),
 	    cmocka_unit_test(test_subscribers_add_filter_erase),
 	    cmocka_unit_test(test_notices_and_finished_post),
