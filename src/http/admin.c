@@ -1177,13 +1177,21 @@ static void subscribers_one(struct bl_http_req *req, struct bl_http_resp *resp)
 	    .now = bl_now(), .ip = req->ip, .user_agent = req->user_agent, .source = "admin"};
 	if (strcmp(rest, "/blocklist") == 0 || strcmp(rest, "/unblock") == 0) {
 		int block = rest[1] == 'b';
-		char reason[201];
-		snprintf(reason, sizeof(reason), "%s", field(a, "reason"));
+		/* cut to the store's limit between characters (the form's text is UTF-8) */
+		char cut[BL_REASON_MAX + 1];
+		const char *reason = bl_store_cut_utf8(field(a, "reason"), BL_REASON_MAX, cut);
 		struct bl_subscriber upd = o.sub;
 		upd.status = block ? BL_SUBSCRIBER_BLOCKLISTED : BL_SUBSCRIBER_ACTIVE;
-		upd.status_reason = block ? (*reason ? reason : "blocked by operator") : "";
+		upd.status_reason = block ? (*reason ? (char *)reason : "blocked by operator") : "";
 		rc = req->store->ops->subscriber_update(req->store, &upd, &ctx);
-		if (rc < 0) {
+		if (rc == -BL_EINVAL) {
+			/* the store refused what was typed: say so, nothing changed */
+			char msg[BL_DIAG_MAX + 64];
+			snprintf(msg, sizeof(msg),
+			         "The reason was refused: %s. Nothing was changed.",
+			         bl_store_error(req->store));
+			admin_error(req, resp, &a->p, 422, "Cannot save", msg);
+		} else if (rc < 0) {
 			store_failed(req, resp, &a->p, "subscriber update");
 		} else {
 			bl_audit(req, &a->p, block ? "subscriber.blocklist" : "subscriber.unblock",

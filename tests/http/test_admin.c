@@ -1650,6 +1650,56 @@ static void test_import_report(void **state)
 
 /* One subscriber from the browser, by the rules of `subscriber add`; the subscription
  * status filter and column with a list; erase asks first; notices say what happened. */
+/*
+ * A blocklist reason longer than the store keeps (BL_REASON_MAX bytes) is cut
+ * between characters, never inside one (the store refuses text that is not
+ * UTF-8): a 2-, 3- and 4-byte character straddling the limit is dropped
+ * whole, and the subscriber is blocklisted with the rest.
+ */
+static void test_blocklist_reason_cut(void **state)
+{
+	static const struct {
+		const char *ch, *enc; /* the character, and its urlencoding */
+	} cases[] = {
+	    {"\xc3\xa9", "%C3%A9"},
+	    {"\xe2\x82\xac", "%E2%82%AC"},
+	    {"\xf0\x9f\x93\xb0", "%F0%9F%93%B0"},
+	};
+	int64_t sid = signup("blocked.reason@example.org", "Blocked", list_news);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char body[1024], path[128], want[BL_REASON_MAX + 1], what[64];
+		struct reply r;
+		/* BL_REASON_MAX - 1 ASCII bytes, then the character: over the limit */
+		memset(want, 'a', BL_REASON_MAX - 1);
+		want[BL_REASON_MAX - 1] = 0;
+		snprintf(body, sizeof(body), "csrf=%s&reason=%s%s", editor.csrf, want,
+		         cases[i].enc);
+		snprintf(path, sizeof(path), "/admin/subscribers/%lld/blocklist", (long long)sid);
+		snprintf(what, sizeof(what), "blocklist, a reason cut at a %zu-byte character",
+		         strlen(cases[i].ch));
+		post(path, body, editor.cookie, &r);
+		expect_status(&r, 303, what);
+		reply_free(&r);
+		struct bl_subscriber got = {0};
+		assert_int_equal(db->ops->subscriber_get_id(db, sid, &got), 1);
+		if (got.status != BL_SUBSCRIBER_BLOCKLISTED || strcmp(got.status_reason, want) != 0)
+			fail_msg("%s: got status %d reason \"%s\", want blocklisted \"%s\"", what,
+			         (int)got.status, got.status_reason, want);
+		bl_subscriber_clear(&got);
+		/* a reason that fits is kept whole, the character too */
+		snprintf(body, sizeof(body), "csrf=%s&reason=short+%s", editor.csrf, cases[i].enc);
+		post(path, body, editor.cookie, &r);
+		expect_status(&r, 303, "blocklist, a short reason");
+		reply_free(&r);
+		assert_int_equal(db->ops->subscriber_get_id(db, sid, &got), 1);
+		snprintf(want, sizeof(want), "short %s", cases[i].ch);
+		if (strcmp(got.status_reason, want) != 0)
+			fail_msg("short reason: got \"%s\", want \"%s\"", got.status_reason, want);
+		bl_subscriber_clear(&got);
+	}
+	(void)state;
+}
+
 static void test_subscribers_add_filter_erase(void **state)
 {
 	struct reply r;
@@ -1937,6 +1987,7 @@ int main(void)
 	    cmocka_unit_test(test_import_multipart_nul),
 	    cmocka_unit_test(test_import_report),
 	    cmocka_unit_test(test_subscribers_add_filter_erase),
+	    cmocka_unit_test(test_blocklist_reason_cut),
 	    cmocka_unit_test(test_notices_and_finished_post),
 	    cmocka_unit_test(test_users_and_tokens),
 	    cmocka_unit_test(test_last_admin),
