@@ -2,6 +2,7 @@
 #include "core/model.h"
 
 #include "util/err.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 #include <stdlib.h>
@@ -118,4 +119,27 @@ int bl_user_name_valid(const char *s)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-";
 	size_t n = s ? strlen(s) : 0;
 	return n >= 1 && n <= BL_USER_NAME_MAX && strspn(s, ok) == n;
+}
+
+const char *bl_text_problem(const char *v, size_t max, int oneline)
+{
+	size_t len = strlen(v);
+	if (len > max)
+		return "is too long";
+	if (!bl_utf8_valid(v, len, NULL))
+		return "is not valid UTF-8";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)v[i];
+		if (ch == '\r' || ch == '\n')
+			return "holds a line break";
+		if (ch < 0x20 || ch == 0x7f)
+			return "holds a control character";
+		if (oneline &&
+		    ((ch == 0xc2 && i + 1 < len && (unsigned char)v[i + 1] >= 0x80 &&
+		      (unsigned char)v[i + 1] <= 0x9f) ||
+		     (ch == 0xe2 && i + 2 < len && (unsigned char)v[i + 1] == 0x80 &&
+		      ((unsigned char)v[i + 2] == 0xa8 || (unsigned char)v[i + 2] == 0xa9))))
+			return "holds a control character";
+	}
+	return NULL;
 }

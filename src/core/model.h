@@ -7,6 +7,7 @@
 #ifndef BL_CORE_MODEL_H
 #define BL_CORE_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum bl_optin { BL_OPTIN_DOUBLE, BL_OPTIN_SINGLE };
@@ -54,6 +55,19 @@ int bl_consent_kind_parse(const char *s, enum bl_consent_kind *out);
 #define BL_SOURCE_MAX           300   /* consent event source */
 #define BL_USER_AGENT_MAX       500
 #define BL_REASON_MAX           200 /* a subscriber's status_reason (why blocklisted) */
+
+/*
+ * bl_text_problem - why @v (NUL-terminated) is not text a person may store:
+ * NULL when it is at most @max bytes of valid UTF-8 without control
+ * characters (C0 including TAB, CR and LF, and DEL); with @oneline (text
+ * bound for a mail header: a subject, a sender) also without C1
+ * (U+0080..U+009F) or the line and paragraph separators U+2028 and U+2029.
+ * Otherwise a phrase to follow the field's name: "is too long", "is not
+ * valid UTF-8", "holds a line break", "holds a control character". The
+ * checks of `bulletin post create`, `bulletin list create`, the API and the
+ * admin UI, in one place; static strings.
+ */
+const char *bl_text_problem(const char *v, size_t max, int oneline);
 
 /* A list. Strings are owned by whoever filled the struct (see the filler's contract). */
 struct bl_list {

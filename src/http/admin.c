@@ -65,6 +65,7 @@
 #define HIST_BUCKETS 60  /* bars of a post's acceptance chart */
 #define MAX_LISTS    200 /* lists in a composer or filter */
 #define SEARCH_MAX   200 /* bytes of a subscriber search prefix */
+#define FROM_MAX     998 /* bytes of a post's From field (as the API) */
 
 /* ---- request state ---- */
 
@@ -630,22 +631,38 @@ static void list_form(struct bl_http_req *req, struct bl_http_resp *resp, struct
 	              data);
 }
 
-/* Read the form's list fields into @l (strings borrowed from @a); NULL or an error message. */
-static const char *read_list_form(struct admin *a, struct bl_list *l)
+/*
+ * Read the form's list fields into @l (strings borrowed from @a); NULL, or an
+ * error message in @err (@size bytes). Name and description are checked as
+ * `bulletin list create` and the API check them (bl_text_problem): UTF-8
+ * without control characters or line breaks. The typed values are put in @l
+ * either way, so the form shows them again.
+ */
+static const char *read_list_form(struct admin *a, struct bl_list *l, char *err, size_t size)
 {
-	const char *name = field(a, "name"), *desc = field(a, "description");
+	const char *name = field(a, "name"), *desc = field(a, "description"), *why;
+	l->name = (char *)name;
+	l->description = (char *)desc;
 	if (!*name)
 		return "The list needs a name.";
-	if (strlen(name) > BL_LIST_NAME_MAX)
-		return "The name is too long (200 bytes at most).";
-	if (strlen(desc) > BL_LIST_DESCRIPTION_MAX)
-		return "The description is too long (2000 bytes at most).";
+	if ((why = bl_text_problem(name, BL_LIST_NAME_MAX, 0))) {
+		snprintf(err, size,
+		         "The name %s: it is one line of at most %d bytes, without control "
+		         "characters.",
+		         why, BL_LIST_NAME_MAX);
+		return err;
+	}
+	if ((why = bl_text_problem(desc, BL_LIST_DESCRIPTION_MAX, 0))) {
+		snprintf(err, size,
+		         "The description %s: it is one paragraph of at most %d bytes, without "
+		         "line breaks or control characters.",
+		         why, BL_LIST_DESCRIPTION_MAX);
+		return err;
+	}
 	if (bl_optin_parse(field(a, "optin"), &l->optin))
 		return "Opt-in must be double or single.";
 	if (bl_visibility_parse(field(a, "visibility"), &l->visibility))
 		return "Visibility must be public or private.";
-	l->name = (char *)name;
-	l->description = (char *)desc;
 	return NULL;
 }
 
@@ -661,7 +678,8 @@ static void lists_new(struct bl_http_req *req, struct bl_http_resp *resp)
 		admin_free(a);
 		return;
 	}
-	const char *err = read_list_form(a, &l);
+	char errbuf[256];
+	const char *err = read_list_form(a, &l, errbuf, sizeof(errbuf));
 	l.slug = (char *)field(a, "slug");
 	if (!err && !bl_slug_valid(l.slug))
 		err = "The slug is 1 to 64 characters of a-z, 0-9, - and _ (it goes into links).";
@@ -701,7 +719,8 @@ static void lists_one(struct bl_http_req *req, struct bl_http_resp *resp)
 		list_form(req, resp, a, 0, &l, NULL, 200);
 	} else {
 		struct bl_list upd = l;
-		const char *err = read_list_form(a, &upd);
+		char errbuf[256];
+		const char *err = read_list_form(a, &upd, errbuf, sizeof(errbuf));
 		if (err) {
 			list_form(req, resp, a, 0, &upd, err, 422);
 		} else if ((rc = req->store->ops->list_update(req->store, &upd)) < 0) {
@@ -1948,6 +1967,7 @@ static void composer(struct bl_http_req *req, struct bl_http_resp *resp, struct 
 	lists_free(&la);
 	bl_tval_set(v, "id", num(p->id));
 	bl_tval_set(v, "subject", bl_tval_string(p->subject ? p->subject : ""));
+	bl_tval_set(v, "from", bl_tval_string(p->from_header ? p->from_header : ""));
 	bl_tval_set(v, "body", bl_tval_string(p->body ? p->body : ""));
 	bl_tval_set(v, "breaking", bl_tval_bool(p->priority == BL_PRIORITY_BREAKING));
 	bl_tval_set(v, "scheduled_at", local_utc(p->scheduled_at));
@@ -1985,6 +2005,56 @@ static const char *body_error(const struct bl_diag *d, char *out, size_t size)
 }
 
 /*
+ * sendable - what would fail at send time, found now (as `bulletin post
+ * send` and the API find it): post @p's composer is made for its @n lists
+ * with the installation's settings, which checks the sender (@p's own
+ * from, else the config's `from`) and public_url, and compiles the body.
+ * Returns 1 when it can go out; 0 with @msg (@size bytes) saying why.
+ */
+static int sendable(struct bl_http_req *req, const struct bl_post *p, const struct bl_list *lists,
+                    size_t n, char *msg, size_t size)
+{
+	struct bl_compose_opts co;
+	struct bl_composer *comp = NULL;
+	struct bl_diag d;
+	bl_compose_opts_from_config(web_of(req)->config, &web_of(req)->secret, &co);
+	int rc = bl_composer_create(&co, p, lists, n, &comp, &d);
+	bl_composer_destroy(comp);
+	if (rc)
+		snprintf(msg, size, "The post cannot go out as it is: %s", d.msg);
+	return rc == 0;
+}
+
+/*
+ * The composer's From field @from ("" = the config's `from`) checked as
+ * `bulletin post create --from` and the API check it: one line of UTF-8
+ * without control characters, and a sender address bl_sender_parse takes.
+ * NULL, or the message in @err (@size bytes).
+ */
+static const char *from_problem(struct bl_http_req *req, const char *from, char *err, size_t size)
+{
+	struct bl_compose_opts co;
+	struct bl_diag d;
+	char name[BL_NAME_MAX + 1], addr[BL_ADDRESS_MAX + 1];
+	const char *why;
+	if (!*from)
+		return NULL;
+	if ((why = bl_text_problem(from, FROM_MAX, 1))) {
+		snprintf(err, size,
+		         "The sender %s: it is one line of at most %d bytes, without control "
+		         "characters, such as \u201cNews <news@example.org>\u201d.",
+		         why, FROM_MAX);
+		return err;
+	}
+	bl_compose_opts_from_config(web_of(req)->config, &web_of(req)->secret, &co);
+	if (bl_sender_parse(from, co.address_flags, name, sizeof(name), addr, sizeof(addr), &d)) {
+		snprintf(err, size, "The sender is not an address mail can come from: %s", d.msg);
+		return err;
+	}
+	return NULL;
+}
+
+/*
  * POST of the composer (new or @existing): validate, create or update, then
  * per the button ("action": draft, schedule, send) leave it a draft,
  * schedule it, or queue it. Responds.
@@ -1995,10 +2065,11 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 	struct bl_store *s = req->store;
 	struct bl_post p = {.kind = BL_POST_KIND_POST, .status = BL_POST_DRAFT, .from_header = ""};
 	struct id_set ids = {0};
+	struct lists_acc la = {0};
 	char *body = NULL;
-	const char *err = NULL;
+	const char *err = NULL, *why;
 	const char *slugs[MAX_LISTS];
-	char errbuf[BL_DIAG_MAX + 64];
+	char errbuf[BL_DIAG_MAX + 128];
 	struct bl_diag d;
 	int64_t at = 0;
 	int rc;
@@ -2026,18 +2097,25 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 	p.body = body;
 	p.priority =
 	    strcmp(field(a, "breaking"), "1") == 0 ? BL_PRIORITY_BREAKING : BL_PRIORITY_NORMAL;
-	p.from_header = existing && existing->from_header ? existing->from_header : "";
+	/* the From field; a form without one keeps the post's */
+	const char *from = bl_form_get(&a->form, "from");
+	p.from_header = from                                ? (char *)from
+	                : existing && existing->from_header ? existing->from_header
+	                                                    : "";
 	size_t n = bl_form_get_all(&a->form, "list", slugs, MAX_LISTS);
 	for (size_t i = 0; i < n; i++) {
 		struct bl_list l = {0};
 		rc = bl_slug_valid(slugs[i]) ? s->ops->list_get(s, slugs[i], &l) : 0;
 		if (rc < 0) {
 			store_failed(req, resp, &a->p, "list get");
+			lists_free(&la);
 			free(body);
 			return;
 		}
-		if (rc == 1)
+		if (rc == 1) {
 			ids.v[ids.n++] = l.id;
+			collect_list(&la, &l);
+		}
 		bl_list_clear(&l);
 	}
 	if (strcmp(action, "schedule") == 0) {
@@ -2050,16 +2128,28 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 	} else if (strcmp(action, "draft") && strcmp(action, "send")) {
 		err = "Choose save, schedule or send.";
 	}
-	if (!*p.subject)
+	if (!*p.subject) {
 		err = "The post needs a subject.";
-	else if (strlen(p.subject) > BL_SUBJECT_MAX || strpbrk(p.subject, "\r\n"))
-		err = "The subject is one line of at most 998 bytes.";
-	else if (strlen(body) > BL_BODY_MAX)
+	} else if ((why = bl_text_problem(p.subject, BL_SUBJECT_MAX, 1))) {
+		snprintf(errbuf, sizeof(errbuf),
+		         "The subject %s: it is one line of at most %d bytes, without control "
+		         "characters.",
+		         why, BL_SUBJECT_MAX);
+		err = errbuf;
+	} else if (from_problem(req, p.from_header, errbuf, sizeof(errbuf))) {
+		err = errbuf;
+	} else if (strlen(body) > BL_BODY_MAX) {
 		err = "The body is over 1 MiB.";
-	else if (ids.n == 0)
+	} else if (ids.n == 0) {
 		err = "Choose at least one list.";
-	else if (bl_post_body_check(body, strlen(body), "body", &d))
+	} else if (bl_post_body_check(body, strlen(body), "body", &d)) {
 		err = body_error(&d, errbuf, sizeof(errbuf));
+	} else if (!err && (strcmp(action, "schedule") == 0 || strcmp(action, "send") == 0) &&
+	           !sendable(req, &p, la.v, la.n, errbuf, sizeof(errbuf))) {
+		/* refused now, not paused at send time (a draft may wait for the settings) */
+		err = errbuf;
+	}
+	lists_free(&la);
 	if (err) {
 		p.scheduled_at = at > 0 ? at : 0;
 		composer(req, resp, a, &p, &ids, err, 422);
@@ -2568,6 +2658,27 @@ static int body_refused(struct bl_http_req *req, struct bl_http_resp *resp, stru
 	return 1;
 }
 
+/* Refuse (422) to send or schedule post @p when it would fail at send time (sendable);
+ * 1 when refused (or the store failed: the response is made). */
+static int send_refused(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
+                        const struct bl_post *p, const char *what)
+{
+	struct lists_acc la = {0};
+	char msg[BL_DIAG_MAX + 128], full[BL_DIAG_MAX + 192];
+	if (req->store->ops->post_lists(req->store, p->id, collect_list, &la) < 0) {
+		lists_free(&la);
+		store_failed(req, resp, &a->p, "post lists");
+		return 1;
+	}
+	int ok = sendable(req, p, la.v, la.n, msg, sizeof(msg));
+	lists_free(&la);
+	if (ok)
+		return 0;
+	snprintf(full, sizeof(full), "%s. Fix it first; nothing was changed.", msg);
+	admin_error(req, resp, &a->p, 422, what, full);
+	return 1;
+}
+
 /* POST /admin/posts/ID/ACTION (send and cancel ask first: confirm=1 does it) */
 static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
                         const struct bl_post *p, const char *action)
@@ -2583,7 +2694,8 @@ static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, stru
 		return;
 	}
 	if (strcmp(action, "send") == 0) {
-		if (body_refused(req, resp, a, p, "Cannot send"))
+		if (body_refused(req, resp, a, p, "Cannot send") ||
+		    send_refused(req, resp, a, p, "Cannot send"))
 			return;
 		rc = s->ops->post_queue(s, p->id, now, &n);
 		if (rc > 0)
@@ -2618,7 +2730,8 @@ static void post_action(struct bl_http_req *req, struct bl_http_resp *resp, stru
 			           : "The schedule time has passed; choose a later time (UTC).");
 			return;
 		}
-		if (body_refused(req, resp, a, p, "Cannot schedule"))
+		if (body_refused(req, resp, a, p, "Cannot schedule") ||
+		    send_refused(req, resp, a, p, "Cannot schedule"))
 			return;
 		rc = s->ops->post_schedule(s, p->id, at);
 		if (rc > 0) {

@@ -1437,6 +1437,202 @@ static void test_import_multipart_nul(void **state)
 	(void)state;
 }
 
+/*
+ * The admin UI refuses what `bulletin post create`, `bulletin list create`
+ * and the API refuse (bl_text_problem): control characters (TAB, ESC, CR,
+ * LF, DEL; in header-bound text also C1 and U+2028/U+2029) in a post's
+ * subject and From, a From that is no address, control characters in a
+ * list's name and description. Each is a 422 that names the field and
+ * keeps what was typed; nothing changes.
+ */
+static void test_validation_matches_api(void **state)
+{
+	static const struct {
+		const char *path, *fields; /* urlencoded, without csrf */
+		const char *want;          /* in the page */
+		const char *kept;          /* text typed, shown again (HTML-escaped) */
+	} cases[] = {
+	    {"/admin/posts/new", "subject=A%09B&body=x&list=news&action=draft", "The subject holds",
+	     "A\tB"},
+	    {"/admin/posts/new", "subject=A%1BB&body=x&list=news&action=draft", "The subject holds",
+	     NULL},
+	    {"/admin/posts/new", "subject=A%0DB&body=x&list=news&action=draft", "The subject holds",
+	     NULL},
+	    {"/admin/posts/new", "subject=A%0AB&body=x&list=news&action=draft", "The subject holds",
+	     NULL},
+	    {"/admin/posts/new", "subject=A%7FB&body=x&list=news&action=draft", "The subject holds",
+	     NULL},
+	    {"/admin/posts/new", "subject=A%C2%85B&body=x&list=news&action=draft",
+	     "The subject holds", NULL}, /* the page scrubs C1: not shown as typed */
+	    {"/admin/posts/new", "subject=A%E2%80%A8B&body=x&list=news&action=draft",
+	     "The subject holds", NULL},
+	    {"/admin/posts/new", "subject=A%E2%80%A9B&body=x&list=news&action=draft",
+	     "The subject holds", NULL},
+	    {"/admin/posts/new",
+	     "subject=S&from=News+%3Cn%40example.org%3E%09&body=x&list=news&"
+	     "action=draft",
+	     "The sender holds", NULL},
+	    {"/admin/posts/new",
+	     "subject=S&from=News%0D%0ABcc%3A+x%40example.org+%3Cn%40example."
+	     "org%3E&body=x&list=news&action=draft",
+	     "The sender holds", NULL},
+	    {"/admin/posts/new",
+	     "subject=S&from=News+%E2%80%A8+%3Cn%40example.org%3E&body=x&list="
+	     "news&action=draft",
+	     "The sender holds", NULL},
+	    {"/admin/posts/new", "subject=S&from=not+an+address&body=x&list=news&action=draft",
+	     "The sender is not an address", "not an address"},
+	    {"/admin/posts/new", "subject=S&from=a%40b%40example.org&body=x&list=news&action=send",
+	     "The sender is not an address", "a@b@example.org"},
+	    {"/admin/lists/new", "slug=v1&name=A%0D%0AB&optin=single&visibility=public",
+	     "The name holds", NULL},
+	    {"/admin/lists/new", "slug=v1&name=A%09B&optin=single&visibility=public",
+	     "The name holds", "A\tB"},
+	    {"/admin/lists/new", "slug=v1&name=A%1BB&optin=single&visibility=public",
+	     "The name holds", NULL},
+	    {"/admin/lists/new", "slug=v1&name=A%7FB&optin=single&visibility=public",
+	     "The name holds", NULL},
+	    {"/admin/lists/new", "slug=v1&name=N&description=a%0Ab&optin=single&visibility=public",
+	     "The description holds", NULL},
+	    {"/admin/lists/new", "slug=v1&name=N&description=a%0Db&optin=single&visibility=public",
+	     "The description holds", NULL},
+	    {"/admin/lists/news", "name=A%0AB&optin=single&visibility=public", "The name holds",
+	     NULL},
+	    {"/admin/lists/news", "name=N&description=x%1By&optin=single&visibility=public",
+	     "The description holds", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char body[1024], what[1200];
+		struct reply r;
+		snprintf(body, sizeof(body), "csrf=%s&%s", editor.csrf, cases[i].fields);
+		snprintf(what, sizeof(what), "POST %s %s", cases[i].path, cases[i].fields);
+		char *before = fingerprint();
+		post(cases[i].path, body, editor.cookie, &r);
+		expect_status(&r, 422, what);
+		check_page(what, r.body, r.len);
+		if (!strstr(r.body, cases[i].want))
+			fail_msg("%s: want \"%s\" in %.3000s", what, cases[i].want, r.body);
+		if (cases[i].kept && !strstr(r.body, cases[i].kept))
+			fail_msg("%s: the text typed (%s) is not kept", what, cases[i].kept);
+		reply_free(&r);
+		char *after = fingerprint();
+		if (strcmp(before, after) != 0)
+			fail_msg("%s changed something:\nbefore:\n%s\nafter:\n%s", what, before,
+			         after);
+		free(before);
+		free(after);
+	}
+
+	/* a good From is kept with the post, and shown in the composer again */
+	char body[1024], loc[256], path[256];
+	struct reply r;
+	snprintf(body, sizeof(body),
+	         "csrf=%s&subject=With+from&from=Desk+%%3Cdesk%%40bulletin.test%%3E&body=x&list="
+	         "news&action=draft",
+	         editor.csrf);
+	post("/admin/posts/new", body, editor.cookie, &r);
+	expect_status(&r, 303, "a draft with a good From");
+	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	int64_t good = id_after(loc, "/admin/posts/");
+	reply_free(&r);
+	struct bl_post got = {0};
+	assert_int_equal(db->ops->post_get(db, good, &got), 1);
+	if (strcmp(got.from_header, "Desk <desk@bulletin.test>") != 0)
+		fail_msg("from: got \"%s\", want \"Desk <desk@bulletin.test>\"", got.from_header);
+	bl_post_clear(&got);
+	snprintf(path, sizeof(path), "/admin/posts/%lld/edit", (long long)good);
+	get(path, editor.cookie, &r);
+	assert_non_null(strstr(r.body, "value=\"Desk &lt;desk@bulletin.test&gt;\""));
+	reply_free(&r);
+	assert_int_equal(db->ops->post_set_status(db, good, 1u << BL_POST_DRAFT, BL_POST_CANCELLED,
+	                                          "", 0, bl_now()),
+	                 1);
+	(void)state;
+}
+
+/*
+ * Send and Schedule run the pre-send check that `bulletin post send` and the
+ * API run (the post's composer with the installation's settings: sender,
+ * public_url): a post whose stored From is no address (written before the
+ * checks, or by an older client) is refused with 422 and stays a draft,
+ * instead of being queued and paused by the engine. A draft may still be
+ * saved while the settings are wrong; sending it is refused.
+ */
+static void test_send_checks_sender(void **state)
+{
+	char body[512], path[256], what[300];
+	struct reply r;
+	struct bl_post p = {.kind = BL_POST_KIND_POST,
+	                    .subject = (char *)"Bad sender",
+	                    .body = (char *)"Hello",
+	                    .from_header = (char *)"Broken <no-at-sign>",
+	                    .status = BL_POST_DRAFT};
+	assert_int_equal(db->ops->post_create(db, &p, &list_news, 1), 0);
+	static const struct {
+		const char *action, *fields, *title;
+	} cases[] = {
+	    {"send", "confirm=1", "Cannot send"},
+	    {"schedule", "scheduled_at=2099-01-01T10:00", "Cannot schedule"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(path, sizeof(path), "/admin/posts/%lld/%s", (long long)p.id,
+		         cases[i].action);
+		snprintf(body, sizeof(body), "csrf=%s&%s", editor.csrf, cases[i].fields);
+		snprintf(what, sizeof(what), "%s a post whose From is no address", cases[i].action);
+		post(path, body, editor.cookie, &r);
+		expect_status(&r, 422, what);
+		if (!strstr(r.body, cases[i].title) || !strstr(r.body, "cannot go out"))
+			fail_msg("%s: want \"%s\" and why in %.3000s", what, cases[i].title,
+			         r.body);
+		reply_free(&r);
+		struct bl_post got = {0};
+		assert_int_equal(db->ops->post_get(db, p.id, &got), 1);
+		if (got.status != BL_POST_DRAFT)
+			fail_msg("%s: got status %s, want draft", what,
+			         bl_post_status_name(got.status));
+		bl_post_clear(&got);
+	}
+	/* the composer's Send and Schedule too, with the installation's sender unset */
+	set("from", "");
+	static const char *const actions[] = {"send", "schedule"};
+	for (size_t i = 0; i < 2; i++) {
+		char *before = fingerprint();
+		snprintf(body, sizeof(body),
+		         "csrf=%s&subject=No+sender&body=x&list=news&scheduled_at=2099-01-01T10:00&"
+		         "action=%s",
+		         editor.csrf, actions[i]);
+		snprintf(what, sizeof(what), "composer %s without a sender", actions[i]);
+		post("/admin/posts/new", body, editor.cookie, &r);
+		expect_status(&r, 422, what);
+		if (!strstr(r.body, "cannot go out"))
+			fail_msg("%s: no reason in %.3000s", what, r.body);
+		assert_non_null(strstr(r.body, "value=\"No sender\""));
+		reply_free(&r);
+		char *after = fingerprint();
+		if (strcmp(before, after) != 0)
+			fail_msg("%s changed something", what);
+		free(before);
+		free(after);
+	}
+	/* a draft can wait for the settings */
+	snprintf(body, sizeof(body), "csrf=%s&subject=No+sender+yet&body=x&list=news&action=draft",
+	         editor.csrf);
+	post("/admin/posts/new", body, editor.cookie, &r);
+	expect_status(&r, 303, "a draft without a sender configured");
+	char loc[256];
+	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	int64_t later = id_after(loc, "/admin/posts/");
+	reply_free(&r);
+	set("from", "Test News <news@bulletin.test>");
+	/* tidy: the other tests count posts */
+	int64_t ids[] = {p.id, later};
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(db->ops->post_set_status(db, ids[i], 1u << BL_POST_DRAFT,
+		                                          BL_POST_CANCELLED, "", 0, bl_now()),
+		                 1);
+	(void)state;
+}
+
 static void test_import(void **state)
 {
 	struct reply r;
@@ -1983,6 +2179,8 @@ int main(void)
 	    cmocka_unit_test(test_flow),
 	    cmocka_unit_test(test_composer_checks),
 	    cmocka_unit_test(test_preview_links_do_not_work),
+	    cmocka_unit_test(test_validation_matches_api),
+	    cmocka_unit_test(test_send_checks_sender),
 	    cmocka_unit_test(test_import),
 	    cmocka_unit_test(test_import_multipart_nul),
 	    cmocka_unit_test(test_import_report),
