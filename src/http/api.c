@@ -1807,6 +1807,14 @@ static struct bl_composer *composer(struct bl_api_call *c, const struct bl_post 
 	struct bl_diag d;
 	struct bl_composer *comp = NULL;
 	bl_compose_opts_from_config(c->w->config, secret ? secret : &c->w->secret, &co);
+	if ((!co.from || !*co.from) && (!p->from_header || !*p->from_header)) {
+		json_t *e = json_array();
+		field_err(e, "/from",
+		          "There is no sender: set `from` in the server's configuration, or give "
+		          "the post its own `from`.");
+		invalid(c, e);
+		return NULL;
+	}
 	if (bl_composer_create(&co, p, pl->v, pl->n, &comp, &d)) {
 		json_t *e = json_array();
 		if (p->id)

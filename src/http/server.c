@@ -525,19 +525,30 @@ static enum MHD_Result respond_error(struct bl_http_server *srv, struct request 
 			    max);
 		else
 			snprintf(detail, sizeof(detail), "%s",
-			         status == 400   ? "The request is malformed."
+			         status == 400 ? "The request is malformed."
+			         : status == 401
+			             ? "A body this large is read only from an editor or an admin: "
+			               "send an API token in an Authorization: Bearer header."
+			         : status == 403
+			             ? "A body this large is read only from an editor or an admin."
 			         : status == 404 ? "There is nothing at this path."
 			         : status == 405 ? "This path does not take that method."
 			         : status == 431 ? "The request headers are too large."
 			         : status == 503 ? "The server is busy; try again in a moment."
 			                         : "The server failed; its log says why.");
-		char *body = bl_xmalloc(320);
-		snprintf(body, 320,
+		char *body = bl_xmalloc(512);
+		snprintf(body, 512,
 		         "{\"type\":\"about:blank\",\"title\":\"%.*s\",\"status\":%d,"
 		         "\"detail\":\"%s\"}\n",
 		         (int)n, text, status, detail);
+		/* RFC 9110 §11.6.1: a 401 names its scheme (the gate's, before a large body). */
+		struct bl_http_resp auth;
+		memset(&auth, 0, sizeof(auth));
+		auth.headers[0].name = "WWW-Authenticate";
+		auth.headers[0].value = (char *)(uintptr_t) "Bearer realm=\"bulletin\"";
+		auth.n_headers = status == 401;
 		return respond(srv, r, c, status, "application/problem+json", body, strlen(body), 1,
-		               1, NULL, why);
+		               1, &auth, why);
 	}
 	return respond(srv, r, c, status, plain_type, (char *)(uintptr_t)text, strlen(text), 0, 1,
 	               NULL, why);
