@@ -42,6 +42,15 @@ struct bl_secret {
  */
 int bl_secret_load(const char *hex, struct bl_secret *out);
 
+/*
+ * bl_secret_random - fill @out with a new random 256-bit key (libsodium's
+ * CSPRNG), never stored anywhere: a throwaway secret for a preview, whose
+ * links (unsubscribe, preferences, confirm, VERP) look real but never
+ * verify against the installation's key. Wipe it with bl_memzero when
+ * done. Aborts if libsodium cannot start.
+ */
+void bl_secret_random(struct bl_secret *out);
+
 /* What a link token allows; a token made for one purpose never verifies for another. */
 enum bl_token_purpose {
 	BL_TOKEN_UNSUBSCRIBE = 1, /* leave the list named in the token */
