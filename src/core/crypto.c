@@ -38,6 +38,12 @@ void bl_secret_generate(char out[BL_HASH_HEX])
 	sodium_memzero(key, sizeof(key));
 }
 
+void bl_secret_random(struct bl_secret *out)
+{
+	start();
+	randombytes_buf(out->key, sizeof(out->key));
+}
+
 int bl_secret_load(const char *hex, struct bl_secret *out)
 {
 	struct bl_secret k;
@@ -51,12 +57,6 @@ int bl_secret_load(const char *hex, struct bl_secret *out)
 	*out = k;
 	sodium_memzero(&k, sizeof(k));
 	return 0;
-}
-
-void bl_secret_random(struct bl_secret *out)
-{
-	start();
-	randombytes_buf(out->key, sizeof(out->key));
 }
 
 static void put64(unsigned char *p, int64_t v)

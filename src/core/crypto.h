@@ -43,10 +43,11 @@ struct bl_secret {
 int bl_secret_load(const char *hex, struct bl_secret *out);
 
 /*
- * bl_secret_random - fill @out with a fresh random 256-bit key (libsodium's
- * CSPRNG) that is kept nowhere: for a preview, whose personal links must
- * never verify against the installation's secret. Aborts if libsodium
- * cannot start.
+ * bl_secret_random - fill @out with a new random 256-bit key (libsodium's
+ * CSPRNG), never stored anywhere: a throwaway secret for a preview, whose
+ * links (unsubscribe, preferences, confirm, VERP) look real but never
+ * verify against the installation's key. Wipe it with bl_memzero when
+ * done. Aborts if libsodium cannot start.
  */
 void bl_secret_random(struct bl_secret *out);
 

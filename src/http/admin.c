@@ -1392,13 +1392,13 @@ static void ui_words(struct bl_buf *out, const char *msg)
 	static const struct {
 		const char *cli, *ui;
 	} words[] = {
-	    /* jobs speak the API's words (import/formats.h, BL_IMPORT_VOICE_API) */
+	    /* the job runner speaks as the API does (src/import, BL_IMPORT_VOICE_API) */
 	    {"try the `delimiter` parameter |", "choose the delimiter \u201cPipe |\u201d"},
 	    {"use the `format` parameter plain",
 	     "choose the format \u201cPlain list of addresses\u201d"},
 	    {"The `list` parameter is required", "Choose a list"},
 	    {"The `list` parameter does not apply", "The list chosen does not apply"},
-	    {"the `list` parameter names an existing list", "choose one from the form"},
+	    {"the `list` parameter names an existing list", "choose an existing list"},
 	    {"the `format` parameter", "the format"},
 	    {"the `delimiter` parameter", "the delimiter"},
 	    {"try --delimiter '|'", "choose the delimiter \u201cPipe |\u201d"},

@@ -44,14 +44,20 @@
 
 extern const struct bl_embedded bl_api_templates[];
 
-#define PREFIX      "/api/v1/"
-#define MAX_SEGS    8
-#define LIMIT_DFLT  50
-#define LIMIT_MAX   1000
-#define POST_LISTS  64 /* lists one post may name (as `post create`) */
-#define JSON_TYPE   "application/json"
-#define PROBLEM     "application/problem+json"
-#define TYPE_PREFIX "urn:bulletin:problem:"
+#define PREFIX     "/api/v1/"
+#define MAX_SEGS   8
+#define LIMIT_DFLT 50
+#define LIMIT_MAX  1000
+#define POST_LISTS 64  /* lists one post may name (as `post create`) */
+#define FROM_MAX   500 /* bytes of a post's own sender (as `post create --from`) */
+/* The largest request body of POST /posts and PATCH /posts/{id}, bytes: a
+ * BL_BODY_MAX Markdown body written wholly in \\uXXXX escapes (6 bytes a
+ * byte, JSON's worst case) and 64 KiB for the other members. The decoded
+ * body's own limit stays BL_BODY_MAX (422). */
+#define POST_BODY_MAX ((size_t)6 * BL_BODY_MAX + ((size_t)64 << 10))
+#define JSON_TYPE     "application/json"
+#define PROBLEM       "application/problem+json"
+#define TYPE_PREFIX   "urn:bulletin:problem:"
 #define DB_FAILED                                                                                  \
 	"The database failed; try again, and if it keeps failing, the server's log says why."
 
@@ -313,11 +319,16 @@ static int qint(struct bl_api_call *c, const char *name, long long min, long lon
 	return 0;
 }
 
-/* Path argument @i as an id: 0 and a 404 when it is not one. */
+/* Path argument @i as an id: 0 and a 404 when it is not one. An id is
+ * canonical decimal only: a digit 1-9 then digits, no sign, blank or leading
+ * zero, at most INT64_MAX ("+1", " 1" and "01" name nothing: one resource,
+ * one path). */
 static int64_t arg_id(struct bl_api_call *c, size_t i, const char *what)
 {
 	long long v;
-	if (i >= c->n_arg || bl_parse_int64(c->arg[i], 1, INT64_MAX, &v)) {
+	const char *a = i < c->n_arg ? c->arg[i] : "";
+	if (a[0] < '1' || a[0] > '9' || a[strspn(a, "0123456789")] != '\0' ||
+	    bl_parse_int64(a, 1, INT64_MAX, &v)) {
 		not_found(c, what, i < c->n_arg ? c->arg[i] : "");
 		return 0;
 	}
@@ -399,8 +410,10 @@ static int body_bool(struct bl_api_call *c, json_t *errs, const char *key)
 	return json_is_true(v);
 }
 
-/* Member @key as an RFC 3339 time: 0 absent or null (*@set tells), the time, -1 bad. */
-static int64_t body_time(struct bl_api_call *c, json_t *errs, const char *key, int *set)
+/* Member @key as an RFC 3339 time: 0 absent or null (*@set tells), the time, -1 bad
+ * (a time not after @c->now included: a schedule in the past, as `post create --at`
+ * refuses it, when @future). */
+static int64_t body_time(struct bl_api_call *c, json_t *errs, const char *key, int future, int *set)
 {
 	json_t *v = c->body ? json_object_get(c->body, key) : NULL;
 	*set = v != NULL;
@@ -414,6 +427,15 @@ static int64_t body_time(struct bl_api_call *c, json_t *errs, const char *key, i
 		          "The `%s` field must be an RFC 3339 time such as "
 		          "\"2026-12-01T09:00:00Z\".",
 		          key);
+		return -1;
+	}
+	if (future && t <= c->now) {
+		char ptr[64], a[BL_TIME_STRMAX], b[BL_TIME_STRMAX];
+		snprintf(ptr, sizeof(ptr), "/%s", key);
+		field_err(errs, ptr,
+		          "The `%s` time %s is in the past (it is %s now); give a later time, or "
+		          "send the post now.",
+		          key, bl_time_format(t, a), bl_time_format(c->now, b));
 		return -1;
 	}
 	return t;
@@ -1525,10 +1547,15 @@ static void check_body(json_t *errs, const char *body)
 	}
 }
 
-/* The post fields of the body onto @p and @ids (with @create: subject,
- * body and lists are required). *@n_ids stays 0 when lists is absent. */
+static int sendable(struct bl_api_call *c, const struct bl_post *p, struct post_lists *pl);
+
+/* The post fields of the body onto @p, @ids and @pl (the lists themselves;
+ * with @create: subject, body and lists are required). *@n_ids and @pl->n
+ * stay 0 when lists is absent. `from` and `scheduled_at` are checked as
+ * `post create --from` and `--at` check them: one mailbox, one line, no
+ * control characters, at most 500 bytes; a time to come. */
 static void post_fields(struct bl_api_call *c, json_t *errs, struct bl_post *p, int64_t *ids,
-                        size_t *n_ids, int create, int64_t *at, int *at_set)
+                        size_t *n_ids, struct post_lists *pl, int create, int64_t *at, int *at_set)
 {
 	const char *subject = body_str(c, errs, "subject", BL_SUBJECT_MAX, 1, create);
 	if (subject) {
@@ -1549,13 +1576,25 @@ static void post_fields(struct bl_api_call *c, json_t *errs, struct bl_post *p, 
 	} else if (create) {
 		field_err(errs, "/body", "The `body` field is required.");
 	}
-	const char *from = body_str(c, errs, "from", 998, 1, 0);
-	if (from)
+	const char *from = body_str(c, errs, "from", FROM_MAX, 1, 0);
+	if (from && *from) { /* "" goes back to the configured sender */
+		char name[BL_NAME_MAX + 1], addr[BL_ADDRESS_MAX + 1];
+		struct bl_diag d;
+		if (bl_sender_parse(from, address_flags(c), name, sizeof(name), addr, sizeof(addr),
+		                    &d))
+			field_err(errs, "/from",
+			          "The `from` field is not one sender bulletin can use (\"Name "
+			          "<address>\" or an address): %s",
+			          d.msg);
+		else
+			p->from_header = (char *)(uintptr_t)from;
+	} else if (from) {
 		p->from_header = (char *)(uintptr_t)from;
+	}
 	int breaking = body_bool(c, errs, "breaking");
 	if (breaking >= 0)
 		p->priority = breaking ? BL_PRIORITY_BREAKING : BL_PRIORITY_NORMAL;
-	*at = body_time(c, errs, "scheduled_at", at_set);
+	*at = body_time(c, errs, "scheduled_at", 1, at_set);
 	json_t *lists = json_object_get(c->body, "lists");
 	*n_ids = 0;
 	if (lists && !json_is_null(lists)) {
@@ -1582,7 +1621,7 @@ static void post_fields(struct bl_api_call *c, json_t *errs, struct bl_post *p, 
 				no_such_list(errs, ptr, v);
 			} else {
 				ids[(*n_ids)++] = l.id;
-				bl_list_clear(&l);
+				pl->v[pl->n++] = l; /* handed over */
 			}
 		}
 	} else if (create) {
@@ -1640,12 +1679,21 @@ static void posts_post(struct bl_api_call *c)
 	int64_t ids[POST_LISTS], at;
 	size_t n_ids;
 	int at_set;
-	post_fields(c, errs, &p, ids, &n_ids, 1, &at, &at_set);
+	struct post_lists pl = {0};
+	post_fields(c, errs, &p, ids, &n_ids, &pl, 1, &at, &at_set);
 	if (json_array_size(errs)) {
 		invalid(c, errs);
+		post_lists_clear(&pl);
 		return;
 	}
 	json_decref(errs);
+	/* Created scheduled: checked as POST /posts/{id}/schedule checks, before anything
+	 * is written. */
+	if (at > 0 && !sendable(c, &p, &pl)) {
+		post_lists_clear(&pl);
+		return;
+	}
+	post_lists_clear(&pl);
 	int rc = c->s->ops->post_create(c->s, &p, ids, n_ids);
 	if (rc == 0 && at > 0 && c->s->ops->post_schedule(c->s, p.id, at) < 0)
 		rc = -BL_ESTORE;
@@ -1702,13 +1750,31 @@ static void post_patch(struct bl_api_call *c)
 	int64_t ids[POST_LISTS], at;
 	size_t n_ids;
 	int at_set;
-	post_fields(c, errs, &upd, ids, &n_ids, 0, &at, &at_set);
+	struct post_lists pl = {0};
+	post_fields(c, errs, &upd, ids, &n_ids, &pl, 0, &at, &at_set);
 	if (json_array_size(errs)) {
 		invalid(c, errs);
+		post_lists_clear(&pl);
 		bl_post_clear(&p);
 		return;
 	}
 	json_decref(errs);
+	/* Scheduled by this change: the post as it will be (its lists as they will be) must
+	 * pass the check POST /posts/{id}/schedule makes, before anything is written. */
+	if (at > 0) {
+		int ok = 1;
+		if (n_ids == 0 && c->s->ops->post_lists(c->s, p.id, on_post_list, &pl)) {
+			store_failed(c);
+			ok = 0;
+		}
+		ok = ok && sendable(c, &upd, &pl);
+		if (!ok) {
+			post_lists_clear(&pl);
+			bl_post_clear(&p);
+			return;
+		}
+	}
+	post_lists_clear(&pl);
 	int rc = c->s->ops->post_update(c->s, &upd, ids, n_ids);
 	if (rc == 1 && at_set)
 		rc = c->s->ops->post_schedule(c->s, p.id, at);
@@ -1725,10 +1791,12 @@ static void post_patch(struct bl_api_call *c)
 	bl_post_clear(&p);
 }
 
-/* The composer of post @p (for preview and the check before sending);
- * NULL after a 422 saying why. */
+/* The composer of post @p for the lists @pl (borrowed for the composer's
+ * life), its links signed with @secret (borrowed as long; NULL: the
+ * installation's key, for the check before sending; a preview passes a
+ * throwaway one). NULL after a 422 saying why. */
 static struct bl_composer *composer(struct bl_api_call *c, const struct bl_post *p,
-                                    struct post_lists *pl)
+                                    struct post_lists *pl, const struct bl_secret *secret)
 {
 	if (!c->w) {
 		problem(c, 500, "internal",
@@ -1738,14 +1806,57 @@ static struct bl_composer *composer(struct bl_api_call *c, const struct bl_post 
 	struct bl_compose_opts co;
 	struct bl_diag d;
 	struct bl_composer *comp = NULL;
-	bl_compose_opts_from_config(c->w->config, &c->w->secret, &co);
+	bl_compose_opts_from_config(c->w->config, secret ? secret : &c->w->secret, &co);
+	if ((!co.from || !*co.from) && (!p->from_header || !*p->from_header)) {
+		json_t *e = json_array();
+		field_err(e, "/from",
+		          "There is no sender: set `from` in the server's configuration, or give "
+		          "the post its own `from`.");
+		invalid(c, e);
+		return NULL;
+	}
 	if (bl_composer_create(&co, p, pl->v, pl->n, &comp, &d)) {
 		json_t *e = json_array();
-		field_err(e, "", "Post %lld cannot be composed: %s", (long long)p->id, d.msg);
+		if (p->id)
+			field_err(e, "", "Post %lld cannot be composed: %s", (long long)p->id,
+			          d.msg);
+		else
+			field_err(e, "", "The post cannot be composed: %s", d.msg);
 		invalid(c, e);
 		return NULL;
 	}
 	return comp;
+}
+
+/*
+ * The check before a post is queued or scheduled (POST /posts/{id}/send,
+ * /schedule, and scheduled_at on create and PATCH), as `post create --at`
+ * and `post send` make it: post @p composes for the lists @pl (a sender, a
+ * public_url, a body that renders) and the server's relay setting makes a
+ * transport. What would only fail with nobody watching fails now. 1 when
+ * it may go; 0 after a 422 (or a 500) saying why.
+ */
+static int sendable(struct bl_api_call *c, const struct bl_post *p, struct post_lists *pl)
+{
+	struct bl_composer *comp = composer(c, p, pl, NULL);
+	if (!comp)
+		return 0;
+	bl_composer_destroy(comp);
+	struct bl_transport *t = NULL;
+	struct bl_transport_opts to;
+	struct bl_diag d;
+	bl_transport_opts_init(&to);
+	if (bl_transport_create(bl_config_str(c->w->config, "relay"), &to, &t, &d)) {
+		json_t *e = json_array();
+		field_err(e, "",
+		          "The server's `relay` setting is wrong (%s); fix the configuration, then "
+		          "try again.",
+		          d.msg);
+		invalid(c, e);
+		return 0;
+	}
+	bl_transport_destroy(t);
+	return 1;
 }
 
 struct first_sub {
@@ -1793,6 +1904,7 @@ static void post_preview(struct bl_api_call *c)
 	struct post_lists pl = {0};
 	struct first_sub fs = {0};
 	struct bl_composer *comp = NULL;
+	struct bl_secret throwaway = {{0}};
 	struct bl_address addr;
 	struct bl_diag d;
 	if (!format)
@@ -1852,7 +1964,12 @@ static void post_preview(struct bl_api_call *c)
 		row.attributes = "{}";
 		row.list_id = pl.n ? pl.v[0].id : 0;
 	}
-	if (!(comp = composer(c, &p, &pl)))
+	/* A preview's links must not work: anyone who may preview (a viewer) would
+	 * otherwise hold a working unsubscribe, preferences (erase) and confirm link of
+	 * any subscriber. They are signed with a key made for this preview and
+	 * forgotten: they look real, and never verify. */
+	bl_secret_random(&throwaway);
+	if (!(comp = composer(c, &p, &pl, &throwaway)))
 		goto out;
 	struct bl_buf msg;
 	char mail_from[BL_MAIL_FROM_MAX];
@@ -1878,6 +1995,7 @@ static void post_preview(struct bl_api_call *c)
 	bl_buf_finish(&msg);
 out:
 	bl_composer_destroy(comp);
+	bl_memzero(&throwaway, sizeof(throwaway));
 	if (fs.found)
 		bl_subscriber_clear(&fs.sub);
 	post_lists_clear(&pl);
@@ -1910,7 +2028,6 @@ static void post_send(struct bl_api_call *c)
 	if (load_post(c, &p) <= 0)
 		return;
 	struct post_lists pl = {0};
-	struct bl_composer *comp = NULL;
 	if (p.status != BL_POST_DRAFT && p.status != BL_POST_SCHEDULED) {
 		not_now(c, &p, "send");
 		goto out;
@@ -1920,22 +2037,8 @@ static void post_send(struct bl_api_call *c)
 		store_failed(c);
 		goto out;
 	}
-	if (!(comp = composer(c, &p, &pl)))
+	if (!sendable(c, &p, &pl))
 		goto out;
-	struct bl_transport *t = NULL;
-	struct bl_transport_opts to;
-	struct bl_diag d;
-	bl_transport_opts_init(&to);
-	if (bl_transport_create(bl_config_str(c->w->config, "relay"), &to, &t, &d)) {
-		json_t *e = json_array();
-		field_err(e, "",
-		          "The server's `relay` setting is wrong (%s); fix the configuration, then "
-		          "send again.",
-		          d.msg);
-		invalid(c, e);
-		goto out;
-	}
-	bl_transport_destroy(t);
 	int64_t total = 0;
 	int rc = c->s->ops->post_queue(c->s, p.id, c->now, &total);
 	if (rc < 0) {
@@ -1949,7 +2052,6 @@ static void post_send(struct bl_api_call *c)
 		action_reply(c, p.id, NULL, 0);
 	}
 out:
-	bl_composer_destroy(comp);
 	post_lists_clear(&pl);
 	bl_post_clear(&p);
 }
@@ -1961,17 +2063,28 @@ static void post_schedule(struct bl_api_call *c)
 		return;
 	json_t *errs = json_array();
 	int set;
-	int64_t at = body_time(c, errs, "at", &set);
+	int64_t at = body_time(c, errs, "at", 1, &set);
 	if (!set || at == 0)
 		field_err(errs, "/at",
 		          "The `at` field is required: an RFC 3339 time such as "
 		          "\"2026-12-01T09:00:00Z\".");
+	struct post_lists pl = {0};
 	if (json_array_size(errs)) {
 		invalid(c, errs);
-		bl_post_clear(&p);
-		return;
+		goto out;
 	}
 	json_decref(errs);
+	if (p.status != BL_POST_DRAFT && p.status != BL_POST_SCHEDULED) {
+		not_now(c, &p, "schedule");
+		goto out;
+	}
+	/* It goes out with nobody watching: what would fail then fails now. */
+	if (c->s->ops->post_lists(c->s, p.id, on_post_list, &pl)) {
+		store_failed(c);
+		goto out;
+	}
+	if (!sendable(c, &p, &pl))
+		goto out;
 	int rc = c->s->ops->post_schedule(c->s, p.id, at);
 	if (rc < 0) {
 		store_failed(c);
@@ -1984,6 +2097,8 @@ static void post_schedule(struct bl_api_call *c)
 		         "%s", bl_time_format(at, t));
 		action_reply(c, p.id, NULL, 0);
 	}
+out:
+	post_lists_clear(&pl);
 	bl_post_clear(&p);
 }
 
@@ -2778,8 +2893,15 @@ out:
 	free(buf);
 }
 
+/* Three routes take more than the server's body limit (each above it is
+ * asked of the server's gate, bl_auth_gate, before a byte of the body is
+ * read: an editor's token or session): the CSV upload, and the writes that
+ * carry a post's Markdown (POST /posts, PATCH /posts/{id}: POST_BODY_MAX).
+ * Every other API path is the last, prefix route's. */
 static const struct bl_http_route api_routes[] = {
     {BL_HTTP_GET | BL_HTTP_POST, PREFIX "imports", 0, "api", dispatch, BL_API_IMPORT_MAX},
+    {BL_HTTP_POST, PREFIX "posts", 0, "api", dispatch, POST_BODY_MAX},
+    {BL_HTTP_PATCH, PREFIX "posts/", 1, "api", dispatch, POST_BODY_MAX},
     {BL_HTTP_GET | BL_HTTP_POST | BL_HTTP_PUT | BL_HTTP_PATCH | BL_HTTP_DELETE, PREFIX, 1, "api",
      dispatch, 0},
 };
@@ -2793,7 +2915,7 @@ const struct bl_http_route *bl_api_routes(size_t *n)
 void bl_api_configure(struct bl_http_route *routes, size_t n, size_t import_max)
 {
 	for (size_t i = 0; i < n; i++)
-		if (routes[i].fn == dispatch && routes[i].body_max)
+		if (routes[i].fn == dispatch && strcmp(routes[i].path, PREFIX "imports") == 0)
 			routes[i].body_max = import_max;
 }
 

@@ -89,8 +89,12 @@ struct bl_http_route {
 	const char *path;   /* "/archive" (exact), or "/confirm/" with prefix set */
 	int prefix;         /* match any path starting with @path; req->param gets the rest */
 	const char *name;   /* label for metrics: "confirm"; a name beginning with "api" marks a
-	                       JSON API route: the errors the core answers on it (405, 413, 503,
-	                       500) are RFC 9457 application/problem+json */
+	                       JSON API route: the errors the core answers on it (400, 413, 431,
+	                       503, 500; a 400 for a malformed path under its path too) are
+	                       RFC 9457 application/problem+json, and a method no route of the
+	                       path takes goes to its handler, body unread (req->method 0 for
+	                       one outside enum bl_http_method), to answer 405 with the Allow
+	                       of the resource itself */
 	bl_http_handler fn; /* the handler */
 	size_t body_max;    /* this route's largest request body, bytes; 0 = the server's
 	                       body_max (a CSV upload route takes more) */

@@ -124,6 +124,7 @@ struct request {
 	int route;      /* index in srv->routes, -1 for none */
 	int status;     /* an answer decided before the handler: 400, 404, 405, 413, 431; else 0 */
 	unsigned allow; /* 405: the methods of the routes matching the path */
+	int api;        /* under a JSON API route's path: errors are problem+json (http.h) */
 	const char *method_text; /* as sent (libmicrohttpd's memory, for the log) */
 	unsigned method;         /* enum bl_http_method bit; 0 for another method */
 	int head;                /* the request is a HEAD */
@@ -182,6 +183,26 @@ static unsigned method_bit(const char *m)
 		return BL_HTTP_PATCH;
 	if (strcmp(m, "DELETE") == 0)
 		return BL_HTTP_DELETE;
+	return 0;
+}
+
+/* A JSON API route (its name begins with "api"; http.h, struct bl_http_route). */
+static int is_api(const struct bl_http_route *rt)
+{
+	return strncmp(rt->name, "api", 3) == 0;
+}
+
+/* Whether the @len bytes of the raw (still encoded) path @p fall under a JSON
+ * API route's path: a request refused before routing answers as the API does. */
+static int api_path(const struct bl_http_server *srv, const char *p, size_t len)
+{
+	for (size_t i = 0; i < srv->n_routes; i++) {
+		const struct bl_http_route *rt = &srv->routes[i];
+		size_t n = srv->path_len[i];
+		if (is_api(rt) && len >= n && strncmp(p, rt->path, n) == 0 &&
+		    (rt->prefix || len == n))
+			return 1;
+	}
 	return 0;
 }
 
@@ -490,11 +511,12 @@ static enum MHD_Result respond_error(struct bl_http_server *srv, struct request 
 	                   : status == 431 ? hdr
 	                   : status == 503 ? unav
 	                                   : ie;
-	if (r->route >= 0 && strncmp(srv->routes[r->route].name, "api", 3) == 0) {
+	if (r->api || (r->route >= 0 && is_api(&srv->routes[r->route]))) {
 		/* A JSON API route: an RFC 9457 problem (http.h, struct bl_http_route). */
 		size_t n = strlen(text) - 1; /* without the newline */
-		size_t max =
-		    srv->routes[r->route].body_max ? srv->routes[r->route].body_max : srv->body_max;
+		size_t max = r->route >= 0 && srv->routes[r->route].body_max
+		                 ? srv->routes[r->route].body_max
+		                 : srv->body_max;
 		char detail[160];
 		if (status == 413)
 			snprintf(
@@ -503,19 +525,30 @@ static enum MHD_Result respond_error(struct bl_http_server *srv, struct request 
 			    max);
 		else
 			snprintf(detail, sizeof(detail), "%s",
-			         status == 400   ? "The request is malformed."
+			         status == 400 ? "The request is malformed."
+			         : status == 401
+			             ? "A body this large is read only from an editor or an admin: "
+			               "send an API token in an Authorization: Bearer header."
+			         : status == 403
+			             ? "A body this large is read only from an editor or an admin."
 			         : status == 404 ? "There is nothing at this path."
 			         : status == 405 ? "This path does not take that method."
 			         : status == 431 ? "The request headers are too large."
 			         : status == 503 ? "The server is busy; try again in a moment."
 			                         : "The server failed; its log says why.");
-		char *body = bl_xmalloc(320);
-		snprintf(body, 320,
+		char *body = bl_xmalloc(512);
+		snprintf(body, 512,
 		         "{\"type\":\"about:blank\",\"title\":\"%.*s\",\"status\":%d,"
 		         "\"detail\":\"%s\"}\n",
 		         (int)n, text, status, detail);
+		/* RFC 9110 §11.6.1: a 401 names its scheme (the gate's, before a large body). */
+		struct bl_http_resp auth;
+		memset(&auth, 0, sizeof(auth));
+		auth.headers[0].name = "WWW-Authenticate";
+		auth.headers[0].value = (char *)(uintptr_t) "Bearer realm=\"bulletin\"";
+		auth.n_headers = status == 401;
 		return respond(srv, r, c, status, "application/problem+json", body, strlen(body), 1,
-		               1, NULL, why);
+		               1, &auth, why);
 	}
 	return respond(srv, r, c, status, plain_type, (char *)(uintptr_t)text, strlen(text), 0, 1,
 	               NULL, why);
@@ -660,6 +693,21 @@ static size_t content_length(const char *s)
 	return v;
 }
 
+/*
+ * Answers the status decided before the handler (r->status). A 405 on a
+ * JSON API route is the handler's to make (http.h): the API's dispatcher
+ * knows the methods of the endpoint at the path, where the core knows only
+ * its routes'. The handler gets no body (none was read) and req->method 0
+ * for a method outside enum bl_http_method.
+ */
+static enum MHD_Result answer_early(struct bl_http_server *srv, struct request *r,
+                                    struct MHD_Connection *c)
+{
+	if (r->status == 405 && r->route >= 0 && is_api(&srv->routes[r->route]))
+		return run_handler(srv, r, c);
+	return respond_error(srv, r, c, r->status, NULL);
+}
+
 /* The first call: headers are in. Decode the path, pick the route, look at the body. */
 static enum MHD_Result first_call(struct bl_http_server *srv, struct request *r,
                                   struct MHD_Connection *c, const char *method)
@@ -670,6 +718,7 @@ static enum MHD_Result first_call(struct bl_http_server *srv, struct request *r,
 	r->head = r->method == BL_HTTP_HEAD;
 	size_t raw = strcspn(r->uri, "?");
 	r->req.query = r->uri[raw] == '?' ? r->uri + raw + 1 : "";
+	r->api = api_path(srv, r->uri, raw);
 	if (decode_path(r->uri, raw) != 0) {
 		r->uri[raw] = '\0';
 		r->req.path = r->uri;
@@ -727,7 +776,7 @@ static enum MHD_Result first_call(struct bl_http_server *srv, struct request *r,
 		r->status = srv->gate(&r->req);
 	}
 	if (r->status) /* answer now, without reading the body; the connection closes */
-		return respond_error(srv, r, c, r->status, NULL);
+		return answer_early(srv, r, c);
 	return MHD_YES;
 }
 
@@ -758,7 +807,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (r->too_big)
 		r->status = 413;
 	if (r->status)
-		return respond_error(srv, r, c, r->status, NULL);
+		return answer_early(srv, r, c);
 	return run_handler(srv, r, c);
 }
 

@@ -67,9 +67,10 @@ void bl_tval_destroy(struct bl_tval *v);
  * with -BL_ELIMIT instead of running for hours. 4 Mi steps are some tens of
  * milliseconds of work and allow a digest of 100 000 posts of 20 tags each.
  */
-#define BL_TMPL_MAX_SOURCE  (1u << 20)  /* bytes of one template */
-#define BL_TMPL_MAX_DEPTH   64          /* nested sections, parents and blocks */
-#define BL_TMPL_MAX_PARTIAL 16          /* partials, parents and blocks expanded in one another */
+#define BL_TMPL_MAX_SOURCE                                                                         \
+	(4u << 20)             /* bytes of one template (a 1 MiB Markdown body grows as HTML) */
+#define BL_TMPL_MAX_DEPTH   64 /* nested sections, parents and blocks */
+#define BL_TMPL_MAX_PARTIAL 16 /* partials, parents and blocks expanded in one another */
 #define BL_TMPL_MAX_STEPS   (1ul << 22) /* nodes visited and list items in one render */
 
 /* How {{name}} is escaped ({{{name}}} and {{&name}} never are). */

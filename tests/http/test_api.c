@@ -19,10 +19,14 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -1622,6 +1626,515 @@ static void test_auth_budget(void **state)
 	reply_free(&r);
 }
 
+/* ---- security review (issue 5) ---- */
+
+/* The token after @marker ("/unsubscribe/") in @text into @out (base64url
+ * characters only); fails @what when there is none. */
+static void token_after(const char *text, const char *marker, char *out, size_t n, const char *what)
+{
+	const char *p = text ? strstr(text, marker) : NULL;
+	if (!p)
+		fail_msg("%s: no %s link in: %.600s", what, marker, text ? text : "(none)");
+	p += strlen(marker);
+	size_t k = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+	if (k == 0 || k >= n)
+		fail_msg("%s: got a %s token of %zu characters", what, marker, k);
+	snprintf(out, n, "%.*s", (int)k, p);
+}
+
+/* The status of @sub_id's subscription to @slug ("(none)" without one). */
+static const char *subscription_status(int64_t sub_id, const char *slug, char *out, size_t n)
+{
+	char path[128];
+	struct reply r;
+	snprintf(path, sizeof(path), "/api/v1/subscribers/%lld", (long long)sub_id);
+	call("GET", path, tok_viewer, NULL, &r);
+	want_status(&r, 200, path);
+	snprintf(out, n, "(none)");
+	json_t *subs = json_object_get(r.json, "subscriptions");
+	for (size_t i = 0; i < json_array_size(subs); i++) {
+		json_t *x = json_array_get(subs, i);
+		if (strcmp(json_string_value(json_object_get(x, "list")), slug) == 0)
+			snprintf(out, n, "%s", json_string_value(json_object_get(x, "status")));
+	}
+	if (strcmp(json_string_value(json_object_get(r.json, "status")), "active") != 0)
+		fail_msg("subscriber %lld: got status %s, want active", (long long)sub_id,
+		         json_string_value(json_object_get(r.json, "status")));
+	reply_free(&r);
+	return out;
+}
+
+/* A preview's links look real but do nothing: signed with a throwaway key,
+ * the public pages refuse them as they refuse any bad link (404), and the
+ * subscriber previewed is not changed. */
+static void test_preview_links_dead(void **state)
+{
+	int64_t sub = add_subscriber("previewed@example.com", ",\"lists\":[\"news\"],"
+	                                                      "\"confirmed\":true");
+	int64_t post =
+	    create_post("{\"subject\":\"Preview me\",\"body\":\"Hello.\",\"lists\":[\"news\"]}");
+	char path[128], st[32];
+	assert_string_equal(subscription_status(sub, "news", st, sizeof(st)), "confirmed");
+	snprintf(path, sizeof(path), "/api/v1/posts/%lld/preview", (long long)post);
+	static const char *const formats[] = {"text", "html", "eml"};
+	for (size_t f = 0; f < sizeof(formats) / sizeof(formats[0]); f++) {
+		struct reply r;
+		char body[128], what[96], unsub[BL_TOKEN_LEN + 8], prefs[BL_TOKEN_LEN + 8];
+		snprintf(body, sizeof(body), "{\"format\":\"%s\",\"to\":\"previewed@example.com\"}",
+		         formats[f]);
+		snprintf(what, sizeof(what), "a viewer's %s preview", formats[f]);
+		call("POST", path, tok_viewer, body, &r);
+		want_status(&r, 200, what);
+		token_after(r.body, "/unsubscribe/", unsub, sizeof(unsub), what);
+		if (strcmp(formats[f], "eml") != 0) /* quoted-printable may cut it in eml */
+			token_after(r.body, "/preferences/", prefs, sizeof(prefs), what);
+		else
+			prefs[0] = '\0';
+		reply_free(&r);
+		static const struct {
+			const char *method, *page, *action, *body;
+		} tries[] = {
+		    {"GET", "/unsubscribe/", "", NULL},
+		    {"POST", "/unsubscribe/", "", "List-Unsubscribe=One-Click"},
+		    {"POST", "/unsubscribe/", "", "confirm=1"},
+		    {"GET", "/preferences/", "", NULL},
+		    {"GET", "/preferences/", "/data", NULL},
+		    {"POST", "/preferences/", "/erase", "confirm=1"},
+		};
+		for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+			const char *tok = strstr(tries[i].page, "unsub") ? unsub : prefs;
+			char p2[256], w2[400];
+			if (!*tok)
+				continue;
+			snprintf(p2, sizeof(p2), "%s%s%s", tries[i].page, tok, tries[i].action);
+			snprintf(w2, sizeof(w2), "%s: %s %s", what, tries[i].method, p2);
+			call_raw(tries[i].method, p2, "",
+			         tries[i].body ? "application/x-www-form-urlencoded" : NULL,
+			         tries[i].body, tries[i].body ? strlen(tries[i].body) : 0, &r);
+			want_status(&r, 404, w2);
+			reply_free(&r);
+		}
+		if (strcmp(subscription_status(sub, "news", st, sizeof(st)), "confirmed") != 0)
+			fail_msg("%s: the subscription is %s after its links were used, want "
+			         "confirmed",
+			         what, st);
+	}
+}
+
+/* The pointer of @r's first field error. */
+static const char *first_pointer(const struct reply *r)
+{
+	const char *v = json_string_value(
+	    json_object_get(json_array_get(json_object_get(r->json, "errors"), 0), "pointer"));
+	return v ? v : "(none)";
+}
+
+static void want_field(const struct reply *r, const char *pointer, const char *words,
+                       const char *what)
+{
+	want_problem(r, 422, "validation", what);
+	if (strcmp(first_pointer(r), pointer) != 0)
+		fail_msg("%s: got pointer %s, want %s", what, first_pointer(r), pointer);
+	if (words && !strstr(jstr(r, "detail"), words))
+		fail_msg("%s: got detail \"%s\", want one saying \"%s\"", what, jstr(r, "detail"),
+		         words);
+}
+
+/* The newest post's id (0: none). */
+static int64_t newest_post(void)
+{
+	struct reply r;
+	call("GET", "/api/v1/posts?limit=1", tok_viewer, NULL, &r);
+	want_status(&r, 200, "GET /posts?limit=1");
+	json_t *items = json_object_get(r.json, "items");
+	int64_t id = json_array_size(items) ? jint(json_array_get(items, 0), "id") : 0;
+	reply_free(&r);
+	return id;
+}
+
+/* Scheduling through the API refuses what `post create --at`, `--from` and
+ * `post send` refuse: a time in the past, a sender that is not one mailbox,
+ * and a post that could not go out (the check `send` makes), each a 422
+ * naming its field, with nothing written. */
+static void test_schedule_checks(void **state)
+{
+	struct reply r;
+	char path[128], sched[160];
+	int64_t id = create_post("{\"subject\":\"When\",\"body\":\"x\",\"lists\":[\"news\"]}");
+	snprintf(path, sizeof(path), "/api/v1/posts/%lld", (long long)id);
+	snprintf(sched, sizeof(sched), "%s/schedule", path);
+
+	/* In the past. */
+	call("POST", sched, tok_editor, "{\"at\":\"2001-01-01T00:00:00Z\"}", &r);
+	want_field(&r, "/at", "in the past", "schedule in 2001");
+	reply_free(&r);
+	call("POST", "/api/v1/posts", tok_editor,
+	     "{\"subject\":\"s\",\"body\":\"x\",\"lists\":[\"news\"],\"scheduled_at\":"
+	     "\"2001-01-01T00:00:00Z\"}",
+	     &r);
+	want_field(&r, "/scheduled_at", "in the past", "create scheduled in 2001");
+	reply_free(&r);
+	call("PATCH", path, tok_editor, "{\"scheduled_at\":\"2001-01-01T00:00:00Z\"}", &r);
+	want_field(&r, "/scheduled_at", "in the past", "PATCH scheduled_at 2001");
+	reply_free(&r);
+	call("GET", path, tok_viewer, NULL, &r);
+	assert_string_equal(jstr(&r, "status"), "draft");
+	reply_free(&r);
+
+	/* The sender, as `post create --from` checks it. */
+	static const char *const bad_from[] = {
+	    "a@bulletin.test, b@bulletin.test",
+	    "A <a@bulletin.test>, B <b@bulletin.test>",
+	    "Name <not an address>",
+	    "no-at-sign",
+	    "Bell\\u0007 <a@bulletin.test>",
+	    "Line\\u2028Break <a@bulletin.test>",
+	};
+	for (size_t i = 0; i < sizeof(bad_from) / sizeof(bad_from[0]); i++) {
+		char body[400], what[300];
+		snprintf(body, sizeof(body),
+		         "{\"subject\":\"s\",\"body\":\"x\",\"lists\":[\"news\"],\"from\":\"%s\"}",
+		         bad_from[i]);
+		snprintf(what, sizeof(what), "create with from %s", bad_from[i]);
+		call("POST", "/api/v1/posts", tok_editor, body, &r);
+		want_field(&r, "/from", NULL, what);
+		reply_free(&r);
+		snprintf(body, sizeof(body), "{\"from\":\"%s\"}", bad_from[i]);
+		snprintf(what, sizeof(what), "PATCH from %s", bad_from[i]);
+		call("PATCH", path, tok_editor, body, &r);
+		want_field(&r, "/from", NULL, what);
+		reply_free(&r);
+	}
+	{
+		char body[700], big[520];
+		memset(big, 'n', 501 - 18);
+		snprintf(big + 501 - 18, sizeof(big) - (501 - 18), " <a@bulletin.test>");
+		snprintf(body, sizeof(body), "{\"from\":\"%s\"}", big);
+		call("PATCH", path, tok_editor, body, &r);
+		want_field(&r, "/from", NULL, "PATCH from of 501 bytes");
+		reply_free(&r);
+	}
+	call("PATCH", path, tok_editor, "{\"from\":\"Desk <desk@bulletin.test>\"}", &r);
+	want_status(&r, 200, "PATCH a good from");
+	assert_string_equal(jstr(&r, "from"), "Desk <desk@bulletin.test>");
+	reply_free(&r);
+
+	/* The check before sending: a relay that cannot be used, then no sender. */
+	static const struct {
+		const char *key, *value, *pointer;
+	} broken[] = {
+	    {"relay", "gopher://relay.invalid", ""},
+	    {"from", "", "/from"},
+	};
+	for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
+		char saved[512], what[128];
+		snprintf(saved, sizeof(saved), "%s", bl_config_str(cfg, broken[i].key));
+		set(broken[i].key, broken[i].value);
+		int64_t draft =
+		    create_post("{\"subject\":\"Draft\",\"body\":\"x\",\"lists\":[\"news\"]}");
+		int64_t before = draft;
+		char dpath[128], dsched[160];
+		snprintf(dpath, sizeof(dpath), "/api/v1/posts/%lld", (long long)draft);
+		snprintf(dsched, sizeof(dsched), "%s/schedule", dpath);
+		snprintf(what, sizeof(what), "schedule with %s \"%s\"", broken[i].key,
+		         broken[i].value);
+		call("POST", dsched, tok_editor, "{\"at\":\"2099-01-01T00:00:00Z\"}", &r);
+		want_field(&r, broken[i].pointer, NULL, what);
+		reply_free(&r);
+		snprintf(what, sizeof(what), "PATCH scheduled_at with %s \"%s\"", broken[i].key,
+		         broken[i].value);
+		call("PATCH", dpath, tok_editor, "{\"scheduled_at\":\"2099-01-01T00:00:00Z\"}", &r);
+		want_field(&r, broken[i].pointer, NULL, what);
+		reply_free(&r);
+		call("GET", dpath, tok_viewer, NULL, &r);
+		if (strcmp(jstr(&r, "status"), "draft") != 0 ||
+		    !json_is_null(json_object_get(r.json, "scheduled_at")))
+			fail_msg("%s: got status %s, want an unscheduled draft", what,
+			         jstr(&r, "status"));
+		reply_free(&r);
+		snprintf(what, sizeof(what), "create scheduled with %s \"%s\"", broken[i].key,
+		         broken[i].value);
+		call("POST", "/api/v1/posts", tok_editor,
+		     "{\"subject\":\"s\",\"body\":\"x\",\"lists\":[\"news\"],\"scheduled_at\":"
+		     "\"2099-01-01T00:00:00Z\"}",
+		     &r);
+		want_field(&r, broken[i].pointer, NULL, what);
+		reply_free(&r);
+		if (newest_post() != before)
+			fail_msg("%s: a post was created (newest %lld, want %lld)", what,
+			         (long long)newest_post(), (long long)before);
+		set(broken[i].key, saved);
+	}
+	/* Fixed: the same schedule goes through. */
+	call("POST", sched, tok_editor, "{\"at\":\"2099-01-01T00:00:00Z\"}", &r);
+	want_status(&r, 200, "schedule once the configuration is right");
+	assert_string_equal(jstr(&r, "status"), "scheduled");
+	reply_free(&r);
+}
+
+/* A JSON string member "body" of @n bytes of 'a' in a post object. */
+static char *post_json(const char *prefix, size_t n, size_t *len)
+{
+	size_t pl = strlen(prefix);
+	char *b = bl_xmalloc(pl + n + 64);
+	memcpy(b, prefix, pl);
+	memcpy(b + pl, "\"body\":\"", 8);
+	memset(b + pl + 8, 'a', n);
+	memcpy(b + pl + 8 + n, "\"}", 3);
+	*len = pl + 8 + n + 2;
+	return b;
+}
+
+/* Whether @hay holds @needle, ASCII case ignored. */
+static int ci_contains(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++)
+		if (strncasecmp(hay, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Connects to the server, sends @head (a request's header block, no body)
+ * and returns the status of the answer it gets within 10 s (0: none); the
+ * answer (up to @n - 1 bytes) goes to @out. */
+static int headers_only(const char *head, char *out, size_t n)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+		fail_msg("connect to 127.0.0.1:%d failed", port);
+	if (write(fd, head, strlen(head)) != (ssize_t)strlen(head))
+		fail_msg("short write of the header block");
+	size_t got = 0;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	/* Until the server closes (it does after an answer made before the body). */
+	while (got + 1 < n && poll(&p, 1, 10000) == 1) {
+		ssize_t k = read(fd, out + got, n - 1 - got);
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	out[got] = '\0';
+	close(fd);
+	int status = 0;
+	if (got >= 12 && strncmp(out, "HTTP/1.1 ", 9) == 0)
+		status = atoi(out + 9);
+	return status;
+}
+
+/* A post's Markdown may be BL_BODY_MAX bytes, more than the server's 64 KiB
+ * once in JSON: POST and PATCH /posts take it, from an editor; the decoded
+ * body's own limit answers 422; nobody else gets to send a large body (the
+ * gate answers on the headers alone). */
+static void test_post_body_size(void **state)
+{
+	struct reply r;
+	size_t len;
+	char *b = post_json("{\"subject\":\"Long\",\"lists\":[\"news\"],", 200000, &len);
+	call_raw("POST", "/api/v1/posts", tok_editor, "application/json", b, len, &r);
+	want_status(&r, 201, "POST /posts with a 200 KB body");
+	int64_t id = jint(r.json, "id");
+	reply_free(&r);
+	free(b);
+	char path[128];
+	snprintf(path, sizeof(path), "/api/v1/posts/%lld", (long long)id);
+	b = post_json("{", 300000, &len);
+	call_raw("PATCH", path, tok_editor, "application/json", b, len, &r);
+	want_status(&r, 200, "PATCH /posts/ID with a 300 KB body");
+	if (strlen(jstr(&r, "body")) != 300000)
+		fail_msg("PATCH 300 KB: got a body of %zu bytes, want 300000",
+		         strlen(jstr(&r, "body")));
+	reply_free(&r);
+	free(b);
+	/* Near BL_BODY_MAX (the HTML the Markdown becomes must fit a template too: a
+	 * paragraph adds 8 bytes), and one byte over it. */
+	b = post_json("{", ((size_t)1 << 20) - 64, &len);
+	call_raw("PATCH", path, tok_editor, "application/json", b, len, &r);
+	want_status(&r, 200, "PATCH /posts/ID with a body of BL_BODY_MAX - 64 bytes");
+	reply_free(&r);
+	free(b);
+	b = post_json("{\"subject\":\"Too long\",\"lists\":[\"news\"],", ((size_t)1 << 20) + 1,
+	              &len);
+	call_raw("POST", "/api/v1/posts", tok_editor, "application/json", b, len, &r);
+	want_field(&r, "/body", NULL, "POST /posts with BL_BODY_MAX + 1 bytes of body");
+	reply_free(&r);
+	free(b);
+	/* Other writes keep the server's 64 KiB. */
+	b = post_json("{\"name\":\"x\",", 70000, &len);
+	call_raw("PATCH", "/api/v1/lists/news", tok_editor, "application/json", b, len, &r);
+	want_problem(&r, 413, NULL, "PATCH /lists/news with 70 KB");
+	reply_free(&r);
+	free(b);
+	/* Without credentials the answer comes on the headers alone. */
+	static const struct {
+		const char *head;
+		int want;
+	} raw[] = {
+	    {"POST /api/v1/posts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	     "Content-Length: 200000\r\n\r\n",
+	     401},
+	    {"PATCH /api/v1/posts/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	     "Content-Length: 200000\r\n\r\n",
+	     401},
+	    {"POST /api/v1/posts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	     "Transfer-Encoding: chunked\r\n\r\n",
+	     401},
+	    {"POST /api/v1/posts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	     "Authorization: Bearer blt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n"
+	     "Content-Length: 200000\r\n\r\n",
+	     401},
+	};
+	char ans[4096];
+	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+		int got = headers_only(raw[i].head, ans, sizeof(ans));
+		if (got != raw[i].want)
+			fail_msg("headers only, case %zu: got status %d, want %d (0: no answer "
+			         "before the body): %.300s",
+			         i, got, raw[i].want, ans);
+		if (!ci_contains(ans, "\r\nContent-Type: application/problem+json") ||
+		    !ci_contains(ans, "\r\nWWW-Authenticate: Bearer") ||
+		    !strstr(ans, "\"status\":401"))
+			fail_msg("headers only, case %zu: got %.600s, want a 401 problem with "
+			         "WWW-Authenticate",
+			         i, ans);
+	}
+	char head[512];
+	snprintf(head, sizeof(head),
+	         "POST /api/v1/posts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	         "Authorization: Bearer %s\r\nContent-Length: 200000\r\n\r\n",
+	         tok_viewer);
+	int got = headers_only(head, ans, sizeof(ans));
+	if (got != 403 || !strstr(ans, "\"status\":403"))
+		fail_msg("headers only, a viewer's token: got %.600s, want a 403 problem", ans);
+}
+
+/* Ids in paths are canonical decimal: one resource, one path. */
+static void test_canonical_ids(void **state)
+{
+	int64_t sub = add_subscriber("canonical@example.com", NULL);
+	int64_t post = create_post("{\"subject\":\"Ids\",\"body\":\"x\",\"lists\":[\"news\"]}");
+	static const struct {
+		const char *before, *after; /* around the id */
+		const char *what;
+		int sub; /* a subscriber's id, else the post's */
+	} bad[] = {
+	    {"/api/v1/subscribers/+", "", "a sign", 1},
+	    {"/api/v1/subscribers/%20", "", "a leading blank", 1},
+	    {"/api/v1/subscribers/", "%20", "a trailing blank", 1},
+	    {"/api/v1/subscribers/0", "", "a leading zero", 1},
+	    {"/api/v1/subscribers/00", "/subscriptions", "leading zeros", 1},
+	    {"/api/v1/posts/+", "", "a sign", 0},
+	    {"/api/v1/posts/0", "/status", "a leading zero", 0},
+	    {"/api/v1/posts/%2B", "", "an encoded sign", 0},
+	    {"/api/v1/posts/", ".0", "a decimal point", 0},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char path[128], what[200];
+		struct reply r;
+		snprintf(path, sizeof(path), "%s%lld%s", bad[i].before,
+		         (long long)(bad[i].sub ? sub : post), bad[i].after);
+		snprintf(what, sizeof(what), "GET %s (%s)", path, bad[i].what);
+		call("GET", path, tok_viewer, NULL, &r);
+		want_problem(&r, 404, "not-found", what);
+		reply_free(&r);
+	}
+	static const char *const nothing[] = {
+	    "/api/v1/subscribers/0",
+	    "/api/v1/subscribers/-1",
+	    "/api/v1/subscribers/9223372036854775808",
+	    "/api/v1/imports/+1",
+	    "/api/v1/imports/01",
+	};
+	for (size_t i = 0; i < sizeof(nothing) / sizeof(nothing[0]); i++) {
+		struct reply r;
+		call("GET", nothing[i], tok_viewer, NULL, &r);
+		want_problem(&r, 404, "not-found", nothing[i]);
+		reply_free(&r);
+	}
+	/* The canonical form answers. */
+	char path[128];
+	struct reply r;
+	snprintf(path, sizeof(path), "/api/v1/subscribers/%lld", (long long)sub);
+	call("GET", path, tok_viewer, NULL, &r);
+	want_status(&r, 200, path);
+	reply_free(&r);
+	snprintf(path, sizeof(path), "/api/v1/posts/%lld/status", (long long)post);
+	call("GET", path, tok_viewer, NULL, &r);
+	want_status(&r, 200, path);
+	reply_free(&r);
+}
+
+/* Errors the HTTP core answers before the dispatcher are problems on API
+ * paths: a malformed path is a 400 problem; a method the server knows no
+ * route for is the endpoint's 405, with the endpoint's own Allow. */
+static void test_errors_before_handler(void **state)
+{
+	static const char *const bad_paths[] = {
+	    "/api/v1/lists/news%zz",
+	    "/api/v1/lists/news%00",
+	    "/api/v1/lists/news%2",
+	    "/api/v1/posts/1%00/send",
+	    "/api/v1/%",
+	};
+	for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
+		struct reply r;
+		char what[160];
+		snprintf(what, sizeof(what), "GET %s", bad_paths[i]);
+		call("GET", bad_paths[i], tok_viewer, NULL, &r);
+		want_problem(&r, 400, NULL, what);
+		reply_free(&r);
+		snprintf(what, sizeof(what), "POST %s with a body", bad_paths[i]);
+		call("POST", bad_paths[i], tok_editor, "{}", &r);
+		want_problem(&r, 400, NULL, what);
+		reply_free(&r);
+	}
+	/* Outside the API, the plain answer stays. */
+	struct reply r;
+	char ct[128];
+	call("GET", "/confirm/x%zz", "", NULL, &r);
+	want_status(&r, 400, "GET /confirm/x%zz");
+	if (strncmp(header(&r, "Content-Type", ct, sizeof(ct)), "text/plain", 10) != 0)
+		fail_msg("GET /confirm/x%%zz: got Content-Type %s, want text/plain", ct);
+	reply_free(&r);
+
+	static const struct {
+		const char *method, *path, *allow;
+	} cases[] = {
+	    {"OPTIONS", "/api/v1/lists", "GET, HEAD, POST"},
+	    {"OPTIONS", "/api/v1/lists/news", "GET, HEAD, PATCH, DELETE"},
+	    {"TRACE", "/api/v1/posts/1/send", "POST"},
+	    {"OPTIONS", "/api/v1/posts", "GET, HEAD, POST"},
+	    {"OPTIONS", "/api/v1/posts/1", "GET, HEAD, PATCH"},
+	    {"OPTIONS", "/api/v1/imports", "GET, HEAD, POST"},
+	    {"BREW", "/api/v1/subscribers/1/subscriptions/news", "PUT, DELETE"},
+	    {"OPTIONS", "/api/v1/openapi.json", "GET, HEAD"},
+	    {"PUT", "/api/v1/posts/1", "GET, HEAD, PATCH"},
+	    {"DELETE", "/api/v1/imports", "GET, HEAD, POST"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char what[160], allow[128];
+		snprintf(what, sizeof(what), "%s %s", cases[i].method, cases[i].path);
+		call(cases[i].method, cases[i].path, tok_admin, NULL, &r);
+		want_problem(&r, 405, "method-not-allowed", what);
+		if (strcmp(header(&r, "Allow", allow, sizeof(allow)), cases[i].allow) != 0)
+			fail_msg("%s: got Allow \"%s\", want \"%s\"", what, allow, cases[i].allow);
+		reply_free(&r);
+		/* With a body too (answered before it is read). */
+		call(cases[i].method, cases[i].path, tok_admin, "{}", &r);
+		want_problem(&r, 405, "method-not-allowed", what);
+		if (strcmp(header(&r, "Allow", allow, sizeof(allow)), cases[i].allow) != 0)
+			fail_msg("%s with a body: got Allow \"%s\", want \"%s\"", what, allow,
+			         cases[i].allow);
+		reply_free(&r);
+	}
+	/* No endpoint at the path: the dispatcher's 404, whatever the method. */
+	call("OPTIONS", "/api/v1/nope", tok_admin, NULL, &r);
+	want_problem(&r, 404, "no-route", "OPTIONS /api/v1/nope");
+	reply_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1642,6 +2155,11 @@ int main(void)
 	    cmocka_unit_test(test_openapi_operations_routed),
 	    cmocka_unit_test(test_audit_targets),
 	    cmocka_unit_test(test_auth_budget),
+	    cmocka_unit_test(test_preview_links_dead),
+	    cmocka_unit_test(test_schedule_checks),
+	    cmocka_unit_test(test_post_body_size),
+	    cmocka_unit_test(test_canonical_ids),
+	    cmocka_unit_test(test_errors_before_handler),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
