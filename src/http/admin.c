@@ -5,6 +5,9 @@
  *  - every page but the login page and the two static files needs a live
  *    session (bl_auth_session); without one a GET goes to
  *    /admin/login?next=PATH and a POST is refused;
+ *  - the login POST carries the login page's nonce in "csrf", equal to its
+ *    SameSite=Strict cookie (login CSRF); after login only a printable-ASCII
+ *    path under /admin is followed (next=);
  *  - every POST carries the session's CSRF token in the field "csrf"
  *    (bl_auth_csrf_ok) and the role it needs (a viewer only reads; an
  *    editor writes lists, subscribers, imports and posts; an admin also

@@ -4,7 +4,8 @@
  * libcurl, on a SQLite database (and, with BL_TEST_PG, a PostgreSQL one:
  * BL_TEST_BACKEND=postgres). Users of each role log in through the login
  * page. Covers: every page for every role (and its HTML read back by
- * tests/unit/check_html.py --admin), the login redirect, session fixation,
+ * tests/unit/check_html.py --admin), the login redirect, login CSRF (the
+ * nonce cookie), next= sanitising, dead preview links, session fixation,
  * logout, CSRF (missing and wrong token) on every admin POST, a viewer
  * trying every write, XSS payloads in list names, post subjects and
  * subscriber names on every page, and the publisher's flow: list, composer,
