@@ -145,6 +145,22 @@ int bl_cli_check_name(const char *what, const char *name)
 	return BL_EXIT_INPUT;
 }
 
+int bl_cli_check_text(const char *what, const char *v, size_t max, int required, int oneline)
+{
+	const char *why = bl_text_problem(v, max, oneline);
+	if (required && !*v) {
+		bl_cli_error("%s must not be empty", what);
+		return BL_EXIT_INPUT;
+	}
+	if (why) {
+		bl_cli_error("%s %s: it takes at most %zu bytes of UTF-8 text without control "
+		             "characters%s",
+		             what, why, max, oneline ? ", on one line" : "");
+		return BL_EXIT_INPUT;
+	}
+	return BL_EXIT_OK;
+}
+
 void bl_cli_audit(struct bl_store *s, const char *action, const char *kind, const char *name,
                   const char *fmt, ...)
 {

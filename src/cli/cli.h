@@ -93,6 +93,15 @@ int bl_cli_dispatch(struct bl_cli *cli, int argc, char **argv, const struct bl_s
 int bl_cli_check_name(const char *what, const char *name);
 
 /*
+ * bl_cli_check_text - BL_EXIT_OK when @v is text a person may store
+ * (bl_text_problem: at most @max bytes of UTF-8 without control characters;
+ * with @oneline, header-bound: no C1 or U+2028/U+2029 either) and, with
+ * @required, not empty; else BL_EXIT_INPUT after printing why, naming the
+ * option @what ("--subject").
+ */
+int bl_cli_check_text(const char *what, const char *v, size_t max, int required, int oneline);
+
+/*
  * bl_cli_audit - append an audit entry by actor "cli": @action ("user.add"),
  * target "@kind:@name" ("user:alice"), detail printf(@fmt, ...) (NULL: "").
  * A store failure is printed as a warning, not returned: the action it

@@ -3,7 +3,6 @@
 
 #include "core/json.h"
 #include "util/str.h"
-#include "util/utf8.h"
 #include "util/xalloc.h"
 
 #include <getopt.h>
@@ -43,31 +42,6 @@ static void list_text(const struct bl_list *l, const struct bl_list_counts *n)
 	printf("confirmed:    %lld\n", (long long)n->confirmed);
 	printf("unconfirmed:  %lld\n", (long long)n->unconfirmed);
 	printf("unsubscribed: %lld\n", (long long)n->unsubscribed);
-}
-
-/* Check a user-supplied text: UTF-8, no control characters, at most @max bytes. */
-static int check_text(const char *what, const char *v, size_t max, int required)
-{
-	size_t len = strlen(v);
-	if (required && len == 0) {
-		bl_cli_error("%s must not be empty", what);
-		return BL_EXIT_INPUT;
-	}
-	if (len > max) {
-		bl_cli_error("%s is %zu bytes; the limit is %zu", what, len, max);
-		return BL_EXIT_INPUT;
-	}
-	if (!bl_utf8_valid(v, len, NULL)) {
-		bl_cli_error("%s is not valid UTF-8", what);
-		return BL_EXIT_INPUT;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
-			bl_cli_error("%s contains a control character at byte %zu", what, i + 1);
-			return BL_EXIT_INPUT;
-		}
-	}
-	return BL_EXIT_OK;
 }
 
 static int check_slug(const char *slug)
@@ -141,8 +115,9 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 	l.slug = argv[optind]; /* the operand bl_cli_operand() checked */
 	int code;
 	if ((code = check_slug(l.slug)) ||
-	    (code = check_text("--name", l.name, BL_LIST_NAME_MAX, 1)) ||
-	    (code = check_text("--description", l.description, BL_LIST_DESCRIPTION_MAX, 0)))
+	    (code = bl_cli_check_text("--name", l.name, BL_LIST_NAME_MAX, 1, 0)) ||
+	    (code =
+	         bl_cli_check_text("--description", l.description, BL_LIST_DESCRIPTION_MAX, 0, 0)))
 		return code;
 	struct bl_store *s;
 	if ((code = bl_cli_store(cli, 1, &s)))

@@ -166,43 +166,6 @@ static int read_body(const char *path, size_t max, char **out, size_t *len)
 	return BL_EXIT_OK;
 }
 
-/* Header-bound text: UTF-8, no control characters (CR, LF, NUL refused here, not at send). */
-static int check_header_text(const char *what, const char *v, size_t max)
-{
-	size_t len = strlen(v);
-	if (len == 0) {
-		bl_cli_error("%s must not be empty", what);
-		return BL_EXIT_INPUT;
-	}
-	if (len > max) {
-		bl_cli_error("%s is %zu bytes; the limit is %zu", what, len, max);
-		return BL_EXIT_INPUT;
-	}
-	if (!bl_utf8_valid(v, len, NULL)) {
-		bl_cli_error("%s is not valid UTF-8", what);
-		return BL_EXIT_INPUT;
-	}
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)v[i];
-		if (ch == '\r' || ch == '\n') {
-			bl_cli_error("%s holds a line break at byte %zu: headers are one line",
-			             what, i + 1);
-			return BL_EXIT_INPUT;
-		}
-		/* C0, DEL, C1 (U+0080..U+009F) and the Unicode line and paragraph
-		 * separators (U+2028, U+2029): none belongs in a one-line header. */
-		if (ch < 0x20 || ch == 0x7f ||
-		    (ch == 0xc2 && i + 1 < len && (unsigned char)v[i + 1] >= 0x80 &&
-		     (unsigned char)v[i + 1] <= 0x9f) ||
-		    (ch == 0xe2 && i + 2 < len && (unsigned char)v[i + 1] == 0x80 &&
-		     ((unsigned char)v[i + 2] == 0xa8 || (unsigned char)v[i + 2] == 0xa9))) {
-			bl_cli_error("%s holds a control character at byte %zu", what, i + 1);
-			return BL_EXIT_INPUT;
-		}
-	}
-	return BL_EXIT_OK;
-}
-
 static int check_sendable(struct bl_cli *cli, struct bl_store *s, const struct bl_post *p,
                           const struct lists *ls);
 
@@ -260,12 +223,12 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 		bl_cli_error("post create needs --list SLUG, --subject TEXT and --body-file FILE");
 		return BL_EXIT_USAGE;
 	}
-	if ((code = check_header_text("--subject", subject, BL_SUBJECT_MAX)))
+	if ((code = bl_cli_check_text("--subject", subject, BL_SUBJECT_MAX, 1, 1)))
 		return code;
 	if (*from) {
 		char name[BL_NAME_MAX + 1], addr[256];
 		struct bl_diag d;
-		if ((code = check_header_text("--from", from, 500)))
+		if ((code = bl_cli_check_text("--from", from, 500, 1, 1)))
 			return code;
 		if (bl_sender_parse(from, bl_config_bool(cli->config, "smtputf8") ? 1 : 0, name,
 		                    sizeof(name), addr, sizeof(addr), &d)) {

@@ -335,29 +335,6 @@ static int64_t arg_id(struct bl_api_call *c, size_t i, const char *what)
 	return (int64_t)v;
 }
 
-/* Text a person typed: UTF-8, at most @max bytes, no control characters
- * (C0, DEL; with @oneline also C1 and U+2028/U+2029: header-bound text). */
-static const char *text_problem(const char *v, size_t max, int oneline)
-{
-	size_t len = strlen(v);
-	if (len > max)
-		return "is too long";
-	if (!bl_utf8_valid(v, len, NULL))
-		return "is not valid UTF-8";
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)v[i];
-		if (ch < 0x20 || ch == 0x7f)
-			return "holds a control character";
-		if (oneline &&
-		    ((ch == 0xc2 && i + 1 < len && (unsigned char)v[i + 1] >= 0x80 &&
-		      (unsigned char)v[i + 1] <= 0x9f) ||
-		     (ch == 0xe2 && i + 2 < len && (unsigned char)v[i + 1] == 0x80 &&
-		      ((unsigned char)v[i + 2] == 0xa8 || (unsigned char)v[i + 2] == 0xa9))))
-			return "holds a control character";
-	}
-	return NULL;
-}
-
 /* Member @key of the body as a string: NULL when absent (or null); a type
  * error is added to @errs. With @max, its text is checked too. */
 static const char *body_str(struct bl_api_call *c, json_t *errs, const char *key, size_t max,
@@ -380,7 +357,7 @@ static const char *body_str(struct bl_api_call *c, json_t *errs, const char *key
 		field_err(errs, ptr, "The `%s` field holds a NUL character; remove it.", key);
 		return NULL;
 	}
-	const char *why = max ? text_problem(s, max, oneline) : NULL;
+	const char *why = max ? bl_text_problem(s, max, oneline) : NULL;
 	if (why) {
 		field_err(errs, ptr,
 		          "The `%s` field %s; it takes at most %zu bytes of UTF-8 text without "
@@ -1251,7 +1228,7 @@ static void imports_post(struct bl_api_call *c)
 			          "The `delimiter` parameter must be one character (not a quote or "
 			          "a line end), or tab, comma or semicolon.");
 	}
-	if (file && text_problem(file, 200, 1))
+	if (file && bl_text_problem(file, 200, 1))
 		field_err(errs, "/query/file",
 		          "The `file` parameter must be a file name of at most 200 bytes, "
 		          "without control characters.");
