@@ -30,11 +30,13 @@
 #include "store/store.h"
 #include "util/time.h"
 
+#include "lib.h"
+
 #ifndef BL_TEST_BACKEND
 #define BL_TEST_BACKEND "sqlite"
 #endif
 
-static char tmpdir[128], db_uri[512], pg_name[64];
+static struct tl_db tdb;
 static struct bl_config *cfg;
 static struct bl_store *db; /* the test's own handle, for checks */
 static struct bl_web web;
@@ -140,103 +142,24 @@ static const struct bl_http_route routes[] = {
 
 /* ---- HTTP ---- */
 
-struct reply {
-	long status;
-	char *body;
-	size_t len;
-	char headers[16384];
-	size_t hlen;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	r->body = realloc(r->body, r->len + size * n + 1);
-	memcpy(r->body + r->len, p, size * n);
-	r->len += size * n;
-	r->body[r->len] = 0;
-	return size * n;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	size_t k = size * n;
-	if (r->hlen + k < sizeof(r->headers) - 1) {
-		memcpy(r->headers + r->hlen, p, k);
-		r->hlen += k;
-		r->headers[r->hlen] = 0;
-	}
-	return k;
-}
-
-static void reply_free(struct reply *r)
-{
-	free(r->body);
-	memset(r, 0, sizeof(*r));
-}
-
 /* One request; @body NULL for a GET; @cookie "VALUE" of bl_admin or NULL; @auth an
  * Authorization header's value or NULL; @iface a local 127.x address or NULL. */
 static void http(const char *path, const char *body, const char *cookie, const char *auth,
                  const char *iface, struct reply *r)
 {
-	char url[512], hdr[512], ck[512];
-	struct curl_slist *h = NULL;
-	CURL *c = curl_easy_init();
-	memset(r, 0, sizeof(*r));
-	r->body = calloc(1, 1);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	char hdr[512], ck[512];
+	struct tl_request q = {
+	    .path = path, .body = body, .body_len = body ? strlen(body) : 0, .iface = iface};
 	if (cookie) {
 		snprintf(ck, sizeof(ck), "%s=%s", BL_ADMIN_COOKIE, cookie);
-		curl_easy_setopt(c, CURLOPT_COOKIE, ck);
+		q.cookie = ck;
 	}
 	if (auth) {
 		snprintf(hdr, sizeof(hdr), "Authorization: %s", auth);
-		h = curl_slist_append(h, hdr);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		q.hdrs = curl_slist_append(NULL, hdr);
 	}
-	if (iface)
-		curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	CURLcode rc = curl_easy_perform(c);
-	if (rc != CURLE_OK)
-		fail_msg("%s: %s", path, curl_easy_strerror(rc));
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(h);
-}
-
-/* The value of response header @name (case-insensitive), into @out; 1 when present. */
-static int header(const struct reply *r, const char *name, char *out, size_t size)
-{
-	const char *p = r->headers;
-	size_t n = strlen(name);
-	while (p && *p) {
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			p += n + 1;
-			p += strspn(p, " ");
-			size_t k = strcspn(p, "\r\n");
-			if (k >= size)
-				k = size - 1;
-			memcpy(out, p, k);
-			out[k] = 0;
-			return 1;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return 0;
+	tl_fetch(port, &q, r);
+	curl_slist_free_all(q.hdrs);
 }
 
 static void expect(const struct reply *r, long status, const char *body_prefix, const char *what)
@@ -287,7 +210,7 @@ static void login(const char *name, const char *pw, const char *cookie, struct s
 	login_raw(name, pw, cookie, NULL, &r);
 	snprintf(want, sizeof(want), "ok %s ", name);
 	expect(&r, 200, want, "login");
-	if (!header(&r, "Set-Cookie", s->set_cookie, sizeof(s->set_cookie)))
+	if (!tl_header(&r, "Set-Cookie", s->set_cookie, sizeof(s->set_cookie)))
 		fail_msg("login: no Set-Cookie; headers: %s", r.headers);
 	const char *v = s->set_cookie + strlen(BL_ADMIN_COOKIE) + 1;
 	if (strncmp(s->set_cookie, BL_ADMIN_COOKIE "=", strlen(BL_ADMIN_COOKIE) + 1) != 0 ||
@@ -337,34 +260,15 @@ static void budgets(double ip, double user)
 static int group_setup(void **state)
 {
 	struct bl_diag d;
-	const char *backend = BL_TEST_BACKEND;
-	if (strcmp(backend, "postgres") == 0 && !(getenv("BL_TEST_PG") && *getenv("BL_TEST_PG"))) {
-		printf("1..0 # SKIP BL_TEST_PG is not set\n");
-		exit(77);
-	}
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bl-http-auth-XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (tl_db_create(BL_TEST_BACKEND, "auth", &tdb))
 		return -1;
-	if (strcmp(backend, "postgres") == 0) {
-		const char *pg = getenv("BL_TEST_PG");
-		char cmd[1024];
-		snprintf(pg_name, sizeof(pg_name), "bl_http_auth_%ld", (long)getpid());
-		snprintf(cmd, sizeof(cmd), "psql -q '%s' -c 'CREATE DATABASE %s' >/dev/null", pg,
-		         pg_name);
-		if (system(cmd) != 0)
-			return -1;
-		const char *slash = strrchr(pg, '/');
-		snprintf(db_uri, sizeof(db_uri), "%.*s/%s", (int)(slash - pg), pg, pg_name);
-	} else {
-		snprintf(db_uri, sizeof(db_uri), "sqlite:%s/bulletin.db", tmpdir);
-	}
 	cfg = bl_config_create();
-	set("db", db_uri);
+	set("db", tdb.uri);
 	set("public_url", "http://bulletin.test");
 	set("log_level", "error");
 
 	struct bl_store_opts so = {.busy_timeout_ms = 10000};
-	if (bl_store_open(db_uri, &so, &db, &d)) {
+	if (bl_store_open(tdb.uri, &so, &db, &d)) {
 		fprintf(stderr, "%s\n", d.msg);
 		return -1;
 	}
@@ -387,7 +291,7 @@ static int group_setup(void **state)
 	    .routes = routes,
 	    .n_routes = sizeof(routes) / sizeof(routes[0]),
 	    .app = &web,
-	    .db_uri = db_uri,
+	    .db_uri = tdb.uri,
 	    .db_opts = so,
 	    .threads = 2,
 	};
@@ -404,21 +308,11 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char cmd[1024];
 	bl_http_stop(srv);
 	bl_web_finish(&web);
 	bl_store_close(db);
 	bl_config_destroy(cfg);
-	if (*pg_name) {
-		snprintf(cmd, sizeof(cmd),
-		         "psql -q '%s' -c 'DROP DATABASE IF EXISTS %s' >/dev/null",
-		         getenv("BL_TEST_PG"), pg_name);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not drop %s\n", pg_name);
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	tl_db_drop(&tdb);
 	(void)state;
 	return 0;
 }
@@ -483,7 +377,7 @@ static void test_login_cookie(void **state)
 	struct bl_config *c2 = bl_config_create();
 	struct bl_web w2;
 	struct bl_diag d;
-	bl_config_set(c2, "db", db_uri, BL_ORIGIN_FLAG, "test", &d);
+	bl_config_set(c2, "db", tdb.uri, BL_ORIGIN_FLAG, "test", &d);
 	bl_config_set(c2, "public_url", "https://news.example/bulletin", BL_ORIGIN_FLAG, "test",
 	              &d);
 	bl_config_set(c2, "session_ttl", "2h", BL_ORIGIN_FLAG, "test", &d);
@@ -520,7 +414,7 @@ static void test_wrong_password(void **state)
 		struct reply r;
 		char sc[256];
 		login_raw(cases[i].name, cases[i].pw, NULL, NULL, &r);
-		if (r.status != 403 || header(&r, "Set-Cookie", sc, sizeof(sc)))
+		if (r.status != 403 || tl_header(&r, "Set-Cookie", sc, sizeof(sc)))
 			fail_msg("case %zu (%s): got HTTP %ld %s, want 403 without a cookie", i,
 			         cases[i].name, r.status, r.body);
 		if (i == 0)
@@ -651,7 +545,7 @@ static void test_budget(void **state)
 	}
 	login_raw("alice", alice_pw, NULL, NULL, &r);
 	expect(&r, 429, "too many", "the 4th attempt from one address");
-	if (!header(&r, "Retry-After", v, sizeof(v)) || atoi(v) < 1)
+	if (!tl_header(&r, "Retry-After", v, sizeof(v)) || atoi(v) < 1)
 		fail_msg("Retry-After: got \"%s\", want >= 1 s", v);
 	reply_free(&r);
 	login_raw("nobody", "x", NULL, NULL, &r);
@@ -845,7 +739,7 @@ static void test_logout_and_audit(void **state)
 	reply_free(&r);
 	http("/t/logout", "", s.cookie, NULL, NULL, &r);
 	expect(&r, 200, "ended 1", "logout");
-	if (!header(&r, "Set-Cookie", sc, sizeof(sc)) || strncmp(sc, "bl_admin=;", 10) != 0 ||
+	if (!tl_header(&r, "Set-Cookie", sc, sizeof(sc)) || strncmp(sc, "bl_admin=;", 10) != 0 ||
 	    !strstr(sc, "Max-Age=0") || !strstr(sc, "HttpOnly") || !strstr(sc, "Path=/"))
 		fail_msg("logout's Set-Cookie: got \"%s\", want bl_admin=; ... Max-Age=0", sc);
 	reply_free(&r);
