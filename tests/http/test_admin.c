@@ -38,11 +38,13 @@
 #include "util/buf.h"
 #include "util/time.h"
 
+#include "lib.h"
+
 #ifndef BL_TEST_BACKEND
 #define BL_TEST_BACKEND "sqlite"
 #endif
 
-static char tmpdir[128], db_uri[512], pg_name[64];
+static struct tl_db tdb;
 static struct bl_config *cfg;
 static struct bl_store *db;
 static struct bl_web web;
@@ -54,75 +56,19 @@ static int port;
 
 /* ---- HTTP ---- */
 
-struct reply {
-	long status;
-	char *body;
-	size_t len;
-	char headers[16384];
-	size_t hlen;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	r->body = realloc(r->body, r->len + size * n + 1);
-	memcpy(r->body + r->len, p, size * n);
-	r->len += size * n;
-	r->body[r->len] = 0;
-	return size * n;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	size_t k = size * n;
-	if (r->hlen + k < sizeof(r->headers) - 1) {
-		memcpy(r->headers + r->hlen, p, k);
-		r->hlen += k;
-		r->headers[r->hlen] = 0;
-	}
-	return k;
-}
-
-static void reply_free(struct reply *r)
-{
-	free(r->body);
-	memset(r, 0, sizeof(*r));
-}
-
 /* One request; @body NULL for a GET; @ctype the body's Content-Type (NULL: urlencoded). */
 static void http(const char *method, const char *path, const char *body, size_t body_len,
                  const char *ctype, const char *cookie, struct reply *r)
 {
-	char url[4096], h[256];
-	struct curl_slist *hl = NULL;
-	CURL *c = curl_easy_init();
-	memset(r, 0, sizeof(*r));
-	r->body = calloc(1, 1);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	if (cookie)
-		curl_easy_setopt(c, CURLOPT_COOKIE, cookie);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
-		if (ctype) {
-			snprintf(h, sizeof(h), "Content-Type: %s", ctype);
-			hl = curl_slist_append(hl, h);
-			curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-		}
+	char h[256];
+	struct tl_request q = {
+	    .method = method, .path = path, .body = body, .body_len = body_len, .cookie = cookie};
+	if (body && ctype) {
+		snprintf(h, sizeof(h), "Content-Type: %s", ctype);
+		q.hdrs = curl_slist_append(NULL, h);
 	}
-	CURLcode rc = curl_easy_perform(c);
-	if (rc != CURLE_OK)
-		fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hl);
+	tl_fetch(port, &q, r);
+	curl_slist_free_all(q.hdrs);
 }
 
 static void get(const char *path, const char *cookie, struct reply *r)
@@ -133,45 +79,6 @@ static void get(const char *path, const char *cookie, struct reply *r)
 static void post(const char *path, const char *body, const char *cookie, struct reply *r)
 {
 	http("POST", path, body, strlen(body), NULL, cookie, r);
-}
-
-static int header(const struct reply *r, const char *name, char *out, size_t size)
-{
-	const char *p = r->headers;
-	size_t n = strlen(name);
-	while (p && *p) {
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			p += n + 1;
-			p += strspn(p, " ");
-			size_t k = strcspn(p, "\r\n");
-			if (k >= size)
-				k = size - 1;
-			memcpy(out, p, k);
-			out[k] = 0;
-			return 1;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return 0;
-}
-
-/* @needle in @hay, ASCII letter case ignored (addresses keep the case they were typed in). */
-static const char *find_ci(const char *hay, const char *needle)
-{
-	size_t n = strlen(needle);
-	for (; *hay; hay++)
-		if (strncasecmp(hay, needle, n) == 0)
-			return hay;
-	return NULL;
-}
-
-static void expect_status(const struct reply *r, long want, const char *what)
-{
-	if (r->status != want)
-		fail_msg("%s: got HTTP %ld, want %ld; body: %.400s", what, r->status, want,
-		         r->body);
 }
 
 /* ---- sessions ---- */
@@ -238,7 +145,7 @@ static void login_form(const char *cookie, char *cookie_out, size_t csize, char 
 	struct reply r;
 	char sc[256];
 	get("/admin/login", cookie, &r);
-	expect_status(&r, 200, "GET /admin/login");
+	tl_want_status(&r, 200, "GET /admin/login");
 	if (!set_cookie_of(&r, BL_LOGIN_COOKIE, sc, sizeof(sc)))
 		fail_msg("login page: no %s cookie; headers: %s", BL_LOGIN_COOKIE, r.headers);
 	sc[strcspn(sc, ";")] = 0;
@@ -261,8 +168,8 @@ static void login(struct who *w, const char *cookie_before)
 	snprintf(body, sizeof(body), "csrf=%s&name=%s&password=%s&next=%%2Fadmin%%2Fposts", nonce,
 	         w->name, w->password);
 	post("/admin/login", body, cookies, &r);
-	expect_status(&r, 303, "login");
-	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	tl_want_status(&r, 303, "login");
+	assert_true(tl_header(&r, "Location", loc, sizeof(loc)));
 	if (strcmp(loc, "/admin/posts") != 0)
 		fail_msg("login redirect: got %s, want /admin/posts", loc);
 	assert_true(set_cookie_of(&r, BL_ADMIN_COOKIE, sc, sizeof(sc)));
@@ -275,7 +182,7 @@ static void login(struct who *w, const char *cookie_before)
 		fail_msg("login: the nonce cookie is not cleared; headers: %s", r.headers);
 	reply_free(&r);
 	get("/admin", w->cookie, &r);
-	expect_status(&r, 200, "dashboard after login");
+	tl_want_status(&r, 200, "dashboard after login");
 	assert_true(csrf_of(r.body, w->csrf, sizeof(w->csrf)));
 	reply_free(&r);
 }
@@ -304,7 +211,7 @@ static void check_page(const char *what, const char *html, size_t len)
 	json_t *all, *pr;
 	FILE *f;
 	assert_non_null(root);
-	snprintf(path, sizeof(path), "%s/page.html", tmpdir);
+	snprintf(path, sizeof(path), "%s/page.html", tdb.dir);
 	f = fopen(path, "wb");
 	assert_non_null(f);
 	fwrite(html, 1, len, f);
@@ -446,41 +353,22 @@ static char *fingerprint(void)
 static int group_setup(void **state)
 {
 	struct bl_diag d;
-	const char *backend = BL_TEST_BACKEND;
-	if (strcmp(backend, "postgres") == 0 && !(getenv("BL_TEST_PG") && *getenv("BL_TEST_PG"))) {
-		printf("1..0 # SKIP BL_TEST_PG is not set\n");
-		exit(77);
-	}
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bl-http-admin-XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (tl_db_create(BL_TEST_BACKEND, "admin", &tdb))
 		return -1;
-	if (strcmp(backend, "postgres") == 0) {
-		const char *pg = getenv("BL_TEST_PG");
-		char cmd[1024];
-		snprintf(pg_name, sizeof(pg_name), "bl_admin_%ld", (long)getpid());
-		snprintf(cmd, sizeof(cmd), "psql -q '%s' -c 'CREATE DATABASE %s' >/dev/null", pg,
-		         pg_name);
-		if (system(cmd) != 0)
-			return -1;
-		const char *slash = strrchr(pg, '/');
-		snprintf(db_uri, sizeof(db_uri), "%.*s/%s", (int)(slash - pg), pg, pg_name);
-	} else {
-		snprintf(db_uri, sizeof(db_uri), "sqlite:%s/bulletin.db", tmpdir);
-	}
 	cfg = bl_config_create();
-	set("db", db_uri);
+	set("db", tdb.uri);
 	set("from", "Test News <news@bulletin.test>");
 	set("public_url", "http://bulletin.test");
 	set("site_name", "Test News");
 	char relay[300];
-	snprintf(relay, sizeof(relay), "maildir:%s/outbox", tmpdir);
+	snprintf(relay, sizeof(relay), "maildir:%s/outbox", tdb.dir);
 	set("relay", relay);
 	set("log_level", "error");
 	set("login_rate_ip", "0");
 	set("login_rate_user", "0");
 
 	struct bl_store_opts so = {.busy_timeout_ms = 10000};
-	if (bl_store_open(db_uri, &so, &db, &d)) {
+	if (bl_store_open(tdb.uri, &so, &db, &d)) {
 		fprintf(stderr, "%s\n", d.msg);
 		return -1;
 	}
@@ -501,7 +389,7 @@ static int group_setup(void **state)
 	    .routes = routes,
 	    .n_routes = n,
 	    .app = &web,
-	    .db_uri = db_uri,
+	    .db_uri = tdb.uri,
 	    .db_opts = so,
 	    .threads = 4,
 	    .body_max = 65536,
@@ -530,21 +418,11 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char cmd[1024];
 	bl_http_stop(srv);
 	bl_web_finish(&web);
 	bl_store_close(db);
 	bl_config_destroy(cfg);
-	if (*pg_name) {
-		snprintf(cmd, sizeof(cmd),
-		         "psql -q '%s' -c 'DROP DATABASE IF EXISTS %s' >/dev/null",
-		         getenv("BL_TEST_PG"), pg_name);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not drop %s\n", pg_name);
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	tl_db_drop(&tdb);
 	(void)state;
 	return 0;
 }
@@ -604,9 +482,9 @@ static void test_pages_by_role(void **state)
 			         bl_role_name(whos[w]->role));
 			get(path, whos[w]->cookie, &r);
 			long want = whos[w]->role >= pages[i].role ? 200 : 403;
-			expect_status(&r, want, what);
+			tl_want_status(&r, want, what);
 			check_page(what, r.body, r.len);
-			assert_true(header(&r, "Content-Security-Policy", csp, sizeof(csp)));
+			assert_true(tl_header(&r, "Content-Security-Policy", csp, sizeof(csp)));
 			if (!strstr(csp, "script-src 'self'") || strstr(csp, "unsafe"))
 				fail_msg("%s: CSP %s", what, csp);
 			/* the payloads are shown escaped, never raw */
@@ -635,18 +513,18 @@ static void test_login_redirect_and_fixation(void **state)
 	char loc[512];
 	/* no session: to the login page with where to go after */
 	get("/admin/posts?before=5", NULL, &r);
-	expect_status(&r, 303, "GET /admin/posts without a session");
-	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	tl_want_status(&r, 303, "GET /admin/posts without a session");
+	assert_true(tl_header(&r, "Location", loc, sizeof(loc)));
 	if (strcmp(loc, "/admin/login?next=%2Fadmin%2Fposts%3Fbefore%3D5") != 0)
 		fail_msg("login redirect: got %s", loc);
 	reply_free(&r);
 	/* an unknown cookie is no session */
 	get("/admin", "bl_admin=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &r);
-	expect_status(&r, 303, "GET /admin with a made-up cookie");
+	tl_want_status(&r, 303, "GET /admin with a made-up cookie");
 	reply_free(&r);
 	/* the login page renders, and a wrong password gets it again */
 	get("/admin/login?next=%2Fadmin%2Flists", NULL, &r);
-	expect_status(&r, 200, "GET /admin/login");
+	tl_want_status(&r, 200, "GET /admin/login");
 	check_page("login page", r.body, r.len);
 	assert_non_null(strstr(r.body, "value=\"/admin/lists\""));
 	reply_free(&r);
@@ -654,13 +532,13 @@ static void test_login_redirect_and_fixation(void **state)
 	login_form(NULL, nc, sizeof(nc), nonce, sizeof(nonce));
 	snprintf(body0, sizeof(body0), "csrf=%s&name=ada&password=wrong&next=%%2Fadmin", nonce);
 	post("/admin/login", body0, nc, &r);
-	expect_status(&r, 200, "a wrong password");
+	tl_want_status(&r, 200, "a wrong password");
 	assert_non_null(strstr(r.body, "Wrong user name or password"));
 	assert_false(set_cookie_of(&r, BL_ADMIN_COOKIE, loc, sizeof(loc)));
 	reply_free(&r);
 	snprintf(body0, sizeof(body0), "csrf=%s&x=1", nonce);
 	post("/admin/login", body0, nc, &r);
-	expect_status(&r, 422, "login without fields");
+	tl_want_status(&r, 422, "login without fields");
 	reply_free(&r);
 
 	/* session fixation: a session cookie from before login is not valid after it */
@@ -671,10 +549,10 @@ static void test_login_redirect_and_fixation(void **state)
 	if (strcmp(before, w.cookie) == 0)
 		fail_msg("the session id did not change at login: %s", w.cookie);
 	get("/admin", before, &r);
-	expect_status(&r, 303, "the session cookie from before login");
+	tl_want_status(&r, 303, "the session cookie from before login");
 	reply_free(&r);
 	get("/admin", w.cookie, &r);
-	expect_status(&r, 200, "the new session");
+	tl_want_status(&r, 200, "the new session");
 	reply_free(&r);
 	editor = w;
 
@@ -682,18 +560,18 @@ static void test_login_redirect_and_fixation(void **state)
 	struct who v = viewer;
 	login(&v, NULL);
 	post("/admin/logout", "csrf=wrong", v.cookie, &r);
-	expect_status(&r, 403, "logout with a wrong CSRF token");
+	tl_want_status(&r, 403, "logout with a wrong CSRF token");
 	reply_free(&r);
 	get("/admin", v.cookie, &r);
-	expect_status(&r, 200, "still logged in after a refused logout");
+	tl_want_status(&r, 200, "still logged in after a refused logout");
 	reply_free(&r);
 	char body[128];
 	snprintf(body, sizeof(body), "csrf=%s", v.csrf);
 	post("/admin/logout", body, v.cookie, &r);
-	expect_status(&r, 303, "logout");
+	tl_want_status(&r, 303, "logout");
 	reply_free(&r);
 	get("/admin", v.cookie, &r);
-	expect_status(&r, 303, "after logout");
+	tl_want_status(&r, 303, "after logout");
 	reply_free(&r);
 	(void)state;
 }
@@ -764,7 +642,7 @@ static void test_login_csrf(void **state)
 		     : cases[i].cookie == 2 ? nc2
 		                            : NULL,
 		     &r);
-		expect_status(&r, 403, cases[i].what);
+		tl_want_status(&r, 403, cases[i].what);
 		if (set_cookie_of(&r, BL_ADMIN_COOKIE, sc, sizeof(sc)))
 			fail_msg("%s: a session cookie was set: %s", cases[i].what, sc);
 		if (!strstr(r.body, "The login form had expired or was not sent from this page"))
@@ -792,7 +670,7 @@ static void test_login_csrf(void **state)
 	snprintf(body, sizeof(body), "csrf=%s&name=%s&password=%s&next=%%2Fadmin%%2Flists", nonce,
 	         admin.name, admin.password);
 	post("/admin/login", body, cookies, &r);
-	expect_status(&r, 303, "the login page's own nonce and cookie");
+	tl_want_status(&r, 303, "the login page's own nonce and cookie");
 	assert_true(set_cookie_of(&r, BL_ADMIN_COOKIE, sc, sizeof(sc)));
 	reply_free(&r);
 	(void)state;
@@ -833,8 +711,8 @@ static void test_login_next(void **state)
 		snprintf(path, sizeof(path), "/admin/login?next=%s", cases[i].next);
 		snprintf(what, sizeof(what), "GET %s with a session", path);
 		get(path, viewer.cookie, &r);
-		expect_status(&r, cases[i].status, what);
-		int has = header(&r, "Location", loc, sizeof(loc));
+		tl_want_status(&r, cases[i].status, what);
+		int has = tl_header(&r, "Location", loc, sizeof(loc));
 		if (cases[i].location ? !has || strcmp(loc, cases[i].location) != 0 : has)
 			fail_msg("%s: got Location \"%s\", want \"%s\"", what, has ? loc : "(none)",
 			         cases[i].location ? cases[i].location : "(none)");
@@ -843,7 +721,7 @@ static void test_login_next(void **state)
 			continue;
 		/* and the form carries only a good next */
 		get(path, NULL, &r);
-		expect_status(&r, 200, what);
+		tl_want_status(&r, 200, what);
 		char want[1100];
 		snprintf(want, sizeof(want), "name=\"next\" value=\"%s\"", cases[i].location);
 		if (!strstr(r.body, want))
@@ -933,7 +811,7 @@ static void test_csrf_every_post(void **state)
 			snprintf(what, sizeof(what), "POST %s as admin with CSRF token \"%s\"",
 			         path, bad[b]);
 			do_write(&writes[i], &admin, bad[b], &r);
-			expect_status(&r, 403, what);
+			tl_want_status(&r, 403, what);
 			reply_free(&r);
 			char *after = fingerprint();
 			if (strcmp(before, after) != 0)
@@ -949,7 +827,7 @@ static void test_csrf_every_post(void **state)
 		do_write(&writes[i], &admin, editor.csrf, &r);
 		write_path(&writes[i], path, sizeof(path));
 		snprintf(what, sizeof(what), "POST %s as admin with the editor's CSRF token", path);
-		expect_status(&r, 403, what);
+		tl_want_status(&r, 403, what);
 		reply_free(&r);
 		char *after = fingerprint();
 		if (strcmp(before, after) != 0)
@@ -974,7 +852,7 @@ static void test_roles_every_post(void **state)
 			snprintf(what, sizeof(what), "POST %s as %s", path,
 			         bl_role_name(whos[w]->role));
 			do_write(&writes[i], whos[w], NULL, &r);
-			expect_status(&r, 403, what);
+			tl_want_status(&r, 403, what);
 			reply_free(&r);
 			char *after = fingerprint();
 			if (strcmp(before, after) != 0)
@@ -991,7 +869,7 @@ static void test_roles_every_post(void **state)
 		do_write(&writes[i], &nobody, NULL, &r);
 		write_path(&writes[i], path, sizeof(path));
 		snprintf(what, sizeof(what), "POST %s without a session", path);
-		expect_status(&r, 403, what);
+		tl_want_status(&r, 403, what);
 		reply_free(&r);
 		char *after = fingerprint();
 		if (strcmp(before, after) != 0)
@@ -1022,7 +900,7 @@ static void test_flow(void **state)
 	         "csrf=%s&slug=town&name=Town+news&description=d&optin=single&visibility=public",
 	         editor.csrf);
 	post("/admin/lists/new", body, editor.cookie, &r);
-	expect_status(&r, 303, "create a list");
+	tl_want_status(&r, 303, "create a list");
 	reply_free(&r);
 	struct bl_list l = {0};
 	assert_int_equal(db->ops->list_get(db, "town", &l), 1);
@@ -1030,22 +908,22 @@ static void test_flow(void **state)
 		fail_msg("list: got %s/%d", l.name, (int)l.optin);
 	bl_list_clear(&l);
 	post("/admin/lists/new", body, editor.cookie, &r);
-	expect_status(&r, 409, "the same slug again");
+	tl_want_status(&r, 409, "the same slug again");
 	reply_free(&r);
 	signup("t1@example.org", "T One", 0 + list_news);
 
 	/* a post: bad input first, then a draft, the preview, send */
 	snprintf(body, sizeof(body), "csrf=%s&subject=&body=x&list=town&action=draft", editor.csrf);
 	post("/admin/posts/new", body, editor.cookie, &r);
-	expect_status(&r, 422, "a post without subject");
+	tl_want_status(&r, 422, "a post without subject");
 	reply_free(&r);
 	snprintf(body, sizeof(body),
 	         "csrf=%s&subject=Flow+post&body=Hello+%%2A%%2Athere%%2A%%2A&list=news&list=town&"
 	         "breaking=1&action=draft",
 	         editor.csrf);
 	post("/admin/posts/new", body, editor.cookie, &r);
-	expect_status(&r, 303, "save a draft");
-	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	tl_want_status(&r, 303, "save a draft");
+	assert_true(tl_header(&r, "Location", loc, sizeof(loc)));
 	int64_t id = id_after(loc, "/admin/posts/");
 	reply_free(&r);
 	struct bl_post p = {0};
@@ -1058,11 +936,11 @@ static void test_flow(void **state)
 
 	snprintf(path, sizeof(path), "/admin/posts/%lld/preview", (long long)id);
 	get(path, viewer.cookie, &r);
-	expect_status(&r, 200, "preview");
+	tl_want_status(&r, 200, "preview");
 	assert_non_null(strstr(r.body, "<strong>there</strong>"));
-	assert_true(header(&r, "X-Frame-Options", v, sizeof(v)));
+	assert_true(tl_header(&r, "X-Frame-Options", v, sizeof(v)));
 	assert_string_equal(v, "SAMEORIGIN");
-	assert_true(header(&r, "Content-Security-Policy", v, sizeof(v)));
+	assert_true(tl_header(&r, "Content-Security-Policy", v, sizeof(v)));
 	if (strstr(v, "script-src") || !strstr(v, "default-src 'none'") || !strstr(v, "sandbox"))
 		fail_msg("preview CSP: got %s", v);
 	reply_free(&r);
@@ -1079,11 +957,11 @@ static void test_flow(void **state)
 	snprintf(body, sizeof(body), "csrf=%s&scheduled_at=2001-01-01T10:00", editor.csrf);
 	snprintf(path, sizeof(path), "/admin/posts/%lld/schedule", (long long)id);
 	post(path, body, editor.cookie, &r);
-	expect_status(&r, 422, "schedule in the past");
+	tl_want_status(&r, 422, "schedule in the past");
 	reply_free(&r);
 	snprintf(body, sizeof(body), "csrf=%s&scheduled_at=2099-06-01T10:30", editor.csrf);
 	post(path, body, editor.cookie, &r);
-	expect_status(&r, 303, "schedule");
+	tl_want_status(&r, 303, "schedule");
 	reply_free(&r);
 	assert_int_equal(db->ops->post_get(db, id, &p), 1);
 	assert_int_equal(p.status, BL_POST_SCHEDULED);
@@ -1100,8 +978,8 @@ static void test_flow(void **state)
 			get(path, editor.cookie, &r);
 		else
 			post(path, body, editor.cookie, &r);
-		expect_status(&r, 200,
-		              m ? "POST send without confirm=1" : "GET the send confirmation");
+		tl_want_status(&r, 200,
+		               m ? "POST send without confirm=1" : "GET the send confirmation");
 		check_page("send confirmation", r.body, r.len);
 		/* news: reader, other and t1 (confirmed, single opt-in); town: none; two lists */
 		static const char want_q[] =
@@ -1120,14 +998,14 @@ static void test_flow(void **state)
 		bl_post_clear(&p);
 	}
 	get(path, viewer.cookie, &r);
-	expect_status(&r, 403, "a viewer asks to send");
+	tl_want_status(&r, 403, "a viewer asks to send");
 	reply_free(&r);
 	snprintf(body, sizeof(body), "csrf=%s&confirm=1", editor.csrf);
 	post(path, body, editor.cookie, &r);
-	expect_status(&r, 303, "send");
+	tl_want_status(&r, 303, "send");
 	reply_free(&r);
 	post(path, body, editor.cookie, &r);
-	expect_status(&r, 409, "send twice");
+	tl_want_status(&r, 409, "send twice");
 	reply_free(&r);
 	assert_int_equal(db->ops->post_get(db, id, &p), 1);
 	assert_int_equal(p.status, BL_POST_SENDING);
@@ -1138,7 +1016,7 @@ static void test_flow(void **state)
 	/* progress JSON */
 	snprintf(path, sizeof(path), "/admin/posts/%lld/progress.json", (long long)id);
 	get(path, viewer.cookie, &r);
-	expect_status(&r, 200, "progress.json");
+	tl_want_status(&r, 200, "progress.json");
 	json_t *j = json_loads(r.body, 0, NULL);
 	assert_non_null(j);
 	if (strcmp(json_string_value(json_object_get(j, "status")), "sending") != 0 ||
@@ -1157,7 +1035,7 @@ static void test_flow(void **state)
 			/* cancel asks first too */
 			snprintf(body, sizeof(body), "csrf=%s", editor.csrf);
 			post(path, body, editor.cookie, &r);
-			expect_status(&r, 200, "cancel without confirm=1");
+			tl_want_status(&r, 200, "cancel without confirm=1");
 			assert_non_null(strstr(r.body, "Cancel \xe2\x80\x9c"
 			                               "Flow post\xe2\x80\x9d?"));
 			reply_free(&r);
@@ -1167,7 +1045,7 @@ static void test_flow(void **state)
 			snprintf(body, sizeof(body), "csrf=%s&confirm=1", editor.csrf);
 		}
 		post(path, body, editor.cookie, &r);
-		expect_status(&r, 303, steps[i][0]);
+		tl_want_status(&r, 303, steps[i][0]);
 		reply_free(&r);
 		assert_int_equal(db->ops->post_get(db, id, &p), 1);
 		if (strcmp(bl_post_status_name(p.status), steps[i][1]) != 0)
@@ -1178,7 +1056,7 @@ static void test_flow(void **state)
 	/* the deliveries table with a filter */
 	snprintf(path, sizeof(path), "/admin/posts/%lld?state=suppressed", (long long)id);
 	get(path, viewer.cookie, &r);
-	expect_status(&r, 200, "deliveries filtered");
+	tl_want_status(&r, 200, "deliveries filtered");
 	check_page("deliveries filtered", r.body, r.len);
 	assert_non_null(strstr(r.body, "<option value=\"suppressed\" selected>"));
 	assert_non_null(strstr(r.body, "reader@example.org"));
@@ -1186,7 +1064,7 @@ static void test_flow(void **state)
 
 	/* the audit log has it all, newest first */
 	get("/admin/audit", admin.cookie, &r);
-	expect_status(&r, 200, "audit log");
+	tl_want_status(&r, 200, "audit log");
 	static const char *const actions[] = {"post.cancel", "post.resume",   "post.pause",
 	                                      "post.send",   "post.schedule", "post.create",
 	                                      "list.create"};
@@ -1212,7 +1090,7 @@ static void test_composer_checks(void **state)
 	struct reply r;
 	char body[1024], path[256], v[1024];
 	get("/admin/posts/new", editor.cookie, &r);
-	expect_status(&r, 200, "the composer");
+	tl_want_status(&r, 200, "the composer");
 	if (strstr(r.body, "There is no list to send to yet"))
 		fail_msg("the composer says there is no list, with lists");
 	assert_non_null(strstr(r.body, "name=\"list\" value=\"news\""));
@@ -1230,7 +1108,7 @@ static void test_composer_checks(void **state)
 		         editor.csrf, actions[i]);
 		post("/admin/posts/new", body, editor.cookie, &r);
 		snprintf(v, sizeof(v), "save a body that does not compile (%s)", actions[i]);
-		expect_status(&r, 422, v);
+		tl_want_status(&r, 422, v);
 		check_page(v, r.body, r.len);
 		if (!strstr(r.body, "The body cannot be composed: line 1:"))
 			fail_msg("%s: no error with its line in %.2000s", v, r.body);
@@ -1254,13 +1132,13 @@ static void test_composer_checks(void **state)
 	snprintf(path, sizeof(path), "/admin/posts/%lld/send", (long long)p.id);
 	snprintf(body, sizeof(body), "csrf=%s&confirm=1", editor.csrf);
 	post(path, body, editor.cookie, &r);
-	expect_status(&r, 422, "send a post whose body does not compile");
+	tl_want_status(&r, 422, "send a post whose body does not compile");
 	assert_non_null(strstr(r.body, "line 1:"));
 	reply_free(&r);
 	snprintf(path, sizeof(path), "/admin/posts/%lld/schedule", (long long)p.id);
 	snprintf(body, sizeof(body), "csrf=%s&scheduled_at=2099-01-01T10:00", editor.csrf);
 	post(path, body, editor.cookie, &r);
-	expect_status(&r, 422, "schedule a post whose body does not compile");
+	tl_want_status(&r, 422, "schedule a post whose body does not compile");
 	reply_free(&r);
 	struct bl_post got = {0};
 	assert_int_equal(db->ops->post_get(db, p.id, &got), 1);
@@ -1269,10 +1147,10 @@ static void test_composer_checks(void **state)
 	bl_post_clear(&got);
 	snprintf(path, sizeof(path), "/admin/posts/%lld/preview", (long long)p.id);
 	get(path, editor.cookie, &r);
-	expect_status(&r, 422, "the preview of a body that does not compile");
-	assert_true(header(&r, "X-Frame-Options", v, sizeof(v)));
+	tl_want_status(&r, 422, "the preview of a body that does not compile");
+	assert_true(tl_header(&r, "X-Frame-Options", v, sizeof(v)));
 	assert_string_equal(v, "SAMEORIGIN");
-	assert_true(header(&r, "Content-Security-Policy", v, sizeof(v)));
+	assert_true(tl_header(&r, "Content-Security-Policy", v, sizeof(v)));
 	if (!strstr(v, "frame-ancestors 'self'") || strstr(v, "script-src"))
 		fail_msg("preview error CSP: got %s", v);
 	assert_non_null(strstr(r.body, "No preview"));
@@ -1315,7 +1193,7 @@ static void test_preview_links_do_not_work(void **state)
 	assert_int_equal(db->ops->post_create(db, &p, &lid, 1), 0);
 	snprintf(path, sizeof(path), "/admin/posts/%lld/preview", (long long)p.id);
 	get(path, viewer.cookie, &r);
-	expect_status(&r, 200, "preview as a viewer");
+	tl_want_status(&r, 200, "preview as a viewer");
 	/* it is the subscriber's message (the address is in it) */
 	if (!strstr(r.body, "preview.victim@example.org") &&
 	    !strstr(r.body, "preview.victim%40example.org"))
@@ -1336,7 +1214,7 @@ static void test_preview_links_do_not_work(void **state)
 			struct reply pr;
 			snprintf(what, sizeof(what), "GET %s from the preview", link);
 			get(link, NULL, &pr);
-			expect_status(&pr, 404, what);
+			tl_want_status(&pr, 404, what);
 			reply_free(&pr);
 			snprintf(what, sizeof(what), "POST %s (one-click) from the preview", link);
 			post(link, "List-Unsubscribe=One-Click", NULL, &pr);
@@ -1360,7 +1238,7 @@ static void test_preview_links_do_not_work(void **state)
 	bl_token_make(&web.secret, BL_TOKEN_UNSUBSCRIBE, sid, lid, 0, tok);
 	snprintf(path, sizeof(path), "/unsubscribe/%s", tok);
 	get(path, NULL, &r);
-	expect_status(&r, 200, "the real unsubscribe link");
+	tl_want_status(&r, 200, "the real unsubscribe link");
 	reply_free(&r);
 	/* tidy: the other tests count posts */
 	assert_int_equal(db->ops->post_set_status(db, p.id, 1u << BL_POST_DRAFT, BL_POST_CANCELLED,
@@ -1425,7 +1303,7 @@ static void test_import_multipart_nul(void **state)
 		char *before = fingerprint();
 		struct reply r;
 		http("POST", "/admin/import", bl_buf_str(&bb), bb.len, ctype, editor.cookie, &r);
-		expect_status(&r, cases[i].status, cases[i].what);
+		tl_want_status(&r, cases[i].status, cases[i].what);
 		reply_free(&r);
 		bl_buf_finish(&bb);
 		char *after = fingerprint();
@@ -1509,7 +1387,7 @@ static void test_validation_matches_api(void **state)
 		snprintf(what, sizeof(what), "POST %s %s", cases[i].path, cases[i].fields);
 		char *before = fingerprint();
 		post(cases[i].path, body, editor.cookie, &r);
-		expect_status(&r, 422, what);
+		tl_want_status(&r, 422, what);
 		check_page(what, r.body, r.len);
 		if (!strstr(r.body, cases[i].want))
 			fail_msg("%s: want \"%s\" in %.3000s", what, cases[i].want, r.body);
@@ -1532,8 +1410,8 @@ static void test_validation_matches_api(void **state)
 	         "news&action=draft",
 	         editor.csrf);
 	post("/admin/posts/new", body, editor.cookie, &r);
-	expect_status(&r, 303, "a draft with a good From");
-	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	tl_want_status(&r, 303, "a draft with a good From");
+	assert_true(tl_header(&r, "Location", loc, sizeof(loc)));
 	int64_t good = id_after(loc, "/admin/posts/");
 	reply_free(&r);
 	struct bl_post got = {0};
@@ -1581,7 +1459,7 @@ static void test_send_checks_sender(void **state)
 		snprintf(body, sizeof(body), "csrf=%s&%s", editor.csrf, cases[i].fields);
 		snprintf(what, sizeof(what), "%s a post whose From is no address", cases[i].action);
 		post(path, body, editor.cookie, &r);
-		expect_status(&r, 422, what);
+		tl_want_status(&r, 422, what);
 		if (!strstr(r.body, cases[i].title) || !strstr(r.body, "cannot go out"))
 			fail_msg("%s: want \"%s\" and why in %.3000s", what, cases[i].title,
 			         r.body);
@@ -1604,7 +1482,7 @@ static void test_send_checks_sender(void **state)
 		         editor.csrf, actions[i]);
 		snprintf(what, sizeof(what), "composer %s without a sender", actions[i]);
 		post("/admin/posts/new", body, editor.cookie, &r);
-		expect_status(&r, 422, what);
+		tl_want_status(&r, 422, what);
 		if (!strstr(r.body, "cannot go out"))
 			fail_msg("%s: no reason in %.3000s", what, r.body);
 		assert_non_null(strstr(r.body, "value=\"No sender\""));
@@ -1619,9 +1497,9 @@ static void test_send_checks_sender(void **state)
 	snprintf(body, sizeof(body), "csrf=%s&subject=No+sender+yet&body=x&list=news&action=draft",
 	         editor.csrf);
 	post("/admin/posts/new", body, editor.cookie, &r);
-	expect_status(&r, 303, "a draft without a sender configured");
+	tl_want_status(&r, 303, "a draft without a sender configured");
 	char loc[256];
-	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	assert_true(tl_header(&r, "Location", loc, sizeof(loc)));
 	int64_t later = id_after(loc, "/admin/posts/");
 	reply_free(&r);
 	set("from", "Test News <news@bulletin.test>");
@@ -1650,8 +1528,8 @@ static void test_import(void **state)
 	                 "\r\n--%s--\r\n",
 	                 b, editor.csrf, b, b, b, b);
 	http("POST", "/admin/import", body, (size_t)n, ctype, editor.cookie, &r);
-	expect_status(&r, 303, "import upload");
-	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	tl_want_status(&r, 303, "import upload");
+	assert_true(tl_header(&r, "Location", loc, sizeof(loc)));
 	int64_t id = id_after(loc, "/admin/jobs/");
 	reply_free(&r);
 	struct bl_job j = {0};
@@ -1670,14 +1548,14 @@ static void test_import(void **state)
 		fail_msg("job size: got %lld", (long long)j.size);
 	bl_job_clear(&j);
 	get(loc, viewer.cookie, &r);
-	expect_status(&r, 200, "job page");
+	tl_want_status(&r, 200, "job page");
 	check_page("job page", r.body, r.len);
 	assert_non_null(strstr(r.body, "people.csv"));
 	assert_non_null(strstr(r.body, "<progress"));
 	reply_free(&r);
 	snprintf(path, sizeof(path), "%s/progress.json", loc);
 	get(path, viewer.cookie, &r);
-	expect_status(&r, 200, "job progress");
+	tl_want_status(&r, 200, "job progress");
 	json_t *o = json_loads(r.body, 0, NULL);
 	assert_non_null(o);
 	assert_int_equal(json_integer_value(json_object_get(o, "id")), id);
@@ -1685,11 +1563,11 @@ static void test_import(void **state)
 	reply_free(&r);
 	/* no file, no list: refused, no job */
 	http("POST", "/admin/import?list=nope", "email\n", 6, "text/csv", editor.cookie, &r);
-	expect_status(&r, 403, "raw upload without a CSRF token");
+	tl_want_status(&r, 403, "raw upload without a CSRF token");
 	reply_free(&r);
 	snprintf(path, sizeof(path), "/admin/import?list=nope&csrf=%s", editor.csrf);
 	http("POST", path, "email\n", 6, "text/csv", editor.cookie, &r);
-	expect_status(&r, 422, "an unknown list");
+	tl_want_status(&r, 422, "an unknown list");
 	reply_free(&r);
 	(void)state;
 }
@@ -1741,7 +1619,7 @@ static void test_last_admin(void **state)
 	post(path, body, admin.cookie, &r);
 	pthread_join(th, NULL);
 	assert_int_equal(l.rc, 0);
-	expect_status(&r, 409, "demote the last admin");
+	tl_want_status(&r, 409, "demote the last admin");
 	if (!strstr(r.body, "bea is the last admin: make another user admin first"))
 		fail_msg("demote the last admin: the page does not say why: %.2000s", r.body);
 	check_page("last admin", r.body, r.len);
@@ -1761,8 +1639,8 @@ static char *import_and_run(const char *query, const char *csv, int64_t *job)
 	char path[512], loc[256];
 	snprintf(path, sizeof(path), "/admin/import?%s&csrf=%s", query, editor.csrf);
 	http("POST", path, csv, strlen(csv), "text/csv", editor.cookie, &r);
-	expect_status(&r, 303, query);
-	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	tl_want_status(&r, 303, query);
+	assert_true(tl_header(&r, "Location", loc, sizeof(loc)));
 	*job = id_after(loc, "/admin/jobs/");
 	reply_free(&r);
 	struct bl_import_job_opts o = {.batch = 100};
@@ -1774,7 +1652,7 @@ static char *import_and_run(const char *query, const char *csv, int64_t *job)
 	if (rc != 0)
 		fail_msg("bl_import_job_run: got %d (%s)", rc, d.msg);
 	get(loc, viewer.cookie, &r);
-	expect_status(&r, 200, "job page");
+	tl_want_status(&r, 200, "job page");
 	check_page(query, r.body, r.len);
 	char *html = r.body;
 	r.body = NULL;
@@ -1790,7 +1668,7 @@ static void test_import_report(void **state)
 	struct reply r;
 	int64_t job;
 	get("/admin/import", editor.cookie, &r);
-	expect_status(&r, 200, "import page");
+	tl_want_status(&r, 200, "import page");
 	static const char *const want[] = {
 	    "<select id=\"format\" name=\"format\">",
 	    "<option value=\"plain\">Plain list of addresses",
@@ -1840,7 +1718,7 @@ static void test_import_report(void **state)
 	char path[256];
 	snprintf(path, sizeof(path), "/admin/import?list=news&format=excel&csrf=%s", editor.csrf);
 	http("POST", path, "email\n", 6, "text/csv", editor.cookie, &r);
-	expect_status(&r, 422, "an unknown format");
+	tl_want_status(&r, 422, "an unknown format");
 	reply_free(&r);
 	(void)state;
 }
@@ -1875,7 +1753,7 @@ static void test_blocklist_reason_cut(void **state)
 		snprintf(what, sizeof(what), "blocklist, a reason cut at a %zu-byte character",
 		         strlen(cases[i].ch));
 		post(path, body, editor.cookie, &r);
-		expect_status(&r, 303, what);
+		tl_want_status(&r, 303, what);
 		reply_free(&r);
 		struct bl_subscriber got = {0};
 		assert_int_equal(db->ops->subscriber_get_id(db, sid, &got), 1);
@@ -1886,7 +1764,7 @@ static void test_blocklist_reason_cut(void **state)
 		/* a reason that fits is kept whole, the character too */
 		snprintf(body, sizeof(body), "csrf=%s&reason=short+%s", editor.csrf, cases[i].enc);
 		post(path, body, editor.cookie, &r);
-		expect_status(&r, 303, "blocklist, a short reason");
+		tl_want_status(&r, 303, "blocklist, a short reason");
 		reply_free(&r);
 		assert_int_equal(db->ops->subscriber_get_id(db, sid, &got), 1);
 		snprintf(want, sizeof(want), "short %s", cases[i].ch);
@@ -1915,14 +1793,14 @@ static void test_subscribers_add_filter_erase(void **state)
 	         "csrf=%s&email=Added%%40Example.org&name=Ada+Added&add_list=news&confirmed=1",
 	         editor.csrf);
 	post("/admin/subscribers/new", body, editor.cookie, &r);
-	expect_status(&r, 303, "add a subscriber");
-	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	tl_want_status(&r, 303, "add a subscriber");
+	assert_true(tl_header(&r, "Location", loc, sizeof(loc)));
 	int64_t id = id_after(loc, "/admin/subscribers/");
 	if (!strstr(loc, "done=added"))
 		fail_msg("add: got Location %s", loc);
 	reply_free(&r);
 	get(loc, editor.cookie, &r);
-	expect_status(&r, 200, "the added subscriber");
+	tl_want_status(&r, 200, "the added subscriber");
 	if (!find_ci(r.body, "Added@Example.org added.</p>"))
 		fail_msg("add notice: got %.3000s", r.body);
 	reply_free(&r);
@@ -1945,7 +1823,7 @@ static void test_subscribers_add_filter_erase(void **state)
 		char *before = fingerprint();
 		snprintf(body, sizeof(body), "csrf=%s&%s", editor.csrf, bad[i].body);
 		post("/admin/subscribers/new", body, editor.cookie, &r);
-		expect_status(&r, bad[i].status, bad[i].body);
+		tl_want_status(&r, bad[i].status, bad[i].body);
 		check_page(bad[i].body, r.body, r.len);
 		if (!strstr(r.body, bad[i].want))
 			fail_msg("%s: want %s", bad[i].body, bad[i].want);
@@ -1959,13 +1837,13 @@ static void test_subscribers_add_filter_erase(void **state)
 	/* a viewer cannot add */
 	snprintf(body, sizeof(body), "csrf=%s&email=v%%40example.org", viewer.csrf);
 	post("/admin/subscribers/new", body, viewer.cookie, &r);
-	expect_status(&r, 403, "a viewer adds");
+	tl_want_status(&r, 403, "a viewer adds");
 	reply_free(&r);
 
 	/* an unconfirmed one on the xss list (single opt-in: added unconfirmed? no: subscribed);
 	 * the filter by subscription status needs the list and shows the column */
 	get("/admin/subscribers?list=news&status=confirmed", viewer.cookie, &r);
-	expect_status(&r, 200, "filter confirmed on news");
+	tl_want_status(&r, 200, "filter confirmed on news");
 	check_page("filter confirmed on news", r.body, r.len);
 	assert_non_null(strstr(r.body, "<optgroup label=\"On News &lt;script&gt;"));
 	assert_non_null(strstr(r.body, "<option value=\"confirmed\" selected>"));
@@ -1974,7 +1852,7 @@ static void test_subscribers_add_filter_erase(void **state)
 		fail_msg("filter: the row with its subscription: got %.4000s", r.body);
 	reply_free(&r);
 	get("/admin/subscribers?list=news&status=unsubscribed", viewer.cookie, &r);
-	expect_status(&r, 200, "filter unsubscribed on news");
+	tl_want_status(&r, 200, "filter unsubscribed on news");
 	if (find_ci(r.body, "Added@Example.org"))
 		fail_msg("filter unsubscribed: a confirmed subscriber listed");
 	reply_free(&r);
@@ -1986,29 +1864,29 @@ static void test_subscribers_add_filter_erase(void **state)
 	/* erase asks first (GET and a POST without confirm=1), then erases */
 	snprintf(path, sizeof(path), "/admin/subscribers/%lld/erase", (long long)id);
 	get(path, editor.cookie, &r);
-	expect_status(&r, 200, "erase confirmation");
+	tl_want_status(&r, 200, "erase confirmation");
 	check_page("erase confirmation", r.body, r.len);
 	assert_non_null(find_ci(r.body, "Erase Added@Example.org for good?"));
 	reply_free(&r);
 	snprintf(body, sizeof(body), "csrf=%s", editor.csrf);
 	post(path, body, editor.cookie, &r);
-	expect_status(&r, 200, "erase without confirm=1");
+	tl_want_status(&r, 200, "erase without confirm=1");
 	reply_free(&r);
 	assert_int_equal(db->ops->subscriber_get(db, "added@example.org", &sub), 1);
 	bl_subscriber_clear(&sub);
 	get(path, viewer.cookie, &r);
-	expect_status(&r, 403, "a viewer asks to erase");
+	tl_want_status(&r, 403, "a viewer asks to erase");
 	reply_free(&r);
 	snprintf(body, sizeof(body), "csrf=%s&confirm=1", editor.csrf);
 	post(path, body, editor.cookie, &r);
-	expect_status(&r, 303, "erase");
+	tl_want_status(&r, 303, "erase");
 	reply_free(&r);
 	assert_int_equal(db->ops->subscriber_get(db, "added@example.org", &sub), 0);
 	/* and the erased address cannot be added back here */
 	snprintf(body, sizeof(body), "csrf=%s&email=added%%40example.org&add_list=news",
 	         editor.csrf);
 	post("/admin/subscribers/new", body, editor.cookie, &r);
-	expect_status(&r, 409, "add an erased address");
+	tl_want_status(&r, 409, "add an erased address");
 	assert_non_null(strstr(r.body, "erased at its owner's request"));
 	reply_free(&r);
 	(void)state;
@@ -2024,8 +1902,8 @@ static void test_notices_and_finished_post(void **state)
 	         "visibility=public",
 	         editor.csrf);
 	post("/admin/lists/new", body, editor.cookie, &r);
-	expect_status(&r, 303, "create Book club");
-	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	tl_want_status(&r, 303, "create Book club");
+	assert_true(tl_header(&r, "Location", loc, sizeof(loc)));
 	reply_free(&r);
 	get(loc, editor.cookie, &r);
 	if (!strstr(r.body, "List \xe2\x80\x9c"
@@ -2045,7 +1923,7 @@ static void test_notices_and_finished_post(void **state)
 	char path[128];
 	snprintf(path, sizeof(path), "/admin/posts/%lld", (long long)id);
 	get(path, editor.cookie, &r);
-	expect_status(&r, 200, "a sent post");
+	tl_want_status(&r, 200, "a sent post");
 	check_page("a sent post", r.body, r.len);
 	if (strstr(r.body, "msgs/s") || strstr(r.body, "ETA") || strstr(r.body, ">Actions<"))
 		fail_msg("a sent post shows rate, ETA or an Actions heading");
@@ -2072,7 +1950,7 @@ static void test_users_and_tokens(void **state)
 	/* a user: the password shown once works */
 	snprintf(body, sizeof(body), "csrf=%s&name=newbie&role=editor", admin.csrf);
 	post("/admin/users/new", body, admin.cookie, &r);
-	expect_status(&r, 200, "add a user");
+	tl_want_status(&r, 200, "add a user");
 	check_page("user added", r.body, r.len);
 	struct who nb = {.name = "newbie", .role = BL_ROLE_EDITOR};
 	const char *p = strstr(r.body, "id=\"secret\" class=\"mono secret\" value=\"");
@@ -2090,9 +1968,9 @@ static void test_users_and_tokens(void **state)
 	snprintf(body, sizeof(body), "csrf=%s&role=viewer", admin.csrf);
 	snprintf(path, sizeof(path), "/admin/users/%lld/role", (long long)nb.id);
 	post(path, body, admin.cookie, &r);
-	expect_status(&r, 303, "change the role");
+	tl_want_status(&r, 303, "change the role");
 	char loc[256];
-	assert_true(header(&r, "Location", loc, sizeof(loc)));
+	assert_true(tl_header(&r, "Location", loc, sizeof(loc)));
 	reply_free(&r);
 	get(loc, admin.cookie, &r);
 	assert_non_null(strstr(r.body, "newbie is now a viewer."));
@@ -2101,30 +1979,30 @@ static void test_users_and_tokens(void **state)
 	reply_free(&r);
 	snprintf(body, sizeof(body), "csrf=%s&subject=x&body=y&list=news&action=draft", nb.csrf);
 	post("/admin/posts/new", body, nb.cookie, &r);
-	expect_status(&r, 403, "a demoted user writes");
+	tl_want_status(&r, 403, "a demoted user writes");
 	reply_free(&r);
 	snprintf(body, sizeof(body), "csrf=%s", admin.csrf);
 	snprintf(path, sizeof(path), "/admin/users/%lld/password", (long long)nb.id);
 	post(path, body, admin.cookie, &r);
-	expect_status(&r, 200, "reset the password");
+	tl_want_status(&r, 200, "reset the password");
 	reply_free(&r);
 	get("/admin", nb.cookie, &r);
-	expect_status(&r, 303, "a session after a password reset");
+	tl_want_status(&r, 303, "a session after a password reset");
 	reply_free(&r);
 	snprintf(path, sizeof(path), "/admin/users/%lld/delete", (long long)admin.id);
 	post(path, body, admin.cookie, &r);
-	expect_status(&r, 409, "delete yourself");
+	tl_want_status(&r, 409, "delete yourself");
 	reply_free(&r);
 	snprintf(path, sizeof(path), "/admin/users/%lld/delete", (long long)nb.id);
 	post(path, body, admin.cookie, &r);
-	expect_status(&r, 303, "delete a user");
+	tl_want_status(&r, 303, "delete a user");
 	reply_free(&r);
 	assert_int_equal(db->ops->user_get(db, "newbie", 0, &u), 0);
 
 	/* a token, shown once, works as a bearer token; then deleted */
 	snprintf(body, sizeof(body), "csrf=%s&name=ci-bot&role=viewer", admin.csrf);
 	post("/admin/tokens/new", body, admin.cookie, &r);
-	expect_status(&r, 200, "create a token");
+	tl_want_status(&r, 200, "create a token");
 	p = strstr(r.body, "value=\"" BL_API_TOKEN_PREFIX);
 	assert_non_null(p);
 	char token[BL_API_TOKEN_LEN + 8], hex[BL_HASH_HEX];
@@ -2142,7 +2020,7 @@ static void test_users_and_tokens(void **state)
 	reply_free(&r);
 	snprintf(body, sizeof(body), "csrf=%s", admin.csrf);
 	post("/admin/tokens/ci-bot/delete", body, admin.cookie, &r);
-	expect_status(&r, 303, "delete a token");
+	tl_want_status(&r, 303, "delete a token");
 	reply_free(&r);
 	assert_int_equal(db->ops->token_get(db, hex, bl_now(), &t), 0);
 	(void)state;
@@ -2153,17 +2031,17 @@ static void test_static(void **state)
 	struct reply r;
 	char v[256];
 	get("/admin/static/admin.js", NULL, &r);
-	expect_status(&r, 200, "admin.js");
-	assert_true(header(&r, "Content-Type", v, sizeof(v)));
+	tl_want_status(&r, 200, "admin.js");
+	assert_true(tl_header(&r, "Content-Type", v, sizeof(v)));
 	assert_non_null(strstr(v, "javascript"));
 	assert_non_null(strstr(r.body, "data-progress-url"));
 	reply_free(&r);
 	get("/admin/static/admin.css", NULL, &r);
-	expect_status(&r, 200, "admin.css");
+	tl_want_status(&r, 200, "admin.css");
 	assert_non_null(strstr(r.body, ".bl-chart-bar"));
 	reply_free(&r);
 	get("/admin/nothing-here", admin.cookie, &r);
-	expect_status(&r, 404, "an unknown admin page");
+	tl_want_status(&r, 404, "an unknown admin page");
 	reply_free(&r);
 	(void)state;
 }

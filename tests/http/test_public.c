@@ -35,11 +35,14 @@
 #include "store/store.h"
 #include "util/time.h"
 
+#include "lib.h"
+
 #ifndef BL_TEST_BACKEND
 #define BL_TEST_BACKEND "sqlite"
 #endif
 
-static char tmpdir[128], db_uri[512], outbox[256], pg_name[64];
+static struct tl_db tdb;
+static char outbox[256];
 static struct bl_config *cfg;
 static struct bl_store *db; /* the test's own handle, for checks */
 static struct bl_web web;
@@ -49,74 +52,19 @@ static int64_t list_news, list_local, list_hidden;
 
 /* ---- HTTP ---- */
 
-struct reply {
-	long status;
-	char *body;
-	size_t len;
-	char headers[16384];
-	size_t hlen;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	r->body = realloc(r->body, r->len + size * n + 1);
-	memcpy(r->body + r->len, p, size * n);
-	r->len += size * n;
-	r->body[r->len] = 0;
-	return size * n;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	size_t k = size * n;
-	if (r->hlen + k < sizeof(r->headers) - 1) {
-		memcpy(r->headers + r->hlen, p, k);
-		r->hlen += k;
-		r->headers[r->hlen] = 0;
-	}
-	return k;
-}
-
-static void reply_free(struct reply *r)
-{
-	free(r->body);
-	memset(r, 0, sizeof(*r));
-}
-
 /* One request; @body NULL for a GET; @cookie "name=value" or NULL; @iface a local 127.x
  * address to send from, or NULL. */
 static void http(const char *method, const char *path, const char *body, size_t body_len,
                  const char *cookie, const char *iface, struct reply *r)
 {
-	char url[4096];
-	CURL *c = curl_easy_init();
-	memset(r, 0, sizeof(*r));
-	r->body = calloc(1, 1);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "bulletin-test/1");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	if (cookie)
-		curl_easy_setopt(c, CURLOPT_COOKIE, cookie);
-	if (iface)
-		curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
-	}
-	if (strcmp(method, "HEAD") == 0)
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	CURLcode rc = curl_easy_perform(c);
-	if (rc != CURLE_OK)
-		fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_cleanup(c);
+	struct tl_request q = {.method = method,
+	                       .path = path,
+	                       .body = body,
+	                       .body_len = body_len,
+	                       .cookie = cookie,
+	                       .iface = iface,
+	                       .user_agent = "bulletin-test/1"};
+	tl_fetch(port, &q, r);
 }
 
 static void get(const char *path, struct reply *r)
@@ -127,36 +75,6 @@ static void get(const char *path, struct reply *r)
 static void post(const char *path, const char *body, const char *cookie, struct reply *r)
 {
 	http("POST", path, body, strlen(body), cookie, NULL, r);
-}
-
-/* The value of response header @name (case-insensitive), into @out; 1 when present. */
-static int header(const struct reply *r, const char *name, char *out, size_t size)
-{
-	const char *p = r->headers;
-	size_t n = strlen(name);
-	while (p && *p) {
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			p += n + 1;
-			p += strspn(p, " ");
-			size_t k = strcspn(p, "\r\n");
-			if (k >= size)
-				k = size - 1;
-			memcpy(out, p, k);
-			out[k] = 0;
-			return 1;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return 0;
-}
-
-static void expect_status(const struct reply *r, long want, const char *what)
-{
-	if (r->status != want)
-		fail_msg("%s: got HTTP %ld, want %ld; body: %.300s", what, r->status, want,
-		         r->body);
 }
 
 /* A served form: its token and the cookie that goes with it. */
@@ -170,7 +88,7 @@ static void fetch_form(struct form *f)
 	struct reply r;
 	char sc[256];
 	get("/", &r);
-	expect_status(&r, 200, "GET /");
+	tl_want_status(&r, 200, "GET /");
 	const char *p = strstr(r.body, "name=\"form_token\"");
 	assert_non_null(p);
 	p = strstr(p, "value=\"");
@@ -186,7 +104,7 @@ static void fetch_form(struct form *f)
 	assert_int_equal(n, BL_TOKEN_LEN - 1);
 	memcpy(f->token, p, n);
 	f->token[n] = 0;
-	assert_true(header(&r, "Set-Cookie", sc, sizeof(sc)));
+	assert_true(tl_header(&r, "Set-Cookie", sc, sizeof(sc)));
 	size_t k = strcspn(sc, ";");
 	sc[k] = 0;
 	snprintf(f->cookie, sizeof(f->cookie), "%s", sc);
@@ -449,30 +367,11 @@ static void budgets(double ip, double global, double resend)
 static int group_setup(void **state)
 {
 	struct bl_diag d;
-	const char *backend = BL_TEST_BACKEND;
-	if (strcmp(backend, "postgres") == 0 && !(getenv("BL_TEST_PG") && *getenv("BL_TEST_PG"))) {
-		printf("1..0 # SKIP BL_TEST_PG is not set\n");
-		exit(77);
-	}
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bl-http-public-XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (tl_db_create(BL_TEST_BACKEND, "public", &tdb))
 		return -1;
-	if (strcmp(backend, "postgres") == 0) {
-		const char *pg = getenv("BL_TEST_PG");
-		char cmd[1024];
-		snprintf(pg_name, sizeof(pg_name), "bl_http_%ld", (long)getpid());
-		snprintf(cmd, sizeof(cmd), "psql -q '%s' -c 'CREATE DATABASE %s' >/dev/null", pg,
-		         pg_name);
-		if (system(cmd) != 0)
-			return -1;
-		const char *slash = strrchr(pg, '/');
-		snprintf(db_uri, sizeof(db_uri), "%.*s/%s", (int)(slash - pg), pg, pg_name);
-	} else {
-		snprintf(db_uri, sizeof(db_uri), "sqlite:%s/bulletin.db", tmpdir);
-	}
-	snprintf(outbox, sizeof(outbox), "%s/outbox", tmpdir);
+	snprintf(outbox, sizeof(outbox), "%s/outbox", tdb.dir);
 	cfg = bl_config_create();
-	set("db", db_uri);
+	set("db", tdb.uri);
 	set("from", "Test News <news@bulletin.test>");
 	set("public_url", "http://bulletin.test");
 	set("site_name", "Test News");
@@ -483,7 +382,7 @@ static int group_setup(void **state)
 	set("log_level", "error");
 
 	struct bl_store_opts so = {.busy_timeout_ms = 10000};
-	if (bl_store_open(db_uri, &so, &db, &d)) {
+	if (bl_store_open(tdb.uri, &so, &db, &d)) {
 		fprintf(stderr, "%s\n", d.msg);
 		return -1;
 	}
@@ -509,7 +408,7 @@ static int group_setup(void **state)
 	    .routes = routes,
 	    .n_routes = n,
 	    .app = &web,
-	    .db_uri = db_uri,
+	    .db_uri = tdb.uri,
 	    .db_opts = so,
 	    .threads = 4,
 	    .body_max = 65536,
@@ -528,21 +427,11 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char cmd[1024];
 	bl_http_stop(srv);
 	bl_web_finish(&web);
 	bl_store_close(db);
 	bl_config_destroy(cfg);
-	if (*pg_name) {
-		snprintf(cmd, sizeof(cmd),
-		         "psql -q '%s' -c 'DROP DATABASE IF EXISTS %s' >/dev/null",
-		         getenv("BL_TEST_PG"), pg_name);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not drop %s\n", pg_name);
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	tl_db_drop(&tdb);
 	(void)state;
 	return 0;
 }
@@ -554,22 +443,22 @@ static void test_index(void **state)
 	struct reply r;
 	char v[512];
 	get("/", &r);
-	expect_status(&r, 200, "GET /");
+	tl_want_status(&r, 200, "GET /");
 	assert_non_null(strstr(r.body, "value=\"news\""));
 	assert_non_null(strstr(r.body, "value=\"local\""));
 	assert_null(strstr(r.body, "value=\"hidden\"")); /* private lists are not offered */
 	assert_non_null(strstr(r.body, "name=\"website\""));
-	assert_true(header(&r, "Content-Security-Policy", v, sizeof(v)));
+	assert_true(tl_header(&r, "Content-Security-Policy", v, sizeof(v)));
 	assert_non_null(strstr(v, "frame-ancestors 'none'"));
-	assert_true(header(&r, "X-Content-Type-Options", v, sizeof(v)));
+	assert_true(tl_header(&r, "X-Content-Type-Options", v, sizeof(v)));
 	assert_string_equal(v, "nosniff");
-	assert_true(header(&r, "Referrer-Policy", v, sizeof(v)));
-	assert_true(header(&r, "Set-Cookie", v, sizeof(v)));
+	assert_true(tl_header(&r, "Referrer-Policy", v, sizeof(v)));
+	assert_true(tl_header(&r, "Set-Cookie", v, sizeof(v)));
 	assert_non_null(strstr(v, "HttpOnly"));
 	assert_non_null(strstr(v, "SameSite=Strict"));
 	reply_free(&r);
 	get("/subscribe?list=local", &r);
-	expect_status(&r, 200, "GET /subscribe?list=local");
+	tl_want_status(&r, 200, "GET /subscribe?list=local");
 	reply_free(&r);
 	(void)state;
 }
@@ -580,7 +469,7 @@ static void test_double_optin(void **state)
 	struct reply r;
 	char path[512];
 	signup("Reader.One@Example.org", "&name=Reader%20One&list=news", &r);
-	expect_status(&r, 200, "signup");
+	tl_want_status(&r, 200, "signup");
 	assert_non_null(strstr(r.body, "Reader.One@example.org"));
 	reply_free(&r);
 	int64_t id = subscriber_id("reader.one@example.org");
@@ -598,27 +487,27 @@ static void test_double_optin(void **state)
 		fail_msg("no confirmation mail with a /confirm/ link in %s", outbox);
 
 	get(path, &r); /* a mail scanner following the link changes nothing */
-	expect_status(&r, 200, "GET confirm");
+	tl_want_status(&r, 200, "GET confirm");
 	assert_non_null(strstr(r.body, "method=\"post\""));
 	reply_free(&r);
 	assert_int_equal(sub_status("reader.one@example.org", list_news, NULL), BL_SUB_UNCONFIRMED);
 
 	post(path, "", NULL, &r);
-	expect_status(&r, 200, "POST confirm");
+	tl_want_status(&r, 200, "POST confirm");
 	assert_non_null(strstr(r.body, "/preferences/"));
 	reply_free(&r);
 	assert_int_equal(sub_status("reader.one@example.org", list_news, NULL), BL_SUB_CONFIRMED);
 	assert_int_equal(events(id, BL_CONSENT_CONFIRM, NULL), 1);
 
 	post(path, "", NULL, &r); /* a replay: the success page again, nothing new */
-	expect_status(&r, 200, "replayed confirm");
+	tl_want_status(&r, 200, "replayed confirm");
 	reply_free(&r);
 	assert_int_equal(events(id, BL_CONSENT_CONFIRM, NULL), 1);
 
 	/* Signing up again never downgrades, and sends no new mail. */
 	int64_t mails = mails_for(id);
 	signup("reader.one@example.org", NULL, &r);
-	expect_status(&r, 200, "second signup");
+	tl_want_status(&r, 200, "second signup");
 	reply_free(&r);
 	assert_int_equal(sub_status("reader.one@example.org", list_news, NULL), BL_SUB_CONFIRMED);
 	assert_int_equal(mails_for(id), mails);
@@ -629,7 +518,7 @@ static void test_single_optin(void **state)
 {
 	struct reply r;
 	signup("local.reader@example.org", "&list=local", &r);
-	expect_status(&r, 200, "single opt-in signup");
+	tl_want_status(&r, 200, "single opt-in signup");
 	reply_free(&r);
 	assert_int_equal(sub_status("local.reader@example.org", list_local, NULL),
 	                 BL_SUB_CONFIRMED);
@@ -653,7 +542,7 @@ static void test_tokens(void **state)
 	size_t at = strlen("/confirm/") + 5;
 	bad[at] = bad[at] == 'A' ? 'B' : 'A';
 	post(bad, "", NULL, &r);
-	expect_status(&r, 404, "flipped token");
+	tl_want_status(&r, 404, "flipped token");
 	reply_free(&r);
 	/* forged: right shape, another key */
 	struct bl_secret other;
@@ -662,24 +551,24 @@ static void test_tokens(void **state)
 	bl_token_make(&other, BL_TOKEN_CONFIRM, id, 1, bl_now() + 3600, tok);
 	snprintf(bad, sizeof(bad), "/confirm/%s", tok);
 	post(bad, "", NULL, &r);
-	expect_status(&r, 404, "forged token");
+	tl_want_status(&r, 404, "forged token");
 	reply_free(&r);
 	/* wrong purpose: an unsubscribe token on /confirm/, a confirm token on /unsubscribe/ */
 	token_path("/confirm/", BL_TOKEN_UNSUBSCRIBE, id, list_news, 0, bad, sizeof(bad));
 	post(bad, "", NULL, &r);
-	expect_status(&r, 404, "unsubscribe token on /confirm/");
+	tl_want_status(&r, 404, "unsubscribe token on /confirm/");
 	reply_free(&r);
 	snprintf(bad, sizeof(bad), "/unsubscribe/%s", path + strlen("/confirm/"));
 	post(bad, "List-Unsubscribe=One-Click", NULL, &r);
-	expect_status(&r, 404, "confirm token on /unsubscribe/");
+	tl_want_status(&r, 404, "confirm token on /unsubscribe/");
 	reply_free(&r);
 	/* garbage and truncation */
 	get("/confirm/short", &r);
-	expect_status(&r, 404, "short token");
+	tl_want_status(&r, 404, "short token");
 	reply_free(&r);
 	snprintf(bad, sizeof(bad), "%.*s", (int)strlen(path) - 1, path);
 	get(bad, &r);
-	expect_status(&r, 404, "truncated token");
+	tl_want_status(&r, 404, "truncated token");
 	reply_free(&r);
 	assert_int_equal(sub_status("tok@example.org", list_news, NULL), BL_SUB_UNCONFIRMED);
 
@@ -690,7 +579,7 @@ static void test_tokens(void **state)
 	token_path("/confirm/", BL_TOKEN_CONFIRM, id, confirm_post, bl_now() - 10, bad,
 	           sizeof(bad));
 	post(bad, "", NULL, &r);
-	expect_status(&r, 410, "expired token");
+	tl_want_status(&r, 410, "expired token");
 	assert_non_null(strstr(r.body, "/resend"));
 	reply_free(&r);
 	assert_int_equal(sub_status("tok@example.org", list_news, NULL), BL_SUB_UNCONFIRMED);
@@ -699,11 +588,11 @@ static void test_tokens(void **state)
 	char resend[700];
 	snprintf(resend, sizeof(resend), "%s/resend", bad);
 	post(resend, "", NULL, &r);
-	expect_status(&r, 200, "resend");
+	tl_want_status(&r, 200, "resend");
 	reply_free(&r);
 	assert_int_equal(mails_for(id), before);
 	get(resend, &r);
-	expect_status(&r, 405, "GET resend");
+	tl_want_status(&r, 405, "GET resend");
 	reply_free(&r);
 	(void)state;
 }
@@ -719,20 +608,20 @@ static void test_unsubscribe(void **state)
 	token_path("/unsubscribe/", BL_TOKEN_UNSUBSCRIBE, id, list_local, 0, path, sizeof(path));
 
 	get(path, &r); /* a GET on the one-click URL: a page, no change */
-	expect_status(&r, 200, "GET unsubscribe");
+	tl_want_status(&r, 200, "GET unsubscribe");
 	assert_non_null(strstr(r.body, "method=\"post\""));
 	reply_free(&r);
 	assert_int_equal(sub_status("leaver@example.org", list_local, NULL), BL_SUB_CONFIRMED);
 
 	http("POST", path, "List-Unsubscribe=One-Click", 26, NULL, NULL, &r);
-	expect_status(&r, 200, "one-click");
-	assert_false(header(&r, "Location", v, sizeof(v)));
+	tl_want_status(&r, 200, "one-click");
+	assert_false(tl_header(&r, "Location", v, sizeof(v)));
 	reply_free(&r);
 	assert_int_equal(sub_status("leaver@example.org", list_local, NULL), BL_SUB_UNSUBSCRIBED);
 	assert_int_equal(events(id, BL_CONSENT_UNSUBSCRIBE, NULL), 1);
 
 	http("POST", path, "List-Unsubscribe=One-Click", 26, NULL, NULL, &r); /* replay */
-	expect_status(&r, 200, "one-click replay");
+	tl_want_status(&r, 200, "one-click replay");
 	reply_free(&r);
 	assert_int_equal(events(id, BL_CONSENT_UNSUBSCRIBE, NULL), 1);
 
@@ -742,7 +631,7 @@ static void test_unsubscribe(void **state)
 	assert_int_equal(sub_status("leaver@example.org", list_local, NULL), BL_SUB_CONFIRMED);
 	token_path("/unsubscribe/", BL_TOKEN_UNSUBSCRIBE, id, 0, 0, path, sizeof(path));
 	post(path, "", NULL, &r);
-	expect_status(&r, 200, "unsubscribe button");
+	tl_want_status(&r, 200, "unsubscribe button");
 	assert_non_null(strstr(r.body, "/preferences/"));
 	reply_free(&r);
 	assert_int_equal(sub_status("leaver@example.org", list_local, NULL), BL_SUB_UNSUBSCRIBED);
@@ -759,7 +648,7 @@ static void test_preferences(void **state)
 	int64_t id = subscriber_id("prefs@example.org");
 	token_path("/preferences/", BL_TOKEN_PREFERENCES, id, 0, 0, path, sizeof(path));
 	get(path, &r);
-	expect_status(&r, 200, "GET preferences");
+	tl_want_status(&r, 200, "GET preferences");
 	assert_non_null(strstr(r.body, "prefs@example.org"));
 	reply_free(&r);
 
@@ -767,7 +656,7 @@ static void test_preferences(void **state)
 	snprintf(body, sizeof(body), "name=P%%C3%%A9r&list=%lld&mode_%lld=daily&list=%lld",
 	         (long long)list_local, (long long)list_local, (long long)list_news);
 	post(path, body, NULL, &r);
-	expect_status(&r, 200, "POST preferences");
+	tl_want_status(&r, 200, "POST preferences");
 	reply_free(&r);
 	assert_int_equal(sub_status("prefs@example.org", list_local, &mode), BL_SUB_CONFIRMED);
 	assert_int_equal(mode, BL_MODE_DAILY);
@@ -778,26 +667,26 @@ static void test_preferences(void **state)
 	snprintf(body, sizeof(body), "name=P%%C3%%A9r&list=%lld&mode_%lld=daily",
 	         (long long)list_local, (long long)list_local);
 	post(path, body, NULL, &r);
-	expect_status(&r, 200, "POST preferences 2");
+	tl_want_status(&r, 200, "POST preferences 2");
 	reply_free(&r);
 	assert_int_equal(sub_status("prefs@example.org", list_news, NULL), BL_SUB_UNSUBSCRIBED);
 
 	/* refused input changes nothing */
 	snprintf(body, sizeof(body), "name=a%%0Db&list=%lld", (long long)list_local);
 	post(path, body, NULL, &r);
-	expect_status(&r, 400, "CR in the name");
+	tl_want_status(&r, 400, "CR in the name");
 	reply_free(&r);
 	snprintf(body, sizeof(body), "list=%lld&mode_%lld=hourly", (long long)list_local,
 	         (long long)list_local);
 	post(path, body, NULL, &r);
-	expect_status(&r, 400, "unknown mode");
+	tl_want_status(&r, 400, "unknown mode");
 	reply_free(&r);
 	assert_int_equal(sub_status("prefs@example.org", list_local, &mode), BL_SUB_CONFIRMED);
 	assert_int_equal(mode, BL_MODE_DAILY);
 
 	/* a body that is not the page's form (JSON, no fields) is not "leave every list" */
 	post(path, "{\"lists\": []}", NULL, &r);
-	expect_status(&r, 400, "a JSON body on the preferences form");
+	tl_want_status(&r, 400, "a JSON body on the preferences form");
 	reply_free(&r);
 	assert_int_equal(sub_status("prefs@example.org", list_local, NULL), BL_SUB_CONFIRMED);
 
@@ -805,7 +694,7 @@ static void test_preferences(void **state)
 	char data[600];
 	snprintf(data, sizeof(data), "%s/data", path);
 	get(data, &r);
-	expect_status(&r, 200, "data");
+	tl_want_status(&r, 200, "data");
 	json_error_t je;
 	json_t *doc = json_loads(r.body, 0, &je);
 	if (!doc)
@@ -823,11 +712,11 @@ static void test_preferences(void **state)
 	char erase[600];
 	snprintf(erase, sizeof(erase), "%s/erase", path);
 	get(erase, &r);
-	expect_status(&r, 200, "GET erase");
+	tl_want_status(&r, 200, "GET erase");
 	reply_free(&r);
 	assert_true(subscriber_id("prefs@example.org") > 0);
 	post(erase, "", NULL, &r);
-	expect_status(&r, 200, "POST erase");
+	tl_want_status(&r, 200, "POST erase");
 	reply_free(&r);
 	assert_int_equal(subscriber_id("prefs@example.org"), 0);
 	char hash[BL_HASH_HEX];
@@ -835,14 +724,14 @@ static void test_preferences(void **state)
 	bl_suppression_hash("prefs@example.org", hash);
 	assert_int_equal(db->ops->suppression_get(db, hash, &since), 1);
 	get(path, &r);
-	expect_status(&r, 404, "preferences after erasure");
+	tl_want_status(&r, 404, "preferences after erasure");
 	reply_free(&r);
 	/* the next subscriber never gets the erased one's id: the old link stays dead */
 	signup("after.erase@example.org", "&list=local", &r);
 	reply_free(&r);
 	assert_true(subscriber_id("after.erase@example.org") > id);
 	get(path, &r);
-	expect_status(&r, 404, "an erased subscriber's link after a new signup");
+	tl_want_status(&r, 404, "an erased subscriber's link after a new signup");
 	reply_free(&r);
 	(void)state;
 }
@@ -857,12 +746,12 @@ static void test_bots(void **state)
 	snprintf(body, sizeof(body), "email=bot1%%40example.org&list=news&form_token=%s&website=x",
 	         f.token);
 	post("/subscribe", body, f.cookie, &r);
-	expect_status(&r, 200, "honeypot");
+	tl_want_status(&r, 200, "honeypot");
 	reply_free(&r);
 	assert_int_equal(subscriber_id("bot1@example.org"), 0);
 
 	post("/subscribe", "email=bot2%40example.org&list=news&website=", NULL, &r);
-	expect_status(&r, 200, "no form token");
+	tl_want_status(&r, 200, "no form token");
 	reply_free(&r);
 	assert_int_equal(subscriber_id("bot2@example.org"), 0);
 
@@ -871,7 +760,7 @@ static void test_bots(void **state)
 	snprintf(body, sizeof(body),
 	         "email=bot3%%40example.org&list=news&form_token=%s&website=", f.token);
 	post("/subscribe", body, f.cookie, &r);
-	expect_status(&r, 200, "too fresh");
+	tl_want_status(&r, 200, "too fresh");
 	reply_free(&r);
 	assert_int_equal(subscriber_id("bot3@example.org"), 0);
 	set("form_min_fill", "0");
@@ -881,14 +770,14 @@ static void test_bots(void **state)
 	char sc[256];
 	fetch_form(&f);
 	http("GET", "/", NULL, 0, f.cookie, NULL, &r2);
-	expect_status(&r2, 200, "a second tab");
-	if (header(&r2, "Set-Cookie", sc, sizeof(sc)))
+	tl_want_status(&r2, 200, "a second tab");
+	if (tl_header(&r2, "Set-Cookie", sc, sizeof(sc)))
 		assert_int_equal(strncmp(sc, f.cookie, strlen(f.cookie)), 0);
 	reply_free(&r2);
 	snprintf(body, sizeof(body),
 	         "email=tab1%%40example.org&list=local&form_token=%s&website=", f.token);
 	post("/subscribe", body, f.cookie, &r);
-	expect_status(&r, 200, "the first tab's form after a second tab opened");
+	tl_want_status(&r, 200, "the first tab's form after a second tab opened");
 	reply_free(&r);
 	assert_true(subscriber_id("tab1@example.org") > 0);
 
@@ -897,10 +786,10 @@ static void test_bots(void **state)
 	snprintf(body, sizeof(body),
 	         "email=csrf%%40example.org&list=news&form_token=%s&website=", f.token);
 	post("/subscribe", body, NULL, &r);
-	expect_status(&r, 403, "no cookie");
+	tl_want_status(&r, 403, "no cookie");
 	reply_free(&r);
 	post("/subscribe", body, "bl_form=1234", &r);
-	expect_status(&r, 403, "another cookie");
+	tl_want_status(&r, 403, "another cookie");
 	reply_free(&r);
 	assert_int_equal(subscriber_id("csrf@example.org"), 0);
 	(void)state;
@@ -940,7 +829,7 @@ static void test_bad_input(void **state)
 
 	/* a bad %-escape, and a body over the limit */
 	post("/subscribe", "email=%ZZ&list=news", NULL, &r);
-	expect_status(&r, 400, "bad escape");
+	tl_want_status(&r, 400, "bad escape");
 	reply_free(&r);
 	size_t big = 70000;
 	char *huge = malloc(big + 1);
@@ -948,7 +837,7 @@ static void test_bad_input(void **state)
 	memcpy(huge, "email=", 6);
 	huge[big] = 0;
 	http("POST", "/subscribe", huge, big, NULL, NULL, &r);
-	expect_status(&r, 413, "oversized body");
+	tl_want_status(&r, 413, "oversized body");
 	reply_free(&r);
 	free(huge);
 	(void)state;
@@ -963,13 +852,13 @@ static void test_budgets(void **state)
 	for (int i = 0; i < 3; i++) {
 		snprintf(email, sizeof(email), "budget%d@example.org", i);
 		signup(email, NULL, &r);
-		expect_status(&r, 200, "within the per-IP budget");
+		tl_want_status(&r, 200, "within the per-IP budget");
 		reply_free(&r);
 	}
 	signup("budget9@example.org", NULL, &r);
-	expect_status(&r, 429, "over the per-IP budget");
+	tl_want_status(&r, 429, "over the per-IP budget");
 	char v[64];
-	assert_true(header(&r, "Retry-After", v, sizeof(v)));
+	assert_true(tl_header(&r, "Retry-After", v, sizeof(v)));
 	reply_free(&r);
 	assert_int_equal(subscriber_id("budget9@example.org"), 0);
 
@@ -980,14 +869,14 @@ static void test_budgets(void **state)
 	signup("breaker1@example.org", NULL, &r);
 	reply_free(&r);
 	signup("breaker2@example.org", NULL, &r);
-	expect_status(&r, 429, "over the global budget");
+	tl_want_status(&r, 429, "over the global budget");
 	reply_free(&r);
 	assert_int_equal(confirm_posts(), before + 2);
 	/* the breaker is open: signups still recorded once the budget allows, but no mail */
 	bl_ratelimit_destroy(web.signup_global);
 	web.signup_global = bl_ratelimit_create(0, 1, 10);
 	signup("breaker3@example.org", NULL, &r);
-	expect_status(&r, 200, "signup while the breaker is open");
+	tl_want_status(&r, 200, "signup while the breaker is open");
 	reply_free(&r);
 	assert_true(subscriber_id("breaker3@example.org") > 0);
 	assert_int_equal(confirm_posts(), before + 2);
