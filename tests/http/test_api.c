@@ -36,6 +36,8 @@
 #include "import/job.h"
 #include "store/store.h"
 #include "util/time.h"
+
+#include "lib.h"
 #include "util/xalloc.h"
 
 #ifndef BL_TEST_BACKEND
@@ -44,7 +46,7 @@
 
 #define IMPORT_MAX 4096 /* the upload route's limit in this test (config import_max) */
 
-static char tmpdir[128], db_uri[512], pg_name[64];
+static struct tl_db tdb;
 static struct bl_config *cfg;
 static struct bl_store *db; /* the test's own handle */
 static struct bl_web web;
@@ -57,64 +59,10 @@ static char session_id[BL_RANDOM_ID_LEN], session_csrf[BL_RANDOM_ID_LEN];
 
 /* ---- HTTP ---- */
 
-struct reply {
-	long status;
-	char *body;
-	size_t len;
-	char headers[16384];
-	size_t hlen;
-	json_t *json; /* the body parsed, when it is JSON */
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	r->body = bl_xrealloc(r->body, r->len + size * n + 1);
-	memcpy(r->body + r->len, p, size * n);
-	r->len += size * n;
-	r->body[r->len] = '\0';
-	return size * n;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	size_t k = size * n;
-	if (r->hlen + k < sizeof(r->headers)) {
-		memcpy(r->headers + r->hlen, p, k);
-		r->hlen += k;
-		r->headers[r->hlen] = '\0';
-	}
-	return k;
-}
-
-static void reply_free(struct reply *r)
-{
-	free(r->body);
-	json_decref(r->json);
-	memset(r, 0, sizeof(*r));
-}
-
 /* Response header @name's value into @out (empty when absent). */
 static const char *header(const struct reply *r, const char *name, char *out, size_t n)
 {
-	size_t nl = strlen(name);
-	out[0] = '\0';
-	for (const char *p = r->headers; *p;) {
-		const char *eol = strstr(p, "\r\n");
-		size_t ll = eol ? (size_t)(eol - p) : strlen(p);
-		if (ll > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
-			const char *v = p + nl + 1;
-			while (*v == ' ')
-				v++;
-			size_t vl = (size_t)(p + ll - v);
-			snprintf(out, n, "%.*s", (int)vl, v);
-			break;
-		}
-		if (!eol)
-			break;
-		p = eol + 2;
-	}
+	tl_header(r, name, out, n);
 	return out;
 }
 
@@ -127,10 +75,7 @@ static const char *header(const struct reply *r, const char *name, char *out, si
 static void call_raw(const char *method, const char *path, const char *auth, const char *ctype,
                      const char *body, size_t body_len, struct reply *r)
 {
-	char url[2048], h[512];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-	memset(r, 0, sizeof(*r));
-	CURL *c = curl_easy_init();
+	char h[512];
 	struct curl_slist *hl = NULL;
 	if (strcmp(auth, "session") == 0 || strcmp(auth, "session-nocsrf") == 0) {
 		snprintf(h, sizeof(h), "Cookie: %s=%s", BL_ADMIN_COOKIE, session_id);
@@ -151,28 +96,14 @@ static void call_raw(const char *method, const char *path, const char *auth, con
 		hl = curl_slist_append(hl, h);
 	}
 	hl = curl_slist_append(hl, "Expect:");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
-	}
-	CURLcode rc = curl_easy_perform(c);
-	if (rc != CURLE_OK)
-		fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	struct tl_request q = {.method = method,
+	                       .path = path,
+	                       .body = body,
+	                       .body_len = body_len,
+	                       .hdrs = hl,
+	                       .timeout = 60};
+	tl_fetch(port, &q, r);
 	curl_slist_free_all(hl);
-	curl_easy_cleanup(c);
-	if (!r->body)
-		r->body = bl_xstrdup("");
-	json_error_t err;
-	r->json = r->len ? json_loads(r->body, 0, &err) : NULL;
 }
 
 /* A JSON call: @body (NULL: none) as application/json. */
@@ -181,13 +112,6 @@ static void call(const char *method, const char *path, const char *auth, const c
 {
 	call_raw(method, path, auth, body ? "application/json" : NULL, body,
 	         body ? strlen(body) : 0, r);
-}
-
-static void want_status(const struct reply *r, long want, const char *what)
-{
-	if (r->status != want)
-		fail_msg("%s: got status %ld, want %ld; body: %.400s", what, r->status, want,
-		         r->body);
 }
 
 /* @text reads as a sentence (see want_problem); the first word doubled
@@ -218,7 +142,7 @@ static void want_sentence(const char *text, const char *what)
 static void want_problem(const struct reply *r, long status, const char *kind, const char *what)
 {
 	char ct[128];
-	want_status(r, status, what);
+	tl_want_status(r, status, what);
 	header(r, "Content-Type", ct, sizeof(ct));
 	if (strcmp(ct, "application/problem+json") != 0)
 		fail_msg("%s: got Content-Type \"%s\", want application/problem+json", what, ct);
@@ -282,38 +206,19 @@ static void make_token(const char *name, enum bl_role role, char out[BL_API_TOKE
 static int group_setup(void **state)
 {
 	struct bl_diag d;
-	const char *backend = BL_TEST_BACKEND;
-	if (strcmp(backend, "postgres") == 0 && !(getenv("BL_TEST_PG") && *getenv("BL_TEST_PG"))) {
-		printf("1..0 # SKIP BL_TEST_PG is not set\n");
-		exit(77);
-	}
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bl-http-api-XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (tl_db_create(BL_TEST_BACKEND, "api", &tdb))
 		return -1;
-	if (strcmp(backend, "postgres") == 0) {
-		const char *pg = getenv("BL_TEST_PG");
-		char cmd[1024];
-		snprintf(pg_name, sizeof(pg_name), "bl_api_%ld", (long)getpid());
-		snprintf(cmd, sizeof(cmd), "psql -q '%s' -c 'CREATE DATABASE %s' >/dev/null", pg,
-		         pg_name);
-		if (system(cmd) != 0)
-			return -1;
-		const char *slash = strrchr(pg, '/');
-		snprintf(db_uri, sizeof(db_uri), "%.*s/%s", (int)(slash - pg), pg, pg_name);
-	} else {
-		snprintf(db_uri, sizeof(db_uri), "sqlite:%s/bulletin.db", tmpdir);
-	}
 	cfg = bl_config_create();
-	set("db", db_uri);
+	set("db", tdb.uri);
 	set("from", "Test News <news@bulletin.test>");
 	set("public_url", "http://bulletin.test");
 	char relay[300];
-	snprintf(relay, sizeof(relay), "maildir:%s/outbox", tmpdir);
+	snprintf(relay, sizeof(relay), "maildir:%s/outbox", tdb.dir);
 	set("relay", relay);
 	set("log_level", "error");
 
 	struct bl_store_opts so = {.busy_timeout_ms = 10000};
-	if (bl_store_open(db_uri, &so, &db, &d)) {
+	if (bl_store_open(tdb.uri, &so, &db, &d)) {
 		fprintf(stderr, "%s\n", d.msg);
 		return -1;
 	}
@@ -353,7 +258,7 @@ static int group_setup(void **state)
 	    .routes = routes,
 	    .n_routes = n,
 	    .app = &web,
-	    .db_uri = db_uri,
+	    .db_uri = tdb.uri,
 	    .db_opts = so,
 	    .threads = 4,
 	    .body_max = 65536,
@@ -373,22 +278,12 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char cmd[1024];
 	bl_http_stop(srv);
 	free(routes);
 	bl_web_finish(&web);
 	bl_store_close(db);
 	bl_config_destroy(cfg);
-	if (*pg_name) {
-		snprintf(cmd, sizeof(cmd),
-		         "psql -q '%s' -c 'DROP DATABASE IF EXISTS %s' >/dev/null",
-		         getenv("BL_TEST_PG"), pg_name);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not drop %s\n", pg_name);
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	tl_db_drop(&tdb);
 	(void)state;
 	return 0;
 }
@@ -666,7 +561,7 @@ static void test_openapi_operations_routed(void **state)
 		fail_msg("PUT /api/v1/lists: got Allow \"%s\", want \"GET, HEAD, POST\"", allow);
 	reply_free(&r);
 	call("GET", "/api/v1/openapi.json", "", NULL, &r);
-	want_status(&r, 200, "GET openapi.json without a token");
+	tl_want_status(&r, 200, "GET openapi.json without a token");
 	assert_non_null(json_object_get(r.json, "paths"));
 	reply_free(&r);
 }
@@ -749,7 +644,7 @@ static void test_roles(void **state)
 	/* The viewer reads. */
 	struct reply r;
 	call("GET", "/api/v1/lists", tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET /lists as viewer");
+	tl_want_status(&r, 200, "GET /lists as viewer");
 	reply_free(&r);
 }
 
@@ -757,19 +652,19 @@ static void test_session_csrf(void **state)
 {
 	struct reply r;
 	call("GET", "/api/v1/stats", "session-nocsrf", NULL, &r);
-	want_status(&r, 200, "GET with a session, no CSRF header");
+	tl_want_status(&r, 200, "GET with a session, no CSRF header");
 	reply_free(&r);
 	call("POST", "/api/v1/lists", "session-nocsrf", "{\"slug\":\"csrf\",\"name\":\"C\"}", &r);
 	want_problem(&r, 403, "csrf", "POST with a session without X-CSRF-Token");
 	reply_free(&r);
 	call("POST", "/api/v1/lists", "session", "{\"slug\":\"csrf\",\"name\":\"C\"}", &r);
-	want_status(&r, 201, "POST with a session and its X-CSRF-Token");
+	tl_want_status(&r, 201, "POST with a session and its X-CSRF-Token");
 	reply_free(&r);
 	call("DELETE", "/api/v1/lists/csrf", "session-nocsrf", NULL, &r);
 	want_problem(&r, 403, "csrf", "DELETE with a session without X-CSRF-Token");
 	reply_free(&r);
 	call("DELETE", "/api/v1/lists/csrf", "session", NULL, &r);
-	want_status(&r, 204, "DELETE with a session and its X-CSRF-Token");
+	tl_want_status(&r, 204, "DELETE with a session and its X-CSRF-Token");
 	reply_free(&r);
 }
 
@@ -783,19 +678,19 @@ static void test_lists(void **state)
 	     "{\"slug\":\"news\",\"name\":\"News\",\"optin\":\"single\",\"visibility\":\"public\","
 	     "\"description\":\"The news\"}",
 	     &r);
-	want_status(&r, 201, "POST /lists");
+	tl_want_status(&r, 201, "POST /lists");
 	assert_string_equal(header(&r, "Location", loc, sizeof(loc)), "/api/v1/lists/news");
 	assert_string_equal(jstr(&r, "slug"), "news");
 	assert_string_equal(jstr(&r, "optin"), "single");
 	assert_string_equal(jstr(&r, "description"), "The news");
 	reply_free(&r);
 	call("POST", "/api/v1/lists", tok_editor, "{\"slug\":\"other\",\"name\":\"Other\"}", &r);
-	want_status(&r, 201, "POST /lists other");
+	tl_want_status(&r, 201, "POST /lists other");
 	assert_string_equal(jstr(&r, "optin"), "double");
 	reply_free(&r);
 
 	call("GET", "/api/v1/lists/news", tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET /lists/news");
+	tl_want_status(&r, 200, "GET /lists/news");
 	json_t *counts = json_object_get(r.json, "counts");
 	assert_int_equal(jint(counts, "confirmed"), 0);
 	assert_int_equal(jint(counts, "unconfirmed"), 0);
@@ -803,13 +698,13 @@ static void test_lists(void **state)
 
 	call("PATCH", "/api/v1/lists/other", tok_editor,
 	     "{\"name\":\"Other things\",\"visibility\":\"private\"}", &r);
-	want_status(&r, 200, "PATCH /lists/other");
+	tl_want_status(&r, 200, "PATCH /lists/other");
 	assert_string_equal(jstr(&r, "name"), "Other things");
 	assert_string_equal(jstr(&r, "visibility"), "private");
 	reply_free(&r);
 
 	call("GET", "/api/v1/lists", tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET /lists");
+	tl_want_status(&r, 200, "GET /lists");
 	json_t *items = json_object_get(r.json, "items");
 	assert_true(json_array_size(items) >= 2);
 	reply_free(&r);
@@ -882,7 +777,7 @@ static void test_subscribers(void **state)
 	     "true,"
 	     "\"attributes\":{\"city\":\"Oslo\"}}",
 	     &r);
-	want_status(&r, 201, "POST /subscribers");
+	tl_want_status(&r, 201, "POST /subscribers");
 	int64_t ann = jint(r.json, "id");
 	snprintf(want, sizeof(want), "/api/v1/subscribers/%lld", (long long)ann);
 	assert_string_equal(header(&r, "Location", loc, sizeof(loc)), want);
@@ -894,7 +789,7 @@ static void test_subscribers(void **state)
 	reply_free(&r);
 	/* The same address again: not duplicated; 200. */
 	call("POST", "/api/v1/subscribers", tok_editor, "{\"email\":\"ann@example.com\"}", &r);
-	want_status(&r, 200, "POST /subscribers again");
+	tl_want_status(&r, 200, "POST /subscribers again");
 	assert_int_equal(jint(r.json, "id"), ann);
 	reply_free(&r);
 	/* Validation. */
@@ -907,13 +802,13 @@ static void test_subscribers(void **state)
 	char path[128];
 	snprintf(path, sizeof(path), "/api/v1/subscribers/%lld", (long long)ann);
 	call("GET", path, tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET /subscribers/ID");
+	tl_want_status(&r, 200, "GET /subscribers/ID");
 	assert_string_equal(jstr(&r, "email"), "Ann@example.com");
 	assert_non_null(json_object_get(r.json, "consent"));
 	reply_free(&r);
 
 	call("PATCH", path, tok_editor, "{\"name\":\"Ann B\",\"attributes\":{\"k\":1}}", &r);
-	want_status(&r, 200, "PATCH /subscribers/ID");
+	tl_want_status(&r, 200, "PATCH /subscribers/ID");
 	assert_string_equal(jstr(&r, "name"), "Ann B");
 	assert_int_equal(jint(json_object_get(r.json, "attributes"), "k"), 1);
 	reply_free(&r);
@@ -925,7 +820,7 @@ static void test_subscribers(void **state)
 	char sp[160];
 	snprintf(sp, sizeof(sp), "%s/subscriptions/other", path);
 	call("PUT", sp, tok_editor, "{\"status\":\"confirmed\",\"mode\":\"weekly\"}", &r);
-	want_status(&r, 200, "PUT subscription other");
+	tl_want_status(&r, 200, "PUT subscription other");
 	assert_string_equal(jstr(&r, "list"), "other");
 	assert_string_equal(jstr(&r, "mode"), "weekly");
 	reply_free(&r);
@@ -933,11 +828,11 @@ static void test_subscribers(void **state)
 	want_problem(&r, 422, "validation", "PUT subscription unconfirmed");
 	reply_free(&r);
 	call("DELETE", sp, tok_editor, NULL, &r);
-	want_status(&r, 204, "DELETE subscription other");
+	tl_want_status(&r, 204, "DELETE subscription other");
 	reply_free(&r);
 	snprintf(sp, sizeof(sp), "%s/subscriptions", path);
 	call("GET", sp, tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET subscriptions");
+	tl_want_status(&r, 200, "GET subscriptions");
 	json_t *items = json_object_get(r.json, "items");
 	assert_int_equal(json_array_size(items), 2);
 	for (size_t i = 0; i < 2; i++) {
@@ -956,7 +851,7 @@ static void test_subscribers(void **state)
 
 	/* Erasure; the address cannot be added back by hand. */
 	call("DELETE", path, tok_editor, NULL, &r);
-	want_status(&r, 204, "DELETE /subscribers/ID");
+	tl_want_status(&r, 204, "DELETE /subscribers/ID");
 	reply_free(&r);
 	call("GET", path, tok_viewer, NULL, &r);
 	want_problem(&r, 404, "not-found", "GET erased subscriber");
@@ -979,7 +874,7 @@ static size_t walk(const char *query, int64_t base, int *seen, size_t n_seen)
 		         *cursor ? "&after=" : "", cursor);
 		struct reply r;
 		call("GET", path, tok_viewer, NULL, &r);
-		want_status(&r, 200, path);
+		tl_want_status(&r, 200, path);
 		json_t *items = json_object_get(r.json, "items"),
 		       *next = json_object_get(r.json, "next");
 		if (!next)
@@ -1056,7 +951,7 @@ static int64_t create_post(const char *body_json)
 {
 	struct reply r;
 	call("POST", "/api/v1/posts", tok_editor, body_json, &r);
-	want_status(&r, 201, "POST /posts");
+	tl_want_status(&r, 201, "POST /posts");
 	int64_t id = jint(r.json, "id");
 	reply_free(&r);
 	return id;
@@ -1073,7 +968,7 @@ static void post_action(int64_t id, const char *action, const char *body, long w
 	if (want == 409)
 		want_problem(&r, 409, "post-status", what);
 	else
-		want_status(&r, want, what);
+		tl_want_status(&r, want, what);
 	if (want_status_text && strcmp(jstr(&r, "status"), want_status_text) != 0)
 		fail_msg("%s: got status %s, want %s", what, jstr(&r, "status"), want_status_text);
 	reply_free(&r);
@@ -1088,7 +983,7 @@ static void test_posts(void **state)
 	char path[128];
 	snprintf(path, sizeof(path), "/api/v1/posts/%lld", (long long)id);
 	call("GET", path, tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET /posts/ID");
+	tl_want_status(&r, 200, "GET /posts/ID");
 	assert_string_equal(jstr(&r, "status"), "draft");
 	assert_string_equal(jstr(&r, "priority"), "breaking");
 	assert_non_null(strstr(jstr(&r, "body"), "# Hi"));
@@ -1113,7 +1008,7 @@ static void test_posts(void **state)
 	}
 
 	call("PATCH", path, tok_editor, "{\"subject\":\"Hello again\",\"lists\":[\"other\"]}", &r);
-	want_status(&r, 200, "PATCH /posts/ID");
+	tl_want_status(&r, 200, "PATCH /posts/ID");
 	assert_string_equal(jstr(&r, "subject"), "Hello again");
 	assert_int_equal(json_array_size(json_object_get(r.json, "lists")), 1);
 	reply_free(&r);
@@ -1121,18 +1016,18 @@ static void test_posts(void **state)
 	/* Preview, in each form. */
 	snprintf(path, sizeof(path), "/api/v1/posts/%lld/preview", (long long)id);
 	call("POST", path, tok_viewer, "{\"format\":\"html\"}", &r);
-	want_status(&r, 200, "preview html");
+	tl_want_status(&r, 200, "preview html");
 	char ct[128], csp[256];
 	assert_string_equal(header(&r, "Content-Type", ct, sizeof(ct)), "text/html; charset=utf-8");
 	assert_non_null(strstr(header(&r, "Content-Security-Policy", csp, sizeof(csp)), "sandbox"));
 	assert_non_null(strstr(r.body, "<h1>Hi</h1>"));
 	reply_free(&r);
 	call("POST", path, tok_viewer, "{\"format\":\"text\"}", &r);
-	want_status(&r, 200, "preview text");
+	tl_want_status(&r, 200, "preview text");
 	assert_non_null(strstr(r.body, "Hi"));
 	reply_free(&r);
 	call("POST", path, tok_viewer, "{\"format\":\"eml\"}", &r);
-	want_status(&r, 200, "preview eml");
+	tl_want_status(&r, 200, "preview eml");
 	assert_non_null(strstr(r.body, "Subject: Hello again"));
 	assert_non_null(strstr(r.body, "List-Unsubscribe"));
 	reply_free(&r);
@@ -1157,7 +1052,7 @@ static void test_posts(void **state)
 
 	snprintf(path, sizeof(path), "/api/v1/posts/%lld/status", (long long)id);
 	call("GET", path, tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET status");
+	tl_want_status(&r, 200, "GET status");
 	int64_t total = jint(r.json, "total");
 	assert_true(total >= 1);
 	assert_int_equal(jint(r.json, "pending"), total);
@@ -1191,7 +1086,7 @@ static void test_posts(void **state)
 	snprintf(path, sizeof(path), "/api/v1/posts/%lld/deliveries?state=pending&limit=1",
 	         (long long)id);
 	call("GET", path, tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET deliveries");
+	tl_want_status(&r, 200, "GET deliveries");
 	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
 	assert_string_equal(json_string_value(json_object_get(
 	                        json_array_get(json_object_get(r.json, "items"), 0), "state")),
@@ -1220,7 +1115,7 @@ static void test_posts(void **state)
 
 	/* The listing, newest first, paged by before. */
 	call("GET", "/api/v1/posts?limit=1", tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET /posts");
+	tl_want_status(&r, 200, "GET /posts");
 	json_t *items = json_object_get(r.json, "items");
 	assert_int_equal(json_array_size(items), 1);
 	assert_int_equal(jint(json_array_get(items, 0), "id"), later);
@@ -1245,7 +1140,7 @@ static void test_imports(void **state)
 	struct reply r;
 	call_raw("POST", "/api/v1/imports?list=news&confirmed=1&file=club.csv", tok_editor,
 	         "text/csv", csv, sizeof(csv) - 1, &r);
-	want_status(&r, 202, "POST /imports");
+	tl_want_status(&r, 202, "POST /imports");
 	int64_t id = jint(r.json, "id");
 	char loc[128], want[128];
 	snprintf(want, sizeof(want), "/api/v1/imports/%lld", (long long)id);
@@ -1265,14 +1160,14 @@ static void test_imports(void **state)
 		fail_msg("bl_import_job_run: got %d (%s), want 1", rc, d.msg);
 	assert_int_equal(ran, id);
 	call("GET", want, tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET /imports/ID");
+	tl_want_status(&r, 200, "GET /imports/ID");
 	assert_string_equal(jstr(&r, "state"), "done");
 	json_t *rep = json_object_get(r.json, "report");
 	assert_int_equal(jint(rep, "imported"), 2);
 	assert_int_equal(jint(rep, "invalid"), 1);
 	reply_free(&r);
 	call("GET", "/api/v1/imports", tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET /imports");
+	tl_want_status(&r, 200, "GET /imports");
 	assert_int_equal(jint(json_array_get(json_object_get(r.json, "items"), 0), "id"), id);
 	reply_free(&r);
 
@@ -1295,7 +1190,7 @@ static void test_imports(void **state)
 	memcpy(big, "email,note\nbig@example.com,", 27);
 	call_raw("POST", "/api/v1/imports?dry_run=1&list=news", tok_editor, "text/csv", big,
 	         IMPORT_MAX, &r);
-	want_status(&r, 202, "POST /imports at import_max");
+	tl_want_status(&r, 202, "POST /imports at import_max");
 	reply_free(&r);
 	free(big);
 	call("GET", "/api/v1/imports/999999", tok_viewer, NULL, &r);
@@ -1348,7 +1243,7 @@ static void test_import_parameters(void **state)
 		call_raw("POST", path, tok_editor, "text/csv", cases[i].body, strlen(cases[i].body),
 		         &r);
 		if (cases[i].status != 422) {
-			want_status(&r, cases[i].status, what);
+			tl_want_status(&r, cases[i].status, what);
 			reply_free(&r);
 			continue;
 		}
@@ -1370,7 +1265,7 @@ static void test_import_parameters(void **state)
 		struct reply q;
 		call("POST", "/api/v1/lists", tok_editor, "{\"slug\":\"kept\",\"name\":\"Kept\"}",
 		     &q);
-		want_status(&q, 201, "POST /lists kept");
+		tl_want_status(&q, 201, "POST /lists kept");
 		reply_free(&q);
 		char at[BL_TIME_STRMAX], body[256];
 		bl_time_format(bl_now() + 86400, at);
@@ -1379,13 +1274,13 @@ static void test_import_parameters(void **state)
 		         "\"scheduled_at\":\"%s\"}",
 		         at);
 		call("POST", "/api/v1/posts", tok_editor, body, &q);
-		want_status(&q, 201, "POST /posts scheduled on kept");
+		tl_want_status(&q, 201, "POST /posts scheduled on kept");
 		reply_free(&q);
 		call("DELETE", "/api/v1/lists/kept", tok_editor, NULL, &q);
 		want_problem(&q, 409, "in-use", "DELETE /lists/kept with a scheduled post");
 		reply_free(&q);
 		call("GET", "/api/v1/lists/kept", tok_viewer, NULL, &q);
-		want_status(&q, 200, "the list is still there");
+		tl_want_status(&q, 200, "the list is still there");
 		reply_free(&q);
 	}
 
@@ -1393,15 +1288,15 @@ static void test_import_parameters(void **state)
 	 * of the API's parameter, not of a command-line flag. */
 	struct reply r;
 	call("POST", "/api/v1/lists", tok_editor, "{\"slug\":\"gone\",\"name\":\"Gone\"}", &r);
-	want_status(&r, 201, "POST /lists gone");
+	tl_want_status(&r, 201, "POST /lists gone");
 	reply_free(&r);
 	call_raw("POST", "/api/v1/imports?list=gone", tok_editor, "text/csv",
 	         "email\nx@example.com\n", 20, &r);
-	want_status(&r, 202, "POST /imports?list=gone");
+	tl_want_status(&r, 202, "POST /imports?list=gone");
 	int64_t id = jint(r.json, "id");
 	reply_free(&r);
 	call("DELETE", "/api/v1/lists/gone", tok_editor, NULL, &r);
-	want_status(&r, 204, "DELETE /lists/gone");
+	tl_want_status(&r, 204, "DELETE /lists/gone");
 	reply_free(&r);
 	struct bl_import_job_opts o = {.batch = 100};
 	struct bl_diag d;
@@ -1411,7 +1306,7 @@ static void test_import_parameters(void **state)
 	char path[64];
 	snprintf(path, sizeof(path), "/api/v1/imports/%lld", (long long)id);
 	call("GET", path, tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET the failed import");
+	tl_want_status(&r, 200, "GET the failed import");
 	const char *err = jstr(&r, "error");
 	if (strcmp(jstr(&r, "state"), "failed") != 0 || !strstr(err, "No such list: gone") ||
 	    !strstr(err, "`list` parameter") || strstr(err, "--"))
@@ -1426,7 +1321,7 @@ static void test_export(void **state)
 {
 	struct reply r;
 	call("GET", "/api/v1/export?list=news&format=csv", tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET /export csv");
+	tl_want_status(&r, 200, "GET /export csv");
 	char ct[128], len[32];
 	assert_string_equal(header(&r, "Content-Type", ct, sizeof(ct)), "text/csv; charset=utf-8");
 	assert_int_equal(strncmp(r.body, "email,name,attributes", 21), 0);
@@ -1435,7 +1330,7 @@ static void test_export(void **state)
 	assert_string_equal(header(&r, "Content-Length", len, sizeof(len)), ct);
 	reply_free(&r);
 	call("GET", "/api/v1/export?format=jsonl", tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET /export jsonl");
+	tl_want_status(&r, 200, "GET /export jsonl");
 	assert_non_null(r.json);
 	assert_string_equal(jstr(&r, "format"), "bulletin");
 	assert_true(json_array_size(json_object_get(r.json, "subscribers")) >= 25);
@@ -1454,7 +1349,7 @@ static void test_stats(void **state)
 {
 	struct reply r;
 	call("GET", "/api/v1/stats", tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET /stats");
+	tl_want_status(&r, 200, "GET /stats");
 	assert_true(jint(json_object_get(r.json, "subscribers"), "active") >= 25);
 	assert_non_null(json_object_get(json_object_get(r.json, "deliveries"), "pending"));
 	assert_non_null(json_object_get(r.json, "accepted_last_minute"));
@@ -1465,7 +1360,7 @@ static void test_users_tokens_audit(void **state)
 {
 	struct reply r;
 	call("POST", "/api/v1/users", tok_admin, "{\"name\":\"eve\",\"role\":\"editor\"}", &r);
-	want_status(&r, 201, "POST /users");
+	tl_want_status(&r, 201, "POST /users");
 	assert_int_equal(strlen(jstr(&r, "password")), BL_PASSWORD_GEN_LEN - 1);
 	reply_free(&r);
 	call("POST", "/api/v1/users", tok_admin, "{\"name\":\"eve\",\"role\":\"editor\"}", &r);
@@ -1477,7 +1372,7 @@ static void test_users_tokens_audit(void **state)
 	reply_free(&r);
 	call("PATCH", "/api/v1/users/eve", tok_admin, "{\"role\":\"viewer\",\"password\":true}",
 	     &r);
-	want_status(&r, 200, "PATCH /users/eve");
+	tl_want_status(&r, 200, "PATCH /users/eve");
 	assert_string_equal(jstr(&r, "role"), "viewer");
 	assert_int_equal(strlen(jstr(&r, "password")), BL_PASSWORD_GEN_LEN - 1);
 	reply_free(&r);
@@ -1486,7 +1381,7 @@ static void test_users_tokens_audit(void **state)
 	assert_int_equal(u.role, BL_ROLE_VIEWER);
 	bl_user_clear(&u);
 	call("GET", "/api/v1/users", tok_admin, NULL, &r);
-	want_status(&r, 200, "GET /users");
+	tl_want_status(&r, 200, "GET /users");
 	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 2);
 	assert_null(strstr(r.body, "argon2")); /* no hash ever leaves */
 	reply_free(&r);
@@ -1494,7 +1389,7 @@ static void test_users_tokens_audit(void **state)
 	want_problem(&r, 409, "self", "DELETE yourself");
 	reply_free(&r);
 	call("DELETE", "/api/v1/users/eve", tok_admin, NULL, &r);
-	want_status(&r, 204, "DELETE /users/eve");
+	tl_want_status(&r, 204, "DELETE /users/eve");
 	reply_free(&r);
 	call("DELETE", "/api/v1/users/eve", tok_admin, NULL, &r);
 	want_problem(&r, 404, "not-found", "DELETE /users/eve again");
@@ -1518,21 +1413,21 @@ static void test_users_tokens_audit(void **state)
 
 	/* A token made through the API works, and stops working once revoked. */
 	call("POST", "/api/v1/tokens", tok_admin, "{\"name\":\"script\",\"role\":\"viewer\"}", &r);
-	want_status(&r, 201, "POST /tokens");
+	tl_want_status(&r, 201, "POST /tokens");
 	char tok[BL_API_TOKEN_LEN];
 	snprintf(tok, sizeof(tok), "%s", jstr(&r, "token"));
 	assert_int_equal(strlen(tok), BL_API_TOKEN_LEN - 1);
 	reply_free(&r);
 	call("GET", "/api/v1/lists", tok, NULL, &r);
-	want_status(&r, 200, "GET with the new token");
+	tl_want_status(&r, 200, "GET with the new token");
 	reply_free(&r);
 	call("GET", "/api/v1/tokens", tok_admin, NULL, &r);
-	want_status(&r, 200, "GET /tokens");
+	tl_want_status(&r, 200, "GET /tokens");
 	assert_null(strstr(r.body, tok));
 	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 4);
 	reply_free(&r);
 	call("DELETE", "/api/v1/tokens/script", tok_admin, NULL, &r);
-	want_status(&r, 204, "DELETE /tokens/script");
+	tl_want_status(&r, 204, "DELETE /tokens/script");
 	reply_free(&r);
 	call("GET", "/api/v1/lists", tok, NULL, &r);
 	want_problem(&r, 401, "unauthorized", "GET with a revoked token");
@@ -1540,7 +1435,7 @@ static void test_users_tokens_audit(void **state)
 
 	/* The audit log holds the writes, newest first, with their actors. */
 	call("GET", "/api/v1/audit?limit=3", tok_admin, NULL, &r);
-	want_status(&r, 200, "GET /audit");
+	tl_want_status(&r, 200, "GET /audit");
 	json_t *items = json_object_get(r.json, "items");
 	assert_int_equal(json_array_size(items), 3);
 	json_t *e = json_array_get(items, 0);
@@ -1552,7 +1447,7 @@ static void test_users_tokens_audit(void **state)
 	char q[128];
 	snprintf(q, sizeof(q), "/api/v1/audit?limit=1000&before=%lld", (long long)next);
 	call("GET", q, tok_admin, NULL, &r);
-	want_status(&r, 200, "GET /audit page 2");
+	tl_want_status(&r, 200, "GET /audit page 2");
 	int saw_list_create = 0, saw_session = 0;
 	items = json_object_get(r.json, "items");
 	for (size_t i = 0; i < json_array_size(items); i++) {
@@ -1577,7 +1472,7 @@ static void test_audit_targets(void **state)
 	    "list:", "post:", "subscriber:", "user:", "token:", "import:"};
 	struct reply r;
 	call("GET", "/api/v1/audit?limit=1000", tok_admin, NULL, &r);
-	want_status(&r, 200, "GET /audit");
+	tl_want_status(&r, 200, "GET /audit");
 	json_t *items = json_object_get(r.json, "items");
 	if (json_array_size(items) < 20)
 		fail_msg("got %zu audit entries, want the writes of the tests before (20 or more)",
@@ -1622,7 +1517,7 @@ static void test_auth_budget(void **state)
 	/* A good token still works from there. */
 	struct reply r;
 	call("GET", "/api/v1/lists", tok_viewer, NULL, &r);
-	want_status(&r, 200, "a good token after the budget is spent");
+	tl_want_status(&r, 200, "a good token after the budget is spent");
 	reply_free(&r);
 }
 
@@ -1649,7 +1544,7 @@ static const char *subscription_status(int64_t sub_id, const char *slug, char *o
 	struct reply r;
 	snprintf(path, sizeof(path), "/api/v1/subscribers/%lld", (long long)sub_id);
 	call("GET", path, tok_viewer, NULL, &r);
-	want_status(&r, 200, path);
+	tl_want_status(&r, 200, path);
 	snprintf(out, n, "(none)");
 	json_t *subs = json_object_get(r.json, "subscriptions");
 	for (size_t i = 0; i < json_array_size(subs); i++) {
@@ -1684,7 +1579,7 @@ static void test_preview_links_dead(void **state)
 		         formats[f]);
 		snprintf(what, sizeof(what), "a viewer's %s preview", formats[f]);
 		call("POST", path, tok_viewer, body, &r);
-		want_status(&r, 200, what);
+		tl_want_status(&r, 200, what);
 		token_after(r.body, "/unsubscribe/", unsub, sizeof(unsub), what);
 		if (strcmp(formats[f], "eml") != 0) /* quoted-printable may cut it in eml */
 			token_after(r.body, "/preferences/", prefs, sizeof(prefs), what);
@@ -1711,7 +1606,7 @@ static void test_preview_links_dead(void **state)
 			call_raw(tries[i].method, p2, "",
 			         tries[i].body ? "application/x-www-form-urlencoded" : NULL,
 			         tries[i].body, tries[i].body ? strlen(tries[i].body) : 0, &r);
-			want_status(&r, 404, w2);
+			tl_want_status(&r, 404, w2);
 			reply_free(&r);
 		}
 		if (strcmp(subscription_status(sub, "news", st, sizeof(st)), "confirmed") != 0)
@@ -1745,7 +1640,7 @@ static int64_t newest_post(void)
 {
 	struct reply r;
 	call("GET", "/api/v1/posts?limit=1", tok_viewer, NULL, &r);
-	want_status(&r, 200, "GET /posts?limit=1");
+	tl_want_status(&r, 200, "GET /posts?limit=1");
 	json_t *items = json_object_get(r.json, "items");
 	int64_t id = json_array_size(items) ? jint(json_array_get(items, 0), "id") : 0;
 	reply_free(&r);
@@ -1815,7 +1710,7 @@ static void test_schedule_checks(void **state)
 		reply_free(&r);
 	}
 	call("PATCH", path, tok_editor, "{\"from\":\"Desk <desk@bulletin.test>\"}", &r);
-	want_status(&r, 200, "PATCH a good from");
+	tl_want_status(&r, 200, "PATCH a good from");
 	assert_string_equal(jstr(&r, "from"), "Desk <desk@bulletin.test>");
 	reply_free(&r);
 
@@ -1867,7 +1762,7 @@ static void test_schedule_checks(void **state)
 	}
 	/* Fixed: the same schedule goes through. */
 	call("POST", sched, tok_editor, "{\"at\":\"2099-01-01T00:00:00Z\"}", &r);
-	want_status(&r, 200, "schedule once the configuration is right");
+	tl_want_status(&r, 200, "schedule once the configuration is right");
 	assert_string_equal(jstr(&r, "status"), "scheduled");
 	reply_free(&r);
 }
@@ -1934,7 +1829,7 @@ static void test_post_body_size(void **state)
 	size_t len;
 	char *b = post_json("{\"subject\":\"Long\",\"lists\":[\"news\"],", 200000, &len);
 	call_raw("POST", "/api/v1/posts", tok_editor, "application/json", b, len, &r);
-	want_status(&r, 201, "POST /posts with a 200 KB body");
+	tl_want_status(&r, 201, "POST /posts with a 200 KB body");
 	int64_t id = jint(r.json, "id");
 	reply_free(&r);
 	free(b);
@@ -1942,7 +1837,7 @@ static void test_post_body_size(void **state)
 	snprintf(path, sizeof(path), "/api/v1/posts/%lld", (long long)id);
 	b = post_json("{", 300000, &len);
 	call_raw("PATCH", path, tok_editor, "application/json", b, len, &r);
-	want_status(&r, 200, "PATCH /posts/ID with a 300 KB body");
+	tl_want_status(&r, 200, "PATCH /posts/ID with a 300 KB body");
 	if (strlen(jstr(&r, "body")) != 300000)
 		fail_msg("PATCH 300 KB: got a body of %zu bytes, want 300000",
 		         strlen(jstr(&r, "body")));
@@ -1952,7 +1847,7 @@ static void test_post_body_size(void **state)
 	 * paragraph adds 8 bytes), and one byte over it. */
 	b = post_json("{", ((size_t)1 << 20) - 64, &len);
 	call_raw("PATCH", path, tok_editor, "application/json", b, len, &r);
-	want_status(&r, 200, "PATCH /posts/ID with a body of BL_BODY_MAX - 64 bytes");
+	tl_want_status(&r, 200, "PATCH /posts/ID with a body of BL_BODY_MAX - 64 bytes");
 	reply_free(&r);
 	free(b);
 	b = post_json("{\"subject\":\"Too long\",\"lists\":[\"news\"],", ((size_t)1 << 20) + 1,
@@ -2058,11 +1953,11 @@ static void test_canonical_ids(void **state)
 	struct reply r;
 	snprintf(path, sizeof(path), "/api/v1/subscribers/%lld", (long long)sub);
 	call("GET", path, tok_viewer, NULL, &r);
-	want_status(&r, 200, path);
+	tl_want_status(&r, 200, path);
 	reply_free(&r);
 	snprintf(path, sizeof(path), "/api/v1/posts/%lld/status", (long long)post);
 	call("GET", path, tok_viewer, NULL, &r);
-	want_status(&r, 200, path);
+	tl_want_status(&r, 200, path);
 	reply_free(&r);
 }
 
@@ -2094,7 +1989,7 @@ static void test_errors_before_handler(void **state)
 	struct reply r;
 	char ct[128];
 	call("GET", "/confirm/x%zz", "", NULL, &r);
-	want_status(&r, 400, "GET /confirm/x%zz");
+	tl_want_status(&r, 400, "GET /confirm/x%zz");
 	if (strncmp(header(&r, "Content-Type", ct, sizeof(ct)), "text/plain", 10) != 0)
 		fail_msg("GET /confirm/x%%zz: got Content-Type %s, want text/plain", ct);
 	reply_free(&r);
