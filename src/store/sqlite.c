@@ -44,6 +44,7 @@ enum stmt {
 	ST_LIST_COUNTS,
 	ST_SUB_GET,
 	ST_SUB_EACH_ALL,
+	ST_SUB_EACH_BLOCKLISTED,
 	ST_SUB_EACH_LIST,
 	ST_SUB_EACH_LIST_STATUS,
 	ST_SUBSCRIPTION_EACH,
@@ -288,6 +289,11 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_SUB_EACH_ALL] = "SELECT " SUB_COLS " FROM subscribers s "
                         "WHERE (?1 IS NULL OR s.status = ?1) AND s.id > ?2 "
                         "ORDER BY s.id LIMIT ?3",
+    /* The blocklisted, along the partial index subscribers_blocklisted (a few among
+     * many: ST_SUB_EACH_ALL would read every subscriber to fill a page). */
+    [ST_SUB_EACH_BLOCKLISTED] = "SELECT " SUB_COLS " FROM subscribers s "
+                                "WHERE s.status = 'blocklisted' AND s.id > ?2 "
+                                "ORDER BY s.id LIMIT ?3",
     /*
      * A list's subscribers in id order, whatever their subscription's status:
      * subscriptions_by_list is (list_id, status, subscriber_id), so one range
@@ -1323,9 +1329,11 @@ static int sq_subscriber_each(struct bl_store *base, const struct bl_subscriber_
 		if (f->list_id && f->sub_status >= 0)
 			bind_text(st, 7, bl_sub_status_name(f->sub_status));
 	} else if (f->list_id == 0) {
-		if (!(st = stmt(s, ST_SUB_EACH_ALL)))
+		if (!(st = stmt(s, f->status == BL_SUBSCRIBER_BLOCKLISTED ? ST_SUB_EACH_BLOCKLISTED
+		                                                          : ST_SUB_EACH_ALL)))
 			return -BL_ESTORE;
-		bind_text(st, 1, status);
+		if (f->status != BL_SUBSCRIBER_BLOCKLISTED)
+			bind_text(st, 1, status);
 		sqlite3_bind_int64(st, 2, f->after_id);
 		sqlite3_bind_int64(st, 3, limit);
 	} else {

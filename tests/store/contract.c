@@ -1041,6 +1041,7 @@ static void test_subscriber_each_filters(void **state)
 	    {"all", 0, -1, -1, -1, 0},
 	    {"active", 0, -1, BL_SUBSCRIBER_ACTIVE, -1, 0},
 	    {"blocklisted", 0, -1, BL_SUBSCRIBER_BLOCKLISTED, -1, 0},
+	    {"blocklisted after 3 limit 1", 0, -1, BL_SUBSCRIBER_BLOCKLISTED, 3, 1},
 	    {"list a", 1, -1, -1, -1, 0},
 	    {"list a confirmed", 1, BL_SUB_CONFIRMED, -1, -1, 0},
 	    {"list a unsubscribed", 1, BL_SUB_UNSUBSCRIBED, -1, -1, 0},
