@@ -13,7 +13,9 @@
 #      order that skips other lists' rows would cost 2N/3 rows there). One
 #      post to `news` is queued (`post send`
 #      without --wait, nothing delivers it: N/3 pending delivery rows), which
-#      the dashboard's "recent posts with delivery counts" reads.
+#      the dashboard's "recent posts with delivery counts" reads. About 60
+#      subscribers spread over the ids are blocklisted (an UPDATE through
+#      sqlite3: the schema's triggers keep the counts).
 #   2. `bulletin user add bench --role admin --generate`, `bulletin token
 #      create bench --role viewer`; `bulletin serve --no-engine` on a free
 #      127.0.0.1 port (http_threads = HTTP_THREADS, default 2: one per core);
@@ -21,10 +23,11 @@
 #   3. wrk (-H "Cookie: ..." or -H "Authorization: Bearer ...") on each page:
 #      the dashboard /admin; /admin/subscribers (first page, a deep page: the
 #      "next" link of the page after id N-120, a prefix search q=reader.0001,
-#      and list=events first and deep); GET /api/v1/subscribers?limit=50 (first
-#      page, a deep cursor: the "next" of the page after id N-120, and
-#      prefix=reader.0001); GET /api/v1/lists (maintained counts). Each page
-#      is fetched once first and checked (200, 50 rows, a next link). Prints
+#      list=events first and deep, and status=blocklisted); GET
+#      /api/v1/subscribers?limit=50 (first page, a deep cursor: the "next" of
+#      the page after id N-120, and prefix=reader.0001); GET /api/v1/lists
+#      (maintained counts). Each page is fetched once first and checked (200,
+#      50 rows, a next link; the dashboard shows the queued post). Prints
 #      req/s, p50/p99 latency and the server's CPU per request at both sizes,
 #      and the ratio N/SMALL of the CPU per request (and of req/s): near 1
 #      when a page costs O(page size), not O(table).
@@ -51,7 +54,7 @@ CONNS=${WRK_CONNECTIONS:-8}
 DURATION=${WRK_DURATION:-5s}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
 HTTP_T=${HTTP_THREADS:-2}
-B=$ROOT/build/bulletin
+B=${BULLETIN:-$ROOT/build/bulletin}
 OUT=$ROOT/bench/out/admin
 SUMMARY=$ROOT/bench/out/admin.txt
 for tool in wrk nginx curl python3 sqlite3 awk; do
@@ -190,6 +193,8 @@ EOF
 	local id
 	id=$("${bc[@]}" post create --list news --subject "Bench week 1" --body-file "$dir/post.md")
 	"${bc[@]}" post send "$id" >/dev/null
+	local every=$((n / 60))
+	sqlite3 "$dir/bulletin.db" "UPDATE subscribers SET status = 'blocklisted', status_reason = 'bench' WHERE id % $every = 7"
 	"${bc[@]}" user add bench --role admin --generate | awk '{ w = $NF } END { print w }' >"$dir/password"
 	"${bc[@]}" token create bench --role viewer | awk '{ w = $NF } END { print w }' >"$dir/token"
 	awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "setup: %d subscribers imported in %.1f s (%.0f rows/s, 3 imports into 3 lists)\n", n, b - a, n / (b - a) }' >&2
@@ -228,7 +233,7 @@ api_cursor() {
 # measure N: serve the database of N subscribers and load each page; the
 # results go to R_<page>_<N>_{rps,p50,p99,us,bytes}.
 declare -A R
-PAGES=(dashboard subs subs_deep subs_search subs_list subs_list_deep api_subs api_subs_deep api_search api_lists)
+PAGES=(dashboard subs subs_deep subs_search subs_list subs_list_deep subs_blocked api_subs api_subs_deep api_search api_lists)
 declare -A LABEL=(
 	[dashboard]="GET /admin (dashboard)"
 	[subs]="GET /admin/subscribers"
@@ -236,6 +241,7 @@ declare -A LABEL=(
 	[subs_search]="  q=reader.0001 (prefix search)"
 	[subs_list]="  list=events"
 	[subs_list_deep]="  list=events, deep page"
+	[subs_blocked]="  status=blocklisted (60 of N)"
 	[api_subs]="GET /api/v1/subscribers?limit=50"
 	[api_subs_deep]="  deep cursor (next after id N-120)"
 	[api_search]="  prefix=reader.0001"
@@ -268,7 +274,8 @@ EOF
 
 	declare -A path hdr want
 	path=([dashboard]="/admin" [subs]="/admin/subscribers" [subs_search]="/admin/subscribers?q=reader.0001"
-		[subs_list]="/admin/subscribers?list=events" [api_subs]="/api/v1/subscribers?limit=50"
+		[subs_list]="/admin/subscribers?list=events"
+		[subs_blocked]="/admin/subscribers?status=blocklisted" [api_subs]="/api/v1/subscribers?limit=50"
 		[api_search]="/api/v1/subscribers?limit=50&prefix=reader.0001" [api_lists]="/api/v1/lists")
 	# the deep pages: the next link of the page that starts after id n-120
 	curl -sf -H "$cookie" -o "$TMP/p" "$base/admin/subscribers?after=$((n - 120))"
@@ -308,12 +315,15 @@ EOF
 			"$n" "$p" "$RPS" "$P50" "$P99" "$US" "$((BAD + ERRS))" >&2
 	done
 	stop_pid "$serve"
-	# the plans of the listing queries, for the record
-	sqlite3 "$dir/bulletin.db" >"$OUT/plans-$n.txt" 2>&1 <<'SQL' || true
+	# the plans of the listing queries (their text as in src/store/sqlite.c), for the record
+	plan_range() { echo "SELECT x.subscriber_id AS sid FROM subscriptions x WHERE x.list_id = 3 AND x.status = '$1' AND x.subscriber_id > 100 AND (NULL IS NULL OR EXISTS (SELECT 1 FROM subscribers t WHERE t.id = x.subscriber_id AND t.status = NULL)) ORDER BY x.subscriber_id LIMIT 51"; }
+	sqlite3 "$dir/bulletin.db" >"$OUT/plans-$n.txt" 2>&1 <<SQL || true
 .print -- subscribers, all, after id
 EXPLAIN QUERY PLAN SELECT s.id FROM subscribers s WHERE (NULL IS NULL OR s.status = NULL) AND s.id > 100 ORDER BY s.id LIMIT 51;
+.print -- blocklisted subscribers, after id
+EXPLAIN QUERY PLAN SELECT s.id FROM subscribers s WHERE s.status = 'blocklisted' AND s.id > 100 ORDER BY s.id LIMIT 51;
 .print -- subscribers of a list, after id
-EXPLAIN QUERY PLAN SELECT s.id FROM subscriptions x JOIN subscribers s ON s.id = x.subscriber_id WHERE x.list_id = 3 AND (NULL IS NULL OR s.status = NULL) AND x.subscriber_id > 100 ORDER BY x.subscriber_id LIMIT 51;
+EXPLAIN QUERY PLAN SELECT s.id FROM (SELECT * FROM ($(plan_range unconfirmed)) UNION ALL SELECT * FROM ($(plan_range confirmed)) UNION ALL SELECT * FROM ($(plan_range unsubscribed))) p JOIN subscribers s ON s.id = p.sid ORDER BY p.sid LIMIT 51;
 .print -- prefix search
 EXPLAIN QUERY PLAN SELECT s.id FROM subscribers s WHERE s.email_key >= 'reader.0001' AND s.email_key < 'reader.0002' AND +s.email_key > '' AND (NULL IS NULL OR s.status = NULL) AND (0 = 0 OR EXISTS (SELECT 1 FROM subscriptions x WHERE x.subscriber_id = s.id AND x.list_id = 0 AND (NULL IS NULL OR x.status = NULL))) ORDER BY s.email_key LIMIT 51;
 .print -- a post's delivery counts (the dashboard, per recent post)
