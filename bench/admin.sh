@@ -64,7 +64,10 @@ NGINX=$(command -v nginx)
 if [ ! -x "$B" ]; then
 	(cd "$ROOT" && { [ -d build ] || meson setup build >/dev/null; } && ninja -C build bulletin >/dev/null)
 fi
-[ "$N" -ge 2000 ] && [ "$SMALL" -ge 2000 ] || { echo "bench: N and SMALL must be 2000 or more (the search reader.0001 wants 50 rows)" >&2; exit 1; }
+if [ "$N" -lt 2000 ] || [ "$SMALL" -lt 2000 ]; then
+	echo "bench: N and SMALL must be 2000 or more (the search reader.0001 wants 50 rows)" >&2
+	exit 1
+fi
 mkdir -p "$OUT"
 find "$OUT" -maxdepth 1 -type f -delete
 TMP=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/bl-bench-admin-XXXXXX")
@@ -119,11 +122,11 @@ cpu_ms() {
 # P50, P99 (latency, ms), US (the server's CPU time per request, µs: the
 # processes in SERVER_PIDS, user + system).
 wrk_run() {
-	local name=$1 url=$2 hdr=()
-	[ $# -gt 2 ] && hdr=(-H "$3")
+	local name=$1 url=$2 extra=()
+	[ $# -gt 2 ] && extra=(-H "$3")
 	local c0 c1
 	c0=$(cpu_ms "${SERVER_PIDS[@]}")
-	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout "$WRK_TIMEOUT" --latency "${hdr[@]}" "$url" \
+	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout "$WRK_TIMEOUT" --latency "${extra[@]}" "$url" \
 		>"$OUT/wrk-$name.txt" 2>&1
 	c1=$(cpu_ms "${SERVER_PIDS[@]}")
 	read -r RPS REQS BAD ERRS P50 P99 < <(awk '
