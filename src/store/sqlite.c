@@ -44,6 +44,7 @@ enum stmt {
 	ST_LIST_COUNTS,
 	ST_SUB_GET,
 	ST_SUB_EACH_ALL,
+	ST_SUB_EACH_BLOCKLISTED,
 	ST_SUB_EACH_LIST,
 	ST_SUB_EACH_LIST_STATUS,
 	ST_SUBSCRIPTION_EACH,
@@ -179,6 +180,14 @@ enum stmt {
 	"s.id, s.email, s.email_key, s.name, s.attributes, s.status, s.status_reason, "            \
 	"s.created_at, s.updated_at"
 
+/* ST_SUB_EACH_LIST's walk of one subscription status: ?1 list, ?2 subscriber status or
+ * NULL, ?3 after this subscriber id, ?4 rows. */
+#define SUB_LIST_RANGE(status)                                                                     \
+	"SELECT x.subscriber_id AS sid FROM subscriptions x WHERE x.list_id = ?1 "                 \
+	"AND x.status = '" status "' AND x.subscriber_id > ?3 AND (?2 IS NULL OR EXISTS "          \
+	"(SELECT 1 FROM subscribers t WHERE t.id = x.subscriber_id AND t.status = ?2)) "           \
+	"ORDER BY x.subscriber_id LIMIT ?4"
+
 #define POST_COLS                                                                                  \
 	"id, subject, body, from_header, priority, status, pause_reason, auto_paused, "            \
 	"created_at, "                                                                             \
@@ -280,10 +289,28 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_SUB_EACH_ALL] = "SELECT " SUB_COLS " FROM subscribers s "
                         "WHERE (?1 IS NULL OR s.status = ?1) AND s.id > ?2 "
                         "ORDER BY s.id LIMIT ?3",
-    [ST_SUB_EACH_LIST] = "SELECT " SUB_COLS " FROM subscriptions x "
-                         "JOIN subscribers s ON s.id = x.subscriber_id "
-                         "WHERE x.list_id = ?1 AND (?2 IS NULL OR s.status = ?2) "
-                         "AND x.subscriber_id > ?3 ORDER BY x.subscriber_id LIMIT ?4",
+    /* The blocklisted, along the partial index subscribers_blocklisted (a few among
+     * many: ST_SUB_EACH_ALL would read every subscriber to fill a page). */
+    [ST_SUB_EACH_BLOCKLISTED] = "SELECT " SUB_COLS " FROM subscribers s "
+                                "WHERE s.status = 'blocklisted' AND s.id > ?2 "
+                                "ORDER BY s.id LIMIT ?3",
+    /*
+     * A list's subscribers in id order, whatever their subscription's status:
+     * subscriptions_by_list is (list_id, status, subscriber_id), so one range
+     * per status (the three of the CHECK constraint), each cut at the page,
+     * then merged: O(page) at any depth. One range over list_id alone sorts
+     * the whole list for every page (bench/admin.sh: 75 ms at 333,333).
+     */
+    [ST_SUB_EACH_LIST] =
+        "SELECT " SUB_COLS " FROM ("
+        "SELECT * FROM (" SUB_LIST_RANGE(
+            "unconfirmed") ") UNION ALL "
+                           "SELECT * FROM (" SUB_LIST_RANGE(
+                               "confirmed") ") UNION ALL "
+                                            "SELECT * FROM (" SUB_LIST_RANGE(
+                                                "unsubscribed") ")) p "
+                                                                "JOIN subscribers s ON s.id = "
+                                                                "p.sid ORDER BY p.sid LIMIT ?4",
     [ST_SUB_EACH_LIST_STATUS] = "SELECT " SUB_COLS " FROM subscriptions x "
                                 "JOIN subscribers s ON s.id = x.subscriber_id "
                                 "WHERE x.list_id = ?1 AND x.status = ?5 "
@@ -1302,9 +1329,11 @@ static int sq_subscriber_each(struct bl_store *base, const struct bl_subscriber_
 		if (f->list_id && f->sub_status >= 0)
 			bind_text(st, 7, bl_sub_status_name(f->sub_status));
 	} else if (f->list_id == 0) {
-		if (!(st = stmt(s, ST_SUB_EACH_ALL)))
+		if (!(st = stmt(s, f->status == BL_SUBSCRIBER_BLOCKLISTED ? ST_SUB_EACH_BLOCKLISTED
+		                                                          : ST_SUB_EACH_ALL)))
 			return -BL_ESTORE;
-		bind_text(st, 1, status);
+		if (f->status != BL_SUBSCRIBER_BLOCKLISTED)
+			bind_text(st, 1, status);
 		sqlite3_bind_int64(st, 2, f->after_id);
 		sqlite3_bind_int64(st, 3, limit);
 	} else {

@@ -1041,6 +1041,7 @@ static void test_subscriber_each_filters(void **state)
 	    {"all", 0, -1, -1, -1, 0},
 	    {"active", 0, -1, BL_SUBSCRIBER_ACTIVE, -1, 0},
 	    {"blocklisted", 0, -1, BL_SUBSCRIBER_BLOCKLISTED, -1, 0},
+	    {"blocklisted after 3 limit 1", 0, -1, BL_SUBSCRIBER_BLOCKLISTED, 3, 1},
 	    {"list a", 1, -1, -1, -1, 0},
 	    {"list a confirmed", 1, BL_SUB_CONFIRMED, -1, -1, 0},
 	    {"list a unsubscribed", 1, BL_SUB_UNSUBSCRIBED, -1, -1, 0},
@@ -1055,6 +1056,10 @@ static void test_subscriber_each_filters(void **state)
 	    {"limit 4", 0, -1, -1, -1, 4},
 	    {"after 2 limit 3", 0, -1, -1, 2, 3},
 	    {"list a after 3 limit 2", 1, -1, -1, 3, 2},
+	    /* the page crosses statuses and the filter cuts rows: each status's walk filters
+	     * before it stops at the page */
+	    {"list a blocklisted limit 2", 1, -1, BL_SUBSCRIBER_BLOCKLISTED, -1, 2},
+	    {"list a limit 5", 1, -1, -1, -1, 5},
 	    {"active limit 100", 0, -1, BL_SUBSCRIBER_ACTIVE, -1, 100},
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
