@@ -1061,6 +1061,14 @@ static void test_subscriber_each_filters(void **state)
 	    {"list a blocklisted limit 2", 1, -1, BL_SUBSCRIBER_BLOCKLISTED, -1, 2},
 	    {"list a limit 5", 1, -1, -1, -1, 5},
 	    {"active limit 100", 0, -1, BL_SUBSCRIBER_ACTIVE, -1, 100},
+	    /* every combination of a list with a subscriber status, past the first page */
+	    {"list a blocklisted after 3", 1, -1, BL_SUBSCRIBER_BLOCKLISTED, 3, 0},
+	    {"list a unsubscribed blocklisted", 1, BL_SUB_UNSUBSCRIBED, BL_SUBSCRIBER_BLOCKLISTED,
+	     -1, 0},
+	    {"list a active limit 3", 1, -1, BL_SUBSCRIBER_ACTIVE, -1, 3},
+	    {"list a active after 4 limit 2", 1, -1, BL_SUBSCRIBER_ACTIVE, 4, 2},
+	    {"list a confirmed active after 0", 1, BL_SUB_CONFIRMED, BL_SUBSCRIBER_ACTIVE, 0, 0},
+	    {"list b active", 2, -1, BL_SUBSCRIBER_ACTIVE, -1, 0},
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		int64_t lists[] = {0, a, b, nolist};

@@ -250,3 +250,10 @@ CREATE INDEX posts_scheduled ON posts (scheduled_at) WHERE status = 'scheduled';
 -- database's collation, so that a LIKE 'prefix%' is a range of the index.
 -- Equality (every other use of email_key) is the same in any collation.
 ALTER TABLE subscribers ALTER COLUMN email_key TYPE text COLLATE "C";
+
+-- The admin's status=blocklisted page (subscriber_each) walks the blocklisted
+-- along this, O(page), instead of reading every subscriber for the few that
+-- are (as sql/sqlite/003_web.sql's index of the same name; with a list, each
+-- is checked by the primary key of subscriptions; with a prefix, the planner
+-- sorts these few by key when there are fewer of them than of the prefix).
+CREATE INDEX subscribers_blocklisted ON subscribers (id) WHERE status = 'blocklisted';
