@@ -80,10 +80,10 @@ enum stmt {
 	ST_POST_SET_STATUS,
 	ST_POST_CANCEL_ROWS,
 	ST_POST_STATUS,
-	ST_POST_IN_DOUBT,
 	ST_QUEUE_INSERT,
 	ST_QUEUE_START,
 	ST_COUNTS,
+	ST_COUNTS_ADD_PENDING,
 	ST_DELIVERY_EACH,
 	ST_DELIVERY_EACH_STATE,
 	ST_ACCEPTED_SINCE,
@@ -386,7 +386,6 @@ static const char *const sql_text[ST_COUNT] = {
         "UPDATE deliveries SET state = 'suppressed', reply = '" CANCELLED "', updated_at = ?2 "
         "WHERE post_id = ?1 AND state IN ('pending', 'deferred')",
     [ST_POST_STATUS] = "SELECT status, priority, kind FROM posts WHERE id = ?1",
-    [ST_POST_IN_DOUBT] = "SELECT in_doubt FROM posts WHERE id = ?1",
     /*
      * One row per distinct subscriber: active, and confirmed in instant mode
      * on at least one of the post's lists. The DISTINCT works in a temporary
@@ -404,7 +403,16 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_QUEUE_START] =
         "UPDATE posts SET status = 'sending', started_at = ?2, total = ?3, pause_reason = '' "
         "WHERE id = ?1",
-    [ST_COUNTS] = "SELECT state, count(*) FROM deliveries WHERE post_id = ?1 GROUP BY state",
+    /*
+     * The maintained row (005_admin.sql), in the order of enum
+     * bl_delivery_state, then the in-doubt count: one statement, one
+     * snapshot. 'bounced' and 'complained' are not in the model yet.
+     */
+    [ST_COUNTS] = "SELECT c.pending, c.claimed, c.accepted, c.deferred, c.failed, c.suppressed, "
+                  "p.in_doubt FROM posts p JOIN post_counts c ON c.post_id = p.id "
+                  "WHERE p.id = ?1",
+    /* Rows inserted by the store are counted by it (no trigger on INSERT). */
+    [ST_COUNTS_ADD_PENDING] = "UPDATE post_counts SET pending = pending + ?2 WHERE post_id = ?1",
     [ST_DELIVERY_EACH] = "SELECT " DELIVERY_COLS " FROM deliveries d "
                          "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
                          "WHERE d.post_id = ?1 AND d.id > ?2 ORDER BY d.id LIMIT ?3",
@@ -2232,6 +2240,17 @@ static int sq_post_set_status(struct bl_store *base, int64_t id, unsigned from_m
 	return rc ? rc : changed;
 }
 
+/* Count @n rows just inserted into post @post_id as pending (post_counts). */
+static int count_pending(struct sqlite_store *s, int64_t post_id, int64_t n)
+{
+	sqlite3_stmt *st = stmt(s, ST_COUNTS_ADD_PENDING);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, post_id);
+	sqlite3_bind_int64(st, 2, n);
+	return exec_stmt(s, st, "counting queued deliveries");
+}
+
 static int queue(struct sqlite_store *s, int64_t id, int64_t now, int64_t *total)
 {
 	sqlite3_stmt *st = stmt(s, ST_POST_STATUS);
@@ -2262,6 +2281,8 @@ static int queue(struct sqlite_store *s, int64_t id, int64_t now, int64_t *total
 	if ((rc = exec_stmt(s, st, "queueing a post")))
 		return rc;
 	int64_t n = sqlite3_changes64(s->db);
+	if ((rc = count_pending(s, id, n)))
+		return rc;
 	if (!(st = stmt(s, ST_QUEUE_START)))
 		return -BL_ESTORE;
 	sqlite3_bind_int64(st, 1, id);
@@ -2294,48 +2315,21 @@ static int sq_delivery_counts(struct bl_store *base, int64_t post_id,
 {
 	struct sqlite_store *s = S(base);
 	struct bl_delivery_counts c = {.in_doubt = 0};
-	/* One read transaction: the counts and the in-doubt number agree. */
-	int own_tx = !s->in_tx;
-	if (own_tx) {
-		int rc = exec_sql(s, "BEGIN", "starting a read");
-		if (rc)
-			return rc;
-	}
 	sqlite3_stmt *st = stmt(s, ST_COUNTS);
-	int rc = SQLITE_ERROR, out_rc = 0;
-	if (!st) {
-		out_rc = -BL_ESTORE;
-		goto done;
-	}
+	if (!st)
+		return -BL_ESTORE;
 	sqlite3_bind_int64(st, 1, post_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		enum bl_delivery_state state;
-		/* 'bounced' and 'complained' are not in the model yet: not counted */
-		if (bl_delivery_state_parse(col_text(st, 0), &state) == 0)
-			c.n[state] = sqlite3_column_int64(st, 1);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		for (int i = 0; i < BL_DELIVERY_NSTATES; i++)
+			c.n[i] = sqlite3_column_int64(st, i);
+		c.in_doubt = sqlite3_column_int64(st, BL_DELIVERY_NSTATES);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		out_rc = fail(s, rc, "counting deliveries");
-		goto done;
-	}
-	if (!(st = stmt(s, ST_POST_IN_DOUBT))) {
-		out_rc = -BL_ESTORE;
-		goto done;
-	}
-	sqlite3_bind_int64(st, 1, post_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		c.in_doubt = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		out_rc = fail(s, rc, "reading a post");
-done:
-	if (own_tx)
-		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-	if (out_rc == 0)
-		*out = c;
-	return out_rc;
+		return fail(s, rc, "counting deliveries");
+	*out = c;
+	return 0;
 }
 
 /* Read DELIVERY_COLS (and, at @subject_col when >= 0, the post's subject) into @d, borrowed. */
@@ -2949,7 +2943,9 @@ static int make_confirm_post(struct sqlite_store *s, int64_t sub, const int64_t 
 	sqlite3_bind_int64(st, 2, sub);
 	sqlite3_bind_int(st, 3, BL_PRIORITY_TRANSACTIONAL);
 	sqlite3_bind_int64(st, 4, now);
-	return exec_stmt(s, st, "queueing a confirmation mail");
+	if ((rc = exec_stmt(s, st, "queueing a confirmation mail")))
+		return rc;
+	return count_pending(s, *post_id, 1);
 }
 
 /* The lists of @in, each once, and their opt-in; -BL_ENOENT names a missing one. */

@@ -1807,6 +1807,15 @@ static void check_counts(struct fixture *fx, const char *what, int64_t post, int
 		snprintf(w, sizeof(w), "%s: %s rows", what,
 		         bl_delivery_state_name((enum bl_delivery_state)i));
 		CHECK_INT(w, c.n[i], want[i]);
+		/* The maintained count agrees with a count of the rows themselves. */
+		char sql[160];
+		snprintf(sql, sizeof(sql),
+		         "SELECT count(*) FROM deliveries WHERE post_id = %" PRId64
+		         " AND state = '%s'",
+		         post, bl_delivery_state_name((enum bl_delivery_state)i));
+		snprintf(w, sizeof(w), "%s: %s rows counted", what,
+		         bl_delivery_state_name((enum bl_delivery_state)i));
+		CHECK_INT(w, c.n[i], raw_int(fx, sql));
 	}
 	snprintf(w, sizeof(w), "%s: in doubt", what);
 	CHECK_INT(w, c.in_doubt, in_doubt);
@@ -2211,9 +2220,12 @@ static void test_claim_suppression(void **state)
 	char hb[65];
 	OK(fx, OPS(fx)->subscriber_erase(fx->s, s[0], hash_of("m0@x.org", hb), "request", NOW));
 
+	/* An erased subscriber's rows keep their states (one claimed, one pending). */
+	check_counts(fx, "after erasing a claimed subscriber", post, 5, 1, 0, 0, 0, 0, 0);
 	set_subscription(fx, s[1], a, BL_SUB_UNSUBSCRIBED);
 	blocklist(fx, s[2], "complained");
 	OK(fx, OPS(fx)->subscriber_erase(fx->s, s[3], hash_of("m3@x.org", hb), "request", NOW));
+	check_counts(fx, "after erasing a pending subscriber", post, 5, 1, 0, 0, 0, 0, 0);
 	set_subscription(fx, s[4], a, BL_SUB_UNSUBSCRIBED); /* still confirmed on b */
 
 	exchange(fx, NOW + 1, NULL, 0, 8, &t);
@@ -2917,6 +2929,7 @@ static void test_post_kinds(void **state)
 	int64_t confirm = r.confirm_post_id;
 	if (confirm <= post)
 		fail_msg("confirmation post id: got %" PRId64 ", want > %" PRId64, confirm, post);
+	check_counts(fx, "a confirmation post's one row", confirm, 1, 0, 0, 0, 0, 0, 0);
 
 	static const struct {
 		const char *what;
@@ -3284,6 +3297,8 @@ static void test_migrate_from_2(void **state)
 	OK(fx, bl_store_check_schema(fx->s));
 	/* Schema 5 counted what was there before. */
 	check_list_counts(fx, "counted by the upgrade", 1, 0, 1, 0);
+	check_counts(fx, "deliveries counted by the upgrade", 1, 0, 0, 1, 0, 0, 0, 0);
+	check_counts(fx, "no deliveries counted by the upgrade", 2, 0, 0, 0, 0, 0, 0, 0);
 	check_subscriber_counts(fx, "counted by the upgrade", 1, 0);
 	for (int64_t id = 1; id <= 2; id++) {
 		struct bl_post p;

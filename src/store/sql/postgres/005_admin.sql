@@ -238,6 +238,164 @@ CREATE TRIGGER counters_subscriber_update AFTER UPDATE ON subscribers
 	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
 	EXECUTE FUNCTION counters_subscriber_change();
 
+-- A post's delivery rows by state (see sql/sqlite/005_admin.sql), kept by
+-- one statement-level trigger for every event (the INSERT of post_queue, a
+-- cascade, every UPDATE: a trigger with transition tables cannot name
+-- columns, so rows whose state and post stay are left out). Several engines
+-- claim and record rows of one post at once, none waiting for another
+-- (FOR UPDATE SKIP LOCKED): a counter row they all updated would make each
+-- wait for the others' commits. So a statement only appends its change to
+-- post_count_deltas (a new row: no lock anyone waits for), and
+-- delivery_counts folds the committed changes of the post into post_counts
+-- (a short DELETE ... RETURNING and UPDATE of its one row; two folds of one
+-- post take the same rows in the same order). The count is post_counts plus
+-- the post's deltas; between two reads the deltas grow with the statements
+-- that changed the post, not with its rows.
+CREATE TABLE post_counts (
+	post_id    bigint PRIMARY KEY REFERENCES posts (id) ON DELETE CASCADE,
+	pending    bigint NOT NULL DEFAULT 0,
+	claimed    bigint NOT NULL DEFAULT 0,
+	accepted   bigint NOT NULL DEFAULT 0,
+	deferred   bigint NOT NULL DEFAULT 0,
+	failed     bigint NOT NULL DEFAULT 0,
+	suppressed bigint NOT NULL DEFAULT 0,
+	bounced    bigint NOT NULL DEFAULT 0,
+	complained bigint NOT NULL DEFAULT 0
+);
+INSERT INTO post_counts (post_id, pending, claimed, accepted, deferred, failed, suppressed,
+                         bounced, complained)
+SELECT p.id,
+       count(d.post_id) FILTER (WHERE d.state = 'pending'),
+       count(d.post_id) FILTER (WHERE d.state = 'claimed'),
+       count(d.post_id) FILTER (WHERE d.state = 'accepted'),
+       count(d.post_id) FILTER (WHERE d.state = 'deferred'),
+       count(d.post_id) FILTER (WHERE d.state = 'failed'),
+       count(d.post_id) FILTER (WHERE d.state = 'suppressed'),
+       count(d.post_id) FILTER (WHERE d.state = 'bounced'),
+       count(d.post_id) FILTER (WHERE d.state = 'complained')
+FROM posts p LEFT JOIN deliveries d ON d.post_id = p.id
+GROUP BY p.id;
+
+-- No foreign key: a post's deletion cascades to its deliveries, whose
+-- trigger must not find the post gone; a post's deltas go with its counts.
+CREATE TABLE post_count_deltas (
+	id         bigserial PRIMARY KEY,
+	post_id    bigint NOT NULL,
+	pending    bigint NOT NULL,
+	claimed    bigint NOT NULL,
+	accepted   bigint NOT NULL,
+	deferred   bigint NOT NULL,
+	failed     bigint NOT NULL,
+	suppressed bigint NOT NULL,
+	bounced    bigint NOT NULL,
+	complained bigint NOT NULL
+);
+CREATE INDEX post_count_deltas_by_post ON post_count_deltas (post_id);
+
+CREATE FUNCTION post_counts_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	DELETE FROM post_count_deltas WHERE post_id IN (SELECT post_id FROM old_rows);
+	RETURN NULL;
+END;
+$$;
+CREATE TRIGGER post_counts_gone AFTER DELETE ON post_counts
+	REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION post_counts_gone();
+
+CREATE FUNCTION post_counts_new_post() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO post_counts (post_id) SELECT id FROM new_rows;
+	RETURN NULL;
+END;
+$$;
+CREATE TRIGGER post_counts_new_post AFTER INSERT ON posts
+	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION post_counts_new_post();
+
+-- +1 per new row and -1 per old row, summed per post and state; one delta
+-- row per post whose counts move (of a post that still has its counts).
+CREATE FUNCTION post_counts_change() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	ids bigint[];
+	d1 bigint[]; d2 bigint[]; d3 bigint[]; d4 bigint[];
+	d5 bigint[]; d6 bigint[]; d7 bigint[]; d8 bigint[];
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		SELECT array_agg(post_id ORDER BY post_id), array_agg(a ORDER BY post_id),
+		       array_agg(b ORDER BY post_id), array_agg(c ORDER BY post_id),
+		       array_agg(e ORDER BY post_id), array_agg(f ORDER BY post_id),
+		       array_agg(g ORDER BY post_id), array_agg(h ORDER BY post_id),
+		       array_agg(i ORDER BY post_id)
+		INTO ids, d1, d2, d3, d4, d5, d6, d7, d8
+		FROM (SELECT post_id, count(*) FILTER (WHERE state = 'pending') AS a,
+		             count(*) FILTER (WHERE state = 'claimed') AS b,
+		             count(*) FILTER (WHERE state = 'accepted') AS c,
+		             count(*) FILTER (WHERE state = 'deferred') AS e,
+		             count(*) FILTER (WHERE state = 'failed') AS f,
+		             count(*) FILTER (WHERE state = 'suppressed') AS g,
+		             count(*) FILTER (WHERE state = 'bounced') AS h,
+		             count(*) FILTER (WHERE state = 'complained') AS i
+		      FROM new_rows GROUP BY post_id) d;
+	ELSIF TG_OP = 'DELETE' THEN
+		SELECT array_agg(post_id ORDER BY post_id), array_agg(-a ORDER BY post_id),
+		       array_agg(-b ORDER BY post_id), array_agg(-c ORDER BY post_id),
+		       array_agg(-e ORDER BY post_id), array_agg(-f ORDER BY post_id),
+		       array_agg(-g ORDER BY post_id), array_agg(-h ORDER BY post_id),
+		       array_agg(-i ORDER BY post_id)
+		INTO ids, d1, d2, d3, d4, d5, d6, d7, d8
+		FROM (SELECT post_id, count(*) FILTER (WHERE state = 'pending') AS a,
+		             count(*) FILTER (WHERE state = 'claimed') AS b,
+		             count(*) FILTER (WHERE state = 'accepted') AS c,
+		             count(*) FILTER (WHERE state = 'deferred') AS e,
+		             count(*) FILTER (WHERE state = 'failed') AS f,
+		             count(*) FILTER (WHERE state = 'suppressed') AS g,
+		             count(*) FILTER (WHERE state = 'bounced') AS h,
+		             count(*) FILTER (WHERE state = 'complained') AS i
+		      FROM old_rows GROUP BY post_id) d;
+	ELSE
+		-- Only the rows whose state or post changed (joined on id, the key).
+		SELECT array_agg(post_id ORDER BY post_id), array_agg(a ORDER BY post_id),
+		       array_agg(b ORDER BY post_id), array_agg(c ORDER BY post_id),
+		       array_agg(e ORDER BY post_id), array_agg(f ORDER BY post_id),
+		       array_agg(g ORDER BY post_id), array_agg(h ORDER BY post_id),
+		       array_agg(i ORDER BY post_id)
+		INTO ids, d1, d2, d3, d4, d5, d6, d7, d8
+		FROM (SELECT post_id,
+		             sum(CASE WHEN state = 'pending' THEN sign ELSE 0 END) AS a,
+		             sum(CASE WHEN state = 'claimed' THEN sign ELSE 0 END) AS b,
+		             sum(CASE WHEN state = 'accepted' THEN sign ELSE 0 END) AS c,
+		             sum(CASE WHEN state = 'deferred' THEN sign ELSE 0 END) AS e,
+		             sum(CASE WHEN state = 'failed' THEN sign ELSE 0 END) AS f,
+		             sum(CASE WHEN state = 'suppressed' THEN sign ELSE 0 END) AS g,
+		             sum(CASE WHEN state = 'bounced' THEN sign ELSE 0 END) AS h,
+		             sum(CASE WHEN state = 'complained' THEN sign ELSE 0 END) AS i
+		      FROM (SELECT n.post_id, n.state, 1 AS sign
+		            FROM new_rows n JOIN old_rows o ON o.id = n.id
+		            WHERE n.state <> o.state OR n.post_id <> o.post_id
+		            UNION ALL
+		            SELECT o.post_id, o.state, -1 AS sign
+		            FROM new_rows n JOIN old_rows o ON o.id = n.id
+		            WHERE n.state <> o.state OR n.post_id <> o.post_id) y
+		      GROUP BY post_id) d
+		WHERE a <> 0 OR b <> 0 OR c <> 0 OR e <> 0 OR f <> 0 OR g <> 0 OR h <> 0 OR i <> 0;
+	END IF;
+	IF ids IS NULL THEN
+		RETURN NULL;
+	END IF;
+	INSERT INTO post_count_deltas (post_id, pending, claimed, accepted, deferred, failed,
+	                               suppressed, bounced, complained)
+	SELECT d.* FROM unnest(ids, d1, d2, d3, d4, d5, d6, d7, d8)
+		AS d(post_id, a, b, c, e, f, g, h, i)
+	WHERE EXISTS (SELECT 1 FROM post_counts t WHERE t.post_id = d.post_id);
+	RETURN NULL;
+END;
+$$;
+CREATE TRIGGER post_counts_insert AFTER INSERT ON deliveries
+	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION post_counts_change();
+CREATE TRIGGER post_counts_delete AFTER DELETE ON deliveries
+	REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION post_counts_change();
+CREATE TRIGGER post_counts_update AFTER UPDATE ON deliveries
+	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION post_counts_change();
+
 -- ---- posts ----
 
 CREATE INDEX posts_by_kind ON posts (kind, id DESC);

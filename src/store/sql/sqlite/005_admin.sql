@@ -5,7 +5,9 @@
 --  * maintained counts, so that no admin page or API call counts a whole
 --    table: per-list subscription counts by status (list_counts), the
 --    subscribers by status (counters), and subscribers added and erased per
---    UTC day (subscriber_days, the dashboard's growth chart). Triggers keep
+--    UTC day (subscriber_days, the dashboard's growth chart), a post's
+--    delivery rows by state (post_counts: the dashboard's, the post page's
+--    and the API's progress, polled every second). Triggers keep
 --    them in the same transaction as the change (foreign-key cascades fire
 --    triggers too, so a deleted subscriber's subscriptions are counted out);
 --  * indexes for the admin's post listing (by kind) and the scheduler.
@@ -169,6 +171,101 @@ WHEN OLD.status IS NOT NEW.status
 BEGIN
 	UPDATE counters SET n = n - 1 WHERE name = 'subscribers_' || OLD.status;
 	UPDATE counters SET n = n + 1 WHERE name = 'subscribers_' || NEW.status;
+END;
+
+-- One row per post: its delivery rows by state (every state the CHECK of
+-- deliveries allows). A trigger adds the row with the post; triggers on
+-- deliveries keep it: a deletion (a post's cascade) and a change of state
+-- (claims, results, reclaims, cancels, retries) per row. Inserts are not
+-- counted by a trigger, which would run once per row of post_queue's
+-- INSERT ... SELECT (millions of rows): the store adds what it inserts
+-- (post_queue: the rows it queued, as pending; a confirmation mail: its one
+-- pending row), in the same transaction. A subscriber's erasure sets
+-- subscriber_id to NULL and keeps the state: no count moves.
+CREATE TABLE post_counts (
+	post_id    INTEGER PRIMARY KEY REFERENCES posts (id) ON DELETE CASCADE,
+	pending    INTEGER NOT NULL DEFAULT 0,
+	claimed    INTEGER NOT NULL DEFAULT 0,
+	accepted   INTEGER NOT NULL DEFAULT 0,
+	deferred   INTEGER NOT NULL DEFAULT 0,
+	failed     INTEGER NOT NULL DEFAULT 0,
+	suppressed INTEGER NOT NULL DEFAULT 0,
+	bounced    INTEGER NOT NULL DEFAULT 0,
+	complained INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO post_counts (post_id, pending, claimed, accepted, deferred, failed, suppressed,
+                         bounced, complained)
+SELECT p.id,
+       (SELECT count(*) FROM deliveries d WHERE d.post_id = p.id AND d.state = 'pending'),
+       (SELECT count(*) FROM deliveries d WHERE d.post_id = p.id AND d.state = 'claimed'),
+       (SELECT count(*) FROM deliveries d WHERE d.post_id = p.id AND d.state = 'accepted'),
+       (SELECT count(*) FROM deliveries d WHERE d.post_id = p.id AND d.state = 'deferred'),
+       (SELECT count(*) FROM deliveries d WHERE d.post_id = p.id AND d.state = 'failed'),
+       (SELECT count(*) FROM deliveries d WHERE d.post_id = p.id AND d.state = 'suppressed'),
+       (SELECT count(*) FROM deliveries d WHERE d.post_id = p.id AND d.state = 'bounced'),
+       (SELECT count(*) FROM deliveries d WHERE d.post_id = p.id AND d.state = 'complained')
+FROM posts p;
+
+CREATE TRIGGER post_counts_new_post AFTER INSERT ON posts
+BEGIN
+	INSERT INTO post_counts (post_id) VALUES (NEW.id);
+END;
+
+CREATE TRIGGER post_counts_delete AFTER DELETE ON deliveries
+BEGIN
+	UPDATE post_counts SET
+		pending = pending - (OLD.state = 'pending'),
+		claimed = claimed - (OLD.state = 'claimed'),
+		accepted = accepted - (OLD.state = 'accepted'),
+		deferred = deferred - (OLD.state = 'deferred'),
+		failed = failed - (OLD.state = 'failed'),
+		suppressed = suppressed - (OLD.state = 'suppressed'),
+		bounced = bounced - (OLD.state = 'bounced'),
+		complained = complained - (OLD.state = 'complained')
+	WHERE post_id = OLD.post_id;
+END;
+
+-- One statement per changed row: the row leaves OLD.state for NEW.state.
+CREATE TRIGGER post_counts_state AFTER UPDATE OF state ON deliveries
+WHEN OLD.state IS NOT NEW.state AND OLD.post_id = NEW.post_id
+BEGIN
+	UPDATE post_counts SET
+		pending = pending - (OLD.state = 'pending') + (NEW.state = 'pending'),
+		claimed = claimed - (OLD.state = 'claimed') + (NEW.state = 'claimed'),
+		accepted = accepted - (OLD.state = 'accepted') + (NEW.state = 'accepted'),
+		deferred = deferred - (OLD.state = 'deferred') + (NEW.state = 'deferred'),
+		failed = failed - (OLD.state = 'failed') + (NEW.state = 'failed'),
+		suppressed = suppressed - (OLD.state = 'suppressed') + (NEW.state = 'suppressed'),
+		bounced = bounced - (OLD.state = 'bounced') + (NEW.state = 'bounced'),
+		complained = complained - (OLD.state = 'complained') + (NEW.state = 'complained')
+	WHERE post_id = NEW.post_id;
+END;
+
+-- No statement moves a row to another post; were one to, it is counted out
+-- of the old post and into the new one.
+CREATE TRIGGER post_counts_move AFTER UPDATE OF post_id ON deliveries
+WHEN OLD.post_id IS NOT NEW.post_id
+BEGIN
+	UPDATE post_counts SET
+		pending = pending - (OLD.state = 'pending'),
+		claimed = claimed - (OLD.state = 'claimed'),
+		accepted = accepted - (OLD.state = 'accepted'),
+		deferred = deferred - (OLD.state = 'deferred'),
+		failed = failed - (OLD.state = 'failed'),
+		suppressed = suppressed - (OLD.state = 'suppressed'),
+		bounced = bounced - (OLD.state = 'bounced'),
+		complained = complained - (OLD.state = 'complained')
+	WHERE post_id = OLD.post_id;
+	UPDATE post_counts SET
+		pending = pending + (NEW.state = 'pending'),
+		claimed = claimed + (NEW.state = 'claimed'),
+		accepted = accepted + (NEW.state = 'accepted'),
+		deferred = deferred + (NEW.state = 'deferred'),
+		failed = failed + (NEW.state = 'failed'),
+		suppressed = suppressed + (NEW.state = 'suppressed'),
+		bounced = bounced + (NEW.state = 'bounced'),
+		complained = complained + (NEW.state = 'complained')
+	WHERE post_id = NEW.post_id;
 END;
 
 -- ---- posts ----
