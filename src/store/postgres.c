@@ -2301,49 +2301,28 @@ static int pg_post_queue(struct bl_store *s, int64_t id, int64_t now, int64_t *t
 	return queued;
 }
 
-/* SQL: the delivery states of post_counts, in the order of enum bl_delivery_state, then the
- * two the model does not have yet. */
-#define PC_STATES(f)                                                                               \
-	f(pending) f(claimed) f(accepted) f(deferred) f(failed) f(suppressed) f(bounced)           \
-	    f(complained)
-#define PC_SUM(x) "coalesce(sum(" #x "), 0) AS " #x ", "
-#define PC_ADD(x) #x " = c." #x " + s." #x ", "
-#define PC_OUT(x) "coalesce(u." #x ", c." #x "), "
-
 static int pg_delivery_counts(struct bl_store *s, int64_t post_id, struct bl_delivery_counts *out)
 {
 	struct pg_store *p = pg(s);
 	char ib[NUM_MAX];
 	const char *params[] = {num(ib, post_id)};
-	/*
-	 * The post's row of post_counts plus its deltas (005_admin.sql), and
-	 * the in-doubt count, in one statement: the committed deltas are folded
-	 * into the row (only when there are some: a read with none writes
-	 * nothing), so the next read finds fewer.
-	 */
-	PGresult *res = run(
-	    p, "delivery_counts",
-	    "WITH d AS (DELETE FROM post_count_deltas WHERE post_id = $1::bigint "
-	    "RETURNING *), "
-	    "s AS (SELECT " PC_STATES(
-	        PC_SUM) "count(*) AS n FROM d), "
-	                "u AS (UPDATE post_counts c SET " PC_STATES(
-	                    PC_ADD) "post_id = c.post_id FROM s WHERE c.post_id = $1::bigint AND "
-	                            "s.n > 0 "
-	                            "RETURNING c.*) "
-	                            "SELECT " PC_STATES(PC_OUT) "p.in_doubt FROM posts p "
-	                                                        "JOIN post_counts c ON c.post_id = "
-	                                                        "p.id LEFT JOIN u ON true "
-	                                                        "WHERE p.id = $1::bigint",
-	    1, params);
+	/* One statement, one snapshot: the counts and the in-doubt number agree. */
+	PGresult *res = run(p, "delivery_counts",
+	                    "SELECT state, count(*) FROM deliveries WHERE post_id = $1::bigint "
+	                    "GROUP BY state UNION ALL "
+	                    "SELECT '', in_doubt FROM posts WHERE id = $1::bigint",
+	                    1, params);
 	if (!res)
 		return -BL_ESTORE;
 	struct bl_delivery_counts c = {.in_doubt = 0};
-	if (PQntuples(res) > 0) {
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0);
+		enum bl_delivery_state state;
+		if (!*name)
+			c.in_doubt = get_i64(res, i, 1);
+		else if (bl_delivery_state_parse(name, &state) == 0)
+			c.n[state] = get_i64(res, i, 1);
 		/* 'bounced' and 'complained' are not in the model yet: not counted */
-		for (int i = 0; i < BL_DELIVERY_NSTATES; i++)
-			c.n[i] = get_i64(res, 0, i);
-		c.in_doubt = get_i64(res, 0, 8);
 	}
 	PQclear(res);
 	*out = c;
