@@ -266,10 +266,13 @@ EOF
 	pids+=("$serve")
 	base=http://127.0.0.1:$port
 	wait_http "$base/healthz"
-	# one login: the session cookie
-	curl -s -o /dev/null -c "$TMP/jar-$n" --data-urlencode "name=bench" \
-		--data-urlencode "password=$(cat "$dir/password")" "$base/admin/login"
-	cookie=$(awk '$6 != "" && $0 !~ /^# / { c = $6 "=" $7 } END { print c }' "$TMP/jar-$n")
+	# one login: the login page's nonce (cookie + field), then the session cookie
+	nonce=$(curl -s -c "$TMP/jar-$n" "$base/admin/login" |
+		sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -n 1)
+	curl -s -o /dev/null -b "$TMP/jar-$n" -c "$TMP/jar-$n" --data-urlencode "name=bench" \
+		--data-urlencode "password=$(cat "$dir/password")" --data-urlencode "csrf=$nonce" \
+		"$base/admin/login"
+	cookie=$(awk '$6 == "bl_admin" && $0 !~ /^# / { c = $6 "=" $7 } END { print c }' "$TMP/jar-$n")
 	[ -n "$cookie" ] || { echo "bench: no session cookie from POST /admin/login" >&2; exit 1; }
 	cookie="Cookie: $cookie"
 	token=$(cat "$dir/token")
