@@ -5,6 +5,7 @@
  */
 #include "cli/cli.h"
 
+#include "store/json.h"
 #include "core/json.h"
 #include "util/str.h"
 
@@ -30,15 +31,7 @@ static int print_entry(void *arg, const struct bl_audit *e)
 {
 	struct entries *c = arg;
 	if (c->arr) {
-		json_t *o = json_object();
-		json_object_set_new(o, "id", json_integer(e->id));
-		json_object_set_new(o, "at", bl_json_time(e->at));
-		json_object_set_new(o, "actor", json_string(e->actor ? e->actor : ""));
-		json_object_set_new(o, "action", json_string(e->action ? e->action : ""));
-		json_object_set_new(o, "target", json_string(e->target ? e->target : ""));
-		json_object_set_new(o, "detail", json_string(e->detail ? e->detail : ""));
-		json_object_set_new(o, "ip", json_string(e->ip ? e->ip : ""));
-		json_array_append_new(c->arr, o);
+		json_array_append_new(c->arr, bl_json_audit(e));
 	} else {
 		if (c->n == 0)
 			printf("%-21s %-16s %-16s %-20s %s\n", "AT", "ACTOR", "ACTION", "TARGET",

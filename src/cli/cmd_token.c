@@ -7,6 +7,7 @@
  */
 #include "cli/cli.h"
 
+#include "store/json.h"
 #include "core/crypto.h"
 
 #include <getopt.h>
@@ -84,14 +85,7 @@ static int print_token(void *arg, const struct bl_api_token *t)
 {
 	struct tokens *c = arg;
 	if (c->arr) {
-		json_t *o = json_object();
-		json_object_set_new(o, "name", json_string(t->name));
-		json_object_set_new(o, "role", json_string(bl_role_name(t->role)));
-		json_object_set_new(o, "created_at", json_string(bl_cli_time(t->created_at)));
-		json_object_set_new(o, "last_used_at",
-		                    t->last_used_at ? json_string(bl_cli_time(t->last_used_at))
-		                                    : json_null());
-		json_array_append_new(c->arr, o);
+		json_array_append_new(c->arr, bl_json_api_token(t));
 	} else {
 		if (c->n == 0)
 			printf("%-24s %-7s %-21s %s\n", "NAME", "ROLE", "CREATED", "LAST USED");

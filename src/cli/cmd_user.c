@@ -7,6 +7,7 @@
  */
 #include "cli/cli.h"
 
+#include "store/json.h"
 #include "core/crypto.h"
 #include "util/time.h"
 
@@ -234,22 +235,11 @@ struct users {
 	size_t n;
 };
 
-static json_t *time_or_null(int64_t t)
-{
-	return t ? json_string(bl_cli_time(t)) : json_null();
-}
-
 static int print_user(void *arg, const struct bl_user *u)
 {
 	struct users *c = arg;
 	if (c->arr) {
-		json_t *o = json_object();
-		json_object_set_new(o, "name", json_string(u->name));
-		json_object_set_new(o, "role", json_string(bl_role_name(u->role)));
-		json_object_set_new(o, "created_at", time_or_null(u->created_at));
-		json_object_set_new(o, "password_changed_at", time_or_null(u->password_changed_at));
-		json_object_set_new(o, "last_login_at", time_or_null(u->last_login_at));
-		json_array_append_new(c->arr, o);
+		json_array_append_new(c->arr, bl_json_user(u));
 	} else {
 		if (c->n == 0)
 			printf("%-24s %-7s %-21s %s\n", "NAME", "ROLE", "CREATED", "LAST LOGIN");

@@ -11,6 +11,7 @@
  */
 #include "http/admin.h"
 
+#include "store/json.h"
 #include "config/config.h"
 #include "core/address.h"
 #include "core/crypto.h"
@@ -522,6 +523,28 @@ static int load_list(struct bl_api_call *c, size_t i, struct bl_list *l)
 	return rc;
 }
 
+/*
+ * The list a `list` query parameter names: 1 with *@id set; 0 after
+ * answering 400 (no such list), negative after answering 500.
+ */
+static int query_list(struct bl_api_call *c, const char *slug, int64_t *id)
+{
+	struct bl_list l;
+	int rc = bl_slug_valid(slug) ? c->s->ops->list_get(c->s, slug, &l) : 0;
+	if (rc < 0) {
+		store_failed(c);
+	} else if (rc == 0) {
+		problem(c, 400, "bad-parameter",
+		        "No such list: %s. The `list` query parameter names an existing list "
+		        "(GET /api/v1/lists).",
+		        slug);
+	} else {
+		*id = l.id;
+		bl_list_clear(&l);
+	}
+	return rc;
+}
+
 static void list_reply(struct bl_api_call *c, const struct bl_list *l, int status)
 {
 	struct bl_list_counts n = {0};
@@ -679,24 +702,8 @@ static void subscribers_get(struct bl_api_call *c)
 		return;
 	const char *slug = qget(c, "list"), *status = qget(c, "status"),
 	           *prefix = qget(c, "prefix"), *after = qget(c, "after");
-	if (slug && *slug) {
-		struct bl_list l;
-		int rc = bl_slug_valid(slug) ? c->s->ops->list_get(c->s, slug, &l) : 0;
-		if (rc < 0) {
-			store_failed(c);
-			return;
-		}
-		if (rc == 0) {
-			problem(
-			    c, 400, "bad-parameter",
-			    "No such list: %s. The `list` query parameter names an existing list "
-			    "(GET /api/v1/lists).",
-			    slug);
-			return;
-		}
-		f.list_id = l.id;
-		bl_list_clear(&l);
-	}
+	if (slug && *slug && query_list(c, slug, &f.list_id) <= 0)
+		return;
 	if (status && *status) {
 		enum bl_subscriber_status ss;
 		enum bl_sub_status us;
@@ -1350,23 +1357,9 @@ static void export_get(struct bl_api_call *c)
 			return;
 		}
 	}
-	if (slug && *slug) {
-		struct bl_list l;
-		int rc = bl_slug_valid(slug) ? c->s->ops->list_get(c->s, slug, &l) : 0;
-		if (rc < 0) {
-			store_failed(c);
-			return;
-		}
-		if (rc == 0) {
-			problem(
-			    c, 400, "bad-parameter",
-			    "No such list: %s. The `list` query parameter names an existing list "
-			    "(GET /api/v1/lists).",
-			    slug);
-			return;
-		}
-		bl_list_clear(&l);
-	}
+	int64_t list_id = 0;
+	if (slug && *slug && query_list(c, slug, &list_id) <= 0)
+		return;
 	FILE *f = tmpfile(); /* unlinked: the data never has a name on disk */
 	if (!f) {
 		problem(c, 500, "internal",
@@ -2271,20 +2264,9 @@ static void stats_get(struct bl_api_call *c)
 
 /* ---- users, tokens, audit (admins) ---- */
 
-static json_t *user_json(const struct bl_user *u)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "name", json_string(u->name));
-	json_object_set_new(o, "role", json_string(bl_role_name(u->role)));
-	json_object_set_new(o, "created_at", bl_json_time(u->created_at));
-	json_object_set_new(o, "password_changed_at", bl_json_time(u->password_changed_at));
-	json_object_set_new(o, "last_login_at", bl_json_time(u->last_login_at));
-	return o;
-}
-
 static int on_user(void *arg, const struct bl_user *u)
 {
-	json_array_append_new(arg, user_json(u));
+	json_array_append_new(arg, bl_json_user(u));
 	return 0;
 }
 
@@ -2481,12 +2463,7 @@ static void user_delete(struct bl_api_call *c)
 
 static int on_token(void *arg, const struct bl_api_token *t)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "name", json_string(t->name));
-	json_object_set_new(o, "role", json_string(bl_role_name(t->role)));
-	json_object_set_new(o, "created_at", bl_json_time(t->created_at));
-	json_object_set_new(o, "last_used_at", bl_json_time(t->last_used_at));
-	json_array_append_new(arg, o);
+	json_array_append_new(arg, bl_json_api_token(t));
 	return 0;
 }
 
@@ -2570,15 +2547,7 @@ static int on_audit(void *arg, const struct bl_audit *e)
 	struct audit_page *a = arg;
 	if (a->n++ == a->limit)
 		return 1;
-	json_t *o = json_object();
-	json_object_set_new(o, "id", json_integer(e->id));
-	json_object_set_new(o, "at", bl_json_time(e->at));
-	json_object_set_new(o, "actor", json_string(e->actor ? e->actor : ""));
-	json_object_set_new(o, "action", json_string(e->action ? e->action : ""));
-	json_object_set_new(o, "target", json_string(e->target ? e->target : ""));
-	json_object_set_new(o, "detail", json_string(e->detail ? e->detail : ""));
-	json_object_set_new(o, "ip", json_string(e->ip ? e->ip : ""));
-	json_array_append_new(a->items, o);
+	json_array_append_new(a->items, bl_json_audit(e));
 	a->last_id = e->id;
 	return 0;
 }
