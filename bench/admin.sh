@@ -79,43 +79,9 @@ fi
 mkdir -p "$DBDIR"
 
 pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'echo "bench/admin.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_http() { # wait_http URL: until it answers (30 s)
-	local i
-	for i in $(seq 300); do
-		curl -s -o /dev/null "$1" && return 0
-		sleep 0.1
-	done
-	echo "bench: nothing answers at $1" >&2
-	return 1
-}
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
-# cpu_ms PID...: CPU time (user + system, ms) the processes have used so far.
-cpu_ms() {
-	local p t=0 ticks
-	ticks=$(getconf CLK_TCK)
-	for p in "$@"; do
-		t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
-	done
-	echo $((t * 1000 / ticks))
-}
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_traps bench/admin.sh
 
 # wrk_run NAME URL [HEADER]: wrk with the common settings; output in
 # $OUT/wrk-NAME.txt. Sets RPS, REQS, BAD (non-2xx/3xx), ERRS (socket errors),
@@ -265,7 +231,7 @@ EOF
 	serve=$!
 	pids+=("$serve")
 	base=http://127.0.0.1:$port
-	wait_http "$base/healthz"
+	wait_http "$base/healthz" 30
 	# one login: the login page's nonce (cookie + field), then the session cookie
 	nonce=$(curl -s -c "$TMP/jar-$n" "$base/admin/login" |
 		sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -n 1)
@@ -376,7 +342,7 @@ EOF
 "$NGINX" -p "$TMP/nginx/" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" &
 NGINX_PID=$!
 pids+=("$NGINX_PID")
-wait_http "http://127.0.0.1:$NPORT/admin/subscribers"
+wait_http "http://127.0.0.1:$NPORT/admin/subscribers" 30
 cmp -s "$TMP/www/subscribers.html" <(curl -sf "http://127.0.0.1:$NPORT/admin/subscribers") ||
 	{ echo "bench: nginx does not serve the same bytes" >&2; exit 1; }
 mapfile -t SERVER_PIDS < <(echo "$NGINX_PID"; pgrep -P "$NGINX_PID")

@@ -60,44 +60,9 @@ mkdir -p "$OUT"
 TMP=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/bl-bench-http-XXXXXX")
 
 pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'echo "bench/http.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_http() { # wait_http URL: until it answers (10 s)
-	local i
-	for i in $(seq 100); do
-		curl -sf -o /dev/null "$1" && return 0
-		sleep 0.1
-	done
-	echo "bench: nothing answers at $1" >&2
-	return 1
-}
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
-# cpu_ms PID...: CPU time (user + system, ms) the processes have used so far.
-cpu_ms() {
-	local p t=0 ticks
-	ticks=$(getconf CLK_TCK)
-	for p in "$@"; do
-		# utime and stime are fields 14 and 15, counted after the ")" that ends the name.
-		t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
-	done
-	echo $((t * 1000 / ticks))
-}
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_traps bench/http.sh
 
 # wrk_run NAME URL [LUA [ARGS...]]: wrk with the common settings; output in
 # $OUT/wrk-NAME.txt. Sets RPS, REQS, SECS, BAD (non-2xx/3xx), ERRS (socket
