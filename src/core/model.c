@@ -143,3 +143,13 @@ const char *bl_text_problem(const char *v, size_t max, int oneline)
 	}
 	return NULL;
 }
+
+void bl_subscriber_copy(struct bl_subscriber *dst, const struct bl_subscriber *src)
+{
+	*dst = *src;
+	dst->email = bl_xstrdup(src->email);
+	dst->email_key = bl_xstrdup(src->email_key);
+	dst->name = bl_xstrdup(src->name);
+	dst->attributes = bl_xstrdup(src->attributes);
+	dst->status_reason = bl_xstrdup(src->status_reason);
+}

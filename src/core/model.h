@@ -193,6 +193,9 @@ void bl_list_clear(struct bl_list *l);
 /* bl_list_copy - @dst = @src with its own copies of the strings (free with bl_list_clear). */
 void bl_list_copy(struct bl_list *dst, const struct bl_list *src);
 void bl_subscriber_clear(struct bl_subscriber *s);
+/* bl_subscriber_copy - @dst = @src with its own copies of the strings (free with
+ * bl_subscriber_clear). */
+void bl_subscriber_copy(struct bl_subscriber *dst, const struct bl_subscriber *src);
 /* bl_post_clear - free the strings of a post filled by the store; NULL-safe. */
 void bl_post_clear(struct bl_post *p);
 

@@ -1057,12 +1057,7 @@ struct one_sub {
 static int take_sub(void *arg, const struct bl_subscriber *s)
 {
 	struct one_sub *o = arg;
-	o->sub = *s;
-	o->sub.email = bl_xstrdup(s->email);
-	o->sub.email_key = bl_xstrdup(s->email_key);
-	o->sub.name = bl_xstrdup(s->name);
-	o->sub.attributes = bl_xstrdup(s->attributes);
-	o->sub.status_reason = bl_xstrdup(s->status_reason);
+	bl_subscriber_copy(&o->sub, s);
 	o->found = 1;
 	return 1;
 }

@@ -1837,12 +1837,7 @@ struct first_sub {
 static int take_first(void *arg, const struct bl_subscriber *s)
 {
 	struct first_sub *f = arg;
-	f->sub = *s;
-	f->sub.email = bl_xstrdup(s->email);
-	f->sub.email_key = bl_xstrdup(s->email_key);
-	f->sub.name = bl_xstrdup(s->name);
-	f->sub.attributes = bl_xstrdup(s->attributes);
-	f->sub.status_reason = bl_xstrdup(s->status_reason);
+	bl_subscriber_copy(&f->sub, s);
 	f->found = 1;
 	return 1;
 }
