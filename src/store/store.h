@@ -26,7 +26,7 @@
 #include "util/err.h"
 
 /* Schema version this binary expects: the number of the last migration. */
-#define BL_SCHEMA_VERSION 5
+#define BL_SCHEMA_VERSION 6
 
 struct bl_store_ops;
 
