@@ -153,3 +153,32 @@ void bl_subscriber_copy(struct bl_subscriber *dst, const struct bl_subscriber *s
 	dst->attributes = bl_xstrdup(src->attributes);
 	dst->status_reason = bl_xstrdup(src->status_reason);
 }
+
+static const char *const feed_mode_names[] = {"send", "draft"};
+
+const char *bl_feed_mode_name(enum bl_feed_mode v)
+{
+	return (unsigned)v < 2 ? feed_mode_names[v] : "?";
+}
+
+int bl_feed_mode_parse(const char *s, enum bl_feed_mode *out)
+{
+	for (unsigned i = 0; i < 2; i++)
+		if (s && strcmp(s, feed_mode_names[i]) == 0) {
+			*out = (enum bl_feed_mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+void bl_feed_clear(struct bl_feed *f)
+{
+	if (!f)
+		return;
+	free(f->url);
+	free(f->title);
+	free(f->etag);
+	free(f->last_modified);
+	free(f->last_error);
+	memset(f, 0, sizeof(*f));
+}

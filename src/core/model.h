@@ -181,6 +181,32 @@ struct bl_post {
 	int64_t in_doubt; /* claims found expired after a crash and queued again */
 };
 
+/* What a feed's new items become: posts that go out at once, or drafts for a person. */
+enum bl_feed_mode { BL_FEED_SEND, BL_FEED_DRAFT };
+/* "send"/"draft" */
+const char *bl_feed_mode_name(enum bl_feed_mode v);
+int bl_feed_mode_parse(const char *s, enum bl_feed_mode *out);
+
+/* An RSS/Atom feed polled for new items (issue 6; sql/sqlite/006_feeds.sql). */
+struct bl_feed {
+	int64_t id;
+	char *url;   /* http(s) URL as given */
+	char *title; /* the channel's title at the last successful poll, "" before */
+	enum bl_feed_mode mode;
+	int64_t every;              /* seconds between polls */
+	int breaking;               /* its posts are breaking (priority 1) */
+	int64_t backfill;           /* items of the first poll that become posts */
+	char *etag, *last_modified; /* validators of the last 200 answer, "" */
+	int64_t next_poll_at;       /* seconds since the epoch */
+	int64_t polled_at, ok_at;   /* last attempt, last success; 0 = never */
+	int64_t failures;           /* consecutive failed polls */
+	char *last_error;           /* "" after a success */
+	int64_t items, posts;       /* items seen, posts made, over its life */
+	int64_t created_at;
+};
+/* bl_feed_clear - free the strings of a feed filled by the store; NULL-safe. */
+void bl_feed_clear(struct bl_feed *f);
+
 /* Delivery counts of one post, by state, plus the in-doubt count. */
 struct bl_delivery_counts {
 	int64_t n[BL_DELIVERY_NSTATES];

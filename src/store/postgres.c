@@ -18,6 +18,7 @@
 #include "util/buf.h"
 #include "util/embedded.h"
 #include "util/log.h"
+#include "util/str.h"
 #include "util/time.h"
 #include "util/xalloc.h"
 
@@ -4424,6 +4425,393 @@ static int pg_job_finish(struct bl_store *s, int64_t id, const char *report, con
 /* ---- the ops table ----------------------------------------------------------------------------
  */
 
+/* ---- feeds (schema 6) ------------------------------------------------------------------------ */
+
+#define FEED_COLS                                                                                  \
+	"id, url, title, mode, every, breaking::int, backfill, etag, last_modified, "              \
+	"next_poll_at, "                                                                           \
+	"coalesce(polled_at, 0), coalesce(ok_at, 0), failures, last_error, items, posts, "         \
+	"created_at"
+
+static int read_feed(struct pg_store *p, const PGresult *r, int row, struct bl_feed *out)
+{
+	struct bl_feed f = {0};
+	const char *mode = PQgetvalue(r, row, 3);
+	if (bl_feed_mode_parse(mode, &f.mode))
+		return bad_value(p, "feed mode", mode);
+	f.id = get_i64(r, row, 0);
+	f.url = get_str(r, row, 1, 1);
+	f.title = get_str(r, row, 2, 1);
+	f.every = get_i64(r, row, 4);
+	f.breaking = get_i64(r, row, 5) != 0;
+	f.backfill = get_i64(r, row, 6);
+	f.etag = get_str(r, row, 7, 1);
+	f.last_modified = get_str(r, row, 8, 1);
+	f.next_poll_at = get_i64(r, row, 9);
+	f.polled_at = get_i64(r, row, 10);
+	f.ok_at = get_i64(r, row, 11);
+	f.failures = get_i64(r, row, 12);
+	f.last_error = get_str(r, row, 13, 1);
+	f.items = get_i64(r, row, 14);
+	f.posts = get_i64(r, row, 15);
+	f.created_at = get_i64(r, row, 16);
+	*out = f;
+	return 0;
+}
+
+static int feed_create_tx(struct pg_store *p, struct bl_feed *f, const int64_t *list_ids,
+                          size_t n_lists, int64_t now)
+{
+	char eb[NUM_MAX], bb[NUM_MAX], nb[NUM_MAX], lb[NUM_MAX];
+	for (size_t i = 0; i < n_lists; i++) {
+		const char *lp[] = {num(lb, list_ids[i])};
+		PGresult *res =
+		    run(p, "feed_create", "SELECT 1 FROM lists WHERE id = $1::bigint", 1, lp);
+		if (!res)
+			return -BL_ESTORE;
+		int found = PQntuples(res) > 0;
+		PQclear(res);
+		if (!found)
+			return bl_store_set_error(&p->base, BL_ENOENT,
+			                          "there is no list with id %" PRId64, list_ids[i]);
+	}
+	const char *params[] = {f->url,
+	                        bl_feed_mode_name(f->mode),
+	                        num(eb, f->every),
+	                        f->breaking ? "t" : "f",
+	                        num(bb, f->backfill),
+	                        num(nb, now)};
+	/* ON CONFLICT: a taken URL is an answer, not an error that aborts the transaction. */
+	PGresult *res =
+	    run(p, "feed_create",
+	        "INSERT INTO feeds (url, mode, every, breaking, backfill, next_poll_at, "
+	        "created_at, updated_at) VALUES ($1, $2, $3::bigint, $4::boolean, "
+	        "$5::bigint, $6::bigint, $6::bigint, $6::bigint) "
+	        "ON CONFLICT (url) DO NOTHING RETURNING id",
+	        6, params);
+	if (!res)
+		return -BL_ESTORE;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return bl_store_set_error(&p->base, BL_EEXIST,
+		                          "there is already a feed with URL %s", f->url);
+	}
+	int64_t id = get_i64(res, 0, 0);
+	PQclear(res);
+	char ib[NUM_MAX];
+	for (size_t i = 0; i < n_lists; i++) {
+		const char *lp[] = {num(ib, id), num(lb, list_ids[i])};
+		int rc = exec(p, "feed_create",
+		              "INSERT INTO feed_lists (feed_id, list_id) VALUES ($1::bigint, "
+		              "$2::bigint) ON CONFLICT DO NOTHING",
+		              2, lp);
+		if (rc)
+			return rc;
+	}
+	f->id = id;
+	return 0;
+}
+
+static int pg_feed_create(struct bl_store *s, struct bl_feed *f, const int64_t *list_ids,
+                          size_t n_lists)
+{
+	struct pg_store *p = pg(s);
+	if (n_lists == 0)
+		return bl_store_set_error(s, BL_EINVAL, "a feed needs at least one list");
+	if (f->every <= 0 || f->backfill < 0)
+		return bl_store_set_error(s, BL_EINVAL,
+		                          "a feed's interval must be positive and its backfill not "
+		                          "negative");
+	if (!f->url || !*f->url)
+		return bl_store_set_error(s, BL_EINVAL, "a feed needs a URL");
+	int64_t now = f->created_at ? f->created_at : bl_now();
+	enum scope sc;
+	int rc = scope_begin(p, "feed_create", &sc);
+	if (rc)
+		return rc;
+	rc = scope_end(p, "feed_create", sc, feed_create_tx(p, f, list_ids, n_lists, now));
+	if (rc == 0) {
+		f->created_at = now;
+		f->next_poll_at = now;
+	}
+	return rc;
+}
+
+/* Feed @id into @out, with FOR UPDATE when @lock: -1/0/1. */
+static int get_feed(struct pg_store *p, int64_t id, int lock, struct bl_feed *out)
+{
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, id)};
+	PGresult *res =
+	    run(p, "feed_get",
+	        lock ? "SELECT " FEED_COLS " FROM feeds WHERE id = $1::bigint FOR UPDATE"
+	             : "SELECT " FEED_COLS " FROM feeds WHERE id = $1::bigint",
+	        1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	if (PQntuples(res) > 0 && (rc = read_feed(p, res, 0, out)) == 0)
+		rc = 1;
+	PQclear(res);
+	return rc;
+}
+
+static int pg_feed_get(struct bl_store *s, int64_t id, struct bl_feed *out)
+{
+	return get_feed(pg(s), id, 0, out);
+}
+
+static int pg_feed_each(struct bl_store *s, bl_feed_fn fn, void *arg)
+{
+	struct pg_store *p = pg(s);
+	PGresult *res = run(p, "feed_each", "SELECT " FEED_COLS " FROM feeds ORDER BY id", 0, NULL);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct bl_feed f;
+		rc = read_feed(p, res, i, &f);
+		if (rc == 0) {
+			rc = fn(arg, &f);
+			bl_feed_clear(&f);
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_feed_lists(struct bl_store *s, int64_t feed_id, bl_list_fn fn, void *arg)
+{
+	struct pg_store *p = pg(s);
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, feed_id)};
+	PGresult *res =
+	    run(p, "feed_lists",
+	        "SELECT " LIST_COLS " FROM feed_lists fl JOIN lists l ON l.id = fl.list_id "
+	        "WHERE fl.feed_id = $1::bigint ORDER BY l.slug",
+	        1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct bl_list l;
+		rc = read_list(p, res, i, 0, &l);
+		if (rc == 0)
+			rc = fn(arg, &l);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_feed_delete(struct bl_store *s, int64_t id)
+{
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, id)};
+	long long n = 0;
+	int rc = exec_count(pg(s), "feed_delete", "DELETE FROM feeds WHERE id = $1::bigint", 1,
+	                    params, &n);
+	return rc ? rc : n > 0;
+}
+
+static int pg_feed_due(struct bl_store *s, int64_t now, int64_t *ids, size_t max, size_t *n)
+{
+	*n = 0;
+	if (max == 0)
+		return 0;
+	char nb[NUM_MAX], mb[NUM_MAX];
+	const char *params[] = {num(nb, now), num(mb, (int64_t)max)};
+	PGresult *res = run(pg(s), "feed_due",
+	                    "SELECT id FROM feeds WHERE next_poll_at <= $1::bigint "
+	                    "ORDER BY next_poll_at, id LIMIT $2::bigint",
+	                    2, params);
+	if (!res)
+		return -BL_ESTORE;
+	for (int i = 0; i < PQntuples(res) && *n < max; i++)
+		ids[(*n)++] = get_i64(res, i, 0);
+	PQclear(res);
+	return 0;
+}
+
+static int pg_feed_seen(struct bl_store *s, int64_t feed_id, size_t n, const char *const *keys,
+                        char *seen)
+{
+	struct pg_store *p = pg(s);
+	memset(seen, 0, n);
+	if (n == 0)
+		return 0;
+	/* The keys as one text[] literal: hex digits need no quoting. */
+	struct bl_buf arr;
+	bl_buf_init(&arr, 0);
+	bl_buf_addc(&arr, '{');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			bl_buf_addc(&arr, ',');
+		bl_buf_addc(&arr, '"');
+		for (const char *k = keys[i]; *k; k++)
+			if (bl_hex_digit((unsigned char)*k) >= 0)
+				bl_buf_addc(&arr, *k);
+		bl_buf_addc(&arr, '"');
+	}
+	bl_buf_addc(&arr, '}');
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, feed_id), bl_buf_str(&arr)};
+	PGresult *res = run(p, "feed_seen",
+	                    "SELECT k.i FROM unnest($2::text[]) WITH ORDINALITY AS k(key, i) "
+	                    "JOIN feed_items f ON f.feed_id = $1::bigint AND f.item_key = k.key",
+	                    2, params);
+	bl_buf_finish(&arr);
+	if (!res)
+		return -BL_ESTORE;
+	for (int r = 0; r < PQntuples(res); r++) {
+		int64_t i = get_i64(res, r, 0);
+		if (i >= 1 && (size_t)i <= n)
+			seen[i - 1] = 1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int pg_feed_polled(struct bl_store *s, int64_t feed_id, int64_t now, int64_t next,
+                          const char *error)
+{
+	char ib[NUM_MAX], nb[NUM_MAX], xb[NUM_MAX], cut[BL_REASON_MAX + 1];
+	const char *params[] = {num(ib, feed_id), num(nb, now), num(xb, next),
+	                        error ? bl_store_cut_utf8(error, BL_REASON_MAX, cut) : NULL};
+	long long n = 0;
+	int rc = error ? exec_count(pg(s), "feed_polled",
+	                            "UPDATE feeds SET polled_at = $2::bigint, next_poll_at = "
+	                            "$3::bigint, failures = failures + 1, last_error = $4, "
+	                            "updated_at = $2::bigint WHERE id = $1::bigint",
+	                            4, params, &n)
+	               : exec_count(pg(s), "feed_polled",
+	                            "UPDATE feeds SET polled_at = $2::bigint, ok_at = $2::bigint, "
+	                            "next_poll_at = $3::bigint, failures = 0, last_error = '', "
+	                            "updated_at = $2::bigint WHERE id = $1::bigint",
+	                            3, params, &n);
+	return rc ? rc : n > 0;
+}
+
+/* One new entry @e of feed @feed_id becomes a post (see feed_ingest). */
+static int feed_post(struct pg_store *p, int64_t feed_id, const struct bl_feed_ingest_item *e,
+                     enum bl_feed_mode mode, int breaking, int64_t now, int64_t *post_id)
+{
+	char fb[NUM_MAX], nb[NUM_MAX];
+	const char *params[] = {nz(e->subject),
+	                        nz(e->body),
+	                        breaking ? "1" : "0",
+	                        mode == BL_FEED_SEND ? "scheduled" : "draft",
+	                        num(nb, now),
+	                        num(fb, feed_id),
+	                        e->key};
+	PGresult *res = run(p, "feed_ingest",
+	                    "WITH np AS (INSERT INTO posts (subject, body, priority, status, "
+	                    "created_at, scheduled_at, kind, format) VALUES ($1, $2, $3::integer, "
+	                    "$4, to_timestamp($5::bigint), CASE WHEN $4 = 'scheduled' THEN "
+	                    "to_timestamp($5::bigint) END, 'post', 'html') RETURNING id), "
+	                    "pl AS (INSERT INTO post_lists (post_id, list_id) SELECT np.id, "
+	                    "fl.list_id FROM np, feed_lists fl WHERE fl.feed_id = $6::bigint), "
+	                    "fi AS (UPDATE feed_items SET post_id = (SELECT id FROM np) "
+	                    "WHERE feed_id = $6::bigint AND item_key = $7) "
+	                    "SELECT id FROM np",
+	                    7, params);
+	if (!res)
+		return -BL_ESTORE;
+	*post_id = get_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static int feed_ingest_tx(struct pg_store *p, int64_t feed_id, int64_t now, int64_t next,
+                          const char *etag, const char *last_modified, const char *title,
+                          const struct bl_feed_ingest_item *e, size_t n,
+                          struct bl_feed_ingest_result *r)
+{
+	struct bl_feed f;
+	int rc = get_feed(p, feed_id, 1, &f); /* FOR UPDATE: one ingest of a feed at a time */
+	if (rc <= 0)
+		return rc;
+	int first = f.ok_at == 0, breaking = f.breaking;
+	int64_t backfill = f.backfill;
+	enum bl_feed_mode mode = f.mode;
+	bl_feed_clear(&f);
+	int64_t skip = 0;
+	if (first && n > 0) {
+		const char **keys = bl_xcalloc(n, sizeof(*keys));
+		char *seen = bl_xmalloc(n);
+		for (size_t i = 0; i < n; i++)
+			keys[i] = e[i].key;
+		rc = pg_feed_seen(&p->base, feed_id, n, keys, seen);
+		int64_t fresh = 0;
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			fresh += !seen[i] && !bl_feed_key_repeated(e, i);
+		free(keys);
+		free(seen);
+		if (rc)
+			return rc;
+		skip = fresh > backfill ? fresh - backfill : 0;
+	}
+	char fb[NUM_MAX], nb[NUM_MAX];
+	for (size_t i = 0; i < n; i++) {
+		const char *params[] = {num(fb, feed_id), e[i].key, nz(e[i].title), nz(e[i].link),
+		                        num(nb, now)};
+		long long added = 0;
+		if ((rc = exec_count(p, "feed_ingest",
+		                     "INSERT INTO feed_items (feed_id, item_key, title, link, "
+		                     "first_seen_at) VALUES ($1::bigint, $2, $3, $4, $5::bigint) "
+		                     "ON CONFLICT DO NOTHING",
+		                     5, params, &added)))
+			return rc;
+		if (added == 0)
+			continue; /* seen before, or named twice in this poll */
+		r->new_items++;
+		if (skip > 0) {
+			skip--;
+			continue;
+		}
+		int64_t post_id = 0;
+		if ((rc = feed_post(p, feed_id, &e[i], mode, breaking, now, &post_id)))
+			return rc;
+		if (!r->first_post_id)
+			r->first_post_id = post_id;
+		r->last_post_id = post_id;
+		r->posts++;
+	}
+	char xb[NUM_MAX], ib[NUM_MAX], pb[NUM_MAX];
+	const char *params[] = {
+	    num(fb, feed_id), nz(etag),      nz(last_modified),     title,
+	    num(nb, now),     num(xb, next), num(ib, r->new_items), num(pb, r->posts)};
+	if ((rc = exec(
+	         p, "feed_ingest",
+	         "UPDATE feeds SET etag = $2, last_modified = $3, title = coalesce($4, title), "
+	         "polled_at = $5::bigint, ok_at = $5::bigint, next_poll_at = $6::bigint, "
+	         "failures = 0, last_error = '', items = items + $7::bigint, "
+	         "posts = posts + $8::bigint, updated_at = $5::bigint WHERE id = $1::bigint",
+	         8, params)))
+		return rc;
+	return 1;
+}
+
+static int pg_feed_ingest(struct bl_store *s, int64_t feed_id, int64_t now, int64_t next,
+                          const char *etag, const char *last_modified, const char *title,
+                          const struct bl_feed_ingest_item *entries, size_t n,
+                          struct bl_feed_ingest_result *out)
+{
+	struct pg_store *p = pg(s);
+	struct bl_feed_ingest_result r = {0};
+	enum scope sc;
+	int rc = scope_begin(p, "feed_ingest", &sc);
+	if (rc)
+		return rc;
+	int done =
+	    feed_ingest_tx(p, feed_id, now, next, etag, last_modified, title, entries, n, &r);
+	rc = scope_end(p, "feed_ingest", sc, done < 0 ? done : 0);
+	if (rc)
+		return rc;
+	if (out)
+		*out = done == 1 ? r : (struct bl_feed_ingest_result){0};
+	return done;
+}
+
 const struct bl_store_ops bl_postgres_ops = {
     .name = "postgres",
     .open = pg_open,
@@ -4509,4 +4897,13 @@ const struct bl_store_ops bl_postgres_ops = {
     .job_claim = pg_job_claim,
     .job_progress = pg_job_progress,
     .job_finish = pg_job_finish,
+    .feed_create = pg_feed_create,
+    .feed_get = pg_feed_get,
+    .feed_each = pg_feed_each,
+    .feed_lists = pg_feed_lists,
+    .feed_delete = pg_feed_delete,
+    .feed_due = pg_feed_due,
+    .feed_seen = pg_feed_seen,
+    .feed_polled = pg_feed_polled,
+    .feed_ingest = pg_feed_ingest,
 };

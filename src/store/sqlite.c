@@ -166,6 +166,22 @@ enum stmt {
 	ST_JOB_INPUT,
 	ST_JOB_PROGRESS,
 	ST_JOB_FINISH,
+	/* feeds (schema 6) */
+	ST_FEED_CREATE,
+	ST_FEED_LIST_ADD,
+	ST_FEED_GET,
+	ST_FEED_EACH,
+	ST_FEED_LISTS,
+	ST_FEED_DELETE,
+	ST_FEED_DUE,
+	ST_FEED_SEEN,
+	ST_FEED_POLLED_OK,
+	ST_FEED_POLLED_FAIL,
+	ST_FEED_ITEM_ADD,
+	ST_FEED_ITEM_POST,
+	ST_FEED_POST_CREATE,
+	ST_FEED_POST_LISTS,
+	ST_FEED_INGESTED,
 	/* multi-row forms, built by multi_sql(): CHUNK rows (or keys) per statement */
 	ST_LOOKUP_MULTI,
 	ST_X_RESULTS, /* XCHUNK results */
@@ -636,6 +652,38 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_JOB_INPUT] = "SELECT input FROM jobs WHERE id = ?1",
     [ST_JOB_PROGRESS] = "UPDATE jobs SET done = ?2, heartbeat_at = ?3 "
                         "WHERE id = ?1 AND state = 'running'",
+#define FEED_COLS                                                                                  \
+	"id, url, title, mode, every, breaking, backfill, etag, last_modified, next_poll_at, "     \
+	"polled_at, ok_at, failures, last_error, items, posts, created_at"
+    [ST_FEED_CREATE] = "INSERT INTO feeds (url, mode, every, breaking, backfill, next_poll_at, "
+                       "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)",
+    [ST_FEED_LIST_ADD] = "INSERT OR IGNORE INTO feed_lists (feed_id, list_id) VALUES (?1, ?2)",
+    [ST_FEED_GET] = "SELECT " FEED_COLS " FROM feeds WHERE id = ?1",
+    [ST_FEED_EACH] = "SELECT " FEED_COLS " FROM feeds ORDER BY id",
+    [ST_FEED_LISTS] = "SELECT l.id, l.slug, l.name, l.description, l.optin, l.visibility, "
+                      "l.created_at FROM feed_lists fl JOIN lists l ON l.id = fl.list_id "
+                      "WHERE fl.feed_id = ?1 ORDER BY l.slug",
+    [ST_FEED_DELETE] = "DELETE FROM feeds WHERE id = ?1",
+    [ST_FEED_DUE] = "SELECT id FROM feeds WHERE next_poll_at <= ?1 ORDER BY next_poll_at, id "
+                    "LIMIT ?2",
+    [ST_FEED_SEEN] = "SELECT 1 FROM feed_items WHERE feed_id = ?1 AND item_key = ?2",
+    [ST_FEED_POLLED_OK] = "UPDATE feeds SET polled_at = ?2, ok_at = ?2, next_poll_at = ?3, "
+                          "failures = 0, last_error = '', updated_at = ?2 WHERE id = ?1",
+    [ST_FEED_POLLED_FAIL] = "UPDATE feeds SET polled_at = ?2, next_poll_at = ?3, "
+                            "failures = failures + 1, last_error = ?4, updated_at = ?2 "
+                            "WHERE id = ?1",
+    [ST_FEED_ITEM_ADD] = "INSERT OR IGNORE INTO feed_items (feed_id, item_key, title, link, "
+                         "first_seen_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_FEED_ITEM_POST] = "UPDATE feed_items SET post_id = ?3 WHERE feed_id = ?1 AND item_key = ?2",
+    [ST_FEED_POST_CREATE] = "INSERT INTO posts (subject, body, priority, status, created_at, "
+                            "scheduled_at, kind, format) VALUES (?1, ?2, ?3, ?4, ?5, "
+                            "nullif(?6, 0), 'post', 'html')",
+    [ST_FEED_POST_LISTS] = "INSERT INTO post_lists (post_id, list_id) "
+                           "SELECT ?2, list_id FROM feed_lists WHERE feed_id = ?1",
+    [ST_FEED_INGESTED] =
+        "UPDATE feeds SET etag = ?2, last_modified = ?3, title = coalesce(?4, title), "
+        "polled_at = ?5, ok_at = ?5, next_poll_at = ?6, failures = 0, last_error = '', "
+        "items = items + ?7, posts = posts + ?8, updated_at = ?5 WHERE id = ?1",
     [ST_JOB_FINISH] = "UPDATE jobs SET state = ?2, report = ?3, error = ?4, finished_at = ?5, "
                       "input = NULL WHERE id = ?1",
 };
@@ -4546,6 +4594,347 @@ static int sq_job_finish(struct bl_store *base, int64_t id, const char *report, 
 	return exec_stmt(s, st, "ending a job");
 }
 
+/* ---- feeds (schema 6) ------------------------------------------------------------------------ */
+
+static void read_feed(sqlite3_stmt *st, struct bl_feed *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->id = sqlite3_column_int64(st, 0);
+	f->url = col_dup(st, 1);
+	f->title = col_dup(st, 2);
+	bl_feed_mode_parse(col_text(st, 3), &f->mode);
+	f->every = sqlite3_column_int64(st, 4);
+	f->breaking = sqlite3_column_int(st, 5);
+	f->backfill = sqlite3_column_int64(st, 6);
+	f->etag = col_dup(st, 7);
+	f->last_modified = col_dup(st, 8);
+	f->next_poll_at = sqlite3_column_int64(st, 9);
+	f->polled_at = sqlite3_column_int64(st, 10); /* NULL reads as 0 */
+	f->ok_at = sqlite3_column_int64(st, 11);
+	f->failures = sqlite3_column_int64(st, 12);
+	f->last_error = col_dup(st, 13);
+	f->items = sqlite3_column_int64(st, 14);
+	f->posts = sqlite3_column_int64(st, 15);
+	f->created_at = sqlite3_column_int64(st, 16);
+}
+
+static int feed_create_tx(struct sqlite_store *s, struct bl_feed *f, const int64_t *list_ids,
+                          size_t n_lists, int64_t now)
+{
+	sqlite3_stmt *st;
+	int rc;
+	for (size_t i = 0; i < n_lists; i++) {
+		if (!(st = stmt(s, ST_LIST_EXISTS)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, list_ids[i]);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE)
+			return bl_store_set_error(&s->base, BL_ENOENT,
+			                          "there is no list with id %" PRId64, list_ids[i]);
+		if (rc != SQLITE_ROW)
+			return fail(s, rc, "looking up a list");
+	}
+	if (!(st = stmt(s, ST_FEED_CREATE)))
+		return -BL_ESTORE;
+	bind_text(st, 1, f->url);
+	bind_text(st, 2, bl_feed_mode_name(f->mode));
+	sqlite3_bind_int64(st, 3, f->every);
+	sqlite3_bind_int(st, 4, f->breaking != 0);
+	sqlite3_bind_int64(st, 5, f->backfill);
+	sqlite3_bind_int64(st, 6, now);
+	if ((rc = exec_stmt(s, st, "adding a feed"))) {
+		if (rc == -BL_EEXIST)
+			bl_store_set_error(&s->base, BL_EEXIST,
+			                   "there is already a feed with URL %s", f->url);
+		return rc;
+	}
+	int64_t id = sqlite3_last_insert_rowid(s->db);
+	for (size_t i = 0; i < n_lists; i++) {
+		if (!(st = stmt(s, ST_FEED_LIST_ADD)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, list_ids[i]);
+		if ((rc = exec_stmt(s, st, "adding a list to a feed")))
+			return rc;
+	}
+	f->id = id;
+	return 0;
+}
+
+static int sq_feed_create(struct bl_store *base, struct bl_feed *f, const int64_t *list_ids,
+                          size_t n_lists)
+{
+	struct sqlite_store *s = S(base);
+	if (n_lists == 0)
+		return bl_store_set_error(base, BL_EINVAL, "a feed needs at least one list");
+	if (f->every <= 0 || f->backfill < 0)
+		return bl_store_set_error(base, BL_EINVAL,
+		                          "a feed's interval must be positive and its backfill not "
+		                          "negative");
+	if (!f->url || !*f->url)
+		return bl_store_set_error(base, BL_EINVAL, "a feed needs a URL");
+	int64_t now = f->created_at ? f->created_at : bl_now();
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	rc = tx_end(s, feed_create_tx(s, f, list_ids, n_lists, now));
+	if (rc == 0) {
+		f->created_at = now;
+		f->next_poll_at = now;
+	}
+	return rc;
+}
+
+static int sq_feed_get(struct bl_store *base, int64_t id, struct bl_feed *out)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_FEED_GET);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_feed(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading a feed");
+}
+
+static int sq_feed_each(struct bl_store *base, bl_feed_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_FEED_EACH);
+	if (!st)
+		return -BL_ESTORE;
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_feed f;
+		read_feed(st, &f);
+		out = fn(arg, &f);
+		bl_feed_clear(&f);
+		if (out)
+			break;
+	}
+	sqlite3_reset(st);
+	if (!out && rc != SQLITE_DONE)
+		return fail(s, rc, "listing feeds");
+	return out;
+}
+
+static int sq_feed_lists(struct bl_store *base, int64_t feed_id, bl_list_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_FEED_LISTS);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, feed_id);
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_list l = {0};
+		read_list(st, &l);
+		out = fn(arg, &l);
+		bl_list_clear(&l);
+		if (out)
+			break;
+	}
+	sqlite3_reset(st);
+	if (!out && rc != SQLITE_DONE)
+		return fail(s, rc, "listing a feed's lists");
+	return out;
+}
+
+static int sq_feed_delete(struct bl_store *base, int64_t id)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_FEED_DELETE);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = exec_stmt(s, st, "removing a feed");
+	return rc ? rc : sqlite3_changes(s->db) > 0;
+}
+
+static int sq_feed_due(struct bl_store *base, int64_t now, int64_t *ids, size_t max, size_t *n)
+{
+	struct sqlite_store *s = S(base);
+	*n = 0;
+	if (max == 0)
+		return 0;
+	sqlite3_stmt *st = stmt(s, ST_FEED_DUE);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	int rc;
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ids[(*n)++] = sqlite3_column_int64(st, 0);
+	if (*n == max)
+		rc = SQLITE_DONE;
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "finding the feeds due");
+	return 0;
+}
+
+static int sq_feed_seen(struct bl_store *base, int64_t feed_id, size_t n, const char *const *keys,
+                        char *seen)
+{
+	struct sqlite_store *s = S(base);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *st = stmt(s, ST_FEED_SEEN);
+		if (!st)
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, feed_id);
+		bind_text(st, 2, keys[i]);
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return fail(s, rc, "looking up a feed's items");
+		seen[i] = rc == SQLITE_ROW;
+	}
+	return 0;
+}
+
+static int sq_feed_polled(struct bl_store *base, int64_t feed_id, int64_t now, int64_t next,
+                          const char *error)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, error ? ST_FEED_POLLED_FAIL : ST_FEED_POLLED_OK);
+	if (!st)
+		return -BL_ESTORE;
+	char cut[BL_REASON_MAX + 1];
+	sqlite3_bind_int64(st, 1, feed_id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, next);
+	if (error)
+		bind_text(st, 4, bl_store_cut_utf8(error, BL_REASON_MAX, cut));
+	int rc = exec_stmt(s, st, "recording a feed poll");
+	return rc ? rc : sqlite3_changes(s->db) > 0;
+}
+
+/* One new entry @e of feed @feed_id becomes a post (see feed_ingest). */
+static int feed_post(struct sqlite_store *s, int64_t feed_id, const struct bl_feed_ingest_item *e,
+                     enum bl_feed_mode mode, int breaking, int64_t now, int64_t *post_id)
+{
+	sqlite3_stmt *st = stmt(s, ST_FEED_POST_CREATE);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, e->subject ? e->subject : "");
+	bind_text(st, 2, e->body ? e->body : "");
+	sqlite3_bind_int(st, 3, breaking ? BL_PRIORITY_BREAKING : BL_PRIORITY_NORMAL);
+	bind_text(st, 4, mode == BL_FEED_SEND ? "scheduled" : "draft");
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int64(st, 6, mode == BL_FEED_SEND ? now : 0);
+	int rc = exec_stmt(s, st, "creating a post from a feed item");
+	if (rc)
+		return rc;
+	int64_t id = sqlite3_last_insert_rowid(s->db);
+	if (!(st = stmt(s, ST_FEED_POST_LISTS)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, feed_id);
+	sqlite3_bind_int64(st, 2, id);
+	if ((rc = exec_stmt(s, st, "adding a feed's lists to a post")))
+		return rc;
+	if (!(st = stmt(s, ST_FEED_ITEM_POST)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, feed_id);
+	bind_text(st, 2, e->key);
+	sqlite3_bind_int64(st, 3, id);
+	if ((rc = exec_stmt(s, st, "linking a feed item to its post")))
+		return rc;
+	*post_id = id;
+	return 0;
+}
+
+static int feed_ingest_tx(struct sqlite_store *s, int64_t feed_id, int64_t now, int64_t next,
+                          const char *etag, const char *last_modified, const char *title,
+                          const struct bl_feed_ingest_item *e, size_t n,
+                          struct bl_feed_ingest_result *r)
+{
+	struct bl_feed f;
+	int rc = sq_feed_get(&s->base, feed_id, &f);
+	if (rc <= 0)
+		return rc;
+	int first = f.ok_at == 0, breaking = f.breaking;
+	int64_t backfill = f.backfill;
+	enum bl_feed_mode mode = f.mode;
+	bl_feed_clear(&f);
+	/* On a first poll only the newest `backfill` new entries (the last
+	 * ones: entries come oldest first) become posts. */
+	int64_t skip = 0;
+	if (first) {
+		int64_t fresh = 0;
+		for (size_t i = 0; i < n; i++) {
+			char seen = 0;
+			if ((rc = sq_feed_seen(&s->base, feed_id, 1, &e[i].key, &seen)))
+				return rc;
+			fresh += !seen && !bl_feed_key_repeated(e, i);
+		}
+		skip = fresh > backfill ? fresh - backfill : 0;
+	}
+	sqlite3_stmt *st;
+	for (size_t i = 0; i < n; i++) {
+		if (!(st = stmt(s, ST_FEED_ITEM_ADD)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, feed_id);
+		bind_text(st, 2, e[i].key);
+		bind_text(st, 3, e[i].title ? e[i].title : "");
+		bind_text(st, 4, e[i].link ? e[i].link : "");
+		sqlite3_bind_int64(st, 5, now);
+		if ((rc = exec_stmt(s, st, "recording a feed item")))
+			return rc;
+		if (sqlite3_changes(s->db) == 0)
+			continue; /* seen before, or named twice in this poll */
+		r->new_items++;
+		if (skip > 0) {
+			skip--;
+			continue;
+		}
+		int64_t post_id = 0;
+		if ((rc = feed_post(s, feed_id, &e[i], mode, breaking, now, &post_id)))
+			return rc;
+		if (!r->first_post_id)
+			r->first_post_id = post_id;
+		r->last_post_id = post_id;
+		r->posts++;
+	}
+	if (!(st = stmt(s, ST_FEED_INGESTED)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, feed_id);
+	bind_text(st, 2, etag ? etag : "");
+	bind_text(st, 3, last_modified ? last_modified : "");
+	bind_text(st, 4, title);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int64(st, 6, next);
+	sqlite3_bind_int64(st, 7, r->new_items);
+	sqlite3_bind_int64(st, 8, r->posts);
+	if ((rc = exec_stmt(s, st, "recording a feed poll")))
+		return rc;
+	return 1;
+}
+
+static int sq_feed_ingest(struct bl_store *base, int64_t feed_id, int64_t now, int64_t next,
+                          const char *etag, const char *last_modified, const char *title,
+                          const struct bl_feed_ingest_item *entries, size_t n,
+                          struct bl_feed_ingest_result *out)
+{
+	struct sqlite_store *s = S(base);
+	struct bl_feed_ingest_result r = {0};
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	int done =
+	    feed_ingest_tx(s, feed_id, now, next, etag, last_modified, title, entries, n, &r);
+	rc = tx_end(s, done < 0 ? done : 0);
+	if (rc)
+		return rc;
+	if (out)
+		*out = done == 1 ? r : (struct bl_feed_ingest_result){0};
+	return done;
+}
+
 const struct bl_store_ops bl_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -4631,4 +5020,13 @@ const struct bl_store_ops bl_sqlite_ops = {
     .job_claim = sq_job_claim,
     .job_progress = sq_job_progress,
     .job_finish = sq_job_finish,
+    .feed_create = sq_feed_create,
+    .feed_get = sq_feed_get,
+    .feed_each = sq_feed_each,
+    .feed_lists = sq_feed_lists,
+    .feed_delete = sq_feed_delete,
+    .feed_due = sq_feed_due,
+    .feed_seen = sq_feed_seen,
+    .feed_polled = sq_feed_polled,
+    .feed_ingest = sq_feed_ingest,
 };

@@ -265,3 +265,11 @@ const char *bl_job_state_name(enum bl_job_state v)
 	static const char *const names[] = {"queued", "running", "done", "failed"};
 	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }
+
+int bl_feed_key_repeated(const struct bl_feed_ingest_item *e, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(e[j].key, e[i].key) == 0)
+			return 1;
+	return 0;
+}

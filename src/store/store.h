@@ -261,6 +261,26 @@ struct bl_job {
 };
 void bl_job_clear(struct bl_job *j);
 
+/*
+ * One item of a successful feed poll, for feed_ingest (src/feed/poll.c
+ * builds them). Strings borrowed for the call.
+ */
+struct bl_feed_ingest_item {
+	const char *key;     /* hex SHA-256 identity (bl_feed_item_key), 64 chars */
+	const char *title;   /* plain text, for the record ("" allowed) */
+	const char *link;    /* absolute URL, for the record ("" allowed) */
+	const char *subject; /* the post's subject: UTF-8, no CR/LF, at most BL_SUBJECT_MAX bytes */
+	const char *body;    /* the post's body: sanitised HTML (posts.format 'html') */
+};
+
+/* What one feed_ingest did. */
+struct bl_feed_ingest_result {
+	int64_t new_items; /* entries not seen before (now recorded) */
+	int64_t posts;     /* posts made from them (fewer on a first poll: backfill) */
+	int64_t first_post_id, last_post_id; /* the ids made, 0 when none */
+};
+
+typedef int (*bl_feed_fn)(void *arg, const struct bl_feed *f);
 typedef int (*bl_user_fn)(void *arg, const struct bl_user *u);
 typedef int (*bl_api_token_fn)(void *arg, const struct bl_api_token *t);
 typedef int (*bl_audit_fn)(void *arg, const struct bl_audit *a);
@@ -798,6 +818,67 @@ struct bl_store_ops {
 	 * dropped. */
 	int (*job_finish)(struct bl_store *s, int64_t id, const char *report, const char *error,
 	                  int64_t now);
+
+	/* ---- feeds (schema 6, issue 6) ---- */
+	/*
+	 * feed_create - add feed @f (url, mode, every, breaking, backfill; the
+	 * rest starts empty, next_poll_at = @f->created_at so the first poll is
+	 * due at once) sending to the @n_lists lists @list_ids (at least one).
+	 * Sets @f->id. -BL_EEXIST when a feed with that URL exists, -BL_ENOENT
+	 * for a list id that does not exist, -BL_EINVAL for no list or every <=
+	 * 0. One transaction; nothing written on error.
+	 */
+	int (*feed_create)(struct bl_store *s, struct bl_feed *f, const int64_t *list_ids,
+	                   size_t n_lists);
+	/* feed_get - by id: -1/0/1; @out malloc'd strings (bl_feed_clear). */
+	int (*feed_get)(struct bl_store *s, int64_t id, struct bl_feed *out);
+	/* feed_each - every feed by id; the feed passed is borrowed for the call. */
+	int (*feed_each)(struct bl_store *s, bl_feed_fn fn, void *arg);
+	/* feed_lists - the lists feed @feed_id posts to, by slug. */
+	int (*feed_lists)(struct bl_store *s, int64_t feed_id, bl_list_fn fn, void *arg);
+	/* feed_delete - remove feed @id and its seen-items record (its posts
+	 * stay). 1 removed, 0 no such feed. */
+	int (*feed_delete)(struct bl_store *s, int64_t id);
+	/*
+	 * feed_due - the ids of at most @max feeds whose next_poll_at <= @now,
+	 * soonest first, into @ids; *@n gets the count.
+	 */
+	int (*feed_due)(struct bl_store *s, int64_t now, int64_t *ids, size_t max, size_t *n);
+	/*
+	 * feed_seen - for each of the @n hex keys @keys, @seen[i] = 1 when feed
+	 * @feed_id has recorded that item, else 0 (so the poller sanitises only
+	 * new items).
+	 */
+	int (*feed_seen)(struct bl_store *s, int64_t feed_id, size_t n, const char *const *keys,
+	                 char *seen);
+	/*
+	 * feed_polled - record a poll that made no item: @error NULL for a
+	 * success without new content (304, or nothing new: failures = 0,
+	 * last_error cleared, ok_at = @now), else a failure (failures + 1,
+	 * last_error = @error cut to BL_REASON_MAX bytes). polled_at = @now,
+	 * next_poll_at = @next. The validators are untouched. 1 done, 0 no such feed.
+	 */
+	int (*feed_polled)(struct bl_store *s, int64_t feed_id, int64_t now, int64_t next,
+	                   const char *error);
+	/*
+	 * feed_ingest - record a successful poll of feed @feed_id at @now, in
+	 * one transaction: each of the @n entries (oldest first) not recorded
+	 * yet is recorded, and becomes a post (kind post, format html, the
+	 * feed's lists, priority breaking when the feed is, status scheduled at
+	 * @now for mode send — the scheduler sends it — or draft for mode
+	 * draft), except on the feed's first successful poll (ok_at NULL): then
+	 * only the last `backfill` new entries (the newest) become posts, the
+	 * others are only marked seen. An entry recorded meanwhile by another
+	 * poller is skipped (never two posts for one item). Then etag,
+	 * last_modified, title (@title; NULL keeps it), polled_at = ok_at =
+	 * @now, failures = 0, last_error = '', items and posts counted,
+	 * next_poll_at = @next. @out (may be NULL) says what was made. 1 done,
+	 * 0 no such feed (nothing written), negative on error (nothing written).
+	 */
+	int (*feed_ingest)(struct bl_store *s, int64_t feed_id, int64_t now, int64_t next,
+	                   const char *etag, const char *last_modified, const char *title,
+	                   const struct bl_feed_ingest_item *entries, size_t n,
+	                   struct bl_feed_ingest_result *out);
 };
 
 /*
@@ -818,6 +899,12 @@ const char *bl_store_error(const struct bl_store *s);
 /* bl_store_set_error - for backends: format the last-error message; returns -@code. */
 int bl_store_set_error(struct bl_store *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * bl_feed_key_repeated - for backends: 1 when entry @i of @e has the key
+ * of an earlier entry (a feed naming one item twice), else 0. O(i).
+ */
+int bl_feed_key_repeated(const struct bl_feed_ingest_item *e, size_t i);
 
 /*
  * bl_store_cut_utf8 - for backends: @text (NULL reads as "") cut to at most

@@ -5867,6 +5867,186 @@ static void test_jobs(void **state)
 	claim_job(fx, NOW + 100, NOW + 100, 0, 0, NULL, 0);
 }
 
+/* ---- feeds (schema 6) ---------------------------------------------------------------------- */
+
+static int count_feed(void *arg, const struct bl_feed *f)
+{
+	(void)f;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int collect_slug(void *arg, const struct bl_list *l)
+{
+	char *out = arg;
+	if (*out)
+		strcat(out, ",");
+	strcat(out, l->slug);
+	return 0;
+}
+
+/* A feed entry with key @k (64 hex digits from the digit @c) and subject @subj. */
+static struct bl_feed_ingest_item entry(char key[65], char c, const char *subj)
+{
+	memset(key, c, 64);
+	key[64] = '\0';
+	return (struct bl_feed_ingest_item){.key = key,
+	                                    .title = subj,
+	                                    .link = "https://example.org/x",
+	                                    .subject = subj,
+	                                    .body = "<p>body</p>"};
+}
+
+static void test_feeds(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t news = make_list(fx, "feed-news"), town = make_list(fx, "feed-town");
+	int64_t lists[] = {town, news, news}; /* a list named twice counts once */
+	struct bl_feed f = {.url = "https://example.org/feed.xml",
+	                    .mode = BL_FEED_SEND,
+	                    .every = 600,
+	                    .breaking = 1,
+	                    .backfill = 1,
+	                    .created_at = NOW};
+	OK(fx, OPS(fx)->feed_create(fx->s, &f, lists, 3));
+	CHECK_INT("first poll due at once", f.next_poll_at, NOW);
+	struct bl_feed dup = f;
+	RC(fx, OPS(fx)->feed_create(fx->s, &dup, lists, 1), -BL_EEXIST);
+	int64_t nolist[] = {999999};
+	struct bl_feed other = {.url = "https://example.org/other.xml", .every = 60};
+	RC(fx, OPS(fx)->feed_create(fx->s, &other, nolist, 1), -BL_ENOENT);
+	RC(fx, OPS(fx)->feed_create(fx->s, &other, lists, 0), -BL_EINVAL);
+	other.every = 0;
+	RC(fx, OPS(fx)->feed_create(fx->s, &other, lists, 1), -BL_EINVAL);
+	CHECK_INT("nothing left by refused feeds", raw_int(fx, "SELECT count(*) FROM feeds"), 1);
+
+	struct bl_feed got;
+	RC(fx, OPS(fx)->feed_get(fx->s, f.id, &got), 1);
+	CHECK_STR("url", got.url, f.url);
+	CHECK_STR("mode", bl_feed_mode_name(got.mode), "send");
+	CHECK_INT("every", got.every, 600);
+	CHECK_INT("breaking", got.breaking, 1);
+	CHECK_INT("backfill", got.backfill, 1);
+	CHECK_INT("ok_at", got.ok_at, 0);
+	CHECK_INT("created_at", got.created_at, NOW);
+	bl_feed_clear(&got);
+	RC(fx, OPS(fx)->feed_get(fx->s, 999999, &got), 0);
+	char slugs[64] = "";
+	OK(fx, OPS(fx)->feed_lists(fx->s, f.id, collect_slug, slugs));
+	CHECK_STR("lists by slug", slugs, "feed-news,feed-town");
+	int n = 0;
+	OK(fx, OPS(fx)->feed_each(fx->s, count_feed, &n));
+	CHECK_INT("feed_each", n, 1);
+
+	int64_t ids[4];
+	size_t nd = 9;
+	OK(fx, OPS(fx)->feed_due(fx->s, NOW - 1, ids, 4, &nd));
+	CHECK_INT("not due before its time", (int64_t)nd, 0);
+	OK(fx, OPS(fx)->feed_due(fx->s, NOW, ids, 4, &nd));
+	CHECK_INT("due", (int64_t)nd, 1);
+
+	/* a failure counts, keeps the validators, moves the next poll */
+	RC(fx, OPS(fx)->feed_polled(fx->s, f.id, NOW + 1, NOW + 100, "HTTP 500"), 1);
+	RC(fx, OPS(fx)->feed_polled(fx->s, f.id, NOW + 2, NOW + 200, "HTTP 502"), 1);
+	RC(fx, OPS(fx)->feed_get(fx->s, f.id, &got), 1);
+	CHECK_INT("failures", got.failures, 2);
+	CHECK_STR("last_error", got.last_error, "HTTP 502");
+	CHECK_INT("next_poll_at", got.next_poll_at, NOW + 200);
+	CHECK_INT("polled_at", got.polled_at, NOW + 2);
+	CHECK_INT("still never ok", got.ok_at, 0);
+	bl_feed_clear(&got);
+	RC(fx, OPS(fx)->feed_polled(fx->s, 999999, NOW, NOW, NULL), 0);
+
+	/* first successful poll: three items, backfill 1 -> only the newest (last) becomes a post
+	 */
+	char k1[65], k2[65], k3[65], k4[65];
+	struct bl_feed_ingest_item e[] = {entry(k1, 'a', "one"), entry(k2, 'b', "two"),
+	                                  entry(k3, 'c', "three"), entry(k3, 'c', "three again")};
+	struct bl_feed_ingest_result r;
+	RC(fx,
+	   OPS(fx)->feed_ingest(fx->s, f.id, NOW + 10, NOW + 610, "\"v1\"", "Mon, 01 Jan 2024",
+	                        "Site", e, 4, &r),
+	   1);
+	CHECK_INT("new items (a repeated key once)", r.new_items, 3);
+	CHECK_INT("posts (backfill 1)", r.posts, 1);
+	struct bl_post p;
+	RC(fx, OPS(fx)->post_get(fx->s, r.first_post_id, &p), 1);
+	CHECK_STR("post subject: the newest", p.subject, "three");
+	CHECK_STR("scheduled (mode send)", bl_post_status_name(p.status), "scheduled");
+	CHECK_INT("scheduled at the poll", p.scheduled_at, NOW + 10);
+	CHECK_INT("breaking", (int64_t)p.priority, BL_PRIORITY_BREAKING);
+	bl_post_clear(&p);
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM post_lists WHERE post_id = %" PRId64,
+	         r.first_post_id);
+	CHECK_INT("the post goes to the feed's lists", raw_int(fx, sql), 2);
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM posts WHERE id = %" PRId64 " AND format = 'html'",
+	         r.first_post_id);
+	CHECK_INT("format html", raw_int(fx, sql), 1);
+	RC(fx, OPS(fx)->feed_get(fx->s, f.id, &got), 1);
+	CHECK_STR("etag", got.etag, "\"v1\"");
+	CHECK_STR("last_modified", got.last_modified, "Mon, 01 Jan 2024");
+	CHECK_STR("title", got.title, "Site");
+	CHECK_INT("failures reset", got.failures, 0);
+	CHECK_STR("error cleared", got.last_error, "");
+	CHECK_INT("ok_at", got.ok_at, NOW + 10);
+	CHECK_INT("items", got.items, 3);
+	CHECK_INT("posts", got.posts, 1);
+	CHECK_INT("next", got.next_poll_at, NOW + 610);
+	bl_feed_clear(&got);
+
+	/* seen */
+	const char *keys[] = {k1, k2, entry(k4, 'd', "four").key};
+	char seen[3] = {9, 9, 9};
+	OK(fx, OPS(fx)->feed_seen(fx->s, f.id, 3, keys, seen));
+	CHECK_INT("seen a", seen[0], 1);
+	CHECK_INT("seen b", seen[1], 1);
+	CHECK_INT("not seen d", seen[2], 0);
+
+	/* a later poll: every new item becomes a post; old ones never again; NULL title kept */
+	struct bl_feed_ingest_item e2[] = {entry(k1, 'a', "one edited"), entry(k4, 'd', "four")};
+	RC(fx, OPS(fx)->feed_ingest(fx->s, f.id, NOW + 20, NOW + 620, "", "", NULL, e2, 2, &r), 1);
+	CHECK_INT("one new", r.new_items, 1);
+	CHECK_INT("one post", r.posts, 1);
+	RC(fx, OPS(fx)->post_get(fx->s, r.first_post_id, &p), 1);
+	CHECK_STR("new post", p.subject, "four");
+	bl_post_clear(&p);
+	RC(fx, OPS(fx)->feed_ingest(fx->s, f.id, NOW + 30, NOW + 630, "", "", NULL, e2, 2, &r), 1);
+	CHECK_INT("nothing new the second time", r.new_items + r.posts, 0);
+	RC(fx, OPS(fx)->feed_get(fx->s, f.id, &got), 1);
+	CHECK_STR("title kept", got.title, "Site");
+	CHECK_INT("items", got.items, 4);
+	CHECK_INT("posts", got.posts, 2);
+	bl_feed_clear(&got);
+	RC(fx, OPS(fx)->feed_ingest(fx->s, 999999, NOW, NOW, "", "", NULL, e2, 2, &r), 0);
+
+	/* mode draft: drafts; backfill 0 on the first poll: nothing */
+	struct bl_feed d = {.url = "https://example.org/drafts.xml",
+	                    .mode = BL_FEED_DRAFT,
+	                    .every = 60,
+	                    .created_at = NOW};
+	OK(fx, OPS(fx)->feed_create(fx->s, &d, lists, 1));
+	RC(fx, OPS(fx)->feed_ingest(fx->s, d.id, NOW, NOW + 60, "", "", "D", e, 2, &r), 1);
+	CHECK_INT("first poll, backfill 0: seen", r.new_items, 2);
+	CHECK_INT("first poll, backfill 0: no post", r.posts, 0);
+	RC(fx, OPS(fx)->feed_ingest(fx->s, d.id, NOW + 1, NOW + 60, "", "", "D", e, 3, &r), 1);
+	RC(fx, OPS(fx)->post_get(fx->s, r.first_post_id, &p), 1);
+	CHECK_STR("draft", bl_post_status_name(p.status), "draft");
+	CHECK_INT("normal priority", (int64_t)p.priority, BL_PRIORITY_NORMAL);
+	CHECK_INT("no schedule", p.scheduled_at, 0);
+	bl_post_clear(&p);
+
+	/* removal: its items go, its posts stay */
+	int64_t before = raw_int(fx, "SELECT count(*) FROM posts");
+	RC(fx, OPS(fx)->feed_delete(fx->s, f.id), 1);
+	RC(fx, OPS(fx)->feed_delete(fx->s, f.id), 0);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM feed_items WHERE feed_id = %" PRId64,
+	         f.id);
+	CHECK_INT("items gone", raw_int(fx, sql), 0);
+	CHECK_INT("posts stay", raw_int(fx, "SELECT count(*) FROM posts"), before);
+}
+
 #define TEST(f)       cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TEST_EMPTY(f) cmocka_unit_test_setup_teardown(f, setup_empty, teardown)
 #define TEST_OWN(f)   cmocka_unit_test(f) /* a fresh database per case, made by the test */
@@ -5966,6 +6146,7 @@ int main(void)
 	    TEST(test_delivery_retry),
 	    TEST(test_accepted_hist),
 	    TEST(test_jobs),
+	    TEST(test_feeds),
 	    /* PostgreSQL only (several engines at once): the last 3, left out for SQLite */
 	    TEST(test_claim_concurrent),
 	    TEST(test_claim_rolled_back),
