@@ -30,6 +30,7 @@ static const struct bl_command commands[] = {
     {"serve", "serve the public web pages and run the delivery engine", bl_cmd_serve},
     {"user", "add, list and remove the people who log in to /admin", bl_cmd_user},
     {"token", "create, list and remove API tokens", bl_cmd_token},
+    {"feed", "RSS/Atom feeds whose new items become posts", bl_cmd_feed},
     {"audit", "show the audit log: who changed what, and when", bl_cmd_audit},
     {"config", "show the configuration in effect", bl_cmd_config},
 };

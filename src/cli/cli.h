@@ -123,6 +123,7 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_user(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_token(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_audit(struct bl_cli *cli, int argc, char **argv);
+int bl_cmd_feed(struct bl_cli *cli, int argc, char **argv);
 
 /*
  * bl_cli_run_engine - run the delivery engine on @s with SIGINT/SIGTERM
@@ -130,5 +131,13 @@ int bl_cmd_audit(struct bl_cli *cli, int argc, char **argv);
  * stderr. @once, @wait_post as in struct bl_engine_opts. Returns an exit code.
  */
 int bl_cli_run_engine(struct bl_cli *cli, struct bl_store *s, int once, long long wait_post);
+
+/*
+ * bl_cli_fetch_opts - feed fetch options from configuration @c
+ * (feed_timeout, feed_max_size, feed_allow_private; the rest default).
+ */
+struct bl_config;
+struct bl_fetch_opts;
+void bl_cli_fetch_opts(const struct bl_config *c, struct bl_fetch_opts *o);
 
 #endif

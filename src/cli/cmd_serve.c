@@ -1,20 +1,22 @@
 /*
  * bulletin serve: the public web (src/http), the delivery engine
- * (src/send, which also runs the scheduler) and the import job runner
- * (src/import/job.h) in one process. The HTTP workers, the engine and the
- * job runner each have their own store handle (the runner two: one for
+ * (src/send, which also runs the scheduler), the import job runner
+ * (src/import/job.h) and the feed poller (src/feed/poll.h) in one process.
+ * The HTTP workers, the engine, the job runner and the poller each have
+ * their own store handle (the runner two: one for
  * its job's heartbeat); the database is the only thing they share
  * (DESIGN.md, "Process model"). SIGINT/SIGTERM stop the HTTP server
  * (requests in progress finish), then the engine (messages in flight
- * finish) and the job runner (an import stops after its batch; a runner
- * starts it over once its heartbeat is BL_JOB_TAKEOVER seconds old), then
- * exit 0.
+ * finish), the job runner (an import stops after its batch; a runner
+ * starts it over once its heartbeat is BL_JOB_TAKEOVER seconds old) and
+ * the poller (after the fetch in progress), then exit 0.
  */
 #include "cli/cli.h"
 
 #include "core/address.h"
 #include "http/admin.h"
 #include "http/web.h"
+#include "feed/poll.h"
 #include "import/job.h"
 #include "send/compose.h"
 #include "send/engine.h"
@@ -176,6 +178,57 @@ static void *jobs_main(void *arg)
 	return NULL;
 }
 
+struct feed_thread {
+	struct bl_cli *cli;
+	struct bl_store *store; /* the poller's own handle; NULL while it cannot be opened */
+	const char *db_uri;
+	struct bl_store_opts db_opts;
+};
+
+/*
+ * The feed poller: every second, polls the feeds that are due (store op
+ * feed_due), one after the other, each within feed_timeout. Their new posts
+ * are scheduled for now, so the engine's scheduler sends them. A failed poll
+ * is recorded on its feed (poll.h); a store error is logged and the poller
+ * tries again with a new handle after ENGINE_RETRY seconds.
+ */
+static void *feeds_main(void *arg)
+{
+	struct feed_thread *t = arg;
+	struct bl_fetch_opts fo;
+	bl_cli_fetch_opts(t->cli->config, &fo);
+	while (!stop_flag) {
+		struct bl_diag d;
+		int64_t ids[16];
+		size_t n = 0;
+		int rc = t->store ? t->store->ops->feed_due(t->store, bl_now(), ids, 16, &n)
+		                  : -BL_ESTORE;
+		if (rc)
+			snprintf(d.msg, sizeof(d.msg), "%s",
+			         t->store ? bl_store_error(t->store) : "no database connection");
+		for (size_t i = 0; rc == 0 && i < n && !stop_flag; i++) {
+			struct bl_feed_poll_report r;
+			rc = bl_feed_poll(t->store, ids[i], &fo, bl_now(), &r, &d);
+			if (rc == -BL_ENOENT)
+				rc = 0; /* removed meanwhile */
+		}
+		if (rc == 0) {
+			if (n < 16)
+				nap(1);
+			continue;
+		}
+		bl_error("the feed poller: %s; trying again in %d s", d.msg, ENGINE_RETRY);
+		nap(ENGINE_RETRY);
+		bl_store_close(t->store);
+		t->store = NULL;
+		if (bl_store_open(t->db_uri, &t->db_opts, &t->store, &d)) {
+			bl_error("the feed poller cannot open the database: %s", d.msg);
+			t->store = NULL;
+		}
+	}
+	return NULL;
+}
+
 /* What a confirmation mail needs, checked before anyone can sign up. */
 static int check_mail_settings(struct bl_cli *cli)
 {
@@ -205,9 +258,10 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	struct bl_diag d;
 	struct bl_http_server *srv = NULL;
 	struct engine_thread et = {.cli = cli};
-	pthread_t engine, jobs;
+	pthread_t engine, jobs, feeds;
 	int engine_started = 0;
 	struct job_thread jt = {.cli = cli};
+	struct feed_thread ft = {.cli = cli};
 
 	bl_cli_getopt_reset();
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -303,6 +357,12 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	}
 	if (pthread_create(&jobs, NULL, jobs_main, &jt) != 0)
 		bl_panic("cannot start the import job thread");
+	ft.db_uri = ho.db_uri;
+	ft.db_opts = ho.db_opts;
+	if (bl_store_open(ft.db_uri, &ft.db_opts, &ft.store, &d))
+		bl_error("the feed poller cannot open the database: %s; it tries again later", d.msg);
+	if (pthread_create(&feeds, NULL, feeds_main, &ft) != 0)
+		bl_panic("cannot start the feed poller thread");
 
 	/* The host as the listen string gave it, the port as bound. */
 	char host[300];
@@ -330,6 +390,8 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	}
 	pthread_join(jobs, NULL);
 	bl_store_close(jt.store);
+	pthread_join(feeds, NULL);
+	bl_store_close(ft.store);
 	bl_web_finish(&w);
 	return BL_EXIT_OK;
 }

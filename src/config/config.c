@@ -150,7 +150,7 @@ static int parse_bool(const char *s, long long *out)
 	return -BL_EINVAL;
 }
 
-static int parse_duration(const char *s, long long *out)
+int bl_duration_parse(const char *s, long long *out)
 {
 	char *end;
 	errno = 0;
@@ -231,7 +231,7 @@ static int validate(const struct bl_config_key *k, const char *value, const char
 			                   where, k->name, k->min, k->max, value);
 		return 0;
 	case BL_CONF_DURATION:
-		rc = parse_duration(value, num);
+		rc = bl_duration_parse(value, num);
 		if (rc || *num < k->min || *num > k->max)
 			return bl_diag_set(d, BL_EINVAL,
 			                   "%s: %s must be a duration such as 30s or 5m, "

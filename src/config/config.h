@@ -91,4 +91,12 @@ const char *bl_config_origin_name(enum bl_config_origin o);
 /* bl_config_env_name - write BULLETIN_<KEY> for key @name into @out (size @n). */
 void bl_config_env_name(const char *name, char *out, size_t n);
 
+/*
+ * bl_duration_parse - a duration as config files write it: decimal
+ * seconds with an optional suffix s, m, h, d or w ("15m", "7d"). Sets
+ * *@out in seconds and returns 0; -BL_EINVAL for a sign, no digits, an
+ * unknown suffix or trailing text; -BL_ELIMIT past 2^40. No other range check.
+ */
+int bl_duration_parse(const char *s, long long *out);
+
 #endif

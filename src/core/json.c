@@ -187,3 +187,27 @@ json_t *bl_json_post_status(const struct bl_post *p, const struct bl_delivery_co
 	                               : json_null());
 	return o;
 }
+
+json_t *bl_json_feed(const struct bl_feed *f, const char *const *slugs, size_t n_slugs)
+{
+	json_t *o = json_object(), *lists = json_array();
+	for (size_t i = 0; i < n_slugs; i++)
+		json_array_append_new(lists, str(slugs[i]));
+	json_object_set_new(o, "id", json_integer(f->id));
+	json_object_set_new(o, "url", str(f->url));
+	json_object_set_new(o, "title", str(f->title));
+	json_object_set_new(o, "lists", lists);
+	json_object_set_new(o, "mode", json_string(bl_feed_mode_name(f->mode)));
+	json_object_set_new(o, "every", json_integer(f->every));
+	json_object_set_new(o, "breaking", json_boolean(f->breaking));
+	json_object_set_new(o, "backfill", json_integer(f->backfill));
+	json_object_set_new(o, "last_poll_at", bl_json_time(f->polled_at));
+	json_object_set_new(o, "last_ok_at", bl_json_time(f->ok_at));
+	json_object_set_new(o, "next_poll_at", bl_json_time(f->next_poll_at));
+	json_object_set_new(o, "failures", json_integer(f->failures));
+	json_object_set_new(o, "last_error", str(f->last_error));
+	json_object_set_new(o, "items", json_integer(f->items));
+	json_object_set_new(o, "posts", json_integer(f->posts));
+	json_object_set_new(o, "created_at", bl_json_time(f->created_at));
+	return o;
+}
