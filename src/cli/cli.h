@@ -132,12 +132,4 @@ int bl_cmd_feed(struct bl_cli *cli, int argc, char **argv);
  */
 int bl_cli_run_engine(struct bl_cli *cli, struct bl_store *s, int once, long long wait_post);
 
-/*
- * bl_cli_fetch_opts - feed fetch options from configuration @c
- * (feed_timeout, feed_max_size, feed_allow_private; the rest default).
- */
-struct bl_config;
-struct bl_fetch_opts;
-void bl_cli_fetch_opts(const struct bl_config *c, struct bl_fetch_opts *o);
-
 #endif

@@ -8,10 +8,10 @@
 
 #include "core/json.h"
 #include "feed/poll.h"
+#include "http/web.h"
 #include "send/scheduler.h"
 #include "util/time.h"
 
-#include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -48,44 +48,14 @@ static const char usage[] =
     "failure (at most a day); `feed ls` shows its last error. Loopback and\n"
     "private addresses are refused unless feed_allow_private is on.\n";
 
-/* The fetch options from the configuration. */
-void bl_cli_fetch_opts(const struct bl_config *c, struct bl_fetch_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->timeout = (long)bl_config_int(c, "feed_timeout");
-	o->max_bytes = (size_t)bl_config_int(c, "feed_max_size");
-	o->allow_private = bl_config_bool(c, "feed_allow_private");
-}
-
-/* @url is an http or https URL with a host (curl_url); else print why. */
+/* @url can be a feed's URL; else print why. */
 static int check_url(const char *url)
 {
-	if (strlen(url) > 2000) {
-		bl_cli_error("the feed URL is longer than 2000 characters");
+	struct bl_diag d;
+	if (bl_feed_url_check(url, &d)) {
+		bl_cli_error("%s", d.msg);
 		return BL_EXIT_INPUT;
 	}
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL;
-	int ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-	         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
-	int web = ok && (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) && *host;
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
-	if (!ok) {
-		bl_cli_error("\"%s\" is not a URL (want http://... or https://...)", url);
-		return BL_EXIT_INPUT;
-	}
-	if (!web) {
-		bl_cli_error("\"%s\": a feed is fetched over http or https only", url);
-		return BL_EXIT_INPUT;
-	}
-	for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-		if (*p <= ' ' || *p == 0x7f) {
-			bl_cli_error("the feed URL holds a space or control character; percent-encode it");
-			return BL_EXIT_INPUT;
-		}
 	return BL_EXIT_OK;
 }
 
@@ -375,7 +345,7 @@ static int cmd_poll(struct bl_cli *cli, int argc, char **argv)
 		return BL_EXIT_STORE;
 	}
 	struct bl_fetch_opts fo;
-	bl_cli_fetch_opts(cli->config, &fo);
+	bl_web_fetch_opts(cli->config, &fo);
 	json_t *arr = json ? json_array() : NULL;
 	int failed = 0;
 	int64_t posts = 0;

@@ -196,7 +196,7 @@ static void *feeds_main(void *arg)
 {
 	struct feed_thread *t = arg;
 	struct bl_fetch_opts fo;
-	bl_cli_fetch_opts(t->cli->config, &fo);
+	bl_web_fetch_opts(t->cli->config, &fo);
 	while (!stop_flag) {
 		struct bl_diag d;
 		int64_t ids[16];

@@ -7,6 +7,7 @@
  */
 #include "feed/poll.h"
 
+#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -366,4 +367,33 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 	bl_fetch_result_clear(&res);
 	bl_feed_clear(&f);
 	return rc;
+}
+
+int bl_feed_url_check(const char *url, struct bl_diag *d)
+{
+	if (strlen(url) > BL_FEED_URL_MAX)
+		return bl_diag_set(d, BL_EINVAL, "the feed URL is longer than %d bytes",
+		                   BL_FEED_URL_MAX);
+	for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return bl_diag_set(d, BL_EINVAL,
+			                   "the feed URL holds a space or a control character; "
+			                   "percent-encode it");
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
+	int web = ok && (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) && *host;
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	if (!ok)
+		return bl_diag_set(d, BL_EINVAL,
+		                   "\"%.200s\" is not an absolute URL (want http://... or https://...)",
+		                   url);
+	if (!web)
+		return bl_diag_set(d, BL_EINVAL, "\"%.200s\": a feed is fetched over http or https only",
+		                   url);
+	return 0;
 }

@@ -79,4 +79,14 @@ const struct bl_feed_ingest_item *bl_feed_entries_items(const struct bl_feed_ent
                                                         size_t *n);
 void bl_feed_entries_free(struct bl_feed_entries *e);
 
+/*
+ * bl_feed_url_check - whether @url can be a feed's URL: an absolute http or
+ * https URL with a host (curl_url), at most BL_FEED_URL_MAX bytes, without
+ * spaces or control characters. Returns 0, or -BL_EINVAL with @d saying
+ * what is wrong in words a publisher can act on. Where it points (a
+ * private address) is checked at fetch time.
+ */
+#define BL_FEED_URL_MAX 2000
+int bl_feed_url_check(const char *url, struct bl_diag *d);
+
 #endif

@@ -16,6 +16,7 @@
 #include "core/address.h"
 #include "core/crypto.h"
 #include "core/json.h"
+#include "feed/poll.h"
 #include "http/web.h"
 #include "import/export.h"
 #include "import/import.h"
@@ -1524,6 +1525,49 @@ static int sendable(struct bl_api_call *c, const struct bl_post *p, struct post_
  * stay 0 when lists is absent. `from` and `scheduled_at` are checked as
  * `post create --from` and `--at` check them: one mailbox, one line, no
  * control characters, at most 500 bytes; a time to come. */
+/*
+ * The body's `lists` (an array of 1 to POST_LISTS slugs): their ids to @ids
+ * (*@n_ids of them) and the lists themselves to @pl (handed over). Absent:
+ * nothing, or an error when @required. Errors go to @errs.
+ */
+static void body_lists(struct bl_api_call *c, json_t *errs, int64_t *ids, size_t *n_ids,
+                       struct post_lists *pl, int required)
+{
+	json_t *lists = json_object_get(c->body, "lists");
+	*n_ids = 0;
+	if (lists && !json_is_null(lists)) {
+		if (!json_is_array(lists) || json_array_size(lists) == 0 ||
+		    json_array_size(lists) > POST_LISTS) {
+			field_err(errs, "/lists",
+			          "The `lists` field must be an array of 1 to %d list slugs.",
+			          POST_LISTS);
+			return;
+		}
+		for (size_t i = 0; i < json_array_size(lists); i++) {
+			json_t *v = json_array_get(lists, i);
+			char ptr[32];
+			snprintf(ptr, sizeof(ptr), "/lists/%zu", i);
+			struct bl_list l;
+			int rc = json_is_string(v) && bl_slug_valid(json_string_value(v))
+			             ? c->s->ops->list_get(c->s, json_string_value(v), &l)
+			             : 0;
+			if (rc < 0) {
+				bl_error("api: list lookup: %s", bl_store_error(c->s));
+				field_err(errs, ptr,
+				          "The database failed looking this list up; try again.");
+			} else if (rc == 0) {
+				no_such_list(errs, ptr, v);
+			} else {
+				ids[(*n_ids)++] = l.id;
+				pl->v[pl->n++] = l; /* handed over */
+			}
+		}
+	} else if (required) {
+		field_err(errs, "/lists",
+		          "The `lists` field is required: the slugs of the lists to send to.");
+	}
+}
+
 static void post_fields(struct bl_api_call *c, json_t *errs, struct bl_post *p, int64_t *ids,
                         size_t *n_ids, struct post_lists *pl, int create, int64_t *at, int *at_set)
 {
@@ -1565,39 +1609,7 @@ static void post_fields(struct bl_api_call *c, json_t *errs, struct bl_post *p, 
 	if (breaking >= 0)
 		p->priority = breaking ? BL_PRIORITY_BREAKING : BL_PRIORITY_NORMAL;
 	*at = body_time(c, errs, "scheduled_at", 1, at_set);
-	json_t *lists = json_object_get(c->body, "lists");
-	*n_ids = 0;
-	if (lists && !json_is_null(lists)) {
-		if (!json_is_array(lists) || json_array_size(lists) == 0 ||
-		    json_array_size(lists) > POST_LISTS) {
-			field_err(errs, "/lists",
-			          "The `lists` field must be an array of 1 to %d list slugs.",
-			          POST_LISTS);
-			return;
-		}
-		for (size_t i = 0; i < json_array_size(lists); i++) {
-			json_t *v = json_array_get(lists, i);
-			char ptr[32];
-			snprintf(ptr, sizeof(ptr), "/lists/%zu", i);
-			struct bl_list l;
-			int rc = json_is_string(v) && bl_slug_valid(json_string_value(v))
-			             ? c->s->ops->list_get(c->s, json_string_value(v), &l)
-			             : 0;
-			if (rc < 0) {
-				bl_error("api: list lookup: %s", bl_store_error(c->s));
-				field_err(errs, ptr,
-				          "The database failed looking this list up; try again.");
-			} else if (rc == 0) {
-				no_such_list(errs, ptr, v);
-			} else {
-				ids[(*n_ids)++] = l.id;
-				pl->v[pl->n++] = l; /* handed over */
-			}
-		}
-	} else if (create) {
-		field_err(errs, "/lists",
-		          "The `lists` field is required: the slugs of the lists to send to.");
-	}
+	body_lists(c, errs, ids, n_ids, pl, create);
 }
 
 /* The post of path argument 0 (kind post): 1, 0 after a 404, -1 after a 500. */
@@ -2562,6 +2574,218 @@ static void audit_get(struct bl_api_call *c)
 	items_reply(c, a.items, a.n > limit ? json_integer(a.last_id) : NULL, 1);
 }
 
+/* ---- feeds (issue 6) ---- */
+
+struct feed_slugs {
+	const char *v[POST_LISTS];
+	char *own[POST_LISTS];
+	size_t n;
+};
+
+static int on_feed_list(void *arg, const struct bl_list *l)
+{
+	struct feed_slugs *f = arg;
+	if (f->n < POST_LISTS) {
+		f->own[f->n] = bl_xstrdup(l->slug);
+		f->v[f->n] = f->own[f->n];
+		f->n++;
+	}
+	return 0;
+}
+
+/* @f as JSON with its lists; NULL after a store failure (500 sent). */
+static json_t *feed_json(struct bl_api_call *c, const struct bl_feed *f)
+{
+	struct feed_slugs sl = {.n = 0};
+	if (c->s->ops->feed_lists(c->s, f->id, on_feed_list, &sl)) {
+		for (size_t i = 0; i < sl.n; i++)
+			free(sl.own[i]);
+		store_failed(c);
+		return NULL;
+	}
+	json_t *o = bl_json_feed(f, sl.v, sl.n);
+	for (size_t i = 0; i < sl.n; i++)
+		free(sl.own[i]);
+	return o;
+}
+
+struct feeds_walk {
+	struct bl_api_call *c;
+	json_t *items;
+};
+
+static int on_feed(void *arg, const struct bl_feed *f)
+{
+	struct feeds_walk *w = arg;
+	json_t *o = feed_json(w->c, f);
+	if (!o)
+		return 1;
+	json_array_append_new(w->items, o);
+	return 0;
+}
+
+static void feeds_get(struct bl_api_call *c)
+{
+	struct feeds_walk w = {c, json_array()};
+	int rc = c->s->ops->feed_each(c->s, on_feed, &w);
+	if (rc) {
+		json_decref(w.items);
+		if (rc < 0)
+			store_failed(c);
+		return;
+	}
+	items_reply(c, w.items, NULL, 0);
+}
+
+/* The feed of path argument 0: 1, 0 after a 404, -1 after a 500. */
+static int load_feed(struct bl_api_call *c, struct bl_feed *f)
+{
+	int64_t id = arg_id(c, 0, "feed");
+	if (!id)
+		return 0;
+	int rc = c->s->ops->feed_get(c->s, id, f);
+	if (rc < 0)
+		store_failed(c);
+	else if (rc == 0)
+		not_found_id(c, "feed", id);
+	return rc;
+}
+
+static void feed_get(struct bl_api_call *c)
+{
+	struct bl_feed f;
+	if (load_feed(c, &f) <= 0)
+		return;
+	json_t *o = feed_json(c, &f);
+	if (o)
+		reply(c, 200, o);
+	bl_feed_clear(&f);
+}
+
+static void feeds_post(struct bl_api_call *c)
+{
+	json_t *errs = json_array();
+	struct bl_feed f = {.mode = BL_FEED_SEND, .every = BL_FEED_EVERY_DEFAULT};
+	const char *url = body_str(c, errs, "url", 0, 0, 1);
+	struct bl_diag d;
+	if (url && bl_feed_url_check(url, &d))
+		field_err(errs, "/url", "The `url` is not usable: %s.", d.msg);
+	const char *mode = body_str(c, errs, "mode", 0, 0, 0);
+	if (mode && bl_feed_mode_parse(mode, &f.mode))
+		field_err(errs, "/mode", "The `mode` field must be \"send\" or \"draft\".");
+	json_t *v = json_object_get(c->body, "every");
+	if (v && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < BL_FEED_EVERY_MIN ||
+		    json_integer_value(v) > 7 * 86400)
+			field_err(errs, "/every",
+			          "The `every` field must be a number of seconds from %d to %d.",
+			          BL_FEED_EVERY_MIN, 7 * 86400);
+		else
+			f.every = json_integer_value(v);
+	}
+	v = json_object_get(c->body, "backfill");
+	if (v && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000)
+			field_err(errs, "/backfill",
+			          "The `backfill` field must be a number of items from 0 to 1000.");
+		else
+			f.backfill = json_integer_value(v);
+	}
+	int breaking = body_bool(c, errs, "breaking");
+	f.breaking = breaking > 0;
+	int64_t ids[POST_LISTS];
+	size_t n_ids = 0;
+	struct post_lists pl = {0};
+	body_lists(c, errs, ids, &n_ids, &pl, 1);
+	post_lists_clear(&pl);
+	if (json_array_size(errs)) {
+		invalid(c, errs);
+		return;
+	}
+	json_decref(errs);
+	f.url = (char *)(uintptr_t)url;
+	f.created_at = c->now;
+	int rc = c->s->ops->feed_create(c->s, &f, ids, n_ids);
+	if (rc == -BL_EEXIST) {
+		problem(c, 409, "exists", "A feed with this URL exists already (see GET /api/v1/feeds).");
+		return;
+	}
+	if (rc) {
+		store_failed(c);
+		return;
+	}
+	char t[TARGET_MAX];
+	bl_audit(c->req, &c->who, "feed.add", target_id(t, sizeof(t), "feed", f.id), "%s, %s",
+	         url, bl_feed_mode_name(f.mode));
+	struct bl_feed got;
+	if (c->s->ops->feed_get(c->s, f.id, &got) != 1) {
+		store_failed(c);
+		return;
+	}
+	json_t *o = feed_json(c, &got);
+	bl_feed_clear(&got);
+	if (o)
+		created(c, o, PREFIX "feeds/%lld", (long long)f.id);
+}
+
+static void feed_delete(struct bl_api_call *c)
+{
+	struct bl_feed f;
+	if (load_feed(c, &f) <= 0)
+		return;
+	int rc = c->s->ops->feed_delete(c->s, f.id);
+	if (rc < 0) {
+		store_failed(c);
+	} else if (rc == 0) {
+		not_found_id(c, "feed", f.id);
+	} else {
+		char t[TARGET_MAX];
+		bl_audit(c->req, &c->who, "feed.rm", target_id(t, sizeof(t), "feed", f.id), "%s",
+		         f.url);
+		no_content(c);
+	}
+	bl_feed_clear(&f);
+}
+
+/* POST /feeds/{id}/poll: poll it now (within feed_timeout), answer what it did. */
+static void feed_poll(struct bl_api_call *c)
+{
+	struct bl_feed f;
+	if (load_feed(c, &f) <= 0)
+		return;
+	if (!c->w) {
+		problem(c, 503, "unavailable", "This server has no configuration to fetch feeds with.");
+		bl_feed_clear(&f);
+		return;
+	}
+	struct bl_fetch_opts fo;
+	bl_web_fetch_opts(c->w->config, &fo);
+	struct bl_feed_poll_report r;
+	struct bl_diag d;
+	int rc = bl_feed_poll(c->s, f.id, &fo, c->now, &r, &d);
+	if (rc == -BL_ENOENT) {
+		not_found_id(c, "feed", f.id);
+	} else if (rc) {
+		bl_error("api: feed poll: %s", d.msg);
+		store_failed(c);
+	} else {
+		char t[TARGET_MAX];
+		bl_audit(c->req, &c->who, "feed.poll", target_id(t, sizeof(t), "feed", f.id),
+		         "%s", r.failed ? r.error : "ok");
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_integer(f.id));
+		json_object_set_new(o, "ok", json_boolean(!r.failed));
+		json_object_set_new(o, "not_modified", json_boolean(r.not_modified));
+		json_object_set_new(o, "items", json_integer(r.items));
+		json_object_set_new(o, "new_items", json_integer(r.new_items));
+		json_object_set_new(o, "posts", json_integer(r.posts));
+		json_object_set_new(o, "error", r.failed ? json_string(r.error) : json_null());
+		json_object_set_new(o, "next_poll_at", bl_json_time(r.next_poll_at));
+		reply(c, 200, o);
+	}
+	bl_feed_clear(&f);
+}
+
 static void openapi_get(struct bl_api_call *c)
 {
 	c->resp->content_type = JSON_TYPE;
@@ -2611,6 +2835,11 @@ static const struct bl_api_endpoint endpoints[] = {
     {BL_HTTP_POST, PREFIX "posts/{id}/retry", E, JB, post_retry},
     {BL_HTTP_GET, PREFIX "posts/{id}/status", V, NB, post_status},
     {BL_HTTP_GET, PREFIX "posts/{id}/deliveries", V, NB, post_deliveries},
+    {BL_HTTP_GET, PREFIX "feeds", V, NB, feeds_get},
+    {BL_HTTP_POST, PREFIX "feeds", E, JB, feeds_post},
+    {BL_HTTP_GET, PREFIX "feeds/{id}", V, NB, feed_get},
+    {BL_HTTP_DELETE, PREFIX "feeds/{id}", E, NB, feed_delete},
+    {BL_HTTP_POST, PREFIX "feeds/{id}/poll", E, JB, feed_poll},
     {BL_HTTP_GET, PREFIX "stats", V, NB, stats_get},
     {BL_HTTP_GET, PREFIX "users", A, NB, users_get},
     {BL_HTTP_POST, PREFIX "users", A, JB, users_post},

@@ -7,6 +7,8 @@
  */
 #include "http/web.h"
 
+#include "feed/fetch.h"
+
 #include "http/admin.h"
 
 #include "http/batch.h"
@@ -208,4 +210,12 @@ const struct bl_http_route *bl_web_routes(size_t *n)
 	pthread_once(&routes_once, build_routes);
 	*n = n_routes;
 	return routes;
+}
+
+void bl_web_fetch_opts(const struct bl_config *c, struct bl_fetch_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->timeout = (long)bl_config_int(c, "feed_timeout");
+	o->max_bytes = (size_t)bl_config_int(c, "feed_max_size");
+	o->allow_private = bl_config_bool(c, "feed_allow_private");
 }

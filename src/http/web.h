@@ -128,4 +128,13 @@ void bl_web_stylesheet(struct bl_http_req *req,
 void bl_web_healthz(struct bl_http_req *req, struct bl_http_resp *resp); /* GET /healthz */
 void bl_web_metrics(struct bl_http_req *req, struct bl_http_resp *resp); /* GET /metrics */
 
+/*
+ * bl_web_fetch_opts - feed fetch options (src/feed/fetch.h) from
+ * configuration @c: feed_timeout, feed_max_size, feed_allow_private; the
+ * others take fetch.h's defaults. Used by serve's poller, `feed poll` and
+ * the API's poll.
+ */
+struct bl_fetch_opts;
+void bl_web_fetch_opts(const struct bl_config *c, struct bl_fetch_opts *o);
+
 #endif
