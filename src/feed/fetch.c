@@ -191,9 +191,12 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* Replace *@slot with the header value in @v (@n bytes), trimmed. */
+/* Replace *@slot with the header value in @v (@n bytes, CRLF included),
+ * without the line end and surrounding blanks. */
 static void keep_header(char **slot, const char *v, size_t n)
 {
+	while (n > 0 && (v[n - 1] == '\n' || v[n - 1] == '\r'))
+		n--;
 	size_t start;
 	size_t len = bl_trim_span(v, n, &start);
 	free(*slot);
@@ -257,8 +260,10 @@ static int check_url(const char *url, struct bl_diag *d)
 	int rc = 0;
 	CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
 	if (uc != CURLUE_OK) {
-		rc = bl_diag_set(d, BL_EINVAL, "%s: not a feed URL (%s)", url,
-		                 curl_url_strerror(uc));
+		rc = bl_diag_set(
+		    d, BL_EINVAL,
+		    "%s: not a feed URL (%s); a feed URL starts with http:// or https://", url,
+		    curl_url_strerror(uc));
 	} else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	           (!bl_strcaseeq(scheme, "http") && !bl_strcaseeq(scheme, "https"))) {
 		rc = bl_diag_set(d, BL_EINVAL,

@@ -276,14 +276,23 @@ class Handler(BaseHTTPRequestHandler):
     do_HEAD = handle_any
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that hangs up (an aborted fetch) is part of the tests.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--root", required=True, help="directory of fixture files")
     ap.add_argument("--port-file", required=True, help="where to write the port")
     ap.add_argument("--port", type=int, default=0, help="port to bind (0: any free port)")
     args = ap.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", args.port), Handler)
     server.root = os.path.abspath(args.root)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:
