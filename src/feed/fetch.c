@@ -285,8 +285,8 @@ static char *dup_or_empty(const char *s)
 
 /* Turn the outcome of curl_easy_perform into 0 / -BL_E* and a message. */
 static int outcome(CURLcode cc, const struct fetch *f, const char *errbuf, const char *url,
-                   const char *where, long status, long timeout, size_t max_bytes,
-                   long max_redirects, struct bl_diag *d)
+                   const char *where, const char *redirect, long status, long timeout,
+                   size_t max_bytes, long max_redirects, struct bl_diag *d)
 {
 	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
 	switch (cc) {
@@ -304,16 +304,16 @@ static int outcome(CURLcode cc, const struct fetch *f, const char *errbuf, const
 			                   where, max_bytes);
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
-		return bl_diag_set(d, BL_EIO, "%s: timed out (limit %ld s, feed_timeout): %s",
-		                   where, timeout, why);
+		return bl_diag_set(d, BL_EIO, "%s: too slow: %s (feed_timeout is %ld s)", where,
+		                   why, timeout);
 	case CURLE_TOO_MANY_REDIRECTS:
 		return bl_diag_set(d, BL_EIO, "%s: more than %ld redirects (last: %s)", url,
 		                   max_redirects, where);
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		return bl_diag_set(d, BL_EPERM,
-		                   "%s: refused: redirected to %s, and feeds are fetched over "
+		                   "%s: refused: redirected to %s; feeds are fetched over "
 		                   "http:// and https:// only",
-		                   url, where);
+		                   url, redirect ? redirect : where);
 	case CURLE_COULDNT_CONNECT:
 		if (f->refused)
 			return bl_diag_set(
@@ -417,16 +417,17 @@ int bl_fetch(const char *url, const char *etag, const char *last_modified,
 	CURLcode cc = curl_easy_perform(e);
 
 	long status = 0;
-	char *eff = NULL;
+	char *eff = NULL, *redirect = NULL;
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eff);
+	curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &redirect);
 	out->status = status;
 	if (eff) {
 		free(out->final_url);
 		out->final_url = bl_xstrdup(eff);
 	}
-	rc = outcome(cc, &f, errbuf, url, eff && *eff ? eff : url, status, timeout, max_bytes,
-	             max_redirects, d);
+	rc = outcome(cc, &f, errbuf, url, eff && *eff ? eff : url, redirect, status, timeout,
+	             max_bytes, max_redirects, d);
 	if (rc == 0) {
 		if (f.content_type) {
 			free(out->content_type);
