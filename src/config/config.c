@@ -36,6 +36,13 @@ static const struct bl_config_key keys[] = {
      "how long to wait for a locked SQLite database"},
     {"delivery_lease", BL_CONF_DURATION, "2m", 1, DAY, NULL,
      "how long a claimed delivery stays with its engine before another may take it as in doubt"},
+    {"feed_allow_private", BL_CONF_BOOL, "false", 0, 0, NULL,
+     "fetch feeds from loopback, private, link-local and other non-public addresses (SSRF "
+     "guard off)"},
+    {"feed_max_size", BL_CONF_INT, "10485760", 1024, 1073741824, NULL,
+     "largest feed accepted, bytes after decompression (the fetch stops there)"},
+    {"feed_timeout", BL_CONF_DURATION, "30s", 1, 3600, NULL,
+     "longest time one feed fetch may take, redirects included"},
     {"form_min_fill", BL_CONF_DURATION, "2s", 0, 3600, NULL,
      "a signup form sent back sooner than this after it was served is taken for a bot"},
     {"from", BL_CONF_STR, "", 0, 0, NULL,

@@ -18,6 +18,7 @@ static const char *const messages[] = {
     [BL_EENCODING] = "text is not valid UTF-8",
     [BL_ELASTADMIN] = "the last admin cannot be removed",
     [BL_EINUSE] = "still in use",
+    [BL_EPERM] = "not permitted",
 };
 
 const char *bl_strerror(int code)

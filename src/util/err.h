@@ -23,7 +23,8 @@ enum bl_err {
 	BL_EBUSY,      /* the database stayed locked past the busy timeout */
 	BL_EENCODING,  /* input is not UTF-8 (Latin-1, UTF-16, ...) */
 	BL_ELASTADMIN, /* refused: the change would leave no user with role admin */
-	BL_EINUSE      /* refused: the thing is still used (a list by a post yet to go out) */
+	BL_EINUSE,     /* refused: the thing is still used (a list by a post yet to go out) */
+	BL_EPERM       /* refused by policy: a private network address, a forbidden URL scheme */
 };
 
 /*

@@ -34,6 +34,9 @@ static void test_defaults(void **state)
 	assert_int_equal(bl_config_bool(c, "smtputf8"), 0);
 	assert_int_equal(bl_config_int(c, "db_busy_timeout"), 10);
 	assert_int_equal(bl_config_int(c, "import_batch"), 50000);
+	assert_int_equal(bl_config_bool(c, "feed_allow_private"), 0);
+	assert_int_equal(bl_config_int(c, "feed_timeout"), 30);
+	assert_int_equal(bl_config_int(c, "feed_max_size"), 10485760);
 	for (size_t i = 0; i < bl_config_count(); i++) {
 		struct bl_config_entry e;
 		bl_config_entry_at(c, i, &e);
@@ -59,14 +62,33 @@ static void test_values(void **state)
 		int ok;
 		long long num;
 	} cases[] = {
-	    {"smtputf8", "yes", 1, 1},         {"smtputf8", "Off", 1, 0},
-	    {"smtputf8", "maybe", 0, 0},       {"import_batch", "1", 1, 1},
-	    {"import_batch", "0", 0, 0},       {"import_batch", "10000001", 0, 0},
-	    {"import_batch", "12abc", 0, 0},   {"db_busy_timeout", "30s", 1, 30},
-	    {"db_busy_timeout", "2m", 1, 120}, {"db_busy_timeout", "1h", 1, 3600},
-	    {"db_busy_timeout", "2h", 0, 0},   {"db_busy_timeout", "5x", 0, 0},
-	    {"db_busy_timeout", "-1", 0, 0},   {"log_level", "debug", 1, 0},
-	    {"log_level", "verbose", 0, 0},    {"nosuchkey", "1", 0, 0},
+	    {"smtputf8", "yes", 1, 1},
+	    {"smtputf8", "Off", 1, 0},
+	    {"smtputf8", "maybe", 0, 0},
+	    {"import_batch", "1", 1, 1},
+	    {"import_batch", "0", 0, 0},
+	    {"import_batch", "10000001", 0, 0},
+	    {"import_batch", "12abc", 0, 0},
+	    {"db_busy_timeout", "30s", 1, 30},
+	    {"db_busy_timeout", "2m", 1, 120},
+	    {"db_busy_timeout", "1h", 1, 3600},
+	    {"db_busy_timeout", "2h", 0, 0},
+	    {"db_busy_timeout", "5x", 0, 0},
+	    {"db_busy_timeout", "-1", 0, 0},
+	    {"log_level", "debug", 1, 0},
+	    {"log_level", "verbose", 0, 0},
+	    {"nosuchkey", "1", 0, 0},
+	    {"feed_allow_private", "on", 1, 1},
+	    {"feed_allow_private", "no", 1, 0},
+	    {"feed_allow_private", "2", 0, 0},
+	    {"feed_timeout", "5s", 1, 5},
+	    {"feed_timeout", "1h", 1, 3600},
+	    {"feed_timeout", "0", 0, 0},
+	    {"feed_timeout", "2h", 0, 0},
+	    {"feed_max_size", "1024", 1, 1024},
+	    {"feed_max_size", "1023", 0, 0},
+	    {"feed_max_size", "1073741824", 1, 1073741824},
+	    {"feed_max_size", "1073741825", 0, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct bl_config *c = bl_config_create();
@@ -79,7 +101,8 @@ static void test_values(void **state)
 			fail_msg("%s=%s: message \"%s\" does not name the key", cases[i].key,
 			         cases[i].value, d.msg);
 		if (rc == 0 && strcmp(cases[i].key, "log_level") != 0) {
-			long long got = strcmp(cases[i].key, "smtputf8") == 0
+			long long got = strcmp(cases[i].key, "smtputf8") == 0 ||
+			                        strcmp(cases[i].key, "feed_allow_private") == 0
 			                    ? bl_config_bool(c, cases[i].key)
 			                    : bl_config_int(c, cases[i].key);
 			if (got != cases[i].num)

@@ -153,6 +153,7 @@ static void test_strings(void **state)
 	assert_string_equal(bl_strerror(-BL_ENOENT), "not found");
 	assert_string_equal(bl_strerror(-BL_ELASTADMIN), "the last admin cannot be removed");
 	assert_string_equal(bl_strerror(-BL_EINUSE), "still in use");
+	assert_string_equal(bl_strerror(-BL_EPERM), "not permitted");
 	assert_string_equal(bl_strerror(999), "unknown error");
 }
 
