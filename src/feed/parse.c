@@ -22,6 +22,7 @@
 
 #include <curl/curl.h>
 #include <libxml/HTMLparser.h>
+#include <libxml/SAX2.h>
 #include <libxml/entities.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -428,14 +429,16 @@ static int to_utf8(const char *data, size_t len, const char *content_type, struc
 	if (content_type)
 		sniff_http(content_type, &s);
 
+	/* A BOM without a declaration names the encoding (XML 1.0 §4.3.3); feedparser
+	 * would call that an override (bozo), bulletin does not. */
 	if (!content_type) {
-		rfc3023 = s.xml[0] ? s.xml : "utf-8";
+		rfc3023 = s.xml[0] ? s.xml : s.bom[0] ? s.bom : "utf-8";
 		acceptable = 1;
 	} else if (!strcmp(s.mime, "application/xml") || !strcmp(s.mime, "application/xml-dtd") ||
 	           !strcmp(s.mime, "application/xml-external-parsed-entity") ||
 	           (!strncmp(s.mime, "application/", 12) && has_suffix(s.mime, "+xml"))) {
 		acceptable = 1;
-		rfc3023 = s.http[0] ? s.http : s.xml[0] ? s.xml : "utf-8";
+		rfc3023 = s.http[0] ? s.http : s.xml[0] ? s.xml : s.bom[0] ? s.bom : "utf-8";
 	} else if (!strcmp(s.mime, "text/xml") ||
 	           !strcmp(s.mime, "text/xml-external-parsed-entity") ||
 	           (!strncmp(s.mime, "text/", 5) && has_suffix(s.mime, "+xml"))) {
@@ -643,6 +646,28 @@ static xmlEntityPtr get_parameter_entity(void *ctx, const xmlChar *name)
 		return NULL;
 	ent = xmlGetParameterEntity(ctxt->myDoc, name);
 	return ent && ent->etype == XML_INTERNAL_PARAMETER_ENTITY ? ent : NULL;
+}
+
+/* Entity declarations: an external entity (general or parameter) is declared
+ * as an empty internal one instead, so that nothing can ever load it. */
+static void entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar *public_id,
+                        const xmlChar *system_id, xmlChar *content)
+{
+	if (type == XML_INTERNAL_GENERAL_ENTITY || type == XML_INTERNAL_PARAMETER_ENTITY) {
+		xmlSAX2EntityDecl(ctx, name, type, public_id, system_id, content);
+		return;
+	}
+	set_bozo(ctx_state(ctx), "external entity %s ignored", (const char *)name);
+	xmlSAX2EntityDecl(ctx, name,
+	                  type == XML_EXTERNAL_PARAMETER_ENTITY ? XML_INTERNAL_PARAMETER_ENTITY
+	                                                        : XML_INTERNAL_GENERAL_ENTITY,
+	                  NULL, NULL, BAD_CAST "");
+}
+
+static void unparsed_entity_decl(void *ctx, const xmlChar *name, const xmlChar *public_id,
+                                 const xmlChar *system_id, const xmlChar *notation)
+{
+	set_bozo(ctx_state(ctx), "external entity %s ignored", (const char *)name);
 }
 
 static void no_external_subset(void *ctx, const xmlChar *name, const xmlChar *ext,
@@ -1510,6 +1535,8 @@ int bl_feed_parse(const char *data, size_t len, const char *doc_url, const char 
 	ctxt->sax->getEntity = get_entity;
 	ctxt->sax->getParameterEntity = get_parameter_entity;
 	ctxt->sax->externalSubset = no_external_subset;
+	ctxt->sax->entityDecl = entity_decl;
+	ctxt->sax->unparsedEntityDecl = unparsed_entity_decl;
 	ctxt->sax->resolveEntity = no_resolve;
 	ctxt->sax->serror = on_error;
 	doc = xmlCtxtReadMemory(ctxt, bl_buf_str(&clean), (int)clean.len, NULL, "UTF-8",
