@@ -10,7 +10,9 @@
 #include "feed/poll.h"
 #include "http/web.h"
 #include "send/scheduler.h"
+#include "util/str.h"
 #include "util/time.h"
+#include "util/xalloc.h"
 
 #include <getopt.h>
 #include <jansson.h>

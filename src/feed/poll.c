@@ -330,7 +330,7 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 	                   res.content_type, &doc, &pd);
 	if (rc) {
 		char msg[BL_DIAG_MAX];
-		snprintf(msg, sizeof(msg), "not a feed: %s", pd.msg);
+		snprintf(msg, sizeof(msg), "not a feed: %.480s", pd.msg);
 		rc = record_failure(s, &f, now, rep, msg, d);
 		bl_fetch_result_clear(&res);
 		bl_feed_clear(&f);
