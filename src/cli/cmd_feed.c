@@ -63,14 +63,11 @@ static int check_url(const char *url)
 
 static int cmd_add(struct bl_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
-	                                     {"list", required_argument, NULL, 'l'},
-	                                     {"mode", required_argument, NULL, 'm'},
-	                                     {"every", required_argument, NULL, 'e'},
-	                                     {"breaking", no_argument, NULL, 'B'},
-	                                     {"backfill", required_argument, NULL, 'b'},
-	                                     {"json", no_argument, NULL, 'j'},
-	                                     {0}};
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},       {"list", required_argument, NULL, 'l'},
+	    {"mode", required_argument, NULL, 'm'}, {"every", required_argument, NULL, 'e'},
+	    {"breaking", no_argument, NULL, 'B'},   {"backfill", required_argument, NULL, 'b'},
+	    {"json", no_argument, NULL, 'j'},       {0}};
 	const char *slugs[64];
 	size_t n_slugs = 0;
 	int c, code, json = 0;
@@ -93,10 +90,12 @@ static int cmd_add(struct bl_cli *cli, int argc, char **argv)
 			}
 			break;
 		case 'e':
-			if (bl_duration_parse(optarg, &v) || v < BL_FEED_EVERY_MIN || v > 7 * 86400) {
-				bl_cli_error("--every must be a duration from 1m to 7d, like 15m or 2h (got "
-				             "\"%s\")",
-				             optarg);
+			if (bl_duration_parse(optarg, &v) || v < BL_FEED_EVERY_MIN ||
+			    v > 7 * 86400) {
+				bl_cli_error(
+				    "--every must be a duration from 1m to 7d, like 15m or 2h (got "
+				    "\"%s\")",
+				    optarg);
 				return BL_EXIT_USAGE;
 			}
 			f.every = v;
@@ -106,8 +105,9 @@ static int cmd_add(struct bl_cli *cli, int argc, char **argv)
 			break;
 		case 'b':
 			if (bl_parse_int64(optarg, 0, 1000, &v)) {
-				bl_cli_error("--backfill must be a number from 0 to 1000 (got \"%s\")",
-				             optarg);
+				bl_cli_error(
+				    "--backfill must be a number from 0 to 1000 (got \"%s\")",
+				    optarg);
 				return BL_EXIT_USAGE;
 			}
 			f.backfill = v;
@@ -158,7 +158,8 @@ static int cmd_add(struct bl_cli *cli, int argc, char **argv)
 		return BL_EXIT_OK;
 	}
 	printf("added feed %lld: %s, every %lld s, %s%s\n", (long long)f.id, url,
-	       (long long)f.every, f.mode == BL_FEED_SEND ? "new items are sent" : "new items become drafts",
+	       (long long)f.every,
+	       f.mode == BL_FEED_SEND ? "new items are sent" : "new items become drafts",
 	       f.breaking ? " as breaking posts" : "");
 	if (f.backfill)
 		printf("its first poll turns the %lld newest items into posts; `bulletin serve` "
@@ -209,18 +210,18 @@ static int print_feed(void *arg, const struct bl_feed *f)
 		json_array_append_new(c->arr, bl_json_feed(f, (const char *const *)sl.v, sl.n));
 	} else {
 		if (c->n == 0)
-			printf("%-4s %-5s %-7s %-21s %-21s %-5s %s\n", "ID", "MODE", "EVERY", "LAST OK",
-			       "NEXT POLL", "POSTS", "URL / LISTS / LAST ERROR");
+			printf("%-4s %-5s %-7s %-21s %-21s %-5s %s\n", "ID", "MODE", "EVERY",
+			       "LAST OK", "NEXT POLL", "POSTS", "URL / LISTS / LAST ERROR");
 		char every[32];
 		snprintf(every, sizeof(every), "%llds", (long long)f->every);
-		printf("%-4lld %-5s %-7s %-21s ", (long long)f->id, bl_feed_mode_name(f->mode), every,
-		       f->ok_at ? bl_cli_time(f->ok_at) : "never");
-		printf("%-21s %-5lld %s\n", bl_cli_time(f->next_poll_at), (long long)f->posts, f->url);
+		printf("%-4lld %-5s %-7s %-21s ", (long long)f->id, bl_feed_mode_name(f->mode),
+		       every, f->ok_at ? bl_cli_time(f->ok_at) : "never");
+		printf("%-21s %-5lld %s\n", bl_cli_time(f->next_poll_at), (long long)f->posts,
+		       f->url);
 		printf("%38s lists: ", "");
 		for (size_t i = 0; i < sl.n; i++)
 			printf("%s%s", i ? ", " : "", sl.v[i]);
-		printf("%s%s\n", f->breaking ? "; breaking" : "",
-		       f->title && *f->title ? "" : "");
+		printf("%s%s\n", f->breaking ? "; breaking" : "", f->title && *f->title ? "" : "");
 		if (f->failures)
 			printf("%38s failing (%lld in a row): %s\n", "", (long long)f->failures,
 			       f->last_error);
@@ -371,20 +372,22 @@ static int cmd_poll(struct bl_cli *cli, int argc, char **argv)
 		posts += r.posts;
 		if (arr) {
 			json_array_append_new(
-			    arr, json_pack("{sI sb sb sI sI sI so so}", "id", (json_int_t)r.feed_id, "ok",
-			                   !r.failed, "not_modified", r.not_modified, "items",
-			                   (json_int_t)r.items, "new_items", (json_int_t)r.new_items,
-			                   "posts", (json_int_t)r.posts, "error",
-			                   r.failed ? json_string(r.error) : json_null(), "next_poll_at",
-			                   bl_json_time(r.next_poll_at)));
+			    arr, json_pack("{sI sb sb sI sI sI so so}", "id", (json_int_t)r.feed_id,
+			                   "ok", !r.failed, "not_modified", r.not_modified, "items",
+			                   (json_int_t)r.items, "new_items",
+			                   (json_int_t)r.new_items, "posts", (json_int_t)r.posts,
+			                   "error", r.failed ? json_string(r.error) : json_null(),
+			                   "next_poll_at", bl_json_time(r.next_poll_at)));
 		} else if (r.failed) {
-			printf("feed %lld: failed: %s; next try %s\n", (long long)r.feed_id, r.error,
-			       bl_cli_time(r.next_poll_at));
+			printf("feed %lld: failed: %s; next try %s\n", (long long)r.feed_id,
+			       r.error, bl_cli_time(r.next_poll_at));
 		} else if (r.not_modified) {
-			printf("feed %lld: not modified since the last poll\n", (long long)r.feed_id);
+			printf("feed %lld: not modified since the last poll\n",
+			       (long long)r.feed_id);
 		} else {
-			printf("feed %lld: %lld items, %lld new, %lld posts made\n", (long long)r.feed_id,
-			       (long long)r.items, (long long)r.new_items, (long long)r.posts);
+			printf("feed %lld: %lld items, %lld new, %lld posts made\n",
+			       (long long)r.feed_id, (long long)r.items, (long long)r.new_items,
+			       (long long)r.posts);
 		}
 	}
 	free(ids);
@@ -393,8 +396,9 @@ static int cmd_poll(struct bl_cli *cli, int argc, char **argv)
 	/* Queue the posts made in mode send now: a cron job may not run the engine for a while,
 	 * and the scheduler holds posts found too late. */
 	struct bl_diag d;
-	if (posts && bl_scheduler_tick(s, bl_now(), bl_config_int(cli->config, "max_schedule_lateness"),
-	                               NULL, &d))
+	if (posts &&
+	    bl_scheduler_tick(s, bl_now(), bl_config_int(cli->config, "max_schedule_lateness"),
+	                      NULL, &d))
 		bl_cli_error("queueing the new posts: %s", d.msg);
 	if (arr)
 		bl_cli_print_json(arr);

@@ -360,7 +360,8 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	ft.db_uri = ho.db_uri;
 	ft.db_opts = ho.db_opts;
 	if (bl_store_open(ft.db_uri, &ft.db_opts, &ft.store, &d))
-		bl_error("the feed poller cannot open the database: %s; it tries again later", d.msg);
+		bl_error("the feed poller cannot open the database: %s; it tries again later",
+		         d.msg);
 	if (pthread_create(&feeds, NULL, feeds_main, &ft) != 0)
 		bl_panic("cannot start the feed poller thread");
 

@@ -85,8 +85,7 @@ void bl_feed_entries_free(struct bl_feed_entries *e)
 	free(e);
 }
 
-const struct bl_feed_ingest_item *bl_feed_entries_items(const struct bl_feed_entries *e,
-                                                        size_t *n)
+const struct bl_feed_ingest_item *bl_feed_entries_items(const struct bl_feed_entries *e, size_t *n)
 {
 	*n = e->n;
 	return e->items;
@@ -96,13 +95,46 @@ static void add_escaped(struct bl_buf *b, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '&': bl_buf_adds(b, "&amp;"); break;
-		case '<': bl_buf_adds(b, "&lt;"); break;
-		case '>': bl_buf_adds(b, "&gt;"); break;
-		case '"': bl_buf_adds(b, "&quot;"); break;
-		default: bl_buf_addc(b, *s);
+		case '&':
+			bl_buf_adds(b, "&amp;");
+			break;
+		case '<':
+			bl_buf_adds(b, "&lt;");
+			break;
+		case '>':
+			bl_buf_adds(b, "&gt;");
+			break;
+		case '"':
+			bl_buf_adds(b, "&quot;");
+			break;
+		default:
+			bl_buf_addc(b, *s);
 		}
 	}
+}
+
+/*
+ * @s (malloc'd, consumed) cut to at most @max bytes: at the last space in
+ * the second half of the room when there is one, else on a character
+ * boundary, then "…" added. Returns a malloc'd string.
+ */
+static char *cut_words(char *s, size_t max)
+{
+	if (strlen(s) <= max)
+		return s;
+	char *cut = bl_xmalloc(max + 1);
+	const char *c = bl_store_cut_utf8(s, max - 3, cut);
+	if (c != cut) /* short enough already (cannot happen here) */
+		strcpy(cut, c);
+	char *sp = strrchr(cut, ' ');
+	if (sp && (size_t)(sp - cut) > (max - 3) / 2)
+		*sp = '\0';
+	char *out = bl_xmalloc(strlen(cut) + 4);
+	strcpy(out, cut);
+	strcat(out, "\xe2\x80\xa6");
+	free(cut);
+	free(s);
+	return out;
 }
 
 /*
@@ -120,29 +152,32 @@ static char *subject_from(const char *text)
 			space = 1;
 			continue;
 		}
+		/* Unicode spaces (no-break, en/em..., ideographic) and C1 controls are
+		 * blanks in a subject line too. */
+		uint32_t cp;
+		size_t n = *p >= 0x80 ? bl_utf8_decode(p, strlen((const char *)p), &cp) : 0;
+		if (n > 0 && ((cp >= 0x80 && cp <= 0xa0) || (cp >= 0x2000 && cp <= 0x200b) ||
+		              cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
+		              cp == 0x3000 || cp == 0xfeff)) {
+			space = 1;
+			p += n - 1;
+			continue;
+		}
 		if (space && bl_buf_str(&b)[0])
 			bl_buf_addc(&b, ' ');
 		space = 0;
 		bl_buf_addc(&b, (char)*p);
 	}
-	char *s = bl_buf_take(&b);
-	if (strlen(s) > BL_FEED_SUBJECT_MAX) {
-		char cut[BL_FEED_SUBJECT_MAX + 1];
-		const char *c = bl_store_cut_utf8(s, BL_FEED_SUBJECT_MAX - 3, cut);
-		char *out = bl_xmalloc(strlen(c) + 4);
-		strcpy(out, c);
-		strcat(out, "\xe2\x80\xa6");
-		free(s);
-		return out;
-	}
-	return s;
+	return cut_words(bl_buf_take(&b), BL_FEED_SUBJECT_MAX);
 }
 
 /* The post made from item @it of @doc: its subject and sanitised body (malloc'd). */
 static int make_post(const struct bl_feed_doc *doc, const struct bl_feed_item *it, char **subject,
                      char **body, struct bl_diag *d)
 {
-	const char *html = it->content && *it->content ? it->content : it->summary ? it->summary : "";
+	const char *html = it->content && *it->content ? it->content
+	                   : it->summary               ? it->summary
+	                                               : "";
 	const char *base = it->base && *it->base ? it->base : doc->link;
 	struct bl_buf b, more, text;
 	bl_buf_init(&b, 0);
@@ -166,21 +201,13 @@ static int make_post(const struct bl_feed_doc *doc, const struct bl_feed_item *i
 		/* no title: the start of the text, else the feed's name */
 		free(s);
 		bl_html_to_text(bl_buf_str(&b), strlen(bl_buf_str(&b)), &text);
-		s = subject_from(bl_buf_str(&text));
-		if (strlen(s) > 80) {
-			char cut[81];
-			char *t = bl_xstrdup(bl_store_cut_utf8(s, 77, cut));
-			free(s);
-			s = bl_xmalloc(strlen(t) + 4);
-			strcpy(s, t);
-			strcat(s, "\xe2\x80\xa6");
-			free(t);
-		}
+		s = cut_words(subject_from(bl_buf_str(&text)), 80);
 		if (!*s) {
 			free(s);
 			struct bl_buf n;
 			bl_buf_init(&n, 0);
-			bl_buf_addf(&n, "New from %s", doc->title && *doc->title ? doc->title : "the feed");
+			bl_buf_addf(&n, "New from %s",
+			            doc->title && *doc->title ? doc->title : "the feed");
 			char *t = bl_buf_take(&n);
 			s = subject_from(t);
 			free(t);
@@ -193,7 +220,7 @@ static int make_post(const struct bl_feed_doc *doc, const struct bl_feed_item *i
 	return 0;
 }
 
-/* qsort: by date, then by document position (stable). */
+/* qsort: by date, then later in the document first (feeds list the newest first). */
 struct order {
 	int64_t date;
 	size_t pos;
@@ -204,7 +231,7 @@ static int by_date(const void *a, const void *b)
 	const struct order *x = a, *y = b;
 	if (x->date != y->date)
 		return x->date < y->date ? -1 : 1;
-	return x->pos < y->pos ? -1 : x->pos > y->pos;
+	return x->pos > y->pos ? -1 : x->pos < y->pos;
 }
 
 int bl_feed_entries(struct bl_store *s, int64_t feed_id, const struct bl_feed_doc *doc,
@@ -219,7 +246,7 @@ int bl_feed_entries(struct bl_store *s, int64_t feed_id, const struct bl_feed_do
 	for (size_t i = 0; i < n; i++) {
 		const struct bl_feed_item *it = &doc->items[i];
 		ord[i].date = it->published ? it->published : it->updated;
-		ord[i].pos = n - 1 - i;
+		ord[i].pos = i; /* the document index */
 		dated &= ord[i].date != 0;
 	}
 	if (dated)
@@ -227,11 +254,12 @@ int bl_feed_entries(struct bl_store *s, int64_t feed_id, const struct bl_feed_do
 	else
 		for (size_t i = 0; i < n; i++)
 			ord[i] = (struct order){0, n - 1 - i};
-	char (*keys)[BL_FEED_KEY_HEX] = bl_xcalloc(n ? n : 1, sizeof(*keys));
+	/* ord[i].pos: the document index of the i-th entry, oldest first */
+	char(*keys)[BL_FEED_KEY_HEX] = bl_xcalloc(n ? n : 1, sizeof(*keys));
 	const char **kp = bl_xcalloc(n ? n : 1, sizeof(*kp));
 	char *seen = bl_xcalloc(n ? n : 1, 1);
 	for (size_t i = 0; i < n; i++) {
-		bl_feed_item_key(&doc->items[n - 1 - ord[i].pos], keys[i]);
+		bl_feed_item_key(&doc->items[ord[i].pos], keys[i]);
 		kp[i] = keys[i];
 	}
 	int rc = s->ops->feed_seen(s, feed_id, n, kp, seen);
@@ -242,13 +270,14 @@ int bl_feed_entries(struct bl_store *s, int64_t feed_id, const struct bl_feed_do
 	for (size_t i = 0; i < n; i++) {
 		if (seen[i])
 			continue;
-		const struct bl_feed_item *it = &doc->items[n - 1 - ord[i].pos];
+		const struct bl_feed_item *it = &doc->items[ord[i].pos];
 		char *subject = NULL, *body = NULL;
 		struct bl_diag sd;
 		if (make_post(doc, it, &subject, &body, &sd)) {
-			/* an item whose HTML cannot be made safe is kept as its title and link only */
-			bl_warn("feed %lld: item \"%s\": %s; its text is left out", (long long)feed_id,
-			        it->title ? it->title : "", sd.msg);
+			/* an item whose HTML cannot be made safe is kept as its title and link only
+			 */
+			bl_warn("feed %lld: item \"%s\": %s; its text is left out",
+			        (long long)feed_id, it->title ? it->title : "", sd.msg);
 			struct bl_feed_item bare = *it;
 			bare.summary = bare.content = "";
 			if (make_post(doc, &bare, &subject, &body, &sd))
@@ -291,8 +320,8 @@ static int record_failure(struct bl_store *s, const struct bl_feed *f, int64_t n
 	return 0;
 }
 
-int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts *fo,
-                 int64_t now, struct bl_feed_poll_report *rep, struct bl_diag *d)
+int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts *fo, int64_t now,
+                 struct bl_feed_poll_report *rep, struct bl_diag *d)
 {
 	memset(rep, 0, sizeof(*rep));
 	rep->feed_id = feed_id;
@@ -326,7 +355,8 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 	}
 	struct bl_feed_doc doc;
 	struct bl_diag pd;
-	rc = bl_feed_parse(res.body, res.len, res.final_url && *res.final_url ? res.final_url : f.url,
+	rc = bl_feed_parse(res.body, res.len,
+	                   res.final_url && *res.final_url ? res.final_url : f.url,
 	                   res.content_type, &doc, &pd);
 	if (rc) {
 		char msg[BL_DIAG_MAX];
@@ -344,12 +374,14 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 		const struct bl_feed_ingest_item *items = bl_feed_entries_items(e, &n);
 		struct bl_feed_ingest_result r;
 		rep->next_poll_at = bl_feed_next_poll(now, f.every, 0);
-		rc = s->ops->feed_ingest(s, f.id, now, rep->next_poll_at, res.etag, res.last_modified,
+		rc = s->ops->feed_ingest(s, f.id, now, rep->next_poll_at, res.etag,
+		                         res.last_modified,
 		                         doc.title && *doc.title ? doc.title : NULL, items, n, &r);
 		if (rc < 0)
 			bl_diag_set(d, BL_ESTORE, "%s", s->error);
 		else if (rc == 0) {
-			bl_diag_set(d, BL_ENOENT, "feed %lld was removed during its poll", (long long)f.id);
+			bl_diag_set(d, BL_ENOENT, "feed %lld was removed during its poll",
+			            (long long)f.id);
 			rc = -BL_ENOENT;
 		} else {
 			rc = 0;
@@ -358,8 +390,9 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 			rep->first_post_id = r.first_post_id;
 			rep->last_post_id = r.last_post_id;
 			if (r.posts)
-				bl_info("feed %lld (%s): %lld new items, %lld posts", (long long)f.id, f.url,
-				        (long long)r.new_items, (long long)r.posts);
+				bl_info("feed %lld (%s): %lld new items, %lld posts",
+				        (long long)f.id, f.url, (long long)r.new_items,
+				        (long long)r.posts);
 		}
 	}
 	bl_feed_entries_free(e);
@@ -381,19 +414,21 @@ int bl_feed_url_check(const char *url, struct bl_diag *d)
 			                   "percent-encode it");
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL;
-	int ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-	         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
-	int web = ok && (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) && *host;
+	int rc = 0;
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+		rc = bl_diag_set(
+		    d, BL_EINVAL,
+		    "\"%.200s\" is not an absolute URL (want http://... or https://...)", url);
+	else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+		rc = bl_diag_set(d, BL_EINVAL,
+		                 "\"%.200s\": a feed is fetched over http or https only", url);
+	else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host)
+		rc = bl_diag_set(d, BL_EINVAL, "\"%.200s\" names no host", url);
 	curl_free(scheme);
 	curl_free(host);
 	curl_url_cleanup(u);
-	if (!ok)
-		return bl_diag_set(d, BL_EINVAL,
-		                   "\"%.200s\" is not an absolute URL (want http://... or https://...)",
-		                   url);
-	if (!web)
-		return bl_diag_set(d, BL_EINVAL, "\"%.200s\": a feed is fetched over http or https only",
-		                   url);
+	if (rc)
+		return rc;
 	return 0;
 }

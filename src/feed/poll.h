@@ -19,20 +19,20 @@
 #include "store/store.h"
 #include "util/err.h"
 
-#define BL_FEED_BACKOFF_MAX  86400 /* seconds: the longest wait after failures */
-#define BL_FEED_SUBJECT_MAX  250   /* bytes of a subject made from an item title */
-#define BL_FEED_KEY_HEX      65    /* an item key: 64 hex digits and NUL */
-#define BL_FEED_EVERY_MIN    60    /* seconds: the shortest interval a feed may have */
-#define BL_FEED_EVERY_DEFAULT 900  /* seconds */
+#define BL_FEED_BACKOFF_MAX   86400 /* seconds: the longest wait after failures */
+#define BL_FEED_SUBJECT_MAX   250   /* bytes of a subject made from an item title */
+#define BL_FEED_KEY_HEX       65    /* an item key: 64 hex digits and NUL */
+#define BL_FEED_EVERY_MIN     60    /* seconds: the shortest interval a feed may have */
+#define BL_FEED_EVERY_DEFAULT 900   /* seconds */
 
 /* What one poll did. */
 struct bl_feed_poll_report {
 	int64_t feed_id;
-	int failed;         /* 1: the poll failed, error says why (recorded on the feed) */
-	int not_modified;   /* 1: 304, nothing fetched */
-	int64_t items;      /* items in the document */
-	int64_t new_items;  /* items not seen before */
-	int64_t posts;      /* posts made (mode send: scheduled now; mode draft: drafts) */
+	int failed;        /* 1: the poll failed, error says why (recorded on the feed) */
+	int not_modified;  /* 1: 304, nothing fetched */
+	int64_t items;     /* items in the document */
+	int64_t new_items; /* items not seen before */
+	int64_t posts;     /* posts made (mode send: scheduled now; mode draft: drafts) */
 	int64_t first_post_id, last_post_id;
 	int64_t next_poll_at; /* seconds since the epoch */
 	char error[BL_DIAG_MAX];
@@ -61,8 +61,8 @@ int64_t bl_feed_next_poll(int64_t now, int64_t every, int64_t failures);
  * (rep->failed, rep->error); -BL_ENOENT for no such feed; a store error
  * (-BL_ESTORE, -BL_EBUSY) with @d saying why (then nothing was recorded).
  */
-int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts *fo,
-                 int64_t now, struct bl_feed_poll_report *rep, struct bl_diag *d);
+int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts *fo, int64_t now,
+                 struct bl_feed_poll_report *rep, struct bl_diag *d);
 
 /*
  * bl_feed_entries - build the ingest items of document @doc for feed
@@ -75,8 +75,7 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 struct bl_feed_entries;
 int bl_feed_entries(struct bl_store *s, int64_t feed_id, const struct bl_feed_doc *doc,
                     struct bl_feed_entries **out, struct bl_diag *d);
-const struct bl_feed_ingest_item *bl_feed_entries_items(const struct bl_feed_entries *e,
-                                                        size_t *n);
+const struct bl_feed_ingest_item *bl_feed_entries_items(const struct bl_feed_entries *e, size_t *n);
 void bl_feed_entries_free(struct bl_feed_entries *e);
 
 /*

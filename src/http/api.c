@@ -2685,7 +2685,8 @@ static void feeds_post(struct bl_api_call *c)
 	}
 	v = json_object_get(c->body, "backfill");
 	if (v && !json_is_null(v)) {
-		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000)
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > 1000)
 			field_err(errs, "/backfill",
 			          "The `backfill` field must be a number of items from 0 to 1000.");
 		else
@@ -2707,7 +2708,8 @@ static void feeds_post(struct bl_api_call *c)
 	f.created_at = c->now;
 	int rc = c->s->ops->feed_create(c->s, &f, ids, n_ids);
 	if (rc == -BL_EEXIST) {
-		problem(c, 409, "exists", "A feed with this URL exists already (see GET /api/v1/feeds).");
+		problem(c, 409, "exists",
+		        "A feed with this URL exists already (see GET /api/v1/feeds).");
 		return;
 	}
 	if (rc) {
@@ -2715,8 +2717,8 @@ static void feeds_post(struct bl_api_call *c)
 		return;
 	}
 	char t[TARGET_MAX];
-	bl_audit(c->req, &c->who, "feed.add", target_id(t, sizeof(t), "feed", f.id), "%s, %s",
-	         url, bl_feed_mode_name(f.mode));
+	bl_audit(c->req, &c->who, "feed.add", target_id(t, sizeof(t), "feed", f.id), "%s, %s", url,
+	         bl_feed_mode_name(f.mode));
 	struct bl_feed got;
 	if (c->s->ops->feed_get(c->s, f.id, &got) != 1) {
 		store_failed(c);
@@ -2754,7 +2756,8 @@ static void feed_poll(struct bl_api_call *c)
 	if (load_feed(c, &f) <= 0)
 		return;
 	if (!c->w) {
-		problem(c, 503, "unavailable", "This server has no configuration to fetch feeds with.");
+		problem(c, 503, "unavailable",
+		        "This server has no configuration to fetch feeds with.");
 		bl_feed_clear(&f);
 		return;
 	}
@@ -2770,8 +2773,8 @@ static void feed_poll(struct bl_api_call *c)
 		store_failed(c);
 	} else {
 		char t[TARGET_MAX];
-		bl_audit(c->req, &c->who, "feed.poll", target_id(t, sizeof(t), "feed", f.id),
-		         "%s", r.failed ? r.error : "ok");
+		bl_audit(c->req, &c->who, "feed.poll", target_id(t, sizeof(t), "feed", f.id), "%s",
+		         r.failed ? r.error : "ok");
 		json_t *o = json_object();
 		json_object_set_new(o, "id", json_integer(f.id));
 		json_object_set_new(o, "ok", json_boolean(!r.failed));

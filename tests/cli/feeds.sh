@@ -135,7 +135,7 @@ export BULLETIN_FAKE_NOW=$((NOW + 2400))
 expect_out "an HTML page is not a feed" 2 "failed: not a feed" $B feed poll 1
 run $B feed ls --json
 same "failure 1: recorded, 20 min back-off, items kept" "$(printf '%s' "$OUT" | jq -c '.[0] | [.failures, (.last_error | startswith("not a feed")), .next_poll_at, .items, .posts]')" \
-	'[1,true,"2027-01-15T09:00:00Z",5,1]'
+	'[1,true,"2027-01-15T09:00:00Z",4,1]'
 $B feed add "$BASE/status/503" --list news --every 1m >/dev/null
 expect_out "HTTP 503" 2 "failed: .*503" $B feed poll 2
 expect_out "second failure" 2 "failed: .*503" $B feed poll 2
