@@ -136,16 +136,17 @@ expect_out "an HTML page is not a feed" 2 "failed: not a feed" $B feed poll 1
 run $B feed ls --json
 same "failure 1: recorded, 20 min back-off, items kept" "$(printf '%s' "$OUT" | jq -c '.[0] | [.failures, (.last_error | startswith("not a feed")), .next_poll_at, .items, .posts]')" \
 	'[1,true,"2027-01-15T09:00:00Z",4,1]'
-$B feed add "$BASE/status/503" --list news --every 1m >/dev/null
-expect_out "HTTP 503" 2 "failed: .*503" $B feed poll 2
-expect_out "second failure" 2 "failed: .*503" $B feed poll 2
-same "back-off doubles: 2 min after 1, 4 min after 2" "$($B feed ls --json | jq -r '.[1] | [.failures, .next_poll_at] | @csv')" '2,"2027-01-15T08:44:00Z"'
-$B feed add "$BASE/big/200000" --list news >/dev/null
-expect_out "too large" 2 "failed: .*(limit|larger|feed_max_size)" env BULLETIN_FEED_MAX_SIZE=4096 $B feed poll 3
+# (ids from --json: a refused add may use up an id on PostgreSQL)
+F=$($B feed add "$BASE/status/503" --list news --every 1m --json | jq .id)
+expect_out "HTTP 503" 2 "failed: .*503" $B feed poll "$F"
+expect_out "second failure" 2 "failed: .*503" $B feed poll "$F"
+same "back-off doubles: 2 min after 1, 4 min after 2" "$($B feed ls --json | jq -r ".[] | select(.id == $F) | [.failures, .next_poll_at] | @csv")" '2,"2027-01-15T08:44:00Z"'
+F=$($B feed add "$BASE/big/200000" --list news --json | jq .id)
+expect_out "too large" 2 "failed: .*(limit|larger|feed_max_size)" env BULLETIN_FEED_MAX_SIZE=4096 $B feed poll "$F"
 write_feed slow.rss 1700000000 "$(item s1 'Slow' 'slow')"
-$B feed add "$BASE/slow/6/slow.rss" --list news >/dev/null
+F=$($B feed add "$BASE/slow/6/slow.rss" --list news --json | jq .id)
 START=$(date +%s)
-expect_out "too slow" 2 "failed: .*(time|slow)" env BULLETIN_FEED_TIMEOUT=1 $B feed poll 4
+expect_out "too slow" 2 "failed: .*(time|slow)" env BULLETIN_FEED_TIMEOUT=1 $B feed poll "$F"
 same "the timeout was kept (under 4 s)" "$(($(date +%s) - START < 4))" 1
 
 # ---- redirects, backfill, draft mode, breaking ----
@@ -153,17 +154,18 @@ write_feed other.rss 1700000000 \
 	"$(item b3 'B three' 'x' 'Fri, 15 Jan 2027 06:00:00 GMT')" \
 	"$(item b2 'B two' 'x' 'Thu, 14 Jan 2027 06:00:00 GMT')" \
 	"$(item b1 'B one' 'x' 'Wed, 13 Jan 2027 06:00:00 GMT')"
-expect_out "add with backfill, draft mode, breaking, two lists" 0 "added feed 5" \
-	$B feed add "$BASE/r/2/other.rss" --list news --list town --backfill 2 --mode draft --breaking
+run $B feed add "$BASE/r/2/other.rss" --list news --list town --backfill 2 --mode draft --breaking --json
+same "add with backfill, draft mode, breaking, two lists" "$RC" 0
+F=$(printf '%s' "$OUT" | jq .id)
 N0=$($B post ls --json | jq length)
-expect_out "a first poll through two redirects, backfill 2" 0 "feed 5: 3 items, 3 new, 2 posts made" $B feed poll 5
+expect_out "a first poll through two redirects, backfill 2" 0 "feed $F: 3 items, 3 new, 2 posts made" $B feed poll "$F"
 run $B post ls --json
 same "the two newest, as breaking drafts, oldest first" "$(printf '%s' "$OUT" | jq -c '[.[] | select(.id > 1)] | sort_by(.id) | map([.subject, .status, .priority])')" \
 	'[["B two","draft","breaking"],["B three","draft","breaking"]]'
 
 # ---- remove ----
-expect_out "rm" 0 "removed feed 5" $B feed rm 5
-expect_out "rm again" 2 "no feed 5" $B feed rm 5
+expect_out "rm" 0 "removed feed $F" $B feed rm "$F"
+expect_out "rm again" 2 "no feed $F" $B feed rm "$F"
 expect_out "rm a bad id" 1 "not a feed id" $B feed rm x
 same "its posts stay" "$($B post ls --json | jq length)" "$((N0 + 2))"
 expect_out "poll an unknown feed" 2 "no feed 99" $B feed poll 99
