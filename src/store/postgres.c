@@ -3886,16 +3886,18 @@ static int pg_audit_each(struct bl_store *s, int64_t before_id, int64_t limit, b
 static int pg_list_update(struct bl_store *s, const struct bl_list *l)
 {
 	char ib[NUM_MAX];
-	const char *params[] = {num(ib, l->id), nz(l->name), nz(l->description),
-	                        bl_optin_name(l->optin), bl_visibility_name(l->visibility),
+	const char *params[] = {num(ib, l->id),
+	                        nz(l->name),
+	                        nz(l->description),
+	                        bl_optin_name(l->optin),
+	                        bl_visibility_name(l->visibility),
 	                        l->breaking_digest_off ? "false" : "true"};
-	return changed_one(
-	    pg(s), "list_update",
-	    "WITH u AS (UPDATE lists SET name = $2, description = $3, optin = $4, "
-	    "visibility = $5, breaking_digest = $6::boolean, updated_at = now() "
-	    "WHERE id = $1::bigint RETURNING id) "
-	    "SELECT count(*) FROM u",
-	    6, params);
+	return changed_one(pg(s), "list_update",
+	                   "WITH u AS (UPDATE lists SET name = $2, description = $3, optin = $4, "
+	                   "visibility = $5, breaking_digest = $6::boolean, updated_at = now() "
+	                   "WHERE id = $1::bigint RETURNING id) "
+	                   "SELECT count(*) FROM u",
+	                   6, params);
 }
 
 static int pg_counts(struct bl_store *s, struct bl_counts *out)
@@ -4452,9 +4454,9 @@ static int pg_job_progress(struct bl_store *s, int64_t id, int64_t done, int64_t
 static int pg_digest_last(struct bl_store *s, enum bl_mode mode, int64_t *period_end)
 {
 	const char *params[] = {bl_mode_name(mode)};
-	PGresult *res = run(pg(s), "digest_last",
-	                    "SELECT coalesce(max(period_end), 0) FROM digests WHERE mode = $1", 1,
-	                    params);
+	PGresult *res =
+	    run(pg(s), "digest_last",
+	        "SELECT coalesce(max(period_end), 0) FROM digests WHERE mode = $1", 1, params);
 	if (!res)
 		return -BL_ESTORE;
 	*period_end = get_i64(res, 0, 0);
@@ -4470,14 +4472,14 @@ static int make_digest(struct pg_store *p, const struct bl_digest_spec *in, int6
 	/* Digest makers of one mode take turns (a lock until the transaction ends), so the
 	 * look-up below is the answer and the UNIQUE key never has to fail a transaction. */
 	const char *lock[] = {num(mb, (int64_t)in->mode)};
-	int rc = exec(p, "digest_create", "SELECT pg_advisory_xact_lock(1651074663, $1::integer)", 1,
-	              lock);
+	int rc = exec(p, "digest_create", "SELECT pg_advisory_xact_lock(1651074663, $1::integer)",
+	              1, lock);
 	if (rc)
 		return rc;
 	const char *look[] = {mode, num(eb, in->period_end)};
-	PGresult *res = run(p, "digest_create",
-	                    "SELECT 1 FROM digests WHERE mode = $1 AND period_end = $2::bigint", 2,
-	                    look);
+	PGresult *res =
+	    run(p, "digest_create",
+	        "SELECT 1 FROM digests WHERE mode = $1 AND period_end = $2::bigint", 2, look);
 	if (!res)
 		return -BL_ESTORE;
 	int exists = PQntuples(res) > 0;
@@ -4510,17 +4512,19 @@ static int make_digest(struct pg_store *p, const struct bl_digest_spec *in, int6
 	               3, params)))
 		return rc;
 	long long n = 0;
-	if ((rc = exec_count(p, "digest_create",
-	                     "INSERT INTO deliveries (post_id, subscriber_id, priority, state, "
-	                     "next_try, created_at, updated_at) "
-	                     "SELECT DISTINCT $1::bigint, x.subscriber_id, 0, 'pending', "
-	                     "to_timestamp($4::bigint), to_timestamp($4::bigint), "
-	                     "to_timestamp($4::bigint) "
-	                     "FROM posts p JOIN post_lists pl ON pl.post_id = p.id "
-	                     "JOIN subscriptions x ON " DIGEST_SET("$2::bigint", "$3::bigint",
-	                                                           "$5") " "
-	                     "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active'",
-	                     5, params, &n)))
+	if ((rc = exec_count(
+	         p, "digest_create",
+	         "INSERT INTO deliveries (post_id, subscriber_id, priority, state, "
+	         "next_try, created_at, updated_at) "
+	         "SELECT DISTINCT $1::bigint, x.subscriber_id, 0, 'pending', "
+	         "to_timestamp($4::bigint), to_timestamp($4::bigint), "
+	         "to_timestamp($4::bigint) "
+	         "FROM posts p JOIN post_lists pl ON pl.post_id = p.id "
+	         "JOIN subscriptions x ON " DIGEST_SET(
+	             "$2::bigint", "$3::bigint",
+	             "$5") " "
+	                   "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active'",
+	         5, params, &n)))
 		return rc;
 	char tb[NUM_MAX];
 	const char *fin[] = {ib, num(tb, n), nb};
@@ -4593,14 +4597,21 @@ static int pg_digest_posts(struct bl_store *s, int64_t digest_post_id, int64_t s
 	const char *params[] = {num(ib, digest_post_id), num(sb, subscriber_id)};
 	PGresult *res = run(
 	    pg(s), "digest_posts",
-	    "SELECT p.id, p.subject, p.body, " EPOCH("p.created_at") ", " EPOCH("p.started_at") ", "
-	    "p.status, m.lid, l.slug, l.name FROM (SELECT p.id AS pid, min(pl.list_id) AS lid "
-	    "FROM digests g JOIN posts p ON p.kind = 'post' JOIN post_lists pl ON pl.post_id = p.id "
-	    "JOIN subscriptions x ON x.subscriber_id = $2::bigint "
-	    "AND " DIGEST_SET("g.period_start", "g.period_end", "g.mode") " "
-	    "JOIN subscribers s ON s.id = $2::bigint AND s.status = 'active' "
-	    "WHERE g.post_id = $1::bigint GROUP BY p.id) m JOIN posts p ON p.id = m.pid "
-	    "JOIN lists l ON l.id = m.lid ORDER BY p.started_at, p.id",
+	    "SELECT p.id, p.subject, p.body, " EPOCH("p.created_at") ", " EPOCH(
+	        "p.started_at") ", "
+	                        "p.status, m.lid, l.slug, l.name FROM (SELECT p.id AS pid, "
+	                        "min(pl.list_id) AS lid "
+	                        "FROM digests g JOIN posts p ON p.kind = 'post' JOIN post_lists pl "
+	                        "ON pl.post_id = p.id "
+	                        "JOIN subscriptions x ON x.subscriber_id = $2::bigint "
+	                        "AND " DIGEST_SET("g.period_start", "g.period_end",
+	                                          "g.mode") " "
+	                                                    "JOIN subscribers s ON s.id = "
+	                                                    "$2::bigint AND s.status = 'active' "
+	                                                    "WHERE g.post_id = $1::bigint GROUP BY "
+	                                                    "p.id) m JOIN posts p ON p.id = m.pid "
+	                                                    "JOIN lists l ON l.id = m.lid ORDER BY "
+	                                                    "p.started_at, p.id",
 	    2, params);
 	if (!res)
 		return -BL_ESTORE;

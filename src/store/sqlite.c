@@ -214,7 +214,7 @@ enum stmt {
 /* SQL: subscription x may get post ?1 at once: instant mode, or (schema 6) any mode when
  * the post is breaking and x's list sends breaking posts to its digest subscribers. */
 #define TAKES_AT_ONCE                                                                              \
-	"(x.mode = 'instant' OR ((SELECT p1.priority FROM posts p1 WHERE p1.id = ?1) = 1 "          \
+	"(x.mode = 'instant' OR ((SELECT p1.priority FROM posts p1 WHERE p1.id = ?1) = 1 "         \
 	"AND (SELECT l1.breaking_digest FROM lists l1 WHERE l1.id = x.list_id) = 1))"
 #define CANDIDATE_COLS                                                                             \
 	"d.id, d.next_try, d.subscriber_id, d.attempts, d.first_try_at, d.in_doubt, s.email, "     \
@@ -237,9 +237,9 @@ enum stmt {
  */
 #define DIGEST_SET(a, b, m)                                                                        \
 	"p.kind = 'post' AND p.started_at >= " a " AND p.started_at < " b " "                      \
-	"AND p.status IN ('sending', 'paused', 'sent') "                                            \
-	"AND x.list_id = pl.list_id AND x.status = 'confirmed' AND x.mode = " m " "                 \
-	"AND NOT EXISTS (SELECT 1 FROM deliveries d0 WHERE d0.post_id = p.id "                      \
+	"AND p.status IN ('sending', 'paused', 'sent') "                                           \
+	"AND x.list_id = pl.list_id AND x.status = 'confirmed' AND x.mode = " m " "                \
+	"AND NOT EXISTS (SELECT 1 FROM deliveries d0 WHERE d0.post_id = p.id "                     \
 	"AND d0.subscriber_id = x.subscriber_id AND d0.state <> 'suppressed')"
 /* The same for a confirmation post: the lowest of its lists the subscriber is still
  * unconfirmed on, in any mode. */
@@ -307,10 +307,9 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
     [ST_SETTING_SET] = "INSERT INTO settings (key, value) VALUES (?1, ?2) "
                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    [ST_LIST_CREATE] =
-        "INSERT INTO lists (id, slug, name, description, optin, visibility, "
-        "created_at, updated_at, breaking_digest) "
-        "VALUES (" NEXT_LIST_ID ", ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+    [ST_LIST_CREATE] = "INSERT INTO lists (id, slug, name, description, optin, visibility, "
+                       "created_at, updated_at, breaking_digest) "
+                       "VALUES (" NEXT_LIST_ID ", ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
     [ST_LIST_GET] = "SELECT id, slug, name, description, optin, visibility, created_at, "
                     "breaking_digest "
                     "FROM lists WHERE slug = ?1",
@@ -520,12 +519,15 @@ static const char *const sql_text[ST_COUNT] = {
                         "AND p.started_at >= ?2 AND p.started_at < ?3 "
                         "AND p.status IN ('sending', 'paused', 'sent')",
     /* ?1 digest post, ?2 start, ?3 end, ?4 now, ?5 mode. DISTINCT in a temporary B-tree. */
-    [ST_DIGEST_QUEUE] = "INSERT INTO deliveries (post_id, subscriber_id, priority, state, "
-                        "next_try, created_at, updated_at) "
-                        "SELECT DISTINCT ?1, x.subscriber_id, 0, 'pending', ?4, ?4, ?4 "
-                        "FROM posts p JOIN post_lists pl ON pl.post_id = p.id "
-                        "JOIN subscriptions x ON " DIGEST_SET("?2", "?3", "?5") " "
-                        "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active'",
+    [ST_DIGEST_QUEUE] =
+        "INSERT INTO deliveries (post_id, subscriber_id, priority, state, "
+        "next_try, created_at, updated_at) "
+        "SELECT DISTINCT ?1, x.subscriber_id, 0, 'pending', ?4, ?4, ?4 "
+        "FROM posts p JOIN post_lists pl ON pl.post_id = p.id "
+        "JOIN subscriptions x ON " DIGEST_SET(
+            "?2", "?3",
+            "?5") " "
+                  "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active'",
     [ST_DIGEST_FINISH] = "UPDATE posts SET total = ?2, "
                          "status = CASE WHEN ?2 = 0 THEN 'sent' ELSE 'sending' END, "
                          "finished_at = CASE WHEN ?2 = 0 THEN ?3 END WHERE id = ?1",
@@ -536,10 +538,12 @@ static const char *const sql_text[ST_COUNT] = {
         "l.slug, l.name FROM (SELECT p.id AS pid, min(pl.list_id) AS lid FROM digests g "
         "JOIN posts p ON p.kind = 'post' JOIN post_lists pl ON pl.post_id = p.id "
         "JOIN subscriptions x ON x.subscriber_id = ?2 "
-        "AND " DIGEST_SET("g.period_start", "g.period_end", "g.mode") " "
-        "JOIN subscribers s ON s.id = ?2 AND s.status = 'active' "
-        "WHERE g.post_id = ?1 GROUP BY p.id) m JOIN posts p ON p.id = m.pid "
-        "JOIN lists l ON l.id = m.lid ORDER BY p.started_at, p.id",
+        "AND " DIGEST_SET(
+            "g.period_start", "g.period_end",
+            "g.mode") " "
+                      "JOIN subscribers s ON s.id = ?2 AND s.status = 'active' "
+                      "WHERE g.post_id = ?1 GROUP BY p.id) m JOIN posts p ON p.id = m.pid "
+                      "JOIN lists l ON l.id = m.lid ORDER BY p.started_at, p.id",
     [ST_LIST_OPTIN] = "SELECT optin FROM lists WHERE id = ?1",
     [ST_SUB_GET_ID] = "SELECT " SUB_COLS " FROM subscribers s WHERE s.id = ?1",
     [ST_SUB_NEW] = "INSERT INTO subscribers (id, email, email_key, name, created_at, updated_at) "
