@@ -48,8 +48,8 @@ static int64_t local_day(int64_t t)
 	return days_from_civil(tm.tm_year + 1900LL, tm.tm_mon + 1, tm.tm_mday);
 }
 
-/* The instant of digest_time on local day @day. */
-static int64_t boundary_on(const struct bl_digest_opts *o, int64_t day)
+/* mktime of @day at digest_time with tm_isdst @isdst; *@exact: local time reads it back. */
+static int64_t local_instant(const struct bl_digest_opts *o, int64_t day, int isdst, int *exact)
 {
 	int64_t y;
 	int m, d;
@@ -59,8 +59,34 @@ static int64_t boundary_on(const struct bl_digest_opts *o, int64_t day)
 	                .tm_mday = d,
 	                .tm_hour = o->minute / 60,
 	                .tm_min = o->minute % 60,
-	                .tm_isdst = -1};
-	return (int64_t)mktime(&tm);
+	                .tm_isdst = isdst};
+	time_t t = mktime(&tm);
+	struct tm back;
+	localtime_r(&t, &back);
+	*exact = t != (time_t)-1 && back.tm_year == (int)(y - 1900) && back.tm_mon == m - 1 &&
+	         back.tm_mday == d && back.tm_hour == o->minute / 60 &&
+	         back.tm_min == o->minute % 60;
+	return (int64_t)t;
+}
+
+/*
+ * The instant of digest_time on local day @day. mktime(3) with tm_isdst -1
+ * is not used alone: glibc resolves a repeated or skipped wall time from a
+ * guess it caches between calls, so the same date could give two answers.
+ * Both readings (standard and daylight time) are taken instead: when both
+ * exist (the repeated hour) the earlier; when one does, that one; when
+ * neither does (the skipped hour) the later, which is the wall time read
+ * with the offset in force before the change.
+ */
+static int64_t boundary_on(const struct bl_digest_opts *o, int64_t day)
+{
+	int e0, e1;
+	int64_t t0 = local_instant(o, day, 0, &e0), t1 = local_instant(o, day, 1, &e1);
+	if (e0 && e1)
+		return t0 < t1 ? t0 : t1;
+	if (e0 || e1)
+		return e0 ? t0 : t1;
+	return t0 > t1 ? t0 : t1;
 }
 
 /* Monday-based weekday (0 monday .. 6 sunday) of day number @day (day 0 was a Thursday). */

@@ -10,13 +10,12 @@
  * Periods are contiguous per mode. Boundaries fall at config digest_time
  * ("HH:MM") in the local time of config timezone, every day (daily) or on
  * digest_weekday (weekly). They are computed in local calendar terms: the
- * date is moved by whole days, then mktime(3) with tm_isdst = -1 finds the
- * instant of digest_time on that date, so a day is 23 or 25 hours long
- * across a DST change. A digest_time that does not exist on a date (inside
- * the hour skipped in spring) is what glibc's mktime makes of it: the same
- * wall-clock time read with the offset before the change (02:30 becomes
- * 03:30 after a 02:00->03:00 jump); one that happens twice (autumn) is the
- * first of the two. Local time is the process's zone, set once at start
+ * date is moved by whole days, then mktime(3) finds the instant of
+ * digest_time on that date, so a day is 23 or 25 hours long across a DST
+ * change. A digest_time that does not exist on a date (inside the hour
+ * skipped in spring) is read with the offset in force before the change
+ * (02:30 becomes 03:30 after a 02:00->03:00 jump); one that happens twice
+ * (autumn) is the first of the two. Local time is the process's zone, set once at start
  * from config timezone (bl_timezone_set, util/time.h).
  */
 #ifndef BL_SEND_DIGEST_H
