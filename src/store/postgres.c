@@ -4498,10 +4498,11 @@ static int make_digest(struct pg_store *p, const struct bl_digest_spec *in, int6
 	int64_t id = get_i64(res, 0, 0);
 	PQclear(res);
 	const char *params[] = {num(ib, id), num(sb, in->period_start), eb, nb, mode};
+	const char *row[] = {ib, sb, eb, mode};
 	if ((rc = exec(p, "digest_create",
 	               "INSERT INTO digests (post_id, mode, period_start, period_end) "
-	               "VALUES ($1::bigint, $5, $2::bigint, $3::bigint)",
-	               5, params)) ||
+	               "VALUES ($1::bigint, $4, $2::bigint, $3::bigint)",
+	               4, row)) ||
 	    (rc = exec(p, "digest_create",
 	               "INSERT INTO post_lists (post_id, list_id) "
 	               "SELECT DISTINCT $1::bigint, pl.list_id FROM posts p "
