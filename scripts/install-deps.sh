@@ -16,6 +16,7 @@ BUILD_PKGS=(
 	libinih-dev libsodium-dev libxml2-dev
 	libcmark-dev libgmime-3.0-dev libcurl4-openssl-dev
 	libmicrohttpd-dev
+	tzdata                     # /usr/share/zoneinfo: config `timezone` (digest periods)
 )
 # `make demo`: the build list plus these.
 DEMO_PKGS=()

@@ -33,6 +33,7 @@ static const struct bl_command commands[] = {
     {"feed", "RSS/Atom feeds whose new items become posts", bl_cmd_feed},
     {"audit", "show the audit log: who changed what, and when", bl_cmd_audit},
     {"config", "show the configuration in effect", bl_cmd_config},
+    {"digest", "make the daily and weekly digests that are due, and send them", bl_cmd_digest},
 };
 
 static const char usage_text[] =
@@ -332,6 +333,9 @@ int bl_cli_main(int argc, char **argv)
 		if (strcmp(bl_config_str(cli.config, "log_level"), levels[i].name) == 0)
 			bl_log_set_level(levels[i].level);
 	bl_log_set_source_locations(strcmp(bl_config_str(cli.config, "log_level"), "debug") == 0);
+	/* The local time zone of digest periods (config `timezone`, validated when loaded):
+	 * process-wide, so set here, before any command starts a thread (util/time.h). */
+	bl_timezone_set(bl_config_str(cli.config, "timezone"));
 
 	code = c->run(&cli, argc - 1, argv + 1);
 out:

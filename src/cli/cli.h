@@ -113,6 +113,7 @@ void bl_cli_audit(struct bl_store *s, const char *action, const char *kind, cons
 /* Command entry points (cmd_*.c). */
 int bl_cmd_init(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_config(struct bl_cli *cli, int argc, char **argv);
+int bl_cmd_digest(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_list(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_subscriber(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_import(struct bl_cli *cli, int argc, char **argv);

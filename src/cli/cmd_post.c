@@ -504,6 +504,7 @@ static int make_composer(struct bl_cli *cli, struct bl_store *s, const struct bl
 		return bl_cli_exit_code(rc);
 	}
 	bl_compose_opts_from_config(cli->config, secret, &co);
+	co.store = s; /* a digest reads the subscriber's posts */
 	if ((rc = bl_composer_create(&co, p, ls->v, ls->n, out, &d))) {
 		if (p->id)
 			bl_cli_error("post %lld: %s", (long long)p->id, d.msg);
@@ -675,6 +676,7 @@ int bl_cli_run_engine(struct bl_cli *cli, struct bl_store *s, int once, long lon
 	    .wait_post = wait_post,
 	    .progress = isatty(2),
 	    .stop = &stop_flag,
+	    .digests = !once && wait_post == 0, /* `bulletin send`: a long-running engine */
 	};
 	struct bl_engine_stats st;
 	struct bl_diag d;

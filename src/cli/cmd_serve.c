@@ -89,6 +89,7 @@ static void *engine_main(void *arg)
 		    .store = t->store,
 		    .config = t->cli->config,
 		    .stop = &stop_flag,
+		    .digests = 1,
 		};
 		t->rc = t->store ? bl_engine_run(&o, NULL, &t->d) : -BL_ESTORE;
 		if (t->rc == 0 || stop_flag)

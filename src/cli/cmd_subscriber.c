@@ -25,6 +25,7 @@ static const char usage[] =
     "       bulletin subscriber ls [--list SLUG] [--status STATUS] [--limit N]\n"
     "                              [--after ID] [--json]\n"
     "       bulletin subscriber rm EMAIL\n"
+    "       bulletin subscriber set EMAIL --list SLUG --mode instant|daily|weekly\n"
     "\n"
     "add       add an address (and subscribe it to each --list). Without --confirmed\n"
     "          the subscription is unconfirmed on a double opt-in list. An address\n"
@@ -36,7 +37,10 @@ static const char usage[] =
     "          unsubscribed; always active or blocklisted. --after ID pages.\n"
     "rm        erase: delete the subscriber and its subscriptions, strip personal\n"
     "          data from its consent events, keep only a hash of the address so an\n"
-    "          import cannot bring it back without new consent\n";
+    "          import cannot bring it back without new consent\n"
+    "set       the delivery mode of a confirmed subscription: each post at once\n"
+    "          (instant), or a daily or weekly digest; records a `preference`\n"
+    "          consent event (source cli), as the preference centre does\n";
 
 struct add_errors {
 	char msg[BL_DIAG_MAX];
@@ -493,10 +497,110 @@ static int cmd_rm(struct bl_cli *cli, int argc, char **argv)
 	return BL_EXIT_OK;
 }
 
+struct find_sub {
+	int64_t list_id;
+	int found;
+	struct bl_subscription x;
+};
+
+static int find_subscription(void *arg, const struct bl_subscription *x)
+{
+	struct find_sub *f = arg;
+	if (x->list_id != f->list_id)
+		return 0;
+	f->found = 1;
+	f->x = *x;
+	f->x.list_slug = NULL;
+	return 1;
+}
+
+static int cmd_set(struct bl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+	                                     {"list", required_argument, NULL, 'l'},
+	                                     {"mode", required_argument, NULL, 'm'},
+	                                     {0}};
+	const char *slug = NULL, *mode_s = NULL;
+	int c, code;
+	bl_cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'l')
+			slug = optarg;
+		else if (c == 'm')
+			mode_s = optarg;
+		else
+			return bl_cli_usage(usage, c == 'h');
+	}
+	const char *operand = bl_cli_operand(argc, argv, "subscriber set", "EMAIL");
+	if (!operand)
+		return BL_EXIT_USAGE;
+	enum bl_mode mode;
+	if (!slug || !mode_s) {
+		bl_cli_error("subscriber set needs --list SLUG and --mode instant|daily|weekly");
+		return BL_EXIT_USAGE;
+	}
+	if (bl_mode_parse(mode_s, &mode)) {
+		bl_cli_error("--mode must be instant, daily or weekly (got \"%s\")", mode_s);
+		return BL_EXIT_USAGE;
+	}
+	struct bl_store *s;
+	if ((code = bl_cli_store(cli, 1, &s)))
+		return code;
+	struct bl_list l = {0};
+	int rc = s->ops->list_get(s, slug, &l);
+	if (rc <= 0) {
+		if (rc < 0)
+			bl_cli_error("%s", bl_store_error(s));
+		else
+			bl_cli_error("no list %s", slug);
+		return rc < 0 ? BL_EXIT_STORE : BL_EXIT_INPUT;
+	}
+	int64_t list_id = l.id;
+	bl_list_clear(&l);
+	struct bl_subscriber sub;
+	if ((code = find_subscriber(cli, s, operand, &sub)))
+		return code;
+	struct find_sub f = {.list_id = list_id};
+	if ((rc = s->ops->subscription_each(s, sub.id, find_subscription, &f)) < 0) {
+		bl_cli_error("%s", bl_store_error(s));
+		bl_subscriber_clear(&sub);
+		return BL_EXIT_STORE;
+	}
+	if (!f.found || f.x.status != BL_SUB_CONFIRMED) {
+		bl_cli_error(
+		    "%s is %s %s: only a confirmed subscription has a delivery mode to set",
+		    sub.email,
+		    !f.found                            ? "not subscribed to"
+		    : f.x.status == BL_SUB_UNSUBSCRIBED ? "unsubscribed from"
+		                                        : "not yet confirmed on",
+		    slug);
+		bl_subscriber_clear(&sub);
+		return BL_EXIT_INPUT;
+	}
+	if (f.x.mode == mode) {
+		printf("%s already gets %s in %s mode\n", sub.email, slug, bl_mode_name(mode));
+		bl_subscriber_clear(&sub);
+		return BL_EXIT_OK;
+	}
+	struct bl_subscription_change ch = {
+	    .list_id = list_id, .status = BL_SUB_CONFIRMED, .mode = mode};
+	struct bl_consent_ctx ctx = {.now = bl_now(), .ip = "", .user_agent = "", .source = "cli"};
+	rc = s->ops->web_preferences(s, sub.id, NULL, &ch, 1, &ctx);
+	if (rc < 0) {
+		bl_cli_error("%s", bl_store_error(s));
+		bl_subscriber_clear(&sub);
+		return bl_cli_exit_code(rc);
+	}
+	printf("%s gets %s in %s mode now (was %s)\n", sub.email, slug, bl_mode_name(mode),
+	       bl_mode_name(f.x.mode));
+	bl_subscriber_clear(&sub);
+	return BL_EXIT_OK;
+}
+
 int bl_cmd_subscriber(struct bl_cli *cli, int argc, char **argv)
 {
 	static const struct bl_subcommand subs[] = {
-	    {"add", cmd_add}, {"show", cmd_show}, {"ls", cmd_ls}, {"rm", cmd_rm}};
+	    {"add", cmd_add}, {"show", cmd_show}, {"ls", cmd_ls}, {"rm", cmd_rm}, {"set", cmd_set}};
 	return bl_cli_dispatch(cli, argc, argv, subs, sizeof(subs) / sizeof(subs[0]), usage,
 	                       "subscriber");
 }

@@ -6,6 +6,7 @@
 
 #include "util/log.h"
 #include "util/str.h"
+#include "util/time.h"
 #include "util/utf8.h"
 #include "util/xalloc.h"
 
@@ -36,6 +37,11 @@ static const struct bl_config_key keys[] = {
      "how long to wait for a locked SQLite database"},
     {"delivery_lease", BL_CONF_DURATION, "2m", 1, DAY, NULL,
      "how long a claimed delivery stays with its engine before another may take it as in doubt"},
+    {"digest_time", BL_CONF_CLOCK, "08:00", 0, 0, NULL,
+     "when daily and weekly digests go out, HH:MM local time in `timezone`"},
+    {"digest_weekday", BL_CONF_ENUM, "monday", 0, 0,
+     "monday|tuesday|wednesday|thursday|friday|saturday|sunday",
+     "the day weekly digests go out (at digest_time)"},
     {"feed_allow_private", BL_CONF_BOOL, "false", 0, 0, NULL,
      "fetch feeds from loopback, private, link-local and other non-public addresses (SSRF "
      "guard off)"},
@@ -113,6 +119,8 @@ static const struct bl_config_key keys[] = {
      "accept UTF-8 local parts in addresses (RFC 6531); the relay must support SMTPUTF8"},
     {"templates_dir", BL_CONF_STR, "", 0, 0, NULL,
      "directory of web page templates replacing the built-in ones by file name; empty = none"},
+    {"timezone", BL_CONF_TIMEZONE, "UTC", 0, 0, NULL,
+     "time zone of digest_time (IANA name: UTC, Europe/Paris, America/New_York ...)"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -244,6 +252,26 @@ static int validate(const struct bl_config_key *k, const char *value, const char
 			                   "%s: %s must be a duration such as 30s or 5m, "
 			                   "from %llds to %llds (got \"%s\")",
 			                   where, k->name, k->min, k->max, value);
+		return 0;
+	case BL_CONF_CLOCK: {
+		int hh = -1, mm = -1, end = 0;
+		if (strlen(value) != 5 || sscanf(value, "%2d:%2d%n", &hh, &mm, &end) != 2 ||
+		    end != 5 || value[2] != ':' || hh < 0 || hh > 23 || mm < 0 || mm > 59 ||
+		    strspn(value, "0123456789:") != 5)
+			return bl_diag_set(d, BL_EINVAL,
+			                   "%s: %s must be a time of day HH:MM, 00:00 to 23:59 "
+			                   "(got \"%s\")",
+			                   where, k->name, value);
+		*num = hh * 60 + mm;
+		return 0;
+	}
+	case BL_CONF_TIMEZONE:
+		if (!bl_timezone_valid(value))
+			return bl_diag_set(
+			    d, BL_EINVAL,
+			    "%s: %s must be an IANA time zone name such as UTC or "
+			    "Europe/Paris, found under /usr/share/zoneinfo (got \"%s\")",
+			    where, k->name, value);
 		return 0;
 	case BL_CONF_ENUM:
 		if (!enum_has(k->choices, value))
@@ -443,7 +471,8 @@ static const struct value *get(const struct bl_config *c, const char *name,
 	const struct bl_config_key *k = find_key(name, &i);
 	if (!k)
 		bl_panic("unknown configuration key %s", name);
-	if (want != k->type && !(want == BL_CONF_INT && k->type == BL_CONF_DURATION) &&
+	if (want != k->type &&
+	    !(want == BL_CONF_INT && (k->type == BL_CONF_DURATION || k->type == BL_CONF_CLOCK)) &&
 	    !(want == BL_CONF_STR))
 		bl_panic("configuration key %s read with the wrong type", name);
 	return &c->v[i];

@@ -19,6 +19,9 @@ enum bl_config_type {
 	BL_CONF_DURATION, /* seconds; suffix s, m, h, d or w allowed ("7d"); within [min, max]
 	                     seconds */
 	BL_CONF_ENUM,     /* one of the '|'-separated words in `choices` */
+	BL_CONF_CLOCK,    /* a time of day "HH:MM" (00:00-23:59); read as minutes after midnight
+	                     with bl_config_int */
+	BL_CONF_TIMEZONE, /* an IANA time zone name known to the machine (bl_timezone_valid) */
 };
 
 enum bl_config_origin { BL_ORIGIN_DEFAULT, BL_ORIGIN_FILE, BL_ORIGIN_ENV, BL_ORIGIN_FLAG };

@@ -78,6 +78,10 @@ struct bl_list {
 	enum bl_optin optin;
 	enum bl_visibility visibility;
 	int64_t created_at; /* seconds since the epoch */
+	/* schema 6: 0 (the default, lists.breaking_digest = 1): a breaking post also goes at
+	 * once to the list's daily and weekly subscribers; 1: they get it in their digest
+	 * only. Inverted so that a zeroed struct means the default. */
+	int breaking_digest_off;
 };
 
 /* Subscription counts of one list, by status. */
@@ -160,7 +164,7 @@ int bl_delivery_state_parse(const char *s, enum bl_delivery_state *out);
 enum bl_post_kind {
 	BL_POST_KIND_POST,    /* a publisher's post (archive, `post ls`) */
 	BL_POST_KIND_CONFIRM, /* a double opt-in confirmation mail (one subscriber) */
-	BL_POST_KIND_DIGEST   /* reserved: digests (issue 6) */
+	BL_POST_KIND_DIGEST   /* a daily or weekly digest (issue 6; store.h digest_create) */
 };
 /* "post"/"confirm"/"digest" */
 const char *bl_post_kind_name(enum bl_post_kind v);

@@ -27,6 +27,13 @@
 
 extern const struct bl_embedded bl_email_templates[];
 
+/* A digest's post as the composer keeps it across subscribers. */
+struct excerpt {
+	int64_t post_id;
+	char *text; /* plain text, at most EXCERPT_MAX bytes */
+};
+#define EXCERPT_MAX 300
+
 struct bl_composer {
 	int64_t post_id;
 	enum bl_post_kind kind;
@@ -42,6 +49,12 @@ struct bl_composer {
 	const struct bl_list *lists;
 	size_t n_lists;
 	struct bl_tmpl *body_html, *body_text, *layout_html, *layout_text;
+	/* kind digest */
+	struct bl_store *store;
+	int have_digest;
+	struct bl_digest digest;
+	struct excerpt *excerpts; /* per post of the digest, made on first use */
+	size_t n_excerpts;
 	struct bl_buf body, html, text; /* scratch, reused per message */
 };
 
@@ -234,6 +247,9 @@ void bl_composer_destroy(struct bl_composer *c)
 	free(c->bounce_domain);
 	free(c->list_id_domain);
 	free(c->postal_address);
+	for (size_t i = 0; i < c->n_excerpts; i++)
+		free(c->excerpts[i].text);
+	free(c->excerpts);
 	bl_tmpl_destroy(c->body_html);
 	bl_tmpl_destroy(c->body_text);
 	bl_tmpl_destroy(c->layout_html);
@@ -282,6 +298,19 @@ int bl_composer_create(const struct bl_compose_opts *o, const struct bl_post *p,
 	                         &c->list_id_domain, d)))
 		goto fail;
 	c->postal_address = bl_xstrdup(o->postal_address ? o->postal_address : "");
+	if (c->kind == BL_POST_KIND_DIGEST) {
+		c->site_name = bl_xstrdup(o->site_name && *o->site_name ? o->site_name : host);
+		c->store = o->store;
+		e = template_named("digest.html.mustache");
+		if ((rc = bl_tmpl_compile(e->data, e->size, e->name, &c->body_html, d)))
+			goto fail;
+		e = template_named("digest.txt.mustache");
+		if ((rc = bl_tmpl_compile(e->data, e->size, e->name, &c->body_text, d)))
+			goto fail;
+		free(host);
+		*out = c;
+		return 0;
+	}
 	if (c->kind == BL_POST_KIND_CONFIRM) {
 		c->site_name = bl_xstrdup(o->site_name && *o->site_name ? o->site_name : host);
 		c->confirm_expires =
@@ -443,11 +472,277 @@ out:
 	return rc;
 }
 
+/* ---- digests -------------------------------------------------------------------------------- */
+
+/* One post of a subscriber's digest, copied out of the store's walk. */
+struct digest_entry {
+	int64_t post_id, list_id;
+	char *subject, *body, *list_slug, *list_name;
+};
+
+struct digest_entries {
+	struct digest_entry *v;
+	size_t n, cap;
+};
+
+static int collect_entry(void *arg, const struct bl_digest_item *it)
+{
+	struct digest_entries *es = arg;
+	if (es->n == es->cap) {
+		es->cap = es->cap ? es->cap * 2 : 8;
+		es->v = bl_xreallocarray(es->v, es->cap, sizeof(*es->v));
+	}
+	es->v[es->n++] = (struct digest_entry){
+	    .post_id = it->post->id,
+	    .list_id = it->list_id,
+	    .subject = bl_xstrdup(it->post->subject),
+	    .body = bl_xstrdup(it->post->body),
+	    .list_slug = bl_xstrdup(it->list_slug),
+	    .list_name = bl_xstrdup(it->list_name),
+	};
+	return 0;
+}
+
+static void entries_clear(struct digest_entries *es)
+{
+	for (size_t i = 0; i < es->n; i++) {
+		free(es->v[i].subject);
+		free(es->v[i].body);
+		free(es->v[i].list_slug);
+		free(es->v[i].list_name);
+	}
+	free(es->v);
+}
+
+/*
+ * The excerpt of a post: its Markdown as plain text (src/render), Mustache
+ * tags dropped (a digest has no per-post subscriber data), white space
+ * folded, cut at a word before EXCERPT_MAX bytes with "…". Made once per
+ * post and composer.
+ */
+static const char *excerpt_of(struct bl_composer *c, const struct digest_entry *e)
+{
+	for (size_t i = 0; i < c->n_excerpts; i++)
+		if (c->excerpts[i].post_id == e->post_id)
+			return c->excerpts[i].text;
+	char *html = NULL, *text = NULL;
+	struct bl_diag d;
+	struct bl_buf out;
+	bl_buf_init(&out, 4 * EXCERPT_MAX);
+	if (bl_markdown_render(e->body, strlen(e->body), &html, &text, &d) == 0) {
+		int space = 1;
+		for (const char *p = text; *p && out.len < 2 * EXCERPT_MAX; p++) {
+			if (p[0] == '{' && p[1] == '{') {
+				const char *end = strstr(p, "}}");
+				if (end) {
+					p = end + 1;
+					continue;
+				}
+			}
+			if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') {
+				if (!space)
+					bl_buf_addc(&out, ' ');
+				space = 1;
+			} else {
+				bl_buf_addc(&out, *p);
+				space = 0;
+			}
+		}
+	}
+	free(html);
+	free(text);
+	char cut[EXCERPT_MAX + 1];
+	const char *t = bl_store_cut_utf8(bl_buf_str(&out), EXCERPT_MAX - 4, cut);
+	char *x;
+	if (strlen(t) < out.len) { /* cut: back to the last space, then an ellipsis */
+		const char *sp = strrchr(t, ' ');
+		size_t n = sp && sp > t ? (size_t)(sp - t) : strlen(t);
+		x = bl_xmalloc(n + 4);
+		memcpy(x, t, n);
+		memcpy(x + n, "\xe2\x80\xa6", 4);
+	} else {
+		x = bl_xstrdup(t);
+		size_t n = strlen(x);
+		while (n && x[n - 1] == ' ')
+			x[--n] = '\0';
+	}
+	bl_buf_finish(&out);
+	c->excerpts = bl_xreallocarray(c->excerpts, c->n_excerpts + 1, sizeof(*c->excerpts));
+	c->excerpts[c->n_excerpts++] = (struct excerpt){e->post_id, x};
+	return x;
+}
+
+/* @t as local time for people: "29 March 2026, 08:00 CEST". */
+static struct bl_tval *local_time_value(int64_t t)
+{
+	char buf[80];
+	time_t tt = (time_t)t;
+	struct tm tm;
+	localtime_r(&tt, &tm);
+	strftime(buf, sizeof(buf), "%e %B %Y, %H:%M %Z", &tm);
+	return bl_tval_string(buf[0] == ' ' ? buf + 1 : buf);
+}
+
+/* A digest (kind digest): the subscriber's posts of the period, one message. */
+static int compose_digest(struct bl_composer *c, const struct bl_claimed *row, int64_t now,
+                          struct bl_buf *msg, char mail_from[BL_MAIL_FROM_MAX], struct bl_diag *d)
+{
+	struct digest_entries es = {0};
+	char verp[BL_VERP_TOKEN_MAX], unsub[BL_TOKEN_LEN], prefs[BL_TOKEN_LEN];
+	char list_id[600], list_unsub[1200], post_id[32], message_id[BL_VERP_TOKEN_MAX + 300];
+	int rc;
+
+	if (!c->store)
+		return bl_diag_set(d, BL_ESTORE, "digest %lld: no store to read its posts from",
+		                   (long long)c->post_id);
+	if (!c->have_digest) {
+		rc = c->store->ops->digest_get(c->store, c->post_id, &c->digest);
+		if (rc < 0)
+			return bl_diag_set(d, BL_ESTORE, "digest %lld: %s", (long long)c->post_id,
+			                   bl_store_error(c->store));
+		if (rc == 0)
+			return bl_diag_set(d, BL_ENOENT, "post %lld is not a digest",
+			                   (long long)c->post_id);
+		c->have_digest = 1;
+	}
+	rc = c->store->ops->digest_posts(c->store, c->post_id, row->subscriber_id, collect_entry,
+	                                 &es);
+	if (rc < 0) {
+		entries_clear(&es);
+		return bl_diag_set(d, BL_ESTORE, "digest %lld: %s", (long long)c->post_id,
+		                   bl_store_error(c->store));
+	}
+	if (es.n == 0) {
+		entries_clear(&es);
+		return bl_diag_set(d, BL_ENOENT,
+		                   "nothing left in this digest for the subscriber (unsubscribed, "
+		                   "another delivery mode, or its posts cancelled)");
+	}
+
+	/* The lists of this subscriber's digest, in order of first appearance; the row's
+	 * list (the lowest it takes in this mode) names the message, else the first. */
+	const struct digest_entry *first = &es.v[0];
+	for (size_t i = 0; i < es.n; i++)
+		if (es.v[i].list_id == row->list_id)
+			first = &es.v[i];
+	int64_t main_list = first->list_id;
+	bl_verp_token(c->secret, row->post_id, row->subscriber_id, verp);
+	bl_token_make(c->secret, BL_TOKEN_UNSUBSCRIBE, row->subscriber_id, main_list, 0, unsub);
+	bl_token_make(c->secret, BL_TOKEN_PREFERENCES, row->subscriber_id, 0, 0, prefs);
+
+	struct bl_tval *data = bl_tval_map(), *sub = bl_tval_map(), *lst = bl_tval_map();
+	json_t *attrs = NULL;
+	bl_tval_set(sub, "name", bl_tval_string(row->name ? row->name : ""));
+	bl_tval_set(sub, "email", bl_tval_string(row->email));
+	if (row->attributes && *row->attributes)
+		attrs = json_loads(row->attributes, JSON_REJECT_DUPLICATES, NULL);
+	bl_tval_set(sub, "attributes",
+	            attrs && json_is_object(attrs) ? tval_of_json(attrs, 0) : bl_tval_map());
+	json_decref(attrs);
+	bl_tval_set(data, "subscriber", sub);
+	bl_tval_set(lst, "name", bl_tval_string(first->list_name));
+	bl_tval_set(lst, "slug", bl_tval_string(first->list_slug));
+	bl_tval_set(data, "list", lst);
+	struct bl_tval *post = bl_tval_map();
+	bl_tval_set(post, "subject", bl_tval_string(c->subject));
+	bl_tval_set(post, "id", bl_tval_number((double)c->post_id));
+	bl_tval_set(data, "post", post);
+	struct bl_tval *dg = bl_tval_map();
+	bl_tval_set(dg, "mode", bl_tval_string(bl_mode_name(c->digest.mode)));
+	bl_tval_set(dg, "since", local_time_value(c->digest.period_start));
+	bl_tval_set(dg, "until", local_time_value(c->digest.period_end));
+	bl_tval_set(dg, "count", bl_tval_number((double)es.n));
+	bl_tval_set(dg, "one", bl_tval_bool(es.n == 1));
+	bl_tval_set(data, "digest", dg);
+	struct bl_tval *posts = bl_tval_list(), *lists = bl_tval_list();
+	struct bl_tval *last_list = NULL;
+	for (size_t i = 0; i < es.n; i++) {
+		const struct digest_entry *e = &es.v[i];
+		char slug[BL_ARCHIVE_SLUG_MAX + 1];
+		struct bl_tval *pv = bl_tval_map(), *pl = bl_tval_map();
+		bl_tval_set(pv, "id", bl_tval_number((double)e->post_id));
+		bl_tval_set(pv, "subject", bl_tval_string(e->subject));
+		if (bl_archive_slug(e->subject, slug) > 0)
+			bl_tval_set(pv, "url",
+			            bl_tval_stringf("%s/archive/%lld-%s", c->public_url,
+			                            (long long)e->post_id, slug));
+		else
+			bl_tval_set(pv, "url",
+			            bl_tval_stringf("%s/archive/%lld", c->public_url,
+			                            (long long)e->post_id));
+		bl_tval_set(pv, "excerpt", bl_tval_string(excerpt_of(c, e)));
+		bl_tval_set(pl, "name", bl_tval_string(e->list_name));
+		bl_tval_set(pl, "slug", bl_tval_string(e->list_slug));
+		bl_tval_set(pv, "list", pl);
+		bl_tval_push(posts, pv);
+		int seen = 0;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = es.v[j].list_id == e->list_id;
+		if (!seen) {
+			char tok[BL_TOKEN_LEN];
+			struct bl_tval *lv = bl_tval_map();
+			bl_token_make(c->secret, BL_TOKEN_UNSUBSCRIBE, row->subscriber_id,
+			              e->list_id, 0, tok);
+			bl_tval_set(lv, "name", bl_tval_string(e->list_name));
+			bl_tval_set(lv, "slug", bl_tval_string(e->list_slug));
+			bl_tval_set(lv, "unsubscribe_url",
+			            bl_tval_stringf("%s/unsubscribe/%s", c->public_url, tok));
+			bl_tval_push(lists, lv);
+			last_list = lv;
+		}
+	}
+	if (last_list)
+		bl_tval_set(last_list, "last", bl_tval_bool(1));
+	bl_tval_set(data, "posts", posts);
+	bl_tval_set(data, "lists", lists);
+	bl_tval_set(data, "unsubscribe_url",
+	            bl_tval_stringf("%s/unsubscribe/%s", c->public_url, unsub));
+	bl_tval_set(data, "preferences_url",
+	            bl_tval_stringf("%s/preferences/%s", c->public_url, prefs));
+	bl_tval_set(data, "archive_url", bl_tval_stringf("%s/archive", c->public_url));
+	bl_tval_set(data, "site_name", bl_tval_string(c->site_name));
+	bl_tval_set(data, "postal_address", bl_tval_string(c->postal_address));
+
+	bl_buf_reset(&c->html);
+	bl_buf_reset(&c->text);
+	if ((rc = bl_tmpl_render(c->body_html, data, BL_TMPL_ESCAPE_HTML, NULL, NULL, &c->html,
+	                         d)) ||
+	    (rc = bl_tmpl_render(c->body_text, data, BL_TMPL_ESCAPE_NONE, NULL, NULL, &c->text, d)))
+		goto out;
+	if (printable_ascii_name(first->list_name))
+		snprintf(list_id, sizeof(list_id), "\"%s\" <%s.%s>", first->list_name,
+		         first->list_slug, c->list_id_domain);
+	else
+		snprintf(list_id, sizeof(list_id), "<%s.%s>", first->list_slug, c->list_id_domain);
+	snprintf(list_unsub, sizeof(list_unsub),
+	         "<%s/unsubscribe/%s>, <mailto:unsubscribe+%s@%s?subject=unsubscribe>",
+	         c->public_url, unsub, verp, c->bounce_domain);
+	snprintf(post_id, sizeof(post_id), "%lld", (long long)c->post_id);
+	snprintf(message_id, sizeof(message_id), "bulletin-%s.%llx@%s", verp,
+	         (unsigned long long)c->post_created, c->list_id_domain);
+	snprintf(mail_from, BL_MAIL_FROM_MAX, "bounces+%s@%s", verp, c->bounce_domain);
+	const struct bl_header headers[] = {
+	    {"List-Id", list_id},
+	    {"List-Unsubscribe", list_unsub},
+	    {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"},
+	    {"Precedence", "bulk"},
+	    {"X-Bulletin-Post", post_id},
+	    {"X-Bulletin-Digest", bl_mode_name(c->digest.mode)},
+	};
+	rc = build(c, row, now, message_id, headers, sizeof(headers) / sizeof(headers[0]), msg, d);
+out:
+	bl_tval_destroy(data);
+	entries_clear(&es);
+	return rc;
+}
+
 int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now, struct bl_buf *msg,
                char mail_from[BL_MAIL_FROM_MAX], struct bl_diag *d)
 {
 	if (c->kind == BL_POST_KIND_CONFIRM)
 		return compose_confirm(c, row, now, msg, mail_from, d);
+	if (c->kind == BL_POST_KIND_DIGEST)
+		return compose_digest(c, row, now, msg, mail_from, d);
 
 	const struct bl_list *list = c->n_lists ? &c->lists[0] : NULL;
 	char verp[BL_VERP_TOKEN_MAX], unsub[BL_TOKEN_LEN], prefs[BL_TOKEN_LEN];

@@ -15,6 +15,15 @@
  * instead: data subscriber.email, site_name, lists[].name, confirm_url,
  * expires, postal_address; no List-* headers, Auto-Submitted:
  * auto-generated (RFC 3834).
+ * A post of kind digest (store.h digest_create) is composed per subscriber
+ * from templates/digest.{html,txt}.mustache over the subscriber's posts of
+ * the period, read from the store (opts.store) at each message: data
+ * subscriber.*, list.* (the row's list), post.subject and post.id (the
+ * digest's), digest.mode, digest.since, digest.until, digest.count,
+ * digest.one, posts[] (subject, url, excerpt, list.name, list.slug, id),
+ * lists[] (name, slug, unsubscribe_url, last), unsubscribe_url,
+ * preferences_url, archive_url, site_name, postal_address; List-* headers
+ * as a post (the row's list).
  */
 #ifndef BL_SEND_COMPOSE_H
 #define BL_SEND_COMPOSE_H
@@ -46,6 +55,9 @@ struct bl_compose_opts {
 	                               confirmation post's creation) */
 	const struct bl_secret *secret;
 	unsigned address_flags; /* BL_ADDRESS_* for parsing the sender */
+	struct bl_store *store; /* digests only: where bl_compose reads a subscriber's posts (the
+	                           caller's handle, used from the caller's thread); NULL
+	                           otherwise */
 };
 
 struct bl_composer;
@@ -83,6 +95,9 @@ void bl_composer_destroy(struct bl_composer *c);
  * <bulletin-POST-SUBSCRIBER-MAC.CREATED@list_id_domain>, CREATED being the
  * post's creation time in hex (post ids start again in a restored database). Returns 0; -BL_EINVAL
  * when the subscriber's data cannot be rendered (@d says why); -BL_ELIMIT past BL_MESSAGE_MAX.
+ * A digest: -BL_ENOENT when the subscriber has nothing left in it (unsubscribed, another
+ * mode, its posts cancelled; @d says so: the engine suppresses the row), -BL_ESTORE when the
+ * store cannot be read or opts.store was NULL.
  */
 int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now, struct bl_buf *msg,
                char mail_from[BL_MAIL_FROM_MAX], struct bl_diag *d);

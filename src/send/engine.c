@@ -14,6 +14,7 @@
 #include "core/address.h"
 #include "core/crypto.h"
 #include "send/compose.h"
+#include "send/digest.h"
 #include "send/scheduler.h"
 #include "send/transport.h"
 #include "util/buf.h"
@@ -26,7 +27,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CLAIM_MAX 64 /* rows per exchange at most */
+#define CLAIM_MAX    64 /* rows per exchange at most */
+#define DIGEST_EVERY 10 /* seconds between looks for a digest due (opts.digests) */
 
 /* A claimed row on its way through the transport. */
 struct flight {
@@ -291,6 +293,11 @@ static void dispatch(struct engine *e, const struct bl_claimed *c, int64_t now)
 	}
 	bl_buf_reset(&e->msg);
 	rc = bl_compose(comp, c, now, &e->msg, mail_from, &d);
+	if (rc == -BL_ENOENT) { /* a digest with nothing left for this subscriber */
+		struct pending_result *p = add_result(e, c->delivery_id, BL_DELIVERY_SUPPRESSED);
+		snprintf(p->reply, sizeof(p->reply), "%.400s", d.msg);
+		return;
+	}
 	if (rc) {
 		struct pending_result *p = add_result(e, c->delivery_id, BL_DELIVERY_FAILED);
 		snprintf(p->reply, sizeof(p->reply), "cannot compose: %.400s", d.msg);
@@ -432,6 +439,7 @@ int bl_engine_run(const struct bl_engine_opts *o, struct bl_engine_stats *stp, s
 	if ((rc = bl_load_secret(e.s, &e.secret, d)))
 		goto out;
 	bl_compose_opts_from_config(c, &e.secret, &e.copts);
+	e.copts.store = e.s;
 	if ((rc = e.s->ops->engine_lock(e.s, e.worker))) {
 		rc = store_fail(&e, rc);
 		goto out;
@@ -453,6 +461,14 @@ int bl_engine_run(const struct bl_engine_opts *o, struct bl_engine_stats *stp, s
 	if ((rc = bl_scheduler_tick(e.s, bl_now(), max_lateness, NULL, d)))
 		goto out;
 	int64_t next_tick = bl_now() + 1;
+	/* Digests due while no engine ran: made now (periods are contiguous, so the days
+	 * bulletin was down are gathered, not lost); then looked at every DIGEST_EVERY s. */
+	struct bl_digest_opts dopts;
+	bl_digest_opts_from_config(c, &dopts);
+	if (o->digests &&
+	    (rc = bl_digest_tick(e.s, bl_now(), &dopts, BL_MODE_INSTANT, 0, NULL, NULL, d)))
+		goto out;
+	int64_t next_digest = bl_now() + DIGEST_EVERY;
 
 	bl_transport_opts_init(&to);
 	to.concurrency = (int)bl_config_int(c, "concurrency");
@@ -507,6 +523,12 @@ int bl_engine_run(const struct bl_engine_opts *o, struct bl_engine_stats *stp, s
 			if ((rc = bl_scheduler_tick(e.s, now, max_lateness, NULL, d)))
 				goto out;
 			next_tick = now + 1;
+		}
+		if (o->digests && !stopping && now >= next_digest) {
+			if ((rc = bl_digest_tick(e.s, now, &dopts, BL_MODE_INSTANT, 0, NULL, NULL,
+			                         d)))
+				goto out;
+			next_digest = now + DIGEST_EVERY;
 		}
 		size_t want = 0, got = 0, stale = 0, finished = 0;
 

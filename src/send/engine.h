@@ -29,6 +29,8 @@ struct bl_engine_opts {
 	int progress;      /* draw a progress line on stderr (a terminal) */
 	volatile sig_atomic_t *stop; /* set by a signal handler: stop claiming, finish the
 	                                messages in flight, return */
+	int digests; /* make the digests that are due (send/digest.h bl_digest_tick) at start
+	                and every 10 s: the long-running engines of `serve` and `send` */
 };
 
 struct bl_engine_stats {

@@ -44,7 +44,15 @@ extern const struct bl_embedded bl_postgres_migrations[];
 #define NUM_MAX 24
 
 /* The statements prepared on each connection (see run_prepared). */
-enum pstmt { PS_X_RESULTS, PS_X_POSTS, PS_X_CLAIM, PS_X_CLAIM_CONFIRM, PS_X_FINISH, PS_COUNT };
+enum pstmt {
+	PS_X_RESULTS,
+	PS_X_POSTS,
+	PS_X_CLAIM,
+	PS_X_CLAIM_CONFIRM,
+	PS_X_FINISH,
+	PS_X_CLAIM_DIGEST,
+	PS_COUNT
+};
 
 /* Where an engine's walk of a post's pending rows starts: after (next_try, id). */
 struct claim_hint {
@@ -81,7 +89,21 @@ static struct pg_store *pg(struct bl_store *s)
 	EPOCH("s.created_at") ", " EPOCH("s.updated_at")
 #define SUBSCRIBER_NCOLS 9
 #define LIST_COLS \
-	"l.id, l.slug, l.name, l.description, l.optin, l.visibility, " EPOCH("l.created_at")
+	"l.id, l.slug, l.name, l.description, l.optin, l.visibility, " EPOCH("l.created_at") \
+	", l.breaking_digest"
+/* SQL: subscription x may get post $1 at once: instant mode, or (schema 6) any mode when the
+ * post is breaking and x's list sends breaking posts to its digest subscribers. */
+#define TAKES_AT_ONCE \
+	"(x.mode = 'instant' OR ((SELECT p1.priority FROM posts p1 WHERE p1.id = $1::bigint) = 1 " \
+	"AND (SELECT l1.breaking_digest FROM lists l1 WHERE l1.id = x.list_id)))"
+/* SQL (schema 6): the posts of digest period [A, B) (seconds) of mode M for subscription x
+ * (store.h, "A digest's set"): from posts p joined to post_lists pl and subscriptions x. */
+#define DIGEST_SET(a, b, m) \
+	"p.kind = 'post' AND p.started_at >= to_timestamp(" a ") " \
+	"AND p.started_at < to_timestamp(" b ") AND p.status IN ('sending', 'paused', 'sent') " \
+	"AND x.list_id = pl.list_id AND x.status = 'confirmed' AND x.mode = " m " " \
+	"AND NOT EXISTS (SELECT 1 FROM deliveries d0 WHERE d0.post_id = p.id " \
+	"AND d0.subscriber_id = x.subscriber_id AND d0.state <> 'suppressed')"
 #define SUBSCRIPTION_COLS \
 	"u.subscriber_id, u.list_id, l.slug, u.status, u.mode, " \
 	EPOCH("u.created_at") ", " EPOCH("u.updated_at")
@@ -333,7 +355,7 @@ static const char *const pstmt_sql[PS_COUNT] = {
 	[PS_X_CLAIM] = CLAIM_SQL(
 	"(SELECT min(pl.list_id) FROM post_lists pl JOIN subscriptions x "
 	"ON x.list_id = pl.list_id AND x.subscriber_id = d.subscriber_id "
-	"AND x.status = 'confirmed' AND x.mode = 'instant' WHERE pl.post_id = $1::bigint)",
+	"AND x.status = 'confirmed' AND " TAKES_AT_ONCE " WHERE pl.post_id = $1::bigint)",
 	"'subscriber no longer confirmed in instant mode on the post''s lists'"),
 	/*
 	 * The same for a confirmation post: a row goes out while its subscriber
@@ -345,6 +367,17 @@ static const char *const pstmt_sql[PS_COUNT] = {
 	"ON x.list_id = pl.list_id AND x.subscriber_id = d.subscriber_id "
 	"AND x.status = 'unconfirmed' WHERE pl.post_id = $1::bigint)",
 	"'nothing left to confirm'"),
+	/*
+	 * The same for a digest (schema 6): the lowest of its lists the
+	 * subscriber is confirmed on in the digest's mode (whether anything is
+	 * left in it is the composer's question).
+	 */
+	[PS_X_CLAIM_DIGEST] = CLAIM_SQL(
+	"(SELECT min(pl.list_id) FROM post_lists pl JOIN subscriptions x "
+	"ON x.list_id = pl.list_id AND x.subscriber_id = d.subscriber_id "
+	"AND x.status = 'confirmed' AND x.mode = (SELECT g.mode FROM digests g "
+	"WHERE g.post_id = $1::bigint) WHERE pl.post_id = $1::bigint)",
+	"'subscriber no longer takes this digest''s mode on any of its lists'"),
 	/*
 	 * Posts in status sending with no row left to send become sent, but
 	 * not those in $2 (the posts this turn claimed rows of: not finished).
@@ -447,6 +480,7 @@ static int read_list(struct pg_store *p, const PGresult *r, int row, int copy, s
 	l.name = get_str(r, row, 2, copy);
 	l.description = get_str(r, row, 3, copy);
 	l.created_at = get_i64(r, row, 6);
+	l.breaking_digest_off = strcmp(PQgetvalue(r, row, 7), "t") != 0;
 	*out = l;
 	return 0;
 }
@@ -857,16 +891,17 @@ static int pg_list_create(struct bl_store *s, struct bl_list *l)
 	                        nz(l->description),
 	                        bl_optin_name(l->optin),
 	                        bl_visibility_name(l->visibility),
-	                        num(nb, now)};
+	                        num(nb, now),
+	                        l->breaking_digest_off ? "false" : "true"};
 	/* ON CONFLICT: a taken slug is an answer, not an error that aborts the caller's
 	 * transaction. */
 	PGresult *res = run(pg(s), "list_create",
 	                    "INSERT INTO lists (slug, name, description, optin, visibility, "
-	                    "created_at, updated_at) "
+	                    "created_at, updated_at, breaking_digest) "
 	                    "VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint), "
-	                    "to_timestamp($6::bigint)) "
+	                    "to_timestamp($6::bigint), $7::boolean) "
 	                    "ON CONFLICT (slug) DO NOTHING RETURNING id",
-	                    6, params);
+	                    7, params);
 	if (!res)
 		return -BL_ESTORE;
 	if (PQntuples(res) == 0) {
@@ -2266,7 +2301,7 @@ static int queue(struct pg_store *p, int64_t id, int64_t now, int64_t *total)
 	                    "to_timestamp($2::bigint) "
 	                    "FROM posts p JOIN post_lists pl ON pl.post_id = p.id "
 	                    "JOIN subscriptions x ON x.list_id = pl.list_id "
-	                    "AND x.status = 'confirmed' AND x.mode = 'instant' "
+	                    "AND x.status = 'confirmed' AND " TAKES_AT_ONCE " "
 	                    "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active' "
 	                    "WHERE p.id = $1::bigint",
 	                    2, params, &n);
@@ -2524,7 +2559,9 @@ static int claim_post(struct pg_store *p, int64_t post_id, enum bl_post_kind kin
                       const char *worker, const char *now, const char *lease, size_t want,
                       struct bl_claimed *out, size_t *n_out, struct claim_hint *h)
 {
-	enum pstmt claim = kind == BL_POST_KIND_CONFIRM ? PS_X_CLAIM_CONFIRM : PS_X_CLAIM;
+	enum pstmt claim = kind == BL_POST_KIND_CONFIRM  ? PS_X_CLAIM_CONFIRM
+	                   : kind == BL_POST_KIND_DIGEST ? PS_X_CLAIM_DIGEST
+	                                                 : PS_X_CLAIM;
 	const struct claim_hint *known = hint_of(p, post_id);
 	struct claim_hint from = known ? *known : (struct claim_hint){post_id, 0, 0};
 	int from_start = !known;
@@ -3850,14 +3887,18 @@ static int pg_audit_each(struct bl_store *s, int64_t before_id, int64_t limit, b
 static int pg_list_update(struct bl_store *s, const struct bl_list *l)
 {
 	char ib[NUM_MAX];
-	const char *params[] = {num(ib, l->id), nz(l->name), nz(l->description),
-	                        bl_optin_name(l->optin), bl_visibility_name(l->visibility)};
-	return changed_one(
-	    pg(s), "list_update",
-	    "WITH u AS (UPDATE lists SET name = $2, description = $3, optin = $4, "
-	    "visibility = $5, updated_at = now() WHERE id = $1::bigint RETURNING id) "
-	    "SELECT count(*) FROM u",
-	    5, params);
+	const char *params[] = {num(ib, l->id),
+	                        nz(l->name),
+	                        nz(l->description),
+	                        bl_optin_name(l->optin),
+	                        bl_visibility_name(l->visibility),
+	                        l->breaking_digest_off ? "false" : "true"};
+	return changed_one(pg(s), "list_update",
+	                   "WITH u AS (UPDATE lists SET name = $2, description = $3, optin = $4, "
+	                   "visibility = $5, breaking_digest = $6::boolean, updated_at = now() "
+	                   "WHERE id = $1::bigint RETURNING id) "
+	                   "SELECT count(*) FROM u",
+	                   6, params);
 }
 
 static int pg_counts(struct bl_store *s, struct bl_counts *out)
@@ -4409,6 +4450,193 @@ static int pg_job_progress(struct bl_store *s, int64_t id, int64_t done, int64_t
 	            3, params);
 }
 
+/* ---- digests (schema 6) ------------------------------------------------------------------- */
+
+static int pg_digest_last(struct bl_store *s, enum bl_mode mode, int64_t *period_end)
+{
+	const char *params[] = {bl_mode_name(mode)};
+	PGresult *res =
+	    run(pg(s), "digest_last",
+	        "SELECT coalesce(max(period_end), 0) FROM digests WHERE mode = $1", 1, params);
+	if (!res)
+		return -BL_ESTORE;
+	*period_end = get_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static int make_digest(struct pg_store *p, const struct bl_digest_spec *in, int64_t *post_id,
+                       int64_t *total)
+{
+	char sb[NUM_MAX], eb[NUM_MAX], nb[NUM_MAX], ib[NUM_MAX], mb[NUM_MAX];
+	const char *mode = bl_mode_name(in->mode);
+	/* Digest makers of one mode take turns (a lock until the transaction ends), so the
+	 * look-up below is the answer and the UNIQUE key never has to fail a transaction. */
+	const char *lock[] = {num(mb, (int64_t)in->mode)};
+	int rc = exec(p, "digest_create", "SELECT pg_advisory_xact_lock(1651074663, $1::integer)",
+	              1, lock);
+	if (rc)
+		return rc;
+	const char *look[] = {mode, num(eb, in->period_end)};
+	PGresult *res =
+	    run(p, "digest_create",
+	        "SELECT 1 FROM digests WHERE mode = $1 AND period_end = $2::bigint", 2, look);
+	if (!res)
+		return -BL_ESTORE;
+	int exists = PQntuples(res) > 0;
+	PQclear(res);
+	if (exists)
+		return 0;
+	const char *ins[] = {in->subject, num(nb, in->now)};
+	res = run(p, "digest_create",
+	          "INSERT INTO posts (subject, body, from_header, priority, status, pause_reason, "
+	          "auto_paused, created_at, kind, started_at, total) VALUES ($1, '', '', 0, "
+	          "'sending', '', false, to_timestamp($2::bigint), 'digest', "
+	          "to_timestamp($2::bigint), 0) RETURNING id",
+	          2, ins);
+	if (!res)
+		return -BL_ESTORE;
+	int64_t id = get_i64(res, 0, 0);
+	PQclear(res);
+	const char *params[] = {num(ib, id), num(sb, in->period_start), eb, nb, mode};
+	const char *row[] = {ib, sb, eb, mode};
+	if ((rc = exec(p, "digest_create",
+	               "INSERT INTO digests (post_id, mode, period_start, period_end) "
+	               "VALUES ($1::bigint, $4, $2::bigint, $3::bigint)",
+	               4, row)) ||
+	    (rc = exec(p, "digest_create",
+	               "INSERT INTO post_lists (post_id, list_id) "
+	               "SELECT DISTINCT $1::bigint, pl.list_id FROM posts p "
+	               "JOIN post_lists pl ON pl.post_id = p.id WHERE p.kind = 'post' "
+	               "AND p.started_at >= to_timestamp($2::bigint) "
+	               "AND p.started_at < to_timestamp($3::bigint) "
+	               "AND p.status IN ('sending', 'paused', 'sent')",
+	               3, params)))
+		return rc;
+	long long n = 0;
+	if ((rc = exec_count(
+	         p, "digest_create",
+	         "INSERT INTO deliveries (post_id, subscriber_id, priority, state, "
+	         "next_try, created_at, updated_at) "
+	         "SELECT DISTINCT $1::bigint, x.subscriber_id, 0, 'pending', "
+	         "to_timestamp($4::bigint), to_timestamp($4::bigint), "
+	         "to_timestamp($4::bigint) "
+	         "FROM posts p JOIN post_lists pl ON pl.post_id = p.id "
+	         "JOIN subscriptions x ON " DIGEST_SET(
+	             "$2::bigint", "$3::bigint",
+	             "$5") " "
+	                   "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active'",
+	         5, params, &n)))
+		return rc;
+	char tb[NUM_MAX];
+	const char *fin[] = {ib, num(tb, n), nb};
+	if ((rc = exec(p, "digest_create",
+	               "UPDATE posts SET total = $2::bigint, "
+	               "status = CASE WHEN $2::bigint = 0 THEN 'sent' ELSE 'sending' END, "
+	               "finished_at = CASE WHEN $2::bigint = 0 THEN to_timestamp($3::bigint) END "
+	               "WHERE id = $1::bigint",
+	               3, fin)))
+		return rc;
+	*post_id = id;
+	*total = n;
+	return 1;
+}
+
+static int pg_digest_create(struct bl_store *s, const struct bl_digest_spec *in, int64_t *post_id,
+                            int64_t *total)
+{
+	struct pg_store *p = pg(s);
+	if ((in->mode != BL_MODE_DAILY && in->mode != BL_MODE_WEEKLY) ||
+	    in->period_start >= in->period_end || !in->subject || !*in->subject)
+		return bl_store_set_error(s, BL_EINVAL,
+		                          "digest_create: a daily or weekly mode, a period with "
+		                          "start < end and a subject are required");
+	enum scope sc;
+	int rc = scope_begin(p, "digest_create", &sc);
+	if (rc)
+		return rc;
+	int64_t id = 0, n = 0;
+	int made = make_digest(p, in, &id, &n);
+	rc = scope_end(p, "digest_create", sc, made < 0 ? made : 0);
+	if (rc)
+		return rc;
+	if (made == 1) {
+		if (post_id)
+			*post_id = id;
+		if (total)
+			*total = n;
+	}
+	return made;
+}
+
+static int pg_digest_get(struct bl_store *s, int64_t post_id, struct bl_digest *out)
+{
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, post_id)};
+	PGresult *res = run(pg(s), "digest_get",
+	                    "SELECT post_id, mode, period_start, period_end FROM digests "
+	                    "WHERE post_id = $1::bigint",
+	                    1, params);
+	if (!res)
+		return -BL_ESTORE;
+	int found = PQntuples(res) > 0;
+	if (found) {
+		struct bl_digest g = {.post_id = get_i64(res, 0, 0)};
+		if (bl_mode_parse(PQgetvalue(res, 0, 1), &g.mode))
+			g.mode = BL_MODE_DAILY;
+		g.period_start = get_i64(res, 0, 2);
+		g.period_end = get_i64(res, 0, 3);
+		*out = g;
+	}
+	PQclear(res);
+	return found;
+}
+
+static int pg_digest_posts(struct bl_store *s, int64_t digest_post_id, int64_t subscriber_id,
+                           bl_digest_item_fn fn, void *arg)
+{
+	char ib[NUM_MAX], sb[NUM_MAX];
+	const char *params[] = {num(ib, digest_post_id), num(sb, subscriber_id)};
+	PGresult *res = run(
+	    pg(s), "digest_posts",
+	    "SELECT p.id, p.subject, p.body, " EPOCH("p.created_at") ", " EPOCH(
+	        "p.started_at") ", "
+	                        "p.status, m.lid, l.slug, l.name FROM (SELECT p.id AS pid, "
+	                        "min(pl.list_id) AS lid "
+	                        "FROM digests g JOIN posts p ON p.kind = 'post' JOIN post_lists pl "
+	                        "ON pl.post_id = p.id "
+	                        "JOIN subscriptions x ON x.subscriber_id = $2::bigint "
+	                        "AND " DIGEST_SET("g.period_start", "g.period_end",
+	                                          "g.mode") " "
+	                                                    "JOIN subscribers s ON s.id = "
+	                                                    "$2::bigint AND s.status = 'active' "
+	                                                    "WHERE g.post_id = $1::bigint GROUP BY "
+	                                                    "p.id) m JOIN posts p ON p.id = m.pid "
+	                                                    "JOIN lists l ON l.id = m.lid ORDER BY "
+	                                                    "p.started_at, p.id",
+	    2, params);
+	if (!res)
+		return -BL_ESTORE;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct bl_post post = {.id = get_i64(res, i, 0), .kind = BL_POST_KIND_POST};
+		post.subject = PQgetvalue(res, i, 1);
+		post.body = PQgetvalue(res, i, 2);
+		post.from_header = (char *)"";
+		post.pause_reason = (char *)"";
+		post.created_at = get_i64(res, i, 3);
+		post.started_at = get_i64(res, i, 4);
+		bl_post_status_parse(PQgetvalue(res, i, 5), &post.status);
+		struct bl_digest_item it = {.post = &post,
+		                            .list_id = get_i64(res, i, 6),
+		                            .list_slug = PQgetvalue(res, i, 7),
+		                            .list_name = PQgetvalue(res, i, 8)};
+		rc = fn(arg, &it);
+	}
+	PQclear(res);
+	return rc;
+}
+
 static int pg_job_finish(struct bl_store *s, int64_t id, const char *report, const char *error,
                          int64_t now)
 {
@@ -4906,4 +5134,8 @@ const struct bl_store_ops bl_postgres_ops = {
     .feed_seen = pg_feed_seen,
     .feed_polled = pg_feed_polled,
     .feed_ingest = pg_feed_ingest,
+    .digest_last = pg_digest_last,
+    .digest_create = pg_digest_create,
+    .digest_get = pg_digest_get,
+    .digest_posts = pg_digest_posts,
 };

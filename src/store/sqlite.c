@@ -182,6 +182,17 @@ enum stmt {
 	ST_FEED_POST_CREATE,
 	ST_FEED_POST_LISTS,
 	ST_FEED_INGESTED,
+	ST_X_PENDING_DIGEST,
+	ST_X_DUE_DIGEST,
+	ST_DIGEST_LAST,
+	ST_DIGEST_EXISTS,
+	ST_DIGEST_POST,
+	ST_DIGEST_ROW,
+	ST_DIGEST_LISTS,
+	ST_DIGEST_QUEUE,
+	ST_DIGEST_FINISH,
+	ST_DIGEST_GET,
+	ST_DIGEST_POSTS,
 	/* multi-row forms, built by multi_sql(): CHUNK rows (or keys) per statement */
 	ST_LOOKUP_MULTI,
 	ST_X_RESULTS, /* XCHUNK results */
@@ -216,12 +227,36 @@ enum stmt {
 /* SQL: the status of the row's post is cancelled. */
 #define POST_CANCELLED                                                                             \
 	"(SELECT p.status FROM posts p WHERE p.id = deliveries.post_id) = 'cancelled'"
+/* SQL: subscription x may get post ?1 at once: instant mode, or (schema 6) any mode when
+ * the post is breaking and x's list sends breaking posts to its digest subscribers. */
+#define TAKES_AT_ONCE                                                                              \
+	"(x.mode = 'instant' OR ((SELECT p1.priority FROM posts p1 WHERE p1.id = ?1) = 1 "         \
+	"AND (SELECT l1.breaking_digest FROM lists l1 WHERE l1.id = x.list_id) = 1))"
 #define CANDIDATE_COLS                                                                             \
 	"d.id, d.next_try, d.subscriber_id, d.attempts, d.first_try_at, d.in_doubt, s.email, "     \
 	"s.name, s.attributes, s.status, s.status_reason, "                                        \
 	"(SELECT min(pl.list_id) FROM post_lists pl JOIN subscriptions x "                         \
 	"ON x.list_id = pl.list_id AND x.subscriber_id = d.subscriber_id "                         \
-	"AND x.status = 'confirmed' AND x.mode = 'instant' WHERE pl.post_id = ?1)"
+	"AND x.status = 'confirmed' AND " TAKES_AT_ONCE " WHERE pl.post_id = ?1)"
+/* The same for a digest (schema 6): the lowest of its lists the subscriber is confirmed on
+ * in the digest's mode (whether anything is left in it is the composer's question). */
+#define DIGEST_CANDIDATE_COLS                                                                      \
+	"d.id, d.next_try, d.subscriber_id, d.attempts, d.first_try_at, d.in_doubt, s.email, "     \
+	"s.name, s.attributes, s.status, s.status_reason, "                                        \
+	"(SELECT min(pl.list_id) FROM post_lists pl JOIN subscriptions x "                         \
+	"ON x.list_id = pl.list_id AND x.subscriber_id = d.subscriber_id "                         \
+	"AND x.status = 'confirmed' AND x.mode = (SELECT g.mode FROM digests g "                   \
+	"WHERE g.post_id = ?1) WHERE pl.post_id = ?1)"
+/*
+ * SQL (schema 6): the posts of digest period [?A, ?B) of mode ?M for subscription x (store.h,
+ * "A digest's set"): from posts p joined to post_lists pl and subscriptions x.
+ */
+#define DIGEST_SET(a, b, m)                                                                        \
+	"p.kind = 'post' AND p.started_at >= " a " AND p.started_at < " b " "                      \
+	"AND p.status IN ('sending', 'paused', 'sent') "                                           \
+	"AND x.list_id = pl.list_id AND x.status = 'confirmed' AND x.mode = " m " "                \
+	"AND NOT EXISTS (SELECT 1 FROM deliveries d0 WHERE d0.post_id = p.id "                     \
+	"AND d0.subscriber_id = x.subscriber_id AND d0.state <> 'suppressed')"
 /* The same for a confirmation post: the lowest of its lists the subscriber is still
  * unconfirmed on, in any mode. */
 #define CONFIRM_CANDIDATE_COLS                                                                     \
@@ -288,12 +323,14 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
     [ST_SETTING_SET] = "INSERT INTO settings (key, value) VALUES (?1, ?2) "
                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    [ST_LIST_CREATE] =
-        "INSERT INTO lists (id, slug, name, description, optin, visibility, "
-        "created_at, updated_at) VALUES (" NEXT_LIST_ID ", ?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-    [ST_LIST_GET] = "SELECT id, slug, name, description, optin, visibility, created_at "
+    [ST_LIST_CREATE] = "INSERT INTO lists (id, slug, name, description, optin, visibility, "
+                       "created_at, updated_at, breaking_digest) "
+                       "VALUES (" NEXT_LIST_ID ", ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+    [ST_LIST_GET] = "SELECT id, slug, name, description, optin, visibility, created_at, "
+                    "breaking_digest "
                     "FROM lists WHERE slug = ?1",
-    [ST_LIST_EACH] = "SELECT id, slug, name, description, optin, visibility, created_at "
+    [ST_LIST_EACH] = "SELECT id, slug, name, description, optin, visibility, created_at, "
+                     "breaking_digest "
                      "FROM lists ORDER BY slug",
     [ST_LIST_DELETE] = "DELETE FROM lists WHERE slug = ?1",
     [ST_LIST_DETACH] = "UPDATE consent_events SET list_id = NULL "
@@ -391,7 +428,8 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_POST_GET] = "SELECT " POST_COLS " FROM posts WHERE id = ?1",
     [ST_POST_EACH] = "SELECT " POST_COLS " FROM posts ORDER BY id DESC",
     [ST_POST_LISTS] = "SELECT l.id, l.slug, l.name, l.description, l.optin, l.visibility, "
-                      "l.created_at FROM post_lists pl JOIN lists l ON l.id = pl.list_id "
+                      "l.created_at, l.breaking_digest FROM post_lists pl "
+                      "JOIN lists l ON l.id = pl.list_id "
                       "WHERE pl.post_id = ?1 ORDER BY l.slug",
     /* ?6: the bit set of allowed current statuses, 1 << enum bl_post_status */
     [ST_POST_SET_STATUS] = "UPDATE posts SET status = ?2, pause_reason = ?3, auto_paused = ?4, "
@@ -413,7 +451,7 @@ static const char *const sql_text[ST_COUNT] = {
                         "next_try, created_at, updated_at) "
                         "SELECT DISTINCT ?1, x.subscriber_id, ?2, 'pending', ?3, ?3, ?3 "
                         "FROM post_lists pl JOIN subscriptions x ON x.list_id = pl.list_id "
-                        "AND x.status = 'confirmed' AND x.mode = 'instant' "
+                        "AND x.status = 'confirmed' AND " TAKES_AT_ONCE " "
                         "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active' "
                         "WHERE pl.post_id = ?1",
     [ST_QUEUE_START] =
@@ -474,6 +512,54 @@ static const char *const sql_text[ST_COUNT] = {
                          "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
                          "WHERE d.post_id = ?1 AND d.state = 'deferred' AND d.next_try <= ?2 "
                          "ORDER BY d.next_try, d.id LIMIT ?3",
+    [ST_X_PENDING_DIGEST] = "SELECT " DIGEST_CANDIDATE_COLS " FROM deliveries d "
+                            "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+                            "WHERE d.post_id = ?1 AND d.state = 'pending' "
+                            "ORDER BY d.next_try, d.id LIMIT ?3",
+    [ST_X_DUE_DIGEST] = "SELECT " DIGEST_CANDIDATE_COLS " FROM deliveries d "
+                        "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+                        "WHERE d.post_id = ?1 AND d.state = 'deferred' AND d.next_try <= ?2 "
+                        "ORDER BY d.next_try, d.id LIMIT ?3",
+    /* ---- digests (schema 6) ---- */
+    [ST_DIGEST_LAST] = "SELECT coalesce(max(period_end), 0) FROM digests WHERE mode = ?1",
+    [ST_DIGEST_EXISTS] = "SELECT 1 FROM digests WHERE mode = ?1 AND period_end = ?2",
+    [ST_DIGEST_POST] = "INSERT INTO posts (subject, body, from_header, priority, status, "
+                       "pause_reason, auto_paused, created_at, kind, started_at, total) "
+                       "VALUES (?1, '', '', 0, 'sending', '', 0, ?2, 'digest', ?2, 0)",
+    [ST_DIGEST_ROW] = "INSERT INTO digests (post_id, mode, period_start, period_end) "
+                      "VALUES (?1, ?2, ?3, ?4)",
+    /* Along posts_started: the posts of the period only. */
+    [ST_DIGEST_LISTS] = "INSERT INTO post_lists (post_id, list_id) "
+                        "SELECT DISTINCT ?1, pl.list_id FROM posts p "
+                        "JOIN post_lists pl ON pl.post_id = p.id WHERE p.kind = 'post' "
+                        "AND p.started_at >= ?2 AND p.started_at < ?3 "
+                        "AND p.status IN ('sending', 'paused', 'sent')",
+    /* ?1 digest post, ?2 start, ?3 end, ?4 now, ?5 mode. DISTINCT in a temporary B-tree. */
+    [ST_DIGEST_QUEUE] =
+        "INSERT INTO deliveries (post_id, subscriber_id, priority, state, "
+        "next_try, created_at, updated_at) "
+        "SELECT DISTINCT ?1, x.subscriber_id, 0, 'pending', ?4, ?4, ?4 "
+        "FROM posts p JOIN post_lists pl ON pl.post_id = p.id "
+        "JOIN subscriptions x ON " DIGEST_SET(
+            "?2", "?3",
+            "?5") " "
+                  "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active'",
+    [ST_DIGEST_FINISH] = "UPDATE posts SET total = ?2, "
+                         "status = CASE WHEN ?2 = 0 THEN 'sent' ELSE 'sending' END, "
+                         "finished_at = CASE WHEN ?2 = 0 THEN ?3 END WHERE id = ?1",
+    [ST_DIGEST_GET] = "SELECT post_id, mode, period_start, period_end FROM digests "
+                      "WHERE post_id = ?1",
+    [ST_DIGEST_POSTS] =
+        "SELECT p.id, p.subject, p.body, p.created_at, p.started_at, p.status, m.lid, "
+        "l.slug, l.name FROM (SELECT p.id AS pid, min(pl.list_id) AS lid FROM digests g "
+        "JOIN posts p ON p.kind = 'post' JOIN post_lists pl ON pl.post_id = p.id "
+        "JOIN subscriptions x ON x.subscriber_id = ?2 "
+        "AND " DIGEST_SET(
+            "g.period_start", "g.period_end",
+            "g.mode") " "
+                      "JOIN subscribers s ON s.id = ?2 AND s.status = 'active' "
+                      "WHERE g.post_id = ?1 GROUP BY p.id) m JOIN posts p ON p.id = m.pid "
+                      "JOIN lists l ON l.id = m.lid ORDER BY p.started_at, p.id",
     [ST_LIST_OPTIN] = "SELECT optin FROM lists WHERE id = ?1",
     [ST_SUB_GET_ID] = "SELECT " SUB_COLS " FROM subscribers s WHERE s.id = ?1",
     [ST_SUB_NEW] = "INSERT INTO subscribers (id, email, email_key, name, created_at, updated_at) "
@@ -589,7 +675,7 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_AUDIT_EACH] = "SELECT id, at, actor, action, target, detail, ip FROM audit_log "
                       "WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
     [ST_LIST_UPDATE] = "UPDATE lists SET name = ?2, description = ?3, optin = ?4, "
-                       "visibility = ?5, updated_at = ?6 WHERE id = ?1",
+                       "visibility = ?5, updated_at = ?6, breaking_digest = ?7 WHERE id = ?1",
     [ST_COUNTERS] = "SELECT name, n FROM counters",
     [ST_GROWTH] = "SELECT day, added, removed FROM subscriber_days "
                   "WHERE day >= ?1 AND day < ?1 + ?2",
@@ -661,7 +747,8 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_FEED_GET] = "SELECT " FEED_COLS " FROM feeds WHERE id = ?1",
     [ST_FEED_EACH] = "SELECT " FEED_COLS " FROM feeds ORDER BY id",
     [ST_FEED_LISTS] = "SELECT l.id, l.slug, l.name, l.description, l.optin, l.visibility, "
-                      "l.created_at FROM feed_lists fl JOIN lists l ON l.id = fl.list_id "
+                      "l.created_at, l.breaking_digest FROM feed_lists fl "
+                      "JOIN lists l ON l.id = fl.list_id "
                       "WHERE fl.feed_id = ?1 ORDER BY l.slug",
     [ST_FEED_DELETE] = "DELETE FROM feeds WHERE id = ?1",
     [ST_FEED_DUE] = "SELECT id FROM feeds WHERE next_poll_at <= ?1 ORDER BY next_poll_at, id "
@@ -1184,6 +1271,7 @@ static int sq_list_create(struct bl_store *base, struct bl_list *l)
 	bind_text(st, 4, bl_optin_name(l->optin));
 	bind_text(st, 5, bl_visibility_name(l->visibility));
 	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_int(st, 7, !l->breaking_digest_off);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -1207,6 +1295,7 @@ static void read_list(sqlite3_stmt *st, struct bl_list *l)
 	bl_optin_parse(col_text(st, 4), &l->optin);
 	bl_visibility_parse(col_text(st, 5), &l->visibility);
 	l->created_at = sqlite3_column_int64(st, 6);
+	l->breaking_digest_off = sqlite3_column_int(st, 7) == 0;
 }
 
 static int sq_list_get(struct bl_store *base, const char *slug, struct bl_list *out)
@@ -2670,6 +2759,9 @@ static void suppression_reason(const struct candidate *k, enum bl_post_kind kind
 		         *k->status_reason ? ": " : "", k->status_reason);
 	else if (k->list_id == 0 && kind == BL_POST_KIND_CONFIRM)
 		snprintf(why, BL_REPLY_MAX + 1, "nothing left to confirm");
+	else if (k->list_id == 0 && kind == BL_POST_KIND_DIGEST)
+		snprintf(why, BL_REPLY_MAX + 1,
+		         "subscriber no longer takes this digest's mode on any of its lists");
 	else if (k->list_id == 0)
 		snprintf(why, BL_REPLY_MAX + 1,
 		         "subscriber no longer confirmed in instant mode on the post's lists");
@@ -2686,16 +2778,19 @@ static int claim_post(struct sqlite_store *s, int64_t post_id, enum bl_post_kind
                       struct bl_claimed *out, size_t *n_out)
 {
 	struct candidate pend[XCHUNK], due[XCHUNK];
-	int confirm = kind == BL_POST_KIND_CONFIRM;
+	enum stmt pending_st = kind == BL_POST_KIND_CONFIRM  ? ST_X_PENDING_CONFIRM
+	                       : kind == BL_POST_KIND_DIGEST ? ST_X_PENDING_DIGEST
+	                                                     : ST_X_PENDING;
+	enum stmt due_st = kind == BL_POST_KIND_CONFIRM  ? ST_X_DUE_CONFIRM
+	                   : kind == BL_POST_KIND_DIGEST ? ST_X_DUE_DIGEST
+	                                                 : ST_X_DUE;
 	int rc = 0;
 	while (want > 0 && rc == 0) {
 		int ask = want < XCHUNK ? (int)want : XCHUNK;
-		int np = read_candidates(s, confirm ? ST_X_PENDING_CONFIRM : ST_X_PENDING, post_id,
-		                         now, ask, pend);
+		int np = read_candidates(s, pending_st, post_id, now, ask, pend);
 		if (np < 0)
 			return np;
-		int nd = read_candidates(s, confirm ? ST_X_DUE_CONFIRM : ST_X_DUE, post_id, now,
-		                         ask, due);
+		int nd = read_candidates(s, due_st, post_id, now, ask, due);
 		if (nd < 0) {
 			while (np > 0)
 				candidate_clear(&pend[--np]);
@@ -3999,6 +4094,7 @@ static int sq_list_update(struct bl_store *base, const struct bl_list *l)
 	bind_text(st, 4, bl_optin_name(l->optin));
 	bind_text(st, 5, bl_visibility_name(l->visibility));
 	sqlite3_bind_int64(st, 6, bl_now());
+	sqlite3_bind_int(st, 7, !l->breaking_digest_off);
 	int rc = exec_stmt(s, st, "changing a list");
 	return rc ? rc : sqlite3_changes(s->db) > 0;
 }
@@ -4579,6 +4675,162 @@ static int sq_job_progress(struct bl_store *base, int64_t id, int64_t done, int6
 	return exec_stmt(s, st, "recording the progress of a job");
 }
 
+/* ---- digests (schema 6) ------------------------------------------------------------------- */
+
+static int sq_digest_last(struct bl_store *base, enum bl_mode mode, int64_t *period_end)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_DIGEST_LAST);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, bl_mode_name(mode));
+	return step_int(s, st, period_end, "reading the last digest");
+}
+
+/* Bind and run digest statement @id with the ids and times of @in; -BL_E* or 0. */
+static int digest_step(struct sqlite_store *s, enum stmt id, int64_t post_id,
+                       const struct bl_digest_spec *in, const char *what)
+{
+	sqlite3_stmt *st = stmt(s, id);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, post_id);
+	sqlite3_bind_int64(st, 2, in->period_start);
+	sqlite3_bind_int64(st, 3, in->period_end);
+	if (id == ST_DIGEST_QUEUE) {
+		sqlite3_bind_int64(st, 4, in->now);
+		bind_text(st, 5, bl_mode_name(in->mode));
+	}
+	return exec_stmt(s, st, what);
+}
+
+static int make_digest(struct sqlite_store *s, const struct bl_digest_spec *in, int64_t *post_id,
+                       int64_t *total)
+{
+	sqlite3_stmt *st = stmt(s, ST_DIGEST_EXISTS);
+	if (!st)
+		return -BL_ESTORE;
+	bind_text(st, 1, bl_mode_name(in->mode));
+	sqlite3_bind_int64(st, 2, in->period_end);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "looking for a digest");
+	if (!(st = stmt(s, ST_DIGEST_POST)))
+		return -BL_ESTORE;
+	bind_text(st, 1, in->subject);
+	sqlite3_bind_int64(st, 2, in->now);
+	if ((rc = exec_stmt(s, st, "creating a digest")))
+		return rc;
+	int64_t id = sqlite3_last_insert_rowid(s->db);
+	if (!(st = stmt(s, ST_DIGEST_ROW)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, bl_mode_name(in->mode));
+	sqlite3_bind_int64(st, 3, in->period_start);
+	sqlite3_bind_int64(st, 4, in->period_end);
+	if ((rc = exec_stmt(s, st, "recording a digest")))
+		return rc;
+	if ((rc = digest_step(s, ST_DIGEST_LISTS, id, in, "recording a digest's lists")) ||
+	    (rc = digest_step(s, ST_DIGEST_QUEUE, id, in, "queueing a digest")))
+		return rc;
+	int64_t n = sqlite3_changes64(s->db);
+	if ((rc = count_pending(s, id, n)))
+		return rc;
+	if (!(st = stmt(s, ST_DIGEST_FINISH)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, n);
+	sqlite3_bind_int64(st, 3, in->now);
+	if ((rc = exec_stmt(s, st, "starting a digest")))
+		return rc;
+	*post_id = id;
+	*total = n;
+	return 1;
+}
+
+static int sq_digest_create(struct bl_store *base, const struct bl_digest_spec *in,
+                            int64_t *post_id, int64_t *total)
+{
+	struct sqlite_store *s = S(base);
+	if ((in->mode != BL_MODE_DAILY && in->mode != BL_MODE_WEEKLY) ||
+	    in->period_start >= in->period_end || !in->subject || !*in->subject)
+		return bl_store_set_error(base, BL_EINVAL,
+		                          "digest_create: a daily or weekly mode, a period with "
+		                          "start < end and a subject are required");
+	int rc = tx_begin(s);
+	if (rc)
+		return rc;
+	int64_t id = 0, n = 0;
+	int made = make_digest(s, in, &id, &n);
+	rc = tx_end(s, made < 0 ? made : 0);
+	if (rc)
+		return rc;
+	if (made == 1) {
+		if (post_id)
+			*post_id = id;
+		if (total)
+			*total = n;
+	}
+	return made;
+}
+
+static int sq_digest_get(struct bl_store *base, int64_t post_id, struct bl_digest *out)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_DIGEST_GET);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, post_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		struct bl_digest g = {.post_id = sqlite3_column_int64(st, 0)};
+		if (bl_mode_parse(col_text(st, 1), &g.mode))
+			g.mode = BL_MODE_DAILY;
+		g.period_start = sqlite3_column_int64(st, 2);
+		g.period_end = sqlite3_column_int64(st, 3);
+		*out = g;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading a digest");
+}
+
+static int sq_digest_posts(struct bl_store *base, int64_t digest_post_id, int64_t subscriber_id,
+                           bl_digest_item_fn fn, void *arg)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_DIGEST_POSTS);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, digest_post_id);
+	sqlite3_bind_int64(st, 2, subscriber_id);
+	int rc, out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_post p = {.id = sqlite3_column_int64(st, 0), .kind = BL_POST_KIND_POST};
+		p.subject = (char *)col_text(st, 1);
+		p.body = (char *)col_text(st, 2);
+		p.from_header = (char *)"";
+		p.pause_reason = (char *)"";
+		p.created_at = sqlite3_column_int64(st, 3);
+		p.started_at = sqlite3_column_int64(st, 4);
+		bl_post_status_parse(col_text(st, 5), &p.status);
+		struct bl_digest_item it = {.post = &p,
+		                            .list_id = sqlite3_column_int64(st, 6),
+		                            .list_slug = col_text(st, 7),
+		                            .list_name = col_text(st, 8)};
+		if ((out = fn(arg, &it)))
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "reading a digest's posts");
+	sqlite3_reset(st);
+	return out;
+}
+
 static int sq_job_finish(struct bl_store *base, int64_t id, const char *report, const char *error,
                          int64_t now)
 {
@@ -5029,4 +5281,8 @@ const struct bl_store_ops bl_sqlite_ops = {
     .feed_seen = sq_feed_seen,
     .feed_polled = sq_feed_polled,
     .feed_ingest = sq_feed_ingest,
+    .digest_last = sq_digest_last,
+    .digest_create = sq_digest_create,
+    .digest_get = sq_digest_get,
+    .digest_posts = sq_digest_posts,
 };

@@ -281,6 +281,33 @@ struct bl_feed_ingest_result {
 };
 
 typedef int (*bl_feed_fn)(void *arg, const struct bl_feed *f);
+/* ---- digests (schema 6) ---- */
+
+/* One digest to make: a post of kind digest for @mode and [period_start, period_end). */
+struct bl_digest_spec {
+	enum bl_mode mode;                /* BL_MODE_DAILY or BL_MODE_WEEKLY */
+	int64_t period_start, period_end; /* seconds since the epoch, start < end */
+	const char *subject;              /* the digest post's subject (one line) */
+	int64_t now;                      /* created_at, started_at, next_try */
+};
+
+/* One digest as digest_get reads it. */
+struct bl_digest {
+	int64_t post_id;
+	enum bl_mode mode;
+	int64_t period_start, period_end;
+};
+
+/* One post of a subscriber's digest, as digest_posts hands it out (strings borrowed). */
+struct bl_digest_item {
+	const struct bl_post *post; /* kind post; subject and body filled */
+	int64_t list_id;            /* the lowest of the post's lists the subscriber takes in
+	                               the digest's mode */
+	const char *list_slug, *list_name;
+};
+
+typedef int (*bl_digest_item_fn)(void *arg, const struct bl_digest_item *it);
+
 typedef int (*bl_user_fn)(void *arg, const struct bl_user *u);
 typedef int (*bl_api_token_fn)(void *arg, const struct bl_api_token *t);
 typedef int (*bl_audit_fn)(void *arg, const struct bl_audit *a);
@@ -726,8 +753,9 @@ struct bl_store_ops {
 	int (*audit_each)(struct bl_store *s, int64_t before_id, int64_t limit, bl_audit_fn fn,
 	                  void *arg);
 
-	/* list_update - set name, description, optin and visibility of the list
-	 * with @l->id (the slug never changes). 1 changed, 0 no such list. */
+	/* list_update - set name, description, optin, visibility and (schema 6)
+	 * breaking_digest of the list with @l->id (the slug never changes). 1
+	 * changed, 0 no such list. */
 	int (*list_update)(struct bl_store *s, const struct bl_list *l);
 	/* counts - the maintained totals (struct bl_counts): O(1). list_counts
 	 * reads maintained per-list counts too from schema 5 on. */
@@ -879,6 +907,49 @@ struct bl_store_ops {
 	                   const char *etag, const char *last_modified, const char *title,
 	                   const struct bl_feed_ingest_item *entries, size_t n,
 	                   struct bl_feed_ingest_result *out);
+	/* ---- digests (schema 6) ---- */
+
+	/*
+	 * A digest's set for subscriber X, mode M, period [A, B): each post of
+	 * kind post in status sending, paused or sent whose started_at is in
+	 * [A, B), on a list X is confirmed on in mode M, for which X has no
+	 * delivery row in a state other than suppressed (a breaking post X got
+	 * at once is not repeated; a row suppressed because X left instant mode
+	 * does not count), while X is active. Each post once.
+	 */
+
+	/* digest_last - *@period_end = the end of the latest digest of @mode, 0 when
+	 * there is none. */
+	int (*digest_last)(struct bl_store *s, enum bl_mode mode, int64_t *period_end);
+	/*
+	 * digest_create - in one transaction: a post of kind digest (subject
+	 * @in->subject, priority normal, empty body, created_at = started_at =
+	 * @in->now), its digests row, its lists (every list of a post in the
+	 * period), and one pending delivery row (next_try @in->now) per active
+	 * subscriber whose set (above) is not empty, by one INSERT ... SELECT
+	 * (memory does not grow with the audience). With rows the post is
+	 * sending, total = their number; without any it is sent at once
+	 * (finished_at = @in->now): the period is recorded all the same, so the
+	 * next one starts at its end. *@post_id and *@total (either may be NULL)
+	 * are set when made. Returns 1 made; 0 when a digest of this mode with
+	 * this period_end exists (UNIQUE (mode, period_end): a second run, or
+	 * another process, made it; nothing written); -BL_EINVAL for a mode
+	 * other than daily or weekly, start >= end, or an empty subject.
+	 */
+	int (*digest_create)(struct bl_store *s, const struct bl_digest_spec *in, int64_t *post_id,
+	                     int64_t *total);
+	/* digest_get - the digest whose post is @post_id: -1/0/1. */
+	int (*digest_get)(struct bl_store *s, int64_t post_id, struct bl_digest *out);
+	/*
+	 * digest_posts - the set (above) of subscriber @subscriber_id for
+	 * digest @digest_post_id, now, by started_at then id, each post once
+	 * with its lowest list in the digest's mode. The same set digest_create
+	 * selected, as long as the subscriber changed nothing (the period is
+	 * past); smaller after an unsubscribe, a switch of mode, a cancelled
+	 * post. Nothing (0 calls) for no such digest.
+	 */
+	int (*digest_posts)(struct bl_store *s, int64_t digest_post_id, int64_t subscriber_id,
+	                    bl_digest_item_fn fn, void *arg);
 };
 
 /*

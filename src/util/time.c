@@ -103,3 +103,38 @@ int bl_time_parse(const char *s, int64_t *out)
 	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
 	return 0;
 }
+
+int bl_timezone_valid(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0 || n > 100 || name[0] == '/' ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                 "abcdefghijklmnopqrstuvwxyz"
+	                 "0123456789_+-/") != n)
+		return 0;
+	for (const char *p = name; p; p = strchr(p, '/')) {
+		if (*p == '/')
+			p++;
+		if (*p == '.' || *p == '/' || *p == '\0')
+			return 0;
+	}
+	char path[160], magic[4];
+	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", name);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	size_t got = fread(magic, 1, sizeof(magic), f);
+	fclose(f);
+	return got == 4 && memcmp(magic, "TZif", 4) == 0;
+}
+
+int bl_timezone_set(const char *name)
+{
+	if (!bl_timezone_valid(name))
+		return -BL_EINVAL;
+	char tz[120];
+	snprintf(tz, sizeof(tz), ":%s", name);
+	setenv("TZ", tz, 1);
+	tzset();
+	return 0;
+}

@@ -27,6 +27,23 @@ char *bl_time_format(int64_t t, char out[BL_TIME_STRMAX]);
  */
 int bl_time_parse(const char *s, int64_t *out);
 
+/*
+ * bl_timezone_valid - 1 when @name is an IANA time zone name this machine
+ * knows: 1-100 bytes of [A-Za-z0-9_+-/], no "." component or leading '/',
+ * naming a TZif file under /usr/share/zoneinfo (Debian's tzdata); else 0.
+ */
+int bl_timezone_valid(const char *name);
+
+/*
+ * bl_timezone_set - make @name (bl_timezone_valid) the process's local
+ * time zone: setenv("TZ") and tzset(). The zone is process-wide state:
+ * call it before any thread starts (bulletin does, once, after reading its
+ * configuration) or, in single-threaded tests, between cases. bulletin
+ * uses local time only for digest periods (src/send/digest.c); everything
+ * else is UTC. Returns 0, or -BL_EINVAL for an unknown zone (nothing set).
+ */
+int bl_timezone_set(const char *name);
+
 /* bl_monotonic - seconds from a monotonic clock, for rates and ETAs. */
 double bl_monotonic(void);
 

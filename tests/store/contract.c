@@ -1931,16 +1931,18 @@ static void test_post_queue(void **state)
 	int64_t post = make_post(fx, "News", BL_PRIORITY_BREAKING, lists, 2);
 	int64_t total = -1;
 	RC(fx, OPS(fx)->post_queue(fx->s, post + 100, NOW, &total), -BL_ENOENT);
-	queue_post(fx, post, 3);
+	/* Schema 6: a breaking post reaches the daily subscriber at once too (list a's
+	 * breaking_digest is on by default; test_digests turns it off). */
+	queue_post(fx, post, 4);
 
 	struct rows w;
 	rows_of(fx, post, -1, &w);
-	CHECK_INT("delivery rows", w.n, 3);
+	CHECK_INT("delivery rows", w.n, 4);
 	static const struct {
 		const char *email;
-	} want[] = {{"both@x.org"}, {"a@x.org"}, {"mixed@x.org"}};
-	int64_t ids[] = {both, only_a, mixed};
-	for (int i = 0; i < 3; i++) {
+	} want[] = {{"both@x.org"}, {"a@x.org"}, {"mixed@x.org"}, {"daily@x.org"}};
+	int64_t ids[] = {both, only_a, mixed, daily};
+	for (int i = 0; i < 4; i++) {
 		int k = row_of(&w, ids[i]);
 		CHECK_STR("row email", w.r[k].email, want[i].email);
 		CHECK_INT("row state", w.r[k].state, BL_DELIVERY_PENDING);
@@ -1949,21 +1951,21 @@ static void test_post_queue(void **state)
 		CHECK_INT("row next_try", w.r[k].next_try, NOW);
 	}
 	CHECK_INT("rows carry the post's priority",
-	          raw_int(fx, "SELECT count(*) FROM deliveries WHERE priority = 1"), 3);
+	          raw_int(fx, "SELECT count(*) FROM deliveries WHERE priority = 1"), 4);
 
 	struct bl_post p = {0};
 	RC(fx, OPS(fx)->post_get(fx->s, post, &p), 1);
 	CHECK_INT("status after queueing", p.status, BL_POST_SENDING);
 	CHECK_INT("started_at", p.started_at, NOW);
-	CHECK_INT("total", p.total, 3);
+	CHECK_INT("total", p.total, 4);
 	bl_post_clear(&p);
-	check_counts(fx, "queued", post, 3, 0, 0, 0, 0, 0, 0);
+	check_counts(fx, "queued", post, 4, 0, 0, 0, 0, 0, 0);
 
 	/* A second queue changes nothing. */
 	total = -1;
 	RC(fx, OPS(fx)->post_queue(fx->s, post, NOW + 10, &total), 0);
 	CHECK_INT("total untouched by a refused queue", total, -1);
-	CHECK_INT("rows after the second queue", raw_int(fx, "SELECT count(*) FROM deliveries"), 3);
+	CHECK_INT("rows after the second queue", raw_int(fx, "SELECT count(*) FROM deliveries"), 4);
 	RC(fx, OPS(fx)->post_get(fx->s, post, &p), 1);
 	CHECK_INT("started_at after the second queue", p.started_at, NOW);
 	bl_post_clear(&p);
@@ -6047,6 +6049,297 @@ static void test_feeds(void **state)
 	CHECK_INT("posts stay", raw_int(fx, "SELECT count(*) FROM posts"), before);
 }
 
+/* ---- digests (schema 6) ---------------------------------------------------------------------- */
+
+/* Collected digest items: post ids and list slugs. */
+struct items {
+	int n;
+	int64_t post[MAX_SEEN];
+	int64_t list[MAX_SEEN];
+};
+
+static int on_item(void *arg, const struct bl_digest_item *it)
+{
+	struct items *w = arg;
+	if (w->n < MAX_SEEN) {
+		w->post[w->n] = it->post->id;
+		w->list[w->n] = it->list_id;
+		w->n++;
+	}
+	return 0;
+}
+
+/* "P1,P3" of a subscriber's digest: the post ids in order, as text, for got/want messages. */
+static const char *items_of(struct fixture *fx, int64_t digest, int64_t sub, char *buf, size_t size)
+{
+	struct items w = {0};
+	OK(fx, OPS(fx)->digest_posts(fx->s, digest, sub, on_item, &w));
+	buf[0] = '\0';
+	for (int i = 0; i < w.n; i++) {
+		size_t len = strlen(buf);
+		snprintf(buf + len, size - len, "%s%" PRId64, i ? "," : "", w.post[i]);
+	}
+	return buf;
+}
+
+/* Set subscriber @id's subscription to @list_id to confirmed in @mode. */
+static void set_mode(struct fixture *fx, int64_t id, int64_t list_id, enum bl_mode mode)
+{
+	struct bl_import_change c = {.subscriber_id = id,
+	                             .update_subscription = 1,
+	                             .updated_at = NOW,
+	                             .list_id = list_id,
+	                             .sub_status = BL_SUB_CONFIRMED,
+	                             .mode = mode};
+	OK(fx, OPS(fx)->import_apply(fx->s, 1, &c));
+}
+
+static int64_t queue_at(struct fixture *fx, int64_t post, int64_t at)
+{
+	int64_t total = -1;
+	RC(fx, OPS(fx)->post_queue(fx->s, post, at, &total), 1);
+	return total;
+}
+
+/* The id of subscriber @sub's delivery row of @post in @state (-1: any); 0 when none. */
+static int64_t row_in(struct fixture *fx, int64_t post, int64_t sub, const char *state)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM deliveries WHERE post_id = %" PRId64
+	         " AND subscriber_id = %" PRId64 "%s%s%s",
+	         post, sub, state ? " AND state = '" : "", state ? state : "", state ? "'" : "");
+	return raw_int(fx, sql);
+}
+
+/*
+ * One digest per (mode, period), made once; no empty digest; the posts of
+ * other lists, modes and periods left out; a post got at once (breaking)
+ * not repeated, one whose row was suppressed because the subscriber left
+ * instant mode gathered; unsubscribed, unconfirmed and blocklisted
+ * subscribers left out; breaking posts queued to digest subscribers unless
+ * the list's breaking_digest is off, and claimed for them.
+ */
+static void test_digests(void **state)
+{
+	struct fixture *fx = *state;
+	const int64_t T0 = NOW - 10000, T1 = NOW - 1000;
+	int64_t a = make_list(fx, "news"), b = make_list(fx, "sport");
+	struct bl_list lc = {
+	    .slug = "quiet", .name = "Quiet", .description = "", .breaking_digest_off = 1};
+	OK(fx, OPS(fx)->list_create(fx->s, &lc));
+	struct bl_list got = {0};
+	RC(fx, OPS(fx)->list_get(fx->s, "quiet", &got), 1);
+	CHECK_INT("quiet breaking_digest_off", got.breaking_digest_off, 1);
+	bl_list_clear(&got);
+	RC(fx, OPS(fx)->list_get(fx->s, "news", &got), 1);
+	CHECK_INT("news breaking_digest_off (default)", got.breaking_digest_off, 0);
+	bl_list_clear(&got);
+	int64_t c = lc.id;
+
+	int64_t s1 = add_subscriber(fx, "s1@x.example", BL_SUBSCRIBER_ACTIVE, 0, 0, T0 - 100);
+	add_subscription(fx, s1, a, BL_SUB_CONFIRMED, BL_MODE_DAILY, T0 - 100);
+	int64_t s2 = add_subscriber(fx, "s2@x.example", BL_SUBSCRIBER_ACTIVE, 0, 0, T0 - 100);
+	add_subscription(fx, s2, a, BL_SUB_CONFIRMED, BL_MODE_WEEKLY, T0 - 100);
+	int64_t s3 = add_subscriber(fx, "s3@x.example", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED,
+	                            T0 - 100); /* instant */
+	int64_t s4 = add_subscriber(fx, "s4@x.example", BL_SUBSCRIBER_ACTIVE, 0, 0, T0 - 100);
+	add_subscription(fx, s4, a, BL_SUB_CONFIRMED, BL_MODE_DAILY, T0 - 100);
+	add_subscription(fx, s4, b, BL_SUB_CONFIRMED, BL_MODE_DAILY, T0 - 100);
+	int64_t s5 = add_subscriber(fx, "s5@x.example", BL_SUBSCRIBER_ACTIVE, 0, 0, T0 - 100);
+	add_subscription(fx, s5, a, BL_SUB_UNSUBSCRIBED, BL_MODE_DAILY, T0 - 100);
+	int64_t s6 = add_subscriber(fx, "s6@x.example", BL_SUBSCRIBER_ACTIVE, 0, 0, T0 - 100);
+	add_subscription(fx, s6, a, BL_SUB_CONFIRMED, BL_MODE_DAILY, T0 - 100);
+	int64_t s7 = add_subscriber(fx, "s7@x.example", BL_SUBSCRIBER_ACTIVE, 0, 0, T0 - 100);
+	add_subscription(fx, s7, b, BL_SUB_CONFIRMED, BL_MODE_DAILY, T0 - 100);
+	int64_t s8 = add_subscriber(fx, "s8@x.example", BL_SUBSCRIBER_ACTIVE, 0, 0, T0 - 100);
+	add_subscription(fx, s8, c, BL_SUB_CONFIRMED, BL_MODE_DAILY, T0 - 100);
+	int64_t s9 = add_subscriber(fx, "s9@x.example", BL_SUBSCRIBER_ACTIVE, 0, 0, T0 - 100);
+	add_subscription(fx, s9, a, BL_SUB_UNCONFIRMED, BL_MODE_DAILY, T0 - 100);
+	int64_t s10 = add_subscriber(fx, "s10@x.example", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED,
+	                             T0 - 100); /* instant, then daily */
+
+	blocklist(fx, s6, "bounced");
+	int64_t p_before = make_post(fx, "before", BL_PRIORITY_NORMAL, &a, 1);
+	CHECK_INT("post before the period: rows", queue_at(fx, p_before, T0 - 1), 2); /* s3 s10 */
+	int64_t p1 = make_post(fx, "p1", BL_PRIORITY_NORMAL, &a, 1);
+	CHECK_INT("p1 (normal): rows (instant only)", queue_at(fx, p1, T0), 2);
+	int64_t p2 = make_post(fx, "p2", BL_PRIORITY_BREAKING, &a, 1);
+	/* s1, s2, s4 (digest modes, breaking_digest on), s3, s10 (instant) */
+	CHECK_INT("p2 (breaking): rows (digest subscribers too)", queue_at(fx, p2, T0 + 200), 5);
+	int64_t p3 = make_post(fx, "p3", BL_PRIORITY_BREAKING, &c, 1);
+	CHECK_INT("p3 (breaking, breaking_digest off): rows", queue_at(fx, p3, T0 + 300), 0);
+	int64_t p_after = make_post(fx, "after", BL_PRIORITY_NORMAL, &b, 1);
+	CHECK_INT("post after the period: rows", queue_at(fx, p_after, T1), 0);
+	make_post(fx, "draft", BL_PRIORITY_NORMAL, &a, 1); /* never sent */
+
+	/* s10 leaves instant mode: its rows become suppressed at claim time, and p1
+	 * goes to its digest instead. The digest subscribers' rows of p2 are claimed. */
+	set_mode(fx, s10, a, BL_MODE_DAILY);
+	struct turn t = {0};
+	exchange(fx, T0 + 400, NULL, 0, MAX_CLAIM, &t);
+	CHECK_INT("claimed: before s3, p1 s3, p2 s1 s2 s3 s4 s10", t.n, 7);
+	for (size_t i = 0; i < t.n; i++)
+		if (t.c[i].post_id == p2 && t.c[i].list_id != a)
+			fail_msg("p2 row of subscriber %" PRId64 ": got list %" PRId64
+			         ", want %" PRId64,
+			         t.c[i].subscriber_id, t.c[i].list_id, a);
+	CHECK_INT("s10's p1 row suppressed", row_in(fx, p1, s10, "suppressed"), 1);
+	turn_clear(&t);
+
+	struct bl_digest_spec spec = {.mode = BL_MODE_DAILY,
+	                              .period_start = T0,
+	                              .period_end = T1,
+	                              .subject = "Daily digest",
+	                              .now = T1 + 5};
+	int64_t id = -1, total = -1;
+	RC(fx, OPS(fx)->digest_create(fx->s, &spec, &id, &total), 1);
+	/* s1 (p1), s4 (p1; p2 it got at once; nothing of sport in the period), s8 (p3), s10 (p1) */
+	CHECK_INT("daily digest recipients", total, 4);
+	char buf[256];
+	static const struct {
+		const char *who, *want;
+		int sub; /* index into subs[] */
+	} expect[] = {
+	    {"s1: p1 (p2 got at once)", "P1", 0},
+	    {"s2: weekly", "", 1},
+	    {"s3: instant", "", 2},
+	    {"s4: p1 once (two lists)", "P1", 3},
+	    {"s5: unsubscribed", "", 4},
+	    {"s6: blocklisted", "", 5},
+	    {"s7: nothing on sport", "", 6},
+	    {"s8: p3 (breaking_digest off)", "P3", 7},
+	    {"s9: unconfirmed", "", 8},
+	    {"s10: p1 (row suppressed)", "P1", 9},
+	};
+	int64_t subs[] = {s1, s2, s3, s4, s5, s6, s7, s8, s9, s10};
+	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+		char want[64] = "";
+		if (strcmp(expect[i].want, "P1") == 0)
+			snprintf(want, sizeof(want), "%" PRId64, p1);
+		else if (strcmp(expect[i].want, "P3") == 0)
+			snprintf(want, sizeof(want), "%" PRId64, p3);
+		int64_t sid = subs[expect[i].sub];
+		const char *gotp = items_of(fx, id, sid, buf, sizeof(buf));
+		if (strcmp(gotp, want) != 0)
+			fail_msg("digest posts of %s: got \"%s\", want \"%s\"", expect[i].who, gotp,
+			         want);
+		CHECK_INT(expect[i].who, row_in(fx, id, sid, NULL), *want ? 1 : 0);
+	}
+	struct bl_post dp = {0};
+	RC(fx, OPS(fx)->post_get(fx->s, id, &dp), 1);
+	CHECK_INT("digest kind", dp.kind, BL_POST_KIND_DIGEST);
+	CHECK_INT("digest status", dp.status, BL_POST_SENDING);
+	CHECK_INT("digest total", dp.total, 4);
+	bl_post_clear(&dp);
+	struct bl_digest g = {0};
+	RC(fx, OPS(fx)->digest_get(fx->s, id, &g), 1);
+	CHECK_INT("digest_get mode", g.mode, BL_MODE_DAILY);
+	CHECK_INT("digest_get start", g.period_start, T0);
+	CHECK_INT("digest_get end", g.period_end, T1);
+	RC(fx, OPS(fx)->digest_get(fx->s, p1, &g), 0);
+
+	/* The same period again (a second run, a crash and a restart): nothing. */
+	int64_t id2 = -7, total2 = -7;
+	RC(fx, OPS(fx)->digest_create(fx->s, &spec, &id2, &total2), 0);
+	CHECK_INT("second run: post id untouched", id2, -7);
+	CHECK_INT("second run: digests", raw_int(fx, "SELECT count(*) FROM digests"), 1);
+	CHECK_INT("second run: digest posts",
+	          raw_int(fx, "SELECT count(*) FROM posts WHERE kind = 'digest'"), 1);
+
+	/* The weekly digest of the same period: s2 only. */
+	spec.mode = BL_MODE_WEEKLY;
+	RC(fx, OPS(fx)->digest_create(fx->s, &spec, &id2, &total2), 1);
+	CHECK_INT("weekly recipients", total2, 1);
+	snprintf(buf, sizeof(buf), "%" PRId64, p1);
+	char buf2[256];
+	CHECK_STR("weekly: s2", items_of(fx, id2, s2, buf2, sizeof(buf2)), buf);
+
+	/* A period with nothing in it: recorded, sent, no row. */
+	spec = (struct bl_digest_spec){.mode = BL_MODE_DAILY,
+	                               .period_start = T1 + 1, /* after "after" started */
+	                               .period_end = T1 + 2,
+	                               .subject = "Empty",
+	                               .now = T1 + 6};
+	RC(fx, OPS(fx)->digest_create(fx->s, &spec, &id2, &total2), 1);
+	CHECK_INT("empty period: recipients", total2, 0);
+	RC(fx, OPS(fx)->post_get(fx->s, id2, &dp), 1);
+	CHECK_INT("empty period: status sent", dp.status, BL_POST_SENT);
+	bl_post_clear(&dp);
+	int64_t last = -1;
+	OK(fx, OPS(fx)->digest_last(fx->s, BL_MODE_DAILY, &last));
+	CHECK_INT("digest_last daily", last, T1 + 2);
+	OK(fx, OPS(fx)->digest_last(fx->s, BL_MODE_WEEKLY, &last));
+	CHECK_INT("digest_last weekly", last, T1);
+
+	/* The digest's rows are claimed with the row's list; s1 unsubscribing empties its set. */
+	set_subscription(fx, s1, a, BL_SUB_UNSUBSCRIBED);
+	CHECK_STR("s1 after unsubscribing", items_of(fx, id, s1, buf, sizeof(buf)), "");
+	exchange(fx, T1 + 10, NULL, 0, MAX_CLAIM, &t);
+	int n_digest = 0;
+	for (size_t i = 0; i < t.n; i++) {
+		if (t.c[i].post_id != id)
+			continue;
+		n_digest++;
+		int64_t want = t.c[i].subscriber_id == s8 ? c : a;
+		if (t.c[i].list_id != want)
+			fail_msg("digest row of %" PRId64 ": got list %" PRId64 ", want %" PRId64,
+			         t.c[i].subscriber_id, t.c[i].list_id, want);
+	}
+	CHECK_INT("digest rows claimed (s1 suppressed: unsubscribed)", n_digest, 3);
+	CHECK_INT("s1's digest row suppressed", row_in(fx, id, s1, "suppressed"), 1);
+	turn_clear(&t);
+
+	/* Refused arguments. */
+	spec.period_end = spec.period_start;
+	RC(fx, OPS(fx)->digest_create(fx->s, &spec, NULL, NULL), -BL_EINVAL);
+	spec.period_end = spec.period_start + 10;
+	spec.mode = BL_MODE_INSTANT;
+	RC(fx, OPS(fx)->digest_create(fx->s, &spec, NULL, NULL), -BL_EINVAL);
+
+	/* breaking_digest through list_update. */
+	RC(fx, OPS(fx)->list_get(fx->s, "quiet", &got), 1);
+	got.breaking_digest_off = 0;
+	RC(fx, OPS(fx)->list_update(fx->s, &got), 1);
+	bl_list_clear(&got);
+	RC(fx, OPS(fx)->list_get(fx->s, "quiet", &got), 1);
+	CHECK_INT("quiet after list_update", got.breaking_digest_off, 0);
+	bl_list_clear(&got);
+	int64_t p4 = make_post(fx, "p4", BL_PRIORITY_BREAKING, &c, 1);
+	CHECK_INT("p4 (breaking, breaking_digest on again): rows", queue_at(fx, p4, T1 + 20), 1);
+}
+
+/* Another handle (another process, a restart) making the same digest: nothing more. */
+static void test_digest_second_handle(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list(fx, "news");
+	int64_t s1 = add_subscriber(fx, "s1@x.example", BL_SUBSCRIBER_ACTIVE, 0, 0, NOW - 5000);
+	add_subscription(fx, s1, a, BL_SUB_CONFIRMED, BL_MODE_DAILY, NOW - 5000);
+	int64_t p1 = make_post(fx, "p1", BL_PRIORITY_NORMAL, &a, 1);
+	queue_at(fx, p1, NOW - 3000);
+	struct bl_digest_spec spec = {.mode = BL_MODE_DAILY,
+	                              .period_start = NOW - 4000,
+	                              .period_end = NOW - 1000,
+	                              .subject = "Daily",
+	                              .now = NOW};
+	int64_t total = -1;
+	RC(fx, OPS(fx)->digest_create(fx->s, &spec, NULL, &total), 1);
+	CHECK_INT("first maker's recipients", total, 1);
+	struct bl_store *other = NULL;
+	struct bl_diag d;
+	struct bl_store_opts so = {.busy_timeout_ms = 10000};
+	if (bl_store_open(fx->uri, &so, &other, &d))
+		fail_msg("second handle: %s", d.msg);
+	int rc = other->ops->digest_create(other, &spec, NULL, NULL);
+	bl_store_close(other);
+	CHECK_INT("second handle: digest_create", rc, 0);
+	CHECK_INT("digest rows",
+	          raw_int(fx, "SELECT count(*) FROM deliveries d JOIN posts p ON "
+	                      "p.id = d.post_id WHERE p.kind = 'digest'"),
+	          1);
+}
+
 #define TEST(f)       cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TEST_EMPTY(f) cmocka_unit_test_setup_teardown(f, setup_empty, teardown)
 #define TEST_OWN(f)   cmocka_unit_test(f) /* a fresh database per case, made by the test */
@@ -6147,6 +6440,8 @@ int main(void)
 	    TEST(test_accepted_hist),
 	    TEST(test_jobs),
 	    TEST(test_feeds),
+	    TEST(test_digests),
+	    TEST(test_digest_second_handle),
 	    /* PostgreSQL only (several engines at once): the last 3, left out for SQLite */
 	    TEST(test_claim_concurrent),
 	    TEST(test_claim_rolled_back),
