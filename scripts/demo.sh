@@ -99,6 +99,67 @@ bulletin post status "$post"
 n=$(find demo-data/outbox/new -type f | wc -l)
 printf '\ndemo: %s messages in demo-data/outbox/new; the first one:\n\n' "$n"
 sed -n '1,40p' "$(find demo-data/outbox/new -type f | sort | head -n 1)"
+# ---- feeds to email, and a digest (issue 6) ----
+# A real feed from the test corpora (rsparser/rubenerd.rss), else our sample,
+# served on loopback by Python's http.server. It is served first without its
+# newest item: the first poll marks the items there as seen (no backlog
+# blast); then the newest item "appears" and becomes an alert for the
+# instant subscribers, and one subscriber, switched to a daily digest, gets
+# it in the digest.
+corpora=""
+for c in ../shared/corpora "$(git remote get-url origin 2>/dev/null || true)/../shared/corpora"; do
+	if [ -f "$c/real-feeds/rsparser/rubenerd.rss" ]; then
+		corpora=$c
+		break
+	fi
+done
+sample=${corpora:+$corpora/real-feeds/rsparser/rubenerd.rss}
+sample=${sample:-examples/feed.rss}
+mkdir -p demo-data/feed
+# the feed without its first (newest) <item>
+python3 - "$sample" demo-data/feed/sample.rss <<'PY'
+import re, sys
+data = open(sys.argv[1], "rb").read()
+m = re.search(rb"<item[\s>].*?</item>\s*", data, re.S)
+open(sys.argv[2], "wb").write(data[:m.start()] + data[m.end():] if m else data)
+PY
+feed_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server --bind 127.0.0.1 --directory demo-data/feed "$feed_port" \
+	>demo-data/feed-server.log 2>&1 &
+feed_server=$!
+trap 'kill $feed_server 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+	curl -sf -o /dev/null "http://127.0.0.1:$feed_port/sample.rss" && break
+	sleep 0.1
+done
+cat >>demo-data/bulletin.conf <<'CONF'
+# The demo's sample feed is served on 127.0.0.1: allow loopback feed URLs
+# (off by default: the fetcher refuses private addresses).
+feed_allow_private = on
+CONF
+printf '\ndemo: serving %s as http://127.0.0.1:%s/sample.rss\n' "$sample" "$feed_port"
+bulletin subscriber set dana.diaz@example.com --list news --mode daily
+bulletin feed add "http://127.0.0.1:$feed_port/sample.rss" --list news --every 5m
+bulletin feed poll 1
+cp "$sample" demo-data/feed/sample.rss
+touch demo-data/feed/sample.rss
+printf '\ndemo: the feed now has one more item\n'
+before=$(find demo-data/outbox/new -type f | wc -l)
+bulletin feed poll 1 --send
+bulletin feed ls
+alert=$(grep -l '^X-Bulletin-Post: ' $(find demo-data/outbox/new -type f -newer demo-data/feed/sample.rss) |
+	head -n 1 || true)
+after=$(find demo-data/outbox/new -type f | wc -l)
+printf '\ndemo: the new item went out as an alert: %s messages; the first one:\n\n' \
+	"$((after - before))"
+[ -n "$alert" ] && sed -n '1,12p;/^Content-Type: text\/plain/,/^--/p' "$alert" | head -n 60
+# A period ends before its last second: let the alert's second pass.
+sleep 1
+bulletin digest run --now --mode daily
+digest=$(grep -l '^To: .*dana.diaz@example.com' $(find demo-data/outbox/new -type f) |
+	xargs -r grep -l -i 'digest' | tail -n 1 || true)
+printf '\ndemo: Dana takes the list as a daily digest; her digest:\n\n'
+[ -n "$digest" ] && sed -n '1,12p;/^Content-Type: text\/plain/,/^--/p' "$digest" | head -n 60
 bulletin list create local --name "Harbour Town news" --optin single \
 	--description "What happens in town, once a day."
 # prefix: how to run commands on the demo's database, said last.
@@ -133,4 +194,5 @@ http://$listen/api/v1/ (docs/api.md).
 MSG
 prefix " (in another terminal while it serves)"
 show bulletin --config demo-data/bulletin.conf serve
-exec build/bulletin --config demo-data/bulletin.conf serve
+# Not exec: the sample feed's server stops with it (the trap above).
+build/bulletin --config demo-data/bulletin.conf serve
