@@ -257,7 +257,7 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 			return BL_EXIT_INPUT;
 		}
 		/* What the composer will compile: the HTML and text the Markdown becomes. */
-		int rc = bl_post_body_check(body, len, body_file, &d);
+		int rc = bl_post_body_check(BL_POST_FORMAT_MARKDOWN, body, len, body_file, &d);
 		if (rc) {
 			bl_cli_error("%s", d.msg);
 			free(body);
@@ -436,6 +436,8 @@ static int cmd_show(struct bl_cli *cli, int argc, char **argv)
 		printf("id:        %lld\n", (long long)p.id);
 		if (p.kind != BL_POST_KIND_POST)
 			printf("kind:      %s\n", bl_post_kind_name(p.kind));
+		if (p.format != BL_POST_FORMAT_MARKDOWN)
+			printf("format:    %s\n", bl_post_format_name(p.format));
 		printf("subject:   %s\n", p.subject);
 		printf("status:    %s%s%s\n", bl_post_status_name(p.status),
 		       *p.pause_reason ? ": " : "", p.pause_reason);

@@ -129,6 +129,7 @@ json_t *bl_json_post(const struct bl_post *p, const char *const *slugs, size_t n
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_integer(p->id));
 	json_object_set_new(o, "kind", json_string(bl_post_kind_name(p->kind)));
+	json_object_set_new(o, "format", json_string(bl_post_format_name(p->format)));
 	json_object_set_new(o, "subject", str(p->subject));
 	json_object_set_new(o, "status", json_string(bl_post_status_name(p->status)));
 	json_object_set_new(o, "priority", json_string(bl_priority_name(p->priority)));

@@ -30,7 +30,7 @@ json_t *bl_json_subscription(const struct bl_subscription *s);
 /* {"kind","list"(or null),"at","ip","user_agent","source"} */
 json_t *bl_json_consent(const struct bl_consent *c);
 
-/* {"id","kind","subject","status","priority","from","lists"(array of slugs, when
+/* {"id","kind","format","subject","status","priority","from","lists"(array of slugs, when
  *  @slugs is not NULL),"pause_reason","created_at","scheduled_at","started_at",
  *  "finished_at","total"}; the body is not included (callers add "body"). */
 json_t *bl_json_post(const struct bl_post *p, const char *const *slugs, size_t n_slugs);

@@ -19,6 +19,7 @@ static const char *const consent_names[] = {"signup", "confirm",    "unsubscribe
 static const char *const post_status_names[] = {"draft",  "scheduled", "sending",
                                                 "paused", "sent",      "cancelled"};
 static const char *const post_kind_names[] = {"post", "confirm", "digest"};
+static const char *const post_format_names[] = {"markdown", "html"};
 static const char *const role_names[] = {"viewer", "editor", "admin"};
 static const char *const priority_names[] = {"normal", "breaking", "transactional"};
 static const char *const delivery_state_names[] = {"pending",  "claimed", "accepted",
@@ -65,6 +66,7 @@ DEFINE(bl_consent_kind, consent_kind, consent_names)
 DEFINE(bl_post_status, post_status, post_status_names)
 DEFINE(bl_delivery_state, delivery_state, delivery_state_names)
 DEFINE(bl_post_kind, post_kind, post_kind_names)
+DEFINE(bl_post_format, post_format, post_format_names)
 DEFINE(bl_role, role, role_names)
 
 const char *bl_priority_name(enum bl_priority v)

@@ -170,12 +170,21 @@ enum bl_post_kind {
 const char *bl_post_kind_name(enum bl_post_kind v);
 int bl_post_kind_parse(const char *s, enum bl_post_kind *out);
 
+/* What a post's body is (schema 6, posts.format): a publisher's Markdown with Mustache tags,
+ * rendered per subscriber; or HTML already sanitised (src/feed/sanitize.h, a feed item's
+ * content), put into the layout as it is and never a template. */
+enum bl_post_format { BL_POST_FORMAT_MARKDOWN, BL_POST_FORMAT_HTML };
+/* "markdown"/"html" */
+const char *bl_post_format_name(enum bl_post_format v);
+int bl_post_format_parse(const char *s, enum bl_post_format *out);
+
 struct bl_post {
 	int64_t id;
 	enum bl_post_kind kind;
-	char *subject;     /* UTF-8, no CR/LF/NUL */
-	char *body;        /* Markdown + Mustache */
-	char *from_header; /* "Name <addr>" or "addr"; "" = the config's `from` */
+	enum bl_post_format format; /* of the body */
+	char *subject;              /* UTF-8, no CR/LF/NUL */
+	char *body;                 /* Markdown + Mustache, or sanitised HTML (format) */
+	char *from_header;          /* "Name <addr>" or "addr"; "" = the config's `from` */
 	enum bl_priority priority;
 	enum bl_post_status status;
 	char *pause_reason; /* why paused ("" when not) */

@@ -2091,6 +2091,7 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 	}
 	const char *action = field(a, "action");
 	p.id = existing ? existing->id : 0;
+	p.format = existing ? existing->format : BL_POST_FORMAT_MARKDOWN;
 	p.subject = (char *)field(a, "subject");
 	p.body = body;
 	p.priority =
@@ -2140,7 +2141,7 @@ static void composer_save(struct bl_http_req *req, struct bl_http_resp *resp, st
 		err = "The body is over 1 MiB.";
 	} else if (ids.n == 0) {
 		err = "Choose at least one list.";
-	} else if (bl_post_body_check(body, strlen(body), "body", &d)) {
+	} else if (bl_post_body_check(p.format, body, strlen(body), "body", &d)) {
 		err = body_error(&d, errbuf, sizeof(errbuf));
 	} else if (!err && (strcmp(action, "schedule") == 0 || strcmp(action, "send") == 0) &&
 	           !sendable(req, &p, la.v, la.n, errbuf, sizeof(errbuf))) {
@@ -2649,7 +2650,7 @@ static int body_refused(struct bl_http_req *req, struct bl_http_resp *resp, stru
 	struct bl_diag d;
 	char msg[BL_DIAG_MAX + 128], why[BL_DIAG_MAX + 64];
 	const char *body = p->body ? p->body : "";
-	if (!bl_post_body_check(body, strlen(body), "body", &d))
+	if (!bl_post_body_check(p->format, body, strlen(body), "body", &d))
 		return 0;
 	snprintf(msg, sizeof(msg), "%s. Edit the post first.", body_error(&d, why, sizeof(why)));
 	admin_error(req, resp, &a->p, 422, what, msg);

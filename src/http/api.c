@@ -1489,8 +1489,9 @@ static void posts_get(struct bl_api_call *c)
 }
 
 /* The body as `post create` checks it: UTF-8 without NUL, at most
- * BL_BODY_MAX bytes, Markdown that converts and Mustache that compiles. */
-static void check_body(json_t *errs, const char *body)
+ * BL_BODY_MAX bytes, Markdown that converts and Mustache that compiles (a
+ * post of @format html: only UTF-8 without NUL). */
+static void check_body(json_t *errs, const char *body, enum bl_post_format format)
 {
 	size_t len = strlen(body), bad;
 	if (len > BL_BODY_MAX) {
@@ -1504,7 +1505,7 @@ static void check_body(json_t *errs, const char *body)
 		return;
 	}
 	struct bl_diag d;
-	int rc = bl_post_body_check(body, len, "body", &d);
+	int rc = bl_post_body_check(format, body, len, "body", &d);
 	if (rc) {
 		/* A template's message starts with its name, "body:LINE: ...". */
 		const char *m = strncmp(d.msg, "body:", 5) == 0 ? d.msg + 5 : d.msg;
@@ -1584,7 +1585,7 @@ static void post_fields(struct bl_api_call *c, json_t *errs, struct bl_post *p, 
 			field_err(errs, "/body",
 			          "The `body` field must be a string without NUL characters.");
 		} else {
-			check_body(errs, json_string_value(bv));
+			check_body(errs, json_string_value(bv), p->format);
 			p->body = (char *)(uintptr_t)json_string_value(bv);
 		}
 	} else if (create) {

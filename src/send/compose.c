@@ -7,6 +7,7 @@
 #include "send/compose.h"
 
 #include "core/address.h"
+#include "feed/sanitize.h"
 #include "mime/message.h"
 #include "render/markdown.h"
 #include "tmpl/tmpl.h"
@@ -55,6 +56,7 @@ struct bl_composer {
 	struct bl_digest digest;
 	struct excerpt *excerpts; /* per post of the digest, made on first use */
 	size_t n_excerpts;
+	char *html_body, *text_body;    /* format html: the bodies as they go in; NULL otherwise */
 	struct bl_buf body, html, text; /* scratch, reused per message */
 };
 
@@ -73,7 +75,8 @@ int64_t bl_composer_post_id(const struct bl_composer *c)
 	return c->post_id;
 }
 
-int bl_post_body_check(const char *body, size_t len, const char *name, struct bl_diag *d)
+int bl_post_body_check(enum bl_post_format format, const char *body, size_t len, const char *name,
+                       struct bl_diag *d)
 {
 	char *html = NULL, *text = NULL;
 	struct bl_tmpl *t = NULL;
@@ -83,6 +86,8 @@ int bl_post_body_check(const char *body, size_t len, const char *name, struct bl
 	if (!bl_utf8_valid(body, len, &bad))
 		return bl_diag_set(d, BL_EINVAL, "%s is not UTF-8 (bad byte at offset %zu)", name,
 		                   bad);
+	if (format == BL_POST_FORMAT_HTML)
+		return 0;
 	/* the body itself first: its error lines are the lines the author wrote */
 	int rc = bl_tmpl_compile(body, len, name, &t, d);
 	bl_tmpl_destroy(t);
@@ -237,6 +242,31 @@ static int domain_setting(const char *name, const char *value, const char *fallb
 	return 0;
 }
 
+/*
+ * The two bodies of a post of format html: its HTML sanitised once more (it
+ * was when the feed item became a post; a body edited since, or written by
+ * an older version, gets the same allowlist; no base URL: the feed's
+ * relative URLs were resolved then) and the text rendering of that. Both
+ * malloc'd. Neither is a template.
+ */
+static int html_bodies(const char *body, char **html, char **text, struct bl_diag *d)
+{
+	struct bl_buf h, t;
+	bl_buf_init(&h, BL_MESSAGE_MAX);
+	bl_buf_init(&t, BL_MESSAGE_MAX);
+	int rc = bl_html_sanitize(body, strlen(body), NULL, &h, d);
+	if (!rc && bl_html_to_text(bl_buf_str(&h), h.len, &t))
+		rc = bl_diag_set(d, BL_ELIMIT, "the post's text rendering is too large");
+	if (rc) {
+		bl_buf_finish(&h);
+		bl_buf_finish(&t);
+		return rc;
+	}
+	*html = bl_buf_take(&h);
+	*text = bl_buf_take(&t);
+	return 0;
+}
+
 void bl_composer_destroy(struct bl_composer *c)
 {
 	if (!c)
@@ -250,6 +280,8 @@ void bl_composer_destroy(struct bl_composer *c)
 	for (size_t i = 0; i < c->n_excerpts; i++)
 		free(c->excerpts[i].text);
 	free(c->excerpts);
+	free(c->html_body);
+	free(c->text_body);
 	bl_tmpl_destroy(c->body_html);
 	bl_tmpl_destroy(c->body_text);
 	bl_tmpl_destroy(c->layout_html);
@@ -325,11 +357,16 @@ int bl_composer_create(const struct bl_compose_opts *o, const struct bl_post *p,
 		*out = c;
 		return 0;
 	}
-	if ((rc = bl_markdown_render(p->body, strlen(p->body), &html, &text, d)))
-		goto fail;
-	if ((rc = bl_tmpl_compile(html, strlen(html), "body", &c->body_html, d)) ||
-	    (rc = bl_tmpl_compile(text, strlen(text), "body", &c->body_text, d)))
-		goto fail;
+	if (p->format == BL_POST_FORMAT_HTML) {
+		if ((rc = html_bodies(p->body, &c->html_body, &c->text_body, d)))
+			goto fail;
+	} else {
+		if ((rc = bl_markdown_render(p->body, strlen(p->body), &html, &text, d)))
+			goto fail;
+		if ((rc = bl_tmpl_compile(html, strlen(html), "body", &c->body_html, d)) ||
+		    (rc = bl_tmpl_compile(text, strlen(text), "body", &c->body_text, d)))
+			goto fail;
+	}
 	e = template_named("email.html.mustache");
 	if ((rc = bl_tmpl_compile(e->data, e->size, e->name, &c->layout_html, d)))
 		goto fail;
@@ -477,6 +514,7 @@ out:
 /* One post of a subscriber's digest, copied out of the store's walk. */
 struct digest_entry {
 	int64_t post_id, list_id;
+	enum bl_post_format format;
 	char *subject, *body, *list_slug, *list_name;
 };
 
@@ -495,6 +533,7 @@ static int collect_entry(void *arg, const struct bl_digest_item *it)
 	es->v[es->n++] = (struct digest_entry){
 	    .post_id = it->post->id,
 	    .list_id = it->list_id,
+	    .format = it->post->format,
 	    .subject = bl_xstrdup(it->post->subject),
 	    .body = bl_xstrdup(it->post->body),
 	    .list_slug = bl_xstrdup(it->list_slug),
@@ -529,10 +568,20 @@ static const char *excerpt_of(struct bl_composer *c, const struct digest_entry *
 	struct bl_diag d;
 	struct bl_buf out;
 	bl_buf_init(&out, 4 * EXCERPT_MAX);
-	if (bl_markdown_render(e->body, strlen(e->body), &html, &text, &d) == 0) {
+	int rendered;
+	if (e->format == BL_POST_FORMAT_HTML) {
+		/* a feed item's HTML: its text, never a template */
+		struct bl_buf t;
+		bl_buf_init(&t, 0);
+		rendered = bl_html_to_text(e->body, strlen(e->body), &t) == 0;
+		text = bl_buf_take(&t);
+	} else {
+		rendered = bl_markdown_render(e->body, strlen(e->body), &html, &text, &d) == 0;
+	}
+	if (rendered) {
 		int space = 1;
 		for (const char *p = text; *p && out.len < 2 * EXCERPT_MAX; p++) {
-			if (p[0] == '{' && p[1] == '{') {
+			if (e->format != BL_POST_FORMAT_HTML && p[0] == '{' && p[1] == '{') {
 				const char *end = strstr(p, "}}");
 				if (end) {
 					p = end + 1;
@@ -789,16 +838,27 @@ int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now,
 	bl_buf_reset(&c->body);
 	bl_buf_reset(&c->html);
 	bl_buf_reset(&c->text);
-	if ((rc = bl_tmpl_render(c->body_html, data, BL_TMPL_ESCAPE_HTML, NULL, NULL, &c->body, d)))
-		goto out;
-	bl_tval_set(data, "body", bl_tval_stringn(bl_buf_str(&c->body), c->body.len));
+	/* A body of format html is no template: it goes into the layout as it is. */
+	if (c->html_body) {
+		bl_tval_set(data, "body", bl_tval_string(c->html_body));
+	} else {
+		if ((rc = bl_tmpl_render(c->body_html, data, BL_TMPL_ESCAPE_HTML, NULL, NULL,
+		                         &c->body, d)))
+			goto out;
+		bl_tval_set(data, "body", bl_tval_stringn(bl_buf_str(&c->body), c->body.len));
+	}
 	if ((rc = bl_tmpl_render(c->layout_html, data, BL_TMPL_ESCAPE_HTML, NULL, NULL, &c->html,
 	                         d)))
 		goto out;
 	bl_buf_reset(&c->body);
-	if ((rc = bl_tmpl_render(c->body_text, data, BL_TMPL_ESCAPE_NONE, NULL, NULL, &c->body, d)))
-		goto out;
-	bl_tval_set(data, "body", bl_tval_stringn(bl_buf_str(&c->body), c->body.len));
+	if (c->text_body) {
+		bl_tval_set(data, "body", bl_tval_string(c->text_body));
+	} else {
+		if ((rc = bl_tmpl_render(c->body_text, data, BL_TMPL_ESCAPE_NONE, NULL, NULL,
+		                         &c->body, d)))
+			goto out;
+		bl_tval_set(data, "body", bl_tval_stringn(bl_buf_str(&c->body), c->body.len));
+	}
 	if ((rc = bl_tmpl_render(c->layout_text, data, BL_TMPL_ESCAPE_NONE, NULL, NULL, &c->text,
 	                         d)))
 		goto out;
@@ -902,6 +962,20 @@ int bl_post_web_html(const struct bl_post *p, const char *public_url, const char
 
 	while (len && public_url[len - 1] == '/')
 		len--;
+	if (p->format == BL_POST_FORMAT_HTML) {
+		/* Not a template: sanitised (as for mail), its headings moved down, as it is. */
+		struct bl_buf h;
+		bl_buf_init(&h, BL_MESSAGE_MAX);
+		if ((rc = bl_html_sanitize(p->body, strlen(p->body), NULL, &h, d)) == 0) {
+			html = bl_buf_take(&h);
+			shift_headings(html);
+			if (bl_buf_adds(out, html))
+				rc = bl_diag_set(d, BL_ELIMIT, "the post's HTML does not fit");
+			free(html);
+		}
+		bl_buf_finish(&h);
+		return rc;
+	}
 	if ((rc = bl_markdown_render(p->body, strlen(p->body), &html, &text, d)))
 		return rc;
 	free(text);

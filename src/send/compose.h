@@ -2,7 +2,9 @@
  * Composing a post's messages: one composer per post turns a claimed
  * delivery row into the exact bytes a subscriber gets, and its VERP
  * envelope sender. The Markdown body is converted once (src/render) into an
- * HTML and a text template; each message renders those templates and the
+ * HTML and a text template; a body of format html (a feed item's) is
+ * sanitised once more (src/feed/sanitize.h) and rendered as text, and is no
+ * template: `{{` in it stays text. Each message renders those and the
  * layout templates (templates/email.{html,txt}.mustache, compiled into the
  * binary) over the subscriber's data, then builds the MIME message
  * (src/mime). Used by the delivery engine and `post preview`. Data names
@@ -75,8 +77,9 @@ int bl_sender_parse(const char *from, unsigned flags, char *name, size_t name_si
 /*
  * bl_composer_create - prepare post @p (its body and subject; its own
  * from_header when set, else @o->from) for the @n_lists lists in @lists
- * (borrowed for the composer's life). Converts the Markdown, compiles the
- * templates. Returns 0 with *@out set (free with bl_composer_destroy);
+ * (borrowed for the composer's life). Converts the Markdown and compiles
+ * the templates (format html: sanitises the HTML and renders its text).
+ * Returns 0 with *@out set (free with bl_composer_destroy);
  * -BL_EINVAL with @d saying what is wrong (no sender configured, a
  * malformed sender or public_url, a template syntax error with its line).
  */
@@ -111,15 +114,18 @@ const char *bl_composer_last_html(const struct bl_composer *c);
 const char *bl_composer_last_text(const struct bl_composer *c);
 
 /*
- * bl_post_body_check - whether post body @body (@len bytes, Markdown with
- * Mustache tags) will compose: no NUL byte, UTF-8, Markdown that converts,
- * and Mustache that compiles in the body itself and in the HTML and text
- * the Markdown becomes (what bl_composer_create compiles). @name names the
- * body in messages ("body", a file name). The one check of `post create`,
- * the API and the admin composer. Returns 0, or -BL_EINVAL with @d saying
- * what is wrong, a template error with its line ("body:3: ...").
+ * bl_post_body_check - whether post body @body (@len bytes) of @format will
+ * compose: no NUL byte, UTF-8; for Markdown (with Mustache tags) also
+ * Markdown that converts, and Mustache that compiles in the body itself
+ * and in the HTML and text the Markdown becomes (what bl_composer_create
+ * compiles). An HTML body is no template and is sanitised when composed:
+ * nothing more to check. @name names the body in messages ("body", a file
+ * name). The one check of `post create`, the API and the admin composer.
+ * Returns 0, or -BL_EINVAL with @d saying what is wrong, a template error
+ * with its line ("body:3: ...").
  */
-int bl_post_body_check(const char *body, size_t len, const char *name, struct bl_diag *d);
+int bl_post_body_check(enum bl_post_format format, const char *body, size_t len, const char *name,
+                       struct bl_diag *d);
 
 /* bl_composer_post_id - the post @c composes. */
 int64_t bl_composer_post_id(const struct bl_composer *c);
@@ -149,7 +155,9 @@ int bl_archive_slug(const char *subject, char out[BL_ARCHIVE_SLUG_MAX + 1]);
 
 /*
  * bl_post_web_html - the body of post @p as HTML for the web archive and
- * the feeds, appended to @out: the Markdown converted as for mail (cmark,
+ * the feeds, appended to @out. A post of format html: its HTML sanitised as
+ * for mail, headings moved one level down, no template. Markdown: converted
+ * as for mail (cmark,
  * safe mode), headings moved one level down (<h1> becomes <h2>: the page's
  * own heading is the subject; <h6> stays), then rendered as a Mustache
  * template over data without a subscriber: post.subject, post.id,

@@ -2020,7 +2020,7 @@ static int pg_export_each(struct bl_store *s, int64_t list_id, int with_events, 
 #define POST_COLS \
 	"id, subject, body, from_header, priority, status, pause_reason, auto_paused, " \
 	EPOCH("created_at") ", " EPOCH("scheduled_at") ", " EPOCH("started_at") ", " \
-	EPOCH("finished_at") ", total, in_doubt, kind"
+	EPOCH("finished_at") ", total, in_doubt, kind, format"
 /* SQL: the bit of post status column @c, as in enum bl_post_status. */
 #define STATUS_BIT(c) \
 	"CASE " c " WHEN 'draft' THEN 0 WHEN 'scheduled' THEN 1 WHEN 'sending' THEN 2 " \
@@ -2084,6 +2084,9 @@ static int read_post(struct pg_store *p, const PGresult *r, int row, struct bl_p
 	const char *kind = PQgetvalue(r, row, 14);
 	if (bl_post_kind_parse(kind, &post.kind))
 		return bad_value(p, "post kind", kind);
+	const char *format = PQgetvalue(r, row, 15);
+	if (bl_post_format_parse(format, &post.format))
+		return bad_value(p, "post format", format);
 	post.subject = get_str(r, row, 1, 1);
 	post.body = get_str(r, row, 2, 1);
 	post.from_header = get_str(r, row, 3, 1);
@@ -2130,18 +2133,19 @@ static int post_create(struct pg_store *p, const struct bl_post *post, const int
 		                        bl_buf_str(&ids),
 		                        bl_post_kind_name(post->kind),
 		                        id_param(stb, post->started_at),
-		                        num(tb, post->total)};
+		                        num(tb, post->total),
+		                        bl_post_format_name(post->format)};
 		res = run(
 		    p, "post_create",
 		    "WITH p AS (INSERT INTO posts (subject, body, from_header, priority, status, "
-		    "pause_reason, auto_paused, created_at, scheduled_at, kind, started_at, total) "
-		    "VALUES ($1, $2, $3, $4::integer, $5, $6, $7::boolean, "
+		    "pause_reason, auto_paused, created_at, scheduled_at, kind, started_at, total, "
+		    "format) VALUES ($1, $2, $3, $4::integer, $5, $6, $7::boolean, "
 		    "to_timestamp($8::bigint), to_timestamp($9::bigint), $11, "
-		    "to_timestamp($12::bigint), $13::bigint) RETURNING id), "
+		    "to_timestamp($12::bigint), $13::bigint, $14) RETURNING id), "
 		    "l AS (INSERT INTO post_lists (post_id, list_id) "
 		    "SELECT DISTINCT p.id, t.i FROM p, unnest($10::bigint[]) AS t(i)) "
 		    "SELECT id FROM p",
-		    13, params);
+		    14, params);
 		if (!res)
 			rc = -BL_ESTORE;
 		else
@@ -2165,6 +2169,9 @@ static int pg_post_create(struct bl_store *s, struct bl_post *post, const int64_
 	if ((unsigned)post->priority > BL_PRIORITY_TRANSACTIONAL)
 		return bl_store_set_error(s, BL_EINVAL, "unknown post priority %d",
 		                          (int)post->priority);
+	if ((unsigned)post->format > BL_POST_FORMAT_HTML)
+		return bl_store_set_error(s, BL_EINVAL, "unknown post format %d",
+		                          (int)post->format);
 	if (post->kind != BL_POST_KIND_POST)
 		return bl_store_set_error(s, BL_EINVAL,
 		                          "post_create makes posts of kind post only, not %s",
@@ -4049,12 +4056,18 @@ static int post_update(struct pg_store *p, const struct bl_post *post, const cha
 	if (rc)
 		return rc;
 	char ib[NUM_MAX], pb[NUM_MAX];
-	const char *params[] = {num(ib, post->id),     nz(post->subject),       nz(post->body),
-	                        nz(post->from_header), num(pb, post->priority), lists ? ids : NULL};
+	const char *params[] = {num(ib, post->id),
+	                        nz(post->subject),
+	                        nz(post->body),
+	                        nz(post->from_header),
+	                        num(pb, post->priority),
+	                        lists ? ids : NULL,
+	                        bl_post_format_name(post->format)};
 	/* The update locks the row: a post_queue or schedule_run at the same time waits. */
 	return changed_one(p, "post_update",
 	                   "WITH u AS (UPDATE posts SET subject = $2, body = $3, from_header = $4, "
-	                   "priority = $5::integer WHERE id = $1::bigint AND kind = 'post' "
+	                   "priority = $5::integer, format = $7 WHERE id = $1::bigint "
+	                   "AND kind = 'post' "
 	                   "AND status IN ('draft', 'scheduled') RETURNING id), "
 	                   /* CTEs share one snapshot: an old list kept is not deleted (the
 	                      insert's ON CONFLICT would skip it, leaving it out). */
@@ -4064,7 +4077,7 @@ static int post_update(struct pg_store *p, const struct bl_post *post, const cha
 	                   "SELECT DISTINCT u.id, t.i FROM u, unnest($6::bigint[]) AS t(i) "
 	                   "ON CONFLICT (post_id, list_id) DO NOTHING) "
 	                   "SELECT count(*) FROM u",
-	                   6, params);
+	                   7, params);
 }
 
 static int pg_post_update(struct bl_store *s, const struct bl_post *post, const int64_t *list_ids,
@@ -4074,6 +4087,9 @@ static int pg_post_update(struct bl_store *s, const struct bl_post *post, const 
 	if ((unsigned)post->priority > BL_PRIORITY_TRANSACTIONAL)
 		return bl_store_set_error(s, BL_EINVAL, "unknown post priority %d",
 		                          (int)post->priority);
+	if ((unsigned)post->format > BL_POST_FORMAT_HTML)
+		return bl_store_set_error(s, BL_EINVAL, "unknown post format %d",
+		                          (int)post->format);
 	if (n_lists > 0 && !list_ids)
 		return bl_store_set_error(s, BL_EINVAL, "post_update: %zu lists missing", n_lists);
 	struct bl_buf ids;
@@ -4601,7 +4617,8 @@ static int pg_digest_posts(struct bl_store *s, int64_t digest_post_id, int64_t s
 	    pg(s), "digest_posts",
 	    "SELECT p.id, p.subject, p.body, " EPOCH("p.created_at") ", " EPOCH(
 	        "p.started_at") ", "
-	                        "p.status, m.lid, l.slug, l.name FROM (SELECT p.id AS pid, "
+	                        "p.status, m.lid, l.slug, l.name, p.format FROM (SELECT p.id AS "
+	                        "pid, "
 	                        "min(pl.list_id) AS lid "
 	                        "FROM digests g JOIN posts p ON p.kind = 'post' JOIN post_lists pl "
 	                        "ON pl.post_id = p.id "
@@ -4627,6 +4644,7 @@ static int pg_digest_posts(struct bl_store *s, int64_t digest_post_id, int64_t s
 		post.created_at = get_i64(res, i, 3);
 		post.started_at = get_i64(res, i, 4);
 		bl_post_status_parse(PQgetvalue(res, i, 5), &post.status);
+		bl_post_format_parse(PQgetvalue(res, i, 9), &post.format);
 		struct bl_digest_item it = {.post = &post,
 		                            .list_id = get_i64(res, i, 6),
 		                            .list_slug = PQgetvalue(res, i, 7),

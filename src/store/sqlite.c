@@ -218,7 +218,7 @@ enum stmt {
 #define POST_COLS                                                                                  \
 	"id, subject, body, from_header, priority, status, pause_reason, auto_paused, "            \
 	"created_at, "                                                                             \
-	"scheduled_at, started_at, finished_at, total, in_doubt, kind"
+	"scheduled_at, started_at, finished_at, total, in_doubt, kind, format"
 #define DELIVERY_COLS                                                                              \
 	"d.id, d.post_id, d.subscriber_id, coalesce(s.email, ''), d.state, d.attempts, "           \
 	"d.in_doubt, d.code, d.reply, d.queue_id, d.relay, d.updated_at, d.next_try"
@@ -420,8 +420,8 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_RELEASE] = "RELEASE op",
     [ST_POST_CREATE] = "INSERT INTO posts (subject, body, from_header, priority, status, "
                        "pause_reason, auto_paused, created_at, scheduled_at, kind, "
-                       "started_at, total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                       "nullif(?9, 0), ?10, nullif(?11, 0), ?12)",
+                       "started_at, total, format) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                       "nullif(?9, 0), ?10, nullif(?11, 0), ?12, ?13)",
     [ST_LIST_EXISTS] = "SELECT 1 FROM lists WHERE id = ?1",
     [ST_POST_LIST_ADD] = "INSERT INTO post_lists (post_id, list_id) VALUES (?1, ?2) "
                          "ON CONFLICT DO NOTHING",
@@ -551,7 +551,7 @@ static const char *const sql_text[ST_COUNT] = {
                       "WHERE post_id = ?1",
     [ST_DIGEST_POSTS] =
         "SELECT p.id, p.subject, p.body, p.created_at, p.started_at, p.status, m.lid, "
-        "l.slug, l.name FROM (SELECT p.id AS pid, min(pl.list_id) AS lid FROM digests g "
+        "l.slug, l.name, p.format FROM (SELECT p.id AS pid, min(pl.list_id) AS lid FROM digests g "
         "JOIN posts p ON p.kind = 'post' JOIN post_lists pl ON pl.post_id = p.id "
         "JOIN subscriptions x ON x.subscriber_id = ?2 "
         "AND " DIGEST_SET(
@@ -697,7 +697,7 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_POST_PAGE] = "SELECT " POST_COLS " FROM posts WHERE kind = ?1 AND id < ?2 "
                      "ORDER BY id DESC LIMIT ?3",
     [ST_POST_UPDATE] = "UPDATE posts SET subject = ?2, body = ?3, from_header = ?4, "
-                       "priority = ?5 WHERE id = ?1",
+                       "priority = ?5, format = ?6 WHERE id = ?1",
     [ST_POST_LISTS_CLEAR] = "DELETE FROM post_lists WHERE post_id = ?1",
     [ST_POST_SCHEDULE] = "UPDATE posts SET status = CASE WHEN ?2 = 0 THEN 'draft' "
                          "ELSE 'scheduled' END, scheduled_at = nullif(?2, 0), "
@@ -2208,6 +2208,7 @@ static int post_create(struct sqlite_store *s, const struct bl_post *p, const in
 	bind_text(st, 10, bl_post_kind_name(p->kind));
 	sqlite3_bind_int64(st, 11, p->started_at);
 	sqlite3_bind_int64(st, 12, p->total);
+	bind_text(st, 13, bl_post_format_name(p->format));
 	if ((rc = exec_stmt(s, st, "creating a post")))
 		return rc;
 	int64_t id = sqlite3_last_insert_rowid(s->db);
@@ -2236,6 +2237,9 @@ static int sq_post_create(struct bl_store *base, struct bl_post *p, const int64_
 	if ((unsigned)p->priority > BL_PRIORITY_TRANSACTIONAL)
 		return bl_store_set_error(base, BL_EINVAL, "unknown post priority %d",
 		                          (int)p->priority);
+	if ((unsigned)p->format > BL_POST_FORMAT_HTML)
+		return bl_store_set_error(base, BL_EINVAL, "unknown post format %d",
+		                          (int)p->format);
 	if (p->kind != BL_POST_KIND_POST)
 		return bl_store_set_error(base, BL_EINVAL,
 		                          "post_create makes posts of kind post only, not %s",
@@ -2273,6 +2277,7 @@ static void read_post(sqlite3_stmt *st, struct bl_post *p)
 	p->total = sqlite3_column_int64(st, 12);
 	p->in_doubt = sqlite3_column_int64(st, 13);
 	bl_post_kind_parse(col_text(st, 14), &p->kind);
+	bl_post_format_parse(col_text(st, 15), &p->format);
 }
 
 static int sq_post_get(struct bl_store *base, int64_t id, struct bl_post *out)
@@ -4262,6 +4267,7 @@ static int post_update(struct sqlite_store *s, const struct bl_post *p, const in
 	bind_text(st, 3, p->body ? p->body : "");
 	bind_text(st, 4, p->from_header ? p->from_header : "");
 	sqlite3_bind_int(st, 5, (int)p->priority);
+	bind_text(st, 6, bl_post_format_name(p->format));
 	if ((rc = exec_stmt(s, st, "changing a post")))
 		return rc;
 	if (n_lists == 0)
@@ -4286,6 +4292,9 @@ static int sq_post_update(struct bl_store *base, const struct bl_post *p, const 
 	if ((unsigned)p->priority > BL_PRIORITY_TRANSACTIONAL)
 		return bl_store_set_error(base, BL_EINVAL, "unknown post priority %d",
 		                          (int)p->priority);
+	if ((unsigned)p->format > BL_POST_FORMAT_HTML)
+		return bl_store_set_error(base, BL_EINVAL, "unknown post format %d",
+		                          (int)p->format);
 	if (n_lists > 0 && !list_ids)
 		return bl_store_set_error(base, BL_EINVAL, "post_update: %zu lists missing",
 		                          n_lists);
@@ -4818,6 +4827,7 @@ static int sq_digest_posts(struct bl_store *base, int64_t digest_post_id, int64_
 		p.created_at = sqlite3_column_int64(st, 3);
 		p.started_at = sqlite3_column_int64(st, 4);
 		bl_post_status_parse(col_text(st, 5), &p.status);
+		bl_post_format_parse(col_text(st, 9), &p.format);
 		struct bl_digest_item it = {.post = &p,
 		                            .list_id = sqlite3_column_int64(st, 6),
 		                            .list_slug = col_text(st, 7),

@@ -2907,6 +2907,99 @@ static const char *lists_of(struct fixture *fx, int64_t id, char *buf, size_t si
 	return buf;
 }
 
+/* What the format of a post's body is, seen by post_get */
+struct formats {
+	int n;
+	int64_t id[8];
+	enum bl_post_format format[8];
+	char body[8][64];
+};
+
+static int on_post_format(void *arg, const struct bl_post *p)
+{
+	struct formats *f = arg;
+	if (f->n < 8) {
+		f->id[f->n] = p->id;
+		f->format[f->n] = p->format;
+		snprintf(f->body[f->n], sizeof(f->body[f->n]), "%s", p->body);
+		f->n++;
+	}
+	return 0;
+}
+
+/* Post formats (schema 6): markdown by default; html written by post_create and
+ * post_update, read back by every read of a post (post_get, post_each, post_page,
+ * archive_each, archive_get); an unknown format is refused. */
+static void test_post_format(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t pub = make_list(fx, "pub");
+	add_subscriber(fx, "r@x.org", BL_SUBSCRIBER_ACTIVE, pub, BL_SUB_CONFIRMED, NOW);
+	int64_t md = make_post(fx, "markdown", BL_PRIORITY_NORMAL, &pub, 1);
+	static const char html_body[] = "<p>{{not a tag}} &amp; <b>bold</b></p>";
+	struct bl_post h = {.subject = "html",
+	                    .body = (char *)html_body,
+	                    .from_header = "",
+	                    .format = BL_POST_FORMAT_HTML};
+	OK(fx, OPS(fx)->post_create(fx->s, &h, &pub, 1));
+	struct bl_post got;
+	RC(fx, OPS(fx)->post_get(fx->s, md, &got), 1);
+	CHECK_STR("default format", bl_post_format_name(got.format), "markdown");
+	bl_post_clear(&got);
+	RC(fx, OPS(fx)->post_get(fx->s, h.id, &got), 1);
+	CHECK_STR("post_get format", bl_post_format_name(got.format), "html");
+	CHECK_STR("post_get html body", got.body, html_body);
+	bl_post_clear(&got);
+	CHECK_INT("stored as text", raw_int(fx, "SELECT count(*) FROM posts WHERE format = 'html'"),
+	          1);
+
+	struct formats f = {0};
+	OK(fx, OPS(fx)->post_each(fx->s, on_post_format, &f));
+	CHECK_INT("post_each posts", f.n, 2);
+	CHECK_INT("post_each: html first (newest)", f.id[0], h.id);
+	CHECK_STR("post_each format", bl_post_format_name(f.format[0]), "html");
+	CHECK_STR("post_each format", bl_post_format_name(f.format[1]), "markdown");
+	memset(&f, 0, sizeof(f));
+	OK(fx, OPS(fx)->post_page(fx->s, BL_POST_KIND_POST, 0, 10, on_post_format, &f));
+	CHECK_INT("post_page posts", f.n, 2);
+	CHECK_STR("post_page format", bl_post_format_name(f.format[0]), "html");
+	CHECK_STR("post_page body", f.body[0], html_body);
+
+	/* post_update writes the format: html becomes markdown and back */
+	struct bl_post u = {.id = md,
+	                    .subject = "now html",
+	                    .body = "<p>x</p>",
+	                    .from_header = "",
+	                    .format = BL_POST_FORMAT_HTML};
+	RC(fx, OPS(fx)->post_update(fx->s, &u, NULL, 0), 1);
+	RC(fx, OPS(fx)->post_get(fx->s, md, &got), 1);
+	CHECK_STR("post_update format", bl_post_format_name(got.format), "html");
+	bl_post_clear(&got);
+	u.format = BL_POST_FORMAT_MARKDOWN;
+	RC(fx, OPS(fx)->post_update(fx->s, &u, NULL, 0), 1);
+	RC(fx, OPS(fx)->post_get(fx->s, md, &got), 1);
+	CHECK_STR("post_update back", bl_post_format_name(got.format), "markdown");
+	bl_post_clear(&got);
+
+	/* the archive reads it too */
+	int64_t total;
+	RC(fx, OPS(fx)->post_queue(fx->s, h.id, NOW, &total), 1);
+	memset(&f, 0, sizeof(f));
+	RC(fx, OPS(fx)->archive_each(fx->s, 0, 0, 0, on_post_format, &f), 0);
+	CHECK_INT("archive posts", f.n, 1);
+	CHECK_STR("archive_each format", bl_post_format_name(f.format[0]), "html");
+	RC(fx, OPS(fx)->archive_get(fx->s, h.id, &got), 1);
+	CHECK_STR("archive_get format", bl_post_format_name(got.format), "html");
+	bl_post_clear(&got);
+
+	/* an unknown format: refused, nothing written */
+	struct bl_post bad = {.subject = "bad", .body = "", .from_header = "", .format = 7};
+	RC(fx, OPS(fx)->post_create(fx->s, &bad, &pub, 1), -BL_EINVAL);
+	u.format = 7;
+	RC(fx, OPS(fx)->post_update(fx->s, &u, NULL, 0), -BL_EINVAL);
+	CHECK_INT("posts after the refusals", raw_int(fx, "SELECT count(*) FROM posts"), 2);
+}
+
 /* Post kinds: post_create makes posts only; reads carry the kind; post_queue sends posts only. */
 static void test_post_kinds(void **state)
 {
@@ -6404,6 +6497,7 @@ int main(void)
 	    TEST_EMPTY(test_migrate_from_1),
 	    TEST(test_exchange_rate),
 	    TEST(test_post_kinds),
+	    TEST(test_post_format),
 	    TEST(test_archive),
 	    TEST(test_stats),
 	    TEST_EMPTY(test_migrate_from_2),
