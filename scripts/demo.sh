@@ -4,6 +4,10 @@
 # database, create a list, import examples/subscribers.csv into it, show it,
 # write a post (examples/post.md) and deliver it into the maildir outbox
 # demo-data/outbox (one file per subscriber, as the relay would get it).
+# Then feeds to email: a real feed (../shared/corpora/real-feeds, else
+# examples/feed.rss) is served on loopback; its newest item appears after
+# the first poll and goes out as an alert, and a subscriber switched to a
+# daily digest gets it in `bulletin digest run --now`.
 # Then it runs `bulletin serve` on DEMO_LISTEN (default 127.0.0.1:8080) until
 # Ctrl-C: subscribe in a browser and find the confirmation mail in the
 # outbox. It also makes an admin user with a generated password and prints
