@@ -9,7 +9,7 @@
  * (requests in progress finish), then the engine (messages in flight
  * finish), the job runner (an import stops after its batch; a runner
  * starts it over once its heartbeat is BL_JOB_TAKEOVER seconds old) and
- * the poller (after the fetch in progress), then exit 0.
+ * the poller (its fetch in progress is abandoned), then exit 0.
  */
 #include "cli/cli.h"
 
@@ -198,6 +198,7 @@ static void *feeds_main(void *arg)
 	struct feed_thread *t = arg;
 	struct bl_fetch_opts fo;
 	bl_web_fetch_opts(t->cli->config, &fo);
+	fo.stop = &stop_flag; /* a shutdown abandons the fetch in progress */
 	while (!stop_flag) {
 		struct bl_diag d;
 		int64_t ids[16];
@@ -218,6 +219,8 @@ static void *feeds_main(void *arg)
 				nap(1);
 			continue;
 		}
+		if (stop_flag)
+			break;
 		bl_error("the feed poller: %s; trying again in %d s", d.msg, ENGINE_RETRY);
 		nap(ENGINE_RETRY);
 		bl_store_close(t->store);

@@ -283,6 +283,15 @@ static char *dup_or_empty(const char *s)
 	return bl_xstrdup(s ? s : "");
 }
 
+/* libcurl's progress callback (about once a second, and on every chunk): a
+ * non-zero return abandons the transfer. @arg: the caller's stop flag. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return *(volatile sig_atomic_t *)arg != 0;
+}
+
 /* Turn the outcome of curl_easy_perform into 0 / -BL_E* and a message. */
 static int outcome(CURLcode cc, const struct fetch *f, const char *errbuf, const char *url,
                    const char *where, const char *redirect, long status, long timeout,
@@ -303,6 +312,8 @@ static int outcome(CURLcode cc, const struct fetch *f, const char *errbuf, const
 			                   "stopped reading it",
 			                   where, max_bytes);
 		break;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return bl_diag_set(d, BL_EIO, "%s: stopped (bulletin is shutting down)", where);
 	case CURLE_OPERATION_TIMEDOUT:
 		return bl_diag_set(d, BL_EIO, "%s: too slow: %s (feed_timeout is %ld s)", where,
 		                   why, timeout);
@@ -413,6 +424,11 @@ int bl_fetch(const char *url, const char *etag, const char *last_modified,
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &f);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	if (o->stop) {
+		curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(e, CURLOPT_XFERINFODATA, (void *)o->stop);
+	}
 
 	CURLcode cc = curl_easy_perform(e);
 

@@ -14,6 +14,7 @@
 #ifndef BL_FEED_FETCH_H
 #define BL_FEED_FETCH_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -44,6 +45,10 @@ struct bl_fetch_opts {
 	 * suite cannot reach (redirects from it to private targets must still
 	 * be refused). NULL in the program. */
 	const char *test_public_addr;
+	/* When not NULL: the transfer is abandoned soon after *stop becomes
+	 * non-zero (a server shutting down); the fetch then fails with -BL_EIO,
+	 * "stopped". */
+	volatile sig_atomic_t *stop;
 };
 
 /* What a fetch got. Every string is malloc'd; freed by bl_fetch_result_clear. */

@@ -338,6 +338,13 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 	struct bl_fetch_result res;
 	struct bl_diag fd;
 	rc = bl_fetch(f.url, f.etag, f.last_modified, fo, &res, &fd);
+	if (rc && fo && fo->stop && *fo->stop) {
+		/* shutting down: not the feed's failure, nothing recorded */
+		bl_diag_set(d, BL_EIO, "%s", fd.msg);
+		bl_fetch_result_clear(&res);
+		bl_feed_clear(&f);
+		return -BL_EIO;
+	}
 	if (rc) {
 		rc = record_failure(s, &f, now, rep, fd.msg, d);
 		bl_feed_clear(&f);

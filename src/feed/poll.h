@@ -59,7 +59,8 @@ int64_t bl_feed_next_poll(int64_t now, int64_t every, int64_t failures);
  * caller's clock) with fetch options @fo. Fills @rep. Returns 0 when the
  * poll ran: succeeded, or failed and the failure was recorded on the feed
  * (rep->failed, rep->error); -BL_ENOENT for no such feed; a store error
- * (-BL_ESTORE, -BL_EBUSY) with @d saying why (then nothing was recorded).
+ * (-BL_ESTORE, -BL_EBUSY) with @d saying why (then nothing was recorded);
+ * -BL_EIO when @fo->stop was set during the fetch (nothing recorded).
  */
 int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts *fo, int64_t now,
                  struct bl_feed_poll_report *rep, struct bl_diag *d);
