@@ -12,7 +12,9 @@
 
 static const char usage[] =
     "usage: bulletin list create SLUG --name NAME [--optin double|single] [--private]\n"
-    "                            [--description TEXT] [--json]\n"
+    "                            [--description TEXT] [--breaking-digest on|off] [--json]\n"
+    "       bulletin list update SLUG [--name NAME] [--description TEXT]\n"
+    "                            [--breaking-digest on|off] [--json]\n"
     "       bulletin list ls [--json]\n"
     "       bulletin list show SLUG [--json]\n"
     "       bulletin list rm SLUG\n"
@@ -25,8 +27,12 @@ static const char usage[] =
     "                  single: subscribed at once\n"
     "  --private       not shown on the public pages\n"
     "  --description   one paragraph shown on the signup page\n"
+    "  --breaking-digest on|off\n"
+    "                  on (default): a breaking post goes at once to the list's\n"
+    "                  daily and weekly subscribers too; off: in their next digest\n"
     "  --json          print JSON: {\"slug\",\"name\",\"optin\",\"visibility\",\n"
-    "                  \"description\",\"created_at\",\"counts\":{\"unconfirmed\",\n"
+    "                  \"description\",\"created_at\",\"breaking_digest\",\n"
+    "                  \"counts\":{\"unconfirmed\",\n"
     "                  \"confirmed\",\"unsubscribed\"}}\n"
     "`list rm` deletes the list and its subscriptions; consent history is kept.\n";
 
@@ -39,6 +45,7 @@ static void list_text(const struct bl_list *l, const struct bl_list_counts *n)
 	if (*l->description)
 		printf("description:  %s\n", l->description);
 	printf("created:      %s\n", bl_cli_time(l->created_at));
+	printf("breaking to digest subscribers: %s\n", l->breaking_digest_off ? "off" : "on");
 	printf("confirmed:    %lld\n", (long long)n->confirmed);
 	printf("unconfirmed:  %lld\n", (long long)n->unconfirmed);
 	printf("unsubscribed: %lld\n", (long long)n->unsubscribed);
@@ -68,6 +75,90 @@ static int get_list(struct bl_store *s, const char *slug, struct bl_list *l)
 	return BL_EXIT_OK;
 }
 
+/* --breaking-digest on|off into *@off (1 for off); 0, or BL_EXIT_USAGE after saying why. */
+static int on_off(const char *v, int *off)
+{
+	if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+		*off = strcmp(v, "off") == 0;
+		return 0;
+	}
+	bl_cli_error("--breaking-digest must be on or off (got \"%s\")", v);
+	return BL_EXIT_USAGE;
+}
+
+/* list update: change a list's name, description or breaking_digest; the rest stays. */
+static int cmd_update(struct bl_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+	                                     {"name", required_argument, NULL, 'n'},
+	                                     {"description", required_argument, NULL, 'd'},
+	                                     {"breaking-digest", required_argument, NULL, 'b'},
+	                                     {"json", no_argument, NULL, 'j'},
+	                                     {0}};
+	const char *name = NULL, *desc = NULL;
+	int c, json = 0, off = -1, code;
+	bl_cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			name = optarg;
+			break;
+		case 'd':
+			desc = optarg;
+			break;
+		case 'b':
+			if (on_off(optarg, &off))
+				return BL_EXIT_USAGE;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			return bl_cli_usage(usage, c == 'h');
+		}
+	}
+	const char *operand = bl_cli_operand(argc, argv, "list update", "SLUG");
+	if (!operand)
+		return BL_EXIT_USAGE;
+	if ((name && (code = bl_cli_check_text("--name", name, BL_LIST_NAME_MAX, 1, 0))) ||
+	    (desc &&
+	     (code = bl_cli_check_text("--description", desc, BL_LIST_DESCRIPTION_MAX, 0, 0))))
+		return code;
+	if (name && !*name) {
+		bl_cli_error("--name must not be empty");
+		return BL_EXIT_INPUT;
+	}
+	struct bl_store *s;
+	if ((code = bl_cli_store(cli, 1, &s)))
+		return code;
+	struct bl_list l;
+	if ((code = get_list(s, operand, &l)))
+		return code;
+	struct bl_list upd = l;
+	if (name)
+		upd.name = (char *)name;
+	if (desc)
+		upd.description = (char *)desc;
+	if (off >= 0)
+		upd.breaking_digest_off = off;
+	int rc = s->ops->list_update(s, &upd);
+	if (rc < 0) {
+		bl_cli_error("%s", bl_store_error(s));
+		bl_list_clear(&l);
+		return bl_cli_exit_code(rc);
+	}
+	struct bl_list_counts n = {0};
+	s->ops->list_counts(s, l.id, &n);
+	if (json)
+		bl_cli_print_json(bl_json_list(&upd, &n));
+	else
+		printf("updated list %s (breaking posts to digest subscribers: %s)\n", upd.slug,
+		       upd.breaking_digest_off ? "off" : "on");
+	bl_cli_audit(s, "list.update", "list", l.slug, "%s", "");
+	bl_list_clear(&l);
+	return BL_EXIT_OK;
+}
+
 static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
@@ -75,6 +166,7 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 	                                     {"optin", required_argument, NULL, 'o'},
 	                                     {"private", no_argument, NULL, 'p'},
 	                                     {"description", required_argument, NULL, 'd'},
+	                                     {"breaking-digest", required_argument, NULL, 'b'},
 	                                     {"json", no_argument, NULL, 'j'},
 	                                     {0}};
 	struct bl_list l = {.description = ""};
@@ -97,6 +189,10 @@ static int cmd_create(struct bl_cli *cli, int argc, char **argv)
 			break;
 		case 'd':
 			l.description = optarg;
+			break;
+		case 'b':
+			if (on_off(optarg, &l.breaking_digest_off))
+				return BL_EXIT_USAGE;
 			break;
 		case 'j':
 			json = 1;
@@ -256,8 +352,11 @@ static int cmd_rm(struct bl_cli *cli, int argc, char **argv)
 
 int bl_cmd_list(struct bl_cli *cli, int argc, char **argv)
 {
-	static const struct bl_subcommand subs[] = {
-	    {"create", cmd_create}, {"ls", cmd_ls}, {"show", cmd_show}, {"rm", cmd_rm}};
+	static const struct bl_subcommand subs[] = {{"create", cmd_create},
+	                                            {"ls", cmd_ls},
+	                                            {"show", cmd_show},
+	                                            {"rm", cmd_rm},
+	                                            {"update", cmd_update}};
 	return bl_cli_dispatch(cli, argc, argv, subs, sizeof(subs) / sizeof(subs[0]), usage,
 	                       "list");
 }

@@ -54,6 +54,7 @@ json_t *bl_json_list(const struct bl_list *l, const struct bl_list_counts *n)
 	json_object_set_new(o, "visibility", json_string(bl_visibility_name(l->visibility)));
 	json_object_set_new(o, "description", str(l->description));
 	json_object_set_new(o, "created_at", bl_json_time(l->created_at));
+	json_object_set_new(o, "breaking_digest", json_boolean(!l->breaking_digest_off));
 	if (n) {
 		json_t *c = json_object();
 		json_object_set_new(c, "unconfirmed", json_integer(n->unconfirmed));

@@ -588,6 +588,9 @@ static void list_fields(struct bl_api_call *c, json_t *errs, struct bl_list *l, 
 	if (vis && bl_visibility_parse(vis, &l->visibility))
 		field_err(errs, "/visibility",
 		          "The `visibility` field must be \"public\" or \"private\".");
+	int bd = body_bool(c, errs, "breaking_digest"); /* schema 6 */
+	if (bd >= 0)
+		l->breaking_digest_off = !bd;
 }
 
 static void lists_post(struct bl_api_call *c)

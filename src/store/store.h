@@ -454,8 +454,9 @@ struct bl_store_ops {
 	 * post_queue - start sending draft or scheduled post @id of kind post, in one
 	 * transaction: one pending delivery row per distinct subscriber that is
 	 * active and confirmed in instant mode on at least one of the post's
-	 * lists (priority copied from the post, next_try = @now), total = that
-	 * number, status sending, started_at = @now, pause_reason cleared (a
+	 * lists, or (schema 6) a breaking post: confirmed in any mode on one of
+	 * its lists whose breaking_digest is on (priority copied from the post, next_try = @now),
+	 * total = that number, status sending, started_at = @now, pause_reason cleared (a
 	 * scheduler's hold: a held post sent by a person). A single INSERT ... SELECT
 	 * in the database: memory does not grow with the audience. Sets *@total
 	 * (when not NULL). Returns 1 when queued; 0 when the post was not
@@ -528,7 +529,8 @@ struct bl_store_ops {
 	 *     row whose subscriber was erased, is blocklisted, or is no longer
 	 *     confirmed in instant mode on any of the post's lists (an
 	 *     unsubscribe, or a switch to a digest, which gathers the post
-	 *     instead) becomes suppressed (reply: "subscriber erased",
+	 *     instead; a breaking post: in any mode on a list whose
+	 *     breaking_digest is on) becomes suppressed (reply: "subscriber erased",
 	 *     "subscriber blocklisted: REASON", "subscriber no longer confirmed
 	 *     in instant mode on the post's lists") and is not returned; the
 	 *     next rows are taken in its place. A row of a confirmation post
@@ -536,7 +538,11 @@ struct bl_store_ops {
 	 *     unconfirmed, in any mode, on one of the post's lists (list_id: the
 	 *     lowest such list); once there is none (confirmed through another
 	 *     mail, unsubscribed, the list deleted) it becomes suppressed with
-	 *     reply "nothing left to confirm". On PostgreSQL rows are taken
+	 *     reply "nothing left to confirm". A row of a digest (kind digest)
+	 *     goes out while its subscriber is confirmed in the digest's mode on
+	 *     one of the digest's lists (list_id: the lowest), else it becomes
+	 *     suppressed, "subscriber no longer takes this digest's mode on any
+	 *     of its lists". On PostgreSQL rows are taken
 	 *     with FOR UPDATE SKIP LOCKED so engines never share one.
 	 *  3. every post in status sending with no pending, claimed or deferred
 	 *     row left becomes sent (finished_at = @now); *@finished counts them.
