@@ -176,12 +176,16 @@ static int tame_name(const char *s, size_t n)
 	return 1;
 }
 
+/* @n bytes of @s lowercased into @dst; bytes outside printable ASCII become '?'
+ * (such a name is then unknown to decode(), and safe to quote in a message). */
 static void copy_lower(char *dst, size_t cap, const char *s, size_t n)
 {
 	if (n >= cap)
 		n = cap - 1;
-	for (size_t i = 0; i < n; i++)
-		dst[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		dst[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c < 0x21 || c > 0x7E ? '?' : c);
+	}
 	dst[n] = 0;
 }
 
@@ -375,6 +379,7 @@ struct state {
 	int html_entities;
 	xmlDocPtr doc;
 	const char *rss_ns; /* the root's default namespace when it is not a known one */
+	int atom_no_ns;     /* a <feed> root without a namespace */
 };
 
 __attribute__((format(printf, 2, 3))) static void set_bozo(struct state *st, const char *fmt, ...)
@@ -657,7 +662,6 @@ static void entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar 
 		xmlSAX2EntityDecl(ctx, name, type, public_id, system_id, content);
 		return;
 	}
-	set_bozo(ctx_state(ctx), "external entity %s ignored", (const char *)name);
 	xmlSAX2EntityDecl(ctx, name,
 	                  type == XML_EXTERNAL_PARAMETER_ENTITY ? XML_INTERNAL_PARAMETER_ENTITY
 	                                                        : XML_INTERNAL_GENERAL_ENTITY,
@@ -667,7 +671,6 @@ static void entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar 
 static void unparsed_entity_decl(void *ctx, const xmlChar *name, const xmlChar *public_id,
                                  const xmlChar *system_id, const xmlChar *notation)
 {
-	set_bozo(ctx_state(ctx), "external entity %s ignored", (const char *)name);
 }
 
 static void no_external_subset(void *ctx, const xmlChar *name, const xmlChar *ext,
@@ -735,9 +738,11 @@ static int ns_el(xmlNodePtr n, const char *ns, const char *local)
 	return h && !strcmp(h, ns);
 }
 
-static int atom_el(xmlNodePtr n, const char *local)
+/* An Atom element; in a <feed> without a namespace, any element without one. */
+static int atom_el(const struct state *st, xmlNodePtr n, const char *local)
 {
-	return ns_el(n, NS_ATOM10, local) || ns_el(n, NS_ATOM03, local);
+	return ns_el(n, NS_ATOM10, local) || ns_el(n, NS_ATOM03, local) ||
+	       (st->atom_no_ns && name_is(n, local) && !n->ns);
 }
 
 static int media_el(xmlNodePtr n, const char *local)
@@ -1163,13 +1168,13 @@ static void rss_item(struct state *st, xmlNodePtr item, struct bl_feed_item *it)
 				summary_el = c;
 		} else if (ns_el(c, NS_DC, "title")) {
 			set_once(&dc_title, plain_of(c, 0));
-		} else if (atom_el(c, "link")) {
+		} else if (atom_el(st, c, "link")) {
 			if (!atom_link && is_alternate(c))
 				set_nonempty(&atom_link, url_of(st, c, "href"));
-		} else if (atom_el(c, "updated")) {
+		} else if (atom_el(st, c, "updated")) {
 			if (!modified)
 				modified = date_of(c);
-		} else if (atom_el(c, "published")) {
+		} else if (atom_el(st, c, "published")) {
 			if (!issued)
 				issued = date_of(c);
 		} else if (media_el(c, "content") || media_el(c, "group")) {
@@ -1224,9 +1229,9 @@ static void atom_entry(struct state *st, xmlNodePtr entry, struct bl_feed_item *
 	for (xmlNodePtr c = entry->children; c; c = c->next) {
 		if (c->type != XML_ELEMENT_NODE)
 			continue;
-		if (atom_el(c, "title")) {
+		if (atom_el(st, c, "title")) {
 			set_once(&it->title, plain_of(c, 1));
-		} else if (atom_el(c, "link")) {
+		} else if (atom_el(st, c, "link")) {
 			if (is_alternate(c)) {
 				char *type = attr_of(c, "type");
 				int html = !type || !strcmp(type, "text/html") ||
@@ -1248,32 +1253,32 @@ static void atom_entry(struct state *st, xmlNodePtr entry, struct bl_feed_item *
 					free(u);
 				}
 			}
-		} else if (atom_el(c, "id")) {
+		} else if (atom_el(st, c, "id")) {
 			if (!it->id) {
 				char *t = text_of(c);
 				it->id = trimmed(t);
 				free(t);
 			}
-		} else if (atom_el(c, "summary")) {
+		} else if (atom_el(st, c, "summary")) {
 			if (!summary_el)
 				summary_el = c;
-		} else if (atom_el(c, "content")) {
+		} else if (atom_el(st, c, "content")) {
 			char *src = attr_of(c, "src");
 			if (!content_el && !src)
 				content_el = c;
 			free(src);
-		} else if (atom_el(c, "published") || atom_el(c, "issued")) {
+		} else if (atom_el(st, c, "published") || atom_el(st, c, "issued")) {
 			if (!it->published)
 				it->published = date_of(c);
-		} else if (atom_el(c, "updated") || atom_el(c, "modified")) {
+		} else if (atom_el(st, c, "updated") || atom_el(st, c, "modified")) {
 			if (!it->updated)
 				it->updated = date_of(c);
-		} else if (atom_el(c, "author")) {
+		} else if (atom_el(st, c, "author")) {
 			for (xmlNodePtr a = c->children; a && !it->author; a = a->next)
-				if (atom_el(a, "name"))
+				if (atom_el(st, a, "name"))
 					set_nonempty(&it->author, plain_of(a, 0));
 			for (xmlNodePtr a = c->children; a && !it->author; a = a->next)
-				if (atom_el(a, "email"))
+				if (atom_el(st, a, "email"))
 					set_nonempty(&it->author, plain_of(a, 0));
 		} else if (ns_el(c, NS_DC, "creator")) {
 			set_nonempty(&it->author, plain_of(c, 0));
@@ -1368,6 +1373,9 @@ static int read_doc(struct state *st, xmlNodePtr root, struct bl_feed_doc *out, 
 	} else if (name_is(root, "RDF")) {
 		out->format = "rdf";
 		out->version = "rss10";
+		for (xmlNsPtr ns = root->nsDef; ns; ns = ns->next)
+			if (!ns->prefix && ns->href && !strcmp((const char *)ns->href, NS_RSS090))
+				out->version = "rss090";
 		for (xmlNodePtr c = root->children; c; c = c->next) {
 			if (name_is(c, "channel") || name_is(c, "item")) {
 				const char *ns = ns_of(c);
@@ -1384,6 +1392,7 @@ static int read_doc(struct state *st, xmlNodePtr root, struct bl_feed_doc *out, 
 	} else if (name_is(root, "feed")) {
 		out->format = "atom";
 		out->version = rns && !strcmp(rns, NS_ATOM03) ? "atom03" : "atom10";
+		st->atom_no_ns = rns == NULL;
 	} else {
 		const char *what = (const char *)root->name;
 		if (!strcasecmp(what, "html"))
@@ -1404,9 +1413,9 @@ static int read_doc(struct state *st, xmlNodePtr root, struct bl_feed_doc *out, 
 		for (xmlNodePtr c = root->children; c; c = c->next) {
 			if (c->type != XML_ELEMENT_NODE)
 				continue;
-			if (atom_el(c, "title") || (!rns && name_is(c, "title"))) {
+			if (atom_el(st, c, "title")) {
 				set_once(&out->title, plain_of(c, 1));
-			} else if ((atom_el(c, "link") || (!rns && name_is(c, "link"))) &&
+			} else if ((atom_el(st, c, "link") || (!rns && name_is(c, "link"))) &&
 			           is_alternate(c)) {
 				char *u = url_of(st, c, "href");
 				char *type = attr_of(c, "type");
@@ -1419,7 +1428,7 @@ static int read_doc(struct state *st, xmlNodePtr root, struct bl_feed_doc *out, 
 					alt_any = u;
 				else
 					free(u);
-			} else if (atom_el(c, "entry") || (!rns && name_is(c, "entry"))) {
+			} else if (atom_el(st, c, "entry")) {
 				if ((rc = add_item(out, &cap, d)) < 0) {
 					free(alt_html);
 					free(alt_any);
@@ -1441,7 +1450,7 @@ static int read_doc(struct state *st, xmlNodePtr root, struct bl_feed_doc *out, 
 					set_once(&out->title, plain_of(c, 0));
 				else if (rss_el(st, c, "link") && !out->link)
 					set_nonempty(&out->link, url_of(st, c, NULL));
-				else if (atom_el(c, "link") && !atom_link && is_alternate(c))
+				else if (atom_el(st, c, "link") && !atom_link && is_alternate(c))
 					set_nonempty(&atom_link, url_of(st, c, "href"));
 			}
 		}
@@ -1620,6 +1629,8 @@ static int64_t make_time(int y, int mo, int dd, int h, int mi, int s, int off_mi
 	if (s == 60)
 		s = 59;
 	t = days_from_civil(y, mo, dd) * 86400 + h * 3600 + mi * 60 + s - (int64_t)off_min * 60;
+	if (t < 0)
+		return 0; /* before 1970: read as no date */
 	return t == 0 ? 1 : t;
 }
 
