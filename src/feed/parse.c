@@ -152,6 +152,71 @@ static char *html_escape(const char *s)
 	return bl_buf_take(&b);
 }
 
+/*
+ * Mojibake repair, as feedparser does it, on text fields holding a C1 control
+ * (U+0080-U+009F, which no text means): (1) text whose code points are all
+ * below U+0100 and whose Latin-1 bytes are well-formed UTF-8 was UTF-8 decoded twice
+ * ("\u00E2\u0080\u00A6" becomes "\u2026"); (2) otherwise the C1 controls are windows-1252 bytes
+ * read as Latin-1 ("don\u0092t" becomes "don\u2019t"). Takes @s (owned) and returns the repaired
+ * string (owned).
+ */
+static char *fix_text(char *s)
+{
+	static const uint16_t cp1252[32] = {
+	    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+	    0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+	    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
+	size_t n = strlen(s), i = 0, k = 0;
+	int high = 0, wide = 0, c1 = 0;
+	uint32_t cp;
+
+	while (i < n) {
+		size_t l = bl_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+		if (!l)
+			return s;
+		if (cp >= 0x100)
+			wide = 1;
+		else if (cp >= 0x80)
+			high = 1;
+		if (cp >= 0x80 && cp <= 0x9F)
+			c1 = 1;
+		i += l;
+	}
+	if (!high || !c1)
+		return s;
+	if (!wide) { /* C1 in text is never meant: the strongest sign of double decoding */
+		char *lat = bl_xmalloc(n + 1);
+		for (i = 0; i < n;) {
+			size_t l = bl_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+			lat[k++] = (char)cp;
+			i += l;
+		}
+		lat[k] = 0;
+		int multi = 0;
+		for (size_t j = 0; j < k; j++)
+			if ((unsigned char)lat[j] >= 0xC2)
+				multi = 1;
+		if (multi && bl_utf8_valid(lat, k, NULL)) {
+			free(s);
+			return fix_text(lat);
+		}
+		free(lat);
+	}
+	struct bl_buf b;
+	bl_buf_init(&b, 0);
+	for (i = 0; i < n;) {
+		size_t l = bl_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+		char enc[4];
+		if (cp >= 0x80 && cp <= 0x9F && cp1252[cp - 0x80])
+			bl_buf_add(&b, enc, bl_utf8_encode(cp1252[cp - 0x80], enc));
+		else
+			bl_buf_add(&b, s + i, l);
+		i += l;
+	}
+	free(s);
+	return bl_buf_take(&b);
+}
+
 /* ------------------------------------------------------------------ encodings */
 
 struct sniff {
@@ -1486,8 +1551,16 @@ static int read_doc(struct state *st, xmlNodePtr root, struct bl_feed_doc *out, 
 			}
 		}
 	}
-	for (size_t i = 0; i < out->n_items; i++)
-		fill_defaults(&out->items[i]);
+	for (size_t i = 0; i < out->n_items; i++) {
+		struct bl_feed_item *it = &out->items[i];
+		fill_defaults(it);
+		it->title = fix_text(it->title);
+		it->summary = fix_text(it->summary);
+		it->content = fix_text(it->content);
+		it->author = fix_text(it->author);
+	}
+	if (out->title)
+		out->title = fix_text(out->title);
 	if (!out->title)
 		out->title = bl_xstrdup("");
 	if (!out->link)

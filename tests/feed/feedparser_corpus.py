@@ -20,17 +20,18 @@ import re
 import subprocess
 import sys
 import time
+import urllib.parse
 
 # Agreement floors per group, in percent of the cases run (measured; see
 # docs/feeds.md "feedparser corpus agreement"). Raise them when the parser
 # improves; never lower them to hide a regression.
 FLOORS = {
-    'wellformed/rss': 0, 'wellformed/atom10': 0, 'wellformed/rdf': 0, 'wellformed/base': 0,
-    'wellformed/amp': 0, 'wellformed/namespace': 0, 'wellformed/xml': 0,
-    'wellformed/node_precedence': 0, 'wellformed/http': 0, 'wellformed/geo': 0,
-    'encoding': 0, 'illformed': 0, 'illformed/chardet': 0,
+    'encoding': 97, 'illformed': 63, 'illformed/chardet': 100, 'wellformed/amp': 5,
+    'wellformed/atom10': 22, 'wellformed/base': 14, 'wellformed/http': 22,
+    'wellformed/namespace': 43, 'wellformed/node_precedence': 66, 'wellformed/rdf': 91,
+    'wellformed/rss': 31, 'wellformed/xml': 100,
 }
-OVERALL_FLOOR = 0
+OVERALL_FLOOR = 32
 
 HTTP_BASE = 'http://127.0.0.1:8097/'
 
@@ -256,8 +257,8 @@ def reason_for(case, names, expr, err):
         return 'raw date strings and feed-level dates not modelled (item dates are epoch seconds)'
     if re.search(r"\['(length|hreflang|src)'\]|links'\]\[\d\]\['(rel|type|title)'\]", e):
         return 'field not modelled: links other than alternate/enclosure, length, hreflang, src'
-    if re.search(r"feed\['(id|guid|description|subtitle|tagline|info)'\]", e):
-        return 'field not modelled: feed id/description'
+    if re.search(r"feed\['(author|id|guid|description|subtitle|tagline|info)'\]", e):
+        return 'field not modelled: feed author/id/description'
     if re.search(r"(content'\]\[0\]|_detail')\]?\['type'\]", e):
         return 'text-construct type not modelled (title is plain text, summary/content HTML)'
     if re.search(r"\['(madeup_element|abcdefg)'\]", e):
@@ -336,7 +337,9 @@ def main():
                     ctype = v.strip()
                 elif k.strip().lower() == 'content-location' and v.strip():
                     # what the fetcher passes as the document URL (RFC 9110 §8.7)
-                    url = v.strip()
+                    loc = urllib.parse.urljoin(url, v.strip())
+                    if urllib.parse.urlsplit(loc).scheme in ('http', 'https'):
+                        url = loc
         r = subprocess.run([dump, full, url, ctype], capture_output=True)
         st['run'] += 1
         if r.returncode != 0:
@@ -375,6 +378,9 @@ def main():
         pct = 100.0 * st['agree'] / st['run'] if st['run'] else 100.0
         floor = FLOORS.get(g, 100)
         status = 'ok' if pct >= floor else 'not ok'
+        if not st['run']:
+            print('ok %d - %s # SKIP all %d cases: their SkipUnless is false here' % (i, g, st['skip']))
+            continue
         print('%s %d - %s: %d/%d agree (%.1f%%, floor %d%%)%s' % (
             status, i, g, st['agree'], st['run'], pct, floor,
             ', %d skipped' % st['skip'] if st['skip'] else ''))
@@ -382,6 +388,13 @@ def main():
     status = 'ok' if pct >= OVERALL_FLOOR else 'not ok'
     print('%s %d - overall: %d/%d agree (%.1f%%, floor %d%%), %d skipped' % (
         status, n, total_agree, total_run, pct, OVERALL_FLOOR, len(skipped)))
+    unmodelled = sum(k for why, k in reasons.items()
+                     if why.startswith(('field not modelled', 'title is plain text', 'text-construct type',
+                                        'per-element base', 'raw date strings', 'HTTP response fields',
+                                        'refused as not a feed', 'relative URIs inside HTML')))
+    rest = total_run - unmodelled
+    print('# on the %d cases about what bulletin models (the others are listed by reason below): '
+          '%d/%d agree (%.1f%%)' % (rest, total_agree, rest, 100.0 * total_agree / rest if rest else 0))
     print('# disagreements by reason (full list: %s):' % out_tsv)
     for why, k in sorted(reasons.items(), key=lambda kv: -kv[1]):
         print('#   %4d  %s' % (k, why))

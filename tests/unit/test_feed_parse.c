@@ -333,6 +333,15 @@ static const struct doc_case doc_cases[] = {
          "<item><title>after</title></item></channel></rss>",
      .bozo = 1,
      .n_items = -1},
+    {.name = "mojibake: C1 controls read as windows-1252, double-encoded UTF-8",
+     .data = RSS_HEAD
+     "<channel><item><title>don\xC2\x92t</title>"
+     "<description>&#226;&#128;&#166; x</description></item>"
+     "<item><title>caf\xC3\xA9 \xC3\xA9\xC2\xA0\xC2\xA9</title></item></channel></rss>",
+     .bozo = 0,
+     .n_items = 2,
+     .first = {.title = "don\xE2\x80\x99t", .summary = "\xE2\x80\xA6 x"},
+     .last = {.title = "caf\xC3\xA9 \xC3\xA9\xC2\xA0\xC2\xA9"}},
     {.name = "a web page is refused",
      .data = "<!DOCTYPE html><html><head><title>x</title></head><body></body></html>",
      .rc = -BL_EINVAL},
