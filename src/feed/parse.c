@@ -1214,7 +1214,7 @@ static void rss_item(struct state *st, xmlNodePtr item, struct bl_feed_item *it)
 				free(t);
 				free(tt);
 			}
-		} else if (ns_el(c, NS_XHTML, "body")) {
+		} else if (ns_el(c, NS_XHTML, "body") || rss_el(st, c, "fullitem")) {
 			if (!content_el)
 				content_el = c;
 		} else if (ns_el(c, NS_DC, "date")) {
@@ -1428,6 +1428,10 @@ static int read_doc(struct state *st, xmlNodePtr root, struct bl_feed_doc *out, 
 	if (name_is(root, "rss") || name_is(root, "channel")) {
 		out->format = "rss";
 		out->version = name_is(root, "rss") ? rss_version(root) : "rss";
+		if (!strcmp(out->version, "rss091u") && root->doc->intSubset &&
+		    root->doc->intSubset->ExternalID &&
+		    strstr((const char *)root->doc->intSubset->ExternalID, "Netscape"))
+			out->version = "rss091n";
 		if (rns)
 			st->rss_ns = rns;
 		if (name_is(root, "channel"))

@@ -29,7 +29,7 @@ FLOORS = {
     'encoding': 97, 'illformed': 63, 'illformed/chardet': 100, 'wellformed/amp': 5,
     'wellformed/atom10': 22, 'wellformed/base': 14, 'wellformed/http': 22,
     'wellformed/namespace': 43, 'wellformed/node_precedence': 66, 'wellformed/rdf': 91,
-    'wellformed/rss': 31, 'wellformed/xml': 100,
+    'wellformed/rss': 33, 'wellformed/xml': 100,
 }
 OVERALL_FLOOR = 32
 
@@ -251,7 +251,7 @@ def reason_for(case, names, expr, err):
         return 'not bozo where feedparser is'
     if 'encoding ==' in e or group == 'encoding':
         return 'encoding detection differs'
-    if re.search(r"\betag\b|\bmodified\b|headers|locals\(\)", e):
+    if re.search(r"\betag\b|\bmodified(_parsed)?\b|headers|locals\(\)", e):
         return 'HTTP response fields (ETag, Last-Modified, headers) belong to the fetcher'
     if re.search(r"\['(published|updated|date|issued|modified|created)'\] ==", e) or re.search(r"feed\['(published|updated|date)", e):
         return 'raw date strings and feed-level dates not modelled (item dates are epoch seconds)'
@@ -291,6 +291,8 @@ def reason_for(case, names, expr, err):
         return 'value differs: id'
     if 'version' in e:
         return 'value differs: version'
+    if "['author'] ==" in e:
+        return 'author is the name alone by design (feedparser adds the address)'
     if err:
         return 'error: ' + err[:60]
     return 'other'
@@ -391,7 +393,8 @@ def main():
     unmodelled = sum(k for why, k in reasons.items()
                      if why.startswith(('field not modelled', 'title is plain text', 'text-construct type',
                                         'per-element base', 'raw date strings', 'HTTP response fields',
-                                        'refused as not a feed', 'relative URIs inside HTML')))
+                                        'refused as not a feed', 'relative URIs inside HTML',
+                                        'author is the name alone')))
     rest = total_run - unmodelled
     print('# on the %d cases about what bulletin models (the others are listed by reason below): '
           '%d/%d agree (%.1f%%)' % (rest, total_agree, rest, 100.0 * total_agree / rest if rest else 0))
