@@ -452,9 +452,21 @@ __attribute__((format(printf, 2, 3))) static void set_bozo(struct state *st, con
 	va_list ap;
 
 	if (!st->bozo) {
+		char raw[sizeof st->reason];
+		struct bl_buf b;
+		size_t n;
 		va_start(ap, fmt);
-		vsnprintf(st->reason, sizeof st->reason, fmt, ap);
+		vsnprintf(raw, sizeof raw, fmt, ap);
 		va_end(ap);
+		/* libxml2 quotes the input, maybe cut mid-character: keep it UTF-8 */
+		bl_buf_init(&b, 0);
+		bl_utf8_scrub(raw, strlen(raw), &b);
+		n = b.len < sizeof st->reason - 1 ? b.len : sizeof st->reason - 1;
+		while (n > 0 && n < b.len && ((unsigned char)b.data[n] & 0xC0) == 0x80)
+			n--;
+		memcpy(st->reason, bl_buf_str(&b), n);
+		st->reason[n] = 0;
+		bl_buf_finish(&b);
 	}
 	st->bozo = 1;
 }

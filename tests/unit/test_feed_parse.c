@@ -18,6 +18,7 @@
 
 #include "feed/parse.h"
 #include "util/buf.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -470,6 +471,25 @@ static void test_wide_encodings(void **state)
 	assert_int_equal(failures, 0);
 }
 
+/* 1 when every string of @doc is well-formed UTF-8. */
+static int doc_utf8(const struct bl_feed_doc *doc)
+{
+	const char *top[] = {doc->title, doc->link, doc->encoding, doc->bozo_reason};
+	for (size_t i = 0; i < 4; i++)
+		if (!top[i] || !bl_utf8_valid(top[i], strlen(top[i]), NULL))
+			return 0;
+	for (size_t i = 0; i < doc->n_items; i++) {
+		const struct bl_feed_item *it = &doc->items[i];
+		const char *f[] = {it->id,      it->link,          it->title,
+		                   it->summary, it->content,       it->base,
+		                   it->author,  it->enclosure_url, it->enclosure_type};
+		for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
+			if (!f[k] || !bl_utf8_valid(f[k], strlen(f[k]), NULL))
+				return 0;
+	}
+	return 1;
+}
+
 /* ---- limits and robustness -------------------------------------------- */
 
 static void test_limits(void **state)
@@ -509,10 +529,40 @@ static void test_limits(void **state)
 		bl_buf_finish(&b);
 	}
 
+	/* found by fuzz_feed: libxml2's message quoted a name cut mid-character */
+	static const char cut_name[] =
+	    "\xff\xfe\x3c\x00\x3f\x00\x78\x00\x6d\x00\x6c\x00\x20\xfb\x76\x00"
+	    "\x65\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf"
+	    "\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf"
+	    "\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf"
+	    "\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf"
+	    "\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf"
+	    "\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf"
+	    "\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf"
+	    "\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\xcf\x00\x70\x00\x73\x00"
+	    "\x69\x00\x6f\x00\x6e\x00\x3d\x00\x22\x00\x31\x00\x2e\x00\x30\x00"
+	    "\x67\x00\x3d\x00\x22\x00\x75\x00\x74\x00\x66\x00\x2d\x00\x31\x00"
+	    "\x36\x00\x22\x00\x3f\x00\x3e\x00\x3c\x00\x72\x00\x73\x00\x73\x00"
+	    "\x20\x00\x76\x00\x76\x00\x65\x00\x72\x00\x73\x00\x69\x00\x6f\x00"
+	    "\x6e\x2f\x00\x69\x00\x74\x00\x65\x00\x6d\x00\x3e\x00\x3c\x00\x2f"
+	    "\x00\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09"
+	    "\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09\x63\x00\x68\x00"
+	    "\x61\x00\x6e\x00\x65\x00\x6c\x00\x3e\x00\x3c\x00\x2f\x00\x72\x00"
+	    "\x73\x00\x73\x00\x3e\x00";
+	rc = bl_feed_parse(cut_name, sizeof cut_name - 1, NULL, NULL, &doc, &d);
+	if (rc != 0)
+		fail_msg("cut name: rc %d (%s), want 0", rc, d.msg);
+	if (!doc.bozo || !doc_utf8(&doc))
+		fail_msg("cut name: bozo %d, reason \"%s\" must be UTF-8", doc.bozo,
+		         doc.bozo_reason);
+	bl_feed_doc_clear(&doc);
+
 	/* every prefix of a feed parses or is refused, never crashes */
 	const char *f = doc_cases[0].data;
 	for (size_t n = 0; n <= strlen(f); n++) {
 		rc = bl_feed_parse(f, n, "http://example.com/", NULL, &doc, &d);
+		if (rc == 0 && !doc_utf8(&doc))
+			fail_msg("prefix %zu: a string is not UTF-8", n);
 		if (rc == 0)
 			bl_feed_doc_clear(&doc);
 		else if (rc != -BL_EINVAL)
