@@ -861,11 +861,34 @@ static int has_element_child(xmlNodePtr n)
 	return 0;
 }
 
+/* Elements of the XHTML namespace under @n lose their prefix (<h:p> is <p>
+ * to an HTML reader); depth-first without recursion. */
+static void unprefix_xhtml(xmlNodePtr top)
+{
+	xmlNodePtr n = top->children;
+
+	while (n && n != top) {
+		if (n->type == XML_ELEMENT_NODE && n->ns && n->ns->prefix && n->ns->href &&
+		    !strcmp((const char *)n->ns->href, NS_XHTML))
+			n->ns = NULL;
+		if (n->type == XML_ELEMENT_NODE && n->children) {
+			n = n->children;
+			continue;
+		}
+		while (n && n != top && !n->next)
+			n = n->parent;
+		if (n && n != top)
+			n = n->next;
+	}
+}
+
 /* The children of @n serialised as markup. Caller frees. */
 static char *inner_xml(xmlNodePtr n)
 {
 	xmlBufferPtr b = xmlBufferCreate();
 	char *r;
+
+	unprefix_xhtml(n);
 
 	for (xmlNodePtr c = n->children; c; c = c->next)
 		xmlNodeDump(b, n->doc, c, 0, 0);

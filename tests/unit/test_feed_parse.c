@@ -343,6 +343,15 @@ static const struct doc_case doc_cases[] = {
      .n_items = 2,
      .first = {.title = "don\xE2\x80\x99t", .summary = "\xE2\x80\xA6 x"},
      .last = {.title = "caf\xC3\xA9 \xC3\xA9\xC2\xA0\xC2\xA9"}},
+    {.name = "xhtml content with a prefix",
+     .data =
+         "<feed xmlns=\"http://www.w3.org/2005/Atom\" xmlns:h=\"http://www.w3.org/1999/xhtml\">"
+         "<entry><content type=\"xhtml\"><h:div><h:p>Hi <h:b>x</h:b><br/></h:p></h:div></content>"
+         "<summary type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">s <i>t</i></div>"
+         "</summary></entry></feed>",
+     .bozo = 0,
+     .n_items = 1,
+     .first = {.content = "<p>Hi <b>x</b><br/></p>", .summary = "s <i>t</i>"}},
     {.name = "a web page is refused",
      .data = "<!DOCTYPE html><html><head><title>x</title></head><body></body></html>",
      .rc = -BL_EINVAL},
