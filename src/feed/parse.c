@@ -152,6 +152,71 @@ static char *html_escape(const char *s)
 	return bl_buf_take(&b);
 }
 
+/*
+ * Mojibake repair, as feedparser does it, on text fields holding a C1 control
+ * (U+0080-U+009F, which no text means): (1) text whose code points are all
+ * below U+0100 and whose Latin-1 bytes are well-formed UTF-8 was UTF-8 decoded twice
+ * ("\u00E2\u0080\u00A6" becomes "\u2026"); (2) otherwise the C1 controls are windows-1252 bytes
+ * read as Latin-1 ("don\u0092t" becomes "don\u2019t"). Takes @s (owned) and returns the repaired
+ * string (owned).
+ */
+static char *fix_text(char *s)
+{
+	static const uint16_t cp1252[32] = {
+	    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+	    0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+	    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
+	size_t n = strlen(s), i = 0, k = 0;
+	int high = 0, wide = 0, c1 = 0;
+	uint32_t cp;
+
+	while (i < n) {
+		size_t l = bl_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+		if (!l)
+			return s;
+		if (cp >= 0x100)
+			wide = 1;
+		else if (cp >= 0x80)
+			high = 1;
+		if (cp >= 0x80 && cp <= 0x9F)
+			c1 = 1;
+		i += l;
+	}
+	if (!high || !c1)
+		return s;
+	if (!wide) { /* C1 in text is never meant: the strongest sign of double decoding */
+		char *lat = bl_xmalloc(n + 1);
+		for (i = 0; i < n;) {
+			size_t l = bl_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+			lat[k++] = (char)cp;
+			i += l;
+		}
+		lat[k] = 0;
+		int multi = 0;
+		for (size_t j = 0; j < k; j++)
+			if ((unsigned char)lat[j] >= 0xC2)
+				multi = 1;
+		if (multi && bl_utf8_valid(lat, k, NULL)) {
+			free(s);
+			return fix_text(lat);
+		}
+		free(lat);
+	}
+	struct bl_buf b;
+	bl_buf_init(&b, 0);
+	for (i = 0; i < n;) {
+		size_t l = bl_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+		char enc[4];
+		if (cp >= 0x80 && cp <= 0x9F && cp1252[cp - 0x80])
+			bl_buf_add(&b, enc, bl_utf8_encode(cp1252[cp - 0x80], enc));
+		else
+			bl_buf_add(&b, s + i, l);
+		i += l;
+	}
+	free(s);
+	return bl_buf_take(&b);
+}
+
 /* ------------------------------------------------------------------ encodings */
 
 struct sniff {
@@ -176,12 +241,16 @@ static int tame_name(const char *s, size_t n)
 	return 1;
 }
 
+/* @n bytes of @s lowercased into @dst; bytes outside printable ASCII become '?'
+ * (such a name is then unknown to decode(), and safe to quote in a message). */
 static void copy_lower(char *dst, size_t cap, const char *s, size_t n)
 {
 	if (n >= cap)
 		n = cap - 1;
-	for (size_t i = 0; i < n; i++)
-		dst[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		dst[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c < 0x21 || c > 0x7E ? '?' : c);
+	}
 	dst[n] = 0;
 }
 
@@ -375,6 +444,7 @@ struct state {
 	int html_entities;
 	xmlDocPtr doc;
 	const char *rss_ns; /* the root's default namespace when it is not a known one */
+	int atom_no_ns;     /* a <feed> root without a namespace */
 };
 
 __attribute__((format(printf, 2, 3))) static void set_bozo(struct state *st, const char *fmt, ...)
@@ -382,9 +452,21 @@ __attribute__((format(printf, 2, 3))) static void set_bozo(struct state *st, con
 	va_list ap;
 
 	if (!st->bozo) {
+		char raw[sizeof st->reason];
+		struct bl_buf b;
+		size_t n;
 		va_start(ap, fmt);
-		vsnprintf(st->reason, sizeof st->reason, fmt, ap);
+		vsnprintf(raw, sizeof raw, fmt, ap);
 		va_end(ap);
+		/* libxml2 quotes the input, maybe cut mid-character: keep it UTF-8 */
+		bl_buf_init(&b, 0);
+		bl_utf8_scrub(raw, strlen(raw), &b);
+		n = b.len < sizeof st->reason - 1 ? b.len : sizeof st->reason - 1;
+		while (n > 0 && n < b.len && ((unsigned char)b.data[n] & 0xC0) == 0x80)
+			n--;
+		memcpy(st->reason, bl_buf_str(&b), n);
+		st->reason[n] = 0;
+		bl_buf_finish(&b);
 	}
 	st->bozo = 1;
 }
@@ -657,7 +739,6 @@ static void entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar 
 		xmlSAX2EntityDecl(ctx, name, type, public_id, system_id, content);
 		return;
 	}
-	set_bozo(ctx_state(ctx), "external entity %s ignored", (const char *)name);
 	xmlSAX2EntityDecl(ctx, name,
 	                  type == XML_EXTERNAL_PARAMETER_ENTITY ? XML_INTERNAL_PARAMETER_ENTITY
 	                                                        : XML_INTERNAL_GENERAL_ENTITY,
@@ -667,7 +748,6 @@ static void entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar 
 static void unparsed_entity_decl(void *ctx, const xmlChar *name, const xmlChar *public_id,
                                  const xmlChar *system_id, const xmlChar *notation)
 {
-	set_bozo(ctx_state(ctx), "external entity %s ignored", (const char *)name);
 }
 
 static void no_external_subset(void *ctx, const xmlChar *name, const xmlChar *ext,
@@ -735,9 +815,11 @@ static int ns_el(xmlNodePtr n, const char *ns, const char *local)
 	return h && !strcmp(h, ns);
 }
 
-static int atom_el(xmlNodePtr n, const char *local)
+/* An Atom element; in a <feed> without a namespace, any element without one. */
+static int atom_el(const struct state *st, xmlNodePtr n, const char *local)
 {
-	return ns_el(n, NS_ATOM10, local) || ns_el(n, NS_ATOM03, local);
+	return ns_el(n, NS_ATOM10, local) || ns_el(n, NS_ATOM03, local) ||
+	       (st->atom_no_ns && name_is(n, local) && !n->ns);
 }
 
 static int media_el(xmlNodePtr n, const char *local)
@@ -779,11 +861,34 @@ static int has_element_child(xmlNodePtr n)
 	return 0;
 }
 
+/* Elements of the XHTML namespace under @n lose their prefix (<h:p> is <p>
+ * to an HTML reader); depth-first without recursion. */
+static void unprefix_xhtml(xmlNodePtr top)
+{
+	xmlNodePtr n = top->children;
+
+	while (n && n != top) {
+		if (n->type == XML_ELEMENT_NODE && n->ns && n->ns->prefix && n->ns->href &&
+		    !strcmp((const char *)n->ns->href, NS_XHTML))
+			n->ns = NULL;
+		if (n->type == XML_ELEMENT_NODE && n->children) {
+			n = n->children;
+			continue;
+		}
+		while (n && n != top && !n->next)
+			n = n->parent;
+		if (n && n != top)
+			n = n->next;
+	}
+}
+
 /* The children of @n serialised as markup. Caller frees. */
 static char *inner_xml(xmlNodePtr n)
 {
 	xmlBufferPtr b = xmlBufferCreate();
 	char *r;
+
+	unprefix_xhtml(n);
 
 	for (xmlNodePtr c = n->children; c; c = c->next)
 		xmlNodeDump(b, n->doc, c, 0, 0);
@@ -1144,7 +1249,7 @@ static void rss_item(struct state *st, xmlNodePtr item, struct bl_feed_item *it)
 				free(t);
 				free(tt);
 			}
-		} else if (ns_el(c, NS_XHTML, "body")) {
+		} else if (ns_el(c, NS_XHTML, "body") || rss_el(st, c, "fullitem")) {
 			if (!content_el)
 				content_el = c;
 		} else if (ns_el(c, NS_DC, "date")) {
@@ -1163,13 +1268,13 @@ static void rss_item(struct state *st, xmlNodePtr item, struct bl_feed_item *it)
 				summary_el = c;
 		} else if (ns_el(c, NS_DC, "title")) {
 			set_once(&dc_title, plain_of(c, 0));
-		} else if (atom_el(c, "link")) {
+		} else if (atom_el(st, c, "link")) {
 			if (!atom_link && is_alternate(c))
 				set_nonempty(&atom_link, url_of(st, c, "href"));
-		} else if (atom_el(c, "updated")) {
+		} else if (atom_el(st, c, "updated")) {
 			if (!modified)
 				modified = date_of(c);
-		} else if (atom_el(c, "published")) {
+		} else if (atom_el(st, c, "published")) {
 			if (!issued)
 				issued = date_of(c);
 		} else if (media_el(c, "content") || media_el(c, "group")) {
@@ -1224,9 +1329,9 @@ static void atom_entry(struct state *st, xmlNodePtr entry, struct bl_feed_item *
 	for (xmlNodePtr c = entry->children; c; c = c->next) {
 		if (c->type != XML_ELEMENT_NODE)
 			continue;
-		if (atom_el(c, "title")) {
+		if (atom_el(st, c, "title")) {
 			set_once(&it->title, plain_of(c, 1));
-		} else if (atom_el(c, "link")) {
+		} else if (atom_el(st, c, "link")) {
 			if (is_alternate(c)) {
 				char *type = attr_of(c, "type");
 				int html = !type || !strcmp(type, "text/html") ||
@@ -1248,32 +1353,32 @@ static void atom_entry(struct state *st, xmlNodePtr entry, struct bl_feed_item *
 					free(u);
 				}
 			}
-		} else if (atom_el(c, "id")) {
+		} else if (atom_el(st, c, "id")) {
 			if (!it->id) {
 				char *t = text_of(c);
 				it->id = trimmed(t);
 				free(t);
 			}
-		} else if (atom_el(c, "summary")) {
+		} else if (atom_el(st, c, "summary")) {
 			if (!summary_el)
 				summary_el = c;
-		} else if (atom_el(c, "content")) {
+		} else if (atom_el(st, c, "content")) {
 			char *src = attr_of(c, "src");
 			if (!content_el && !src)
 				content_el = c;
 			free(src);
-		} else if (atom_el(c, "published") || atom_el(c, "issued")) {
+		} else if (atom_el(st, c, "published") || atom_el(st, c, "issued")) {
 			if (!it->published)
 				it->published = date_of(c);
-		} else if (atom_el(c, "updated") || atom_el(c, "modified")) {
+		} else if (atom_el(st, c, "updated") || atom_el(st, c, "modified")) {
 			if (!it->updated)
 				it->updated = date_of(c);
-		} else if (atom_el(c, "author")) {
+		} else if (atom_el(st, c, "author")) {
 			for (xmlNodePtr a = c->children; a && !it->author; a = a->next)
-				if (atom_el(a, "name"))
+				if (atom_el(st, a, "name"))
 					set_nonempty(&it->author, plain_of(a, 0));
 			for (xmlNodePtr a = c->children; a && !it->author; a = a->next)
-				if (atom_el(a, "email"))
+				if (atom_el(st, a, "email"))
 					set_nonempty(&it->author, plain_of(a, 0));
 		} else if (ns_el(c, NS_DC, "creator")) {
 			set_nonempty(&it->author, plain_of(c, 0));
@@ -1358,6 +1463,10 @@ static int read_doc(struct state *st, xmlNodePtr root, struct bl_feed_doc *out, 
 	if (name_is(root, "rss") || name_is(root, "channel")) {
 		out->format = "rss";
 		out->version = name_is(root, "rss") ? rss_version(root) : "rss";
+		if (!strcmp(out->version, "rss091u") && root->doc->intSubset &&
+		    root->doc->intSubset->ExternalID &&
+		    strstr((const char *)root->doc->intSubset->ExternalID, "Netscape"))
+			out->version = "rss091n";
 		if (rns)
 			st->rss_ns = rns;
 		if (name_is(root, "channel"))
@@ -1368,6 +1477,9 @@ static int read_doc(struct state *st, xmlNodePtr root, struct bl_feed_doc *out, 
 	} else if (name_is(root, "RDF")) {
 		out->format = "rdf";
 		out->version = "rss10";
+		for (xmlNsPtr ns = root->nsDef; ns; ns = ns->next)
+			if (!ns->prefix && ns->href && !strcmp((const char *)ns->href, NS_RSS090))
+				out->version = "rss090";
 		for (xmlNodePtr c = root->children; c; c = c->next) {
 			if (name_is(c, "channel") || name_is(c, "item")) {
 				const char *ns = ns_of(c);
@@ -1384,6 +1496,7 @@ static int read_doc(struct state *st, xmlNodePtr root, struct bl_feed_doc *out, 
 	} else if (name_is(root, "feed")) {
 		out->format = "atom";
 		out->version = rns && !strcmp(rns, NS_ATOM03) ? "atom03" : "atom10";
+		st->atom_no_ns = rns == NULL;
 	} else {
 		const char *what = (const char *)root->name;
 		if (!strcasecmp(what, "html"))
@@ -1404,9 +1517,9 @@ static int read_doc(struct state *st, xmlNodePtr root, struct bl_feed_doc *out, 
 		for (xmlNodePtr c = root->children; c; c = c->next) {
 			if (c->type != XML_ELEMENT_NODE)
 				continue;
-			if (atom_el(c, "title") || (!rns && name_is(c, "title"))) {
+			if (atom_el(st, c, "title")) {
 				set_once(&out->title, plain_of(c, 1));
-			} else if ((atom_el(c, "link") || (!rns && name_is(c, "link"))) &&
+			} else if ((atom_el(st, c, "link") || (!rns && name_is(c, "link"))) &&
 			           is_alternate(c)) {
 				char *u = url_of(st, c, "href");
 				char *type = attr_of(c, "type");
@@ -1419,7 +1532,7 @@ static int read_doc(struct state *st, xmlNodePtr root, struct bl_feed_doc *out, 
 					alt_any = u;
 				else
 					free(u);
-			} else if (atom_el(c, "entry") || (!rns && name_is(c, "entry"))) {
+			} else if (atom_el(st, c, "entry")) {
 				if ((rc = add_item(out, &cap, d)) < 0) {
 					free(alt_html);
 					free(alt_any);
@@ -1441,7 +1554,7 @@ static int read_doc(struct state *st, xmlNodePtr root, struct bl_feed_doc *out, 
 					set_once(&out->title, plain_of(c, 0));
 				else if (rss_el(st, c, "link") && !out->link)
 					set_nonempty(&out->link, url_of(st, c, NULL));
-				else if (atom_el(c, "link") && !atom_link && is_alternate(c))
+				else if (atom_el(st, c, "link") && !atom_link && is_alternate(c))
 					set_nonempty(&atom_link, url_of(st, c, "href"));
 			}
 		}
@@ -1477,8 +1590,16 @@ static int read_doc(struct state *st, xmlNodePtr root, struct bl_feed_doc *out, 
 			}
 		}
 	}
-	for (size_t i = 0; i < out->n_items; i++)
-		fill_defaults(&out->items[i]);
+	for (size_t i = 0; i < out->n_items; i++) {
+		struct bl_feed_item *it = &out->items[i];
+		fill_defaults(it);
+		it->title = fix_text(it->title);
+		it->summary = fix_text(it->summary);
+		it->content = fix_text(it->content);
+		it->author = fix_text(it->author);
+	}
+	if (out->title)
+		out->title = fix_text(out->title);
 	if (!out->title)
 		out->title = bl_xstrdup("");
 	if (!out->link)
@@ -1620,6 +1741,8 @@ static int64_t make_time(int y, int mo, int dd, int h, int mi, int s, int off_mi
 	if (s == 60)
 		s = 59;
 	t = days_from_civil(y, mo, dd) * 86400 + h * 3600 + mi * 60 + s - (int64_t)off_min * 60;
+	if (t < 0)
+		return 0; /* before 1970: read as no date */
 	return t == 0 ? 1 : t;
 }
 

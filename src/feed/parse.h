@@ -80,7 +80,8 @@ void bl_feed_doc_clear(struct bl_feed_doc *doc);
  * 2-digit years, a missing weekday or seconds), RFC 3339 / W3C-DTF
  * ("2002-09-07T00:00:01Z", "+02:00", fractions, date only) and the
  * "2020/1/10 14:33:00" form. Times without a zone are UTC. Returns the time,
- * or 0 when @s is NULL or not a date in one of these forms.
+ * or 0 when @s is NULL, not a date in one of these forms, or before 1970
+ * (1970-01-01T00:00:00Z itself reads as 1, since 0 means "no date").
  */
 int64_t bl_feed_date_parse(const char *s);
 
