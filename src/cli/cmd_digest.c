@@ -28,7 +28,8 @@ static const char usage[] =
     "  --now      end the period now instead of at the last boundary\n"
     "  --mode M   daily or weekly only\n"
     "  --no-send  only make the digests; the running `serve` or `send` delivers them\n"
-    "  --json     print the digests made as JSON: [{\"post_id\",\"mode\",\n"
+    "  --json     print the periods closed as JSON: [{\"post_id\" (null: nobody\n"
+    "             had anything, no digest),\"mode\",\n"
     "             \"period_start\",\"period_end\",\"recipients\"}]\n"
     "Then delivers them as `post send ID --wait` does (or follows the engine that\n"
     "already runs on the database). A second run makes nothing: each (mode,\n"
@@ -96,20 +97,28 @@ static int run(struct bl_cli *cli, int argc, char **argv)
 		json_t *arr = json_array();
 		for (size_t i = 0; i < md.n; i++)
 			json_array_append_new(
-			    arr, json_pack("{s:I, s:s, s:s, s:s, s:I}", "post_id",
-			                   (json_int_t)md.v[i].post_id, "mode",
-			                   bl_mode_name(md.v[i].mode), "period_start",
-			                   bl_time_format(md.v[i].period_start, a), "period_end",
-			                   bl_time_format(md.v[i].period_end, b), "recipients",
-			                   (json_int_t)md.v[i].total));
+			    arr,
+			    json_pack("{s:o, s:s, s:s, s:s, s:I}", "post_id",
+			              md.v[i].post_id ? json_integer(md.v[i].post_id) : json_null(),
+			              "mode", bl_mode_name(md.v[i].mode), "period_start",
+			              bl_time_format(md.v[i].period_start, a), "period_end",
+			              bl_time_format(md.v[i].period_end, b), "recipients",
+			              (json_int_t)md.v[i].total));
 		bl_cli_print_json(arr);
 	} else if (md.n == 0) {
 		printf("no digest due\n");
 	}
-	for (size_t i = 0; !json && i < md.n; i++)
-		printf("%s digest %lld: %s to %s, %lld recipients\n", bl_mode_name(md.v[i].mode),
-		       (long long)md.v[i].post_id, bl_time_format(md.v[i].period_start, a),
-		       bl_time_format(md.v[i].period_end, b), (long long)md.v[i].total);
+	for (size_t i = 0; !json && i < md.n; i++) {
+		if (md.v[i].post_id)
+			printf("%s digest %lld: %s to %s, %lld recipients\n",
+			       bl_mode_name(md.v[i].mode), (long long)md.v[i].post_id,
+			       bl_time_format(md.v[i].period_start, a),
+			       bl_time_format(md.v[i].period_end, b), (long long)md.v[i].total);
+		else
+			printf("%s: %s to %s: nobody had posts to gather; no digest\n",
+			       bl_mode_name(md.v[i].mode), bl_time_format(md.v[i].period_start, a),
+			       bl_time_format(md.v[i].period_end, b));
+	}
 	fflush(stdout);
 	code = BL_EXIT_OK;
 	for (size_t i = 0; !no_send && code == BL_EXIT_OK && i < md.n; i++)

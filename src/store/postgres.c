@@ -4503,6 +4503,30 @@ static int make_digest(struct pg_store *p, const struct bl_digest_spec *in, int6
 	PQclear(res);
 	if (exists)
 		return 0;
+	/* Nobody has anything: the period is recorded without a post. */
+	const char *any[] = {num(sb, in->period_start), eb, mode};
+	res = run(p, "digest_create",
+	          "SELECT EXISTS (SELECT 1 FROM posts p JOIN post_lists pl ON pl.post_id = p.id "
+	          "JOIN subscriptions x ON " DIGEST_SET(
+	              "$1::bigint", "$2::bigint",
+	              "$3") " "
+	                    "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active')",
+	          3, any);
+	if (!res)
+		return -BL_ESTORE;
+	int someone = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!someone) {
+		const char *row[] = {mode, sb, eb};
+		if ((rc = exec(p, "digest_create",
+		               "INSERT INTO digests (post_id, mode, period_start, period_end) "
+		               "VALUES (NULL, $1, $2::bigint, $3::bigint)",
+		               3, row)))
+			return rc;
+		*post_id = 0;
+		*total = 0;
+		return 1;
+	}
 	const char *ins[] = {in->subject, num(nb, in->now)};
 	res = run(p, "digest_create",
 	          "INSERT INTO posts (subject, body, from_header, priority, status, pause_reason, "

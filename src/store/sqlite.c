@@ -186,6 +186,7 @@ enum stmt {
 	ST_X_DUE_DIGEST,
 	ST_DIGEST_LAST,
 	ST_DIGEST_EXISTS,
+	ST_DIGEST_ANY,
 	ST_DIGEST_POST,
 	ST_DIGEST_ROW,
 	ST_DIGEST_LISTS,
@@ -527,7 +528,14 @@ static const char *const sql_text[ST_COUNT] = {
                        "pause_reason, auto_paused, created_at, kind, started_at, total) "
                        "VALUES (?1, '', '', 0, 'sending', '', 0, ?2, 'digest', ?2, 0)",
     [ST_DIGEST_ROW] = "INSERT INTO digests (post_id, mode, period_start, period_end) "
-                      "VALUES (?1, ?2, ?3, ?4)",
+                      "VALUES (nullif(?1, 0), ?2, ?3, ?4)",
+    /* Has anybody something in the period? ?2 start, ?3 end, ?5 mode (as ST_DIGEST_QUEUE). */
+    [ST_DIGEST_ANY] =
+        "SELECT EXISTS (SELECT 1 FROM posts p JOIN post_lists pl ON pl.post_id = p.id "
+        "JOIN subscriptions x ON " DIGEST_SET(
+            "?2", "?3",
+            "?5") " "
+                  "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active')",
     /* Along posts_started: the posts of the period only. */
     [ST_DIGEST_LISTS] = "INSERT INTO post_lists (post_id, list_id) "
                         "SELECT DISTINCT ?1, pl.list_id FROM posts p "
@@ -4727,6 +4735,29 @@ static int make_digest(struct sqlite_store *s, const struct bl_digest_spec *in, 
 		return 0;
 	if (rc != SQLITE_DONE)
 		return fail(s, rc, "looking for a digest");
+	/* Nobody has anything: the period is recorded without a post. */
+	if (!(st = stmt(s, ST_DIGEST_ANY)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 2, in->period_start);
+	sqlite3_bind_int64(st, 3, in->period_end);
+	bind_text(st, 5, bl_mode_name(in->mode));
+	rc = sqlite3_step(st);
+	int any = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return fail(s, rc, "looking for a digest's readers");
+	if (!any) {
+		if (!(st = stmt(s, ST_DIGEST_ROW)))
+			return -BL_ESTORE;
+		bind_text(st, 2, bl_mode_name(in->mode));
+		sqlite3_bind_int64(st, 3, in->period_start);
+		sqlite3_bind_int64(st, 4, in->period_end);
+		if ((rc = exec_stmt(s, st, "recording an empty digest period")))
+			return rc;
+		*post_id = 0;
+		*total = 0;
+		return 1;
+	}
 	if (!(st = stmt(s, ST_DIGEST_POST)))
 		return -BL_ESTORE;
 	bind_text(st, 1, in->subject);

@@ -933,14 +933,14 @@ struct bl_store_ops {
 	 * @in->now), its digests row, its lists (every list of a post in the
 	 * period), and one pending delivery row (next_try @in->now) per active
 	 * subscriber whose set (above) is not empty, by one INSERT ... SELECT
-	 * (memory does not grow with the audience). With rows the post is
-	 * sending, total = their number; without any it is sent at once
-	 * (finished_at = @in->now): the period is recorded all the same, so the
-	 * next one starts at its end. *@post_id and *@total (either may be NULL)
-	 * are set when made. Returns 1 made; 0 when a digest of this mode with
-	 * this period_end exists (UNIQUE (mode, period_end): a second run, or
-	 * another process, made it; nothing written); -BL_EINVAL for a mode
-	 * other than daily or weekly, start >= end, or an empty subject.
+	 * (memory does not grow with the audience); the post is sending, total =
+	 * their number. When every set is empty,
+	 * no post is made: the period is recorded all the same (post_id NULL),
+	 * so the next one starts at its end, and *@post_id and *@total are 0.
+	 * *@post_id and *@total (either may be NULL) are set when made. Returns 1 made; 0 when a
+	 * digest of this mode with this period_end exists (UNIQUE (mode, period_end): a second run,
+	 * or another process, made it; nothing written); -BL_EINVAL for a mode other than daily or
+	 * weekly, start >= end, or an empty subject.
 	 */
 	int (*digest_create)(struct bl_store *s, const struct bl_digest_spec *in, int64_t *post_id,
 	                     int64_t *total);

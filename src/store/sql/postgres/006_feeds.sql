@@ -47,7 +47,8 @@ CREATE TABLE feed_items (
 );
 
 CREATE TABLE digests (
-	post_id      bigint PRIMARY KEY REFERENCES posts (id) ON DELETE CASCADE,
+	id           bigserial PRIMARY KEY,
+	post_id      bigint UNIQUE REFERENCES posts (id) ON DELETE SET NULL,
 	mode         text NOT NULL CHECK (mode IN ('daily', 'weekly')),
 	period_start bigint NOT NULL,
 	period_end   bigint NOT NULL,

@@ -63,12 +63,14 @@ CREATE TABLE feed_items (
 
 -- A digest is a post of kind 'digest' for one mode and one period
 -- [period_start, period_end): one delivery row per subscriber who has
--- something in it, made in the transaction that creates it. The UNIQUE key
--- makes a second run for the same period a no-op; periods of a mode are
--- contiguous (each starts where the last one ended), so a post is in at
--- most one digest of each mode.
+-- something in it, made in the transaction that records the period. A
+-- period in which nobody had anything is recorded without a post (post_id
+-- NULL). The UNIQUE key makes a second run for the same period a no-op;
+-- periods of a mode are contiguous (each starts where the last one ended),
+-- so a post is in at most one digest of each mode.
 CREATE TABLE digests (
-	post_id      INTEGER PRIMARY KEY REFERENCES posts (id) ON DELETE CASCADE,
+	id           INTEGER PRIMARY KEY,
+	post_id      INTEGER UNIQUE REFERENCES posts (id) ON DELETE SET NULL,
 	mode         TEXT NOT NULL CHECK (mode IN ('daily', 'weekly')),
 	period_start INTEGER NOT NULL,
 	period_end   INTEGER NOT NULL,
