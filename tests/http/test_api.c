@@ -7,8 +7,9 @@
  * table itself), 401 and the session's CSRF header, the problem+json shape
  * of each error class, keyset pagination, the import job end to end (run
  * by bl_import_job_run, the runner `serve` uses), export as a file
- * response, and that the OpenAPI document and the router list the same
- * operations.
+ * response, the feed endpoints (polls against tests/feed/fixture_server.py
+ * on 127.0.0.1, config feed_allow_private on), and that the OpenAPI
+ * document and the router list the same operations.
  */
 #include <setjmp.h>
 #include <stdarg.h>
