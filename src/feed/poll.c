@@ -340,6 +340,7 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 	rc = bl_fetch(f.url, f.etag, f.last_modified, fo, &res, &fd);
 	if (rc) {
 		rc = record_failure(s, &f, now, rep, fd.msg, d);
+		bl_fetch_result_clear(&res); /* filled as far as the fetch got, also on error */
 		bl_feed_clear(&f);
 		return rc;
 	}
