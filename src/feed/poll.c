@@ -347,6 +347,7 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 	}
 	if (rc) {
 		rc = record_failure(s, &f, now, rep, fd.msg, d);
+		bl_fetch_result_clear(&res); /* filled as far as the fetch got, also on error */
 		bl_feed_clear(&f);
 		return rc;
 	}

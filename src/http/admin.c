@@ -10,7 +10,7 @@
  *    path under /admin is followed (next=);
  *  - every POST carries the session's CSRF token in the field "csrf"
  *    (bl_auth_csrf_ok) and the role it needs (a viewer only reads; an
- *    editor writes lists, subscribers, imports and posts; an admin also
+ *    editor writes lists, subscribers, imports, posts and feeds; an admin also
  *    users, tokens and reads the audit log), else 403 and nothing changes;
  *  - every write is one store operation (or one transaction), followed by
  *    an audit entry (bl_audit) and a 303 to the page that shows it, with
@@ -27,6 +27,7 @@
 
 #include "core/address.h"
 #include "core/crypto.h"
+#include "feed/poll.h"
 #include "http/chart.h"
 #include "http/web.h"
 #include "import/formats.h"
@@ -174,9 +175,9 @@ void bl_admin_page(struct bl_http_req *req, struct bl_http_resp *resp, int statu
 		bl_tval_set(data, "is_admin", bl_tval_bool(p->role >= BL_ROLE_ADMIN));
 	}
 	/* has_KEY: a list to show, so a table's head and foot are drawn once */
-	static const char *const lists[] = {"lists",         "posts", "rows",   "jobs",
-	                                    "deliveries",    "users", "tokens", "entries",
-	                                    "subscriptions", "events"};
+	static const char *const lists[] = {"lists",         "posts",  "rows",   "jobs",
+	                                    "deliveries",    "users",  "tokens", "entries",
+	                                    "subscriptions", "events", "feeds"};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		char key[32];
 		snprintf(key, sizeof(key), "has_%s", lists[i]);
@@ -3134,6 +3135,359 @@ static void tokens_one(struct bl_http_req *req, struct bl_http_resp *resp)
 	admin_free(a);
 }
 
+/* ---- feeds (issue 6) ---- */
+
+/* The poll intervals the add form offers, seconds (the API takes any from
+ * BL_FEED_EVERY_MIN to a week). */
+static const struct {
+	int64_t seconds;
+	const char *label;
+} every_choices[] = {
+    {300, "5 minutes"},  {900, "15 minutes"}, {1800, "30 minutes"},
+    {3600, "1 hour"},    {10800, "3 hours"},  {21600, "6 hours"},
+    {43200, "12 hours"}, {86400, "1 day"},    {604800, "1 week"},
+};
+#define FEED_EVERY_MAX    604800 /* seconds: a week, as the API */
+#define FEED_BACKFILL_MAX 1000   /* items, as the API */
+
+/* "." when @s does not end a sentence itself, else "" (for "%s%s" messages). */
+static const char *stop(const char *s)
+{
+	size_t n = strlen(s);
+	return n && strchr(".!?", s[n - 1]) ? "" : ".";
+}
+
+/* A poll interval in words: "15 minutes", "2 hours", "90 seconds". */
+static struct bl_tval *every_text(int64_t s)
+{
+	for (size_t i = 0; i < sizeof(every_choices) / sizeof(every_choices[0]); i++)
+		if (every_choices[i].seconds == s)
+			return bl_tval_string(every_choices[i].label);
+	static const struct {
+		int64_t unit;
+		const char *one, *many;
+	} units[] = {{86400, "day", "days"}, {3600, "hour", "hours"}, {60, "minute", "minutes"}};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (s >= units[i].unit && s % units[i].unit == 0)
+			return bl_tval_stringf("%lld %s", (long long)(s / units[i].unit),
+			                       s == units[i].unit ? units[i].one : units[i].many);
+	return bl_tval_stringf("%lld seconds", (long long)s);
+}
+
+/* What the add form holds: the typed values, shown again after an error. */
+struct feed_form {
+	const char *url;
+	enum bl_feed_mode mode;
+	int64_t every, backfill;
+	int breaking;
+	struct id_set lists; /* checked lists */
+};
+
+struct feed_rows {
+	struct bl_http_req *req;
+	struct bl_tval *rows;
+	int64_t notice_id; /* the feed a ?done= notice names (0: none) */
+	char *notice_url;  /* its URL, from the store (malloc'd) */
+	int failed;
+};
+
+static int add_feed_slug(void *arg, const struct bl_list *l)
+{
+	struct bl_tval *o = bl_tval_map();
+	bl_tval_set(o, "slug", bl_tval_string(l->slug));
+	bl_tval_push(arg, o);
+	return 0;
+}
+
+/* A feed as a row of the table (the store passes it borrowed). */
+static int add_feed_row(void *arg, const struct bl_feed *f)
+{
+	struct feed_rows *fr = arg;
+	struct bl_store *s = fr->req->store;
+	struct bl_tval *r = bl_tval_map(), *lists = bl_tval_list();
+	if (s->ops->feed_lists(s, f->id, add_feed_slug, lists)) {
+		bl_tval_destroy(lists);
+		bl_tval_destroy(r);
+		fr->failed = 1;
+		return 1;
+	}
+	bl_tval_set(r, "id", num(f->id));
+	bl_tval_set(r, "url", bl_tval_string(f->url ? f->url : ""));
+	bl_tval_set(r, "title", bl_tval_string(f->title ? f->title : ""));
+	bl_tval_set(r, "feed_lists", lists);
+	bl_tval_set(r, "mode", bl_tval_string(bl_feed_mode_name(f->mode)));
+	bl_tval_set(r, "breaking", bl_tval_bool(f->breaking));
+	bl_tval_set(r, "every", every_text(f->every));
+	bl_tval_set(r, "last_ok", f->ok_at ? when(f->ok_at) : bl_tval_string("never"));
+	bl_tval_set(r, "next_poll", when(f->next_poll_at));
+	bl_tval_set(r, "failures", num(f->failures));
+	bl_tval_set(r, "failing", bl_tval_bool(f->failures > 0));
+	bl_tval_set(r, "last_error", bl_tval_string(f->last_error ? f->last_error : ""));
+	bl_tval_set(r, "items", num(f->items));
+	bl_tval_set(r, "posts", num(f->posts));
+	bl_tval_push(fr->rows, r);
+	if (f->id == fr->notice_id && !fr->notice_url)
+		fr->notice_url = bl_xstrdup(f->url ? f->url : "");
+	return 0;
+}
+
+/*
+ * The feeds page: the table, and for an editor the add form with @form's
+ * values (NULL: the defaults). @error (NULL: none) is the form's error;
+ * @notice (NULL: none) a line above the table, @alert marking it as a
+ * failure (a poll that failed).
+ */
+static void feeds_page(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
+                       const struct feed_form *form, const char *error, const char *notice,
+                       int alert, int status)
+{
+	struct bl_store *s = req->store;
+	struct feed_rows fr = {.req = req, .rows = bl_tval_list()};
+	const char *done = field(a, "done");
+	long long nid = 0;
+	if (strcmp(done, "created") == 0 && !bl_parse_int64(field(a, "id"), 1, INT64_MAX, &nid))
+		fr.notice_id = nid;
+	if (s->ops->feed_each(s, add_feed_row, &fr) < 0 || fr.failed) {
+		bl_tval_destroy(fr.rows);
+		free(fr.notice_url);
+		store_failed(req, resp, &a->p, "feeds");
+		return;
+	}
+	struct lists_acc la;
+	if (load_lists(s, &la)) {
+		lists_free(&la);
+		bl_tval_destroy(fr.rows);
+		free(fr.notice_url);
+		store_failed(req, resp, &a->p, "lists");
+		return;
+	}
+	struct feed_form dflt = {.mode = BL_FEED_SEND, .every = BL_FEED_EVERY_DEFAULT};
+	if (!form)
+		form = &dflt;
+	struct bl_tval *data = bl_tval_map(), *lists = bl_tval_list(), *every = bl_tval_list();
+	for (size_t i = 0; i < la.n; i++) {
+		struct bl_tval *o = bl_tval_map();
+		int on = 0;
+		for (size_t k = 0; k < form->lists.n; k++)
+			on |= form->lists.v[k] == la.v[i].id;
+		bl_tval_set(o, "slug", bl_tval_string(la.v[i].slug));
+		bl_tval_set(o, "name", bl_tval_string(la.v[i].name));
+		bl_tval_set(o, "checked", bl_tval_bool(on));
+		bl_tval_push(lists, o);
+	}
+	bl_tval_set(data, "no_lists", bl_tval_bool(la.n == 0));
+	lists_free(&la);
+	for (size_t i = 0; i < sizeof(every_choices) / sizeof(every_choices[0]); i++) {
+		struct bl_tval *o = bl_tval_map();
+		bl_tval_set(o, "seconds", num(every_choices[i].seconds));
+		bl_tval_set(o, "label", bl_tval_string(every_choices[i].label));
+		bl_tval_set(o, "selected", bl_tval_bool(every_choices[i].seconds == form->every));
+		bl_tval_push(every, o);
+	}
+	bl_tval_set(data, "feeds", fr.rows);
+	bl_tval_set(data, "lists", lists);
+	bl_tval_set(data, "every_choices", every);
+	struct bl_tval *v = bl_tval_map();
+	bl_tval_set(v, "url", bl_tval_string(form->url ? form->url : ""));
+	bl_tval_set(v, "draft", bl_tval_bool(form->mode == BL_FEED_DRAFT));
+	bl_tval_set(v, "breaking", bl_tval_bool(form->breaking));
+	bl_tval_set(v, "backfill", num(form->backfill));
+	bl_tval_set(data, "form", v);
+	if (error)
+		bl_tval_set(data, "error", bl_tval_string(error));
+	if (notice && alert)
+		bl_tval_set(data, "poll_error", bl_tval_string(notice));
+	else if (notice)
+		bl_tval_set(data, "notice", bl_tval_string(notice));
+	else if (fr.notice_url)
+		bl_tval_set(
+		    data, "notice",
+		    bl_tval_stringf("Feed \u201c%s\u201d added. Its first poll marks the items "
+		                    "already there as seen; later items become posts.",
+		                    fr.notice_url));
+	free(fr.notice_url);
+	nav(data, "feeds");
+	bl_admin_page(req, resp, status, "feeds", "Feeds", &a->p, data);
+}
+
+static void feeds_route(struct bl_http_req *req, struct bl_http_resp *resp)
+{
+	struct admin *a = enter(req, resp, BL_ROLE_VIEWER, 0);
+	if (!a)
+		return;
+	feeds_page(req, resp, a, NULL, NULL, NULL, 0, 200);
+	admin_free(a);
+}
+
+/*
+ * Read the add form into @f (strings borrowed from @a): NULL, or an error
+ * in words a publisher can act on (in @err, @size bytes, or static). The
+ * checks are the API's (POST /api/v1/feeds).
+ */
+static const char *read_feed_form(struct bl_http_req *req, struct admin *a, struct feed_form *f,
+                                  char *err, size_t size)
+{
+	const char *slugs[MAX_LISTS], *why = NULL;
+	struct bl_diag d;
+	long long v;
+	f->url = field(a, "url");
+	size_t n = bl_form_get_all(&a->form, "list", slugs, MAX_LISTS);
+	for (size_t i = 0; i < n; i++) {
+		struct bl_list l;
+		int rc = bl_slug_valid(slugs[i])
+		             ? req->store->ops->list_get(req->store, slugs[i], &l)
+		             : 0;
+		if (rc < 0)
+			return "The store could not look the lists up. Please try again in a "
+			       "moment.";
+		if (rc == 0) {
+			if (!why) {
+				snprintf(err, size, "There is no list \u201c%s\u201d (any more).",
+				         slugs[i]);
+				why = err;
+			}
+			continue;
+		}
+		f->lists.v[f->lists.n++] = l.id;
+		bl_list_clear(&l);
+	}
+	f->breaking = strcmp(field(a, "breaking"), "1") == 0;
+	if (bl_feed_mode_parse(field(a, "mode"), &f->mode))
+		return "The mode must be send or draft.";
+	if (bl_parse_int64(field(a, "every"), BL_FEED_EVERY_MIN, FEED_EVERY_MAX, &v))
+		return "Choose how often to poll: from every minute to once a week.";
+	f->every = v;
+	const char *bf = field(a, "backfill");
+	if (*bf && bl_parse_int64(bf, 0, FEED_BACKFILL_MAX, &v))
+		return "Backfill is a number of items from 0 to 1000.";
+	f->backfill = *bf ? v : 0;
+	if (!*f->url)
+		return "The feed needs a URL.";
+	if (bl_feed_url_check(f->url, &d)) {
+		snprintf(err, size, "The URL is not usable: %s%s", d.msg, stop(d.msg));
+		return err;
+	}
+	if (why)
+		return why;
+	if (f->lists.n == 0)
+		return "Choose at least one list for the feed's posts.";
+	return NULL;
+}
+
+/* POST /admin/feeds/new: url, list (repeated), mode, every, breaking, backfill. */
+static void feeds_new(struct bl_http_req *req, struct bl_http_resp *resp)
+{
+	struct admin *a = enter(req, resp, BL_ROLE_EDITOR, WRITE);
+	if (!a)
+		return;
+	struct feed_form form = {.mode = BL_FEED_SEND, .every = BL_FEED_EVERY_DEFAULT};
+	char errbuf[BL_DIAG_MAX + 64];
+	const char *err = read_feed_form(req, a, &form, errbuf, sizeof(errbuf));
+	if (err) {
+		feeds_page(req, resp, a, &form, err, NULL, 0, 422);
+		admin_free(a);
+		return;
+	}
+	struct bl_feed f = {.url = (char *)form.url,
+	                    .mode = form.mode,
+	                    .every = form.every,
+	                    .breaking = form.breaking,
+	                    .backfill = form.backfill,
+	                    .created_at = bl_now()};
+	int rc = req->store->ops->feed_create(req->store, &f, form.lists.v, form.lists.n);
+	if (rc == -BL_EEXIST) {
+		feeds_page(req, resp, a, &form, "A feed with this URL exists already.", NULL, 0,
+		           409);
+	} else if (rc == -BL_ENOENT) {
+		feeds_page(req, resp, a, &form,
+		           "A list was deleted meanwhile; choose the lists again.", NULL, 0, 409);
+	} else if (rc) {
+		store_failed(req, resp, &a->p, "feed create");
+	} else {
+		char target[48];
+		snprintf(target, sizeof(target), "feed:%lld", (long long)f.id);
+		bl_audit(req, &a->p, "feed.add", target, "%s, %s", form.url,
+		         bl_feed_mode_name(form.mode));
+		redirect(req, resp, "/feeds?done=created&id=%lld", (long long)f.id);
+	}
+	admin_free(a);
+}
+
+/* POST /admin/feeds/ID/delete and /admin/feeds/ID/poll. */
+static void feeds_one(struct bl_http_req *req, struct bl_http_resp *resp)
+{
+	struct admin *a = enter(req, resp, BL_ROLE_EDITOR, WRITE);
+	const char *rest = "";
+	struct bl_feed f = {0};
+	if (!a)
+		return;
+	int64_t id = leading_id(req->param, &rest);
+	int rc = id && (strcmp(rest, "/delete") == 0 || strcmp(rest, "/poll") == 0)
+	             ? req->store->ops->feed_get(req->store, id, &f)
+	             : 0;
+	char target[48];
+	snprintf(target, sizeof(target), "feed:%lld", (long long)id);
+	if (rc < 0) {
+		store_failed(req, resp, &a->p, "feed get");
+	} else if (rc == 0) {
+		not_found(req, resp, &a->p);
+	} else if (strcmp(rest, "/delete") == 0) {
+		rc = req->store->ops->feed_delete(req->store, id);
+		if (rc < 0) {
+			store_failed(req, resp, &a->p, "feed delete");
+		} else if (rc == 0) {
+			not_found(req, resp, &a->p);
+		} else {
+			bl_audit(req, &a->p, "feed.rm", target, "%s", f.url);
+			redirect(req, resp, "/feeds?done=deleted");
+		}
+	} else {
+		struct bl_fetch_opts fo;
+		struct bl_feed_poll_report r;
+		struct bl_diag d;
+		bl_web_fetch_opts(web_of(req)->config, &fo);
+		rc = bl_feed_poll(req->store, id, &fo, bl_now(), &r, &d);
+		if (rc == -BL_ENOENT) {
+			not_found(req, resp, &a->p);
+		} else if (rc) {
+			bl_error("admin: feed poll: %s", d.msg);
+			admin_error(req, resp, &a->p, 500, "Something went wrong",
+			            "The store could not record the poll. Please try again in a "
+			            "moment.");
+		} else {
+			bl_audit(req, &a->p, "feed.poll", target, "%s", r.failed ? r.error : "ok");
+			char msg[BL_DIAG_MAX + 2400], next[BL_TIME_STRMAX];
+			const char *name = *f.title ? f.title : f.url, *why = r.error;
+			size_t ul = strlen(f.url);
+			/* the fetcher's message may start with the URL, named already */
+			if (strncmp(why, f.url, ul) == 0 && why[ul] == ':' && why[ul + 1] == ' ')
+				why += ul + 2;
+			bl_time_format(r.next_poll_at, next);
+			if (r.failed)
+				snprintf(
+				    msg, sizeof(msg),
+				    "Polling \u201c%s\u201d failed: %s%s The next try is at %.10s "
+				    "%.5s UTC.",
+				    name, why, stop(why), next, next + 11);
+			else if (r.not_modified)
+				snprintf(msg, sizeof(msg),
+				         "Polled \u201c%s\u201d: not changed since the last poll.",
+				         name);
+			else
+				snprintf(
+				    msg, sizeof(msg),
+				    "Polled \u201c%s\u201d: %lld item%s, %lld new, %lld post%s "
+				    "made.",
+				    name, (long long)r.items, r.items == 1 ? "" : "s",
+				    (long long)r.new_items, (long long)r.posts,
+				    r.posts == 1 ? "" : "s");
+			feeds_page(req, resp, a, NULL, NULL, msg, r.failed, 200);
+		}
+	}
+	bl_feed_clear(&f);
+	admin_free(a);
+}
+
 /* ---- audit log (admin) ---- */
 
 struct audit_rows {
@@ -3374,6 +3728,9 @@ static const struct bl_http_route admin_routes[] = {
     {BL_HTTP_GET, "/admin/posts", 0, "admin_posts", posts_index, 0},
     {GP, "/admin/posts/new", 0, "admin_posts", posts_new, COMPOSER_BODY_MAX},
     {GP, "/admin/posts/", 1, "admin_posts", posts_one, COMPOSER_BODY_MAX},
+    {BL_HTTP_GET, "/admin/feeds", 0, "admin_feeds", feeds_route, 0},
+    {BL_HTTP_POST, "/admin/feeds/new", 0, "admin_feeds", feeds_new, 0},
+    {BL_HTTP_POST, "/admin/feeds/", 1, "admin_feeds", feeds_one, 0},
     {BL_HTTP_GET, "/admin/users", 0, "admin_users", users_route, 0},
     {BL_HTTP_POST, "/admin/users/new", 0, "admin_users", users_new, 0},
     {BL_HTTP_POST, "/admin/users/", 1, "admin_users", users_one, 0},

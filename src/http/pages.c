@@ -36,7 +36,7 @@ static const char *const page_names[] = {
 static const char *const admin_names[] = {
     "login",      "error",       "dashboard", "lists", "list_edit", "subscribers",
     "subscriber", "import",      "job",       "posts", "post_edit", "post",
-    "users",      "user_secret", "tokens",    "audit", "confirm",
+    "users",      "user_secret", "tokens",    "audit", "confirm",   "feeds",
 };
 #define N_ADMIN (sizeof(admin_names) / sizeof(admin_names[0]))
 

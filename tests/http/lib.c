@@ -14,6 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib.h"
@@ -171,5 +177,73 @@ void tl_db_drop(const struct tl_db *t)
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
 		if (system(cmd) != 0)
 			fprintf(stderr, "could not remove %s\n", t->dir);
+	}
+}
+
+int tl_feeds_start(const char *dir, struct tl_feeds *f)
+{
+	const char *root = getenv("BL_SOURCE_ROOT");
+	char script[1024], portfile[256];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "%s", dir);
+	snprintf(script, sizeof(script), "%s/tests/feed/fixture_server.py", root ? root : ".");
+	snprintf(portfile, sizeof(portfile), "%s/fixture-port", dir);
+	if (access("/usr/bin/python3", X_OK) != 0) {
+		fprintf(stderr,
+		        "# /usr/bin/python3 is missing (scripts/install-deps.sh --check)\n");
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execl("/usr/bin/python3", "python3", script, "--root", dir, "--port-file", portfile,
+		      (char *)NULL);
+		_exit(127);
+	}
+	f->pid = (int)pid;
+	for (int i = 0; i < 200; i++) { /* 10 s */
+		FILE *pf = fopen(portfile, "r");
+		if (pf) {
+			int ok = fscanf(pf, "%d", &f->port) == 1;
+			fclose(pf);
+			if (ok && f->port > 0)
+				return 0;
+		}
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			fprintf(stderr, "# fixture_server.py exited (status %d)\n", st);
+			f->pid = 0;
+			return -1;
+		}
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "# fixture_server.py wrote no port in 10 s\n");
+	tl_feeds_stop(f);
+	return -1;
+}
+
+void tl_feeds_stop(struct tl_feeds *f)
+{
+	if (f->pid > 0) {
+		kill((pid_t)f->pid, SIGTERM);
+		waitpid((pid_t)f->pid, NULL, 0);
+	}
+	f->pid = 0;
+}
+
+void tl_feeds_write(const struct tl_feeds *f, const char *name, const char *text, long mtime)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	FILE *fp = fopen(path, "wb");
+	size_t n = strlen(text);
+	if (!fp || fwrite(text, 1, n, fp) != n || fclose(fp) != 0)
+		fail_msg("cannot write %s: %s", path, strerror(errno));
+	if (mtime) {
+		struct timespec ts[2] = {{mtime, 0}, {mtime, 0}};
+		if (utimensat(AT_FDCWD, path, ts, 0) != 0)
+			fail_msg("cannot set the time of %s: %s", path, strerror(errno));
 	}
 }

@@ -80,4 +80,29 @@ int tl_db_create(const char *backend, const char *tag, struct tl_db *t);
  * failures are printed, not returned. */
 void tl_db_drop(const struct tl_db *t);
 
+/* A feed fixture server: tests/feed/fixture_server.py serving files of a directory. */
+struct tl_feeds {
+	int pid;       /* the server's process id; 0 when not running */
+	int port;      /* its port on 127.0.0.1 */
+	char dir[160]; /* the directory it serves (DIR/f/NAME is the file NAME) */
+};
+
+/*
+ * tl_feeds_start - start tests/feed/fixture_server.py (/usr/bin/python3,
+ * from BL_SOURCE_ROOT) on a free port of 127.0.0.1 serving @dir (an
+ * existing directory; its name is copied into @f), and wait up to 10 s for
+ * it to listen. Returns 0, or -1 (said on stderr) when it does not start.
+ */
+int tl_feeds_start(const char *dir, struct tl_feeds *f);
+
+/* tl_feeds_stop - stop @f's server (SIGTERM, then wait for it); no-op when not running. */
+void tl_feeds_stop(struct tl_feeds *f);
+
+/*
+ * tl_feeds_write - write @text into @f's directory as file @name, with
+ * modification time @mtime (seconds since the epoch; 0: now), so the
+ * server's ETag and Last-Modified change with it. Fails the test on error.
+ */
+void tl_feeds_write(const struct tl_feeds *f, const char *name, const char *text, long mtime);
+
 #endif

@@ -8,9 +8,10 @@
  * nonce cookie), next= sanitising, dead preview links, session fixation,
  * logout, CSRF (missing and wrong token) on every admin POST, a viewer
  * trying every write, XSS payloads in list names, post subjects and
- * subscriber names on every page, and the publisher's flow: list, composer,
- * preview, send, progress, deliveries, actions, import job, users, tokens,
- * audit log.
+ * subscriber names (and feed titles, URLs and last errors) on every page,
+ * and the publisher's flow: list, composer, preview, send, progress,
+ * deliveries, actions, import job, users, tokens, audit log, and feeds (add,
+ * poll now against tests/feed/fixture_server.py on 127.0.0.1, remove).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,6 +51,7 @@ static struct bl_store *db;
 static struct bl_web web;
 static struct bl_http_server *srv;
 static int port;
+static struct tl_feeds feeds; /* tests/feed/fixture_server.py serving tdb.dir */
 
 #define XSS1 "<script>alert(1)</script>"
 #define XSS2 "\"><img src=x onerror=alert(1)>"
@@ -241,6 +243,8 @@ static void set(const char *k, const char *v)
 }
 
 static int64_t list_news, sub_id, post_draft, post_sent;
+/* Feeds with payloads: in the URL and the title; in the last error (never polled). */
+static int64_t feed_xss, feed_failing;
 
 static int64_t make_list(const char *slug, const char *name)
 {
@@ -284,6 +288,15 @@ static int64_t make_post(const char *subject, int send)
 	return p.id;
 }
 
+/* A feed to the news list, never polled by the tests (port 9 on loopback). */
+static int64_t make_feed(const char *url)
+{
+	struct bl_feed f = {
+	    .url = (char *)url, .mode = BL_FEED_SEND, .every = 900, .created_at = bl_now()};
+	assert_int_equal(db->ops->feed_create(db, &f, &list_news, 1), 0);
+	return f.id;
+}
+
 /* ---- a fingerprint of everything an admin POST could change ---- */
 
 static int fp_list(void *arg, const struct bl_list *l)
@@ -318,6 +331,14 @@ static int fp_job(void *arg, const struct bl_job *j)
 	bl_buf_addf(arg, "J %lld\n", (long long)j->id);
 	return 0;
 }
+static int fp_feed(void *arg, const struct bl_feed *f)
+{
+	bl_buf_addf(arg, "F %lld|%s|%d|%lld|%lld|%lld|%lld|%lld|%s\n", (long long)f->id, f->url,
+	            (int)f->mode, (long long)f->every, (long long)f->polled_at,
+	            (long long)f->failures, (long long)f->items, (long long)f->posts,
+	            f->last_error);
+	return 0;
+}
 static int fp_audit(void *arg, const struct bl_audit *a)
 {
 	bl_buf_addf(arg, "A %lld %s %s\n", (long long)a->id, a->action, a->target);
@@ -335,6 +356,7 @@ static char *fingerprint(void)
 	assert_int_equal(db->ops->post_page(db, BL_POST_KIND_POST, 0, 0, fp_post, &b), 0);
 	assert_int_equal(db->ops->subscriber_each(db, &f, fp_sub, &b), 0);
 	assert_true(db->ops->job_each(db, 0, fp_job, &b) >= 0);
+	assert_int_equal(db->ops->feed_each(db, fp_feed, &b), 0);
 	/* the newest entries that are not logins */
 	assert_int_equal(db->ops->audit_each(db, 0, 0, fp_audit, &b), 0);
 	char *s = bl_buf_take(&b);
@@ -366,6 +388,11 @@ static int group_setup(void **state)
 	set("log_level", "error");
 	set("login_rate_ip", "0");
 	set("login_rate_user", "0");
+	/* "Poll now" reaches the fixture server on 127.0.0.1. */
+	set("feed_allow_private", "true");
+	set("feed_timeout", "10s");
+	if (tl_feeds_start(tdb.dir, &feeds))
+		return -1;
 
 	struct bl_store_opts so = {.busy_timeout_ms = 10000};
 	if (bl_store_open(tdb.uri, &so, &db, &d)) {
@@ -409,6 +436,14 @@ static int group_setup(void **state)
 	signup("other@example.org", XSS2, list_news);
 	post_draft = make_post("Draft " XSS1, 0);
 	post_sent = make_post("Sent " XSS2, 1);
+	feed_xss = make_feed("http://127.0.0.1:9/?q=" XSS2);
+	assert_int_equal(db->ops->feed_ingest(db, feed_xss, bl_now(), bl_now() + 900, "", "",
+	                                      "Feed " XSS1, NULL, 0, NULL),
+	                 1);
+	feed_failing = make_feed("http://127.0.0.1:9/err.xml");
+	assert_int_equal(
+	    db->ops->feed_polled(db, feed_failing, bl_now(), bl_now() + 1800, "Error " XSS2 XSS1),
+	    1);
 	make_user(&viewer);
 	make_user(&editor);
 	make_user(&admin);
@@ -418,6 +453,7 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
+	tl_feeds_stop(&feeds);
 	bl_http_stop(srv);
 	bl_web_finish(&web);
 	bl_store_close(db);
@@ -464,6 +500,7 @@ static const struct page pages[] = {
     {"DRAFT", BL_ROLE_VIEWER},
     {"DRAFTEDIT", BL_ROLE_EDITOR},
     {"SENT", BL_ROLE_VIEWER},
+    {"/admin/feeds", BL_ROLE_VIEWER},
     {"/admin/users", BL_ROLE_ADMIN},
     {"/admin/tokens", BL_ROLE_ADMIN},
     {"/admin/audit", BL_ROLE_ADMIN},
@@ -503,6 +540,18 @@ static void test_pages_by_role(void **state)
 	reply_free(&r);
 	get("/admin/posts", admin.cookie, &r);
 	assert_non_null(strstr(r.body, "Draft &lt;script&gt;"));
+	reply_free(&r);
+	/* the feeds page: a title, a URL and a last error */
+	static const char *const feed_escaped[] = {
+	    "Feed &lt;script&gt;alert(1)&lt;/script&gt;",
+	    "http://127.0.0.1:9/?q=&quot;&gt;&lt;img src=x onerror=alert(1)&gt;",
+	    "1 failed: Error &quot;&gt;&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;",
+	};
+	get("/admin/feeds", editor.cookie, &r);
+	for (size_t i = 0; i < sizeof(feed_escaped) / sizeof(feed_escaped[0]); i++)
+		if (!strstr(r.body, feed_escaped[i]))
+			fail_msg("GET /admin/feeds: want \"%s\" (escaped) in the page",
+			         feed_escaped[i]);
 	reply_free(&r);
 	(void)state;
 }
@@ -735,7 +784,8 @@ static void test_login_next(void **state)
 
 struct write {
 	const char *path; /* with %lld: the id below */
-	int which;        /* 0: none, 1: subscriber, 2: draft post, 3: sent post, 4: viewer user */
+	int which;        /* 0: none, 1: subscriber, 2: draft post, 3: sent post, 4: viewer user,
+	                     5: the failing feed */
 	const char *body; /* without csrf */
 	enum bl_role role;
 };
@@ -763,12 +813,16 @@ static const struct write writes[] = {
     {"/admin/users/%lld/password", 4, "", BL_ROLE_ADMIN},
     {"/admin/users/%lld/delete", 4, "", BL_ROLE_ADMIN},
     {"/admin/tokens/new", 0, "name=script&role=admin", BL_ROLE_ADMIN},
+    {"/admin/feeds/new", 0,
+     "url=http%3A%2F%2F127.0.0.1%3A9%2Fcsrf.xml&list=news&mode=send&every=900", BL_ROLE_EDITOR},
+    {"/admin/feeds/%lld/poll", 5, "", BL_ROLE_EDITOR},
+    {"/admin/feeds/%lld/delete", 5, "", BL_ROLE_EDITOR},
 };
 #define N_WRITES (sizeof(writes) / sizeof(writes[0]))
 
 static void write_path(const struct write *w, char *out, size_t size)
 {
-	int64_t ids[] = {0, sub_id, post_draft, post_sent, viewer.id};
+	int64_t ids[] = {0, sub_id, post_draft, post_sent, viewer.id, feed_failing};
 	const char *mark = strstr(w->path, "%lld");
 	if (!mark)
 		snprintf(out, size, "%s", w->path);
@@ -2026,6 +2080,285 @@ static void test_users_and_tokens(void **state)
 	(void)state;
 }
 
+/* ---- feeds ---- */
+
+static const char rss_v1[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                             "<rss version=\"2.0\"><channel><title>Town feed</title>\n"
+                             "<link>http://127.0.0.1/</link>\n"
+                             "<item><title>First</title><guid>first</guid>"
+                             "<description>The first item.</description></item>\n"
+                             "</channel></rss>\n";
+static const char rss_v2[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                             "<rss version=\"2.0\"><channel><title>Town feed</title>\n"
+                             "<link>http://127.0.0.1/</link>\n"
+                             "<item><title>Second</title><guid>second</guid>"
+                             "<description>The second item.</description></item>\n"
+                             "<item><title>First</title><guid>first</guid>"
+                             "<description>The first item.</description></item>\n"
+                             "</channel></rss>\n";
+
+/* Percent-encode @s into @out for a form value (RFC 3986 unreserved kept). */
+static void urlencode(struct bl_buf *out, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("-._~", c))
+			bl_buf_addc(out, (char)c);
+		else
+			bl_buf_addf(out, "%%%02X", c);
+	}
+}
+
+/* The feed of the store with URL @url into @out (bl_feed_clear): 1, or 0 when none. */
+struct feed_find {
+	const char *url;
+	struct bl_feed *out;
+	int found;
+};
+static int on_feed_find(void *arg, const struct bl_feed *f)
+{
+	struct feed_find *ff = arg;
+	if (!ff->found && strcmp(f->url, ff->url) == 0) {
+		*ff->out = *f;
+		ff->out->url = strdup(f->url ? f->url : "");
+		ff->out->title = strdup(f->title ? f->title : "");
+		ff->out->etag = NULL;
+		ff->out->last_modified = NULL;
+		ff->out->last_error = strdup(f->last_error ? f->last_error : "");
+		ff->found = 1;
+	}
+	return 0;
+}
+static int feed_by_url(const char *url, struct bl_feed *out)
+{
+	struct feed_find ff = {url, out, 0};
+	assert_int_equal(db->ops->feed_each(db, on_feed_find, &ff), 0);
+	return ff.found;
+}
+
+/* The number of audit entries with @action and @target. */
+static int audit_entries(const char *action, const char *target)
+{
+	struct bl_buf b;
+	char want[160];
+	int n = 0;
+	snprintf(want, sizeof(want), " %s %s\n", action, target);
+	bl_buf_init(&b, 0);
+	assert_int_equal(db->ops->audit_each(db, 0, 0, fp_audit, &b), 0);
+	for (const char *p = bl_buf_str(&b); (p = strstr(p, want)); p++)
+		n++;
+	bl_buf_finish(&b);
+	return n;
+}
+
+/* POST @path with @fields (and the editor's CSRF token) as the editor; want
+ * @status, and a page that passes check_html.py unless it is a 303. */
+static void editor_post(const char *path, const char *fields, long status, const char *what,
+                        struct reply *r)
+{
+	char body[1024];
+	snprintf(body, sizeof(body), "%s&csrf=%s", fields, editor.csrf);
+	post(path, body, editor.cookie, r);
+	tl_want_status(r, status, what);
+	if (status != 303)
+		check_page(what, r->body, r->len);
+}
+
+/* The feeds page: add (with bad input first), poll now, a failing feed, remove. */
+static void test_feeds(void **state)
+{
+	struct reply r;
+	char fields[1024], url[256], want[512], path[128], target[64];
+	tl_feeds_write(&feeds, "town.rss", rss_v1, (long)time(NULL) - 3600);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/f/town.rss", feeds.port);
+	struct bl_buf enc;
+	bl_buf_init(&enc, 0);
+	urlencode(&enc, url);
+
+	/* The form's refusals: 422 (or 409) with the reason, the values kept, nothing added. */
+	static const struct {
+		const char *fields; /* URL= is replaced by the feed's URL */
+		long status;
+		const char *error;
+	} bad[] = {
+	    {"url=ftp%3A%2F%2F127.0.0.1%2Ffeed.xml&list=news&mode=send&every=900", 422,
+	     "The URL is not usable"},
+	    {"url=%2Ffeed.xml&list=news&mode=send&every=900", 422, "The URL is not usable"},
+	    {"url=&list=news&mode=send&every=900", 422, "The feed needs a URL."},
+	    {"url=URL&mode=send&every=900", 422, "Choose at least one list"},
+	    {"url=URL&list=nosuch&mode=send&every=900", 422, "There is no list \xe2\x80\x9cnosuch"},
+	    {"url=URL&list=news&mode=other&every=900", 422, "The mode must be send or draft."},
+	    {"url=URL&list=news&mode=send&every=59", 422, "Choose how often to poll"},
+	    {"url=URL&list=news&mode=send&every=604801", 422, "Choose how often to poll"},
+	    {"url=URL&list=news&mode=send&every=15m", 422, "Choose how often to poll"},
+	    {"url=URL&list=news&mode=send&every=900&backfill=1001", 422, "Backfill is a number"},
+	    {"url=URL&list=news&mode=send&every=900&backfill=-1", 422, "Backfill is a number"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *before = fingerprint();
+		const char *u = strstr(bad[i].fields, "URL&");
+		if (u)
+			snprintf(fields, sizeof(fields), "%.*s%s%s", (int)(u - bad[i].fields),
+			         bad[i].fields, bl_buf_str(&enc), u + 3);
+		else
+			snprintf(fields, sizeof(fields), "%s", bad[i].fields);
+		editor_post("/admin/feeds/new", fields, bad[i].status, fields, &r);
+		if (!strstr(r.body, bad[i].error))
+			fail_msg("POST /admin/feeds/new %s: want \"%s\" in the page", fields,
+			         bad[i].error);
+		if (!strstr(r.body, "class=\"error\" role=\"alert\""))
+			fail_msg("POST /admin/feeds/new %s: the error is not shown as an alert",
+			         fields);
+		reply_free(&r);
+		char *after = fingerprint();
+		if (strcmp(before, after) != 0)
+			fail_msg("POST /admin/feeds/new %s changed something", fields);
+		free(before);
+		free(after);
+	}
+	/* The typed values come back with the error. */
+	snprintf(fields, sizeof(fields), "url=%s&list=news&mode=draft&every=3600&backfill=1001",
+	         bl_buf_str(&enc));
+	editor_post("/admin/feeds/new", fields, 422, "the form again", &r);
+	snprintf(want, sizeof(want), "value=\"%s\"", url);
+	if (!strstr(r.body, want) || !strstr(r.body, "<option value=\"draft\" selected>") ||
+	    !strstr(r.body, "<option value=\"3600\" selected>") ||
+	    !strstr(r.body, "value=\"news\" checked"))
+		fail_msg("the form after an error: want the URL, draft, 1 hour and news again");
+	reply_free(&r);
+
+	/* Added: 303 to the page, which names it; the store has it as asked. */
+	snprintf(fields, sizeof(fields),
+	         "url=%s&list=news&list=xss&mode=send&every=1800&breaking=1&backfill=0",
+	         bl_buf_str(&enc));
+	editor_post("/admin/feeds/new", fields, 303, "add a feed", &r);
+	char loc[256];
+	assert_true(tl_header(&r, "Location", loc, sizeof(loc)));
+	reply_free(&r);
+	struct bl_feed f;
+	if (!feed_by_url(url, &f))
+		fail_msg("the feed %s is not in the store", url);
+	int64_t id = f.id;
+	if (f.mode != BL_FEED_SEND || f.every != 1800 || !f.breaking || f.backfill != 0)
+		fail_msg("added feed: got mode %d every %lld breaking %d backfill %lld, want send, "
+		         "1800, 1, 0",
+		         (int)f.mode, (long long)f.every, f.breaking, (long long)f.backfill);
+	bl_feed_clear(&f);
+	snprintf(want, sizeof(want), "/admin/feeds?done=created&id=%lld", (long long)id);
+	if (strcmp(loc, want) != 0)
+		fail_msg("add a feed: got Location %s, want %s", loc, want);
+	snprintf(target, sizeof(target), "feed:%lld", (long long)id);
+	assert_int_equal(audit_entries("feed.add", target), 1);
+	get(loc, viewer.cookie, &r);
+	tl_want_status(&r, 200, loc);
+	check_page(loc, r.body, r.len);
+	snprintf(want, sizeof(want), "Feed \xe2\x80\x9c%s\xe2\x80\x9d added.", url);
+	if (!strstr(r.body, want))
+		fail_msg("after adding: want the notice \"%s\"", want);
+	if (!strstr(r.body, "30 minutes") || !strstr(r.body, "<span class=\"tag\">news</span>") ||
+	    !strstr(r.body, "<span class=\"tag\">xss</span>") || !strstr(r.body, "never"))
+		fail_msg("feeds page: want the new feed's interval, lists and \"never\"");
+	/* a viewer reads it but gets no buttons nor form */
+	if (strstr(r.body, "/poll\"") || strstr(r.body, "/feeds/new"))
+		fail_msg("feeds page as viewer: want no poll button and no add form");
+	reply_free(&r);
+	/* The same URL again: 409. */
+	editor_post("/admin/feeds/new", fields, 409, "the same URL again", &r);
+	assert_non_null(strstr(r.body, "A feed with this URL exists already."));
+	reply_free(&r);
+
+	/* Poll now: the first poll marks the item seen; no post. */
+	snprintf(path, sizeof(path), "/admin/feeds/%lld/poll", (long long)id);
+	editor_post(path, "x=1", 200, "poll now", &r);
+	if (!strstr(r.body, "Polled \xe2\x80\x9c") ||
+	    !strstr(r.body, ": 1 item, 1 new, 0 posts made."))
+		fail_msg("first poll: want \"1 item, 1 new, 0 posts made.\" in the notice");
+	reply_free(&r);
+	/* Unchanged: said so. */
+	editor_post(path, "x=1", 200, "poll now, unchanged", &r);
+	assert_non_null(strstr(r.body, "not changed since the last poll."));
+	reply_free(&r);
+	/* A new item: one post. */
+	tl_feeds_write(&feeds, "town.rss", rss_v2, (long)time(NULL) - 60);
+	editor_post(path, "x=1", 200, "poll now, changed", &r);
+	if (!strstr(r.body,
+	            "Polled \xe2\x80\x9cTown feed\xe2\x80\x9d: 2 items, 1 new, 1 post made."))
+		fail_msg("second poll: want \"Polled “Town feed”: 2 items, 1 new, 1 post made.\"");
+	reply_free(&r);
+	assert_int_equal(feed_by_url(url, &f), 1);
+	if (f.items != 2 || f.posts != 1 || f.failures != 0 || strcmp(f.title, "Town feed") != 0)
+		fail_msg("after two polls: got items %lld posts %lld failures %lld title %s",
+		         (long long)f.items, (long long)f.posts, (long long)f.failures, f.title);
+	bl_feed_clear(&f);
+	assert_int_equal(audit_entries("feed.poll", target), 3);
+
+	/* A failing feed: the poll's error as an alert, and in the table, marked. */
+	snprintf(fields, sizeof(fields),
+	         "url=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fstatus%%2F503&list=news&mode=draft&"
+	         "every=900",
+	         feeds.port);
+	editor_post("/admin/feeds/new", fields, 303, "add a failing feed", &r);
+	assert_true(tl_header(&r, "Location", loc, sizeof(loc)));
+	reply_free(&r);
+	int64_t bad_id = strtoll(strstr(loc, "id=") + 3, NULL, 10);
+	snprintf(path, sizeof(path), "/admin/feeds/%lld/poll", (long long)bad_id);
+	editor_post(path, "x=1", 200, "poll a failing feed", &r);
+	const char *alert = strstr(r.body, "<p class=\"error\" role=\"alert\">Polling");
+	snprintf(
+	    want, sizeof(want),
+	    "<p class=\"error\" role=\"alert\">Polling \xe2\x80\x9chttp://127.0.0.1:%d/status/503"
+	    "\xe2\x80\x9d failed: the server answered HTTP 503. The next try is at ",
+	    feeds.port);
+	if (!alert || !strstr(r.body, want))
+		fail_msg("poll of a 503 feed: want \"%s\" in %.600s", want, alert ? alert : r.body);
+	if (!strstr(r.body, "<strong class=\"feed-error\">1 failed: ") ||
+	    !strstr(r.body, "<tr class=\"failing\">"))
+		fail_msg("poll of a 503 feed: want the row marked and its error highlighted");
+	reply_free(&r);
+
+	/* A viewer cannot add, poll or remove. */
+	static const char *const viewer_writes[] = {"poll", "delete"};
+	for (size_t i = 0; i < 2; i++) {
+		char *before = fingerprint();
+		char body[256];
+		snprintf(path, sizeof(path), "/admin/feeds/%lld/%s", (long long)id,
+		         viewer_writes[i]);
+		snprintf(body, sizeof(body), "csrf=%s", viewer.csrf);
+		post(path, body, viewer.cookie, &r);
+		tl_want_status(&r, 403, path);
+		assert_non_null(strstr(r.body, "This needs the editor role"));
+		reply_free(&r);
+		char *after = fingerprint();
+		if (strcmp(before, after) != 0)
+			fail_msg("POST %s as viewer changed something", path);
+		free(before);
+		free(after);
+	}
+
+	/* Remove: 303, gone; an unknown id is 404. */
+	snprintf(path, sizeof(path), "/admin/feeds/%lld/delete", (long long)id);
+	editor_post(path, "x=1", 303, "remove a feed", &r);
+	reply_free(&r);
+	assert_int_equal(feed_by_url(url, &f), 0);
+	assert_int_equal(audit_entries("feed.rm", target), 1);
+	editor_post(path, "x=1", 404, "remove it again", &r);
+	reply_free(&r);
+	editor_post("/admin/feeds/999999/poll", "x=1", 404, "poll an unknown feed", &r);
+	reply_free(&r);
+	editor_post("/admin/feeds/1/other", "x=1", 404, "an unknown action", &r);
+	reply_free(&r);
+	get("/admin/feeds?done=deleted", editor.cookie, &r);
+	tl_want_status(&r, 200, "the feeds page after a removal");
+	check_page("the feeds page after a removal", r.body, r.len);
+	snprintf(want, sizeof(want), ">%s<", url);
+	if (strstr(r.body, want))
+		fail_msg("the removed feed is still listed");
+	reply_free(&r);
+	bl_buf_finish(&enc);
+	(void)state;
+}
+
 static void test_static(void **state)
 {
 	struct reply r;
@@ -2068,6 +2401,7 @@ int main(void)
 	    cmocka_unit_test(test_notices_and_finished_post),
 	    cmocka_unit_test(test_users_and_tokens),
 	    cmocka_unit_test(test_last_admin),
+	    cmocka_unit_test(test_feeds),
 	    cmocka_unit_test(test_static),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

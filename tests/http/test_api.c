@@ -7,8 +7,9 @@
  * table itself), 401 and the session's CSRF header, the problem+json shape
  * of each error class, keyset pagination, the import job end to end (run
  * by bl_import_job_run, the runner `serve` uses), export as a file
- * response, and that the OpenAPI document and the router list the same
- * operations.
+ * response, the feed endpoints (polls against tests/feed/fixture_server.py
+ * on 127.0.0.1, config feed_allow_private on), and that the OpenAPI
+ * document and the router list the same operations.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -53,6 +55,7 @@ static struct bl_web web;
 static struct bl_http_server *srv;
 static struct bl_http_route *routes;
 static int port;
+static struct tl_feeds feeds; /* tests/feed/fixture_server.py serving tdb.dir */
 /* Tokens by role, and the admin user's session cookie and CSRF token. */
 static char tok_viewer[BL_API_TOKEN_LEN], tok_editor[BL_API_TOKEN_LEN], tok_admin[BL_API_TOKEN_LEN];
 static char session_id[BL_RANDOM_ID_LEN], session_csrf[BL_RANDOM_ID_LEN];
@@ -216,6 +219,11 @@ static int group_setup(void **state)
 	snprintf(relay, sizeof(relay), "maildir:%s/outbox", tdb.dir);
 	set("relay", relay);
 	set("log_level", "error");
+	/* The feed tests poll the fixture server on 127.0.0.1. */
+	set("feed_allow_private", "true");
+	set("feed_timeout", "10s");
+	if (tl_feeds_start(tdb.dir, &feeds))
+		return -1;
 
 	struct bl_store_opts so = {.busy_timeout_ms = 10000};
 	if (bl_store_open(tdb.uri, &so, &db, &d)) {
@@ -278,6 +286,7 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
+	tl_feeds_stop(&feeds);
 	bl_http_stop(srv);
 	free(routes);
 	bl_web_finish(&web);
@@ -1463,13 +1472,382 @@ static void test_users_tokens_audit(void **state)
 	reply_free(&r);
 }
 
+/* ---- feeds ---- */
+
+static const char rss_v1[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                             "<rss version=\"2.0\"><channel><title>Fixture news</title>\n"
+                             "<link>http://127.0.0.1/</link>\n"
+                             "<item><title>One</title><guid>one</guid>"
+                             "<description>The first item.</description></item>\n"
+                             "</channel></rss>\n";
+static const char rss_v2[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                             "<rss version=\"2.0\"><channel><title>Fixture news</title>\n"
+                             "<link>http://127.0.0.1/</link>\n"
+                             "<item><title>Two</title><guid>two</guid>"
+                             "<link>http://127.0.0.1/two</link>"
+                             "<description>The second item.</description></item>\n"
+                             "<item><title>One</title><guid>one</guid>"
+                             "<description>The first item.</description></item>\n"
+                             "</channel></rss>\n";
+
+/* POST /feeds with @body as the editor: the new feed's id (201 wanted). */
+static int64_t add_feed(const char *body)
+{
+	struct reply r;
+	call("POST", "/api/v1/feeds", tok_editor, body, &r);
+	tl_want_status(&r, 201, body);
+	int64_t id = jint(r.json, "id");
+	reply_free(&r);
+	return id;
+}
+
+/* How many audit entries have action @action and target "feed:@id"; the
+ * last one's detail into @detail (@size bytes, "" when none). */
+static int audit_count(const char *action, int64_t id, char *detail, size_t size)
+{
+	struct reply r;
+	char target[64];
+	int n = 0;
+	snprintf(target, sizeof(target), "feed:%lld", (long long)id);
+	if (detail)
+		*detail = '\0';
+	call("GET", "/api/v1/audit?limit=1000", tok_admin, NULL, &r);
+	tl_want_status(&r, 200, "GET /audit");
+	json_t *items = json_object_get(r.json, "items");
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *e = json_array_get(items, i);
+		if (strcmp(json_string_value(json_object_get(e, "action")), action) == 0 &&
+		    strcmp(json_string_value(json_object_get(e, "target")), target) == 0) {
+			if (n == 0 && detail) /* newest first */
+				snprintf(detail, size, "%s",
+				         json_string_value(json_object_get(e, "detail")));
+			n++;
+		}
+	}
+	reply_free(&r);
+	return n;
+}
+
+/* Create, read, validation, conflict, 404s, delete. */
+static void test_feeds(void **state)
+{
+	struct reply r;
+	char loc[256], want[256], path[128], detail[512];
+	/* Create: 201, Location, the documented shape with the defaults filled in. */
+	call("POST", "/api/v1/feeds", tok_editor,
+	     "{\"url\":\"https://feeds.example.org/a.xml\",\"lists\":[\"news\",\"other\"]}", &r);
+	tl_want_status(&r, 201, "POST /feeds");
+	int64_t id = jint(r.json, "id");
+	snprintf(want, sizeof(want), "/api/v1/feeds/%lld", (long long)id);
+	if (strcmp(header(&r, "Location", loc, sizeof(loc)), want) != 0)
+		fail_msg("POST /feeds: got Location \"%s\", want \"%s\"", loc, want);
+	static const struct {
+		const char *key, *want; /* want: compact JSON */
+	} shape[] = {
+	    {"url", "\"https://feeds.example.org/a.xml\""},
+	    {"title", "\"\""},
+	    {"lists", "[\"news\",\"other\"]"},
+	    {"mode", "\"send\""},
+	    {"every", "900"},
+	    {"breaking", "false"},
+	    {"backfill", "0"},
+	    {"last_poll_at", "null"},
+	    {"last_ok_at", "null"},
+	    {"failures", "0"},
+	    {"last_error", "\"\""},
+	    {"items", "0"},
+	    {"posts", "0"},
+	};
+	for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
+		char *got = json_dumps(json_object_get(r.json, shape[i].key),
+		                       JSON_ENCODE_ANY | JSON_COMPACT);
+		if (!got || strcmp(got, shape[i].want) != 0)
+			fail_msg("POST /feeds: member %s: got %s, want %s", shape[i].key,
+			         got ? got : "(none)", shape[i].want);
+		free(got);
+	}
+	/* A new feed is due at once; both times are RFC 3339 strings. */
+	if (!json_is_string(json_object_get(r.json, "next_poll_at")) ||
+	    !json_is_string(json_object_get(r.json, "created_at")))
+		fail_msg("POST /feeds: want next_poll_at and created_at as times: %s", r.body);
+	if (json_object_size(r.json) != 16)
+		fail_msg("POST /feeds: got %zu members, want the 16 of the Feed schema: %s",
+		         json_object_size(r.json), r.body);
+	reply_free(&r);
+	if (audit_count("feed.add", id, detail, sizeof(detail)) != 1 ||
+	    !strstr(detail, "https://feeds.example.org/a.xml"))
+		fail_msg("feed.add: got %d entries (detail \"%s\"), want one naming the URL",
+		         audit_count("feed.add", id, NULL, 0), detail);
+
+	/* Every field given. */
+	int64_t id2 = add_feed("{\"url\":\"http://feeds.example.org/b.rss\",\"lists\":[\"news\"],"
+	                       "\"mode\":\"draft\",\"every\":3600,\"breaking\":true,"
+	                       "\"backfill\":5}");
+	snprintf(path, sizeof(path), "/api/v1/feeds/%lld", (long long)id2);
+	call("GET", path, tok_viewer, NULL, &r);
+	tl_want_status(&r, 200, "GET /feeds/ID");
+	if (strcmp(jstr(&r, "mode"), "draft") != 0 || jint(r.json, "every") != 3600 ||
+	    !json_is_true(json_object_get(r.json, "breaking")) || jint(r.json, "backfill") != 5 ||
+	    json_array_size(json_object_get(r.json, "lists")) != 1 || jint(r.json, "id") != id2)
+		fail_msg("GET %s: got %s, want mode draft, every 3600, breaking, backfill 5, one "
+		         "list",
+		         path, r.body);
+	reply_free(&r);
+
+	/* Validation: 422, one error, its pointer at the field at fault; nothing added. */
+	static const struct {
+		const char *body, *pointer;
+	} bad[] = {
+	    {"{\"url\":\"ftp://feeds.example.org/a.xml\",\"lists\":[\"news\"]}", "/url"},
+	    {"{\"url\":\"javascript:alert(1)\",\"lists\":[\"news\"]}", "/url"},
+	    {"{\"url\":\"file:///etc/passwd\",\"lists\":[\"news\"]}", "/url"},
+	    {"{\"url\":\"/feed.xml\",\"lists\":[\"news\"]}", "/url"},
+	    {"{\"url\":\"feeds.example.org/a.xml\",\"lists\":[\"news\"]}", "/url"},
+	    {"{\"url\":\"https://feeds.example.org/a b.xml\",\"lists\":[\"news\"]}", "/url"},
+	    {"{\"url\":42,\"lists\":[\"news\"]}", "/url"},
+	    {"{\"lists\":[\"news\"]}", "/url"},
+	    {"{\"url\":\"https://feeds.example.org/c.xml\"}", "/lists"},
+	    {"{\"url\":\"https://feeds.example.org/c.xml\",\"lists\":[]}", "/lists"},
+	    {"{\"url\":\"https://feeds.example.org/c.xml\",\"lists\":[\"nosuch\"]}", "/lists/0"},
+	    {"{\"url\":\"https://feeds.example.org/c.xml\",\"lists\":[\"news\",\"nosuch\"]}",
+	     "/lists/1"},
+	    {"{\"url\":\"https://feeds.example.org/c.xml\",\"lists\":[\"news\"],\"every\":59}",
+	     "/every"},
+	    {"{\"url\":\"https://feeds.example.org/c.xml\",\"lists\":[\"news\"],\"every\":604801}",
+	     "/every"},
+	    {"{\"url\":\"https://feeds.example.org/c.xml\",\"lists\":[\"news\"],\"every\":\"15m\"}",
+	     "/every"},
+	    {"{\"url\":\"https://feeds.example.org/c.xml\",\"lists\":[\"news\"],\"backfill\":-1}",
+	     "/backfill"},
+	    {"{\"url\":\"https://feeds.example.org/c.xml\",\"lists\":[\"news\"],\"backfill\":1001}",
+	     "/backfill"},
+	    {"{\"url\":\"https://feeds.example.org/"
+	     "c.xml\",\"lists\":[\"news\"],\"mode\":\"other\"}",
+	     "/mode"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		call("POST", "/api/v1/feeds", tok_editor, bad[i].body, &r);
+		want_problem(&r, 422, "validation", bad[i].body);
+		json_t *errs = json_object_get(r.json, "errors");
+		const char *got =
+		    json_string_value(json_object_get(json_array_get(errs, 0), "pointer"));
+		if (json_array_size(errs) != 1 || !got || strcmp(got, bad[i].pointer) != 0)
+			fail_msg("POST /feeds %s: got %s, want one error at %s", bad[i].body,
+			         r.body, bad[i].pointer);
+		reply_free(&r);
+	}
+	/* The bounds themselves are accepted. */
+	int64_t id3 = add_feed("{\"url\":\"https://feeds.example.org/min.xml\",\"lists\":"
+	                       "[\"news\"],\"every\":60,\"backfill\":1000}");
+	int64_t id4 = add_feed("{\"url\":\"https://feeds.example.org/max.xml\",\"lists\":"
+	                       "[\"news\"],\"every\":604800,\"backfill\":0}");
+	/* The same URL again: 409. */
+	call("POST", "/api/v1/feeds", tok_editor,
+	     "{\"url\":\"https://feeds.example.org/a.xml\",\"lists\":[\"news\"]}", &r);
+	want_problem(&r, 409, "exists", "POST /feeds with a URL already there");
+	reply_free(&r);
+
+	/* The listing: exactly these four feeds, by id (nothing from the refusals). */
+	call("GET", "/api/v1/feeds", tok_viewer, NULL, &r);
+	tl_want_status(&r, 200, "GET /feeds");
+	json_t *items = json_object_get(r.json, "items");
+	int64_t want_ids[] = {id, id2, id3, id4};
+	if (json_array_size(items) != 4)
+		fail_msg("GET /feeds: got %zu feeds, want 4: %s", json_array_size(items), r.body);
+	for (size_t i = 0; i < 4; i++)
+		if (jint(json_array_get(items, i), "id") != want_ids[i])
+			fail_msg("GET /feeds: item %zu has id %lld, want %lld", i,
+			         (long long)jint(json_array_get(items, i), "id"),
+			         (long long)want_ids[i]);
+	assert_int_equal(json_array_size(json_object_get(json_array_get(items, 0), "lists")), 2);
+	reply_free(&r);
+
+	/* Unknown ids: 404 for each operation. */
+	static const char *const methods[] = {"GET", "DELETE", "POST"};
+	for (size_t i = 0; i < 3; i++) {
+		char what[200];
+		snprintf(path, sizeof(path), "/api/v1/feeds/999999%s", i == 2 ? "/poll" : "");
+		snprintf(what, sizeof(what), "%s %s", methods[i], path);
+		call(methods[i], path, tok_editor, i == 2 ? "{}" : NULL, &r);
+		want_problem(&r, 404, "not-found", what);
+		reply_free(&r);
+	}
+	call("GET", "/api/v1/feeds/abc", tok_viewer, NULL, &r);
+	want_problem(&r, 404, "not-found", "GET /feeds/abc");
+	reply_free(&r);
+
+	/* Delete: 204, then 404; audited once, naming the URL. */
+	int64_t gone[] = {id2, id3, id4};
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "/api/v1/feeds/%lld", (long long)gone[i]);
+		call("DELETE", path, tok_editor, NULL, &r);
+		tl_want_status(&r, 204, "DELETE /feeds/ID");
+		reply_free(&r);
+		call("DELETE", path, tok_editor, NULL, &r);
+		want_problem(&r, 404, "not-found", "DELETE /feeds/ID again");
+		reply_free(&r);
+		call("GET", path, tok_viewer, NULL, &r);
+		want_problem(&r, 404, "not-found", "GET a deleted feed");
+		reply_free(&r);
+		if (audit_count("feed.rm", gone[i], detail, sizeof(detail)) != 1 ||
+		    !strstr(detail, "feeds.example.org"))
+			fail_msg(
+			    "feed.rm of %lld: got detail \"%s\", want one entry naming the URL",
+			    (long long)gone[i], detail);
+	}
+	call("GET", "/api/v1/feeds", tok_viewer, NULL, &r);
+	tl_want_status(&r, 200, "GET /feeds after the deletes");
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+	reply_free(&r);
+	/* The URL of a deleted feed can be added again. */
+	int64_t again = add_feed("{\"url\":\"https://feeds.example.org/min.xml\",\"lists\":"
+	                         "[\"other\"]}");
+	if (again == id3)
+		fail_msg("a feed added again got the deleted feed's id %lld", (long long)id3);
+	snprintf(path, sizeof(path), "/api/v1/feeds/%lld", (long long)again);
+	call("DELETE", path, tok_editor, NULL, &r);
+	tl_want_status(&r, 204, "DELETE the feed added again");
+	reply_free(&r);
+	(void)state;
+}
+
+/* POST /feeds/ID/poll as the editor: the report (200 wanted); json_decref it. */
+static json_t *poll_feed(int64_t id)
+{
+	struct reply r;
+	char path[128];
+	snprintf(path, sizeof(path), "/api/v1/feeds/%lld/poll", (long long)id);
+	call("POST", path, tok_editor, "{}", &r);
+	tl_want_status(&r, 200, path);
+	json_t *o = json_incref(r.json);
+	reply_free(&r);
+	if (!o)
+		fail_msg("POST %s: no JSON", path);
+	return o;
+}
+
+/* @o's members are @want (a compact JSON object of the members to compare). */
+static void want_members(const char *what, json_t *o, const char *want)
+{
+	json_error_t err;
+	json_t *w = json_loads(want, 0, &err);
+	const char *k;
+	json_t *v;
+	assert_non_null(w);
+	json_object_foreach(w, k, v)
+	{
+		if (!json_equal(json_object_get(o, k), v)) {
+			char *got = json_dumps(o, JSON_COMPACT);
+			fail_msg("%s: member %s: got %s, want %s", what, k, got, want);
+		}
+	}
+	json_decref(w);
+}
+
+/* Polls against tests/feed/fixture_server.py on 127.0.0.1 (feed_allow_private on). */
+static void test_feed_poll(void **state)
+{
+	struct reply r;
+	char body[512], path[128], detail[512];
+	tl_feeds_write(&feeds, "news.rss", rss_v1, (long)time(NULL) - 3600);
+	snprintf(body, sizeof(body),
+	         "{\"url\":\"http://127.0.0.1:%d/f/news.rss\",\"lists\":[\"news\"]}", feeds.port);
+	int64_t id = add_feed(body);
+
+	/* The first poll marks what is there as seen: no backlog, no post. */
+	json_t *o = poll_feed(id);
+	want_members("first poll", o,
+	             "{\"ok\":true,\"not_modified\":false,\"items\":1,\"new_items\":1,"
+	             "\"posts\":0,\"error\":null}");
+	if (jint(o, "id") != id || !json_is_string(json_object_get(o, "next_poll_at")))
+		fail_msg("first poll: want the feed's id and next_poll_at: %s",
+		         json_dumps(o, JSON_COMPACT));
+	json_decref(o);
+	snprintf(path, sizeof(path), "/api/v1/feeds/%lld", (long long)id);
+	call("GET", path, tok_viewer, NULL, &r);
+	tl_want_status(&r, 200, "GET the polled feed");
+	want_members("after the first poll", r.json,
+	             "{\"title\":\"Fixture news\",\"items\":1,\"posts\":0,\"failures\":0,"
+	             "\"last_error\":\"\"}");
+	if (!json_is_string(json_object_get(r.json, "last_ok_at")) ||
+	    !json_is_string(json_object_get(r.json, "last_poll_at")))
+		fail_msg("after the first poll: want last_ok_at and last_poll_at: %s", r.body);
+	reply_free(&r);
+
+	/* Unchanged: 304, nothing new. */
+	o = poll_feed(id);
+	want_members("an unchanged feed", o,
+	             "{\"ok\":true,\"not_modified\":true,\"new_items\":0,\"posts\":0}");
+	json_decref(o);
+
+	/* A new item: one post, to the feed's list, scheduled (mode send). */
+	tl_feeds_write(&feeds, "news.rss", rss_v2, (long)time(NULL) - 60);
+	o = poll_feed(id);
+	want_members("a changed feed", o,
+	             "{\"ok\":true,\"not_modified\":false,\"items\":2,\"new_items\":1,"
+	             "\"posts\":1,\"error\":null}");
+	json_decref(o);
+	call("GET", "/api/v1/posts?limit=1", tok_viewer, NULL, &r);
+	tl_want_status(&r, 200, "GET /posts");
+	json_t *p = json_array_get(json_object_get(r.json, "items"), 0);
+	want_members("the feed's post", p,
+	             "{\"subject\":\"Two\",\"status\":\"scheduled\",\"lists\":[\"news\"]}");
+	reply_free(&r);
+	call("GET", path, tok_viewer, NULL, &r);
+	want_members("after the second poll", r.json, "{\"items\":2,\"posts\":1,\"failures\":0}");
+	reply_free(&r);
+	if (audit_count("feed.poll", id, detail, sizeof(detail)) != 3 || strcmp(detail, "ok"))
+		fail_msg("feed.poll: got %d entries, the last \"%s\"; want 3, the last \"ok\"",
+		         audit_count("feed.poll", id, NULL, 0), detail);
+
+	/* A feed whose server answers 503: the poll answers 200 with ok false and
+	 * the error, which the feed keeps with its failure count. */
+	snprintf(body, sizeof(body),
+	         "{\"url\":\"http://127.0.0.1:%d/status/503\",\"lists\":[\"news\"]}", feeds.port);
+	int64_t bad = add_feed(body);
+	o = poll_feed(bad);
+	want_members("a 503 feed", o, "{\"ok\":false,\"posts\":0,\"new_items\":0}");
+	const char *err = json_string_value(json_object_get(o, "error"));
+	if (!err || !strstr(err, "503"))
+		fail_msg("a 503 feed: got error %s, want one naming 503",
+		         json_dumps(o, JSON_COMPACT));
+	char err1[512];
+	snprintf(err1, sizeof(err1), "%s", err);
+	json_decref(o);
+	snprintf(path, sizeof(path), "/api/v1/feeds/%lld", (long long)bad);
+	call("GET", path, tok_viewer, NULL, &r);
+	tl_want_status(&r, 200, "GET the failing feed");
+	if (jint(r.json, "failures") != 1 || strcmp(jstr(&r, "last_error"), err1) != 0 ||
+	    !json_is_null(json_object_get(r.json, "last_ok_at")) ||
+	    !json_is_string(json_object_get(r.json, "last_poll_at")))
+		fail_msg("failing feed: got %s, want failures 1, last_error \"%s\", "
+		         "last_ok_at null",
+		         r.body, err1);
+	reply_free(&r);
+	o = poll_feed(bad);
+	json_decref(o);
+	call("GET", path, tok_viewer, NULL, &r);
+	if (jint(r.json, "failures") != 2)
+		fail_msg("failing feed after two polls: got %s, want failures 2", r.body);
+	reply_free(&r);
+	if (audit_count("feed.poll", bad, detail, sizeof(detail)) != 2 || !strstr(detail, "503"))
+		fail_msg("feed.poll of the failing feed: got detail \"%s\", want the error",
+		         detail);
+	/* A viewer cannot poll. */
+	snprintf(path, sizeof(path), "/api/v1/feeds/%lld/poll", (long long)bad);
+	call("POST", path, tok_viewer, "{}", &r);
+	want_problem(&r, 403, "forbidden", "POST /feeds/ID/poll as viewer");
+	reply_free(&r);
+	(void)state;
+}
+
 /* Failed authentications from one address end in 429 with Retry-After. */
 /* Every entry the API wrote names its target ("list:SLUG", "post:ID", ...)
  * and says what happened in a short detail. Runs after the writes above. */
 static void test_audit_targets(void **state)
 {
 	static const char *const kinds[] = {
-	    "list:", "post:", "subscriber:", "user:", "token:", "import:"};
+	    "list:", "post:", "subscriber:", "user:", "token:", "import:", "feed:"};
 	struct reply r;
 	call("GET", "/api/v1/audit?limit=1000", tok_admin, NULL, &r);
 	tl_want_status(&r, 200, "GET /audit");
@@ -2048,6 +2426,8 @@ int main(void)
 	    cmocka_unit_test(test_stats),
 	    cmocka_unit_test(test_users_tokens_audit),
 	    cmocka_unit_test(test_openapi_operations_routed),
+	    cmocka_unit_test(test_feeds),
+	    cmocka_unit_test(test_feed_poll),
 	    cmocka_unit_test(test_audit_targets),
 	    cmocka_unit_test(test_auth_budget),
 	    cmocka_unit_test(test_preview_links_dead),
