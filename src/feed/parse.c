@@ -779,6 +779,30 @@ static void on_error(void *ctx, xmlErrorPtr e)
 	set_bozo(st, "%s", msg);
 }
 
+/* Whether @text (@len bytes) holds the end tag of @root ("</rss", "</rdf:RDF", then
+ * blanks and '>') after its start: a document cut short lacks it, even when
+ * libxml2's recovery closed the elements for us. */
+static int has_end_tag(const char *text, size_t len, xmlNodePtr root)
+{
+	char tag[256];
+	if (root->ns && root->ns->prefix)
+		snprintf(tag, sizeof(tag), "</%s:%s", (const char *)root->ns->prefix,
+		         (const char *)root->name);
+	else
+		snprintf(tag, sizeof(tag), "</%s", (const char *)root->name);
+	size_t n = strlen(tag);
+	for (size_t i = len; i-- > 0;) {
+		if (text[i] != '<' || len - i < n || memcmp(text + i, tag, n) != 0)
+			continue;
+		size_t j = i + n;
+		while (j < len && is_xml_space((unsigned char)text[j]))
+			j++;
+		if (j < len && text[j] == '>')
+			return 1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ tree reading */
 
 static int name_is(xmlNodePtr n, const char *local)
@@ -1675,6 +1699,8 @@ int bl_feed_parse(const char *data, size_t len, const char *doc_url, const char 
 	}
 	st.doc = doc;
 	rc = read_doc(&st, root, out, d);
+	if (rc >= 0)
+		out->truncated = !has_end_tag(bl_buf_str(&clean), clean.len, root);
 	if (rc < 0)
 		goto out;
 	out->encoding = bl_xstrdup(used);
@@ -1693,22 +1719,26 @@ out:
 	return rc;
 }
 
+void bl_feed_item_clear(struct bl_feed_item *it)
+{
+	free(it->id);
+	free(it->link);
+	free(it->title);
+	free(it->summary);
+	free(it->content);
+	free(it->base);
+	free(it->author);
+	free(it->enclosure_url);
+	free(it->enclosure_type);
+	memset(it, 0, sizeof *it);
+}
+
 void bl_feed_doc_clear(struct bl_feed_doc *doc)
 {
 	if (!doc)
 		return;
-	for (size_t i = 0; i < doc->n_items; i++) {
-		struct bl_feed_item *it = &doc->items[i];
-		free(it->id);
-		free(it->link);
-		free(it->title);
-		free(it->summary);
-		free(it->content);
-		free(it->base);
-		free(it->author);
-		free(it->enclosure_url);
-		free(it->enclosure_type);
-	}
+	for (size_t i = 0; i < doc->n_items; i++)
+		bl_feed_item_clear(&doc->items[i]);
 	free(doc->items);
 	free(doc->title);
 	free(doc->link);

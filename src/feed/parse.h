@@ -50,6 +50,8 @@ struct bl_feed_doc {
 	char *encoding;      /* the encoding the bytes were decoded with, lowercase ("utf-8") */
 	int bozo;            /* 1 when the document needed repair or an encoding fallback */
 	char *bozo_reason;   /* the first such repair, in words; "" when bozo is 0 */
+	int truncated;       /* 1 when the root element's end tag never comes: the document
+	                        stops early (a cut download); its last item may be partial */
 	struct bl_feed_item *items; /* top-level items in document order (nested ones ignored) */
 	size_t n_items;
 };
@@ -72,6 +74,10 @@ int bl_feed_parse(const char *data, size_t len, const char *doc_url, const char 
 
 /* bl_feed_doc_clear - free everything @doc owns and zero it. NULL-safe. */
 void bl_feed_doc_clear(struct bl_feed_doc *doc);
+
+/* bl_feed_item_clear - free the strings of one item of a document and zero it; the
+ * document's own clear frees the rest (a caller may drop items from its end). */
+void bl_feed_item_clear(struct bl_feed_item *it);
 
 /*
  * bl_feed_date_parse - a feed date as seconds since the epoch: RFC 822 /

@@ -375,6 +375,16 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 		return rc;
 	}
 	rep->items = (int64_t)doc.n_items;
+	if (doc.truncated && doc.n_items > 0) {
+		/* The document stops early (a cut download): its last item may be cut too, and
+		 * a partial item, once recorded, would never be read again. It waits for the
+		 * next poll. */
+		bl_warn("feed %lld (%s): the document stops before its end; its last item is left "
+		        "for the next poll",
+		        (long long)f.id, f.url);
+		doc.n_items--;
+		bl_feed_item_clear(&doc.items[doc.n_items]);
+	}
 	struct bl_feed_entries *e = NULL;
 	rc = bl_feed_entries(s, f.id, &doc, &e, d);
 	if (rc == 0) {

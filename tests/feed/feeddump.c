@@ -64,6 +64,7 @@ int main(int argc, char **argv)
 		json_object_set_new(o, "link", str(doc.link));
 		json_object_set_new(o, "encoding", str(doc.encoding));
 		json_object_set_new(o, "bozo", json_boolean(doc.bozo));
+		json_object_set_new(o, "truncated", json_boolean(doc.truncated));
 		json_object_set_new(o, "bozo_reason", str(doc.bozo_reason));
 		items = json_array();
 		for (size_t i = 0; i < doc.n_items; i++) {
