@@ -151,8 +151,10 @@ static int cmd_add(struct bl_cli *cli, int argc, char **argv)
 		bl_cli_error("%s", bl_store_error(s));
 		return bl_cli_exit_code(rc);
 	}
-	bl_cli_audit(s, "feed.add", "feed", url, "{\"id\":%lld,\"mode\":\"%s\",\"every\":%lld}",
-	             (long long)f.id, bl_feed_mode_name(f.mode), (long long)f.every);
+	char idb[24];
+	snprintf(idb, sizeof(idb), "%lld", (long long)f.id);
+	/* as the API writes it: target feed:ID, detail "URL, MODE" */
+	bl_cli_audit(s, "feed.add", "feed", idb, "%s, %s", url, bl_feed_mode_name(f.mode));
 	if (json) {
 		bl_cli_print_json(json_pack("{sI ss}", "id", (json_int_t)f.id, "url", url));
 		return BL_EXIT_OK;
@@ -292,7 +294,9 @@ static int cmd_rm(struct bl_cli *cli, int argc, char **argv)
 		bl_cli_error("no feed %lld (see `bulletin feed ls`)", (long long)id);
 		return BL_EXIT_INPUT;
 	}
-	bl_cli_audit(s, "feed.rm", "feed", f.url, "{\"id\":%lld}", (long long)id);
+	char idb[24];
+	snprintf(idb, sizeof(idb), "%lld", (long long)id);
+	bl_cli_audit(s, "feed.rm", "feed", idb, "%s", f.url);
 	printf("removed feed %lld (%s); the posts it made stay\n", (long long)id, f.url);
 	bl_feed_clear(&f);
 	return BL_EXIT_OK;
