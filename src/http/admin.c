@@ -580,6 +580,7 @@ static struct bl_tval *list_data(struct bl_http_req *req, const struct bl_list *
 	bl_tval_set(v, "private", bl_tval_bool(l->visibility == BL_VISIBILITY_PRIVATE));
 	bl_tval_set(v, "optin", bl_tval_string(bl_optin_name(l->optin)));
 	bl_tval_set(v, "visibility", bl_tval_string(bl_visibility_name(l->visibility)));
+	bl_tval_set(v, "breaking_digest", bl_tval_bool(!l->breaking_digest_off));
 	if (l->slug)
 		bl_tval_set(v, "url",
 		            bl_tval_stringf("%s/admin/lists/%s", admin_base(req), l->slug));
@@ -667,6 +668,11 @@ static const char *read_list_form(struct admin *a, struct bl_list *l, char *err,
 		return "Opt-in must be double or single.";
 	if (bl_visibility_parse(field(a, "visibility"), &l->visibility))
 		return "Visibility must be public or private.";
+	const char *bd = field(a, "breaking_digest");
+	if (*bd && strcmp(bd, "on") != 0 && strcmp(bd, "off") != 0)
+		return "Breaking posts must go to digest subscribers at once (on) or not (off).";
+	if (*bd) /* absent: unchanged (a new list: on) */
+		l->breaking_digest_off = strcmp(bd, "off") == 0;
 	return NULL;
 }
 
@@ -734,8 +740,11 @@ static void lists_one(struct bl_http_req *req, struct bl_http_resp *resp)
 		} else {
 			char target[96];
 			snprintf(target, sizeof(target), "list:%s", l.slug);
-			bl_audit(req, &a->p, "list.update", target, "%s %s",
-			         bl_optin_name(upd.optin), bl_visibility_name(upd.visibility));
+			bl_audit(req, &a->p, "list.update", target,
+			         "%s %s, breaking posts to digest "
+			         "subscribers %s",
+			         bl_optin_name(upd.optin), bl_visibility_name(upd.visibility),
+			         upd.breaking_digest_off ? "off" : "on");
 			redirect(req, resp, "/lists?done=saved&slug=%s", l.slug);
 		}
 	}

@@ -77,8 +77,8 @@ same "a breaking post goes at once to the digest subscribers (unless breaking_di
 
 at 1000
 run $B digest run
-same "the first digest run: the last full periods (nothing in them), recorded" \
-	"$(printf '%s' "$OUT" | grep -c ' digest [0-9]*: .*, 0 recipients$')" 2
+same "the first digest run: the last full periods (nothing in them), recorded without a post" \
+	"$(printf '%s' "$OUT" | grep -c ': nobody had posts to gather; no digest$')" 2
 expect_out "digest run again: nothing due" 0 "^no digest due$" $B digest run
 before=$(ls outbox/new | wc -l)
 at $((19 * 3600)) # Saturday 28 March 08:00 CET = 07:00Z: the boundary, exactly
@@ -183,5 +183,9 @@ else
 	not_ok "extra copies only for rows in doubt" "extra $extra, in doubt ${indoubt:-?}"
 fi
 same "copies of one digest share its Message-ID" "$($PY "$DPY" outbox2 ids | awk -F'\t' '$2 != 1' | wc -l)" 0
-same "one digest post per mode and period" "$(printf '%s\n' "$rows" | wc -l)" 2
+same "one digest post (daily); the weekly period, empty, recorded without one" \
+	"$(printf '%s\n' "$rows" | wc -l)" 1
+q="SELECT count(*) FROM digests WHERE post_id IS NULL"
+if [ "$BL_CLI_BACKEND" = postgres ]; then empty=$(psql -At "$BULLETIN_DB" -c "$q"); else empty=$(sqlite3 "${BULLETIN_DB#sqlite:}" "$q"); fi
+same "the empty weekly period is recorded" "$empty" 1
 done_testing
