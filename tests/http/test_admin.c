@@ -1433,6 +1433,8 @@ static void test_validation_matches_api(void **state)
 	     NULL},
 	    {"/admin/lists/news", "name=N&description=x%1By&optin=single&visibility=public",
 	     "The description holds", NULL},
+	    {"/admin/lists/news", "name=N&optin=single&visibility=public&breaking_digest=maybe",
+	     "Breaking posts must go", NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char body[1024], what[1200];
@@ -1454,6 +1456,32 @@ static void test_validation_matches_api(void **state)
 			         after);
 		free(before);
 		free(after);
+	}
+
+	/* breaking posts to a list's digest subscribers: off, then on again */
+	{
+		static const char *const want[] = {"off", "on"};
+		struct bl_list orig;
+		assert_int_equal(db->ops->list_get(db, "news", &orig), 1);
+		for (int k = 0; k < 2; k++) {
+			char b[512];
+			struct reply rr;
+			snprintf(
+			    b, sizeof(b),
+			    "csrf=%s&name=News&optin=double&visibility=public&breaking_digest=%s",
+			    editor.csrf, want[k]);
+			post("/admin/lists/news", b, editor.cookie, &rr);
+			tl_want_status(&rr, 303, "the list form with breaking_digest");
+			reply_free(&rr);
+			struct bl_list l;
+			assert_int_equal(db->ops->list_get(db, "news", &l), 1);
+			if (l.breaking_digest_off != (k == 0))
+				fail_msg("breaking_digest=%s: got breaking_digest_off %d", want[k],
+				         l.breaking_digest_off);
+			bl_list_clear(&l);
+		}
+		assert_int_equal(db->ops->list_update(db, &orig), 1); /* its name back */
+		bl_list_clear(&orig);
 	}
 
 	/* a good From is kept with the post, and shown in the composer again */
