@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "util/str.h"
 #include "util/utf8.h"
+#include "util/time.h"
 #include "util/xalloc.h"
 
 #include <curl/curl.h>
@@ -1749,17 +1750,6 @@ void bl_feed_doc_clear(struct bl_feed_doc *doc)
 
 /* ------------------------------------------------------------------ dates */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int dd)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + dd - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static int64_t make_time(int y, int mo, int dd, int h, int mi, int s, int off_min)
 {
 	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -1770,7 +1760,7 @@ static int64_t make_time(int y, int mo, int dd, int h, int mi, int s, int off_mi
 		return 0;
 	if (s == 60)
 		s = 59;
-	t = days_from_civil(y, mo, dd) * 86400 + h * 3600 + mi * 60 + s - (int64_t)off_min * 60;
+	t = bl_days_from_civil(y, mo, dd) * 86400 + h * 3600 + mi * 60 + s - (int64_t)off_min * 60;
 	if (t < 0)
 		return 0; /* before 1970: read as no date */
 	return t == 0 ? 1 : t;

@@ -15,37 +15,13 @@
 #include <string.h>
 #include <time.h>
 
-/* Day number of a civil date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 /* The local day number of instant @t. */
 static int64_t local_day(int64_t t)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
 	localtime_r(&tt, &tm);
-	return days_from_civil(tm.tm_year + 1900LL, tm.tm_mon + 1, tm.tm_mday);
+	return bl_days_from_civil(tm.tm_year + 1900LL, tm.tm_mon + 1, tm.tm_mday);
 }
 
 /* mktime of @day at digest_time with tm_isdst @isdst; *@exact: local time reads it back. */
@@ -53,7 +29,7 @@ static int64_t local_instant(const struct bl_digest_opts *o, int64_t day, int is
 {
 	int64_t y;
 	int m, d;
-	civil_from_days(day, &y, &m, &d);
+	bl_civil_from_days(day, &y, &m, &d);
 	struct tm tm = {.tm_year = (int)(y - 1900),
 	                .tm_mon = m - 1,
 	                .tm_mday = d,

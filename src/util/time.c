@@ -32,8 +32,7 @@ char *bl_time_format(int64_t t, char out[BL_TIME_STRMAX])
 	return out;
 }
 
-/* Days from 1970-01-01 to the civil date (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t bl_days_from_civil(int64_t y, int m, int d)
 {
 	y -= m <= 2;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -41,6 +40,19 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
 	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return era * 146097 + doe - 719468;
+}
+
+void bl_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
 }
 
 static int digits(const char *s, int n, int *out)
@@ -100,7 +112,7 @@ int bl_time_parse(const char *s, int64_t *out)
 	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
 	    h > 23 || mi > 59 || sec > 60)
 		return -BL_EINVAL;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+	*out = bl_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
 	return 0;
 }
 

@@ -47,4 +47,13 @@ int bl_timezone_set(const char *name);
 /* bl_monotonic - seconds from a monotonic clock, for rates and ETAs. */
 double bl_monotonic(void);
 
+/*
+ * bl_days_from_civil - days from 1970-01-01 to year @y, month @m (1-12), day
+ * @d of the proleptic Gregorian calendar (negative before 1970); any year.
+ * bl_civil_from_days - the inverse: the date of day number @z. (H. Hinnant,
+ * "chrono-Compatible Low-Level Date Algorithms".)
+ */
+int64_t bl_days_from_civil(int64_t y, int m, int d);
+void bl_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+
 #endif
