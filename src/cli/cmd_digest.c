@@ -110,10 +110,11 @@ static int run(struct bl_cli *cli, int argc, char **argv)
 	}
 	for (size_t i = 0; !json && i < md.n; i++) {
 		if (md.v[i].post_id)
-			printf("%s digest %lld: %s to %s, %lld recipients\n",
+			printf("%s digest %lld: %s to %s, %lld recipient%s\n",
 			       bl_mode_name(md.v[i].mode), (long long)md.v[i].post_id,
 			       bl_time_format(md.v[i].period_start, a),
-			       bl_time_format(md.v[i].period_end, b), (long long)md.v[i].total);
+			       bl_time_format(md.v[i].period_end, b), (long long)md.v[i].total,
+			       md.v[i].total == 1 ? "" : "s");
 		else
 			printf("%s: %s to %s: nobody had posts to gather; no digest\n",
 			       bl_mode_name(md.v[i].mode), bl_time_format(md.v[i].period_start, a),

@@ -21,7 +21,7 @@
 
 static const char usage[] =
     "usage: bulletin feed add URL --list SLUG [--list SLUG]... [--mode send|draft]\n"
-    "                         [--every DURATION] [--breaking] [--backfill N]\n"
+    "                         [--every DURATION] [--breaking] [--backfill N] [--json]\n"
     "       bulletin feed ls [--json]\n"
     "       bulletin feed rm ID\n"
     "       bulletin feed poll [ID] [--all] [--send] [--json]\n"
@@ -41,7 +41,8 @@ static const char usage[] =
     "  poll ID         poll that feed now; without ID, every feed that is due\n"
     "  --all           poll every feed now, due or not\n"
     "  --send          also deliver the posts made (runs the engine until idle)\n"
-    "  --json          ls: [{\"id\",\"url\",\"title\",\"lists\",\"mode\",\"every\",\n"
+    "  --json          add: the feed; ls: "
+    "[{\"id\",\"url\",\"title\",\"lists\",\"mode\",\"every\",\n"
     "                  \"breaking\",\"backfill\",\"last_poll_at\",\"last_ok_at\",\n"
     "                  \"next_poll_at\",\"failures\",\"last_error\",\"items\",\"posts\",\n"
     "                  \"created_at\"}]; poll: [{\"id\",\"ok\",\"not_modified\",\"items\",\n"
@@ -59,6 +60,26 @@ static int check_url(const char *url)
 		return BL_EXIT_INPUT;
 	}
 	return BL_EXIT_OK;
+}
+
+struct slugs {
+	char *v[64];
+	size_t n;
+};
+
+static int collect_slug(void *arg, const struct bl_list *l)
+{
+	struct slugs *c = arg;
+	if (c->n < 64)
+		c->v[c->n++] = bl_xstrdup(l->slug);
+	return 0;
+}
+
+static void slugs_clear(struct slugs *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i]);
+	c->n = 0;
 }
 
 static int cmd_add(struct bl_cli *cli, int argc, char **argv)
@@ -155,8 +176,18 @@ static int cmd_add(struct bl_cli *cli, int argc, char **argv)
 	snprintf(idb, sizeof(idb), "%lld", (long long)f.id);
 	/* as the API writes it: target feed:ID, detail "URL, MODE" */
 	bl_cli_audit(s, "feed.add", "feed", idb, "%s, %s", url, bl_feed_mode_name(f.mode));
-	if (json) {
-		bl_cli_print_json(json_pack("{sI ss}", "id", (json_int_t)f.id, "url", url));
+	if (json) { /* the feed as `feed ls --json` and the API show it */
+		struct bl_feed got;
+		struct slugs sl = {0};
+		if (s->ops->feed_get(s, f.id, &got) != 1 ||
+		    s->ops->feed_lists(s, f.id, collect_slug, &sl)) {
+			bl_cli_error("%s", bl_store_error(s));
+			slugs_clear(&sl);
+			return BL_EXIT_STORE;
+		}
+		bl_cli_print_json(bl_json_feed(&got, (const char *const *)sl.v, sl.n));
+		slugs_clear(&sl);
+		bl_feed_clear(&got);
 		return BL_EXIT_OK;
 	}
 	printf("added feed %lld: %s, every %lld s, %s%s\n", (long long)f.id, url,
@@ -172,26 +203,6 @@ static int cmd_add(struct bl_cli *cli, int argc, char **argv)
 		       "polls it, or run `bulletin feed poll %lld`\n",
 		       (long long)f.id);
 	return BL_EXIT_OK;
-}
-
-struct slugs {
-	char *v[64];
-	size_t n;
-};
-
-static int collect_slug(void *arg, const struct bl_list *l)
-{
-	struct slugs *c = arg;
-	if (c->n < 64)
-		c->v[c->n++] = bl_xstrdup(l->slug);
-	return 0;
-}
-
-static void slugs_clear(struct slugs *c)
-{
-	for (size_t i = 0; i < c->n; i++)
-		free(c->v[i]);
-	c->n = 0;
 }
 
 struct feeds {
@@ -376,11 +387,12 @@ static int cmd_poll(struct bl_cli *cli, int argc, char **argv)
 		posts += r.posts;
 		if (arr) {
 			json_array_append_new(
-			    arr, json_pack("{sI sb sb sI sI sI so so}", "id", (json_int_t)r.feed_id,
+			    arr, json_pack("{sI sb sb so sI sI so so}", "id", (json_int_t)r.feed_id,
 			                   "ok", !r.failed, "not_modified", r.not_modified, "items",
-			                   (json_int_t)r.items, "new_items",
-			                   (json_int_t)r.new_items, "posts", (json_int_t)r.posts,
-			                   "error", r.failed ? json_string(r.error) : json_null(),
+			                   r.items < 0 ? json_null() : json_integer(r.items),
+			                   "new_items", (json_int_t)r.new_items, "posts",
+			                   (json_int_t)r.posts, "error",
+			                   r.failed ? json_string(r.error) : json_null(),
 			                   "next_poll_at", bl_json_time(r.next_poll_at)));
 		} else if (r.failed) {
 			printf("feed %lld: failed: %s; next try %s\n", (long long)r.feed_id,

@@ -315,8 +315,12 @@ static int record_failure(struct bl_store *s, const struct bl_feed *f, int64_t n
 		bl_diag_set(d, BL_ESTORE, "%s", s->error);
 		return rc;
 	}
-	bl_warn("feed %lld (%s): %s; next try in %lld s", (long long)f->id, f->url, rep->error,
-	        (long long)(rep->next_poll_at - now));
+	if (strstr(rep->error, f->url))
+		bl_warn("feed %lld: %s; next try in %lld s", (long long)f->id, rep->error,
+		        (long long)(rep->next_poll_at - now));
+	else
+		bl_warn("feed %lld (%s): %s; next try in %lld s", (long long)f->id, f->url,
+		        rep->error, (long long)(rep->next_poll_at - now));
 	return 0;
 }
 
@@ -353,6 +357,7 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 	}
 	if (res.not_modified) {
 		rep->not_modified = 1;
+		rep->items = -1; /* not fetched: unknown */
 		rep->next_poll_at = bl_feed_next_poll(now, f.every, 0);
 		rc = s->ops->feed_polled(s, f.id, now, rep->next_poll_at, NULL);
 		if (rc < 0)
@@ -367,9 +372,7 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 	                   res.final_url && *res.final_url ? res.final_url : f.url,
 	                   res.content_type, &doc, &pd);
 	if (rc) {
-		char msg[BL_DIAG_MAX];
-		snprintf(msg, sizeof(msg), "not a feed: %.480s", pd.msg);
-		rc = record_failure(s, &f, now, rep, msg, d);
+		rc = record_failure(s, &f, now, rep, pd.msg, d); /* it says "not ... a feed" */
 		bl_fetch_result_clear(&res);
 		bl_feed_clear(&f);
 		return rc;
@@ -408,9 +411,10 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 			rep->first_post_id = r.first_post_id;
 			rep->last_post_id = r.last_post_id;
 			if (r.posts)
-				bl_info("feed %lld (%s): %lld new items, %lld posts",
+				bl_info("feed %lld (%s): %lld new item%s, %lld post%s",
 				        (long long)f.id, f.url, (long long)r.new_items,
-				        (long long)r.posts);
+				        r.new_items == 1 ? "" : "s", (long long)r.posts,
+				        r.posts == 1 ? "" : "s");
 		}
 	}
 	bl_feed_entries_free(e);

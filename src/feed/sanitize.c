@@ -637,9 +637,15 @@ static int enter(struct txt *t, xmlNode *n, struct tframe *f)
 		return 0;
 	}
 	if (strcmp(name, "img") == 0) {
+		/* "[alt]": an image between words keeps them apart in the text */
 		char *alt = attr_value(n, "alt");
-		if (alt)
-			text(t, alt);
+		if (alt && *alt) {
+			struct bl_buf b;
+			bl_buf_init(&b, 0);
+			bl_buf_addf(&b, "[%s]", alt);
+			text(t, bl_buf_str(&b));
+			bl_buf_finish(&b);
+		}
 		xmlFree(alt);
 		return 0;
 	}

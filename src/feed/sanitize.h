@@ -68,7 +68,7 @@ int bl_html_sanitize(const char *html, size_t len, const char *base_url, struct 
  * line break; list items "- " (numbered "1. " in <ol>), nested lists
  * indented two spaces; quotes prefixed "> "; table cells separated by
  * " | "; <hr> a line of dashes; a link "text <url>" (just the URL when the
- * text is the URL); an image its alt text; script and style content
+ * text is the URL); an image its alt text in brackets ("[A chart]"); script and style content
  * skipped. Lines are not wrapped: mail clients wrap plain text themselves,
  * and a hard-wrapped URL breaks. LF line ends; ends with one LF unless
  * empty. Returns 0; -BL_ELIMIT past BL_SANITIZE_INPUT_MAX, the depth

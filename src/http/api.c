@@ -2783,7 +2783,7 @@ static void feed_poll(struct bl_api_call *c)
 		json_object_set_new(o, "id", json_integer(f.id));
 		json_object_set_new(o, "ok", json_boolean(!r.failed));
 		json_object_set_new(o, "not_modified", json_boolean(r.not_modified));
-		json_object_set_new(o, "items", json_integer(r.items));
+		json_object_set_new(o, "items", r.items < 0 ? json_null() : json_integer(r.items));
 		json_object_set_new(o, "new_items", json_integer(r.new_items));
 		json_object_set_new(o, "posts", json_integer(r.posts));
 		json_object_set_new(o, "error", r.failed ? json_string(r.error) : json_null());

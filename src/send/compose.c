@@ -575,6 +575,18 @@ static const char *excerpt_of(struct bl_composer *c, const struct digest_entry *
 		bl_buf_init(&t, 0);
 		rendered = bl_html_to_text(e->body, strlen(e->body), &t) == 0;
 		text = bl_buf_take(&t);
+		/* The "Read more <link>" a feed post ends with (src/feed/poll.c): the
+		 * digest links the post itself. */
+		char *more = NULL;
+		for (char *q = strstr(text, "Read more <"); q; q = strstr(q + 1, "Read more <"))
+			more = q;
+		if (more && (more == text || more[-1] == '\n')) {
+			const char *rest = more + strcspn(more, "\n");
+			while (*rest == '\n')
+				rest++;
+			if (!*rest) /* its last line */
+				*more = '\0';
+		}
 	} else {
 		rendered = bl_markdown_render(e->body, strlen(e->body), &html, &text, &d) == 0;
 	}

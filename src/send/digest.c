@@ -178,10 +178,10 @@ int bl_digest_tick(struct bl_store *s, int64_t now, const struct bl_digest_opts 
 			continue; /* another process made it first */
 		char a[BL_TIME_STRMAX], b[BL_TIME_STRMAX];
 		if (m.post_id) {
-			bl_info("%s digest %lld made for %s to %s: %lld recipients",
+			bl_info("%s digest %lld made for %s to %s: %lld recipient%s",
 			        bl_mode_name(modes[i]), (long long)m.post_id,
 			        bl_time_format(start, a), bl_time_format(end, b),
-			        (long long)m.total);
+			        (long long)m.total, m.total == 1 ? "" : "s");
 			audit(s, &m, now);
 		} else {
 			bl_debug("%s digest period %s to %s: nobody had anything; no digest",

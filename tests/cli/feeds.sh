@@ -146,9 +146,9 @@ same "each once, whole" "$($B post ls --json | jq -c '[.[] | .subject] | sort')"
 # ---- failures keep the state and back off ----
 printf '<html><body>We moved!</body></html>\n' >"$WORK/feeds/town.rss"
 export BULLETIN_FAKE_NOW=$((NOW + 2400))
-expect_out "an HTML page is not a feed" 2 "failed: not a feed" $B feed poll 1
+expect_out "an HTML page is not a feed" 2 "failed: this is a web page .*, not a feed" $B feed poll 1
 run $B feed ls --json
-same "failure 1: recorded, 20 min back-off, items kept" "$(printf '%s' "$OUT" | jq -c '.[0] | [.failures, (.last_error | startswith("not a feed")), .next_poll_at, .items, .posts]')" \
+same "failure 1: recorded, 20 min back-off, items kept" "$(printf '%s' "$OUT" | jq -c '.[0] | [.failures, (.last_error | test("web page.*not a feed")), .next_poll_at, .items, .posts]')" \
 	'[1,true,"2027-01-15T09:00:00Z",6,3]'
 # (ids from --json: a refused add may use up an id on PostgreSQL)
 F=$($B feed add "$BASE/status/503" --list news --every 1m --json | jq .id)
