@@ -115,7 +115,7 @@ static void test_html_post(void **state)
 	    "text part", text,
 	    "Flood warning\n\nDear reader, {{subscriber.email}} and {{#list}}x{{/list}} stay as "
 	    "typed.\n\nSee the levels <https://river.example/levels>.\n\n- Move cars\n"
-	    "- Charge phones\n\nMap of the river\n\nend\n");
+	    "- Charge phones\n\n[Map of the river]\n\nend\n");
 	want_in("text layout", text, "You receive this because you subscribed to River alerts.");
 	want_not_in("text part", text, "<h1>");
 	want_not_in("text part", text, "alert(1)");
