@@ -34,9 +34,9 @@ static int print_entry(void *arg, const struct bl_audit *e)
 		json_array_append_new(c->arr, bl_json_audit(e));
 	} else {
 		if (c->n == 0)
-			printf("%-21s %-16s %-16s %-20s %s\n", "AT", "ACTOR", "ACTION", "TARGET",
+			printf("%-21s %-16s %-22s %-20s %s\n", "AT", "ACTOR", "ACTION", "TARGET",
 			       "DETAIL");
-		printf("%-21s %-16s %-16s %-20s %s%s%s\n", bl_cli_time(e->at), e->actor, e->action,
+		printf("%-21s %-16s %-22s %-20s %s%s%s\n", bl_cli_time(e->at), e->actor, e->action,
 		       *e->target ? e->target : "-", e->detail,
 		       e->ip && *e->ip ? (*e->detail ? " from " : "from ") : "",
 		       e->ip ? e->ip : "");

@@ -154,7 +154,10 @@ static int cmd_update(struct bl_cli *cli, int argc, char **argv)
 	else
 		printf("updated list %s (breaking posts to digest subscribers: %s)\n", upd.slug,
 		       upd.breaking_digest_off ? "off" : "on");
-	bl_cli_audit(s, "list.update", "list", l.slug, "%s", "");
+	bl_cli_audit(s, "list.update", "list", l.slug,
+	             "%s%s%sbreaking posts to digest subscribers %s", name ? "name changed, " : "",
+	             desc ? "description changed, " : "", "",
+	             upd.breaking_digest_off ? "off" : "on");
 	bl_list_clear(&l);
 	return BL_EXIT_OK;
 }
