@@ -51,11 +51,11 @@ static const char usage[] =
     "failure (at most a day); `feed ls` shows its last error. Loopback and\n"
     "private addresses are refused unless feed_allow_private is on.\n";
 
-/* @url can be a feed's URL; else print why. */
-static int check_url(const char *url)
+/* @url can be a feed's URL: *@norm gets its one spelling (malloc'd); else print why. */
+static int check_url(const char *url, char **norm)
 {
 	struct bl_diag d;
-	if (bl_feed_url_check(url, &d)) {
+	if (bl_feed_url_normalize(url, norm, &d)) {
 		bl_cli_error("%s", d.msg);
 		return BL_EXIT_INPUT;
 	}
@@ -81,6 +81,9 @@ static void slugs_clear(struct slugs *c)
 		free(c->v[i]);
 	c->n = 0;
 }
+
+static int add_feed(struct bl_cli *cli, struct bl_feed *fp, const char *url, const char **slugs,
+                    size_t n_slugs, int json);
 
 static int cmd_add(struct bl_cli *cli, int argc, char **argv)
 {
@@ -147,8 +150,20 @@ static int cmd_add(struct bl_cli *cli, int argc, char **argv)
 		bl_cli_error("feed add needs --list SLUG: the list its posts go to");
 		return BL_EXIT_USAGE;
 	}
-	if ((code = check_url(url)))
+	char *norm = NULL;
+	if ((code = check_url(url, &norm)))
 		return code;
+	code = add_feed(cli, &f, norm, slugs, n_slugs, json);
+	free(norm);
+	return code;
+}
+
+/* feed add, once its options are read: @url normalised. */
+static int add_feed(struct bl_cli *cli, struct bl_feed *fp, const char *url, const char **slugs,
+                    size_t n_slugs, int json)
+{
+	struct bl_feed f = *fp;
+	int code;
 	struct bl_store *s;
 	if ((code = bl_cli_store(cli, 1, &s)))
 		return code;

@@ -200,6 +200,12 @@ static void keep_header(char **slot, const char *v, size_t n)
 	size_t start;
 	size_t len = bl_trim_span(v, n, &start);
 	free(*slot);
+	*slot = NULL;
+	/* A value holding a control character (a bare CR) is not kept: sent back as a
+	 * validator it would be refused, and the feed would never be fetched again. */
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)v[start + i] < 0x20 || v[start + i] == 0x7f)
+			return;
 	*slot = bl_xstrndup(v + start, len);
 }
 
@@ -321,6 +327,10 @@ static int outcome(CURLcode cc, const struct fetch *f, const char *errbuf, const
 		return bl_diag_set(d, BL_EIO, "%s: more than %ld redirects (last: %s)", url,
 		                   max_redirects, where);
 	case CURLE_UNSUPPORTED_PROTOCOL:
+		if (!redirect &&
+		    strcmp(where, url) == 0) /* no redirect: a reply curl cannot read */
+			return bl_diag_set(d, BL_EIO, "%s: the answer is not HTTP (%s)", where,
+			                   why);
 		return bl_diag_set(d, BL_EPERM,
 		                   "%s: refused: redirected to %s; feeds are fetched over "
 		                   "http:// and https:// only",

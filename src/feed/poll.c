@@ -16,6 +16,7 @@
 #include "feed/sanitize.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/str.h"
 #include "util/utf8.h"
 #include "util/xalloc.h"
 
@@ -184,6 +185,10 @@ static int make_post(const struct bl_feed_doc *doc, const struct bl_feed_item *i
 	bl_buf_init(&more, 0);
 	bl_buf_init(&text, 0);
 	int rc = bl_html_sanitize(html, strlen(html), base, &b, d);
+	/* an untitled item's subject comes from its own text, before the link is added */
+	char *s = subject_from(it->title ? it->title : "");
+	if (rc == 0 && !*s)
+		bl_html_to_text(bl_buf_str(&b), strlen(bl_buf_str(&b)), &text);
 	if (rc == 0 && it->link && *it->link) {
 		bl_buf_adds(&more, "<p><a href=\"");
 		add_escaped(&more, it->link);
@@ -191,16 +196,15 @@ static int make_post(const struct bl_feed_doc *doc, const struct bl_feed_item *i
 		rc = bl_html_sanitize(bl_buf_str(&more), strlen(bl_buf_str(&more)), NULL, &b, d);
 	}
 	if (rc) {
+		free(s);
 		bl_buf_finish(&b);
 		bl_buf_finish(&more);
 		bl_buf_finish(&text);
 		return rc;
 	}
-	char *s = subject_from(it->title ? it->title : "");
 	if (!*s) {
 		/* no title: the start of the text, else the feed's name */
 		free(s);
-		bl_html_to_text(bl_buf_str(&b), strlen(bl_buf_str(&b)), &text);
 		s = cut_words(subject_from(bl_buf_str(&text)), 80);
 		if (!*s) {
 			free(s);
@@ -355,6 +359,19 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 		bl_feed_clear(&f);
 		return rc;
 	}
+	if (res.not_modified && f.ok_at == 0) {
+		/* Nothing was ever read, so nothing can be "not modified": taken as such,
+		 * the next answer's items would all count as new (a backlog blast). */
+		char msg[BL_DIAG_MAX];
+		snprintf(msg, sizeof(msg),
+		         "%.300s: the server answered 304 Not Modified to a first request, which "
+		         "named no copy; the feed is read again later",
+		         f.url);
+		rc = record_failure(s, &f, now, rep, msg, d);
+		bl_fetch_result_clear(&res);
+		bl_feed_clear(&f);
+		return rc;
+	}
 	if (res.not_modified) {
 		rep->not_modified = 1;
 		rep->items = -1; /* not fetched: unknown */
@@ -378,6 +395,20 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 		return rc;
 	}
 	rep->items = (int64_t)doc.n_items;
+	if (doc.truncated && f.ok_at == 0) {
+		/* A first poll marks every item there as seen: it must see them all, or the
+		 * rest would be sent as new next time. */
+		char msg[BL_DIAG_MAX];
+		snprintf(msg, sizeof(msg),
+		         "%.300s: the document stops before its end (a cut download?); a first "
+		         "poll reads the whole feed, so it is read again later",
+		         f.url);
+		rc = record_failure(s, &f, now, rep, msg, d);
+		bl_feed_doc_clear(&doc);
+		bl_fetch_result_clear(&res);
+		bl_feed_clear(&f);
+		return rc;
+	}
 	if (doc.truncated && doc.n_items > 0) {
 		/* The document stops early (a cut download): its last item may be cut too, and
 		 * a partial item, once recorded, would never be read again. It waits for the
@@ -424,7 +455,7 @@ int bl_feed_poll(struct bl_store *s, int64_t feed_id, const struct bl_fetch_opts
 	return rc;
 }
 
-int bl_feed_url_check(const char *url, struct bl_diag *d)
+int bl_feed_url_normalize(const char *url, char **out, struct bl_diag *d)
 {
 	if (strlen(url) > BL_FEED_URL_MAX)
 		return bl_diag_set(d, BL_EINVAL, "the feed URL is longer than %d bytes",
@@ -435,7 +466,7 @@ int bl_feed_url_check(const char *url, struct bl_diag *d)
 			                   "the feed URL holds a space or a control character; "
 			                   "percent-encode it");
 	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL;
+	char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL, *port = NULL, *norm = NULL;
 	int rc = 0;
 	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
@@ -447,10 +478,34 @@ int bl_feed_url_check(const char *url, struct bl_diag *d)
 		                 "\"%.200s\": a feed is fetched over http or https only", url);
 	else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host)
 		rc = bl_diag_set(d, BL_EINVAL, "\"%.200s\" names no host", url);
+	else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
+		rc = bl_diag_set(d, BL_EINVAL,
+		                 "a feed URL with a user name or password is not supported: it "
+		                 "would show in `feed ls`, the API and the logs");
+	if (rc == 0) {
+		/* One spelling per feed: host in lower case, no fragment, no empty query, no
+		 * default port; curl_url has already resolved "." and ".." segments. */
+		bl_ascii_lower(host);
+		curl_url_set(u, CURLUPART_HOST, host, 0);
+		curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
+		if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK && !*query)
+			curl_url_set(u, CURLUPART_QUERY, NULL, 0);
+		if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+		    ((strcmp(scheme, "http") == 0 && strcmp(port, "80") == 0) ||
+		     (strcmp(scheme, "https") == 0 && strcmp(port, "443") == 0)))
+			curl_url_set(u, CURLUPART_PORT, NULL, 0);
+		if (curl_url_get(u, CURLUPART_URL, &norm, 0) != CURLUE_OK)
+			rc = bl_diag_set(d, BL_EINVAL, "\"%.200s\" is not a URL bulletin can use",
+			                 url);
+		else if (out)
+			*out = bl_xstrdup(norm);
+	}
 	curl_free(scheme);
 	curl_free(host);
+	curl_free(user);
+	curl_free(query);
+	curl_free(port);
+	curl_free(norm);
 	curl_url_cleanup(u);
-	if (rc)
-		return rc;
-	return 0;
+	return rc;
 }

@@ -80,13 +80,18 @@ const struct bl_feed_ingest_item *bl_feed_entries_items(const struct bl_feed_ent
 void bl_feed_entries_free(struct bl_feed_entries *e);
 
 /*
- * bl_feed_url_check - whether @url can be a feed's URL: an absolute http or
- * https URL with a host (curl_url), at most BL_FEED_URL_MAX bytes, without
- * spaces or control characters. Returns 0, or -BL_EINVAL with @d saying
- * what is wrong in words a publisher can act on. Where it points (a
- * private address) is checked at fetch time.
+ * bl_feed_url_normalize - whether @url can be a feed's URL, and its one
+ * spelling: an absolute http or https URL with a host (curl_url), at most
+ * BL_FEED_URL_MAX bytes, without spaces, control characters or a user name
+ * or password (they would show in `feed ls`, the API and the logs). *@out
+ * (when not NULL) gets it normalised, malloc'd: scheme and host in lower
+ * case, "." and ".." segments resolved, no fragment, no empty query, no
+ * default port — so one feed cannot be added twice under two spellings.
+ * Returns 0, or -BL_EINVAL with @d saying what is wrong in words a
+ * publisher can act on (*@out untouched). Where it points (a private
+ * address) is checked at fetch time.
  */
 #define BL_FEED_URL_MAX 2000
-int bl_feed_url_check(const char *url, struct bl_diag *d);
+int bl_feed_url_normalize(const char *url, char **out, struct bl_diag *d);
 
 #endif

@@ -3372,7 +3372,7 @@ static const char *read_feed_form(struct bl_http_req *req, struct admin *a, stru
 	f->backfill = *bf ? v : 0;
 	if (!*f->url)
 		return "The feed needs a URL.";
-	if (bl_feed_url_check(f->url, &d)) {
+	if (bl_feed_url_normalize(f->url, NULL, &d)) {
 		snprintf(err, size, "The URL is not usable: %s%s", d.msg, stop(d.msg));
 		return err;
 	}
@@ -3397,7 +3397,10 @@ static void feeds_new(struct bl_http_req *req, struct bl_http_resp *resp)
 		admin_free(a);
 		return;
 	}
-	struct bl_feed f = {.url = (char *)form.url,
+	char *norm = NULL; /* checked by read_feed_form: its one spelling */
+	if (bl_feed_url_normalize(form.url, &norm, NULL))
+		norm = bl_xstrdup(form.url);
+	struct bl_feed f = {.url = norm,
 	                    .mode = form.mode,
 	                    .every = form.every,
 	                    .breaking = form.breaking,
@@ -3415,10 +3418,11 @@ static void feeds_new(struct bl_http_req *req, struct bl_http_resp *resp)
 	} else {
 		char target[48];
 		snprintf(target, sizeof(target), "feed:%lld", (long long)f.id);
-		bl_audit(req, &a->p, "feed.add", target, "%s, %s", form.url,
+		bl_audit(req, &a->p, "feed.add", target, "%s, %s", norm,
 		         bl_feed_mode_name(form.mode));
 		redirect(req, resp, "/feeds?done=created&id=%lld", (long long)f.id);
 	}
+	free(norm);
 	admin_free(a);
 }
 

@@ -2672,7 +2672,8 @@ static void feeds_post(struct bl_api_call *c)
 	struct bl_feed f = {.mode = BL_FEED_SEND, .every = BL_FEED_EVERY_DEFAULT};
 	const char *url = body_str(c, errs, "url", 0, 0, 1);
 	struct bl_diag d;
-	if (url && bl_feed_url_check(url, &d))
+	char *norm = NULL; /* the URL's one spelling (bl_feed_url_normalize) */
+	if (url && bl_feed_url_normalize(url, &norm, &d))
 		field_err(errs, "/url", "The `url` is not usable: %s.", d.msg);
 	const char *mode = body_str(c, errs, "mode", 0, 0, 0);
 	if (mode && bl_feed_mode_parse(mode, &f.mode))
@@ -2704,25 +2705,29 @@ static void feeds_post(struct bl_api_call *c)
 	body_lists(c, errs, ids, &n_ids, &pl, 1);
 	post_lists_clear(&pl);
 	if (json_array_size(errs)) {
+		free(norm);
 		invalid(c, errs);
 		return;
 	}
 	json_decref(errs);
-	f.url = (char *)(uintptr_t)url;
+	f.url = norm;
 	f.created_at = c->now;
 	int rc = c->s->ops->feed_create(c->s, &f, ids, n_ids);
 	if (rc == -BL_EEXIST) {
+		free(norm);
 		problem(c, 409, "exists",
 		        "A feed with this URL exists already (see GET /api/v1/feeds).");
 		return;
 	}
 	if (rc) {
+		free(norm);
 		store_failed(c);
 		return;
 	}
 	char t[TARGET_MAX];
-	bl_audit(c->req, &c->who, "feed.add", target_id(t, sizeof(t), "feed", f.id), "%s, %s", url,
+	bl_audit(c->req, &c->who, "feed.add", target_id(t, sizeof(t), "feed", f.id), "%s, %s", norm,
 	         bl_feed_mode_name(f.mode));
+	free(norm);
 	struct bl_feed got;
 	if (c->s->ops->feed_get(c->s, f.id, &got) != 1) {
 		store_failed(c);

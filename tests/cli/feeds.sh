@@ -73,6 +73,11 @@ same "nothing added by the refusals" "$($B feed ls --json | jq length)" 0
 # ---- add, and the private-address guard ----
 expect_out "add" 0 "added feed 1: .*town.rss" $B feed add "$BASE/f/town.rss" --list news --every 10m
 expect_out "the same URL twice" 2 "already a feed with URL" $B feed add "$BASE/f/town.rss" --list town
+for other in "HTTP://127.0.0.1:$PORT/f/town.rss" "$BASE/f/town.rss#again" "$BASE/f/../f/town.rss" "$BASE/f/town.rss?"; do
+	expect_out "the same URL spelt otherwise: $other" 2 "already a feed with URL" $B feed add "$other" --list town
+done
+expect_out "a URL with a password is refused" 2 "user name or password" \
+	$B feed add "http://user:secret@127.0.0.1:$PORT/f/town.rss" --list town
 run $B feed ls --json
 same "ls --json" "$(printf '%s' "$OUT" | jq -c '.[0] | [.id, .lists, .mode, .every, .breaking, .backfill, .failures, .last_ok_at]')" \
 	'[1,["news"],"send",600,false,0,0,null]'
@@ -162,6 +167,22 @@ F=$($B feed add "$BASE/slow/6/slow.rss" --list news --json | jq .id)
 START=$(date +%s)
 expect_out "too slow" 2 "failed: .*(time|slow)" env BULLETIN_FEED_TIMEOUT=1 $B feed poll "$F"
 same "the timeout was kept (under 4 s)" "$(($(date +%s) - START < 4))" 1
+
+# ---- a first poll must read the whole feed ----
+F=$($B feed add "$BASE/status/304" --list news --json | jq .id)
+expect_out "304 to a first request: a failure, not 'not modified'" 2 "304 Not Modified to a first request" $B feed poll "$F"
+same "still never read" "$($B feed ls --json | jq -c ".[] | select(.id == $F) | [.last_ok_at, .failures]")" '[null,1]'
+write_feed cut.rss 1700000000 \
+	"$(item c3 'C three' 'x' 'Fri, 15 Jan 2027 06:00:00 GMT')" \
+	"$(item c2 'C two' 'x' 'Thu, 14 Jan 2027 06:00:00 GMT')" \
+	"$(item c1 'C one' 'x' 'Wed, 13 Jan 2027 06:00:00 GMT')"
+cp "$WORK/feeds/cut.rss" "$WORK/whole.rss"
+head -c -120 "$WORK/whole.rss" >"$WORK/feeds/cut.rss"
+F=$($B feed add "$BASE/f/cut.rss" --list news --json | jq .id)
+expect_out "a cut first document is a failure" 2 "stops before its end.*first poll reads the whole feed" $B feed poll "$F"
+cp "$WORK/whole.rss" "$WORK/feeds/cut.rss"
+touch -d @1700000500 "$WORK/feeds/cut.rss"
+expect_out "whole: every item marked seen, no backlog" 0 "feed $F: 3 items, 3 new, 0 posts made" $B feed poll "$F"
 
 # ---- redirects, backfill, draft mode, breaking ----
 write_feed other.rss 1700000000 \

@@ -107,43 +107,57 @@ static void test_next_poll(void **state)
 	}
 }
 
-static void test_url_check(void **state)
+static void test_url_normalize(void **state)
 {
 	(void)state;
 	static const struct {
 		const char *url;
-		int ok;
-		const char *msg;
+		const char *want; /* the normal spelling, NULL: refused */
+		const char *msg;  /* in the refusal */
 	} cases[] = {
-	    {"https://example.org/feed.xml", 1, NULL},
-	    {"http://127.0.0.1:8080/f/x.rss?a=1&b=2", 1, NULL},
-	    {"HTTPS://EXAMPLE.ORG/", 1, NULL},
-	    {"http://[::1]/feed", 1, NULL},
-	    {"ftp://example.org/feed", 0, "http or https"},
-	    {"file:///etc/passwd", 0, "http or https"},
-	    {"javascript:alert(1)", 0, NULL},
-	    {"/feed.xml", 0, "absolute"},
-	    {"example.org/feed", 0, NULL},
-	    {"http://exa mple.org/", 0, "space"},
-	    {"http://example.org/\x01", 0, "control"},
-	    {"", 0, NULL},
+	    {"https://example.org/feed.xml", "https://example.org/feed.xml", NULL},
+	    {"http://127.0.0.1:8080/f/x.rss?a=1&b=2", "http://127.0.0.1:8080/f/x.rss?a=1&b=2",
+	     NULL},
+	    {"HTTPS://EXAMPLE.ORG/Feed", "https://example.org/Feed", NULL},
+	    {"http://example.org/f/../f/five.xml", "http://example.org/f/five.xml", NULL},
+	    {"http://example.org/five.xml#dup", "http://example.org/five.xml", NULL},
+	    {"http://example.org/five.xml?", "http://example.org/five.xml", NULL},
+	    {"http://example.org:80/x", "http://example.org/x", NULL},
+	    {"https://example.org:443/x", "https://example.org/x", NULL},
+	    {"https://example.org:8443/x", "https://example.org:8443/x", NULL},
+	    {"http://[::1]/feed", "http://[::1]/feed", NULL},
+	    {"ftp://example.org/feed", NULL, "http or https"},
+	    {"file:///etc/passwd", NULL, "http or https"},
+	    {"javascript:alert(1)", NULL, NULL},
+	    {"/feed.xml", NULL, "absolute"},
+	    {"example.org/feed", NULL, NULL},
+	    {"http://exa mple.org/", NULL, "space"},
+	    {"http://example.org/\x01", NULL, "control"},
+	    {"http://user:pw@example.org/feed", NULL, "user name or password"},
+	    {"http://user@example.org/feed", NULL, "user name or password"},
+	    {"", NULL, NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct bl_diag d = {{0}};
-		int rc = bl_feed_url_check(cases[i].url, &d);
-		if ((rc == 0) != cases[i].ok)
+		char *norm = NULL;
+		int rc = bl_feed_url_normalize(cases[i].url, &norm, &d);
+		if ((rc == 0) != (cases[i].want != NULL))
 			fail_msg("url \"%s\": got %d (%s), want %s", cases[i].url, rc, d.msg,
-			         cases[i].ok ? "ok" : "refused");
-		if (!cases[i].ok && cases[i].msg && !strstr(d.msg, cases[i].msg))
+			         cases[i].want ? "ok" : "refused");
+		if (cases[i].want && strcmp(norm, cases[i].want))
+			fail_msg("url \"%s\": got \"%s\", want \"%s\"", cases[i].url, norm,
+			         cases[i].want);
+		if (!cases[i].want && cases[i].msg && !strstr(d.msg, cases[i].msg))
 			fail_msg("url \"%s\": message \"%s\" should say \"%s\"", cases[i].url,
 			         d.msg, cases[i].msg);
+		free(norm);
 	}
 	char longer[BL_FEED_URL_MAX + 40];
 	strcpy(longer, "https://example.org/");
 	memset(longer + strlen(longer), 'a', sizeof(longer) - strlen(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';
 	struct bl_diag d;
-	if (bl_feed_url_check(longer, &d) != -BL_EINVAL || !strstr(d.msg, "longer"))
+	if (bl_feed_url_normalize(longer, NULL, &d) != -BL_EINVAL || !strstr(d.msg, "longer"))
 		fail_msg("an over-long URL is refused: %s", d.msg);
 }
 
@@ -218,6 +232,9 @@ static void test_entries(void **state)
 	if (strstr(x[2].body, "script") || !strstr(x[2].body, "<p>ok</p>") ||
 	    !strstr(x[2].body, "href=\"https://x.example/c\"") || !strstr(x[2].body, "Read more"))
 		fail_msg("sanitised body with its read-more link: got %s", x[2].body);
+	if (strstr(x[0].subject, "Read more"))
+		fail_msg("an untitled item's subject is its own text, not the link: got %s",
+		         x[0].subject);
 	if (strstr(x[1].body, "t.example") || strstr(x[1].body, "Read more"))
 		fail_msg("an http image goes, no link means no read-more: got %s", x[1].body);
 	/* once ingested, nothing is new */
@@ -250,7 +267,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_item_key),
 	    cmocka_unit_test(test_next_poll),
-	    cmocka_unit_test(test_url_check),
+	    cmocka_unit_test(test_url_normalize),
 	    cmocka_unit_test(test_entries),
 	};
 	return cmocka_run_group_tests_name("feed_poll", tests, NULL, NULL);
