@@ -4561,11 +4561,18 @@ static int make_digest(struct pg_store *p, const struct bl_digest_spec *in, int6
 	         "SELECT DISTINCT $1::bigint, x.subscriber_id, 0, 'pending', "
 	         "to_timestamp($4::bigint), to_timestamp($4::bigint), "
 	         "to_timestamp($4::bigint) "
-	         "FROM posts p JOIN post_lists pl ON pl.post_id = p.id "
-	         "JOIN subscriptions x ON " DIGEST_SET(
-	             "$2::bigint", "$3::bigint",
-	             "$5") " "
-	                   "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active'",
+	         /* as sql/sqlite's ST_DIGEST_QUEUE: per subscription of a list with posts in
+	          * the period, an EXISTS that stops at the first post not had */
+	         "FROM (SELECT DISTINCT pl.list_id AS lid FROM posts p JOIN post_lists pl "
+	         "ON pl.post_id = p.id WHERE p.kind = 'post' "
+	         "AND p.started_at >= to_timestamp($2::bigint) "
+	         "AND p.started_at < to_timestamp($3::bigint) "
+	         "AND p.status IN ('sending', 'paused', 'sent')) k "
+	         "JOIN subscriptions x ON x.list_id = k.lid AND x.status = 'confirmed' "
+	         "AND x.mode = $5 "
+	         "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active' "
+	         "WHERE EXISTS (SELECT 1 FROM posts p JOIN post_lists pl ON pl.post_id = p.id "
+	         "WHERE " DIGEST_SET("$2::bigint", "$3::bigint", "$5") ")",
 	         5, params, &n)))
 		return rc;
 	char tb[NUM_MAX];

@@ -543,15 +543,24 @@ static const char *const sql_text[ST_COUNT] = {
                         "AND p.started_at >= ?2 AND p.started_at < ?3 "
                         "AND p.status IN ('sending', 'paused', 'sent')",
     /* ?1 digest post, ?2 start, ?3 end, ?4 now, ?5 mode. DISTINCT in a temporary B-tree. */
+    /*
+     * Per subscription of a list that has posts in the period, one EXISTS that
+     * stops at the first post the subscriber has not had: the usual digest
+     * reader had none of them, so one probe of the ledger each, not one per
+     * (subscriber, post) pair.
+     */
     [ST_DIGEST_QUEUE] =
         "INSERT INTO deliveries (post_id, subscriber_id, priority, state, "
         "next_try, created_at, updated_at) "
         "SELECT DISTINCT ?1, x.subscriber_id, 0, 'pending', ?4, ?4, ?4 "
-        "FROM posts p JOIN post_lists pl ON pl.post_id = p.id "
-        "JOIN subscriptions x ON " DIGEST_SET(
-            "?2", "?3",
-            "?5") " "
-                  "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active'",
+        "FROM (SELECT DISTINCT pl.list_id AS lid FROM posts p JOIN post_lists pl "
+        "ON pl.post_id = p.id WHERE p.kind = 'post' AND p.started_at >= ?2 "
+        "AND p.started_at < ?3 AND p.status IN ('sending', 'paused', 'sent')) k "
+        "JOIN subscriptions x ON x.list_id = k.lid AND x.status = 'confirmed' "
+        "AND x.mode = ?5 "
+        "JOIN subscribers s ON s.id = x.subscriber_id AND s.status = 'active' "
+        "WHERE EXISTS (SELECT 1 FROM posts p JOIN post_lists pl ON pl.post_id = p.id "
+        "WHERE " DIGEST_SET("?2", "?3", "?5") ")",
     [ST_DIGEST_FINISH] = "UPDATE posts SET total = ?2, "
                          "status = CASE WHEN ?2 = 0 THEN 'sent' ELSE 'sending' END, "
                          "finished_at = CASE WHEN ?2 = 0 THEN ?3 END WHERE id = ?1",
