@@ -260,6 +260,11 @@ static void test_entries(void **state)
 	bl_feed_entries_free(e);
 	bl_store_close(s);
 	unlink(path);
+	char side[80];
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
 }
 
 int main(void)
