@@ -645,12 +645,37 @@ static struct bl_tval *local_time_value(int64_t t)
 }
 
 /* A digest (kind digest): the subscriber's posts of the period, one message. */
+/* The headers and envelope sender a post and a digest share (a list's mail, RFC 2919
+ * List-Id, RFC 2369/8058 List-Unsubscribe), in caller memory. */
+struct bulk {
+	char list_id[600], list_unsub[1200], post_id[32], message_id[BL_VERP_TOKEN_MAX + 300];
+};
+
+/* Fill @b for list @name (NULL or not printable: the slug alone) / @slug, unsubscribe
+ * token @unsub and VERP token @verp; the envelope sender goes to @mail_from. */
+static void bulk_headers(const struct bl_composer *c, const char *name, const char *slug,
+                         const char *unsub, const char *verp, struct bulk *b,
+                         char mail_from[BL_MAIL_FROM_MAX])
+{
+	if (name && printable_ascii_name(name))
+		snprintf(b->list_id, sizeof(b->list_id), "\"%s\" <%s.%s>", name, slug,
+		         c->list_id_domain);
+	else
+		snprintf(b->list_id, sizeof(b->list_id), "<%s.%s>", slug, c->list_id_domain);
+	snprintf(b->list_unsub, sizeof(b->list_unsub),
+	         "<%s/unsubscribe/%s>, <mailto:unsubscribe+%s@%s?subject=unsubscribe>",
+	         c->public_url, unsub, verp, c->bounce_domain);
+	snprintf(b->post_id, sizeof(b->post_id), "%lld", (long long)c->post_id);
+	snprintf(b->message_id, sizeof(b->message_id), "bulletin-%s.%llx@%s", verp,
+	         (unsigned long long)c->post_created, c->list_id_domain);
+	snprintf(mail_from, BL_MAIL_FROM_MAX, "bounces+%s@%s", verp, c->bounce_domain);
+}
+
 static int compose_digest(struct bl_composer *c, const struct bl_claimed *row, int64_t now,
                           struct bl_buf *msg, char mail_from[BL_MAIL_FROM_MAX], struct bl_diag *d)
 {
 	struct digest_entries es = {0};
 	char verp[BL_VERP_TOKEN_MAX], unsub[BL_TOKEN_LEN], prefs[BL_TOKEN_LEN];
-	char list_id[600], list_unsub[1200], post_id[32], message_id[BL_VERP_TOKEN_MAX + 300];
 	int rc;
 
 	if (!c->store)
@@ -770,27 +795,18 @@ static int compose_digest(struct bl_composer *c, const struct bl_claimed *row, i
 	                         d)) ||
 	    (rc = bl_tmpl_render(c->body_text, data, BL_TMPL_ESCAPE_NONE, NULL, NULL, &c->text, d)))
 		goto out;
-	if (printable_ascii_name(first->list_name))
-		snprintf(list_id, sizeof(list_id), "\"%s\" <%s.%s>", first->list_name,
-		         first->list_slug, c->list_id_domain);
-	else
-		snprintf(list_id, sizeof(list_id), "<%s.%s>", first->list_slug, c->list_id_domain);
-	snprintf(list_unsub, sizeof(list_unsub),
-	         "<%s/unsubscribe/%s>, <mailto:unsubscribe+%s@%s?subject=unsubscribe>",
-	         c->public_url, unsub, verp, c->bounce_domain);
-	snprintf(post_id, sizeof(post_id), "%lld", (long long)c->post_id);
-	snprintf(message_id, sizeof(message_id), "bulletin-%s.%llx@%s", verp,
-	         (unsigned long long)c->post_created, c->list_id_domain);
-	snprintf(mail_from, BL_MAIL_FROM_MAX, "bounces+%s@%s", verp, c->bounce_domain);
+	struct bulk b;
+	bulk_headers(c, first->list_name, first->list_slug, unsub, verp, &b, mail_from);
 	const struct bl_header headers[] = {
-	    {"List-Id", list_id},
-	    {"List-Unsubscribe", list_unsub},
+	    {"List-Id", b.list_id},
+	    {"List-Unsubscribe", b.list_unsub},
 	    {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"},
 	    {"Precedence", "bulk"},
-	    {"X-Bulletin-Post", post_id},
+	    {"X-Bulletin-Post", b.post_id},
 	    {"X-Bulletin-Digest", bl_mode_name(c->digest.mode)},
 	};
-	rc = build(c, row, now, message_id, headers, sizeof(headers) / sizeof(headers[0]), msg, d);
+	rc =
+	    build(c, row, now, b.message_id, headers, sizeof(headers) / sizeof(headers[0]), msg, d);
 out:
 	bl_tval_destroy(data);
 	entries_clear(&es);
@@ -807,7 +823,6 @@ int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now,
 
 	const struct bl_list *list = c->n_lists ? &c->lists[0] : NULL;
 	char verp[BL_VERP_TOKEN_MAX], unsub[BL_TOKEN_LEN], prefs[BL_TOKEN_LEN];
-	char list_id[600], list_unsub[1200], post_id[32], message_id[BL_VERP_TOKEN_MAX + 300];
 	struct bl_tval *data, *sub, *lst, *post;
 	json_t *attrs = NULL;
 	int rc;
@@ -875,28 +890,18 @@ int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now,
 	                         d)))
 		goto out;
 
-	if (list && printable_ascii_name(list->name))
-		snprintf(list_id, sizeof(list_id), "\"%s\" <%s.%s>", list->name, list->slug,
-		         c->list_id_domain);
-	else
-		snprintf(list_id, sizeof(list_id), "<%s.%s>", list ? list->slug : "post",
-		         c->list_id_domain);
-	snprintf(list_unsub, sizeof(list_unsub),
-	         "<%s/unsubscribe/%s>, <mailto:unsubscribe+%s@%s?subject=unsubscribe>",
-	         c->public_url, unsub, verp, c->bounce_domain);
-	snprintf(post_id, sizeof(post_id), "%lld", (long long)c->post_id);
-	snprintf(message_id, sizeof(message_id), "bulletin-%s.%llx@%s", verp,
-	         (unsigned long long)c->post_created, c->list_id_domain);
-	snprintf(mail_from, BL_MAIL_FROM_MAX, "bounces+%s@%s", verp, c->bounce_domain);
-
+	struct bulk b;
+	bulk_headers(c, list ? list->name : NULL, list ? list->slug : "post", unsub, verp, &b,
+	             mail_from);
 	const struct bl_header headers[] = {
-	    {"List-Id", list_id},
-	    {"List-Unsubscribe", list_unsub},
+	    {"List-Id", b.list_id},
+	    {"List-Unsubscribe", b.list_unsub},
 	    {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"},
 	    {"Precedence", "bulk"},
-	    {"X-Bulletin-Post", post_id},
+	    {"X-Bulletin-Post", b.post_id},
 	};
-	rc = build(c, row, now, message_id, headers, sizeof(headers) / sizeof(headers[0]), msg, d);
+	rc =
+	    build(c, row, now, b.message_id, headers, sizeof(headers) / sizeof(headers[0]), msg, d);
 out:
 	bl_tval_destroy(data);
 	return rc;
