@@ -10,6 +10,7 @@
 #include "feed/poll.h"
 #include "http/web.h"
 #include "send/scheduler.h"
+#include "store/json.h"
 #include "util/str.h"
 #include "util/time.h"
 #include "util/xalloc.h"
@@ -60,26 +61,6 @@ static int check_url(const char *url, char **norm)
 		return BL_EXIT_INPUT;
 	}
 	return BL_EXIT_OK;
-}
-
-struct slugs {
-	char *v[64];
-	size_t n;
-};
-
-static int collect_slug(void *arg, const struct bl_list *l)
-{
-	struct slugs *c = arg;
-	if (c->n < 64)
-		c->v[c->n++] = bl_xstrdup(l->slug);
-	return 0;
-}
-
-static void slugs_clear(struct slugs *c)
-{
-	for (size_t i = 0; i < c->n; i++)
-		free(c->v[i]);
-	c->n = 0;
 }
 
 static int add_feed(struct bl_cli *cli, struct bl_feed *fp, const char *url, const char **slugs,
@@ -192,17 +173,15 @@ static int add_feed(struct bl_cli *cli, struct bl_feed *fp, const char *url, con
 	/* as the API writes it: target feed:ID, detail "URL, MODE" */
 	bl_cli_audit(s, "feed.add", "feed", idb, "%s, %s", url, bl_feed_mode_name(f.mode));
 	if (json) { /* the feed as `feed ls --json` and the API show it */
-		struct bl_feed got;
-		struct slugs sl = {0};
-		if (s->ops->feed_get(s, f.id, &got) != 1 ||
-		    s->ops->feed_lists(s, f.id, collect_slug, &sl)) {
+		struct bl_feed got = {0};
+		json_t *o =
+		    s->ops->feed_get(s, f.id, &got) == 1 ? bl_json_feed_stored(s, &got) : NULL;
+		bl_feed_clear(&got);
+		if (!o) {
 			bl_cli_error("%s", bl_store_error(s));
-			slugs_clear(&sl);
 			return BL_EXIT_STORE;
 		}
-		bl_cli_print_json(bl_json_feed(&got, (const char *const *)sl.v, sl.n));
-		slugs_clear(&sl);
-		bl_feed_clear(&got);
+		bl_cli_print_json(o);
 		return BL_EXIT_OK;
 	}
 	printf("added feed %lld: %s, every %lld s, %s%s\n", (long long)f.id, url,
@@ -230,12 +209,12 @@ struct feeds {
 static int print_feed(void *arg, const struct bl_feed *f)
 {
 	struct feeds *c = arg;
-	struct slugs sl = {0};
 	/* feed_each holds a cursor on SQLite; a second statement is fine. */
-	if ((c->rc = c->s->ops->feed_lists(c->s, f->id, collect_slug, &sl)))
-		return c->rc;
+	json_t *o = bl_json_feed_stored(c->s, f);
+	if (!o)
+		return c->rc = -BL_ESTORE;
 	if (c->arr) {
-		json_array_append_new(c->arr, bl_json_feed(f, (const char *const *)sl.v, sl.n));
+		json_array_append_new(c->arr, o);
 	} else {
 		if (c->n == 0)
 			printf("%-4s %-5s %-7s %-21s %-21s %-5s %s\n", "ID", "MODE", "EVERY",
@@ -247,14 +226,15 @@ static int print_feed(void *arg, const struct bl_feed *f)
 		printf("%-21s %-5lld %s\n", bl_cli_time(f->next_poll_at), (long long)f->posts,
 		       f->url);
 		printf("%38s lists: ", "");
-		for (size_t i = 0; i < sl.n; i++)
-			printf("%s%s", i ? ", " : "", sl.v[i]);
-		printf("%s%s\n", f->breaking ? "; breaking" : "", f->title && *f->title ? "" : "");
+		json_t *lists = json_object_get(o, "lists"), *v;
+		size_t i;
+		json_array_foreach(lists, i, v) printf("%s%s", i ? ", " : "", json_string_value(v));
+		printf("%s\n", f->breaking ? "; breaking" : "");
 		if (f->failures)
 			printf("%38s failing (%lld in a row): %s\n", "", (long long)f->failures,
 			       f->last_error);
+		json_decref(o);
 	}
-	slugs_clear(&sl);
 	c->n++;
 	return 0;
 }

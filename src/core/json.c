@@ -190,11 +190,11 @@ json_t *bl_json_post_status(const struct bl_post *p, const struct bl_delivery_co
 	return o;
 }
 
-json_t *bl_json_feed(const struct bl_feed *f, const char *const *slugs, size_t n_slugs)
+json_t *bl_json_feed(const struct bl_feed *f, json_t *lists)
 {
-	json_t *o = json_object(), *lists = json_array();
-	for (size_t i = 0; i < n_slugs; i++)
-		json_array_append_new(lists, str(slugs[i]));
+	json_t *o = json_object();
+	if (!lists)
+		lists = json_array();
 	json_object_set_new(o, "id", json_integer(f->id));
 	json_object_set_new(o, "url", str(f->url));
 	json_object_set_new(o, "title", str(f->title));

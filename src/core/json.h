@@ -55,9 +55,10 @@ json_t *bl_json_delivery_counts(const struct bl_delivery_counts *n);
 json_t *bl_json_post_status(const struct bl_post *p, const struct bl_delivery_counts *n,
                             int64_t accepted_last_minute, int64_t now);
 
-/* {"id","url","title","lists"(array of slugs),"mode","every"(seconds),"breaking",
- *  "backfill","last_poll_at","last_ok_at","next_poll_at","failures","last_error",
- *  "items","posts","created_at"} */
-json_t *bl_json_feed(const struct bl_feed *f, const char *const *slugs, size_t n_slugs);
+/* {"id","url","title","lists","mode","every"(seconds),"breaking","backfill",
+ *  "last_poll_at","last_ok_at","next_poll_at","failures","last_error","items","posts",
+ *  "created_at"}; "lists" is @lists (an array of slugs, consumed; NULL: []).
+ *  store/json.h's bl_json_feed_stored reads the lists too. */
+json_t *bl_json_feed(const struct bl_feed *f, json_t *lists);
 
 #endif

@@ -2580,36 +2580,12 @@ static void audit_get(struct bl_api_call *c)
 
 /* ---- feeds (issue 6) ---- */
 
-struct feed_slugs {
-	const char *v[POST_LISTS];
-	char *own[POST_LISTS];
-	size_t n;
-};
-
-static int on_feed_list(void *arg, const struct bl_list *l)
-{
-	struct feed_slugs *f = arg;
-	if (f->n < POST_LISTS) {
-		f->own[f->n] = bl_xstrdup(l->slug);
-		f->v[f->n] = f->own[f->n];
-		f->n++;
-	}
-	return 0;
-}
-
 /* @f as JSON with its lists; NULL after a store failure (500 sent). */
 static json_t *feed_json(struct bl_api_call *c, const struct bl_feed *f)
 {
-	struct feed_slugs sl = {.n = 0};
-	if (c->s->ops->feed_lists(c->s, f->id, on_feed_list, &sl)) {
-		for (size_t i = 0; i < sl.n; i++)
-			free(sl.own[i]);
+	json_t *o = bl_json_feed_stored(c->s, f);
+	if (!o)
 		store_failed(c);
-		return NULL;
-	}
-	json_t *o = bl_json_feed(f, sl.v, sl.n);
-	for (size_t i = 0; i < sl.n; i++)
-		free(sl.own[i]);
 	return o;
 }
 

@@ -45,3 +45,19 @@ json_t *bl_json_audit(const struct bl_audit *e)
 	json_object_set_new(o, "ip", text(e->ip));
 	return o;
 }
+
+static int add_slug(void *arg, const struct bl_list *l)
+{
+	json_array_append_new(arg, json_string(l->slug));
+	return 0;
+}
+
+json_t *bl_json_feed_stored(struct bl_store *s, const struct bl_feed *f)
+{
+	json_t *lists = json_array();
+	if (s->ops->feed_lists(s, f->id, add_slug, lists)) {
+		json_decref(lists);
+		return NULL;
+	}
+	return bl_json_feed(f, lists);
+}

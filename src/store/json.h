@@ -21,4 +21,9 @@ json_t *bl_json_api_token(const struct bl_api_token *t);
 /* {"id","at","actor","action","target","detail","ip"} */
 json_t *bl_json_audit(const struct bl_audit *e);
 
+/* bl_json_feed_stored - feed @f as bl_json_feed shapes it, with the slugs of its
+ * lists read from @s (store op feed_lists). NULL on a store error (bl_store_error
+ * says which). */
+json_t *bl_json_feed_stored(struct bl_store *s, const struct bl_feed *f);
+
 #endif
