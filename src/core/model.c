@@ -184,3 +184,21 @@ void bl_feed_clear(struct bl_feed *f)
 	free(f->last_error);
 	memset(f, 0, sizeof(*f));
 }
+
+static const char *const bounce_class_names[BL_BOUNCE_NCLASSES] = {
+    "hard", "soft", "block", "complaint", "auto-reply", "unknown"};
+
+const char *bl_bounce_class_name(enum bl_bounce_class v)
+{
+	return (unsigned)v < BL_BOUNCE_NCLASSES ? bounce_class_names[v] : "?";
+}
+
+int bl_bounce_class_parse(const char *s, enum bl_bounce_class *out)
+{
+	for (unsigned i = 0; i < BL_BOUNCE_NCLASSES; i++)
+		if (s && strcmp(s, bounce_class_names[i]) == 0) {
+			*out = (enum bl_bounce_class)i;
+			return 0;
+		}
+	return -1;
+}

@@ -220,6 +220,22 @@ struct bl_feed {
 /* bl_feed_clear - free the strings of a feed filled by the store; NULL-safe. */
 void bl_feed_clear(struct bl_feed *f);
 
+/* What a bounce or complaint finding means for the subscriber (issue 7; src/bounce/bounce.h
+ * classifies, src/bounce/policy.h acts). */
+enum bl_bounce_class {
+	BL_BOUNCE_HARD,      /* the address does not exist / will never work (5.1.1, 5.1.2, ...) */
+	BL_BOUNCE_SOFT,      /* temporary or mailbox-side (4.x.x, mailbox full, expired, ...) */
+	BL_BOUNCE_BLOCK,     /* refused by policy (5.7.x, spam filter, reputation, auth):
+	                        not the address's fault, never counted against the subscriber */
+	BL_BOUNCE_COMPLAINT, /* a spam complaint (ARF abuse/fraud/virus/other, provider FBL) */
+	BL_BOUNCE_AUTOREPLY, /* an RFC 3834 auto-reply or vacation notice: ignored */
+	BL_BOUNCE_UNKNOWN    /* a report we could not read a failure from */
+};
+#define BL_BOUNCE_NCLASSES 6
+/* "hard"/"soft"/"block"/"complaint"/"auto-reply"/"unknown" */
+const char *bl_bounce_class_name(enum bl_bounce_class v);
+int bl_bounce_class_parse(const char *s, enum bl_bounce_class *out);
+
 /* Delivery counts of one post, by state, plus the in-doubt count. */
 struct bl_delivery_counts {
 	int64_t n[BL_DELIVERY_NSTATES];

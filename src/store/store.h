@@ -30,6 +30,74 @@
 
 struct bl_store_ops;
 
+/* ---- bounces and complaints (schema 7, issue 7) ---- */
+
+/* The subscriber policy for findings (config bounce_*; src/bounce/policy.h). */
+struct bl_bounce_policy {
+	int hard_limit;      /* hard findings that disable a subscriber (default 1), >= 1 */
+	int soft_limit;      /* final soft findings within soft_window that start a probe (5) */
+	int64_t soft_window; /* seconds (30 days) */
+};
+
+/* One finding to record, attributed (or not) by src/bounce/attribute.c. Strings borrowed. */
+struct bl_bounce_event {
+	const char *report_key; /* dedupe: hex SHA-256 of the report (or of a provider event id) */
+	int idx;                /* the finding's index in its report, from 0 */
+	const char *source;     /* intake: "pipe", "maildir", "imap", "pop3", "smtp",
+	                           "webhook:ses", "webhook:postmark", "webhook:sendgrid",
+	                           "webhook:mailgun", "cli" */
+	const char *kind;       /* bl_report_kind_name, or "smtp" for a synchronous reply */
+	enum bl_bounce_class cls;
+	const char *reason;        /* finer reason ("userunknown"), "" */
+	const char *status;        /* RFC 3463 code, "" */
+	int reply_code;            /* SMTP code, 0 */
+	int final;                 /* 1 delivery ended; 0 a delay warning (never counted) */
+	const char *recipient;     /* as reported, "" */
+	const char *diagnostic;    /* "" ; cut to BL_REPLY_MAX bytes at a UTF-8 boundary */
+	const char *feedback_type; /* "" */
+	int64_t post_id, subscriber_id; /* the delivery it concerns; 0/0 when not attributed */
+	const char *attributed_by; /* "verp", "message-id", "recipient", "smtp"; "" when not */
+	const char *review;        /* not attributed: why, for a person ("no VERP token ..."), else "" */
+};
+
+/* What bounce_record did. */
+struct bl_bounce_outcome {
+	int duplicate;         /* 1: (report_key, idx) was recorded before; nothing changed */
+	int64_t bounce_id;     /* the row (the earlier one for a duplicate) */
+	const char *action;    /* static: "disabled", "unsubscribed", "probe", "counted", "recorded",
+	                          "review" */
+	int64_t probe_post_id; /* "probe": the probe post made */
+};
+
+/* A stored finding, as listings show it. Strings borrowed for the callback. */
+struct bl_bounce_row {
+	int64_t id, received_at;
+	const char *source, *kind;
+	enum bl_bounce_class cls;
+	const char *reason, *status;
+	int reply_code, final;
+	const char *recipient, *diagnostic, *feedback_type;
+	int64_t post_id, subscriber_id; /* 0 when not attributed, or the subscriber erased */
+	const char *attributed_by, *review, *action;
+};
+typedef int (*bl_bounce_fn)(void *arg, const struct bl_bounce_row *row);
+
+/* Which stored findings a walk visits, newest first. */
+struct bl_bounce_filter {
+	int64_t post_id;       /* 0 = any */
+	int64_t subscriber_id; /* 0 = any */
+	int review_only;       /* only those in the review bucket */
+	int64_t before_id;     /* keyset: ids < before_id; 0 = from the newest */
+	int64_t limit;         /* 0 = no limit */
+};
+
+/* A post's findings by class (final ones, distinct subscribers), for rates. */
+struct bl_bounce_counts {
+	int64_t n[BL_BOUNCE_NCLASSES];
+	int64_t delivered; /* rows the relay accepted: accepted + bounced + complained */
+};
+
+
 /* Base of every backend's handle; each backend embeds it as first member. */
 struct bl_store {
 	const struct bl_store_ops *ops;
@@ -956,6 +1024,44 @@ struct bl_store_ops {
 	 */
 	int (*digest_posts)(struct bl_store *s, int64_t digest_post_id, int64_t subscriber_id,
 	                    bl_digest_item_fn fn, void *arg);
+	/* ---- bounces and complaints (schema 7) ---- */
+
+	/*
+	 * bounce_record - record finding @ev at @now and apply policy @pol, in one transaction:
+	 *  - (report_key, idx) seen before: outcome duplicate = 1, nothing changes;
+	 *  - not attributed (subscriber_id 0): stored with its review reason, action "review";
+	 *  - attributed: stored; the delivery (post_id, subscriber_id), when it exists, becomes
+	 *    bounced (final hard, soft or block finding on an accepted row) or complained
+	 *    (complaint; from accepted or bounced); then by class:
+	 *    hard: when the subscriber's final hard findings reach pol->hard_limit, the
+	 *      subscriber is blocklisted (status_reason "bounced", consent event blocklist with
+	 *      source "bounce:SOURCE"): "disabled";
+	 *    soft (final): when a finding concerns a probe post (kind probe) the subscriber is
+	 *      blocklisted ("bounced": "disabled"); else when the final soft findings within
+	 *      pol->soft_window reach pol->soft_limit and no probe was made for the subscriber
+	 *      in that window, a probe post is made (kind probe, priority transactional, status
+	 *      sending, one pending delivery row): "probe"; else "counted";
+	 *    complaint: every subscription unsubscribed (consent events unsubscribe, source
+	 *      "complaint:SOURCE") and the subscriber blocklisted ("complained"): "unsubscribed";
+	 *    block, auto-reply, unknown, delay warnings: "recorded".
+	 *  A hard finding on a probe post disables as well. Blocklisting is what suppresses at
+	 *  claim time, so it takes effect mid-send. A blocklisted subscriber is not blocklisted
+	 *  again (action "recorded"). -BL_EINVAL for an empty report_key or a bad class.
+	 */
+	int (*bounce_record)(struct bl_store *s, const struct bl_bounce_event *ev,
+	                     const struct bl_bounce_policy *pol, int64_t now,
+	                     struct bl_bounce_outcome *out);
+	/* bounce_each - stored findings matching @f, newest (highest id) first. */
+	int (*bounce_each)(struct bl_store *s, const struct bl_bounce_filter *f, bl_bounce_fn fn,
+	                   void *arg);
+	/* bounce_counts - post @post_id's final findings by class, each subscriber counted once
+	 * per class, and its delivered rows. All zero for no such post. */
+	int (*bounce_counts)(struct bl_store *s, int64_t post_id, struct bl_bounce_counts *out);
+	/* delivery_latest - the post of subscriber @subscriber_id's latest delivery accepted at
+	 * or after @since (for webhook events that name only a recipient): -1/0/1 with
+	 * *@post_id. */
+	int (*delivery_latest)(struct bl_store *s, int64_t subscriber_id, int64_t since,
+	                       int64_t *post_id);
 };
 
 /*
