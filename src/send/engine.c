@@ -32,7 +32,7 @@
 
 /* A claimed row on its way through the transport. */
 struct flight {
-	int64_t delivery_id, post_id;
+	int64_t delivery_id, post_id, subscriber_id;
 	int attempts;
 	int64_t first_try_at;
 };
@@ -43,6 +43,7 @@ struct pending_result {
 	char reply[BL_REPLY_MAX + 1];
 	char queue_id[64];
 	const char *relay;
+	struct bl_rejection rejection; /* code != 0: a 5xx at RCPT or DATA, for o->rejected */
 };
 
 struct post_slot {
@@ -266,6 +267,14 @@ static void on_result(void *arg, const struct bl_send_result *r)
 	p->relay = r->relay;
 	if (st == BL_DELIVERY_DEFERRED)
 		p->r.next_try = now + backoff(e, f->attempts);
+	if (r->outcome == BL_SEND_FAILED && r->code >= 500 && r->code <= 599 &&
+	    (r->stage == BL_STAGE_RCPT || r->stage == BL_STAGE_DATA ||
+	     r->stage == BL_STAGE_DATA_END))
+		p->rejection = (struct bl_rejection){.delivery_id = f->delivery_id,
+		                                     .post_id = f->post_id,
+		                                     .subscriber_id = f->subscriber_id,
+		                                     .attempt = f->attempts,
+		                                     .code = r->code};
 	free(f);
 }
 
@@ -307,6 +316,7 @@ static void dispatch(struct engine *e, const struct bl_claimed *c, int64_t now)
 	struct flight *f = bl_xcalloc(1, sizeof(*f));
 	f->delivery_id = c->delivery_id;
 	f->post_id = c->post_id;
+	f->subscriber_id = c->subscriber_id;
 	f->attempts = c->attempts;
 	f->first_try_at = c->first_try_at ? c->first_try_at : now;
 	size_t len = e->msg.len;
@@ -591,6 +601,11 @@ int bl_engine_run(const struct bl_engine_opts *o, struct bl_engine_stats *stp, s
 				    "%zu results were for rows no longer claimed by this engine "
 				    "(their lease ran out)",
 				    stale);
+			for (size_t i = 0; o->rejected && i < e.n_results; i++)
+				if (e.results[i].rejection.code) {
+					e.results[i].rejection.reply = e.results[i].reply;
+					o->rejected(o->rejected_arg, &e.results[i].rejection);
+				}
 			e.n_results = 0;
 			e.st.posts_finished += (int64_t)finished;
 			for (size_t i = 0; i < got; i++) {

@@ -20,6 +20,15 @@
 #include "store/store.h"
 #include "util/err.h"
 
+/* A synchronous permanent refusal: the relay answered 5xx at RCPT or after DATA (DESIGN.md
+ * §Delivery semantics 7: "5xx at RCPT/DATA: that row failed + hard-bounce handling"). */
+struct bl_rejection {
+	int64_t delivery_id, post_id, subscriber_id;
+	int attempt;       /* the row's claim count when it was refused */
+	int code;          /* the reply code, 500-599 */
+	const char *reply; /* the relay's reply text, borrowed for the call */
+};
+
 struct bl_engine_opts {
 	struct bl_store *store;
 	const struct bl_config *config;
@@ -29,6 +38,10 @@ struct bl_engine_opts {
 	int progress;      /* draw a progress line on stderr (a terminal) */
 	volatile sig_atomic_t *stop; /* set by a signal handler: stop claiming, finish the
 	                                messages in flight, return */
+	/* called for each rejection after the turn that recorded the row as failed has
+	   committed (bounce policy, src/bounce/policy.h bl_bounce_smtp_reply); NULL = none */
+	void (*rejected)(void *arg, const struct bl_rejection *r);
+	void *rejected_arg;
 	int digests; /* make the digests that are due (send/digest.h bl_digest_tick) at start
 	                and every 10 s: the long-running engines of `serve` and `send` */
 };
