@@ -92,6 +92,15 @@ static const char *curl_words(const struct session *s, CURLcode cc)
 
 /* ------------------------------------------------------------ transfers */
 
+/* libcurl's progress callback: a non-zero return aborts the command in progress. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	volatile sig_atomic_t *stop = arg;
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return *stop != 0;
+}
+
 static size_t on_write(char *p, size_t size, size_t n, void *arg)
 {
 	struct session *s = arg;
@@ -311,6 +320,11 @@ static int session_init(struct session *s, const struct bl_mailbox_opts *o, stru
 	curl_easy_setopt(s->c, CURLOPT_ERRORBUFFER, s->errbuf);
 	curl_easy_setopt(s->c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(s->c, CURLOPT_WRITEDATA, s);
+	if (o->stop) {
+		curl_easy_setopt(s->c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(s->c, CURLOPT_XFERINFODATA, o->stop);
+		curl_easy_setopt(s->c, CURLOPT_NOPROGRESS, 0L);
+	}
 	if (o->insecure) {
 		curl_easy_setopt(s->c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(s->c, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -510,6 +511,47 @@ static void test_stop(void **state)
 	}
 }
 
+static volatile sig_atomic_t stop_now;
+
+static int on_message_then_stop(void *arg, const char *msg, size_t len)
+{
+	int rc = on_message(arg, msg, len);
+	stop_now = 1;
+	return rc;
+}
+
+/* A stop flag set during the poll abandons the next command: the poll ends
+ * with -BL_EIO after one message, and the messages not reached stay. */
+static void test_stop_flag(void **state)
+{
+	const char *schemes[] = {"imap", "pop3"};
+	(void)state;
+	for (size_t c = 0; c < 2; c++) {
+		struct run r = {0};
+		clear_mailbox();
+		for (int i = 0; i < 3; i++)
+			add_msg(&r, NULL, 0, 0);
+		char url[512];
+		url_for(url, sizeof(url), schemes[c], "bounces", password, "");
+		stop_now = 0;
+		struct bl_mailbox_opts o = {.url = url, .timeout = 20, .stop = &stop_now};
+		struct bl_mailbox_stats st;
+		struct bl_diag d = {{0}};
+		int rc = bl_mailbox_poll(&o, on_message_then_stop, &r, &st, &d);
+		if (rc != -BL_EIO)
+			fail_msg("%s: got %d (%s), want %d", schemes[c], rc, d.msg, -BL_EIO);
+		if (r.calls != 1)
+			fail_msg("%s: callback called %zu times, want 1", schemes[c], r.calls);
+		struct stored got[MAX_MSGS];
+		size_t n = read_folder("", got, MAX_MSGS);
+		free_stored(got, n);
+		if (n < 2)
+			fail_msg("%s: %zu messages left, want at least 2", schemes[c], n);
+		print_message("# %s: %s; %zu left\n", schemes[c], d.msg, n);
+		run_finish(&r);
+	}
+}
+
 /* A 2 MB message and one with bare CRs and 8-bit bytes, byte for byte. */
 static void test_exact_bytes(void **state)
 {
@@ -646,6 +688,7 @@ int main(void)
 	    cmocka_unit_test(test_process_and_keep),
 	    cmocka_unit_test(test_move),
 	    cmocka_unit_test(test_stop),
+	    cmocka_unit_test(test_stop_flag),
 	    cmocka_unit_test(test_exact_bytes),
 	    cmocka_unit_test(test_errors),
 	};
