@@ -27,8 +27,11 @@
 #define MAILBOX_MAX_MESSAGE ((size_t)64 << 20)
 /* The largest answer to UID SEARCH / LIST / CAPABILITY, bytes. */
 #define MAILBOX_MAX_LISTING ((size_t)16 << 20)
-/* Longest UID set sent in one UID EXPUNGE, bytes (servers cap command lines). */
-#define MAILBOX_MAX_SET 4000
+/* Messages flagged \Deleted before an EXPUNGE. Each expunged message is an
+ * untagged line, and libcurl 7.88.1 (Debian 12) miscounts the lines of one
+ * answer as "header" bytes, failing with "Too large response headers" from
+ * a few dozen of them on (a 500-message EXPUNGE fails); 16 stays far below. */
+#define MAILBOX_EXPUNGE_BATCH 16
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -433,8 +436,8 @@ static int imap_cmd(struct session *s, const char *cmd, const char *what, struct
 	return 0;
 }
 
-/* Send UID EXPUNGE (RFC 4315) for @uids, or EXPUNGE without UIDPLUS. Adds
- * the messages gone to @st->removed. */
+/* Send UID EXPUNGE (RFC 4315) for @uids (at most MAILBOX_EXPUNGE_BATCH), or
+ * EXPUNGE without UIDPLUS. Adds the messages gone to @st->removed. */
 static int imap_expunge(struct session *s, const struct numbers *uids, struct bl_mailbox_stats *st,
                         struct bl_diag *d)
 {
@@ -446,32 +449,16 @@ static int imap_expunge(struct session *s, const struct numbers *uids, struct bl
 			st->removed += uids->n;
 		return rc;
 	}
-	size_t i = 0;
-	while (i < uids->n) {
-		struct bl_buf cmd;
-		bl_buf_init(&cmd, 0);
-		bl_buf_adds(&cmd, "UID EXPUNGE ");
-		size_t first = i;
-		while (i < uids->n && cmd.len < MAILBOX_MAX_SET) {
-			/* a run of consecutive UIDs as one range */
-			size_t j = i;
-			while (j + 1 < uids->n && uids->v[j + 1] == uids->v[j] + 1)
-				j++;
-			if (i > first)
-				bl_buf_addc(&cmd, ',');
-			if (j > i)
-				bl_buf_addf(&cmd, "%lu:%lu", uids->v[i], uids->v[j]);
-			else
-				bl_buf_addf(&cmd, "%lu", uids->v[i]);
-			i = j + 1;
-		}
-		int rc = imap_cmd(s, bl_buf_str(&cmd), "UID EXPUNGE", d);
-		bl_buf_finish(&cmd);
-		if (rc != 0)
-			return rc;
-		st->removed += i - first;
-	}
-	return 0;
+	struct bl_buf cmd;
+	bl_buf_init(&cmd, 0);
+	bl_buf_adds(&cmd, "UID EXPUNGE ");
+	for (size_t i = 0; i < uids->n; i++)
+		bl_buf_addf(&cmd, "%s%lu", i ? "," : "", uids->v[i]);
+	int rc = imap_cmd(s, bl_buf_str(&cmd), "UID EXPUNGE", d);
+	bl_buf_finish(&cmd);
+	if (rc == 0)
+		st->removed += uids->n;
+	return rc;
 }
 
 /* Take message @uid out of the folder: UID MOVE (RFC 6851), or UID COPY +
@@ -569,6 +556,10 @@ static int poll_imap(struct session *s, const struct bl_mailbox_opts *o, bl_mail
 		}
 		st->processed++;
 		rc = imap_remove(s, o, uids.v[i], &flagged, st, d);
+		if (rc == 0 && flagged.n >= MAILBOX_EXPUNGE_BATCH) {
+			rc = imap_expunge(s, &flagged, st, d);
+			flagged.n = 0;
+		}
 		if (rc != 0)
 			goto out;
 	}

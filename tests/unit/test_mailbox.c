@@ -552,6 +552,48 @@ static void test_stop_flag(void **state)
 	}
 }
 
+static int count_and_process(void *arg, const char *msg, size_t len)
+{
+	(void)msg, (void)len;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* 300 messages in one poll (libcurl 7.88.1 fails an EXPUNGE answer of a few
+ * hundred lines: the poller expunges in small batches), with and without
+ * UIDPLUS, and over POP3. */
+static void test_many(void **state)
+{
+	const char *users[] = {"bounces", "nomove", "bounces"};
+	const char *schemes[] = {"imap", "imap", "pop3"};
+	(void)state;
+	for (size_t c = 0; c < 3; c++) {
+		clear_mailbox();
+		for (int i = 0; i < 300; i++) {
+			char m[128];
+			int n = snprintf(m, sizeof(m),
+			                 "From: a@example.org\r\nSubject: %d\r\n\r\n%d\r\n", i, i);
+			deliver(m, (size_t)n);
+		}
+		char url[512];
+		url_for(url, sizeof(url), schemes[c], users[c], password, "");
+		struct bl_mailbox_opts o = {.url = url, .timeout = 20};
+		struct bl_mailbox_stats st;
+		struct bl_diag d = {{0}};
+		size_t calls = 0;
+		int rc = bl_mailbox_poll(&o, count_and_process, &calls, &st, &d);
+		if (rc != 0)
+			fail_msg("%s %s: got %d (%s), want 0", schemes[c], users[c], rc, d.msg);
+		expect_stats(&st, 300, 300, 0, 300, schemes[c]);
+		struct stored got[4];
+		size_t left = read_folder("", got, 4);
+		free_stored(got, left < 4 ? left : 4);
+		if (left != 0 || calls != 300)
+			fail_msg("%s %s: got %zu left after %zu calls, want 0 after 300",
+			         schemes[c], users[c], left, calls);
+	}
+}
+
 /* A 2 MB message and one with bare CRs and 8-bit bytes, byte for byte. */
 static void test_exact_bytes(void **state)
 {
@@ -689,6 +731,7 @@ int main(void)
 	    cmocka_unit_test(test_move),
 	    cmocka_unit_test(test_stop),
 	    cmocka_unit_test(test_stop_flag),
+	    cmocka_unit_test(test_many),
 	    cmocka_unit_test(test_exact_bytes),
 	    cmocka_unit_test(test_errors),
 	};
