@@ -37,6 +37,7 @@ CHECK_PKGS=(
 	python3-html5lib           # strict HTML5 parsing of the web pages (unit/pages)
 	python3-feedparser         # reading back the Atom feeds (unit/feeds)
 	openssl                    # a throwaway certificate for the STARTTLS tests
+	dovecot-imapd dovecot-pop3d # a private IMAP/POP3 peer for the bounce mailbox poller
 	chromium                   # the browser test (tests/e2e), driven by playwright-core
 )
 # Node.js for the browser test (playwright-core comes from npm: tests/e2e/

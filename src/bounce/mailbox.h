@@ -11,6 +11,7 @@
 #ifndef BL_BOUNCE_MAILBOX_H
 #define BL_BOUNCE_MAILBOX_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,8 @@ struct bl_mailbox_opts {
 	long timeout;         /* seconds per command (default 60) */
 	size_t max_messages;  /* at most this many per poll; 0 = all */
 	int insecure;         /* tests only: accept any TLS certificate (a throwaway one) */
+	volatile sig_atomic_t *stop; /* when set (not NULL, *stop != 0): abandon the command in
+	                                progress and end the poll with -BL_EIO; NULL = never */
 };
 
 /* What to do with one fetched message: 0 = processed (remove it), > 0 = keep it (not
