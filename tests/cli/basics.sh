@@ -51,6 +51,8 @@ run env BULLETIN_DB=sqlite:from-env.db $B config dump
 same "env beats file" "$(printf '%s\n' "$OUT" | grep '^db = ')" "db = sqlite:from-env.db"
 run env BULLETIN_DB=sqlite:from-env.db $B --db sqlite:flag.db config dump
 same "flag beats env" "$(printf '%s\n' "$OUT" | grep '^db = ')" "db = sqlite:flag.db"
+run env BULLETIN_WEBHOOK_MAILGUN_KEY=key-s3cr3t BULLETIN_WEBHOOK_POSTMARK_AUTH=pm:pw $B config dump
+same "webhook secrets are masked" "$(printf '%s\n' "$OUT" | grep -E '^webhook_(mailgun_key|postmark_auth) = ' | tr '\n' ' ')" "webhook_mailgun_key = *** webhook_postmark_auth = *** "
 run env BULLETIN_CONFIG="$WORK/bulletin.conf" $B config dump --json
 same "config dump --json" "$(printf '%s' "$OUT" | jq -r '.[] | select(.key=="import_batch") | .value + " " + .origin')" "77 file"
 printf 'db = sqlite:x.db\nrelayy = smtp://127.0.0.1\n' > bad.conf
