@@ -2365,7 +2365,6 @@ static int pg_delivery_counts(struct bl_store *s, int64_t post_id, struct bl_del
 			c.in_doubt = get_i64(res, i, 1);
 		else if (bl_delivery_state_parse(name, &state) == 0)
 			c.n[state] = get_i64(res, i, 1);
-		/* 'bounced' and 'complained' are not in the model yet: not counted */
 	}
 	PQclear(res);
 	*out = c;
@@ -2375,7 +2374,7 @@ static int pg_delivery_counts(struct bl_store *s, int64_t post_id, struct bl_del
 /*
  * Row @i of @res (DELIVERY_ROW_COLS, then the post's subject when @subject)
  * into @d, strings borrowed from @res. -1 for a state this model does not
- * know yet (bounced, complained): the row is skipped.
+ * know: the row is skipped.
  */
 static int read_delivery_row(const PGresult *res, int i, int subject, struct bl_delivery_row *d)
 {
@@ -3468,7 +3467,6 @@ static int pg_stats(struct bl_store *s, int64_t now, struct bl_stats *out)
 				c.subscriptions[xs] = v;
 			break;
 		case 'd':
-			/* 'bounced' and 'complained' are not in the model yet: not counted */
 			if (bl_delivery_state_parse(name, &ds) == 0)
 				c.deliveries[ds] = v;
 			break;

@@ -26,7 +26,7 @@
 #include "util/err.h"
 
 /* Schema version this binary expects: the number of the last migration. */
-#define BL_SCHEMA_VERSION 6
+#define BL_SCHEMA_VERSION 7
 
 struct bl_store_ops;
 
@@ -736,7 +736,7 @@ struct bl_store_ops {
 	/*
 	 * subscriber_deliveries_each - the deliveries of subscriber @id, by id,
 	 * with the post's subject in post_subject (confirmation posts included;
-	 * rows in a state the model does not know yet are skipped). The row's
+	 * rows in a state the model does not know are skipped). The row's
 	 * strings are borrowed for the call. An erased subscriber has none: its
 	 * rows stay with their posts, anonymous.
 	 */
@@ -1099,6 +1099,25 @@ const char *bl_store_cut_utf8(const char *text, size_t max, char *buf);
 
 /* bl_store_cut_reply - bl_store_cut_utf8 of a relay reply to BL_REPLY_MAX bytes. */
 const char *bl_store_cut_reply(const char *reply, char buf[BL_REPLY_MAX + 1]);
+
+/* The subject of a bounce probe post (bounce_record makes them; the composer's templates
+ * say the rest). */
+#define BL_PROBE_SUBJECT "Checking that our messages reach you"
+
+/* bl_store_nz - for backends: @s, or "" for NULL. */
+const char *bl_store_nz(const char *s);
+
+/*
+ * bl_store_check_bounce - for backends: the argument checks of bounce_record. -BL_EINVAL
+ * (message on @s) for no event or policy, an empty report_key, a negative idx or a class
+ * outside enum bl_bounce_class; else 0.
+ */
+int bl_store_check_bounce(struct bl_store *s, const struct bl_bounce_event *ev,
+                          const struct bl_bounce_policy *pol);
+
+/* bl_store_bounce_action - the static action string bounce_record's outcome names for a
+ * stored action text (a duplicate's); "recorded" for anything else. */
+const char *bl_store_bounce_action(const char *stored);
 
 /* The strings of a struct bl_consent_ctx as consent events store them. */
 struct bl_ctx_text {

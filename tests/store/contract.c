@@ -1802,7 +1802,7 @@ static void check_counts(struct fixture *fx, const char *what, int64_t post, int
 	memset(&c, 0xab, sizeof(c));
 	OK(fx, OPS(fx)->delivery_counts(fx->s, post, &c));
 	char w[160];
-	const int64_t want[] = {pending, claimed, accepted, deferred, failed, suppressed};
+	const int64_t want[BL_DELIVERY_NSTATES] = {pending, claimed, accepted, deferred, failed, suppressed};
 	for (int i = 0; i < BL_DELIVERY_NSTATES; i++) {
 		snprintf(w, sizeof(w), "%s: %s rows", what,
 		         bl_delivery_state_name((enum bl_delivery_state)i));
