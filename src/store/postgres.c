@@ -5205,6 +5205,23 @@ static int bounce_record(struct pg_store *p, const struct bl_bounce_event *ev,
 		PQclear(res);
 		num(pb, post);
 	}
+	if (sub && !post) {
+		sub = 0, review = "the post it names does not exist";
+		num(sb, sub);
+	}
+	if (sub) {
+		const char *params[] = {pb, sb};
+		int64_t n = 0;
+		if ((rc = count_of(p, "looking up a delivery",
+		                   "SELECT count(*) FROM deliveries WHERE post_id = $1::bigint "
+		                   "AND subscriber_id = $2::bigint",
+		                   2, params, &n)))
+			return rc;
+		if (n == 0) {
+			sub = 0, review = BL_BOUNCE_NO_DELIVERY;
+			num(sb, sub);
+		}
+	}
 	if (sub == 0 && !review)
 		review = "not attributed to a delivery";
 	if (sub != 0)

@@ -211,6 +211,7 @@ enum stmt {
 	ST_BOUNCE_COUNTS,
 	ST_BOUNCE_DELIVERED,
 	ST_DELIVERY_LATEST,
+	ST_BOUNCE_HAS_DELIVERY,
 	/* multi-row forms, built by multi_sql(): CHUNK rows (or keys) per statement */
 	ST_LOOKUP_MULTI,
 	ST_X_RESULTS, /* XCHUNK results */
@@ -862,6 +863,8 @@ static const char *const sql_text[ST_COUNT] = {
                          "AND (final = 1 OR class = 'complaint') GROUP BY class",
     [ST_BOUNCE_DELIVERED] = "SELECT accepted + bounced + complained FROM post_counts "
                             "WHERE post_id = ?1",
+    [ST_BOUNCE_HAS_DELIVERY] = "SELECT 1 FROM deliveries WHERE post_id = ?1 "
+                               "AND subscriber_id = ?2",
     [ST_DELIVERY_LATEST] = "SELECT post_id FROM deliveries WHERE subscriber_id = ?1 "
                            "AND state IN ('accepted', 'bounced', 'complained') "
                            "AND updated_at >= ?2 ORDER BY updated_at DESC, id DESC LIMIT 1",
@@ -5450,6 +5453,22 @@ static int bounce_record(struct sqlite_store *s, const struct bl_bounce_event *e
 			post = 0;
 	} else {
 		post = 0;
+	}
+	if (sub && !post) {
+		sub = 0;
+		review = "the post it names does not exist";
+	}
+	if (sub) {
+		if (!(st = stmt(s, ST_BOUNCE_HAS_DELIVERY)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, post);
+		sqlite3_bind_int64(st, 2, sub);
+		if ((rc = one_row(s, st, NULL, NULL, 0, "looking up a delivery")) < 0)
+			return rc;
+		if (rc == 0) {
+			sub = 0;
+			review = BL_BOUNCE_NO_DELIVERY;
+		}
 	}
 	if (sub == 0 && !review)
 		review = "not attributed to a delivery";

@@ -1049,14 +1049,15 @@ struct bl_store_ops {
 	 *  A hard finding on a probe post disables as well. Blocklisting is what suppresses at
 	 *  claim time, so it takes effect mid-send. A blocklisted subscriber is not blocklisted
 	 *  again (action "recorded"; a complaint still unsubscribes what is left, and says
-	 *  "unsubscribed" when it left any list). A subscriber_id that names no subscriber (erased
-	 *  meanwhile) is stored unattributed, for review; a post_id that names no post is stored
-	 *  as 0. The hard count is of every final hard finding of the subscriber; the soft
-	 *  window is received_at > now - soft_window; a probe "in that window" is a probe
-	 *  delivery row created after now - soft_window. The diagnostic is cut to BL_REPLY_MAX
-	 *  bytes. Concurrent calls about one subscriber take turns (PostgreSQL: the subscriber
-	 *  row FOR UPDATE first; SQLite: BEGIN IMMEDIATE), so their counts add up. @out may be
-	 *  NULL. -BL_EINVAL (nothing written) for no event or policy, an empty report_key, a
+	 *  "unsubscribed" when it left any list). An event whose (post_id, subscriber_id) names
+	 *  no delivery row (a subscriber erased meanwhile, a post that does not exist, a token of
+	 *  another database) is stored unattributed, for review, with the reason (for a missing
+	 *  row: BL_BOUNCE_NO_DELIVERY). The hard count is of every final hard finding of the
+	 * subscriber; the soft window is received_at > now - soft_window; a probe "in that window"
+	 * is a probe delivery row created after now - soft_window. The diagnostic is cut to
+	 * BL_REPLY_MAX bytes. Concurrent calls about one subscriber take turns (PostgreSQL: the
+	 * subscriber row FOR UPDATE first; SQLite: BEGIN IMMEDIATE), so their counts add up. @out
+	 * may be NULL. -BL_EINVAL (nothing written) for no event or policy, an empty report_key, a
 	 *  negative idx or a bad class.
 	 */
 	int (*bounce_record)(struct bl_store *s, const struct bl_bounce_event *ev,
@@ -1114,6 +1115,9 @@ const char *bl_store_cut_reply(const char *reply, char buf[BL_REPLY_MAX + 1]);
 
 /* The subject of a bounce probe post (bounce_record makes them; the composer's templates
  * say the rest). */
+/* bounce_record's review reason for an attributed event with no such delivery row. */
+#define BL_BOUNCE_NO_DELIVERY "the token names no delivery (of this database)"
+
 #define BL_PROBE_SUBJECT "Checking that our messages reach you"
 
 /* bl_store_nz - for backends: @s, or "" for NULL. */
