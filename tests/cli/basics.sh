@@ -18,8 +18,8 @@ expect_out "unknown list subcommand" 1 "unknown list command" $B list fly
 
 DB=$(new_db)
 expect_out "commands refuse a missing or uninitialised database" 3 "(not initialised; run|does not exist; create it with) .bulletin init." $B --db "$DB" list ls
-expect_out "init creates the schema" 0 "initialised database .* \(schema 6\)" $B --db "$DB" init
-expect_out "init again changes nothing" 0 "up to date \(schema 6\)" $B --db "$DB" init
+expect_out "init creates the schema" 0 "initialised database .* \(schema 7\)" $B --db "$DB" init
+expect_out "init again changes nothing" 0 "up to date \(schema 7\)" $B --db "$DB" init
 expect_out "--db=URI form and the option after the command" 0 "no lists yet" $B list ls --db="$DB"
 expect_out "unknown database scheme" 1 "unknown database \"mysql://x\"" $B --db mysql://x list ls
 expect_out "missing directory" 3 "directory /nonexistent/dir does not exist" $B --db sqlite:/nonexistent/dir/x.db init
