@@ -16,6 +16,7 @@ BUILD_PKGS=(
 	libinih-dev libsodium-dev libxml2-dev
 	libcmark-dev libgmime-3.0-dev libcurl4-openssl-dev
 	libmicrohttpd-dev
+	libssl-dev                 # libcrypto: webhook signatures (SNS RSA/X.509, SendGrid ECDSA)
 	tzdata                     # /usr/share/zoneinfo: config `timezone` (digest periods)
 )
 # `make demo`: the build list plus these.

@@ -13,11 +13,17 @@ static const char usage[] =
     "\n"
     "Print every configuration key with the value in effect and where it came\n"
     "from: default, file (FILE:LINE), env (BULLETIN_KEY) or flag. Precedence:\n"
-    "flag > environment > file > default. Passwords in database URIs are masked.\n";
+    "flag > environment > file > default. Passwords in database URIs and webhook\n"
+    "secrets are masked.\n";
 
-/* A copy of @v with the password of a URI's userinfo replaced by "***". */
+/* A copy of @v with the password of a URI's userinfo replaced by "***", and a webhook
+ * secret (webhook_postmark_auth, webhook_mailgun_key) by "***" as a whole. */
 static char *mask(const char *key, const char *v)
 {
+	if ((strcmp(key, "webhook_postmark_auth") == 0 ||
+	     strcmp(key, "webhook_mailgun_key") == 0) &&
+	    v[0])
+		return strdup("***");
 	const char *scheme = strstr(v, "://");
 	const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
 	const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;

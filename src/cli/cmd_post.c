@@ -910,13 +910,16 @@ static int print_status(struct bl_store *s, int64_t id, int json)
 	} else {
 		printf("post %lld: %s%s%s\n", (long long)p.id, bl_post_status_name(p.status),
 		       *p.pause_reason ? " — " : "", p.pause_reason);
-		printf("total %lld: accepted %lld, pending %lld, claimed %lld, deferred %lld, "
-		       "failed %lld, suppressed %lld; in doubt %lld; %.1f msgs/s\n",
-		       (long long)p.total, (long long)n.n[BL_DELIVERY_ACCEPTED],
-		       (long long)n.n[BL_DELIVERY_PENDING], (long long)n.n[BL_DELIVERY_CLAIMED],
-		       (long long)n.n[BL_DELIVERY_DEFERRED], (long long)n.n[BL_DELIVERY_FAILED],
-		       (long long)n.n[BL_DELIVERY_SUPPRESSED], (long long)p.in_doubt,
-		       json_real_value(json_object_get(o, "rate")));
+		printf(
+		    "total %lld: accepted %lld, pending %lld, claimed %lld, deferred %lld, "
+		    "failed %lld, suppressed %lld, bounced %lld, complained %lld; in doubt %lld; "
+		    "%.1f msgs/s\n",
+		    (long long)p.total, (long long)n.n[BL_DELIVERY_ACCEPTED],
+		    (long long)n.n[BL_DELIVERY_PENDING], (long long)n.n[BL_DELIVERY_CLAIMED],
+		    (long long)n.n[BL_DELIVERY_DEFERRED], (long long)n.n[BL_DELIVERY_FAILED],
+		    (long long)n.n[BL_DELIVERY_SUPPRESSED], (long long)n.n[BL_DELIVERY_BOUNCED],
+		    (long long)n.n[BL_DELIVERY_COMPLAINED], (long long)p.in_doubt,
+		    json_real_value(json_object_get(o, "rate")));
 		json_decref(o);
 	}
 	bl_post_clear(&p);

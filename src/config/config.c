@@ -23,6 +23,13 @@
 static const struct bl_config_key keys[] = {
     {"bounce_domain", BL_CONF_STR, "", 0, 0, NULL,
      "domain of the VERP envelope sender bounces+TOKEN@DOMAIN; empty = the domain of `from`"},
+    {"bounce_hard_limit", BL_CONF_INT, "1", 1, 100, NULL,
+     "hard bounces (address unknown) that disable a subscriber"},
+    {"bounce_soft_limit", BL_CONF_INT, "5", 1, 1000, NULL,
+     "soft bounces within bounce_soft_window that send a probe message; a bounce of the "
+     "probe disables the subscriber"},
+    {"bounce_soft_window", BL_CONF_DURATION, "30d", 1, 365 * DAY, NULL,
+     "the window soft bounces are counted in (and at most one probe per subscriber in it)"},
     {"breaker_cooldown", BL_CONF_DURATION, "15m", 1, DAY, NULL,
      "how long confirmation mail stays stopped after the global signup budget ran out"},
     {"concurrency", BL_CONF_INT, "8", 1, 256, NULL,
@@ -121,6 +128,21 @@ static const struct bl_config_key keys[] = {
      "directory of web page templates replacing the built-in ones by file name; empty = none"},
     {"timezone", BL_CONF_TIMEZONE, "UTC", 0, 0, NULL,
      "time zone of digest_time (IANA name: UTC, Europe/Paris, America/New_York ...)"},
+    {"webhook_mailgun_key", BL_CONF_STR, "", 0, 0, NULL,
+     "Mailgun HTTP webhook signing key for POST /webhooks/mailgun; empty = that webhook is off"},
+    {"webhook_max_age", BL_CONF_DURATION, "5m", 10, 7 * DAY, NULL,
+     "how old a signed webhook timestamp may be (SendGrid, Mailgun; SNS allows at least 1h)"},
+    {"webhook_postmark_auth", BL_CONF_STR, "", 0, 0, NULL,
+     "USER:PASSWORD Postmark sends as HTTP Basic auth to POST /webhooks/postmark; empty = off"},
+    {"webhook_sendgrid_key", BL_CONF_STR, "", 0, 0, NULL,
+     "SendGrid signed Event Webhook verification key (base64) for POST /webhooks/sendgrid; "
+     "empty = off"},
+    {"webhook_sns_cert", BL_CONF_STR, "", 0, 0, NULL,
+     "PEM file of the SNS signing certificate; empty = fetch SigningCertURL from "
+     "sns.REGION.amazonaws.com over HTTPS"},
+    {"webhook_sns_topic", BL_CONF_STR, "", 0, 0, NULL,
+     "ARN of the SNS topic of SES bounce/complaint notifications for POST /webhooks/ses; "
+     "empty = off"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -323,3 +323,27 @@ void bl_memzero(void *p, size_t n)
 	start();
 	sodium_memzero(p, n);
 }
+
+void bl_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t len,
+                    unsigned char out[32])
+{
+	crypto_auth_hmacsha256_state st;
+	start();
+	crypto_auth_hmacsha256_init(&st, key, key_len);
+	crypto_auth_hmacsha256_update(&st, msg, len);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
+int bl_base64_decode(const char *s, size_t len, unsigned char *out, size_t max, size_t *n)
+{
+	size_t got = 0;
+	const char *end = NULL;
+	start();
+	if (sodium_base642bin(out, max, s, len, " \t\r\n", &got, &end,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    end != s + len)
+		return -BL_EINVAL;
+	*n = got;
+	return 0;
+}

@@ -196,4 +196,20 @@ void bl_memzero(void *p, size_t n);
  */
 void bl_sha256_hex(const void *p, size_t n, char out[BL_HASH_HEX]);
 
+/*
+ * bl_hmac_sha256 - HMAC-SHA-256 (RFC 2104, FIPS 180-4) of the @len bytes at @msg under the
+ * @key_len bytes of @key (any length), as 32 binary bytes into @out. Webhook signatures
+ * (Mailgun's signing key) use it.
+ */
+void bl_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t len,
+                    unsigned char out[32]);
+
+/*
+ * bl_base64_decode - decode the @len characters at @s, standard base64 with padding
+ * (RFC 4648 section 4; spaces and line breaks between characters are skipped), into at
+ * most @max bytes at @out, the count in *@n. Returns 0, or -BL_EINVAL when @s is not base64
+ * or decodes to more than @max bytes (@out contents then undefined, *@n untouched).
+ */
+int bl_base64_decode(const char *s, size_t len, unsigned char *out, size_t max, size_t *n);
+
 #endif

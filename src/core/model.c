@@ -18,12 +18,12 @@ static const char *const consent_names[] = {"signup", "confirm",    "unsubscribe
 
 static const char *const post_status_names[] = {"draft",  "scheduled", "sending",
                                                 "paused", "sent",      "cancelled"};
-static const char *const post_kind_names[] = {"post", "confirm", "digest"};
+static const char *const post_kind_names[] = {"post", "confirm", "digest", "probe"};
 static const char *const post_format_names[] = {"markdown", "html"};
 static const char *const role_names[] = {"viewer", "editor", "admin"};
 static const char *const priority_names[] = {"normal", "breaking", "transactional"};
-static const char *const delivery_state_names[] = {"pending",  "claimed", "accepted",
-                                                   "deferred", "failed",  "suppressed"};
+static const char *const delivery_state_names[] = {
+    "pending", "claimed", "accepted", "deferred", "failed", "suppressed", "bounced", "complained"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -135,21 +135,23 @@ enum bl_priority {
 	BL_PRIORITY_BREAKING = 1,
 	BL_PRIORITY_TRANSACTIONAL = 2
 };
-/* Delivery states (DESIGN.md §Delivery semantics). Terminal: accepted, failed, suppressed
- * (and later bounced, complained). */
+/* Delivery states (DESIGN.md §Delivery semantics). Terminal: accepted, failed, suppressed,
+ * bounced, complained (the last two from feedback on an accepted row, schema 7). */
 enum bl_delivery_state {
 	BL_DELIVERY_PENDING,
 	BL_DELIVERY_CLAIMED,
 	BL_DELIVERY_ACCEPTED,
 	BL_DELIVERY_DEFERRED,
 	BL_DELIVERY_FAILED,
-	BL_DELIVERY_SUPPRESSED
+	BL_DELIVERY_SUPPRESSED,
+	BL_DELIVERY_BOUNCED,   /* accepted, then a bounce report came back (issue 7) */
+	BL_DELIVERY_COMPLAINED /* accepted (or bounced), then a spam complaint came back */
 };
-#define BL_DELIVERY_NSTATES 6
+#define BL_DELIVERY_NSTATES 8
 
 /* "draft"/"scheduled"/"sending"/"paused"/"sent"/"cancelled";
  * "normal"/"breaking"/"transactional";
- * "pending"/"claimed"/"accepted"/"deferred"/"failed"/"suppressed". */
+ * "pending"/"claimed"/"accepted"/"deferred"/"failed"/"suppressed"/"bounced"/"complained". */
 const char *bl_post_status_name(enum bl_post_status v);
 const char *bl_priority_name(enum bl_priority v);
 const char *bl_delivery_state_name(enum bl_delivery_state v);
@@ -164,9 +166,10 @@ int bl_delivery_state_parse(const char *s, enum bl_delivery_state *out);
 enum bl_post_kind {
 	BL_POST_KIND_POST,    /* a publisher's post (archive, `post ls`) */
 	BL_POST_KIND_CONFIRM, /* a double opt-in confirmation mail (one subscriber) */
-	BL_POST_KIND_DIGEST   /* a daily or weekly digest (issue 6; store.h digest_create) */
+	BL_POST_KIND_DIGEST,  /* a daily or weekly digest (issue 6; store.h digest_create) */
+	BL_POST_KIND_PROBE /* a bounce probe to one subscriber (issue 7; store.h bounce_record) */
 };
-/* "post"/"confirm"/"digest" */
+/* "post"/"confirm"/"digest"/"probe" */
 const char *bl_post_kind_name(enum bl_post_kind v);
 int bl_post_kind_parse(const char *s, enum bl_post_kind *out);
 

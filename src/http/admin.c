@@ -2243,7 +2243,8 @@ static int progress_of(struct bl_store *s, const struct bl_post *p, struct progr
 	for (int i = 0; i < BL_DELIVERY_NSTATES; i++)
 		out->total += out->c.n[i];
 	out->done = out->c.n[BL_DELIVERY_ACCEPTED] + out->c.n[BL_DELIVERY_FAILED] +
-	            out->c.n[BL_DELIVERY_SUPPRESSED];
+	            out->c.n[BL_DELIVERY_SUPPRESSED] + out->c.n[BL_DELIVERY_BOUNCED] +
+	            out->c.n[BL_DELIVERY_COMPLAINED];
 	out->waiting = out->total - out->done;
 	out->percent = out->total                  ? out->done * 100 / out->total
 	               : p->status == BL_POST_SENT ? 100

@@ -110,8 +110,10 @@ int bl_auth_logout(struct bl_http_req *req, struct bl_http_resp *resp);
 /*
  * bl_auth_gate - the server's gate (struct bl_http_opts.gate) for large
  * uploads (a CSV import): before the body is read, the sender must be an
- * editor or an admin, by bearer token (under /api/) or admin session.
- * Returns 0 to read the body; 401 (API, no credentials), 403 (no session
+ * editor or an admin, by bearer token (under /api/) or admin session;
+ * except under /webhooks/, whose requests are signed by the provider and
+ * checked once read (up to the route's 1 MiB). Returns 0 to read the body;
+ * 401 (API, no credentials), 403 (no session
  * on /admin, or a viewer), 503 on a store error.
  */
 int bl_auth_gate(struct bl_http_req *req);

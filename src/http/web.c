@@ -172,6 +172,8 @@ static const struct bl_http_route public_routes[] = {
     {BL_HTTP_GET, "/static/style.css", 0, "stylesheet", bl_web_stylesheet, 0},
     {BL_HTTP_GET, "/healthz", 0, "healthz", bl_web_healthz, 0},
     {BL_HTTP_GET, "/metrics", 0, "metrics", bl_web_metrics, 0},
+    /* provider webhooks (a SendGrid batch can pass the server's 64 KiB) */
+    {BL_HTTP_POST, "/webhooks/", 1, "webhooks", bl_web_webhook, 1 << 20},
 };
 
 /* last: every other path (a POST elsewhere keeps the server's plain 404 or 405) */

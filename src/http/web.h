@@ -94,6 +94,11 @@ void bl_web_unsubscribe(struct bl_http_req *req,
 void bl_web_preferences(struct bl_http_req *req,
                         struct bl_http_resp *resp); /* /preferences/TOKEN[/data|/erase] */
 
+/* ---- handlers: webhooks.c ---- */
+
+/* POST /webhooks/PROVIDER: a provider's bounce and complaint events (docs/webhooks.md). */
+void bl_web_webhook(struct bl_http_req *req, struct bl_http_resp *resp);
+
 /* ---- handlers: archive.c ---- */
 
 /*

@@ -194,6 +194,24 @@ enum stmt {
 	ST_DIGEST_FINISH,
 	ST_DIGEST_GET,
 	ST_DIGEST_POSTS,
+	/* bounces (schema 7) */
+	ST_X_PENDING_PROBE,
+	ST_X_DUE_PROBE,
+	ST_ERASE_BOUNCES,
+	ST_BOUNCE_INSERT,
+	ST_BOUNCE_FIND,
+	ST_BOUNCE_ACTION,
+	ST_BOUNCE_SUB,
+	ST_BOUNCE_POST_KIND,
+	ST_BOUNCE_DELIVERY,
+	ST_BOUNCE_HARD,
+	ST_BOUNCE_SOFT,
+	ST_BOUNCE_PROBE_RECENT,
+	ST_BOUNCE_BLOCKLIST,
+	ST_BOUNCE_COUNTS,
+	ST_BOUNCE_DELIVERED,
+	ST_DELIVERY_LATEST,
+	ST_BOUNCE_HAS_DELIVERY,
 	/* multi-row forms, built by multi_sql(): CHUNK rows (or keys) per statement */
 	ST_LOOKUP_MULTI,
 	ST_X_RESULTS, /* XCHUNK results */
@@ -266,6 +284,18 @@ enum stmt {
 	"(SELECT min(pl.list_id) FROM post_lists pl JOIN subscriptions x "                         \
 	"ON x.list_id = pl.list_id AND x.subscriber_id = d.subscriber_id "                         \
 	"AND x.status = 'unconfirmed' WHERE pl.post_id = ?1)"
+/* The same for a bounce probe (schema 7): it goes out while the subscriber is active,
+ * whatever their subscriptions; the lowest list they are confirmed on names it (0: none). */
+#define PROBE_CANDIDATE_COLS                                                                       \
+	"d.id, d.next_try, d.subscriber_id, d.attempts, d.first_try_at, d.in_doubt, s.email, "     \
+	"s.name, s.attributes, s.status, s.status_reason, "                                        \
+	"coalesce((SELECT min(x.list_id) FROM subscriptions x "                                    \
+	"WHERE x.subscriber_id = d.subscriber_id AND x.status = 'confirmed'), 0)"
+/* The columns of struct bl_bounce_row, in its order (class as text). */
+#define BL_BOUNCE_COLS                                                                             \
+	"id, received_at, source, kind, class, reason, status, reply_code, final, recipient, "     \
+	"diagnostic, feedback_type, coalesce(post_id, 0), coalesce(subscriber_id, 0), "            \
+	"attributed_by, review, action"
 /* SQL: post p is one the archive shows (posts_archive's condition, word for word). */
 #define ARCHIVED "p.kind = 'post' AND p.status IN ('sending', 'paused', 'sent')"
 /* SQL: post p is on a public list (CROSS JOIN: its lists by post_lists' key, then each list). */
@@ -461,11 +491,12 @@ static const char *const sql_text[ST_COUNT] = {
     /*
      * The maintained row (005_admin.sql), in the order of enum
      * bl_delivery_state, then the in-doubt count: one statement, one
-     * snapshot. 'bounced' and 'complained' are not in the model yet.
+     * snapshot.
      */
-    [ST_COUNTS] = "SELECT c.pending, c.claimed, c.accepted, c.deferred, c.failed, c.suppressed, "
-                  "p.in_doubt FROM posts p JOIN post_counts c ON c.post_id = p.id "
-                  "WHERE p.id = ?1",
+    [ST_COUNTS] =
+        "SELECT c.pending, c.claimed, c.accepted, c.deferred, c.failed, c.suppressed, "
+        "c.bounced, c.complained, p.in_doubt FROM posts p JOIN post_counts c ON c.post_id = p.id "
+        "WHERE p.id = ?1",
     /* Rows inserted by the store are counted by it (no trigger on INSERT). */
     [ST_COUNTS_ADD_PENDING] = "UPDATE post_counts SET pending = pending + ?2 WHERE post_id = ?1",
     [ST_DELIVERY_EACH] = "SELECT " DELIVERY_COLS " FROM deliveries d "
@@ -788,6 +819,55 @@ static const char *const sql_text[ST_COUNT] = {
         "UPDATE feeds SET etag = ?2, last_modified = ?3, title = coalesce(?4, title), "
         "polled_at = ?5, ok_at = ?5, next_poll_at = ?6, failures = 0, last_error = '', "
         "items = items + ?7, posts = posts + ?8, updated_at = ?5 WHERE id = ?1",
+    /* ---- bounces (schema 7) ---- */
+    [ST_X_PENDING_PROBE] = "SELECT " PROBE_CANDIDATE_COLS " FROM deliveries d "
+                           "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+                           "WHERE d.post_id = ?1 AND d.state = 'pending' "
+                           "ORDER BY d.next_try, d.id LIMIT ?3",
+    [ST_X_DUE_PROBE] = "SELECT " PROBE_CANDIDATE_COLS " FROM deliveries d "
+                       "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+                       "WHERE d.post_id = ?1 AND d.state = 'deferred' AND d.next_try <= ?2 "
+                       "ORDER BY d.next_try, d.id LIMIT ?3",
+    /* Erasure blanks the personal data of the subscriber's findings (the foreign key then
+     * detaches them), and of review rows that name the address (?2: its email_key). */
+    [ST_ERASE_BOUNCES] = "UPDATE bounces SET recipient = '', diagnostic = '' "
+                         "WHERE subscriber_id = ?1 OR (review <> '' AND lower(recipient) = ?2)",
+    [ST_BOUNCE_INSERT] =
+        "INSERT INTO bounces (report_key, idx, received_at, source, kind, class, reason, "
+        "status, reply_code, final, recipient, diagnostic, feedback_type, post_id, "
+        "subscriber_id, attributed_by, review, action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+        "?8, ?9, ?10, ?11, ?12, ?13, nullif(?14, 0), nullif(?15, 0), ?16, ?17, '') "
+        "ON CONFLICT (report_key, idx) DO NOTHING",
+    [ST_BOUNCE_FIND] = "SELECT id, action FROM bounces WHERE report_key = ?1 AND idx = ?2",
+    [ST_BOUNCE_ACTION] = "UPDATE bounces SET action = ?2 WHERE id = ?1",
+    [ST_BOUNCE_SUB] = "SELECT status FROM subscribers WHERE id = ?1",
+    [ST_BOUNCE_POST_KIND] = "SELECT kind FROM posts WHERE id = ?1",
+    /* ?3 the new state: bounced from accepted; complained from accepted or bounced. */
+    [ST_BOUNCE_DELIVERY] = "UPDATE deliveries SET state = ?3, updated_at = ?4 "
+                           "WHERE post_id = ?1 AND subscriber_id = ?2 AND (state = 'accepted' "
+                           "OR (?3 = 'complained' AND state = 'bounced'))",
+    /* Along bounces_by_subscriber: the subscriber's findings only. */
+    [ST_BOUNCE_HARD] = "SELECT count(*) FROM bounces WHERE subscriber_id = ?1 "
+                       "AND class = 'hard' AND final = 1",
+    [ST_BOUNCE_SOFT] = "SELECT count(*) FROM bounces WHERE subscriber_id = ?1 "
+                       "AND received_at > ?2 AND class = 'soft' AND final = 1",
+    [ST_BOUNCE_PROBE_RECENT] = "SELECT EXISTS (SELECT 1 FROM deliveries d JOIN posts p "
+                               "ON p.id = d.post_id WHERE d.subscriber_id = ?1 "
+                               "AND d.created_at > ?2 AND p.kind = 'probe')",
+    [ST_BOUNCE_BLOCKLIST] = "UPDATE subscribers SET status = 'blocklisted', status_reason = ?2, "
+                            "updated_at = ?3 WHERE id = ?1 AND status = 'active'",
+    /* A post's attributed final findings (complaints: all) by class, each subscriber once;
+     * the findings of an erased subscriber each count as one. */
+    [ST_BOUNCE_COUNTS] = "SELECT class, count(DISTINCT coalesce(subscriber_id, -id)) "
+                         "FROM bounces WHERE post_id = ?1 AND review = '' "
+                         "AND (final = 1 OR class = 'complaint') GROUP BY class",
+    [ST_BOUNCE_DELIVERED] = "SELECT accepted + bounced + complained FROM post_counts "
+                            "WHERE post_id = ?1",
+    [ST_BOUNCE_HAS_DELIVERY] = "SELECT 1 FROM deliveries WHERE post_id = ?1 "
+                               "AND subscriber_id = ?2",
+    [ST_DELIVERY_LATEST] = "SELECT post_id FROM deliveries WHERE subscriber_id = ?1 "
+                           "AND state IN ('accepted', 'bounced', 'complained') "
+                           "AND updated_at >= ?2 ORDER BY updated_at DESC, id DESC LIMIT 1",
     [ST_JOB_FINISH] = "UPDATE jobs SET state = ?2, report = ?3, error = ?4, finished_at = ?5, "
                       "input = NULL WHERE id = ?1",
 };
@@ -1614,6 +1694,8 @@ static int sq_consent_add(struct bl_store *base, const struct bl_consent *c)
 	return add_consent(S(base), c);
 }
 
+static int get_subscriber_id(struct sqlite_store *s, int64_t id, struct bl_subscriber *out);
+
 static int sq_subscriber_erase(struct bl_store *base, int64_t subscriber_id,
                                const char *suppression_hash, const char *reason, int64_t now)
 {
@@ -1628,6 +1710,19 @@ static int sq_subscriber_erase(struct bl_store *base, int64_t subscriber_id,
 	}
 	sqlite3_bind_int64(st, 1, subscriber_id);
 	if ((rc = exec_stmt(s, st, "anonymising consent events")))
+		goto out;
+	if (!(st = stmt(s, ST_ERASE_BOUNCES))) {
+		rc = -BL_ESTORE;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, subscriber_id);
+	struct bl_subscriber gone = {0};
+	if ((rc = get_subscriber_id(s, subscriber_id, &gone)) < 0)
+		goto out;
+	bind_text(st, 2, rc == 1 ? gone.email_key : "");
+	rc = exec_stmt(s, st, "blanking bounce records");
+	bl_subscriber_clear(&gone);
+	if (rc)
 		goto out;
 	if (!(st = stmt(s, ST_ERASE_SUBSCRIBER))) {
 		rc = -BL_ESTORE;
@@ -2509,7 +2604,7 @@ static int read_delivery(sqlite3_stmt *st, int subject_col, struct bl_delivery_r
 	    .next_try = sqlite3_column_int64(st, 12),
 	    .post_subject = subject_col >= 0 ? col_text(st, subject_col) : NULL,
 	};
-	/* a state this model does not know yet (bounced, complained): -1, skipped */
+	/* a state this model does not know: -1, skipped */
 	return bl_delivery_state_parse(col_text(st, 4), &d->state);
 }
 
@@ -2779,6 +2874,8 @@ static void suppression_reason(const struct candidate *k, enum bl_post_kind kind
 	else if (k->blocklisted)
 		snprintf(why, BL_REPLY_MAX + 1, "subscriber blocklisted%s%.200s",
 		         *k->status_reason ? ": " : "", k->status_reason);
+	else if (kind == BL_POST_KIND_PROBE)
+		return; /* a probe goes to an active subscriber whatever their lists */
 	else if (k->list_id == 0 && kind == BL_POST_KIND_CONFIRM)
 		snprintf(why, BL_REPLY_MAX + 1, "nothing left to confirm");
 	else if (k->list_id == 0 && kind == BL_POST_KIND_DIGEST)
@@ -2802,9 +2899,11 @@ static int claim_post(struct sqlite_store *s, int64_t post_id, enum bl_post_kind
 	struct candidate pend[XCHUNK], due[XCHUNK];
 	enum stmt pending_st = kind == BL_POST_KIND_CONFIRM  ? ST_X_PENDING_CONFIRM
 	                       : kind == BL_POST_KIND_DIGEST ? ST_X_PENDING_DIGEST
+	                       : kind == BL_POST_KIND_PROBE  ? ST_X_PENDING_PROBE
 	                                                     : ST_X_PENDING;
 	enum stmt due_st = kind == BL_POST_KIND_CONFIRM  ? ST_X_DUE_CONFIRM
 	                   : kind == BL_POST_KIND_DIGEST ? ST_X_DUE_DIGEST
+	                   : kind == BL_POST_KIND_PROBE  ? ST_X_DUE_PROBE
 	                                                 : ST_X_DUE;
 	int rc = 0;
 	while (want > 0 && rc == 0) {
@@ -4212,7 +4311,7 @@ static int sq_post_page(struct bl_store *base, enum bl_post_kind kind, int64_t b
                         int64_t limit, bl_post_fn fn, void *arg)
 {
 	struct sqlite_store *s = S(base);
-	if ((unsigned)kind > BL_POST_KIND_DIGEST)
+	if ((unsigned)kind > BL_POST_KIND_PROBE)
 		return bl_store_set_error(base, BL_EINVAL, "unknown post kind %d", (int)kind);
 	sqlite3_stmt *st = stmt(s, ST_POST_PAGE);
 	if (!st)
@@ -5237,6 +5336,387 @@ static int sq_feed_ingest(struct bl_store *base, int64_t feed_id, int64_t now, i
 	return done;
 }
 
+/* ---- bounces and complaints (schema 7) -------------------------------------------------- */
+
+/* Step @st, which returns one integer (or text in *@text when not NULL): 1 with it, 0 when
+ * there is no row, or -BL_E*. The text is copied into @text (@cap bytes). */
+static int one_row(struct sqlite_store *s, sqlite3_stmt *st, int64_t *v, char *text, size_t cap,
+                   const char *what)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (v)
+			*v = sqlite3_column_int64(st, 0);
+		if (text)
+			snprintf(text, cap, "%s", col_text(st, v ? 1 : 0));
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, what);
+}
+
+/* A count of subscriber @sub's findings by statement @id (?2: @since). */
+static int bounce_count(struct sqlite_store *s, enum stmt id, int64_t sub, int64_t since,
+                        int64_t *n)
+{
+	sqlite3_stmt *st = stmt(s, id);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, sub);
+	if (id == ST_BOUNCE_SOFT || id == ST_BOUNCE_PROBE_RECENT)
+		sqlite3_bind_int64(st, 2, since);
+	*n = 0;
+	int rc = one_row(s, st, n, NULL, 0, "counting bounces");
+	return rc < 0 ? rc : 0;
+}
+
+/* Blocklist active subscriber @sub for @reason ("bounced", "complained") with a blocklist
+ * event from @source: 1 done, 0 it was not active. */
+static int bounce_blocklist(struct sqlite_store *s, int64_t sub, const char *reason,
+                            const char *source, int64_t now)
+{
+	sqlite3_stmt *st = stmt(s, ST_BOUNCE_BLOCKLIST);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, sub);
+	bind_text(st, 2, reason);
+	sqlite3_bind_int64(st, 3, now);
+	int rc = exec_stmt(s, st, "blocklisting a subscriber");
+	if (rc)
+		return rc;
+	if (sqlite3_changes(s->db) == 0)
+		return 0;
+	struct bl_consent_ctx ctx = {.now = now, .source = source};
+	struct bl_ctx_text t;
+	bl_store_ctx_text(&ctx, &t);
+	rc = add_event(s, sub, 0, BL_CONSENT_BLOCKLIST, now, &t);
+	return rc ? rc : 1;
+}
+
+/* A probe post (kind probe) with one pending row for subscriber @sub. */
+static int make_probe_post(struct sqlite_store *s, int64_t sub, int64_t now, int64_t *post_id)
+{
+	struct bl_post p = {.kind = BL_POST_KIND_PROBE,
+	                    .subject = (char *)BL_PROBE_SUBJECT,
+	                    .body = "",
+	                    .from_header = "",
+	                    .priority = BL_PRIORITY_TRANSACTIONAL,
+	                    .status = BL_POST_SENDING,
+	                    .started_at = now,
+	                    .total = 1};
+	int rc = post_create(s, &p, NULL, 0, now, post_id);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = stmt(s, ST_DELIVERY_ADD);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, *post_id);
+	sqlite3_bind_int64(st, 2, sub);
+	sqlite3_bind_int(st, 3, BL_PRIORITY_TRANSACTIONAL);
+	sqlite3_bind_int64(st, 4, now);
+	if ((rc = exec_stmt(s, st, "queueing a probe")))
+		return rc;
+	return count_pending(s, *post_id, 1);
+}
+
+static int bounce_record(struct sqlite_store *s, const struct bl_bounce_event *ev,
+                         const struct bl_bounce_policy *pol, int64_t now,
+                         struct bl_bounce_outcome *out)
+{
+	char kind_name[16] = "", status[32] = "";
+	int64_t sub = ev->subscriber_id, post = ev->post_id;
+	const char *review = ev->review && *ev->review ? ev->review : NULL;
+	int rc;
+	sqlite3_stmt *st;
+	/* The subscriber and the post named must (still) exist, else the finding is for review. */
+	if (sub > 0) {
+		if (!(st = stmt(s, ST_BOUNCE_SUB)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, sub);
+		if ((rc = one_row(s, st, NULL, status, sizeof(status), "reading a subscriber")) < 0)
+			return rc;
+		if (rc == 0) {
+			sub = 0;
+			review = "the subscriber it names no longer exists (erased)";
+		}
+	} else {
+		sub = 0;
+	}
+	if (post > 0) {
+		if (!(st = stmt(s, ST_BOUNCE_POST_KIND)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, post);
+		if ((rc = one_row(s, st, NULL, kind_name, sizeof(kind_name), "reading a post")) < 0)
+			return rc;
+		if (rc == 0)
+			post = 0;
+	} else {
+		post = 0;
+	}
+	if (sub && !post) {
+		sub = 0;
+		review = "the post it names does not exist";
+	}
+	if (sub) {
+		if (!(st = stmt(s, ST_BOUNCE_HAS_DELIVERY)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, post);
+		sqlite3_bind_int64(st, 2, sub);
+		if ((rc = one_row(s, st, NULL, NULL, 0, "looking up a delivery")) < 0)
+			return rc;
+		if (rc == 0) {
+			sub = 0;
+			review = BL_BOUNCE_NO_DELIVERY;
+		}
+	}
+	if (sub == 0 && !review)
+		review = "not attributed to a delivery";
+	if (sub != 0)
+		review = NULL;
+	char diag[BL_REPLY_MAX + 1];
+	if (!(st = stmt(s, ST_BOUNCE_INSERT)))
+		return -BL_ESTORE;
+	bind_text(st, 1, ev->report_key);
+	sqlite3_bind_int(st, 2, ev->idx);
+	sqlite3_bind_int64(st, 3, now);
+	bind_text(st, 4, bl_store_nz(ev->source));
+	bind_text(st, 5, bl_store_nz(ev->kind));
+	bind_text(st, 6, bl_bounce_class_name(ev->cls));
+	bind_text(st, 7, bl_store_nz(ev->reason));
+	bind_text(st, 8, bl_store_nz(ev->status));
+	sqlite3_bind_int(st, 9, ev->reply_code);
+	sqlite3_bind_int(st, 10, ev->final != 0);
+	bind_text(st, 11, bl_store_nz(ev->recipient));
+	bind_text(st, 12, bl_store_cut_reply(ev->diagnostic, diag));
+	bind_text(st, 13, bl_store_nz(ev->feedback_type));
+	sqlite3_bind_int64(st, 14, post);
+	sqlite3_bind_int64(st, 15, sub);
+	bind_text(st, 16, sub ? bl_store_nz(ev->attributed_by) : "");
+	bind_text(st, 17, review ? review : "");
+	if ((rc = exec_stmt(s, st, "recording a bounce")))
+		return rc;
+	int inserted = sqlite3_changes(s->db) > 0;
+	int64_t id = sqlite3_last_insert_rowid(s->db);
+	if (!inserted) {
+		char action[32] = "";
+		if (!(st = stmt(s, ST_BOUNCE_FIND)))
+			return -BL_ESTORE;
+		bind_text(st, 1, ev->report_key);
+		sqlite3_bind_int(st, 2, ev->idx);
+		if ((rc = one_row(s, st, &id, action, sizeof(action), "reading a bounce")) < 0)
+			return rc;
+		*out = (struct bl_bounce_outcome){
+		    .duplicate = 1, .bounce_id = id, .action = bl_store_bounce_action(action)};
+		return 0;
+	}
+	*out = (struct bl_bounce_outcome){.bounce_id = id, .action = "recorded"};
+	if (sub == 0) {
+		out->action = "review";
+	} else {
+		int complaint = ev->cls == BL_BOUNCE_COMPLAINT;
+		int failure =
+		    ev->final && (ev->cls == BL_BOUNCE_HARD || ev->cls == BL_BOUNCE_SOFT ||
+		                  ev->cls == BL_BOUNCE_BLOCK);
+		if (post && (complaint || failure)) {
+			if (!(st = stmt(s, ST_BOUNCE_DELIVERY)))
+				return -BL_ESTORE;
+			sqlite3_bind_int64(st, 1, post);
+			sqlite3_bind_int64(st, 2, sub);
+			bind_text(st, 3, complaint ? "complained" : "bounced");
+			sqlite3_bind_int64(st, 4, now);
+			if ((rc = exec_stmt(s, st, "marking a delivery")))
+				return rc;
+		}
+		int active = strcmp(status, "active") == 0;
+		int probe = strcmp(kind_name, "probe") == 0;
+		char source[BL_SOURCE_MAX + 1];
+		if (complaint) {
+			snprintf(source, sizeof(source), "complaint:%s", bl_store_nz(ev->source));
+			struct bl_consent_ctx ctx = {.now = now, .source = source};
+			int64_t n = 0;
+			if ((rc = change_set(s, ST_UNSUB_EVENTS, ST_UNSUB, sub, 0, &ctx, &n)))
+				return rc;
+			if ((rc = bounce_blocklist(s, sub, "complained", source, now)) < 0)
+				return rc;
+			if (rc == 1 || n > 0)
+				out->action = "unsubscribed";
+		} else if (active && ev->final &&
+		           (ev->cls == BL_BOUNCE_HARD || ev->cls == BL_BOUNCE_SOFT)) {
+			snprintf(source, sizeof(source), "bounce:%s", bl_store_nz(ev->source));
+			int64_t n = 0;
+			int disable = probe;
+			if (!disable && ev->cls == BL_BOUNCE_HARD) {
+				if ((rc = bounce_count(s, ST_BOUNCE_HARD, sub, 0, &n)))
+					return rc;
+				disable = n >= (pol->hard_limit > 0 ? pol->hard_limit : 1);
+			}
+			if (disable) {
+				if ((rc = bounce_blocklist(s, sub, "bounced", source, now)) < 0)
+					return rc;
+				out->action = "disabled";
+			} else if (ev->cls == BL_BOUNCE_SOFT) {
+				int64_t since = now - pol->soft_window, probed = 0;
+				out->action = "counted";
+				if ((rc = bounce_count(s, ST_BOUNCE_SOFT, sub, since, &n)))
+					return rc;
+				if (n >= pol->soft_limit &&
+				    (rc = bounce_count(s, ST_BOUNCE_PROBE_RECENT, sub, since,
+				                       &probed)))
+					return rc;
+				if (n >= pol->soft_limit && !probed) {
+					if ((rc =
+					         make_probe_post(s, sub, now, &out->probe_post_id)))
+						return rc;
+					out->action = "probe";
+				}
+			} else {
+				out->action = "counted";
+			}
+		}
+	}
+	if (!(st = stmt(s, ST_BOUNCE_ACTION)))
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, out->action);
+	return exec_stmt(s, st, "recording a bounce's action");
+}
+
+static int sq_bounce_record(struct bl_store *base, const struct bl_bounce_event *ev,
+                            const struct bl_bounce_policy *pol, int64_t now,
+                            struct bl_bounce_outcome *out)
+{
+	struct sqlite_store *s = S(base);
+	int rc = bl_store_check_bounce(base, ev, pol);
+	if (rc)
+		return rc;
+	struct bl_bounce_outcome o = {0};
+	if ((rc = tx_begin(s)))
+		return rc;
+	rc = tx_end(s, bounce_record(s, ev, pol, now, &o));
+	if (rc == 0 && out)
+		*out = o;
+	return rc;
+}
+
+static int sq_bounce_each(struct bl_store *base, const struct bl_bounce_filter *f, bl_bounce_fn fn,
+                          void *arg)
+{
+	struct sqlite_store *s = S(base);
+	struct bl_buf sql;
+	bl_buf_init(&sql, 4096);
+	bl_buf_adds(&sql, "SELECT " BL_BOUNCE_COLS " FROM bounces");
+	const char *sep = " WHERE ";
+	if (f && f->post_id) {
+		bl_buf_addf(&sql, "%spost_id = ?1", sep);
+		sep = " AND ";
+	}
+	if (f && f->subscriber_id) {
+		bl_buf_addf(&sql, "%ssubscriber_id = ?2", sep);
+		sep = " AND ";
+	}
+	if (f && f->review_only) {
+		bl_buf_addf(&sql, "%sreview <> ''", sep);
+		sep = " AND ";
+	}
+	if (f && f->before_id > 0)
+		bl_buf_addf(&sql, "%sid < ?3", sep);
+	bl_buf_adds(&sql, " ORDER BY id DESC LIMIT ?4");
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, bl_buf_str(&sql), -1, &st, NULL);
+	bl_buf_finish(&sql);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "listing bounces");
+	if (f) {
+		sqlite3_bind_int64(st, 1, f->post_id);
+		sqlite3_bind_int64(st, 2, f->subscriber_id);
+		sqlite3_bind_int64(st, 3, f->before_id);
+	}
+	sqlite3_bind_int64(st, 4, f && f->limit > 0 ? f->limit : -1);
+	int out = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bl_bounce_row r = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .received_at = sqlite3_column_int64(st, 1),
+		    .source = col_text(st, 2),
+		    .kind = col_text(st, 3),
+		    .cls = BL_BOUNCE_UNKNOWN,
+		    .reason = col_text(st, 5),
+		    .status = col_text(st, 6),
+		    .reply_code = sqlite3_column_int(st, 7),
+		    .final = sqlite3_column_int(st, 8),
+		    .recipient = col_text(st, 9),
+		    .diagnostic = col_text(st, 10),
+		    .feedback_type = col_text(st, 11),
+		    .post_id = sqlite3_column_int64(st, 12),
+		    .subscriber_id = sqlite3_column_int64(st, 13),
+		    .attributed_by = col_text(st, 14),
+		    .review = col_text(st, 15),
+		    .action = col_text(st, 16),
+		};
+		bl_bounce_class_parse(col_text(st, 4), &r.cls);
+		if ((out = fn(arg, &r)))
+			break;
+	}
+	if (!out && rc != SQLITE_DONE)
+		out = fail(s, rc, "listing bounces");
+	sqlite3_finalize(st);
+	return out;
+}
+
+static int sq_bounce_counts(struct bl_store *base, int64_t post_id, struct bl_bounce_counts *out)
+{
+	struct sqlite_store *s = S(base);
+	struct bl_bounce_counts c = {.delivered = 0};
+	/* One read transaction: the two statements see one snapshot. */
+	int rc = s->in_tx ? 0 : exec_sql(s, "BEGIN", "reading bounce counts");
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = stmt(s, ST_BOUNCE_COUNTS);
+	if (!st)
+		rc = -BL_ESTORE;
+	if (rc == 0) {
+		sqlite3_bind_int64(st, 1, post_id);
+		int r;
+		while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+			enum bl_bounce_class k;
+			if (bl_bounce_class_parse(col_text(st, 0), &k) == 0)
+				c.n[k] = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_reset(st);
+		if (r != SQLITE_DONE)
+			rc = fail(s, r, "counting bounces");
+	}
+	if (rc == 0 && !(st = stmt(s, ST_BOUNCE_DELIVERED)))
+		rc = -BL_ESTORE;
+	if (rc == 0) {
+		sqlite3_bind_int64(st, 1, post_id);
+		rc = one_row(s, st, &c.delivered, NULL, 0, "counting deliveries");
+		rc = rc < 0 ? rc : 0;
+	}
+	if (!s->in_tx)
+		sqlite3_exec(s->db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+	if (rc == 0)
+		*out = c;
+	return rc;
+}
+
+static int sq_delivery_latest(struct bl_store *base, int64_t subscriber_id, int64_t since,
+                              int64_t *post_id)
+{
+	struct sqlite_store *s = S(base);
+	sqlite3_stmt *st = stmt(s, ST_DELIVERY_LATEST);
+	if (!st)
+		return -BL_ESTORE;
+	sqlite3_bind_int64(st, 1, subscriber_id);
+	sqlite3_bind_int64(st, 2, since);
+	int64_t v = 0;
+	int rc = one_row(s, st, &v, NULL, 0, "finding a subscriber's latest delivery");
+	if (rc == 1)
+		*post_id = v;
+	return rc;
+}
+
 const struct bl_store_ops bl_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -5335,4 +5815,8 @@ const struct bl_store_ops bl_sqlite_ops = {
     .digest_create = sq_digest_create,
     .digest_get = sq_digest_get,
     .digest_posts = sq_digest_posts,
+    .bounce_record = sq_bounce_record,
+    .bounce_each = sq_bounce_each,
+    .bounce_counts = sq_bounce_counts,
+    .delivery_latest = sq_delivery_latest,
 };

@@ -273,3 +273,35 @@ int bl_feed_key_repeated(const struct bl_feed_ingest_item *e, size_t i)
 			return 1;
 	return 0;
 }
+
+const char *bl_store_nz(const char *s)
+{
+	return s ? s : "";
+}
+
+int bl_store_check_bounce(struct bl_store *s, const struct bl_bounce_event *ev,
+                          const struct bl_bounce_policy *pol)
+{
+	if (!ev || !pol)
+		return bl_store_set_error(s, BL_EINVAL, "bounce_record: no finding or no policy");
+	if (!ev->report_key || !*ev->report_key)
+		return bl_store_set_error(s, BL_EINVAL,
+		                          "bounce_record: the finding has no report key");
+	if (ev->idx < 0)
+		return bl_store_set_error(s, BL_EINVAL, "bounce_record: negative finding index %d",
+		                          ev->idx);
+	if ((unsigned)ev->cls >= BL_BOUNCE_NCLASSES)
+		return bl_store_set_error(s, BL_EINVAL, "bounce_record: unknown class %d",
+		                          (int)ev->cls);
+	return 0;
+}
+
+const char *bl_store_bounce_action(const char *stored)
+{
+	static const char *const actions[] = {"disabled", "unsubscribed", "probe",
+	                                      "counted",  "recorded",     "review"};
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (stored && strcmp(stored, actions[i]) == 0)
+			return actions[i];
+	return "recorded";
+}

@@ -26,7 +26,7 @@
 #include "util/err.h"
 
 /* Schema version this binary expects: the number of the last migration. */
-#define BL_SCHEMA_VERSION 6
+#define BL_SCHEMA_VERSION 7
 
 struct bl_store_ops;
 
@@ -609,7 +609,10 @@ struct bl_store_ops {
 	 *     goes out while its subscriber is confirmed in the digest's mode on
 	 *     one of the digest's lists (list_id: the lowest), else it becomes
 	 *     suppressed, "subscriber no longer takes this digest's mode on any
-	 *     of its lists". On PostgreSQL rows are taken
+	 *     of its lists". A row of a bounce probe (kind probe, schema 7) goes
+	 *     out while its subscriber is active (not blocklisted, not erased),
+	 *     whatever their subscriptions (list_id: the lowest list they are
+	 *     confirmed on, 0 when none). On PostgreSQL rows are taken
 	 *     with FOR UPDATE SKIP LOCKED so engines never share one.
 	 *  3. every post in status sending with no pending, claimed or deferred
 	 *     row left becomes sent (finished_at = @now); *@finished counts them.
@@ -735,7 +738,7 @@ struct bl_store_ops {
 	/*
 	 * subscriber_deliveries_each - the deliveries of subscriber @id, by id,
 	 * with the post's subject in post_subject (confirmation posts included;
-	 * rows in a state the model does not know yet are skipped). The row's
+	 * rows in a state the model does not know are skipped). The row's
 	 * strings are borrowed for the call. An erased subscriber has none: its
 	 * rows stay with their posts, anonymous.
 	 */
@@ -1045,7 +1048,17 @@ struct bl_store_ops {
 	 *    block, auto-reply, unknown, delay warnings: "recorded".
 	 *  A hard finding on a probe post disables as well. Blocklisting is what suppresses at
 	 *  claim time, so it takes effect mid-send. A blocklisted subscriber is not blocklisted
-	 *  again (action "recorded"). -BL_EINVAL for an empty report_key or a bad class.
+	 *  again (action "recorded"; a complaint still unsubscribes what is left, and says
+	 *  "unsubscribed" when it left any list). An event whose (post_id, subscriber_id) names
+	 *  no delivery row (a subscriber erased meanwhile, a post that does not exist, a token of
+	 *  another database) is stored unattributed, for review, with the reason (for a missing
+	 *  row: BL_BOUNCE_NO_DELIVERY). The hard count is of every final hard finding of the
+	 * subscriber; the soft window is received_at > now - soft_window; a probe "in that window"
+	 * is a probe delivery row created after now - soft_window. The diagnostic is cut to
+	 * BL_REPLY_MAX bytes. Concurrent calls about one subscriber take turns (PostgreSQL: the
+	 * subscriber row FOR UPDATE first; SQLite: BEGIN IMMEDIATE), so their counts add up. @out
+	 * may be NULL. -BL_EINVAL (nothing written) for no event or policy, an empty report_key, a
+	 *  negative idx or a bad class.
 	 */
 	int (*bounce_record)(struct bl_store *s, const struct bl_bounce_event *ev,
 	                     const struct bl_bounce_policy *pol, int64_t now,
@@ -1053,7 +1066,8 @@ struct bl_store_ops {
 	/* bounce_each - stored findings matching @f, newest (highest id) first. */
 	int (*bounce_each)(struct bl_store *s, const struct bl_bounce_filter *f, bl_bounce_fn fn,
 	                   void *arg);
-	/* bounce_counts - post @post_id's final findings by class, each subscriber counted once
+	/* bounce_counts - post @post_id's attributed final findings (complaints: every one) by
+	 * class, each subscriber counted once (an erased one's findings one each)
 	 * per class, and its delivered rows. All zero for no such post. */
 	int (*bounce_counts)(struct bl_store *s, int64_t post_id, struct bl_bounce_counts *out);
 	/* delivery_latest - the post of subscriber @subscriber_id's latest delivery accepted at
@@ -1098,6 +1112,28 @@ const char *bl_store_cut_utf8(const char *text, size_t max, char *buf);
 
 /* bl_store_cut_reply - bl_store_cut_utf8 of a relay reply to BL_REPLY_MAX bytes. */
 const char *bl_store_cut_reply(const char *reply, char buf[BL_REPLY_MAX + 1]);
+
+/* The subject of a bounce probe post (bounce_record makes them; the composer's templates
+ * say the rest). */
+/* bounce_record's review reason for an attributed event with no such delivery row. */
+#define BL_BOUNCE_NO_DELIVERY "the token names no delivery (of this database)"
+
+#define BL_PROBE_SUBJECT "Checking that our messages reach you"
+
+/* bl_store_nz - for backends: @s, or "" for NULL. */
+const char *bl_store_nz(const char *s);
+
+/*
+ * bl_store_check_bounce - for backends: the argument checks of bounce_record. -BL_EINVAL
+ * (message on @s) for no event or policy, an empty report_key, a negative idx or a class
+ * outside enum bl_bounce_class; else 0.
+ */
+int bl_store_check_bounce(struct bl_store *s, const struct bl_bounce_event *ev,
+                          const struct bl_bounce_policy *pol);
+
+/* bl_store_bounce_action - the static action string bounce_record's outcome names for a
+ * stored action text (a duplicate's); "recorded" for anything else. */
+const char *bl_store_bounce_action(const char *stored);
 
 /* The strings of a struct bl_consent_ctx as consent events store them. */
 struct bl_ctx_text {

@@ -18,8 +18,8 @@ expect_out "unknown list subcommand" 1 "unknown list command" $B list fly
 
 DB=$(new_db)
 expect_out "commands refuse a missing or uninitialised database" 3 "(not initialised; run|does not exist; create it with) .bulletin init." $B --db "$DB" list ls
-expect_out "init creates the schema" 0 "initialised database .* \(schema 6\)" $B --db "$DB" init
-expect_out "init again changes nothing" 0 "up to date \(schema 6\)" $B --db "$DB" init
+expect_out "init creates the schema" 0 "initialised database .* \(schema 7\)" $B --db "$DB" init
+expect_out "init again changes nothing" 0 "up to date \(schema 7\)" $B --db "$DB" init
 expect_out "--db=URI form and the option after the command" 0 "no lists yet" $B list ls --db="$DB"
 expect_out "unknown database scheme" 1 "unknown database \"mysql://x\"" $B --db mysql://x list ls
 expect_out "missing directory" 3 "directory /nonexistent/dir does not exist" $B --db sqlite:/nonexistent/dir/x.db init
@@ -51,6 +51,8 @@ run env BULLETIN_DB=sqlite:from-env.db $B config dump
 same "env beats file" "$(printf '%s\n' "$OUT" | grep '^db = ')" "db = sqlite:from-env.db"
 run env BULLETIN_DB=sqlite:from-env.db $B --db sqlite:flag.db config dump
 same "flag beats env" "$(printf '%s\n' "$OUT" | grep '^db = ')" "db = sqlite:flag.db"
+run env BULLETIN_WEBHOOK_MAILGUN_KEY=key-s3cr3t BULLETIN_WEBHOOK_POSTMARK_AUTH=pm:pw $B config dump
+same "webhook secrets are masked" "$(printf '%s\n' "$OUT" | grep -E '^webhook_(mailgun_key|postmark_auth) = ' | tr '\n' ' ')" "webhook_mailgun_key = *** webhook_postmark_auth = *** "
 run env BULLETIN_CONFIG="$WORK/bulletin.conf" $B config dump --json
 same "config dump --json" "$(printf '%s' "$OUT" | jq -r '.[] | select(.key=="import_batch") | .value + " " + .origin')" "77 file"
 printf 'db = sqlite:x.db\nrelayy = smtp://127.0.0.1\n' > bad.conf
