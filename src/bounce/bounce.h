@@ -56,9 +56,9 @@ struct bl_bounce_report {
 	struct bl_bounce_finding *findings; /* one per recipient, in report order */
 	size_t n_findings;
 	/* attribution hints (src/bounce/attribute.h reads them) */
-	char *envelope_to;  /* the address the report was sent to: the envelope recipient given
-	                       by the intake, else X-Original-To / Delivered-To / Envelope-To / To
-	                       that looks like bounces+TOKEN@...; "" */
+	char *envelope_to; /* the address the report was sent to: the envelope recipient given
+	                      by the intake, else X-Original-To / Delivered-To / Envelope-To / To
+	                      that looks like bounces+TOKEN@...; "" */
 	char *original_message_id; /* Message-ID of the returned original, no <>; "" */
 	char *original_list_id;    /* List-Id of the returned original, "" */
 	char *original_to;         /* To of the returned original (an address), "" */
@@ -92,8 +92,7 @@ void bl_bounce_report_clear(struct bl_bounce_report *r);
  * the reason into @reason (BL_BOUNCE_REASON_MAX bytes) and returns the class. Used for DSN
  * records, heuristic bounces, webhook events and the engine's synchronous 5xx replies alike.
  */
-enum bl_bounce_class bl_bounce_classify(const char *status, int reply_code,
-                                        const char *diagnostic,
+enum bl_bounce_class bl_bounce_classify(const char *status, int reply_code, const char *diagnostic,
                                         char reason[BL_BOUNCE_REASON_MAX]);
 
 /*

@@ -48,24 +48,24 @@ struct bl_bounce_event {
 	                           "webhook:mailgun", "cli" */
 	const char *kind;       /* bl_report_kind_name, or "smtp" for a synchronous reply */
 	enum bl_bounce_class cls;
-	const char *reason;        /* finer reason ("userunknown"), "" */
-	const char *status;        /* RFC 3463 code, "" */
-	int reply_code;            /* SMTP code, 0 */
-	int final;                 /* 1 delivery ended; 0 a delay warning (never counted) */
-	const char *recipient;     /* as reported, "" */
-	const char *diagnostic;    /* "" ; cut to BL_REPLY_MAX bytes at a UTF-8 boundary */
-	const char *feedback_type; /* "" */
+	const char *reason;             /* finer reason ("userunknown"), "" */
+	const char *status;             /* RFC 3463 code, "" */
+	int reply_code;                 /* SMTP code, 0 */
+	int final;                      /* 1 delivery ended; 0 a delay warning (never counted) */
+	const char *recipient;          /* as reported, "" */
+	const char *diagnostic;         /* "" ; cut to BL_REPLY_MAX bytes at a UTF-8 boundary */
+	const char *feedback_type;      /* "" */
 	int64_t post_id, subscriber_id; /* the delivery it concerns; 0/0 when not attributed */
-	const char *attributed_by; /* "verp", "message-id", "recipient", "smtp"; "" when not */
-	const char *review;        /* not attributed: why, for a person ("no VERP token ..."), else "" */
+	const char *attributed_by;      /* "verp", "message-id", "recipient", "smtp"; "" when not */
+	const char *review; /* not attributed: why, for a person ("no VERP token ..."), else "" */
 };
 
 /* What bounce_record did. */
 struct bl_bounce_outcome {
-	int duplicate;         /* 1: (report_key, idx) was recorded before; nothing changed */
-	int64_t bounce_id;     /* the row (the earlier one for a duplicate) */
-	const char *action;    /* static: "disabled", "unsubscribed", "probe", "counted", "recorded",
-	                          "review" */
+	int duplicate;      /* 1: (report_key, idx) was recorded before; nothing changed */
+	int64_t bounce_id;  /* the row (the earlier one for a duplicate) */
+	const char *action; /* static: "disabled", "unsubscribed", "probe", "counted", "recorded",
+	                       "review" */
 	int64_t probe_post_id; /* "probe": the probe post made */
 };
 
@@ -96,7 +96,6 @@ struct bl_bounce_counts {
 	int64_t n[BL_BOUNCE_NCLASSES];
 	int64_t delivered; /* rows the relay accepted: accepted + bounced + complained */
 };
-
 
 /* Base of every backend's handle; each backend embeds it as first member. */
 struct bl_store {
