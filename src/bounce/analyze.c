@@ -503,6 +503,21 @@ struct cand {
 	size_t line;       /* offset of its line */
 };
 
+/* A Google Groups refusal (the group's address failed, in one of many languages): the
+ * poster may not post, so the list's sender was refused. */
+static void group_refusals(struct bl_bounce_report *out)
+{
+	for (size_t i = 0; i < out->n_findings; i++) {
+		struct bl_bounce_finding *f = &out->findings[i];
+		size_t n = strlen(f->recipient);
+		if (strcmp(f->reason, "undefined") == 0 && n > 17 &&
+		    bl_strcaseeq(f->recipient + n - 17, "@googlegroups.com")) {
+			f->cls = BL_BOUNCE_BLOCK;
+			snprintf(f->reason, sizeof(f->reason), "rejected");
+		}
+	}
+}
+
 /* Adds text-heuristic findings to @out from @text[0..@cut). Returns how many. */
 static size_t text_findings(struct bl_bounce_report *out, const struct bl_report *rep,
                             const char *text, size_t cut, const struct addrset *ex,
@@ -547,6 +562,7 @@ static size_t text_findings(struct bl_bounce_report *out, const struct bl_report
 			f->final = !delay;
 		}
 		addrset_free(&seen);
+		group_refusals(out);
 		if (nc)
 			return nc;
 	}
@@ -596,6 +612,7 @@ static size_t text_findings(struct bl_bounce_report *out, const struct bl_report
 			f->cls = BL_BOUNCE_SOFT;
 	}
 	free(ctx);
+	group_refusals(out);
 	(void)rep;
 	return nc;
 }
@@ -755,6 +772,9 @@ static char *envelope_from_headers(const struct bl_report *rep)
 {
 	static const char *const names[] = {"X-Original-To", "Delivered-To", "Envelope-To",
 	                                    "X-Envelope-To", "To",           NULL};
+	/* without a bounces+ address, the To (the X-Original-To of a forwarded report may
+	   name the failed recipient instead) */
+	const char *to = bl_report_header(rep, "To");
 	char *any = NULL;
 	for (size_t i = 0; names[i]; i++) {
 		const char *v = bl_report_header(rep, names[i]);
@@ -770,7 +790,7 @@ static char *envelope_from_headers(const struct bl_report *rep)
 				r[n] = '\0';
 				return r;
 			}
-			if (!any) {
+			if (!any && to && v == to) {
 				any = bl_xmalloc(n + 1);
 				memcpy(any, v + a, n);
 				any[n] = '\0';
@@ -813,7 +833,8 @@ static void report_key(const struct bl_report *rep, const char *msg, size_t len,
 }
 
 /* A header value anywhere in the raw message (a provider's complaint that forwards the
- * original inline): the rest of the line after "@name:", malloc'd, or NULL. */
+ * original inline): the rest of the line after "@name:" (@name lowercase), malloc'd, or
+ * NULL. */
 static char *raw_header(const char *msg, size_t len, const char *name)
 {
 	size_t k = strlen(name);
@@ -836,6 +857,24 @@ static char *raw_header(const char *msg, size_t len, const char *name)
 		from = p + 1;
 	}
 	return NULL;
+}
+
+/* A complaint finding: the feedback type (RFC 5965 §3.1; "abuse" for a provider's non-ARF
+ * complaint) and its class; "not-spam" is no complaint. */
+static void set_complaint(struct bl_bounce_finding *f, const struct bl_report *rep,
+                          const char *text, size_t cut)
+{
+	const char *ft = rep->arf.present && rep->arf.feedback_type && *rep->arf.feedback_type
+	                     ? rep->arf.feedback_type
+	                     : "abuse";
+	free(f->feedback_type);
+	f->feedback_type = bl_xstrdup(ft);
+	bl_ascii_lower(f->feedback_type);
+	f->cls =
+	    strcmp(f->feedback_type, "not-spam") == 0 ? BL_BOUNCE_UNKNOWN : BL_BOUNCE_COMPLAINT;
+	snprintf(f->reason, sizeof(f->reason), "feedback");
+	free(f->diagnostic);
+	f->diagnostic = diag_dup(text, cut);
 }
 
 int bl_bounce_analyze(const char *msg, size_t len, const char *envelope_to,
@@ -882,7 +921,8 @@ int bl_bounce_analyze(const char *msg, size_t len, const char *envelope_to,
 	addrset_add_all(&ex, from_hdr);
 	addrset_add_all(&ex, bl_report_header(&rep, "To"));
 	addrset_add_all(&ex, bl_report_header(&rep, "Return-Path"));
-	addrset_add_all(&ex, out->envelope_to);
+	if (envelope_to && *envelope_to)
+		addrset_add_all(&ex, envelope_to);
 	{
 		static const char *const sender_fields[] = {"From", "Return-Path", "Sender",
 		                                            "Reply-To", NULL};
@@ -894,7 +934,7 @@ int bl_bounce_analyze(const char *msg, size_t len, const char *envelope_to,
 	}
 
 	/* 1. complaints */
-	char *hm = raw_header(msg, len, "X-HmXmrOriginalRecipient");
+	char *hm = raw_header(msg, len, "x-hmxmroriginalrecipient");
 	if (rep.arf.present || hm) {
 		out->kind = BL_REPORT_KIND_ARF;
 		const char *rcpt = NULL;
@@ -905,21 +945,41 @@ int bl_bounce_analyze(const char *msg, size_t len, const char *envelope_to,
 			address_span(hm, &rcpt, &rn);
 		else
 			address_span(out->original_to, &rcpt, &rn);
-		struct bl_bounce_finding *f = finding_new(out, rcpt ? rcpt : "", rcpt ? rn : 0);
-		const char *ft = rep.arf.present && rep.arf.feedback_type && *rep.arf.feedback_type
-		                     ? rep.arf.feedback_type
-		                     : "abuse";
-		free(f->feedback_type);
-		f->feedback_type = bl_xstrdup(ft);
-		bl_ascii_lower(f->feedback_type);
-		f->cls = strcmp(f->feedback_type, "not-spam") == 0 ? BL_BOUNCE_UNKNOWN
-		                                                   : BL_BOUNCE_COMPLAINT;
-		snprintf(f->reason, sizeof(f->reason), "feedback");
-		free(f->diagnostic);
-		f->diagnostic = diag_dup(text, cut);
+		/* a report about several recipients repeats Original-Rcpt-To */
+		size_t extra_from = 0;
+		long at;
+		int first = 1;
+		struct bl_bounce_finding *f = NULL;
+		while (rep.arf.present && extra_from < len &&
+		       (at = ci_find(msg + extra_from, len - extra_from, "\noriginal-rcpt-to:")) >=
+		           0) {
+			size_t p = extra_from + (size_t)at + 18;
+			size_t e = p;
+			while (e < len && msg[e] != '\n' && msg[e] != '\r')
+				e++;
+			size_t a, n;
+			if (next_address(msg, e, p, &a, &n)) {
+				if (first && rcpt && !(n == rn && memcmp(msg + a, rcpt, n) == 0))
+					break; /* a different part: keep the parser's one */
+				if (!first) {
+					f = finding_new(out, msg + a, n);
+					set_complaint(f, &rep, text, cut);
+				}
+				first = 0;
+			}
+			extra_from = e;
+		}
+		f = finding_new(out, rcpt ? rcpt : "", rcpt ? rn : 0);
+		set_complaint(f, &rep, text, cut);
+		if (out->n_findings > 1) {
+			/* report order: the parser's recipient first */
+			struct bl_bounce_finding last = out->findings[out->n_findings - 1];
+			memmove(out->findings + 1, out->findings,
+			        (out->n_findings - 1) * sizeof(*out->findings));
+			out->findings[0] = last;
+		}
 		goto done;
 	}
-
 	/* 2. RFC 3464 delivery-status */
 	if (rep.has_dsn && rep.dsn.n_rcpts > 0) {
 		out->kind = BL_REPORT_KIND_DSN;

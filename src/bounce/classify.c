@@ -335,6 +335,10 @@ static const struct phrase phrases[] = {
     {"bad destination mailbox", "userunknown"},
     {"email account that you tried to reach", "userunknown"},
     {"no longer", "userunknown"},
+    {"recipient name is not recognized", "userunknown"},
+    {"invalid final delivery userid", "userunknown"},
+    {"check if address is correct", "userunknown"},
+    {"not recognized", "userunknown"},
     /* the recipient's domain */
     {"host not found", "hostunknown"},
     {"host unknown", "hostunknown"},
@@ -374,6 +378,11 @@ static const struct phrase phrases[] = {
     {"been in the queue", "expired"},
     {"have been failing for", "expired"},
     {"retry period", "expired"},
+    {"will be retried for", "expired"},
+    {"did not accept our requests to connect", "expired"},
+    {"delivery failed 20 attempts", "expired"},
+    {"failed attempts", "expired"},
+    {"could not find a gateway", "expired"},
     /* the network */
     {"connection refused", "networkerror"},
     {"connection timed out", "networkerror"},
