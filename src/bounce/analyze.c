@@ -988,9 +988,15 @@ int bl_bounce_analyze(const char *msg, size_t len, const char *envelope_to,
 			const struct bl_report_rcpt *r = &rep.dsn.rcpts[i];
 			const char *a = NULL;
 			size_t an = 0;
-			address_span(*r->final_recipient ? r->final_recipient
-			                                 : r->original_recipient,
-			             &a, &an);
+			/* the address bulletin sent to (Original-Recipient) when it is one, the
+			   Final-Recipient (after forwarding, maybe an X.400 name) otherwise */
+			size_t st0, n0;
+			const char *orcpt = r->original_recipient;
+			if (next_address(orcpt, strlen(orcpt), 0, &st0, &n0))
+				address_span(orcpt, &a, &an);
+			else
+				address_span(*r->final_recipient ? r->final_recipient : orcpt, &a,
+				             &an);
 			struct bl_bounce_finding *f = finding_new(out, a, an);
 			free(f->diagnostic);
 			f->diagnostic = diag_dup(r->diagnostic, strlen(r->diagnostic));

@@ -64,6 +64,16 @@ static const struct phrase phrases[] = {
     {"no such domain", "hostunknown"},
     {"host or domain name not found", "hostunknown"},
     {"unrouteable mail domain", "hostunknown"},
+    {"account is blocked", "suspend"},
+    {"temporary locked", "suspend"},
+    {"temporarily locked", "suspend"},
+    {"multiple addresses in from", "notcompliantrfc"},
+    {"mailbox exceeds", "mailboxfull"},
+    {"not configured to relay", "norelaying"},
+    {"address is not verified", "norelaying"},
+    {"authentication information", "authfailure"},
+    {"purported responsible address", "rejected"},
+    {"invalid ip", "blocked"},
     /* our sending host's DNS (reverse lookup) */
     {"cannot find your hostname", "requireptr"},
     {"cannot find your reverse hostname", "requireptr"},
@@ -208,6 +218,9 @@ static const struct phrase phrases[] = {
     {"message size limit", "mesgtoobig"},
     {"message length exceeds", "mesgtoobig"},
     {"too large", "mesgtoobig"},
+    {"mail size limit", "mesgtoobig"},
+    {"line limit exceed", "mesgtoobig"},
+    {"too many recipients", "exceedlimit"},
     /* the recipient's mailbox is full */
     {"mailbox full", "mailboxfull"},
     {"mailbox is full", "mailboxfull"},
@@ -325,6 +338,7 @@ static const struct phrase phrases[] = {
     {"unrouteable address", "userunknown"},
     {"undeliverable address", "userunknown"},
     {"not our customer", "userunknown"},
+    {"not exist", "userunknown"},
     {"no account by that name", "userunknown"},
     {"is not a known user", "userunknown"},
     {"not a known user", "userunknown"},
@@ -362,6 +376,7 @@ static const struct phrase phrases[] = {
     {"not accepting mail", "notaccept"},
     {"accepts no mail", "notaccept"},
     {"null mx", "notaccept"},
+    {"no smtp service", "notaccept"},
     /* expiry */
     {"retry timeout exceeded", "expired"},
     {"retry time exceeded", "expired"},
@@ -390,6 +405,7 @@ static const struct phrase phrases[] = {
     {"lost connection", "networkerror"},
     {"network is unreachable", "networkerror"},
     {"no route to host", "networkerror"},
+    {"not reachable", "networkerror"},
     {"timed out", "networkerror"},
     {"timeout", "networkerror"},
     {"could not connect", "networkerror"},
@@ -408,6 +424,7 @@ static const struct phrase phrases[] = {
     {"grey-list", "greylisted"},
     /* policy, after every more specific wording */
     {"policy", "policyviolation"},
+    {"violation", "policyviolation"},
     {"prohibited", "policyviolation"},
     {"not permitted", "policyviolation"},
     {"not allowed", "policyviolation"},
@@ -436,6 +453,10 @@ static const struct phrase phrases[] = {
     {"service unavailable", "systemerror"},
     {"try again later", "systemerror"},
     {"resources", "systemerror"},
+    {"currently unavailable", "systemerror"},
+    {"transaction failed", "systemerror"},
+    /* a bare refusal, said of the message or the sender */
+    {"rejected", "rejected"},
 };
 
 /* The reason an RFC 3463 status gives by itself, or NULL when its detail is generic. */
@@ -516,6 +537,8 @@ static const char *status_reason(int cls, int subject, int detail)
 		case 1:
 		case 0:
 			return NULL; /* said for everything: the text decides */
+		case 13:
+			return "suspend"; /* user account disabled */
 		case 7:
 			return "securityerror";
 		case 8:
@@ -676,7 +699,8 @@ enum bl_bounce_class bl_bounce_classify(const char *status, int reply_code, cons
 	/* A status whose detail is unambiguous about the address wins over looser wording. */
 	if (sr && r && strcmp(sr, r) != 0) {
 		int strong_status = (sub == 1 && (det == 1 || det == 2 || det == 6 || det == 10)) ||
-		                    (sub == 2 && det == 2) || (sub == 4 && det == 7) ||
+		                    (sub == 2 && (det == 1 || det == 2)) ||
+		                    (sub == 4 && det == 7) || (sub == 7 && det == 13) ||
 		                    (sub == 7 && det >= 20 && det <= 27);
 		int weak_text = strcmp(r, "policyviolation") == 0 || strcmp(r, "blocked") == 0 ||
 		                strcmp(r, "systemerror") == 0 || strcmp(r, "networkerror") == 0 ||
