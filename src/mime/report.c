@@ -26,14 +26,13 @@
 #include "util/utf8.h"
 #include "util/xalloc.h"
 
-#define MAX_DEPTH       20                  /* nested multiparts walked */
-#define MAX_PARTS       2000                /* MIME parts looked at */
-#define MAX_HEADERS     500                 /* fields kept of one header block */
-#define MAX_FIELDS      20000               /* fields read from one DSN or ARF part */
-#define FIELD_MAX       ((size_t)16 << 10)  /* bytes of one field value */
-#define ORIG_MAX        ((size_t)256 << 10) /* bytes of original_headers */
-#define ARF_LIST_MAX    100                 /* entries of each ARF list */
-#define HTML_SKIP_LIMIT ((size_t)1 << 20)   /* bytes searched for the end of a comment */
+#define MAX_DEPTH    20                  /* nested multiparts walked */
+#define MAX_PARTS    2000                /* MIME parts looked at */
+#define MAX_HEADERS  500                 /* fields kept of one header block */
+#define MAX_FIELDS   20000               /* fields read from one DSN or ARF part */
+#define FIELD_MAX    ((size_t)16 << 10)  /* bytes of one field value */
+#define ORIG_MAX     ((size_t)256 << 10) /* bytes of original_headers */
+#define ARF_LIST_MAX 100                 /* entries of each ARF list */
 
 /* ---- UTF-8 --------------------------------------------------------------- */
 
@@ -1113,10 +1112,9 @@ static void leaf_text(struct walk *w, const char *t, size_t n, const char *disp,
 {
 	struct bl_report *r = w->r;
 	const char *ds = dsn_start(t, n);
-	if (report_child > 0 && ds) {
+	if (report_child > 0 && ds && dsn_parse(r, ds, strlen(ds), 1)) {
 		/* the machine-readable part of a multipart/report, mislabelled as text */
-		if (dsn_parse(r, ds, strlen(ds), 1))
-			r->has_dsn = 1;
+		r->has_dsn = 1;
 	} else if (disp && !g_ascii_strcasecmp(disp, "attachment") && looks_like_message(t)) {
 		set_original(w, t, strlen(t), 1);
 	} else {
@@ -1149,8 +1147,14 @@ static void walk(struct walk *w, GMimeObject *o, int depth, int report_child)
 		if (n == 0) {
 			/* no boundary line came: what GMime saw is the prologue; read it as text */
 			const char *pro = g_mime_multipart_get_prologue(mp);
-			if (pro)
-				leaf_text(w, pro, strlen(pro), NULL, -1);
+			if (pro) {
+				size_t plen;
+				char *lf = normalise_eol(pro, strlen(pro), &plen);
+				char *t = to_utf8(lf, plen, NULL);
+				leaf_text(w, t, strlen(t), NULL, -1);
+				free(t);
+				free(lf);
+			}
 			return;
 		}
 		for (int i = 0; i < n && w->parts < MAX_PARTS; i++)

@@ -490,7 +490,7 @@ static const struct report_case cases[] = {
             "Content-Type: multipart/report; report-type=delivery-status;\n"
             "    boundary=\"never-used\"\n"
             "\n"
-            "The original message could not be delivered.\n"
+            "The original message could not be d\xe9livered (8-bit, no charset).\n"
             "\n"
             "Reporting-MTA: dns; mx.example.net\n"
             "Final-Recipient: rfc822; kim@example.com\n"
@@ -503,7 +503,7 @@ static const struct report_case cases[] = {
      .rcpt = {{"kim@example.com", "", "failed", "5.1.1", "", "", ""}},
      .content_type = "multipart/report",
      .report_type = "delivery-status",
-     .text_has = "could not be delivered"},
+     .text_has = "could not be d\xc3\xa9livered"},
     {.name = "auto-reply",
      .msg = "From: Liz <liz@example.com>\n"
             "Subject: Out of office: Breaking\n"
