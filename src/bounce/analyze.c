@@ -617,6 +617,38 @@ static size_t text_findings(struct bl_bounce_report *out, const struct bl_report
 	return nc;
 }
 
+/* What the human-readable part says about the address @a (@an bytes) when a DSN record
+ * carries no Diagnostic-Code (OpenSMTPD, some gateways write "addr: 550 5.1.1 ..." there):
+ * from the address to the next empty line or the next line that names another address,
+ * whitespace folded, malloc'd; "" when the text does not name it. */
+static char *text_line_about(const char *text, size_t cut, const char *a, size_t an)
+{
+	if (an == 0 || an > ADDR_MAX)
+		return bl_xstrdup("");
+	char needle[ADDR_MAX + 1];
+	for (size_t i = 0; i < an; i++)
+		needle[i] = (char)lower((unsigned char)a[i]);
+	needle[an] = '\0';
+	long at = ci_find(text, cut, needle);
+	if (at < 0)
+		return bl_xstrdup("");
+	size_t from = (size_t)at, end = from;
+	const char *eol = memchr(text + from, '\n', cut - from);
+	end = eol ? (size_t)(eol - text) : cut;
+	while (end < cut) {
+		/* the next line: part of this one unless it is empty or names an address */
+		size_t ls = end + 1;
+		const char *e = ls < cut ? memchr(text + ls, '\n', cut - ls) : NULL;
+		size_t le = e ? (size_t)(e - text) : cut;
+		size_t st, ad, adn;
+		if (ls >= cut || bl_trim_span(text + ls, le - ls, &st) == 0 ||
+		    next_address(text + ls, le - ls, 0, &ad, &adn) || end - from > DIAG_MAX)
+			break;
+		end = le;
+	}
+	return diag_dup(text + from, end - from);
+}
+
 /* ---------------------------------------------------------------- kinds */
 
 static const char *const bounce_subjects[] = {"undeliver",
@@ -999,7 +1031,10 @@ int bl_bounce_analyze(const char *msg, size_t len, const char *envelope_to,
 				             &an);
 			struct bl_bounce_finding *f = finding_new(out, a, an);
 			free(f->diagnostic);
-			f->diagnostic = diag_dup(r->diagnostic, strlen(r->diagnostic));
+			if (*r->diagnostic)
+				f->diagnostic = diag_dup(r->diagnostic, strlen(r->diagnostic));
+			else
+				f->diagnostic = text_line_about(text, cut, a, an);
 			classify_into(f, r->status, f->diagnostic, ctx);
 			if (!f->reply_code && strcmp(r->diagnostic_type, "smtp") == 0)
 				f->reply_code = reply_code_of(r->diagnostic);
