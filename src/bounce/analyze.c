@@ -313,11 +313,16 @@ static void classify_into(struct bl_bounce_finding *f, const char *status, const
 static char *block_header(const char *h, const char *name)
 {
 	size_t k = strlen(name);
+	char low[64];
+	if (k >= sizeof(low))
+		return NULL;
+	for (size_t i = 0; i <= k; i++)
+		low[i] = (char)lower((unsigned char)name[i]);
 	const char *p = h;
 	while (p && *p) {
 		const char *eol = strchr(p, '\n');
 		size_t ll = eol ? (size_t)(eol - p) : strlen(p);
-		if (ll > k && p[k] == ':' && ci_find(p, k, name) == 0) {
+		if (ll > k && p[k] == ':' && ci_find(p, k, low) == 0) {
 			struct bl_buf b;
 			bl_buf_init(&b, 0);
 			bl_buf_add(&b, p + k + 1, ll - k - 1);
@@ -383,7 +388,9 @@ static size_t find_cut(const char *t, long *hdr)
 		const char *q = p + st;
 		int decorated = tl > 0 && (q[0] == '-' || q[0] == '=' || q[0] == '*' ||
 		                           q[0] == '_' || q[0] == '<' || q[0] == '[');
-		int sep = tl > 0 && (decorated || tl < 70) && ci_any(q, tl, separator_phrases);
+		/* "The original message was received at ..." opens Sendmail's text: no separator */
+		int sep = tl > 0 && (decorated || tl < 70) && ci_any(q, tl, separator_phrases) &&
+		          ci_find(q, tl, "message was received") < 0;
 		int hdr_start = !sep && (ci_find(p, ll, "return-path:") == 0 ||
 		                         ci_find(p, ll, "received: from") == 0 ||
 		                         ci_find(p, ll, "received: by") == 0);
@@ -958,11 +965,25 @@ int bl_bounce_analyze(const char *msg, size_t len, const char *envelope_to,
 	{
 		static const char *const sender_fields[] = {"From", "Return-Path", "Sender",
 		                                            "Reply-To", NULL};
+		/* ... but not an address the original was also sent to (a message to oneself) */
+		struct addrset rcpts = {0};
+		char *ov = block_header(orig, "To");
+		addrset_add_all(&rcpts, ov);
+		free(ov);
+		ov = block_header(orig, "Cc");
+		addrset_add_all(&rcpts, ov);
+		free(ov);
 		for (size_t i = 0; sender_fields[i]; i++) {
 			char *v = block_header(orig, sender_fields[i]);
-			addrset_add_all(&ex, v);
+			size_t pos = 0, a, n, vl = v ? strlen(v) : 0;
+			while (v && next_address(v, vl, pos, &a, &n)) {
+				pos = a + n;
+				if (!addrset_has(&rcpts, v + a, n))
+					addrset_add(&ex, v + a, n);
+			}
 			free(v);
 		}
+		addrset_free(&rcpts);
 	}
 
 	/* 1. complaints */
