@@ -92,6 +92,11 @@ static int next_address(const char *s, size_t n, size_t from, size_t *start, siz
 			a--;
 		while (a < i && (s[a] == '.' || s[a] == '\'' || s[a] == '=' || s[a] == '/'))
 			a++; /* quotes and punctuation before an address are not its local part */
+		/* an X.400 name's domain-defined attribute: "dda:SMTP=user@domain" */
+		if (i - a > 5 && ci_find(s + a, 5, "smtp=") == 0)
+			a += 5;
+		else if (i - a > 7 && ci_find(s + a, 7, "rfc822=") == 0)
+			a += 7;
 		size_t b = i + 1;
 		while (b < n && domain_char((unsigned char)s[b]) && b - i < 255)
 			b++;
@@ -371,6 +376,7 @@ static const char *const separator_phrases[] = {"original message",
                                                 "headers follow",
                                                 "message header follows",
                                                 "original e-mail",
+                                                "message text follows",
                                                 NULL};
 
 /* Where the returned original begins in @t (offset of the separator line or of the header
@@ -386,11 +392,19 @@ static size_t find_cut(const char *t, long *hdr)
 		size_t st;
 		size_t tl = bl_trim_span(p, ll, &st);
 		const char *q = p + st;
-		int decorated = tl > 0 && (q[0] == '-' || q[0] == '=' || q[0] == '*' ||
-		                           q[0] == '_' || q[0] == '<' || q[0] == '[');
-		/* "The original message was received at ..." opens Sendmail's text: no separator */
+		int decorated =
+		    tl > 0 && (q[0] == '-' || q[0] == '=' || q[0] == '*' || q[0] == '_' ||
+		               q[0] == '<' || q[0] == '[' || q[0] == '|');
+		/* "The original message was received at ..." opens Sendmail's text, "Please do not
+		   resend your original message" is advice, "did not receive a copy of your
+		   message" introduces the failed addresses: no separators */
 		int sep = tl > 0 && (decorated || tl < 70) && ci_any(q, tl, separator_phrases) &&
-		          ci_find(q, tl, "message was received") < 0;
+		          ci_find(q, tl, "message was received") < 0 &&
+		          ci_find(q, tl, "resend") < 0 && ci_find(q, tl, "not receive") < 0;
+		/* "... of your original message follow:" glued to the first quoted line */
+		if (!sep && tl > 0 && ci_any(q, tl, separator_phrases) &&
+		    (ci_find(q, tl, "follow:") >= 0 || ci_find(q, tl, "follows:") >= 0))
+			sep = 1;
 		int hdr_start = !sep && (ci_find(p, ll, "return-path:") == 0 ||
 		                         ci_find(p, ll, "received: from") == 0 ||
 		                         ci_find(p, ll, "received: by") == 0);
@@ -483,24 +497,46 @@ static const char *const delay_phrases[] = {"will retry",
                                             "try again for",
                                             NULL};
 
-static const char *const permanent_phrases[] = {"permanent",           "given up",
-                                                "giving up",           "failed permanently",
-                                                "fatal error",         "could not be delivered to",
-                                                "undeliverable",       "has failed",
-                                                "have failed",         "delivery failed",
-                                                "delivery has failed", NULL};
+/* A retry announced in so many words: outweighs a generic "could not be delivered". */
+static const char *const retry_phrases[] = {"will retry",
+                                            "will be retried",
+                                            "will continue to try",
+                                            "will keep trying",
+                                            "attempts will continue",
+                                            "still trying",
+                                            "will try again",
+                                            "continue trying",
+                                            "you do not need to resend",
+                                            "do not resend",
+                                            NULL};
 
-/* Whether a bounce text is a delay warning rather than a final failure. */
+/* A final failure said outright. */
+static const char *const permanent_phrases[] = {"permanent",          "given up",    "giving up",
+                                                "failed permanently", "fatal error", NULL};
+
+/* Wording of every failure notice, final or not. */
+static const char *const failed_phrases[] = {
+    "could not be delivered to", "undeliverable",       "has failed", "have failed",
+    "delivery failed",           "delivery has failed", NULL};
+
+/* Whether a bounce text is a delay warning rather than a final failure: a delay subject
+ * ("Delayed Mail", "Warning: message still being retried"), or delay wording in the text
+ * that is not outweighed by a final failure said outright, or by generic failure wording
+ * without an announced retry. A "Warning:" subject alone is not enough (MDaemon titles
+ * its final "User unknown!" notices so). */
 static int text_is_delay(const char *text, size_t n, const char *subject)
 {
-	int delay = ci_any(text, n, delay_phrases);
-	if (subject && (ci_has(subject, "delay") || ci_has(subject, "warning:") ||
-	                ci_has(subject, "(delay)") || ci_has(subject, "still being retried")))
-		delay = 1;
-	if (!delay)
+	int subj_delay = subject && (ci_has(subject, "delay") || ci_has(subject, "(delay)") ||
+	                             ci_has(subject, "still being retried"));
+	int text_delay = ci_any(text, n, delay_phrases);
+	if (subj_delay)
+		return 1;
+	if (!text_delay)
 		return 0;
-	if (ci_any(text, n, permanent_phrases) &&
-	    !(subject && (ci_has(subject, "delay") || ci_has(subject, "warning"))))
+	if (ci_any(text, n, permanent_phrases))
+		return 0;
+	if (ci_any(text, n, failed_phrases) && !ci_any(text, n, retry_phrases) &&
+	    !(subject && ci_has(subject, "warning")))
 		return 0;
 	return 1;
 }
@@ -523,6 +559,24 @@ static void group_refusals(struct bl_bounce_report *out)
 			snprintf(f->reason, sizeof(f->reason), "rejected");
 		}
 	}
+}
+
+/* Where the line that introduces the failed addresses starts ("did not reach the following
+ * recipient(s):", "The following address(es) failed:"), or @cut when there is none. */
+static size_t intro_line(const char *text, size_t cut)
+{
+	static const char *const intros[] = {"following recipient",   "following address",
+	                                     "following destination", "address(es) failed",
+	                                     "addresses failed",      NULL};
+	const char *p = text;
+	while (p < text + cut) {
+		const char *eol = memchr(p, '\n', (size_t)(text + cut - p));
+		size_t ll = eol ? (size_t)(eol - p) : (size_t)(text + cut - p);
+		if (ci_any(p, ll, intros))
+			return (size_t)(p - text);
+		p = eol ? eol + 1 : text + cut;
+	}
+	return cut;
 }
 
 /* Adds text-heuristic findings to @out from @text[0..@cut). Returns how many. */
@@ -585,7 +639,8 @@ static size_t text_findings(struct bl_bounce_report *out, const struct bl_report
 				/* inside a URL or a message id: "...?x=a@b", "<id@host>" after "id"
 				 */
 				if (a > 0 &&
-				    (p[a - 1] == '=' || p[a - 1] == '/' || p[a - 1] == '?'))
+				    (p[a - 1] == '=' || p[a - 1] == '/' || p[a - 1] == '?') &&
+				    !(a >= 5 && ci_find(p + a - 5, 5, "smtp=") == 0))
 					continue;
 				if (addrset_has(ex, p + a, n) || daemon_address(p + a, n) ||
 				    addrset_has(&seen, p + a, n))
@@ -600,6 +655,17 @@ static size_t text_findings(struct bl_bounce_report *out, const struct bl_report
 		p = eol ? eol + 1 : text + cut;
 	}
 	addrset_free(&seen);
+	/* "Your message To: <list> ... did not reach the following recipient(s):": when a line
+	   introduces the failed addresses, the addresses before it are the original's */
+	size_t intro = intro_line(text, cut);
+	if (intro < cut) {
+		size_t k = 0;
+		for (size_t i = 0; i < nc; i++)
+			if (c[i].line >= intro)
+				c[k++] = c[i];
+		if (k > 0)
+			nc = k;
+	}
 	if (nc == 0)
 		return 0;
 	char *ctx = diag_dup(text, cut);
