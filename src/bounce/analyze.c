@@ -400,7 +400,8 @@ static size_t find_cut(const char *t, long *hdr)
 		   message" introduces the failed addresses: no separators */
 		int sep = tl > 0 && (decorated || tl < 70) && ci_any(q, tl, separator_phrases) &&
 		          ci_find(q, tl, "message was received") < 0 &&
-		          ci_find(q, tl, "resend") < 0 && ci_find(q, tl, "not receive") < 0;
+		          ci_find(q, tl, "resend") < 0 && ci_find(q, tl, "not receive") < 0 &&
+		          ci_find(q, tl, "mts-id") < 0;
 		/* "... of your original message follow:" glued to the first quoted line */
 		if (!sep && tl > 0 && ci_any(q, tl, separator_phrases) &&
 		    (ci_find(q, tl, "follow:") >= 0 || ci_find(q, tl, "follows:") >= 0))
@@ -982,9 +983,12 @@ static void set_complaint(struct bl_bounce_finding *f, const struct bl_report *r
 	f->diagnostic = diag_dup(text, cut);
 }
 
-int bl_bounce_analyze(const char *msg, size_t len, const char *envelope_to,
-                      struct bl_bounce_report *out, struct bl_diag *d)
+/* bl_bounce_analyze without the look into a forwarded report; *@weak is set when nothing
+ * better than the original's To (or nothing at all) named a failed recipient. */
+static int analyze(const char *msg, size_t len, const char *envelope_to,
+                   struct bl_bounce_report *out, struct bl_diag *d, int *weak)
 {
+	*weak = 0;
 	memset(out, 0, sizeof(*out));
 	struct bl_report rep;
 	int rc = bl_report_parse(msg, len, &rep, d);
@@ -1170,6 +1174,7 @@ int bl_bounce_analyze(const char *msg, size_t len, const char *envelope_to,
 			classify_into(f, "", f->diagnostic, NULL);
 			f->final = !delay;
 			n = 1;
+			*weak = 1;
 		}
 		if (n > 0) {
 			out->kind = BL_REPORT_KIND_BOUNCE;
@@ -1187,11 +1192,77 @@ int bl_bounce_analyze(const char *msg, size_t len, const char *envelope_to,
 		f->diagnostic = diag_dup(text, cut);
 	}
 
+	*weak = 1;
 done:
+	if (rep.has_dsn || rep.arf.present)
+		*weak = 0;
 	free(hm);
 	addrset_free(&ex);
 	free(orig);
 	bl_report_clear(&rep);
+	return 0;
+}
+
+/* Where a message/rfc822 part's content begins in @msg when that part holds a delivery
+ * report itself (a bounce of a bounce, or a report a gateway wrapped), else -1. */
+static long inner_report(const char *msg, size_t len)
+{
+	long at = ci_find(msg, len, "message/rfc822");
+	if (at < 0)
+		return -1;
+	size_t p = (size_t)at;
+	/* the end of that part's header block */
+	while (p + 1 < len) {
+		if (msg[p] == '\n' && (msg[p + 1] == '\n' ||
+		                       (msg[p + 1] == '\r' && p + 2 < len && msg[p + 2] == '\n')))
+			break;
+		if (msg[p] == '\r' && msg[p + 1] == '\r')
+			break;
+		p++;
+	}
+	while (p < len && (msg[p] == '\n' || msg[p] == '\r'))
+		p++;
+	if (p >= len || ci_find(msg + p, len - p, "message/delivery-status") < 0)
+		return -1;
+	return (long)p;
+}
+
+int bl_bounce_analyze(const char *msg, size_t len, const char *envelope_to,
+                      struct bl_bounce_report *out, struct bl_diag *d)
+{
+	int weak;
+	int rc = analyze(msg, len, envelope_to, out, d, &weak);
+	if (rc != 0 || !weak)
+		return rc;
+	/* nothing named the failed recipient: the report may be one forwarded inside */
+	long at = inner_report(msg, len);
+	if (at < 0)
+		return 0;
+	struct bl_bounce_report in;
+	struct bl_diag d2;
+	int w2;
+	if (analyze(msg + at, len - (size_t)at, envelope_to, &in, &d2, &w2) != 0)
+		return 0;
+	if (in.kind == BL_REPORT_KIND_DSN && in.n_findings > 0) {
+		/* its findings and its original; the key, sender and subject stay the outer's */
+		struct bl_bounce_finding *fs = out->findings;
+		size_t nf = out->n_findings;
+		out->findings = in.findings;
+		out->n_findings = in.n_findings;
+		in.findings = fs;
+		in.n_findings = nf;
+		out->kind = in.kind;
+		char *t = out->original_message_id;
+		out->original_message_id = in.original_message_id;
+		in.original_message_id = t;
+		t = out->original_list_id;
+		out->original_list_id = in.original_list_id;
+		in.original_list_id = t;
+		t = out->original_to;
+		out->original_to = in.original_to;
+		in.original_to = t;
+	}
+	bl_bounce_report_clear(&in);
 	return 0;
 }
 

@@ -329,8 +329,6 @@ static const struct phrase phrases[] = {
     {"recipient is invalid", "userunknown", 0},
     {"recipient is not valid", "userunknown", 0},
     {"bad recipient", "userunknown", 0},
-    {"recipient rejected", "userunknown", WEAK},
-    {"recipient address rejected", "userunknown", WEAK},
     {"address not found", "userunknown", 0},
     {"address unknown", "userunknown", 0},
     {"unknown address", "userunknown", 0},
@@ -338,7 +336,6 @@ static const struct phrase phrases[] = {
     {"address is invalid", "userunknown", 0},
     {"invalid address", "userunknown", 0},
     {"address invalid", "userunknown", 0},
-    {"address rejected", "userunknown", WEAK},
     {"address no longer", "userunknown", 0},
     {"no longer in use", "userunknown", 0},
     {"no longer valid", "userunknown", 0},
@@ -453,6 +450,7 @@ static const struct phrase phrases[] = {
     {"prohibited", "policyviolation", WEAK},
     {"not permitted", "policyviolation", WEAK},
     {"not allowed", "policyviolation", WEAK},
+    {"not authorized", "policyviolation", WEAK},
     {"blocked", "blocked", WEAK},
     {"refused", "blocked", WEAK},
     {"filtered", "filtered", WEAK},
@@ -482,6 +480,11 @@ static const struct phrase phrases[] = {
     {"currently unavailable", "systemerror", WEAK},
     {"transaction failed", "systemerror", WEAK},
     /* a bare refusal, said of the message or the sender */
+    /* Postfix's prefix of every recipient restriction: user unknown only when nothing
+       else in the text says why */
+    {"recipient address rejected", "userunknown", WEAK},
+    {"recipient rejected", "userunknown", WEAK},
+    {"address rejected", "userunknown", WEAK},
     {"rejected", "rejected", WEAK},
 };
 
