@@ -465,6 +465,9 @@ static int skipped_line(const char *p, size_t ll)
 	    "received:",  "message-id:",   "from:",       "return-path:", "reply-to:",
 	    "sender:",    "in-reply-to:",  "references:", "date:",        "subject:",
 	    "mail from:", "envelope-from", NULL};
+	/* "For further assistance, please contact <postmaster@...>" */
+	if (ci_find(p, ll, "please contact") >= 0 || ci_find(p, ll, "further assistance") >= 0)
+		return 1;
 	size_t st;
 	size_t tl = bl_trim_span(p, ll, &st);
 	for (size_t i = 0; names[i]; i++)
@@ -562,6 +565,47 @@ static void group_refusals(struct bl_bounce_report *out)
 	}
 }
 
+/* What the human-readable part says about the address @a (@an bytes) when a DSN record
+ * carries no Diagnostic-Code (OpenSMTPD, some gateways write "addr: 550 5.1.1 ..." there),
+ * or that Exim's text says about an address of X-Failed-Recipients: from the address to
+ * the next empty line or the next line that names another address,
+ * whitespace folded, malloc'd; "" when the text does not name it. */
+static char *text_line_about(const char *text, size_t cut, const char *a, size_t an)
+{
+	if (an == 0 || an > ADDR_MAX)
+		return bl_xstrdup("");
+	char needle[ADDR_MAX + 1];
+	for (size_t i = 0; i < an; i++)
+		needle[i] = (char)lower((unsigned char)a[i]);
+	needle[an] = '\0';
+	long at = ci_find(text, cut, needle);
+	if (at < 0)
+		return bl_xstrdup("");
+	size_t from = (size_t)at, end = from;
+	const char *eol = memchr(text + from, '\n', cut - from);
+	end = eol ? (size_t)(eol - text) : cut;
+	while (end < cut) {
+		/* the next line: part of this one unless it is empty or names an address */
+		size_t ls = end + 1;
+		const char *e = ls < cut ? memchr(text + ls, '\n', cut - ls) : NULL;
+		size_t le = e ? (size_t)(e - text) : cut;
+		size_t st, ad, adn;
+		if (ls >= cut || bl_trim_span(text + ls, le - ls, &st) == 0 ||
+		    end - from > DIAG_MAX)
+			break;
+		/* a line that names another address begins that address's part */
+		int other = 0;
+		for (size_t pos = 0; next_address(text + ls, le - ls, pos, &ad, &adn);
+		     pos = ad + adn)
+			if (adn != an || ci_find(text + ls + ad, adn, needle) != 0)
+				other = 1;
+		if (other)
+			break;
+		end = le;
+	}
+	return diag_dup(text + from, end - from);
+}
+
 /* Where the line that introduces the failed addresses starts ("did not reach the following
  * recipient(s):", "The following address(es) failed:"), or @cut when there is none. */
 static size_t intro_line(const char *text, size_t cut)
@@ -617,7 +661,12 @@ static size_t text_findings(struct bl_bounce_report *out, const struct bl_report
 				if (c[j].line > from && c[j].line < to)
 					to = c[j].line;
 			free(f->diagnostic);
-			f->diagnostic = diag_dup(text + from, to - from);
+			f->diagnostic =
+			    text_line_about(text, cut, failed_hdr + c[i].start, c[i].len);
+			if (!*f->diagnostic) {
+				free(f->diagnostic);
+				f->diagnostic = diag_dup(text + from, to - from);
+			}
 			char *ctx = diag_dup(text, cut);
 			classify_into(f, "", f->diagnostic, ctx);
 			free(ctx);
@@ -689,38 +738,6 @@ static size_t text_findings(struct bl_bounce_report *out, const struct bl_report
 	group_refusals(out);
 	(void)rep;
 	return nc;
-}
-
-/* What the human-readable part says about the address @a (@an bytes) when a DSN record
- * carries no Diagnostic-Code (OpenSMTPD, some gateways write "addr: 550 5.1.1 ..." there):
- * from the address to the next empty line or the next line that names another address,
- * whitespace folded, malloc'd; "" when the text does not name it. */
-static char *text_line_about(const char *text, size_t cut, const char *a, size_t an)
-{
-	if (an == 0 || an > ADDR_MAX)
-		return bl_xstrdup("");
-	char needle[ADDR_MAX + 1];
-	for (size_t i = 0; i < an; i++)
-		needle[i] = (char)lower((unsigned char)a[i]);
-	needle[an] = '\0';
-	long at = ci_find(text, cut, needle);
-	if (at < 0)
-		return bl_xstrdup("");
-	size_t from = (size_t)at, end = from;
-	const char *eol = memchr(text + from, '\n', cut - from);
-	end = eol ? (size_t)(eol - text) : cut;
-	while (end < cut) {
-		/* the next line: part of this one unless it is empty or names an address */
-		size_t ls = end + 1;
-		const char *e = ls < cut ? memchr(text + ls, '\n', cut - ls) : NULL;
-		size_t le = e ? (size_t)(e - text) : cut;
-		size_t st, ad, adn;
-		if (ls >= cut || bl_trim_span(text + ls, le - ls, &st) == 0 ||
-		    next_address(text + ls, le - ls, 0, &ad, &adn) || end - from > DIAG_MAX)
-			break;
-		end = le;
-	}
-	return diag_dup(text + from, end - from);
 }
 
 /* ---------------------------------------------------------------- kinds */

@@ -96,6 +96,7 @@ static const struct phrase phrases[] = {
     {"'send mail as'", "rejected", 0},
     {"mismatches client ip", "requireptr", 0},
     {"ip name lookup failed", "requireptr", 0},
+    {"dns lookup failure: host", "hostunknown", 0}, /* DragonFly Mail Agent: no such host */
     {"authentication checks failed", "authfailure", 0},
     {"header error", "contenterror", 0},
     {"service refused", "blocked", 0},
