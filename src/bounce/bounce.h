@@ -96,8 +96,9 @@ enum bl_bounce_class bl_bounce_classify(const char *status, int reply_code, cons
                                         char reason[BL_BOUNCE_REASON_MAX]);
 
 /*
- * bl_bounce_status_from_text - the first RFC 3463 enhanced status code (class 2, 4 or 5)
- * in @text, written to @out (BL_BOUNCE_STATUS_MAX bytes); 1 when found, else 0 and "".
+ * bl_bounce_status_from_text - the first RFC 3463 enhanced status code of class 4 or 5 in
+ * @text, else its first of class 2 (a transcript quotes successes before the failure),
+ * written to @out (BL_BOUNCE_STATUS_MAX bytes); 1 when found, else 0 and "".
  */
 int bl_bounce_status_from_text(const char *text, char out[BL_BOUNCE_STATUS_MAX]);
 
