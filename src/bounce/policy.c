@@ -178,13 +178,6 @@ int bl_bounce_attribute(struct bl_bounce_ctx *ctx, const struct bl_bounce_report
 	return 0;
 }
 
-/* bl_report_kind_name's names, kept here so the policy does not depend on the analyser. */
-static const char *kind_name(enum bl_report_kind k)
-{
-	static const char *const names[] = {"dsn", "bounce", "arf", "auto-reply", "other"};
-	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "other";
-}
-
 /* Record @ev and count what happened into @res. */
 static int record(struct bl_bounce_ctx *ctx, const struct bl_bounce_event *ev, int64_t now,
                   struct bl_bounce_result *res, struct bl_diag *d)
@@ -227,7 +220,7 @@ int bl_bounce_process_report(struct bl_bounce_ctx *ctx, const struct bl_bounce_r
 		    .report_key = r->key,
 		    .idx = 0,
 		    .source = source,
-		    .kind = kind_name(r->kind),
+		    .kind = bl_report_kind_name(r->kind),
 		    .cls = BL_BOUNCE_UNKNOWN,
 		    .reason = "",
 		    .status = "",
@@ -249,7 +242,7 @@ int bl_bounce_process_report(struct bl_bounce_ctx *ctx, const struct bl_bounce_r
 		    .report_key = r->key,
 		    .idx = (int)i,
 		    .source = source,
-		    .kind = kind_name(r->kind),
+		    .kind = bl_report_kind_name(r->kind),
 		    .cls = f->cls,
 		    .reason = f->reason,
 		    .status = f->status,

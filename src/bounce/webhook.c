@@ -65,27 +65,10 @@ struct reports {
 	size_t n, cap;
 };
 
-static void report_clear(struct bl_bounce_report *r)
-{
-	for (size_t i = 0; i < r->n_findings; i++) {
-		free(r->findings[i].recipient);
-		free(r->findings[i].diagnostic);
-		free(r->findings[i].feedback_type);
-	}
-	free(r->findings);
-	free(r->envelope_to);
-	free(r->original_message_id);
-	free(r->original_list_id);
-	free(r->original_to);
-	free(r->subject);
-	free(r->from);
-	memset(r, 0, sizeof(*r));
-}
-
 void bl_webhook_reports_free(struct bl_bounce_report *r, size_t n)
 {
 	for (size_t i = 0; r && i < n; i++)
-		report_clear(&r[i]);
+		bl_bounce_report_clear(&r[i]);
 	free(r);
 }
 
@@ -128,32 +111,6 @@ static struct bl_bounce_report *report_add(struct reports *o, enum bl_report_kin
 	return r;
 }
 
-/* The first RFC 3463 status "C.S.D" (class 2, 4 or 5) in @text, into @out; 1 or 0. */
-static int status_in_text(const char *text, char out[BL_BOUNCE_STATUS_MAX])
-{
-	out[0] = '\0';
-	for (const char *p = text; p && *p; p++) {
-		if ((*p != '2' && *p != '4' && *p != '5') || p[1] != '.' ||
-		    (p > text && (isdigit((unsigned char)p[-1]) || p[-1] == '.')))
-			continue;
-		const char *q = p + 2;
-		size_t a = 0, b = 0;
-		while (isdigit((unsigned char)q[a]))
-			a++;
-		if (a < 1 || a > 3 || q[a] != '.')
-			continue;
-		while (isdigit((unsigned char)q[a + 1 + b]))
-			b++;
-		if (b < 1 || b > 3 || q[a + 1 + b] == '.')
-			continue;
-		size_t len = 2 + a + 1 + b;
-		memcpy(out, p, len);
-		out[len] = '\0';
-		return 1;
-	}
-	return 0;
-}
-
 /* The SMTP reply code at the start of @text ("550 ...", "smtp; 550-..."), else 0. */
 static int reply_code_in_text(const char *text)
 {
@@ -170,41 +127,6 @@ static int reply_code_in_text(const char *text)
 	    isdigit((unsigned char)p[2]) && (p[3] == ' ' || p[3] == '-' || p[3] == '\0'))
 		return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
 	return 0;
-}
-
-/* The class of a failure the provider calls only "bounced": 4.x.x / 4xx soft, 5.7.x block
- * (policy, not the address's fault, as src/bounce classifies DSNs), anything else hard. */
-static enum bl_bounce_class generic_class(const char *status, int code)
-{
-	if (status[0] == '4' || (!status[0] && code >= 400 && code < 500))
-		return BL_BOUNCE_SOFT;
-	if (strncmp(status, "5.7.", 4) == 0)
-		return BL_BOUNCE_BLOCK;
-	return BL_BOUNCE_HARD;
-}
-
-/* The reason a status code gives when the provider names none. */
-static const char *reason_from_status(const char *status, enum bl_bounce_class cls)
-{
-	static const struct {
-		const char *detail; /* the subject.detail part */
-		const char *reason;
-	} map[] = {
-	    {"1.1", "userunknown"}, {"1.0", "userunknown"}, {"1.6", "hasmoved"},
-	    {"1.2", "hostunknown"}, {"2.1", "suspend"},     {"2.2", "mailboxfull"},
-	    {"2.3", "mesgtoobig"},  {"3.4", "mesgtoobig"},  {"4.7", "expired"},
-	    {"7.1", "blocked"},     {"7.0", "blocked"},     {"7.26", "authfailure"},
-	    {"7.25", "requireptr"},
-	};
-	if (status[0] && status[1] == '.')
-		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-			if (strcmp(status + 2, map[i].detail) == 0 &&
-			    (map[i].detail[0] != '7' ||
-			     status[0] == '5')) /* 4.7.x: no policy verdict */
-				return map[i].reason;
-	if (cls == BL_BOUNCE_BLOCK)
-		return "blocked";
-	return "undefined";
 }
 
 /* A copy of @s cut to at most DIAG_MAX bytes at a UTF-8 character boundary; "" for NULL. */
@@ -244,13 +166,16 @@ static void finding_add(struct bl_bounce_report *r, const struct finding_in *in)
 	struct bl_bounce_finding *f = &r->findings[r->n_findings++];
 	memset(f, 0, sizeof(*f));
 	f->recipient = bl_xstrdup(in->recipient ? in->recipient : "");
-	if (!in->status || !status_in_text(in->status, f->status))
-		status_in_text(in->diag, f->status);
+	if (!in->status || !bl_bounce_status_from_text(in->status, f->status))
+		bl_bounce_status_from_text(in->diag ? in->diag : "", f->status);
 	f->reply_code =
 	    in->code >= 200 && in->code <= 599 ? in->code : reply_code_in_text(in->diag);
-	f->cls = in->cls_generic ? generic_class(f->status, f->reply_code) : in->cls;
-	snprintf(f->reason, sizeof(f->reason), "%s",
-	         in->reason ? in->reason : reason_from_status(f->status, f->cls));
+	/* The provider's class when it names one; its reason, else what the status and the
+	 * text say (the same classifier as DSNs and the relay's own replies). */
+	char reason[BL_BOUNCE_REASON_MAX];
+	enum bl_bounce_class cls = bl_bounce_classify(f->status, f->reply_code, in->diag, reason);
+	f->cls = in->cls_generic ? cls : in->cls;
+	snprintf(f->reason, sizeof(f->reason), "%s", in->reason ? in->reason : reason);
 	f->final = in->final;
 	f->diagnostic = diag_dup(in->diag);
 	f->feedback_type = bl_xstrdup(in->feedback_type ? in->feedback_type : "");

@@ -714,7 +714,7 @@ static void test_postmark(void **state)
 	    {"{\"RecordType\":\"Bounce\",\"ID\":44,\"Type\":\"Transient\",\"TypeCode\":2,"
 	     "\"Email\":\"john@example.com\",\"Details\":\"smtp;421 4.4.2 timeout\"}",
 	     1,
-	     {"john@example.com", BL_BOUNCE_SOFT, "undefined", "4.4.2", 421, 0, "", "smtp;421"}},
+	     {"john@example.com", BL_BOUNCE_SOFT, "networkerror", "4.4.2", 421, 0, "", "smtp;421"}},
 	    {"{\"RecordType\":\"Bounce\",\"ID\":45,\"Type\":\"SoftBounce\",\"TypeCode\":4096,"
 	     "\"Email\":\"john@example.com\",\"Details\":\"552 5.2.2 mailbox full\"}",
 	     1,
@@ -828,7 +828,7 @@ static void test_sendgrid(void **state)
 	     "bulletin-5-1-aa@example.org"},
 	    {{"b@example.com", BL_BOUNCE_BLOCK, "blocked", "5.7.1", 554, 1, "", "554 5.7.1"},
 	     "bulletin-5-2-bb@example.org"},
-	    {{"c@example.com", BL_BOUNCE_SOFT, "undefined", "4.7.0", 421, 0, "", "421"},
+	    {{"c@example.com", BL_BOUNCE_SOFT, "systemerror", "4.7.0", 421, 0, "", "421"},
 	     "bulletin-5-3-cc@example.org"},
 	    {{"d@example.com", BL_BOUNCE_COMPLAINT, "feedback", "", 0, 1, "abuse", ""},
 	     "bulletin-5-4-dd@example.org"},
@@ -981,7 +981,7 @@ static void test_mailgun(void **state)
 	     "\"5.7.1 spam policy\"},\"message\":{\"headers\":{\"message-id\":"
 	     "\"bulletin-3-4-ef@example.org\"}}}",
 	     1,
-	     {"alice@example.com", BL_BOUNCE_BLOCK, "blocked", "5.7.1", 554, 1, "", "5.7.1"}},
+	     {"alice@example.com", BL_BOUNCE_BLOCK, "spamdetected", "5.7.1", 554, 1, "", "5.7.1"}},
 	    {"{\"event\":\"complained\",\"id\":\"c1\",\"recipient\":\"alice@example.com\","
 	     "\"message\":{\"headers\":{\"message-id\":\"bulletin-3-4-ef@example.org\"}}}",
 	     1,
