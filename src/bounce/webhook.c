@@ -146,7 +146,7 @@ static char *diag_dup(const char *s)
 /*
  * Add a finding to @r. @reason NULL: from the status. @status / @code: the provider's
  * own when it gives them (NULL / 0), else read from @diag. @cls_generic: the class is
- * decided by generic_class() from the status found, @cls ignored.
+ * bl_bounce_classify's from the status and the text, @cls ignored.
  */
 struct finding_in {
 	const char *recipient;
@@ -174,6 +174,12 @@ static void finding_add(struct bl_bounce_report *r, const struct finding_in *in)
 	 * text say (the same classifier as DSNs and the relay's own replies). */
 	char reason[BL_BOUNCE_REASON_MAX];
 	enum bl_bounce_class cls = bl_bounce_classify(f->status, f->reply_code, in->diag, reason);
+	/* A failure the provider reports with nothing the classifier can read: a bounce all the
+	 * same, soft for a 4.x.x / 4xx, else hard. */
+	if (cls == BL_BOUNCE_UNKNOWN)
+		cls = f->status[0] == '4' || (f->reply_code >= 400 && f->reply_code < 500)
+		          ? BL_BOUNCE_SOFT
+		          : BL_BOUNCE_HARD;
 	f->cls = in->cls_generic ? cls : in->cls;
 	snprintf(f->reason, sizeof(f->reason), "%s", in->reason ? in->reason : reason);
 	f->final = in->final;
