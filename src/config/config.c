@@ -23,6 +23,15 @@
 static const struct bl_config_key keys[] = {
     {"bounce_domain", BL_CONF_STR, "", 0, 0, NULL,
      "domain of the VERP envelope sender bounces+TOKEN@DOMAIN; empty = the domain of `from`"},
+    {"bounce_mailbox", BL_CONF_STR, "", 0, 0, NULL,
+     "IMAP or POP3 mailbox `serve` and `bounce --mailbox` read bounces from: "
+     "imaps://USER@HOST/FOLDER or pop3s://USER@HOST/; empty = none"},
+    {"bounce_mailbox_every", BL_CONF_DURATION, "5m", 10, DAY, NULL,
+     "time between two polls of bounce_mailbox by `serve`"},
+    {"bounce_mailbox_move", BL_CONF_STR, "", 0, 0, NULL,
+     "IMAP folder handled bounces move to; empty = they are deleted"},
+    {"bounce_mailbox_password_file", BL_CONF_STR, "", 0, 0, NULL,
+     "file whose first line is the password of bounce_mailbox (instead of one in its URL)"},
     {"breaker_cooldown", BL_CONF_DURATION, "15m", 1, DAY, NULL,
      "how long confirmation mail stays stopped after the global signup budget ran out"},
     {"concurrency", BL_CONF_INT, "8", 1, 256, NULL,
