@@ -294,3 +294,16 @@ int bl_bounce_smtp_reply(struct bl_bounce_ctx *ctx, int64_t delivery_id, int att
 	res->findings++;
 	return record(ctx, &ev, now, res, d);
 }
+
+int bl_bounce_process(struct bl_bounce_ctx *ctx, const char *msg, size_t len,
+                      const char *envelope_to, int64_t now, struct bl_bounce_result *res,
+                      struct bl_diag *d)
+{
+	struct bl_bounce_report r;
+	int rc = bl_bounce_analyze(msg, len, envelope_to, &r, d);
+	if (rc)
+		return rc;
+	rc = bl_bounce_process_report(ctx, &r, 0, now, res, d);
+	bl_bounce_report_clear(&r);
+	return rc;
+}

@@ -31,6 +31,7 @@ static const struct bl_command commands[] = {
     {"user", "add, list and remove the people who log in to /admin", bl_cmd_user},
     {"token", "create, list and remove API tokens", bl_cmd_token},
     {"feed", "RSS/Atom feeds whose new items become posts", bl_cmd_feed},
+    {"bounce", "read bounce and complaint reports (MTA pipe, maildir, IMAP, POP3)", bl_cmd_bounce},
     {"audit", "show the audit log: who changed what, and when", bl_cmd_audit},
     {"config", "show the configuration in effect", bl_cmd_config},
     {"digest", "make the daily and weekly digests that are due, and send them", bl_cmd_digest},

@@ -7,6 +7,7 @@
 #ifndef BL_CLI_CLI_H
 #define BL_CLI_CLI_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "config/config.h"
@@ -125,6 +126,23 @@ int bl_cmd_user(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_token(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_audit(struct bl_cli *cli, int argc, char **argv);
 int bl_cmd_feed(struct bl_cli *cli, int argc, char **argv);
+int bl_cmd_bounce(struct bl_cli *cli, int argc, char **argv);
+
+struct bl_mailbox_stats;
+struct bl_bounce_result;
+/*
+ * bl_cli_bounce_poll - poll the bounce mailbox once (cmd_bounce.c): @url, or config
+ * bounce_mailbox when NULL or ""; @move_to, or config bounce_mailbox_move when NULL; the
+ * password from bounce_mailbox_password_file when set. Each message goes to
+ * bl_bounce_process on @s (source "imap" or "pop3"); handled ones are removed. A set
+ * *@stop ends the poll after the message in hand (0 returned). @st and @res (may be NULL)
+ * get the counts. Returns 0; -BL_EUSAGE without a mailbox; the mailbox's error
+ * (bl_mailbox_poll, -BL_EINVAL / -BL_EIO); a store error (the message in hand is kept);
+ * @d says which, never with the password.
+ */
+int bl_cli_bounce_poll(struct bl_cli *cli, struct bl_store *s, const char *url, const char *move_to,
+                       volatile sig_atomic_t *stop, struct bl_mailbox_stats *st,
+                       struct bl_bounce_result *res, struct bl_diag *d);
 
 /*
  * bl_cli_run_engine - run the delivery engine on @s with SIGINT/SIGTERM

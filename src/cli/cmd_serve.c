@@ -1,7 +1,8 @@
 /*
  * bulletin serve: the public web (src/http), the delivery engine
  * (src/send, which also runs the scheduler), the import job runner
- * (src/import/job.h) and the feed poller (src/feed/poll.h) in one process.
+ * (src/import/job.h), the feed poller (src/feed/poll.h) and, with config
+ * bounce_mailbox, the bounce mailbox poller (cmd_bounce.c) in one process.
  * The HTTP workers, the engine, the job runner and the poller each have
  * their own store handle (the runner two: one for
  * its job's heartbeat); the database is the only thing they share
@@ -16,6 +17,7 @@
 #include "core/address.h"
 #include "http/admin.h"
 #include "http/web.h"
+#include "bounce/mailbox.h"
 #include "feed/poll.h"
 #include "import/job.h"
 #include "send/compose.h"
@@ -233,6 +235,52 @@ static void *feeds_main(void *arg)
 	return NULL;
 }
 
+struct bounce_thread {
+	struct bl_cli *cli;
+	struct bl_store *store; /* the poller's own handle; NULL while it cannot be opened */
+	const char *db_uri;
+	struct bl_store_opts db_opts;
+};
+
+/*
+ * The bounce mailbox poller (config bounce_mailbox): polls it every
+ * bounce_mailbox_every seconds (bl_cli_bounce_poll). A stop abandons the
+ * command in progress; handled messages are removed as they go, so nothing
+ * is lost. A failed poll is logged and tried again at the next period; a
+ * store error also reopens the handle.
+ */
+static void *bounces_main(void *arg)
+{
+	struct bounce_thread *t = arg;
+	int every = (int)bl_config_int(t->cli->config, "bounce_mailbox_every");
+	while (!stop_flag) {
+		struct bl_diag d = {{0}};
+		struct bl_mailbox_stats st = {0};
+		int rc = t->store ? bl_cli_bounce_poll(t->cli, t->store, NULL, NULL, &stop_flag,
+		                                       &st, NULL, &d)
+		                  : -BL_ESTORE;
+		if (stop_flag)
+			break;
+		if (rc == 0 && st.seen)
+			bl_info("bounce mailbox: %zu messages, %zu handled, %zu kept", st.seen,
+			        st.processed, st.kept);
+		if (rc)
+			bl_error("the bounce mailbox poller: %s; trying again in %d s",
+			         t->store ? d.msg : "no database connection", every);
+		if (rc == -BL_ESTORE || rc == -BL_EBUSY || !t->store) {
+			bl_store_close(t->store);
+			t->store = NULL;
+			if (bl_store_open(t->db_uri, &t->db_opts, &t->store, &d)) {
+				bl_error("the bounce mailbox poller cannot open the database: %s",
+				         d.msg);
+				t->store = NULL;
+			}
+		}
+		nap(every);
+	}
+	return NULL;
+}
+
 /* What a confirmation mail needs, checked before anyone can sign up. */
 static int check_mail_settings(struct bl_cli *cli)
 {
@@ -262,8 +310,9 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	struct bl_diag d;
 	struct bl_http_server *srv = NULL;
 	struct engine_thread et = {.cli = cli};
-	pthread_t engine, jobs, feeds;
-	int engine_started = 0;
+	pthread_t engine, jobs, feeds, bounces;
+	int engine_started = 0, bounces_started = 0;
+	struct bounce_thread bt = {.cli = cli};
 	struct job_thread jt = {.cli = cli};
 	struct feed_thread ft = {.cli = cli};
 
@@ -368,6 +417,17 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 		         d.msg);
 	if (pthread_create(&feeds, NULL, feeds_main, &ft) != 0)
 		bl_panic("cannot start the feed poller thread");
+	if (*bl_config_str(cli->config, "bounce_mailbox")) {
+		bt.db_uri = ho.db_uri;
+		bt.db_opts = ho.db_opts;
+		if (bl_store_open(bt.db_uri, &bt.db_opts, &bt.store, &d))
+			bl_error("the bounce mailbox poller cannot open the database: %s; it tries "
+			         "again later",
+			         d.msg);
+		if (pthread_create(&bounces, NULL, bounces_main, &bt) != 0)
+			bl_panic("cannot start the bounce mailbox poller thread");
+		bounces_started = 1;
+	}
 
 	/* The host as the listen string gave it, the port as bound. */
 	char host[300];
@@ -397,6 +457,10 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 	bl_store_close(jt.store);
 	pthread_join(feeds, NULL);
 	bl_store_close(ft.store);
+	if (bounces_started) {
+		pthread_join(bounces, NULL);
+		bl_store_close(bt.store);
+	}
 	bl_web_finish(&w);
 	return BL_EXIT_OK;
 }

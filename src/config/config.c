@@ -25,6 +25,15 @@ static const struct bl_config_key keys[] = {
      "domain of the VERP envelope sender bounces+TOKEN@DOMAIN; empty = the domain of `from`"},
     {"bounce_hard_limit", BL_CONF_INT, "1", 1, 100, NULL,
      "hard bounces (address unknown) that disable a subscriber"},
+    {"bounce_mailbox", BL_CONF_STR, "", 0, 0, NULL,
+     "IMAP or POP3 mailbox `serve` and `bounce --mailbox` read bounces from: "
+     "imaps://USER@HOST/FOLDER or pop3s://USER@HOST/; empty = none"},
+    {"bounce_mailbox_every", BL_CONF_DURATION, "5m", 10, DAY, NULL,
+     "time between two polls of bounce_mailbox by `serve`"},
+    {"bounce_mailbox_move", BL_CONF_STR, "", 0, 0, NULL,
+     "IMAP folder handled bounces move to; empty = they are deleted"},
+    {"bounce_mailbox_password_file", BL_CONF_STR, "", 0, 0, NULL,
+     "file whose first line is the password of bounce_mailbox (instead of one in its URL)"},
     {"bounce_soft_limit", BL_CONF_INT, "5", 1, 1000, NULL,
      "soft bounces within bounce_soft_window that send a probe message; a bounce of the "
      "probe disables the subscriber"},
