@@ -16,6 +16,7 @@
 #include "util/str.h"
 #include "util/xalloc.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1000,6 +1001,103 @@ static void set_complaint(struct bl_bounce_finding *f, const struct bl_report *r
 	f->diagnostic = diag_dup(text, cut);
 }
 
+/* A string member of a JSON object, or "". */
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? v : "";
+}
+
+/*
+ * An Amazon SES notification (Bounce, Complaint, Delivery) mailed by SNS to an email
+ * endpoint: the body is the notification's JSON, its long lines broken by SNS with
+ * "!<newline><space>". Fills @out and returns 1 when @text is one, else 0.
+ */
+static int ses_notification(const char *text, struct bl_bounce_report *out)
+{
+	size_t st;
+	size_t n = bl_trim_span(text, strlen(text), &st);
+	if (n < 20 || text[st] != '{' || ci_find(text + st, n, "\"notificationtype\"") < 0)
+		return 0;
+	char *j = bl_xmalloc(n + 1);
+	size_t o = 0;
+	for (size_t i = st; i < st + n; i++) {
+		if (text[i] == '!' && i + 2 < st + n && text[i + 1] == '\n' && text[i + 2] == ' ') {
+			i += 2;
+			continue;
+		}
+		j[o++] = text[i];
+	}
+	j[o] = '\0';
+	json_error_t err;
+	json_t *root = json_loads(j, JSON_DISABLE_EOF_CHECK, &err); /* the SNS footer follows */
+	free(j);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return 0;
+	}
+	const char *type = jstr(root, "notificationType");
+	json_t *mail = json_object_get(root, "mail");
+	const char *mid = jstr(json_object_get(mail, "commonHeaders"), "messageId");
+	if (*mid) {
+		free(out->original_message_id);
+		out->original_message_id = strip_angle(bl_xstrdup(mid));
+	}
+	int done = 1;
+	size_t i;
+	json_t *r;
+	if (strcmp(type, "Bounce") == 0) {
+		json_t *b = json_object_get(root, "bounce");
+		int transient = strcmp(jstr(b, "bounceType"), "Permanent") != 0;
+		out->kind = BL_REPORT_KIND_DSN;
+		json_array_foreach(json_object_get(b, "bouncedRecipients"), i, r)
+		{
+			const char *a = jstr(r, "emailAddress");
+			struct bl_bounce_finding *f = finding_new(out, a, strlen(a));
+			const char *dc = jstr(r, "diagnosticCode");
+			free(f->diagnostic);
+			f->diagnostic = diag_dup(dc, strlen(dc));
+			classify_into(f, jstr(r, "status"), f->diagnostic, NULL);
+			if (transient && f->cls == BL_BOUNCE_HARD)
+				f->cls = BL_BOUNCE_SOFT;
+		}
+	} else if (strcmp(type, "Complaint") == 0) {
+		json_t *c = json_object_get(root, "complaint");
+		const char *ft = jstr(c, "complaintFeedbackType");
+		out->kind = BL_REPORT_KIND_ARF;
+		json_array_foreach(json_object_get(c, "complainedRecipients"), i, r)
+		{
+			const char *a = jstr(r, "emailAddress");
+			struct bl_bounce_finding *f = finding_new(out, a, strlen(a));
+			free(f->feedback_type);
+			f->feedback_type = bl_xstrdup(*ft ? ft : "abuse");
+			bl_ascii_lower(f->feedback_type);
+			f->cls = strcmp(f->feedback_type, "not-spam") == 0 ? BL_BOUNCE_UNKNOWN
+			                                                   : BL_BOUNCE_COMPLAINT;
+			snprintf(f->reason, sizeof(f->reason), "feedback");
+		}
+	} else if (strcmp(type, "Delivery") == 0) {
+		json_t *d = json_object_get(root, "delivery");
+		const char *resp = jstr(d, "smtpResponse");
+		out->kind = BL_REPORT_KIND_DSN;
+		json_array_foreach(json_object_get(d, "recipients"), i, r)
+		{
+			const char *a = json_string_value(r);
+			if (!a)
+				continue;
+			struct bl_bounce_finding *f = finding_new(out, a, strlen(a));
+			free(f->diagnostic);
+			f->diagnostic = diag_dup(resp, strlen(resp));
+			f->cls = BL_BOUNCE_UNKNOWN;
+			snprintf(f->reason, sizeof(f->reason), "delivered");
+		}
+	} else {
+		done = 0;
+	}
+	json_decref(root);
+	return done && out->n_findings > 0;
+}
+
 /* bl_bounce_analyze without the look into a forwarded report; *@weak is set when nothing
  * better than the original's To (or nothing at all) named a failed recipient. */
 static int analyze(const char *msg, size_t len, const char *envelope_to,
@@ -1073,8 +1171,13 @@ static int analyze(const char *msg, size_t len, const char *envelope_to,
 		addrset_free(&rcpts);
 	}
 
+	/* 0. an Amazon SES notification mailed as JSON */
+	char *hm = NULL;
+	if (rep.text && ses_notification(rep.text, out))
+		goto done;
+
 	/* 1. complaints */
-	char *hm = raw_header(msg, len, "x-hmxmroriginalrecipient");
+	hm = raw_header(msg, len, "x-hmxmroriginalrecipient");
 	if (rep.arf.present || hm) {
 		out->kind = BL_REPORT_KIND_ARF;
 		const char *rcpt = NULL;
