@@ -607,6 +607,16 @@ static char *text_line_about(const char *text, size_t cut, const char *a, size_t
 	return diag_dup(text + from, end - from);
 }
 
+/* Whether only spaces and quoting ('<', '>', '"', '\'', '*', '-', ':') come between the start
+ * of the line at @line and the address at @start. */
+static int opens_line(const char *text, size_t line, size_t start)
+{
+	for (size_t i = line; i < start; i++)
+		if (!strchr(" \t<>\"'*-:", text[i]))
+			return 0;
+	return 1;
+}
+
 /* Where the line that introduces the failed addresses starts ("did not reach the following
  * recipient(s):", "The following address(es) failed:"), or @cut when there is none. */
 static size_t intro_line(const char *text, size_t cut)
@@ -716,6 +726,20 @@ static size_t text_findings(struct bl_bounce_report *out, const struct bl_report
 				c[k++] = c[i];
 		if (k > 0)
 			nc = k;
+	}
+	/* an address that opens its line ("<a@b>: ...", "a@b ... User unknown", "> a@b") is how
+	   every MTA lists failures; when some do, addresses inside sentences ("please send
+	   mail to <postmaster@...>", in any language) are not failures */
+	size_t heads = 0;
+	for (size_t i = 0; i < nc; i++)
+		if (opens_line(text, c[i].line, c[i].start))
+			heads++;
+	if (heads > 0 && heads < nc) {
+		size_t k = 0;
+		for (size_t i = 0; i < nc; i++)
+			if (opens_line(text, c[i].line, c[i].start))
+				c[k++] = c[i];
+		nc = k;
 	}
 	if (nc == 0)
 		return 0;
