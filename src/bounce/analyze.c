@@ -53,18 +53,43 @@ static long ci_find(const char *h, size_t n, const char *needle)
 	return -1;
 }
 
+/* The @n bytes at @s begin with @prefix (lowercase), any case. */
+static int ci_prefix(const char *s, size_t n, const char *prefix)
+{
+	size_t k = strlen(prefix);
+	if (k > n)
+		return 0;
+	for (size_t i = 0; i < k; i++)
+		if (lower((unsigned char)s[i]) != prefix[i])
+			return 0;
+	return 1;
+}
+
 static int ci_has(const char *s, const char *needle)
 {
 	return s && ci_find(s, strlen(s), needle) >= 0;
 }
 
-/* Any of the NULL-terminated @needles in @s. */
+/* Any of the NULL-terminated @needles (lowercase) in the @n bytes at @s, any case. A long
+ * text is lowercased once and searched with strstr (vectorised in libc) rather than scanned
+ * byte by byte once per needle. */
 static int ci_any(const char *s, size_t n, const char *const *needles)
 {
-	for (size_t i = 0; needles[i]; i++)
-		if (ci_find(s, n, needles[i]) >= 0)
-			return 1;
-	return 0;
+	if (n < 256) {
+		for (size_t i = 0; needles[i]; i++)
+			if (ci_find(s, n, needles[i]) >= 0)
+				return 1;
+		return 0;
+	}
+	char *low = bl_xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)lower((unsigned char)s[i]);
+	low[n] = '\0';
+	int found = 0;
+	for (size_t i = 0; needles[i] && !found; i++)
+		found = strstr(low, needles[i]) != NULL;
+	free(low);
+	return found;
 }
 
 static int local_char(unsigned char c)
@@ -386,6 +411,14 @@ static size_t find_cut(const char *t, long *hdr)
 {
 	size_t n = strlen(t);
 	*hdr = -1;
+	/* the text lowercased once; the next offset where a separator phrase occurs, found with
+	   strstr and sought again only once the lines pass it */
+	char *low = bl_xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)lower((unsigned char)t[i]);
+	low[n] = '\0';
+	size_t next_hit = 0;
+	int hit_known = 0;
 	const char *p = t;
 	while (p < t + n) {
 		const char *eol = memchr(p, '\n', (size_t)(t + n - p));
@@ -393,23 +426,33 @@ static size_t find_cut(const char *t, long *hdr)
 		size_t st;
 		size_t tl = bl_trim_span(p, ll, &st);
 		const char *q = p + st;
+		if (!hit_known || next_hit < (size_t)(p - t)) {
+			next_hit = n;
+			for (size_t i = 0; separator_phrases[i]; i++) {
+				const char *h = strstr(low + (p - t), separator_phrases[i]);
+				if (h && (size_t)(h - low) < next_hit)
+					next_hit = (size_t)(h - low);
+			}
+			hit_known = 1;
+		}
+		int has_phrase = next_hit < (size_t)(p - t) + ll;
 		int decorated =
 		    tl > 0 && (q[0] == '-' || q[0] == '=' || q[0] == '*' || q[0] == '_' ||
 		               q[0] == '<' || q[0] == '[' || q[0] == '|');
 		/* "The original message was received at ..." opens Sendmail's text, "Please do not
 		   resend your original message" is advice, "did not receive a copy of your
 		   message" introduces the failed addresses: no separators */
-		int sep = tl > 0 && (decorated || tl < 70) && ci_any(q, tl, separator_phrases) &&
+		int sep = tl > 0 && (decorated || tl < 70) && has_phrase &&
 		          ci_find(q, tl, "message was received") < 0 &&
 		          ci_find(q, tl, "resend") < 0 && ci_find(q, tl, "not receive") < 0 &&
 		          ci_find(q, tl, "mts-id") < 0;
 		/* "... of your original message follow:" glued to the first quoted line */
-		if (!sep && tl > 0 && ci_any(q, tl, separator_phrases) &&
+		if (!sep && tl > 0 && has_phrase &&
 		    (ci_find(q, tl, "follow:") >= 0 || ci_find(q, tl, "follows:") >= 0))
 			sep = 1;
-		int hdr_start = !sep && (ci_find(p, ll, "return-path:") == 0 ||
-		                         ci_find(p, ll, "received: from") == 0 ||
-		                         ci_find(p, ll, "received: by") == 0);
+		int hdr_start = !sep && (ci_prefix(p, ll, "return-path:") ||
+		                         ci_prefix(p, ll, "received: from") ||
+		                         ci_prefix(p, ll, "received: by"));
 		if (hdr_start) {
 			/* at least two more header lines must follow */
 			const char *r = eol ? eol + 1 : t + n;
@@ -439,10 +482,12 @@ static size_t find_cut(const char *t, long *hdr)
 				}
 				r = e ? e + 1 : t + n;
 			}
+			free(low);
 			return cut;
 		}
 		p = eol ? eol + 1 : t + n;
 	}
+	free(low);
 	return n;
 }
 
@@ -472,7 +517,7 @@ static int skipped_line(const char *p, size_t ll)
 	size_t st;
 	size_t tl = bl_trim_span(p, ll, &st);
 	for (size_t i = 0; names[i]; i++)
-		if (ci_find(p + st, tl, names[i]) == 0)
+		if (ci_prefix(p + st, tl, names[i]))
 			return 1;
 	return 0;
 }
@@ -986,15 +1031,11 @@ static void report_key(const struct bl_report *rep, const char *msg, size_t len,
 static char *raw_header(const char *msg, size_t len, const char *name)
 {
 	size_t k = strlen(name);
-	long at = 0;
-	size_t from = 0;
-	while (from < len && (at = ci_find(msg + from, len - from, name)) >= 0) {
-		size_t p = from + (size_t)at;
-		if ((p == 0 || msg[p - 1] == '\n' || msg[p - 1] == '\r') && p + k < len &&
-		    msg[p + k] == ':') {
-			size_t e = p + k + 1;
-			while (e < len && msg[e] != '\n' && msg[e] != '\r')
-				e++;
+	for (size_t p = 0; p < len;) {
+		const char *nl = memchr(msg + p, '\n', len - p);
+		const char *cr = memchr(msg + p, '\r', nl ? (size_t)(nl - msg) - p : len - p);
+		size_t e = cr ? (size_t)(cr - msg) : nl ? (size_t)(nl - msg) : len;
+		if (e - p > k && msg[p + k] == ':' && ci_prefix(msg + p, e - p, name)) {
 			char *v = bl_xmalloc(e - p - k);
 			memcpy(v, msg + p + k + 1, e - p - k - 1);
 			v[e - p - k - 1] = '\0';
@@ -1002,7 +1043,7 @@ static char *raw_header(const char *msg, size_t len, const char *name)
 			free(v);
 			return t;
 		}
-		from = p + 1;
+		p = e + 1;
 	}
 	return NULL;
 }
