@@ -1237,7 +1237,7 @@ static int analyze(const char *msg, size_t len, const char *envelope_to,
 	}
 
 	/* 0. an Amazon SES notification mailed as JSON */
-	char *hm = NULL;
+	char *hm = NULL, *rr = NULL;
 	if (rep.text && ses_notification(rep.text, out))
 		goto done;
 
@@ -1251,6 +1251,8 @@ static int analyze(const char *msg, size_t len, const char *envelope_to,
 			address_span(rep.arf.original_rcpt_to, &rcpt, &rn);
 		else if (hm)
 			address_span(hm, &rcpt, &rn);
+		else if ((rr = raw_header(msg, len, "removal-recipient")) != NULL)
+			address_span(rr, &rcpt, &rn); /* a field some feedback loops add */
 		else
 			address_span(out->original_to, &rcpt, &rn);
 		/* a report about several recipients repeats Original-Rcpt-To */
@@ -1382,6 +1384,7 @@ done:
 	if (rep.has_dsn || rep.arf.present)
 		*weak = 0;
 	free(hm);
+	free(rr);
 	addrset_free(&ex);
 	free(orig);
 	bl_report_clear(&rep);
