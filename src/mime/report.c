@@ -26,13 +26,14 @@
 #include "util/utf8.h"
 #include "util/xalloc.h"
 
-#define MAX_DEPTH    20                  /* nested multiparts walked */
-#define MAX_PARTS    2000                /* MIME parts looked at */
-#define MAX_HEADERS  500                 /* fields kept of one header block */
-#define MAX_FIELDS   20000               /* fields read from one DSN or ARF part */
-#define FIELD_MAX    ((size_t)16 << 10)  /* bytes of one field value */
-#define ORIG_MAX     ((size_t)256 << 10) /* bytes of original_headers */
-#define ARF_LIST_MAX 100                 /* entries of each ARF list */
+#define MAX_DEPTH        20                  /* nested multiparts walked */
+#define MAX_PARTS        2000                /* MIME parts looked at */
+#define MAX_HEADERS      500                 /* fields kept of one header block */
+#define MAX_GMIME_FIELDS 2000                /* header lines handed to GMime */
+#define MAX_FIELDS       20000               /* fields read from one DSN or ARF part */
+#define FIELD_MAX        ((size_t)16 << 10)  /* bytes of one field value */
+#define ORIG_MAX         ((size_t)256 << 10) /* bytes of original_headers */
+#define ARF_LIST_MAX     100                 /* entries of each ARF list */
 
 /* ---- UTF-8 --------------------------------------------------------------- */
 
@@ -1198,6 +1199,47 @@ static size_t header_start(const char *s, size_t n)
 	return (size_t)(p - s);
 }
 
+/*
+ * GMime keeps every header field and every part it meets (some 150 bytes a field, 2 KB a part:
+ * 16 MB of one-line fields or empty parts cost it 500 MB). The bytes it is given are bounded
+ * here: a header block of more than MAX_GMIME_FIELDS lines loses the lines after that (the
+ * body is moved up behind them, in place), and the input ends before its (MAX_PARTS * 4)-th
+ * line that starts with "--" (a multipart that long is cut; nothing after it is read).
+ * @s: the message from its header block, *@np bytes; *@bodyp: the offset of its body (both
+ * updated when the header block is cut). Returns the bytes to parse.
+ */
+static size_t gmime_bound(char *s, size_t *np, size_t *bodyp)
+{
+	size_t n = *np, body = *bodyp;
+	const char *p = s, *end = s + n;
+	size_t lines = 0;
+	while (p < s + body) {
+		const char *e = line_end(p, end);
+		if (++lines > MAX_GMIME_FIELDS) {
+			/* keep the blank line that ends the header block */
+			size_t cut = (size_t)(p - s), from = body > 0 ? body - 1 : body;
+			while (from > cut && s[from - 1] != '\n')
+				from--;
+			memmove(s + cut, s + from, n - from);
+			n -= from - cut;
+			body = cut;
+			end = s + n;
+			*np = n;
+			*bodyp = body;
+			break;
+		}
+		p = e < end ? e + 1 : end;
+	}
+	size_t dashes = 0;
+	for (p = s + body; p < end;) {
+		const char *e = line_end(p, end);
+		if (e - p >= 2 && p[0] == '-' && p[1] == '-' && ++dashes >= (size_t)MAX_PARTS * 4)
+			return (size_t)(p - s);
+		p = e < end ? e + 1 : end;
+	}
+	return n;
+}
+
 static char *decode_header_value(const char *v)
 {
 	if (!strstr(v, "=?"))
@@ -1299,7 +1341,10 @@ int bl_report_parse(const char *data, size_t len, struct bl_report *out, struct 
 	struct walk w = {.r = r};
 	bl_buf_init(&w.text, BL_REPORT_MAX_TEXT + 1);
 	bl_buf_init(&w.html, BL_REPORT_MAX_TEXT + 1);
-	GMimeStream *ms = g_mime_stream_mem_new_with_buffer(hp, (size_t)(end - hp));
+	size_t hn = (size_t)(end - hp);
+	size_t gm_len = gmime_bound(buf + start, &hn, &body);
+	end = hp + hn;
+	GMimeStream *ms = g_mime_stream_mem_new_with_buffer(hp, gm_len);
 	GMimeParser *parser = g_mime_parser_new_with_stream(ms);
 	GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
 	GMimeObject *top = msg ? g_mime_message_get_mime_part(msg) : NULL;
@@ -1307,6 +1352,7 @@ int bl_report_parse(const char *data, size_t len, struct bl_report *out, struct 
 		r->content_type = lower_type(top);
 		walk(&w, top, 0, -1);
 	} else {
+		r->content_type = bl_xstrdup("text/plain");
 		char *t = to_utf8(hp + body, (size_t)(end - hp - body), NULL);
 		add_text(&w.text, t);
 		w.n_plain++;

@@ -700,6 +700,17 @@ static void test_limits(void **state)
 	bl_report_clear(&r);
 	bl_report_clear(NULL);
 
+	/* 3000 header lines: GMime is given 2000 of them, the body is still read */
+	bl_buf_reset(&b);
+	for (int i = 0; i < 3000; i++)
+		bl_buf_addf(&b, "X-H%d: v%d\n", i, i);
+	bl_buf_adds(&b, "\nthe body\n");
+	check_int("3000 headers", "rc", bl_report_parse(b.data, b.len, &r, &d), 0);
+	check_int("3000 headers", "n_headers", (long long)r.n_headers, 500);
+	check_str("3000 headers", "text", r.text, "the body\n");
+	check_str("3000 headers", "content_type", r.content_type, "text/plain");
+	bl_report_clear(&r);
+
 	/* 1200 recipients: BL_REPORT_MAX_RCPTS kept */
 	bl_buf_reset(&b);
 	bl_buf_adds(&b, "Subject: many\nContent-Type: message/delivery-status\n\n"
