@@ -441,11 +441,12 @@ static size_t find_cut(const char *t, long *hdr)
 		               q[0] == '<' || q[0] == '[' || q[0] == '|');
 		/* "The original message was received at ..." opens Sendmail's text, "Please do not
 		   resend your original message" is advice, "did not receive a copy of your
-		   message" introduces the failed addresses: no separators */
+		   message" introduces the failed addresses, Postfix's "delete your own text from
+		   the attached returned message" is advice: no separators */
 		int sep = tl > 0 && (decorated || tl < 70) && has_phrase &&
 		          ci_find(q, tl, "message was received") < 0 &&
 		          ci_find(q, tl, "resend") < 0 && ci_find(q, tl, "not receive") < 0 &&
-		          ci_find(q, tl, "mts-id") < 0;
+		          ci_find(q, tl, "mts-id") < 0 && ci_find(q, tl, "own text") < 0;
 		/* "... of your original message follow:" glued to the first quoted line */
 		if (!sep && tl > 0 && has_phrase &&
 		    (ci_find(q, tl, "follow:") >= 0 || ci_find(q, tl, "follows:") >= 0))
