@@ -16,6 +16,7 @@
 #include "util/str.h"
 #include "util/xalloc.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,18 +53,43 @@ static long ci_find(const char *h, size_t n, const char *needle)
 	return -1;
 }
 
+/* The @n bytes at @s begin with @prefix (lowercase), any case. */
+static int ci_prefix(const char *s, size_t n, const char *prefix)
+{
+	size_t k = strlen(prefix);
+	if (k > n)
+		return 0;
+	for (size_t i = 0; i < k; i++)
+		if (lower((unsigned char)s[i]) != prefix[i])
+			return 0;
+	return 1;
+}
+
 static int ci_has(const char *s, const char *needle)
 {
 	return s && ci_find(s, strlen(s), needle) >= 0;
 }
 
-/* Any of the NULL-terminated @needles in @s. */
+/* Any of the NULL-terminated @needles (lowercase) in the @n bytes at @s, any case. A long
+ * text is lowercased once and searched with strstr (vectorised in libc) rather than scanned
+ * byte by byte once per needle. */
 static int ci_any(const char *s, size_t n, const char *const *needles)
 {
-	for (size_t i = 0; needles[i]; i++)
-		if (ci_find(s, n, needles[i]) >= 0)
-			return 1;
-	return 0;
+	if (n < 256) {
+		for (size_t i = 0; needles[i]; i++)
+			if (ci_find(s, n, needles[i]) >= 0)
+				return 1;
+		return 0;
+	}
+	char *low = bl_xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)lower((unsigned char)s[i]);
+	low[n] = '\0';
+	int found = 0;
+	for (size_t i = 0; needles[i] && !found; i++)
+		found = strstr(low, needles[i]) != NULL;
+	free(low);
+	return found;
 }
 
 static int local_char(unsigned char c)
@@ -385,6 +411,14 @@ static size_t find_cut(const char *t, long *hdr)
 {
 	size_t n = strlen(t);
 	*hdr = -1;
+	/* the text lowercased once; the next offset where a separator phrase occurs, found with
+	   strstr and sought again only once the lines pass it */
+	char *low = bl_xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)lower((unsigned char)t[i]);
+	low[n] = '\0';
+	size_t next_hit = 0;
+	int hit_known = 0;
 	const char *p = t;
 	while (p < t + n) {
 		const char *eol = memchr(p, '\n', (size_t)(t + n - p));
@@ -392,23 +426,34 @@ static size_t find_cut(const char *t, long *hdr)
 		size_t st;
 		size_t tl = bl_trim_span(p, ll, &st);
 		const char *q = p + st;
+		if (!hit_known || next_hit < (size_t)(p - t)) {
+			next_hit = n;
+			for (size_t i = 0; separator_phrases[i]; i++) {
+				const char *h = strstr(low + (p - t), separator_phrases[i]);
+				if (h && (size_t)(h - low) < next_hit)
+					next_hit = (size_t)(h - low);
+			}
+			hit_known = 1;
+		}
+		int has_phrase = next_hit < (size_t)(p - t) + ll;
 		int decorated =
 		    tl > 0 && (q[0] == '-' || q[0] == '=' || q[0] == '*' || q[0] == '_' ||
 		               q[0] == '<' || q[0] == '[' || q[0] == '|');
 		/* "The original message was received at ..." opens Sendmail's text, "Please do not
 		   resend your original message" is advice, "did not receive a copy of your
-		   message" introduces the failed addresses: no separators */
-		int sep = tl > 0 && (decorated || tl < 70) && ci_any(q, tl, separator_phrases) &&
+		   message" introduces the failed addresses, Postfix's "delete your own text from
+		   the attached returned message" is advice: no separators */
+		int sep = tl > 0 && (decorated || tl < 70) && has_phrase &&
 		          ci_find(q, tl, "message was received") < 0 &&
 		          ci_find(q, tl, "resend") < 0 && ci_find(q, tl, "not receive") < 0 &&
-		          ci_find(q, tl, "mts-id") < 0;
+		          ci_find(q, tl, "mts-id") < 0 && ci_find(q, tl, "own text") < 0;
 		/* "... of your original message follow:" glued to the first quoted line */
-		if (!sep && tl > 0 && ci_any(q, tl, separator_phrases) &&
+		if (!sep && tl > 0 && has_phrase &&
 		    (ci_find(q, tl, "follow:") >= 0 || ci_find(q, tl, "follows:") >= 0))
 			sep = 1;
-		int hdr_start = !sep && (ci_find(p, ll, "return-path:") == 0 ||
-		                         ci_find(p, ll, "received: from") == 0 ||
-		                         ci_find(p, ll, "received: by") == 0);
+		int hdr_start = !sep && (ci_prefix(p, ll, "return-path:") ||
+		                         ci_prefix(p, ll, "received: from") ||
+		                         ci_prefix(p, ll, "received: by"));
 		if (hdr_start) {
 			/* at least two more header lines must follow */
 			const char *r = eol ? eol + 1 : t + n;
@@ -438,10 +483,12 @@ static size_t find_cut(const char *t, long *hdr)
 				}
 				r = e ? e + 1 : t + n;
 			}
+			free(low);
 			return cut;
 		}
 		p = eol ? eol + 1 : t + n;
 	}
+	free(low);
 	return n;
 }
 
@@ -471,7 +518,7 @@ static int skipped_line(const char *p, size_t ll)
 	size_t st;
 	size_t tl = bl_trim_span(p, ll, &st);
 	for (size_t i = 0; names[i]; i++)
-		if (ci_find(p + st, tl, names[i]) == 0)
+		if (ci_prefix(p + st, tl, names[i]))
 			return 1;
 	return 0;
 }
@@ -606,6 +653,16 @@ static char *text_line_about(const char *text, size_t cut, const char *a, size_t
 	return diag_dup(text + from, end - from);
 }
 
+/* Whether only spaces and quoting ('<', '>', '"', '\'', '*', '-', ':') come between the start
+ * of the line at @line and the address at @start. */
+static int opens_line(const char *text, size_t line, size_t start)
+{
+	for (size_t i = line; i < start; i++)
+		if (!strchr(" \t<>\"'*-:", text[i]))
+			return 0;
+	return 1;
+}
+
 /* Where the line that introduces the failed addresses starts ("did not reach the following
  * recipient(s):", "The following address(es) failed:"), or @cut when there is none. */
 static size_t intro_line(const char *text, size_t cut)
@@ -715,6 +772,20 @@ static size_t text_findings(struct bl_bounce_report *out, const struct bl_report
 				c[k++] = c[i];
 		if (k > 0)
 			nc = k;
+	}
+	/* an address that opens its line ("<a@b>: ...", "a@b ... User unknown", "> a@b") is how
+	   every MTA lists failures; when some do, addresses inside sentences ("please send
+	   mail to <postmaster@...>", in any language) are not failures */
+	size_t heads = 0;
+	for (size_t i = 0; i < nc; i++)
+		if (opens_line(text, c[i].line, c[i].start))
+			heads++;
+	if (heads > 0 && heads < nc) {
+		size_t k = 0;
+		for (size_t i = 0; i < nc; i++)
+			if (opens_line(text, c[i].line, c[i].start))
+				c[k++] = c[i];
+		nc = k;
 	}
 	if (nc == 0)
 		return 0;
@@ -961,15 +1032,11 @@ static void report_key(const struct bl_report *rep, const char *msg, size_t len,
 static char *raw_header(const char *msg, size_t len, const char *name)
 {
 	size_t k = strlen(name);
-	long at = 0;
-	size_t from = 0;
-	while (from < len && (at = ci_find(msg + from, len - from, name)) >= 0) {
-		size_t p = from + (size_t)at;
-		if ((p == 0 || msg[p - 1] == '\n' || msg[p - 1] == '\r') && p + k < len &&
-		    msg[p + k] == ':') {
-			size_t e = p + k + 1;
-			while (e < len && msg[e] != '\n' && msg[e] != '\r')
-				e++;
+	for (size_t p = 0; p < len;) {
+		const char *nl = memchr(msg + p, '\n', len - p);
+		const char *cr = memchr(msg + p, '\r', nl ? (size_t)(nl - msg) - p : len - p);
+		size_t e = cr ? (size_t)(cr - msg) : nl ? (size_t)(nl - msg) : len;
+		if (e - p > k && msg[p + k] == ':' && ci_prefix(msg + p, e - p, name)) {
 			char *v = bl_xmalloc(e - p - k);
 			memcpy(v, msg + p + k + 1, e - p - k - 1);
 			v[e - p - k - 1] = '\0';
@@ -977,7 +1044,7 @@ static char *raw_header(const char *msg, size_t len, const char *name)
 			free(v);
 			return t;
 		}
-		from = p + 1;
+		p = e + 1;
 	}
 	return NULL;
 }
@@ -998,6 +1065,103 @@ static void set_complaint(struct bl_bounce_finding *f, const struct bl_report *r
 	snprintf(f->reason, sizeof(f->reason), "feedback");
 	free(f->diagnostic);
 	f->diagnostic = diag_dup(text, cut);
+}
+
+/* A string member of a JSON object, or "". */
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? v : "";
+}
+
+/*
+ * An Amazon SES notification (Bounce, Complaint, Delivery) mailed by SNS to an email
+ * endpoint: the body is the notification's JSON, its long lines broken by SNS with
+ * "!<newline><space>". Fills @out and returns 1 when @text is one, else 0.
+ */
+static int ses_notification(const char *text, struct bl_bounce_report *out)
+{
+	size_t st;
+	size_t n = bl_trim_span(text, strlen(text), &st);
+	if (n < 20 || text[st] != '{' || ci_find(text + st, n, "\"notificationtype\"") < 0)
+		return 0;
+	char *j = bl_xmalloc(n + 1);
+	size_t o = 0;
+	for (size_t i = st; i < st + n; i++) {
+		if (text[i] == '!' && i + 2 < st + n && text[i + 1] == '\n' && text[i + 2] == ' ') {
+			i += 2;
+			continue;
+		}
+		j[o++] = text[i];
+	}
+	j[o] = '\0';
+	json_error_t err;
+	json_t *root = json_loads(j, JSON_DISABLE_EOF_CHECK, &err); /* the SNS footer follows */
+	free(j);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return 0;
+	}
+	const char *type = jstr(root, "notificationType");
+	json_t *mail = json_object_get(root, "mail");
+	const char *mid = jstr(json_object_get(mail, "commonHeaders"), "messageId");
+	if (*mid) {
+		free(out->original_message_id);
+		out->original_message_id = strip_angle(bl_xstrdup(mid));
+	}
+	int done = 1;
+	size_t i;
+	json_t *r;
+	if (strcmp(type, "Bounce") == 0) {
+		json_t *b = json_object_get(root, "bounce");
+		int transient = strcmp(jstr(b, "bounceType"), "Permanent") != 0;
+		out->kind = BL_REPORT_KIND_DSN;
+		json_array_foreach(json_object_get(b, "bouncedRecipients"), i, r)
+		{
+			const char *a = jstr(r, "emailAddress");
+			struct bl_bounce_finding *f = finding_new(out, a, strlen(a));
+			const char *dc = jstr(r, "diagnosticCode");
+			free(f->diagnostic);
+			f->diagnostic = diag_dup(dc, strlen(dc));
+			classify_into(f, jstr(r, "status"), f->diagnostic, NULL);
+			if (transient && f->cls == BL_BOUNCE_HARD)
+				f->cls = BL_BOUNCE_SOFT;
+		}
+	} else if (strcmp(type, "Complaint") == 0) {
+		json_t *c = json_object_get(root, "complaint");
+		const char *ft = jstr(c, "complaintFeedbackType");
+		out->kind = BL_REPORT_KIND_ARF;
+		json_array_foreach(json_object_get(c, "complainedRecipients"), i, r)
+		{
+			const char *a = jstr(r, "emailAddress");
+			struct bl_bounce_finding *f = finding_new(out, a, strlen(a));
+			free(f->feedback_type);
+			f->feedback_type = bl_xstrdup(*ft ? ft : "abuse");
+			bl_ascii_lower(f->feedback_type);
+			f->cls = strcmp(f->feedback_type, "not-spam") == 0 ? BL_BOUNCE_UNKNOWN
+			                                                   : BL_BOUNCE_COMPLAINT;
+			snprintf(f->reason, sizeof(f->reason), "feedback");
+		}
+	} else if (strcmp(type, "Delivery") == 0) {
+		json_t *d = json_object_get(root, "delivery");
+		const char *resp = jstr(d, "smtpResponse");
+		out->kind = BL_REPORT_KIND_DSN;
+		json_array_foreach(json_object_get(d, "recipients"), i, r)
+		{
+			const char *a = json_string_value(r);
+			if (!a)
+				continue;
+			struct bl_bounce_finding *f = finding_new(out, a, strlen(a));
+			free(f->diagnostic);
+			f->diagnostic = diag_dup(resp, strlen(resp));
+			f->cls = BL_BOUNCE_UNKNOWN;
+			snprintf(f->reason, sizeof(f->reason), "delivered");
+		}
+	} else {
+		done = 0;
+	}
+	json_decref(root);
+	return done && out->n_findings > 0;
 }
 
 /* bl_bounce_analyze without the look into a forwarded report; *@weak is set when nothing
@@ -1073,8 +1237,13 @@ static int analyze(const char *msg, size_t len, const char *envelope_to,
 		addrset_free(&rcpts);
 	}
 
+	/* 0. an Amazon SES notification mailed as JSON */
+	char *hm = NULL, *rr = NULL;
+	if (rep.text && ses_notification(rep.text, out))
+		goto done;
+
 	/* 1. complaints */
-	char *hm = raw_header(msg, len, "x-hmxmroriginalrecipient");
+	hm = raw_header(msg, len, "x-hmxmroriginalrecipient");
 	if (rep.arf.present || hm) {
 		out->kind = BL_REPORT_KIND_ARF;
 		const char *rcpt = NULL;
@@ -1083,6 +1252,8 @@ static int analyze(const char *msg, size_t len, const char *envelope_to,
 			address_span(rep.arf.original_rcpt_to, &rcpt, &rn);
 		else if (hm)
 			address_span(hm, &rcpt, &rn);
+		else if ((rr = raw_header(msg, len, "removal-recipient")) != NULL)
+			address_span(rr, &rcpt, &rn); /* a field some feedback loops add */
 		else
 			address_span(out->original_to, &rcpt, &rn);
 		/* a report about several recipients repeats Original-Rcpt-To */
@@ -1214,6 +1385,7 @@ done:
 	if (rep.has_dsn || rep.arf.present)
 		*weak = 0;
 	free(hm);
+	free(rr);
 	addrset_free(&ex);
 	free(orig);
 	bl_report_clear(&rep);

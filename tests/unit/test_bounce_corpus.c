@@ -26,14 +26,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Floors, in per cent of the rows or files: what the heuristics reach today (the issue's
- * target is 95 for sisimai and flufl; raise these as the heuristics improve). */
-#define SISIMAI_CLASS_FLOOR    82.0
-#define SISIMAI_RCPT_FLOOR     94.5
-#define SISIMAI_FAMILY_FLOOR   60.0 /* the worst family with at least 5 rows */
-#define SISIMAI_LINEENDS_FLOOR 89.0
-#define FLUFL_FLOOR            87.0
-#define PHP_RCPT_FLOOR         98.0
+/* Floors, in per cent of the rows or files. The issue's targets are 95 for sisimai (class and
+ * recipient) and flufl: where a target is met the floor is at least the target; where not
+ * (sisimai class agreement) it is the figure reached, to be raised as the heuristics improve.
+ * Reached when last raised: sisimai class 93.8, recipient 98.1, worst family class 71.4
+ * (lhost-ezweb), worst family recipient 80.0 (lhost-x3), dos/ 100, mac/ 100, flufl 96.0,
+ * php 98.5. */
+#define SISIMAI_CLASS_FLOOR       93.5 /* target 95: not met */
+#define SISIMAI_RCPT_FLOOR        98.0 /* target 95: met */
+#define SISIMAI_FAMILY_FLOOR      71.0 /* the worst family with at least 5 rows, class */
+#define SISIMAI_FAMILY_RCPT_FLOOR 80.0 /* the same, recipient */
+#define SISIMAI_LINEENDS_FLOOR    100.0
+#define FLUFL_FLOOR               95.0 /* target 95: met (96.0) */
+#define PHP_RCPT_FLOOR            98.0
 
 static char out_path[4096];
 static FILE *dis; /* the disagreements file */
@@ -165,6 +170,12 @@ static int recipient_ok(const struct bl_bounce_report *r, size_t idx, const char
 		return 0;
 	}
 	const char *a = r->findings[idx].recipient;
+	/* a complaint whose recipient the provider redacted (no Original-Rcpt-To, the original
+	   "To: Undisclosed Recipients"): right when the finding claims no address and the
+	   returned original's Message-ID is there to attribute it by */
+	if (r->kind == BL_REPORT_KIND_ARF && !*a && *r->original_message_id &&
+	    !contains_ci(msg, len, "original-rcpt-to:"))
+		return 1;
 	if (!*a || !strchr(a, '@')) {
 		*why = "empty";
 		return 0;
@@ -266,23 +277,32 @@ static void test_sisimai(void **state)
 	printf("# sisimai: %d rows, class agreement %d (%.1f%%), recipient agreement %d "
 	       "(%.1f%%)\n",
 	       rows, class_ok, cp, rcpt_ok, rp);
-	double worst = 100.0;
-	const char *worst_name = "";
+	double worst = 100.0, worst_r = 100.0;
+	const char *worst_name = "", *worst_r_name = "";
 	for (int i = 0; i < n_fams; i++) {
 		double c = 100.0 * fams[i].class_ok / fams[i].rows;
+		double r = 100.0 * fams[i].rcpt_ok / fams[i].rows;
 		printf("#   %-28s %3d rows  class %5.1f%%  recipient %5.1f%%\n", fams[i].name,
-		       fams[i].rows, c, 100.0 * fams[i].rcpt_ok / fams[i].rows);
+		       fams[i].rows, c, r);
 		if (fams[i].rows >= 5 && c < worst) {
 			worst = c;
 			worst_name = fams[i].name;
 		}
+		if (fams[i].rows >= 5 && r < worst_r) {
+			worst_r = r;
+			worst_r_name = fams[i].name;
+		}
 	}
-	printf("# worst family (>= 5 rows): %s %.1f%%\n", worst_name, worst);
-	if (cp < SISIMAI_CLASS_FLOOR || rp < SISIMAI_RCPT_FLOOR || worst < SISIMAI_FAMILY_FLOOR)
+	printf("# worst family (>= 5 rows): class %s %.1f%%, recipient %s %.1f%%\n", worst_name,
+	       worst, worst_r_name, worst_r);
+	if (cp < SISIMAI_CLASS_FLOOR || rp < SISIMAI_RCPT_FLOOR || worst < SISIMAI_FAMILY_FLOOR ||
+	    worst_r < SISIMAI_FAMILY_RCPT_FLOOR)
 		fail_msg("sisimai: class %.1f%% (floor %.1f), recipient %.1f%% (floor %.1f), worst "
-		         "family %s %.1f%% (floor %.1f); see %s",
+		         "family class %s %.1f%% (floor %.1f), recipient %s %.1f%% (floor %.1f); "
+		         "see %s",
 		         cp, SISIMAI_CLASS_FLOOR, rp, SISIMAI_RCPT_FLOOR, worst_name, worst,
-		         SISIMAI_FAMILY_FLOOR, out_path);
+		         SISIMAI_FAMILY_FLOOR, worst_r_name, worst_r, SISIMAI_FAMILY_RCPT_FLOOR,
+		         out_path);
 }
 
 /* Every file of maildir/@sub: a report with a recipient; returns the share in per cent. */
