@@ -144,6 +144,24 @@ int bl_cli_bounce_poll(struct bl_cli *cli, struct bl_store *s, const char *url, 
                        volatile sig_atomic_t *stop, struct bl_mailbox_stats *st,
                        struct bl_bounce_result *res, struct bl_diag *d);
 
+struct bl_engine_opts;
+struct bl_bounce_ctx;
+/* What the engine's rejected callback needs (cmd_bounce.c): the bounce context and its key. */
+struct bl_cli_reject_hook {
+	struct bl_bounce_ctx *ctx; /* malloc'd by bl_cli_reject_hook_init */
+};
+/*
+ * bl_cli_reject_hook_init - make @h send the engine's synchronous 5xx rejections (@o's
+ * rejected callback) through the bounce policy on store @s (the engine's own handle: the
+ * callback runs on the engine's thread between its turns). Returns 0; -BL_ESCHEMA /
+ * -BL_EINVAL (no secret key, a bad bounce_* setting; @d says which) with @o untouched.
+ * Free with bl_cli_reject_hook_finish.
+ */
+int bl_cli_reject_hook_init(struct bl_cli *cli, struct bl_store *s, struct bl_cli_reject_hook *h,
+                            struct bl_engine_opts *o, struct bl_diag *d);
+/* bl_cli_reject_hook_finish - free what @h holds; NULL-safe, idempotent. */
+void bl_cli_reject_hook_finish(struct bl_cli_reject_hook *h);
+
 /*
  * bl_cli_run_engine - run the delivery engine on @s with SIGINT/SIGTERM
  * stopping it cleanly, a progress line on a terminal and a summary on

@@ -15,6 +15,7 @@
 #include "core/address.h"
 #include "core/json.h"
 #include "send/engine.h"
+#include "util/log.h"
 #include "util/buf.h"
 #include "util/str.h"
 #include "util/time.h"
@@ -34,6 +35,9 @@
 /* sysexits(3) codes for the MTA pipe: what Postfix's pipe(8) and others expect. */
 #define EX_DATAERR_  65
 #define EX_TEMPFAIL_ 75
+
+/* Maildir messages recorded per transaction. */
+#define BATCH 256
 
 /* The largest message read from standard input or a maildir file, bytes. */
 #define BOUNCE_MAX_MESSAGE ((size_t)64 << 20)
@@ -309,52 +313,82 @@ static int run_maildir(struct bl_cli *cli, const char *dir, int quiet, int json)
 	int tty = !quiet && isatty(2);
 	double start = bl_monotonic();
 	size_t i = 0;
-	for (; !code && i < p.n; i++) {
-		if (tty && (i % 16 == 0))
-			progress(i, p.n, start);
-		FILE *f = fopen(p.v[i], "rb");
-		if (!f) {
-			if (errno == ENOENT)
-				continue; /* taken by another reader meanwhile */
-			in.kept++;
-			if (!quiet)
-				fprintf(stderr, "%s%s: kept: %s\n", tty ? "\r\033[K" : "", p.v[i],
-				        strerror(errno));
-			continue;
+	/* Messages are recorded BATCH to a transaction (one commit, one fsync, per batch
+	 * rather than per message: what makes a large maildir fast), and their files removed
+	 * only after the commit. A crash or a store error before it keeps the whole batch;
+	 * reading a message again is harmless, as the report key makes it a duplicate. */
+	char *handled = bl_xcalloc(p.n ? p.n : 1, 1);
+	while (!code && i < p.n) {
+		size_t first = i, end = i + BATCH < p.n ? i + BATCH : p.n;
+		struct intake saved = in;
+		if (s->ops->begin(s)) {
+			snprintf(in.d.msg, sizeof(in.d.msg), "%s", bl_store_error(s));
+			code = BL_EXIT_STORE;
+			break;
 		}
-		bl_buf_init(&b, BOUNCE_MAX_MESSAGE);
-		int rc = read_all(f, &b);
-		fclose(f);
-		if (rc == 0)
-			rc = process_one(&in, bl_buf_str(&b), b.len);
-		else {
-			in.kept++;
-			snprintf(in.d.msg, sizeof(in.d.msg), "%s",
-			         rc == -BL_ELIMIT ? "larger than 64 MiB" : strerror(errno));
-			rc = 1;
+		for (; !code && i < end; i++) {
+			if (tty && (i % 16 == 0))
+				progress(i, p.n, start);
+			FILE *f = fopen(p.v[i], "rb");
+			if (!f) {
+				if (errno == ENOENT)
+					continue; /* taken by another reader meanwhile */
+				in.kept++;
+				if (!quiet)
+					fprintf(stderr, "%s%s: kept: %s\n", tty ? "\r\033[K" : "",
+					        p.v[i], strerror(errno));
+				continue;
+			}
+			bl_buf_init(&b, BOUNCE_MAX_MESSAGE);
+			int rc = read_all(f, &b);
+			fclose(f);
+			if (rc == 0)
+				rc = process_one(&in, bl_buf_str(&b), b.len);
+			else {
+				in.kept++;
+				snprintf(in.d.msg, sizeof(in.d.msg), "%s",
+				         rc == -BL_ELIMIT ? "larger than 64 MiB" : strerror(errno));
+				rc = 1;
+			}
+			bl_buf_finish(&b);
+			if (rc == 0)
+				handled[i] = 1;
+			else if (rc > 0) {
+				if (!quiet)
+					fprintf(stderr, "%s%s: kept: %s\n", tty ? "\r\033[K" : "",
+					        p.v[i], in.d.msg);
+			} else {
+				code = BL_EXIT_STORE;
+			}
 		}
-		bl_buf_finish(&b);
-		if (rc == 0) {
-			if (unlink(p.v[i]) != 0 && errno != ENOENT)
-				bl_cli_error("%s: handled but not removed: %s", p.v[i],
-				             strerror(errno));
-		} else if (rc > 0) {
-			if (!quiet)
-				fprintf(stderr, "%s%s: kept: %s\n", tty ? "\r\033[K" : "", p.v[i],
-				        in.d.msg);
-		} else {
+		if (!code && s->ops->commit(s)) {
+			snprintf(in.d.msg, sizeof(in.d.msg), "%s", bl_store_error(s));
 			code = BL_EXIT_STORE;
 		}
+		if (code) { /* nothing of this batch is kept in the database: keep its files */
+			s->ops->rollback(s);
+			struct bl_diag d = in.d;
+			in = saved;
+			in.d = d;
+			in.kept += p.n - first;
+			i = first;
+			break;
+		}
+		for (size_t j = first; j < end; j++)
+			if (handled[j] && unlink(p.v[j]) != 0 && errno != ENOENT)
+				bl_cli_error("%s: handled but not removed: %s", p.v[j],
+				             strerror(errno));
 	}
+	free(handled);
 	if (tty && p.n) {
 		progress(i, p.n, start);
 		fputc('\n', stderr);
 	}
+	if (code)
+		bl_cli_error("%s (the messages from %s on are kept)", in.d.msg, p.v[i]);
 	for (size_t j = 0; j < p.n; j++)
 		free(p.v[j]);
 	free(p.v);
-	if (code)
-		bl_cli_error("%s (the message and the ones after it are kept)", in.d.msg);
 	print_result(&in, json);
 	return code ? code : in.kept ? BL_EXIT_INPUT : BL_EXIT_OK;
 }
@@ -669,4 +703,54 @@ int bl_cmd_bounce(struct bl_cli *cli, int argc, char **argv)
 	if (maildir)
 		return run_maildir(cli, maildir, quiet, json);
 	return run_pipe(cli, envelope_to, json);
+}
+
+/* ------------------------------------------------- synchronous rejections */
+
+struct reject_ctx {
+	struct bl_bounce_ctx ctx;
+	struct bl_secret secret;
+};
+
+/* The engine's rejected callback: a 5xx at RCPT or DATA through the bounce policy. The row
+ * is already failed for good; a store error here only loses the finding (logged). */
+static void on_rejection(void *arg, const struct bl_rejection *r)
+{
+	struct reject_ctx *rc = arg;
+	struct bl_bounce_result res = {0};
+	struct bl_diag d = {{0}};
+	if (bl_bounce_smtp_reply(&rc->ctx, r->delivery_id, r->attempt, r->post_id, r->subscriber_id,
+	                         r->code, r->reply, bl_now(), &res, &d))
+		bl_warn("delivery %lld: the relay's %d reply was not recorded as a bounce: %s",
+		        (long long)r->delivery_id, r->code, d.msg);
+}
+
+int bl_cli_reject_hook_init(struct bl_cli *cli, struct bl_store *s, struct bl_cli_reject_hook *h,
+                            struct bl_engine_opts *o, struct bl_diag *d)
+{
+	struct reject_ctx *rc = bl_xcalloc(1, sizeof(*rc));
+	int e;
+	h->ctx = NULL;
+	if ((e = bl_load_secret(s, &rc->secret, d)) ||
+	    (e = bl_bounce_policy_from_config(cli->config, &rc->ctx.policy, d))) {
+		free(rc);
+		return e;
+	}
+	rc->ctx.store = s;
+	rc->ctx.secret = &rc->secret;
+	rc->ctx.source = "smtp";
+	h->ctx = &rc->ctx; /* first member: the reject_ctx itself */
+	o->rejected = on_rejection;
+	o->rejected_arg = rc;
+	return 0;
+}
+
+void bl_cli_reject_hook_finish(struct bl_cli_reject_hook *h)
+{
+	if (h && h->ctx) {
+		struct reject_ctx *rc = (struct reject_ctx *)h->ctx;
+		bl_memzero(&rc->secret, sizeof(rc->secret));
+		free(rc);
+		h->ctx = NULL;
+	}
 }

@@ -682,7 +682,14 @@ int bl_cli_run_engine(struct bl_cli *cli, struct bl_store *s, int once, long lon
 	};
 	struct bl_engine_stats st;
 	struct bl_diag d;
+	struct bl_cli_reject_hook hook = {0};
+	int hrc = bl_cli_reject_hook_init(cli, s, &hook, &o, &d);
+	if (hrc) {
+		bl_cli_error("%s", d.msg);
+		return hrc == -BL_ESCHEMA ? BL_EXIT_STORE : BL_EXIT_USAGE;
+	}
 	int rc = bl_engine_run(&o, &st, &d);
+	bl_cli_reject_hook_finish(&hook);
 	if (rc == -BL_EBUSY && wait_post > 0) {
 		/* Another engine delivers: follow the post until it is done. */
 		fprintf(stderr, "bulletin: %s; waiting for it to deliver post %lld\n", d.msg,

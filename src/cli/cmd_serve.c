@@ -93,7 +93,12 @@ static void *engine_main(void *arg)
 		    .stop = &stop_flag,
 		    .digests = 1,
 		};
-		t->rc = t->store ? bl_engine_run(&o, NULL, &t->d) : -BL_ESTORE;
+		struct bl_cli_reject_hook hook = {0};
+		t->rc = !t->store ? -BL_ESTORE
+		        : bl_cli_reject_hook_init(t->cli, t->store, &hook, &o, &t->d)
+		            ? -BL_EINVAL
+		            : bl_engine_run(&o, NULL, &t->d);
+		bl_cli_reject_hook_finish(&hook);
 		if (t->rc == 0 || stop_flag)
 			break;
 		if (t->rc == -BL_EBUSY && strstr(t->d.msg, "another delivery engine")) {
