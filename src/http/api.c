@@ -84,7 +84,7 @@ struct bl_api_call {
 
 static void reply(struct bl_api_call *c, int status, json_t *o)
 {
-	char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 	json_decref(o);
 	c->resp->status = status;
 	c->resp->content_type = JSON_TYPE;
