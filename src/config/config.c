@@ -23,6 +23,13 @@
 static const struct bl_config_key keys[] = {
     {"bounce_domain", BL_CONF_STR, "", 0, 0, NULL,
      "domain of the VERP envelope sender bounces+TOKEN@DOMAIN; empty = the domain of `from`"},
+    {"bounce_hard_limit", BL_CONF_INT, "1", 1, 100, NULL,
+     "hard bounces (address unknown) that disable a subscriber"},
+    {"bounce_soft_limit", BL_CONF_INT, "5", 1, 1000, NULL,
+     "soft bounces within bounce_soft_window that send a probe message; a bounce of the "
+     "probe disables the subscriber"},
+    {"bounce_soft_window", BL_CONF_DURATION, "30d", 1, 365 * DAY, NULL,
+     "the window soft bounces are counted in (and at most one probe per subscriber in it)"},
     {"bounce_warn_complaint_rate", BL_CONF_RATE, "0.001", 0, 1000000, NULL,
      "post status, the API and the admin UI warn when a post's complaint rate is above this "
      "(0.001 = 0.1%)"},

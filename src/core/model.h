@@ -167,7 +167,7 @@ enum bl_post_kind {
 	BL_POST_KIND_POST,    /* a publisher's post (archive, `post ls`) */
 	BL_POST_KIND_CONFIRM, /* a double opt-in confirmation mail (one subscriber) */
 	BL_POST_KIND_DIGEST,  /* a daily or weekly digest (issue 6; store.h digest_create) */
-	BL_POST_KIND_PROBE    /* a bounce probe to one subscriber (issue 7; store.h bounce_record) */
+	BL_POST_KIND_PROBE /* a bounce probe to one subscriber (issue 7; store.h bounce_record) */
 };
 /* "post"/"confirm"/"digest"/"probe" */
 const char *bl_post_kind_name(enum bl_post_kind v);

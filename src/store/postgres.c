@@ -51,6 +51,7 @@ enum pstmt {
 	PS_X_CLAIM_CONFIRM,
 	PS_X_FINISH,
 	PS_X_CLAIM_DIGEST,
+	PS_X_CLAIM_PROBE,
 	PS_COUNT
 };
 
@@ -378,6 +379,15 @@ static const char *const pstmt_sql[PS_COUNT] = {
 	"AND x.status = 'confirmed' AND x.mode = (SELECT g.mode FROM digests g "
 	"WHERE g.post_id = $1::bigint) WHERE pl.post_id = $1::bigint)",
 	"'subscriber no longer takes this digest''s mode on any of its lists'"),
+	/*
+	 * The same for a bounce probe (schema 7): it goes out while its
+	 * subscriber is active (not blocklisted, not erased), whatever their
+	 * subscriptions; the lowest list they are confirmed on names it (0: none).
+	 */
+	[PS_X_CLAIM_PROBE] = CLAIM_SQL(
+	"coalesce((SELECT min(x.list_id) FROM subscriptions x "
+	"WHERE x.subscriber_id = d.subscriber_id AND x.status = 'confirmed'), 0)",
+	"NULL"),
 	/*
 	 * Posts in status sending with no row left to send become sent, but
 	 * not those in $2 (the posts this turn claimed rows of: not finished).
@@ -1300,6 +1310,15 @@ static int erase(struct pg_store *p, int64_t subscriber_id, const char *hash, co
 		                          subscriber_id);
 	/* The cascade to subscriptions changes the list counts before the counters. */
 	int rc = lock_counters(p, "subscriber_erase");
+	/* The subscriber's findings (and review rows naming the address) lose their personal
+	 * data; the foreign key detaches them. */
+	if (rc == 0)
+		rc =
+		    exec(p, "subscriber_erase",
+		         "UPDATE bounces SET recipient = '', diagnostic = '' "
+		         "WHERE subscriber_id = $1::bigint OR (review <> '' AND lower(recipient) = "
+		         "(SELECT email_key FROM subscribers WHERE id = $1::bigint))",
+		         1, id);
 	/* The append-only trigger allows exactly this change: detach and blank. */
 	if (rc == 0)
 		rc =
@@ -2567,6 +2586,7 @@ static int claim_post(struct pg_store *p, int64_t post_id, enum bl_post_kind kin
 {
 	enum pstmt claim = kind == BL_POST_KIND_CONFIRM  ? PS_X_CLAIM_CONFIRM
 	                   : kind == BL_POST_KIND_DIGEST ? PS_X_CLAIM_DIGEST
+	                   : kind == BL_POST_KIND_PROBE  ? PS_X_CLAIM_PROBE
 	                                                 : PS_X_CLAIM;
 	const struct claim_hint *known = hint_of(p, post_id);
 	struct claim_hint from = known ? *known : (struct claim_hint){post_id, 0, 0};
@@ -3996,7 +4016,7 @@ static int pg_post_page(struct bl_store *s, enum bl_post_kind kind, int64_t befo
                         int64_t limit, bl_post_fn fn, void *arg)
 {
 	struct pg_store *p = pg(s);
-	if (limit < 0 || (unsigned)kind > BL_POST_KIND_DIGEST)
+	if (limit < 0 || (unsigned)kind > BL_POST_KIND_PROBE)
 		return bl_store_set_error(s, BL_EINVAL, "post_page: bad kind or limit");
 	char bb[NUM_MAX], lb[NUM_MAX];
 	const char *params[] = {bl_post_kind_name(kind), bb, lb};
@@ -5087,6 +5107,402 @@ static int pg_feed_ingest(struct bl_store *s, int64_t feed_id, int64_t now, int6
 	return done;
 }
 
+/* ---- bounces and complaints (schema 7) -------------------------------------------------- */
+
+/* A count (column 0 of row 0) from @sql with @n @params into *@v. */
+static int count_of(struct pg_store *p, const char *what, const char *sql, int n,
+                    const char *const *params, int64_t *v)
+{
+	PGresult *res = run(p, what, sql, n, params);
+	if (!res)
+		return -BL_ESTORE;
+	*v = PQntuples(res) > 0 ? get_i64(res, 0, 0) : 0;
+	PQclear(res);
+	return 0;
+}
+
+/* Blocklist active subscriber @sub for @reason with a blocklist event from @source: 1 done,
+ * 0 it was not active. */
+static int bounce_blocklist(struct pg_store *p, int64_t sub, const char *reason, const char *source,
+                            int64_t now)
+{
+	char ib[NUM_MAX], nb[NUM_MAX];
+	const char *params[] = {num(ib, sub), reason, num(nb, now), source};
+	return changed_one(
+	    p, "blocklisting a subscriber",
+	    "WITH u AS (UPDATE subscribers SET status = 'blocklisted', status_reason = $2, "
+	    "updated_at = to_timestamp($3::bigint) WHERE id = $1::bigint AND status = 'active' "
+	    "RETURNING id), "
+	    "e AS (INSERT INTO consent_events (subscriber_id, kind, at, ip, user_agent, source) "
+	    "SELECT id, 'blocklist', to_timestamp($3::bigint), '', '', $4 FROM u) "
+	    "SELECT count(*) FROM u",
+	    4, params);
+}
+
+static int make_probe_post(struct pg_store *p, int64_t sub, int64_t now, int64_t *post_id)
+{
+	struct bl_post post = {.kind = BL_POST_KIND_PROBE,
+	                       .subject = (char *)BL_PROBE_SUBJECT,
+	                       .body = "",
+	                       .from_header = "",
+	                       .priority = BL_PRIORITY_TRANSACTIONAL,
+	                       .status = BL_POST_SENDING,
+	                       .started_at = now,
+	                       .total = 1};
+	int rc = post_create(p, &post, NULL, 0, now, post_id);
+	if (rc)
+		return rc;
+	char ib[NUM_MAX], sb[NUM_MAX], nb[NUM_MAX], pb[NUM_MAX];
+	const char *params[] = {num(ib, *post_id), num(sb, sub), num(nb, now),
+	                        num(pb, BL_PRIORITY_TRANSACTIONAL)};
+	return exec(p, "queueing a probe",
+	            "INSERT INTO deliveries (post_id, subscriber_id, priority, state, next_try, "
+	            "created_at, updated_at) VALUES ($1::bigint, $2::bigint, $4::integer, "
+	            "'pending', to_timestamp($3::bigint), to_timestamp($3::bigint), "
+	            "to_timestamp($3::bigint))",
+	            4, params);
+}
+
+static int bounce_record(struct pg_store *p, const struct bl_bounce_event *ev,
+                         const struct bl_bounce_policy *pol, int64_t now,
+                         struct bl_bounce_outcome *out)
+{
+	int64_t sub = ev->subscriber_id > 0 ? ev->subscriber_id : 0;
+	int64_t post = ev->post_id > 0 ? ev->post_id : 0;
+	const char *review = ev->review && *ev->review ? ev->review : NULL;
+	char sb[NUM_MAX], pb[NUM_MAX], nb[NUM_MAX];
+	char status[32] = "", kind_name[16] = "";
+	int rc;
+	num(sb, sub);
+	num(pb, post);
+	num(nb, now);
+	/* Two reports about one subscriber take turns from here: the second one's counts
+	 * (read after the lock, in a new snapshot) see the first one's finding. */
+	if (sub) {
+		const char *params[] = {sb};
+		PGresult *res = run(
+		    p, "bounce_record",
+		    "SELECT status FROM subscribers WHERE id = $1::bigint FOR UPDATE", 1, params);
+		if (!res)
+			return -BL_ESTORE;
+		if (PQntuples(res) > 0)
+			snprintf(status, sizeof(status), "%s", PQgetvalue(res, 0, 0));
+		else
+			sub = 0, review = "the subscriber it names no longer exists (erased)";
+		PQclear(res);
+		num(sb, sub);
+	}
+	if (post) {
+		const char *params[] = {pb};
+		PGresult *res = run(p, "bounce_record",
+		                    "SELECT kind FROM posts WHERE id = $1::bigint", 1, params);
+		if (!res)
+			return -BL_ESTORE;
+		if (PQntuples(res) > 0)
+			snprintf(kind_name, sizeof(kind_name), "%s", PQgetvalue(res, 0, 0));
+		else
+			post = 0;
+		PQclear(res);
+		num(pb, post);
+	}
+	if (sub && !post) {
+		sub = 0, review = "the post it names does not exist";
+		num(sb, sub);
+	}
+	if (sub) {
+		const char *params[] = {pb, sb};
+		int64_t n = 0;
+		if ((rc = count_of(p, "looking up a delivery",
+		                   "SELECT count(*) FROM deliveries WHERE post_id = $1::bigint "
+		                   "AND subscriber_id = $2::bigint",
+		                   2, params, &n)))
+			return rc;
+		if (n == 0) {
+			sub = 0, review = BL_BOUNCE_NO_DELIVERY;
+			num(sb, sub);
+		}
+	}
+	if (sub == 0 && !review)
+		review = "not attributed to a delivery";
+	if (sub != 0)
+		review = NULL;
+	char diag[BL_REPLY_MAX + 1], ib[NUM_MAX], rb[NUM_MAX];
+	const char *ins[] = {ev->report_key,
+	                     num(ib, ev->idx),
+	                     nb,
+	                     nz(ev->source),
+	                     nz(ev->kind),
+	                     bl_bounce_class_name(ev->cls),
+	                     nz(ev->reason),
+	                     nz(ev->status),
+	                     num(rb, ev->reply_code),
+	                     ev->final ? "t" : "f",
+	                     nz(ev->recipient),
+	                     bl_store_cut_reply(ev->diagnostic, diag),
+	                     nz(ev->feedback_type),
+	                     pb,
+	                     sb,
+	                     sub ? nz(ev->attributed_by) : "",
+	                     review ? review : ""};
+	PGresult *res = run(
+	    p, "recording a bounce",
+	    "INSERT INTO bounces (report_key, idx, received_at, source, kind, class, reason, "
+	    "status, reply_code, final, recipient, diagnostic, feedback_type, post_id, "
+	    "subscriber_id, attributed_by, review) VALUES ($1, $2::integer, $3::bigint, $4, $5, "
+	    "$6, $7, $8, $9::integer, $10::boolean, $11, $12, $13, nullif($14::bigint, 0), "
+	    "nullif($15::bigint, 0), $16, $17) ON CONFLICT (report_key, idx) DO NOTHING "
+	    "RETURNING id",
+	    17, ins);
+	if (!res)
+		return -BL_ESTORE;
+	int inserted = PQntuples(res) > 0;
+	int64_t id = inserted ? get_i64(res, 0, 0) : 0;
+	PQclear(res);
+	if (!inserted) {
+		const char *params[] = {ev->report_key, ib};
+		res = run(
+		    p, "reading a bounce",
+		    "SELECT id, action FROM bounces WHERE report_key = $1 AND idx = $2::integer", 2,
+		    params);
+		if (!res)
+			return -BL_ESTORE;
+		*out = (struct bl_bounce_outcome){.duplicate = 1};
+		if (PQntuples(res) > 0) {
+			out->bounce_id = get_i64(res, 0, 0);
+			out->action = bl_store_bounce_action(PQgetvalue(res, 0, 1));
+		} else {
+			out->action = "recorded";
+		}
+		PQclear(res);
+		return 0;
+	}
+	*out = (struct bl_bounce_outcome){.bounce_id = id, .action = "recorded"};
+	if (sub == 0) {
+		out->action = "review";
+	} else {
+		int complaint = ev->cls == BL_BOUNCE_COMPLAINT;
+		int failure =
+		    ev->final && (ev->cls == BL_BOUNCE_HARD || ev->cls == BL_BOUNCE_SOFT ||
+		                  ev->cls == BL_BOUNCE_BLOCK);
+		if (post && (complaint || failure)) {
+			const char *params[] = {pb, sb, complaint ? "complained" : "bounced", nb};
+			if ((rc = exec(p, "marking a delivery",
+			               "UPDATE deliveries SET state = $3, "
+			               "updated_at = to_timestamp($4::bigint) "
+			               "WHERE post_id = $1::bigint AND subscriber_id = $2::bigint "
+			               "AND (state = 'accepted' OR ($3 = 'complained' "
+			               "AND state = 'bounced'))",
+			               4, params)))
+				return rc;
+		}
+		int active = strcmp(status, "active") == 0;
+		int probe = strcmp(kind_name, "probe") == 0;
+		char source[BL_SOURCE_MAX + 1];
+		if (complaint) {
+			snprintf(source, sizeof(source), "complaint:%s", nz(ev->source));
+			/* Counters (blocklisting) before list counts (subscriptions), as erasure.
+			 */
+			if ((rc = lock_counters(p, "bounce_record")))
+				return rc;
+			struct bl_consent_ctx ctx = {.now = now, .source = source};
+			int64_t n = 0;
+			if ((rc = unsubscribe(p, sub, 0, &ctx, &n)) < 0)
+				return rc;
+			int blocked = bounce_blocklist(p, sub, "complained", source, now);
+			if (blocked < 0)
+				return blocked;
+			if (blocked == 1 || n > 0)
+				out->action = "unsubscribed";
+		} else if (active && ev->final &&
+		           (ev->cls == BL_BOUNCE_HARD || ev->cls == BL_BOUNCE_SOFT)) {
+			snprintf(source, sizeof(source), "bounce:%s", nz(ev->source));
+			int64_t n = 0;
+			int disable = probe;
+			if (!disable && ev->cls == BL_BOUNCE_HARD) {
+				const char *params[] = {sb};
+				if ((rc = count_of(
+				         p, "counting bounces",
+				         "SELECT count(*) FROM bounces WHERE "
+				         "subscriber_id = $1::bigint AND class = 'hard' AND final",
+				         1, params, &n)))
+					return rc;
+				disable = n >= (pol->hard_limit > 0 ? pol->hard_limit : 1);
+			}
+			if (disable) {
+				if ((rc = bounce_blocklist(p, sub, "bounced", source, now)) < 0)
+					return rc;
+				out->action = "disabled";
+			} else if (ev->cls == BL_BOUNCE_SOFT) {
+				char wb[NUM_MAX];
+				const char *params[] = {sb, num(wb, now - pol->soft_window)};
+				int64_t probed = 0;
+				out->action = "counted";
+				if ((rc = count_of(
+				         p, "counting bounces",
+				         "SELECT count(*) FROM bounces WHERE "
+				         "subscriber_id = $1::bigint AND received_at > $2::bigint "
+				         "AND class = 'soft' AND final",
+				         2, params, &n)))
+					return rc;
+				if (n >= pol->soft_limit &&
+				    (rc = count_of(
+				         p, "looking for a recent probe",
+				         "SELECT count(*) FROM deliveries d JOIN posts p "
+				         "ON p.id = d.post_id WHERE d.subscriber_id = $1::bigint "
+				         "AND d.created_at > to_timestamp($2::bigint) "
+				         "AND p.kind = 'probe'",
+				         2, params, &probed)))
+					return rc;
+				if (n >= pol->soft_limit && probed == 0) {
+					if ((rc =
+					         make_probe_post(p, sub, now, &out->probe_post_id)))
+						return rc;
+					out->action = "probe";
+				}
+			} else {
+				out->action = "counted";
+			}
+		}
+	}
+	char idb[NUM_MAX];
+	const char *params[] = {num(idb, id), out->action};
+	return exec(p, "recording a bounce's action",
+	            "UPDATE bounces SET action = $2 WHERE id = $1::bigint", 2, params);
+}
+
+static int pg_bounce_record(struct bl_store *s, const struct bl_bounce_event *ev,
+                            const struct bl_bounce_policy *pol, int64_t now,
+                            struct bl_bounce_outcome *out)
+{
+	struct pg_store *p = pg(s);
+	int rc = bl_store_check_bounce(s, ev, pol);
+	if (rc)
+		return rc;
+	struct bl_bounce_outcome o = {0};
+	enum scope sc;
+	if ((rc = scope_begin(p, "bounce_record", &sc)))
+		return rc;
+	rc = scope_end(p, "bounce_record", sc, bounce_record(p, ev, pol, now, &o));
+	if (rc == 0 && out)
+		*out = o;
+	return rc;
+}
+
+static int pg_bounce_each(struct bl_store *s, const struct bl_bounce_filter *f, bl_bounce_fn fn,
+                          void *arg)
+{
+	struct pg_store *p = pg(s);
+	struct bl_buf sql;
+	bl_buf_init(&sql, 4096);
+	bl_buf_adds(&sql,
+	            "SELECT id, received_at, source, kind, class, reason, status, reply_code, "
+	            "final, recipient, diagnostic, feedback_type, coalesce(post_id, 0), "
+	            "coalesce(subscriber_id, 0), attributed_by, review, action FROM bounces "
+	            "WHERE ($1::bigint = 0 OR post_id = $1::bigint) "
+	            "AND ($2::bigint = 0 OR subscriber_id = $2::bigint) ");
+	if (f && f->review_only)
+		bl_buf_adds(&sql, "AND review <> '' ");
+	bl_buf_adds(&sql, "AND id < $3::bigint ORDER BY id DESC LIMIT $4::bigint");
+	char a[NUM_MAX], b[NUM_MAX], c[NUM_MAX], d[NUM_MAX];
+	int64_t limit = f && f->limit > 0 ? f->limit : INT64_MAX;
+	int64_t last = f && f->before_id > 0 ? f->before_id : INT64_MAX, left = limit;
+	int rc = 0;
+	/* Keyset pages: memory does not grow with the table. */
+	while (rc == 0 && left > 0) {
+		int64_t want = left < PAGE_ROWS ? left : PAGE_ROWS;
+		const char *params[] = {num(a, f ? f->post_id : 0),
+		                        num(b, f ? f->subscriber_id : 0), num(c, last),
+		                        num(d, want)};
+		PGresult *res = run(p, "bounce_each", bl_buf_str(&sql), 4, params);
+		if (!res) {
+			rc = -BL_ESTORE;
+			break;
+		}
+		int n = PQntuples(res);
+		for (int i = 0; rc == 0 && i < n; i++) {
+			struct bl_bounce_row r = {
+			    .id = get_i64(res, i, 0),
+			    .received_at = get_i64(res, i, 1),
+			    .source = PQgetvalue(res, i, 2),
+			    .kind = PQgetvalue(res, i, 3),
+			    .cls = BL_BOUNCE_UNKNOWN,
+			    .reason = PQgetvalue(res, i, 5),
+			    .status = PQgetvalue(res, i, 6),
+			    .reply_code = (int)get_i64(res, i, 7),
+			    .final = strcmp(PQgetvalue(res, i, 8), "t") == 0,
+			    .recipient = PQgetvalue(res, i, 9),
+			    .diagnostic = PQgetvalue(res, i, 10),
+			    .feedback_type = PQgetvalue(res, i, 11),
+			    .post_id = get_i64(res, i, 12),
+			    .subscriber_id = get_i64(res, i, 13),
+			    .attributed_by = PQgetvalue(res, i, 14),
+			    .review = PQgetvalue(res, i, 15),
+			    .action = PQgetvalue(res, i, 16),
+			};
+			bl_bounce_class_parse(PQgetvalue(res, i, 4), &r.cls);
+			last = r.id;
+			rc = fn(arg, &r);
+		}
+		PQclear(res);
+		left -= n;
+		if (n < want)
+			break;
+	}
+	bl_buf_finish(&sql);
+	return rc;
+}
+
+static int pg_bounce_counts(struct bl_store *s, int64_t post_id, struct bl_bounce_counts *out)
+{
+	struct pg_store *p = pg(s);
+	char ib[NUM_MAX];
+	const char *params[] = {num(ib, post_id)};
+	/* One statement, one snapshot. */
+	PGresult *res =
+	    run(p, "bounce_counts",
+	        "SELECT class, count(DISTINCT coalesce(subscriber_id, -id)) FROM bounces "
+	        "WHERE post_id = $1::bigint AND review = '' AND (final OR class = 'complaint') "
+	        "GROUP BY class "
+	        "UNION ALL SELECT '', count(*) FROM deliveries WHERE post_id = $1::bigint "
+	        "AND state IN ('accepted', 'bounced', 'complained')",
+	        1, params);
+	if (!res)
+		return -BL_ESTORE;
+	struct bl_bounce_counts c = {.delivered = 0};
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0);
+		enum bl_bounce_class k;
+		if (!*name)
+			c.delivered = get_i64(res, i, 1);
+		else if (bl_bounce_class_parse(name, &k) == 0)
+			c.n[k] = get_i64(res, i, 1);
+	}
+	PQclear(res);
+	*out = c;
+	return 0;
+}
+
+static int pg_delivery_latest(struct bl_store *s, int64_t subscriber_id, int64_t since,
+                              int64_t *post_id)
+{
+	struct pg_store *p = pg(s);
+	char ib[NUM_MAX], sb[NUM_MAX];
+	const char *params[] = {num(ib, subscriber_id), num(sb, since)};
+	PGresult *res = run(p, "delivery_latest",
+	                    "SELECT post_id FROM deliveries WHERE subscriber_id = $1::bigint "
+	                    "AND state IN ('accepted', 'bounced', 'complained') "
+	                    "AND updated_at >= to_timestamp($2::bigint) "
+	                    "ORDER BY updated_at DESC, id DESC LIMIT 1",
+	                    2, params);
+	if (!res)
+		return -BL_ESTORE;
+	int found = PQntuples(res) > 0;
+	if (found)
+		*post_id = get_i64(res, 0, 0);
+	PQclear(res);
+	return found;
+}
+
 const struct bl_store_ops bl_postgres_ops = {
     .name = "postgres",
     .open = pg_open,
@@ -5185,4 +5601,8 @@ const struct bl_store_ops bl_postgres_ops = {
     .digest_create = pg_digest_create,
     .digest_get = pg_digest_get,
     .digest_posts = pg_digest_posts,
+    .bounce_record = pg_bounce_record,
+    .bounce_each = pg_bounce_each,
+    .bounce_counts = pg_bounce_counts,
+    .delivery_latest = pg_delivery_latest,
 };

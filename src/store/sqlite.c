@@ -211,6 +211,7 @@ enum stmt {
 	ST_BOUNCE_COUNTS,
 	ST_BOUNCE_DELIVERED,
 	ST_DELIVERY_LATEST,
+	ST_BOUNCE_HAS_DELIVERY,
 	/* multi-row forms, built by multi_sql(): CHUNK rows (or keys) per statement */
 	ST_LOOKUP_MULTI,
 	ST_X_RESULTS, /* XCHUNK results */
@@ -492,9 +493,10 @@ static const char *const sql_text[ST_COUNT] = {
      * bl_delivery_state, then the in-doubt count: one statement, one
      * snapshot.
      */
-    [ST_COUNTS] = "SELECT c.pending, c.claimed, c.accepted, c.deferred, c.failed, c.suppressed, "
-                  "c.bounced, c.complained, p.in_doubt FROM posts p JOIN post_counts c ON c.post_id = p.id "
-                  "WHERE p.id = ?1",
+    [ST_COUNTS] =
+        "SELECT c.pending, c.claimed, c.accepted, c.deferred, c.failed, c.suppressed, "
+        "c.bounced, c.complained, p.in_doubt FROM posts p JOIN post_counts c ON c.post_id = p.id "
+        "WHERE p.id = ?1",
     /* Rows inserted by the store are counted by it (no trigger on INSERT). */
     [ST_COUNTS_ADD_PENDING] = "UPDATE post_counts SET pending = pending + ?2 WHERE post_id = ?1",
     [ST_DELIVERY_EACH] = "SELECT " DELIVERY_COLS " FROM deliveries d "
@@ -841,10 +843,9 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_BOUNCE_SUB] = "SELECT status FROM subscribers WHERE id = ?1",
     [ST_BOUNCE_POST_KIND] = "SELECT kind FROM posts WHERE id = ?1",
     /* ?3 the new state: bounced from accepted; complained from accepted or bounced. */
-    [ST_BOUNCE_DELIVERY] =
-        "UPDATE deliveries SET state = ?3, updated_at = ?4 "
-        "WHERE post_id = ?1 AND subscriber_id = ?2 AND (state = 'accepted' "
-        "OR (?3 = 'complained' AND state = 'bounced'))",
+    [ST_BOUNCE_DELIVERY] = "UPDATE deliveries SET state = ?3, updated_at = ?4 "
+                           "WHERE post_id = ?1 AND subscriber_id = ?2 AND (state = 'accepted' "
+                           "OR (?3 = 'complained' AND state = 'bounced'))",
     /* Along bounces_by_subscriber: the subscriber's findings only. */
     [ST_BOUNCE_HARD] = "SELECT count(*) FROM bounces WHERE subscriber_id = ?1 "
                        "AND class = 'hard' AND final = 1",
@@ -855,13 +856,15 @@ static const char *const sql_text[ST_COUNT] = {
                                "AND d.created_at > ?2 AND p.kind = 'probe')",
     [ST_BOUNCE_BLOCKLIST] = "UPDATE subscribers SET status = 'blocklisted', status_reason = ?2, "
                             "updated_at = ?3 WHERE id = ?1 AND status = 'active'",
-    /* A post's final findings (complaints: all) by class, each subscriber once; the
-     * findings of an erased subscriber each count as one. */
+    /* A post's attributed final findings (complaints: all) by class, each subscriber once;
+     * the findings of an erased subscriber each count as one. */
     [ST_BOUNCE_COUNTS] = "SELECT class, count(DISTINCT coalesce(subscriber_id, -id)) "
-                         "FROM bounces WHERE post_id = ?1 "
+                         "FROM bounces WHERE post_id = ?1 AND review = '' "
                          "AND (final = 1 OR class = 'complaint') GROUP BY class",
     [ST_BOUNCE_DELIVERED] = "SELECT accepted + bounced + complained FROM post_counts "
                             "WHERE post_id = ?1",
+    [ST_BOUNCE_HAS_DELIVERY] = "SELECT 1 FROM deliveries WHERE post_id = ?1 "
+                               "AND subscriber_id = ?2",
     [ST_DELIVERY_LATEST] = "SELECT post_id FROM deliveries WHERE subscriber_id = ?1 "
                            "AND state IN ('accepted', 'bounced', 'complained') "
                            "AND updated_at >= ?2 ORDER BY updated_at DESC, id DESC LIMIT 1",
@@ -5451,6 +5454,22 @@ static int bounce_record(struct sqlite_store *s, const struct bl_bounce_event *e
 	} else {
 		post = 0;
 	}
+	if (sub && !post) {
+		sub = 0;
+		review = "the post it names does not exist";
+	}
+	if (sub) {
+		if (!(st = stmt(s, ST_BOUNCE_HAS_DELIVERY)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, post);
+		sqlite3_bind_int64(st, 2, sub);
+		if ((rc = one_row(s, st, NULL, NULL, 0, "looking up a delivery")) < 0)
+			return rc;
+		if (rc == 0) {
+			sub = 0;
+			review = BL_BOUNCE_NO_DELIVERY;
+		}
+	}
 	if (sub == 0 && !review)
 		review = "not attributed to a delivery";
 	if (sub != 0)
@@ -5496,8 +5515,9 @@ static int bounce_record(struct sqlite_store *s, const struct bl_bounce_event *e
 		out->action = "review";
 	} else {
 		int complaint = ev->cls == BL_BOUNCE_COMPLAINT;
-		int failure = ev->final && (ev->cls == BL_BOUNCE_HARD || ev->cls == BL_BOUNCE_SOFT ||
-		                            ev->cls == BL_BOUNCE_BLOCK);
+		int failure =
+		    ev->final && (ev->cls == BL_BOUNCE_HARD || ev->cls == BL_BOUNCE_SOFT ||
+		                  ev->cls == BL_BOUNCE_BLOCK);
 		if (post && (complaint || failure)) {
 			if (!(st = stmt(s, ST_BOUNCE_DELIVERY)))
 				return -BL_ESTORE;
@@ -5541,10 +5561,12 @@ static int bounce_record(struct sqlite_store *s, const struct bl_bounce_event *e
 				if ((rc = bounce_count(s, ST_BOUNCE_SOFT, sub, since, &n)))
 					return rc;
 				if (n >= pol->soft_limit &&
-				    (rc = bounce_count(s, ST_BOUNCE_PROBE_RECENT, sub, since, &probed)))
+				    (rc = bounce_count(s, ST_BOUNCE_PROBE_RECENT, sub, since,
+				                       &probed)))
 					return rc;
 				if (n >= pol->soft_limit && !probed) {
-					if ((rc = make_probe_post(s, sub, now, &out->probe_post_id)))
+					if ((rc =
+					         make_probe_post(s, sub, now, &out->probe_post_id)))
 						return rc;
 					out->action = "probe";
 				}
@@ -5577,8 +5599,8 @@ static int sq_bounce_record(struct bl_store *base, const struct bl_bounce_event 
 	return rc;
 }
 
-static int sq_bounce_each(struct bl_store *base, const struct bl_bounce_filter *f,
-                          bl_bounce_fn fn, void *arg)
+static int sq_bounce_each(struct bl_store *base, const struct bl_bounce_filter *f, bl_bounce_fn fn,
+                          void *arg)
 {
 	struct sqlite_store *s = S(base);
 	struct bl_buf sql;

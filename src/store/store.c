@@ -285,7 +285,8 @@ int bl_store_check_bounce(struct bl_store *s, const struct bl_bounce_event *ev,
 	if (!ev || !pol)
 		return bl_store_set_error(s, BL_EINVAL, "bounce_record: no finding or no policy");
 	if (!ev->report_key || !*ev->report_key)
-		return bl_store_set_error(s, BL_EINVAL, "bounce_record: the finding has no report key");
+		return bl_store_set_error(s, BL_EINVAL,
+		                          "bounce_record: the finding has no report key");
 	if (ev->idx < 0)
 		return bl_store_set_error(s, BL_EINVAL, "bounce_record: negative finding index %d",
 		                          ev->idx);

@@ -48,24 +48,24 @@ struct bl_bounce_event {
 	                           "webhook:mailgun", "cli" */
 	const char *kind;       /* bl_report_kind_name, or "smtp" for a synchronous reply */
 	enum bl_bounce_class cls;
-	const char *reason;        /* finer reason ("userunknown"), "" */
-	const char *status;        /* RFC 3463 code, "" */
-	int reply_code;            /* SMTP code, 0 */
-	int final;                 /* 1 delivery ended; 0 a delay warning (never counted) */
-	const char *recipient;     /* as reported, "" */
-	const char *diagnostic;    /* "" ; cut to BL_REPLY_MAX bytes at a UTF-8 boundary */
-	const char *feedback_type; /* "" */
+	const char *reason;             /* finer reason ("userunknown"), "" */
+	const char *status;             /* RFC 3463 code, "" */
+	int reply_code;                 /* SMTP code, 0 */
+	int final;                      /* 1 delivery ended; 0 a delay warning (never counted) */
+	const char *recipient;          /* as reported, "" */
+	const char *diagnostic;         /* "" ; cut to BL_REPLY_MAX bytes at a UTF-8 boundary */
+	const char *feedback_type;      /* "" */
 	int64_t post_id, subscriber_id; /* the delivery it concerns; 0/0 when not attributed */
-	const char *attributed_by; /* "verp", "message-id", "recipient", "smtp"; "" when not */
-	const char *review;        /* not attributed: why, for a person ("no VERP token ..."), else "" */
+	const char *attributed_by;      /* "verp", "message-id", "recipient", "smtp"; "" when not */
+	const char *review; /* not attributed: why, for a person ("no VERP token ..."), else "" */
 };
 
 /* What bounce_record did. */
 struct bl_bounce_outcome {
-	int duplicate;         /* 1: (report_key, idx) was recorded before; nothing changed */
-	int64_t bounce_id;     /* the row (the earlier one for a duplicate) */
-	const char *action;    /* static: "disabled", "unsubscribed", "probe", "counted", "recorded",
-	                          "review" */
+	int duplicate;      /* 1: (report_key, idx) was recorded before; nothing changed */
+	int64_t bounce_id;  /* the row (the earlier one for a duplicate) */
+	const char *action; /* static: "disabled", "unsubscribed", "probe", "counted", "recorded",
+	                       "review" */
 	int64_t probe_post_id; /* "probe": the probe post made */
 };
 
@@ -96,7 +96,6 @@ struct bl_bounce_counts {
 	int64_t n[BL_BOUNCE_NCLASSES];
 	int64_t delivered; /* rows the relay accepted: accepted + bounced + complained */
 };
-
 
 /* Base of every backend's handle; each backend embeds it as first member. */
 struct bl_store {
@@ -610,7 +609,10 @@ struct bl_store_ops {
 	 *     goes out while its subscriber is confirmed in the digest's mode on
 	 *     one of the digest's lists (list_id: the lowest), else it becomes
 	 *     suppressed, "subscriber no longer takes this digest's mode on any
-	 *     of its lists". On PostgreSQL rows are taken
+	 *     of its lists". A row of a bounce probe (kind probe, schema 7) goes
+	 *     out while its subscriber is active (not blocklisted, not erased),
+	 *     whatever their subscriptions (list_id: the lowest list they are
+	 *     confirmed on, 0 when none). On PostgreSQL rows are taken
 	 *     with FOR UPDATE SKIP LOCKED so engines never share one.
 	 *  3. every post in status sending with no pending, claimed or deferred
 	 *     row left becomes sent (finished_at = @now); *@finished counts them.
@@ -1046,7 +1048,17 @@ struct bl_store_ops {
 	 *    block, auto-reply, unknown, delay warnings: "recorded".
 	 *  A hard finding on a probe post disables as well. Blocklisting is what suppresses at
 	 *  claim time, so it takes effect mid-send. A blocklisted subscriber is not blocklisted
-	 *  again (action "recorded"). -BL_EINVAL for an empty report_key or a bad class.
+	 *  again (action "recorded"; a complaint still unsubscribes what is left, and says
+	 *  "unsubscribed" when it left any list). An event whose (post_id, subscriber_id) names
+	 *  no delivery row (a subscriber erased meanwhile, a post that does not exist, a token of
+	 *  another database) is stored unattributed, for review, with the reason (for a missing
+	 *  row: BL_BOUNCE_NO_DELIVERY). The hard count is of every final hard finding of the
+	 * subscriber; the soft window is received_at > now - soft_window; a probe "in that window"
+	 * is a probe delivery row created after now - soft_window. The diagnostic is cut to
+	 * BL_REPLY_MAX bytes. Concurrent calls about one subscriber take turns (PostgreSQL: the
+	 * subscriber row FOR UPDATE first; SQLite: BEGIN IMMEDIATE), so their counts add up. @out
+	 * may be NULL. -BL_EINVAL (nothing written) for no event or policy, an empty report_key, a
+	 *  negative idx or a bad class.
 	 */
 	int (*bounce_record)(struct bl_store *s, const struct bl_bounce_event *ev,
 	                     const struct bl_bounce_policy *pol, int64_t now,
@@ -1054,7 +1066,8 @@ struct bl_store_ops {
 	/* bounce_each - stored findings matching @f, newest (highest id) first. */
 	int (*bounce_each)(struct bl_store *s, const struct bl_bounce_filter *f, bl_bounce_fn fn,
 	                   void *arg);
-	/* bounce_counts - post @post_id's final findings by class, each subscriber counted once
+	/* bounce_counts - post @post_id's attributed final findings (complaints: every one) by
+	 * class, each subscriber counted once (an erased one's findings one each)
 	 * per class, and its delivered rows. All zero for no such post. */
 	int (*bounce_counts)(struct bl_store *s, int64_t post_id, struct bl_bounce_counts *out);
 	/* delivery_latest - the post of subscriber @subscriber_id's latest delivery accepted at
@@ -1102,6 +1115,9 @@ const char *bl_store_cut_reply(const char *reply, char buf[BL_REPLY_MAX + 1]);
 
 /* The subject of a bounce probe post (bounce_record makes them; the composer's templates
  * say the rest). */
+/* bounce_record's review reason for an attributed event with no such delivery row. */
+#define BL_BOUNCE_NO_DELIVERY "the token names no delivery (of this database)"
+
 #define BL_PROBE_SUBJECT "Checking that our messages reach you"
 
 /* bl_store_nz - for backends: @s, or "" for NULL. */

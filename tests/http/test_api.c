@@ -1072,9 +1072,9 @@ static void test_posts(void **state)
 	 * function makes both: bl_json_post_status). */
 	{
 		static const char *const keys[] = {
-		    "id",         "status",     "total",       "pending",      "claimed",
-		    "accepted",   "deferred",   "failed",      "suppressed",   "bounced",
-		    "complained", "in_doubt",   "rate",        "started_at",   "finished_at",
+		    "id",           "status",   "total",  "pending",    "claimed",
+		    "accepted",     "deferred", "failed", "suppressed", "bounced",
+		    "complained",   "in_doubt", "rate",   "started_at", "finished_at",
 		    "pause_reason", "eta"};
 		char got[512] = "", want[512] = "";
 		const char *k;

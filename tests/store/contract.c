@@ -1802,7 +1802,8 @@ static void check_counts(struct fixture *fx, const char *what, int64_t post, int
 	memset(&c, 0xab, sizeof(c));
 	OK(fx, OPS(fx)->delivery_counts(fx->s, post, &c));
 	char w[160];
-	const int64_t want[BL_DELIVERY_NSTATES] = {pending, claimed, accepted, deferred, failed, suppressed};
+	const int64_t want[BL_DELIVERY_NSTATES] = {pending,  claimed, accepted,
+	                                           deferred, failed,  suppressed};
 	for (int i = 0; i < BL_DELIVERY_NSTATES; i++) {
 		snprintf(w, sizeof(w), "%s: %s rows", what,
 		         bl_delivery_state_name((enum bl_delivery_state)i));
@@ -3423,6 +3424,28 @@ static void test_migrate_from_2(void **state)
 	if (res.confirm_post_id <= 2)
 		fail_msg("confirmation post after the upgrade: got %" PRId64 ", want > 2",
 		         res.confirm_post_id);
+	/* Schema 7 on the upgraded data: the old accepted row bounces, a probe post is made
+	 * (posts.kind allows 'probe' now, and nothing else new). */
+	struct bl_bounce_policy pol = {.hard_limit = 1, .soft_limit = 1, .soft_window = 86400};
+	struct bl_bounce_event ev = {.report_key = "upgrade",
+	                             .cls = BL_BOUNCE_SOFT,
+	                             .final = 1,
+	                             .post_id = 1,
+	                             .subscriber_id = 1,
+	                             .attributed_by = "verp"};
+	struct bl_bounce_outcome o = {0};
+	OK(fx, OPS(fx)->bounce_record(fx->s, &ev, &pol, NOW, &o));
+	CHECK_STR("bounce on the upgraded database", o.action, "probe");
+	struct bl_delivery_counts dc;
+	OK(fx, OPS(fx)->delivery_counts(fx->s, 1, &dc));
+	CHECK_INT("old post: bounced rows", dc.n[BL_DELIVERY_BOUNCED], 1);
+	if (raw_try(fx, "UPDATE posts SET kind = 'bogus' WHERE id = 2") == 0)
+		fail_msg("kind 'bogus' after the upgrade: got accepted, want refused");
+	if (!is_pg)
+		CHECK_INT("integrity after the upgrade",
+		          raw_int(fx, "SELECT count(*) FROM pragma_integrity_check "
+		                      "WHERE integrity_check = 'ok'"),
+		          1);
 }
 
 /* Rows of table @table (a count through the raw connection). */
@@ -6436,6 +6459,518 @@ static void test_digest_second_handle(void **state)
 	          1);
 }
 
+/* ---- bounces and complaints (schema 7) ------------------------------------------------------ */
+
+static const struct bl_bounce_policy default_policy = {
+    .hard_limit = 1, .soft_limit = 5, .soft_window = 30 * 86400};
+
+/* A finding of report @key at @idx: class @cls, @final, about (@post, @sub). */
+static struct bl_bounce_event finding(const char *key, int idx, enum bl_bounce_class cls, int final,
+                                      int64_t post, int64_t sub)
+{
+	return (struct bl_bounce_event){.report_key = key,
+	                                .idx = idx,
+	                                .source = "pipe",
+	                                .kind = "dsn",
+	                                .cls = cls,
+	                                .reason = cls == BL_BOUNCE_HARD ? "userunknown" : "",
+	                                .status = cls == BL_BOUNCE_HARD ? "5.1.1" : "",
+	                                .reply_code = cls == BL_BOUNCE_HARD ? 550 : 0,
+	                                .final = final,
+	                                .recipient = "someone@x.org",
+	                                .diagnostic = "550 5.1.1 no such user",
+	                                .feedback_type = cls == BL_BOUNCE_COMPLAINT ? "abuse" : "",
+	                                .post_id = post,
+	                                .subscriber_id = sub,
+	                                .attributed_by = sub ? "verp" : "",
+	                                .review = sub ? "" : "no VERP token"};
+}
+
+/* bounce_record that must succeed; the outcome's action. */
+static const char *record(struct fixture *fx, const struct bl_bounce_event *ev,
+                          const struct bl_bounce_policy *pol, int64_t now,
+                          struct bl_bounce_outcome *o)
+{
+	struct bl_bounce_outcome mine;
+	if (!o)
+		o = &mine;
+	memset(o, 0, sizeof(*o));
+	OK(fx, OPS(fx)->bounce_record(fx->s, ev, pol, now, o));
+	if (!o->action)
+		fail_msg("bounce_record %s/%d: got no action, want one", ev->report_key, ev->idx);
+	return o->action;
+}
+
+/* Post @subject to @list, queued at NOW and accepted by the relay for every row. */
+static int64_t accepted_post(struct fixture *fx, const char *subject, int64_t list, int64_t rows)
+{
+	int64_t post = make_post(fx, subject, BL_PRIORITY_NORMAL, &list, 1);
+	queue_post(fx, post, rows);
+	struct turn t = {0};
+	struct bl_delivery_result r[MAX_CLAIM];
+	exchange(fx, NOW, NULL, 0, MAX_CLAIM, &t);
+	CHECK_INT("rows claimed", t.n, rows);
+	size_t n = results_for(&t, BL_DELIVERY_ACCEPTED, r);
+	exchange(fx, NOW, r, n, 0, &t);
+	turn_clear(&t);
+	return post;
+}
+
+/* The state of subscriber @sub's row of @post, as its name ("" when none). */
+static const char *state_of(struct fixture *fx, int64_t post, int64_t sub, char *buf, size_t size)
+{
+	static const char *const names[] = {"pending", "claimed",    "accepted", "deferred",
+	                                    "failed",  "suppressed", "bounced",  "complained"};
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (row_in(fx, post, sub, names[i]) == 1)
+			snprintf(buf, size, "%s", names[i]);
+	return buf;
+}
+
+/* Subscriber @sub's status and status_reason as "status/reason". */
+static const char *standing_of(struct fixture *fx, int64_t sub, char *buf, size_t size)
+{
+	struct bl_subscriber x = {0};
+	RC(fx, OPS(fx)->subscriber_get_id(fx->s, sub, &x), 1);
+	snprintf(buf, size, "%s/%s", bl_subscriber_status_name(x.status), x.status_reason);
+	bl_subscriber_clear(&x);
+	return buf;
+}
+
+/* The last consent event of @sub as "kind|slug|ip|ua|source". */
+static const char *last_event(struct fixture *fx, int64_t sub, char *buf, size_t size)
+{
+	struct seen w = {0};
+	OK(fx, OPS(fx)->consent_each(fx->s, sub, on_consent, &w));
+	snprintf(buf, size, "%s", w.n > 0 && w.n <= MAX_SEEN ? w.text[w.n - 1] : "");
+	return buf;
+}
+
+struct bounce_rows {
+	int n;
+	struct {
+		int64_t id, post_id, subscriber_id;
+		char cls[16], action[16], review[96], recipient[64], diagnostic[64];
+	} r[MAX_SEEN];
+};
+
+static int on_bounce(void *arg, const struct bl_bounce_row *b)
+{
+	struct bounce_rows *w = arg;
+	if (w->n < MAX_SEEN) {
+		w->r[w->n].id = b->id;
+		w->r[w->n].post_id = b->post_id;
+		w->r[w->n].subscriber_id = b->subscriber_id;
+		snprintf(w->r[w->n].cls, sizeof(w->r[0].cls), "%s", bl_bounce_class_name(b->cls));
+		snprintf(w->r[w->n].action, sizeof(w->r[0].action), "%s", b->action);
+		snprintf(w->r[w->n].review, sizeof(w->r[0].review), "%s", b->review);
+		snprintf(w->r[w->n].recipient, sizeof(w->r[0].recipient), "%s", b->recipient);
+		snprintf(w->r[w->n].diagnostic, sizeof(w->r[0].diagnostic), "%s", b->diagnostic);
+	}
+	w->n++;
+	return 0;
+}
+
+static void bounces_of(struct fixture *fx, const struct bl_bounce_filter *f, struct bounce_rows *w)
+{
+	memset(w, 0, sizeof(*w));
+	OK(fx, OPS(fx)->bounce_each(fx->s, f, on_bounce, w));
+}
+
+/*
+ * Dedupe, the review bucket, each class's action, the delivery states
+ * (accepted -> bounced -> complained; failed stays failed), the complaint's
+ * unsubscribes and blocklisting with their events, bounce_each's filters,
+ * bounce_counts and delivery_latest.
+ */
+static void test_bounce_record(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[256], w[160];
+	int64_t a = make_list(fx, "news"), b = make_list(fx, "more");
+	int64_t s[6];
+	for (int i = 0; i < 6; i++) {
+		char email[32];
+		snprintf(email, sizeof(email), "s%d@x.org", i);
+		s[i] = add_subscriber(fx, email, BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED,
+		                      NOW - 1000);
+	}
+	add_subscription(fx, s[4], b, BL_SUB_CONFIRMED, BL_MODE_INSTANT, NOW - 1000);
+	int64_t post = accepted_post(fx, "p1", a, 6);
+	const struct bl_bounce_policy *pol = &default_policy;
+	struct bl_bounce_outcome o, o2;
+
+	/* Arguments. */
+	struct bl_bounce_event bad = finding("", 0, BL_BOUNCE_HARD, 1, post, s[0]);
+	RC(fx, OPS(fx)->bounce_record(fx->s, &bad, pol, NOW, &o), -BL_EINVAL);
+	bad = finding("k-bad", 0, (enum bl_bounce_class)17, 1, post, s[0]);
+	RC(fx, OPS(fx)->bounce_record(fx->s, &bad, pol, NOW, &o), -BL_EINVAL);
+	CHECK_INT("rows after refused records", rows_in(fx, "bounces"), 0);
+
+	/* Review: not attributed. */
+	struct bl_bounce_event ev = finding("k-review", 0, BL_BOUNCE_HARD, 1, 0, 0);
+	CHECK_STR("unattributed: action", record(fx, &ev, pol, NOW, &o), "review");
+	/* A block finding: recorded, the row bounced, the subscriber untouched. */
+	ev = finding("k-block", 0, BL_BOUNCE_BLOCK, 1, post, s[0]);
+	CHECK_STR("block: action", record(fx, &ev, pol, NOW, NULL), "recorded");
+	CHECK_STR("block: row", state_of(fx, post, s[0], buf, sizeof(buf)), "bounced");
+	CHECK_STR("block: subscriber", standing_of(fx, s[0], buf, sizeof(buf)), "active/");
+	/* An auto-reply and a delay warning: recorded, nothing changes. */
+	ev = finding("k-auto", 0, BL_BOUNCE_AUTOREPLY, 1, post, s[1]);
+	CHECK_STR("auto-reply: action", record(fx, &ev, pol, NOW, NULL), "recorded");
+	ev = finding("k-delay", 0, BL_BOUNCE_SOFT, 0, post, s[1]);
+	CHECK_STR("delay warning: action", record(fx, &ev, pol, NOW, NULL), "recorded");
+	CHECK_STR("auto-reply and delay: row", state_of(fx, post, s[1], buf, sizeof(buf)),
+	          "accepted");
+	/* A soft bounce under the limit: counted. */
+	ev = finding("k-soft", 0, BL_BOUNCE_SOFT, 1, post, s[1]);
+	CHECK_STR("soft: action", record(fx, &ev, pol, NOW, NULL), "counted");
+	CHECK_STR("soft: row", state_of(fx, post, s[1], buf, sizeof(buf)), "bounced");
+	CHECK_STR("soft: subscriber", standing_of(fx, s[1], buf, sizeof(buf)), "active/");
+	/* A hard bounce (limit 1): disabled, with a blocklist event from the intake. */
+	ev = finding("k-hard", 0, BL_BOUNCE_HARD, 1, post, s[2]);
+	CHECK_STR("hard: action", record(fx, &ev, pol, NOW, &o), "disabled");
+	CHECK_STR("hard: row", state_of(fx, post, s[2], buf, sizeof(buf)), "bounced");
+	CHECK_STR("hard: subscriber", standing_of(fx, s[2], buf, sizeof(buf)),
+	          "blocklisted/bounced");
+	CHECK_STR("hard: event", last_event(fx, s[2], buf, sizeof(buf)),
+	          "blocklist|-|||bounce:pipe");
+	/* The same report again: a duplicate, nothing changes. */
+	int64_t events = rows_in(fx, "consent_events");
+	ev.idx = 0;
+	CHECK_STR("duplicate: action", record(fx, &ev, pol, NOW + 5, &o2), "disabled");
+	CHECK_INT("duplicate: flag", o2.duplicate, 1);
+	CHECK_INT("duplicate: the earlier row", o2.bounce_id, o.bounce_id);
+	CHECK_INT("first: not a duplicate", o.duplicate, 0);
+	CHECK_INT("duplicate: events", rows_in(fx, "consent_events"), events);
+	/* Another finding of that report (idx 1) is new: a blocklisted subscriber stays so. */
+	ev.idx = 1;
+	CHECK_STR("second finding, blocklisted subscriber", record(fx, &ev, pol, NOW, &o2),
+	          "recorded");
+	CHECK_INT("second finding: not a duplicate", o2.duplicate, 0);
+	CHECK_INT("blocklisted again: no event", rows_in(fx, "consent_events"), events);
+	/* A complaint after a bounce: complained, every list left, blocklisted. */
+	ev = finding("k-hard4", 0, BL_BOUNCE_SOFT, 1, post, s[4]);
+	record(fx, &ev, pol, NOW, NULL);
+	ev = finding("k-complaint", 0, BL_BOUNCE_COMPLAINT, 1, post, s[4]);
+	ev.source = "webhook:ses";
+	CHECK_STR("complaint: action", record(fx, &ev, pol, NOW, NULL), "unsubscribed");
+	CHECK_STR("complaint: row (from bounced)", state_of(fx, post, s[4], buf, sizeof(buf)),
+	          "complained");
+	CHECK_STR("complaint: subscriber", standing_of(fx, s[4], buf, sizeof(buf)),
+	          "blocklisted/complained");
+	CHECK_INT("complaint: news", sub_status_of(fx, s[4], a, NULL), BL_SUB_UNSUBSCRIBED);
+	CHECK_INT("complaint: more", sub_status_of(fx, s[4], b, NULL), BL_SUB_UNSUBSCRIBED);
+	CHECK_STR("complaint: events", events_of(fx, s[4], buf, sizeof(buf)),
+	          "import|news,unsubscribe|news,unsubscribe|more,blocklist|-");
+	{
+		struct seen sw = {0};
+		OK(fx, OPS(fx)->consent_each(fx->s, s[4], on_consent, &sw));
+		for (int i = 1; i < sw.n && i < MAX_SEEN; i++) {
+			const char *src = strrchr(sw.text[i], '|');
+			snprintf(w, sizeof(w), "complaint event %d: source", i);
+			CHECK_STR(w, src ? src + 1 : "", "complaint:webhook:ses");
+		}
+	}
+	/* A complaint on an accepted row: complained. A failed row stays failed. */
+	ev = finding("k-complaint5", 0, BL_BOUNCE_COMPLAINT, 1, post, s[5]);
+	record(fx, &ev, pol, NOW, NULL);
+	CHECK_STR("complaint: row (from accepted)", state_of(fx, post, s[5], buf, sizeof(buf)),
+	          "complained");
+	{
+		char sql[200];
+		snprintf(sql, sizeof(sql),
+		         "UPDATE deliveries SET state = 'failed' WHERE post_id = %" PRId64
+		         " AND subscriber_id = %" PRId64,
+		         post, s[3]);
+		raw_exec(fx, sql);
+	}
+	ev = finding("k-failed", 0, BL_BOUNCE_HARD, 1, post, s[3]);
+	CHECK_STR("hard on a failed row: action", record(fx, &ev, pol, NOW, NULL), "disabled");
+	CHECK_STR("failed stays failed", state_of(fx, post, s[3], buf, sizeof(buf)), "failed");
+	/* A subscriber that does not exist: review. */
+	ev = finding("k-ghost", 0, BL_BOUNCE_HARD, 1, post, 999999);
+	CHECK_STR("no such subscriber: action", record(fx, &ev, pol, NOW, NULL), "review");
+
+	/* bounce_each: newest first; filters. */
+	struct bounce_rows br;
+	bounces_of(fx, &(struct bl_bounce_filter){0}, &br);
+	CHECK_INT("bounce_each: all", br.n, 12);
+	for (int i = 1; i < br.n && i < MAX_SEEN; i++)
+		if (br.r[i].id >= br.r[i - 1].id)
+			fail_msg("bounce_each order: got id %" PRId64 " after %" PRId64
+			         ", want newest first",
+			         br.r[i].id, br.r[i - 1].id);
+	bounces_of(fx, &(struct bl_bounce_filter){.review_only = 1}, &br);
+	CHECK_INT("review bucket", br.n, 2);
+	CHECK_STR("review: action", br.r[1].action, "review");
+	CHECK_STR("review: reason", br.r[1].review, "no VERP token");
+	CHECK_INT("review: no subscriber", br.r[1].subscriber_id, 0);
+	bounces_of(fx, &(struct bl_bounce_filter){.subscriber_id = s[2]}, &br);
+	CHECK_INT("s2's findings", br.n, 2);
+	CHECK_STR("s2's first finding: class", br.r[1].cls, "hard");
+	bounces_of(fx, &(struct bl_bounce_filter){.post_id = post, .limit = 3}, &br);
+	CHECK_INT("post's findings, limit 3", br.n, 3);
+	int64_t third = br.r[2].id;
+	bounces_of(fx, &(struct bl_bounce_filter){.post_id = post, .before_id = third}, &br);
+	CHECK_INT("post's findings before the third", br.n, 11 - 3);
+
+	/* bounce_counts: final findings by class, each subscriber once; delivered rows. */
+	struct bl_bounce_counts c;
+	memset(&c, 0xab, sizeof(c));
+	OK(fx, OPS(fx)->bounce_counts(fx->s, post, &c));
+	CHECK_INT("counts: hard (s2 twice, s3)", c.n[BL_BOUNCE_HARD], 2);
+	CHECK_INT("counts: soft (s1, s4)", c.n[BL_BOUNCE_SOFT], 2);
+	CHECK_INT("counts: block", c.n[BL_BOUNCE_BLOCK], 1);
+	CHECK_INT("counts: complaint", c.n[BL_BOUNCE_COMPLAINT], 2);
+	CHECK_INT("counts: auto-reply", c.n[BL_BOUNCE_AUTOREPLY], 1);
+	CHECK_INT("counts: unknown", c.n[BL_BOUNCE_UNKNOWN], 0);
+	CHECK_INT("counts: delivered (accepted, bounced, complained)", c.delivered, 5);
+	OK(fx, OPS(fx)->bounce_counts(fx->s, 424242, &c));
+	CHECK_INT("counts of no post: delivered", c.delivered, 0);
+	CHECK_INT("counts of no post: hard", c.n[BL_BOUNCE_HARD], 0);
+	struct bl_delivery_counts dc;
+	OK(fx, OPS(fx)->delivery_counts(fx->s, post, &dc));
+	CHECK_INT("delivery counts: bounced", dc.n[BL_DELIVERY_BOUNCED], 3);
+	CHECK_INT("delivery counts: complained", dc.n[BL_DELIVERY_COMPLAINED], 2);
+	CHECK_INT("delivery counts: failed", dc.n[BL_DELIVERY_FAILED], 1);
+
+	/* delivery_latest: the post of the latest delivered row since a time. */
+	int64_t got = -1;
+	RC(fx, OPS(fx)->delivery_latest(fx->s, s[1], NOW - 100, &got), 1);
+	CHECK_INT("delivery_latest", got, post);
+	RC(fx, OPS(fx)->delivery_latest(fx->s, s[1], NOW + 100, &got), 0);
+	RC(fx, OPS(fx)->delivery_latest(fx->s, s[3], NOW - 100, &got), 0); /* failed */
+}
+
+/* hard_limit 2: the first hard finding is counted, the second disables. */
+static void test_bounce_hard_limit(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[128];
+	int64_t a = make_list(fx, "news");
+	int64_t s1 = add_subscriber(fx, "s1@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	int64_t p1 = accepted_post(fx, "p1", a, 1), p2 = accepted_post(fx, "p2", a, 1);
+	struct bl_bounce_policy pol = default_policy;
+	pol.hard_limit = 2;
+	struct bl_bounce_event ev = finding("h1", 0, BL_BOUNCE_HARD, 1, p1, s1);
+	CHECK_STR("first hard: action", record(fx, &ev, &pol, NOW, NULL), "counted");
+	CHECK_STR("first hard: subscriber", standing_of(fx, s1, buf, sizeof(buf)), "active/");
+	ev = finding("h2", 0, BL_BOUNCE_HARD, 1, p2, s1);
+	CHECK_STR("second hard: action", record(fx, &ev, &pol, NOW, NULL), "disabled");
+	CHECK_STR("second hard: subscriber", standing_of(fx, s1, buf, sizeof(buf)),
+	          "blocklisted/bounced");
+}
+
+/*
+ * Soft bounces: only final ones within the window count (older ones and
+ * delay warnings never); at the limit a probe post is made, once per
+ * window; the probe is claimed whatever the subscriber's subscriptions; a
+ * soft or hard finding on the probe disables.
+ */
+static void test_bounce_soft_probe(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[128], w[128];
+	int64_t a = make_list(fx, "news");
+	int64_t s1 = add_subscriber(fx, "s1@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	int64_t s2 = add_subscriber(fx, "s2@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	int64_t post = accepted_post(fx, "p1", a, 2);
+	const struct bl_bounce_policy pol = {.hard_limit = 2, .soft_limit = 3, .soft_window = 1000};
+	/* Two old soft bounces, outside the window at NOW, and delay warnings. */
+	struct bl_bounce_event ev = finding("old", 0, BL_BOUNCE_SOFT, 1, post, s1);
+	CHECK_STR("old 1", record(fx, &ev, &pol, NOW - 2000, NULL), "counted");
+	ev.idx = 1;
+	CHECK_STR("old 2", record(fx, &ev, &pol, NOW - 1500, NULL), "counted");
+	for (int i = 0; i < 4; i++) {
+		ev = finding("delay", i, BL_BOUNCE_SOFT, 0, post, s1);
+		snprintf(w, sizeof(w), "delay warning %d", i);
+		CHECK_STR(w, record(fx, &ev, &pol, NOW - 10, NULL), "recorded");
+	}
+	ev = finding("new", 0, BL_BOUNCE_SOFT, 1, post, s1);
+	CHECK_STR("new 1 (old ones not counted)", record(fx, &ev, &pol, NOW - 5, NULL), "counted");
+	ev.idx = 1;
+	CHECK_STR("new 2", record(fx, &ev, &pol, NOW - 4, NULL), "counted");
+	struct bl_bounce_outcome o;
+	ev.idx = 2;
+	CHECK_STR("new 3: the limit", record(fx, &ev, &pol, NOW, &o), "probe");
+	if (o.probe_post_id <= post)
+		fail_msg("probe post: got %" PRId64 ", want a new post", o.probe_post_id);
+	int64_t probe = o.probe_post_id;
+	struct bl_post p = {0};
+	RC(fx, OPS(fx)->post_get(fx->s, probe, &p), 1);
+	CHECK_STR("probe: kind", bl_post_kind_name(p.kind), "probe");
+	CHECK_STR("probe: status", bl_post_status_name(p.status), "sending");
+	CHECK_INT("probe: priority", p.priority, BL_PRIORITY_TRANSACTIONAL);
+	CHECK_INT("probe: total", p.total, 1);
+	bl_post_clear(&p);
+	CHECK_STR("probe: its row", state_of(fx, probe, s1, buf, sizeof(buf)), "pending");
+	CHECK_STR("probe: subscriber still active", standing_of(fx, s1, buf, sizeof(buf)),
+	          "active/");
+	/* Once per window: the next soft bounce is counted, no second probe. */
+	ev.idx = 3;
+	CHECK_STR("new 4: probed already", record(fx, &ev, &pol, NOW + 1, &o), "counted");
+	CHECK_INT("no second probe", o.probe_post_id, 0);
+	CHECK_INT("probe posts", raw_int(fx, "SELECT count(*) FROM posts WHERE kind = 'probe'"), 1);
+	/* The probe goes out although the subscriber left every list; post ls-style walks of
+	 * kind post never show it. */
+	set_subscription(fx, s1, a, BL_SUB_UNSUBSCRIBED);
+	struct turn t = {0};
+	exchange(fx, NOW + 2, NULL, 0, MAX_CLAIM, &t);
+	CHECK_INT("probe claimed", t.n, 1);
+	CHECK_INT("probe claimed: post", t.n ? t.c[0].post_id : 0, probe);
+	CHECK_INT("probe claimed: list (none confirmed)", t.n ? t.c[0].list_id : -1, 0);
+	struct bl_delivery_result r[MAX_CLAIM];
+	size_t n = results_for(&t, BL_DELIVERY_ACCEPTED, r);
+	exchange(fx, NOW + 2, r, n, 0, &t);
+	/* A soft bounce of the probe disables. */
+	ev = finding("probe-bounce", 0, BL_BOUNCE_SOFT, 1, probe, s1);
+	CHECK_STR("soft on the probe", record(fx, &ev, &pol, NOW + 3, NULL), "disabled");
+	CHECK_STR("soft on the probe: subscriber", standing_of(fx, s1, buf, sizeof(buf)),
+	          "blocklisted/bounced");
+	/* A hard finding on a probe disables although hard_limit is 2. */
+	int64_t probe2 = 0;
+	for (int i = 0; i < 3; i++) {
+		ev = finding("s2-soft", i, BL_BOUNCE_SOFT, 1, post, s2);
+		record(fx, &ev, &pol, NOW, &o);
+		probe2 = o.probe_post_id ? o.probe_post_id : probe2;
+	}
+	if (probe2 == 0)
+		fail_msg("s2's probe: got none, want one at the third soft bounce");
+	exchange(fx, NOW + 2, NULL, 0, MAX_CLAIM, &t);
+	n = results_for(&t, BL_DELIVERY_ACCEPTED, r);
+	exchange(fx, NOW + 2, r, n, 0, &t);
+	ev = finding("probe2-hard", 0, BL_BOUNCE_HARD, 1, probe2, s2);
+	CHECK_STR("hard on the probe", record(fx, &ev, &pol, NOW + 3, NULL), "disabled");
+	CHECK_STR("hard on the probe: row", state_of(fx, probe2, s2, buf, sizeof(buf)), "bounced");
+	/* Probes are no publisher posts. */
+	struct seen sp = {0};
+	OK(fx, OPS(fx)->archive_each(fx->s, 0, 0, 0, on_post, &sp));
+	for (int i = 0; i < sp.n && i < MAX_SEEN; i++)
+		if (sp.id[i] == probe || sp.id[i] == probe2)
+			fail_msg("archive: got probe post %" PRId64 ", want none", sp.id[i]);
+}
+
+/* Erasure blanks the personal data of the subscriber's findings and detaches them; a
+ * blocklisted subscriber's next delivery is suppressed at claim time (mid-send). */
+static void test_bounce_erase_and_claim(void **state)
+{
+	struct fixture *fx = *state;
+	char hash[65];
+	int64_t a = make_list(fx, "news");
+	int64_t s1 = add_subscriber(fx, "s1@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	int64_t s2 = add_subscriber(fx, "s2@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	int64_t p1 = accepted_post(fx, "p1", a, 2);
+	/* p2 is being sent: both rows pending when s2's hard bounce of p1 comes back. */
+	int64_t p2 = make_post(fx, "p2", BL_PRIORITY_NORMAL, &a, 1);
+	queue_post(fx, p2, 2);
+	struct bl_bounce_event ev = finding("e1", 0, BL_BOUNCE_SOFT, 1, p1, s1);
+	record(fx, &ev, &default_policy, NOW, NULL);
+	struct bl_bounce_event rv = finding("e-review", 0, BL_BOUNCE_HARD, 1, 0, 0);
+	rv.recipient = "S1@x.org";
+	record(fx, &rv, &default_policy, NOW, NULL);
+	ev = finding("e2", 0, BL_BOUNCE_HARD, 1, p1, s2);
+	CHECK_STR("s2 hard", record(fx, &ev, &default_policy, NOW, NULL), "disabled");
+	struct turn t = {0};
+	exchange(fx, NOW + 1, NULL, 0, MAX_CLAIM, &t);
+	CHECK_INT("p2: claimed (s1 only)", t.n, 1);
+	CHECK_INT("p2: claimed subscriber", t.n ? t.c[0].subscriber_id : 0, s1);
+	turn_clear(&t);
+	struct rows w;
+	rows_of(fx, p2, BL_DELIVERY_SUPPRESSED, &w);
+	CHECK_INT("p2: suppressed rows", w.n, 1);
+	CHECK_STR("p2: suppressed reason", w.r[0].reply, "subscriber blocklisted: bounced");
+
+	OK(fx, OPS(fx)->subscriber_erase(fx->s, s1, hash_of("s1@x.org", hash), "request", NOW));
+	struct bounce_rows br;
+	bounces_of(fx, &(struct bl_bounce_filter){0}, &br);
+	CHECK_INT("findings kept", br.n, 3);
+	for (int i = 0; i < br.n && i < MAX_SEEN; i++) {
+		int erased = strcmp(br.r[i].action, "disabled") != 0;
+		char what[96];
+		snprintf(what, sizeof(what), "finding %d (%s): recipient", i, br.r[i].action);
+		CHECK_STR(what, br.r[i].recipient, erased ? "" : "someone@x.org");
+		snprintf(what, sizeof(what), "finding %d (%s): diagnostic", i, br.r[i].action);
+		CHECK_STR(what, br.r[i].diagnostic, erased ? "" : "550 5.1.1 no such user");
+		snprintf(what, sizeof(what), "finding %d (%s): subscriber", i, br.r[i].action);
+		CHECK_INT(what, br.r[i].subscriber_id, erased ? 0 : s2);
+	}
+}
+
+struct bounce_racer {
+	const char *uri;
+	char key[32];
+	int64_t post, sub;
+	pthread_barrier_t *gate;
+	int rc;
+	struct bl_bounce_outcome o;
+	char error[BL_DIAG_MAX + 16];
+};
+
+static void *race_bounce(void *arg)
+{
+	struct bounce_racer *x = arg;
+	struct bl_store *s = NULL;
+	struct bl_diag d = {{0}};
+	struct bl_store_opts opts = {.busy_timeout_ms = 30000};
+	x->rc = bl_store_open(x->uri, &opts, &s, &d);
+	if (x->rc)
+		snprintf(x->error, sizeof(x->error), "open: %s", d.msg);
+	pthread_barrier_wait(x->gate);
+	if (x->rc)
+		return NULL;
+	struct bl_bounce_policy pol = default_policy;
+	pol.hard_limit = 8;
+	struct bl_bounce_event ev = finding(x->key, 0, BL_BOUNCE_HARD, 1, x->post, x->sub);
+	x->rc = s->ops->bounce_record(s, &ev, &pol, NOW, &x->o);
+	if (x->rc)
+		snprintf(x->error, sizeof(x->error), "%s", bl_store_error(s));
+	bl_store_close(s);
+	return NULL;
+}
+
+/* Eight reports about one subscriber at once, hard_limit 8: the count ends right, exactly
+ * one of them disables (the subscriber row is the turnstile). */
+static void test_bounce_concurrent(void **state)
+{
+	struct fixture *fx = *state;
+	enum { N = 8 };
+	char buf[128];
+	int64_t a = make_list(fx, "news");
+	int64_t s1 = add_subscriber(fx, "s1@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	/* One post each: no delivery row they all change lines them up instead. */
+	int64_t posts[N];
+	for (int i = 0; i < N; i++)
+		posts[i] = accepted_post(fx, "p", a, 1);
+	pthread_barrier_t gate;
+	pthread_barrier_init(&gate, NULL, N);
+	struct bounce_racer x[N];
+	pthread_t th[N];
+	for (int i = 0; i < N; i++) {
+		x[i] = (struct bounce_racer){
+		    .uri = fx->uri, .post = posts[i], .sub = s1, .gate = &gate};
+		snprintf(x[i].key, sizeof(x[i].key), "race-%d", i);
+		if (pthread_create(&th[i], NULL, race_bounce, &x[i]) != 0)
+			fail_msg("pthread_create %d: got an error, want a thread", i);
+	}
+	int ok = 0, disabled = 0, counted = 0;
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		if (x[i].rc)
+			printf("# bounce %d: got %d (%s)\n", i, x[i].rc, x[i].error);
+		ok += x[i].rc == 0;
+		disabled += x[i].rc == 0 && strcmp(x[i].o.action, "disabled") == 0;
+		counted += x[i].rc == 0 && strcmp(x[i].o.action, "counted") == 0;
+	}
+	pthread_barrier_destroy(&gate);
+	CHECK_INT("records that returned 0", ok, N);
+	CHECK_INT("disabled", disabled, 1);
+	CHECK_INT("counted", counted, N - 1);
+	CHECK_INT("rows", rows_in(fx, "bounces"), N);
+	CHECK_STR("subscriber", standing_of(fx, s1, buf, sizeof(buf)), "blocklisted/bounced");
+}
+
 #define TEST(f)       cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TEST_EMPTY(f) cmocka_unit_test_setup_teardown(f, setup_empty, teardown)
 #define TEST_OWN(f)   cmocka_unit_test(f) /* a fresh database per case, made by the test */
@@ -6539,6 +7074,11 @@ int main(void)
 	    TEST(test_feeds),
 	    TEST(test_digests),
 	    TEST(test_digest_second_handle),
+	    TEST(test_bounce_record),
+	    TEST(test_bounce_hard_limit),
+	    TEST(test_bounce_soft_probe),
+	    TEST(test_bounce_erase_and_claim),
+	    TEST(test_bounce_concurrent),
 	    /* PostgreSQL only (several engines at once): the last 3, left out for SQLite */
 	    TEST(test_claim_concurrent),
 	    TEST(test_claim_rolled_back),
