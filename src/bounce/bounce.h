@@ -56,9 +56,9 @@ struct bl_bounce_report {
 	struct bl_bounce_finding *findings; /* one per recipient, in report order */
 	size_t n_findings;
 	/* attribution hints (src/bounce/attribute.h reads them) */
-	char *envelope_to;  /* the address the report was sent to: the envelope recipient given
-	                       by the intake, else X-Original-To / Delivered-To / Envelope-To / To
-	                       that looks like bounces+TOKEN@...; "" */
+	char *envelope_to; /* the address the report was sent to: the envelope recipient given
+	                      by the intake, else X-Original-To / Delivered-To / Envelope-To / To
+	                      that looks like bounces+TOKEN@...; "" */
 	char *original_message_id; /* Message-ID of the returned original, no <>; "" */
 	char *original_list_id;    /* List-Id of the returned original, "" */
 	char *original_to;         /* To of the returned original (an address), "" */
@@ -92,13 +92,13 @@ void bl_bounce_report_clear(struct bl_bounce_report *r);
  * the reason into @reason (BL_BOUNCE_REASON_MAX bytes) and returns the class. Used for DSN
  * records, heuristic bounces, webhook events and the engine's synchronous 5xx replies alike.
  */
-enum bl_bounce_class bl_bounce_classify(const char *status, int reply_code,
-                                        const char *diagnostic,
+enum bl_bounce_class bl_bounce_classify(const char *status, int reply_code, const char *diagnostic,
                                         char reason[BL_BOUNCE_REASON_MAX]);
 
 /*
- * bl_bounce_status_from_text - the first RFC 3463 enhanced status code (class 2, 4 or 5)
- * in @text, written to @out (BL_BOUNCE_STATUS_MAX bytes); 1 when found, else 0 and "".
+ * bl_bounce_status_from_text - the first RFC 3463 enhanced status code of class 4 or 5 in
+ * @text, else its first of class 2 (a transcript quotes successes before the failure),
+ * written to @out (BL_BOUNCE_STATUS_MAX bytes); 1 when found, else 0 and "".
  */
 int bl_bounce_status_from_text(const char *text, char out[BL_BOUNCE_STATUS_MAX]);
 

@@ -268,3 +268,36 @@ int bl_bounce_process_report(struct bl_bounce_ctx *ctx, const struct bl_bounce_r
 	}
 	return 0;
 }
+
+int bl_bounce_smtp_reply(struct bl_bounce_ctx *ctx, int64_t delivery_id, int attempt,
+                         int64_t post_id, int64_t subscriber_id, int code, const char *reply,
+                         int64_t now, struct bl_bounce_result *res, struct bl_diag *d)
+{
+	char key[64], status[BL_BOUNCE_STATUS_MAX], reason[BL_BOUNCE_REASON_MAX];
+	const char *text = reply ? reply : "";
+	/* One key per (delivery, attempt): the engine retrying the same call records once. */
+	snprintf(key, sizeof(key), "smtp-%lld-%d", (long long)delivery_id, attempt);
+	bl_bounce_status_from_text(text, status);
+	enum bl_bounce_class cls = bl_bounce_classify(status, code, text, reason);
+	struct bl_bounce_event ev = {
+	    .report_key = key,
+	    .idx = 0,
+	    .source = "smtp",
+	    .kind = "smtp",
+	    .cls = cls,
+	    .reason = reason,
+	    .status = status,
+	    .reply_code = code,
+	    /* A 4xx is the relay's deferral, not the end of the delivery: never counted. */
+	    .final = code >= 500,
+	    .recipient = "",
+	    .diagnostic = text,
+	    .feedback_type = "",
+	    .post_id = post_id,
+	    .subscriber_id = subscriber_id,
+	    .attributed_by = "smtp",
+	    .review = "",
+	};
+	res->findings++;
+	return record(ctx, &ev, now, res, d);
+}

@@ -30,14 +30,14 @@ int bl_webhook_provider_parse(const char *s, enum bl_webhook_provider *out);
 
 /* The secrets, from config; NULL or "" = that provider's webhook is off (404). */
 struct bl_webhook_keys {
-	const char *sns_topic_arn;    /* SES: the only TopicArn accepted */
-	const char *sns_cert_file;    /* SES: PEM of the SNS signing certificate to trust;
-	                                 NULL = fetch SigningCertURL (https://sns.REGION.amazonaws.com
-	                                 only) and cache it */
-	const char *postmark_auth;    /* Postmark: "user:password" of its Basic credentials */
-	const char *sendgrid_pubkey;  /* SendGrid: base64 DER (SubjectPublicKeyInfo) P-256 key */
-	const char *mailgun_key;      /* Mailgun: the HTTP webhook signing key */
-	int64_t max_age;              /* seconds a signed timestamp may be old (default 300) */
+	const char *sns_topic_arn;   /* SES: the only TopicArn accepted */
+	const char *sns_cert_file;   /* SES: PEM of the SNS signing certificate to trust;
+	                                NULL = fetch SigningCertURL (https://sns.REGION.amazonaws.com
+	                                only) and cache it */
+	const char *postmark_auth;   /* Postmark: "user:password" of its Basic credentials */
+	const char *sendgrid_pubkey; /* SendGrid: base64 DER (SubjectPublicKeyInfo) P-256 key */
+	const char *mailgun_key;     /* Mailgun: the HTTP webhook signing key */
+	int64_t max_age;             /* seconds a signed timestamp may be old (default 300) */
 };
 
 /* One request as the HTTP layer hands it over. */

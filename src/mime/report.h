@@ -42,16 +42,16 @@ struct bl_report_rcpt {
 	char *action;             /* lowercased: failed, delayed, delivered, relayed, expanded */
 	char *status;             /* Status as written, e.g. "5.1.1" (may be malformed) */
 	char *diagnostic_type;    /* "smtp", "x-postfix", ... lowercased, "" */
-	char *diagnostic;         /* Diagnostic-Code text after the type, continuation lines joined */
-	char *remote_mta;         /* Remote-MTA after "dns;" */
-	char *last_attempt_date;  /* as written */
+	char *diagnostic; /* Diagnostic-Code text after the type, continuation lines joined */
+	char *remote_mta; /* Remote-MTA after "dns;" */
+	char *last_attempt_date; /* as written */
 };
 
 /* The per-message fields of a message/delivery-status part (RFC 3464 §2.2). */
 struct bl_report_dsn {
-	char *reporting_mta;     /* after "dns;" */
-	char *arrival_date;      /* as written */
-	char *original_envid;    /* Original-Envelope-Id */
+	char *reporting_mta;  /* after "dns;" */
+	char *arrival_date;   /* as written */
+	char *original_envid; /* Original-Envelope-Id */
 	struct bl_report_rcpt *rcpts;
 	size_t n_rcpts;
 };
@@ -60,23 +60,24 @@ struct bl_report_dsn {
  * what the field says (angle brackets as written), with the normalisations the arf-mail-auth
  * corpus expects (reporting_mta without "dns;", source_ip without a trailing comment). */
 struct bl_report_arf {
-	char *feedback_type;      /* lowercased: abuse, fraud, virus, other, not-spam, opt-out,
-	                             auth-failure, ... (RFC 5965 §7.3 registry) */
+	char *feedback_type; /* lowercased: abuse, fraud, virus, other, not-spam, opt-out,
+	                        auth-failure, ... (RFC 5965 §7.3 registry) */
 	char *user_agent, *version;
 	char *original_mail_from, *original_rcpt_to, *original_envelope_id;
 	char *reporting_mta, *source_ip;
-	int source_port;        /* 0 = absent */
-	int64_t arrival_date;   /* Arrival-Date or Received-Date, seconds since the epoch; 0 = absent */
-	int incidents;          /* Incidents, default 1 */
-	char *auth_failure;     /* lowercased RFC 6591 token, "" */
-	char *delivery_result;  /* lowercased, "" */
+	int source_port; /* 0 = absent */
+	int64_t
+	    arrival_date;   /* Arrival-Date or Received-Date, seconds since the epoch; 0 = absent */
+	int incidents;      /* Incidents, default 1 */
+	char *auth_failure; /* lowercased RFC 6591 token, "" */
+	char *delivery_result; /* lowercased, "" */
 	char *identity_alignment;
 	char *dkim_domain, *dkim_identity, *dkim_selector;
 	char *dkim_canonicalized_header, *dkim_canonicalized_body;
 	char *spf_dns;
 	char **reported_domain, **reported_uri, **authentication_results; /* lists, in order */
 	size_t n_reported_domain, n_reported_uri, n_authentication_results;
-	int present;            /* 1 when the report has a message/feedback-report part */
+	int present; /* 1 when the report has a message/feedback-report part */
 };
 
 /* The report as a whole. */
@@ -84,9 +85,9 @@ struct bl_report {
 	/* the top-level header fields, in order (at most 500) */
 	struct bl_report_field *headers;
 	size_t n_headers;
-	char *content_type;  /* top-level media type, lowercased "type/subtype" ("text/plain" when
-	                        absent) */
-	char *report_type;   /* multipart/report's report-type parameter, lowercased, "" */
+	char *content_type; /* top-level media type, lowercased "type/subtype" ("text/plain" when
+	                       absent) */
+	char *report_type;  /* multipart/report's report-type parameter, lowercased, "" */
 	/* message/delivery-status, when present (even mislabelled as text/plain inside a
 	   multipart/report, or found as a "Final-Recipient:" block in a text part) */
 	int has_dsn;

@@ -343,6 +343,18 @@ int bl_composer_create(const struct bl_compose_opts *o, const struct bl_post *p,
 		*out = c;
 		return 0;
 	}
+	if (c->kind == BL_POST_KIND_PROBE) {
+		c->site_name = bl_xstrdup(o->site_name && *o->site_name ? o->site_name : host);
+		e = template_named("probe.html.mustache");
+		if ((rc = bl_tmpl_compile(e->data, e->size, e->name, &c->body_html, d)))
+			goto fail;
+		e = template_named("probe.txt.mustache");
+		if ((rc = bl_tmpl_compile(e->data, e->size, e->name, &c->body_text, d)))
+			goto fail;
+		free(host);
+		*out = c;
+		return 0;
+	}
 	if (c->kind == BL_POST_KIND_CONFIRM) {
 		c->site_name = bl_xstrdup(o->site_name && *o->site_name ? o->site_name : host);
 		c->confirm_expires =
@@ -813,9 +825,61 @@ out:
 	return rc;
 }
 
+/*
+ * A bounce probe (kind probe, store.h bounce_record): a short test message to a subscriber
+ * whose soft bounces reached bounce_soft_limit; a bounce of it disables them. No list
+ * (List-Id) of its own; List-Unsubscribe leaves every list (RFC 2369, RFC 8058), since the
+ * probe concerns the address, not one list.
+ */
+static int compose_probe(struct bl_composer *c, const struct bl_claimed *row, int64_t now,
+                         struct bl_buf *msg, char mail_from[BL_MAIL_FROM_MAX], struct bl_diag *d)
+{
+	char verp[BL_VERP_TOKEN_MAX], unsub[BL_TOKEN_LEN], prefs[BL_TOKEN_LEN];
+	struct bl_tval *data = bl_tval_map(), *sub = bl_tval_map(), *post = bl_tval_map();
+	int rc;
+
+	bl_verp_token(c->secret, row->post_id, row->subscriber_id, verp);
+	bl_token_make(c->secret, BL_TOKEN_UNSUBSCRIBE, row->subscriber_id, 0, 0, unsub);
+	bl_token_make(c->secret, BL_TOKEN_PREFERENCES, row->subscriber_id, 0, 0, prefs);
+	bl_tval_set(sub, "email", bl_tval_string(row->email));
+	bl_tval_set(sub, "name", bl_tval_string(row->name ? row->name : ""));
+	bl_tval_set(data, "subscriber", sub);
+	bl_tval_set(post, "subject", bl_tval_string(c->subject));
+	bl_tval_set(data, "post", post);
+	bl_tval_set(data, "site_name", bl_tval_string(c->site_name));
+	bl_tval_set(data, "unsubscribe_url",
+	            bl_tval_stringf("%s/unsubscribe/%s", c->public_url, unsub));
+	bl_tval_set(data, "preferences_url",
+	            bl_tval_stringf("%s/preferences/%s", c->public_url, prefs));
+	bl_tval_set(data, "postal_address", bl_tval_string(c->postal_address));
+
+	bl_buf_reset(&c->html);
+	bl_buf_reset(&c->text);
+	if ((rc = bl_tmpl_render(c->body_html, data, BL_TMPL_ESCAPE_HTML, NULL, NULL, &c->html,
+	                         d)) ||
+	    (rc = bl_tmpl_render(c->body_text, data, BL_TMPL_ESCAPE_NONE, NULL, NULL, &c->text, d)))
+		goto out;
+	struct bulk b;
+	bulk_headers(c, NULL, "probe", unsub, verp, &b, mail_from);
+	const struct bl_header headers[] = {
+	    {"List-Unsubscribe", b.list_unsub},
+	    {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"},
+	    {"Auto-Submitted", "auto-generated"},
+	    {"X-Bulletin-Post", b.post_id},
+	    {"X-Bulletin-Probe", "1"},
+	};
+	rc =
+	    build(c, row, now, b.message_id, headers, sizeof(headers) / sizeof(headers[0]), msg, d);
+out:
+	bl_tval_destroy(data);
+	return rc;
+}
+
 int bl_compose(struct bl_composer *c, const struct bl_claimed *row, int64_t now, struct bl_buf *msg,
                char mail_from[BL_MAIL_FROM_MAX], struct bl_diag *d)
 {
+	if (c->kind == BL_POST_KIND_PROBE)
+		return compose_probe(c, row, now, msg, mail_from, d);
 	if (c->kind == BL_POST_KIND_CONFIRM)
 		return compose_confirm(c, row, now, msg, mail_from, d);
 	if (c->kind == BL_POST_KIND_DIGEST)

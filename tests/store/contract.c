@@ -6692,21 +6692,27 @@ static void test_bounce_record(void **state)
 	/* A subscriber that does not exist: review. */
 	ev = finding("k-ghost", 0, BL_BOUNCE_HARD, 1, post, 999999);
 	CHECK_STR("no such subscriber: action", record(fx, &ev, pol, NOW, NULL), "review");
+	/* A token naming a post the subscriber had no delivery of: review, nothing changes. */
+	int64_t other = make_post(fx, "never sent", BL_PRIORITY_NORMAL, &a, 1);
+	ev = finding("k-nodelivery", 0, BL_BOUNCE_HARD, 1, other, s[0]);
+	CHECK_STR("no delivery: action", record(fx, &ev, pol, NOW, NULL), "review");
+	CHECK_STR("no delivery: subscriber", standing_of(fx, s[0], buf, sizeof(buf)), "active/");
 
 	/* bounce_each: newest first; filters. */
 	struct bounce_rows br;
 	bounces_of(fx, &(struct bl_bounce_filter){0}, &br);
-	CHECK_INT("bounce_each: all", br.n, 12);
+	CHECK_INT("bounce_each: all", br.n, 13);
 	for (int i = 1; i < br.n && i < MAX_SEEN; i++)
 		if (br.r[i].id >= br.r[i - 1].id)
 			fail_msg("bounce_each order: got id %" PRId64 " after %" PRId64
 			         ", want newest first",
 			         br.r[i].id, br.r[i - 1].id);
 	bounces_of(fx, &(struct bl_bounce_filter){.review_only = 1}, &br);
-	CHECK_INT("review bucket", br.n, 2);
-	CHECK_STR("review: action", br.r[1].action, "review");
-	CHECK_STR("review: reason", br.r[1].review, "no VERP token");
-	CHECK_INT("review: no subscriber", br.r[1].subscriber_id, 0);
+	CHECK_INT("review bucket", br.n, 3);
+	CHECK_STR("review: action", br.r[2].action, "review");
+	CHECK_STR("review: reason", br.r[2].review, "no VERP token");
+	CHECK_INT("review: no subscriber", br.r[2].subscriber_id, 0);
+	CHECK_STR("review: no delivery's reason", br.r[0].review, BL_BOUNCE_NO_DELIVERY);
 	bounces_of(fx, &(struct bl_bounce_filter){.subscriber_id = s[2]}, &br);
 	CHECK_INT("s2's findings", br.n, 2);
 	CHECK_STR("s2's first finding: class", br.r[1].cls, "hard");

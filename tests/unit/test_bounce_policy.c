@@ -6,7 +6,7 @@
  * a token naming no delivery to review, recipient attribution only when
  * allowed (signed webhooks) and only within the soft window; duplicates
  * counted once; a report with no finding (review) and an auto-reply with
- * none (nothing recorded).
+ * none (nothing recorded); the delivery engine's synchronous replies.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -343,12 +343,61 @@ static void test_process_report(void **state)
 	CHECK_INT("no key", bl_bounce_process_report(&f->ctx, &x.r, 0, NOW, &res, &d), -BL_EINVAL);
 }
 
+static int on_row(void *arg, const struct bl_bounce_row *b)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+	snprintf(out + n, 512 - n, "%s%s/%s/%s/%d", n ? "," : "", bl_bounce_class_name(b->cls),
+	         b->action, b->attributed_by, b->final);
+	return 0;
+}
+
+/* The engine's synchronous replies: classified, recorded once per (delivery, attempt). */
+static void test_smtp_reply(void **state)
+{
+	struct fx *f = *state;
+	char buf[32], rows[512] = "";
+	struct bl_bounce_result res = {0};
+	struct bl_diag d = {{0}};
+	static const struct {
+		int attempt, code;
+		const char *reply, *want_status;
+	} calls[] = {
+	    {1, 554, "5.7.1 Message rejected as spam by Content Filtering", "active"},
+	    {2, 452, "4.2.2 Mailbox full", "active"},
+	    {3, 550, "5.1.1 <ben@example.org>: Recipient address rejected: User unknown",
+	     "blocklisted"},
+	    {3, 550, "5.1.1 <ben@example.org>: Recipient address rejected: User unknown",
+	     "blocklisted"}, /* the same call again */
+	};
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		char w[64];
+		snprintf(w, sizeof(w), "call %zu: rc", i);
+		CHECK_INT(w,
+		          bl_bounce_smtp_reply(&f->ctx, 77, calls[i].attempt, f->post, f->sub[1],
+		                               calls[i].code, calls[i].reply, NOW, &res, &d),
+		          0);
+		snprintf(w, sizeof(w), "call %zu: ben", i);
+		CHECK_STR(w, status_of(f, f->sub[1], buf), calls[i].want_status);
+	}
+	CHECK_INT("findings", res.findings, 4);
+	CHECK_INT("recorded", res.recorded, 3);
+	CHECK_INT("duplicates", res.duplicates, 1);
+	CHECK_INT("disabled", res.disabled, 1);
+	struct bl_bounce_filter flt = {.subscriber_id = f->sub[1]};
+	if (f->s->ops->bounce_each(f->s, &flt, on_row, rows) != 0)
+		fail_msg("bounce_each: %s", bl_store_error(f->s));
+	CHECK_STR("rows (newest first)", rows,
+	          "hard/disabled/smtp/1,soft/recorded/smtp/0,block/recorded/smtp/1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_policy_from_config),
 	    cmocka_unit_test_setup_teardown(test_attribute, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_process_report, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_smtp_reply, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("unit/bounce_policy", tests, NULL, NULL);
 }

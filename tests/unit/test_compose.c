@@ -128,6 +128,58 @@ static void test_html_post(void **state)
 	bl_composer_destroy(c);
 }
 
+/* A bounce probe (kind probe, no list): the test message, its unsubscribe and preference
+ * links, List-Unsubscribe without a List-Id, VERP sender and Message-ID naming the row. */
+static void test_probe(void **state)
+{
+	(void)state;
+	struct bl_compose_opts o;
+	struct bl_composer *c = NULL;
+	struct bl_diag d;
+	struct bl_post p = {.id = 42,
+	                    .kind = BL_POST_KIND_PROBE,
+	                    .subject = "Checking that our messages reach you",
+	                    .body = "",
+	                    .from_header = "",
+	                    .created_at = 1700000000};
+	opts(&o);
+	o.site_name = "River News";
+	if (bl_composer_create(&o, &p, NULL, 0, &c, &d))
+		fail_msg("bl_composer_create: %s", d.msg);
+	struct bl_buf msg;
+	char mail_from[BL_MAIL_FROM_MAX], verp[BL_VERP_TOKEN_MAX], want[200];
+	struct bl_claimed r = row();
+	r.list_id = 0;
+	bl_buf_init(&msg, 0);
+	if (bl_compose(c, &r, 1700000100, &msg, mail_from, &d))
+		fail_msg("bl_compose: %s", d.msg);
+	const char *html = bl_composer_last_html(c), *text = bl_composer_last_text(c);
+	const char *m = bl_buf_str(&msg);
+	want_in("text", text,
+	        "we could not deliver some recent messages from River News to\n"
+	        "reader@example.net");
+	want_in("text", text, "This message is a test: if it reaches you, no action is needed");
+	want_in("text", text, "Manage your preferences: " PUBLIC_URL "/preferences/");
+	want_in("text", text, "Unsubscribe from everything: " PUBLIC_URL "/unsubscribe/");
+	want_in("text", text, "1 Quay Street");
+	want_in("html", html, "<title>Checking that our messages reach you</title>");
+	want_in("html", html, "Hello Rea Der,");
+	want_in("message", m, "List-Unsubscribe: <" PUBLIC_URL "/unsubscribe/");
+	want_in("message", m, "List-Unsubscribe-Post: List-Unsubscribe=One-Click");
+	want_in("message", m, "Auto-Submitted: auto-generated");
+	want_in("message", m, "X-Bulletin-Probe: 1");
+	want_not_in("message", m, "List-Id:");
+	want_not_in("message", m, "Precedence: bulk");
+	bl_verp_token(&secret, 42, 7, verp);
+	snprintf(want, sizeof(want), "bounces+%s@news.example.org", verp);
+	if (strcmp(mail_from, want) != 0)
+		fail_msg("envelope sender: got %s, want %s", mail_from, want);
+	snprintf(want, sizeof(want), "<bulletin-%s.", verp);
+	want_in("message", m, want);
+	bl_buf_finish(&msg);
+	bl_composer_destroy(c);
+}
+
 /* The same body as Markdown is a template: its tags are evaluated (the contrast). */
 static void test_markdown_contrast(void **state)
 {
@@ -266,7 +318,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_html_post), cmocka_unit_test(test_markdown_contrast),
 	    cmocka_unit_test(test_web_html),  cmocka_unit_test(test_body_check),
-	    cmocka_unit_test(test_cost),
+	    cmocka_unit_test(test_cost),      cmocka_unit_test(test_probe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

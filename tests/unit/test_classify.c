@@ -1,0 +1,164 @@
+/*
+ * Tests of the failure classifier (src/bounce/classify.c): a table of what
+ * SMTP servers and DSNs say, each with the class and reason it must get, and
+ * a table of texts with and without an RFC 3463 status code in them.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "bounce/bounce.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct classify_case {
+	const char *status; /* NULL: none */
+	int reply_code;
+	const char *diagnostic;
+	enum bl_bounce_class cls;
+	const char *reason;
+};
+
+static const struct classify_case classify_cases[] = {
+    {NULL, 0, "550 5.1.1 <x@y>: Recipient address rejected: User unknown", BL_BOUNCE_HARD,
+     "userunknown"},
+    {"5.1.1", 550, "<x@y>: Recipient address rejected: User unknown in local recipient table",
+     BL_BOUNCE_HARD, "userunknown"},
+    {NULL, 0, "452 4.2.2 Mailbox full", BL_BOUNCE_SOFT, "mailboxfull"},
+    {"4.2.2", 452, "Mailbox full", BL_BOUNCE_SOFT, "mailboxfull"},
+    {NULL, 0, "550 5.7.1 Service unavailable; client host [192.0.2.1] blocked using Spamhaus",
+     BL_BOUNCE_BLOCK, "blocked"},
+    {NULL, 0, "554 5.7.1 Message rejected as spam", BL_BOUNCE_BLOCK, "spamdetected"},
+    {"5.1.2", 0, "", BL_BOUNCE_HARD, "hostunknown"},
+    {NULL, 0, "Host or domain name not found. Name service error for name=example.invalid",
+     BL_BOUNCE_HARD, "hostunknown"},
+    {"4.4.7", 0, "delivery time expired", BL_BOUNCE_SOFT, "expired"},
+    {"4.4.7", 0, "", BL_BOUNCE_SOFT, "expired"},
+    {NULL, 0, "550 5.7.1 Requested action not taken: mailbox unavailable", BL_BOUNCE_HARD,
+     "userunknown"},
+    {"5.7.1", 550, "5.7.1 <nobody@example.org>... User unknown", BL_BOUNCE_HARD, "userunknown"},
+    /* a temporary status turns an address failure soft */
+    {"4.1.1", 450, "4.1.1 <x@y>: Recipient address rejected: User unknown", BL_BOUNCE_SOFT,
+     "userunknown"},
+    /* the sender, not the recipient, was refused */
+    {"5.1.8", 553, "5.1.8 <b@ex>: Sender address rejected: Domain not found", BL_BOUNCE_BLOCK,
+     "rejected"},
+    {NULL, 550, "550 5.7.1 <x@y>: Relay access denied", BL_BOUNCE_BLOCK, "norelaying"},
+    {NULL, 0,
+     "550 5.7.25 [192.0.2.1] The IP address sending this message does not have a PTR "
+     "record setup",
+     BL_BOUNCE_BLOCK, "requireptr"},
+    {"5.7.26", 550,
+     "Unauthenticated email from example.com is not accepted due to domain's DMARC "
+     "policy",
+     BL_BOUNCE_BLOCK, "authfailure"},
+    {NULL, 0, "552 5.3.4 Message size exceeds fixed limit", BL_BOUNCE_SOFT, "mesgtoobig"},
+    {NULL, 0, "554 5.7.1 The message was rejected because it contains a virus", BL_BOUNCE_BLOCK,
+     "virusdetected"},
+    {NULL, 0, "550 5.2.1 The email account that you tried to reach is disabled", BL_BOUNCE_SOFT,
+     "suspend"},
+    {NULL, 0,
+     "550-5.1.1 The email account that you tried to reach does not exist. Please try "
+     "double-checking the recipient's email address",
+     BL_BOUNCE_HARD, "userunknown"},
+    {NULL, 0, "Sorry, no mailbox here by that name. (#5.1.1)", BL_BOUNCE_HARD, "userunknown"},
+    {NULL, 0, "421 4.7.0 Try again later, closing connection. Too many connections", BL_BOUNCE_SOFT,
+     "toomanyconn"},
+    {NULL, 0, "connect to mx.example.net[192.0.2.7]:25: Connection timed out", BL_BOUNCE_SOFT,
+     "networkerror"},
+    {"5.1.6", 551, "User has moved; please try <new@example.com>", BL_BOUNCE_HARD, "hasmoved"},
+    {NULL, 0, "451 4.7.1 Greylisting in action, please come back later", BL_BOUNCE_SOFT,
+     "greylisted"},
+    {"2.0.0", 250, "2.0.0 OK delivered", BL_BOUNCE_UNKNOWN, "delivered"},
+    {NULL, 0, NULL, BL_BOUNCE_UNKNOWN, "undefined"},
+    {NULL, 0, "", BL_BOUNCE_UNKNOWN, "undefined"},
+    {"", 0, "something odd happened", BL_BOUNCE_UNKNOWN, "undefined"},
+    {"5.0.0", 550, "", BL_BOUNCE_UNKNOWN, "undefined"},
+    {"4.0.0", 450, "", BL_BOUNCE_SOFT, "undefined"},
+};
+
+static void test_classify_table(void **state)
+{
+	(void)state;
+	int bad = 0;
+	for (size_t i = 0; i < sizeof(classify_cases) / sizeof(classify_cases[0]); i++) {
+		const struct classify_case *c = &classify_cases[i];
+		char reason[BL_BOUNCE_REASON_MAX];
+		memset(reason, 'x', sizeof(reason));
+		enum bl_bounce_class got =
+		    bl_bounce_classify(c->status, c->reply_code, c->diagnostic, reason);
+		if (got != c->cls || strcmp(reason, c->reason) != 0) {
+			printf("# case %zu (%s / %d / \"%s\"): got %s/%s, want %s/%s\n", i,
+			       c->status ? c->status : "NULL", c->reply_code,
+			       c->diagnostic ? c->diagnostic : "NULL", bl_bounce_class_name(got),
+			       reason, bl_bounce_class_name(c->cls), c->reason);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+struct status_case {
+	const char *text;
+	const char *want; /* "" = none */
+};
+
+static const struct status_case status_cases[] = {
+    {"550 5.1.1 <x@y>: Recipient address rejected", "5.1.1"},
+    {"smtp; 452 4.2.2 Mailbox full", "4.2.2"},
+    {"Sorry, no mailbox here by that name. (#5.1.1)", "5.1.1"},
+    {"host 192.0.2.1 said: 554 5.7.1 rejected", "5.7.1"}, /* not the IP address */
+    {"version 5.1.1.4 of the server", ""},
+    {"5.7.26 at the start", "5.7.26"},
+    {"code 5.1.1234 too long", ""},
+    {"x5.1.1 glued to a word", ""},
+    {"3.1.1 is not a class", ""},
+    {"2.0.0 Ok", "2.0.0"},
+    {"", ""},
+    {"5.1", ""},
+    {"5.1.", ""},
+    {"at the end 4.4.7", "4.4.7"},
+};
+
+static void test_status_from_text(void **state)
+{
+	(void)state;
+	int bad = 0;
+	for (size_t i = 0; i < sizeof(status_cases) / sizeof(status_cases[0]); i++) {
+		char out[BL_BOUNCE_STATUS_MAX];
+		int r = bl_bounce_status_from_text(status_cases[i].text, out);
+		int want_r = status_cases[i].want[0] != '\0';
+		if (r != want_r || strcmp(out, status_cases[i].want) != 0) {
+			printf("# \"%s\": got %d \"%s\", want %d \"%s\"\n", status_cases[i].text, r,
+			       out, want_r, status_cases[i].want);
+			bad++;
+		}
+	}
+	char out[BL_BOUNCE_STATUS_MAX];
+	assert_int_equal(bl_bounce_status_from_text(NULL, out), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(bad, 0);
+}
+
+static void test_kind_names(void **state)
+{
+	(void)state;
+	assert_string_equal(bl_report_kind_name(BL_REPORT_KIND_DSN), "dsn");
+	assert_string_equal(bl_report_kind_name(BL_REPORT_KIND_BOUNCE), "bounce");
+	assert_string_equal(bl_report_kind_name(BL_REPORT_KIND_ARF), "arf");
+	assert_string_equal(bl_report_kind_name(BL_REPORT_KIND_AUTOREPLY), "auto-reply");
+	assert_string_equal(bl_report_kind_name(BL_REPORT_KIND_OTHER), "other");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_classify_table),
+	    cmocka_unit_test(test_status_from_text),
+	    cmocka_unit_test(test_kind_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
