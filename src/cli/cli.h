@@ -49,7 +49,8 @@ void bl_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 int bl_cli_usage(const char *usage, int ok);
 
-/* bl_cli_print_json - print @doc (consumed: decref'd) on stdout, indented, with a newline. */
+/* bl_cli_print_json - print @doc (consumed: decref'd) on stdout, indented, with a newline;
+ * reals with 15 significant digits (0.1, not 0.10000000000000001). */
 struct json_t;
 void bl_cli_print_json(struct json_t *doc);
 

@@ -3,6 +3,7 @@
  * writing a post and following its delivery. `post send --wait` and
  * `bulletin send` (cmd_send.c) run the delivery engine (src/send).
  */
+#include "bounce/summary.h"
 #include "cli/cli.h"
 
 #include "core/address.h"
@@ -720,7 +721,7 @@ int bl_cli_run_engine(struct bl_cli *cli, struct bl_store *s, int once, long lon
 	return BL_EXIT_OK;
 }
 
-static int print_status(struct bl_store *s, int64_t id, int json);
+static int print_status(const struct bl_cli *cli, struct bl_store *s, int64_t id, int json);
 
 /* bl_cli_audit of @action on post @id (target "post:ID"); @detail may be NULL. */
 static void audit_post(struct bl_store *s, const char *action, int64_t id, const char *detail)
@@ -795,7 +796,7 @@ static int cmd_send(struct bl_cli *cli, int argc, char **argv)
 	if (wait) {
 		if ((code = bl_cli_run_engine(cli, s, 0, p.id)))
 			goto out;
-		code = print_status(s, p.id, 0);
+		code = print_status(cli, s, p.id, 0);
 	} else {
 		printf("run `bulletin send` (or `bulletin post send %lld --wait`) to deliver it\n",
 		       (long long)p.id);
@@ -896,23 +897,51 @@ static int cmd_unschedule(struct bl_cli *cli, int argc, char **argv)
 	return code;
 }
 
-static int print_status(struct bl_store *s, int64_t id, int json)
+/* The bounces block of `post status`: findings by class, the rates over the delivered
+ * messages, and a WARNING line for each rate above its threshold. */
+static void print_bounces(const struct bl_bounce_summary *b)
+{
+	const struct bl_bounce_counts *c = &b->counts;
+	char hard[24], complaint[24];
+	printf("bounces: hard %lld, soft %lld, block %lld, complaint %lld",
+	       (long long)c->n[BL_BOUNCE_HARD], (long long)c->n[BL_BOUNCE_SOFT],
+	       (long long)c->n[BL_BOUNCE_BLOCK], (long long)c->n[BL_BOUNCE_COMPLAINT]);
+	if (c->n[BL_BOUNCE_AUTOREPLY])
+		printf(", auto-reply %lld", (long long)c->n[BL_BOUNCE_AUTOREPLY]);
+	if (c->n[BL_BOUNCE_UNKNOWN])
+		printf(", unknown %lld", (long long)c->n[BL_BOUNCE_UNKNOWN]);
+	printf(
+	    "\nrates over %lld delivered: hard bounces %s, complaints %s\n",
+	    (long long)c->delivered,
+	    bl_bounce_pct(c->n[BL_BOUNCE_HARD], c->delivered, b->thr.hard_ppm, hard, sizeof(hard)),
+	    bl_bounce_pct(c->n[BL_BOUNCE_COMPLAINT], c->delivered, b->thr.complaint_ppm, complaint,
+	                  sizeof(complaint)));
+	for (size_t i = 0; i < b->n_warnings; i++)
+		printf("WARNING: %s\n", b->warn[i].text);
+}
+
+static int print_status(const struct bl_cli *cli, struct bl_store *s, int64_t id, int json)
 {
 	struct bl_post p = {0};
 	struct bl_delivery_counts n;
+	struct bl_bounce_thresholds thr;
+	struct bl_bounce_summary b;
 	int64_t recent = 0;
 	int64_t now = bl_now();
 	int code;
 	if ((code = get_post(s, id, &p)))
 		return code;
+	bl_bounce_thresholds_from_config(cli->config, &thr);
 	if (s->ops->delivery_counts(s, id, &n) ||
-	    s->ops->delivery_accepted_since(s, id, now - 60, &recent)) {
+	    s->ops->delivery_accepted_since(s, id, now - 60, &recent) ||
+	    bl_bounce_summary_load(s, id, &thr, &b)) {
 		bl_cli_error("%s", bl_store_error(s));
 		bl_post_clear(&p);
 		return BL_EXIT_STORE;
 	}
 	json_t *o = bl_json_post_status(&p, &n, recent, now);
 	if (json) {
+		json_object_set_new(o, "bounces", bl_json_bounce_summary(&b));
 		bl_cli_print_json(o);
 	} else {
 		printf("post %lld: %s%s%s\n", (long long)p.id, bl_post_status_name(p.status),
@@ -927,6 +956,7 @@ static int print_status(struct bl_store *s, int64_t id, int json)
 		    (long long)n.n[BL_DELIVERY_SUPPRESSED], (long long)n.n[BL_DELIVERY_BOUNCED],
 		    (long long)n.n[BL_DELIVERY_COMPLAINED], (long long)p.in_doubt,
 		    json_real_value(json_object_get(o, "rate")));
+		print_bounces(&b);
 		json_decref(o);
 	}
 	bl_post_clear(&p);
@@ -945,7 +975,7 @@ static int cmd_status(struct bl_cli *cli, int argc, char **argv)
 		return BL_EXIT_USAGE;
 	if ((code = parse_id(operand, &id)) || (code = bl_cli_store(cli, 1, &s)))
 		return code;
-	return print_status(s, id, json);
+	return print_status(cli, s, id, json);
 }
 
 struct deliveries_out {

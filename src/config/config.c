@@ -39,6 +39,12 @@ static const struct bl_config_key keys[] = {
      "probe disables the subscriber"},
     {"bounce_soft_window", BL_CONF_DURATION, "30d", 1, 365 * DAY, NULL,
      "the window soft bounces are counted in (and at most one probe per subscriber in it)"},
+    {"bounce_warn_complaint_rate", BL_CONF_RATE, "0.001", 0, 1000000, NULL,
+     "post status, the API and the admin UI warn when a post's complaint rate is above this "
+     "(0.001 = 0.1%)"},
+    {"bounce_warn_hard_rate", BL_CONF_RATE, "0.02", 0, 1000000, NULL,
+     "post status, the API and the admin UI warn when a post's hard-bounce rate is above "
+     "this (0.02 = 2%)"},
     {"breaker_cooldown", BL_CONF_DURATION, "15m", 1, DAY, NULL,
      "how long confirmation mail stays stopped after the global signup budget ran out"},
     {"concurrency", BL_CONF_INT, "8", 1, 256, NULL,
@@ -235,6 +241,46 @@ int bl_duration_parse(const char *s, long long *out)
 	return 0;
 }
 
+int bl_rate_parse(const char *s, long long *out)
+{
+	/* Exact decimal arithmetic in parts per million: six fraction digits of a fraction,
+	 * four of a percentage, so "0.1%" and "0.001" are both exactly 1000. */
+	size_t n = strlen(s);
+	int pct = n > 0 && s[n - 1] == '%';
+	const int scale = pct ? 4 : 6;
+	long long whole = 0, frac = 0;
+	int digits = 0, fdigits = 0, point = 0;
+	for (size_t i = 0; i < n - (size_t)pct; i++) {
+		char c = s[i];
+		if (c == '.' && !point) {
+			point = 1;
+		} else if (c >= '0' && c <= '9') {
+			digits++;
+			if (!point) {
+				if (whole > 1000LL * (pct ? 100 : 1))
+					return -BL_ELIMIT;
+				whole = whole * 10 + (c - '0');
+			} else if (fdigits < scale) {
+				frac = frac * 10 + (c - '0');
+				fdigits++;
+			} else if (c != '0') {
+				return -BL_EINVAL; /* finer than one part per million */
+			}
+		} else {
+			return -BL_EINVAL;
+		}
+	}
+	if (!digits)
+		return -BL_EINVAL;
+	for (; fdigits < scale; fdigits++)
+		frac *= 10;
+	long long v = whole * (pct ? 10000LL : 1000000LL) + frac;
+	if (v > 1000LL * 1000000)
+		return -BL_ELIMIT;
+	*out = v;
+	return 0;
+}
+
 static int enum_has(const char *choices, const char *s)
 {
 	size_t n = strlen(s);
@@ -303,6 +349,16 @@ static int validate(const struct bl_config_key *k, const char *value, const char
 			    "%s: %s must be an IANA time zone name such as UTC or "
 			    "Europe/Paris, found under /usr/share/zoneinfo (got \"%s\")",
 			    where, k->name, value);
+		return 0;
+	case BL_CONF_RATE:
+		rc = bl_rate_parse(value, num);
+		if (rc || *num < k->min || *num > k->max)
+			return bl_diag_set(
+			    d, BL_EINVAL,
+			    "%s: %s must be a fraction such as 0.001 or a percentage "
+			    "such as 0.1%%, from %g to %g, to one part per million "
+			    "(got \"%s\")",
+			    where, k->name, (double)k->min / 1e6, (double)k->max / 1e6, value);
 		return 0;
 	case BL_CONF_ENUM:
 		if (!enum_has(k->choices, value))
@@ -503,7 +559,8 @@ static const struct value *get(const struct bl_config *c, const char *name,
 	if (!k)
 		bl_panic("unknown configuration key %s", name);
 	if (want != k->type &&
-	    !(want == BL_CONF_INT && (k->type == BL_CONF_DURATION || k->type == BL_CONF_CLOCK)) &&
+	    !(want == BL_CONF_INT && (k->type == BL_CONF_DURATION || k->type == BL_CONF_CLOCK ||
+	                              k->type == BL_CONF_RATE)) &&
 	    !(want == BL_CONF_STR))
 		bl_panic("configuration key %s read with the wrong type", name);
 	return &c->v[i];

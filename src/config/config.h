@@ -22,6 +22,9 @@ enum bl_config_type {
 	BL_CONF_CLOCK,    /* a time of day "HH:MM" (00:00-23:59); read as minutes after midnight
 	                     with bl_config_int */
 	BL_CONF_TIMEZONE, /* an IANA time zone name known to the machine (bl_timezone_valid) */
+	BL_CONF_RATE,     /* a fraction, as a decimal ("0.001") or a percentage ("0.1%"), to one
+	                     part per million; read as parts per million with bl_config_int, within
+	                     [min, max] parts per million */
 };
 
 enum bl_config_origin { BL_ORIGIN_DEFAULT, BL_ORIGIN_FILE, BL_ORIGIN_ENV, BL_ORIGIN_FLAG };
@@ -73,7 +76,8 @@ int bl_config_set(struct bl_config *c, const char *name, const char *value,
  * bug). Strings stay valid until the key is set again or @c destroyed.
  */
 const char *bl_config_str(const struct bl_config *c, const char *name);
-long long bl_config_int(const struct bl_config *c, const char *name); /* INT, DURATION (s) */
+long long bl_config_int(const struct bl_config *c, const char *name); /* INT, DURATION (s),
+                                                                         RATE (ppm) */
 int bl_config_bool(const struct bl_config *c, const char *name);
 
 /* One key's state, for `config dump`. */
@@ -101,5 +105,13 @@ void bl_config_env_name(const char *name, char *out, size_t n);
  * unknown suffix or trailing text; -BL_ELIMIT past 2^40. No other range check.
  */
 int bl_duration_parse(const char *s, long long *out);
+
+/*
+ * bl_rate_parse - a fraction as config files write it: a decimal ("0.001", ".5", "1") or a
+ * percentage ("0.1%"). Sets *@out in parts per million (0.001 -> 1000) and returns 0;
+ * -BL_EINVAL for a sign, no digits, a second point, trailing text or a value finer than one
+ * part per million; -BL_ELIMIT above 1000 (1e9 ppm). No other range check.
+ */
+int bl_rate_parse(const char *s, long long *out);
 
 #endif

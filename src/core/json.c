@@ -21,8 +21,7 @@ json_t *bl_json_time(int64_t t)
 	return t ? json_string(bl_time_format(t, buf)) : json_null();
 }
 
-/* A borrowed C string as JSON; NULL reads as "" (the store hands out "" for unset text). */
-static json_t *str(const char *s)
+json_t *bl_json_text(const char *s)
 {
 	if (!s)
 		s = "";
@@ -43,6 +42,11 @@ static json_t *str(const char *s)
 	json_t *j = json_stringn(b.data, b.len);
 	bl_buf_finish(&b);
 	return j;
+}
+
+static json_t *str(const char *s)
+{
+	return bl_json_text(s);
 }
 
 json_t *bl_json_list(const struct bl_list *l, const struct bl_list_counts *n)

@@ -16,6 +16,12 @@
 /* bl_json_time - RFC 3339 UTC string, or null for 0. */
 json_t *bl_json_time(int64_t t);
 
+/* bl_json_text - borrowed C string @s as a JSON string: NULL reads as "" (the store hands
+ * out "" for unset text), and each byte that is not part of well-formed UTF-8 becomes
+ * U+FFFD (text from strangers: a bounce's recipient or diagnostic) rather than losing the
+ * field, as json_string would. */
+json_t *bl_json_text(const char *s);
+
 /* {"slug","name","optin","visibility","description","created_at"}, plus
  * "counts":{"unconfirmed","confirmed","unsubscribed"} when @n is not NULL. */
 json_t *bl_json_list(const struct bl_list *l, const struct bl_list_counts *n);

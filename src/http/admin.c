@@ -25,6 +25,7 @@
  */
 #include "http/admin.h"
 
+#include "bounce/summary.h"
 #include "core/address.h"
 #include "core/crypto.h"
 #include "feed/poll.h"
@@ -177,7 +178,7 @@ void bl_admin_page(struct bl_http_req *req, struct bl_http_resp *resp, int statu
 	/* has_KEY: a list to show, so a table's head and foot are drawn once */
 	static const char *const lists[] = {"lists",         "posts",  "rows",   "jobs",
 	                                    "deliveries",    "users",  "tokens", "entries",
-	                                    "subscriptions", "events", "feeds"};
+	                                    "subscriptions", "events", "feeds",  "findings"};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		char key[32];
 		snprintf(key, sizeof(key), "has_%s", lists[i]);
@@ -2324,6 +2325,48 @@ static int add_list_name(void *arg, const struct bl_list *l)
 	return 0;
 }
 
+/* The post page's bounces block: counts by class (auto-reply and unknown only when there are
+ * some), the rates over the delivered messages, and a warning for each rate above its
+ * threshold (bounce/summary.h), in the page's alert style. */
+static struct bl_tval *bounce_block(struct bl_http_req *req, int64_t post_id,
+                                    const struct bl_bounce_summary *b)
+{
+	const struct bl_bounce_counts *c = &b->counts;
+	struct bl_tval *v = bl_tval_map(), *classes = bl_tval_list(), *warnings = bl_tval_list();
+	char hard[24], complaint[24], limit[24];
+	for (int i = 0; i < BL_BOUNCE_NCLASSES; i++) {
+		if ((i == BL_BOUNCE_AUTOREPLY || i == BL_BOUNCE_UNKNOWN) && c->n[i] == 0)
+			continue;
+		struct bl_tval *r = bl_tval_map();
+		bl_tval_set(r, "class",
+		            bl_tval_string(bl_bounce_class_name((enum bl_bounce_class)i)));
+		bl_tval_set(r, "n", num(c->n[i]));
+		bl_tval_push(classes, r);
+	}
+	for (size_t i = 0; i < b->n_warnings; i++) {
+		struct bl_tval *r = bl_tval_map();
+		bl_tval_set(r, "kind", bl_tval_string(b->warn[i].kind));
+		bl_tval_set(r, "text", bl_tval_string(b->warn[i].text));
+		bl_tval_push(warnings, r);
+	}
+	bl_tval_set(v, "classes", classes);
+	bl_tval_set(v, "warnings", warnings);
+	bl_tval_set(v, "delivered", num(c->delivered));
+	bl_bounce_pct(c->n[BL_BOUNCE_HARD], c->delivered, b->thr.hard_ppm, hard, sizeof(hard));
+	bl_bounce_pct(c->n[BL_BOUNCE_COMPLAINT], c->delivered, b->thr.complaint_ppm, complaint,
+	              sizeof(complaint));
+	bl_tval_set(v, "hard_rate", bl_tval_string(hard));
+	bl_tval_set(v, "complaint_rate", bl_tval_string(complaint));
+	snprintf(limit, sizeof(limit), "%g%%", (double)b->thr.complaint_ppm / 1e4);
+	bl_tval_set(v, "complaint_limit", bl_tval_string(limit));
+	snprintf(limit, sizeof(limit), "%g%%", (double)b->thr.hard_ppm / 1e4);
+	bl_tval_set(v, "hard_limit", bl_tval_string(limit));
+	bl_tval_set(
+	    v, "list_url",
+	    bl_tval_stringf("%s/admin/bounces?post=%lld", admin_base(req), (long long)post_id));
+	return v;
+}
+
 static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct admin *a,
                       const struct bl_post *p)
 {
@@ -2340,8 +2383,12 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 		filter = (int)ds;
 	if (*field(a, "after"))
 		bl_parse_int64(field(a, "after"), 0, INT64_MAX, &after);
+	struct bl_bounce_thresholds thr;
+	struct bl_bounce_summary bs;
+	bl_bounce_thresholds_from_config(web_of(req)->config, &thr);
 	if (progress_of(s, p, &g) || s->ops->post_lists(s, p->id, add_list_name, lists) < 0 ||
-	    s->ops->delivery_each(s, p->id, filter, after, PAGE_SIZE, add_delivery, &dr) < 0) {
+	    s->ops->delivery_each(s, p->id, filter, after, PAGE_SIZE, add_delivery, &dr) < 0 ||
+	    bl_bounce_summary_load(s, p->id, &thr, &bs) < 0) {
 		bl_tval_destroy(lists);
 		bl_tval_destroy(dr.rows);
 		store_failed(req, resp, &a->p, "post page");
@@ -2452,6 +2499,8 @@ static void post_page(struct bl_http_req *req, struct bl_http_resp *resp, struct
 			bl_buf_finish(&svg);
 		}
 	}
+
+	bl_tval_set(data, "bounces", bounce_block(req, p->id, &bs));
 
 	/* the deliveries: filter and keyset paging */
 	struct bl_tval *filters = bl_tval_list();
@@ -3502,6 +3551,115 @@ static void feeds_one(struct bl_http_req *req, struct bl_http_resp *resp)
 	admin_free(a);
 }
 
+/* ---- bounces and complaints (issue 7) ---- */
+
+/* Text from a report (a stranger wrote it) as a template string: what HTML accepts, each
+ * bad byte or control character as U+FFFD (bl_utf8_scrub); Mustache escapes the rest. */
+static struct bl_tval *report_text(const char *s)
+{
+	size_t n = strlen(s);
+	if (bl_utf8_clean(s, n))
+		return bl_tval_string(s);
+	struct bl_buf b;
+	bl_buf_init(&b, 0);
+	bl_utf8_scrub(s, n, &b);
+	struct bl_tval *v = bl_tval_string(bl_buf_str(&b));
+	bl_buf_finish(&b);
+	return v;
+}
+
+struct finding_rows {
+	struct bl_http_req *req;
+	struct bl_tval *rows;
+	size_t n;
+	int64_t last_id;
+};
+
+static int add_finding(void *arg, const struct bl_bounce_row *b)
+{
+	struct finding_rows *fr = arg;
+	const char *base = admin_base(fr->req);
+	struct bl_tval *r = bl_tval_map();
+	bl_tval_set(r, "id", num(b->id));
+	bl_tval_set(r, "at", when(b->received_at));
+	bl_tval_set(r, "class", bl_tval_string(bl_bounce_class_name(b->cls)));
+	bl_tval_set(r, "delay", bl_tval_bool(!b->final));
+	bl_tval_set(r, "source", report_text(b->source));
+	bl_tval_set(r, "recipient", report_text(*b->recipient ? b->recipient : "(none)"));
+	bl_tval_set(r, "status", report_text(b->status));
+	bl_tval_set(r, "reply_code", bl_tval_string(""));
+	if (b->reply_code)
+		bl_tval_set(r, "reply_code", bl_tval_stringf("%d", b->reply_code));
+	bl_tval_set(r, "diagnostic", report_text(b->diagnostic));
+	bl_tval_set(r, "feedback_type", report_text(b->feedback_type));
+	bl_tval_set(r, "action", report_text(b->action));
+	bl_tval_set(r, "review", report_text(b->review));
+	if (b->post_id) {
+		bl_tval_set(r, "post_id", num(b->post_id));
+		bl_tval_set(r, "post_url",
+		            bl_tval_stringf("%s/admin/posts/%lld", base, (long long)b->post_id));
+	}
+	if (b->subscriber_id) {
+		bl_tval_set(r, "subscriber_id", num(b->subscriber_id));
+		bl_tval_set(r, "subscriber_url",
+		            bl_tval_stringf("%s/admin/subscribers/%lld", base,
+		                            (long long)b->subscriber_id));
+	}
+	bl_tval_push(fr->rows, r);
+	fr->n++;
+	fr->last_id = b->id;
+	return 0;
+}
+
+/* GET /admin/bounces[?review=1][&post=ID][&before=ID]: stored findings, newest first; the
+ * review bucket (reports no delivery could be found for, with the reason) on its own. */
+static void bounces_route(struct bl_http_req *req, struct bl_http_resp *resp)
+{
+	struct admin *a = enter(req, resp, BL_ROLE_VIEWER, 0);
+	long long before = 0, post = 0;
+	if (!a)
+		return;
+	if (*field(a, "before"))
+		bl_parse_int64(field(a, "before"), 0, INT64_MAX, &before);
+	if (*field(a, "post"))
+		bl_parse_int64(field(a, "post"), 0, INT64_MAX, &post);
+	int review = strcmp(field(a, "review"), "1") == 0;
+	struct bl_bounce_filter f = {
+	    .post_id = post, .review_only = review, .before_id = before, .limit = PAGE_SIZE};
+	struct finding_rows fr = {.req = req, .rows = bl_tval_list()};
+	if (req->store->ops->bounce_each(req->store, &f, add_finding, &fr) < 0) {
+		bl_tval_destroy(fr.rows);
+		store_failed(req, resp, &a->p, "bounces");
+		admin_free(a);
+		return;
+	}
+	const char *base = admin_base(req);
+	char filter[64];
+	if (post)
+		snprintf(filter, sizeof(filter), "review=%d&post=%lld", review, post);
+	else
+		snprintf(filter, sizeof(filter), "review=%d", review);
+	struct bl_tval *data = bl_tval_map();
+	bl_tval_set(data, "findings", fr.rows);
+	bl_tval_set(data, "empty", bl_tval_bool(fr.n == 0));
+	bl_tval_set(data, "review", bl_tval_bool(review));
+	if (post) {
+		bl_tval_set(data, "post_id", num(post));
+		bl_tval_set(data, "post_url", bl_tval_stringf("%s/admin/posts/%lld", base, post));
+	}
+	bl_tval_set(data, "self_url", bl_tval_stringf("%s/admin/bounces", base));
+	bl_tval_set(data, "paged", bl_tval_bool(before > 0));
+	bl_tval_set(data, "first_url", bl_tval_stringf("%s/admin/bounces?%s", base, filter));
+	if (fr.n == PAGE_SIZE)
+		bl_tval_set(data, "next_url",
+		            bl_tval_stringf("%s/admin/bounces?%s&before=%lld", base, filter,
+		                            (long long)fr.last_id));
+	nav(data, "bounces");
+	bl_admin_page(req, resp, 200, "bounces", review ? "Bounces to review" : "Bounces", &a->p,
+	              data);
+	admin_free(a);
+}
+
 /* ---- audit log (admin) ---- */
 
 struct audit_rows {
@@ -3751,6 +3909,7 @@ static const struct bl_http_route admin_routes[] = {
     {BL_HTTP_GET, "/admin/tokens", 0, "admin_tokens", tokens_route, 0},
     {BL_HTTP_POST, "/admin/tokens/new", 0, "admin_tokens", tokens_new, 0},
     {BL_HTTP_POST, "/admin/tokens/", 1, "admin_tokens", tokens_one, 0},
+    {BL_HTTP_GET, "/admin/bounces", 0, "admin_bounces", bounces_route, 0},
     {BL_HTTP_GET, "/admin/audit", 0, "admin_audit", audit_route, 0},
     {BL_HTTP_GET, "/admin/", 1, "admin_not_found", admin_not_found, 0},
 };

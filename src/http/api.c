@@ -12,6 +12,7 @@
 #include "http/admin.h"
 
 #include "store/json.h"
+#include "bounce/summary.h"
 #include "config/config.h"
 #include "core/address.h"
 #include "core/crypto.h"
@@ -84,7 +85,7 @@ struct bl_api_call {
 
 static void reply(struct bl_api_call *c, int status, json_t *o)
 {
-	char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 	json_decref(o);
 	c->resp->status = status;
 	c->resp->content_type = JSON_TYPE;
@@ -2176,7 +2177,16 @@ static void post_status(struct bl_api_call *c)
 		bl_post_clear(&p);
 		return;
 	}
+	struct bl_bounce_thresholds thr;
+	struct bl_bounce_summary b;
+	bl_bounce_thresholds_from_config(c->w ? c->w->config : NULL, &thr);
+	if (bl_bounce_summary_load(c->s, p.id, &thr, &b)) {
+		store_failed(c);
+		bl_post_clear(&p);
+		return;
+	}
 	json_t *o = bl_json_post_status(&p, &n, recent, c->now);
+	json_object_set_new(o, "bounces", bl_json_bounce_summary(&b));
 	reply(c, 200, o);
 	bl_post_clear(&p);
 }
@@ -2228,7 +2238,7 @@ static void post_deliveries(struct bl_api_call *c)
 		if (bl_delivery_state_parse(st, &ds)) {
 			problem(c, 400, "bad-parameter",
 			        "The `state` query parameter must be pending, claimed, accepted, "
-			        "deferred, failed or suppressed.");
+			        "deferred, failed, suppressed, bounced or complained.");
 			bl_post_clear(&p);
 			return;
 		}
@@ -2243,6 +2253,60 @@ static void post_deliveries(struct bl_api_call *c)
 		items_reply(c, o.items, o.n > limit ? json_integer(o.last_id) : NULL, 1);
 	}
 	bl_post_clear(&p);
+}
+
+/* ---- bounces and complaints (issue 7) ---- */
+
+struct bounce_page {
+	json_t *items;
+	int64_t n, limit, last_id;
+};
+
+static int on_bounce(void *arg, const struct bl_bounce_row *r)
+{
+	struct bounce_page *o = arg;
+	if (o->n++ == o->limit)
+		return 1;
+	json_array_append_new(o->items, bl_json_bounce(r));
+	o->last_id = r->id;
+	return 0;
+}
+
+/* GET /bounces?post=ID&subscriber=ID&review=1&before=ID&limit=N: stored findings, newest
+ * first, keyset-paged by id ("next": the before= of the next page). */
+static void bounces_get(struct bl_api_call *c)
+{
+	long long limit, before, post, subscriber;
+	const char *review = qget(c, "review");
+	if (qint(c, "limit", 1, LIMIT_MAX, LIMIT_DFLT, &limit) ||
+	    qint(c, "before", 0, INT64_MAX, 0, &before) ||
+	    qint(c, "post", 0, INT64_MAX, 0, &post) ||
+	    qint(c, "subscriber", 0, INT64_MAX, 0, &subscriber))
+		return;
+	int review_only = 0;
+	if (review && *review) {
+		if (strcmp(review, "1") == 0 || strcmp(review, "true") == 0) {
+			review_only = 1;
+		} else if (strcmp(review, "0") != 0 && strcmp(review, "false") != 0) {
+			problem(
+			    c, 400, "bad-parameter",
+			    "The `review` query parameter must be 1 or true (only the reports that "
+			    "could not be matched to a delivery), or 0 or false.");
+			return;
+		}
+	}
+	struct bl_bounce_filter f = {.post_id = post,
+	                             .subscriber_id = subscriber,
+	                             .review_only = review_only,
+	                             .before_id = before,
+	                             .limit = limit + 1};
+	struct bounce_page o = {json_array(), 0, limit, 0};
+	if (c->s->ops->bounce_each(c->s, &f, on_bounce, &o) < 0) {
+		json_decref(o.items);
+		store_failed(c);
+		return;
+	}
+	items_reply(c, o.items, o.n > limit ? json_integer(o.last_id) : NULL, 1);
 }
 
 /* ---- stats ---- */
@@ -2823,6 +2887,7 @@ static const struct bl_api_endpoint endpoints[] = {
     {BL_HTTP_POST, PREFIX "posts/{id}/retry", E, JB, post_retry},
     {BL_HTTP_GET, PREFIX "posts/{id}/status", V, NB, post_status},
     {BL_HTTP_GET, PREFIX "posts/{id}/deliveries", V, NB, post_deliveries},
+    {BL_HTTP_GET, PREFIX "bounces", V, NB, bounces_get},
     {BL_HTTP_GET, PREFIX "feeds", V, NB, feeds_get},
     {BL_HTTP_POST, PREFIX "feeds", E, JB, feeds_post},
     {BL_HTTP_GET, PREFIX "feeds/{id}", V, NB, feed_get},

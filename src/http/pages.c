@@ -34,9 +34,9 @@ static const char *const page_names[] = {
 /* The admin UI's pages (templates/admin/NAME.html.mustache), rendered as "admin/NAME"
  * inside templates/admin/layout.html.mustache. */
 static const char *const admin_names[] = {
-    "login",      "error",       "dashboard", "lists", "list_edit", "subscribers",
-    "subscriber", "import",      "job",       "posts", "post_edit", "post",
-    "users",      "user_secret", "tokens",    "audit", "confirm",   "feeds",
+    "login",  "error", "dashboard", "lists",     "list_edit", "subscribers", "subscriber",
+    "import", "job",   "posts",     "post_edit", "post",      "users",       "user_secret",
+    "tokens", "audit", "confirm",   "feeds",     "bounces",
 };
 #define N_ADMIN (sizeof(admin_names) / sizeof(admin_names[0]))
 

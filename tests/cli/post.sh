@@ -66,7 +66,7 @@ run $B post status 1 --json
 same "status --json counts" "$(printf '%s' "$OUT" | jq -c '{status,total,accepted,pending,claimed,deferred,failed,suppressed,in_doubt}')" \
 	'{"status":"sent","total":3,"accepted":3,"pending":0,"claimed":0,"deferred":0,"failed":0,"suppressed":0,"in_doubt":0}'
 same "status --json has every documented key, in order (the API's GET /posts/ID/status too)" "$(printf '%s' "$OUT" | jq -c 'keys_unsorted')" \
-	'["id","status","total","pending","claimed","accepted","deferred","failed","suppressed","bounced","complained","in_doubt","rate","started_at","finished_at","pause_reason","eta"]'
+	'["id","status","total","pending","claimed","accepted","deferred","failed","suppressed","bounced","complained","in_doubt","rate","started_at","finished_at","pause_reason","eta","bounces"]'
 rcpts=$(grep -h '^To:' "$WORK"/outbox/new/* | grep -o '<[^>]*>' | sort | tr '\n' ' ')
 case "$rcpts" in *ann@example.org*ben@example.org*gus@example.org*) ok "recipients are ann, ben, gus" ;; *) not_ok "recipients are ann, ben, gus" "$rcpts" ;; esac
 run $B post deliveries 1 --json

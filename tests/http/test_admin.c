@@ -35,6 +35,7 @@
 #include "http/admin.h"
 #include "http/web.h"
 #include "import/job.h"
+#include "send/engine.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/time.h"
@@ -297,6 +298,32 @@ static int64_t make_feed(const char *url)
 	return f.id;
 }
 
+/* Records finding @key (store op bounce_record) of @cls for post @post and subscriber @sub
+ * (0/0: unattributed, in the review bucket), with a stranger's @recipient and @diagnostic. */
+static void record_bounce(const char *key, enum bl_bounce_class cls, int64_t post, int64_t sub,
+                          const char *recipient, const char *diagnostic)
+{
+	struct bl_bounce_policy pol = {.hard_limit = 1, .soft_limit = 5, .soft_window = 30 * 86400};
+	struct bl_bounce_event ev = {.report_key = key,
+	                             .source = "pipe",
+	                             .kind = "dsn",
+	                             .cls = cls,
+	                             .reason = "",
+	                             .status = "5.1.1",
+	                             .reply_code = 550,
+	                             .final = 1,
+	                             .recipient = recipient,
+	                             .diagnostic = diagnostic,
+	                             .feedback_type = "",
+	                             .post_id = post,
+	                             .subscriber_id = sub,
+	                             .attributed_by = sub ? "verp" : "",
+	                             .review = sub ? "" : "no VERP token " XSS2};
+	struct bl_bounce_outcome o;
+	if (db->ops->bounce_record(db, &ev, &pol, bl_now(), &o))
+		fail_msg("bounce_record %s: %s", key, bl_store_error(db));
+}
+
 /* ---- a fingerprint of everything an admin POST could change ---- */
 
 static int fp_list(void *arg, const struct bl_list *l)
@@ -444,6 +471,9 @@ static int group_setup(void **state)
 	assert_int_equal(
 	    db->ops->feed_polled(db, feed_failing, bl_now(), bl_now() + 1800, "Error " XSS2 XSS1),
 	    1);
+	/* Findings with payloads in what strangers write: the recipient, the diagnostic. */
+	record_bounce("fixture-review", BL_BOUNCE_HARD, 0, 0, "x" XSS1 "@evil.example",
+	              "550 " XSS2);
 	make_user(&viewer);
 	make_user(&editor);
 	make_user(&admin);
@@ -504,6 +534,9 @@ static const struct page pages[] = {
     {"/admin/users", BL_ROLE_ADMIN},
     {"/admin/tokens", BL_ROLE_ADMIN},
     {"/admin/audit", BL_ROLE_ADMIN},
+    {"/admin/bounces", BL_ROLE_VIEWER},
+    {"/admin/bounces?review=1", BL_ROLE_VIEWER},
+    {"/admin/bounces?post=2&before=999999", BL_ROLE_VIEWER},
 };
 #define N_PAGES (sizeof(pages) / sizeof(pages[0]))
 
@@ -2407,6 +2440,114 @@ static void test_static(void **state)
 	(void)state;
 }
 
+/* ---- bounces and complaints (issue 7) ---- */
+
+static int first_accepted(void *arg, const struct bl_delivery_row *d)
+{
+	int64_t *sub = arg;
+	if (!*sub && d->state == BL_DELIVERY_ACCEPTED)
+		*sub = d->subscriber_id;
+	return 0;
+}
+
+/* A page that passes check_html.py and holds each of @want (NULL-terminated) and none of
+ * @never (the raw payloads). */
+static void bounce_page(const char *path, const char *cookie, const char *const *want)
+{
+	struct reply r;
+	get(path, cookie, &r);
+	tl_want_status(&r, 200, path);
+	check_page(path, r.body, r.len);
+	for (size_t i = 0; want[i]; i++)
+		if (!strstr(r.body, want[i]))
+			fail_msg("GET %s: want \"%s\" in the page", path, want[i]);
+	if (strstr(r.body, XSS1) || strstr(r.body, "<img src=x"))
+		fail_msg("GET %s: a raw XSS payload in the page", path);
+	reply_free(&r);
+}
+
+static void test_bounces(void **state)
+{
+	int64_t id = make_post("Bounced " XSS1, 1);
+	struct bl_engine_opts eo = {.store = db, .config = cfg, .once = 1};
+	struct bl_diag d;
+	if (bl_engine_run(&eo, NULL, &d))
+		fail_msg("engine: %s", d.msg);
+	int64_t sub = 0;
+	assert_int_equal(db->ops->delivery_each(db, id, -1, 0, 0, first_accepted, &sub), 0);
+	if (!sub)
+		fail_msg("post %lld: got no accepted delivery, want one", (long long)id);
+	char path[128], post_path[64], sub_link[128];
+	snprintf(post_path, sizeof(post_path), "/admin/posts/%lld", (long long)id);
+	/* Before any finding: the block, no warning. */
+	{
+		const char *const want[] = {"Bounces and complaints", "data-rate=\"complaint\">0%<",
+		                            NULL};
+		bounce_page(post_path, viewer.cookie, want);
+		struct reply r;
+		get(post_path, viewer.cookie, &r);
+		if (strstr(r.body, "data-warning"))
+			fail_msg("GET %s before findings: got a warning", post_path);
+		reply_free(&r);
+	}
+	record_bounce("admin-complaint", BL_BOUNCE_COMPLAINT, id, sub, "y" XSS2 "@example.org",
+	              "complained " XSS1);
+	/* The post page: the complaint counted and the warning in the alert style. */
+	{
+		const char *const want[] = {
+		    "<div class=\"error\" role=\"alert\" data-warning=\"complaint\">",
+		    "<strong>Warning:</strong> complaint rate ",
+		    "is above 0.1%: mailbox providers may start filtering this sender",
+		    "<dd data-class=\"complaint\">1</dd>",
+		    "/admin/bounces?post=",
+		    NULL};
+		bounce_page(post_path, viewer.cookie, want);
+	}
+	/* The listing for the post: the finding, escaped, linked to its subscriber. */
+	snprintf(path, sizeof(path), "/admin/bounces?post=%lld", (long long)id);
+	snprintf(sub_link, sizeof(sub_link), "/admin/subscribers/%lld\">%lld</a>", (long long)sub,
+	         (long long)sub);
+	{
+		const char *const want[] = {
+		    "y&quot;&gt;&lt;img src=x onerror=alert(1)&gt;@example.org",
+		    "complained &lt;script&gt;alert(1)&lt;/script&gt;", sub_link,
+		    "aria-current=\"page\">Bounces</a>", NULL};
+		bounce_page(path, viewer.cookie, want);
+		struct reply r;
+		get(path, viewer.cookie, &r);
+		if (strstr(r.body, "evil.example"))
+			fail_msg("GET %s: got the unattributed finding, want only the post's",
+			         path);
+		reply_free(&r);
+	}
+	/* The review bucket: only the unattributed report, with its reason, escaped. */
+	{
+		const char *const want[] = {"x&lt;script&gt;alert(1)&lt;/script&gt;@evil.example",
+		                            "review: no VERP token &quot;&gt;&lt;img src=x",
+		                            "550 &quot;&gt;&lt;img src=x onerror=alert(1)&gt;",
+		                            "<option value=\"1\" selected>", NULL};
+		bounce_page("/admin/bounces?review=1", viewer.cookie, want);
+		struct reply r;
+		get("/admin/bounces?review=1", viewer.cookie, &r);
+		if (strstr(r.body, "complained &lt;script"))
+			fail_msg("GET /admin/bounces?review=1: got an attributed finding");
+		reply_free(&r);
+	}
+	/* Every role reads it; without a session it is the login page. */
+	const struct who *whos[] = {&viewer, &editor, &admin};
+	for (size_t i = 0; i < 3; i++) {
+		struct reply r;
+		get("/admin/bounces", whos[i]->cookie, &r);
+		tl_want_status(&r, 200, "GET /admin/bounces");
+		reply_free(&r);
+	}
+	struct reply r;
+	get("/admin/bounces", NULL, &r);
+	tl_want_status(&r, 303, "GET /admin/bounces without a session");
+	reply_free(&r);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2431,6 +2572,7 @@ int main(void)
 	    cmocka_unit_test(test_last_admin),
 	    cmocka_unit_test(test_feeds),
 	    cmocka_unit_test(test_static),
+	    cmocka_unit_test(test_bounces),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -37,6 +37,8 @@ static void test_defaults(void **state)
 	assert_int_equal(bl_config_bool(c, "feed_allow_private"), 0);
 	assert_int_equal(bl_config_int(c, "feed_timeout"), 30);
 	assert_int_equal(bl_config_int(c, "feed_max_size"), 10485760);
+	assert_int_equal(bl_config_int(c, "bounce_warn_complaint_rate"), 1000);
+	assert_int_equal(bl_config_int(c, "bounce_warn_hard_rate"), 20000);
 	for (size_t i = 0; i < bl_config_count(); i++) {
 		struct bl_config_entry e;
 		bl_config_entry_at(c, i, &e);
@@ -89,6 +91,31 @@ static void test_values(void **state)
 	    {"feed_max_size", "1023", 0, 0},
 	    {"feed_max_size", "1073741824", 1, 1073741824},
 	    {"feed_max_size", "1073741825", 0, 0},
+	    /* RATE: parts per million, from a fraction or a percentage */
+	    {"bounce_warn_complaint_rate", "0.001", 1, 1000},
+	    {"bounce_warn_complaint_rate", "0.1%", 1, 1000},
+	    {"bounce_warn_complaint_rate", ".0011", 1, 1100},
+	    {"bounce_warn_complaint_rate", "0.11%", 1, 1100},
+	    {"bounce_warn_complaint_rate", "0.000001", 1, 1},
+	    {"bounce_warn_complaint_rate", "0.0001%", 1, 1},
+	    {"bounce_warn_complaint_rate", "0.0000010000", 1, 1},
+	    {"bounce_warn_complaint_rate", "0", 1, 0},
+	    {"bounce_warn_complaint_rate", "1", 1, 1000000},
+	    {"bounce_warn_complaint_rate", "100%", 1, 1000000},
+	    {"bounce_warn_hard_rate", "2%", 1, 20000},
+	    {"bounce_warn_hard_rate", "0.02", 1, 20000},
+	    {"bounce_warn_hard_rate", "1.000001", 0, 0},
+	    {"bounce_warn_hard_rate", "101%", 0, 0},
+	    {"bounce_warn_hard_rate", "99999999999999999999", 0, 0},
+	    {"bounce_warn_hard_rate", "0.0000001", 0, 0},
+	    {"bounce_warn_hard_rate", "0.00001%", 0, 0},
+	    {"bounce_warn_hard_rate", "-0.01", 0, 0},
+	    {"bounce_warn_hard_rate", "0.0.1", 0, 0},
+	    {"bounce_warn_hard_rate", "1e-3", 0, 0},
+	    {"bounce_warn_hard_rate", "%", 0, 0},
+	    {"bounce_warn_hard_rate", ".", 0, 0},
+	    {"bounce_warn_hard_rate", "", 0, 0},
+	    {"bounce_warn_hard_rate", "2 %", 0, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct bl_config *c = bl_config_create();
