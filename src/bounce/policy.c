@@ -10,6 +10,9 @@
  */
 #include "bounce/policy.h"
 
+#include "util/buf.h"
+#include "util/utf8.h"
+
 #include "core/address.h"
 
 #include <stdio.h>
@@ -179,11 +182,26 @@ int bl_bounce_attribute(struct bl_bounce_ctx *ctx, const struct bl_bounce_report
 }
 
 /* Record @ev and count what happened into @res. */
-static int record(struct bl_bounce_ctx *ctx, const struct bl_bounce_event *ev, int64_t now,
+static int record(struct bl_bounce_ctx *ctx, const struct bl_bounce_event *in, int64_t now,
                   struct bl_bounce_result *res, struct bl_diag *d)
 {
+	/* Text from strangers (a relay's reply, a report's fields) goes in as clean UTF-8:
+	 * PostgreSQL refuses other bytes, and one odd byte must not fail a batch. */
+	struct bl_bounce_event ev = *in;
+	const char **text[] = {&ev.reason, &ev.status, &ev.recipient, &ev.diagnostic,
+	                       &ev.feedback_type};
+	struct bl_buf clean[sizeof(text) / sizeof(text[0])];
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+		bl_buf_init(&clean[i], 0);
+		if (*text[i] && !bl_utf8_clean(*text[i], strlen(*text[i]))) {
+			bl_utf8_scrub(*text[i], strlen(*text[i]), &clean[i]);
+			*text[i] = bl_buf_str(&clean[i]);
+		}
+	}
 	struct bl_bounce_outcome o = {0};
-	int rc = ctx->store->ops->bounce_record(ctx->store, ev, &ctx->policy, now, &o);
+	int rc = ctx->store->ops->bounce_record(ctx->store, &ev, &ctx->policy, now, &o);
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+		bl_buf_finish(&clean[i]);
 	if (rc)
 		return bl_diag_set(d, -rc, "recording a bounce: %s", bl_store_error(ctx->store));
 	if (o.duplicate) {

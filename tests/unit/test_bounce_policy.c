@@ -352,6 +352,12 @@ static int on_row(void *arg, const struct bl_bounce_row *b)
 	return 0;
 }
 
+static int on_diag(void *arg, const struct bl_bounce_row *b)
+{
+	snprintf(arg, 128, "%s", b->diagnostic);
+	return 0;
+}
+
 /* The engine's synchronous replies: classified, recorded once per (delivery, attempt). */
 static void test_smtp_reply(void **state)
 {
@@ -389,6 +395,18 @@ static void test_smtp_reply(void **state)
 		fail_msg("bounce_each: %s", bl_store_error(f->s));
 	CHECK_STR("rows (newest first)", rows,
 	          "hard/disabled/smtp/1,soft/recorded/smtp/0,block/recorded/smtp/1");
+
+	/* A reply that is not UTF-8 (a relay's Latin-1 text) is stored cleaned, not refused. */
+	CHECK_INT("latin-1 reply: rc",
+	          bl_bounce_smtp_reply(&f->ctx, 78, 1, f->post, f->sub[0], 550,
+	                               "5.1.1 Empf\xe4nger unbekannt \xff", NOW, &res, &d),
+	          0);
+	char diag[128] = "";
+	struct bl_bounce_filter one = {.subscriber_id = f->sub[0], .limit = 1};
+	if (f->s->ops->bounce_each(f->s, &one, on_diag, diag) != 0)
+		fail_msg("bounce_each: %s", bl_store_error(f->s));
+	CHECK_STR("latin-1 reply: stored", diag,
+	          "5.1.1 Empf\xef\xbf\xbdnger unbekannt \xef\xbf\xbd");
 }
 
 int main(void)
