@@ -160,6 +160,37 @@ static struct family *family_of(const char *file)
 	return &fams[n_fams++];
 }
 
+/* Where the next message of an mbox file begins after @from: a postmark line ("From " then
+ * the envelope sender and a date, RFC 4155) followed by a header field; @len when none or
+ * when the file is no mbox (its first line is no postmark: a bounce that quotes a mailbox
+ * in its text is one message). A file of the corpus that holds two messages so is two
+ * reports, as a mailbox reader would hand them to bulletin one by one. */
+static size_t mbox_next(const char *msg, size_t len, size_t from)
+{
+	if (len < 5 || memcmp(msg, "From ", 5) != 0)
+		return len;
+	for (size_t p = from; p + 6 < len; p++) {
+		if (msg[p] != '\n' || memcmp(msg + p + 1, "From ", 5) != 0)
+			continue;
+		const char *l = msg + p + 6;
+		const char *eol = memchr(l, '\n', len - (size_t)(l - msg));
+		if (!eol || memchr(l, ':', (size_t)(eol - l)) == eol)
+			continue;
+		const char *sp = memchr(l, ' ', (size_t)(eol - l));
+		if (!sp || sp == l || memchr(l, ':', (size_t)(sp - l)))
+			continue; /* "From user@host date", never "From: ..." */
+		const char *h = eol + 1;
+		size_t i = 0;
+		while (h + i < msg + len &&
+		       ((h[i] >= 'A' && h[i] <= 'Z') || (h[i] >= 'a' && h[i] <= 'z') ||
+		        (h[i] >= '0' && h[i] <= '9') || h[i] == '-'))
+			i++;
+		if (i > 0 && h + i < msg + len && h[i] == ':')
+			return p + 1;
+	}
+	return len;
+}
+
 /* A recipient is right when it is an address that occurs in the message and is neither
  * the report's From nor its To (the sender the bounce went back to). */
 static int recipient_ok(const struct bl_bounce_report *r, size_t idx, const char *msg, size_t len,
@@ -205,8 +236,11 @@ static void test_sisimai(void **state)
 	char cur_file[256] = "";
 	char *msg = NULL;
 	size_t mlen = 0;
-	struct bl_bounce_report rep;
-	memset(&rep, 0, sizeof(rep));
+	/* the reports of the current file (more than one when it is an mbox of several
+	   messages); row N is the N-th finding over them in order */
+	struct bl_bounce_report reps[8];
+	size_t n_reps = 0;
+	memset(reps, 0, sizeof(reps));
 	char *save = NULL;
 	for (char *line = strtok_r(tsv, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (line[0] == '#')
@@ -226,7 +260,9 @@ static void test_sisimai(void **state)
 		const char *file = f[0];
 		size_t idx = (size_t)atoi(f[1]) - 1;
 		if (strcmp(file, cur_file) != 0) {
-			bl_bounce_report_clear(&rep);
+			for (size_t k = 0; k < n_reps; k++)
+				bl_bounce_report_clear(&reps[k]);
+			n_reps = 0;
 			free(msg);
 			snprintf(cur_file, sizeof(cur_file), "%s", file);
 			snprintf(path, sizeof(path), "%s/sisimai-set-of-emails/maildir/bsd/%s",
@@ -234,25 +270,34 @@ static void test_sisimai(void **state)
 			msg = slurp(path, &mlen);
 			if (!msg)
 				fail_msg("cannot read %s", path);
-			struct bl_diag d;
-			int rc = bl_bounce_analyze(msg, mlen, NULL, &rep, &d);
-			if (rc != 0) {
-				note("sisimai", file, "analyze", d.msg, "0", "");
-				memset(&rep, 0, sizeof(rep));
+			for (size_t at = 0; at < mlen && n_reps < 8;) {
+				size_t end = mbox_next(msg, mlen, at);
+				struct bl_diag d;
+				struct bl_bounce_report *r = &reps[n_reps++];
+				if (bl_bounce_analyze(msg + at, end - at, NULL, r, &d) != 0) {
+					note("sisimai", file, "analyze", d.msg, "0", "");
+					memset(r, 0, sizeof(*r));
+				}
+				at = end;
 			}
 		}
+		/* the report that holds row idx, and the row's finding in it */
+		size_t ri = 0, fi = idx;
+		while (ri + 1 < n_reps && fi >= reps[ri].n_findings) {
+			fi -= reps[ri].n_findings;
+			ri++;
+		}
+		const struct bl_bounce_report *rp = &reps[ri];
 		rows++;
 		struct family *fam = family_of(file);
 		fam->rows++;
 		enum bl_bounce_class want = expected_class(f[4], f[5]);
-		const char *got =
-		    idx < rep.n_findings ? bl_bounce_class_name(rep.findings[idx].cls) : "none";
+		const struct bl_bounce_finding *fd = fi < rp->n_findings ? &rp->findings[fi] : NULL;
+		const char *got = fd ? bl_bounce_class_name(fd->cls) : "none";
 		char detail[1400];
 		snprintf(detail, sizeof(detail), "kind=%s sisimai=%s/%s/%s ours=%s/%s diag=%.1000s",
-		         bl_report_kind_name(rep.kind), f[4], f[2], f[3],
-		         idx < rep.n_findings ? rep.findings[idx].reason : "-",
-		         idx < rep.n_findings ? rep.findings[idx].status : "-",
-		         idx < rep.n_findings ? rep.findings[idx].diagnostic : "");
+		         bl_report_kind_name(rp->kind), f[4], f[2], f[3], fd ? fd->reason : "-",
+		         fd ? fd->status : "-", fd ? fd->diagnostic : "");
 		if (strcmp(got, bl_bounce_class_name(want)) == 0) {
 			class_ok++;
 			fam->class_ok++;
@@ -260,16 +305,16 @@ static void test_sisimai(void **state)
 			note("sisimai", file, "class", got, bl_bounce_class_name(want), detail);
 		}
 		const char *why = "";
-		if (recipient_ok(&rep, idx, msg, mlen, &why)) {
+		if (recipient_ok(rp, fi, msg, mlen, &why)) {
 			rcpt_ok++;
 			fam->rcpt_ok++;
 		} else {
-			note("sisimai", file, "recipient",
-			     idx < rep.n_findings ? rep.findings[idx].recipient : "none", why,
+			note("sisimai", file, "recipient", fd ? fd->recipient : "none", why,
 			     detail);
 		}
 	}
-	bl_bounce_report_clear(&rep);
+	for (size_t k = 0; k < n_reps; k++)
+		bl_bounce_report_clear(&reps[k]);
 	free(msg);
 	free(tsv);
 
