@@ -681,6 +681,49 @@ static size_t intro_line(const char *text, size_t cut)
 	return cut;
 }
 
+/* Sendmail's transcript names an address the remote server answered unexpectedly as "554
+ * <a@b>... Remote protocol error" and quotes that answer above it, inside the block "While
+ * talking to HOST:": the command sent (">>> MAIL From:<...>") and the reply ("<<< 550 ...").
+ * When the line at @line says "protocol error" and such lines precede it, returns them and
+ * the line itself, whitespace folded, malloc'd (Sendmail's own lines between them, such as
+ * "421 ... Deferred: Connection reset", are left out: the reply says why); else NULL. */
+static char *transcript_reply(const char *text, size_t cut, size_t line)
+{
+	const char *eol = memchr(text + line, '\n', cut - line);
+	size_t end = eol ? (size_t)(eol - text) : cut;
+	if (ci_find(text + line, end - line, "protocol error") < 0)
+		return NULL;
+	size_t first = line; /* the block's first line */
+	while (first > 0) {
+		size_t ls = first - 1; /* the previous line: [ls, first - 1) */
+		while (ls > 0 && text[ls - 1] != '\n')
+			ls--;
+		size_t ll = first - 1 - ls;
+		if (ll == 0 || ci_find(text + ls, ll, "while talking to") >= 0)
+			break;
+		first = ls;
+	}
+	struct bl_buf b;
+	bl_buf_init(&b, 0);
+	for (size_t p = first; p < line;) {
+		const char *e = memchr(text + p, '\n', line - p);
+		size_t le = e ? (size_t)(e - text) : line;
+		if (ci_prefix(text + p, le - p, ">>> ") || ci_prefix(text + p, le - p, "<<< ")) {
+			bl_buf_add(&b, text + p, le - p);
+			bl_buf_addc(&b, '\n');
+		}
+		p = le + 1;
+	}
+	if (b.len == 0) {
+		bl_buf_finish(&b);
+		return NULL;
+	}
+	bl_buf_add(&b, text + line, end - line);
+	char *r = diag_dup(bl_buf_str(&b), b.len);
+	bl_buf_finish(&b);
+	return r;
+}
+
 /* Adds text-heuristic findings to @out from @text[0..@cut). Returns how many. */
 static size_t text_findings(struct bl_bounce_report *out, const struct bl_report *rep,
                             const char *text, size_t cut, const struct addrset *ex,
@@ -799,7 +842,10 @@ static size_t text_findings(struct bl_bounce_report *out, const struct bl_report
 				break;
 			}
 		free(f->diagnostic);
-		f->diagnostic = diag_dup(text + from, to - from);
+		/* Sendmail's "Remote protocol error": the reply quoted above says why */
+		f->diagnostic = transcript_reply(text, cut, c[i].line);
+		if (!f->diagnostic)
+			f->diagnostic = diag_dup(text + from, to - from);
 		classify_into(f, "", f->diagnostic, ctx);
 		f->final = !delay;
 		if (!f->final && f->cls == BL_BOUNCE_HARD)

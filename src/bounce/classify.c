@@ -748,8 +748,12 @@ static int refusal_stage(const char *low)
 	                                   "in reply to ehlo",
 	                                   "after helo",
 	                                   "after ehlo",
+	                                   ">>> helo",
+	                                   ">>> ehlo",
 	                                   NULL};
-	static const char *const from[] = {"after mail from", "in reply to mail from", NULL};
+	/* Sendmail's transcript quotes the command the reply answered: ">>> MAIL From:<...>" */
+	static const char *const from[] = {"after mail from", "in reply to mail from",
+	                                   ">>> mail from", NULL};
 	for (size_t i = 0; conn[i]; i++)
 		if (strstr(low, conn[i]))
 			return 1;
