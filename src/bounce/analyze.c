@@ -337,6 +337,61 @@ static void classify_into(struct bl_bounce_finding *f, const char *status, const
 	f->reply_code = rc;
 }
 
+/* Whether the reply in @diag is about an address of @ex (our sender, the report's own address)
+ * other than the recipient @rcpt: the address in angle brackets right after the reply code or
+ * status ("550 5.7.1 <sender>... Access denied", "550-'5.7.1 <sender>...", "501 <sender>...
+ * no access"), which is how Sendmail, Postfix and most servers name the address a reply
+ * refuses. */
+static int reply_names_sender(const char *diag, const struct addrset *ex, const char *rcpt)
+{
+	size_t dl = strlen(diag), rl = strlen(rcpt);
+	for (size_t i = 0; i < dl; i++) {
+		if (diag[i] != '<')
+			continue;
+		/* before it, past spaces and quotes: a status (d.d.d) or a reply code (ddd, ddd-)
+		 */
+		size_t b = i;
+		while (b > 0 && (diag[b - 1] == ' ' || diag[b - 1] == '\'' || diag[b - 1] == '"'))
+			b--;
+		size_t e = b;
+		while (b > 0 && ((diag[b - 1] >= '0' && diag[b - 1] <= '9') || diag[b - 1] == '.' ||
+		                 diag[b - 1] == '-'))
+			b--;
+		if (e - b < 3 || (b > 0 && !strchr(" ;(:'\"", diag[b - 1])))
+			continue;
+		if (!(diag[b] == '4' || diag[b] == '5') ||
+		    !(diag[b + 1] == '.' || (diag[b + 1] >= '0' && diag[b + 1] <= '9')))
+			continue;
+		const char *gt = memchr(diag + i, '>', dl - i);
+		size_t a, n;
+		if (!gt || !next_address(diag, (size_t)(gt - diag), i + 1, &a, &n) || a != i + 1 ||
+		    a + n != (size_t)(gt - diag))
+			continue;
+		if (!addrset_has(ex, diag + a, n))
+			continue;
+		size_t k = 0;
+		while (n == rl && k < n &&
+		       lower((unsigned char)diag[a + k]) == lower((unsigned char)rcpt[k]))
+			k++;
+		if (n != rl || k < n)
+			return 1; /* not the recipient itself (a message to oneself) */
+	}
+	return 0;
+}
+
+/* A refusal whose reply names our sender (reply_names_sender) refused the sender, whatever
+ * it says about an address or a mailbox: "rejected", class block. */
+static void sender_refusal(struct bl_bounce_finding *f, const struct addrset *ex)
+{
+	if (f->cls == BL_BOUNCE_BLOCK || f->cls == BL_BOUNCE_COMPLAINT ||
+	    f->cls == BL_BOUNCE_AUTOREPLY || strcmp(f->reason, "delivered") == 0)
+		return;
+	if (reply_names_sender(f->diagnostic, ex, f->recipient)) {
+		f->cls = BL_BOUNCE_BLOCK;
+		snprintf(f->reason, sizeof(f->reason), "rejected");
+	}
+}
+
 /* ---------------------------------------------------------------- header blocks */
 
 /* The value of header @name in the header block @h (LF line ends; folded lines joined),
@@ -617,7 +672,8 @@ static void group_refusals(struct bl_bounce_report *out)
  * or that Exim's text says about an address of X-Failed-Recipients: from the address to
  * the next empty line or the next line that names another address,
  * whitespace folded, malloc'd; "" when the text does not name it. */
-static char *text_line_about(const char *text, size_t cut, const char *a, size_t an)
+static char *text_line_about(const char *text, size_t cut, const char *a, size_t an,
+                             const struct addrset *ex)
 {
 	if (an == 0 || an > ADDR_MAX)
 		return bl_xstrdup("");
@@ -640,11 +696,14 @@ static char *text_line_about(const char *text, size_t cut, const char *a, size_t
 		if (ls >= cut || bl_trim_span(text + ls, le - ls, &st) == 0 ||
 		    end - from > DIAG_MAX)
 			break;
-		/* a line that names another address begins that address's part */
+		/* a line that names another address begins that address's part; our sender's or
+		   the report's own address is part of the reply ("550 5.2.0 <sender> From:
+		   Domain is invalid") */
 		int other = 0;
 		for (size_t pos = 0; next_address(text + ls, le - ls, pos, &ad, &adn);
 		     pos = ad + adn)
-			if (adn != an || ci_find(text + ls + ad, adn, needle) != 0)
+			if ((adn != an || ci_find(text + ls + ad, adn, needle) != 0) &&
+			    !addrset_has(ex, text + ls + ad, adn))
 				other = 1;
 		if (other)
 			break;
@@ -762,7 +821,7 @@ static size_t text_findings(struct bl_bounce_report *out, const struct bl_report
 					to = c[j].line;
 			free(f->diagnostic);
 			f->diagnostic =
-			    text_line_about(text, cut, failed_hdr + c[i].start, c[i].len);
+			    text_line_about(text, cut, failed_hdr + c[i].start, c[i].len, ex);
 			if (!*f->diagnostic) {
 				free(f->diagnostic);
 				f->diagnostic = diag_dup(text + from, to - from);
@@ -770,6 +829,7 @@ static size_t text_findings(struct bl_bounce_report *out, const struct bl_report
 			char *ctx = diag_dup(text, cut);
 			classify_into(f, "", f->diagnostic, ctx);
 			free(ctx);
+			sender_refusal(f, ex);
 			f->final = !delay;
 		}
 		addrset_free(&seen);
@@ -847,6 +907,7 @@ static size_t text_findings(struct bl_bounce_report *out, const struct bl_report
 		if (!f->diagnostic)
 			f->diagnostic = diag_dup(text + from, to - from);
 		classify_into(f, "", f->diagnostic, ctx);
+		sender_refusal(f, ex);
 		f->final = !delay;
 		if (!f->final && f->cls == BL_BOUNCE_HARD)
 			f->cls = BL_BOUNCE_SOFT;
@@ -1359,8 +1420,9 @@ static int analyze(const char *msg, size_t len, const char *envelope_to,
 			if (*r->diagnostic)
 				f->diagnostic = diag_dup(r->diagnostic, strlen(r->diagnostic));
 			else
-				f->diagnostic = text_line_about(text, cut, a, an);
+				f->diagnostic = text_line_about(text, cut, a, an, &ex);
 			classify_into(f, r->status, f->diagnostic, ctx);
+			sender_refusal(f, &ex);
 			if (!f->reply_code && strcmp(r->diagnostic_type, "smtp") == 0)
 				f->reply_code = reply_code_of(r->diagnostic);
 			if (strcmp(r->action, "delayed") == 0) {
