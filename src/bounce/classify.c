@@ -827,6 +827,11 @@ enum bl_bounce_class bl_bounce_classify(const char *status, int reply_code, cons
 		   the wording names the cause */
 		if (sub == 2 && det == 1 && strcmp(r, "userunknown") == 0)
 			weak_text = 0;
+		/* 421 is the service closing the channel (RFC 5321 4.2.3), said of the session,
+		   never of one mailbox: a mailbox status beside it does not outweigh the words
+		   ("421 4.2.1 Service refused, please try later") */
+		if (reply_code == 421 && (sub == 1 || sub == 2))
+			strong_status = 0;
 		if (strong_status && weak_text)
 			r = sr;
 	}
