@@ -740,6 +740,41 @@ static size_t intro_line(const char *text, size_t cut)
 	return cut;
 }
 
+/* Whether @diag holds nothing but the address @a (@an bytes) with quoting and punctuation
+ * ("<a@b>", "a@b>:"): no word of its own. */
+static int says_nothing_more(const char *diag, const char *a, size_t an)
+{
+	size_t dl = strlen(diag);
+	for (size_t i = 0; i < dl; i++) {
+		if (an && i + an <= dl) {
+			size_t k = 0;
+			while (k < an &&
+			       lower((unsigned char)diag[i + k]) == lower((unsigned char)a[k]))
+				k++;
+			if (k == an) {
+				i += an - 1;
+				continue;
+			}
+		}
+		unsigned char c = (unsigned char)diag[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c >= 0x80)
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether the RFC 3463 status in @status is missing or has a generic detail ("5.5.0",
+ * "5.0.0"), which says less than the text might. */
+static int generic_status(const char *status)
+{
+	char st[BL_BOUNCE_STATUS_MAX];
+	if (!status || !bl_bounce_status_from_text(status, st))
+		return 1;
+	size_t n = strlen(st);
+	return n >= 2 && st[n - 1] == '0' && st[n - 2] == '.';
+}
+
 /* Sendmail's transcript names an address the remote server answered unexpectedly as "554
  * <a@b>... Remote protocol error" and quotes that answer above it, inside the block "While
  * talking to HOST:": the command sent (">>> MAIL From:<...>") and the reply ("<<< 550 ...").
@@ -1421,6 +1456,15 @@ static int analyze(const char *msg, size_t len, const char *envelope_to,
 				f->diagnostic = diag_dup(r->diagnostic, strlen(r->diagnostic));
 			else
 				f->diagnostic = text_line_about(text, cut, a, an, &ex);
+			/* no Diagnostic-Code, a status of generic detail (x.y.0) and a text that
+			   only lists the address (Sendmail's "following addresses had permanent
+			   fatal errors"): the text as a whole says why (its transcript:
+			   "mail.local: unknown user: ...") */
+			if (!*r->diagnostic && rep.dsn.n_rcpts == 1 && generic_status(r->status) &&
+			    says_nothing_more(f->diagnostic, a, an)) {
+				free(f->diagnostic);
+				f->diagnostic = bl_xstrdup(ctx);
+			}
 			classify_into(f, r->status, f->diagnostic, ctx);
 			sender_refusal(f, &ex);
 			if (!f->reply_code && strcmp(r->diagnostic_type, "smtp") == 0)
