@@ -180,6 +180,8 @@ static const struct phrase phrases[] = {
     {"denylist", "blocked", STRONG},
     {"dnsbl", "blocked", STRONG},
     {"rbl", "blocked", 0},
+    {"(bl)", "blocked", 0}, /* T-Online's reason code for a block-listed sending host:
+                               "554 IP=192.0.2.1 - A problem occurred. (...) (BL)" */
     {"client host blocked", "blocked", STRONG},
     {"client host rejected", "blocked", STRONG},
     {"listed at", "blocked", 0},
