@@ -1,7 +1,9 @@
 /*
  * Tests of the failure classifier (src/bounce/classify.c): a table of what
  * SMTP servers and DSNs say, each with the class and reason it must get, and
- * a table of texts with and without an RFC 3463 status code in them.
+ * a table of texts with and without an RFC 3463 status code in them, and a
+ * table of whole reports for the rules of analyze.c that read the report
+ * around the reply.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -78,6 +80,18 @@ static const struct classify_case classify_cases[] = {
     {"", 0, "something odd happened", BL_BOUNCE_UNKNOWN, "undefined"},
     {"5.0.0", 550, "", BL_BOUNCE_UNKNOWN, "undefined"},
     {"4.0.0", 450, "", BL_BOUNCE_SOFT, "undefined"},
+    /* 421 is said of the session: a mailbox status beside it does not outweigh the words */
+    {"4.2.1", 421, "421 4.2.1 Service refused, please try later", BL_BOUNCE_BLOCK, "blocked"},
+    {"4.2.1", 450, "450 4.2.1 Service refused, please try later", BL_BOUNCE_SOFT, "suspend"},
+    /* Sendmail's transcript: the reply to MAIL FROM or HELO refused our sender or host */
+    {NULL, 0,
+     ">>> MAIL From:<s@example.org> <<< 550 Insecure Mail Relay 554 <r@example.net>... Remote "
+     "protocol error",
+     BL_BOUNCE_BLOCK, "rejected"},
+    {NULL, 0, ">>> HELO mx.example.org <<< 550 User unknown", BL_BOUNCE_BLOCK, "blocked"},
+    /* T-Online's block-list code */
+    {"5.5.0", 554, "554 IP=192.0.2.1 - A problem occurred. (Ask your postmaster for help.) (BL)",
+     BL_BOUNCE_BLOCK, "blocked"},
 };
 
 static void test_classify_table(void **state)
@@ -153,12 +167,109 @@ static void test_kind_names(void **state)
 	assert_string_equal(bl_report_kind_name(BL_REPORT_KIND_OTHER), "other");
 }
 
+/* Whole reports through bl_bounce_analyze: rules that need the report around the reply. */
+struct analyze_case {
+	const char *name;
+	const char *msg;
+	size_t finding; /* which finding to check */
+	const char *recipient;
+	enum bl_bounce_class cls;
+	const char *reason;
+};
+
+#define DSN_HEAD                                                                                   \
+	"From: MAILER-DAEMON@mx.example.net\nTo: bounces+t@example.org\nSubject: Returned mail\n"  \
+	"MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; "         \
+	"boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\n"
+
+static const struct analyze_case analyze_cases[] = {
+    /* the reply names our sender (the report's To) after its code: the sender was refused */
+    {"sender in reply",
+     DSN_HEAD "x\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; "
+              "mx.example.net\n\nFinal-Recipient: rfc822; r@example.com\nAction: failed\n"
+              "Status: 5.0.0\nDiagnostic-Code: smtp; 5.1.0 - Unknown address error 550-'5.7.1 "
+              "<bounces+t@example.org>... Access denied'\n\n--B--\n",
+     0, "r@example.com", BL_BOUNCE_BLOCK, "rejected"},
+    /* ... but a reply naming the recipient is about the recipient */
+    {"recipient in reply",
+     DSN_HEAD "x\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; "
+              "mx.example.net\n\nFinal-Recipient: rfc822; r@example.com\nAction: failed\n"
+              "Status: 5.0.0\nDiagnostic-Code: smtp; 550 5.1.1 <r@example.com>... User "
+              "unknown\n\n--B--\n",
+     0, "r@example.com", BL_BOUNCE_HARD, "userunknown"},
+    /* Exim: the failed address's part runs on over a line naming our sender */
+    {"exim part with sender",
+     "From: Mail Delivery System <mailer-daemon@mx.example.net>\nTo: s@example.org\n"
+     "X-Failed-Recipients: r@example.com\nSubject: Mail delivery failed\n\n"
+     "The following address(es) failed:\n\n  r@example.com\n    SMTP error from remote mail "
+     "server after end of data:\n    550 5.2.0 <s@example.org> From:\n    Domain is "
+     "invalid.\n\n------ This is a copy of the message, including all the headers. ------\n",
+     0, "r@example.com", BL_BOUNCE_BLOCK, "rejected"},
+    /* a DSN record without Diagnostic-Code, generic status, the text lists only its address:
+       the transcript says why */
+    {"sendmail transcript",
+     DSN_HEAD "   ----- The following addresses had permanent fatal errors -----\n"
+              "<r@example.com>\n\n   ----- Transcript of session follows -----\n"
+              "mail.local: unknown user: r\n554 <r@example.com>... Service unavailable\n"
+              "--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; "
+              "mx.example.net\n\nFinal-Recipient: rfc822; r@example.com\nAction: failed\n"
+              "Status: 5.5.0\n\n--B--\n",
+     0, "r@example.com", BL_BOUNCE_HARD, "userunknown"},
+    /* ... while a specific status is not outweighed by the rest of the text */
+    {"specific status kept",
+     DSN_HEAD "Delivery failed:\n\n  r@example.com\n\nScanned by an antivirus system\n"
+              "--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; "
+              "mx.example.net\n\nFinal-Recipient: rfc822; r@example.com\nAction: failed\n"
+              "Status: 5.1.1\n\n--B--\n",
+     0, "r@example.com", BL_BOUNCE_HARD, "userunknown"},
+    /* Sendmail v5: "Remote protocol error" takes the reply quoted above it */
+    {"remote protocol error",
+     "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\nTo: s@example.org\n"
+     "Subject: Returned mail: Remote protocol error\n\n"
+     "   ----- Transcript of session follows -----\nWhile talking to mx.example.com:\n"
+     ">>> MAIL From:<s@example.org>\n<<< 550 Insecure Mail Relay\n"
+     "554 <r@example.com>... Remote protocol error\n"
+     "550 example.net (smtp)... 550 Host unknown\n\n"
+     "   ----- Unsent message follows -----\nFrom: s@example.org\nTo: r@example.com\n"
+     "Subject: x\n\nx\n",
+     0, "r@example.com", BL_BOUNCE_BLOCK, "rejected"},
+};
+
+static void test_analyze_table(void **state)
+{
+	(void)state;
+	int bad = 0;
+	for (size_t i = 0; i < sizeof(analyze_cases) / sizeof(analyze_cases[0]); i++) {
+		const struct analyze_case *c = &analyze_cases[i];
+		struct bl_bounce_report r;
+		struct bl_diag d;
+		if (bl_bounce_analyze(c->msg, strlen(c->msg), NULL, &r, &d) != 0) {
+			printf("# %s: analyze failed: %s\n", c->name, d.msg);
+			bad++;
+			continue;
+		}
+		const struct bl_bounce_finding *f =
+		    c->finding < r.n_findings ? &r.findings[c->finding] : NULL;
+		if (!f || strcmp(f->recipient, c->recipient) != 0 || f->cls != c->cls ||
+		    strcmp(f->reason, c->reason) != 0) {
+			printf("# %s: got %s %s/%s, want %s %s/%s\n", c->name,
+			       f ? f->recipient : "(no finding)",
+			       f ? bl_bounce_class_name(f->cls) : "-", f ? f->reason : "-",
+			       c->recipient, bl_bounce_class_name(c->cls), c->reason);
+			bad++;
+		}
+		bl_bounce_report_clear(&r);
+	}
+	assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_classify_table),
 	    cmocka_unit_test(test_status_from_text),
 	    cmocka_unit_test(test_kind_names),
+	    cmocka_unit_test(test_analyze_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
