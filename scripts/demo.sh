@@ -7,7 +7,8 @@
 # Then feeds to email: a real feed (../shared/corpora/real-feeds, else
 # examples/feed.rss) is served on loopback; its newest item appears after
 # the first poll and goes out as an alert, and a subscriber switched to a
-# daily digest gets it in `bulletin digest run --now`.
+# daily digest gets it in `bulletin digest run --now`. Before that, a bounce
+# and a complaint about the post are piped into `bulletin bounce`.
 # Then it runs `bulletin serve` on DEMO_LISTEN (default 127.0.0.1:8080) until
 # Ctrl-C: subscribe in a browser and find the confirmation mail in the
 # outbox. It also makes an admin user with a generated password and prints
@@ -103,6 +104,53 @@ bulletin post status "$post"
 n=$(find demo-data/outbox/new -type f | wc -l)
 printf '\ndemo: %s messages in demo-data/outbox/new; the first one:\n\n' "$n"
 sed -n '1,40p' "$(find demo-data/outbox/new -type f | sort | head -n 1)"
+# ---- bounces and complaints (issue 7) ----
+# Two reports come back about the post: a delivery status notification
+# (5.1.1, the address does not exist) for one subscriber, a spam complaint
+# (ARF) for another. Each is made from the message the relay got (its
+# envelope sender bounces+TOKEN@... and its headers) and piped into `bulletin
+# bounce` as an MTA would: the first subscriber is disabled, the second
+# unsubscribed from every list, and the post's status counts both.
+mkdir -p demo-data/reports
+python3 - demo-data/outbox/new demo-data/reports <<'PY'
+import os, sys
+outbox, out = sys.argv[1], sys.argv[2]
+files = [f for f in sorted(os.listdir(outbox))  # Dana stays: she gets the digest below
+         if b"dana.diaz@" not in open(os.path.join(outbox, f), "rb").read(2000)][:2]
+for n, (name, kind) in enumerate(zip(files, ("dsn", "arf"))):
+    raw = open(os.path.join(outbox, name), "rb").read().decode("utf-8", "replace")
+    head = raw.split("\r\n\r\n", 1)[0].split("\r\n")
+    verp = next(l for l in head if l.startswith("Return-Path:")).split("<")[1].rstrip(">")
+    rcpt = next(l for l in head if l.startswith("Delivered-To:")).split("<")[1].rstrip(">")
+    orig = "\n".join(l for l in head if not l.startswith(("Return-Path:", "Delivered-To:")))
+    if kind == "dsn":
+        body = ("From: MAILER-DAEMON@mx.example.net\nTo: %s\nSubject: Undelivered Mail\n"
+                "Message-ID: <demo-dsn@mx.example.net>\nMIME-Version: 1.0\n"
+                "Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n"
+                "--B\nContent-Type: text/plain\n\n<%s>: user unknown\n\n"
+                "--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
+                "Final-Recipient: rfc822; %s\nAction: failed\nStatus: 5.1.1\n"
+                "Diagnostic-Code: smtp; 550 5.1.1 <%s>: Recipient address rejected: User unknown\n\n"
+                "--B\nContent-Type: text/rfc822-headers\n\n%s\n\n--B--\n"
+                % (verp, rcpt, rcpt, rcpt, orig))
+    else:
+        body = ("From: feedback@isp.example.com\nTo: %s\nSubject: Abuse report\n"
+                "Message-ID: <demo-arf@isp.example.com>\nMIME-Version: 1.0\n"
+                "Content-Type: multipart/report; report-type=feedback-report; boundary=A\n\n"
+                "--A\nContent-Type: text/plain\n\nA user marked this message as spam.\n\n"
+                "--A\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\n"
+                "User-Agent: ExampleFBL/1.0\nVersion: 1\nOriginal-Rcpt-To: <%s>\n\n"
+                "--A\nContent-Type: text/rfc822-headers\n\n%s\n\n--A--\n" % (verp, rcpt, orig))
+    open(os.path.join(out, "%d-%s.eml" % (n, kind)), "w").write(body)
+    open(os.path.join(out, "%d-%s.to" % (n, kind)), "w").write(verp)
+PY
+for r in demo-data/reports/*.eml; do
+	printf '\n$ bulletin --config demo-data/bulletin.conf bounce --envelope-to %s < %s\n' \
+		"$(cat "${r%.eml}.to")" "$r"
+	build/bulletin --config demo-data/bulletin.conf bounce --envelope-to "$(cat "${r%.eml}.to")" <"$r"
+done
+bulletin bounce ls
+bulletin post status "$post"
 # ---- feeds to email, and a digest (issue 6) ----
 # A real feed from the test corpora (rsparser/rubenerd.rss), else our sample,
 # served on loopback by Python's http.server. It is served first without its
