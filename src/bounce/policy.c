@@ -45,18 +45,18 @@ int bl_bounce_policy_from_config(const struct bl_config *c, struct bl_bounce_pol
 	return 0;
 }
 
-/* The VERP token of @addr "bounces+TOKEN@domain" (the local part's prefix in any case,
- * angle brackets allowed) into @tok: 1 found, 0 not such an address. */
-static int verp_token_of(const char *addr, char tok[BL_VERP_TOKEN_MAX])
+/* The VERP token of @addr "PREFIXTOKEN@domain" (@prefix "bounces+" or "unsubscribe+", in any
+ * case; angle brackets allowed) into @tok: 1 found, 0 not such an address. */
+static int token_of(const char *addr, const char *prefix, char tok[BL_VERP_TOKEN_MAX])
 {
-	static const char prefix[] = "bounces+";
+	size_t plen = strlen(prefix);
 	if (!addr)
 		return 0;
 	while (*addr == ' ' || *addr == '<')
 		addr++;
-	if (strncasecmp(addr, prefix, sizeof(prefix) - 1) != 0)
+	if (strncasecmp(addr, prefix, plen) != 0)
 		return 0;
-	const char *t = addr + sizeof(prefix) - 1, *at = strchr(t, '@');
+	const char *t = addr + plen, *at = strchr(t, '@');
 	size_t n = at ? (size_t)(at - t) : 0;
 	if (n == 0 || n >= BL_VERP_TOKEN_MAX)
 		return 0;
@@ -113,7 +113,7 @@ int bl_bounce_attribute(struct bl_bounce_ctx *ctx, const struct bl_bounce_report
 	ev->post_id = ev->subscriber_id = 0;
 	ev->attributed_by = "";
 	ev->review = "";
-	if (verp_token_of(r->envelope_to, tok)) {
+	if (token_of(r->envelope_to, "bounces+", tok)) {
 		if (bl_verp_parse(ctx->secret, tok, &post, &sub) == 1) {
 			ev->post_id = post;
 			ev->subscriber_id = sub;
@@ -313,6 +313,56 @@ int bl_bounce_smtp_reply(struct bl_bounce_ctx *ctx, int64_t delivery_id, int att
 	return record(ctx, &ev, now, res, d);
 }
 
+static int collect_list(void *arg, const struct bl_list *l)
+{
+	struct {
+		int64_t ids[64];
+		size_t n;
+	} *c = arg;
+	if (c->n < sizeof(c->ids) / sizeof(c->ids[0]))
+		c->ids[c->n++] = l->id;
+	return 0;
+}
+
+/*
+ * A message to unsubscribe+TOKEN@bounce_domain: the mailto: of the List-Unsubscribe header
+ * (RFC 2369) src/send/compose.c writes. With a valid token the subscriber leaves the lists of
+ * that post (every list for a post without lists: a probe), with unsubscribe consent events
+ * (source "mailto:unsubscribe"); an unsubscribe is idempotent, so a message read twice changes
+ * nothing more. Returns 1 when @r was such a request (handled), 0 when it is not one, negative
+ * on a store error (@d).
+ */
+static int mailto_unsubscribe(struct bl_bounce_ctx *ctx, const struct bl_bounce_report *r,
+                              int64_t now, struct bl_bounce_result *res, struct bl_diag *d)
+{
+	char tok[BL_VERP_TOKEN_MAX];
+	int64_t post = 0, sub = 0;
+	if (!token_of(r->envelope_to, "unsubscribe+", tok) ||
+	    bl_verp_parse(ctx->secret, tok, &post, &sub) != 1)
+		return 0;
+	struct bl_store *s = ctx->store;
+	struct {
+		int64_t ids[64];
+		size_t n;
+	} lists = {.n = 0};
+	if (s->ops->post_lists(s, post, collect_list, &lists) != 0)
+		return bl_diag_set(d, BL_ESTORE, "an unsubscribe request: %s", bl_store_error(s));
+	if (lists.n == 0)
+		lists.ids[lists.n++] = 0; /* every list */
+	struct bl_consent_ctx cc = {
+	    .now = now, .ip = "", .user_agent = "", .source = "mailto:unsubscribe"};
+	for (size_t i = 0; i < lists.n; i++) {
+		int rc = s->ops->web_unsubscribe(s, sub, lists.ids[i], &cc, NULL);
+		if (rc < 0)
+			return bl_diag_set(d, -rc, "an unsubscribe request: %s", bl_store_error(s));
+		if (rc == 0)
+			return 1; /* the subscriber is gone (erased): nothing to do */
+	}
+	res->kind = r->kind;
+	res->unsubscribe_requests++;
+	return 1;
+}
+
 int bl_bounce_process(struct bl_bounce_ctx *ctx, const char *msg, size_t len,
                       const char *envelope_to, int64_t now, struct bl_bounce_result *res,
                       struct bl_diag *d)
@@ -321,7 +371,11 @@ int bl_bounce_process(struct bl_bounce_ctx *ctx, const char *msg, size_t len,
 	int rc = bl_bounce_analyze(msg, len, envelope_to, &r, d);
 	if (rc)
 		return rc;
-	rc = bl_bounce_process_report(ctx, &r, 0, now, res, d);
+	rc = mailto_unsubscribe(ctx, &r, now, res, d);
+	if (rc == 0)
+		rc = bl_bounce_process_report(ctx, &r, 0, now, res, d);
+	else if (rc == 1)
+		rc = 0;
 	bl_bounce_report_clear(&r);
 	return rc;
 }

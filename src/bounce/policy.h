@@ -29,13 +29,14 @@
 /* What processing one report did, for the intake's output. */
 struct bl_bounce_result {
 	enum bl_report_kind kind;
-	size_t findings;     /* findings in the report */
-	size_t recorded;     /* newly recorded (not duplicates) */
-	size_t duplicates;   /* seen before: nothing changed */
-	size_t review;       /* recorded in the review bucket */
-	size_t disabled;     /* subscribers blocklisted for bounces */
-	size_t unsubscribed; /* subscribers unsubscribed and blocklisted for complaints */
-	size_t probes;       /* probe messages queued */
+	size_t findings;             /* findings in the report */
+	size_t recorded;             /* newly recorded (not duplicates) */
+	size_t duplicates;           /* seen before: nothing changed */
+	size_t review;               /* recorded in the review bucket */
+	size_t disabled;             /* subscribers blocklisted for bounces */
+	size_t unsubscribed;         /* subscribers unsubscribed and blocklisted for complaints */
+	size_t probes;               /* probe messages queued */
+	size_t unsubscribe_requests; /* messages to the List-Unsubscribe mailto: handled */
 };
 
 /* Everything processing needs; borrowed for the calls. */
@@ -66,12 +67,14 @@ int bl_bounce_attribute(struct bl_bounce_ctx *ctx, const struct bl_bounce_report
 /*
  * bl_bounce_process - analyse raw message @msg (@len bytes; @envelope_to as for
  * bl_bounce_analyze), attribute and record every finding at @now, adding to @res (callers
- * zero it; a batch adds up). A report with no finding that is not an auto-reply or a
- * non-report goes to the review bucket as one unattributed unknown finding. Returns 0 when
- * the message was handled (also duplicates, auto-replies and non-reports: they may be
- * removed from a mailbox); -BL_EINVAL / -BL_ELIMIT for bytes that are no message (@d says
- * why; the intake keeps them); a negative store error (the intake keeps the message for a
- * later try).
+ * zero it; a batch adds up). A message to unsubscribe+TOKEN@... (the mailto: of the
+ * List-Unsubscribe header, RFC 2369) with a valid token is an unsubscribe request instead:
+ * the subscriber leaves the lists of that post (unsubscribe_requests counts it). A report with no
+ * finding that is not an auto-reply or a non-report goes to the review bucket as one unattributed
+ * unknown finding. Returns 0 when the message was handled (also duplicates, auto-replies and
+ * non-reports: they may be removed from a mailbox); -BL_EINVAL / -BL_ELIMIT for bytes that are no
+ * message (@d says why; the intake keeps them); a negative store error (the intake keeps the
+ * message for a later try).
  */
 int bl_bounce_process(struct bl_bounce_ctx *ctx, const char *msg, size_t len,
                       const char *envelope_to, int64_t now, struct bl_bounce_result *res,

@@ -144,12 +144,13 @@ static int process_one(struct intake *in, const char *msg, size_t len)
 static json_t *result_json(const struct intake *in)
 {
 	const struct bl_bounce_result *r = &in->res;
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "handled",
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "handled",
 	                 (json_int_t)in->handled, "kept", (json_int_t)in->kept, "findings",
 	                 (json_int_t)r->findings, "recorded", (json_int_t)r->recorded, "duplicates",
 	                 (json_int_t)r->duplicates, "review", (json_int_t)r->review, "disabled",
 	                 (json_int_t)r->disabled, "unsubscribed", (json_int_t)r->unsubscribed,
-	                 "probes", (json_int_t)r->probes);
+	                 "probes", (json_int_t)r->probes, "unsubscribe_requests",
+	                 (json_int_t)r->unsubscribe_requests);
 }
 
 static void print_result(const struct intake *in, int json)
@@ -160,9 +161,12 @@ static void print_result(const struct intake *in, int json)
 	}
 	const struct bl_bounce_result *r = &in->res;
 	printf("handled %zu, kept %zu: findings %zu (recorded %zu, duplicates %zu, review %zu); "
-	       "disabled %zu, unsubscribed %zu, probes %zu\n",
+	       "disabled %zu, unsubscribed %zu, probes %zu",
 	       in->handled, in->kept, r->findings, r->recorded, r->duplicates, r->review,
 	       r->disabled, r->unsubscribed, r->probes);
+	if (r->unsubscribe_requests)
+		printf("; unsubscribe requests %zu", r->unsubscribe_requests);
+	putchar('\n');
 }
 
 /* Read all of @f (at most BOUNCE_MAX_MESSAGE bytes) into @b; 0, or -BL_ELIMIT / -BL_EIO. */

@@ -409,6 +409,55 @@ static void test_smtp_reply(void **state)
 	          "5.1.1 Empf\xef\xbf\xbdnger unbekannt \xef\xbf\xbd");
 }
 
+static int on_sub(void *arg, const struct bl_subscription *x)
+{
+	snprintf(arg, 32, "%s", bl_sub_status_name(x->status));
+	return 0;
+}
+
+/* The subscription of @sub to the fixture's list: "confirmed", "unsubscribed"... */
+static const char *sub_status(struct fx *f, int64_t sub, char buf[32])
+{
+	buf[0] = '\0';
+	if (f->s->ops->subscription_each(f->s, sub, on_sub, buf) != 0)
+		fail_msg("subscription_each: %s", bl_store_error(f->s));
+	return buf;
+}
+
+/* A message to the List-Unsubscribe mailto: (unsubscribe+TOKEN@...) is an unsubscribe request
+ * for the lists of the token's post; a forged token or a bounces+ address is not. */
+static void test_mailto_unsubscribe(void **state)
+{
+	struct fx *f = *state;
+	char tok[BL_VERP_TOKEN_MAX], to[200], msg[600], buf[32];
+	struct bl_bounce_result res = {0};
+	struct bl_diag d = {{0}};
+	bl_verp_token(&f->key, f->post, f->sub[0], tok);
+	static const char body[] = "From: ann@example.org\nTo: %s\nSubject: unsubscribe\n"
+	                           "Message-ID: <u-%d@example.org>\n\nunsubscribe\n";
+	/* A forged token: nothing changes (the message is no report either). */
+	snprintf(to, sizeof(to), "unsubscribe+%lld-%lld-0123456789abcdef@news.example",
+	         (long long)f->post, (long long)f->sub[0]);
+	snprintf(msg, sizeof(msg), body, to, 1);
+	CHECK_INT("forged: rc", bl_bounce_process(&f->ctx, msg, strlen(msg), to, NOW, &res, &d), 0);
+	CHECK_INT("forged: requests", res.unsubscribe_requests, 0);
+	CHECK_STR("forged: ann", sub_status(f, f->sub[0], buf), "confirmed");
+	/* Through the To header alone (a maildir or mailbox intake has no envelope). */
+	snprintf(to, sizeof(to), "unsubscribe+%s@news.example", tok);
+	snprintf(msg, sizeof(msg), body, to, 2);
+	CHECK_INT("valid: rc", bl_bounce_process(&f->ctx, msg, strlen(msg), NULL, NOW, &res, &d),
+	          0);
+	CHECK_INT("valid: requests", res.unsubscribe_requests, 1);
+	CHECK_STR("valid: ann", sub_status(f, f->sub[0], buf), "unsubscribed");
+	CHECK_STR("valid: ann still active", status_of(f, f->sub[0], buf), "active");
+	CHECK_STR("valid: ben untouched", sub_status(f, f->sub[1], buf), "confirmed");
+	CHECK_INT("valid: no finding recorded", res.recorded, 0);
+	/* The same message again: still unsubscribed, nothing else. */
+	CHECK_INT("again: rc", bl_bounce_process(&f->ctx, msg, strlen(msg), NULL, NOW, &res, &d),
+	          0);
+	CHECK_STR("again: ann", sub_status(f, f->sub[0], buf), "unsubscribed");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +465,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_attribute, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_process_report, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_smtp_reply, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mailto_unsubscribe, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("unit/bounce_policy", tests, NULL, NULL);
 }
