@@ -182,3 +182,269 @@ same "forged token: u05 unchanged" "$(state u05@example.org)" "active//news:conf
 
 expect_out "pipe: bytes that are no message -> 65" 65 "not a message" $B bounce <garbage.bin
 expect_out "pipe: empty input -> 65" 65 "no message" $B bounce </dev/null
+
+# ---- (2) a maildir: a complaint, an auto-reply, a qmail bounce, and a file that is no message
+mkdir -p md/new md/cur md/tmp
+# the feedback loop writes to its registered address: attribution by the returned Message-ID
+$MK arf --orig "$(eml u06@example.org)" --to fbl@news.example >md/new/1795000001.M1P1.mx
+$MK autoreply --orig "$(eml u07@example.org)" --delivered-to "$(verp u07@example.org)" >md/new/1795000002.M2P1.mx
+$MK qmail --orig "$(eml u08@example.org)" --delivered-to "$(verp u08@example.org)" >md/cur/1795000003.M3P1.mx:2,S
+cp garbage.bin md/new/1795000004.M4P1.mx
+cp md/new/1795000001.M1P1.mx arf06.eml
+run $B bounce --maildir md --json
+same "maildir: exit 2 (one file kept)" "$RC" 2
+same "maildir: the counts" "$(result "$OUT" handled,kept,recorded,duplicates,review,disabled,unsubscribed)" \
+	"3,1,3,0,0,1,1"
+case "$ERR" in *"1795000004.M4P1.mx: kept"*) ok "maildir: the kept file is listed" ;;
+*) not_ok "maildir: the kept file is listed" "stderr: $ERR" ;; esac
+same "maildir: handled files removed, the non-message kept" "$(find md -type f -printf '%P\n' | sort)" \
+	"new/1795000004.M4P1.mx"
+same "ARF complaint: unsubscribed from every list, blocklisted 'complained'" "$(state u06@example.org)" \
+	"blocklisted/complained/news:unsubscribed,town:unsubscribed"
+same "ARF complaint: the finding, attributed by the returned Message-ID" \
+	"$(finding u06@example.org '[.source, .kind, .class, .feedback_type, .recipient, .attributed_by, .action]')" \
+	'["maildir","arf","complaint","abuse","u06@example.org","message-id","unsubscribed"]'
+same "ARF complaint: unsubscribe consent events from the complaint" \
+	"$($B subscriber show u06@example.org --json | jq -c '[.consent[] | select(.kind == "unsubscribe") | .list + ":" + .source]')" \
+	'["news:complaint:maildir","town:complaint:maildir"]'
+same "ARF complaint: the delivery is complained" "$(dstate u06@example.org)" complained
+same "auto-reply: nothing counted, active, the delivery accepted" \
+	"$(state u07@example.org),$(dstate u07@example.org),$(finding u07@example.org '[.class, .action]')" \
+	'active//news:confirmed,accepted,["auto-reply","recorded"]'
+same "qmail bounce: blocklisted 'bounced'" "$(state u08@example.org)" "blocklisted/bounced/news:confirmed"
+same "qmail bounce: the finding" "$(finding u08@example.org '[.kind, .class, .recipient, .attributed_by, .action]')" \
+	'["bounce","hard","u08@example.org","verp","disabled"]'
+rm md/new/1795000004.M4P1.mx
+cp arf06.eml md/new/1795000005.M5P1.mx
+n=$(nfindings)
+run $B bounce --maildir md --json
+same "maildir: the same complaint again -> exit 0, a duplicate" \
+	"$RC,$(result "$OUT" handled,recorded,duplicates,unsubscribed)" "0,1,0,1,0"
+same "the duplicate changed nothing" "$(nfindings),$(state u06@example.org),$(find md -type f | wc -l)" \
+	"$n,blocklisted/complained/news:unsubscribed,town:unsubscribed,0"
+
+# ---- (3) IMAP and POP3 against a private Dovecot
+DOVECOT=""
+chmod 0711 "$WORK" # Dovecot's auth and mail processes run as other users: they traverse it
+if bash "$ROOT/tests/bounce/dovecot.sh" start "$WORK/dovecot" >dovecot.out 2>&1; then
+	DOVECOT=$WORK/dovecot
+	on_exit "bash '$ROOT/tests/bounce/dovecot.sh' stop '$DOVECOT' >/dev/null 2>&1"
+	. "$DOVECOT/env"
+else
+	echo "# dovecot: $(cat dovecot.out)"
+fi
+# put NAME < MSG: deliver MSG into the mailbox's INBOX (as Dovecot's user).
+put() {
+	cat >"$MAILDIR/tmp/$1"
+	chown "$MAIL_UID:$MAIL_GID" "$MAILDIR/tmp/$1"
+	mv "$MAILDIR/tmp/$1" "$MAILDIR/new/$1"
+}
+# inbox [FOLDER]: how many messages the folder ("" = INBOX, else .Name) holds.
+inbox() { find "$MAILDIR${1:+/$1}/new" "$MAILDIR${1:+/$1}/cur" -type f 2>/dev/null | wc -l | tr -d ' '; }
+if [ -n "$DOVECOT" ]; then
+	IMAP="imap://$MAIL_USER:$PASSWORD@127.0.0.1:$IMAP_PORT/INBOX"
+	POP3="pop3://$MAIL_USER:$PASSWORD@127.0.0.1:$POP3_PORT/"
+	# no VERP token (a relay that rewrote the envelope), but the original's Message-ID
+	$MK dsn --orig "$(eml u09@example.org)" --to bounces@news.example | put 1795000011.M1P2.mx
+	# neither a token nor a bulletin Message-ID: a bounce of a message we never sent
+	$MK dsn --orig "$(eml u09@example.org)" --stranger --to bounces@news.example \
+		--rcpt someone@example.net | put 1795000012.M2P2.mx
+	put 1795000013.M3P2.mx <garbage.bin
+	run $B bounce --mailbox "$IMAP" --move Processed --json
+	same "IMAP --move: exit 2 (one kept) and the counts" \
+		"$RC,$(result "$OUT" seen,handled,kept,removed,recorded,review,disabled,error)" "2,3,2,1,2,2,1,1,null"
+	same "IMAP --move: handled ones in Processed, the unhandled one stays in INBOX" \
+		"$(inbox .Processed),$(inbox)" "2,1"
+	same "no VERP token: attributed by the returned Message-ID, blocklisted" \
+		"$(state u09@example.org),$(finding u09@example.org '[.source, .class, .attributed_by, .action]')" \
+		'blocklisted/bounced/news:confirmed,["imap","hard","message-id","disabled"]'
+	same "neither token nor Message-ID: the review bucket, with the reason" \
+		"$($B bounce ls --review --limit 1 --json | jq -c '.[0] | [.source, .recipient, .post_id, .review]')" \
+		'["imap","someone@example.net",null,"no VERP token in the envelope recipient and no bulletin Message-ID in the returned message"]'
+
+	$MK dsn --orig "$(eml u10@example.org)" --headers-only | put 1795000014.M4P2.mx
+	run $B bounce --mailbox "$POP3" --json
+	same "POP3: exit 2 (the non-message stays) and the counts" \
+		"$RC,$(result "$OUT" seen,handled,kept,removed,recorded,disabled)" "2,2,1,1,1,1,1"
+	same "POP3: the DSN (original's headers only) removed, the non-message kept" "$(inbox)" 1
+	same "POP3: blocklisted 'bounced'" \
+		"$(state u10@example.org),$(finding u10@example.org '[.source, .class, .attributed_by]')" \
+		'blocklisted/bounced/news:confirmed,["pop3","hard","verp"]'
+	run $B bounce --mailbox "$IMAP" --json
+	same "IMAP again: the kept message is seen again and kept" "$RC,$(result "$OUT" seen,handled,kept)" "2,1,0,1"
+	rm -f "$MAILDIR"/new/* "$MAILDIR"/cur/*
+else
+	for t in "IMAP --move" "POP3" "the serve poller"; do ok "$t # SKIP dovecot is not installed"; done
+fi
+
+# ---- (4) `bulletin serve`: the mailbox poller and the signed webhooks
+# msgid EMAIL: the Message-ID (without <>) of the captured message to EMAIL.
+msgid() { sed -n 's/^Message-ID: <\(.*\)>\r*$/\1/p' "$(eml "$1")" | head -1; }
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=sns.us-east-1.amazonaws.com \
+	-keyout sns.key -out sns.pem >/dev/null 2>&1 || echo "Bail out! openssl cannot make a certificate"
+TOPIC=arn:aws:sns:us-east-1:123456789012:bulletin-ses
+MG_KEY=key-$($PY -c 'import secrets; print(secrets.token_hex(16))')
+export BULLETIN_WEBHOOK_MAILGUN_KEY=$MG_KEY BULLETIN_WEBHOOK_SNS_CERT=$WORK/sns.pem BULLETIN_WEBHOOK_SNS_TOPIC=$TOPIC
+if [ -n "$DOVECOT" ]; then
+	printf '%s\n' "$PASSWORD" >mailbox.pw
+	export BULLETIN_BOUNCE_MAILBOX="imap://$MAIL_USER@127.0.0.1:$IMAP_PORT/INBOX"
+	export BULLETIN_BOUNCE_MAILBOX_PASSWORD_FILE=$WORK/mailbox.pw BULLETIN_BOUNCE_MAILBOX_EVERY=10s
+	$MK dsn --orig "$(eml u11@example.org)" | put 1795000021.M1P3.mx
+fi
+# wait_for DESC SECONDS CMD...: until CMD succeeds, else not ok.
+wait_for() {
+	local desc=$1 secs=$2
+	shift 2
+	for _ in $(seq $((secs * 10))); do
+		if "$@" >/dev/null 2>&1; then ok "$desc"; return 0; fi
+		sleep 0.1
+	done
+	not_ok "$desc" "waited ${secs}s" "$(tail -20 "$WORK/serve.err" 2>/dev/null)"
+}
+$B serve --listen 127.0.0.1:0 >serve.out 2>serve.err &
+SERVE=$!
+on_exit 'kill $SERVE 2>/dev/null'
+wait_for "serve starts" 20 grep -q "^listening on" serve.out
+URL=$(sed -n 's|^listening on \(http://[^/]*\)/$|\1|p' serve.out)
+if [ -n "$DOVECOT" ]; then
+	wait_for "the serve poller handles the mailbox's DSN" 20 \
+		sh -c "$B subscriber show u11@example.org --json | jq -e '.status == \"blocklisted\"'"
+	same "serve poller: blocklisted 'bounced', source imap, the message removed" \
+		"$(state u11@example.org),$(finding u11@example.org '[.source, .class, .attributed_by]'),$(inbox)" \
+		'blocklisted/bounced/news:confirmed,["imap","hard","verp"],0'
+fi
+
+# post PROVIDER FILE: POST FILE to /webhooks/PROVIDER; the status in $CODE, the body in $BODY.
+post() {
+	CODE=$(curl -s -o resp.json -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary "@$2" "$URL/webhooks/$1")
+	BODY=$(cat resp.json)
+}
+mg_event=$(jq -nc --arg id "mg-$RANDOM$RANDOM" --arg mid "$(msgid u12@example.org)" --argjson ts "$(date +%s)" \
+	'{event: "failed", id: $id, timestamp: $ts, severity: "permanent", reason: "bounce",
+	  recipient: "u12@example.org", "log-level": "error",
+	  "delivery-status": {"attempt-no": 1, code: 550, "enhanced-code": "5.1.1",
+	    message: "5.1.1 The email account that you tried to reach does not exist", description: "",
+	    "mx-host": "mx.example.org"},
+	  message: {headers: {to: "u12@example.org", "message-id": $mid, from: "alerts@news.example",
+	    subject: "Storm warning"}, size: 2048}}')
+$WH mailgun --key "$MG_KEY" --event "$mg_event" --forge >mg-forged.json
+$WH mailgun --key "$MG_KEY" --event "$mg_event" --age 600 >mg-stale.json
+$WH mailgun --key "$MG_KEY" --event "$mg_event" >mg.json
+n=$(nfindings)
+post mailgun mg-forged.json
+same "Mailgun, signed with another key: 401" "$CODE" 401
+post mailgun mg-stale.json
+same "Mailgun, signed 10 minutes ago: 401" "$CODE" 401
+same "refused webhooks changed nothing" "$(nfindings),$(state u12@example.org)" "$n,active//news:confirmed"
+post mailgun mg.json
+same "Mailgun, signed: 200, recorded and disabled" "$CODE,$(result "$BODY" recorded,duplicates,disabled)" "200,1,0,1"
+same "Mailgun permanent 5.1.1: blocklisted 'bounced'" \
+	"$(state u12@example.org),$(finding u12@example.org '[.source, .class, .status, .attributed_by]')" \
+	'blocklisted/bounced/news:confirmed,["webhook-mailgun","hard","5.1.1","message-id"]'
+post mailgun mg.json
+same "Mailgun replay: 200, a duplicate" "$CODE,$(result "$BODY" recorded,duplicates)" "200,0,1"
+
+now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+ses_msg=$(jq -nc --arg mid "<$(msgid u13@example.org)>" --arg now "$now" \
+	'{notificationType: "Complaint",
+	  complaint: {complainedRecipients: [{emailAddress: "u13@example.org"}], timestamp: $now,
+	    feedbackId: "0100019a-complaint-0001", complaintFeedbackType: "abuse",
+	    userAgent: "ExampleFBL/1.0", arrivalDate: $now},
+	  mail: {timestamp: $now, source: "alerts@news.example", messageId: "0100019a-ses-0001",
+	    destination: ["u13@example.org"], headersTruncated: false,
+	    headers: [{name: "From", value: "Newsroom <alerts@news.example>"}, {name: "Message-ID", value: $mid}],
+	    commonHeaders: {from: ["Newsroom <alerts@news.example>"], to: ["u13@example.org"],
+	      messageId: $mid, subject: "Storm warning"}}}')
+sns_id=$($PY -c 'import uuid; print(uuid.uuid4())')
+$WH ses --sns-key sns.key --topic "$TOPIC" --message "$ses_msg" --id "$sns_id" --forge >ses-forged.json
+$WH ses --sns-key sns.key --topic "$TOPIC" --message "$ses_msg" --id "$sns_id" >ses.json
+n=$(nfindings)
+post ses ses-forged.json
+same "SNS, Message changed after signing: 401, nothing changed" "$CODE,$(nfindings),$(state u13@example.org)" \
+	"401,$n,active//news:confirmed,town:confirmed"
+post ses ses.json
+same "SES complaint through SNS: 200, unsubscribed" "$CODE,$(result "$BODY" recorded,unsubscribed)" "200,1,1"
+same "SES complaint: every list unsubscribed, blocklisted 'complained'" \
+	"$(state u13@example.org),$(finding u13@example.org '[.source, .class, .feedback_type, .attributed_by]')" \
+	'blocklisted/complained/news:unsubscribed,town:unsubscribed,["webhook-ses","complaint","abuse","message-id"]'
+post ses ses.json
+same "SNS replay: 200, a duplicate" "$CODE,$(result "$BODY" recorded,duplicates)" "200,0,1"
+
+if [ -n "$DOVECOT" ]; then
+	# the poller's next round (bounce_mailbox_every 10s): u14's first soft bounce
+	$MK dsn --orig "$(eml u14@example.org)" --status 4.2.2 --tag soft14a \
+		--diag "smtp; 452 4.2.2 <u14@example.org>: Mailbox full" | put 1795000022.M2P3.mx
+	wait_for "the serve poller's next round handles a new message" 20 \
+		sh -c "$B bounce ls --subscriber u14@example.org --json | jq -e 'length == 1'"
+	same "serve poller: soft x1 counted, still active" \
+		"$(state u14@example.org),$(finding u14@example.org '[.source, .class, .action]')" \
+		'active//news:confirmed,["imap","soft","counted"]'
+else
+	$MK dsn --orig "$(eml u14@example.org)" --status 4.2.2 --tag soft14a \
+		--diag "smtp; 452 4.2.2 <u14@example.org>: Mailbox full" | $B bounce >/dev/null
+fi
+kill -TERM "$SERVE"
+wait "$SERVE"
+same "serve stops cleanly on SIGTERM" "$?" 0
+SERVE=""
+
+# ---- (5) the soft policy: a second soft bounce within the window -> a probe, whose bounce disables
+$MK dsn --orig "$(eml u14@example.org)" --status 4.2.2 --tag soft14b \
+	--diag "smtp; 452 4.2.2 <u14@example.org>: Mailbox full" >soft14b.eml
+pipe recorded,probes,disabled 1,1,0 "soft x2 (bounce_soft_limit 2): a probe is made" \
+	--envelope-to "$(verp u14@example.org)" <soft14b.eml
+same "soft x2: still active" "$(state u14@example.org)" "active//news:confirmed"
+# `post ls` lists the publisher's posts only; the probe is the next post, 2
+probe=2
+same "a probe post (kind probe) is queued for one subscriber" \
+	"$($B post show $probe --json | jq -c '[.kind, .priority]'),$($B post status $probe --json | jq -c '[.status, .total, .pending]')" \
+	'["probe","transactional"],["sending",1,1]'
+expect "send --once delivers the probe" 0 timeout 60 $B send --once
+same "the probe is accepted by the relay" "$($B post status "$probe" --json | jq -c '[.status, .accepted]')" \
+	'["sent",1]'
+wait_messages "$WORK/cap" 13 10
+pjson=$(grep -l "\"mail_from\": \"bounces+$probe-" cap/*.json)
+same "the relay got the probe, to u14, with its own VERP sender" \
+	"$(jq -r '.rcpt_tos[0]' $pjson 2>/dev/null)" u14@example.org
+$MK dsn --orig "${pjson%.json}.eml" --status 4.2.2 --tag probe14 \
+	--diag "smtp; 452 4.2.2 <u14@example.org>: Mailbox full" >probe14.eml
+pipe recorded,disabled 1,1 "a bounce of the probe -> disabled" --envelope-to "$(jq -r .mail_from $pjson)" <probe14.eml
+same "bounced probe: blocklisted 'bounced'" \
+	"$(state u14@example.org),$(finding u14@example.org '[.post_id, .class, .attributed_by, .action]')" \
+	"blocklisted/bounced/news:confirmed,[$probe,\"soft\",\"verp\",\"disabled\"]"
+
+# ---- the end state
+want="u01@example.org blocklisted/bounced/news:confirmed
+u02@example.org active//news:confirmed
+u03@example.org blocklisted/bounced/news:confirmed
+u04@example.org active//news:confirmed,town:confirmed
+u05@example.org active//news:confirmed
+u06@example.org blocklisted/complained/news:unsubscribed,town:unsubscribed
+u07@example.org active//news:confirmed
+u08@example.org blocklisted/bounced/news:confirmed
+u09@example.org blocklisted/bounced/news:confirmed
+u10@example.org blocklisted/bounced/news:confirmed
+u11@example.org blocklisted/bounced/news:confirmed
+u12@example.org blocklisted/bounced/news:confirmed
+u13@example.org blocklisted/complained/news:unsubscribed,town:unsubscribed
+u14@example.org blocklisted/bounced/news:confirmed"
+[ -n "$DOVECOT" ] || want=$(printf '%s\n' "$want" | sed 's|^\(u09@example.org\|u10@example.org\|u11@example.org\) .*|\1 active//news:confirmed|')
+got=$(for i in $(seq -w 1 $N); do echo "u$i@example.org $(state "u$i@example.org")"; done)
+same "every subscriber's state" "$got" "$want"
+run $B post status 1 --json
+if [ -n "$DOVECOT" ]; then hard=7 bounced=8; else hard=4 bounced=5; fi
+same "post status: the delivery states" "$(printf '%s' "$OUT" | jq -c '[.total, .accepted, .failed, .bounced, .complained]')" \
+	"[14,2,2,$bounced,2]"
+same "post status: the bounces object" \
+	"$(printf '%s' "$OUT" | jq -c '.bounces | [.hard, .soft, .block, .complaint, .["auto-reply"], .delivered]')" \
+	"[$hard,2,1,2,1,12]"
+same "post status: both warnings (2 complaints and $hard hard bounces in 12)" \
+	"$(printf '%s' "$OUT" | jq -c '[.bounces.warnings[].kind]')" '["complaint","hard"]'
+run $B post status 1
+case "$OUT" in *"bounces: hard $hard, soft 2, block 1, complaint 2, auto-reply 1"*) ok "post status: the text" ;;
+*) not_ok "post status: the text" "got: $OUT" "want a line: bounces: hard $hard, soft 2, block 1, complaint 2, auto-reply 1" ;; esac
+same "the review bucket: the forged token and the stranger's bounce" \
+	"$($B bounce ls --review --json | jq -c '[.[] | .source] | sort')" \
+	"$([ -n "$DOVECOT" ] && echo '["imap","pipe"]' || echo '["pipe"]')"
+done_testing
