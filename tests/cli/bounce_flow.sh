@@ -245,7 +245,8 @@ if [ -n "$DOVECOT" ]; then
 	IMAP="imap://$MAIL_USER:$PASSWORD@127.0.0.1:$IMAP_PORT/INBOX"
 	POP3="pop3://$MAIL_USER:$PASSWORD@127.0.0.1:$POP3_PORT/"
 	# no VERP token (a relay that rewrote the envelope), but the original's Message-ID
-	$MK dsn --orig "$(eml u09@example.org)" --to bounces@news.example | put 1795000011.M1P2.mx
+	$MK dsn --orig "$(eml u09@example.org)" --to bounces@news.example >dsn09.eml
+	put 1795000011.M1P2.mx <dsn09.eml
 	# neither a token nor a bulletin Message-ID: a bounce of a message we never sent
 	$MK dsn --orig "$(eml u09@example.org)" --stranger --to bounces@news.example \
 		--rcpt someone@example.net | put 1795000012.M2P2.mx
@@ -270,8 +271,12 @@ if [ -n "$DOVECOT" ]; then
 	same "POP3: blocklisted 'bounced'" \
 		"$(state u10@example.org),$(finding u10@example.org '[.source, .class, .attributed_by]')" \
 		'blocklisted/bounced/news:confirmed,["pop3","hard","verp"]'
+	put 1795000015.M5P2.mx <dsn09.eml
+	n=$(nfindings)
 	run $B bounce --mailbox "$IMAP" --json
-	same "IMAP again: the kept message is seen again and kept" "$RC,$(result "$OUT" seen,handled,kept)" "2,1,0,1"
+	same "IMAP again: the same DSN is a duplicate (removed), the kept message is kept" \
+		"$RC,$(result "$OUT" seen,handled,kept,removed,recorded,duplicates),$(inbox)" "2,2,1,1,1,0,1,1"
+	same "the duplicate changed nothing" "$(nfindings)" "$n"
 	rm -f "$MAILDIR"/new/* "$MAILDIR"/cur/*
 else
 	for t in "IMAP --move" "POP3" "the serve poller"; do ok "$t # SKIP dovecot is not installed"; done
