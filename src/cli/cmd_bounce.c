@@ -498,8 +498,8 @@ static int run_mailbox(struct bl_cli *cli, const char *url, const char *move_to,
 		    (json_int_t)st.kept, "removed", (json_int_t)st.removed, "findings",
 		    (json_int_t)res.findings, "recorded", (json_int_t)res.recorded, "duplicates",
 		    (json_int_t)res.duplicates, "review", (json_int_t)res.review, "disabled",
-		    (json_int_t)res.disabled, "unsubscribed", (json_int_t)res.unsubscribed, "probes",
-		    (json_int_t)res.probes, "error", rc ? d.msg : NULL);
+		    (json_int_t)res.disabled, "unsubscribed", (json_int_t)res.unsubscribed,
+		    "probes", (json_int_t)res.probes, "error", rc ? d.msg : NULL);
 		bl_cli_print_json(o);
 	} else {
 		printf("seen %zu, handled %zu, kept %zu, removed %zu: findings %zu (recorded %zu, "
