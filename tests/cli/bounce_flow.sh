@@ -264,6 +264,10 @@ if [ -n "$DOVECOT" ]; then
 		'["imap","someone@example.net",null,"no VERP token in the envelope recipient and no bulletin Message-ID in the returned message"]'
 
 	$MK dsn --orig "$(eml u10@example.org)" --headers-only | put 1795000014.M4P2.mx
+	expect_out "POP3 with --move: refused (no folders; the messages would be deleted)" 2 \
+		"pop3 mailbox has no folders" $B bounce --mailbox "$POP3" --move Processed
+	same "POP3 with --move: nothing read or removed" "$(inbox),$(state u10@example.org)" \
+		"2,active//news:confirmed"
 	run $B bounce --mailbox "$POP3" --json
 	same "POP3: exit 2 (the non-message stays) and the counts" \
 		"$RC,$(result "$OUT" seen,handled,kept,removed,recorded,disabled)" "2,2,1,1,1,1,1"
