@@ -2,7 +2,7 @@
 # Issue 7 end to end: a post goes through a real SMTP relay on loopback
 # (tests/smtp/capture.py), which refuses two recipients at RCPT (550 5.1.1: the
 # engine's rejected hook blocklists; 554 5.7.1: a block, the address stays
-# active). From the captured messages (VERP envelope sender, Message-ID)
+# active) and one at DATA (552 5.2.2: soft, counted). From the captured messages (VERP envelope sender, Message-ID)
 # tests/bounce/make_report.py builds DSNs (hard, soft, delay), an ARF
 # complaint, an auto-reply, a qmail bounce, reports attributable only by the
 # returned Message-ID, by nothing, or by a forged token; they come back
@@ -14,7 +14,8 @@
 #   mailbox   IMAP (--move) and POP3 against the private Dovecot of
 #             tests/bounce/dovecot.sh; `serve`'s poller (bounce_mailbox)
 #   webhooks  Mailgun (HMAC) and SES through SNS (RSA, a throwaway
-#             certificate) POSTed to `serve`: forged -> 401, replay -> duplicate
+#             certificate) POSTed to `serve`: forged -> 401, replay -> duplicate;
+#             a complaint naming only its recipient
 # and the soft policy: bounce_soft_limit 2 -> a probe post delivered through the
 # relay, whose bounce disables. After each step the subscriber (subscriber show),
 # the findings (bounce ls) and the post (post status, deliveries) are checked.
@@ -65,7 +66,7 @@ eml() { grep -l "\"rcpt_tos\": \[\"$1\"\]" "$WORK"/cap/*.json | head -1 | sed 's
 verp() { jq -r .mail_from "$(eml "$1" | sed 's/\.eml$/.json/')"; }
 
 # ---- setup: 14 confirmed subscribers, a second list, a post through the relay
-N=14
+N=16
 {
 	echo "email,name"
 	for i in $(seq -w 1 $N); do echo "u$i@example.org,Reader $i"; done
@@ -74,7 +75,8 @@ printf 'email\nu04@example.org\nu06@example.org\nu13@example.org\n' >town.csv
 printf '# Hello {{subscriber.name}}\n\nNews of the day.\n' >body.md
 mkdir -p cap
 start_capture "$WORK/cap" --reply-rcpt "u01@example.org=550:5.1.1 User unknown" \
-	--reply-rcpt "u02@example.org=554:5.7.1 blocked by policy" || exit 1
+	--reply-rcpt "u02@example.org=554:5.7.1 blocked by policy" \
+	--reply-data "u15@example.org=552:5.2.2 Mailbox full" || exit 1
 export BULLETIN_RELAY="smtp://127.0.0.1:$CAPTURE_PORT"
 { $B init && $B list create news --name News && $B list create town --name Town &&
 	$B import subs.csv --list news --confirmed --quiet &&
@@ -82,10 +84,10 @@ export BULLETIN_RELAY="smtp://127.0.0.1:$CAPTURE_PORT"
 	$B post create --list news --subject "Storm warning" --body-file body.md; } >setup.log 2>&1 ||
 	{ echo "Bail out! setup failed: $(cat setup.log)"; exit 1; }
 
-expect_out "the post goes through the relay: 12 accepted, 2 refused at RCPT" 0 \
-	"accepted 12, pending 0, claimed 0, deferred 0, failed 2" $B post send 1 --wait
-wait_messages "$WORK/cap" 12 10
-same "the relay stored 12 messages" "$(count_messages "$WORK/cap")" 12
+expect_out "the post goes through the relay: 13 accepted, 2 refused at RCPT, 1 at DATA" 0 \
+	"accepted 13, pending 0, claimed 0, deferred 0, failed 3" $B post send 1 --wait
+wait_messages "$WORK/cap" 13 10
+same "the relay stored 13 messages" "$(count_messages "$WORK/cap")" 13
 bad=""
 for f in cap/*.json; do
 	from=$(jq -r .mail_from "$f")
@@ -105,7 +107,11 @@ same "554 5.7.1 at RCPT: a block, the address stays active" "$(state u02@example
 	"active//news:confirmed"
 same "554 5.7.1 at RCPT: the finding" "$(finding u02@example.org)" \
 	'["smtp","smtp","block","policyviolation",true,"smtp","recorded"]'
-same "both rejected rows are failed" "$(dstate u01@example.org),$(dstate u02@example.org)" "failed,failed"
+same "552 5.2.2 at DATA: soft, counted, the address stays active" \
+	"$(state u15@example.org),$(finding u15@example.org '[.class, .reason, .reply_code, .final, .action]')" \
+	'active//news:confirmed,["soft","mailboxfull",552,true,"counted"]'
+same "the rejected rows are failed" "$(dstate u01@example.org),$(dstate u02@example.org),$(dstate u15@example.org)" \
+	"failed,failed,failed"
 
 # ---- (1) the MTA pipe
 $MK dsn --orig "$(eml u03@example.org)" >hard03.eml
@@ -353,6 +359,15 @@ same "Mailgun permanent 5.1.1: blocklisted 'bounced'" \
 	'blocklisted/bounced/news:confirmed,["webhook-mailgun","hard","5.1.1","message-id"]'
 post mailgun mg.json
 same "Mailgun replay: 200, a duplicate" "$CODE,$(result "$BODY" recorded,duplicates)" "200,0,1"
+# a complaint that names only the recipient: attributed to its latest delivery (signed events only)
+$WH mailgun --key "$MG_KEY" --event "$(jq -nc --arg id "mg-c-$RANDOM$RANDOM" --argjson ts "$(date +%s)" \
+	'{event: "complained", id: $id, timestamp: $ts, recipient: "u16@example.org"}')" >mg-c.json
+post mailgun mg-c.json
+same "Mailgun complaint naming only the recipient: 200, unsubscribed" \
+	"$CODE,$(result "$BODY" recorded,unsubscribed),$(state u16@example.org)" \
+	"200,1,1,blocklisted/complained/news:unsubscribed"
+same "Mailgun complaint: attributed by recipient to post 1" \
+	"$(finding u16@example.org '[.post_id, .class, .attributed_by]'),$(dstate u16@example.org)" '[1,"complaint","recipient"],complained'
 
 now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
 ses_msg=$(jq -nc --arg mid "<$(msgid u13@example.org)>" --arg now "$now" \
@@ -412,7 +427,7 @@ same "a probe post (kind probe) is queued for one subscriber" \
 expect "send --once delivers the probe" 0 timeout 60 $B send --once
 same "the probe is accepted by the relay" "$($B post status "$probe" --json | jq -c '[.status, .accepted]')" \
 	'["sent",1]'
-wait_messages "$WORK/cap" 13 10
+wait_messages "$WORK/cap" 14 10
 pjson=$(grep -l "\"mail_from\": \"bounces+$probe-" cap/*.json)
 same "the relay got the probe, to u14, with its own VERP sender" \
 	"$(jq -r '.rcpt_tos[0]' $pjson 2>/dev/null)" u14@example.org
@@ -437,22 +452,24 @@ u10@example.org blocklisted/bounced/news:confirmed
 u11@example.org blocklisted/bounced/news:confirmed
 u12@example.org blocklisted/bounced/news:confirmed
 u13@example.org blocklisted/complained/news:unsubscribed,town:unsubscribed
-u14@example.org blocklisted/bounced/news:confirmed"
+u14@example.org blocklisted/bounced/news:confirmed
+u15@example.org active//news:confirmed
+u16@example.org blocklisted/complained/news:unsubscribed"
 [ -n "$DOVECOT" ] || want=$(printf '%s\n' "$want" | sed 's|^\(u09@example.org\|u10@example.org\|u11@example.org\) .*|\1 active//news:confirmed|')
 got=$(for i in $(seq -w 1 $N); do echo "u$i@example.org $(state "u$i@example.org")"; done)
 same "every subscriber's state" "$got" "$want"
 run $B post status 1 --json
 if [ -n "$DOVECOT" ]; then hard=7 bounced=8; else hard=4 bounced=5; fi
 same "post status: the delivery states" "$(printf '%s' "$OUT" | jq -c '[.total, .accepted, .failed, .bounced, .complained]')" \
-	"[14,2,2,$bounced,2]"
+	"[16,2,3,$bounced,3]"
 same "post status: the bounces object" \
 	"$(printf '%s' "$OUT" | jq -c '.bounces | [.hard, .soft, .block, .complaint, .["auto-reply"], .delivered]')" \
-	"[$hard,2,1,2,1,12]"
-same "post status: both warnings (2 complaints and $hard hard bounces in 12)" \
+	"[$hard,3,1,3,1,13]"
+same "post status: both warnings (3 complaints and $hard hard bounces in 13)" \
 	"$(printf '%s' "$OUT" | jq -c '[.bounces.warnings[].kind]')" '["complaint","hard"]'
 run $B post status 1
-case "$OUT" in *"bounces: hard $hard, soft 2, block 1, complaint 2, auto-reply 1"*) ok "post status: the text" ;;
-*) not_ok "post status: the text" "got: $OUT" "want a line: bounces: hard $hard, soft 2, block 1, complaint 2, auto-reply 1" ;; esac
+case "$OUT" in *"bounces: hard $hard, soft 3, block 1, complaint 3, auto-reply 1"*) ok "post status: the text" ;;
+*) not_ok "post status: the text" "got: $OUT" "want a line: bounces: hard $hard, soft 3, block 1, complaint 3, auto-reply 1" ;; esac
 same "the review bucket: the forged token and the stranger's bounce" \
 	"$($B bounce ls --review --json | jq -c '[.[] | .source] | sort')" \
 	"$([ -n "$DOVECOT" ] && echo '["imap","pipe"]' || echo '["pipe"]')"
