@@ -269,6 +269,14 @@ static int session_init(struct session *s, const struct bl_mailbox_opts *o, stru
 		                 (int)flen, f);
 		goto out;
 	}
+	if (s->pop3 && o->move_to) {
+		/* POP3 has no folders: the messages would be deleted, not kept where asked. */
+		rc = bl_diag_set(d, BL_EINVAL,
+		                 "a pop3 mailbox has no folders to move messages to \"%s\" "
+		                 "(--move and bounce_mailbox_move are for IMAP)",
+		                 o->move_to);
+		goto out;
+	}
 	if (query) {
 		rc = bl_diag_set(d, BL_EINVAL, "the mailbox URL takes no query (?%s)", query);
 		goto out;

@@ -21,7 +21,8 @@ struct bl_mailbox_opts {
 	const char *url;      /* imap://, imaps://, pop3://, pop3s:// with user[:password] and, for
 	                         IMAP, the folder path ("INBOX" when none) */
 	const char *password; /* overrides the URL's password when not NULL */
-	const char *move_to;  /* IMAP: folder processed messages move to; NULL = delete */
+	const char *move_to;  /* IMAP: folder processed messages move to; NULL = delete.
+	                         POP3 refuses one (-BL_EINVAL) */
 	long timeout;         /* seconds per command (default 60) */
 	size_t max_messages;  /* at most this many per poll; 0 = all */
 	int insecure;         /* tests only: accept any TLS certificate (a throwaway one) */
@@ -41,7 +42,8 @@ struct bl_mailbox_stats {
 /*
  * bl_mailbox_poll - fetch every message of the mailbox @o->url (at most max_messages), in
  * order, call @fn for each and remove the processed ones. Returns 0 with @st filled (when
- * not NULL); -BL_EINVAL for a URL of another scheme or without a user; -BL_EIO when the
+ * not NULL); -BL_EINVAL for a URL of another scheme or without a user, or a POP3 URL with
+ * a move_to (nothing is fetched: the messages would be deleted); -BL_EIO when the
  * server cannot be reached, refuses the login or a command (@d says which, without the
  * password); the callback's negative value when it stops the poll. Messages removed before
  * an error stay removed; the rest stay. Thread-safe (one poll per call).

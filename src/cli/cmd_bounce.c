@@ -70,7 +70,8 @@ static const char usage[] =
     "                       The password comes from bounce_mailbox_password_file, or\n"
     "                       the URL (USER:PASSWORD@)\n"
     "  --move FOLDER        IMAP: move handled messages to FOLDER instead of deleting\n"
-    "                       them (default: config bounce_mailbox_move)\n"
+    "                       them (default: config bounce_mailbox_move); refused for\n"
+    "                       POP3, which has no folders\n"
     "  ls                   recorded findings, newest first\n"
     "  --review             only those in the review bucket\n"
     "  --post ID            only those of post ID\n"
@@ -495,19 +496,21 @@ static int run_mailbox(struct bl_cli *cli, const char *url, const char *move_to,
 		return BL_EXIT_USAGE;
 	}
 	if (json) {
+		/* The same counts as the pipe's and the maildir's, plus the mailbox's own. */
 		json_t *o = json_pack(
-		    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s?}", "seen", (json_int_t)st.seen,
-		    "handled", (json_int_t)st.processed, "kept", (json_int_t)st.kept, "removed",
-		    (json_int_t)st.removed, "findings", (json_int_t)res.findings, "recorded",
-		    (json_int_t)res.recorded, "review", (json_int_t)res.review, "disabled",
-		    (json_int_t)res.disabled, "unsubscribed", (json_int_t)res.unsubscribed, "error",
-		    rc ? d.msg : NULL);
+		    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s?}", "seen",
+		    (json_int_t)st.seen, "handled", (json_int_t)st.processed, "kept",
+		    (json_int_t)st.kept, "removed", (json_int_t)st.removed, "findings",
+		    (json_int_t)res.findings, "recorded", (json_int_t)res.recorded, "duplicates",
+		    (json_int_t)res.duplicates, "review", (json_int_t)res.review, "disabled",
+		    (json_int_t)res.disabled, "unsubscribed", (json_int_t)res.unsubscribed,
+		    "probes", (json_int_t)res.probes, "error", rc ? d.msg : NULL);
 		bl_cli_print_json(o);
 	} else {
 		printf("seen %zu, handled %zu, kept %zu, removed %zu: findings %zu (recorded %zu, "
-		       "review %zu); disabled %zu, unsubscribed %zu\n",
+		       "duplicates %zu, review %zu); disabled %zu, unsubscribed %zu, probes %zu\n",
 		       st.seen, st.processed, st.kept, st.removed, res.findings, res.recorded,
-		       res.review, res.disabled, res.unsubscribed);
+		       res.duplicates, res.review, res.disabled, res.unsubscribed, res.probes);
 	}
 	if (rc) {
 		bl_cli_error("%s", d.msg);

@@ -657,30 +657,35 @@ static void test_errors(void **state)
 	const struct {
 		const char *url, *password;
 		int want;
+		const char *move_to;
 	} cases[] = {
-	    {u[0], NULL, -BL_EIO},     /* wrong password in the URL */
-	    {u[1], NULL, -BL_EIO},     /* the same over POP3 */
-	    {u[6], wrong, -BL_EIO},    /* wrong password from the option */
-	    {u[2], NULL, -BL_EIO},     /* self-signed certificate, verified */
-	    {u[3], NULL, -BL_EIO},     /* the same over POP3S */
-	    {u[4], NULL, -BL_EIO},     /* nothing listening */
-	    {u[5], NULL, -BL_EIO},     /* nothing listening, TLS */
-	    {u[7], password, -BL_EIO}, /* no such folder */
-	    {"http://bounces:x@127.0.0.1/", NULL, -BL_EINVAL},
-	    {"smtp://bounces:x@127.0.0.1/", NULL, -BL_EINVAL},
-	    {"imap://127.0.0.1:1/INBOX", NULL, -BL_EINVAL},  /* no user */
-	    {"pop3://:pw@127.0.0.1:1/", NULL, -BL_EINVAL},   /* empty user */
-	    {"pop3://u:pw@127.0.0.1:1/3", NULL, -BL_EINVAL}, /* a message, not a box */
-	    {"imap://u:pw@127.0.0.1:1/INBOX/;UID=1", NULL, -BL_EINVAL},
-	    {"imap://u:Wr0ng-Secret-xyz@[::1", NULL, -BL_EINVAL}, /* does not parse */
-	    {"", NULL, -BL_EINVAL},
+	    {u[0], NULL, -BL_EIO, NULL},     /* wrong password in the URL */
+	    {u[1], NULL, -BL_EIO, NULL},     /* the same over POP3 */
+	    {u[6], wrong, -BL_EIO, NULL},    /* wrong password from the option */
+	    {u[2], NULL, -BL_EIO, NULL},     /* self-signed certificate, verified */
+	    {u[3], NULL, -BL_EIO, NULL},     /* the same over POP3S */
+	    {u[4], NULL, -BL_EIO, NULL},     /* nothing listening */
+	    {u[5], NULL, -BL_EIO, NULL},     /* nothing listening, TLS */
+	    {u[7], password, -BL_EIO, NULL}, /* no such folder */
+	    {"http://bounces:x@127.0.0.1/", NULL, -BL_EINVAL, NULL},
+	    {"smtp://bounces:x@127.0.0.1/", NULL, -BL_EINVAL, NULL},
+	    {"imap://127.0.0.1:1/INBOX", NULL, -BL_EINVAL, NULL},  /* no user */
+	    {"pop3://:pw@127.0.0.1:1/", NULL, -BL_EINVAL, NULL},   /* empty user */
+	    {"pop3://u:pw@127.0.0.1:1/3", NULL, -BL_EINVAL, NULL}, /* a message, not a box */
+	    {"imap://u:pw@127.0.0.1:1/INBOX/;UID=1", NULL, -BL_EINVAL, NULL},
+	    {"imap://u:Wr0ng-Secret-xyz@[::1", NULL, -BL_EINVAL, NULL}, /* does not parse */
+	    {"", NULL, -BL_EINVAL, NULL},
+	    /* POP3 has no folders: moving would delete; refused before connecting */
+	    {u[3], NULL, -BL_EINVAL, "Processed"},
 	};
 	clear_mailbox();
 	struct run r = {0};
 	add_msg(&r, NULL, 0, 0);
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		struct bl_mailbox_opts o = {
-		    .url = cases[c].url, .password = cases[c].password, .timeout = 10};
+		struct bl_mailbox_opts o = {.url = cases[c].url,
+		                            .password = cases[c].password,
+		                            .move_to = cases[c].move_to,
+		                            .timeout = 10};
 		struct bl_mailbox_stats st = {9, 9, 9, 9};
 		struct bl_diag d = {{0}};
 		int rc = bl_mailbox_poll(&o, on_message, &r, &st, &d);
