@@ -78,8 +78,8 @@ void bl_bounce_summary_make(const struct bl_bounce_counts *c, const struct bl_bo
 		     "mailbox providers may start filtering this sender as spam; check how these "
 		     "addresses were collected (only confirmed opt-in) and that each message "
 		     "says why the reader gets it");
-	if (bl_bounce_rate_above(hard, c->delivered, t->hard_ppm))
-		warn(&out->warn[out->n_warnings++], "hard", hard, c->delivered, t->hard_ppm,
+	if (bl_bounce_rate_above(hard, c->sent, t->hard_ppm))
+		warn(&out->warn[out->n_warnings++], "hard", hard, c->sent, t->hard_ppm,
 		     "hard-bounce rate",
 		     "many of these addresses do not exist, which mailbox providers read as a "
 		     "badly kept list; check where they came from (an old or bought list, an "
@@ -123,7 +123,8 @@ json_t *bl_json_bounce_summary(const struct bl_bounce_summary *b)
 		json_object_set_new(o, bl_bounce_class_name((enum bl_bounce_class)i),
 		                    json_integer(c->n[i]));
 	json_object_set_new(o, "delivered", json_integer(c->delivered));
-	json_object_set_new(o, "hard_rate", fraction(c->n[BL_BOUNCE_HARD], c->delivered));
+	json_object_set_new(o, "sent", json_integer(c->sent));
+	json_object_set_new(o, "hard_rate", fraction(c->n[BL_BOUNCE_HARD], c->sent));
 	json_object_set_new(o, "complaint_rate", fraction(c->n[BL_BOUNCE_COMPLAINT], c->delivered));
 	json_t *thr = json_object();
 	json_object_set_new(thr, "hard_rate", json_real((double)b->thr.hard_ppm / 1e6));
@@ -136,7 +137,9 @@ json_t *bl_json_bounce_summary(const struct bl_bounce_summary *b)
 		json_t *j = json_object();
 		json_object_set_new(j, "kind", json_string(w->kind));
 		json_object_set_new(j, "count", json_integer(w->count));
-		json_object_set_new(j, "rate", fraction(w->count, c->delivered));
+		json_object_set_new(
+		    j, "rate",
+		    fraction(w->count, strcmp(w->kind, "hard") == 0 ? c->sent : c->delivered));
 		json_object_set_new(j, "threshold", json_real((double)ppm / 1e6));
 		json_object_set_new(j, "message", json_string(w->text));
 		json_array_append_new(warnings, j);

@@ -897,8 +897,9 @@ static int cmd_unschedule(struct bl_cli *cli, int argc, char **argv)
 	return code;
 }
 
-/* The bounces block of `post status`: findings by class, the rates over the delivered
- * messages, and a WARNING line for each rate above its threshold. */
+/* The bounces block of `post status`: findings by class, the hard-bounce rate over the sent
+ * messages (a 5xx at RCPT is a hard bounce too) and the complaint rate over the delivered ones,
+ * and a WARNING line for each rate above its threshold. */
 static void print_bounces(const struct bl_bounce_summary *b)
 {
 	const struct bl_bounce_counts *c = &b->counts;
@@ -910,12 +911,12 @@ static void print_bounces(const struct bl_bounce_summary *b)
 		printf(", auto-reply %lld", (long long)c->n[BL_BOUNCE_AUTOREPLY]);
 	if (c->n[BL_BOUNCE_UNKNOWN])
 		printf(", unknown %lld", (long long)c->n[BL_BOUNCE_UNKNOWN]);
-	printf(
-	    "\nrates over %lld delivered: hard bounces %s, complaints %s\n",
-	    (long long)c->delivered,
-	    bl_bounce_pct(c->n[BL_BOUNCE_HARD], c->delivered, b->thr.hard_ppm, hard, sizeof(hard)),
-	    bl_bounce_pct(c->n[BL_BOUNCE_COMPLAINT], c->delivered, b->thr.complaint_ppm, complaint,
-	                  sizeof(complaint)));
+	printf("\nrates: hard bounces %s of %lld sent, complaints %s of %lld delivered\n",
+	       bl_bounce_pct(c->n[BL_BOUNCE_HARD], c->sent, b->thr.hard_ppm, hard, sizeof(hard)),
+	       (long long)c->sent,
+	       bl_bounce_pct(c->n[BL_BOUNCE_COMPLAINT], c->delivered, b->thr.complaint_ppm,
+	                     complaint, sizeof(complaint)),
+	       (long long)c->delivered);
 	for (size_t i = 0; i < b->n_warnings; i++)
 		printf("WARNING: %s\n", b->warn[i].text);
 }

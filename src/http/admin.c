@@ -2326,7 +2326,8 @@ static int add_list_name(void *arg, const struct bl_list *l)
 }
 
 /* The post page's bounces block: counts by class (auto-reply and unknown only when there are
- * some), the rates over the delivered messages, and a warning for each rate above its
+ * some), the hard-bounce rate over the sent messages and the complaint rate over the delivered
+ * ones, and a warning for each rate above its
  * threshold (bounce/summary.h), in the page's alert style. */
 static struct bl_tval *bounce_block(struct bl_http_req *req, int64_t post_id,
                                     const struct bl_bounce_summary *b)
@@ -2352,7 +2353,8 @@ static struct bl_tval *bounce_block(struct bl_http_req *req, int64_t post_id,
 	bl_tval_set(v, "classes", classes);
 	bl_tval_set(v, "warnings", warnings);
 	bl_tval_set(v, "delivered", num(c->delivered));
-	bl_bounce_pct(c->n[BL_BOUNCE_HARD], c->delivered, b->thr.hard_ppm, hard, sizeof(hard));
+	bl_tval_set(v, "sent", num(c->sent));
+	bl_bounce_pct(c->n[BL_BOUNCE_HARD], c->sent, b->thr.hard_ppm, hard, sizeof(hard));
 	bl_bounce_pct(c->n[BL_BOUNCE_COMPLAINT], c->delivered, b->thr.complaint_ppm, complaint,
 	              sizeof(complaint));
 	bl_tval_set(v, "hard_rate", bl_tval_string(hard));

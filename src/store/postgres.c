@@ -5463,8 +5463,11 @@ static int pg_bounce_counts(struct bl_store *s, int64_t post_id, struct bl_bounc
 	        "SELECT class, count(DISTINCT coalesce(subscriber_id, -id)) FROM bounces "
 	        "WHERE post_id = $1::bigint AND review = '' AND (final OR class = 'complaint') "
 	        "GROUP BY class "
-	        "UNION ALL SELECT '', count(*) FROM deliveries WHERE post_id = $1::bigint "
-	        "AND state IN ('accepted', 'bounced', 'complained')",
+	        "UNION ALL SELECT '', count(*) FILTER (WHERE state <> 'failed') FROM deliveries "
+	        "WHERE post_id = $1::bigint AND state IN ('accepted', 'bounced', 'complained', "
+	        "'failed') "
+	        "UNION ALL SELECT '-', count(*) FROM deliveries WHERE post_id = $1::bigint "
+	        "AND state IN ('accepted', 'bounced', 'complained', 'failed')",
 	        1, params);
 	if (!res)
 		return -BL_ESTORE;
@@ -5474,6 +5477,8 @@ static int pg_bounce_counts(struct bl_store *s, int64_t post_id, struct bl_bounc
 		enum bl_bounce_class k;
 		if (!*name)
 			c.delivered = get_i64(res, i, 1);
+		else if (strcmp(name, "-") == 0)
+			c.sent = get_i64(res, i, 1);
 		else if (bl_bounce_class_parse(name, &k) == 0)
 			c.n[k] = get_i64(res, i, 1);
 	}

@@ -861,7 +861,8 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_BOUNCE_COUNTS] = "SELECT class, count(DISTINCT coalesce(subscriber_id, -id)) "
                          "FROM bounces WHERE post_id = ?1 AND review = '' "
                          "AND (final = 1 OR class = 'complaint') GROUP BY class",
-    [ST_BOUNCE_DELIVERED] = "SELECT accepted + bounced + complained FROM post_counts "
+    [ST_BOUNCE_DELIVERED] = "SELECT accepted + bounced + complained, "
+                            "accepted + bounced + complained + failed FROM post_counts "
                             "WHERE post_id = ?1",
     [ST_BOUNCE_HAS_DELIVERY] = "SELECT 1 FROM deliveries WHERE post_id = ?1 "
                                "AND subscriber_id = ?2",
@@ -5691,8 +5692,13 @@ static int sq_bounce_counts(struct bl_store *base, int64_t post_id, struct bl_bo
 		rc = -BL_ESTORE;
 	if (rc == 0) {
 		sqlite3_bind_int64(st, 1, post_id);
-		rc = one_row(s, st, &c.delivered, NULL, 0, "counting deliveries");
-		rc = rc < 0 ? rc : 0;
+		int r = sqlite3_step(st);
+		if (r == SQLITE_ROW) {
+			c.delivered = sqlite3_column_int64(st, 0);
+			c.sent = sqlite3_column_int64(st, 1);
+		} else if (r != SQLITE_DONE)
+			rc = fail(s, r, "counting deliveries");
+		sqlite3_reset(st);
 	}
 	if (!s->in_tx)
 		sqlite3_exec(s->db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);

@@ -94,7 +94,10 @@ struct bl_bounce_filter {
 /* A post's findings by class (final ones, distinct subscribers), for rates. */
 struct bl_bounce_counts {
 	int64_t n[BL_BOUNCE_NCLASSES];
-	int64_t delivered; /* rows the relay accepted: accepted + bounced + complained */
+	int64_t delivered; /* rows the relay accepted: accepted + bounced + complained (what
+	                      complaints are counted over) */
+	int64_t sent;      /* rows handed to the relay with a final answer: delivered + failed
+	                      (what hard bounces are counted over: a 5xx at RCPT is one) */
 };
 
 /* Base of every backend's handle; each backend embeds it as first member. */
@@ -1068,7 +1071,7 @@ struct bl_store_ops {
 	                   void *arg);
 	/* bounce_counts - post @post_id's attributed final findings (complaints: every one) by
 	 * class, each subscriber counted once (an erased one's findings one each)
-	 * per class, and its delivered rows. All zero for no such post. */
+	 * per class, and its delivered and sent rows. All zero for no such post. */
 	int (*bounce_counts)(struct bl_store *s, int64_t post_id, struct bl_bounce_counts *out);
 	/* delivery_latest - the post of subscriber @subscriber_id's latest delivery accepted at
 	 * or after @since (for webhook events that name only a recipient): -1/0/1 with

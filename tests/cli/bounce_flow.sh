@@ -463,9 +463,14 @@ if [ -n "$DOVECOT" ]; then hard=7 bounced=8; else hard=4 bounced=5; fi
 same "post status: the delivery states" "$(printf '%s' "$OUT" | jq -c '[.total, .accepted, .failed, .bounced, .complained]')" \
 	"[16,2,3,$bounced,3]"
 same "post status: the bounces object" \
-	"$(printf '%s' "$OUT" | jq -c '.bounces | [.hard, .soft, .block, .complaint, .["auto-reply"], .delivered]')" \
-	"[$hard,3,1,3,1,13]"
-same "post status: both warnings (3 complaints and $hard hard bounces in 13)" \
+	"$(printf '%s' "$OUT" | jq -c '.bounces | [.hard, .soft, .block, .complaint, .["auto-reply"], .delivered, .sent]')" \
+	"[$hard,3,1,3,1,13,16]"
+# The hard-bounce rate counts the refusals at RCPT among the messages sent (16), the complaint
+# rate is over the messages delivered (13).
+same "post status: the rates" \
+	"$(printf '%s' "$OUT" | jq -c '.bounces | [(.hard_rate * 16 | round), (.complaint_rate * 13 | round)]')" \
+	"[$hard,3]"
+same "post status: both warnings (3 complaints in 13, $hard hard bounces in 16)" \
 	"$(printf '%s' "$OUT" | jq -c '[.bounces.warnings[].kind]')" '["complaint","hard"]'
 run $B post status 1
 case "$OUT" in *"bounces: hard $hard, soft 3, block 1, complaint 3, auto-reply 1"*) ok "post status: the text" ;;

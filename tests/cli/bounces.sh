@@ -1,6 +1,6 @@
 #!/bin/bash
 # bulletin post status with bounces and complaints (issue 7): the counts by
-# class, the rates over delivered messages, and the WARNING lines exactly
+# class, the rates (hard bounces over sent, complaints over delivered messages), and the WARNING lines exactly
 # above config bounce_warn_complaint_rate / bounce_warn_hard_rate (0.1% and
 # 2%, or as set). A post of 1000 messages goes to a maildir outbox; the
 # findings are stored with SQL as bounce_record stores them (rows in bounces,
@@ -58,16 +58,16 @@ status() {
 status
 same "no bounces: zero counts and rates" "$(printf '%s\n' "$TEXT" | sed -n '3,4p')" \
 	"bounces: hard 0, soft 0, block 0, complaint 0
-rates over 1000 delivered: hard bounces 0%, complaints 0%"
+rates: hard bounces 0% of 1000 sent, complaints 0% of 1000 delivered"
 same "no bounces: JSON" "$(printf '%s' "$JSON" | jq -c '.bounces')" \
-	'{"hard":0,"soft":0,"block":0,"complaint":0,"auto-reply":0,"unknown":0,"delivered":1000,"hard_rate":0,"complaint_rate":0,"thresholds":{"hard_rate":0.02,"complaint_rate":0.001},"warnings":[]}'
+	'{"hard":0,"soft":0,"block":0,"complaint":0,"auto-reply":0,"unknown":0,"delivered":1000,"sent":1000,"hard_rate":0,"complaint_rate":0,"thresholds":{"hard_rate":0.02,"complaint_rate":0.001},"warnings":[]}'
 
 # 1 complaint in 1000 is 0.1%: at the threshold, not above it.
 record complaint complained 1 1
 status
 case "$TEXT" in *WARNING*) not_ok "0.1% complaints: no warning" "$TEXT" ;; *) ok "0.1% complaints: no warning" ;; esac
 same "0.1% complaints: the rate" "$(printf '%s\n' "$TEXT" | sed -n 4p)" \
-	"rates over 1000 delivered: hard bounces 0%, complaints 0.10%"
+	"rates: hard bounces 0% of 1000 sent, complaints 0.10% of 1000 delivered"
 same "0.1% complaints: JSON rate, no warning" "$(printf '%s' "$JSON" | jq -c '.bounces | [.complaint, .complaint_rate, .warnings]')" '[1,0.001,[]]'
 same "delivered still counts the complained row" "$(printf '%s' "$JSON" | jq -c '[.accepted, .complained, .bounces.delivered]')" '[999,1,1000]'
 
