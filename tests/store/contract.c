@@ -6733,8 +6733,10 @@ static void test_bounce_record(void **state)
 	CHECK_INT("counts: auto-reply", c.n[BL_BOUNCE_AUTOREPLY], 1);
 	CHECK_INT("counts: unknown", c.n[BL_BOUNCE_UNKNOWN], 0);
 	CHECK_INT("counts: delivered (accepted, bounced, complained)", c.delivered, 5);
+	CHECK_INT("counts: sent (delivered and s3's failed row)", c.sent, 6);
 	OK(fx, OPS(fx)->bounce_counts(fx->s, 424242, &c));
 	CHECK_INT("counts of no post: delivered", c.delivered, 0);
+	CHECK_INT("counts of no post: sent", c.sent, 0);
 	CHECK_INT("counts of no post: hard", c.n[BL_BOUNCE_HARD], 0);
 	struct bl_delivery_counts dc;
 	OK(fx, OPS(fx)->delivery_counts(fx->s, post, &dc));
