@@ -281,8 +281,9 @@ int bl_bounce_process_report(struct bl_bounce_ctx *ctx, const struct bl_bounce_r
 }
 
 int bl_bounce_smtp_reply(struct bl_bounce_ctx *ctx, int64_t delivery_id, int attempt,
-                         int64_t post_id, int64_t subscriber_id, int code, const char *reply,
-                         int64_t now, struct bl_bounce_result *res, struct bl_diag *d)
+                         int64_t post_id, int64_t subscriber_id, const char *rcpt, int code,
+                         const char *reply, int64_t now, struct bl_bounce_result *res,
+                         struct bl_diag *d)
 {
 	char key[64], status[BL_BOUNCE_STATUS_MAX], reason[BL_BOUNCE_REASON_MAX];
 	const char *text = reply ? reply : "";
@@ -301,7 +302,7 @@ int bl_bounce_smtp_reply(struct bl_bounce_ctx *ctx, int64_t delivery_id, int att
 	    .reply_code = code,
 	    /* A 4xx is the relay's deferral, not the end of the delivery: never counted. */
 	    .final = code >= 500,
-	    .recipient = "",
+	    .recipient = rcpt ? rcpt : "",
 	    .diagnostic = text,
 	    .feedback_type = "",
 	    .post_id = post_id,

@@ -90,13 +90,14 @@ int bl_bounce_process_report(struct bl_bounce_ctx *ctx, const struct bl_bounce_r
 
 /*
  * bl_bounce_smtp_reply - a synchronous 5xx reply @code / @reply (text, may hold an RFC 3463
- * code) the relay gave delivery @delivery_id (post @post_id, subscriber @subscriber_id) at
- * its attempt @attempt: classified (bl_bounce_classify) and recorded with source "smtp",
- * kind "smtp", key from the delivery and attempt (so a retry of the same call is recorded
- * once). Returns 0 or a negative store error (@d).
+ * code) the relay gave delivery @delivery_id (post @post_id, subscriber @subscriber_id,
+ * address @rcpt or NULL) at its attempt @attempt: classified (bl_bounce_classify) and recorded with
+ * source "smtp", kind "smtp", key from the delivery and attempt (so a retry of the same call is
+ * recorded once). Returns 0 or a negative store error (@d).
  */
 int bl_bounce_smtp_reply(struct bl_bounce_ctx *ctx, int64_t delivery_id, int attempt,
-                         int64_t post_id, int64_t subscriber_id, int code, const char *reply,
-                         int64_t now, struct bl_bounce_result *res, struct bl_diag *d);
+                         int64_t post_id, int64_t subscriber_id, const char *rcpt, int code,
+                         const char *reply, int64_t now, struct bl_bounce_result *res,
+                         struct bl_diag *d);
 
 #endif

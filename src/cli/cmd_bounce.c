@@ -727,7 +727,7 @@ static void on_rejection(void *arg, const struct bl_rejection *r)
 	struct bl_bounce_result res = {0};
 	struct bl_diag d = {{0}};
 	if (bl_bounce_smtp_reply(&rc->ctx, r->delivery_id, r->attempt, r->post_id, r->subscriber_id,
-	                         r->code, r->reply, bl_now(), &res, &d))
+	                         r->rcpt, r->code, r->reply, bl_now(), &res, &d))
 		bl_warn("delivery %lld: the relay's %d reply was not recorded as a bounce: %s",
 		        (long long)r->delivery_id, r->code, d.msg);
 }

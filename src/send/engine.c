@@ -33,6 +33,7 @@
 /* A claimed row on its way through the transport. */
 struct flight {
 	int64_t delivery_id, post_id, subscriber_id;
+	char *rcpt; /* the recipient, for a rejection */
 	int attempts;
 	int64_t first_try_at;
 };
@@ -44,6 +45,7 @@ struct pending_result {
 	char queue_id[64];
 	const char *relay;
 	struct bl_rejection rejection; /* code != 0: a 5xx at RCPT or DATA, for o->rejected */
+	char rcpt[BL_ADDRESS_MAX + 1]; /* its recipient */
 };
 
 struct post_slot {
@@ -275,6 +277,9 @@ static void on_result(void *arg, const struct bl_send_result *r)
 		                                     .subscriber_id = f->subscriber_id,
 		                                     .attempt = f->attempts,
 		                                     .code = r->code};
+	if (p->rejection.code)
+		snprintf(p->rcpt, sizeof(p->rcpt), "%s", f->rcpt);
+	free(f->rcpt);
 	free(f);
 }
 
@@ -317,6 +322,7 @@ static void dispatch(struct engine *e, const struct bl_claimed *c, int64_t now)
 	f->delivery_id = c->delivery_id;
 	f->post_id = c->post_id;
 	f->subscriber_id = c->subscriber_id;
+	f->rcpt = bl_xstrdup(c->email);
 	f->attempts = c->attempts;
 	f->first_try_at = c->first_try_at ? c->first_try_at : now;
 	size_t len = e->msg.len;
@@ -332,6 +338,7 @@ static void dispatch(struct engine *e, const struct bl_claimed *c, int64_t now)
 	int src = bl_transport_submit(e->t, &m);
 	if (src == -BL_EBUSY) { /* no slot after all: give the row back */
 		free(m.data);
+		free(f->rcpt);
 		free(f);
 		add_result(e, c->delivery_id, BL_DELIVERY_PENDING);
 		e->st.released++;
@@ -342,6 +349,7 @@ static void dispatch(struct engine *e, const struct bl_claimed *c, int64_t now)
 		bl_warn("post %lld: delivery %lld: the transport refused the message (%s)",
 		        (long long)c->post_id, (long long)c->delivery_id, bl_strerror(src));
 		free(m.data);
+		free(f->rcpt);
 		free(f);
 		e->st.failed++;
 	}
@@ -604,6 +612,7 @@ int bl_engine_run(const struct bl_engine_opts *o, struct bl_engine_stats *stp, s
 			for (size_t i = 0; o->rejected && i < e.n_results; i++)
 				if (e.results[i].rejection.code) {
 					e.results[i].rejection.reply = e.results[i].reply;
+					e.results[i].rejection.rcpt = e.results[i].rcpt;
 					o->rejected(o->rejected_arg, &e.results[i].rejection);
 				}
 			e.n_results = 0;

@@ -27,6 +27,7 @@ struct bl_rejection {
 	int attempt;       /* the row's claim count when it was refused */
 	int code;          /* the reply code, 500-599 */
 	const char *reply; /* the relay's reply text, borrowed for the call */
+	const char *rcpt;  /* the recipient address refused, borrowed for the call */
 };
 
 struct bl_engine_opts {

@@ -101,8 +101,8 @@ same "each envelope sender is bounces+TOKEN@news.example, the Message-ID bulleti
 
 same "550 5.1.1 at RCPT: blocklisted 'bounced' through the rejected hook" "$(state u01@example.org)" \
 	"blocklisted/bounced/news:confirmed"
-same "550 5.1.1 at RCPT: the finding" "$(finding u01@example.org)" \
-	'["smtp","smtp","hard","userunknown",true,"smtp","disabled"]'
+same "550 5.1.1 at RCPT: the finding" "$(finding u01@example.org '[.source, .kind, .class, .reason, .final, .attributed_by, .action, .recipient]')" \
+	'["smtp","smtp","hard","userunknown",true,"smtp","disabled","u01@example.org"]'
 same "554 5.7.1 at RCPT: a block, the address stays active" "$(state u02@example.org)" \
 	"active//news:confirmed"
 same "554 5.7.1 at RCPT: the finding" "$(finding u02@example.org)" \

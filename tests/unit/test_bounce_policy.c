@@ -381,7 +381,8 @@ static void test_smtp_reply(void **state)
 		snprintf(w, sizeof(w), "call %zu: rc", i);
 		CHECK_INT(w,
 		          bl_bounce_smtp_reply(&f->ctx, 77, calls[i].attempt, f->post, f->sub[1],
-		                               calls[i].code, calls[i].reply, NOW, &res, &d),
+		                               "ben@example.org", calls[i].code, calls[i].reply,
+		                               NOW, &res, &d),
 		          0);
 		snprintf(w, sizeof(w), "call %zu: ben", i);
 		CHECK_STR(w, status_of(f, f->sub[1], buf), calls[i].want_status);
@@ -398,7 +399,7 @@ static void test_smtp_reply(void **state)
 
 	/* A reply that is not UTF-8 (a relay's Latin-1 text) is stored cleaned, not refused. */
 	CHECK_INT("latin-1 reply: rc",
-	          bl_bounce_smtp_reply(&f->ctx, 78, 1, f->post, f->sub[0], 550,
+	          bl_bounce_smtp_reply(&f->ctx, 78, 1, f->post, f->sub[0], NULL, 550,
 	                               "5.1.1 Empf\xe4nger unbekannt \xff", NOW, &res, &d),
 	          0);
 	char diag[128] = "";
