@@ -59,10 +59,15 @@ struct session {
 
 /* ---------------------------------------------------------- diagnostics */
 
-/* Replace every occurrence of @secret in @s (in place) by "***". */
+/* Passwords shorter than this are not scrubbed: they never reach libcurl's URL or our own
+ * words (only a server echoing one could put it in a message), and masking every "to" or "p"
+ * in a message garbles it and shows which letters the password has. */
+#define SCRUB_MIN 6
+
+/* Replace every occurrence of @secret (at least SCRUB_MIN bytes) in @s (in place) by "***". */
 static void scrub(char *s, const char *secret)
 {
-	if (!secret || !*secret)
+	if (!secret || strlen(secret) < SCRUB_MIN)
 		return;
 	size_t n = strlen(secret);
 	char *p;
@@ -306,7 +311,6 @@ static int session_init(struct session *s, const struct bl_mailbox_opts *o, stru
 	bl_buf_addf(&b, "%s://%s@%s%s%s:%s/%s", scheme, user, ipv6 ? "[" : "", host,
 	            ipv6 ? "]" : "", port, s->folder ? s->folder : "");
 	s->shown = bl_buf_take(&b);
-	scrub(s->shown, s->password);
 
 	pthread_once(&curl_once, global_init);
 	if (curl_init_rc != CURLE_OK) {

@@ -11,6 +11,7 @@
 #include "bounce/policy.h"
 
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/utf8.h"
 
 #include "core/address.h"
@@ -215,8 +216,11 @@ static int record(struct bl_bounce_ctx *ctx, const struct bl_bounce_event *in, i
 		res->disabled++;
 	else if (strcmp(o.action, "unsubscribed") == 0)
 		res->unsubscribed++;
-	else if (strcmp(o.action, "probe") == 0)
+	else if (strcmp(o.action, "probe") == 0) {
+		if (res->probes < sizeof(res->probe_posts) / sizeof(res->probe_posts[0]))
+			res->probe_posts[res->probes] = o.probe_post_id;
 		res->probes++;
+	}
 	return 0;
 }
 
@@ -338,9 +342,15 @@ static int mailto_unsubscribe(struct bl_bounce_ctx *ctx, const struct bl_bounce_
 {
 	char tok[BL_VERP_TOKEN_MAX];
 	int64_t post = 0, sub = 0;
-	if (!token_of(r->envelope_to, "unsubscribe+", tok) ||
-	    bl_verp_parse(ctx->secret, tok, &post, &sub) != 1)
+	if (!token_of(r->envelope_to, "unsubscribe+", tok))
 		return 0;
+	if (bl_verp_parse(ctx->secret, tok, &post, &sub) != 1) {
+		bl_warn(
+		    "a message to unsubscribe+%.*s@...: the token fails its check (forged, damaged "
+		    "or another installation's); nobody is unsubscribed",
+		    40, tok);
+		return 0;
+	}
 	struct bl_store *s = ctx->store;
 	struct {
 		int64_t ids[64];

@@ -36,6 +36,7 @@ struct bl_bounce_result {
 	size_t disabled;             /* subscribers blocklisted for bounces */
 	size_t unsubscribed;         /* subscribers unsubscribed and blocklisted for complaints */
 	size_t probes;               /* probe messages queued */
+	int64_t probe_posts[8];      /* the posts of the first probes queued (kind probe) */
 	size_t unsubscribe_requests; /* messages to the List-Unsubscribe mailto: handled */
 };
 

@@ -83,8 +83,9 @@ static const char usage[] =
     "                       \"diagnostic\",\"feedback_type\",\"post_id\",\n"
     "                       \"subscriber_id\",\"attributed_by\",\"review\",\"action\"}]\n"
     "\n"
-    "Exit codes besides the pipe's: 0 every message handled, 2 some were kept (not\n"
-    "messages), 3 a database error stopped the run, 4 the mailbox failed.\n";
+    "Exit codes besides the pipe's: 0 every message handled, 1 bad usage or mailbox\n"
+    "settings (nothing read), 2 some were kept (not messages), 3 a database error\n"
+    "stopped the run, 4 the mailbox failed.\n";
 
 #define EXIT_MAILBOX 4
 
@@ -142,32 +143,53 @@ static int process_one(struct intake *in, const char *msg, size_t len)
 	return rc;
 }
 
-static json_t *result_json(const struct intake *in)
+/* What processing did, as JSON members added to @o (every intake prints the same). */
+static json_t *counts_json(json_t *o, const struct bl_bounce_result *r)
 {
-	const struct bl_bounce_result *r = &in->res;
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "handled",
-	                 (json_int_t)in->handled, "kept", (json_int_t)in->kept, "findings",
+	json_t *probes = json_array();
+	for (size_t i = 0; i < r->probes && i < sizeof(r->probe_posts) / sizeof(r->probe_posts[0]);
+	     i++)
+		json_array_append_new(probes, json_integer(r->probe_posts[i]));
+	json_object_update_new(
+	    o, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I}", "findings",
 	                 (json_int_t)r->findings, "recorded", (json_int_t)r->recorded, "duplicates",
 	                 (json_int_t)r->duplicates, "review", (json_int_t)r->review, "disabled",
 	                 (json_int_t)r->disabled, "unsubscribed", (json_int_t)r->unsubscribed,
-	                 "probes", (json_int_t)r->probes, "unsubscribe_requests",
-	                 (json_int_t)r->unsubscribe_requests);
+	                 "probes", (json_int_t)r->probes, "probe_posts", probes,
+	                 "unsubscribe_requests", (json_int_t)r->unsubscribe_requests));
+	return o;
+}
+
+/* The same in words, after the intake's own counts, with a newline. */
+static void print_counts(const struct bl_bounce_result *r)
+{
+	printf(": findings %zu (recorded %zu, duplicates %zu, review %zu); disabled %zu, "
+	       "unsubscribed %zu, probes %zu",
+	       r->findings, r->recorded, r->duplicates, r->review, r->disabled, r->unsubscribed,
+	       r->probes);
+	for (size_t i = 0; i < r->probes && i < sizeof(r->probe_posts) / sizeof(r->probe_posts[0]);
+	     i++)
+		printf("%s%lld", i ? ", " : " (post ", (long long)r->probe_posts[i]);
+	if (r->probes)
+		printf("%s)", r->probes > sizeof(r->probe_posts) / sizeof(r->probe_posts[0])
+		                  ? ", ..."
+		                  : "");
+	if (r->unsubscribe_requests)
+		printf("; unsubscribe requests %zu", r->unsubscribe_requests);
+	putchar('\n');
 }
 
 static void print_result(const struct intake *in, int json)
 {
 	if (json) {
-		bl_cli_print_json(result_json(in));
+		bl_cli_print_json(
+		    counts_json(json_pack("{s:I,s:I}", "handled", (json_int_t)in->handled, "kept",
+		                          (json_int_t)in->kept),
+		                &in->res));
 		return;
 	}
-	const struct bl_bounce_result *r = &in->res;
-	printf("handled %zu, kept %zu: findings %zu (recorded %zu, duplicates %zu, review %zu); "
-	       "disabled %zu, unsubscribed %zu, probes %zu",
-	       in->handled, in->kept, r->findings, r->recorded, r->duplicates, r->review,
-	       r->disabled, r->unsubscribed, r->probes);
-	if (r->unsubscribe_requests)
-		printf("; unsubscribe requests %zu", r->unsubscribe_requests);
-	putchar('\n');
+	printf("handled %zu, kept %zu", in->handled, in->kept);
+	print_counts(&in->res);
 }
 
 /* Read all of @f (at most BOUNCE_MAX_MESSAGE bytes) into @b; 0, or -BL_ELIMIT / -BL_EIO. */
@@ -491,26 +513,23 @@ static int run_mailbox(struct bl_cli *cli, const char *url, const char *move_to,
 	struct bl_bounce_result res = {0};
 	struct bl_diag d = {{0}};
 	int rc = bl_cli_bounce_poll(cli, s, url, move_to, NULL, &st, &res, &d);
-	if (rc == -BL_EUSAGE) {
+	/* A mailbox setting that cannot work (no mailbox, a bad URL, POP3 with a folder to move
+	 * to): nothing was read, so no summary. */
+	if (rc == -BL_EUSAGE || (rc == -BL_EINVAL && st.seen == 0)) {
 		bl_cli_error("%s", d.msg);
 		return BL_EXIT_USAGE;
 	}
 	if (json) {
 		/* The same counts as the pipe's and the maildir's, plus the mailbox's own. */
-		json_t *o = json_pack(
-		    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s?}", "seen",
-		    (json_int_t)st.seen, "handled", (json_int_t)st.processed, "kept",
-		    (json_int_t)st.kept, "removed", (json_int_t)st.removed, "findings",
-		    (json_int_t)res.findings, "recorded", (json_int_t)res.recorded, "duplicates",
-		    (json_int_t)res.duplicates, "review", (json_int_t)res.review, "disabled",
-		    (json_int_t)res.disabled, "unsubscribed", (json_int_t)res.unsubscribed,
-		    "probes", (json_int_t)res.probes, "error", rc ? d.msg : NULL);
-		bl_cli_print_json(o);
+		bl_cli_print_json(counts_json(
+		    json_pack("{s:I,s:I,s:I,s:I,s:s?}", "seen", (json_int_t)st.seen, "handled",
+		              (json_int_t)st.processed, "kept", (json_int_t)st.kept, "removed",
+		              (json_int_t)st.removed, "error", rc ? d.msg : NULL),
+		    &res));
 	} else {
-		printf("seen %zu, handled %zu, kept %zu, removed %zu: findings %zu (recorded %zu, "
-		       "duplicates %zu, review %zu); disabled %zu, unsubscribed %zu, probes %zu\n",
-		       st.seen, st.processed, st.kept, st.removed, res.findings, res.recorded,
-		       res.duplicates, res.review, res.disabled, res.unsubscribed, res.probes);
+		printf("seen %zu, handled %zu, kept %zu, removed %zu", st.seen, st.processed,
+		       st.kept, st.removed);
+		print_counts(&res);
 	}
 	if (rc) {
 		bl_cli_error("%s", d.msg);

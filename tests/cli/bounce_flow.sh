@@ -270,7 +270,7 @@ if [ -n "$DOVECOT" ]; then
 		'["imap","someone@example.net",null,"no VERP token in the envelope recipient and no bulletin Message-ID in the returned message"]'
 
 	$MK dsn --orig "$(eml u10@example.org)" --headers-only | put 1795000014.M4P2.mx
-	expect_out "POP3 with --move: refused (no folders; the messages would be deleted)" 2 \
+	expect_out "POP3 with --move: refused as a usage error (no folders; the messages would be deleted)" 1 \
 		"pop3 mailbox has no folders" $B bounce --mailbox "$POP3" --move Processed
 	same "POP3 with --move: nothing read or removed" "$(inbox),$(state u10@example.org)" \
 		"2,active//news:confirmed"

@@ -702,6 +702,14 @@ static void test_errors(void **state)
 	}
 	if (r.calls != 0)
 		fail_msg("the callback ran %zu times, want 0", r.calls);
+	/* A short password is not masked out of libcurl's words ("Failed to connect ..." once
+	 * read "Failed ****connect" for the password "to"). */
+	struct bl_mailbox_opts shortpw = {.url = "imap://bob:to@127.0.0.1:1/INBOX", .timeout = 10};
+	struct bl_diag d = {{0}};
+	if (bl_mailbox_poll(&shortpw, on_message, &r, NULL, &d) != -BL_EIO || strstr(d.msg, "*") ||
+	    !strstr(d.msg, "to connect"))
+		fail_msg("short password: got \"%s\", want an unmasked \"... to connect ...\"",
+		         d.msg);
 	const int want[] = {1};
 	expect_folder(&r, "", want, "errors");
 	run_finish(&r);
