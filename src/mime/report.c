@@ -1436,8 +1436,9 @@ int bl_report_parse(const char *data, size_t len, struct bl_report *out, struct 
 	end = hp + hn;
 	GMimeStream *ms = g_mime_stream_mem_new_with_buffer(hp, gm_len);
 	GMimeParser *parser = g_mime_parser_new_with_stream(ms);
-	GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
-	GMimeObject *top = msg ? g_mime_message_get_mime_part(msg) : NULL;
+	/* the top-level entity as a part: no GMimeMessage (its six address lists and header
+	 * list) around it, as nothing here reads the message-level fields from GMime */
+	GMimeObject *top = g_mime_parser_construct_part(parser, NULL);
 	if (top) {
 		r->content_type = lower_type(top);
 		walk(&w, top, 0, -1);
@@ -1449,8 +1450,8 @@ int bl_report_parse(const char *data, size_t len, struct bl_report *out, struct 
 		w.dsn_text = bl_xstrdup(dsn_start(t, strlen(t)) ? dsn_start(t, strlen(t)) : "");
 		free(t);
 	}
-	if (msg)
-		g_object_unref(msg);
+	if (top)
+		g_object_unref(top);
 	g_object_unref(parser);
 	g_object_unref(ms);
 	free(buf);
