@@ -61,6 +61,7 @@ fi
 mkdir -p "$OUT"
 TMP=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/bl-bench-bounce-XXXXXX")
 MAILDIRS=$(mktemp -d "${BENCH_MAILDIR:-/dev/shm}/bl-bench-bounce-XXXXXX")
+# shellcheck disable=SC2034 # bench/lib.sh stops $pids on exit
 pids=()
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
