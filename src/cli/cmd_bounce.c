@@ -23,6 +23,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
@@ -203,6 +204,49 @@ static int read_all(FILE *f, struct bl_buf *b)
 	return ferror(f) ? -BL_EIO : 0;
 }
 
+/* Read file @path (at most BOUNCE_MAX_MESSAGE bytes) into @b, emptied first and reused from
+ * one message to the next (no FILE, no chunk copies, no regrowth): 0, -ENOENT when the file
+ * is gone, -BL_ELIMIT when it is too large, -BL_EIO with errno set otherwise. */
+static int read_file(const char *path, struct bl_buf *b)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -BL_EIO;
+	bl_buf_reset(b);
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st) == 0 && st.st_size > (off_t)BOUNCE_MAX_MESSAGE)
+		rc = -BL_ELIMIT;
+	char chunk[65536];
+	while (!rc) {
+		/* straight into the buffer when it has room, else through @chunk (it grows) */
+		size_t room = b->cap > b->len + 1 ? b->cap - b->len - 1 : 0;
+		char *dst = room >= 4096 ? b->data + b->len : chunk;
+		ssize_t got = read(fd, dst, dst == chunk ? sizeof(chunk) : room);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			rc = -BL_EIO;
+			break;
+		}
+		if (got == 0)
+			break;
+		if (dst == chunk) {
+			if (bl_buf_add(b, chunk, (size_t)got))
+				rc = -BL_ELIMIT;
+		} else if (b->len + (size_t)got > b->max) {
+			rc = -BL_ELIMIT;
+		} else {
+			b->len += (size_t)got;
+			b->data[b->len] = '\0';
+		}
+	}
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
 /* ----------------------------------------------------------------- pipe */
 
 static int run_pipe(struct bl_cli *cli, const char *envelope_to, int json)
@@ -345,6 +389,8 @@ static int run_maildir(struct bl_cli *cli, const char *dir, int quiet, int json)
 	 * only after the commit. A crash or a store error before it keeps the whole batch;
 	 * reading a message again is harmless, as the report key makes it a duplicate. */
 	char *handled = bl_xcalloc(p.n ? p.n : 1, 1);
+	struct bl_buf msg; /* each message's bytes, the buffer reused */
+	bl_buf_init(&msg, BOUNCE_MAX_MESSAGE);
 	while (!code && i < p.n) {
 		size_t first = i, end = i + BATCH < p.n ? i + BATCH : p.n;
 		struct intake saved = in;
@@ -356,28 +402,17 @@ static int run_maildir(struct bl_cli *cli, const char *dir, int quiet, int json)
 		for (; !code && i < end; i++) {
 			if (tty && (i % 16 == 0))
 				progress(i, p.n, start);
-			FILE *f = fopen(p.v[i], "rb");
-			if (!f) {
-				if (errno == ENOENT)
-					continue; /* taken by another reader meanwhile */
-				in.kept++;
-				if (!quiet)
-					fprintf(stderr, "%s%s: kept: %s\n", tty ? "\r\033[K" : "",
-					        p.v[i], strerror(errno));
-				continue;
-			}
-			bl_buf_init(&b, BOUNCE_MAX_MESSAGE);
-			int rc = read_all(f, &b);
-			fclose(f);
+			int rc = read_file(p.v[i], &msg);
+			if (rc == -ENOENT)
+				continue; /* taken by another reader meanwhile */
 			if (rc == 0)
-				rc = process_one(&in, bl_buf_str(&b), b.len);
+				rc = process_one(&in, bl_buf_str(&msg), msg.len);
 			else {
 				in.kept++;
 				snprintf(in.d.msg, sizeof(in.d.msg), "%s",
 				         rc == -BL_ELIMIT ? "larger than 64 MiB" : strerror(errno));
 				rc = 1;
 			}
-			bl_buf_finish(&b);
 			if (rc == 0)
 				handled[i] = 1;
 			else if (rc > 0) {
@@ -407,6 +442,7 @@ static int run_maildir(struct bl_cli *cli, const char *dir, int quiet, int json)
 				             strerror(errno));
 	}
 	free(handled);
+	bl_buf_finish(&msg);
 	if (tty && p.n) {
 		progress(i, p.n, start);
 		fputc('\n', stderr);
