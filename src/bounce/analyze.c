@@ -1568,8 +1568,9 @@ static long inner_report(const char *msg, size_t len)
 	return (long)p;
 }
 
-int bl_bounce_analyze(const char *msg, size_t len, const char *envelope_to,
-                      struct bl_bounce_report *out, struct bl_diag *d)
+/* The report with a forwarded one read in place of an outer that named no recipient. */
+static int analyze_outer_inner(const char *msg, size_t len, const char *envelope_to,
+                               struct bl_bounce_report *out, struct bl_diag *d)
 {
 	int weak;
 	int rc = analyze(msg, len, envelope_to, out, d, &weak);
@@ -1605,6 +1606,21 @@ int bl_bounce_analyze(const char *msg, size_t len, const char *envelope_to,
 	}
 	bl_bounce_report_clear(&in);
 	return 0;
+}
+
+int bl_bounce_analyze(const char *msg, size_t len, const char *envelope_to,
+                      struct bl_bounce_report *out, struct bl_diag *d)
+{
+	int rc = analyze_outer_inner(msg, len, envelope_to, out, d);
+	/* One message of ours has one recipient: a report naming hundreds (an ARF with 20,000
+	 * Original-Rcpt-To) is no reason to write hundreds of rows. */
+	while (rc == 0 && out->n_findings > BL_BOUNCE_MAX_FINDINGS) {
+		struct bl_bounce_finding *f = &out->findings[--out->n_findings];
+		free(f->recipient);
+		free(f->diagnostic);
+		free(f->feedback_type);
+	}
+	return rc;
 }
 
 void bl_bounce_report_clear(struct bl_bounce_report *r)

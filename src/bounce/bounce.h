@@ -47,6 +47,9 @@ enum bl_report_kind {
 /* "dsn"/"bounce"/"arf"/"auto-reply"/"other" */
 const char *bl_report_kind_name(enum bl_report_kind k);
 
+/* Most findings kept from one report (the first ones, in report order). */
+#define BL_BOUNCE_MAX_FINDINGS 100
+
 /* Bytes of a report key with its NUL: 64 hex digits. */
 #define BL_REPORT_KEY_MAX 65
 
@@ -74,7 +77,8 @@ struct bl_bounce_report {
  * @envelope_to: the envelope recipient the MTA delivered the report to (Postfix pipe
  * ${original_recipient}), or NULL. Returns 0 with @out filled (free with
  * bl_bounce_report_clear), also for a message that is no report (kind OTHER, no findings);
- * -BL_ELIMIT for a message over BL_REPORT_MAX_BYTES, -BL_EINVAL for bytes with no header
+ * At most BL_BOUNCE_MAX_FINDINGS findings (the first). -BL_ELIMIT for a message over
+ * BL_REPORT_MAX_BYTES, -BL_EINVAL for bytes with no header
  * block (@d says why). Never fails because of a charset or a broken MIME structure.
  * Thread-safe.
  */

@@ -62,6 +62,17 @@ struct phrase {
 enum { WEAK = 1, STRONG = 2 };
 
 static const struct phrase phrases[] = {
+    /* our sending account refused by the relay or the provider (a quota, a pause): never the
+       recipient's mailbox, whatever the status says; before "quota" (mailboxfull) */
+    {"sending quota", "rejected", STRONG},
+    {"message quota exceeded", "rejected", STRONG},
+    {"maximum sending rate", "rejected", STRONG},
+    {"sending paused", "rejected", STRONG},
+    {"sending suspended", "rejected", STRONG},
+    {"sending has been paused", "rejected", STRONG},
+    {"sending has been suspended", "rejected", STRONG},
+    {"sending limit exceeded", "rejected", STRONG},
+    {"sending limit reached", "rejected", STRONG},
     /* wording that contains a later, looser phrase */
     {"not listed in", "userunknown", 0},
     {"domain does not exist", "hostunknown", 0},

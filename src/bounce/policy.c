@@ -199,6 +199,23 @@ static int record(struct bl_bounce_ctx *ctx, const struct bl_bounce_event *in, i
 			*text[i] = bl_buf_str(&clean[i]);
 		}
 	}
+	/* An erased address stays erased: a later report about it (its old VERP address, a
+	 * stranger's report naming it) goes to review without it. */
+	struct bl_address a;
+	if (*ev.recipient && key_of(ev.recipient, &a)) {
+		char hash[BL_HASH_HEX];
+		int64_t since;
+		bl_suppression_hash(a.key, hash);
+		int sup = ctx->store->ops->suppression_get(ctx->store, hash, &since);
+		if (sup < 0) {
+			for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+				bl_buf_finish(&clean[i]);
+			return bl_diag_set(d, -sup, "recording a bounce: %s",
+			                   bl_store_error(ctx->store));
+		}
+		if (sup == 1)
+			ev.recipient = ev.diagnostic = "";
+	}
 	struct bl_bounce_outcome o = {0};
 	int rc = ctx->store->ops->bounce_record(ctx->store, &ev, &ctx->policy, now, &o);
 	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)

@@ -5322,7 +5322,7 @@ static int bounce_record(struct pg_store *p, const struct bl_bounce_event *ev,
 				const char *params[] = {sb};
 				if ((rc = count_of(
 				         p, "counting bounces",
-				         "SELECT count(*) FROM bounces WHERE "
+				         "SELECT count(DISTINCT post_id) FROM bounces WHERE "
 				         "subscriber_id = $1::bigint AND class = 'hard' AND final",
 				         1, params, &n)))
 					return rc;
@@ -5339,7 +5339,7 @@ static int bounce_record(struct pg_store *p, const struct bl_bounce_event *ev,
 				out->action = "counted";
 				if ((rc = count_of(
 				         p, "counting bounces",
-				         "SELECT count(*) FROM bounces WHERE "
+				         "SELECT count(DISTINCT post_id) FROM bounces WHERE "
 				         "subscriber_id = $1::bigint AND received_at > $2::bigint "
 				         "AND class = 'soft' AND final",
 				         2, params, &n)))

@@ -847,9 +847,11 @@ static const char *const sql_text[ST_COUNT] = {
                            "WHERE post_id = ?1 AND subscriber_id = ?2 AND (state = 'accepted' "
                            "OR (?3 = 'complained' AND state = 'bounced'))",
     /* Along bounces_by_subscriber: the subscriber's findings only. */
-    [ST_BOUNCE_HARD] = "SELECT count(*) FROM bounces WHERE subscriber_id = ?1 "
+    /* Deliveries, not findings: a report listing one address a thousand times, or the same
+     * report again under another Message-ID, is one bounce of that post. */
+    [ST_BOUNCE_HARD] = "SELECT count(DISTINCT post_id) FROM bounces WHERE subscriber_id = ?1 "
                        "AND class = 'hard' AND final = 1",
-    [ST_BOUNCE_SOFT] = "SELECT count(*) FROM bounces WHERE subscriber_id = ?1 "
+    [ST_BOUNCE_SOFT] = "SELECT count(DISTINCT post_id) FROM bounces WHERE subscriber_id = ?1 "
                        "AND received_at > ?2 AND class = 'soft' AND final = 1",
     [ST_BOUNCE_PROBE_RECENT] = "SELECT EXISTS (SELECT 1 FROM deliveries d JOIN posts p "
                                "ON p.id = d.post_id WHERE d.subscriber_id = ?1 "

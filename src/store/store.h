@@ -35,7 +35,8 @@ struct bl_store_ops;
 /* The subscriber policy for findings (config bounce_*; src/bounce/policy.h). */
 struct bl_bounce_policy {
 	int hard_limit;      /* hard findings that disable a subscriber (default 1), >= 1 */
-	int soft_limit;      /* final soft findings within soft_window that start a probe (5) */
+	int soft_limit;      /* posts with a final soft finding within soft_window that start a
+	                        probe (5) */
 	int64_t soft_window; /* seconds (30 days) */
 };
 
@@ -1038,21 +1039,22 @@ struct bl_store_ops {
 	 *  - attributed: stored; the delivery (post_id, subscriber_id), when it exists, becomes
 	 *    bounced (final hard, soft or block finding on an accepted row) or complained
 	 *    (complaint; from accepted or bounced); then by class:
-	 *    hard: when the subscriber's final hard findings reach pol->hard_limit, the
+	 *    hard: when the posts with a final hard finding of the subscriber reach pol->hard_limit
+	 *      (posts, not findings: one report naming an address many times, or sent again,
+	 *      counts once), the
 	 *      subscriber is blocklisted (status_reason "bounced", consent event blocklist with
 	 *      source "bounce:SOURCE"): "disabled";
 	 *    soft (final): when a finding concerns a probe post (kind probe) the subscriber is
-	 *      blocklisted ("bounced": "disabled"); else when the final soft findings within
-	 *      pol->soft_window reach pol->soft_limit and no probe was made for the subscriber
-	 *      in that window, a probe post is made (kind probe, priority transactional, status
-	 *      sending, one pending delivery row): "probe"; else "counted";
-	 *    complaint: every subscription unsubscribed (consent events unsubscribe, source
-	 *      "complaint:SOURCE") and the subscriber blocklisted ("complained"): "unsubscribed";
-	 *    block, auto-reply, unknown, delay warnings: "recorded".
-	 *  A hard finding on a probe post disables as well. Blocklisting is what suppresses at
-	 *  claim time, so it takes effect mid-send. A blocklisted subscriber is not blocklisted
-	 *  again (action "recorded"; a complaint still unsubscribes what is left, and says
-	 *  "unsubscribed" when it left any list). An event whose (post_id, subscriber_id) names
+	 *      blocklisted ("bounced": "disabled"); else when the posts with a final soft finding
+	 * within pol->soft_window reach pol->soft_limit and no probe was made for the subscriber in
+	 * that window, a probe post is made (kind probe, priority transactional, status sending,
+	 * one pending delivery row): "probe"; else "counted"; complaint: every subscription
+	 * unsubscribed (consent events unsubscribe, source "complaint:SOURCE") and the subscriber
+	 * blocklisted ("complained"): "unsubscribed"; block, auto-reply, unknown, delay warnings:
+	 * "recorded". A hard finding on a probe post disables as well. Blocklisting is what
+	 * suppresses at claim time, so it takes effect mid-send. A blocklisted subscriber is not
+	 * blocklisted again (action "recorded"; a complaint still unsubscribes what is left, and
+	 * says "unsubscribed" when it left any list). An event whose (post_id, subscriber_id) names
 	 *  no delivery row (a subscriber erased meanwhile, a post that does not exist, a token of
 	 *  another database) is stored unattributed, for review, with the reason (for a missing
 	 *  row: BL_BOUNCE_NO_DELIVERY). The hard count is of every final hard finding of the

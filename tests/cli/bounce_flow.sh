@@ -416,18 +416,33 @@ SERVE=""
 # ---- (5) the soft policy: a second soft bounce within the window -> a probe, whose bounce disables
 $MK dsn --orig "$(eml u14@example.org)" --status 4.2.2 --tag soft14b \
 	--diag "smtp; 452 4.2.2 <u14@example.org>: Mailbox full" >soft14b.eml
-pipe recorded,probes,disabled 1,1,0 "soft x2 (bounce_soft_limit 2): a probe is made" \
+# Bounces are counted per message, not per report: a second report about the same post is
+# recorded but does not reach the limit.
+pipe recorded,probes,disabled 1,0,0 "soft x2 of the same post: one bounce, no probe" \
 	--envelope-to "$(verp u14@example.org)" <soft14b.eml
-same "soft x2: still active" "$(state u14@example.org)" "active//news:confirmed"
-# `post ls` lists the publisher's posts only; the probe is the next post, 2
-probe=2
+same "soft x2 of the same post: still active" "$(state u14@example.org)" "active//news:confirmed"
+# A second post, to u14 alone (list solo), soft-bounces too: the limit (2 posts).
+printf 'email\nu14@example.org\n' >solo.csv
+{ $B list create solo --name Solo && $B import solo.csv --list solo --confirmed --quiet &&
+	$B post create --list solo --subject "Second" --body-file body.md; } >>setup.log 2>&1 ||
+	not_ok "the second post is made" "$(cat setup.log)"
+expect "the second post goes to u14" 0 timeout 60 $B post send 2 --wait
+wait_messages "$WORK/cap" 14 10
+json2=$(grep -l '"mail_from": "bounces+2-' cap/*.json)
+$MK dsn --orig "${json2%.json}.eml" --status 4.2.2 --tag soft14c \
+	--diag "smtp; 452 4.2.2 <u14@example.org>: Mailbox full" >soft14c.eml
+pipe recorded,probes,disabled 1,1,0 "a soft bounce of a second post (bounce_soft_limit 2): a probe is made" \
+	--envelope-to "$(jq -r .mail_from "$json2")" <soft14c.eml
+same "soft x2: still active" "$(state u14@example.org)" "active//news:confirmed,solo:confirmed"
+# `post ls` lists the publisher's posts only; the probe is the next post, 3
+probe=3
 same "a probe post (kind probe) is queued for one subscriber" \
 	"$($B post show $probe --json | jq -c '[.kind, .priority]'),$($B post status $probe --json | jq -c '[.status, .total, .pending]')" \
 	'["probe","transactional"],["sending",1,1]'
 expect "send --once delivers the probe" 0 timeout 60 $B send --once
 same "the probe is accepted by the relay" "$($B post status "$probe" --json | jq -c '[.status, .accepted]')" \
 	'["sent",1]'
-wait_messages "$WORK/cap" 14 10
+wait_messages "$WORK/cap" 15 10
 pjson=$(grep -l "\"mail_from\": \"bounces+$probe-" cap/*.json)
 same "the relay got the probe, to u14, with its own VERP sender" \
 	"$(jq -r '.rcpt_tos[0]' $pjson 2>/dev/null)" u14@example.org
@@ -436,7 +451,7 @@ $MK dsn --orig "${pjson%.json}.eml" --status 4.2.2 --tag probe14 \
 pipe recorded,disabled 1,1 "a bounce of the probe -> disabled" --envelope-to "$(jq -r .mail_from $pjson)" <probe14.eml
 same "bounced probe: blocklisted 'bounced'" \
 	"$(state u14@example.org),$(finding u14@example.org '[.post_id, .class, .attributed_by, .action]')" \
-	"blocklisted/bounced/news:confirmed,[$probe,\"soft\",\"verp\",\"disabled\"]"
+	"blocklisted/bounced/news:confirmed,solo:confirmed,[$probe,\"soft\",\"verp\",\"disabled\"]"
 
 # ---- the end state
 want="u01@example.org blocklisted/bounced/news:confirmed
@@ -452,7 +467,7 @@ u10@example.org blocklisted/bounced/news:confirmed
 u11@example.org blocklisted/bounced/news:confirmed
 u12@example.org blocklisted/bounced/news:confirmed
 u13@example.org blocklisted/complained/news:unsubscribed,town:unsubscribed
-u14@example.org blocklisted/bounced/news:confirmed
+u14@example.org blocklisted/bounced/news:confirmed,solo:confirmed
 u15@example.org active//news:confirmed
 u16@example.org blocklisted/complained/news:unsubscribed"
 [ -n "$DOVECOT" ] || want=$(printf '%s\n' "$want" | sed 's|^\(u09@example.org\|u10@example.org\|u11@example.org\) .*|\1 active//news:confirmed|')

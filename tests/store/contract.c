@@ -6784,12 +6784,13 @@ static void test_bounce_soft_probe(void **state)
 	int64_t a = make_list(fx, "news");
 	int64_t s1 = add_subscriber(fx, "s1@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
 	int64_t s2 = add_subscriber(fx, "s2@x.org", BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
-	int64_t post = accepted_post(fx, "p1", a, 2);
+	int64_t post = accepted_post(fx, "p1", a, 2), p2 = accepted_post(fx, "p2", a, 2),
+	        p3 = accepted_post(fx, "p3", a, 2), p4 = accepted_post(fx, "p4", a, 2);
 	const struct bl_bounce_policy pol = {.hard_limit = 2, .soft_limit = 3, .soft_window = 1000};
 	/* Two old soft bounces, outside the window at NOW, and delay warnings. */
-	struct bl_bounce_event ev = finding("old", 0, BL_BOUNCE_SOFT, 1, post, s1);
+	struct bl_bounce_event ev = finding("old", 0, BL_BOUNCE_SOFT, 1, p2, s1);
 	CHECK_STR("old 1", record(fx, &ev, &pol, NOW - 2000, NULL), "counted");
-	ev.idx = 1;
+	ev = finding("old", 1, BL_BOUNCE_SOFT, 1, p3, s1);
 	CHECK_STR("old 2", record(fx, &ev, &pol, NOW - 1500, NULL), "counted");
 	for (int i = 0; i < 4; i++) {
 		ev = finding("delay", i, BL_BOUNCE_SOFT, 0, post, s1);
@@ -6798,12 +6799,18 @@ static void test_bounce_soft_probe(void **state)
 	}
 	ev = finding("new", 0, BL_BOUNCE_SOFT, 1, post, s1);
 	CHECK_STR("new 1 (old ones not counted)", record(fx, &ev, &pol, NOW - 5, NULL), "counted");
-	ev.idx = 1;
+	ev = finding("new", 1, BL_BOUNCE_SOFT, 1, p2, s1);
 	CHECK_STR("new 2", record(fx, &ev, &pol, NOW - 4, NULL), "counted");
+	/* Bounces, not findings: more findings about the same posts (one report naming the
+	 * address again, the same report under another key) do not reach the limit. */
+	ev = finding("new", 2, BL_BOUNCE_SOFT, 1, p2, s1);
+	CHECK_STR("new 2 again (same post)", record(fx, &ev, &pol, NOW - 3, NULL), "counted");
+	ev = finding("new-resent", 0, BL_BOUNCE_SOFT, 1, post, s1);
+	CHECK_STR("new 1 resent (same post)", record(fx, &ev, &pol, NOW - 3, NULL), "counted");
 	struct bl_bounce_outcome o;
-	ev.idx = 2;
-	CHECK_STR("new 3: the limit", record(fx, &ev, &pol, NOW, &o), "probe");
-	if (o.probe_post_id <= post)
+	ev = finding("new", 3, BL_BOUNCE_SOFT, 1, p3, s1);
+	CHECK_STR("new 3: the limit (a third post)", record(fx, &ev, &pol, NOW, &o), "probe");
+	if (o.probe_post_id <= p4)
 		fail_msg("probe post: got %" PRId64 ", want a new post", o.probe_post_id);
 	int64_t probe = o.probe_post_id;
 	struct bl_post p = {0};
@@ -6817,7 +6824,7 @@ static void test_bounce_soft_probe(void **state)
 	CHECK_STR("probe: subscriber still active", standing_of(fx, s1, buf, sizeof(buf)),
 	          "active/");
 	/* Once per window: the next soft bounce is counted, no second probe. */
-	ev.idx = 3;
+	ev = finding("new", 4, BL_BOUNCE_SOFT, 1, p4, s1);
 	CHECK_STR("new 4: probed already", record(fx, &ev, &pol, NOW + 1, &o), "counted");
 	CHECK_INT("no second probe", o.probe_post_id, 0);
 	CHECK_INT("probe posts", raw_int(fx, "SELECT count(*) FROM posts WHERE kind = 'probe'"), 1);
@@ -6839,8 +6846,9 @@ static void test_bounce_soft_probe(void **state)
 	          "blocklisted/bounced");
 	/* A hard finding on a probe disables although hard_limit is 2. */
 	int64_t probe2 = 0;
+	const int64_t s2_posts[] = {post, p2, p3};
 	for (int i = 0; i < 3; i++) {
-		ev = finding("s2-soft", i, BL_BOUNCE_SOFT, 1, post, s2);
+		ev = finding("s2-soft", i, BL_BOUNCE_SOFT, 1, s2_posts[i], s2);
 		record(fx, &ev, &pol, NOW, &o);
 		probe2 = o.probe_post_id ? o.probe_post_id : probe2;
 	}

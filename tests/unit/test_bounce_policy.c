@@ -352,6 +352,14 @@ static int on_row(void *arg, const struct bl_bounce_row *b)
 	return 0;
 }
 
+static int on_recipient(void *arg, const struct bl_bounce_row *b)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+	snprintf(out + n, 512 - n, "%s[%s%s]", n ? "," : "", b->recipient, b->diagnostic);
+	return 0;
+}
+
 static int on_diag(void *arg, const struct bl_bounce_row *b)
 {
 	snprintf(arg, 128, "%s", b->diagnostic);
@@ -459,6 +467,32 @@ static void test_mailto_unsubscribe(void **state)
 	CHECK_STR("again: ann", sub_status(f, f->sub[0], buf), "unsubscribed");
 }
 
+/* An erased subscriber's address does not come back through a later report: its old VERP
+ * address, or a stranger's report naming it, goes to review without the address. */
+static void test_erased_address(void **state)
+{
+	struct fx *f = *state;
+	char tok[BL_VERP_TOKEN_MAX], env[200], hash[BL_HASH_HEX];
+	bl_verp_token(&f->key, f->post, f->sub[0], tok);
+	snprintf(env, sizeof(env), "bounces+%s@bounce.example.org", tok);
+	bl_suppression_hash("ann@example.org", hash);
+	ok(f, f->s->ops->subscriber_erase(f->s, f->sub[0], hash, "erased on request", NOW),
+	   "erase");
+	struct bl_bounce_result res = {0};
+	struct bl_diag d = {{0}};
+	struct report1 x;
+	report_of(&x, "late", BL_BOUNCE_HARD, "ann@example.org", env, "");
+	CHECK_INT("by token: rc", bl_bounce_process_report(&f->ctx, &x.r, 0, NOW, &res, &d), 0);
+	report_of(&x, "stranger", BL_BOUNCE_HARD, "Ann@Example.org", "", "");
+	CHECK_INT("stranger: rc", bl_bounce_process_report(&f->ctx, &x.r, 0, NOW, &res, &d), 0);
+	CHECK_INT("both in review", res.review, 2);
+	char rows[512] = "";
+	struct bl_bounce_filter flt = {.review_only = 1};
+	if (f->s->ops->bounce_each(f->s, &flt, on_recipient, rows) != 0)
+		fail_msg("bounce_each: %s", bl_store_error(f->s));
+	CHECK_STR("review rows: no address", rows, "[],[]");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +501,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_process_report, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_smtp_reply, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mailto_unsubscribe, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_erased_address, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("unit/bounce_policy", tests, NULL, NULL);
 }

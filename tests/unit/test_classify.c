@@ -14,6 +14,7 @@
 #include "bounce/bounce.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct classify_case {
@@ -31,6 +32,16 @@ static const struct classify_case classify_cases[] = {
      BL_BOUNCE_HARD, "userunknown"},
     {NULL, 0, "452 4.2.2 Mailbox full", BL_BOUNCE_SOFT, "mailboxfull"},
     {"4.2.2", 452, "Mailbox full", BL_BOUNCE_SOFT, "mailboxfull"},
+    /* our sending account refused (a relay's or a provider's quota, a paused account): a block,
+       never a full mailbox, so a whole list is not disabled through probes */
+    {NULL, 554, "554 5.7.0 Daily sending quota exceeded for this account", BL_BOUNCE_BLOCK,
+     "rejected"},
+    {"5.2.2", 554, "Transaction failed: Sending paused for this account", BL_BOUNCE_BLOCK,
+     "rejected"},
+    {NULL, 554, "Message rejected: Sending suspended for this account", BL_BOUNCE_BLOCK,
+     "rejected"},
+    {NULL, 454, "Throttling failure: Maximum sending rate exceeded.", BL_BOUNCE_BLOCK, "rejected"},
+    {NULL, 554, "Throttling failure: Daily message quota exceeded.", BL_BOUNCE_BLOCK, "rejected"},
     {NULL, 0, "550 5.7.1 Service unavailable; client host [192.0.2.1] blocked using Spamhaus",
      BL_BOUNCE_BLOCK, "blocked"},
     {NULL, 0, "554 5.7.1 Message rejected as spam", BL_BOUNCE_BLOCK, "spamdetected"},
@@ -263,13 +274,42 @@ static void test_analyze_table(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* An ARF naming 20,000 recipients gives the first BL_BOUNCE_MAX_FINDINGS, not 20,000 rows. */
+static void test_findings_capped(void **state)
+{
+	(void)state;
+	static const char head[] =
+	    "From: fbl@isp.example\nTo: bounces@news.example\nSubject: report\n"
+	    "Message-ID: <many@isp.example>\nMIME-Version: 1.0\n"
+	    "Content-Type: multipart/report; report-type=feedback-report; boundary=B\n\n"
+	    "--B\nContent-Type: text/plain\n\nabuse\n\n"
+	    "--B\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nVersion: 1\n";
+	size_t cap = sizeof(head) + 20000 * 48 + 64, n = 0;
+	char *msg = malloc(cap);
+	n += (size_t)snprintf(msg + n, cap - n, "%s", head);
+	for (int i = 0; i < 20000; i++)
+		n += (size_t)snprintf(msg + n, cap - n, "Original-Rcpt-To: <r%05d@example.org>\n",
+		                      i);
+	n += (size_t)snprintf(msg + n, cap - n, "\n--B--\n");
+	struct bl_bounce_report r;
+	struct bl_diag d;
+	if (bl_bounce_analyze(msg, n, NULL, &r, &d) != 0)
+		fail_msg("analyze: %s", d.msg);
+	if (r.kind != BL_REPORT_KIND_ARF || r.n_findings != BL_BOUNCE_MAX_FINDINGS)
+		fail_msg("got kind %s with %zu findings, want arf with %d",
+		         bl_report_kind_name(r.kind), r.n_findings, BL_BOUNCE_MAX_FINDINGS);
+	if (strcmp(r.findings[0].recipient, "r00000@example.org") != 0)
+		fail_msg("first finding: got %s, want r00000@example.org", r.findings[0].recipient);
+	bl_bounce_report_clear(&r);
+	free(msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_classify_table),
-	    cmocka_unit_test(test_status_from_text),
-	    cmocka_unit_test(test_kind_names),
-	    cmocka_unit_test(test_analyze_table),
+	    cmocka_unit_test(test_classify_table),  cmocka_unit_test(test_status_from_text),
+	    cmocka_unit_test(test_kind_names),      cmocka_unit_test(test_analyze_table),
+	    cmocka_unit_test(test_findings_capped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
