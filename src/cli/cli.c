@@ -267,7 +267,31 @@ static int take_global(int argc, char **argv, const char **config, const char **
 	return out;
 }
 
+static int main_run(int argc, char **argv);
+
+/* `bulletin bounce` reading one message from an MTA pipe (not --maildir, --mailbox, ls or
+ * --help): its failures must be temporary for the MTA (sysexits EX_TEMPFAIL, 75), or the
+ * MTA would drop a report over a configuration mistake. */
+static int bounce_pipe(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "bounce") != 0)
+		return 0;
+	for (int i = 2; i < argc; i++)
+		if (strncmp(argv[i], "--maildir", 9) == 0 ||
+		    strncmp(argv[i], "--mailbox", 9) == 0 || strcmp(argv[i], "ls") == 0 ||
+		    strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 0;
+	return 1;
+}
+
 int bl_cli_main(int argc, char **argv)
+{
+	int pipe = bounce_pipe(argc, argv), code = main_run(argc, argv);
+	/* 65 (EX_DATAERR: not a message) is the pipe's one permanent answer. */
+	return pipe && code != BL_EXIT_OK && code != 65 ? 75 : code;
+}
+
+static int main_run(int argc, char **argv)
 {
 	const char *config_path = NULL, *db = NULL;
 	argc = take_global(argc, argv, &config_path, &db);

@@ -188,6 +188,11 @@ same "forged token: u05 unchanged" "$(state u05@example.org)" "active//news:conf
 
 expect_out "pipe: bytes that are no message -> 65" 65 "not a message" $B bounce <garbage.bin
 expect_out "pipe: empty input -> 65" 65 "no message" $B bounce </dev/null
+# A configuration or usage mistake must not make the MTA drop the report: temporary (75).
+expect "pipe: an unreadable config file -> 75 (the MTA keeps the report)" 75 \
+	env BULLETIN_CONFIG=$WORK/no-such.conf $B bounce <garbage.bin
+expect "pipe: an unknown option -> 75" 75 $B bounce --no-such-option <garbage.bin
+expect "ls: an unknown option stays a usage error (1)" 1 $B bounce ls --no-such-option
 
 # ---- (2) a maildir: a complaint, an auto-reply, a qmail bounce, and a file that is no message
 mkdir -p md/new md/cur md/tmp
