@@ -6,8 +6,9 @@
  * class of each finding comes from the provider's own type fields, refined
  * by the RFC 3463 status only where the provider's type is generic (docs/
  * webhooks.md has the tables). Nothing is returned unless the whole request
- * verified and parsed. The only shared state is the cache of SNS signing
- * certificates fetched from their https://sns.REGION.amazonaws.com URLs.
+ * verified and parsed. The shared state, each behind its mutex: the cache of
+ * SNS signing certificates fetched from their https://sns.REGION.amazonaws.com
+ * URLs, and the tokens of accepted Mailgun signatures (replays are refused).
  */
 #include "bounce/webhook.h"
 
@@ -922,6 +923,84 @@ static int read_sendgrid(const struct bl_webhook_keys *k, const struct bl_webhoo
 
 /* ---- Mailgun ---- */
 
+/*
+ * The tokens of accepted Mailgun signatures, remembered until their signed timestamp leaves
+ * the window: Mailgun signs only timestamp + token, so the same signature on other
+ * event-data is a replay, refused by its token. At most MG_TOKENS entries (about 5 MB,
+ * allocated on first use), the oldest evicted first; one set per process, not shared by
+ * several serve processes. Each entry is the first half of the token's SHA-256 in hex.
+ */
+#define MG_TOKENS  100000
+#define MG_BUCKETS 131072 /* a power of 2 */
+#define MG_NIL     UINT32_MAX
+#define MG_HASH    32
+struct mg_token {
+	char h[MG_HASH];
+	int64_t expires; /* seconds since the epoch: after it, the timestamp check refuses */
+	uint32_t next;   /* in its bucket's chain */
+};
+static struct {
+	struct mg_token *slot; /* a ring in order of acceptance */
+	uint32_t *bucket;
+	uint32_t head, count; /* the oldest slot, slots in use */
+} mg_seen;
+static pthread_mutex_t mg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint32_t mg_bucket_of(const char *h)
+{
+	uint32_t v = 0;
+	for (size_t i = 0; i < 8; i++)
+		v = v << 4 |
+		    (uint32_t)(isdigit((unsigned char)h[i]) ? h[i] - '0' : h[i] - 'a' + 10);
+	return v & (MG_BUCKETS - 1);
+}
+
+/* Take the oldest entry out of the set. */
+static void mg_drop_oldest(void)
+{
+	uint32_t i = mg_seen.head;
+	uint32_t *p = &mg_seen.bucket[mg_bucket_of(mg_seen.slot[i].h)];
+	while (*p != i)
+		p = &mg_seen.slot[*p].next;
+	*p = mg_seen.slot[i].next;
+	mg_seen.head = (i + 1) % MG_TOKENS;
+	mg_seen.count--;
+}
+
+/* 1 when @token was accepted before and has not expired at @now; else remember it until
+ * @expires and 0. */
+static int mg_token_replayed(const char *token, int64_t now, int64_t expires)
+{
+	char hex[BL_HASH_HEX];
+	bl_sha256_hex(token, strlen(token), hex);
+	int seen = 0;
+	pthread_mutex_lock(&mg_lock);
+	if (!mg_seen.slot) {
+		mg_seen.slot = bl_xcalloc(MG_TOKENS, sizeof(*mg_seen.slot));
+		mg_seen.bucket = bl_xmalloc(MG_BUCKETS * sizeof(*mg_seen.bucket));
+		for (size_t i = 0; i < MG_BUCKETS; i++)
+			mg_seen.bucket[i] = MG_NIL;
+	}
+	while (mg_seen.count && mg_seen.slot[mg_seen.head].expires < now)
+		mg_drop_oldest();
+	uint32_t b = mg_bucket_of(hex);
+	for (uint32_t j = mg_seen.bucket[b]; j != MG_NIL && !seen; j = mg_seen.slot[j].next)
+		seen =
+		    memcmp(mg_seen.slot[j].h, hex, MG_HASH) == 0 && mg_seen.slot[j].expires >= now;
+	if (!seen) {
+		if (mg_seen.count == MG_TOKENS)
+			mg_drop_oldest();
+		uint32_t i = (mg_seen.head + mg_seen.count) % MG_TOKENS;
+		memcpy(mg_seen.slot[i].h, hex, MG_HASH);
+		mg_seen.slot[i].expires = expires;
+		mg_seen.slot[i].next = mg_seen.bucket[b];
+		mg_seen.bucket[b] = i;
+		mg_seen.count++;
+	}
+	pthread_mutex_unlock(&mg_lock);
+	return seen;
+}
+
 static int mailgun_verify(const struct bl_webhook_keys *k, const json_t *j, int64_t now,
                           struct bl_diag *d)
 {
@@ -962,6 +1041,9 @@ static int mailgun_verify(const struct bl_webhook_keys *k, const json_t *j, int6
 	got[64] = '\0';
 	if (!bl_constant_time_eq(want, got, 64) || n != 64 || bad)
 		return bl_diag_set(d, BL_EPERM, "Mailgun signature does not verify");
+	/* Only a verified token is remembered: no one else can fill the set. */
+	if (mg_token_replayed(token, now, ts + window(k)))
+		return bl_diag_set(d, BL_EPERM, "a Mailgun signature token seen before: a replay");
 	return 0;
 }
 

@@ -56,7 +56,10 @@ struct bl_webhook_request {
  * (SNS MessageId, SendGrid sg_event_id, Mailgun event id, Postmark ID), so a redelivered
  * event is recorded once. Events that are not bounces or complaints (deliveries, opens) give
  * no report. Returns 0; -BL_ENOENT when the provider is not configured; -BL_EPERM when the
- * signature is missing, wrong or too old (@d says which, without secrets); -BL_EINVAL for a
+ * signature is missing, wrong or too old, or is a Mailgun signature whose token was accepted
+ * before within the window (a replay: Mailgun signs only timestamp + token, so its tokens are
+ * remembered in memory, up to 100,000, oldest evicted first, per process — several serve
+ * processes do not share them) (@d says which, without secrets); -BL_EINVAL for a
  * body that is not what the provider sends (@d). Nothing is returned on error.
  * An SNS SubscriptionConfirmation returns 0 with no report and *@subscribe_url set
  * (malloc'd) when the caller should confirm it; NULL otherwise.

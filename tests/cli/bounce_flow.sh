@@ -358,16 +358,18 @@ same "Mailgun permanent 5.1.1: blocklisted 'bounced'" \
 	"$(state u12@example.org),$(finding u12@example.org '[.source, .class, .status, .attributed_by]')" \
 	'blocklisted/bounced/news:confirmed,["webhook-mailgun","hard","5.1.1","message-id"]'
 post mailgun mg.json
-same "Mailgun replay: 200, a duplicate" "$CODE,$(result "$BODY" recorded,duplicates)" "200,0,1"
-# a complaint that names only the recipient: attributed to its latest delivery (signed events only)
+same "Mailgun replay of the same signature: 401 (its token seen before)" "$CODE" 401
+$WH mailgun --key "$MG_KEY" --event "$mg_event" >mg-again.json
+post mailgun mg-again.json
+same "Mailgun redelivery, signed anew: 200, a duplicate" "$CODE,$(result "$BODY" recorded,duplicates)" "200,0,1"
+# a Mailgun complaint that names only the recipient: Mailgun does not sign the event, so only
+# bulletin's Message-ID attributes it: the review bucket, u16 untouched
 $WH mailgun --key "$MG_KEY" --event "$(jq -nc --arg id "mg-c-$RANDOM$RANDOM" --argjson ts "$(date +%s)" \
 	'{event: "complained", id: $id, timestamp: $ts, recipient: "u16@example.org"}')" >mg-c.json
 post mailgun mg-c.json
-same "Mailgun complaint naming only the recipient: 200, unsubscribed" \
-	"$CODE,$(result "$BODY" recorded,unsubscribed),$(state u16@example.org)" \
-	"200,1,1,blocklisted/complained/news:unsubscribed"
-same "Mailgun complaint: attributed by recipient to post 1" \
-	"$(finding u16@example.org '[.post_id, .class, .attributed_by]'),$(dstate u16@example.org)" '[1,"complaint","recipient"],complained'
+same "Mailgun complaint naming only the recipient: 200, for review, u16 unchanged" \
+	"$CODE,$(result "$BODY" recorded,review,unsubscribed),$(state u16@example.org)" \
+	"200,1,1,0,active//news:confirmed"
 
 now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
 ses_msg=$(jq -nc --arg mid "<$(msgid u13@example.org)>" --arg now "$now" \
@@ -394,6 +396,18 @@ same "SES complaint: every list unsubscribed, blocklisted 'complained'" \
 	'blocklisted/complained/news:unsubscribed,town:unsubscribed,["webhook-ses","complaint","abuse","message-id"]'
 post ses ses.json
 same "SNS replay: 200, a duplicate" "$CODE,$(result "$BODY" recorded,duplicates)" "200,0,1"
+# an SES complaint that names only the recipient: SNS signs the event, so it is attributed to
+# the recipient's latest delivery
+ses_c=$(jq -nc --arg now "$now" '{notificationType: "Complaint",
+	complaint: {complainedRecipients: [{emailAddress: "u16@example.org"}], complaintFeedbackType: "abuse"},
+	mail: {timestamp: $now, destination: ["u16@example.org"]}}')
+$WH ses --sns-key sns.key --topic "$TOPIC" --message "$ses_c" --id "$($PY -c 'import uuid; print(uuid.uuid4())')" >ses-c.json
+post ses ses-c.json
+same "SES complaint naming only the recipient: 200, unsubscribed" \
+	"$CODE,$(result "$BODY" recorded,unsubscribed),$(state u16@example.org)" \
+	"200,1,1,blocklisted/complained/news:unsubscribed"
+same "SES complaint: attributed by recipient to post 1" \
+	"$(finding u16@example.org '[.post_id, .class, .attributed_by]'),$(dstate u16@example.org)" '[1,"complaint","recipient"],complained'
 
 if [ -n "$DOVECOT" ]; then
 	# the poller's next round (bounce_mailbox_every 10s): u14's first soft bounce
@@ -475,7 +489,7 @@ same "post status: both warnings (3 complaints in 13, $hard hard bounces in 16)"
 run $B post status 1
 case "$OUT" in *"bounces: hard $hard, soft 3, block 1, complaint 3, auto-reply 1"*) ok "post status: the text" ;;
 *) not_ok "post status: the text" "got: $OUT" "want a line: bounces: hard $hard, soft 3, block 1, complaint 3, auto-reply 1" ;; esac
-same "the review bucket: the forged token and the stranger's bounce" \
+same "the review bucket: the forged token, the stranger's bounce, the Mailgun complaint without our Message-ID" \
 	"$($B bounce ls --review --json | jq -c '[.[] | .source] | sort')" \
-	"$([ -n "$DOVECOT" ] && echo '["imap","pipe"]' || echo '["pipe"]')"
+	"$([ -n "$DOVECOT" ] && echo '["imap","pipe","webhook-mailgun"]' || echo '["pipe","webhook-mailgun"]')"
 done_testing

@@ -922,23 +922,37 @@ static void test_sendgrid(void **state)
 
 /* ---- Mailgun ---- */
 
-static const char MG_TOKEN[] = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0";
+static const char MG_TOKEN[] = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f";
+/* The token of the last body mailgun_body made: each body has a token of its own, since the
+   code refuses a token it accepted before. */
+static char mg_token[64];
 
-/* A Mailgun webhook body with @event_data, signed with @key at @ts (NULL sig: computed). */
-static char *mailgun_body(const char *event_data, const char *key, int64_t ts, const char *sig)
+/* A Mailgun webhook body with @event_data and the signature fields as given. malloc'd. */
+static char *mailgun_raw(const char *event_data, const char *tss, const char *token,
+                         const char *mac)
 {
-	char tss[32], data[128];
-	snprintf(tss, sizeof(tss), "%lld", (long long)ts);
-	snprintf(data, sizeof(data), "%s%s", tss, MG_TOKEN);
-	char *mac = sig ? bl_xstrdup(sig) : hmac_hex(key, data);
 	struct bl_buf b;
 	bl_buf_init(&b, 0);
 	bl_buf_addf(&b,
 	            "{\"signature\":{\"timestamp\":\"%s\",\"token\":\"%s\",\"signature\":\"%s\"},"
 	            "\"event-data\":%s}",
-	            tss, MG_TOKEN, mac, event_data);
-	free(mac);
+	            tss, token, mac, event_data);
 	return bl_buf_take(&b);
+}
+
+/* A Mailgun webhook body with @event_data and a new token, signed with @key at @ts (NULL sig:
+   computed). */
+static char *mailgun_body(const char *event_data, const char *key, int64_t ts, const char *sig)
+{
+	static unsigned serial;
+	char tss[32], data[128];
+	snprintf(tss, sizeof(tss), "%lld", (long long)ts);
+	snprintf(mg_token, sizeof(mg_token), "%s%04u", MG_TOKEN, serial++);
+	snprintf(data, sizeof(data), "%s%s", tss, mg_token);
+	char *mac = sig ? bl_xstrdup(sig) : hmac_hex(key, data);
+	char *body = mailgun_raw(event_data, tss, mg_token, mac);
+	free(mac);
+	return body;
 }
 
 static void test_mailgun(void **state)
@@ -1028,13 +1042,12 @@ static void test_mailgun(void **state)
 	char *stale = mailgun_body(ev, k.mailgun_key, NOW - 301, NULL);
 	char *bad_hex = mailgun_body(
 	    ev, NULL, NOW, "zz99f5a15355c180971bed7494d578b093c958f57766f3fe750761baed12345");
-	char *short_sig = mailgun_body(ev, NULL, NOW, "12d99f5a");
-	/* A valid signature on a body whose event-data was changed afterwards is still valid:
-	   Mailgun signs only timestamp + token (documented in docs/webhooks.md). Changing the
-	   token breaks it. */
+	/* Changing the token breaks the signature (test_mailgun_replay: reusing it on other
+	   event-data is refused as a replay). */
 	char *tampered = bl_xstrdup(good);
 	char *t = strstr(tampered, MG_TOKEN);
 	t[0] = t[0] == 'a' ? 'b' : 'a';
+	char *short_sig = mailgun_body(ev, NULL, NOW, "12d99f5a");
 	struct result res = call(BL_WEBHOOK_MAILGUN, &k, good, NULL, NOW + 299);
 	expect_rc("fresh", &res, 0);
 	result_free(&res);
@@ -1049,6 +1062,7 @@ static void test_mailgun(void **state)
 	    {"signature not hex", &k, bad_hex, -BL_EPERM},
 	    {"signature too short", &k, short_sig, -BL_EPERM},
 	    {"token changed", &k, tampered, -BL_EPERM},
+	    {"the accepted request again", &k, good, -BL_EPERM},
 	    {"no signature", &k, "{\"event-data\":{\"event\":\"failed\"}}", -BL_EPERM},
 	    {"unconfigured", &off, good, -BL_ENOENT},
 	    {"malformed", &k, "{\"signature\":", -BL_EINVAL},
@@ -1064,6 +1078,81 @@ static void test_mailgun(void **state)
 	free(bad_hex);
 	free(short_sig);
 	free(tampered);
+}
+
+/*
+ * Mailgun signs only timestamp + token: a signature captured from a harmless event, put on
+ * other event-data (a complaint about someone else), must be refused by its token; a new
+ * token is accepted. The set of tokens holds 100,000: the oldest goes first.
+ */
+static void test_mailgun_replay(void **state)
+{
+	(void)state;
+	struct bl_webhook_keys k = keys();
+	static const char delivered[] =
+	    "{\"event\":\"delivered\",\"id\":\"d9\",\"recipient\":\"alice@example.com\"}";
+	static const char complaint[] =
+	    "{\"event\":\"complained\",\"id\":\"c9\",\"recipient\":\"bob@example.com\","
+	    "\"message\":{\"headers\":{\"message-id\":\"bulletin-3-4-ef@example.org\"}}}";
+	char *harmless = mailgun_body(delivered, k.mailgun_key, NOW, NULL);
+	struct result res = call(BL_WEBHOOK_MAILGUN, &k, harmless, NULL, NOW);
+	expect_rc("delivered event", &res, 0);
+	result_free(&res);
+	/* its timestamp, token and signature on the complaint */
+	json_t *j = json_loads(harmless, 0, NULL);
+	json_t *sj = json_object_get(j, "signature");
+	char *forged = mailgun_raw(complaint, json_string_value(json_object_get(sj, "timestamp")),
+	                           json_string_value(json_object_get(sj, "token")),
+	                           json_string_value(json_object_get(sj, "signature")));
+	json_decref(j);
+	res = call(BL_WEBHOOK_MAILGUN, &k, forged, NULL, NOW + 5);
+	expect_rc("signature reused on a complaint", &res, -BL_EPERM);
+	if (!strstr(res.d.msg, "replay"))
+		fail_msg("replay: got diagnostic \"%s\", want one saying replay", res.d.msg);
+	char *fresh = mailgun_body(complaint, k.mailgun_key, NOW, NULL);
+	res = call(BL_WEBHOOK_MAILGUN, &k, fresh, NULL, NOW + 5);
+	expect_rc("the complaint with its own token", &res, 0);
+	if (res.n != 1)
+		fail_msg("complaint: got %zu reports, want 1", res.n);
+	result_free(&res);
+
+	/* Bounded: a first token, then 100,000 - 1 others (HMACs by python3's hmac module). */
+	enum { CAP = 100000 };
+	run("/usr/bin/python3 -c 'import hmac,hashlib\n"
+	    "for i in range(%d):\n"
+	    " t=\"cap%%045d\" %% i\n"
+	    " print(t, hmac.new(b\"%s\", b\"%lld\"+t.encode(), hashlib.sha256).hexdigest())'"
+	    " > %s",
+	    CAP + 1, k.mailgun_key, (long long)NOW, path("tokens"));
+	FILE *f = fopen(path("tokens"), "r");
+	assert_non_null(f);
+	char tss[32], tok[64], mac[80], first[256];
+	snprintf(tss, sizeof(tss), "%lld", (long long)NOW);
+	for (int i = 0; i <= CAP; i++) {
+		if (fscanf(f, "%63s %79s", tok, mac) != 2)
+			fail_msg("tokens: line %d unreadable", i);
+		char *body = mailgun_raw(delivered, tss, tok, mac);
+		if (i == 0)
+			snprintf(first, sizeof(first), "%s", body);
+		if (i == CAP) {
+			/* 100,000 - 1 accepted since the first: it is still remembered */
+			res = call(BL_WEBHOOK_MAILGUN, &k, first, NULL, NOW);
+			expect_rc("first token with 99,999 after it", &res, -BL_EPERM);
+		}
+		res = call(BL_WEBHOOK_MAILGUN, &k, body, NULL, NOW);
+		if (res.rc != 0)
+			fail_msg("token %d: got %d (%s), want 0", i, res.rc, res.d.msg);
+		result_free(&res);
+		free(body);
+	}
+	fclose(f);
+	/* 100,000 after it: the first was evicted */
+	res = call(BL_WEBHOOK_MAILGUN, &k, first, NULL, NOW);
+	expect_rc("first token with 100,000 after it", &res, 0);
+	result_free(&res);
+	free(harmless);
+	free(forged);
+	free(fresh);
 }
 
 static void test_provider_names(void **state)
@@ -1092,6 +1181,7 @@ int main(void)
 	    cmocka_unit_test(test_postmark),
 	    cmocka_unit_test(test_sendgrid),
 	    cmocka_unit_test(test_mailgun),
+	    cmocka_unit_test(test_mailgun_replay),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
