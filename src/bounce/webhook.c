@@ -90,10 +90,11 @@ static char *msgid_dup(const char *s)
 	return bl_xstrndup(s, n);
 }
 
-/* A new report keyed by the hex SHA-256 of the provider's event id @id. */
-static struct bl_bounce_report *report_add(struct reports *o, enum bl_report_kind kind,
-                                           const char *id, const char *message_id,
-                                           const char *original_to, const char *subject)
+/* A new report keyed by the hex SHA-256 of "@provider:" + the provider's event id @id. */
+static struct bl_bounce_report *report_add(struct reports *o, enum bl_webhook_provider provider,
+                                           enum bl_report_kind kind, const char *id,
+                                           const char *message_id, const char *original_to,
+                                           const char *subject)
 {
 	if (o->n == o->cap) {
 		o->cap = o->cap ? o->cap * 2 : 4;
@@ -102,7 +103,14 @@ static struct bl_bounce_report *report_add(struct reports *o, enum bl_report_kin
 	struct bl_bounce_report *r = &o->v[o->n++];
 	memset(r, 0, sizeof(*r));
 	r->kind = kind;
-	bl_sha256_hex(id, strlen(id), r->key);
+	/* The source first, so that one provider's event id is never another's, nor a mail
+	   report's Message-ID (analyze.c hashes "mail:" + it). */
+	struct bl_buf in;
+	bl_buf_init(&in, 0);
+	bl_buf_addf(&in, "%s:", bl_webhook_provider_name(provider));
+	bl_buf_adds(&in, id);
+	bl_sha256_hex(bl_buf_str(&in), in.len, r->key);
+	bl_buf_finish(&in);
 	r->envelope_to = bl_xstrdup("");
 	r->original_message_id = msgid_dup(message_id);
 	r->original_list_id = bl_xstrdup("");
@@ -549,8 +557,8 @@ static int ses_read(const json_t *n, const char *id, struct reports *o, struct b
 				reason = tab[i].reason;
 			}
 		snprintf(subj, sizeof(subj), "SES bounce %s/%s", bt, st ? st : "-");
-		struct bl_bounce_report *r =
-		    report_add(o, BL_REPORT_KIND_DSN, id, msgid, to, subject ? subject : subj);
+		struct bl_bounce_report *r = report_add(o, BL_WEBHOOK_SES, BL_REPORT_KIND_DSN, id,
+		                                        msgid, to, subject ? subject : subj);
 		free(r->original_list_id);
 		r->original_list_id = bl_xstrdup(list_id ? list_id : "");
 		size_t i;
@@ -579,8 +587,9 @@ static int ses_read(const json_t *n, const char *id, struct reports *o, struct b
 		if (ft && bl_strcaseeq(ft, "not-spam"))
 			return 0; /* the recipient says it is not spam: nothing to act on */
 		int suppressed = sub && strcmp(sub, "OnAccountSuppressionList") == 0;
-		struct bl_bounce_report *r = report_add(o, BL_REPORT_KIND_ARF, id, msgid, to,
-		                                        subject ? subject : "SES complaint");
+		struct bl_bounce_report *r =
+		    report_add(o, BL_WEBHOOK_SES, BL_REPORT_KIND_ARF, id, msgid, to,
+		               subject ? subject : "SES complaint");
 		free(r->original_list_id);
 		r->original_list_id = bl_xstrdup(list_id ? list_id : "");
 		size_t i;
@@ -606,8 +615,8 @@ static int ses_read(const json_t *n, const char *id, struct reports *o, struct b
 			                   "SES DeliveryDelay without delayedRecipients");
 		const char *dt = jstr(dd, "delayType");
 		snprintf(subj, sizeof(subj), "SES delivery delay %s", dt ? dt : "-");
-		struct bl_bounce_report *r =
-		    report_add(o, BL_REPORT_KIND_DSN, id, msgid, to, subject ? subject : subj);
+		struct bl_bounce_report *r = report_add(o, BL_WEBHOOK_SES, BL_REPORT_KIND_DSN, id,
+		                                        msgid, to, subject ? subject : subj);
 		size_t i;
 		const json_t *rc;
 		json_array_foreach(rcpts, i, rc)
@@ -776,8 +785,9 @@ static int read_postmark(const struct bl_webhook_keys *k, const struct bl_webhoo
 	snprintf(subj, sizeof(subj), "Postmark %s", type);
 	const char *subject = jstr(j, "Subject");
 	struct bl_bounce_report *r =
-	    report_add(o, t->cls == BL_BOUNCE_COMPLAINT ? BL_REPORT_KIND_ARF : BL_REPORT_KIND_DSN,
-	               id, msgid, email, subject ? subject : subj);
+	    report_add(o, BL_WEBHOOK_POSTMARK,
+	               t->cls == BL_BOUNCE_COMPLAINT ? BL_REPORT_KIND_ARF : BL_REPORT_KIND_DSN, id,
+	               msgid, email, subject ? subject : subj);
 	const char *details = jstr(j, "Details");
 	struct finding_in in = {.recipient = email,
 	                        .cls = t->cls,
@@ -893,7 +903,7 @@ static void sendgrid_event(const json_t *e, struct reports *o)
 	char subj[64];
 	snprintf(subj, sizeof(subj), "SendGrid %s", ev);
 	struct bl_bounce_report *r =
-	    report_add(o, kind, id ? id : "", jstr(e, "smtp-id"), email, subj);
+	    report_add(o, BL_WEBHOOK_SENDGRID, kind, id ? id : "", jstr(e, "smtp-id"), email, subj);
 	finding_add(r, &in);
 	free(dump);
 }
@@ -1092,8 +1102,9 @@ static void mailgun_event(const json_t *e, struct reports *o)
 	char subj[64];
 	snprintf(subj, sizeof(subj), "Mailgun %s", ev);
 	const char *subject = jstr(headers, "subject");
-	struct bl_bounce_report *r = report_add(o, kind, id ? id : "", jstr(headers, "message-id"),
-	                                        email, subject ? subject : subj);
+	struct bl_bounce_report *r =
+	    report_add(o, BL_WEBHOOK_MAILGUN, kind, id ? id : "", jstr(headers, "message-id"),
+	               email, subject ? subject : subj);
 	finding_add(r, &in);
 	free(dump);
 }

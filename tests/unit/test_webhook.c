@@ -132,6 +132,16 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The hex SHA-256 of @s, by the sha256sum command, into @out. */
+static void sha256_of(const char *s, char out[65])
+{
+	spit(path("keyin"), s, strlen(s));
+	run("sha256sum < %s | cut -d' ' -f1 > %s", path("keyin"), path("keyout"));
+	char *h = slurp(path("keyout"));
+	snprintf(out, 65, "%s", h);
+	free(h);
+}
+
 /* ---- requests ---- */
 
 struct hdrs {
@@ -427,9 +437,10 @@ static void test_ses_bounces(void **state)
 		assert_string_equal(r->original_list_id, "News <news.example.org>");
 		assert_string_equal(r->original_to, "jane@example.com");
 		assert_string_equal(r->subject, "Breaking: test");
-		/* hex SHA-256 of the SNS MessageId, by sha256sum */
-		assert_string_equal(
-		    r->key, "bdea6cd23232b25c2e8d367882e11fa8a06e10c15f06edb879fb014073583dc2");
+		/* hex SHA-256 of "ses:" + the SNS MessageId, by sha256sum */
+		char want_key[65];
+		sha256_of("ses:0000000-1111-2222-3333-444444444444", want_key);
+		assert_string_equal(r->key, want_key);
 		assert_null(res.url);
 		result_free(&res);
 		free(body);
@@ -698,8 +709,9 @@ static void test_postmark(void **state)
 	    "smtp;550 5.1.1 The email"};
 	check_finding("hard bounce", &res.r[0].findings[0], &w);
 	assert_string_equal(res.r[0].original_message_id, "bulletin-9-8-cd@example.org");
-	assert_string_equal(res.r[0].key,
-	                    "73475cb40a568e8da8a045ced110137e159f890ac4da883b6b17dc651b3a8049");
+	char want_key[65];
+	sha256_of("postmark:42", want_key); /* "postmark:" + its ID */
+	assert_string_equal(res.r[0].key, want_key);
 	result_free(&res);
 
 	static const struct {
@@ -850,16 +862,16 @@ static void test_sendgrid(void **state)
 			if (strcmp(res.r[i].key, res.r[j].key) == 0)
 				fail_msg("events %zu and %zu share a key", j, i);
 	}
-	assert_string_equal(res.r[0].key,
-	                    "94566a050eb6b71a891f0bb4c0ff6b414ceeb0001c8950f91578cd00fa3ff27d");
+	char want_key[65];
+	sha256_of("sendgrid:sg-event-1", want_key); /* "sendgrid:" + its sg_event_id */
+	assert_string_equal(res.r[0].key, want_key);
 	assert_int_equal(res.r[3].kind, BL_REPORT_KIND_ARF);
 	result_free(&res);
 
 	/* The same body again: the same keys. */
 	res = call(BL_WEBHOOK_SENDGRID, &k, sendgrid_events, &h, NOW);
 	expect_rc("again", &res, 0);
-	assert_string_equal(res.r[0].key,
-	                    "94566a050eb6b71a891f0bb4c0ff6b414ceeb0001c8950f91578cd00fa3ff27d");
+	assert_string_equal(res.r[0].key, want_key);
 	result_free(&res);
 
 	char *tampered = bl_xstrdup(sendgrid_events);
@@ -1023,13 +1035,8 @@ static void test_mailgun(void **state)
 		if (i == 0) {
 			assert_string_equal(res.r[0].subject, "Breaking");
 			char want_key[65];
-			/* the key is the SHA-256 of the event id, by the openssl command */
-			spit(path("id"), "G9Bn5sl1TC6nu79C8C0bwg", 22);
-			run("openssl dgst -sha256 -r %s | cut -d' ' -f1 > %s", path("id"),
-			    path("idh"));
-			char *h = slurp(path("idh"));
-			snprintf(want_key, sizeof(want_key), "%s", h);
-			free(h);
+			/* the key is the SHA-256 of "mailgun:" + the event id, by sha256sum */
+			sha256_of("mailgun:G9Bn5sl1TC6nu79C8C0bwg", want_key);
 			assert_string_equal(res.r[0].key, want_key);
 		}
 		result_free(&res);
@@ -1155,6 +1162,68 @@ static void test_mailgun_replay(void **state)
 	free(fresh);
 }
 
+/*
+ * Report keys name their source: a mail whose Message-ID is <777> and a Postmark event
+ * whose ID is 777 (or a SendGrid event 777) are three reports, not one and its duplicates.
+ * Keys by sha256sum of "mail:" / "mail-bytes:" / "PROVIDER:" + the id.
+ */
+static void test_report_keys(void **state)
+{
+	(void)state;
+	struct bl_webhook_keys k = keys();
+	char want[65];
+	struct hdrs auth = {{"Authorization"}, {"Basic YnVsbGV0aW46czNjcmV0"}};
+	struct result pm = call(BL_WEBHOOK_POSTMARK, &k,
+	                        "{\"RecordType\":\"Bounce\",\"ID\":777,\"Type\":\"HardBounce\","
+	                        "\"Email\":\"john@example.com\",\"Details\":\"550 5.1.1 no\"}",
+	                        &auth, NOW);
+	expect_rc("Postmark 777", &pm, 0);
+	assert_int_equal(pm.n, 1);
+	sha256_of("postmark:777", want);
+	if (strcmp(pm.r[0].key, want) != 0)
+		fail_msg("Postmark 777: got key %s, want %s", pm.r[0].key, want);
+
+	static const char mail[] = "From: MAILER-DAEMON@example.net\r\n"
+	                           "To: bounces@example.org\r\n"
+	                           "Subject: Undelivered Mail Returned to Sender\r\n"
+	                           "%s"
+	                           "\r\n"
+	                           "550 5.1.1 <john@example.com>: no such user\r\n";
+	char msg[512];
+	const struct {
+		const char *what, *mid, *hashed;
+	} mails[] = {
+	    {"mail <777>", "Message-ID: <777>\r\n", "mail:777"},
+	    {"mail without Message-ID", "", NULL},
+	};
+	for (size_t i = 0; i < sizeof(mails) / sizeof(mails[0]); i++) {
+		snprintf(msg, sizeof(msg), mail, mails[i].mid);
+		struct bl_bounce_report r;
+		struct bl_diag d;
+		if (bl_bounce_analyze(msg, strlen(msg), NULL, &r, &d) != 0)
+			fail_msg("%s: analyze failed: %s", mails[i].what, d.msg);
+		if (mails[i].hashed) {
+			sha256_of(mails[i].hashed, want);
+		} else {
+			/* "mail-bytes:" + the bytes with CRLF made LF */
+			struct bl_buf b;
+			bl_buf_init(&b, 0);
+			bl_buf_adds(&b, "mail-bytes:");
+			for (const char *c = msg; *c; c++)
+				if (*c != '\r')
+					bl_buf_addc(&b, *c);
+			sha256_of(bl_buf_str(&b), want);
+			bl_buf_finish(&b);
+		}
+		if (strcmp(r.key, want) != 0)
+			fail_msg("%s: got key %s, want %s", mails[i].what, r.key, want);
+		if (strcmp(r.key, pm.r[0].key) == 0)
+			fail_msg("%s: same key as Postmark event 777", mails[i].what);
+		bl_bounce_report_clear(&r);
+	}
+	result_free(&pm);
+}
+
 static void test_provider_names(void **state)
 {
 	(void)state;
@@ -1182,6 +1251,7 @@ int main(void)
 	    cmocka_unit_test(test_sendgrid),
 	    cmocka_unit_test(test_mailgun),
 	    cmocka_unit_test(test_mailgun_replay),
+	    cmocka_unit_test(test_report_keys),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
