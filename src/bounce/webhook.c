@@ -261,43 +261,61 @@ static int configured(const char *s)
 /* ---- Amazon SES through SNS ---- */
 
 /*
- * 1 when @url is https://sns.REGION.amazonaws.com[.cn]/... (the hosts SNS signs from and
- * confirms subscriptions at), with nothing that could move the host elsewhere (userinfo,
- * port, backslashes, blanks), and, when @suffix is not NULL, a path ending in @suffix.
+ * The region of SNS topic ARN @arn (arn:PARTITION:sns:REGION:ACCOUNT:NAME) into @region
+ * (size @size) and the host suffix of its partition (".amazonaws.com", or
+ * ".amazonaws.com.cn" for aws-cn) into *@tail. 1, or 0 when @arn is no such ARN.
  */
-static int sns_url_ok(const char *url, const char *suffix)
+static int sns_topic_region(const char *arn, char *region, size_t size, const char **tail)
 {
-	if (!url || strncmp(url, "https://", 8) != 0)
-		return 0;
-	const char *host = url + 8;
-	size_t hlen = strcspn(host, "/");
-	if (host[hlen] != '/')
+	static const struct {
+		const char *prefix, *tail;
+	} partitions[] = {{"arn:aws:sns:", ".amazonaws.com"},
+	                  {"arn:aws-cn:sns:", ".amazonaws.com.cn"}};
+	for (size_t i = 0; arn && i < sizeof(partitions) / sizeof(partitions[0]); i++) {
+		size_t pl = strlen(partitions[i].prefix);
+		if (strncmp(arn, partitions[i].prefix, pl) != 0)
+			continue;
+		const char *r = arn + pl;
+		size_t rl = strcspn(r, ":");
+		if (rl == 0 || rl >= size || r[rl] != ':')
+			return 0;
+		for (size_t j = 0; j < rl; j++)
+			if (!islower((unsigned char)r[j]) && !isdigit((unsigned char)r[j]) &&
+			    r[j] != '-')
+				return 0;
+		memcpy(region, r, rl);
+		region[rl] = '\0';
+		*tail = partitions[i].tail;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * 1 when @url is https://sns.REGION.amazonaws.com/... (".amazonaws.com.cn" in aws-cn), REGION
+ * being the region of the configured topic @topic_arn — the hosts SNS signs from and confirms
+ * subscriptions at; any other label (sns.s3.amazonaws.com is an S3 bucket's host) is refused
+ * — with nothing that could move the host elsewhere (userinfo, port, backslashes, blanks),
+ * and, when @suffix is not NULL, a path ending in @suffix (no query, no fragment).
+ */
+static int sns_url_ok(const char *url, const char *topic_arn, const char *suffix)
+{
+	char region[64], host_want[128];
+	const char *tail;
+	if (!url || strncmp(url, "https://", 8) != 0 ||
+	    !sns_topic_region(topic_arn, region, sizeof(region), &tail))
 		return 0;
 	for (const char *p = url; *p; p++)
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '\\')
 			return 0;
-	for (size_t i = 0; i < hlen; i++)
-		if (!islower((unsigned char)host[i]) && !isdigit((unsigned char)host[i]) &&
-		    host[i] != '.' && host[i] != '-')
-			return 0;
-	static const char *const tails[] = {".amazonaws.com", ".amazonaws.com.cn"};
-	if (hlen < 5 || strncmp(host, "sns.", 4) != 0)
-		return 0;
-	int ok = 0;
-	for (size_t t = 0; t < 2; t++) {
-		size_t tl = strlen(tails[t]);
-		if (hlen > 4 + tl && memcmp(host + hlen - tl, tails[t], tl) == 0) {
-			/* the region: one label of [a-z0-9-] */
-			size_t rl = hlen - 4 - tl;
-			ok = memchr(host + 4, '.', rl) == NULL;
-		}
-	}
-	if (!ok)
+	snprintf(host_want, sizeof(host_want), "sns.%s%s/", region, tail);
+	size_t hl = strlen(host_want);
+	if (strncmp(url + 8, host_want, hl) != 0)
 		return 0;
 	if (suffix) {
-		const char *path = host + hlen;
+		const char *path = url + 8 + hl - 1;
 		size_t pl = strcspn(path, "?#"), sl = strlen(suffix);
-		if (path[pl] != '\0' || pl < sl || strcmp(path + pl - sl, suffix) != 0)
+		if (path[pl] != '\0' || pl <= sl || strcmp(path + pl - sl, suffix) != 0)
 			return 0;
 	}
 	return 1;
@@ -444,12 +462,12 @@ static int sns_verify(const struct bl_webhook_keys *k, const json_t *m, int noti
 		pem = file_read(k->sns_cert_file, &pem_len, d);
 	} else {
 		const char *url = jstr(m, "SigningCertURL");
-		if (!sns_url_ok(url, ".pem")) {
+		if (!sns_url_ok(url, k->sns_topic_arn, ".pem")) {
 			bl_buf_finish(&b);
 			return bl_diag_set(
 			    d, BL_EPERM,
 			    "SNS SigningCertURL %s is not https://sns.REGION.amazonaws.com/"
-			    "...pem",
+			    "...pem with the REGION of webhook_sns_topic",
 			    url ? url : "(none)");
 		}
 		pem = cert_fetch(url, &pem_len, d);
@@ -658,10 +676,11 @@ static int read_ses(const struct bl_webhook_keys *k, const struct bl_webhook_req
 		goto out;
 	if (strcmp(type, "SubscriptionConfirmation") == 0) {
 		const char *url = jstr(m, "SubscribeURL");
-		if (!sns_url_ok(url, NULL)) {
-			rc = bl_diag_set(
-			    d, BL_EINVAL,
-			    "SNS SubscribeURL is not https://sns.REGION.amazonaws.com/");
+		if (!sns_url_ok(url, k->sns_topic_arn, NULL)) {
+			rc =
+			    bl_diag_set(d, BL_EINVAL,
+			                "SNS SubscribeURL is not https://sns.REGION.amazonaws.com/ "
+			                "with the REGION of webhook_sns_topic");
 			goto out;
 		}
 		*subscribe_url = bl_xstrdup(url);

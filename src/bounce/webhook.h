@@ -33,7 +33,8 @@ struct bl_webhook_keys {
 	const char *sns_topic_arn;   /* SES: the only TopicArn accepted */
 	const char *sns_cert_file;   /* SES: PEM of the SNS signing certificate to trust;
 	                                NULL = fetch SigningCertURL (https://sns.REGION.amazonaws.com
-	                                only) and cache it */
+	                                /...pem only, REGION that of sns_topic_arn) and
+	                                cache it */
 	const char *postmark_auth;   /* Postmark: "user:password" of its Basic credentials */
 	const char *sendgrid_pubkey; /* SendGrid: base64 DER (SubjectPublicKeyInfo) P-256 key */
 	const char *mailgun_key;     /* Mailgun: the HTTP webhook signing key */

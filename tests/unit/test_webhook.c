@@ -550,6 +550,10 @@ static void test_ses_subscription(void **state)
 	    "http://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription",
 	    "https://sns.us-east-1.amazonaws.com@127.0.0.1/?Action=ConfirmSubscription",
 	    "https://127.0.0.1/?Action=ConfirmSubscription",
+	    /* an S3 bucket's host, another region than the topic's, another partition */
+	    "https://sns.s3.amazonaws.com/?Action=ConfirmSubscription",
+	    "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription",
+	    "https://sns.us-east-1.amazonaws.com.cn/?Action=ConfirmSubscription",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		o.subscribe_url = bad[i];
@@ -559,6 +563,25 @@ static void test_ses_subscription(void **state)
 		result_free(&res);
 		free(body);
 	}
+	/* A topic in the China partition: its region's host under .amazonaws.com.cn. */
+	struct bl_webhook_keys cn = keys();
+	cn.sns_topic_arn = "arn:aws-cn:sns:cn-north-1:123456789012:bulletin-ses";
+	struct sns_opts oc = {.type = "SubscriptionConfirmation",
+	                      .topic = cn.sns_topic_arn,
+	                      .subscribe_url = "https://sns.cn-north-1.amazonaws.com.cn/"
+	                                       "?Action=ConfirmSubscription"};
+	body = sns_body(msg, &oc);
+	res = call(BL_WEBHOOK_SES, &cn, body, NULL, NOW);
+	expect_rc("aws-cn confirmation", &res, 0);
+	assert_non_null(res.url);
+	result_free(&res);
+	free(body);
+	oc.subscribe_url = "https://sns.cn-north-1.amazonaws.com/?Action=ConfirmSubscription";
+	body = sns_body(msg, &oc);
+	res = call(BL_WEBHOOK_SES, &cn, body, NULL, NOW);
+	expect_rc("aws-cn topic, .amazonaws.com URL", &res, -BL_EINVAL);
+	result_free(&res);
+	free(body);
 	/* UnsubscribeConfirmation: nothing to do. */
 	struct sns_opts u = {.type = "UnsubscribeConfirmation"};
 	body = sns_body(msg, &u);
@@ -581,6 +604,8 @@ static void test_ses_refused(void **state)
 	other_cert.sns_cert_file = other_pem;
 	no_topic.sns_topic_arn = "";
 	fetch.sns_cert_file = NULL;
+	struct bl_webhook_keys fetch_noregion = fetch;
+	fetch_noregion.sns_topic_arn = "arn:aws:sns::123456789012:bulletin-ses";
 	char *garbage = bl_xstrdup(path("sg.pub")), *other_key = bl_xstrdup(path("other.key"));
 	garbage_cert.sns_cert_file = garbage;
 	const struct {
@@ -637,11 +662,41 @@ static void test_ses_refused(void **state)
 	     {.cert_url = "https://127.0.0.1/c.pem"},
 	     NOW,
 	     -BL_EPERM},
+	    {"cert URL on an S3 bucket's host",
+	     &fetch,
+	     {.cert_url = "https://sns.s3.amazonaws.com/SimpleNotificationService-x.pem"},
+	     NOW,
+	     -BL_EPERM},
+	    {"cert URL in another region than the topic's",
+	     &fetch,
+	     {.cert_url = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem"},
+	     NOW,
+	     -BL_EPERM},
+	    {"cert URL in another partition than the topic's",
+	     &fetch,
+	     {.cert_url = "https://sns.us-east-1.amazonaws.com.cn/SimpleNotificationService-x.pem"},
+	     NOW,
+	     -BL_EPERM},
+	    {"cert URL with .pem only in its query",
+	     &fetch,
+	     {.cert_url = "https://sns.us-east-1.amazonaws.com/c.txt?x=.pem"},
+	     NOW,
+	     -BL_EPERM},
+	    {"cert URL, topic ARN without a region",
+	     &fetch_noregion,
+	     {.topic = "arn:aws:sns::123456789012:bulletin-ses",
+	      .cert_url = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-x.pem"},
+	     NOW,
+	     -BL_EPERM},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *body = sns_body(msg, &cases[i].o);
 		struct result res = call(BL_WEBHOOK_SES, cases[i].k, body, NULL, cases[i].now);
 		expect_rc(cases[i].what, &res, cases[i].want);
+		/* refused by the URL check, before any connection (not by a failed fetch) */
+		if (cases[i].k->sns_cert_file == NULL && !strstr(res.d.msg, "SigningCertURL"))
+			fail_msg("%s: got diagnostic \"%s\", want the SigningCertURL refused",
+			         cases[i].what, res.d.msg);
 		if (cases[i].want == 0 && res.n != 1)
 			fail_msg("%s: got %zu reports, want 1", cases[i].what, res.n);
 		result_free(&res);
