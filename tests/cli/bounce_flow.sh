@@ -196,15 +196,26 @@ $MK arf --orig "$(eml u06@example.org)" --to fbl@news.example >md/new/1795000001
 $MK autoreply --orig "$(eml u07@example.org)" --delivered-to "$(verp u07@example.org)" >md/new/1795000002.M2P1.mx
 $MK qmail --orig "$(eml u08@example.org)" --delivered-to "$(verp u08@example.org)" >md/cur/1795000003.M3P1.mx:2,S
 cp garbage.bin md/new/1795000004.M4P1.mx
+# a symbolic link to a file outside the maildir (think /etc/passwd): never read, never removed
+printf '%s\n' 'From: Mail Delivery System <MAILER-DAEMON@mx.example.net>' 'Subject: Undelivered Mail secret-6f1c' '' \
+	'<root@example.net>: host mx.example.net said: 550 5.1.1 user unknown secret-6f1c' >secret.txt
+ln -s "$WORK/secret.txt" md/new/1795000006.M6P1.mx
 cp md/new/1795000001.M1P1.mx arf06.eml
 run $B bounce --maildir md --json
-same "maildir: exit 2 (one file kept)" "$RC" 2
+same "maildir: exit 2 (a file and a link kept)" "$RC" 2
 same "maildir: the counts" "$(result "$OUT" handled,kept,recorded,duplicates,review,disabled,unsubscribed)" \
-	"3,1,3,0,0,1,1"
+	"3,2,3,0,0,1,1"
 case "$ERR" in *"1795000004.M4P1.mx: kept"*) ok "maildir: the kept file is listed" ;;
 *) not_ok "maildir: the kept file is listed" "stderr: $ERR" ;; esac
-same "maildir: handled files removed, the non-message kept" "$(find md -type f -printf '%P\n' | sort)" \
-	"new/1795000004.M4P1.mx"
+case "$ERR" in *"1795000006.M6P1.mx: kept: not a regular file"*) ok "maildir: the link is listed as kept, not a regular file" ;;
+*) not_ok "maildir: the link is listed as kept, not a regular file" "stderr: $ERR" ;; esac
+same "maildir: handled files removed, the non-message and the link kept" \
+	"$(find md \( -type f -o -type l \) -printf '%P %y\n' | sort)" \
+	"new/1795000004.M4P1.mx f
+new/1795000006.M6P1.mx l"
+same "maildir: the link's target neither read into a finding nor touched" \
+	"$($B bounce ls --limit 0 --json | grep -c secret-6f1c),$(cat secret.txt | wc -l)" "0,4"
+rm md/new/1795000006.M6P1.mx
 same "ARF complaint: unsubscribed from every list, blocklisted 'complained'" "$(state u06@example.org)" \
 	"blocklisted/complained/news:unsubscribed,town:unsubscribed"
 same "ARF complaint: the finding, attributed by the returned Message-ID" \
