@@ -1136,23 +1136,32 @@ static char *envelope_from_headers(const struct bl_report *rep)
 	return any ? any : bl_xstrdup("");
 }
 
-/* The key: SHA-256 of the Message-ID, else of the bytes with CRLF and CR made LF. */
+/* The key: SHA-256 of "mail:" + the Message-ID, else of "mail-bytes:" + the bytes with CRLF
+ * and CR made LF. The prefix keeps mail reports apart from webhook events, whose keys hash
+ * "PROVIDER:" + the provider's event id (webhook.c): Message-ID <777> is not Postmark's 777. */
 static void report_key(const struct bl_report *rep, const char *msg, size_t len, char *key)
 {
+	static const char mail[] = "mail:", bytes[] = "mail-bytes:";
 	const char *mid = bl_report_header(rep, "Message-ID");
 	if (mid) {
 		char *m = strip_angle(bl_xstrdup(mid));
 		if (*m) {
+			size_t n = strlen(m);
+			char *in = bl_xmalloc(sizeof(mail) - 1 + n);
+			memcpy(in, mail, sizeof(mail) - 1);
+			memcpy(in + sizeof(mail) - 1, m, n);
 			char hex[BL_HASH_HEX];
-			bl_sha256_hex(m, strlen(m), hex);
+			bl_sha256_hex(in, sizeof(mail) - 1 + n, hex);
 			memcpy(key, hex, BL_REPORT_KEY_MAX);
+			free(in);
 			free(m);
 			return;
 		}
 		free(m);
 	}
-	char *norm = bl_xmalloc(len + 1);
-	size_t o = 0;
+	char *norm = bl_xmalloc(sizeof(bytes) - 1 + len + 1);
+	memcpy(norm, bytes, sizeof(bytes) - 1);
+	size_t o = sizeof(bytes) - 1;
 	for (size_t i = 0; i < len; i++) {
 		if (msg[i] == '\r') {
 			norm[o++] = '\n';

@@ -65,8 +65,10 @@ struct bl_bounce_report {
 	char *original_message_id; /* Message-ID of the returned original, no <>; "" */
 	char *original_list_id;    /* List-Id of the returned original, "" */
 	char *original_to;         /* To of the returned original (an address), "" */
-	/* dedupe: hex SHA-256 of the report's own Message-ID when it has one, else of its bytes
-	   (line ends normalised), so the same report delivered twice has the same key */
+	/* dedupe: hex SHA-256 of "mail:" + the report's own Message-ID (no <>) when it has one,
+	   else of "mail-bytes:" + its bytes (line ends normalised), so the same report delivered
+	   twice has the same key; a webhook event's is of "ses:", "postmark:", "sendgrid:" or
+	   "mailgun:" + the provider's event id (webhook.h), so the sources never collide */
 	char key[BL_REPORT_KEY_MAX];
 	char *subject; /* the report's Subject, UTF-8, for the review bucket */
 	char *from;    /* the report's From address, "" */

@@ -6,8 +6,9 @@
  * class of each finding comes from the provider's own type fields, refined
  * by the RFC 3463 status only where the provider's type is generic (docs/
  * webhooks.md has the tables). Nothing is returned unless the whole request
- * verified and parsed. The only shared state is the cache of SNS signing
- * certificates fetched from their https://sns.REGION.amazonaws.com URLs.
+ * verified and parsed. The shared state, each behind its mutex: the cache of
+ * SNS signing certificates fetched from their https://sns.REGION.amazonaws.com
+ * URLs, and the tokens of accepted Mailgun signatures (replays are refused).
  */
 #include "bounce/webhook.h"
 
@@ -89,10 +90,11 @@ static char *msgid_dup(const char *s)
 	return bl_xstrndup(s, n);
 }
 
-/* A new report keyed by the hex SHA-256 of the provider's event id @id. */
-static struct bl_bounce_report *report_add(struct reports *o, enum bl_report_kind kind,
-                                           const char *id, const char *message_id,
-                                           const char *original_to, const char *subject)
+/* A new report keyed by the hex SHA-256 of "@provider:" + the provider's event id @id. */
+static struct bl_bounce_report *report_add(struct reports *o, enum bl_webhook_provider provider,
+                                           enum bl_report_kind kind, const char *id,
+                                           const char *message_id, const char *original_to,
+                                           const char *subject)
 {
 	if (o->n == o->cap) {
 		o->cap = o->cap ? o->cap * 2 : 4;
@@ -101,7 +103,14 @@ static struct bl_bounce_report *report_add(struct reports *o, enum bl_report_kin
 	struct bl_bounce_report *r = &o->v[o->n++];
 	memset(r, 0, sizeof(*r));
 	r->kind = kind;
-	bl_sha256_hex(id, strlen(id), r->key);
+	/* The source first, so that one provider's event id is never another's, nor a mail
+	   report's Message-ID (analyze.c hashes "mail:" + it). */
+	struct bl_buf in;
+	bl_buf_init(&in, 0);
+	bl_buf_addf(&in, "%s:", bl_webhook_provider_name(provider));
+	bl_buf_adds(&in, id);
+	bl_sha256_hex(bl_buf_str(&in), in.len, r->key);
+	bl_buf_finish(&in);
 	r->envelope_to = bl_xstrdup("");
 	r->original_message_id = msgid_dup(message_id);
 	r->original_list_id = bl_xstrdup("");
@@ -252,43 +261,61 @@ static int configured(const char *s)
 /* ---- Amazon SES through SNS ---- */
 
 /*
- * 1 when @url is https://sns.REGION.amazonaws.com[.cn]/... (the hosts SNS signs from and
- * confirms subscriptions at), with nothing that could move the host elsewhere (userinfo,
- * port, backslashes, blanks), and, when @suffix is not NULL, a path ending in @suffix.
+ * The region of SNS topic ARN @arn (arn:PARTITION:sns:REGION:ACCOUNT:NAME) into @region
+ * (size @size) and the host suffix of its partition (".amazonaws.com", or
+ * ".amazonaws.com.cn" for aws-cn) into *@tail. 1, or 0 when @arn is no such ARN.
  */
-static int sns_url_ok(const char *url, const char *suffix)
+static int sns_topic_region(const char *arn, char *region, size_t size, const char **tail)
 {
-	if (!url || strncmp(url, "https://", 8) != 0)
-		return 0;
-	const char *host = url + 8;
-	size_t hlen = strcspn(host, "/");
-	if (host[hlen] != '/')
+	static const struct {
+		const char *prefix, *tail;
+	} partitions[] = {{"arn:aws:sns:", ".amazonaws.com"},
+	                  {"arn:aws-cn:sns:", ".amazonaws.com.cn"}};
+	for (size_t i = 0; arn && i < sizeof(partitions) / sizeof(partitions[0]); i++) {
+		size_t pl = strlen(partitions[i].prefix);
+		if (strncmp(arn, partitions[i].prefix, pl) != 0)
+			continue;
+		const char *r = arn + pl;
+		size_t rl = strcspn(r, ":");
+		if (rl == 0 || rl >= size || r[rl] != ':')
+			return 0;
+		for (size_t j = 0; j < rl; j++)
+			if (!islower((unsigned char)r[j]) && !isdigit((unsigned char)r[j]) &&
+			    r[j] != '-')
+				return 0;
+		memcpy(region, r, rl);
+		region[rl] = '\0';
+		*tail = partitions[i].tail;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * 1 when @url is https://sns.REGION.amazonaws.com/... (".amazonaws.com.cn" in aws-cn), REGION
+ * being the region of the configured topic @topic_arn — the hosts SNS signs from and confirms
+ * subscriptions at; any other label (sns.s3.amazonaws.com is an S3 bucket's host) is refused
+ * — with nothing that could move the host elsewhere (userinfo, port, backslashes, blanks),
+ * and, when @suffix is not NULL, a path ending in @suffix (no query, no fragment).
+ */
+static int sns_url_ok(const char *url, const char *topic_arn, const char *suffix)
+{
+	char region[64], host_want[128];
+	const char *tail;
+	if (!url || strncmp(url, "https://", 8) != 0 ||
+	    !sns_topic_region(topic_arn, region, sizeof(region), &tail))
 		return 0;
 	for (const char *p = url; *p; p++)
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '\\')
 			return 0;
-	for (size_t i = 0; i < hlen; i++)
-		if (!islower((unsigned char)host[i]) && !isdigit((unsigned char)host[i]) &&
-		    host[i] != '.' && host[i] != '-')
-			return 0;
-	static const char *const tails[] = {".amazonaws.com", ".amazonaws.com.cn"};
-	if (hlen < 5 || strncmp(host, "sns.", 4) != 0)
-		return 0;
-	int ok = 0;
-	for (size_t t = 0; t < 2; t++) {
-		size_t tl = strlen(tails[t]);
-		if (hlen > 4 + tl && memcmp(host + hlen - tl, tails[t], tl) == 0) {
-			/* the region: one label of [a-z0-9-] */
-			size_t rl = hlen - 4 - tl;
-			ok = memchr(host + 4, '.', rl) == NULL;
-		}
-	}
-	if (!ok)
+	snprintf(host_want, sizeof(host_want), "sns.%s%s/", region, tail);
+	size_t hl = strlen(host_want);
+	if (strncmp(url + 8, host_want, hl) != 0)
 		return 0;
 	if (suffix) {
-		const char *path = host + hlen;
+		const char *path = url + 8 + hl - 1;
 		size_t pl = strcspn(path, "?#"), sl = strlen(suffix);
-		if (path[pl] != '\0' || pl < sl || strcmp(path + pl - sl, suffix) != 0)
+		if (path[pl] != '\0' || pl <= sl || strcmp(path + pl - sl, suffix) != 0)
 			return 0;
 	}
 	return 1;
@@ -435,12 +462,12 @@ static int sns_verify(const struct bl_webhook_keys *k, const json_t *m, int noti
 		pem = file_read(k->sns_cert_file, &pem_len, d);
 	} else {
 		const char *url = jstr(m, "SigningCertURL");
-		if (!sns_url_ok(url, ".pem")) {
+		if (!sns_url_ok(url, k->sns_topic_arn, ".pem")) {
 			bl_buf_finish(&b);
 			return bl_diag_set(
 			    d, BL_EPERM,
 			    "SNS SigningCertURL %s is not https://sns.REGION.amazonaws.com/"
-			    "...pem",
+			    "...pem with the REGION of webhook_sns_topic",
 			    url ? url : "(none)");
 		}
 		pem = cert_fetch(url, &pem_len, d);
@@ -548,8 +575,8 @@ static int ses_read(const json_t *n, const char *id, struct reports *o, struct b
 				reason = tab[i].reason;
 			}
 		snprintf(subj, sizeof(subj), "SES bounce %s/%s", bt, st ? st : "-");
-		struct bl_bounce_report *r =
-		    report_add(o, BL_REPORT_KIND_DSN, id, msgid, to, subject ? subject : subj);
+		struct bl_bounce_report *r = report_add(o, BL_WEBHOOK_SES, BL_REPORT_KIND_DSN, id,
+		                                        msgid, to, subject ? subject : subj);
 		free(r->original_list_id);
 		r->original_list_id = bl_xstrdup(list_id ? list_id : "");
 		size_t i;
@@ -578,8 +605,9 @@ static int ses_read(const json_t *n, const char *id, struct reports *o, struct b
 		if (ft && bl_strcaseeq(ft, "not-spam"))
 			return 0; /* the recipient says it is not spam: nothing to act on */
 		int suppressed = sub && strcmp(sub, "OnAccountSuppressionList") == 0;
-		struct bl_bounce_report *r = report_add(o, BL_REPORT_KIND_ARF, id, msgid, to,
-		                                        subject ? subject : "SES complaint");
+		struct bl_bounce_report *r =
+		    report_add(o, BL_WEBHOOK_SES, BL_REPORT_KIND_ARF, id, msgid, to,
+		               subject ? subject : "SES complaint");
 		free(r->original_list_id);
 		r->original_list_id = bl_xstrdup(list_id ? list_id : "");
 		size_t i;
@@ -605,8 +633,8 @@ static int ses_read(const json_t *n, const char *id, struct reports *o, struct b
 			                   "SES DeliveryDelay without delayedRecipients");
 		const char *dt = jstr(dd, "delayType");
 		snprintf(subj, sizeof(subj), "SES delivery delay %s", dt ? dt : "-");
-		struct bl_bounce_report *r =
-		    report_add(o, BL_REPORT_KIND_DSN, id, msgid, to, subject ? subject : subj);
+		struct bl_bounce_report *r = report_add(o, BL_WEBHOOK_SES, BL_REPORT_KIND_DSN, id,
+		                                        msgid, to, subject ? subject : subj);
 		size_t i;
 		const json_t *rc;
 		json_array_foreach(rcpts, i, rc)
@@ -648,10 +676,11 @@ static int read_ses(const struct bl_webhook_keys *k, const struct bl_webhook_req
 		goto out;
 	if (strcmp(type, "SubscriptionConfirmation") == 0) {
 		const char *url = jstr(m, "SubscribeURL");
-		if (!sns_url_ok(url, NULL)) {
-			rc = bl_diag_set(
-			    d, BL_EINVAL,
-			    "SNS SubscribeURL is not https://sns.REGION.amazonaws.com/");
+		if (!sns_url_ok(url, k->sns_topic_arn, NULL)) {
+			rc =
+			    bl_diag_set(d, BL_EINVAL,
+			                "SNS SubscribeURL is not https://sns.REGION.amazonaws.com/ "
+			                "with the REGION of webhook_sns_topic");
 			goto out;
 		}
 		*subscribe_url = bl_xstrdup(url);
@@ -775,8 +804,9 @@ static int read_postmark(const struct bl_webhook_keys *k, const struct bl_webhoo
 	snprintf(subj, sizeof(subj), "Postmark %s", type);
 	const char *subject = jstr(j, "Subject");
 	struct bl_bounce_report *r =
-	    report_add(o, t->cls == BL_BOUNCE_COMPLAINT ? BL_REPORT_KIND_ARF : BL_REPORT_KIND_DSN,
-	               id, msgid, email, subject ? subject : subj);
+	    report_add(o, BL_WEBHOOK_POSTMARK,
+	               t->cls == BL_BOUNCE_COMPLAINT ? BL_REPORT_KIND_ARF : BL_REPORT_KIND_DSN, id,
+	               msgid, email, subject ? subject : subj);
 	const char *details = jstr(j, "Details");
 	struct finding_in in = {.recipient = email,
 	                        .cls = t->cls,
@@ -892,7 +922,7 @@ static void sendgrid_event(const json_t *e, struct reports *o)
 	char subj[64];
 	snprintf(subj, sizeof(subj), "SendGrid %s", ev);
 	struct bl_bounce_report *r =
-	    report_add(o, kind, id ? id : "", jstr(e, "smtp-id"), email, subj);
+	    report_add(o, BL_WEBHOOK_SENDGRID, kind, id ? id : "", jstr(e, "smtp-id"), email, subj);
 	finding_add(r, &in);
 	free(dump);
 }
@@ -921,6 +951,84 @@ static int read_sendgrid(const struct bl_webhook_keys *k, const struct bl_webhoo
 }
 
 /* ---- Mailgun ---- */
+
+/*
+ * The tokens of accepted Mailgun signatures, remembered until their signed timestamp leaves
+ * the window: Mailgun signs only timestamp + token, so the same signature on other
+ * event-data is a replay, refused by its token. At most MG_TOKENS entries (about 5 MB,
+ * allocated on first use), the oldest evicted first; one set per process, not shared by
+ * several serve processes. Each entry is the first half of the token's SHA-256 in hex.
+ */
+#define MG_TOKENS  100000
+#define MG_BUCKETS 131072 /* a power of 2 */
+#define MG_NIL     UINT32_MAX
+#define MG_HASH    32
+struct mg_token {
+	char h[MG_HASH];
+	int64_t expires; /* seconds since the epoch: after it, the timestamp check refuses */
+	uint32_t next;   /* in its bucket's chain */
+};
+static struct {
+	struct mg_token *slot; /* a ring in order of acceptance */
+	uint32_t *bucket;
+	uint32_t head, count; /* the oldest slot, slots in use */
+} mg_seen;
+static pthread_mutex_t mg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint32_t mg_bucket_of(const char *h)
+{
+	uint32_t v = 0;
+	for (size_t i = 0; i < 8; i++)
+		v = v << 4 |
+		    (uint32_t)(isdigit((unsigned char)h[i]) ? h[i] - '0' : h[i] - 'a' + 10);
+	return v & (MG_BUCKETS - 1);
+}
+
+/* Take the oldest entry out of the set. */
+static void mg_drop_oldest(void)
+{
+	uint32_t i = mg_seen.head;
+	uint32_t *p = &mg_seen.bucket[mg_bucket_of(mg_seen.slot[i].h)];
+	while (*p != i)
+		p = &mg_seen.slot[*p].next;
+	*p = mg_seen.slot[i].next;
+	mg_seen.head = (i + 1) % MG_TOKENS;
+	mg_seen.count--;
+}
+
+/* 1 when @token was accepted before and has not expired at @now; else remember it until
+ * @expires and 0. */
+static int mg_token_replayed(const char *token, int64_t now, int64_t expires)
+{
+	char hex[BL_HASH_HEX];
+	bl_sha256_hex(token, strlen(token), hex);
+	int seen = 0;
+	pthread_mutex_lock(&mg_lock);
+	if (!mg_seen.slot) {
+		mg_seen.slot = bl_xcalloc(MG_TOKENS, sizeof(*mg_seen.slot));
+		mg_seen.bucket = bl_xmalloc(MG_BUCKETS * sizeof(*mg_seen.bucket));
+		for (size_t i = 0; i < MG_BUCKETS; i++)
+			mg_seen.bucket[i] = MG_NIL;
+	}
+	while (mg_seen.count && mg_seen.slot[mg_seen.head].expires < now)
+		mg_drop_oldest();
+	uint32_t b = mg_bucket_of(hex);
+	for (uint32_t j = mg_seen.bucket[b]; j != MG_NIL && !seen; j = mg_seen.slot[j].next)
+		seen =
+		    memcmp(mg_seen.slot[j].h, hex, MG_HASH) == 0 && mg_seen.slot[j].expires >= now;
+	if (!seen) {
+		if (mg_seen.count == MG_TOKENS)
+			mg_drop_oldest();
+		uint32_t i = (mg_seen.head + mg_seen.count) % MG_TOKENS;
+		memcpy(mg_seen.slot[i].h, hex, MG_HASH);
+		mg_seen.slot[i].expires = expires;
+		mg_seen.slot[i].next = mg_seen.bucket[b];
+		mg_seen.bucket[b] = i;
+		mg_seen.count++;
+	}
+	pthread_mutex_unlock(&mg_lock);
+	return seen;
+}
 
 static int mailgun_verify(const struct bl_webhook_keys *k, const json_t *j, int64_t now,
                           struct bl_diag *d)
@@ -962,6 +1070,9 @@ static int mailgun_verify(const struct bl_webhook_keys *k, const json_t *j, int6
 	got[64] = '\0';
 	if (!bl_constant_time_eq(want, got, 64) || n != 64 || bad)
 		return bl_diag_set(d, BL_EPERM, "Mailgun signature does not verify");
+	/* Only a verified token is remembered: no one else can fill the set. */
+	if (mg_token_replayed(token, now, ts + window(k)))
+		return bl_diag_set(d, BL_EPERM, "a Mailgun signature token seen before: a replay");
 	return 0;
 }
 
@@ -1010,8 +1121,9 @@ static void mailgun_event(const json_t *e, struct reports *o)
 	char subj[64];
 	snprintf(subj, sizeof(subj), "Mailgun %s", ev);
 	const char *subject = jstr(headers, "subject");
-	struct bl_bounce_report *r = report_add(o, kind, id ? id : "", jstr(headers, "message-id"),
-	                                        email, subject ? subject : subj);
+	struct bl_bounce_report *r =
+	    report_add(o, BL_WEBHOOK_MAILGUN, kind, id ? id : "", jstr(headers, "message-id"),
+	               email, subject ? subject : subj);
 	finding_add(r, &in);
 	free(dump);
 }

@@ -33,7 +33,8 @@ struct bl_webhook_keys {
 	const char *sns_topic_arn;   /* SES: the only TopicArn accepted */
 	const char *sns_cert_file;   /* SES: PEM of the SNS signing certificate to trust;
 	                                NULL = fetch SigningCertURL (https://sns.REGION.amazonaws.com
-	                                only) and cache it */
+	                                /...pem only, REGION that of sns_topic_arn) and
+	                                cache it */
 	const char *postmark_auth;   /* Postmark: "user:password" of its Basic credentials */
 	const char *sendgrid_pubkey; /* SendGrid: base64 DER (SubjectPublicKeyInfo) P-256 key */
 	const char *mailgun_key;     /* Mailgun: the HTTP webhook signing key */
@@ -52,11 +53,15 @@ struct bl_webhook_request {
 /*
  * bl_webhook_read - verify request @req for @provider with @keys at @now, then read its
  * events into *@out (an array of *@n reports, each with its findings; free with
- * bl_webhook_reports_free). Each report's key is the hex SHA-256 of the provider's event id
- * (SNS MessageId, SendGrid sg_event_id, Mailgun event id, Postmark ID), so a redelivered
- * event is recorded once. Events that are not bounces or complaints (deliveries, opens) give
- * no report. Returns 0; -BL_ENOENT when the provider is not configured; -BL_EPERM when the
- * signature is missing, wrong or too old (@d says which, without secrets); -BL_EINVAL for a
+ * bl_webhook_reports_free). Each report's key is the hex SHA-256 of the provider's name,
+ * ':' and its event id ("ses:" + SNS MessageId, "sendgrid:" + sg_event_id, "mailgun:" +
+ * event id, "postmark:" + ID), so a redelivered event is recorded once and never taken for
+ * another provider's event or a mail report (bounce.h, key). Events that are not bounces or
+ * complaints (deliveries, opens) give no report. Returns 0; -BL_ENOENT when the provider is not
+ * configured; -BL_EPERM when the signature is missing, wrong or too old, or is a Mailgun signature
+ * whose token was accepted before within the window (a replay: Mailgun signs only timestamp +
+ * token, so its tokens are remembered in memory, up to 100,000, oldest evicted first, per process —
+ * several serve processes do not share them) (@d says which, without secrets); -BL_EINVAL for a
  * body that is not what the provider sends (@d). Nothing is returned on error.
  * An SNS SubscriptionConfirmation returns 0 with no report and *@subscribe_url set
  * (malloc'd) when the caller should confirm it; NULL otherwise.

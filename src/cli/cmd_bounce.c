@@ -64,7 +64,8 @@ static const char usage[] =
     "                       Postfix's ${original_recipient}\n"
     "  --maildir DIR        every file in DIR/new and DIR/cur, or in DIR itself when\n"
     "                       it has neither; handled files are removed, the others\n"
-    "                       are kept and listed\n"
+    "                       are kept and listed (symbolic links and other files that\n"
+    "                       are not regular: kept, never followed)\n"
     "  --quiet              no progress bar and no list of kept files\n"
     "  --mailbox [URL]      poll an IMAP or POP3 mailbox: imaps://USER@HOST/FOLDER,\n"
     "                       pop3s://USER@HOST/; without URL, config bounce_mailbox.\n"
@@ -206,16 +207,24 @@ static int read_all(FILE *f, struct bl_buf *b)
 
 /* Read file @path (at most BOUNCE_MAX_MESSAGE bytes) into @b, emptied first and reused from
  * one message to the next (no FILE, no chunk copies, no regrowth): 0, -ENOENT when the file
- * is gone, -BL_ELIMIT when it is too large, -BL_EIO with errno set otherwise. */
+ * is gone, -BL_EPERM when it is not a regular file (a symbolic link, not followed, or a FIFO
+ * put there since it was listed: not opened for reading), -BL_ELIMIT when it is too large,
+ * -BL_EIO with errno set otherwise. */
 static int read_file(const char *path, struct bl_buf *b)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NOFOLLOW: a link swapped in after add_files' lstat is not followed; O_NONBLOCK: a
+	 * FIFO does not block the open (refused below). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : -BL_EIO;
+		return errno == ENOENT ? -ENOENT : errno == ELOOP ? -BL_EPERM : -BL_EIO;
 	bl_buf_reset(b);
 	struct stat st;
 	int rc = 0;
-	if (fstat(fd, &st) == 0 && st.st_size > (off_t)BOUNCE_MAX_MESSAGE)
+	if (fstat(fd, &st) != 0)
+		rc = -BL_EIO;
+	else if (!S_ISREG(st.st_mode))
+		rc = -BL_EPERM;
+	else if (st.st_size > (off_t)BOUNCE_MAX_MESSAGE)
 		rc = -BL_ELIMIT;
 	char chunk[65536];
 	while (!rc) {
@@ -294,7 +303,19 @@ struct paths {
 	size_t n, cap;
 };
 
-static void add_files(struct paths *p, const char *dir)
+static void paths_add(struct paths *p, char *path)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 64;
+		p->v = bl_xreallocarray(p->v, p->cap, sizeof(*p->v));
+	}
+	p->v[p->n++] = path;
+}
+
+/* The regular files of @dir into @p; what is neither a regular file nor a directory
+ * (symbolic links, by lstat: never followed; FIFOs, sockets, devices) into @odd, to be
+ * listed as kept; directories are passed over. */
+static void add_files(struct paths *p, struct paths *odd, const char *dir)
 {
 	DIR *d = opendir(dir);
 	if (!d)
@@ -307,15 +328,10 @@ static void add_files(struct paths *p, const char *dir)
 		bl_buf_init(&b, 0);
 		bl_buf_addf(&b, "%s/%s", dir, e->d_name);
 		struct stat st;
-		if (stat(bl_buf_str(&b), &st) != 0 || !S_ISREG(st.st_mode)) {
+		if (lstat(bl_buf_str(&b), &st) != 0 || S_ISDIR(st.st_mode))
 			bl_buf_finish(&b);
-			continue;
-		}
-		if (p->n == p->cap) {
-			p->cap = p->cap ? 2 * p->cap : 64;
-			p->v = bl_xreallocarray(p->v, p->cap, sizeof(*p->v));
-		}
-		p->v[p->n++] = bl_buf_take(&b);
+		else
+			paths_add(S_ISREG(st.st_mode) ? p : odd, bl_buf_take(&b));
 	}
 	closedir(d);
 }
@@ -345,7 +361,7 @@ static void progress(size_t done, size_t total, double start)
 
 static int run_maildir(struct bl_cli *cli, const char *dir, int quiet, int json)
 {
-	struct paths p = {0};
+	struct paths p = {0}, odd = {0};
 	char *sub_new = NULL, *sub_cur = NULL;
 	struct bl_buf b;
 	bl_buf_init(&b, 0);
@@ -360,21 +376,34 @@ static int run_maildir(struct bl_cli *cli, const char *dir, int quiet, int json)
 		return BL_EXIT_INPUT;
 	}
 	if (is_dir(sub_new) || is_dir(sub_cur)) {
-		add_files(&p, sub_new);
-		add_files(&p, sub_cur);
+		add_files(&p, &odd, sub_new);
+		add_files(&p, &odd, sub_cur);
 	} else {
-		add_files(&p, dir);
+		add_files(&p, &odd, dir);
 	}
 	free(sub_new);
 	free(sub_cur);
 	if (p.n)
 		qsort(p.v, p.n, sizeof(*p.v), cmp_str);
+	if (odd.n)
+		qsort(odd.v, odd.n, sizeof(*odd.v), cmp_str);
 
 	struct bl_store *s;
 	struct intake in;
 	int code = bl_cli_store(cli, 1, &s);
 	if (!code)
 		code = intake_init(&in, cli, s, "maildir");
+	/* Links (a link to /etc/passwd must not be read, stored for review, nor removed) and
+	 * other files that are no regular file: kept, listed, never opened. */
+	for (size_t j = 0; j < odd.n; j++) {
+		if (!code) {
+			in.kept++;
+			if (!quiet)
+				fprintf(stderr, "%s: kept: not a regular file\n", odd.v[j]);
+		}
+		free(odd.v[j]);
+	}
+	free(odd.v);
 	if (code) {
 		for (size_t j = 0; j < p.n; j++)
 			free(p.v[j]);
@@ -410,7 +439,9 @@ static int run_maildir(struct bl_cli *cli, const char *dir, int quiet, int json)
 			else {
 				in.kept++;
 				snprintf(in.d.msg, sizeof(in.d.msg), "%s",
-				         rc == -BL_ELIMIT ? "larger than 64 MiB" : strerror(errno));
+				         rc == -BL_ELIMIT  ? "larger than 64 MiB"
+				         : rc == -BL_EPERM ? "not a regular file"
+				                           : strerror(errno));
 				rc = 1;
 			}
 			if (rc == 0)

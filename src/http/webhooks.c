@@ -3,7 +3,8 @@
  * events from email providers (issue 7). src/bounce/webhook.h verifies and
  * reads the request; each report then goes through the bounce policy
  * (src/bounce/policy.h) with attribution by recipient allowed, since the
- * provider signed it. Answers are small JSON documents: 200 with what was
+ * provider signed it — except Mailgun's, whose signature does not cover the
+ * event (only its Message-ID attributes it). Answers are small JSON documents: 200 with what was
  * done, else an RFC 9457 problem — 401 for an unsigned, forged or stale
  * request (nothing read, nothing changed), 404 for a provider that is not
  * configured, 400 for a body the provider would not send, 503 when the
@@ -126,8 +127,11 @@ void bl_web_webhook(struct bl_http_req *req, struct bl_http_resp *resp)
 	struct bl_bounce_ctx ctx = {.store = req->store, .secret = &w->secret, .source = source};
 	rc = bl_bounce_policy_from_config(c, &ctx.policy, &d);
 	struct bl_bounce_result res = {0};
+	/* Mailgun signs only timestamp + token, not the event: its events are attributed only
+	 * through bulletin's Message-ID (or VERP), never by the recipient address they name. */
+	int allow_recipient = p != BL_WEBHOOK_MAILGUN;
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = bl_bounce_process_report(&ctx, &r[i], 1, now, &res, &d);
+		rc = bl_bounce_process_report(&ctx, &r[i], allow_recipient, now, &res, &d);
 	bl_webhook_reports_free(r, n);
 	if (rc != 0) {
 		bl_error("webhook %s: %s", name, d.msg);

@@ -201,15 +201,26 @@ $MK arf --orig "$(eml u06@example.org)" --to fbl@news.example >md/new/1795000001
 $MK autoreply --orig "$(eml u07@example.org)" --delivered-to "$(verp u07@example.org)" >md/new/1795000002.M2P1.mx
 $MK qmail --orig "$(eml u08@example.org)" --delivered-to "$(verp u08@example.org)" >md/cur/1795000003.M3P1.mx:2,S
 cp garbage.bin md/new/1795000004.M4P1.mx
+# a symbolic link to a file outside the maildir (think /etc/passwd): never read, never removed
+printf '%s\n' 'From: Mail Delivery System <MAILER-DAEMON@mx.example.net>' 'Subject: Undelivered Mail secret-6f1c' '' \
+	'<root@example.net>: host mx.example.net said: 550 5.1.1 user unknown secret-6f1c' >secret.txt
+ln -s "$WORK/secret.txt" md/new/1795000006.M6P1.mx
 cp md/new/1795000001.M1P1.mx arf06.eml
 run $B bounce --maildir md --json
-same "maildir: exit 2 (one file kept)" "$RC" 2
+same "maildir: exit 2 (a file and a link kept)" "$RC" 2
 same "maildir: the counts" "$(result "$OUT" handled,kept,recorded,duplicates,review,disabled,unsubscribed)" \
-	"3,1,3,0,0,1,1"
+	"3,2,3,0,0,1,1"
 case "$ERR" in *"1795000004.M4P1.mx: kept"*) ok "maildir: the kept file is listed" ;;
 *) not_ok "maildir: the kept file is listed" "stderr: $ERR" ;; esac
-same "maildir: handled files removed, the non-message kept" "$(find md -type f -printf '%P\n' | sort)" \
-	"new/1795000004.M4P1.mx"
+case "$ERR" in *"1795000006.M6P1.mx: kept: not a regular file"*) ok "maildir: the link is listed as kept, not a regular file" ;;
+*) not_ok "maildir: the link is listed as kept, not a regular file" "stderr: $ERR" ;; esac
+same "maildir: handled files removed, the non-message and the link kept" \
+	"$(find md \( -type f -o -type l \) -printf '%P %y\n' | sort)" \
+	"new/1795000004.M4P1.mx f
+new/1795000006.M6P1.mx l"
+same "maildir: the link's target neither read into a finding nor touched" \
+	"$($B bounce ls --limit 0 --json | grep -c secret-6f1c),$(cat secret.txt | wc -l)" "0,4"
+rm md/new/1795000006.M6P1.mx
 same "ARF complaint: unsubscribed from every list, blocklisted 'complained'" "$(state u06@example.org)" \
 	"blocklisted/complained/news:unsubscribed,town:unsubscribed"
 same "ARF complaint: the finding, attributed by the returned Message-ID" \
@@ -363,16 +374,18 @@ same "Mailgun permanent 5.1.1: blocklisted 'bounced'" \
 	"$(state u12@example.org),$(finding u12@example.org '[.source, .class, .status, .attributed_by]')" \
 	'blocklisted/bounced/news:confirmed,["webhook-mailgun","hard","5.1.1","message-id"]'
 post mailgun mg.json
-same "Mailgun replay: 200, a duplicate" "$CODE,$(result "$BODY" recorded,duplicates)" "200,0,1"
-# a complaint that names only the recipient: attributed to its latest delivery (signed events only)
+same "Mailgun replay of the same signature: 401 (its token seen before)" "$CODE" 401
+$WH mailgun --key "$MG_KEY" --event "$mg_event" >mg-again.json
+post mailgun mg-again.json
+same "Mailgun redelivery, signed anew: 200, a duplicate" "$CODE,$(result "$BODY" recorded,duplicates)" "200,0,1"
+# a Mailgun complaint that names only the recipient: Mailgun does not sign the event, so only
+# bulletin's Message-ID attributes it: the review bucket, u16 untouched
 $WH mailgun --key "$MG_KEY" --event "$(jq -nc --arg id "mg-c-$RANDOM$RANDOM" --argjson ts "$(date +%s)" \
 	'{event: "complained", id: $id, timestamp: $ts, recipient: "u16@example.org"}')" >mg-c.json
 post mailgun mg-c.json
-same "Mailgun complaint naming only the recipient: 200, unsubscribed" \
-	"$CODE,$(result "$BODY" recorded,unsubscribed),$(state u16@example.org)" \
-	"200,1,1,blocklisted/complained/news:unsubscribed"
-same "Mailgun complaint: attributed by recipient to post 1" \
-	"$(finding u16@example.org '[.post_id, .class, .attributed_by]'),$(dstate u16@example.org)" '[1,"complaint","recipient"],complained'
+same "Mailgun complaint naming only the recipient: 200, for review, u16 unchanged" \
+	"$CODE,$(result "$BODY" recorded,review,unsubscribed),$(state u16@example.org)" \
+	"200,1,1,0,active//news:confirmed"
 
 now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
 ses_msg=$(jq -nc --arg mid "<$(msgid u13@example.org)>" --arg now "$now" \
@@ -399,6 +412,18 @@ same "SES complaint: every list unsubscribed, blocklisted 'complained'" \
 	'blocklisted/complained/news:unsubscribed,town:unsubscribed,["webhook-ses","complaint","abuse","message-id"]'
 post ses ses.json
 same "SNS replay: 200, a duplicate" "$CODE,$(result "$BODY" recorded,duplicates)" "200,0,1"
+# an SES complaint that names only the recipient: SNS signs the event, so it is attributed to
+# the recipient's latest delivery
+ses_c=$(jq -nc --arg now "$now" '{notificationType: "Complaint",
+	complaint: {complainedRecipients: [{emailAddress: "u16@example.org"}], complaintFeedbackType: "abuse"},
+	mail: {timestamp: $now, destination: ["u16@example.org"]}}')
+$WH ses --sns-key sns.key --topic "$TOPIC" --message "$ses_c" --id "$($PY -c 'import uuid; print(uuid.uuid4())')" >ses-c.json
+post ses ses-c.json
+same "SES complaint naming only the recipient: 200, unsubscribed" \
+	"$CODE,$(result "$BODY" recorded,unsubscribed),$(state u16@example.org)" \
+	"200,1,1,blocklisted/complained/news:unsubscribed"
+same "SES complaint: attributed by recipient to post 1" \
+	"$(finding u16@example.org '[.post_id, .class, .attributed_by]'),$(dstate u16@example.org)" '[1,"complaint","recipient"],complained'
 
 if [ -n "$DOVECOT" ]; then
 	# the poller's next round (bounce_mailbox_every 10s): u14's first soft bounce
@@ -495,7 +520,7 @@ same "post status: both warnings (3 complaints in 13, $hard hard bounces in 16)"
 run $B post status 1
 case "$OUT" in *"bounces: hard $hard, soft 3, block 1, complaint 3, auto-reply 1"*) ok "post status: the text" ;;
 *) not_ok "post status: the text" "got: $OUT" "want a line: bounces: hard $hard, soft 3, block 1, complaint 3, auto-reply 1" ;; esac
-same "the review bucket: the forged token and the stranger's bounce" \
+same "the review bucket: the forged token, the stranger's bounce, the Mailgun complaint without our Message-ID" \
 	"$($B bounce ls --review --json | jq -c '[.[] | .source] | sort')" \
-	"$([ -n "$DOVECOT" ] && echo '["imap","pipe"]' || echo '["pipe"]')"
+	"$([ -n "$DOVECOT" ] && echo '["imap","pipe","webhook-mailgun"]' || echo '["pipe","webhook-mailgun"]')"
 done_testing

@@ -304,11 +304,12 @@ static void post(const char *provider, const char *body, struct curl_slist *h, s
 
 /* ---- signed bodies ---- */
 
+/* A Mailgun webhook body signed with @key at @ts under token @token, about @email, whose
+   message carries Message-ID @msgid. */
 static char *mailgun(const char *event, const char *email, const char *id, const char *key,
-                     int64_t ts)
+                     int64_t ts, const char *token, const char *msgid)
 {
 	char tss[32], data[128];
-	const char *token = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0";
 	snprintf(tss, sizeof(tss), "%lld", (long long)ts);
 	snprintf(data, sizeof(data), "%s%s", tss, token);
 	spit(path("data"), data);
@@ -323,10 +324,22 @@ static char *mailgun(const char *event, const char *email, const char *id, const
 	    "\"event-data\":{\"event\":\"%s\",\"id\":\"%s\",\"severity\":\"permanent\","
 	    "\"reason\":\"bounce\",\"recipient\":\"%s\",\"delivery-status\":{\"code\":550,"
 	    "\"message\":\"5.1.1 The email account that you tried to reach does not exist\"},"
-	    "\"message\":{\"headers\":{\"message-id\":\"unknown@example.org\"}}}}",
-	    tss, token, mac, event, id, email);
+	    "\"message\":{\"headers\":{\"message-id\":\"%s\"}}}}",
+	    tss, token, mac, event, id, email, msgid);
 	free(mac);
 	return bl_buf_take(&b);
+}
+
+/* The Message-ID bulletin gives the post's message to @email (src/send/compose.c). */
+static void our_msgid(const char *email, char *out, size_t size)
+{
+	struct bl_subscriber s = {0};
+	if (db->ops->subscriber_get(db, email, &s) != 1)
+		fail_msg("subscriber %s not found", email);
+	char tok[BL_VERP_TOKEN_MAX];
+	bl_verp_token(&web.secret, post_id, s.id, tok);
+	bl_subscriber_clear(&s);
+	snprintf(out, size, "<bulletin-%s.1@bulletin.test>", tok);
 }
 
 static char *sns(const char *message, const char *topic, const char *timestamp)
@@ -360,8 +373,10 @@ static void test_refused(void **state)
 	int64_t now = bl_now();
 	struct reply r;
 
-	char *forged = mailgun("failed", "alice@example.com", "mg-1", "key-wrong", now);
-	char *stale = mailgun("failed", "alice@example.com", "mg-1", MG_KEY, now - 3600);
+	char *forged = mailgun("failed", "alice@example.com", "mg-1", "key-wrong", now,
+	                       "tok-refused-1", "unknown@example.org");
+	char *stale = mailgun("failed", "alice@example.com", "mg-1", MG_KEY, now - 3600,
+	                      "tok-refused-2", "unknown@example.org");
 	char ts[32];
 	bl_time_format(now, ts);
 	char *other_topic_msg = sns("{\"notificationType\":\"Complaint\",\"complaint\":{"
@@ -426,8 +441,12 @@ static void test_signed(void **state)
 	char s[128];
 	struct reply r;
 
-	/* Mailgun: a permanent failure disables alice (hard limit 1); the replay is a duplicate. */
-	char *mg = mailgun("failed", "alice@example.com", "mg-hard-1", MG_KEY, now);
+	/* Mailgun: a permanent failure, with bulletin's Message-ID, disables alice (hard limit
+	   1); the same request again is a replay (401, its token seen before); the event
+	   redelivered with a new signature is a duplicate. */
+	char mid[128];
+	our_msgid("alice@example.com", mid, sizeof(mid));
+	char *mg = mailgun("failed", "alice@example.com", "mg-hard-1", MG_KEY, now, "tok-1", mid);
 	post("mailgun", mg, NULL, &r);
 	tl_want_status(&r, 200, "Mailgun hard bounce");
 	assert_non_null(r.json);
@@ -436,10 +455,26 @@ static void test_signed(void **state)
 	assert_string_equal(standing("alice@example.com", s, sizeof(s)), "blocklisted/bounced");
 	int rows = bounce_rows();
 	post("mailgun", mg, NULL, &r);
-	tl_want_status(&r, 200, "Mailgun replay");
+	tl_want_status(&r, 401, "Mailgun replayed request");
+	reply_free(&r);
+	free(mg);
+	mg = mailgun("failed", "alice@example.com", "mg-hard-1", MG_KEY, now, "tok-2", mid);
+	post("mailgun", mg, NULL, &r);
+	tl_want_status(&r, 200, "Mailgun redelivery");
 	assert_int_equal(json_integer_value(json_object_get(r.json, "duplicates")), 1);
 	reply_free(&r);
 	assert_int_equal(bounce_rows(), rows);
+	free(mg);
+	/* Mailgun does not sign the event: one naming erin without bulletin's Message-ID goes
+	   to review, erin untouched (other providers' events are attributed by recipient). */
+	mg = mailgun("complained", "erin@example.com", "mg-c-1", MG_KEY, now, "tok-3",
+	             "unknown@example.org");
+	post("mailgun", mg, NULL, &r);
+	tl_want_status(&r, 200, "Mailgun complaint without our Message-ID");
+	assert_int_equal(json_integer_value(json_object_get(r.json, "review")), 1);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "unsubscribed")), 0);
+	reply_free(&r);
+	assert_string_equal(standing("erin@example.com", s, sizeof(s)), "active/");
 	free(mg);
 
 	/* SendGrid: a spam report unsubscribes and blocklists bob. */

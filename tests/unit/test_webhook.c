@@ -132,6 +132,16 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The hex SHA-256 of @s, by the sha256sum command, into @out. */
+static void sha256_of(const char *s, char out[65])
+{
+	spit(path("keyin"), s, strlen(s));
+	run("sha256sum < %s | cut -d' ' -f1 > %s", path("keyin"), path("keyout"));
+	char *h = slurp(path("keyout"));
+	snprintf(out, 65, "%s", h);
+	free(h);
+}
+
 /* ---- requests ---- */
 
 struct hdrs {
@@ -427,9 +437,10 @@ static void test_ses_bounces(void **state)
 		assert_string_equal(r->original_list_id, "News <news.example.org>");
 		assert_string_equal(r->original_to, "jane@example.com");
 		assert_string_equal(r->subject, "Breaking: test");
-		/* hex SHA-256 of the SNS MessageId, by sha256sum */
-		assert_string_equal(
-		    r->key, "bdea6cd23232b25c2e8d367882e11fa8a06e10c15f06edb879fb014073583dc2");
+		/* hex SHA-256 of "ses:" + the SNS MessageId, by sha256sum */
+		char want_key[65];
+		sha256_of("ses:0000000-1111-2222-3333-444444444444", want_key);
+		assert_string_equal(r->key, want_key);
 		assert_null(res.url);
 		result_free(&res);
 		free(body);
@@ -539,6 +550,10 @@ static void test_ses_subscription(void **state)
 	    "http://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription",
 	    "https://sns.us-east-1.amazonaws.com@127.0.0.1/?Action=ConfirmSubscription",
 	    "https://127.0.0.1/?Action=ConfirmSubscription",
+	    /* an S3 bucket's host, another region than the topic's, another partition */
+	    "https://sns.s3.amazonaws.com/?Action=ConfirmSubscription",
+	    "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription",
+	    "https://sns.us-east-1.amazonaws.com.cn/?Action=ConfirmSubscription",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		o.subscribe_url = bad[i];
@@ -548,6 +563,25 @@ static void test_ses_subscription(void **state)
 		result_free(&res);
 		free(body);
 	}
+	/* A topic in the China partition: its region's host under .amazonaws.com.cn. */
+	struct bl_webhook_keys cn = keys();
+	cn.sns_topic_arn = "arn:aws-cn:sns:cn-north-1:123456789012:bulletin-ses";
+	struct sns_opts oc = {.type = "SubscriptionConfirmation",
+	                      .topic = cn.sns_topic_arn,
+	                      .subscribe_url = "https://sns.cn-north-1.amazonaws.com.cn/"
+	                                       "?Action=ConfirmSubscription"};
+	body = sns_body(msg, &oc);
+	res = call(BL_WEBHOOK_SES, &cn, body, NULL, NOW);
+	expect_rc("aws-cn confirmation", &res, 0);
+	assert_non_null(res.url);
+	result_free(&res);
+	free(body);
+	oc.subscribe_url = "https://sns.cn-north-1.amazonaws.com/?Action=ConfirmSubscription";
+	body = sns_body(msg, &oc);
+	res = call(BL_WEBHOOK_SES, &cn, body, NULL, NOW);
+	expect_rc("aws-cn topic, .amazonaws.com URL", &res, -BL_EINVAL);
+	result_free(&res);
+	free(body);
 	/* UnsubscribeConfirmation: nothing to do. */
 	struct sns_opts u = {.type = "UnsubscribeConfirmation"};
 	body = sns_body(msg, &u);
@@ -570,6 +604,8 @@ static void test_ses_refused(void **state)
 	other_cert.sns_cert_file = other_pem;
 	no_topic.sns_topic_arn = "";
 	fetch.sns_cert_file = NULL;
+	struct bl_webhook_keys fetch_noregion = fetch;
+	fetch_noregion.sns_topic_arn = "arn:aws:sns::123456789012:bulletin-ses";
 	char *garbage = bl_xstrdup(path("sg.pub")), *other_key = bl_xstrdup(path("other.key"));
 	garbage_cert.sns_cert_file = garbage;
 	const struct {
@@ -626,11 +662,41 @@ static void test_ses_refused(void **state)
 	     {.cert_url = "https://127.0.0.1/c.pem"},
 	     NOW,
 	     -BL_EPERM},
+	    {"cert URL on an S3 bucket's host",
+	     &fetch,
+	     {.cert_url = "https://sns.s3.amazonaws.com/SimpleNotificationService-x.pem"},
+	     NOW,
+	     -BL_EPERM},
+	    {"cert URL in another region than the topic's",
+	     &fetch,
+	     {.cert_url = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem"},
+	     NOW,
+	     -BL_EPERM},
+	    {"cert URL in another partition than the topic's",
+	     &fetch,
+	     {.cert_url = "https://sns.us-east-1.amazonaws.com.cn/SimpleNotificationService-x.pem"},
+	     NOW,
+	     -BL_EPERM},
+	    {"cert URL with .pem only in its query",
+	     &fetch,
+	     {.cert_url = "https://sns.us-east-1.amazonaws.com/c.txt?x=.pem"},
+	     NOW,
+	     -BL_EPERM},
+	    {"cert URL, topic ARN without a region",
+	     &fetch_noregion,
+	     {.topic = "arn:aws:sns::123456789012:bulletin-ses",
+	      .cert_url = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-x.pem"},
+	     NOW,
+	     -BL_EPERM},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *body = sns_body(msg, &cases[i].o);
 		struct result res = call(BL_WEBHOOK_SES, cases[i].k, body, NULL, cases[i].now);
 		expect_rc(cases[i].what, &res, cases[i].want);
+		/* refused by the URL check, before any connection (not by a failed fetch) */
+		if (cases[i].k->sns_cert_file == NULL && !strstr(res.d.msg, "SigningCertURL"))
+			fail_msg("%s: got diagnostic \"%s\", want the SigningCertURL refused",
+			         cases[i].what, res.d.msg);
 		if (cases[i].want == 0 && res.n != 1)
 			fail_msg("%s: got %zu reports, want 1", cases[i].what, res.n);
 		result_free(&res);
@@ -698,8 +764,9 @@ static void test_postmark(void **state)
 	    "smtp;550 5.1.1 The email"};
 	check_finding("hard bounce", &res.r[0].findings[0], &w);
 	assert_string_equal(res.r[0].original_message_id, "bulletin-9-8-cd@example.org");
-	assert_string_equal(res.r[0].key,
-	                    "73475cb40a568e8da8a045ced110137e159f890ac4da883b6b17dc651b3a8049");
+	char want_key[65];
+	sha256_of("postmark:42", want_key); /* "postmark:" + its ID */
+	assert_string_equal(res.r[0].key, want_key);
 	result_free(&res);
 
 	static const struct {
@@ -850,16 +917,16 @@ static void test_sendgrid(void **state)
 			if (strcmp(res.r[i].key, res.r[j].key) == 0)
 				fail_msg("events %zu and %zu share a key", j, i);
 	}
-	assert_string_equal(res.r[0].key,
-	                    "94566a050eb6b71a891f0bb4c0ff6b414ceeb0001c8950f91578cd00fa3ff27d");
+	char want_key[65];
+	sha256_of("sendgrid:sg-event-1", want_key); /* "sendgrid:" + its sg_event_id */
+	assert_string_equal(res.r[0].key, want_key);
 	assert_int_equal(res.r[3].kind, BL_REPORT_KIND_ARF);
 	result_free(&res);
 
 	/* The same body again: the same keys. */
 	res = call(BL_WEBHOOK_SENDGRID, &k, sendgrid_events, &h, NOW);
 	expect_rc("again", &res, 0);
-	assert_string_equal(res.r[0].key,
-	                    "94566a050eb6b71a891f0bb4c0ff6b414ceeb0001c8950f91578cd00fa3ff27d");
+	assert_string_equal(res.r[0].key, want_key);
 	result_free(&res);
 
 	char *tampered = bl_xstrdup(sendgrid_events);
@@ -922,23 +989,37 @@ static void test_sendgrid(void **state)
 
 /* ---- Mailgun ---- */
 
-static const char MG_TOKEN[] = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0";
+static const char MG_TOKEN[] = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f";
+/* The token of the last body mailgun_body made: each body has a token of its own, since the
+   code refuses a token it accepted before. */
+static char mg_token[64];
 
-/* A Mailgun webhook body with @event_data, signed with @key at @ts (NULL sig: computed). */
-static char *mailgun_body(const char *event_data, const char *key, int64_t ts, const char *sig)
+/* A Mailgun webhook body with @event_data and the signature fields as given. malloc'd. */
+static char *mailgun_raw(const char *event_data, const char *tss, const char *token,
+                         const char *mac)
 {
-	char tss[32], data[128];
-	snprintf(tss, sizeof(tss), "%lld", (long long)ts);
-	snprintf(data, sizeof(data), "%s%s", tss, MG_TOKEN);
-	char *mac = sig ? bl_xstrdup(sig) : hmac_hex(key, data);
 	struct bl_buf b;
 	bl_buf_init(&b, 0);
 	bl_buf_addf(&b,
 	            "{\"signature\":{\"timestamp\":\"%s\",\"token\":\"%s\",\"signature\":\"%s\"},"
 	            "\"event-data\":%s}",
-	            tss, MG_TOKEN, mac, event_data);
-	free(mac);
+	            tss, token, mac, event_data);
 	return bl_buf_take(&b);
+}
+
+/* A Mailgun webhook body with @event_data and a new token, signed with @key at @ts (NULL sig:
+   computed). */
+static char *mailgun_body(const char *event_data, const char *key, int64_t ts, const char *sig)
+{
+	static unsigned serial;
+	char tss[32], data[128];
+	snprintf(tss, sizeof(tss), "%lld", (long long)ts);
+	snprintf(mg_token, sizeof(mg_token), "%s%04u", MG_TOKEN, serial++);
+	snprintf(data, sizeof(data), "%s%s", tss, mg_token);
+	char *mac = sig ? bl_xstrdup(sig) : hmac_hex(key, data);
+	char *body = mailgun_raw(event_data, tss, mg_token, mac);
+	free(mac);
+	return body;
 }
 
 static void test_mailgun(void **state)
@@ -1009,13 +1090,8 @@ static void test_mailgun(void **state)
 		if (i == 0) {
 			assert_string_equal(res.r[0].subject, "Breaking");
 			char want_key[65];
-			/* the key is the SHA-256 of the event id, by the openssl command */
-			spit(path("id"), "G9Bn5sl1TC6nu79C8C0bwg", 22);
-			run("openssl dgst -sha256 -r %s | cut -d' ' -f1 > %s", path("id"),
-			    path("idh"));
-			char *h = slurp(path("idh"));
-			snprintf(want_key, sizeof(want_key), "%s", h);
-			free(h);
+			/* the key is the SHA-256 of "mailgun:" + the event id, by sha256sum */
+			sha256_of("mailgun:G9Bn5sl1TC6nu79C8C0bwg", want_key);
 			assert_string_equal(res.r[0].key, want_key);
 		}
 		result_free(&res);
@@ -1028,13 +1104,12 @@ static void test_mailgun(void **state)
 	char *stale = mailgun_body(ev, k.mailgun_key, NOW - 301, NULL);
 	char *bad_hex = mailgun_body(
 	    ev, NULL, NOW, "zz99f5a15355c180971bed7494d578b093c958f57766f3fe750761baed12345");
-	char *short_sig = mailgun_body(ev, NULL, NOW, "12d99f5a");
-	/* A valid signature on a body whose event-data was changed afterwards is still valid:
-	   Mailgun signs only timestamp + token (documented in docs/webhooks.md). Changing the
-	   token breaks it. */
+	/* Changing the token breaks the signature (test_mailgun_replay: reusing it on other
+	   event-data is refused as a replay). */
 	char *tampered = bl_xstrdup(good);
 	char *t = strstr(tampered, MG_TOKEN);
 	t[0] = t[0] == 'a' ? 'b' : 'a';
+	char *short_sig = mailgun_body(ev, NULL, NOW, "12d99f5a");
 	struct result res = call(BL_WEBHOOK_MAILGUN, &k, good, NULL, NOW + 299);
 	expect_rc("fresh", &res, 0);
 	result_free(&res);
@@ -1049,6 +1124,7 @@ static void test_mailgun(void **state)
 	    {"signature not hex", &k, bad_hex, -BL_EPERM},
 	    {"signature too short", &k, short_sig, -BL_EPERM},
 	    {"token changed", &k, tampered, -BL_EPERM},
+	    {"the accepted request again", &k, good, -BL_EPERM},
 	    {"no signature", &k, "{\"event-data\":{\"event\":\"failed\"}}", -BL_EPERM},
 	    {"unconfigured", &off, good, -BL_ENOENT},
 	    {"malformed", &k, "{\"signature\":", -BL_EINVAL},
@@ -1064,6 +1140,143 @@ static void test_mailgun(void **state)
 	free(bad_hex);
 	free(short_sig);
 	free(tampered);
+}
+
+/*
+ * Mailgun signs only timestamp + token: a signature captured from a harmless event, put on
+ * other event-data (a complaint about someone else), must be refused by its token; a new
+ * token is accepted. The set of tokens holds 100,000: the oldest goes first.
+ */
+static void test_mailgun_replay(void **state)
+{
+	(void)state;
+	struct bl_webhook_keys k = keys();
+	static const char delivered[] =
+	    "{\"event\":\"delivered\",\"id\":\"d9\",\"recipient\":\"alice@example.com\"}";
+	static const char complaint[] =
+	    "{\"event\":\"complained\",\"id\":\"c9\",\"recipient\":\"bob@example.com\","
+	    "\"message\":{\"headers\":{\"message-id\":\"bulletin-3-4-ef@example.org\"}}}";
+	char *harmless = mailgun_body(delivered, k.mailgun_key, NOW, NULL);
+	struct result res = call(BL_WEBHOOK_MAILGUN, &k, harmless, NULL, NOW);
+	expect_rc("delivered event", &res, 0);
+	result_free(&res);
+	/* its timestamp, token and signature on the complaint */
+	json_t *j = json_loads(harmless, 0, NULL);
+	json_t *sj = json_object_get(j, "signature");
+	char *forged = mailgun_raw(complaint, json_string_value(json_object_get(sj, "timestamp")),
+	                           json_string_value(json_object_get(sj, "token")),
+	                           json_string_value(json_object_get(sj, "signature")));
+	json_decref(j);
+	res = call(BL_WEBHOOK_MAILGUN, &k, forged, NULL, NOW + 5);
+	expect_rc("signature reused on a complaint", &res, -BL_EPERM);
+	if (!strstr(res.d.msg, "replay"))
+		fail_msg("replay: got diagnostic \"%s\", want one saying replay", res.d.msg);
+	char *fresh = mailgun_body(complaint, k.mailgun_key, NOW, NULL);
+	res = call(BL_WEBHOOK_MAILGUN, &k, fresh, NULL, NOW + 5);
+	expect_rc("the complaint with its own token", &res, 0);
+	if (res.n != 1)
+		fail_msg("complaint: got %zu reports, want 1", res.n);
+	result_free(&res);
+
+	/* Bounded: a first token, then 100,000 - 1 others (HMACs by python3's hmac module). */
+	enum { CAP = 100000 };
+	run("/usr/bin/python3 -c 'import hmac,hashlib\n"
+	    "for i in range(%d):\n"
+	    " t=\"cap%%045d\" %% i\n"
+	    " print(t, hmac.new(b\"%s\", b\"%lld\"+t.encode(), hashlib.sha256).hexdigest())'"
+	    " > %s",
+	    CAP + 1, k.mailgun_key, (long long)NOW, path("tokens"));
+	FILE *f = fopen(path("tokens"), "r");
+	assert_non_null(f);
+	char tss[32], tok[64], mac[80], first[256];
+	snprintf(tss, sizeof(tss), "%lld", (long long)NOW);
+	for (int i = 0; i <= CAP; i++) {
+		if (fscanf(f, "%63s %79s", tok, mac) != 2)
+			fail_msg("tokens: line %d unreadable", i);
+		char *body = mailgun_raw(delivered, tss, tok, mac);
+		if (i == 0)
+			snprintf(first, sizeof(first), "%s", body);
+		if (i == CAP) {
+			/* 100,000 - 1 accepted since the first: it is still remembered */
+			res = call(BL_WEBHOOK_MAILGUN, &k, first, NULL, NOW);
+			expect_rc("first token with 99,999 after it", &res, -BL_EPERM);
+		}
+		res = call(BL_WEBHOOK_MAILGUN, &k, body, NULL, NOW);
+		if (res.rc != 0)
+			fail_msg("token %d: got %d (%s), want 0", i, res.rc, res.d.msg);
+		result_free(&res);
+		free(body);
+	}
+	fclose(f);
+	/* 100,000 after it: the first was evicted */
+	res = call(BL_WEBHOOK_MAILGUN, &k, first, NULL, NOW);
+	expect_rc("first token with 100,000 after it", &res, 0);
+	result_free(&res);
+	free(harmless);
+	free(forged);
+	free(fresh);
+}
+
+/*
+ * Report keys name their source: a mail whose Message-ID is <777> and a Postmark event
+ * whose ID is 777 (or a SendGrid event 777) are three reports, not one and its duplicates.
+ * Keys by sha256sum of "mail:" / "mail-bytes:" / "PROVIDER:" + the id.
+ */
+static void test_report_keys(void **state)
+{
+	(void)state;
+	struct bl_webhook_keys k = keys();
+	char want[65];
+	struct hdrs auth = {{"Authorization"}, {"Basic YnVsbGV0aW46czNjcmV0"}};
+	struct result pm = call(BL_WEBHOOK_POSTMARK, &k,
+	                        "{\"RecordType\":\"Bounce\",\"ID\":777,\"Type\":\"HardBounce\","
+	                        "\"Email\":\"john@example.com\",\"Details\":\"550 5.1.1 no\"}",
+	                        &auth, NOW);
+	expect_rc("Postmark 777", &pm, 0);
+	assert_int_equal(pm.n, 1);
+	sha256_of("postmark:777", want);
+	if (strcmp(pm.r[0].key, want) != 0)
+		fail_msg("Postmark 777: got key %s, want %s", pm.r[0].key, want);
+
+	static const char mail[] = "From: MAILER-DAEMON@example.net\r\n"
+	                           "To: bounces@example.org\r\n"
+	                           "Subject: Undelivered Mail Returned to Sender\r\n"
+	                           "%s"
+	                           "\r\n"
+	                           "550 5.1.1 <john@example.com>: no such user\r\n";
+	char msg[512];
+	const struct {
+		const char *what, *mid, *hashed;
+	} mails[] = {
+	    {"mail <777>", "Message-ID: <777>\r\n", "mail:777"},
+	    {"mail without Message-ID", "", NULL},
+	};
+	for (size_t i = 0; i < sizeof(mails) / sizeof(mails[0]); i++) {
+		snprintf(msg, sizeof(msg), mail, mails[i].mid);
+		struct bl_bounce_report r;
+		struct bl_diag d;
+		if (bl_bounce_analyze(msg, strlen(msg), NULL, &r, &d) != 0)
+			fail_msg("%s: analyze failed: %s", mails[i].what, d.msg);
+		if (mails[i].hashed) {
+			sha256_of(mails[i].hashed, want);
+		} else {
+			/* "mail-bytes:" + the bytes with CRLF made LF */
+			struct bl_buf b;
+			bl_buf_init(&b, 0);
+			bl_buf_adds(&b, "mail-bytes:");
+			for (const char *c = msg; *c; c++)
+				if (*c != '\r')
+					bl_buf_addc(&b, *c);
+			sha256_of(bl_buf_str(&b), want);
+			bl_buf_finish(&b);
+		}
+		if (strcmp(r.key, want) != 0)
+			fail_msg("%s: got key %s, want %s", mails[i].what, r.key, want);
+		if (strcmp(r.key, pm.r[0].key) == 0)
+			fail_msg("%s: same key as Postmark event 777", mails[i].what);
+		bl_bounce_report_clear(&r);
+	}
+	result_free(&pm);
 }
 
 static void test_provider_names(void **state)
@@ -1092,6 +1305,8 @@ int main(void)
 	    cmocka_unit_test(test_postmark),
 	    cmocka_unit_test(test_sendgrid),
 	    cmocka_unit_test(test_mailgun),
+	    cmocka_unit_test(test_mailgun_replay),
+	    cmocka_unit_test(test_report_keys),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
