@@ -10,7 +10,8 @@
  * recipient bounces+TOKEN@bounce_domain (HMAC-checked, core/crypto.h
  * bl_verp_parse); else the token inside the returned original's
  * Message-ID (bulletin-TOKEN.HEX@domain, as src/send/compose.c makes it);
- * else, for a signed webhook event only, the recipient address (its
+ * else, for a signed webhook event only (not Mailgun's: its signature does not cover the
+ * event, src/bounce/webhook.h), the recipient address (its
  * subscriber's latest delivery in the soft window); else the review bucket
  * with the reason.
  */
