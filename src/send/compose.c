@@ -330,25 +330,19 @@ int bl_composer_create(const struct bl_compose_opts *o, const struct bl_post *p,
 	                         &c->list_id_domain, d)))
 		goto fail;
 	c->postal_address = bl_xstrdup(o->postal_address ? o->postal_address : "");
-	if (c->kind == BL_POST_KIND_DIGEST) {
+	if (c->kind == BL_POST_KIND_DIGEST || c->kind == BL_POST_KIND_PROBE) {
+		/* System messages from bulletin's own templates (digest.*, probe.*). */
+		const char *name = c->kind == BL_POST_KIND_DIGEST ? "digest" : "probe";
+		char file[32];
 		c->site_name = bl_xstrdup(o->site_name && *o->site_name ? o->site_name : host);
-		c->store = o->store;
-		e = template_named("digest.html.mustache");
+		if (c->kind == BL_POST_KIND_DIGEST)
+			c->store = o->store;
+		snprintf(file, sizeof(file), "%s.html.mustache", name);
+		e = template_named(file);
 		if ((rc = bl_tmpl_compile(e->data, e->size, e->name, &c->body_html, d)))
 			goto fail;
-		e = template_named("digest.txt.mustache");
-		if ((rc = bl_tmpl_compile(e->data, e->size, e->name, &c->body_text, d)))
-			goto fail;
-		free(host);
-		*out = c;
-		return 0;
-	}
-	if (c->kind == BL_POST_KIND_PROBE) {
-		c->site_name = bl_xstrdup(o->site_name && *o->site_name ? o->site_name : host);
-		e = template_named("probe.html.mustache");
-		if ((rc = bl_tmpl_compile(e->data, e->size, e->name, &c->body_html, d)))
-			goto fail;
-		e = template_named("probe.txt.mustache");
+		snprintf(file, sizeof(file), "%s.txt.mustache", name);
+		e = template_named(file);
 		if ((rc = bl_tmpl_compile(e->data, e->size, e->name, &c->body_text, d)))
 			goto fail;
 		free(host);

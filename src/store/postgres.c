@@ -5463,9 +5463,8 @@ static int pg_bounce_counts(struct bl_store *s, int64_t post_id, struct bl_bounc
 	        "SELECT class, count(DISTINCT coalesce(subscriber_id, -id)) FROM bounces "
 	        "WHERE post_id = $1::bigint AND review = '' AND (final OR class = 'complaint') "
 	        "GROUP BY class "
-	        "UNION ALL SELECT '', count(*) FILTER (WHERE state <> 'failed') FROM deliveries "
-	        "WHERE post_id = $1::bigint AND state IN ('accepted', 'bounced', 'complained', "
-	        "'failed') "
+	        "UNION ALL SELECT '', count(*) FROM deliveries WHERE post_id = $1::bigint "
+	        "AND state IN ('accepted', 'bounced', 'complained') "
 	        "UNION ALL SELECT '-', count(*) FROM deliveries WHERE post_id = $1::bigint "
 	        "AND state IN ('accepted', 'bounced', 'complained', 'failed')",
 	        1, params);

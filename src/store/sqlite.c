@@ -3199,11 +3199,13 @@ static int get_subscriber_id(struct sqlite_store *s, int64_t id, struct bl_subsc
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading a subscriber");
 }
 
-/* The confirmation post of a signup: one row for subscriber @sub, lists @lists. */
-static int make_confirm_post(struct sqlite_store *s, int64_t sub, const int64_t *lists, size_t n,
-                             const char *subject, int64_t now, int64_t *post_id)
+/* A transactional post of @kind (a confirmation, a probe) for subscriber @sub alone: status
+ * sending, lists @lists, one pending row. */
+static int make_single_post(struct sqlite_store *s, enum bl_post_kind kind, int64_t sub,
+                            const int64_t *lists, size_t n, const char *subject, int64_t now,
+                            int64_t *post_id)
 {
-	struct bl_post p = {.kind = BL_POST_KIND_CONFIRM,
+	struct bl_post p = {.kind = kind,
 	                    .subject = (char *)(subject ? subject : ""),
 	                    .body = "",
 	                    .from_header = "",
@@ -3221,7 +3223,7 @@ static int make_confirm_post(struct sqlite_store *s, int64_t sub, const int64_t 
 	sqlite3_bind_int64(st, 2, sub);
 	sqlite3_bind_int(st, 3, BL_PRIORITY_TRANSACTIONAL);
 	sqlite3_bind_int64(st, 4, now);
-	if ((rc = exec_stmt(s, st, "queueing a confirmation mail")))
+	if ((rc = exec_stmt(s, st, "queueing a message")))
 		return rc;
 	return count_pending(s, *post_id, 1);
 }
@@ -3390,8 +3392,8 @@ static int signup(struct sqlite_store *s, const struct bl_signup *in, struct bl_
 		}
 		if (recent)
 			r->throttled = 1;
-		else if ((rc = make_confirm_post(s, id, pending->v, pending->n, in->confirm_subject,
-		                                 now, &r->confirm_post_id)))
+		else if ((rc = make_single_post(s, BL_POST_KIND_CONFIRM, id, pending->v, pending->n,
+		                                in->confirm_subject, now, &r->confirm_post_id)))
 			return rc;
 	}
 	r->subscriber_id = id;
@@ -5408,32 +5410,6 @@ static int bounce_blocklist(struct sqlite_store *s, int64_t sub, const char *rea
 	return rc ? rc : 1;
 }
 
-/* A probe post (kind probe) with one pending row for subscriber @sub. */
-static int make_probe_post(struct sqlite_store *s, int64_t sub, int64_t now, int64_t *post_id)
-{
-	struct bl_post p = {.kind = BL_POST_KIND_PROBE,
-	                    .subject = (char *)BL_PROBE_SUBJECT,
-	                    .body = "",
-	                    .from_header = "",
-	                    .priority = BL_PRIORITY_TRANSACTIONAL,
-	                    .status = BL_POST_SENDING,
-	                    .started_at = now,
-	                    .total = 1};
-	int rc = post_create(s, &p, NULL, 0, now, post_id);
-	if (rc)
-		return rc;
-	sqlite3_stmt *st = stmt(s, ST_DELIVERY_ADD);
-	if (!st)
-		return -BL_ESTORE;
-	sqlite3_bind_int64(st, 1, *post_id);
-	sqlite3_bind_int64(st, 2, sub);
-	sqlite3_bind_int(st, 3, BL_PRIORITY_TRANSACTIONAL);
-	sqlite3_bind_int64(st, 4, now);
-	if ((rc = exec_stmt(s, st, "queueing a probe")))
-		return rc;
-	return count_pending(s, *post_id, 1);
-}
-
 static int bounce_record(struct sqlite_store *s, const struct bl_bounce_event *ev,
                          const struct bl_bounce_policy *pol, int64_t now,
                          struct bl_bounce_outcome *out)
@@ -5579,8 +5555,9 @@ static int bounce_record(struct sqlite_store *s, const struct bl_bounce_event *e
 				                       &probed)))
 					return rc;
 				if (n >= pol->soft_limit && !probed) {
-					if ((rc =
-					         make_probe_post(s, sub, now, &out->probe_post_id)))
+					if ((rc = make_single_post(s, BL_POST_KIND_PROBE, sub, NULL,
+					                           0, BL_PROBE_SUBJECT, now,
+					                           &out->probe_post_id)))
 						return rc;
 					out->action = "probe";
 				}
