@@ -40,6 +40,21 @@
 #define FLUFL_FLOOR               96.0 /* target 95: met */
 #define PHP_RCPT_FLOOR            98.5
 
+/* Split TSV @line in place into at most @max fields (tabs become NULs); returns the count. */
+static int split_tabs(char *line, char **f, int max)
+{
+	int nf = 0;
+	for (char *p = line; nf < max;) {
+		f[nf++] = p;
+		char *t = strchr(p, '\t');
+		if (!t)
+			break;
+		*t = '\0';
+		p = t + 1;
+	}
+	return nf;
+}
+
 static char out_path[4096];
 static FILE *dis; /* the disagreements file */
 
@@ -246,15 +261,7 @@ static void test_sisimai(void **state)
 		if (line[0] == '#')
 			continue;
 		char *f[8] = {0};
-		int nf = 0;
-		for (char *p = line; nf < 8;) {
-			f[nf++] = p;
-			char *t = strchr(p, '\t');
-			if (!t)
-				break;
-			*t = '\0';
-			p = t + 1;
-		}
+		int nf = split_tabs(line, f, 8);
 		if (nf < 8)
 			continue;
 		const char *file = f[0];
@@ -489,15 +496,7 @@ static void test_flufl(void **state)
 		if (line[0] == '#')
 			continue;
 		char *f[4] = {0};
-		int nf = 0;
-		for (char *p = line; nf < 4;) {
-			f[nf++] = p;
-			char *t = strchr(p, '\t');
-			if (!t)
-				break;
-			*t = '\0';
-			p = t + 1;
-		}
+		int nf = split_tabs(line, f, 4);
 		if (nf < 3)
 			continue;
 		const char *want = nf == 4 ? f[3] : "";
