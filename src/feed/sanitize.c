@@ -218,7 +218,8 @@ static int scheme_is(const char *u, size_t n, const char *want)
  * C0 controls at both ends are stripped and TAB, LF, CR anywhere removed
  * before the scheme is read, so "jav&#x09;ascript:" is javascript: and so
  * is " JavaScript:". Allowed schemes: http, https and (A_LINK) mailto; A_IMG
- * https only, checked again on the resolved URL.
+ * https only, checked again on the resolved URL. A kept URL's scheme is
+ * written in lower case ("MAILTO:x" becomes "mailto:x").
  */
 static int url_ok(struct san *s, const char *v, enum akind kind)
 {
@@ -236,8 +237,10 @@ static int url_ok(struct san *s, const char *v, enum akind kind)
 		return 0;
 	const char *str = bl_buf_str(u);
 	size_t n = scheme_len(str);
-	if (n && scheme_is(str, n, "mailto"))
+	if (n && scheme_is(str, n, "mailto")) {
+		memcpy(u->data, "mailto", n); /* one spelling: the scheme is case-insensitive */
 		return kind == A_LINK;
+	}
 	if (n && !scheme_is(str, n, "http") && !scheme_is(str, n, "https"))
 		return 0;
 	if (!n && !s->base)

@@ -318,6 +318,11 @@ static const struct exact good[] = {
      "<p><a href=\"https://ex.example/x?a=1&amp;b=2#f\" title=\"T\"" REL ">link</a></p>"},
     {"<p><a href=\"mailto:editor@example.org\">mail</a></p>", BASE,
      "<p><a href=\"mailto:editor@example.org\"" REL ">mail</a></p>"},
+    /* a scheme in any case is written in lower case (found by fuzz_sanitize) */
+    {"<p><a href=\"mAilTO:editor@example.org\">mail</a></p>", BASE,
+     "<p><a href=\"mailto:editor@example.org\"" REL ">mail</a></p>"},
+    {"<p><a href=\"HTTPS://ex.example/\">x</a></p>", BASE,
+     "<p><a href=\"https://ex.example/\"" REL ">x</a></p>"},
     {"<p>5 &lt; 6 &amp; 7 &gt; 3, &quot;q&quot; caf&eacute; &#x2603; \xe2\x82\xac</p>", BASE,
      "<p>5 &lt; 6 &amp; 7 &gt; 3, \"q\" caf\xc3\xa9 \xe2\x98\x83 \xe2\x82\xac</p>"},
     /* attributes: unknown ones go, numbers stay numbers, rel is ours */
