@@ -1,7 +1,7 @@
 /* bulletin config dump: every configuration value in effect and where it came from. */
 #include "cli/cli.h"
 
-#include "util/buf.h"
+#include "util/str.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -13,28 +13,19 @@ static const char usage[] =
     "\n"
     "Print every configuration key with the value in effect and where it came\n"
     "from: default, file (FILE:LINE), env (BULLETIN_KEY) or flag. Precedence:\n"
-    "flag > environment > file > default. Passwords in database URIs and webhook\n"
-    "secrets are masked.\n";
+    "flag > environment > file > default. Passwords in URLs (db, relay,\n"
+    "bounce_mailbox) and webhook secrets are masked.\n";
 
-/* A copy of @v with the password of a URI's userinfo replaced by "***", and a webhook
- * secret (webhook_postmark_auth, webhook_mailgun_key) by "***" as a whole. */
+/* A copy of @v with the password of every URL's userinfo replaced by "***" (db, relay,
+ * bounce_mailbox), and a webhook secret (webhook_postmark_auth, webhook_mailgun_key) by
+ * "***" as a whole. */
 static char *mask(const char *key, const char *v)
 {
 	if ((strcmp(key, "webhook_postmark_auth") == 0 ||
 	     strcmp(key, "webhook_mailgun_key") == 0) &&
 	    v[0])
 		return strdup("***");
-	const char *scheme = strstr(v, "://");
-	const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-	const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-	if (strcmp(key, "db") != 0 || !at || !colon || colon > at)
-		return strdup(v);
-	struct bl_buf b;
-	bl_buf_init(&b, 0);
-	bl_buf_add(&b, v, (size_t)(colon - v) + 1);
-	bl_buf_adds(&b, "***");
-	bl_buf_adds(&b, at);
-	return bl_buf_take(&b);
+	return bl_url_mask_password(v);
 }
 
 int bl_cmd_config(struct bl_cli *cli, int argc, char **argv)

@@ -28,6 +28,7 @@
 #include "send/smtp_reply.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/str.h"
 #include "util/time.h"
 #include "util/xalloc.h"
 
@@ -108,15 +109,16 @@ int bl_smtp_parse(struct bl_relay *r, const char *url, const char *helo, struct 
 	int rc = 0;
 	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *frag = NULL,
 	     *opts = NULL;
+	char *shown = bl_url_mask_password(url); /* @url in messages */
 	CURLU *u = curl_url();
 	CURLU *c = curl_url();
 	if (!u || !c) {
-		rc = bl_diag_set(d, BL_EIO, "%s: libcurl cannot parse URLs", url);
+		rc = bl_diag_set(d, BL_EIO, "%s: libcurl cannot parse URLs", shown);
 		goto out;
 	}
 	CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
 	if (uc != CURLUE_OK) {
-		rc = bl_diag_set(d, BL_EINVAL, "%s: %s", url, curl_url_strerror(uc));
+		rc = bl_diag_set(d, BL_EINVAL, "%s: %s", shown, curl_url_strerror(uc));
 		goto out;
 	}
 	scheme = url_part(u, CURLUPART_SCHEME, 0);
@@ -127,17 +129,17 @@ int bl_smtp_parse(struct bl_relay *r, const char *url, const char *helo, struct 
 	frag = url_part(u, CURLUPART_FRAGMENT, 0);
 	opts = url_part(u, CURLUPART_OPTIONS, 0);
 	if (!scheme || (strcmp(scheme, "smtp") != 0 && strcmp(scheme, "smtps") != 0)) {
-		rc = bl_diag_set(d, BL_EINVAL, "%s: not an smtp:// or smtps:// URL", url);
+		rc = bl_diag_set(d, BL_EINVAL, "%s: not an smtp:// or smtps:// URL", shown);
 		goto out;
 	}
 	if (!host || !*host || !port) {
-		rc = bl_diag_set(d, BL_EINVAL, "%s: no host", url);
+		rc = bl_diag_set(d, BL_EINVAL, "%s: no host", shown);
 		goto out;
 	}
 	if ((path && strcmp(path, "/") != 0 && *path) || query || frag || opts) {
 		rc = bl_diag_set(d, BL_EINVAL,
 		                 "%s: a relay URL is [user:password@]host[:port] and nothing after",
-		                 url);
+		                 shown);
 		goto out;
 	}
 	if (helo && !helo_valid(helo)) {
@@ -166,7 +168,7 @@ int bl_smtp_parse(struct bl_relay *r, const char *url, const char *helo, struct 
 	if (curl_url_set(c, CURLUPART_SCHEME, scheme, 0) != CURLUE_OK ||
 	    curl_url_set(c, CURLUPART_HOST, host, 0) != CURLUE_OK ||
 	    curl_url_set(c, CURLUPART_PORT, port, 0) != CURLUE_OK) {
-		rc = bl_diag_set(d, BL_EINVAL, "%s: cannot rebuild the URL", url);
+		rc = bl_diag_set(d, BL_EINVAL, "%s: cannot rebuild the URL", shown);
 		goto out;
 	}
 	if (helo) {
@@ -181,8 +183,9 @@ int bl_smtp_parse(struct bl_relay *r, const char *url, const char *helo, struct 
 	}
 	r->curl_url = url_part(c, CURLUPART_URL, 0);
 	if (!r->curl_url)
-		rc = bl_diag_set(d, BL_EINVAL, "%s: cannot rebuild the URL", url);
+		rc = bl_diag_set(d, BL_EINVAL, "%s: cannot rebuild the URL", shown);
 out:
+	free(shown);
 	free(scheme);
 	free(host);
 	free(port);

@@ -129,10 +129,14 @@ static int parse_relay(struct bl_transport *t, struct bl_relay *r, const char *u
 		scheme[sl] = '\0';
 		bl_ascii_lower(scheme);
 	}
-	if (strcmp(scheme, "smtp") != 0 && strcmp(scheme, "smtps") != 0)
-		return bl_diag_set(
+	if (strcmp(scheme, "smtp") != 0 && strcmp(scheme, "smtps") != 0) {
+		char *shown = bl_url_mask_password(url);
+		int rc = bl_diag_set(
 		    d, BL_EINVAL,
-		    "%s: unsupported transport (want smtp://, smtps:// or maildir:PATH)", url);
+		    "%s: unsupported transport (want smtp://, smtps:// or maildir:PATH)", shown);
+		free(shown);
+		return rc;
+	}
 	r->kind = BL_RELAY_SMTP;
 	int rc = bl_smtp_parse(r, url, t->opts.helo, d);
 	if (rc == 0) {
@@ -170,7 +174,9 @@ int bl_transport_create(const char *urls, const struct bl_transport_opts *opts,
 		size_t start;
 		len = bl_trim_span(p, len, &start);
 		if (len == 0) {
-			rc = bl_diag_set(d, BL_EINVAL, "\"%s\": empty relay in the list", urls);
+			char *shown = bl_url_mask_password(urls);
+			rc = bl_diag_set(d, BL_EINVAL, "\"%s\": empty relay in the list", shown);
+			free(shown);
 			break;
 		}
 		if (t->n_relays == MAX_RELAYS) {

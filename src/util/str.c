@@ -94,3 +94,36 @@ int bl_hex_digit(unsigned char c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+char *bl_url_mask_password(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = bl_xmalloc(n * 2 + 4); /* each password of >= 1 byte becomes 3 */
+	size_t o = 0;
+	const char *p = s;
+	for (const char *sep; (sep = strstr(p, "://"));) {
+		const char *auth = sep + 3;
+		size_t seg = strcspn(auth, ", \t\r\n"); /* to the next list item */
+		const char *at = NULL, *colon = NULL;
+		for (size_t i = 0; i < seg; i++)
+			if (auth[i] == '@')
+				at = auth + i; /* the last one: a raw '@' in a password */
+		for (const char *c = auth; at && c < at; c++)
+			if (*c == ':') {
+				colon = c;
+				break;
+			}
+		const char *keep_to = colon ? colon + 1 : auth + seg;
+		memcpy(out + o, p, (size_t)(keep_to - p));
+		o += (size_t)(keep_to - p);
+		if (colon) {
+			memcpy(out + o, "***", 3);
+			o += 3;
+			memcpy(out + o, at, (size_t)(auth + seg - at));
+			o += (size_t)(auth + seg - at);
+		}
+		p = auth + seg;
+	}
+	memcpy(out + o, p, strlen(p) + 1);
+	return out;
+}

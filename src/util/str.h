@@ -35,6 +35,16 @@ int bl_parse_int64(const char *s, long long min, long long max, long long *out);
  */
 int bl_slug_valid(const char *s);
 
+/*
+ * bl_url_mask_password - a copy of @s, one URL or a list of them separated
+ * by commas or blanks, in which the password of every URL's userinfo
+ * ("scheme://user:PASSWORD@host", RFC 3986 §3.2.1) is replaced by "***";
+ * the user name and everything else stay. Text without "://" comes back
+ * unchanged. For messages and dumps that show configured URLs. Caller
+ * frees; never NULL (bl_xmalloc panics when memory runs out).
+ */
+char *bl_url_mask_password(const char *s);
+
 /* bl_hex_digit - the value 0..15 of hexadecimal digit @c (either case), or -1. */
 int bl_hex_digit(unsigned char c);
 

@@ -71,6 +71,15 @@ if [ "$RC" = 0 ] && printf '%s' "$OUT" | grep -q "^db = postgresql://user:\*\*\*
 else
 	not_ok "password masked in dump" "exit $RC" "$OUT"
 fi
+printf 'relay = smtp://mailer:hunter22@127.0.0.1:2525, maildir:out\nbounce_mailbox = imaps://bounces:pop-pw@127.0.0.1/INBOX\n' > pw.conf
+run $B --config pw.conf config dump
+if [ "$RC" = 0 ] && printf '%s' "$OUT" | grep -qx "relay = smtp://mailer:\*\*\*@127.0.0.1:2525, maildir:out" &&
+	printf '%s' "$OUT" | grep -qx "bounce_mailbox = imaps://bounces:\*\*\*@127.0.0.1/INBOX" &&
+	! printf '%s' "$OUT" | grep -Eq "hunter22|pop-pw"; then
+	ok "relay and mailbox passwords masked in dump"
+else
+	not_ok "relay and mailbox passwords masked in dump" "exit $RC" "$OUT"
+fi
 rm -f bulletin.conf
 
 done_testing

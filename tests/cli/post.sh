@@ -117,6 +117,13 @@ fi
 $B post create --list news --subject "Bad relay" --body-file "$WORK/body.md" >/dev/null
 n_bad=$($B post ls --json | jq '.[0].id')
 expect_out "a malformed relay is refused before queueing" 2 "relay:" env BULLETIN_RELAY=ftp://x $B post send "$n_bad"
+run env BULLETIN_RELAY=smtp://mailer:hunter22@127.0.0.1:25/path $B post send "$n_bad"
+if [ "$RC" = 2 ] && printf '%s' "$ERR" | grep -q "smtp://mailer:\*\*\*@127.0.0.1:25/path" &&
+	! printf '%s%s' "$OUT" "$ERR" | grep -q hunter22; then
+	ok "a refused relay URL is shown without its password"
+else
+	not_ok "a refused relay URL is shown without its password" "exit $RC" "$ERR"
+fi
 expect_out "the post is still a draft" 0 "draft" $B post show "$n_bad"
 expect_out "a bounce_domain that is no domain is refused before queueing" 2 "bounce_domain \"a>b\" is not a valid domain" env BULLETIN_BOUNCE_DOMAIN='a>b' $B post send "$n_bad"
 expect_out "a public_url with a query is refused before queueing" 2 "must be a base URL" env BULLETIN_PUBLIC_URL='https://x.example/?a=1' $B post send "$n_bad"

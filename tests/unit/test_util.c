@@ -140,6 +140,25 @@ static void test_strings(void **state)
 	long_slug[64] = '\0';
 	assert_int_equal(bl_slug_valid(long_slug), 1);
 
+	static const char *const masks[][2] = {
+	    {"smtp://user:s3cret@relay.example:587", "smtp://user:***@relay.example:587"},
+	    {"smtps://u:p@ss@h, maildir:out,smtp://a:b@c",
+	     "smtps://u:***@h, maildir:out,smtp://a:***@c"},
+	    {"postgresql://bulletin:pw@127.0.0.1/db", "postgresql://bulletin:***@127.0.0.1/db"},
+	    {"imaps://bounces@mail.example/INBOX", "imaps://bounces@mail.example/INBOX"},
+	    {"smtp://127.0.0.1:25", "smtp://127.0.0.1:25"},
+	    {"smtp://:x@h", "smtp://:***@h"},
+	    {"maildir:outbox", "maildir:outbox"},
+	    {"", ""},
+	    {"a://", "a://"}};
+	for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
+		char *m = bl_url_mask_password(masks[i][0]);
+		if (strcmp(m, masks[i][1]) != 0)
+			fail_msg("mask \"%s\": got \"%s\", want \"%s\"", masks[i][0], m,
+			         masks[i][1]);
+		free(m);
+	}
+
 	char *t = bl_trim_dup("  \t hello world \r\n");
 	assert_string_equal(t, "hello world");
 	free(t);
