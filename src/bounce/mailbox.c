@@ -688,3 +688,11 @@ int bl_mailbox_poll(const struct bl_mailbox_opts *o, bl_mailbox_fn fn, void *arg
 		*st = local;
 	return rc;
 }
+
+int bl_mailbox_check(const struct bl_mailbox_opts *o, struct bl_diag *d)
+{
+	struct session s;
+	int rc = session_init(&s, o, d);
+	session_finish(&s);
+	return rc;
+}

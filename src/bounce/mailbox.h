@@ -51,4 +51,11 @@ struct bl_mailbox_stats {
 int bl_mailbox_poll(const struct bl_mailbox_opts *o, bl_mailbox_fn fn, void *arg,
                     struct bl_mailbox_stats *st, struct bl_diag *d);
 
+/*
+ * bl_mailbox_check - the checks bl_mailbox_poll makes of @o before it connects (scheme,
+ * user, folder, no query, no move_to for POP3), without connecting. Returns 0 or
+ * -BL_EINVAL (@d says why, without the password); -BL_EIO when libcurl cannot start.
+ */
+int bl_mailbox_check(const struct bl_mailbox_opts *o, struct bl_diag *d);
+
 #endif

@@ -145,6 +145,16 @@ int bl_cli_bounce_poll(struct bl_cli *cli, struct bl_store *s, const char *url, 
                        volatile sig_atomic_t *stop, struct bl_mailbox_stats *st,
                        struct bl_bounce_result *res, struct bl_diag *d);
 
+/*
+ * bl_cli_bounce_check - whether the configured bounce mailbox (bounce_mailbox,
+ * bounce_mailbox_move, bounce_mailbox_password_file) can be polled, checked without
+ * connecting (bl_mailbox_check): `serve` refuses to start on a mailbox setting that could
+ * never work. Returns 0; -BL_EUSAGE without a mailbox; -BL_EIO for an unreadable
+ * password file; -BL_EINVAL for a bad URL or POP3 with a folder to move to. @d says
+ * which, never with the password.
+ */
+int bl_cli_bounce_check(struct bl_cli *cli, struct bl_diag *d);
+
 struct bl_engine_opts;
 struct bl_bounce_ctx;
 /* What the engine's rejected callback needs (cmd_bounce.c): the bounce context and its key. */

@@ -522,24 +522,61 @@ static char *read_password_file(const char *path, struct bl_diag *d)
 	return pw;
 }
 
+/*
+ * The mailbox settings bl_cli_bounce_poll uses: *@url (given, else config bounce_mailbox),
+ * *@move_to (given, else bounce_mailbox_move; NULL for none) and *@pw, the first line of
+ * bounce_mailbox_password_file (malloc'd: wipe and free it; NULL without the file).
+ * Returns 0, -BL_EUSAGE without a mailbox, -BL_EIO for an unreadable password file.
+ */
+static int mailbox_settings(const struct bl_config *c, const char **url, const char **move_to,
+                            char **pw, struct bl_diag *d)
+{
+	*pw = NULL;
+	if (!*url || !**url)
+		*url = bl_config_str(c, "bounce_mailbox");
+	if (!*url || !**url)
+		return bl_diag_set(d, BL_EUSAGE, "no mailbox: give a URL or set bounce_mailbox");
+	if (!*move_to) {
+		*move_to = bl_config_str(c, "bounce_mailbox_move");
+		if (*move_to && !**move_to)
+			*move_to = NULL;
+	}
+	const char *pw_file = bl_config_str(c, "bounce_mailbox_password_file");
+	if (pw_file && *pw_file && !(*pw = read_password_file(pw_file, d)))
+		return -BL_EIO;
+	return 0;
+}
+
+static void wipe(char *pw)
+{
+	if (pw) {
+		memset(pw, 0, strlen(pw));
+		free(pw);
+	}
+}
+
+int bl_cli_bounce_check(struct bl_cli *cli, struct bl_diag *d)
+{
+	const char *url = NULL, *move_to = NULL;
+	char *pw = NULL;
+	int rc = mailbox_settings(cli->config, &url, &move_to, &pw, d);
+	if (rc == 0) {
+		struct bl_mailbox_opts o = {.url = url, .password = pw, .move_to = move_to};
+		rc = bl_mailbox_check(&o, d);
+	}
+	wipe(pw);
+	return rc;
+}
+
 int bl_cli_bounce_poll(struct bl_cli *cli, struct bl_store *s, const char *url, const char *move_to,
                        volatile sig_atomic_t *stop, struct bl_mailbox_stats *st,
                        struct bl_bounce_result *res, struct bl_diag *d)
 {
 	const struct bl_config *c = cli->config;
-	if (!url || !*url)
-		url = bl_config_str(c, "bounce_mailbox");
-	if (!url || !*url)
-		return bl_diag_set(d, BL_EUSAGE, "no mailbox: give a URL or set bounce_mailbox");
-	if (!move_to) {
-		move_to = bl_config_str(c, "bounce_mailbox_move");
-		if (move_to && !*move_to)
-			move_to = NULL;
-	}
 	char *pw = NULL;
-	const char *pw_file = bl_config_str(c, "bounce_mailbox_password_file");
-	if (pw_file && *pw_file && !(pw = read_password_file(pw_file, d)))
-		return -BL_EIO;
+	int mrc = mailbox_settings(c, &url, &move_to, &pw, d);
+	if (mrc)
+		return mrc;
 	struct intake in;
 	struct bl_diag d2;
 	int rc = 0;
@@ -563,10 +600,7 @@ int bl_cli_bounce_poll(struct bl_cli *cli, struct bl_store *s, const char *url, 
 	if (res)
 		*res = in.res;
 out:
-	if (pw) {
-		memset(pw, 0, strlen(pw));
-		free(pw);
-	}
+	wipe(pw);
 	return rc;
 }
 

@@ -336,6 +336,10 @@ int bl_cmd_serve(struct bl_cli *cli, int argc, char **argv)
 		listen = bl_config_str(cli->config, "listen");
 	if ((code = check_mail_settings(cli)))
 		return code;
+	if (*bl_config_str(cli->config, "bounce_mailbox") && bl_cli_bounce_check(cli, &d)) {
+		bl_cli_error("bounce_mailbox: %s", d.msg);
+		return BL_EXIT_INPUT;
+	}
 	if ((code = bl_cli_store(cli, 1, &s)))
 		return code;
 	memset(&w, 0, sizeof(w));

@@ -131,4 +131,14 @@ draft=$($B post create --list news --subject "Draft" --body-file "$WORK/body.md"
 run $B post status "$draft" --json
 same "a draft: null rates" "$(printf '%s' "$OUT" | jq -c '.bounces | [.delivered, .hard_rate, .complaint_rate, .warnings]')" '[0,null,null,[]]'
 
+# serve checks the bounce mailbox setting before it starts (timeout: a serve that
+# started anyway would run until killed, exit 124, and fail these)
+expect_out "serve refuses a POP3 mailbox with a folder to move to" 2 "bounce_mailbox: a pop3 mailbox has no folders" \
+	env BULLETIN_BOUNCE_MAILBOX=pop3://u:pw-secret@127.0.0.1/ BULLETIN_BOUNCE_MAILBOX_MOVE=Done timeout 20 $B serve --listen 127.0.0.1:0
+expect_out "serve refuses a mailbox URL of another scheme" 2 "bounce_mailbox: .*scheme \"ftp\"" \
+	env BULLETIN_BOUNCE_MAILBOX=ftp://u:pw-secret@127.0.0.1/ timeout 20 $B serve --listen 127.0.0.1:0
+if printf '%s%s' "$OUT" "$ERR" | grep -q pw-secret; then not_ok "the refusal does not show the password" "$ERR"; else ok "the refusal does not show the password"; fi
+expect_out "serve refuses an unreadable mailbox password file" 2 "bounce_mailbox: bounce_mailbox_password_file $WORK/nope" \
+	env BULLETIN_BOUNCE_MAILBOX=imap://u@127.0.0.1/INBOX BULLETIN_BOUNCE_MAILBOX_PASSWORD_FILE=$WORK/nope timeout 20 $B serve --listen 127.0.0.1:0
+
 done_testing
