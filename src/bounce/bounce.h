@@ -102,6 +102,15 @@ enum bl_bounce_class bl_bounce_classify(const char *status, int reply_code, cons
                                         char reason[BL_BOUNCE_REASON_MAX]);
 
 /*
+ * bl_bounce_account_refusal - 1 when @text (an SMTP reply or a diagnostic, any case) refuses
+ * bulletin's own sending account rather than a recipient: a sending quota or rate
+ * exceeded, a paused or suspended sending account (the account phrases of classify.c,
+ * which bl_bounce_classify makes a block); else 0. The delivery engine pauses a post on
+ * such a refusal at RCPT or DATA instead of failing the recipient.
+ */
+int bl_bounce_account_refusal(const char *text);
+
+/*
  * bl_bounce_status_from_text - the first RFC 3463 enhanced status code of class 4 or 5 in
  * @text, else its first of class 2 (a transcript quotes successes before the failure),
  * written to @out (BL_BOUNCE_STATUS_MAX bytes); 1 when found, else 0 and "".

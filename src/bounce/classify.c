@@ -59,20 +59,22 @@ struct phrase {
 	                 so plainly that it wins over any status code; 0 otherwise */
 };
 
-enum { WEAK = 1, STRONG = 2 };
+/* ACCOUNT: STRONG, and the refusal is of our own sending account, not of a recipient
+ * (bl_bounce_account_refusal) */
+enum { WEAK = 1, STRONG = 2, ACCOUNT = 3 };
 
 static const struct phrase phrases[] = {
     /* our sending account refused by the relay or the provider (a quota, a pause): never the
        recipient's mailbox, whatever the status says; before "quota" (mailboxfull) */
-    {"sending quota", "rejected", STRONG},
-    {"message quota exceeded", "rejected", STRONG},
-    {"maximum sending rate", "rejected", STRONG},
-    {"sending paused", "rejected", STRONG},
-    {"sending suspended", "rejected", STRONG},
-    {"sending has been paused", "rejected", STRONG},
-    {"sending has been suspended", "rejected", STRONG},
-    {"sending limit exceeded", "rejected", STRONG},
-    {"sending limit reached", "rejected", STRONG},
+    {"sending quota", "rejected", ACCOUNT},
+    {"message quota exceeded", "rejected", ACCOUNT},
+    {"maximum sending rate", "rejected", ACCOUNT},
+    {"sending paused", "rejected", ACCOUNT},
+    {"sending suspended", "rejected", ACCOUNT},
+    {"sending has been paused", "rejected", ACCOUNT},
+    {"sending has been suspended", "rejected", ACCOUNT},
+    {"sending limit exceeded", "rejected", ACCOUNT},
+    {"sending limit reached", "rejected", ACCOUNT},
     /* wording that contains a later, looser phrase */
     {"not listed in", "userunknown", 0},
     {"domain does not exist", "hostunknown", 0},
@@ -781,6 +783,16 @@ static void put_reason(char reason[BL_BOUNCE_REASON_MAX], const char *r)
 	snprintf(reason, BL_BOUNCE_REASON_MAX, "%s", r);
 }
 
+int bl_bounce_account_refusal(const char *text)
+{
+	char low[2048];
+	if (!text || !*text)
+		return 0;
+	fold(text, low, sizeof(low));
+	const struct phrase *ph = text_phrase(low);
+	return ph && ph->strength == ACCOUNT;
+}
+
 enum bl_bounce_class bl_bounce_classify(const char *status, int reply_code, const char *diagnostic,
                                         char reason[BL_BOUNCE_REASON_MAX])
 {
@@ -827,7 +839,7 @@ enum bl_bounce_class bl_bounce_classify(const char *status, int reply_code, cons
 	if (sr && ph && ph->strength == WEAK)
 		r = sr;
 	/* A status whose detail is unambiguous about the address wins over looser wording. */
-	if (sr && r && strcmp(sr, r) != 0 && !(ph && ph->strength == STRONG)) {
+	if (sr && r && strcmp(sr, r) != 0 && !(ph && ph->strength >= STRONG)) {
 		int strong_status = (sub == 1 && (det == 1 || det == 2 || det == 6 || det == 10)) ||
 		                    (sub == 2 && (det == 1 || det == 2)) ||
 		                    (sub == 4 && det == 7) || (sub == 7 && det == 13) ||

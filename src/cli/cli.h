@@ -164,7 +164,8 @@ struct bl_cli_reject_hook {
 /*
  * bl_cli_reject_hook_init - make @h send the engine's synchronous 5xx rejections (@o's
  * rejected callback) through the bounce policy on store @s (the engine's own handle: the
- * callback runs on the engine's thread between its turns). Returns 0; -BL_ESCHEMA /
+ * callback runs on the engine's thread between its turns), and set @o's account_refusal
+ * (a refusal of our sending account pauses the post instead). Returns 0; -BL_ESCHEMA /
  * -BL_EINVAL (no secret key, a bad bounce_* setting; @d says which) with @o untouched.
  * Free with bl_cli_reject_hook_finish.
  */

@@ -869,6 +869,7 @@ int bl_cli_reject_hook_init(struct bl_cli *cli, struct bl_store *s, struct bl_cl
 	h->ctx = &rc->ctx; /* first member: the reject_ctx itself */
 	o->rejected = on_rejection;
 	o->rejected_arg = rc;
+	o->account_refusal = bl_bounce_account_refusal;
 	return 0;
 }
 

@@ -230,6 +230,20 @@ static void on_result(void *arg, const struct bl_send_result *r)
 		}
 		break;
 	case BL_SEND_FAILED:
+		if (r->code >= 500 && r->code <= 599 && e->o->account_refusal &&
+		    (r->stage == BL_STAGE_RCPT || r->stage == BL_STAGE_DATA ||
+		     r->stage == BL_STAGE_DATA_END) &&
+		    e->o->account_refusal(r->reply)) {
+			char why[1024];
+			snprintf(why, sizeof(why),
+			         "the relay %s refused our sending account at %s: %s; resume the "
+			         "post when the account may send again",
+			         r->relay, r->stage == BL_STAGE_RCPT ? "RCPT" : "DATA", r->reply);
+			pause_post(e, f->post_id, why, 0);
+			st = BL_DELIVERY_PENDING;
+			e->st.released++;
+			break;
+		}
 		st = BL_DELIVERY_FAILED;
 		e->st.failed++;
 		break;
@@ -269,7 +283,8 @@ static void on_result(void *arg, const struct bl_send_result *r)
 	p->relay = r->relay;
 	if (st == BL_DELIVERY_DEFERRED)
 		p->r.next_try = now + backoff(e, f->attempts);
-	if (r->outcome == BL_SEND_FAILED && r->code >= 500 && r->code <= 599 &&
+	if (r->outcome == BL_SEND_FAILED && st == BL_DELIVERY_FAILED && r->code >= 500 &&
+	    r->code <= 599 &&
 	    (r->stage == BL_STAGE_RCPT || r->stage == BL_STAGE_DATA ||
 	     r->stage == BL_STAGE_DATA_END))
 		p->rejection = (struct bl_rejection){.delivery_id = f->delivery_id,

@@ -523,4 +523,35 @@ case "$OUT" in *"bounces: hard $hard, soft 3, block 1, complaint 3, auto-reply 1
 same "the review bucket: the forged token, the stranger's bounce, the Mailgun complaint without our Message-ID" \
 	"$($B bounce ls --review --json | jq -c '[.[] | .source] | sort')" \
 	"$([ -n "$DOVECOT" ] && echo '["imap","pipe","webhook-mailgun"]' || echo '["pipe","webhook-mailgun"]')"
+
+# ---- a relay refusing our own sending account at RCPT (a quota): the post pauses for a
+# person, the refused row goes back to pending, nobody is failed, bounced or disabled; after
+# `post resume` (the quota reset: a relay that accepts) every message goes out.
+stop_capture
+mkdir -p cap2 cap3
+start_capture "$WORK/cap2" --reply-rcpt "q2@example.org=550:5.7.1 Daily sending quota exceeded for this account" || exit 1
+export BULLETIN_RELAY="smtp://127.0.0.1:$CAPTURE_PORT"
+BULLETIN_CONCURRENCY=1 $B list create quota --name Quota >/dev/null
+printf 'email\nq1@example.org\nq2@example.org\nq3@example.org\n' >quota.csv
+$B import quota.csv --list quota --confirmed --quiet >/dev/null 2>&1
+qp=$($B post create --list quota --subject "Quota day" --body-file body.md)
+nf_before=$(nfindings)
+expect_out "an account refusal at RCPT pauses the post, naming the reason" 0 \
+	"paused: the relay .* refused our sending account at RCPT: 550.*sending quota" \
+	env BULLETIN_CONCURRENCY=1 $B post send "$qp" --wait
+run $B post status "$qp" --json
+same "the post is paused, nothing failed or bounced, the reason says what to do" \
+	"$(printf '%s' "$OUT" | jq -c '[.status, .failed, .bounced, (.pause_reason | test("sending account at RCPT: 550 5.7.1 Daily sending quota.*; resume the post"))]')" '["paused",0,0,true]'
+same "the refused subscriber is still active and not bounced" "$(state q2@example.org)" "active//quota:confirmed"
+same "no finding recorded for an account refusal" "$(nfindings)" "$nf_before"
+q3=$($B post deliveries "$qp" --json --limit 0 | jq -r '.[] | select(.email == "q2@example.org") | .state')
+same "the refused delivery is pending again" "$q3" "pending"
+stop_capture
+start_capture "$WORK/cap3" || exit 1
+export BULLETIN_RELAY="smtp://127.0.0.1:$CAPTURE_PORT"
+$B post resume "$qp" >/dev/null
+expect_out "after resume every message is accepted" 0 "accepted [0-9]+, deferred 0, failed 0" $B post send "$qp" --wait
+run $B post status "$qp" --json
+same "the post is sent, all three accepted" "$(printf '%s' "$OUT" | jq -c '[.status, .accepted, .failed]')" '["sent",3,0]'
+
 done_testing

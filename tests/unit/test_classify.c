@@ -304,12 +304,37 @@ static void test_findings_capped(void **state)
 	free(msg);
 }
 
+/* Refusals of our own sending account, which pause a post, against refusals of a recipient. */
+static void test_account_refusal(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		int want;
+	} rows[] = {
+	    {"550 5.7.1 Daily sending quota exceeded for this account", 1},
+	    {"554 5.7.0 DAILY SENDING QUOTA EXCEEDED", 1},
+	    {"454 Throttling failure: Maximum sending rate exceeded.", 1},
+	    {"550 Sending paused for this account", 1},
+	    {"550 5.7.1 Your sending has been suspended", 1},
+	    {"552 5.2.2 Mailbox quota exceeded", 0},
+	    {"550 5.1.1 User unknown", 0},
+	    {"550 5.7.1 account is disabled", 0},
+	    {"", 0},
+	    {NULL, 0},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (bl_bounce_account_refusal(rows[i].text) != rows[i].want)
+			fail_msg("\"%s\": got %d, want %d", rows[i].text ? rows[i].text : "(null)",
+			         !rows[i].want, rows[i].want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_classify_table),  cmocka_unit_test(test_status_from_text),
 	    cmocka_unit_test(test_kind_names),      cmocka_unit_test(test_analyze_table),
-	    cmocka_unit_test(test_findings_capped),
+	    cmocka_unit_test(test_findings_capped), cmocka_unit_test(test_account_refusal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
