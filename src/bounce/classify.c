@@ -67,14 +67,20 @@ static const struct phrase phrases[] = {
     /* our sending account refused by the relay or the provider (a quota, a pause): never the
        recipient's mailbox, whatever the status says; before "quota" (mailboxfull) */
     {"sending quota", "rejected", ACCOUNT},
-    {"message quota exceeded", "rejected", ACCOUNT},
+    {"sending-quota", "rejected", ACCOUNT},
+    {"sending_quota", "rejected", ACCOUNT},
+    {"daily message quota exceeded", "rejected", ACCOUNT},
     {"maximum sending rate", "rejected", ACCOUNT},
     {"sending paused", "rejected", ACCOUNT},
     {"sending suspended", "rejected", ACCOUNT},
+    {"sending is paused", "rejected", ACCOUNT},
+    {"sending is suspended", "rejected", ACCOUNT},
     {"sending has been paused", "rejected", ACCOUNT},
     {"sending has been suspended", "rejected", ACCOUNT},
-    {"sending limit exceeded", "rejected", ACCOUNT},
-    {"sending limit reached", "rejected", ACCOUNT},
+    {"sending limit", "rejected", ACCOUNT},
+    {"sending account", "rejected", ACCOUNT},
+    {"sender account has been suspended", "rejected", ACCOUNT},
+    {"sender account is suspended", "rejected", ACCOUNT},
     /* wording that contains a later, looser phrase */
     {"not listed in", "userunknown", 0},
     {"domain does not exist", "hostunknown", 0},
@@ -783,12 +789,49 @@ static void put_reason(char reason[BL_BOUNCE_REASON_MAX], const char *r)
 	snprintf(reason, BL_BOUNCE_REASON_MAX, "%s", r);
 }
 
+/* @text without what names an address, into @out (@size bytes): spans in <> or "" and
+ * words with an '@', each left as one blank. A refusal quotes the recipient, and a quoted
+ * local part may hold any words ("sending quota"@example.org). */
+static void drop_addresses(const char *text, char *out, size_t size)
+{
+	size_t o = 0;
+	for (const char *p = text; *p && o + 2 < size;) {
+		const char *end = NULL;
+		if (*p == '<' || *p == '"')
+			end = strchr(p + 1, *p == '<' ? '>' : '"');
+		if (!end) { /* a word: up to the next blank or quote */
+			size_t n = strcspn(p, " \t\r\n<\"");
+			if (n == 0) {
+				out[o++] = *p++;
+				continue;
+			}
+			if (!memchr(p, '@', n)) {
+				if (n > size - 2 - o)
+					n = size - 2 - o;
+				memcpy(out + o, p, n);
+				o += n;
+			}
+			p += n;
+			continue;
+		}
+		out[o++] = ' ';
+		p = end + 1;
+	}
+	out[o] = '\0';
+}
+
 int bl_bounce_account_refusal(const char *text)
 {
-	char low[2048];
+	char bare[2048], low[2048], status[BL_BOUNCE_STATUS_MAX];
+	int c, sub, det;
 	if (!text || !*text)
 		return 0;
-	fold(text, low, sizeof(low));
+	drop_addresses(text, bare, sizeof(bare));
+	/* a status about the address (x.1.x) or the mailbox (x.2.x) is the recipient's */
+	if (bl_bounce_status_from_text(bare, status) &&
+	    parse_status(status, &c, &sub, &det, NULL) && (sub == 1 || sub == 2))
+		return 0;
+	fold(bare, low, sizeof(low));
 	const struct phrase *ph = text_phrase(low);
 	return ph && ph->strength == ACCOUNT;
 }
