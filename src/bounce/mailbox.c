@@ -210,7 +210,7 @@ static int session_init(struct session *s, const struct bl_mailbox_opts *o, stru
 {
 	int rc = 0;
 	char *scheme = NULL, *user = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL,
-	     *options = NULL, *password = NULL;
+	     *frag = NULL, *options = NULL, *password = NULL;
 	memset(s, 0, sizeof(*s));
 	bl_buf_init(&s->out, 0);
 	if (!o || !o->url || !*o->url)
@@ -240,6 +240,7 @@ static int session_init(struct session *s, const struct bl_mailbox_opts *o, stru
 	port = url_part(u, CURLUPART_PORT, CURLU_DEFAULT_PORT);
 	path = url_part(u, CURLUPART_PATH, CURLU_URLDECODE);
 	query = url_part(u, CURLUPART_QUERY, 0);
+	frag = url_part(u, CURLUPART_FRAGMENT, 0);
 	options = url_part(u, CURLUPART_OPTIONS, 0);
 	if (!scheme || (strcmp(scheme, "imap") != 0 && strcmp(scheme, "imaps") != 0 &&
 	                strcmp(scheme, "pop3") != 0 && strcmp(scheme, "pop3s") != 0)) {
@@ -282,9 +283,22 @@ static int session_init(struct session *s, const struct bl_mailbox_opts *o, stru
 		                 o->move_to);
 		goto out;
 	}
-	if (query) {
-		rc = bl_diag_set(d, BL_EINVAL, "the mailbox URL takes no query (?%s)", query);
+	if (query || frag) { /* not echoed: "?password=..." */
+		rc = bl_diag_set(d, BL_EINVAL, "the mailbox URL takes no %s",
+		                 query ? "query (?...)" : "fragment (#...)");
 		goto out;
+	}
+	if (o->move_to && !s->pop3) {
+		struct bl_buf q;
+		bl_buf_init(&q, 0);
+		int bad = !*o->move_to || imap_quote(&q, o->move_to) != 0;
+		bl_buf_finish(&q);
+		if (bad) {
+			rc = bl_diag_set(d, BL_EINVAL,
+			                 "the folder to move to is empty or has a line break or "
+			                 "8-bit byte (use modified UTF-7)");
+			goto out;
+		}
 	}
 	int ipv6 = strchr(host, ':') != NULL && host[0] != '[';
 	struct bl_buf b;
@@ -345,9 +359,14 @@ static int session_init(struct session *s, const struct bl_mailbox_opts *o, stru
 		curl_easy_setopt(s->c, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 out:
+	if (rc && d && password) { /* the path or the folder may hold it */
+		scrub(d->msg, password);
+		scrub(d->msg, s->password_enc);
+	}
 	if (password)
 		memset(password, 0, strlen(password));
 	free(password);
+	free(frag);
 	free(scheme);
 	free(user);
 	free(host);

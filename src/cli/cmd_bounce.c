@@ -501,8 +501,19 @@ static int on_mailbox_message(void *arg, const char *msg, size_t len)
 /* The first line of file @path (a password), malloc'd; NULL after filling @d. */
 static char *read_password_file(const char *path, struct bl_diag *d)
 {
-	FILE *f = fopen(path, "r");
+	/* O_NONBLOCK: a FIFO must not hang `serve` before it starts; only a file is read. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		bl_diag_set(d, BL_EIO, "bounce_mailbox_password_file %s: %s", path,
+		            fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "r");
 	if (!f) {
+		close(fd);
 		bl_diag_set(d, BL_EIO, "bounce_mailbox_password_file %s: %s", path,
 		            strerror(errno));
 		return NULL;

@@ -169,7 +169,7 @@ int bl_transport_create(const char *urls, const struct bl_transport_opts *opts,
 	int any_curl = 0, any_own = 0;
 	const char *p = urls;
 	for (;;) {
-		const char *end = strchr(p, ',');
+		const char *end = bl_url_list_next(p); /* a ',' in a password stays in it */
 		size_t len = end ? (size_t)(end - p) : strlen(p);
 		size_t start;
 		len = bl_trim_span(p, len, &start);

@@ -1,6 +1,7 @@
 /* Backend registry and shared helpers of the store; see store.h. */
 #include "store/store.h"
 
+#include "util/str.h"
 #include "util/utf8.h"
 
 #include <stdarg.h>
@@ -24,9 +25,12 @@ int bl_store_open(const char *uri, const struct bl_store_opts *opts, struct bl_s
 		if (strncmp(uri, registry[i].prefix, strlen(registry[i].prefix)) == 0)
 			return registry[i].ops->open(uri, opts, out, d);
 	}
-	return bl_diag_set(d, BL_EINVAL,
-	                   "unknown database \"%s\": use sqlite:PATH or postgresql://USER@HOST/DB",
-	                   uri);
+	char *shown = bl_url_mask_password(uri); /* libpq's "password=" form, say */
+	int rc = bl_diag_set(
+	    d, BL_EINVAL, "unknown database \"%s\": use sqlite:PATH or postgresql://USER@HOST/DB",
+	    shown);
+	free(shown);
+	return rc;
 }
 
 void bl_store_close(struct bl_store *s)

@@ -1,12 +1,14 @@
 /* String helpers; see str.h. */
 #include "util/str.h"
 
+#include "util/buf.h"
 #include "util/err.h"
 #include "util/xalloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void bl_ascii_lower(char *s)
 {
@@ -95,35 +97,102 @@ int bl_hex_digit(unsigned char c)
 	return -1;
 }
 
+/* The length of the scheme and its ':' when @p starts with one of the schemes bulletin's
+ * settings use (any case), else 0. */
+static size_t known_scheme(const char *p)
+{
+	static const char *const schemes[] = {"smtp",       "smtps",    "maildir", "sqlite",
+	                                      "postgresql", "postgres", "imap",    "imaps",
+	                                      "pop3",       "pop3s",    "http",    "https"};
+	size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+	if (p[n] != ':')
+		return 0;
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strlen(schemes[i]) == n && strncasecmp(p, schemes[i], n) == 0)
+			return n + 1;
+	return 0;
+}
+
+const char *bl_url_list_next(const char *p)
+{
+	for (const char *c = strchr(p, ','); c; c = strchr(c + 1, ',')) {
+		const char *q = c + 1 + strspn(c + 1, " \t");
+		size_t n =
+		    strspn(q, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+		if (!*q || *q == ',' || known_scheme(q) || (n && strncmp(q + n, "://", 3) == 0))
+			return c;
+	}
+	return NULL;
+}
+
+/* Append @p..@end to @b with the userinfo password replaced by "***". */
+static void mask_item(struct bl_buf *b, const char *p, const char *end)
+{
+	const char *start = p;
+	while (start < end && (*start == ' ' || *start == '\t'))
+		start++;
+	start += known_scheme(start);
+	while (start < end && *start == '/')
+		start++;
+	const char *at = NULL, *colon = NULL;
+	for (const char *c = start; c < end; c++)
+		if (*c == '@')
+			at = c; /* the last one: a raw '@' in a password */
+	for (const char *c = start; at && c < at; c++)
+		if (*c == ':') {
+			colon = c;
+			break;
+		}
+	if (!colon) {
+		bl_buf_add(b, p, (size_t)(end - p));
+		return;
+	}
+	bl_buf_add(b, p, (size_t)(colon + 1 - p));
+	bl_buf_adds(b, "***");
+	bl_buf_add(b, at, (size_t)(end - at));
+}
+
 char *bl_url_mask_password(const char *s)
 {
-	size_t n = strlen(s);
-	char *out = bl_xmalloc(n * 2 + 4); /* each password of >= 1 byte becomes 3 */
-	size_t o = 0;
-	const char *p = s;
-	for (const char *sep; (sep = strstr(p, "://"));) {
-		const char *auth = sep + 3;
-		size_t seg = strcspn(auth, ", \t\r\n"); /* to the next list item */
-		const char *at = NULL, *colon = NULL;
-		for (size_t i = 0; i < seg; i++)
-			if (auth[i] == '@')
-				at = auth + i; /* the last one: a raw '@' in a password */
-		for (const char *c = auth; at && c < at; c++)
-			if (*c == ':') {
-				colon = c;
-				break;
-			}
-		const char *keep_to = colon ? colon + 1 : auth + seg;
-		memcpy(out + o, p, (size_t)(keep_to - p));
-		o += (size_t)(keep_to - p);
-		if (colon) {
-			memcpy(out + o, "***", 3);
-			o += 3;
-			memcpy(out + o, at, (size_t)(auth + seg - at));
-			o += (size_t)(auth + seg - at);
-		}
-		p = auth + seg;
+	struct bl_buf b, out;
+	bl_buf_init(&b, 0);
+	for (const char *p = s;;) {
+		const char *end = bl_url_list_next(p);
+		if (!end)
+			end = p + strlen(p);
+		mask_item(&b, p, end);
+		if (!*end)
+			break;
+		bl_buf_addc(&b, ',');
+		p = end + 1;
 	}
-	memcpy(out + o, p, strlen(p) + 1);
-	return out;
+	/* A password given as a parameter: "?password=..." or libpq's "password=..." */
+	bl_buf_init(&out, 0);
+	const char *t = bl_buf_str(&b);
+	for (const char *p = t; *p;) {
+		int starts = p == t || strchr("?&; \t", p[-1]) != NULL;
+		if (starts && strncasecmp(p, "password=", 9) == 0) {
+			bl_buf_add(&out, p, 9);
+			p += 9;
+			if (*p == '\'') { /* libpq's quoting, with \' and \\ inside */
+				for (p++; *p && *p != '\''; p++)
+					if (*p == '\\' && p[1])
+						p++;
+				if (*p)
+					p++;
+			} else {
+				p += strcspn(p, "& \t,");
+			}
+			bl_buf_adds(&out, "***");
+			continue;
+		}
+		bl_buf_addc(&out, *p++);
+	}
+	int err = bl_buf_err(&b) || bl_buf_err(&out);
+	bl_buf_finish(&b);
+	if (err) { /* over 64 MiB: show nothing rather than a cut value */
+		bl_buf_finish(&out);
+		return bl_xstrdup("***");
+	}
+	return bl_buf_take(&out);
 }

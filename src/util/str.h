@@ -36,12 +36,23 @@ int bl_parse_int64(const char *s, long long min, long long max, long long *out);
 int bl_slug_valid(const char *s);
 
 /*
- * bl_url_mask_password - a copy of @s, one URL or a list of them separated
- * by commas or blanks, in which the password of every URL's userinfo
- * ("scheme://user:PASSWORD@host", RFC 3986 §3.2.1) is replaced by "***";
- * the user name and everything else stay. Text without "://" comes back
- * unchanged. For messages and dumps that show configured URLs. Caller
- * frees; never NULL (bl_xmalloc panics when memory runs out).
+ * bl_url_list_next - the ',' that ends the item of a comma-separated URL list (config
+ * relay) starting at @p: the first one followed, after blanks, by the end, another ',', a
+ * scheme bulletin knows (smtp, smtps, maildir, sqlite, postgres(ql), imap(s), pop3(s),
+ * http(s), any case, then ':') or any scheme then "://". NULL when the item runs to the
+ * end. A ',' followed by anything else belongs to the item: a password or a path may
+ * hold one.
+ */
+const char *bl_url_list_next(const char *p);
+
+/*
+ * bl_url_mask_password - a copy of @s, one URL or a comma-separated list of them (items
+ * as bl_url_list_next splits them), in which every password is "***": the one of
+ * an item's userinfo (RFC 3986 §3.2.1: from the first ':' after "scheme:" and its slashes
+ * to the item's last '@', so a raw '@', ',' or blank in a password is covered too, and an
+ * item without a scheme is read the same way) and the value of a "password=" parameter
+ * (a URI's query or libpq's key=value form, quoted or not). User names and hosts stay.
+ * For messages and dumps that show configured URLs. Caller frees; never NULL.
  */
 char *bl_url_mask_password(const char *s);
 

@@ -141,4 +141,18 @@ if printf '%s%s' "$OUT" "$ERR" | grep -q pw-secret; then not_ok "the refusal doe
 expect_out "serve refuses an unreadable mailbox password file" 2 "bounce_mailbox: bounce_mailbox_password_file $WORK/nope" \
 	env BULLETIN_BOUNCE_MAILBOX=imap://u@127.0.0.1/INBOX BULLETIN_BOUNCE_MAILBOX_PASSWORD_FILE=$WORK/nope timeout 20 $B serve --listen 127.0.0.1:0
 
+mkfifo "$WORK/pw.fifo"
+expect_out "serve refuses a password file that is a FIFO (and does not hang on it)" 2 "bounce_mailbox_password_file $WORK/pw.fifo: not a regular file" \
+	env BULLETIN_BOUNCE_MAILBOX=imap://u@127.0.0.1/INBOX BULLETIN_BOUNCE_MAILBOX_PASSWORD_FILE=$WORK/pw.fifo timeout 20 $B serve --listen 127.0.0.1:0
+expect_out "serve refuses a query, without echoing it" 2 "bounce_mailbox: the mailbox URL takes no query" \
+	env "BULLETIN_BOUNCE_MAILBOX=imap://u@127.0.0.1/INBOX?password=Secret99" timeout 20 $B serve --listen 127.0.0.1:0
+if printf '%s%s' "$OUT" "$ERR" | grep -q Secret99; then not_ok "the query is not shown" "$ERR"; else ok "the query is not shown"; fi
+expect_out "serve refuses a fragment" 2 "bounce_mailbox: the mailbox URL takes no fragment" \
+	env "BULLETIN_BOUNCE_MAILBOX=imap://u@127.0.0.1/INBOX#f" timeout 20 $B serve --listen 127.0.0.1:0
+expect_out "serve refuses a path naming a message, the password scrubbed from it" 2 "bounce_mailbox: .*names a folder, not a message" \
+	env "BULLETIN_BOUNCE_MAILBOX=imap://u:Secret99@127.0.0.1:1/Secret99;UID=1" timeout 20 $B serve --listen 127.0.0.1:0
+if printf '%s%s' "$OUT" "$ERR" | grep -q Secret99; then not_ok "the path's password is scrubbed" "$ERR"; else ok "the path's password is scrubbed"; fi
+expect_out "serve refuses a folder to move to with a line break" 2 "bounce_mailbox: the folder to move to is empty or has a line break" \
+	env BULLETIN_BOUNCE_MAILBOX=imap://u@127.0.0.1/INBOX "BULLETIN_BOUNCE_MAILBOX_MOVE=$(printf 'a\nb')" timeout 20 $B serve --listen 127.0.0.1:0
+
 done_testing

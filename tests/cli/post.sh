@@ -124,6 +124,15 @@ if [ "$RC" = 2 ] && printf '%s' "$ERR" | grep -q "smtp://mailer:\*\*\*@127.0.0.1
 else
 	not_ok "a refused relay URL is shown without its password" "exit $RC" "$ERR"
 fi
+for relay in "smtp://u:sec ret-pw@host:25/x" "smtp://u:sec,ret-pw@host:25/x" "u:secret-pw@host:25" "smtp:u:secret-pw@host:25" \
+	"smtp://a@h:25, smtp://u:secret-pw@h2:99999"; do
+	run env "BULLETIN_RELAY=$relay" $B post send "$n_bad"
+	if [ "$RC" = 2 ] && ! printf '%s%s' "$OUT" "$ERR" | grep -Eq "ret-pw|secret-pw"; then
+		ok "relay $relay refused without its password"
+	else
+		not_ok "relay $relay refused without its password" "exit $RC" "$ERR"
+	fi
+done
 expect_out "the post is still a draft" 0 "draft" $B post show "$n_bad"
 expect_out "a bounce_domain that is no domain is refused before queueing" 2 "bounce_domain \"a>b\" is not a valid domain" env BULLETIN_BOUNCE_DOMAIN='a>b' $B post send "$n_bad"
 expect_out "a public_url with a query is refused before queueing" 2 "must be a base URL" env BULLETIN_PUBLIC_URL='https://x.example/?a=1' $B post send "$n_bad"

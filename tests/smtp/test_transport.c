@@ -332,6 +332,9 @@ static void test_create(void **state)
 	    {"smtp://user:p%2Css@[::1]:587", 0},
 	    {"smtp://127.0.0.1:2525/", 0},
 	    {"smtp://a.example, smtp://b.example:26", 0},
+	    {"smtp://user:p,ss@relay.example, smtp://b.example", 0}, /* a raw ',' in a password */
+	    {"maildir:/proc/bl-no,such/md", -BL_EIO}, /* ... or in a path: one item (else EINVAL) */
+	    {"smtp://a.example, ftp://b.example", -BL_EINVAL},
 	    {"", -BL_EINVAL},
 	    {"http://relay.example", -BL_EINVAL},
 	    {"relay.example:25", -BL_EINVAL},

@@ -150,13 +150,46 @@ static void test_strings(void **state)
 	    {"smtp://:x@h", "smtp://:***@h"},
 	    {"maildir:outbox", "maildir:outbox"},
 	    {"", ""},
-	    {"a://", "a://"}};
+	    {"a://", "a://"},
+	    {"postgresql://u:p,w@h/db", "postgresql://u:***@h/db"},
+	    {"postgresql://u:pa ss@h/db", "postgresql://u:***@h/db"},
+	    {"imaps://u:pa ss@h/INBOX", "imaps://u:***@h/INBOX"},
+	    {"smtp://alice:p@ss,w0rd@relay.example:587", "smtp://alice:***@relay.example:587"},
+	    {"smtp:/u:Secret99@127.0.0.1:25", "smtp:/u:***@127.0.0.1:25"},
+	    {"smtp:u:secret@h", "smtp:u:***@h"},
+	    {"u:secret@host:25", "u:***@host:25"},
+	    {"SMTP://u:x@h1,  smtps://v:y@h2 ,maildir:o",
+	     "SMTP://u:***@h1,  smtps://v:***@h2 ,maildir:o"},
+	    {"postgresql://h/db?user=u&password=qsecret&sslmode=require",
+	     "postgresql://h/db?user=u&password=***&sslmode=require"},
+	    {"host=h user=u password=kvsecret dbname=d", "host=h user=u password=*** dbname=d"},
+	    {"host=h password='a \\' b' dbname=d", "host=h password=*** dbname=d"},
+	    {"smtp://[::1]:25", "smtp://[::1]:25"}};
 	for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
 		char *m = bl_url_mask_password(masks[i][0]);
 		if (strcmp(m, masks[i][1]) != 0)
 			fail_msg("mask \"%s\": got \"%s\", want \"%s\"", masks[i][0], m,
 			         masks[i][1]);
 		free(m);
+	}
+
+	static const struct {
+		const char *list;
+		int at; /* offset of the separating ',', -1 for none */
+	} items[] = {{"smtp://a:25,smtp://b:25", 11},
+	             {"smtp://u:p,w@h, maildir:o", 14},
+	             {"maildir:a,b", -1},
+	             {"smtp://a, ftp://b", 8},
+	             {"smtp://a,,smtp://b", 8},
+	             {"smtp://a,", 8},
+	             {"smtp://u:x,y@h,SMTPS://v@h", 14},
+	             {"", -1}};
+	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+		const char *c = bl_url_list_next(items[i].list);
+		int got = c ? (int)(c - items[i].list) : -1;
+		if (got != items[i].at)
+			fail_msg("list \"%s\": separator at %d, want %d", items[i].list, got,
+			         items[i].at);
 	}
 
 	char *t = bl_trim_dup("  \t hello world \r\n");
