@@ -81,6 +81,21 @@ static const struct phrase phrases[] = {
     {"sending account", "rejected", ACCOUNT},
     {"sender account has been suspended", "rejected", ACCOUNT},
     {"sender account is suspended", "rejected", ACCOUNT},
+    {"submission quota", "rejected", ACCOUNT}, /* Microsoft 365 */
+    {"submissionquotaexceeded", "rejected", ACCOUNT},
+    {"sender quota exceeded", "rejected", ACCOUNT},
+    {"sender has exceeded", "rejected", ACCOUNT},
+    {"daily send limit", "rejected", ACCOUNT},
+    {"daily limit for message recipients", "rejected", ACCOUNT}, /* Microsoft 5.1.90 */
+    {"message limit exceeded for this account", "rejected", ACCOUNT},
+    {"sending disabled", "rejected", ACCOUNT},
+    {"outgoing mail suspended", "rejected", ACCOUNT},
+    {"unusual sending activity", "rejected", ACCOUNT},                 /* Zoho */
+    {"smtp relay limit exceeded", "rejected", ACCOUNT},                /* Google Workspace */
+    {"maximum credits exceeded", "rejected", ACCOUNT},                 /* SendGrid */
+    {"account pending approval", "rejected", ACCOUNT},                 /* Postmark */
+    {"free accounts are for test purposes only", "rejected", ACCOUNT}, /* Mailgun sandbox */
+    {"(s3115)", "rejected", ACCOUNT}, /* Outlook.com: the daily sending limit */
     /* wording that contains a later, looser phrase */
     {"not listed in", "userunknown", 0},
     {"domain does not exist", "hostunknown", 0},
@@ -827,11 +842,21 @@ int bl_bounce_account_refusal(const char *text)
 	if (!text || !*text)
 		return 0;
 	drop_addresses(text, bare, sizeof(bare));
-	/* a status about the address (x.1.x) or the mailbox (x.2.x) is the recipient's */
+	/* a status about the address (x.1.x but the sender's x.1.7/x.1.8 and Microsoft's
+	   x.1.90 and up) or the mailbox (x.2.1-4: disabled, full, too long, list expansion;
+	   not the generic x.2.0) is the recipient's */
 	if (bl_bounce_status_from_text(bare, status) &&
-	    parse_status(status, &c, &sub, &det, NULL) && (sub == 1 || sub == 2))
+	    parse_status(status, &c, &sub, &det, NULL) &&
+	    ((sub == 1 && det != 7 && det != 8 && det < 90) || (sub == 2 && det >= 1 && det <= 4)))
 		return 0;
 	fold(bare, low, sizeof(low));
+	/* a relay passing on what the recipient's server said: that server's words */
+	static const char *const relayed[] = {"recipient address rejected",
+	                                      " said:", "in reply to rcpt to",
+	                                      "in reply to end of data", "in reply to data"};
+	for (size_t i = 0; i < sizeof(relayed) / sizeof(relayed[0]); i++)
+		if (strstr(low, relayed[i]))
+			return 0;
 	const struct phrase *ph = text_phrase(low);
 	return ph && ph->strength == ACCOUNT;
 }

@@ -55,6 +55,18 @@ struct post_slot {
 	size_t n_lists;
 };
 
+/* Distinct recipients of one post refused for our sending account with no acceptance in
+ * between before the post pauses: one recipient's server cannot pause a post by saying
+ * such words about itself (its row is retried like a 4xx instead). */
+#define ACCOUNT_REFUSALS 3
+
+/* The account refusals of one post since its last acceptance. */
+struct refusal_run {
+	int64_t post_id; /* 0: a free entry */
+	int64_t subscribers[ACCOUNT_REFUSALS];
+	int n;
+};
+
 struct engine {
 	const struct bl_engine_opts *o;
 	struct bl_store *s;
@@ -79,6 +91,8 @@ struct engine {
 	int relay_down;            /* every relay was backing off at the last look */
 	double last_progress;
 	int progress_drawn;
+	struct refusal_run runs[8]; /* account refusals by post, oldest replaced */
+	size_t next_run;
 	struct bl_delivery_counts wait_base; /* counts of wait_post when we started */
 	int64_t wait_total;
 	struct bl_diag *d;
@@ -207,6 +221,36 @@ static int64_t backoff(const struct engine *e, int attempts)
 	return b < e->retry_max ? b : e->retry_max;
 }
 
+/* The refusal run of post @post_id; a new one (replacing the oldest) when @make. */
+static struct refusal_run *refusal_run(struct engine *e, int64_t post_id, int make)
+{
+	for (size_t i = 0; i < sizeof(e->runs) / sizeof(e->runs[0]); i++)
+		if (e->runs[i].post_id == post_id)
+			return &e->runs[i];
+	if (!make)
+		return NULL;
+	struct refusal_run *run = &e->runs[e->next_run];
+	e->next_run = (e->next_run + 1) % (sizeof(e->runs) / sizeof(e->runs[0]));
+	memset(run, 0, sizeof(*run));
+	run->post_id = post_id;
+	return run;
+}
+
+/* A refusal of our sending account for @f's subscriber: 1 when it is the
+ * ACCOUNT_REFUSALS-th distinct recipient of the post in a row (the post pauses). */
+static int account_refused(struct engine *e, const struct flight *f)
+{
+	struct refusal_run *run = refusal_run(e, f->post_id, 1);
+	for (int i = 0; i < run->n; i++)
+		if (run->subscribers[i] == f->subscriber_id)
+			return 0;
+	run->subscribers[run->n++] = f->subscriber_id;
+	if (run->n < ACCOUNT_REFUSALS)
+		return 0;
+	run->n = 0;
+	return 1;
+}
+
 static void on_result(void *arg, const struct bl_send_result *r)
 {
 	struct engine *e = arg;
@@ -216,10 +260,14 @@ static void on_result(void *arg, const struct bl_send_result *r)
 	struct pending_result *p;
 
 	switch (r->outcome) {
-	case BL_SEND_ACCEPTED:
+	case BL_SEND_ACCEPTED: {
+		struct refusal_run *run = refusal_run(e, f->post_id, 0);
+		if (run)
+			run->n = 0;
 		st = BL_DELIVERY_ACCEPTED;
 		e->st.accepted++;
 		break;
+	}
 	case BL_SEND_DEFERRED:
 		if (now - f->first_try_at >= e->retry_max_age) {
 			st = BL_DELIVERY_FAILED;
@@ -234,6 +282,15 @@ static void on_result(void *arg, const struct bl_send_result *r)
 		    (r->stage == BL_STAGE_RCPT || r->stage == BL_STAGE_DATA ||
 		     r->stage == BL_STAGE_DATA_END) &&
 		    e->o->account_refusal(r->reply)) {
+			if (!account_refused(e, f)) { /* perhaps that recipient's server: retry */
+				int late = now - f->first_try_at >= e->retry_max_age;
+				st = late ? BL_DELIVERY_FAILED : BL_DELIVERY_DEFERRED;
+				if (late)
+					e->st.failed++;
+				else
+					e->st.deferred++;
+				break;
+			}
 			char why[1024];
 			snprintf(why, sizeof(why),
 			         "the relay %s refused our sending account at %s: %s; resume the "

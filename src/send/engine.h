@@ -45,10 +45,13 @@ struct bl_engine_opts {
 	void *rejected_arg;
 	/* asked of each 5xx reply at RCPT or after DATA before the row is recorded: 1 when it
 	   refuses our own sending account, not the recipient (a sending quota, a suspended
-	   account: src/bounce/bounce.h bl_bounce_account_refusal). The row then goes back to
-	   pending, no subscriber is failed or bounced, and the post pauses until a person
-	   resumes it (the relay answers, so the engine cannot tell when the account may send
-	   again). NULL = every such reply fails its row */
+	   account: src/bounce/bounce.h bl_bounce_account_refusal). Such a row is retried like
+	   a 4xx (deferred; failed after relay_retry_max_age); when 3 distinct recipients of a
+	   post are refused so with no acceptance between them, the row goes back to pending
+	   and the post pauses until a person resumes it (the relay answers, so the engine
+	   cannot tell when the account may send again). No subscriber is failed early or
+	   bounced, and one recipient's server cannot pause a post. NULL = such replies fail
+	   their rows */
 	int (*account_refusal)(const char *reply);
 	int digests; /* make the digests that are due (send/digest.h bl_digest_tick) at start
 	                and every 10 s: the long-running engines of `serve` and `send` */

@@ -42,6 +42,14 @@ static const struct classify_case classify_cases[] = {
      "rejected"},
     {NULL, 454, "Throttling failure: Maximum sending rate exceeded.", BL_BOUNCE_BLOCK, "rejected"},
     {NULL, 554, "Throttling failure: Daily message quota exceeded.", BL_BOUNCE_BLOCK, "rejected"},
+    {NULL, 550, "550 5.5.0 Requested action not taken: mailbox unavailable (S3115)",
+     BL_BOUNCE_BLOCK, "rejected"},
+    {NULL, 554, "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException",
+     BL_BOUNCE_BLOCK, "rejected"},
+    {"5.2.2", 550, "550 5.2.2 Submission quota exceeded", BL_BOUNCE_BLOCK, "rejected"},
+    {NULL, 550, "550 5.4.5 Daily SMTP relay limit exceeded for customer", BL_BOUNCE_BLOCK,
+     "rejected"},
+    {NULL, 550, "Mailbox has exceeded the daily send limit", BL_BOUNCE_BLOCK, "rejected"},
     {NULL, 0, "550 5.7.1 Service unavailable; client host [192.0.2.1] blocked using Spamhaus",
      BL_BOUNCE_BLOCK, "blocked"},
     {NULL, 0, "554 5.7.1 Message rejected as spam", BL_BOUNCE_BLOCK, "spamdetected"},
@@ -332,6 +340,23 @@ static void test_account_refusal(void **state)
 	    {"552 5.2.2 Mailbox full, message quota exceeded", 0},
 	    {"552 5.2.2 <u1@example.org>: Recipient message quota exceeded", 0},
 	    {"550 5.1.1 User unknown (sending quota: n/a)", 0},
+	    /* a relay passing on the recipient's server's words */
+	    {"550 5.7.1 <s3@example.org>: Recipient address rejected: undeliverable address: host "
+	     "mx.example.org[192.0.2.1] said: 550 5.7.1 daily sending limit exceeded (in reply to "
+	     "RCPT TO command)",
+	     0},
+	    /* providers' wording */
+	    {"550 5.5.0 Requested action not taken: mailbox unavailable (S3115)", 1},
+	    {"550 5.4.5 Daily SMTP relay limit exceeded for customer. For more", 1},
+	    {"554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to "
+	     "process message due to a permanent exception: Submission quota exceeded",
+	     1},
+	    {"550 5.1.90 Your message can't be sent because you've reached your daily limit for "
+	     "message recipients",
+	     1},
+	    {"553 5.1.8 Sending limit exceeded", 1},
+	    {"550 5.4.6 Unusual sending activity detected", 1},
+	    {"550 Maximum credits exceeded", 1},
 	    {"550 5.1.1 User unknown", 0},
 	    {"550 5.7.1 account is disabled", 0},
 	    {"", 0},
