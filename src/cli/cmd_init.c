@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 
 #include "core/crypto.h"
+#include "util/str.h"
 #include "util/time.h"
 
 #include <getopt.h>
@@ -53,12 +54,13 @@ int bl_cmd_init(struct bl_cli *cli, int argc, char **argv)
 		bl_cli_error("%s", bl_store_error(s));
 		return BL_EXIT_STORE;
 	}
-	const char *db = bl_config_str(cli->config, "db");
+	char *db = bl_url_mask_password(bl_config_str(cli->config, "db"));
 	if (from == to)
 		printf("database %s is up to date (schema %d)\n", db, to);
 	else if (from == 0)
 		printf("initialised database %s (schema %d)\n", db, to);
 	else
 		printf("migrated database %s from schema %d to %d\n", db, from, to);
+	free(db);
 	return BL_EXIT_OK;
 }

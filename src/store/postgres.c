@@ -719,6 +719,8 @@ static int pg_open(const char *uri, const struct bl_store_opts *opts, struct bl_
 		const char *msg = PQerrorMessage(conn);
 		int rc = bl_diag_set(d, BL_ESTORE, "cannot connect to PostgreSQL: %.*s",
 		                     trimmed_len(msg), msg);
+		if (d)
+			bl_url_scrub(d->msg, uri); /* libpq echoes a URI it cannot parse */
 		PQfinish(conn);
 		return rc;
 	}

@@ -46,15 +46,25 @@ int bl_slug_valid(const char *s);
 const char *bl_url_list_next(const char *p);
 
 /*
- * bl_url_mask_password - a copy of @s, one URL or a comma-separated list of them (items
- * as bl_url_list_next splits them), in which every password is "***": the one of
- * an item's userinfo (RFC 3986 §3.2.1: from the first ':' after "scheme:" and its slashes
- * to the item's last '@', so a raw '@', ',' or blank in a password is covered too, and an
- * item without a scheme is read the same way) and the value of a "password=" parameter
- * (a URI's query or libpq's key=value form, quoted or not). User names and hosts stay.
+ * bl_url_mask_password - a copy of @s, a URL, a comma-separated list of them, or libpq's
+ * key=value connection string, in which every password is "***". A list item ends at a
+ * ',' followed by another URL (a known scheme, or any "scheme://"), so a ',' inside a
+ * password stays in its item. Secrets: an item's userinfo password (RFC 3986 §3.2.1: from
+ * the first ':' after "scheme:" and its slashes to the item's last '@', so a raw '@', ','
+ * or blank in a password is covered; an item without a scheme is read the same way); in an
+ * authority cut before its '@' ("smtp://u:SECRET"), what follows a ':' that is not a port;
+ * and the value of a parameter whose name holds "pass" once percent-decoded ("password",
+ * "sslpassword"; a URI's query or libpq's form, quoted or not). User names and hosts stay.
  * For messages and dumps that show configured URLs. Caller frees; never NULL.
  */
 char *bl_url_mask_password(const char *s);
+
+/*
+ * bl_url_scrub - replace in @msg (in place; it only shrinks) every occurrence of a secret
+ * of @url (as bl_url_mask_password finds them, 3 bytes or longer) by "***": for messages
+ * of libraries that echo what they were given (libpq's URI errors). NULL-safe.
+ */
+void bl_url_scrub(char *msg, const char *url);
 
 /* bl_hex_digit - the value 0..15 of hexadecimal digit @c (either case), or -1. */
 int bl_hex_digit(unsigned char c);

@@ -80,6 +80,14 @@ if [ "$RC" = 0 ] && printf '%s' "$OUT" | grep -qx "relay = smtp://mailer:\*\*\*@
 else
 	not_ok "relay and mailbox passwords masked in dump" "exit $RC" "$OUT"
 fi
+run $B --db 'postgresql://u:se%zzSECRETZ@127.0.0.1:1/x' list ls
+if [ "$RC" = 3 ] && printf '%s' "$ERR" | grep -q "invalid percent-encoded token" && ! printf '%s%s' "$OUT" "$ERR" | grep -q SECRETZ; then
+	ok "libpq's echo of a URI it cannot parse is scrubbed of the password"
+else
+	not_ok "libpq's echo of a URI it cannot parse is scrubbed of the password" "exit $RC" "$ERR"
+fi
+run env 'BULLETIN_DB=postgresql://127.0.0.1/x?user=u&pass%77ord=SECRETQ&sslpassword=SECRETS' $B config dump
+if [ "$RC" = 0 ] && ! printf '%s' "$OUT" | grep -Eq "SECRETQ|SECRETS"; then ok "password parameters masked in dump"; else not_ok "password parameters masked in dump" "$OUT"; fi
 rm -f bulletin.conf
 
 done_testing

@@ -164,7 +164,16 @@ static void test_strings(void **state)
 	     "postgresql://h/db?user=u&password=***&sslmode=require"},
 	    {"host=h user=u password=kvsecret dbname=d", "host=h user=u password=*** dbname=d"},
 	    {"host=h password='a \\' b' dbname=d", "host=h password=*** dbname=d"},
-	    {"smtp://[::1]:25", "smtp://[::1]:25"}};
+	    {"smtp://[::1]:25", "smtp://[::1]:25"},
+	    {"postgresql://h/db?pass%77ord=S1&sslpassword=S2",
+	     "postgresql://h/db?pass%77ord=***&sslpassword=***"},
+	    {"postgresql://h/db?password=SEC,RET&x=1", "postgresql://h/db?password=***&x=1"},
+	    {"smtp://u:SEC,,RET@127.0.0.1:1", "smtp://u:***@127.0.0.1:1"},
+	    {"smtp://u:SEC,smtp:RET@h", "smtp://u:***,smtp:RET@h"},
+	    {"smtp://u:SEC, smtp://v@h2", "smtp://u:***, smtp://v@h2"},
+	    {"postgresql://h:5432/db, smtp://[::1]:2525",
+	     "postgresql://h:5432/db, smtp://[::1]:2525"},
+	    {"ftp://u:p@h", "ftp://u:***@h"}};
 	for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
 		char *m = bl_url_mask_password(masks[i][0]);
 		if (strcmp(m, masks[i][1]) != 0)
@@ -191,6 +200,15 @@ static void test_strings(void **state)
 			fail_msg("list \"%s\": separator at %d, want %d", items[i].list, got,
 			         items[i].at);
 	}
+
+	char msg[] =
+	    "invalid percent-encoded token: \"se%zzcret\" in postgresql://u:se%zzcret@h/db";
+	bl_url_scrub(msg, "postgresql://u:se%zzcret@h/db");
+	assert_string_equal(msg,
+	                    "invalid percent-encoded token: \"***\" in postgresql://u:***@h/db");
+	char short_pw[] = "to the host p";
+	bl_url_scrub(short_pw, "smtp://u:p@h");
+	assert_string_equal(short_pw, "to the host p"); /* 1-2 byte secrets are left alone */
 
 	char *t = bl_trim_dup("  \t hello world \r\n");
 	assert_string_equal(t, "hello world");
