@@ -193,13 +193,16 @@ printf '\ndemo: serving %s as http://127.0.0.1:%s/sample.rss\n' "$sample" "$feed
 bulletin subscriber set dana.diaz@example.com --list news --mode daily
 bulletin feed add "http://127.0.0.1:$feed_port/sample.rss" --list news --every 5m
 bulletin feed poll 1
+touch demo-data/feed/.before-send
 cp "$sample" demo-data/feed/sample.rss
-touch demo-data/feed/sample.rss
+# HTTP dates have whole seconds: the changed feed must be Last-Modified after the first
+# poll's, or the server answers 304 (not modified) when the demo runs within one second.
+touch -d "@$(($(date +%s) + 2))" demo-data/feed/sample.rss
 printf '\ndemo: the feed now has one more item\n'
 before=$(find demo-data/outbox/new -type f | wc -l)
 bulletin feed poll 1 --send
 bulletin feed ls
-alert=$(grep -l '^X-Bulletin-Post: ' $(find demo-data/outbox/new -type f -newer demo-data/feed/sample.rss) |
+alert=$(grep -l '^X-Bulletin-Post: ' $(find demo-data/outbox/new -type f -newer demo-data/feed/.before-send) |
 	head -n 1 || true)
 after=$(find demo-data/outbox/new -type f | wc -l)
 printf '\ndemo: the new item went out as an alert: %s messages; the first one:\n\n' \
