@@ -99,7 +99,8 @@ static const struct bl_config_key keys[] = {
     {"login_rate_ip", BL_CONF_INT, "20", 0, 1000000, NULL,
      "admin login attempts per client address per hour, right or wrong; 0 = no limit"},
     {"login_rate_user", BL_CONF_INT, "10", 0, 1000000, NULL,
-     "admin login attempts per user name per hour, right or wrong; 0 = no limit"},
+     "failed admin login attempts per user name per hour (a right password does not count); "
+     "0 = no limit"},
     {"max_schedule_lateness", BL_CONF_DURATION, "1h", 0, 365 * DAY, NULL,
      "a scheduled post found later than this past its time (bulletin was down) is held for a "
      "person instead of sent"},

@@ -2055,7 +2055,10 @@ static int pg_export_each(struct bl_store *s, int64_t list_id, int with_events, 
 	"RETURNING id, status), " \
 	"c AS (UPDATE deliveries d SET state = 'suppressed', reply = 'post cancelled', " \
 	"updated_at = to_timestamp($5::bigint) FROM u WHERE u.status = 'cancelled' " \
-	"AND d.post_id = u.id AND d.state IN ('pending', 'deferred')) " \
+	"AND d.post_id = u.id AND d.state IN ('pending', 'deferred')), " \
+	"r AS (UPDATE deliveries d SET next_try = to_timestamp($5::bigint) FROM u " \
+	"WHERE $7::boolean AND u.status = 'sending' AND d.post_id = u.id " \
+	"AND d.state = 'deferred' AND d.next_try > to_timestamp($5::bigint)) " \
 	"SELECT count(*) FROM u"
 /* The first retry due among the posts in status sending (one probe each), and whether any
  * sending or paused post has rows left. */
@@ -2283,10 +2286,11 @@ static int pg_post_set_status(struct bl_store *s, int64_t id, unsigned from_mask
 	if ((unsigned)to > BL_POST_CANCELLED)
 		return bl_store_set_error(s, BL_EINVAL, "unknown post status %d", (int)to);
 	char ib[NUM_MAX], nb[NUM_MAX], mb[NUM_MAX];
-	const char *params[] = {num(ib, id),  bl_post_status_name(to),
-	                        nz(reason),   auto_paused ? "t" : "f",
-	                        num(nb, now), num(mb, from_mask)};
-	PGresult *res = run(p, "post_set_status", SET_STATUS_SQL, 6, params);
+	int resume = to == BL_POST_SENDING && from_mask == 1u << BL_POST_PAUSED;
+	const char *params[] = {
+	    num(ib, id),  bl_post_status_name(to), nz(reason),        auto_paused ? "t" : "f",
+	    num(nb, now), num(mb, from_mask),      resume ? "t" : "f"};
+	PGresult *res = run(p, "post_set_status", SET_STATUS_SQL, 7, params);
 	if (!res)
 		return -BL_ESTORE;
 	int changed = get_i64(res, 0, 0) > 0;

@@ -79,6 +79,7 @@ enum stmt {
 	ST_POST_LISTS,
 	ST_POST_SET_STATUS,
 	ST_POST_CANCEL_ROWS,
+	ST_POST_RESUME_ROWS,
 	ST_POST_STATUS,
 	ST_QUEUE_INSERT,
 	ST_QUEUE_START,
@@ -467,6 +468,8 @@ static const char *const sql_text[ST_COUNT] = {
                            "finished_at = CASE WHEN ?2 IN ('sent', 'cancelled') THEN ?5 "
                            "ELSE finished_at END "
                            "WHERE id = ?1 AND (?6 >> " STATUS_BIT("status") ") & 1",
+    [ST_POST_RESUME_ROWS] = "UPDATE deliveries SET next_try = ?2 WHERE post_id = ?1 AND "
+                            "state = 'deferred' AND next_try > ?2",
     [ST_POST_CANCEL_ROWS] =
         "UPDATE deliveries SET state = 'suppressed', reply = '" CANCELLED "', updated_at = ?2 "
         "WHERE post_id = ?1 AND state IN ('pending', 'deferred')",
@@ -2488,6 +2491,14 @@ static int set_status(struct sqlite_store *s, int64_t id, unsigned from_mask,
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, now);
 		if ((rc = exec_stmt(s, st, "suppressing the rows of a cancelled post")))
+			return rc;
+	}
+	if (to == BL_POST_SENDING && from_mask == 1u << BL_POST_PAUSED) {
+		if (!(st = stmt(s, ST_POST_RESUME_ROWS)))
+			return -BL_ESTORE;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, now);
+		if ((rc = exec_stmt(s, st, "making the rows of a resumed post due")))
 			return rc;
 	}
 	return 1;

@@ -514,7 +514,11 @@ struct bl_store_ops {
 	 * turns every pending and deferred row of the post into suppressed with
 	 * reply "post cancelled"; rows claimed at that moment keep their claim
 	 * and take their result (a deferral or release of one of them ends it
-	 * as suppressed, "post cancelled", instead). One transaction. Returns 1
+	 * as suppressed, "post cancelled", instead). Resuming (@from_mask exactly
+	 * the paused bit, @to sending) makes the post's deferred rows due at
+	 * @now: a person or the engine resuming means "go on now", and a
+	 * refusal of the sending account deferred rows until then. One
+	 * transaction. Returns 1
 	 * when changed, 0 when the status was not in @from_mask (or no such
 	 * post), negative on error (-BL_EINVAL for an unknown @to).
 	 */

@@ -2367,6 +2367,45 @@ static void test_reclaim(void **state)
 	turn_clear(&v);
 }
 
+/* Resuming a paused post makes its deferred rows due at once; another post's deferred rows
+ * keep their time. */
+static void test_resume_makes_deferred_due(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make_list(fx, "a");
+	char email[32];
+	for (int i = 0; i < 2; i++) {
+		snprintf(email, sizeof(email), "r%d@x.org", i);
+		add_subscriber(fx, email, BL_SUBSCRIBER_ACTIVE, a, BL_SUB_CONFIRMED, NOW);
+	}
+	int64_t one = make_post(fx, "one", BL_PRIORITY_NORMAL, &a, 1);
+	int64_t two = make_post(fx, "two", BL_PRIORITY_NORMAL, &a, 1);
+	queue_post(fx, one, 2);
+	queue_post(fx, two, 2);
+	struct turn t = {0};
+	exchange(fx, NOW + 1, NULL, 0, 4, &t);
+	CHECK_INT("claimed", t.n, 4);
+	struct bl_delivery_result r[MAX_CLAIM];
+	size_t nr = results_for(&t, BL_DELIVERY_DEFERRED, r);
+	for (size_t i = 0; i < nr; i++)
+		r[i].next_try = NOW + 3600;
+	struct turn u = {0};
+	exchange(fx, NOW + 2, r, nr, 4, &u);
+	CHECK_INT("nothing due before the retry time", u.n, 0);
+	const unsigned from_sending = 1u << BL_POST_SENDING, from_paused = 1u << BL_POST_PAUSED;
+	RC(fx,
+	   OPS(fx)->post_set_status(fx->s, one, from_sending, BL_POST_PAUSED, "quota", 0, NOW + 3),
+	   1);
+	RC(fx,
+	   OPS(fx)->post_set_status(fx->s, one, from_paused, BL_POST_SENDING, NULL, 0, NOW + 10),
+	   1);
+	struct turn w = {0};
+	exchange(fx, NOW + 10, NULL, 0, 4, &w);
+	CHECK_INT("the resumed post's deferred rows are due", w.n, 2);
+	for (size_t i = 0; i < w.n; i++)
+		CHECK_INT("only the resumed post's", w.c[i].post_id, one);
+}
+
 static void test_pause_and_cancel(void **state)
 {
 	struct fixture *fx = *state;
@@ -7047,6 +7086,7 @@ int main(void)
 	    TEST(test_post_finishes),
 	    TEST(test_reclaim),
 	    TEST(test_pause_and_cancel),
+	    TEST(test_resume_makes_deferred_due),
 	    TEST(test_engine_lock),
 	    TEST_EMPTY(test_migrate_from_1),
 	    TEST(test_exchange_rate),
