@@ -2404,6 +2404,9 @@ static void test_resume_makes_deferred_due(void **state)
 	CHECK_INT("the resumed post's deferred rows are due", w.n, 2);
 	for (size_t i = 0; i < w.n; i++)
 		CHECK_INT("only the resumed post's", w.c[i].post_id, one);
+	turn_clear(&t);
+	turn_clear(&u);
+	turn_clear(&w);
 }
 
 static void test_pause_and_cancel(void **state)
