@@ -121,14 +121,21 @@ static size_t slashed_scheme(const char *p)
 	return n && strncmp(p + n, "://", 3) == 0 ? n + 3 : 0;
 }
 
-const char *bl_url_list_next(const char *p)
+/* The first ',' in @p that ends a list item: one followed, after blanks, by another URL,
+ * or also (@empty_too) by the end or another ','. NULL when none. */
+static const char *item_comma(const char *p, int empty_too)
 {
 	for (const char *c = strchr(p, ','); c; c = strchr(c + 1, ',')) {
 		const char *q = c + 1 + strspn(c + 1, " \t");
-		if (!*q || *q == ',' || known_scheme(q) || slashed_scheme(q))
+		if ((empty_too && (!*q || *q == ',')) || known_scheme(q) || slashed_scheme(q))
 			return c;
 	}
 	return NULL;
+}
+
+const char *bl_url_list_next(const char *p)
+{
+	return item_comma(p, 1);
 }
 
 /* A byte range of a string that holds a secret. */
@@ -260,14 +267,8 @@ static void secret_spans(const char *s, struct spans *sp)
 	size_t len = strlen(s);
 	/* items split only before another URL: a ",," or a final "," stays in the item */
 	for (size_t a = 0;;) {
-		size_t z = len;
-		for (const char *c = strchr(s + a, ','); c; c = strchr(c + 1, ',')) {
-			const char *q = c + 1 + strspn(c + 1, " \t");
-			if (known_scheme(q) || slashed_scheme(q)) {
-				z = (size_t)(c - s);
-				break;
-			}
-		}
+		const char *c = item_comma(s + a, 0);
+		size_t z = c ? (size_t)(c - s) : len;
 		item_spans(s, a, z, sp);
 		if (z >= len)
 			break;

@@ -322,16 +322,6 @@ if [ -n "$DOVECOT" ]; then
 	export BULLETIN_BOUNCE_MAILBOX_PASSWORD_FILE=$WORK/mailbox.pw BULLETIN_BOUNCE_MAILBOX_EVERY=10s
 	$MK dsn --orig "$(eml u11@example.org)" | put 1795000021.M1P3.mx
 fi
-# wait_for DESC SECONDS CMD...: until CMD succeeds, else not ok.
-wait_for() {
-	local desc=$1 secs=$2
-	shift 2
-	for _ in $(seq $((secs * 10))); do
-		if "$@" >/dev/null 2>&1; then ok "$desc"; return 0; fi
-		sleep 0.1
-	done
-	not_ok "$desc" "waited ${secs}s" "$(tail -20 "$WORK/serve.err" 2>/dev/null)"
-}
 $B serve --listen 127.0.0.1:0 >serve.out 2>serve.err &
 SERVE=$!
 on_exit 'kill $SERVE 2>/dev/null'

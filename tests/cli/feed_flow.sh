@@ -24,16 +24,6 @@ to() { grep -l "^To: .*<$1>" $(find "$WORK/outbox/new" -type f 2>/dev/null) /dev
 sql() {
 	if [ "$BL_CLI_BACKEND" = postgres ]; then psql -qAt "$DB" -c "$1"; else sqlite3 "${DB#sqlite:}" "$1"; fi
 }
-# wait_for DESC SECONDS CMD...: until CMD succeeds, else not ok.
-wait_for() {
-	local desc=$1 secs=$2
-	shift 2
-	for _ in $(seq $((secs * 10))); do
-		if "$@" >/dev/null 2>&1; then ok "$desc"; return 0; fi
-		sleep 0.1
-	done
-	not_ok "$desc" "waited ${secs}s" "$(tail -20 "$WORK/serve.err" 2>/dev/null)"
-}
 
 mkdir -p "$WORK/feeds"
 $PY "$BL_SOURCE_ROOT/tests/feed/fixture_server.py" --root "$WORK/feeds" --port-file "$WORK/port" \

@@ -99,6 +99,18 @@ same() {
 	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "got:  $2" "want: $3"; fi
 }
 
+# wait_for DESC SECONDS CMD...: until CMD succeeds, else not ok (with the end of
+# $WORK/serve.err, where the tests that start `bulletin serve` put its log).
+wait_for() {
+	local desc=$1 secs=$2
+	shift 2
+	for _ in $(seq $((secs * 10))); do
+		if "$@" >/dev/null 2>&1; then ok "$desc"; return 0; fi
+		sleep 0.1
+	done
+	not_ok "$desc" "waited ${secs}s" "$(tail -20 "$WORK/serve.err" 2>/dev/null)"
+}
+
 done_testing() {
 	echo "1..$TAP_N"
 	[ "$TAP_FAILED" = 0 ]
