@@ -11,6 +11,7 @@
  */
 #include "bounce/mailbox.h"
 
+#include "core/crypto.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -197,10 +198,10 @@ static void session_finish(struct session *s)
 	free(s->folder);
 	free(s->folder_url);
 	if (s->password)
-		memset(s->password, 0, strlen(s->password));
+		bl_memzero(s->password, strlen(s->password));
 	free(s->password);
 	if (s->password_enc)
-		memset(s->password_enc, 0, strlen(s->password_enc));
+		bl_memzero(s->password_enc, strlen(s->password_enc));
 	free(s->password_enc);
 	bl_buf_finish(&s->out);
 }
@@ -364,7 +365,7 @@ out:
 		scrub(d->msg, s->password_enc);
 	}
 	if (password)
-		memset(password, 0, strlen(password));
+		bl_memzero(password, strlen(password));
 	free(password);
 	free(frag);
 	free(scheme);

@@ -13,6 +13,7 @@
 #include "bounce/mailbox.h"
 #include "bounce/policy.h"
 #include "core/address.h"
+#include "core/crypto.h"
 #include "core/json.h"
 #include "send/engine.h"
 #include "util/log.h"
@@ -561,7 +562,7 @@ static int mailbox_settings(const struct bl_config *c, const char **url, const c
 static void wipe(char *pw)
 {
 	if (pw) {
-		memset(pw, 0, strlen(pw));
+		bl_memzero(pw, strlen(pw)); /* not optimised away before free() */
 		free(pw);
 	}
 }
